@@ -1,0 +1,283 @@
+// The broker core: every way in ends in produce(), every way out in fetch(). Owns the topic registry
+// rules (names, auto-create, defaults), partition choice, acks, long-poll fetches and the retention
+// schedule. Knows no protocol; listeners translate their frames into these calls.
+
+import type { Logger } from 'pino';
+import { TributaryError, type ErrorName } from '../errors.ts';
+import { encodeRecordBatch, readBatchInfo, type RecordInput } from '../format/record-batch.ts';
+import { limits } from '../limits.ts';
+import type { LogStore, ProducerRef, ReadResult, StoredTopic } from '../storage/log-store.ts';
+import { FetchWaiters } from './fetch-waiters.ts';
+import { partitionForKey, RoundRobin } from './partitioner.ts';
+import { validateTopicName } from './topic-name.ts';
+
+export type AcksLevel = 0 | 1 | 'all';
+
+export interface BrokerOptions {
+  autoCreate: boolean;
+  defaultPartitions: number;
+  /** -1 = unlimited. */
+  defaultRetentionMs: number;
+  /** -1 = unlimited. */
+  defaultRetentionBytes: number;
+  retentionCheckIntervalMs: number;
+  retentionBatchesPerStep: number;
+}
+
+export interface TopicSpec {
+  name: string;
+  partitions?: number;
+  /** undefined = broker default, -1 = unlimited. */
+  retentionMs?: number;
+  retentionBytes?: number;
+}
+
+export interface PartitionDescription {
+  partition: number;
+  logStartOffset: number;
+  nextOffset: number;
+  bytes: number;
+}
+
+export interface TopicDescription {
+  name: string;
+  partitions: PartitionDescription[];
+  retentionMs: number;
+  retentionBytes: number;
+  createdMs: number;
+}
+
+export interface ProduceRequest {
+  topic: string;
+  /** undefined or -1: murmur2 of the first record's key, else round robin. */
+  partition?: number;
+  records: RecordInput[];
+  acks: AcksLevel;
+  producer?: ProducerRef;
+  /** Defaults to the broker's autoCreate setting. */
+  autoCreate?: boolean;
+}
+
+export interface ProduceResult {
+  topic: string;
+  partition: number;
+  baseOffset: number;
+  duplicate: boolean;
+}
+
+export interface BrokerCounters {
+  produceRequests: number;
+  recordsIn: number;
+  bytesIn: number;
+  fetchRequests: number;
+  recordsOut: number;
+  bytesOut: number;
+  errors: Map<ErrorName, number>;
+}
+
+export class Broker {
+  readonly store: LogStore;
+  private readonly opts: BrokerOptions;
+  private readonly log: Logger;
+  private readonly waiters = new FetchWaiters();
+  private readonly roundRobin = new Map<number, RoundRobin>();
+  private retentionTimer: NodeJS.Timeout | null = null;
+  private maintenanceRunning = false;
+  private closed = false;
+  readonly counters: BrokerCounters = { produceRequests: 0, recordsIn: 0, bytesIn: 0, fetchRequests: 0, recordsOut: 0, bytesOut: 0, errors: new Map() };
+
+  constructor(store: LogStore, opts: BrokerOptions, logger: Logger) {
+    this.store = store;
+    this.opts = opts;
+    this.log = logger.child({ module: 'broker' });
+    store.onAppended = (topicId, partition) => this.waiters.wake(topicId, partition);
+  }
+
+  /** Starts the retention schedule. */
+  start(): void {
+    this.scheduleMaintenance(this.opts.retentionCheckIntervalMs);
+  }
+
+  // ---- topics ----
+
+  createTopic(spec: TopicSpec): TopicDescription {
+    validateTopicName(spec.name);
+    const partitions = spec.partitions ?? this.opts.defaultPartitions;
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > limits.partitionsMax)
+      throw new TributaryError('INVALID_REQUEST', `partitions must be 1..${limits.partitionsMax}, got ${partitions}`, { topic: spec.name });
+    const retentionMs = spec.retentionMs ?? this.opts.defaultRetentionMs;
+    const retentionBytes = spec.retentionBytes ?? this.opts.defaultRetentionBytes;
+    if (retentionMs < -1 || retentionBytes < -1) throw new TributaryError('INVALID_REQUEST', 'retention must be -1 (unlimited) or a non-negative number', { topic: spec.name });
+    const topic = this.store.createTopic({ name: spec.name, partitions, retentionMs, retentionBytes });
+    return this.describe(topic);
+  }
+
+  growTopic(name: string, partitions: number): TopicDescription {
+    if (!Number.isInteger(partitions) || partitions > limits.partitionsMax)
+      throw new TributaryError('INVALID_REQUEST', `partitions must be an integer up to ${limits.partitionsMax}, got ${partitions}`, { topic: name });
+    return this.describe(this.store.growTopic(name, partitions));
+  }
+
+  deleteTopic(name: string): void {
+    const topic = this.requireTopic(name);
+    this.store.deleteTopic(name);
+    this.roundRobin.delete(topic.id);
+    this.waiters.wakeAll();
+    this.scheduleMaintenance(0);
+  }
+
+  describeTopic(name: string): TopicDescription {
+    return this.describe(this.requireTopic(name));
+  }
+
+  listTopics(): TopicDescription[] {
+    return this.store.listTopics().map((t) => this.describe(t));
+  }
+
+  private describe(topic: StoredTopic): TopicDescription {
+    return {
+      name: topic.name,
+      retentionMs: topic.retentionMs,
+      retentionBytes: topic.retentionBytes,
+      createdMs: topic.createdMs,
+      partitions: this.store.partitionStates(topic.id).map((s) => ({ partition: s.partition, logStartOffset: s.logStartOffset, nextOffset: s.nextOffset, bytes: s.bytes })),
+    };
+  }
+
+  requireTopic(name: string): StoredTopic {
+    const topic = this.store.getTopic(name);
+    if (!topic) {
+      validateTopicName(name);
+      throw new TributaryError('UNKNOWN_TOPIC', `unknown topic ${name}`, { topic: name });
+    }
+    return topic;
+  }
+
+  /** The topic, created with the defaults when missing and auto-creation is allowed. */
+  resolveTopic(name: string, autoCreate = this.opts.autoCreate): StoredTopic {
+    const topic = this.store.getTopic(name);
+    if (topic) return topic;
+    if (!autoCreate) return this.requireTopic(name);
+    this.createTopic({ name });
+    return this.store.getTopic(name)!;
+  }
+
+  // ---- produce ----
+
+  /** Appends the records as one batch to one partition; resolves at the durability `acks` asks for. */
+  async produce(req: ProduceRequest): Promise<ProduceResult> {
+    try {
+      this.counters.produceRequests++;
+      const topic = this.resolveTopic(req.topic, req.autoCreate);
+      if (req.records.length === 0) throw new TributaryError('INVALID_REQUEST', 'a produce request needs at least one record', { topic: topic.name });
+      if (req.records.length > limits.appendRecordsMax)
+        throw new TributaryError('RECORD_TOO_LARGE', `${req.records.length} records in one append (max ${limits.appendRecordsMax})`, { topic: topic.name });
+      const partition = this.choosePartition(topic, req.partition, req.records[0].key);
+      const batch = encodeRecordBatch(req.records);
+      if (batch.length > limits.appendBytesMax)
+        throw new TributaryError('RECORD_TOO_LARGE', `batch of ${batch.length} bytes (max ${limits.appendBytesMax})`, { topic: topic.name, partition });
+      const result = await this.store.append(topic, partition, batch, req.producer, req.acks === 'all');
+      if (!result.duplicate) {
+        this.counters.recordsIn += req.records.length;
+        this.counters.bytesIn += batch.length;
+      }
+      return { topic: topic.name, partition, baseOffset: result.baseOffset, duplicate: result.duplicate };
+    } catch (err) {
+      this.countError(err);
+      throw err;
+    }
+  }
+
+  private choosePartition(topic: StoredTopic, requested: number | undefined, firstKey: Uint8Array | null): number {
+    if (requested !== undefined && requested !== -1) {
+      if (!Number.isInteger(requested) || requested < 0 || requested >= topic.partitions)
+        throw new TributaryError('INVALID_PARTITION', `topic ${topic.name} has no partition ${requested} (it has ${topic.partitions})`, { topic: topic.name, partition: requested });
+      return requested;
+    }
+    if (firstKey !== null) return partitionForKey(firstKey, topic.partitions);
+    let rr = this.roundRobin.get(topic.id);
+    if (!rr) this.roundRobin.set(topic.id, (rr = new RoundRobin()));
+    return rr.next(topic.partitions);
+  }
+
+  // ---- fetch ----
+
+  /**
+   * Whole batches from the one holding `offset`. When none is available yet, parks up to maxWaitMs
+   * until an append to this partition commits.
+   */
+  async fetch(name: string, partition: number, offset: number, maxBytes: number, maxWaitMs: number, signal?: AbortSignal): Promise<ReadResult> {
+    try {
+      this.counters.fetchRequests++;
+      const bytesMax = Math.max(1, Math.min(maxBytes, limits.fetchBytesMax));
+      let result = this.store.read(this.requireTopic(name), partition, offset, bytesMax);
+      const waitMs = Math.min(maxWaitMs, limits.fetchWaitMsMax);
+      if (result.batches.length === 0 && waitMs > 0 && !this.closed) {
+        await this.waiters.wait(this.requireTopic(name).id, partition, waitMs, signal);
+        result = this.store.read(this.requireTopic(name), partition, offset, bytesMax);
+      }
+      this.counters.bytesOut += result.bytes;
+      for (const b of result.batches) this.counters.recordsOut += readBatchInfo(b)?.recordCount ?? 0;
+      return result;
+    } catch (err) {
+      this.countError(err);
+      throw err;
+    }
+  }
+
+  countError(err: unknown): void {
+    const name: ErrorName = err instanceof TributaryError ? err.codeName : 'UNKNOWN';
+    this.counters.errors.set(name, (this.counters.errors.get(name) ?? 0) + 1);
+  }
+
+  get parkedFetches(): number {
+    return this.waiters.parked;
+  }
+
+  // ---- retention ----
+
+  private scheduleMaintenance(delayMs: number): void {
+    if (this.closed) return;
+    if (this.retentionTimer) clearTimeout(this.retentionTimer);
+    this.retentionTimer = setTimeout(() => this.runMaintenance(), delayMs);
+    this.retentionTimer.unref();
+  }
+
+  // Each step deletes a bounded number of batches in one short transaction, then yields to the event
+  // loop, so produce and fetch are never blocked for long.
+  private runMaintenance(): void {
+    this.retentionTimer = null;
+    if (this.maintenanceRunning || this.closed) return;
+    this.maintenanceRunning = true;
+    const step = () => {
+      let deleted = 0;
+      try {
+        deleted = this.store.maintenanceStep(Date.now(), this.opts.retentionBatchesPerStep);
+      } catch (err) {
+        this.log.error({ err }, 'retention step failed');
+      }
+      if (deleted > 0 && !this.closed) {
+        setImmediate(step);
+        return;
+      }
+      this.maintenanceRunning = false;
+      this.scheduleMaintenance(this.opts.retentionCheckIntervalMs);
+    };
+    step();
+  }
+
+  /** Runs retention now, to completion; for the admin API and tests. */
+  runRetentionNow(nowMs = Date.now()): number {
+    let total = 0;
+    for (let n; (n = this.store.maintenanceStep(nowMs, this.opts.retentionBatchesPerStep)) > 0; ) total += n;
+    return total;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.retentionTimer) clearTimeout(this.retentionTimer);
+    this.waiters.wakeAll();
+    await this.store.close();
+  }
+}

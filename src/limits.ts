@@ -1,0 +1,34 @@
+// Every hard maximum in one place. A limit reached is a clear error, never a slowdown or a crash.
+
+export const limits = {
+  /** Largest frame the edge listener ever accepts, whatever a client proposes in HELLO. */
+  edgeFrameBytesMax: 4 * 1024 * 1024,
+  /** Default negotiated frame maximum when the client proposes none. */
+  edgeFrameBytesDefault: 1024 * 1024,
+  /** Frame maximum before HELLO has been accepted: HELLO is small. */
+  edgeHelloBytesMax: 4096,
+  /** Topic aliases one edge connection may register. */
+  edgeAliasesMax: 4096,
+  /** Produce frames awaiting their ack per edge connection; past it the socket is paused. */
+  edgeInflightFramesMax: 1024,
+  /** Bytes of produce frames awaiting their ack per edge connection; past it the socket is paused. */
+  edgeInflightBytesMax: 8 * 1024 * 1024,
+  /** Concurrent edge connections. */
+  edgeConnectionsMax: 10_000,
+  /** Largest fetch response, whatever the client asks. */
+  fetchBytesMax: 4 * 1024 * 1024,
+  /** Longest long-poll a fetch may ask for. */
+  fetchWaitMsMax: 60_000,
+  /** Records in one append. */
+  appendRecordsMax: 100_000,
+  /** Bytes of one encoded batch (one append). */
+  appendBytesMax: 8 * 1024 * 1024,
+  /** Bytes queued for the next storage transaction; past it appends are refused with THROTTLED. */
+  commitQueueBytesMax: 64 * 1024 * 1024,
+  /** Partitions a topic may have. */
+  partitionsMax: 1024,
+  /** Topic name length (Kafka's rule). */
+  topicNameLengthMax: 249,
+  /** Batches deleted per retention step, so one step never blocks the produce path for long. */
+  retentionBatchesPerStep: 2000,
+} as const;

@@ -1,0 +1,99 @@
+// Opens the one LMDB environment of a data dir and its named databases, and classifies LMDB failures
+// into the stable error codes. The only other file that touches lmdb is log-store.ts.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+
+export interface LmdbHandles {
+  env: RootDatabase;
+  /** [topicId, partition, lastOffset] → RecordBatch v2 bytes. */
+  log: Database<Buffer, [number, number, number]>;
+  /** topic name → TopicConfig. */
+  topics: Database<StoredTopic, string>;
+  /** [topicId, partition] → [logStartOffset, nextOffset, bytes]. */
+  partitions: Database<[number, number, number], [number, number]>;
+  /** client id → [lastSeq, lastSeenMs]: idempotent producer state. */
+  producers: Database<[number, number], string>;
+  /** small counters: nextTopicId, formatVersion, purging topic ids. */
+  meta: Database<unknown, string>;
+}
+
+export interface StoredTopic {
+  id: number;
+  name: string;
+  partitions: number;
+  retentionMs: number;
+  retentionBytes: number;
+  createdMs: number;
+}
+
+export const STORAGE_FORMAT_VERSION = 1;
+
+export function openLmdb(dataDir: string, mapSizeBytes: number): LmdbHandles {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const env = open({
+    path: path.join(dataDir, 'tributary.lmdb'),
+    mapSize: mapSizeBytes,
+    // Named databases need a slot each; leave room for later ones (groups, mirrors, MQTT sessions).
+    maxDbs: 32,
+    // Durability is decided per append by the producer's acks: commits never wait for fsync, and
+    // acks=all waits for the flush that follows (see log-store.ts). Writemap stays off: with it a full
+    // disk becomes SIGBUS instead of an error.
+    overlappingSync: true,
+    useWritemap: false,
+  });
+  ignoreLmdbStrayCommitRejections();
+  return {
+    env,
+    log: env.openDB({ name: 'log', keyEncoding: 'ordered-binary', encoding: 'binary' }),
+    topics: env.openDB({ name: 'topics' }),
+    partitions: env.openDB({ name: 'partitions', keyEncoding: 'ordered-binary' }),
+    producers: env.openDB({ name: 'producers' }),
+    meta: env.openDB({ name: 'meta' }),
+  };
+}
+
+let strayFilterInstalled = false;
+
+// lmdb-js 3.x rejects an internal promise of its own on every failed commit besides the one the caller
+// awaits (measured: one "Commit failed" unhandled rejection per failed txn). The failure is already
+// reported through the awaited promise, so this one is dropped instead of crashing the process.
+function ignoreLmdbStrayCommitRejections(): void {
+  if (strayFilterInstalled) return;
+  strayFilterInstalled = true;
+  process.on('unhandledRejection', (reason) => {
+    if (reason instanceof Error && 'commitError' in reason) {
+      (reason as { commitError: Promise<unknown> }).commitError.catch(() => undefined);
+      return;
+    }
+    throw reason;
+  });
+}
+
+/** Errno-like codes LMDB and the OS give when there is no room: recoverable once space is freed. */
+const MDB_MAP_FULL = -30792;
+const ENOSPC = 28;
+
+export async function commitErrorDetail(err: unknown): Promise<{ code: number | string | undefined; message: string }> {
+  if (err instanceof Error && 'commitError' in err) {
+    try {
+      await (err as { commitError: Promise<unknown> }).commitError;
+    } catch (inner) {
+      const e = inner as { code?: number | string; message?: string };
+      return { code: e.code, message: e.message ?? String(inner) };
+    }
+  }
+  const e = err as { code?: number | string; message?: string };
+  return { code: e?.code, message: e?.message ?? String(err) };
+}
+
+export function isNoRoomCode(code: number | string | undefined): boolean {
+  return code === MDB_MAP_FULL || code === ENOSPC || code === -ENOSPC || code === 'ENOSPC';
+}
+
+/** Free bytes the filesystem of `dir` offers to an unprivileged writer. */
+export function filesystemFreeBytes(dir: string): number {
+  const s = fs.statfsSync(dir);
+  return s.bavail * s.bsize;
+}

@@ -1,0 +1,619 @@
+// The partition logs: topics, offset assignment, group commit, reads, retention deletes, producer
+// state. Owns the LMDB handles; knows no protocol. Every write goes through a synchronous LMDB
+// transaction run from one place (runGroup / runMaintenance), so in-memory state changes only after a
+// transaction committed and there is never a half-applied group to undo.
+//
+// Why synchronous transactions: lmdb-js's async writes report a failed commit twice (once as an
+// unhandled rejection it creates itself) and a full disk surfaces as EIO; transactionSync throws once,
+// synchronously, with the code. With overlappingSync the commit does not wait for fsync, so a group
+// commit costs the page writes only; acks=all then waits on env.flushed, taken after the commit.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { TributaryError } from '../errors.ts';
+import { readBatchInfo, stampBaseOffset, verifyBatch } from '../format/record-batch.ts';
+import {
+  filesystemFreeBytes,
+  isNoRoomCode,
+  openLmdb,
+  STORAGE_FORMAT_VERSION,
+  type LmdbHandles,
+  type StoredTopic,
+} from './lmdb-env.ts';
+
+export type { StoredTopic } from './lmdb-env.ts';
+
+export type DiskBudgetPolicy = 'reject-new' | 'drop-oldest';
+
+export interface LogStoreOptions {
+  dataDir: string;
+  mapSizeBytes: number;
+  /** -1 = no budget. Counts stored batch bytes of every partition. */
+  diskBudgetBytes: number;
+  diskBudgetPolicy: DiskBudgetPolicy;
+  /** Writes are refused while the data dir's filesystem has less room than this. */
+  minFreeDiskBytes: number;
+  commitQueueBytesMax: number;
+  logger: Logger;
+}
+
+export interface PartitionState {
+  readonly topicId: number;
+  readonly partition: number;
+  logStartOffset: number;
+  nextOffset: number;
+  bytes: number;
+}
+
+export interface ProducerRef {
+  clientId: string;
+  seq: number;
+}
+
+export interface AppendResult {
+  baseOffset: number;
+  /** A retransmission of an already stored producer sequence: nothing was appended. */
+  duplicate: boolean;
+}
+
+export interface ReadResult {
+  batches: Buffer[];
+  bytes: number;
+  logStartOffset: number;
+  nextOffset: number;
+}
+
+export interface StorageStats {
+  topics: number;
+  partitions: number;
+  logBytes: number;
+  fileBytes: number;
+  appends: number;
+  appendedRecords: number;
+  groupCommits: number;
+  evictedBatches: number;
+  evictedRecords: number;
+  failed: boolean;
+}
+
+interface PendingAppend {
+  topic: StoredTopic;
+  partition: number;
+  batch: Buffer;
+  recordCount: number;
+  producer: ProducerRef | undefined;
+  flush: boolean;
+  resolve: (r: AppendResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/** One planned deletion of the first batch of a partition. */
+interface Eviction {
+  state: PartitionState;
+  key: [number, number, number];
+  bytes: number;
+  records: number;
+}
+
+const PURGING_KEY = 'purgingTopicIds';
+
+export class LogStore {
+  private readonly h: LmdbHandles;
+  private readonly opts: LogStoreOptions;
+  private readonly log: Logger;
+  private readonly topicsByName = new Map<string, StoredTopic>();
+  private readonly states = new Map<number, PartitionState[]>();
+  private readonly producerSeqs = new Map<string, number>();
+  private purgingTopicIds: number[];
+  private pending: PendingAppend[] = [];
+  private pendingBytes = 0;
+  private groupScheduled = false;
+  private logBytes = 0;
+  private failure: TributaryError | null = null;
+  private closed = false;
+  private readonly counters = { appends: 0, appendedRecords: 0, groupCommits: 0, evictedBatches: 0, evictedRecords: 0 };
+  /** Called after every commit that made new records visible in a partition. */
+  onAppended: (topicId: number, partition: number) => void = () => undefined;
+
+  constructor(opts: LogStoreOptions) {
+    this.opts = opts;
+    this.log = opts.logger.child({ module: 'storage' });
+    this.h = openLmdb(opts.dataDir, opts.mapSizeBytes);
+    const version = this.h.meta.get('formatVersion');
+    if (version === undefined) this.h.meta.putSync('formatVersion', STORAGE_FORMAT_VERSION);
+    else if (version !== STORAGE_FORMAT_VERSION)
+      throw new TributaryError('STORAGE_FAILED', `data dir ${opts.dataDir} has storage format ${String(version)}, this build reads ${STORAGE_FORMAT_VERSION}`);
+    this.purgingTopicIds = (this.h.meta.get(PURGING_KEY) as number[] | undefined) ?? [];
+    this.loadTopics();
+  }
+
+  private loadTopics(): void {
+    for (const { value: topic } of this.h.topics.getRange()) {
+      this.topicsByName.set(topic.name, topic);
+      const states: PartitionState[] = [];
+      for (let p = 0; p < topic.partitions; p++) {
+        const stored = this.h.partitions.get([topic.id, p]) ?? [0, 0, 0];
+        states.push({ topicId: topic.id, partition: p, logStartOffset: stored[0], nextOffset: stored[1], bytes: stored[2] });
+        this.logBytes += stored[2];
+      }
+      this.states.set(topic.id, states);
+    }
+  }
+
+  // ---- topics ----
+
+  getTopic(name: string): StoredTopic | undefined {
+    return this.topicsByName.get(name);
+  }
+
+  listTopics(): StoredTopic[] {
+    return [...this.topicsByName.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  partitionState(topicId: number, partition: number): PartitionState | undefined {
+    return this.states.get(topicId)?.[partition];
+  }
+
+  partitionStates(topicId: number): readonly PartitionState[] {
+    return this.states.get(topicId) ?? [];
+  }
+
+  createTopic(spec: Omit<StoredTopic, 'id' | 'createdMs'>): StoredTopic {
+    this.assertWritable();
+    if (this.topicsByName.has(spec.name)) throw new TributaryError('TOPIC_EXISTS', `topic ${spec.name} already exists`, { topic: spec.name });
+    let topic!: StoredTopic;
+    this.writeSync(() => {
+      const id = ((this.h.meta.get('nextTopicId') as number | undefined) ?? 1);
+      this.h.meta.putSync('nextTopicId', id + 1);
+      topic = { ...spec, id, createdMs: Date.now() };
+      this.h.topics.putSync(spec.name, topic);
+      for (let p = 0; p < spec.partitions; p++) this.h.partitions.putSync([id, p], [0, 0, 0]);
+    });
+    this.topicsByName.set(topic.name, topic);
+    this.states.set(topic.id, freshStates(topic.id, 0, topic.partitions));
+    this.log.info({ topic: topic.name, partitions: topic.partitions, retentionMs: topic.retentionMs, retentionBytes: topic.retentionBytes }, 'topic created');
+    return topic;
+  }
+
+  /** Raises the partition count; existing partitions keep their offsets. */
+  growTopic(name: string, partitions: number): StoredTopic {
+    this.assertWritable();
+    const topic = this.requireTopic(name);
+    if (partitions < topic.partitions)
+      throw new TributaryError('INVALID_REQUEST', `topic ${name} has ${topic.partitions} partitions; the count can only grow`, { topic: name });
+    if (partitions === topic.partitions) return topic;
+    const grown = { ...topic, partitions };
+    this.writeSync(() => {
+      this.h.topics.putSync(name, grown);
+      for (let p = topic.partitions; p < partitions; p++) this.h.partitions.putSync([topic.id, p], [0, 0, 0]);
+    });
+    this.topicsByName.set(name, grown);
+    this.states.get(topic.id)!.push(...freshStates(topic.id, topic.partitions, partitions));
+    this.log.info({ topic: name, from: topic.partitions, to: partitions }, 'topic partitions grown');
+    return grown;
+  }
+
+  /** Removes the topic at once; its batches are purged in the background by maintenanceStep(). */
+  deleteTopic(name: string): void {
+    this.assertWritable();
+    const topic = this.requireTopic(name);
+    const purging = [...this.purgingTopicIds, topic.id];
+    this.writeSync(() => {
+      this.h.topics.removeSync(name);
+      for (let p = 0; p < topic.partitions; p++) this.h.partitions.removeSync([topic.id, p]);
+      this.h.meta.putSync(PURGING_KEY, purging);
+    });
+    this.purgingTopicIds = purging;
+    this.topicsByName.delete(name);
+    for (const s of this.states.get(topic.id) ?? []) this.logBytes -= s.bytes;
+    this.states.delete(topic.id);
+    this.log.info({ topic: name }, 'topic deleted');
+  }
+
+  private requireTopic(name: string): StoredTopic {
+    const topic = this.topicsByName.get(name);
+    if (!topic) throw new TributaryError('UNKNOWN_TOPIC', `unknown topic ${name}`, { topic: name });
+    return topic;
+  }
+
+  // ---- producer state ----
+
+  lastProducerSeq(clientId: string): number {
+    let seq = this.producerSeqs.get(clientId);
+    if (seq === undefined) {
+      seq = this.h.producers.get(clientId)?.[0] ?? 0;
+      this.producerSeqs.set(clientId, seq);
+    }
+    return seq;
+  }
+
+  // ---- append ----
+
+  /**
+   * Queues a batch (RecordBatch v2, any base offset) for the next group commit. Resolves once the
+   * transaction holding it committed, and, with `flush`, once that commit is on disk.
+   */
+  append(topic: StoredTopic, partition: number, batch: Buffer, producer: ProducerRef | undefined, flush: boolean): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      const refusal = this.admissionError(topic, partition, batch.length);
+      if (refusal) return reject(refusal);
+      const info = readBatchInfo(batch);
+      if (info === null || info.totalBytes !== batch.length)
+        return reject(new TributaryError('INVALID_REQUEST', 'append needs exactly one RecordBatch v2'));
+      this.pending.push({ topic, partition, batch, recordCount: info.recordCount, producer, flush, resolve, reject });
+      this.pendingBytes += batch.length;
+      if (!this.groupScheduled) {
+        this.groupScheduled = true;
+        // setImmediate runs after this loop turn's I/O callbacks: every append decoded from the
+        // sockets readable now joins the same transaction.
+        setImmediate(() => this.runGroup());
+      }
+    });
+  }
+
+  private admissionError(topic: StoredTopic, partition: number, bytes: number): TributaryError | null {
+    if (this.failure) return this.failure;
+    if (this.closed) return new TributaryError('SHUTTING_DOWN', 'storage is closed');
+    if (partition < 0 || partition >= topic.partitions)
+      return new TributaryError('INVALID_PARTITION', `topic ${topic.name} has no partition ${partition}`, { topic: topic.name, partition });
+    if (this.pendingBytes + bytes > this.opts.commitQueueBytesMax)
+      return new TributaryError('THROTTLED', `commit queue holds ${this.pendingBytes} bytes (max ${this.opts.commitQueueBytesMax})`);
+    const budget = this.opts.diskBudgetBytes;
+    if (budget >= 0 && this.opts.diskBudgetPolicy === 'reject-new' && this.logBytes + this.pendingBytes + bytes > budget)
+      return new TributaryError('STORAGE_FULL', `disk budget of ${budget} bytes reached (policy reject-new)`, { topic: topic.name, partition });
+    if (budget >= 0 && bytes > budget)
+      return new TributaryError('STORAGE_FULL', `a batch of ${bytes} bytes exceeds the disk budget of ${budget} bytes`, { topic: topic.name, partition });
+    return null;
+  }
+
+  private runGroup(): void {
+    this.groupScheduled = false;
+    const group = this.pending;
+    const groupBytes = this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (group.length === 0) return;
+
+    const refusal = this.failure ?? this.roomError(groupBytes);
+    if (refusal) {
+      for (const a of group) a.reject(refusal);
+      return;
+    }
+
+    const results: (AppendResult | TributaryError)[] = new Array(group.length);
+    const next = new Map<PartitionState, { nextOffset: number; bytes: number; appendedBytes: number }>();
+    const seqs = new Map<string, number>();
+    let evictions: Eviction[] = [];
+    const now = Date.now();
+    try {
+      this.h.env.transactionSync(() => {
+        evictions = this.planBudgetEvictions(groupBytes);
+        for (const e of evictions) this.h.log.removeSync(e.key);
+        for (let i = 0; i < group.length; i++) {
+          const a = group[i];
+          const state = this.states.get(a.topic.id)?.[a.partition];
+          if (!state) {
+            results[i] = new TributaryError('UNKNOWN_TOPIC', `topic ${a.topic.name} was deleted`, { topic: a.topic.name });
+            continue;
+          }
+          if (a.producer) {
+            const last = seqs.get(a.producer.clientId) ?? this.lastProducerSeq(a.producer.clientId);
+            if (a.producer.seq <= last) {
+              results[i] = { baseOffset: 0, duplicate: true };
+              continue;
+            }
+            seqs.set(a.producer.clientId, a.producer.seq);
+          }
+          const cur = next.get(state) ?? { nextOffset: state.nextOffset, bytes: state.bytes, appendedBytes: 0 };
+          const baseOffset = cur.nextOffset;
+          stampBaseOffset(a.batch, baseOffset);
+          cur.nextOffset += a.recordCount;
+          cur.bytes += a.batch.length;
+          cur.appendedBytes += a.batch.length;
+          next.set(state, cur);
+          this.h.log.putSync([state.topicId, state.partition, cur.nextOffset - 1], a.batch);
+          results[i] = { baseOffset, duplicate: false };
+        }
+        for (const e of evictions) if (!next.has(e.state)) next.set(e.state, { nextOffset: e.state.nextOffset, bytes: e.state.bytes, appendedBytes: 0 });
+        for (const [state, cur] of next) {
+          const logStart = this.logStartAfter(state, evictions);
+          const bytes = cur.bytes - evictedBytes(state, evictions);
+          this.h.partitions.putSync([state.topicId, state.partition], [logStart, cur.nextOffset, bytes]);
+        }
+        for (const [clientId, seq] of seqs) this.h.producers.putSync(clientId, [seq, now]);
+      });
+    } catch (err) {
+      const error = this.classifyWriteError(err, groupBytes);
+      for (const a of group) a.reject(error);
+      return;
+    }
+
+    this.applyEvictions(evictions);
+    for (const [state, cur] of next) {
+      state.bytes += cur.appendedBytes;
+      this.logBytes += cur.appendedBytes;
+      state.nextOffset = cur.nextOffset;
+    }
+    for (const [clientId, seq] of seqs) this.producerSeqs.set(clientId, seq);
+    this.counters.groupCommits++;
+
+    let flushers: PendingAppend[] | null = null;
+    for (let i = 0; i < group.length; i++) {
+      const a = group[i];
+      const r = results[i];
+      if (r instanceof TributaryError) {
+        a.reject(r);
+        continue;
+      }
+      if (!r.duplicate) {
+        this.counters.appends++;
+        this.counters.appendedRecords += a.recordCount;
+      }
+      if (a.flush) (flushers ??= []).push(a);
+      else a.resolve(r);
+    }
+    if (flushers) this.resolveAfterFlush(flushers, group, results);
+    for (const state of next.keys()) this.onAppended(state.topicId, state.partition);
+  }
+
+  // The flush promise is taken after the synchronous commit returned, so it covers this group's data
+  // (ARCHITECTURE.md's overlappingSync trap). A failed flush is fail-stop: no ack, no further writes.
+  private resolveAfterFlush(flushers: PendingAppend[], group: PendingAppend[], results: (AppendResult | TributaryError)[]): void {
+    const index = new Map(group.map((a, i) => [a, i]));
+    Promise.resolve(this.h.env.flushed).then(
+      () => {
+        if (this.failure) for (const a of flushers) a.reject(this.failure);
+        else for (const a of flushers) a.resolve(results[index.get(a)!] as AppendResult);
+      },
+      (err: unknown) => {
+        this.failStop(err, 'flush to disk failed');
+        for (const a of flushers) a.reject(this.failure);
+      },
+    );
+  }
+
+  /** Resolves once every committed write so far is on disk. */
+  async flushed(): Promise<void> {
+    await this.h.env.flushed;
+  }
+
+  private roomError(groupBytes: number): TributaryError | null {
+    const free = filesystemFreeBytes(this.opts.dataDir);
+    // Page overhead and the B-tree copy-on-write can double what a batch costs on disk.
+    if (free - 2 * groupBytes < this.opts.minFreeDiskBytes)
+      return new TributaryError('STORAGE_FULL', `data dir filesystem has ${free} bytes free (minFreeDiskBytes ${this.opts.minFreeDiskBytes})`, { freeBytes: free });
+    return null;
+  }
+
+  private classifyWriteError(err: unknown, groupBytes: number): TributaryError {
+    const code = (err as { code?: number | string }).code;
+    const message = err instanceof Error ? err.message : String(err);
+    const free = filesystemFreeBytes(this.opts.dataDir);
+    // A full tmpfs or SD card surfaces as EIO from LMDB's page writes (measured), so "no room" is
+    // judged by the free space left, not only by the code.
+    if (isNoRoomCode(code) || free < 2 * groupBytes + 1024 * 1024) {
+      this.log.warn({ code, freeBytes: free, groupBytes }, 'write refused: no room on the data dir');
+      return new TributaryError('STORAGE_FULL', `no room to write ${groupBytes} bytes: ${message}`, { freeBytes: free }, { cause: err });
+    }
+    this.failStop(err, 'storage transaction failed');
+    return this.failure!;
+  }
+
+  private failStop(err: unknown, what: string): void {
+    if (this.failure) return;
+    const message = err instanceof Error ? err.message : String(err);
+    this.failure = new TributaryError('STORAGE_FAILED', `${what}: ${message}; writes stopped (restart after fixing the disk)`, undefined, { cause: err });
+    this.log.fatal({ err }, `${what}; storage is now read-only`);
+  }
+
+  private assertWritable(): void {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new TributaryError('SHUTTING_DOWN', 'storage is closed');
+  }
+
+  private writeSync(fn: () => void): void {
+    try {
+      this.h.env.transactionSync(fn);
+    } catch (err) {
+      throw this.classifyWriteError(err, 0);
+    }
+  }
+
+  // ---- read ----
+
+  /**
+   * Whole batches starting at the one holding `offset`, up to maxBytes (at least one batch).
+   * A batch failing its CRC is never returned: it is an error when first, the end of the result otherwise.
+   */
+  read(topic: StoredTopic, partition: number, offset: number, maxBytes: number): ReadResult {
+    const state = this.states.get(topic.id)?.[partition];
+    if (!state) throw new TributaryError('INVALID_PARTITION', `topic ${topic.name} has no partition ${partition}`, { topic: topic.name, partition });
+    if (offset < state.logStartOffset || offset > state.nextOffset)
+      throw new TributaryError(
+        'OFFSET_OUT_OF_RANGE',
+        `offset ${offset} is outside ${topic.name}/${partition} [${state.logStartOffset}, ${state.nextOffset}]`,
+        { topic: topic.name, partition, offset, logStartOffset: state.logStartOffset, nextOffset: state.nextOffset },
+      );
+    const batches: Buffer[] = [];
+    let bytes = 0;
+    if (offset < state.nextOffset) {
+      for (const { key, value } of this.h.log.getRange({ start: [topic.id, partition, offset], end: [topic.id, partition + 1, 0] })) {
+        if (!verifyBatch(value)) {
+          if (batches.length > 0) break;
+          this.log.error({ topic: topic.name, partition, offset, batchLastOffset: key[2] }, 'corrupt batch');
+          throw new TributaryError('CORRUPT_MESSAGE', `corrupt batch in ${topic.name}/${partition} holding offset ${offset} (batch ends at offset ${key[2]})`, {
+            topic: topic.name,
+            partition,
+            offset,
+          });
+        }
+        batches.push(Buffer.from(value));
+        bytes += value.length;
+        if (bytes >= maxBytes) break;
+      }
+    }
+    return { batches, bytes, logStartOffset: state.logStartOffset, nextOffset: state.nextOffset };
+  }
+
+  // ---- retention and maintenance ----
+
+  /**
+   * One bounded step of background work: purge deleted topics, then delete batches past retention
+   * (age, bytes per partition) and over the disk budget (drop-oldest). Returns the batches deleted;
+   * callers schedule another step at once while it returns > 0.
+   */
+  maintenanceStep(nowMs: number, batchesMax: number): number {
+    if (this.failure || this.closed) return 0;
+    const purged = this.purgeStep(batchesMax);
+    if (purged > 0) return purged;
+    const evictions: Eviction[] = [];
+    for (const topic of this.topicsByName.values()) {
+      for (const state of this.states.get(topic.id) ?? []) {
+        this.planRetention(topic, state, nowMs, batchesMax - evictions.length, evictions);
+        if (evictions.length >= batchesMax) break;
+      }
+    }
+    if (evictions.length === 0 && this.opts.diskBudgetBytes >= 0 && this.logBytes > this.opts.diskBudgetBytes)
+      evictions.push(...this.planBudgetEvictions(0, batchesMax));
+    if (evictions.length === 0) return 0;
+    this.writeSync(() => {
+      for (const e of evictions) this.h.log.removeSync(e.key);
+      for (const state of new Set(evictions.map((e) => e.state)))
+        this.h.partitions.putSync([state.topicId, state.partition], [this.logStartAfter(state, evictions), state.nextOffset, state.bytes - evictedBytes(state, evictions)]);
+    });
+    this.applyEvictions(evictions);
+    return evictions.length;
+  }
+
+  private planRetention(topic: StoredTopic, state: PartitionState, nowMs: number, max: number, out: Eviction[]): void {
+    if (max <= 0 || state.logStartOffset === state.nextOffset) return;
+    let bytes = state.bytes;
+    for (const { key, value } of this.h.log.getRange({ start: [topic.id, state.partition, 0], end: [topic.id, state.partition + 1, 0], limit: max })) {
+      const info = readBatchInfo(value);
+      const size = value.length;
+      const expired = topic.retentionMs >= 0 && info !== null && info.maxTimestampMs < nowMs - topic.retentionMs;
+      // Kafka's rule: drop the oldest while what remains still meets retention.bytes.
+      const oversized = topic.retentionBytes >= 0 && bytes - size >= topic.retentionBytes;
+      if (!expired && !oversized) return;
+      out.push({ state, key: [key[0], key[1], key[2]], bytes: size, records: info ? info.lastOffsetDelta + 1 : 0 });
+      bytes -= size;
+    }
+  }
+
+  /** Oldest batches across all partitions until `incomingBytes` fits the budget (drop-oldest only). */
+  private planBudgetEvictions(incomingBytes: number, batchesMax = Number.MAX_SAFE_INTEGER): Eviction[] {
+    const budget = this.opts.diskBudgetBytes;
+    if (budget < 0 || this.opts.diskBudgetPolicy !== 'drop-oldest') return [];
+    let excess = this.logBytes + incomingBytes - budget;
+    const out: Eviction[] = [];
+    const cursors = new Map<PartitionState, Iterator<{ key: [number, number, number]; value: Buffer }>>();
+    const heads = new Map<PartitionState, { key: [number, number, number]; value: Buffer } | null>();
+    const headOf = (s: PartitionState) => {
+      if (!heads.has(s)) {
+        let it = cursors.get(s);
+        if (!it) {
+          it = this.h.log.getRange({ start: [s.topicId, s.partition, 0], end: [s.topicId, s.partition + 1, 0] })[Symbol.iterator]();
+          cursors.set(s, it);
+        }
+        const n = it.next();
+        heads.set(s, n.done ? null : n.value);
+      }
+      return heads.get(s)!;
+    };
+    while (excess > 0 && out.length < batchesMax) {
+      let oldest: PartitionState | null = null;
+      let oldestTs = Infinity;
+      for (const states of this.states.values())
+        for (const s of states) {
+          const head = headOf(s);
+          const ts = head ? (readBatchInfo(head.value)?.maxTimestampMs ?? 0) : Infinity;
+          if (ts < oldestTs) {
+            oldestTs = ts;
+            oldest = s;
+          }
+        }
+      if (!oldest) break;
+      const head = headOf(oldest)!;
+      const info = readBatchInfo(head.value);
+      out.push({ state: oldest, key: [head.key[0], head.key[1], head.key[2]], bytes: head.value.length, records: info ? info.lastOffsetDelta + 1 : 0 });
+      excess -= head.value.length;
+      heads.delete(oldest);
+    }
+    return out;
+  }
+
+  private logStartAfter(state: PartitionState, evictions: Eviction[]): number {
+    let start = state.logStartOffset;
+    for (const e of evictions) if (e.state === state) start = Math.max(start, e.key[2] + 1);
+    return start;
+  }
+
+  private applyEvictions(evictions: Eviction[]): void {
+    if (evictions.length === 0) return;
+    for (const e of evictions) {
+      e.state.logStartOffset = Math.max(e.state.logStartOffset, e.key[2] + 1);
+      e.state.bytes -= e.bytes;
+      this.logBytes -= e.bytes;
+      this.counters.evictedBatches++;
+      this.counters.evictedRecords += e.records;
+    }
+    this.log.debug({ batches: evictions.length }, 'retention deleted batches');
+  }
+
+  private purgeStep(batchesMax: number): number {
+    if (this.purgingTopicIds.length === 0) return 0;
+    const topicId = this.purgingTopicIds[0];
+    const keys = [...this.h.log.getKeys({ start: [topicId, 0, 0], end: [topicId + 1, 0, 0], limit: batchesMax })];
+    const done = keys.length < batchesMax;
+    const remaining = done ? this.purgingTopicIds.slice(1) : this.purgingTopicIds;
+    this.writeSync(() => {
+      for (const k of keys) this.h.log.removeSync(k);
+      if (done) this.h.meta.putSync(PURGING_KEY, remaining);
+    });
+    this.purgingTopicIds = remaining;
+    return Math.max(keys.length, done ? 1 : 0);
+  }
+
+  // ---- stats and lifecycle ----
+
+  stats(): StorageStats {
+    let partitions = 0;
+    for (const s of this.states.values()) partitions += s.length;
+    let fileBytes = 0;
+    try {
+      fileBytes = fs.statSync(path.join(this.opts.dataDir, 'tributary.lmdb')).size;
+    } catch {
+      fileBytes = 0;
+    }
+    return { topics: this.topicsByName.size, partitions, logBytes: this.logBytes, fileBytes, ...this.counters, failed: this.failure !== null };
+  }
+
+  get failed(): TributaryError | null {
+    return this.failure;
+  }
+
+  /** Commits what is queued, waits for the flush, closes LMDB. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.pending.length > 0) this.runGroup();
+    this.closed = true;
+    try {
+      await this.h.env.flushed;
+    } finally {
+      await this.h.env.close();
+    }
+  }
+}
+
+function freshStates(topicId: number, from: number, to: number): PartitionState[] {
+  const out: PartitionState[] = [];
+  for (let p = from; p < to; p++) out.push({ topicId, partition: p, logStartOffset: 0, nextOffset: 0, bytes: 0 });
+  return out;
+}
+
+function evictedBytes(state: PartitionState, evictions: Eviction[]): number {
+  let bytes = 0;
+  for (const e of evictions) if (e.state === state) bytes += e.bytes;
+  return bytes;
+}
