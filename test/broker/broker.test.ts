@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { decodeRecordBatch } from '../../src/format/record-batch.ts';
+import { partitionForKey } from '../../src/broker/partitioner.ts';
+import { openBroker, rec, tempDir } from '../helpers/temp.ts';
+
+describe('Broker', () => {
+  it('auto-creates topics with the defaults, or refuses with UNKNOWN_TOPIC when off', async () => {
+    const b = openBroker(undefined, {}, { defaultPartitions: 3 });
+    await b.produce({ topic: 'auto', records: [rec('x')], acks: 1 });
+    expect(b.describeTopic('auto').partitions).toHaveLength(3);
+    const strict = openBroker(undefined, {}, { autoCreate: false });
+    await expect(strict.produce({ topic: 'nope', records: [rec('x')], acks: 1 })).rejects.toMatchObject({ codeName: 'UNKNOWN_TOPIC' });
+    await expect(strict.produce({ topic: 'bad name!', records: [rec('x')], acks: 1 })).rejects.toMatchObject({ codeName: 'INVALID_TOPIC' });
+  });
+
+  it('sends a key to partition toPositive(murmur2(key)) % n, stable across calls and restarts', async () => {
+    const dir = tempDir();
+    const b = openBroker(dir);
+    b.createTopic({ name: 'keys', partitions: 6 });
+    const keys = ['sensor-1', 'sensor-2', 'foobar', 'a', 'b', 'c', 'd'];
+    for (const k of keys) {
+      const r = await b.produce({ topic: 'keys', records: [rec('v', k)], acks: 1 });
+      expect(r.partition).toBe(partitionForKey(Buffer.from(k), 6));
+      const again = await b.produce({ topic: 'keys', records: [rec('v', k)], acks: 'all' });
+      expect(again.partition).toBe(r.partition);
+    }
+  });
+
+  it('spreads unkeyed records round robin and honours an explicit partition', async () => {
+    const b = openBroker();
+    b.createTopic({ name: 'rr', partitions: 3 });
+    const parts = [];
+    for (let i = 0; i < 6; i++) parts.push((await b.produce({ topic: 'rr', records: [rec('v')], acks: 1 })).partition);
+    expect(parts).toEqual([0, 1, 2, 0, 1, 2]);
+    expect((await b.produce({ topic: 'rr', partition: 2, records: [rec('v', 'k')], acks: 0 })).partition).toBe(2);
+    await expect(b.produce({ topic: 'rr', partition: 3, records: [rec('v')], acks: 1 })).rejects.toMatchObject({ codeName: 'INVALID_PARTITION' });
+  });
+
+  it('parks a fetch at the end of the log and wakes it with the next append, not a timer', async () => {
+    const b = openBroker();
+    b.createTopic({ name: 'lp' });
+    const started = Date.now();
+    const pending = b.fetch('lp', 0, 0, 1 << 20, 30_000);
+    expect(b.parkedFetches).toBe(1);
+    setTimeout(() => void b.produce({ topic: 'lp', records: [rec('wake')], acks: 1 }), 50);
+    const r = await pending;
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(decodeRecordBatch(r.batches[0])[0].value!.toString()).toBe('wake');
+    expect(b.parkedFetches).toBe(0);
+  });
+
+  it('returns an empty result when maxWait passes with no data', async () => {
+    const b = openBroker();
+    b.createTopic({ name: 'empty' });
+    const r = await b.fetch('empty', 0, 0, 1000, 30);
+    expect(r.batches).toEqual([]);
+    expect(r.nextOffset).toBe(0);
+  });
+
+  it('grows the partition count, never shrinks it, and deletes topics', () => {
+    const b = openBroker();
+    b.createTopic({ name: 'grow', partitions: 2 });
+    expect(b.growTopic('grow', 5).partitions).toHaveLength(5);
+    expect(() => b.growTopic('grow', 3)).toThrowError(expect.objectContaining({ codeName: 'INVALID_REQUEST' }));
+    expect(() => b.createTopic({ name: 'grow' })).toThrowError(expect.objectContaining({ codeName: 'TOPIC_EXISTS' }));
+    b.deleteTopic('grow');
+    expect(b.listTopics().map((t) => t.name)).toEqual([]);
+    expect(() => b.describeTopic('grow')).toThrowError(expect.objectContaining({ codeName: 'UNKNOWN_TOPIC' }));
+  });
+
+  it('runs retention in the background on its schedule', async () => {
+    const b = openBroker(undefined, {}, { retentionCheckIntervalMs: 20, defaultRetentionMs: 1000 });
+    b.createTopic({ name: 'ret' });
+    await b.produce({ topic: 'ret', records: [rec('old', null, Date.now() - 5000)], acks: 1 });
+    await b.produce({ topic: 'ret', records: [rec('new')], acks: 1 });
+    b.start();
+    const deadline = Date.now() + 5000;
+    while (b.describeTopic('ret').partitions[0].logStartOffset === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(b.describeTopic('ret').partitions[0]).toMatchObject({ logStartOffset: 1, nextOffset: 2 });
+  });
+});
