@@ -1,0 +1,25 @@
+// Bundles the server and CLI into dist/tributary.mjs. lmdb and @node-rs/crc32 are native addons that
+// find their binaries next to their own package.json, so they stay external and ship in node_modules.
+// The bundle is ESM but contains CommonJS packages (pino, prom-client), which call require(): the
+// banner gives them one.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: ['src/cli/main.ts'],
+  outfile: 'dist/tributary.mjs',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  // aedes (a later listener) checks that persistence setup is a real AsyncFunction: no downlevelling.
+  target: 'node20',
+  sourcemap: 'linked',
+  external: ['lmdb', '@node-rs/crc32'],
+  banner: {
+    js: [
+      '#!/usr/bin/env node',
+      "import { createRequire as __tributaryCreateRequire } from 'node:module';",
+      'const require = __tributaryCreateRequire(import.meta.url);',
+    ].join('\n'),
+  },
+  logLevel: 'warning',
+});

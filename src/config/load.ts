@@ -1,0 +1,242 @@
+// Loading the configuration: defaults, then the file, then TRIBUTARY_* environment variables.
+// Every problem becomes one line of a single INVALID_CONFIG error, so an operator fixes them all in
+// one round trip instead of one per restart.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { TributaryError } from '../errors.ts';
+import { configSchema, sectionShape, type Config } from './schema.ts';
+
+const envPrefix = 'TRIBUTARY_';
+/** The one TRIBUTARY_ variable that is not a config key: the path of the config file. */
+const configFileEnv = 'TRIBUTARY_CONFIG';
+
+export interface LoadConfigOptions {
+  /** Config file; when absent, TRIBUTARY_CONFIG from `env`; when both are absent, defaults only. */
+  file?: string;
+  /** Defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export function defaultConfig(): Config {
+  return configSchema.parse({});
+}
+
+/**
+ * Validates an already-parsed document (for example the result of YAML.parse) and fills in
+ * defaults. `source` prefixes every message, e.g. "config file ./x.yaml".
+ */
+export function parseConfig(raw: unknown, source: string): Config {
+  return validate(raw, source, new Map(), []);
+}
+
+export function loadConfig(opts: LoadConfigOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const file = opts.file ?? env[configFileEnv];
+  const source = file === undefined ? 'config' : `config file ${file}`;
+  const raw = file === undefined ? {} : readConfigFile(file, source);
+  const { overrides, problems } = readEnvOverrides(env);
+  const merged = structuredClone(raw);
+  const envByKey = new Map<string, string>();
+  for (const { variable, path: keyPath, value } of overrides) {
+    if (setPath(merged, keyPath, value)) envByKey.set(keyPath.join('.'), variable);
+  }
+  return validate(merged, source, envByKey, problems);
+}
+
+function invalid(message: string, cause?: unknown): TributaryError {
+  return new TributaryError('INVALID_CONFIG', message, undefined, { cause });
+}
+
+function readConfigFile(file: string, source: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const { code, message } = err as NodeJS.ErrnoException;
+    throw invalid(code === 'ENOENT' ? `${source}: not found` : `${source}: cannot read: ${message}`, err);
+  }
+  // An empty file, or one whose keys are all commented out, parses to null/undefined: all defaults.
+  return (path.extname(file).toLowerCase() === '.json' ? parseJson(text, source) : parseYaml(text, source)) ?? {};
+}
+
+function parseYaml(text: string, source: string): unknown {
+  try {
+    return YAML.parse(text);
+  } catch (err) {
+    if (!(err instanceof YAML.YAMLParseError)) throw err;
+    const reason = err.message.split(' at line ')[0];
+    const at = err.linePos === undefined ? '' : ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}`;
+    throw invalid(`${source}: YAML syntax error${at}: ${reason}`, err);
+  }
+}
+
+function parseJson(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
+    // V8 reports an offset for most JSON errors (not all); turn it into what editors show.
+    const offset = err.message.startsWith('Unexpected end') ? text.length : /at position (\d+)/.exec(err.message)?.[1];
+    let at = '';
+    if (offset !== undefined) {
+      const before = text.slice(0, Number(offset)).split('\n');
+      at = ` at line ${before.length}, column ${before[before.length - 1].length + 1}`;
+    }
+    throw invalid(`${source}: JSON syntax error${at}: ${err.message}`, err);
+  }
+}
+
+interface EnvOverride {
+  variable: string;
+  path: string[];
+  value: unknown;
+}
+
+function readEnvOverrides(env: NodeJS.ProcessEnv): { overrides: EnvOverride[]; problems: string[] } {
+  const keys = envKeys(configSchema, []);
+  const overrides: EnvOverride[] = [];
+  const problems: string[] = [];
+  for (const [variable, text] of Object.entries(env)) {
+    if (!variable.startsWith(envPrefix) || variable === configFileEnv || text === undefined) continue;
+    const key = keys.get(variable);
+    if (key === undefined) {
+      const hint = didYouMean(variable, [...keys.keys()]);
+      problems.push(`env ${variable}: not a config key${hint === undefined ? '' : ` (did you mean ${hint}?)`}`);
+      continue;
+    }
+    const candidates = envCandidates(text);
+    const value = candidates.find((candidate) => z.safeParse(key.schema, candidate).success);
+    if (value === undefined) {
+      const issue = z.safeParse(key.schema, candidates[0], { error: expectation }).error?.issues[0];
+      problems.push(`env ${variable}: got ${show(candidates[0])}, expected ${issue?.message}`);
+      continue;
+    }
+    overrides.push({ variable, path: key.path, value });
+  }
+  return { overrides, problems };
+}
+
+/**
+ * Env values are strings; the schema decides what they mean. Each reading is tried in order and
+ * the first the key accepts wins, so a token "12345" stays a string while a port "12345" becomes
+ * a number. The first reading is the one reported when none fits.
+ */
+function envCandidates(text: string): unknown[] {
+  if (text === 'null') return [null, text];
+  if (text === 'true' || text === 'false') return [text === 'true', text];
+  if (/^-?\d+(\.\d+)?$/.test(text)) return [Number(text), text];
+  return [text];
+}
+
+/** TRIBUTARY_LISTENERS__EDGE__PORT → { path: [listeners, edge, port], schema } for every leaf key. */
+function envKeys(schema: z.core.$ZodType, prefix: string[]): Map<string, { path: string[]; schema: z.core.$ZodType }> {
+  const keys = new Map<string, { path: string[]; schema: z.core.$ZodType }>();
+  for (const [name, child] of Object.entries(sectionShape(schema) ?? {})) {
+    const keyPath = [...prefix, name];
+    if (sectionShape(child) === undefined) {
+      keys.set(envPrefix + keyPath.map(toUpperSnake).join('__'), { path: keyPath, schema: child });
+    } else {
+      for (const [variable, key] of envKeys(child, keyPath)) keys.set(variable, key);
+    }
+  }
+  return keys;
+}
+
+function toUpperSnake(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+/** Returns false when something in the way is not an object; validation then reports that instead. */
+function setPath(target: unknown, keyPath: string[], value: unknown): boolean {
+  if (!isPlainObject(target)) return false;
+  const [head, ...rest] = keyPath;
+  if (rest.length === 0) {
+    target[head] = value;
+    return true;
+  }
+  target[head] ??= {};
+  return setPath(target[head], rest, value);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function validate(raw: unknown, source: string, envByKey: Map<string, string>, problems: string[]): Config {
+  const result = configSchema.safeParse(raw, { reportInput: true, error: expectation });
+  if (result.success && problems.length === 0) return result.data;
+  throw invalid([...problems, ...(result.error?.issues.flatMap(describe) ?? [])].join('\n'));
+
+  function describe(issue: z.core.$ZodIssue): string[] {
+    const key = issue.path.join('.');
+    if (issue.code === 'unrecognized_keys') {
+      const known = Object.keys(shapeAt(issue.path) ?? {});
+      return issue.keys.map((unknownKey) => {
+        const hint = didYouMean(unknownKey, known);
+        const qualify = (name: string) => [...issue.path, name].join('.');
+        return `${source}: unknown key "${qualify(unknownKey)}"${hint === undefined ? '' : ` (did you mean "${qualify(hint)}"?)`}`;
+      });
+    }
+    const variable = envByKey.get(key);
+    const where = variable !== undefined ? `env ${variable}` : key === '' ? source : `${source}: ${key}`;
+    return [`${where}: got ${show(issue.input)}, expected ${issue.message}`];
+  }
+}
+
+function shapeAt(keyPath: PropertyKey[]): z.core.$ZodShape | undefined {
+  let shape = sectionShape(configSchema);
+  for (const key of keyPath) {
+    const child = typeof key === 'string' ? shape?.[key] : undefined;
+    shape = child === undefined ? undefined : sectionShape(child);
+  }
+  return shape;
+}
+
+/** Messages for issues whose schema did not bring its own; phrased to follow "expected". */
+function expectation(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type':
+      return (
+        { object: 'a mapping of keys', array: 'a list', boolean: 'true or false', string: 'a string' }[
+          issue.expected as string
+        ] ?? `a ${issue.expected}`
+      );
+    case 'invalid_value':
+      return `one of ${issue.values.map(String).join(', ')}`;
+    default:
+      return undefined;
+  }
+}
+
+function show(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** The closest name, ignoring case and _/- (so data_dir finds dataDir), if it is close enough to be a typo. */
+function didYouMean(name: string, known: string[]): string | undefined {
+  const normalize = (s: string) => s.toLowerCase().replace(/[_-]/g, '');
+  const target = normalize(name);
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance = editDistance(target, normalize(candidate));
+    if (best === undefined || distance < best.distance) best = { name: candidate, distance };
+  }
+  return best !== undefined && best.distance <= Math.max(2, Math.floor(target.length / 4)) ? best.name : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}

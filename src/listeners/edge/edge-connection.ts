@@ -1,0 +1,372 @@
+// One edge-protocol connection: handshake, topic aliases, produce with in-order cumulative acks,
+// long-poll fetch, admin frames, keepalive and backpressure. Translates frames into broker calls and
+// answers; the codec does the bytes, the broker does the work. Section numbers cite SPEC.md.
+
+import { timingSafeEqual } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { Broker } from '../../broker/broker.ts';
+import { TributaryError } from '../../errors.ts';
+import type { RecordInput } from '../../format/record-batch.ts';
+import { limits } from '../../limits.ts';
+import { encodeFrame, FrameDecoder } from '../../protocol/edge/codec.ts';
+import {
+  EDGE_PROTOCOL_VERSION,
+  type AckEntry,
+  type CreateTopicFrame,
+  type DecodeFailure,
+  type ErrorRef,
+  type FetchFrame,
+  type Frame,
+  type HelloFrame,
+  type MetadataFrame,
+  type ProduceFrame,
+  type RegisterFrame,
+  type TopicMetadata,
+} from '../../protocol/edge/frames.ts';
+
+export interface EdgeSettings {
+  token: string | null;
+  frameBytesMax: number;
+  keepaliveMs: number;
+}
+
+/** What a connection needs from its server. */
+export interface EdgeConnectionHost {
+  broker: Broker;
+  settings: EdgeSettings;
+  logger: Logger;
+  /** Claims a client id for an idempotent producer; the previous holder is closed. */
+  claimClientId(clientId: string, conn: EdgeConnection): void;
+  closed(conn: EdgeConnection): void;
+}
+
+interface PendingProduce {
+  seq: number;
+  bytes: number;
+  settled: boolean;
+  ack: AckEntry | null;
+  error: TributaryError | null;
+}
+
+const FETCHES_INFLIGHT_MAX = 64;
+
+export class EdgeConnection {
+  readonly socket: Socket;
+  private readonly host: EdgeConnectionHost;
+  private log: Logger;
+  private readonly decoder = new FrameDecoder(limits.edgeHelloBytesMax);
+  private readonly aliases = new Map<number, string>();
+  private readonly abort = new AbortController();
+  private hello: HelloFrame | null = null;
+  private clientId = '';
+  private idleTimer: NodeJS.Timeout | null = null;
+  private readonly produceQueue: PendingProduce[] = [];
+  private inflightBytes = 0;
+  private fetchesInflight = 0;
+  private drainScheduled = false;
+  private pausedForInflight = false;
+  private pausedForWrite = false;
+  private closing = false;
+
+  constructor(socket: Socket, host: EdgeConnectionHost) {
+    this.socket = socket;
+    this.host = host;
+    this.log = host.logger.child({ remote: `${socket.remoteAddress}:${socket.remotePort}` });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => {
+      this.pausedForWrite = false;
+      this.updateFlow();
+    });
+    socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
+    socket.on('close', () => this.onClose());
+    // Until HELLO arrives, a silent peer is dropped after the server's keepalive [EDGE-4.1].
+    this.armIdle(host.settings.keepaliveMs);
+  }
+
+  get id(): string {
+    return this.clientId;
+  }
+
+  private onData(chunk: Buffer): void {
+    this.idleTimer?.refresh();
+    const { frames, failure } = this.decoder.push(chunk);
+    for (const frame of frames) {
+      if (this.closing) return;
+      this.onFrame(frame);
+    }
+    if (failure && !this.closing) this.failConnection(failureError(failure));
+  }
+
+  private onFrame(frame: Frame): void {
+    if (this.hello === null) {
+      if (frame.type !== 'hello') return this.failConnection(new TributaryError('HANDSHAKE_REQUIRED', `first frame must be HELLO, got ${frame.type}`));
+      return this.onHello(frame);
+    }
+    switch (frame.type) {
+      case 'produce':
+        return this.onProduce(frame);
+      case 'fetch':
+        return this.onFetch(frame);
+      case 'register':
+        return this.onRegister(frame);
+      case 'metadata':
+        return this.onMetadata(frame);
+      case 'create-topic':
+        return this.onCreateTopic(frame);
+      case 'delete-topic':
+        return this.request(frame.corr, () => {
+          this.host.broker.deleteTopic(frame.name);
+          return { type: 'ok', corr: frame.corr };
+        });
+      case 'ping':
+        return this.send({ type: 'pong', corr: frame.corr });
+      default:
+        return this.failConnection(new TributaryError('INVALID_REQUEST', `a client may not send ${frame.type} frames`));
+    }
+  }
+
+  // [EDGE-4.1] handshake: version, token, negotiated frame size and keepalive.
+  private onHello(frame: HelloFrame): void {
+    const { settings } = this.host;
+    if (frame.version !== EDGE_PROTOCOL_VERSION)
+      return this.failConnection(new TributaryError('UNSUPPORTED_VERSION', `protocol version ${frame.version} is not supported; this broker speaks ${EDGE_PROTOCOL_VERSION}`));
+    if (settings.token !== null && !tokenMatches(settings.token, frame.token)) return this.failConnection(new TributaryError('NOT_AUTHORIZED', 'missing or wrong token'));
+    const frameBytesMax = Math.min(frame.frameBytesMax > 0 ? frame.frameBytesMax : settings.frameBytesMax, limits.edgeFrameBytesMax);
+    const keepaliveMs = frame.keepaliveMs > 0 ? frame.keepaliveMs : settings.keepaliveMs;
+    this.hello = frame;
+    this.clientId = frame.clientId;
+    this.log = this.log.child({ client: frame.clientId });
+    this.decoder.setFrameBytesMax(Math.max(frameBytesMax, limits.edgeHelloBytesMax));
+    if (frame.idempotent) this.host.claimClientId(frame.clientId, this);
+    this.armIdle(Math.ceil(keepaliveMs * 1.5));
+    const lastSeq = frame.idempotent ? this.host.broker.store.lastProducerSeq(frame.clientId) : 0;
+    this.send({ type: 'welcome', version: EDGE_PROTOCOL_VERSION, keepaliveMs, frameBytesMax, lastSeq });
+    this.log.debug({ idempotent: frame.idempotent, frameBytesMax, keepaliveMs, lastSeq }, 'edge client connected');
+  }
+
+  private onRegister(frame: RegisterFrame): void {
+    this.request(frame.corr, () => {
+      if (!this.aliases.has(frame.alias) && this.aliases.size >= limits.edgeAliasesMax)
+        throw new TributaryError('INVALID_REQUEST', `at most ${limits.edgeAliasesMax} aliases per connection`);
+      const broker = this.host.broker;
+      const topic = frame.create ? broker.resolveTopic(frame.topic) : broker.requireTopic(frame.topic);
+      this.aliases.set(frame.alias, topic.name);
+      return { type: 'registered', corr: frame.corr, alias: frame.alias, partitions: topic.partitions };
+    });
+  }
+
+  // [EDGE-5.5] produce: answered in seq order, after the durability its acks asks for.
+  private onProduce(frame: ProduceFrame): void {
+    const topic = this.aliases.get(frame.alias);
+    if (topic === undefined) {
+      this.host.broker.countError(new TributaryError('UNKNOWN_ALIAS', ''));
+      return this.sendError('produce', frame.seq, new TributaryError('UNKNOWN_ALIAS', `alias ${frame.alias} is not registered on this connection`));
+    }
+    const now = Date.now();
+    const base = frame.baseTimestampMs > 0 ? frame.baseTimestampMs : now;
+    const records: RecordInput[] = new Array(frame.records.length);
+    let bytes = 0;
+    for (let i = 0; i < frame.records.length; i++) {
+      const r = frame.records[i];
+      records[i] = { timestampMs: base + r.timestampDeltaMs, key: r.key, value: r.value, headers: r.headers };
+      bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
+    }
+    const promise = this.host.broker.produce({
+      topic,
+      partition: frame.partition,
+      records,
+      acks: frame.acks,
+      producer: this.hello!.idempotent ? { clientId: this.clientId, seq: frame.seq } : undefined,
+      autoCreate: false,
+    });
+    if (frame.acks === 0) {
+      promise.catch((err: unknown) => this.sendError('produce', frame.seq, asTributaryError(err)));
+      return;
+    }
+    const pending: PendingProduce = { seq: frame.seq, bytes, settled: false, ack: null, error: null };
+    this.produceQueue.push(pending);
+    this.inflightBytes += bytes;
+    this.updateFlow();
+    promise.then(
+      (r) => {
+        pending.ack = { seq: frame.seq, partition: r.partition, baseOffset: r.baseOffset, duplicate: r.duplicate };
+        this.settle(pending);
+      },
+      (err: unknown) => {
+        pending.error = asTributaryError(err);
+        this.settle(pending);
+      },
+    );
+  }
+
+  private settle(pending: PendingProduce): void {
+    pending.settled = true;
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    // One ACK frame for everything a group commit settled [EDGE-5.6]: setImmediate runs after every
+    // promise continuation of that commit.
+    setImmediate(() => this.drainAcks());
+  }
+
+  private drainAcks(): void {
+    this.drainScheduled = false;
+    let entries: AckEntry[] = [];
+    while (this.produceQueue.length > 0 && this.produceQueue[0].settled) {
+      const p = this.produceQueue.shift()!;
+      this.inflightBytes -= p.bytes;
+      if (p.ack) {
+        entries.push(p.ack);
+        continue;
+      }
+      if (entries.length > 0) this.send({ type: 'ack', entries });
+      entries = [];
+      this.sendError('produce', p.seq, p.error!);
+    }
+    if (entries.length > 0) this.send({ type: 'ack', entries });
+    this.updateFlow();
+  }
+
+  // [EDGE-5.7] fetch: whole batches as stored, long-polled up to maxWaitMs.
+  private onFetch(frame: FetchFrame): void {
+    const topic = this.aliases.get(frame.alias);
+    if (topic === undefined) return this.sendError('request', frame.corr, new TributaryError('UNKNOWN_ALIAS', `alias ${frame.alias} is not registered on this connection`));
+    if (this.fetchesInflight >= FETCHES_INFLIGHT_MAX)
+      return this.sendError('request', frame.corr, new TributaryError('THROTTLED', `at most ${FETCHES_INFLIGHT_MAX} fetches in flight per connection`));
+    this.fetchesInflight++;
+    this.host.broker.fetch(topic, frame.partition, frame.offset, frame.maxBytes, frame.maxWaitMs, this.abort.signal).then(
+      (r) => {
+        this.fetchesInflight--;
+        this.send({ type: 'records', corr: frame.corr, partition: frame.partition, logStartOffset: r.logStartOffset, nextOffset: r.nextOffset, batches: r.batches.length === 1 ? r.batches[0] : Buffer.concat(r.batches) });
+      },
+      (err: unknown) => {
+        this.fetchesInflight--;
+        this.sendError('request', frame.corr, asTributaryError(err));
+      },
+    );
+  }
+
+  private onMetadata(frame: MetadataFrame): void {
+    this.request(frame.corr, () => {
+      const broker = this.host.broker;
+      const topics = frame.topics.length === 0 ? broker.listTopics() : frame.topics.map((t) => broker.describeTopic(t));
+      const out: TopicMetadata[] = topics.map((t) => ({
+        name: t.name,
+        retentionMs: t.retentionMs,
+        retentionBytes: t.retentionBytes,
+        partitions: t.partitions.map((p) => ({ partition: p.partition, logStartOffset: p.logStartOffset, nextOffset: p.nextOffset })),
+      }));
+      return { type: 'metadata-result', corr: frame.corr, topics: out };
+    });
+  }
+
+  private onCreateTopic(frame: CreateTopicFrame): void {
+    this.request(frame.corr, () => {
+      const broker = this.host.broker;
+      const partitions = frame.partitions > 0 ? frame.partitions : undefined;
+      if (frame.grow && broker.store.getTopic(frame.name)) {
+        if (partitions !== undefined) broker.growTopic(frame.name, partitions);
+      } else {
+        broker.createTopic({
+          name: frame.name,
+          partitions,
+          retentionMs: frame.retentionMs === -2 ? undefined : frame.retentionMs,
+          retentionBytes: frame.retentionBytes === -2 ? undefined : frame.retentionBytes,
+        });
+      }
+      return { type: 'ok', corr: frame.corr };
+    });
+  }
+
+  /** Runs a synchronous request; a TributaryError becomes an ERROR frame for its corr. */
+  private request(corr: number, run: () => Frame): void {
+    let answer: Frame;
+    try {
+      answer = run();
+    } catch (err) {
+      const error = asTributaryError(err);
+      this.host.broker.countError(error);
+      return this.sendError('request', corr, error);
+    }
+    this.send(answer);
+  }
+
+  // ---- flow control ----
+
+  private updateFlow(): void {
+    const over = this.produceQueue.length >= limits.edgeInflightFramesMax || this.inflightBytes >= limits.edgeInflightBytesMax;
+    const under = this.produceQueue.length <= limits.edgeInflightFramesMax / 2 && this.inflightBytes <= limits.edgeInflightBytesMax / 2;
+    if (over) this.pausedForInflight = true;
+    else if (under) this.pausedForInflight = false;
+    if (this.closing) return;
+    if (this.pausedForInflight || this.pausedForWrite) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  private send(frame: Frame): void {
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    if (!this.socket.write(encodeFrame(frame)) && !this.pausedForWrite) {
+      // The peer is not reading its answers: stop reading its requests until it does.
+      this.pausedForWrite = true;
+      this.socket.pause();
+    }
+  }
+
+  private sendError(refKind: ErrorRef, ref: number, err: TributaryError): void {
+    this.log.debug({ refKind, ref, code: err.codeName, err: err.message }, 'request failed');
+    this.send({ type: 'error', refKind, ref, code: err.code, message: err.message });
+  }
+
+  /** [EDGE-6] a connection-level error: answer once, flush, close; other connections are unaffected. */
+  failConnection(err: TributaryError): void {
+    if (this.closing) return;
+    this.host.broker.countError(err);
+    this.log.info({ code: err.codeName, err: err.message }, 'closing edge connection');
+    this.send({ type: 'error', refKind: 'connection', ref: 0, code: err.code, message: err.message });
+    this.closing = true;
+    this.socket.end();
+    // A peer that never reads would keep the half-closed socket forever.
+    setTimeout(() => this.socket.destroy(), 5_000).unref();
+  }
+
+  private armIdle(ms: number): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.failConnection(new TributaryError('TIMEOUT', `nothing received for ${ms} ms (keepalive)`)), ms);
+    this.idleTimer.unref();
+  }
+
+  close(reason: string): void {
+    this.failConnection(new TributaryError('SHUTTING_DOWN', reason));
+  }
+
+  private onClose(): void {
+    this.closing = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.abort.abort();
+    this.host.closed(this);
+  }
+}
+
+function failureError(failure: DecodeFailure): TributaryError {
+  switch (failure.reason) {
+    case 'frame-too-large':
+      return new TributaryError('FRAME_TOO_LARGE', `frame of ${failure.frameBytes} bytes exceeds the negotiated maximum of ${failure.frameBytesMax}`);
+    case 'unknown-type':
+      return new TributaryError('MALFORMED_FRAME', `unknown frame type 0x${failure.frameType.toString(16)}`);
+    default:
+      return new TributaryError('MALFORMED_FRAME', `malformed frame: ${failure.detail}`);
+  }
+}
+
+function asTributaryError(err: unknown): TributaryError {
+  if (err instanceof TributaryError) return err;
+  return new TributaryError('UNKNOWN', err instanceof Error ? err.message : String(err), undefined, { cause: err });
+}
+
+function tokenMatches(expected: string, given: Uint8Array | null): boolean {
+  if (given === null) return false;
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
+}

@@ -1,0 +1,81 @@
+// The edge-protocol TCP listener: accepts connections up to the configured maximum and hands each to
+// an EdgeConnection. Holds the client-id registry that makes one idempotent producer one connection.
+
+import net from 'node:net';
+import type { Logger } from 'pino';
+import type { Broker } from '../../broker/broker.ts';
+import { encodeFrame } from '../../protocol/edge/codec.ts';
+import { ErrorCode } from '../../errors.ts';
+import { EdgeConnection, type EdgeSettings } from './edge-connection.ts';
+
+export interface EdgeServerOptions extends EdgeSettings {
+  host: string;
+  port: number;
+  connectionsMax: number;
+  broker: Broker;
+  logger: Logger;
+}
+
+export class EdgeServer {
+  private readonly server: net.Server;
+  private readonly connections = new Set<EdgeConnection>();
+  private readonly byClientId = new Map<string, EdgeConnection>();
+  private readonly opts: EdgeServerOptions;
+  private readonly log: Logger;
+
+  private constructor(opts: EdgeServerOptions) {
+    this.opts = opts;
+    this.log = opts.logger.child({ listener: 'edge' });
+    this.server = net.createServer((socket) => this.accept(socket));
+  }
+
+  static async start(opts: EdgeServerOptions): Promise<EdgeServer> {
+    const s = new EdgeServer(opts);
+    await new Promise<void>((resolve, reject) => {
+      s.server.once('error', reject);
+      s.server.listen(opts.port, opts.host, () => resolve());
+    });
+    s.log.info({ host: opts.host, port: s.port }, 'edge listening');
+    return s;
+  }
+
+  get port(): number {
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.connections.size >= this.opts.connectionsMax) {
+      this.log.warn({ connectionsMax: this.opts.connectionsMax, remote: socket.remoteAddress }, 'edge connection refused: limit reached');
+      socket.end(encodeFrame({ type: 'error', refKind: 'connection', ref: 0, code: ErrorCode.THROTTLED, message: `connection limit of ${this.opts.connectionsMax} reached` }));
+      socket.on('error', () => undefined);
+      return;
+    }
+    const host = {
+      broker: this.opts.broker,
+      settings: this.opts,
+      logger: this.log,
+      claimClientId: (clientId: string, conn: EdgeConnection) => {
+        const previous = this.byClientId.get(clientId);
+        this.byClientId.set(clientId, conn);
+        // Two live connections producing under one client id would interleave its sequence numbers.
+        if (previous && previous !== conn) previous.close('replaced by a new connection with the same client id');
+      },
+      closed: (conn: EdgeConnection) => {
+        this.connections.delete(conn);
+        if (this.byClientId.get(conn.id) === conn) this.byClientId.delete(conn.id);
+      },
+    };
+    this.connections.add(new EdgeConnection(socket, host));
+  }
+
+  /** Stops accepting, tells every client the broker is going away, waits for sockets to close. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const c of this.connections) c.close('broker is shutting down');
+    await closed;
+  }
+}

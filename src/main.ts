@@ -1,0 +1,75 @@
+// Wires config → storage → broker → listeners, and tears them down in the reverse order.
+
+import type { Logger } from 'pino';
+import { Broker } from './broker/broker.ts';
+import type { Config } from './config/schema.ts';
+import { EdgeServer } from './listeners/edge/edge-server.ts';
+import { startHttpListener, type HttpListener } from './listeners/http.ts';
+import { createMetricsRegistry } from './observability/metrics.ts';
+import { LogStore } from './storage/log-store.ts';
+
+export interface RunningTributary {
+  broker: Broker;
+  edge: EdgeServer | null;
+  http: HttpListener | null;
+  /** Stops accepting, answers in-flight requests, commits and flushes, closes LMDB. */
+  close(): Promise<void>;
+}
+
+export async function startTributary(config: Config, logger: Logger): Promise<RunningTributary> {
+  const store = new LogStore({
+    dataDir: config.dataDir,
+    mapSizeBytes: config.storage.mapSizeBytes,
+    maxMapSizeBytes: config.storage.maxMapSizeBytes,
+    diskBudgetBytes: config.storage.diskBudgetBytes,
+    diskBudgetPolicy: config.storage.diskBudgetPolicy,
+    minFreeDiskBytes: config.storage.minFreeDiskBytes,
+    commitQueueBytesMax: config.storage.commitQueueBytesMax,
+    logger,
+  });
+  const broker = new Broker(
+    store,
+    {
+      autoCreate: config.topics.autoCreate,
+      defaultPartitions: config.topics.defaultPartitions,
+      defaultRetentionMs: config.topics.defaultRetentionMs,
+      defaultRetentionBytes: config.topics.defaultRetentionBytes,
+      retentionCheckIntervalMs: config.retention.checkIntervalMs,
+      retentionBatchesPerStep: config.retention.batchesPerStep,
+    },
+    logger,
+  );
+  broker.start();
+
+  let edge: EdgeServer | null = null;
+  let http: HttpListener | null = null;
+  try {
+    const e = config.listeners.edge;
+    if (e.enabled)
+      edge = await EdgeServer.start({ host: e.host, port: e.port, token: e.token, frameBytesMax: e.frameBytesMax, keepaliveMs: e.keepaliveMs, connectionsMax: e.connectionsMax, broker, logger });
+    const h = config.listeners.http;
+    if (h.enabled) {
+      const registry = createMetricsRegistry({ broker, connections: () => ({ edge: edge?.connectionCount ?? 0 }) });
+      http = await startHttpListener({ host: h.host, port: h.port, broker, registry, logger });
+    }
+  } catch (err) {
+    await edge?.close();
+    await broker.close();
+    throw err;
+  }
+  logger.info({ dataDir: config.dataDir, edgePort: edge?.port, httpPort: http?.port, topics: broker.listTopics().length }, 'tributary started');
+
+  let closing: Promise<void> | null = null;
+  return {
+    broker,
+    edge,
+    http,
+    close: () =>
+      (closing ??= (async () => {
+        await edge?.close();
+        await http?.close();
+        await broker.close();
+        logger.info('tributary stopped');
+      })()),
+  };
+}

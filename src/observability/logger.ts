@@ -1,0 +1,34 @@
+// The process logger. JSON lines for machines (journald, log shippers); human-readable lines when
+// someone watches a terminal.
+//
+// pino-pretty runs in-process as a plain stream, not as a pino transport: transports load their
+// target in a worker thread by module path, which breaks once esbuild has bundled the app into a
+// single file.
+
+import pino from 'pino';
+import pretty from 'pino-pretty';
+
+export interface CreateLoggerOptions {
+  /** A pino level: fatal, error, warn, info, debug, trace or silent. */
+  level: string;
+  /** 'auto': pretty when the destination (stdout unless given) is a terminal. */
+  pretty: 'auto' | boolean;
+  name?: string;
+  /** Defaults to stdout. */
+  destination?: NodeJS.WritableStream;
+}
+
+export function createLogger(opts: CreateLoggerOptions): pino.Logger {
+  const isTTY = Boolean(((opts.destination ?? process.stdout) as { isTTY?: boolean }).isTTY);
+  const options: pino.LoggerOptions = {
+    level: opts.level,
+    name: opts.name,
+    // The hostname is the same on every line of a single gateway and only costs bytes on the SD card.
+    base: { pid: process.pid },
+  };
+  if (opts.pretty === true || (opts.pretty === 'auto' && isTTY)) {
+    // sync: the last lines before a crash must reach the terminal.
+    return pino(options, pretty({ destination: opts.destination ?? 1, colorize: isTTY, sync: true }));
+  }
+  return pino(options, opts.destination);
+}

@@ -1,0 +1,90 @@
+// Prometheus metrics, read from the broker's plain counters at scrape time: the hot paths only bump
+// integers, and prom-client formats the text exposition.
+
+import client from 'prom-client';
+import type { Broker } from '../broker/broker.ts';
+
+export interface MetricsSources {
+  broker: Broker;
+  /** Open connections per listener name (edge, ...). */
+  connections: () => Record<string, number>;
+}
+
+export function createMetricsRegistry(src: MetricsSources): client.Registry {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry, prefix: 'tributary_' });
+  const { broker } = src;
+
+  const counter = (name: string, help: string, read: () => number) =>
+    new client.Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  counter('tributary_records_in_total', 'Records appended to partition logs.', () => broker.counters.recordsIn);
+  counter('tributary_bytes_in_total', 'Bytes of record batches appended.', () => broker.counters.bytesIn);
+  counter('tributary_records_out_total', 'Records returned by fetches (whole batches).', () => broker.counters.recordsOut);
+  counter('tributary_bytes_out_total', 'Bytes of record batches returned by fetches.', () => broker.counters.bytesOut);
+  counter('tributary_produce_requests_total', 'Produce requests (appends asked for).', () => broker.counters.produceRequests);
+  counter('tributary_fetch_requests_total', 'Fetch requests.', () => broker.counters.fetchRequests);
+  counter('tributary_appends_total', 'Batches written to storage.', () => broker.store.stats().appends);
+  counter('tributary_group_commits_total', 'Storage transactions that wrote appends (group commits).', () => broker.store.stats().groupCommits);
+  counter('tributary_retention_deleted_records_total', 'Records deleted by retention and the disk budget.', () => broker.store.stats().evictedRecords);
+
+  new client.Counter({
+    name: 'tributary_errors_total',
+    help: 'Errors returned to clients, by stable error code.',
+    labelNames: ['code'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [code, n] of broker.counters.errors) this.inc({ code }, n);
+    },
+  });
+
+  const gauge = (name: string, help: string, read: () => number) =>
+    new client.Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  gauge('tributary_storage_log_bytes', 'Bytes of stored record batches (what the disk budget counts).', () => broker.store.stats().logBytes);
+  gauge('tributary_storage_file_bytes', 'Size of the LMDB data file.', () => broker.store.stats().fileBytes);
+  gauge('tributary_storage_failed', '1 when storage stopped accepting writes after a failure (fail-stop).', () => (broker.store.failed ? 1 : 0));
+  gauge('tributary_topics', 'Topics.', () => broker.store.stats().topics);
+  gauge('tributary_fetches_parked', 'Long-poll fetches waiting for data.', () => broker.parkedFetches);
+
+  new client.Gauge({
+    name: 'tributary_connections',
+    help: 'Open client connections by listener.',
+    labelNames: ['listener'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [listener, n] of Object.entries(src.connections())) this.set({ listener }, n);
+    },
+  });
+
+  const partitionGauge = (name: string, help: string, field: 'nextOffset' | 'logStartOffset' | 'bytes') =>
+    new client.Gauge({
+      name,
+      help,
+      labelNames: ['topic', 'partition'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const t of broker.listTopics()) for (const p of t.partitions) this.set({ topic: t.name, partition: String(p.partition) }, p[field]);
+      },
+    });
+  partitionGauge('tributary_partition_next_offset', 'Next offset (log end) per partition.', 'nextOffset');
+  partitionGauge('tributary_partition_log_start_offset', 'First retained offset per partition.', 'logStartOffset');
+  partitionGauge('tributary_partition_bytes', 'Stored bytes per partition.', 'bytes');
+  return registry;
+}
