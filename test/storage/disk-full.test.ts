@@ -12,7 +12,9 @@ const isRoot = process.getuid?.() === 0;
 function mountTmpfs(sizeBytes: number): string {
   const dir = tempDir('tributary-tmpfs-');
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeBytes}`, 'tmpfs', dir]);
-  onCleanup(async () => execFileSync('umount', ['-l', dir]));
+  onCleanup(async () => {
+    execFileSync('umount', ['-l', dir]);
+  });
   return dir;
 }
 

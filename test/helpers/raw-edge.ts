@@ -1,0 +1,99 @@
+// A raw edge-protocol peer for listener tests: writes frames or arbitrary bytes, collects what the
+// broker answers, and reports when the broker closed the socket.
+import net from 'node:net';
+import pino from 'pino';
+import { parseConfig } from '../../src/config/load.ts';
+import { startTributary, type RunningTributary } from '../../src/main.ts';
+import { encodeFrame, FrameDecoder } from '../../src/protocol/edge/codec.ts';
+import type { Frame } from '../../src/protocol/edge/frames.ts';
+import { onCleanup, tempDir } from './temp.ts';
+
+export async function startEdgeBroker(over: Record<string, unknown> = {}, dataDir = tempDir()): Promise<RunningTributary> {
+  const { edge, ...rest } = over as { edge?: Record<string, unknown> };
+  const config = parseConfig({ dataDir, listeners: { edge: { host: '127.0.0.1', port: 0, ...edge }, http: { enabled: false } }, ...rest }, 'test');
+  const running = await startTributary(config, pino({ level: 'silent' }));
+  onCleanup(() => running.close());
+  return running;
+}
+
+export class RawPeer {
+  readonly frames: Frame[] = [];
+  closed = false;
+  private readonly decoder = new FrameDecoder(16 * 1024 * 1024);
+  private waiters: (() => void)[] = [];
+
+  private constructor(readonly socket: net.Socket) {
+    socket.on('data', (chunk) => {
+      this.frames.push(...this.decoder.push(chunk).frames);
+      this.notify();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.notify();
+    });
+    socket.on('error', () => undefined);
+  }
+
+  static async connect(port: number): Promise<RawPeer> {
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    const peer = new RawPeer(socket);
+    onCleanup(async () => {
+      socket.destroy();
+    });
+    return peer;
+  }
+
+  /** Connects and completes the handshake. */
+  static async hello(port: number, hello: Partial<Extract<Frame, { type: 'hello' }>> = {}): Promise<RawPeer> {
+    const peer = await RawPeer.connect(port);
+    peer.send({ type: 'hello', version: 1, idempotent: false, keepaliveMs: 0, frameBytesMax: 0, clientId: 'raw', token: null, ...hello });
+    await peer.waitFor((f) => f.type === 'welcome' || f.type === 'error');
+    return peer;
+  }
+
+  send(...frames: Frame[]): void {
+    this.socket.write(Buffer.concat(frames.map((f) => encodeFrame(f))));
+  }
+
+  write(bytes: Uint8Array): void {
+    this.socket.write(bytes);
+  }
+
+  private notify(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Waits until a received frame matches; returns it. Fails after timeoutMs. */
+  async waitFor<T extends Frame = Frame>(match: (f: Frame) => boolean, timeoutMs = 5000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.frames.find(match);
+      if (found) return found as T;
+      if (this.closed) throw new Error(`socket closed; frames so far: ${JSON.stringify(this.frames.map((f) => f.type))}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out; frames so far: ${JSON.stringify(this.frames.map((f) => f.type))}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  async waitClosed(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed) {
+      if (Date.now() > deadline) throw new Error('socket still open');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 50);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+}

@@ -1,0 +1,200 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../src/errors.ts';
+import { decodeRecordBatch, splitBatches } from '../../src/format/record-batch.ts';
+import { encodeFrame } from '../../src/protocol/edge/codec.ts';
+import type { AckFrame, ErrorFrame, Frame, ProduceFrame, RecordsFrame, WelcomeFrame } from '../../src/protocol/edge/frames.ts';
+import { RawPeer, startEdgeBroker } from '../helpers/raw-edge.ts';
+
+const produce = (seq: number, values: string[], over: Partial<ProduceFrame> = {}): ProduceFrame => ({
+  type: 'produce',
+  seq,
+  alias: 1,
+  partition: 0,
+  acks: 1,
+  baseTimestampMs: 0,
+  records: values.map((v) => ({ timestampDeltaMs: 0, key: null, value: Buffer.from(v), headers: [] })),
+  ...over,
+});
+
+const isError = (f: Frame): f is ErrorFrame => f.type === 'error';
+
+async function registered(port: number, topic = 't', hello = {}) {
+  const peer = await RawPeer.hello(port, hello);
+  peer.send({ type: 'register', corr: 1, alias: 1, topic, create: true });
+  await peer.waitFor((f) => f.type === 'registered' && f.corr === 1);
+  return peer;
+}
+
+async function fetchAll(port: number, topic: string, partition = 0): Promise<string[]> {
+  const peer = await registered(port, topic);
+  peer.send({ type: 'fetch', corr: 9, alias: 1, partition, offset: 0, maxBytes: 1 << 22, maxWaitMs: 0 });
+  const r = await peer.waitFor<RecordsFrame>((f) => f.type === 'records' && f.corr === 9);
+  return splitBatches(r.batches).flatMap((b) => decodeRecordBatch(b).map((rec) => rec.value!.toString()));
+}
+
+describe('edge listener', () => {
+  it('answers HELLO with WELCOME and refuses any other first frame', async () => {
+    const { edge } = await startEdgeBroker();
+    const ok = await RawPeer.hello(edge!.port, { frameBytesMax: 64 * 1024 });
+    expect(ok.frames[0]).toMatchObject({ type: 'welcome', version: 1, frameBytesMax: 64 * 1024, lastSeq: 0 });
+
+    const bad = await RawPeer.connect(edge!.port);
+    bad.send({ type: 'ping', corr: 1 });
+    expect(await bad.waitFor(isError)).toMatchObject({ refKind: 'connection', code: ErrorCode.HANDSHAKE_REQUIRED });
+    await bad.waitClosed();
+  });
+
+  it('refuses an unsupported version and a wrong token, closing the connection', async () => {
+    const { edge } = await startEdgeBroker({ edge: { token: 's3cret' } });
+    const v2 = await RawPeer.hello(edge!.port, { version: 2, token: Buffer.from('s3cret') });
+    expect(v2.frames[0]).toMatchObject({ type: 'error', code: ErrorCode.UNSUPPORTED_VERSION });
+    const wrong = await RawPeer.hello(edge!.port, { token: Buffer.from('nope') });
+    expect(wrong.frames[0]).toMatchObject({ type: 'error', code: ErrorCode.NOT_AUTHORIZED });
+    await wrong.waitClosed();
+    const right = await RawPeer.hello(edge!.port, { token: Buffer.from('s3cret') });
+    expect(right.frames[0].type).toBe('welcome');
+  });
+
+  it('acknowledges pipelined produce frames in order, many per ACK frame, with consecutive offsets', async () => {
+    const { edge } = await startEdgeBroker();
+    const peer = await registered(edge!.port, 'acks');
+    const frames = Array.from({ length: 50 }, (_, i) => produce(i + 1, [`a${i}`, `b${i}`]));
+    peer.send(...frames);
+    await peer.waitFor((f) => f.type === 'ack' && f.entries.some((e) => e.seq === 50));
+    const acks = peer.frames.filter((f): f is AckFrame => f.type === 'ack');
+    const entries = acks.flatMap((a) => a.entries);
+    expect(entries.map((e) => e.seq)).toEqual(frames.map((f) => f.seq));
+    expect(entries.map((e) => e.baseOffset)).toEqual(frames.map((_, i) => i * 2));
+    expect(acks.length).toBeLessThan(frames.length);
+    expect((await fetchAll(edge!.port, 'acks')).slice(0, 4)).toEqual(['a0', 'b0', 'a1', 'b1']);
+  });
+
+  it('answers acks=0 frames with nothing but still stores them', async () => {
+    const { edge } = await startEdgeBroker();
+    const peer = await registered(edge!.port, 'fire');
+    peer.send(produce(1, ['x'], { acks: 0 }), produce(2, ['y'], { acks: 'all' }));
+    const ack = await peer.waitFor<AckFrame>((f) => f.type === 'ack');
+    expect(ack.entries.map((e) => e.seq)).toEqual([2]);
+    expect(await fetchAll(edge!.port, 'fire')).toEqual(['x', 'y']);
+  });
+
+  it('parks a fetch at the log end until a produce arrives', async () => {
+    const { edge } = await startEdgeBroker();
+    const consumer = await registered(edge!.port, 'lp');
+    consumer.send({ type: 'fetch', corr: 5, alias: 1, partition: 0, offset: 0, maxBytes: 1 << 20, maxWaitMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(consumer.frames.some((f) => f.type === 'records')).toBe(false);
+    const producer = await registered(edge!.port, 'lp');
+    producer.send(produce(1, ['wake']));
+    const r = await consumer.waitFor<RecordsFrame>((f) => f.type === 'records' && f.corr === 5);
+    expect(decodeRecordBatch(r.batches)[0].value!.toString()).toBe('wake');
+    expect(r).toMatchObject({ logStartOffset: 0, nextOffset: 1 });
+  });
+
+  it('reports request errors by corr or seq and keeps the connection open', async () => {
+    const { edge } = await startEdgeBroker({ topics: { autoCreate: false } });
+    const peer = await RawPeer.hello(edge!.port);
+    peer.send({ type: 'register', corr: 1, alias: 1, topic: 'missing', create: true });
+    expect(await peer.waitFor(isError)).toMatchObject({ refKind: 'request', ref: 1, code: ErrorCode.UNKNOWN_TOPIC });
+    peer.send(produce(7, ['x'], { alias: 42 }));
+    expect(await peer.waitFor((f) => isError(f) && f.refKind === 'produce')).toMatchObject({ ref: 7, code: ErrorCode.UNKNOWN_ALIAS });
+    peer.send({ type: 'create-topic', corr: 2, name: 'here', partitions: 2, retentionMs: -2, retentionBytes: -2, grow: false });
+    await peer.waitFor((f) => f.type === 'ok' && f.corr === 2);
+    peer.send({ type: 'register', corr: 3, alias: 1, topic: 'here', create: false });
+    expect(await peer.waitFor((f) => f.type === 'registered')).toMatchObject({ partitions: 2 });
+    peer.send({ type: 'fetch', corr: 4, alias: 1, partition: 0, offset: 5, maxBytes: 1000, maxWaitMs: 0 });
+    expect(await peer.waitFor((f) => isError(f) && f.ref === 4)).toMatchObject({ code: ErrorCode.OFFSET_OUT_OF_RANGE });
+    peer.send({ type: 'fetch', corr: 6, alias: 1, partition: 2, offset: 0, maxBytes: 1000, maxWaitMs: 0 });
+    expect(await peer.waitFor((f) => isError(f) && f.ref === 6)).toMatchObject({ code: ErrorCode.INVALID_PARTITION });
+    peer.send({ type: 'ping', corr: 8 });
+    await peer.waitFor((f) => f.type === 'pong' && f.corr === 8);
+    expect(peer.closed).toBe(false);
+  });
+
+  it('closes a connection that sends an oversized frame, and keeps serving the others', async () => {
+    const { edge } = await startEdgeBroker();
+    const healthy = await registered(edge!.port, 'ok');
+    const bad = await RawPeer.hello(edge!.port, { frameBytesMax: 8192 });
+    // A length prefix claiming 2^40 bytes: rejected from the header alone, nothing is buffered.
+    bad.write(Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 0x05]));
+    expect(await bad.waitFor(isError)).toMatchObject({ refKind: 'connection', code: ErrorCode.FRAME_TOO_LARGE });
+    await bad.waitClosed();
+
+    const big = await RawPeer.hello(edge!.port, { frameBytesMax: 8192 });
+    big.send({ type: 'register', corr: 1, alias: 1, topic: 'ok', create: true });
+    big.send(produce(1, ['x'.repeat(9000)]));
+    expect(await big.waitFor(isError)).toMatchObject({ code: ErrorCode.FRAME_TOO_LARGE });
+    await big.waitClosed();
+
+    healthy.send(produce(1, ['still here']));
+    await healthy.waitFor((f) => f.type === 'ack');
+    expect(await fetchAll(edge!.port, 'ok')).toEqual(['still here']);
+  });
+
+  it('closes a connection that sends a malformed frame or an unknown frame type', async () => {
+    const { edge } = await startEdgeBroker();
+    const peer = await registered(edge!.port, 'm');
+    const frame = encodeFrame(produce(1, ['x']));
+    frame[frame.length - 3] = 0xff; // the record's flags byte: reserved bits set
+    peer.write(frame);
+    expect(await peer.waitFor(isError)).toMatchObject({ refKind: 'connection', code: ErrorCode.MALFORMED_FRAME });
+    await peer.waitClosed();
+
+    const unknown = await RawPeer.hello(edge!.port);
+    unknown.write(Buffer.from([0x01, 0x55]));
+    expect(await unknown.waitFor(isError)).toMatchObject({ code: ErrorCode.MALFORMED_FRAME });
+    await unknown.waitClosed();
+  });
+
+  it('appends nothing from a client that drops in the middle of a frame', async () => {
+    const { edge } = await startEdgeBroker();
+    const peer = await registered(edge!.port, 'half');
+    peer.send(produce(1, ['complete']));
+    await peer.waitFor((f) => f.type === 'ack');
+    const frame = encodeFrame(produce(2, ['torn'.repeat(100)]));
+    peer.write(frame.subarray(0, frame.length - 10));
+    await new Promise((r) => setTimeout(r, 50));
+    peer.socket.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await fetchAll(edge!.port, 'half')).toEqual(['complete']);
+  });
+
+  it('drops idempotent retransmissions after a reconnect and reports the last stored sequence', async () => {
+    const { edge } = await startEdgeBroker();
+    const hello = { idempotent: true, clientId: 'sensor-7' };
+    const first = await registered(edge!.port, 'idem', hello);
+    first.send(produce(1, ['one']), produce(2, ['two']));
+    await first.waitFor((f) => f.type === 'ack' && f.entries.some((e) => e.seq === 2));
+    first.socket.destroy();
+
+    const second = await registered(edge!.port, 'idem', hello);
+    expect(second.frames.find((f): f is WelcomeFrame => f.type === 'welcome')!.lastSeq).toBe(2);
+    second.send(produce(2, ['two']), produce(3, ['three']));
+    const ack = await second.waitFor<AckFrame>((f) => f.type === 'ack' && f.entries.some((e) => e.seq === 3));
+    const entries = second.frames.filter((f): f is AckFrame => f.type === 'ack').flatMap((a) => a.entries);
+    expect(entries.map((e) => [e.seq, e.duplicate])).toEqual([
+      [2, true],
+      [3, false],
+    ]);
+    expect(ack).toBeDefined();
+    expect(await fetchAll(edge!.port, 'idem')).toEqual(['one', 'two', 'three']);
+  });
+
+  it('closes a connection that stays silent past 1.5 x its keepalive', async () => {
+    const { edge } = await startEdgeBroker();
+    const peer = await RawPeer.hello(edge!.port, { keepaliveMs: 100 });
+    const started = Date.now();
+    expect(await peer.waitFor(isError)).toMatchObject({ code: ErrorCode.TIMEOUT });
+    await peer.waitClosed();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(120);
+  });
+
+  it('refuses connections over connectionsMax with THROTTLED', async () => {
+    const { edge } = await startEdgeBroker({ edge: { connectionsMax: 2 } });
+    await RawPeer.hello(edge!.port);
+    await RawPeer.hello(edge!.port);
+    const third = await RawPeer.connect(edge!.port);
+    expect(await third.waitFor(isError)).toMatchObject({ code: ErrorCode.THROTTLED });
+    await third.waitClosed();
+  });
+});
