@@ -336,8 +336,8 @@ export class EdgeConnection {
     this.idleTimer.unref();
   }
 
-  close(reason: string): void {
-    this.failConnection(new TributaryError('SHUTTING_DOWN', reason));
+  close(reason: TributaryError): void {
+    this.failConnection(reason);
   }
 
   private onClose(): void {

@@ -5,7 +5,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.ts';
 import { encodeFrame } from '../../protocol/edge/codec.ts';
-import { ErrorCode } from '../../errors.ts';
+import { ErrorCode, TributaryError } from '../../errors.ts';
 import { EdgeConnection, type EdgeSettings } from './edge-connection.ts';
 
 export interface EdgeServerOptions extends EdgeSettings {
@@ -62,7 +62,7 @@ export class EdgeServer {
         const previous = this.byClientId.get(clientId);
         this.byClientId.set(clientId, conn);
         // Two live connections producing under one client id would interleave its sequence numbers.
-        if (previous && previous !== conn) previous.close('replaced by a new connection with the same client id');
+        if (previous && previous !== conn) previous.close(new TributaryError('INVALID_REQUEST', `replaced by a newer connection with client id ${clientId}`));
       },
       closed: (conn: EdgeConnection) => {
         this.connections.delete(conn);
@@ -75,7 +75,7 @@ export class EdgeServer {
   /** Stops accepting, tells every client the broker is going away, waits for sockets to close. */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const c of this.connections) c.close('broker is shutting down');
+    for (const c of this.connections) c.close(new TributaryError('SHUTTING_DOWN', 'broker is shutting down'));
     await closed;
   }
 }

@@ -1,0 +1,59 @@
+// Runs the built broker (dist/tributary.mjs) as a child process, for tests that kill it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { onCleanup } from './temp.ts';
+
+export const bundlePath = path.resolve('dist/tributary.mjs');
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export interface ChildBroker {
+  child: ChildProcess;
+  port: number;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `tributary start` on dataDir with the edge listener on `port`; resolves once it listens. */
+export async function startChildBroker(dataDir: string, port: number, env: Record<string, string> = {}): Promise<ChildBroker> {
+  const child = spawn(process.execPath, [bundlePath, 'start'], {
+    env: {
+      ...process.env,
+      TRIBUTARY_DATA_DIR: dataDir,
+      TRIBUTARY_LISTENERS__EDGE__HOST: '127.0.0.1',
+      TRIBUTARY_LISTENERS__EDGE__PORT: String(port),
+      TRIBUTARY_LISTENERS__HTTP__ENABLED: 'false',
+      TRIBUTARY_LOG__PRETTY: 'false',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  onCleanup(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`broker exited with ${child.exitCode}: ${out}`);
+    const up = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (up) break;
+    if (Date.now() > deadline) throw new Error(`broker did not listen on ${port}: ${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, port, output: () => out, exited };
+}
