@@ -198,3 +198,18 @@ describe('edge listener', () => {
     await third.waitClosed();
   });
 });
+
+describe('edge listener frame limits on the way out', () => {
+  it('never sends a RECORDS frame above the negotiated size: RECORD_TOO_LARGE when one batch cannot fit', async () => {
+    const { edge } = await startEdgeBroker();
+    const producer = await registered(edge!.port, 'wide');
+    producer.send(produce(1, ['x'.repeat(6000)]), produce(2, ['small']));
+    await producer.waitFor((f) => f.type === 'ack' && f.entries.some((e) => e.seq === 2));
+    const small = await registered(edge!.port, 'wide', { frameBytesMax: 4096 });
+    small.send({ type: 'fetch', corr: 3, alias: 1, partition: 0, offset: 0, maxBytes: 1 << 20, maxWaitMs: 0 });
+    expect(await small.waitFor((f) => isError(f) && f.ref === 3)).toMatchObject({ code: ErrorCode.RECORD_TOO_LARGE });
+    small.send({ type: 'fetch', corr: 4, alias: 1, partition: 0, offset: 1, maxBytes: 1 << 20, maxWaitMs: 0 });
+    const r = await small.waitFor<RecordsFrame>((f) => f.type === 'records' && f.corr === 4);
+    expect(decodeRecordBatch(r.batches)[0].value!.toString()).toBe('small');
+  });
+});

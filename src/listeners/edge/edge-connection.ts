@@ -50,6 +50,8 @@ interface PendingProduce {
 }
 
 const FETCHES_INFLIGHT_MAX = 64;
+/** Length prefix, type, corr, partition and offsets of a RECORDS frame, rounded up. */
+const RECORDS_HEADER_BYTES_MAX = 64;
 
 export class EdgeConnection {
   readonly socket: Socket;
@@ -59,6 +61,7 @@ export class EdgeConnection {
   private readonly aliases = new Map<number, string>();
   private readonly abort = new AbortController();
   private hello: HelloFrame | null = null;
+  private frameBytesMax: number = limits.edgeHelloBytesMax;
   private clientId = '';
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly produceQueue: PendingProduce[] = [];
@@ -123,7 +126,8 @@ export class EdgeConnection {
       case 'ping':
         return this.send({ type: 'pong', corr: frame.corr });
       default:
-        return this.failConnection(new TributaryError('INVALID_REQUEST', `a client may not send ${frame.type} frames`));
+        // [EDGE-2.3] a second HELLO or a server-to-client frame is a protocol violation.
+        return this.failConnection(new TributaryError('MALFORMED_FRAME', `a client may not send ${frame.type} frames here`));
     }
   }
 
@@ -138,6 +142,7 @@ export class EdgeConnection {
     this.hello = frame;
     this.clientId = frame.clientId;
     this.log = this.log.child({ client: frame.clientId });
+    this.frameBytesMax = frameBytesMax;
     this.decoder.setFrameBytesMax(Math.max(frameBytesMax, limits.edgeHelloBytesMax));
     if (frame.idempotent) this.host.claimClientId(frame.clientId, this);
     this.armIdle(Math.ceil(keepaliveMs * 1.5));
@@ -164,13 +169,14 @@ export class EdgeConnection {
       this.host.broker.countError(new TributaryError('UNKNOWN_ALIAS', ''));
       return this.sendError('produce', frame.seq, new TributaryError('UNKNOWN_ALIAS', `alias ${frame.alias} is not registered on this connection`));
     }
-    const now = Date.now();
-    const base = frame.baseTimestampMs > 0 ? frame.baseTimestampMs : now;
+    const base = frame.baseTimestampMs > 0 ? frame.baseTimestampMs : Date.now();
     const records: RecordInput[] = new Array(frame.records.length);
     let bytes = 0;
     for (let i = 0; i < frame.records.length; i++) {
       const r = frame.records[i];
-      records[i] = { timestampMs: base + r.timestampDeltaMs, key: r.key, value: r.value, headers: r.headers };
+      const timestampMs = base + r.timestampDeltaMs;
+      if (timestampMs < 0) return this.sendError('produce', frame.seq, new TributaryError('INVALID_REQUEST', `record ${i} has a negative timestamp`)); // [EDGE-7.2]
+      records[i] = { timestampMs, key: r.key, value: r.value, headers: r.headers };
       bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
     }
     const promise = this.host.broker.produce({
@@ -235,10 +241,18 @@ export class EdgeConnection {
     if (this.fetchesInflight >= FETCHES_INFLIGHT_MAX)
       return this.sendError('request', frame.corr, new TributaryError('THROTTLED', `at most ${FETCHES_INFLIGHT_MAX} fetches in flight per connection`));
     this.fetchesInflight++;
-    this.host.broker.fetch(topic, frame.partition, frame.offset, frame.maxBytes, frame.maxWaitMs, this.abort.signal).then(
+    // [EDGE-8.1] a RECORDS frame never exceeds the negotiated frame size.
+    const room = this.frameBytesMax - RECORDS_HEADER_BYTES_MAX;
+    this.host.broker.fetch(topic, frame.partition, frame.offset, Math.min(frame.maxBytes, room), frame.maxWaitMs, this.abort.signal).then(
       (r) => {
         this.fetchesInflight--;
-        this.send({ type: 'records', corr: frame.corr, partition: frame.partition, logStartOffset: r.logStartOffset, nextOffset: r.nextOffset, batches: r.batches.length === 1 ? r.batches[0] : Buffer.concat(r.batches) });
+        let bytes = 0;
+        let fit = 0;
+        while (fit < r.batches.length && bytes + r.batches[fit].length <= room) bytes += r.batches[fit++].length;
+        if (fit === 0 && r.batches.length > 0)
+          return this.sendError('request', frame.corr, new TributaryError('RECORD_TOO_LARGE', `the batch at offset ${frame.offset} of ${topic}/${frame.partition} is ${r.batches[0].length} bytes, above this connection's frame limit of ${this.frameBytesMax}`));
+        const batches = fit === 1 ? r.batches[0] : Buffer.concat(r.batches.slice(0, fit), bytes);
+        this.send({ type: 'records', corr: frame.corr, partition: frame.partition, logStartOffset: r.logStartOffset, nextOffset: r.nextOffset, batches });
       },
       (err: unknown) => {
         this.fetchesInflight--;
@@ -250,7 +264,8 @@ export class EdgeConnection {
   private onMetadata(frame: MetadataFrame): void {
     this.request(frame.corr, () => {
       const broker = this.host.broker;
-      const topics = frame.topics.length === 0 ? broker.listTopics() : frame.topics.map((t) => broker.describeTopic(t));
+      // [EDGE-5.10] requested topics that do not exist are left out.
+      const topics = frame.topics.length === 0 ? broker.listTopics() : frame.topics.filter((t) => broker.store.getTopic(t)).map((t) => broker.describeTopic(t));
       const out: TopicMetadata[] = topics.map((t) => ({
         name: t.name,
         retentionMs: t.retentionMs,
@@ -265,8 +280,10 @@ export class EdgeConnection {
     this.request(frame.corr, () => {
       const broker = this.host.broker;
       const partitions = frame.partitions > 0 ? frame.partitions : undefined;
-      if (frame.grow && broker.store.getTopic(frame.name)) {
-        if (partitions !== undefined) broker.growTopic(frame.name, partitions);
+      const existing = frame.grow ? broker.store.getTopic(frame.name) : undefined;
+      if (existing) {
+        // [EDGE-6.3] a count not above the current one changes nothing.
+        if (partitions !== undefined && partitions > existing.partitions) broker.growTopic(frame.name, partitions);
       } else {
         broker.createTopic({
           name: frame.name,

@@ -1,0 +1,116 @@
+// SPEC.md is the document firmware authors implement from: these tests keep it honest against the code.
+
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, errorDescriptions, type ErrorName } from '../../../src/errors.ts';
+import { FrameDecoder, encodeFrame } from '../../../src/protocol/edge/codec.ts';
+import { FrameType, type Frame } from '../../../src/protocol/edge/frames.ts';
+
+const specPath = new URL('../../../src/protocol/edge/SPEC.md', import.meta.url);
+const spec = readFileSync(specPath, 'utf8');
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/** The frames of [EDGE-11], by the name in each ```hex example=NAME block. */
+const examples: Record<string, Frame> = {
+  hello: {
+    type: 'hello',
+    version: 1,
+    idempotent: true,
+    keepaliveMs: 30_000,
+    frameBytesMax: 65_536,
+    clientId: 'gw-7',
+    token: text('s3cret'),
+  },
+  register: { type: 'register', corr: 1, alias: 0, topic: 'telemetry', create: true },
+  produce: {
+    type: 'produce',
+    seq: 1,
+    alias: 0,
+    partition: -1,
+    acks: 1,
+    baseTimestampMs: 1_700_000_000_000,
+    records: [{ timestampDeltaMs: 0, key: null, value: text('hello'), headers: [] }],
+  },
+  ack: { type: 'ack', entries: [{ seq: 1, partition: 0, baseOffset: 42, duplicate: false }] },
+  'produce-keyed': {
+    type: 'produce',
+    seq: 2,
+    alias: 0,
+    partition: 3,
+    acks: 'all',
+    baseTimestampMs: 1_700_000_000_000,
+    records: [
+      { timestampDeltaMs: 0, key: text('k1'), value: text('21.5'), headers: [] },
+      { timestampDeltaMs: 250, key: null, value: text('21.7'), headers: [{ key: 'unit', value: text('C') }] },
+    ],
+  },
+  'ack-cumulative': {
+    type: 'ack',
+    entries: [
+      { seq: 2, partition: 3, baseOffset: 1000, duplicate: false },
+      { seq: 5, partition: 0, baseOffset: 0, duplicate: true },
+    ],
+  },
+  error: { type: 'error', refKind: 'request', ref: 7, code: ErrorCode.UNKNOWN_TOPIC, message: 'no topic x' },
+};
+
+function hexBlocks(): Map<string, string> {
+  const blocks = new Map<string, string>();
+  for (const m of spec.matchAll(/^```hex example=([\w-]+)\n([\s\S]*?)^```$/gm)) {
+    blocks.set(m[1], m[2].replace(/\s+/g, ''));
+  }
+  return blocks;
+}
+
+/** Rows of the first markdown table after the heading that contains `heading`. */
+function tableAfter(heading: string): string[][] {
+  const start = spec.indexOf(heading);
+  expect(start).toBeGreaterThan(-1);
+  const lines = spec.slice(start).split('\n');
+  const first = lines.findIndex((l) => l.startsWith('|'));
+  const rows: string[][] = [];
+  for (const line of lines.slice(first + 2)) {
+    if (!line.startsWith('|')) break;
+    rows.push(line.slice(1, -1).split('|').map((cell) => cell.trim()));
+  }
+  return rows;
+}
+
+describe('SPEC.md', () => {
+  it('worked examples are exactly what encodeFrame produces, and decode back', () => {
+    const blocks = hexBlocks();
+    expect([...blocks.keys()].sort()).toEqual(Object.keys(examples).sort());
+    for (const [name, frame] of Object.entries(examples)) {
+      const encoded = encodeFrame(frame);
+      expect(blocks.get(name), name).toBe(encoded.toString('hex'));
+      const { frames, failure } = new FrameDecoder(4096).push(Buffer.from(blocks.get(name) as string, 'hex'));
+      expect(failure).toBeUndefined();
+      expect(frames).toHaveLength(1);
+    }
+  });
+
+  it('the error table matches src/errors.ts exactly', () => {
+    const rows = tableAfter('### [EDGE-10.2] Error codes');
+    const expected = (Object.entries(ErrorCode) as [ErrorName, number][]).map(([name, code]) => [
+      String(code),
+      name,
+      errorDescriptions[name],
+    ]);
+    expect(rows).toEqual(expected);
+  });
+
+  it('has a layout section for every frame type, titled with its name and type byte', () => {
+    for (const [name, type] of Object.entries(FrameType)) {
+      const hex = `0x${type.toString(16).padStart(2, '0')}`;
+      expect(spec).toMatch(new RegExp(`^### \\[EDGE-5\\.\\d+\\] ${name} \\(${hex}\\)$`, 'm'));
+    }
+  });
+
+  it('defines every section the code cites', () => {
+    const defined = new Set([...spec.matchAll(/^#+ (\[EDGE-[\d.]+\])/gm)].map((m) => m[1]));
+    for (const file of ['codec.ts', 'varint.ts']) {
+      const source = readFileSync(new URL(`../../../src/protocol/edge/${file}`, import.meta.url), 'utf8');
+      for (const [cite] of source.matchAll(/\[EDGE-[\d.]+\]/g)) expect(defined, `${file} cites ${cite}`).toContain(cite);
+    }
+  });
+});
