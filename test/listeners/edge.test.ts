@@ -213,3 +213,18 @@ describe('edge listener frame limits on the way out', () => {
     expect(decodeRecordBatch(r.batches)[0].value!.toString()).toBe('small');
   });
 });
+
+describe('edge listener against a misbehaving producer', () => {
+  it('refuses a produce frame whose seq does not increase, stores nothing of it, and stays up', async () => {
+    const { edge } = await startEdgeBroker();
+    const peer = await registered(edge!.port, 'seq');
+    peer.send(produce(5, ['a']), produce(5, ['again']), produce(3, ['back']), produce(6, ['b']));
+    await peer.waitFor((f) => f.type === 'ack' && f.entries.some((e) => e.seq === 6));
+    const errors = peer.frames.filter(isError);
+    expect(errors.map((e) => [e.ref, e.code])).toEqual([
+      [5, ErrorCode.INVALID_REQUEST],
+      [3, ErrorCode.INVALID_REQUEST],
+    ]);
+    expect(await fetchAll(edge!.port, 'seq')).toEqual(['a', 'b']);
+  });
+});

@@ -66,6 +66,7 @@ export class EdgeConnection {
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly produceQueue: PendingProduce[] = [];
   private inflightBytes = 0;
+  private lastSeq = 0;
   private fetchesInflight = 0;
   private drainScheduled = false;
   private pausedForInflight = false;
@@ -169,6 +170,10 @@ export class EdgeConnection {
       this.host.broker.countError(new TributaryError('UNKNOWN_ALIAS', ''));
       return this.sendError('produce', frame.seq, new TributaryError('UNKNOWN_ALIAS', `alias ${frame.alias} is not registered on this connection`));
     }
+    // [EDGE-7.5] seq increases from frame to frame; acks are matched to frames by it.
+    if (frame.seq <= this.lastSeq)
+      return this.sendError('produce', frame.seq, new TributaryError('INVALID_REQUEST', `seq ${frame.seq} does not increase (last was ${this.lastSeq})`));
+    this.lastSeq = frame.seq;
     const base = frame.baseTimestampMs > 0 ? frame.baseTimestampMs : Date.now();
     const records: RecordInput[] = new Array(frame.records.length);
     let bytes = 0;
@@ -323,7 +328,16 @@ export class EdgeConnection {
 
   private send(frame: Frame): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
-    if (!this.socket.write(encodeFrame(frame)) && !this.pausedForWrite) {
+    let bytes: Buffer;
+    try {
+      bytes = encodeFrame(frame);
+    } catch (err) {
+      // An answer the codec refuses is a broker bug; it costs this connection, never the process.
+      this.log.error({ err, frame: frame.type }, 'cannot encode answer; closing connection');
+      this.socket.destroy();
+      return;
+    }
+    if (!this.socket.write(bytes) && !this.pausedForWrite) {
       // The peer is not reading its answers: stop reading its requests until it does.
       this.pausedForWrite = true;
       this.socket.pause();
