@@ -29,6 +29,8 @@ export type DiskBudgetPolicy = 'reject-new' | 'drop-oldest';
 export interface LogStoreOptions {
   dataDir: string;
   mapSizeBytes: number;
+  /** -1 = the map grows while the disk allows; otherwise the data file never grows past this. */
+  maxMapSizeBytes?: number;
   /** -1 = no budget. Counts stored batch bytes of every partition. */
   diskBudgetBytes: number;
   diskBudgetPolicy: DiskBudgetPolicy;
@@ -97,6 +99,8 @@ interface Eviction {
 }
 
 const PURGING_KEY = 'purgingTopicIds';
+/** Idempotent producer state is forgotten after this long without a produce (Kafka's default). */
+export const PRODUCER_STATE_RETENTION_MS = 7 * 86_400_000;
 
 export class LogStore {
   private readonly h: LmdbHandles;
@@ -379,6 +383,9 @@ export class LogStore {
   }
 
   private roomError(groupBytes: number): TributaryError | null {
+    const mapMax = this.opts.maxMapSizeBytes ?? -1;
+    if (mapMax >= 0 && this.fileBytes() + 2 * groupBytes > mapMax)
+      return new TributaryError('STORAGE_FULL', `LMDB map is full: data file at ${this.fileBytes()} bytes of maxMapSizeBytes ${mapMax}`);
     const free = filesystemFreeBytes(this.opts.dataDir);
     // Page overhead and the B-tree copy-on-write can double what a batch costs on disk.
     if (free - 2 * groupBytes < this.opts.minFreeDiskBytes)
@@ -467,6 +474,8 @@ export class LogStore {
     if (this.failure || this.closed) return 0;
     const purged = this.purgeStep(batchesMax);
     if (purged > 0) return purged;
+    const expired = this.expireProducers(nowMs, batchesMax);
+    if (expired > 0) return expired;
     const evictions: Eviction[] = [];
     for (const topic of this.topicsByName.values()) {
       for (const state of this.states.get(topic.id) ?? []) {
@@ -561,6 +570,21 @@ export class LogStore {
     this.log.debug({ batches: evictions.length }, 'retention deleted batches');
   }
 
+  private expireProducers(nowMs: number, max: number): number {
+    const stale: string[] = [];
+    for (const { key, value } of this.h.producers.getRange()) {
+      if (value[1] < nowMs - PRODUCER_STATE_RETENTION_MS) stale.push(key);
+      if (stale.length >= max) break;
+    }
+    if (stale.length === 0) return 0;
+    this.writeSync(() => {
+      for (const id of stale) this.h.producers.removeSync(id);
+    });
+    for (const id of stale) this.producerSeqs.delete(id);
+    this.log.info({ producers: stale.length }, 'forgot idle idempotent producers');
+    return stale.length;
+  }
+
   private purgeStep(batchesMax: number): number {
     if (this.purgingTopicIds.length === 0) return 0;
     const topicId = this.purgingTopicIds[0];
@@ -580,13 +604,15 @@ export class LogStore {
   stats(): StorageStats {
     let partitions = 0;
     for (const s of this.states.values()) partitions += s.length;
-    let fileBytes = 0;
+    return { topics: this.topicsByName.size, partitions, logBytes: this.logBytes, fileBytes: this.fileBytes(), ...this.counters, failed: this.failure !== null };
+  }
+
+  private fileBytes(): number {
     try {
-      fileBytes = fs.statSync(path.join(this.opts.dataDir, 'tributary.lmdb')).size;
+      return fs.statSync(path.join(this.opts.dataDir, 'tributary.lmdb')).size;
     } catch {
-      fileBytes = 0;
+      return 0;
     }
-    return { topics: this.topicsByName.size, partitions, logBytes: this.logBytes, fileBytes, ...this.counters, failed: this.failure !== null };
   }
 
   get failed(): TributaryError | null {

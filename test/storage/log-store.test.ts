@@ -184,3 +184,15 @@ describe('LogStore', () => {
     await expect(store.append(t, 2, batchOf(1), undefined, false)).rejects.toMatchObject({ codeName: 'INVALID_PARTITION' });
   });
 });
+
+describe('idempotent producer state', () => {
+  it('is forgotten after seven days without a produce', async () => {
+    const store = openStore(tempDir());
+    const t = store.createTopic(spec('exp'));
+    await store.append(t, 0, batchOf(1), { clientId: 'old-device', seq: 9 }, false);
+    expect(store.lastProducerSeq('old-device')).toBe(9);
+    expect(store.maintenanceStep(Date.now(), 100)).toBe(0);
+    expect(store.maintenanceStep(Date.now() + 8 * 86_400_000, 100)).toBeGreaterThan(0);
+    expect(store.lastProducerSeq('old-device')).toBe(0);
+  });
+});

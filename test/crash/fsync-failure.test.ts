@@ -1,0 +1,57 @@
+// A failing fsync must refuse the ack and stop writes (fail-stop), never report success. The broker
+// runs as a child process with an LD_PRELOAD shim that makes fsync/fdatasync fail on demand.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../src/errors.ts';
+import type { ProduceFrame } from '../../src/protocol/edge/frames.ts';
+import { freePort, startChildBroker } from '../helpers/child-broker.ts';
+import { RawPeer } from '../helpers/raw-edge.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+const produce = (seq: number, value: string): ProduceFrame => ({
+  type: 'produce',
+  seq,
+  alias: 1,
+  partition: 0,
+  acks: 'all',
+  baseTimestampMs: 0,
+  records: [{ timestampDeltaMs: 0, key: null, value: Buffer.from(value), headers: [] }],
+});
+
+describe('fsync failure', () => {
+  it('refuses the ack with STORAGE_FAILED, stops writes, and fails /healthz', async () => {
+    const dir = tempDir();
+    const shim = path.join(dir, 'fail-fsync.so');
+    execFileSync('gcc', ['-shared', '-fPIC', '-o', shim, path.resolve('test/crash/fail-fsync.c'), '-ldl']);
+    const trigger = path.join(dir, 'fail-now');
+    const port = await freePort();
+    const httpPort = await freePort();
+    const broker = await startChildBroker(path.join(dir, 'data'), port, {
+      LD_PRELOAD: shim,
+      TRIBUTARY_FAIL_FSYNC_TRIGGER: trigger,
+      TRIBUTARY_LISTENERS__HTTP__ENABLED: 'true',
+      TRIBUTARY_LISTENERS__HTTP__HOST: '127.0.0.1',
+      TRIBUTARY_LISTENERS__HTTP__PORT: String(httpPort),
+    });
+    const peer = await RawPeer.hello(port);
+    peer.send({ type: 'register', corr: 1, alias: 1, topic: 'disk', create: true });
+    await peer.waitFor((f) => f.type === 'registered');
+    peer.send(produce(1, 'before'));
+    await peer.waitFor((f) => f.type === 'ack');
+
+    fs.writeFileSync(trigger, '');
+    peer.send(produce(2, 'during'));
+    expect(await peer.waitFor((f) => f.type === 'error' && f.ref === 2)).toMatchObject({ refKind: 'produce', code: ErrorCode.STORAGE_FAILED });
+    fs.rmSync(trigger);
+    peer.send(produce(3, 'after'));
+    expect(await peer.waitFor((f) => f.type === 'error' && f.ref === 3)).toMatchObject({ code: ErrorCode.STORAGE_FAILED });
+    expect(peer.frames.filter((f) => f.type === 'ack')).toHaveLength(1);
+
+    const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ status: 'failed', error: 'STORAGE_FAILED' });
+    expect(broker.output()).toMatch(/storage is now read-only/);
+  });
+});
