@@ -1,4 +1,4 @@
-// LD_PRELOAD shim for the fsync-failure test: once the file named by TRIBUTARY_FAIL_FSYNC_TRIGGER
+// LD_PRELOAD shim for the fsync-failure test: once the file named by FAIL_FSYNC_TRIGGER
 // exists, every fsync/fdatasync fails with EIO, as a dying SD card would.
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 static int triggered(void) {
-  const char *path = getenv("TRIBUTARY_FAIL_FSYNC_TRIGGER");
+  const char *path = getenv("FAIL_FSYNC_TRIGGER");
   return path != NULL && access(path, F_OK) == 0;
 }
 

@@ -30,7 +30,7 @@ describe('fsync failure', () => {
     const httpPort = await freePort();
     const broker = await startChildBroker(path.join(dir, 'data'), port, {
       LD_PRELOAD: shim,
-      TRIBUTARY_FAIL_FSYNC_TRIGGER: trigger,
+      FAIL_FSYNC_TRIGGER: trigger,
       TRIBUTARY_LISTENERS__HTTP__ENABLED: 'true',
       TRIBUTARY_LISTENERS__HTTP__HOST: '127.0.0.1',
       TRIBUTARY_LISTENERS__HTTP__PORT: String(httpPort),
