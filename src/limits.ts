@@ -21,8 +21,11 @@ export const limits = {
   fetchWaitMsMax: 60_000,
   /** Records in one append. */
   appendRecordsMax: 100_000,
-  /** Bytes of one encoded batch (one append). */
-  appendBytesMax: 8 * 1024 * 1024,
+  /** Bytes of one encoded batch (one append): a stored batch must fit the largest RECORDS frame. */
+  appendBytesMax: 4 * 1024 * 1024 - 64,
+  /** Keepalive a client may ask for; Node timers misfire above 2^31-1 ms. */
+  edgeKeepaliveMsMin: 100,
+  edgeKeepaliveMsMax: 86_400_000,
   /** Bytes queued for the next storage transaction; past it appends are refused with THROTTLED. */
   commitQueueBytesMax: 64 * 1024 * 1024,
   /** Partitions a topic may have. */

@@ -228,3 +228,31 @@ describe('edge listener against a misbehaving producer', () => {
     expect(await fetchAll(edge!.port, 'seq')).toEqual(['a', 'b']);
   });
 });
+
+describe('edge listener negotiation bounds', () => {
+  it('clamps an absurd keepalive instead of misfiring its timer', async () => {
+    const { edge } = await startEdgeBroker();
+    const peer = await RawPeer.hello(edge!.port, { keepaliveMs: 2e9 });
+    expect(peer.frames[0]).toMatchObject({ type: 'welcome', keepaliveMs: 86_400_000 });
+    await new Promise((r) => setTimeout(r, 100));
+    peer.send({ type: 'ping', corr: 1 });
+    await peer.waitFor((f) => f.type === 'pong');
+  });
+
+  it('refuses an answer that would exceed the negotiated frame size', async () => {
+    const { edge, broker } = await startEdgeBroker();
+    for (let i = 0; i < 200; i++) broker.createTopic({ name: `topic-with-a-long-name-${i}` });
+    const peer = await RawPeer.hello(edge!.port, { frameBytesMax: 4096 });
+    peer.send({ type: 'metadata', corr: 2, topics: [] });
+    expect(await peer.waitFor((f) => isError(f) && f.ref === 2)).toMatchObject({ code: ErrorCode.RECORD_TOO_LARGE });
+    expect(peer.closed).toBe(false);
+  });
+
+  it('refuses to store a batch larger than any fetch could return', async () => {
+    const { edge } = await startEdgeBroker({ edge: { frameBytesMax: '4MiB' } });
+    const peer = await registered(edge!.port, 'huge', { frameBytesMax: 4 * 1024 * 1024 });
+    const value = 'v'.repeat(90);
+    peer.send(produce(1, Array.from({ length: 45_000 }, () => value)));
+    expect(await peer.waitFor((f) => isError(f) && f.ref === 1, 15_000)).toMatchObject({ refKind: 'produce', code: ErrorCode.RECORD_TOO_LARGE });
+  });
+});

@@ -6,10 +6,10 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.ts';
-import { TributaryError } from '../../errors.ts';
+import { ErrorCode, TributaryError } from '../../errors.ts';
 import type { RecordInput } from '../../format/record-batch.ts';
 import { limits } from '../../limits.ts';
-import { encodeFrame, FrameDecoder } from '../../protocol/edge/codec.ts';
+import { encodeFrame, FrameDecoder, frameLength } from '../../protocol/edge/codec.ts';
 import {
   EDGE_PROTOCOL_VERSION,
   type AckEntry,
@@ -139,7 +139,7 @@ export class EdgeConnection {
       return this.failConnection(new TributaryError('UNSUPPORTED_VERSION', `protocol version ${frame.version} is not supported; this broker speaks ${EDGE_PROTOCOL_VERSION}`));
     if (settings.token !== null && !tokenMatches(settings.token, frame.token)) return this.failConnection(new TributaryError('NOT_AUTHORIZED', 'missing or wrong token'));
     const frameBytesMax = Math.min(frame.frameBytesMax > 0 ? frame.frameBytesMax : settings.frameBytesMax, limits.edgeFrameBytesMax);
-    const keepaliveMs = frame.keepaliveMs > 0 ? frame.keepaliveMs : settings.keepaliveMs;
+    const keepaliveMs = frame.keepaliveMs > 0 ? Math.min(Math.max(frame.keepaliveMs, limits.edgeKeepaliveMsMin), limits.edgeKeepaliveMsMax) : settings.keepaliveMs;
     this.hello = frame;
     this.clientId = frame.clientId;
     this.log = this.log.child({ client: frame.clientId });
@@ -331,6 +331,7 @@ export class EdgeConnection {
     let bytes: Buffer;
     try {
       bytes = encodeFrame(frame);
+      if (frameLength(frame) > this.frameBytesMax) bytes = encodeFrame(this.fitToFrame(frame));
     } catch (err) {
       // An answer the codec refuses is a broker bug; it costs this connection, never the process.
       this.log.error({ err, frame: frame.type }, 'cannot encode answer; closing connection');
@@ -342,6 +343,13 @@ export class EdgeConnection {
       this.pausedForWrite = true;
       this.socket.pause();
     }
+  }
+
+  /** [EDGE-2.2] no answer exceeds the negotiated frame size: shorten errors, refuse other answers. */
+  private fitToFrame(frame: Frame): Frame {
+    if (frame.type === 'error') return { ...frame, message: frame.message.slice(0, Math.max(0, this.frameBytesMax - 64)) };
+    const corr = 'corr' in frame ? frame.corr : 0;
+    return { type: 'error', refKind: 'request', ref: corr, code: ErrorCode.RECORD_TOO_LARGE, message: `answer of ${frameLength(frame)} bytes exceeds the frame limit of ${this.frameBytesMax}` };
   }
 
   private sendError(refKind: ErrorRef, ref: number, err: TributaryError): void {
