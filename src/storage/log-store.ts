@@ -5,8 +5,8 @@
 //
 // Why synchronous transactions: lmdb-js's async writes report a failed commit twice (once as an
 // unhandled rejection it creates itself) and a full disk surfaces as EIO; transactionSync throws once,
-// synchronously, with the code. With overlappingSync the commit does not wait for fsync, so a group
-// commit costs the page writes only; acks=all then waits on env.flushed, taken after the commit.
+// synchronously, with the code. A commit costs one fdatasync of the data pages on this thread (see
+// lmdb-env.ts); acks=all then waits for an env.sync() started after the commit, off the thread.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,6 +18,7 @@ import {
   isNoRoomCode,
   openLmdb,
   STORAGE_FORMAT_VERSION,
+  syncToDisk,
   type LmdbHandles,
   type StoredTopic,
 } from './lmdb-env.ts';
@@ -115,6 +116,8 @@ export class LogStore {
   private groupScheduled = false;
   private logBytes = 0;
   private failure: TributaryError | null = null;
+  private syncRunning: Promise<void> | null = null;
+  private nextSync: Promise<void> | null = null;
   private closed = false;
   private readonly counters = { appends: 0, appendedRecords: 0, groupCommits: 0, evictedBatches: 0, evictedRecords: 0 };
   /** Called after every commit that made new records visible in a partition. */
@@ -361,25 +364,51 @@ export class LogStore {
     for (const state of next.keys()) this.onAppended(state.topicId, state.partition);
   }
 
-  // The flush promise is taken after the synchronous commit returned, so it covers this group's data
-  // (ARCHITECTURE.md's overlappingSync trap). A failed flush is fail-stop: no ack, no further writes.
+  // acks=all: the commit returned, so its pages are written and fdatasynced; the meta page that makes
+  // the commit durable is flushed by the next env.sync(). A failed sync is fail-stop: no ack, no
+  // further writes.
   private resolveAfterFlush(flushers: PendingAppend[], group: PendingAppend[], results: (AppendResult | TributaryError)[]): void {
     const index = new Map(group.map((a, i) => [a, i]));
-    Promise.resolve(this.h.env.flushed).then(
+    this.flushed().then(
       () => {
         if (this.failure) for (const a of flushers) a.reject(this.failure);
         else for (const a of flushers) a.resolve(results[index.get(a)!] as AppendResult);
       },
-      (err: unknown) => {
-        this.failStop(err, 'flush to disk failed');
+      () => {
         for (const a of flushers) a.reject(this.failure);
       },
     );
   }
 
-  /** Resolves once every committed write so far is on disk. */
-  async flushed(): Promise<void> {
-    await this.h.env.flushed;
+  /**
+   * Resolves once every commit made before the call is on disk. Calls share syncs: while one runs,
+   * later callers wait for the next, which starts after it (it may have begun before their commit).
+   */
+  flushed(): Promise<void> {
+    if (!this.syncRunning) return this.startSync();
+    this.nextSync ??= this.syncRunning.then(
+      () => this.startSync(),
+      () => this.startSync(),
+    );
+    return this.nextSync;
+  }
+
+  private startSync(): Promise<void> {
+    this.nextSync = null;
+    const run = new Promise<void>((resolve, reject) => {
+      syncToDisk(this.h.env, (err) => {
+        if (err) {
+          this.failStop(err, 'flush to disk failed');
+          reject(this.failure);
+        } else resolve();
+      });
+    });
+    this.syncRunning = run;
+    const clear = () => {
+      if (this.syncRunning === run) this.syncRunning = null;
+    };
+    run.then(clear, clear);
+    return run;
   }
 
   private roomError(groupBytes: number): TributaryError | null {
@@ -625,7 +654,7 @@ export class LogStore {
     if (this.pending.length > 0) this.runGroup();
     this.closed = true;
     try {
-      await this.h.env.flushed;
+      if (!this.failure) await this.flushed();
     } finally {
       await this.h.env.close();
     }

@@ -1,0 +1,156 @@
+// A broker in a child process, so its CPU time and memory can be read apart from the load
+// generator's. It runs the same entry script as this process with `start`, configured through env
+// on a temp data dir, and reports its edge port in its "tributary started" log line (port 0: no
+// race between picking a free port and binding it).
+
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fmtMB } from './results.ts';
+
+const STARTUP_TIMEOUT_MS = 20_000;
+const STOP_TIMEOUT_MS = 20_000;
+
+export interface ProcessMemory {
+  rssBytes: number;
+  /** Heap, stacks, buffers: what the process really costs the machine. */
+  anonBytes: number;
+  /** Mapped files, mostly LMDB's data file: page cache the kernel can reclaim under pressure. */
+  fileBytes: number;
+  /** Peak RSS since the process started (VmHWM). */
+  peakRssBytes: number;
+}
+
+/** "RSS 180.9 MB (anon 95.1 MB + file 85.8 MB, peak 190.2 MB)" */
+export function memoryText(m: ProcessMemory): string {
+  return `RSS ${fmtMB(m.rssBytes)} (anon ${fmtMB(m.anonBytes)} + file ${fmtMB(m.fileBytes)}, peak ${fmtMB(m.peakRssBytes)})`;
+}
+
+export class BrokerProcess {
+  readonly pid: number;
+  readonly edgePort: number;
+  private readonly child: ChildProcess;
+  private readonly dataDir: string;
+  private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  private constructor(child: ChildProcess, dataDir: string, edgePort: number, exited: BrokerProcess['exited']) {
+    this.child = child;
+    this.pid = child.pid!;
+    this.dataDir = dataDir;
+    this.edgePort = edgePort;
+    this.exited = exited;
+  }
+
+  static async start(): Promise<BrokerProcess> {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-bench-broker-'));
+    const env: NodeJS.ProcessEnv = {};
+    // An operator's own TRIBUTARY_* settings would make runs incomparable.
+    for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('TRIBUTARY_')) env[name] = value;
+    Object.assign(env, {
+      TRIBUTARY_DATA_DIR: dataDir,
+      TRIBUTARY_LISTENERS__EDGE__HOST: '127.0.0.1',
+      TRIBUTARY_LISTENERS__EDGE__PORT: '0',
+      // HTTP stays on, as in production: prom-client and the listener are part of the idle RSS.
+      TRIBUTARY_LISTENERS__HTTP__HOST: '127.0.0.1',
+      TRIBUTARY_LISTENERS__HTTP__PORT: '0',
+      TRIBUTARY_LOG__LEVEL: 'info',
+      TRIBUTARY_LOG__PRETTY: 'false',
+    });
+    // execArgv carries loaders (tsx) when this runs from source rather than from the bundle.
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1], 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    const output: string[] = [];
+    child.stderr!.on('data', (chunk: Buffer) => keepTail(output, chunk.toString()));
+    try {
+      const edgePort = await waitForStart(child, exited, output);
+      return new BrokerProcess(child, dataDir, edgePort, exited);
+    } catch (err) {
+      child.kill('SIGKILL');
+      await exited;
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  memory(): ProcessMemory | null {
+    let status: string;
+    try {
+      status = fs.readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    } catch {
+      return null;
+    }
+    const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+    // RssShmem (the third part of VmRSS) is left out: nothing here uses shared memory.
+    return { rssBytes: kib('VmRSS'), anonBytes: kib('RssAnon'), fileBytes: kib('RssFile'), peakRssBytes: kib('VmHWM') };
+  }
+
+  /** User + system CPU seconds used so far, or null where /proc is missing. */
+  cpuSeconds(): number | null {
+    try {
+      // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of the line.
+      const stat = fs.readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond();
+    } catch {
+      return null;
+    }
+  }
+
+  /** SIGTERM, then waits for the exit and removes the data dir; returns whether it shut down cleanly. */
+  async stop(): Promise<boolean> {
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    const { code } = await this.exited;
+    clearTimeout(timer);
+    fs.rmSync(this.dataDir, { recursive: true, force: true });
+    return code === 0;
+  }
+}
+
+function waitForStart(child: ChildProcess, exited: BrokerProcess['exited'], stderrTail: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const logTail: string[] = [];
+    const timer = setTimeout(() => reject(new Error(`broker did not start within ${STARTUP_TIMEOUT_MS} ms`)), STARTUP_TIMEOUT_MS);
+    // The pipe is read to the end, or a chatty broker would block on a full pipe.
+    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      keepTail(logTail, line);
+      let entry: { msg?: string; edgePort?: number };
+      try {
+        entry = JSON.parse(line) as typeof entry;
+      } catch {
+        return;
+      }
+      if (entry.msg === 'tributary started' && typeof entry.edgePort === 'number') {
+        clearTimeout(timer);
+        resolve(entry.edgePort);
+      }
+    });
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      const tail = [...logTail, ...stderrTail].join('\n').trim();
+      reject(new Error(`broker exited during startup (${signal ?? `code ${code}`})${tail ? `: ${tail}` : ''}`));
+    });
+  });
+}
+
+function keepTail(lines: string[], text: string): void {
+  lines.push(text);
+  if (lines.length > 20) lines.shift();
+}
+
+let clockTicks: number | undefined;
+
+function clockTicksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}

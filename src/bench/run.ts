@@ -1,0 +1,97 @@
+// Runs the selected benchmarks and prints the machine, a table of figures and their targets.
+// In-process benchmarks run first; the socket benchmarks then share one broker child process, so
+// its idle RSS is read before any client connected and again after all the load.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { runStorage } from './append.ts';
+import { BrokerProcess, memoryText, type ProcessMemory } from './broker-process.ts';
+import { runCodec } from './codec.ts';
+import { runEdgeThroughput } from './edge-throughput.ts';
+import { runLatency } from './latency.ts';
+import { formatMachine, machineInfo } from './machine.ts';
+import type { BenchName } from './names.ts';
+import { formatTable, verdict, type BenchResult } from './results.ts';
+import { fullSettings, quickSettings, type BenchSettings } from './settings.ts';
+
+const socketBenchNames: readonly BenchName[] = ['rss', 'edge-1', 'edge-4', 'latency'];
+
+export interface BenchOptions {
+  only: readonly BenchName[];
+  quick: boolean;
+  json: boolean;
+}
+
+export const rssTarget = { metric: 'idleRssMB', op: '<=', value: 80, label: 'idle ≤ 80 MB' } as const;
+
+/** Returns the exit code: 1 when a benchmark could not run (never because of a figure). */
+export async function runBench(opts: BenchOptions): Promise<number> {
+  const s = opts.quick ? quickSettings : fullSettings;
+  const want = (name: BenchName) => opts.only.includes(name);
+  const machine = machineInfo();
+  if (!opts.json) process.stdout.write(`${formatMachine(machine)}\n\n`);
+
+  const results: BenchResult[] = [];
+  const problems: string[] = [];
+  const attempt = async (name: string, run: () => Promise<BenchResult | BenchResult[]>) => {
+    process.stderr.write(`running ${name}…\n`);
+    try {
+      results.push(...[await run()].flat());
+    } catch (err) {
+      problems.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+
+  if (want('codec')) await attempt('codec', async () => runCodec(s.codec));
+  if (want('append') || want('read')) await attempt(want('append') ? 'append' : 'read', () => runStorage(s.append, { append: want('append'), read: want('read') }));
+  if (socketBenchNames.some(want)) {
+    await attempt('broker child process', async () => {
+      const broker = await BrokerProcess.start();
+      try {
+        await sleep(s.idleSettleMs);
+        const idle = broker.memory();
+        const before = results.length;
+        // Latency before throughput: the throughput runs leave a heap grown to ~150 MB and
+        // gigabytes of log behind, and the latency target is about a broker under moderate load.
+        if (want('latency')) {
+          await attempt('latency acks=1', () => runLatency(broker, 1, s.latency));
+          await attempt('latency acks=all', () => runLatency(broker, 'all', s.latency));
+        }
+        if (want('edge-1')) await attempt('edge-1', () => runEdgeThroughput(broker, 1, s.edge));
+        if (want('edge-4')) await attempt('edge-4', () => runEdgeThroughput(broker, 4, s.edge));
+        return want('rss') ? rssResult(s, idle, results.length > before ? broker.memory() : null) : [];
+      } finally {
+        if (!(await broker.stop())) problems.push('broker: did not shut down cleanly on SIGTERM (exit code not 0)');
+      }
+    });
+  }
+
+  if (opts.json) {
+    const withVerdicts = results.map((r) => ({ ...r, verdict: verdict(r) }));
+    process.stdout.write(`${JSON.stringify({ machine, quick: opts.quick, results: withVerdicts, problems }, null, 2)}\n`);
+  } else {
+    process.stdout.write(formatTable(results));
+    if (opts.quick) process.stdout.write('\n(--quick: short runs for a smoke test; the figures are not representative)\n');
+  }
+  for (const p of problems) process.stderr.write(`tributary: bench: ${p}\n`);
+  return problems.length === 0 ? 0 : 1;
+}
+
+/** `after` is null when no load ran. */
+function rssResult(s: BenchSettings, idle: ProcessMemory | null, after: ProcessMemory | null): BenchResult {
+  const parts = [idle === null ? 'idle: unknown (no /proc)' : `idle ${memoryText(idle)}`];
+  if (after !== null) parts.push(`after the runs above ${memoryText(after)}`);
+  return {
+    bench: 'rss',
+    case: `broker child process, ${s.idleSettleMs / 1000} s after start, no clients`,
+    metrics: {
+      idleRssMB: idle === null ? null : idle.rssBytes / 1e6,
+      idleRssBytes: idle?.rssBytes ?? null,
+      idleAnonBytes: idle?.anonBytes ?? null,
+      afterRssBytes: after?.rssBytes ?? null,
+      afterAnonBytes: after?.anonBytes ?? null,
+      peakRssBytes: after?.peakRssBytes ?? null,
+    },
+    summary: parts.join('; '),
+    target: rssTarget,
+  };
+}

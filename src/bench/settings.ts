@@ -1,0 +1,35 @@
+// Run sizes. Full runs are long enough, and repeated often enough, for a median and a spread on a
+// shared 2-core machine (../shared/BENCHMARKING.md); --quick runs exercise every code path in a
+// few seconds and their figures mean little.
+
+import type { AppendSettings } from './append.ts';
+import type { CodecSettings } from './codec.ts';
+import type { EdgeSettings } from './edge-throughput.ts';
+import type { LatencySettings } from './latency.ts';
+
+export interface BenchSettings {
+  append: AppendSettings;
+  codec: CodecSettings;
+  edge: EdgeSettings;
+  latency: LatencySettings;
+  /** Time the broker gets after startup before its idle RSS is read. */
+  idleSettleMs: number;
+}
+
+const VALUE_BYTES = 100;
+
+export const fullSettings: BenchSettings = {
+  append: { records: 2_000_000, recordsPerBatch: 1000, valueBytes: VALUE_BYTES, partitions: 4, inflightMax: 64, repeats: 3 },
+  codec: { recordsPerFrame: 500, valueBytes: VALUE_BYTES, durationMs: 1000 },
+  edge: { recordsPerFrame: 500, valueBytes: VALUE_BYTES, window: 32, partitions: 4, durationMs: 5000, repeats: 3 },
+  latency: { ratePerSec: 5000, durationMs: 5000, warmupMs: 1000, valueBytes: VALUE_BYTES },
+  idleSettleMs: 2000,
+};
+
+export const quickSettings: BenchSettings = {
+  append: { ...fullSettings.append, records: 100_000, repeats: 1 },
+  codec: { ...fullSettings.codec, durationMs: 100 },
+  edge: { ...fullSettings.edge, durationMs: 1000, repeats: 1 },
+  latency: { ...fullSettings.latency, durationMs: 1000, warmupMs: 200 },
+  idleSettleMs: 300,
+};

@@ -1,0 +1,35 @@
+// `tributary bench`: the benchmarks of src/bench, from the bundle, with no test framework.
+
+import { InvalidArgumentError, type Command } from 'commander';
+import { benchNames, type BenchName } from '../bench/names.ts';
+
+export function registerBench(program: Command): void {
+  program
+    .command('bench')
+    .description('measure append/read, codec, end-to-end throughput, ack latency and broker memory on this machine')
+    .option('--only <names>', `comma-separated subset of: ${benchNames.join(', ')}`, only, [...benchNames])
+    .option('--quick', 'short runs: a smoke test of a few seconds, not figures to quote')
+    .option('--json', 'print machine-readable results')
+    .addHelpText(
+      'after',
+      `
+Socket benchmarks start a broker in a child process on 127.0.0.1 with a temp data dir, removed
+afterwards. Figures are printed beside their targets; a missed target never fails the command.
+
+Examples:
+  $ tributary bench
+  $ tributary bench --quick --only codec,append
+  $ tributary bench --only edge-1,edge-4,latency --json`,
+    )
+    .action(async (opts: { only: readonly BenchName[]; quick?: boolean; json?: boolean }) => {
+      const { runBench } = await import('../bench/run.ts');
+      process.exitCode = await runBench({ only: opts.only, quick: opts.quick === true, json: opts.json === true });
+    });
+}
+
+function only(text: string): BenchName[] {
+  const names = text.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const unknown = names.filter((n) => !(benchNames as readonly string[]).includes(n));
+  if (names.length === 0 || unknown.length > 0) throw new InvalidArgumentError(`unknown benchmark ${unknown.join(', ') || '(none given)'}; choose from ${benchNames.join(', ')}`);
+  return names as BenchName[];
+}

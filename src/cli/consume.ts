@@ -1,0 +1,167 @@
+// `tributary consume TOPIC`: prints records. Without --follow it reads up to the end of each
+// partition as it was when the command started (what `topics describe` showed), then exits; with
+// --follow it keeps long-polling until SIGINT, --max or --timeout-ms.
+
+import { isUtf8 } from 'node:buffer';
+import { InvalidArgumentError, type Command } from 'commander';
+import { Admin, Consumer, type ConsumedRecord } from '../client/index.ts';
+import { TributaryError } from '../errors.ts';
+import { limits } from '../limits.ts';
+import { integer } from './args.ts';
+import { addConnectionOptions, connectOptions, type ConnectionFlags } from './connection.ts';
+import { writeOut } from './output.ts';
+
+/** Long-poll per fetch: bounds how late SIGINT and --timeout-ms are noticed. */
+const POLL_WAIT_MS = 500;
+
+type StartOffset = number | 'earliest' | 'latest';
+
+interface ConsumeFlags extends ConnectionFlags {
+  partition?: number;
+  offset: StartOffset;
+  max?: number;
+  follow?: boolean;
+  format: 'value' | 'json';
+  timeoutMs?: number;
+}
+
+export function registerConsume(program: Command): void {
+  addConnectionOptions(program.command('consume').argument('<topic>', 'topic to read'))
+    .description('print records of a topic, by default from the first one to the end of the log')
+    .option('-p, --partition <n>', 'read only this partition (default: all of them)', integer(0, limits.partitionsMax - 1))
+    .option('-o, --offset <offset>', 'where to start in each partition: an offset, earliest or latest', startOffset, 'earliest')
+    .option('-n, --max <n>', 'stop after this many records', integer(1))
+    .option('-f, --follow', 'keep waiting for new records (until Ctrl-C) instead of stopping at the end of the log')
+    .option('--format <format>', 'value: the value alone, one per line; json: a JSON object per line', format, 'value')
+    .option('--timeout-ms <ms>', 'stop when no record came for this long (an error unless --follow)', integer(1))
+    .addHelpText(
+      'after',
+      `
+--format json prints topic, partition, offset, timestampMs, key, value and headers. Keys and values
+are UTF-8 text, or base64 when a record holds bytes that are not UTF-8: its "encoding" says which.
+
+Examples:
+  $ tributary consume telemetry
+  $ tributary consume telemetry --partition 2 --offset 1500 --max 10 --format json
+  $ tributary consume alarms --offset latest --follow
+  $ tributary consume telemetry --format json | jq -r .key`,
+    )
+    .action(async (topic: string, opts: ConsumeFlags) => {
+      await consume(topic, opts);
+    });
+}
+
+function startOffset(text: string): StartOffset {
+  if (text === 'earliest' || text === 'latest') return text;
+  if (/^\d+$/.test(text)) return Number(text);
+  throw new InvalidArgumentError('expected an offset (0 or more), earliest or latest');
+}
+
+function format(text: string): 'value' | 'json' {
+  if (text === 'value' || text === 'json') return text;
+  throw new InvalidArgumentError('expected value or json');
+}
+
+async function consume(topic: string, opts: ConsumeFlags): Promise<void> {
+  const ends = await partitionEnds(topic, opts);
+  const assigned = [...ends.entries()].filter(([, end]) => opts.follow || hasRecordsToPrint(opts.offset, end));
+  if (assigned.length === 0) return;
+
+  const consumer = await Consumer.connect({
+    ...connectOptions(opts),
+    maxWaitMs: POLL_WAIT_MS,
+    // An explicit offset that is gone should be an error, not a silent jump.
+    autoOffsetReset: typeof opts.offset === 'number' ? 'none' : 'earliest',
+  });
+  const stop = stopOnSignal();
+  try {
+    await consumer.assign(assigned.map(([partition]) => ({ topic, partition, offset: opts.offset })));
+    let printed = 0;
+    let lastRecordMs = Date.now();
+    const done = () => !opts.follow && assigned.every(([partition, end]) => consumer.position(topic, partition) >= end.next);
+    while (!stop.requested && !done()) {
+      const records = await consumer.poll();
+      const out: Buffer[] = [];
+      for (const r of records) {
+        if (!opts.follow && r.offset >= ends.get(r.partition)!.next) continue;
+        out.push(render(r, opts.format));
+        if (++printed === opts.max) break;
+      }
+      if (out.length > 0) {
+        await writeOut(Buffer.concat(out));
+        lastRecordMs = Date.now();
+      }
+      if (printed === opts.max) break;
+      if (opts.timeoutMs !== undefined && Date.now() - lastRecordMs >= opts.timeoutMs) {
+        if (opts.follow) break;
+        throw new TributaryError('TIMEOUT', `no record for ${opts.timeoutMs} ms before the end of ${topic} was reached`);
+      }
+    }
+  } finally {
+    stop.dispose();
+    await consumer.close().catch(() => undefined);
+  }
+}
+
+/** Each partition's log start and next offset now: the end of a run without --follow. */
+async function partitionEnds(topic: string, opts: ConsumeFlags): Promise<Map<number, { logStart: number; next: number }>> {
+  const admin = await Admin.connect(connectOptions(opts));
+  let metadata;
+  try {
+    metadata = await admin.describeTopic(topic);
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
+  const ends = new Map(metadata.partitions.map((p) => [p.partition, { logStart: p.logStartOffset, next: p.nextOffset }]));
+  if (opts.partition === undefined) return ends;
+  const end = ends.get(opts.partition);
+  if (end === undefined)
+    throw new TributaryError('INVALID_PARTITION', `topic ${topic} has no partition ${opts.partition} (it has ${metadata.partitions.length})`);
+  return new Map([[opts.partition, end]]);
+}
+
+/** Without --follow, a partition whose start is already at its end is not read at all. */
+function hasRecordsToPrint(offset: StartOffset, end: { logStart: number; next: number }): boolean {
+  if (offset === 'latest') return false;
+  return (offset === 'earliest' ? end.logStart : offset) < end.next;
+}
+
+const NEWLINE = Buffer.from('\n');
+
+function render(r: ConsumedRecord, as: 'value' | 'json'): Buffer {
+  if (as === 'value') return r.value === null ? NEWLINE : Buffer.concat([r.value, NEWLINE]);
+  const bytes = [r.key, r.value, ...r.headers.map((h) => h.value)];
+  const encoding = bytes.every((b) => b === null || isUtf8(b)) ? 'utf8' : 'base64';
+  const text = (b: Buffer | null) => (b === null ? null : b.toString(encoding));
+  const json = {
+    topic: r.topic,
+    partition: r.partition,
+    offset: r.offset,
+    timestampMs: r.timestampMs,
+    key: text(r.key),
+    value: text(r.value),
+    headers: r.headers.map((h) => ({ key: h.key, value: text(h.value) })),
+    encoding,
+  };
+  return Buffer.from(`${JSON.stringify(json)}\n`);
+}
+
+/** The first SIGINT/SIGTERM ends the loop after the current poll; a second one exits at once. */
+function stopOnSignal(): { readonly requested: boolean; dispose(): void } {
+  const state = { requested: false };
+  const onSignal = () => {
+    if (state.requested) process.exit(130);
+    state.requested = true;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    get requested() {
+      return state.requested;
+    },
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}

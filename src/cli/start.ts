@@ -1,0 +1,84 @@
+// `tributary start`: the broker in the foreground until SIGINT/SIGTERM. The first signal shuts down
+// gracefully (stop accepting, answer what is in flight, commit, close LMDB) and exits 0; a second
+// one exits at once, for when a shutdown hangs.
+
+import os from 'node:os';
+import type { Command } from 'commander';
+import type { Config } from '../config/schema.ts';
+import type { RunningTributary } from '../main.ts';
+import { CLIENT_ENV } from './connection.ts';
+
+export function registerStart(program: Command): void {
+  program
+    .command('start')
+    .description('run the broker in the foreground (SIGINT/SIGTERM shut it down gracefully)')
+    .option('-c, --config <file>', 'config file, YAML or JSON (default: $TRIBUTARY_CONFIG, else built-in defaults)')
+    .addHelpText(
+      'after',
+      `
+Settings come from the defaults, then the file, then TRIBUTARY_* environment variables
+(TRIBUTARY_LISTENERS__EDGE__PORT=7884 sets listeners.edge.port).
+
+Examples:
+  $ tributary start
+  $ tributary start --config /etc/tributary/tributary.yaml
+  $ TRIBUTARY_DATA_DIR=/var/lib/tributary TRIBUTARY_LOG__LEVEL=debug tributary start`,
+    )
+    .action(async (opts: { config?: string }) => {
+      await start(opts.config);
+    });
+}
+
+async function start(file: string | undefined): Promise<void> {
+  // Loaded here, not at the top: the broker's modules (LMDB, zod, pino, prom-client) would add
+  // a third of a second to every client command.
+  const [{ loadConfig }, { createLogger }, { startTributary }] = await Promise.all([
+    import('../config/load.ts'),
+    import('../observability/logger.ts'),
+    import('../main.ts'),
+  ]);
+  const config = loadConfig({ file, env: brokerEnv() });
+  const logger = createLogger(config.log);
+  let running: RunningTributary;
+  try {
+    running = await startTributary(config, logger);
+  } catch (err) {
+    throw explainStartupError(err, config);
+  }
+
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting without finishing the shutdown');
+      process.exit(128 + (os.constants.signals[signal] ?? 0));
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    running.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+// The client commands' variables share the TRIBUTARY_ prefix, and the config loader rejects every
+// TRIBUTARY_ variable that is not a config key: a shell set up for `topics` must still `start`.
+function brokerEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of CLIENT_ENV) delete env[name];
+  return env;
+}
+
+/** Bind failures name the config key to change instead of a bare errno message. */
+function explainStartupError(err: unknown, config: Config): unknown {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e?.syscall !== 'listen' || (e.code !== 'EADDRINUSE' && e.code !== 'EACCES')) return err;
+  const key = e.port === config.listeners.http.port && config.listeners.http.enabled ? 'listeners.http.port' : 'listeners.edge.port';
+  const reason = e.code === 'EADDRINUSE' ? 'address already in use' : 'permission denied';
+  return Object.assign(new Error(`cannot listen on ${e.address}:${e.port}: ${reason} (change ${key} or stop the process using it)`), { code: e.code });
+}

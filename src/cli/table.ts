@@ -1,0 +1,5 @@
+/** Left-aligned columns separated by two spaces, one line per row, for terminal output. */
+export function formatColumns(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  return [header, ...rows].map((cells) => `${cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()}\n`).join('');
+}

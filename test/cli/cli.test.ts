@@ -1,0 +1,183 @@
+// The built CLI (dist/tributary.mjs, built by vitest's global setup) run as a child process, the way
+// operators and scripts run it: exit codes, one-line errors, and a broker round trip.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import packageJson from '../../package.json' with { type: 'json' };
+import { bundlePath, freePort, startChildBroker, type ChildBroker } from '../helpers/child-broker.ts';
+import { onCleanup, tempDir } from '../helpers/temp.ts';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The runner's own TRIBUTARY_* variables would leak into the commands under test. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TRIBUTARY_')));
+}
+
+function run(args: string[], opts: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bundlePath, ...args], { env: { ...cleanEnv(), ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 20_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+function lines(text: string): string[] {
+  return text.split('\n').filter((l) => l !== '');
+}
+
+/** SIGTERM must be a graceful shutdown: exit code 0. */
+async function stopGracefully(broker: ChildBroker): Promise<void> {
+  broker.child.kill('SIGTERM');
+  expect(await broker.exited).toBe(0);
+}
+
+beforeAll(() => {
+  expect(fs.existsSync(bundlePath), `${bundlePath} is missing: vitest's global setup runs node build.mjs`).toBe(true);
+});
+
+describe('tributary CLI without a broker', () => {
+  it('--version prints the package version', async () => {
+    const r = await run(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(packageJson.version);
+  });
+
+  it.each([[], ['start'], ['topics'], ['topics', 'list'], ['topics', 'create'], ['topics', 'describe'], ['topics', 'delete'], ['produce'], ['consume'], ['bench']])(
+    '%j --help shows usage and examples',
+    async (...command: string[]) => {
+      const r = await run([...command, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`Usage: tributary ${command.join(' ')}`.trim());
+      expect(r.stdout).toContain('Examples:');
+    },
+  );
+
+  it.each([
+    [['topics', 'lsit'], /^tributary: INVALID_REQUEST: unknown command 'lsit' \(Did you mean list\?\)$/],
+    [['topics', 'create', 't', '--partitions', 'zero'], /^tributary: INVALID_REQUEST: .*--partitions.*expected an integer/],
+    [['topics', 'create', 't', '--retention', 'forever'], /^tributary: INVALID_REQUEST: .*--retention.*duration/],
+    [['consume', 't', '--offset', 'first'], /^tributary: INVALID_REQUEST: .*--offset/],
+    [['produce', 't', '--key', 'k', '--key-field', 'f'], /^tributary: INVALID_REQUEST: .*cannot be used with/],
+    [['topics', 'list', '--broker', 'host:port'], /^tributary: INVALID_REQUEST: --broker "host:port" is not HOST:PORT/],
+    [['bench', '--only', 'warp'], /^tributary: INVALID_REQUEST: .*unknown benchmark warp/],
+  ])('usage error %j: one line, exit 2', async (args, message) => {
+    const r = await run(args);
+    expect(r.code).toBe(2);
+    expect(lines(r.stderr)).toHaveLength(1);
+    expect(r.stderr.trim()).toMatch(message);
+  });
+
+  it('start with a bad config file prints one INVALID_CONFIG line naming the key and exits 2', async () => {
+    const file = path.join(tempDir(), 'bad.yaml');
+    fs.writeFileSync(file, 'listeners:\n  edge:\n    port: seven\n');
+    const r = await run(['start', '--config', file]);
+    expect(r.code).toBe(2);
+    expect(lines(r.stderr)).toEqual([`tributary: INVALID_CONFIG: config file ${file}: listeners.edge.port: got "seven", expected an integer 0..65535`]);
+  });
+
+  it('start on a port in use prints one EADDRINUSE line naming the key and exits 1', async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onCleanup(() => new Promise((resolve) => server.close(() => resolve())));
+    const port = (server.address() as net.AddressInfo).port;
+    const r = await run(['start'], {
+      env: { TRIBUTARY_DATA_DIR: tempDir(), TRIBUTARY_LISTENERS__EDGE__HOST: '127.0.0.1', TRIBUTARY_LISTENERS__EDGE__PORT: String(port), TRIBUTARY_LISTENERS__HTTP__ENABLED: 'false' },
+    });
+    expect(r.code).toBe(1);
+    expect(lines(r.stderr)).toEqual([`tributary: EADDRINUSE: cannot listen on 127.0.0.1:${port}: address already in use (change listeners.edge.port or stop the process using it)`]);
+  });
+
+  it('a client command with no broker listening prints one ECONNREFUSED line and exits 1', async () => {
+    const r = await run(['topics', 'list'], { env: { TRIBUTARY_BROKER: `127.0.0.1:${await freePort()}` } });
+    expect(r.code).toBe(1);
+    expect(lines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toMatch(/^tributary: ECONNREFUSED: /);
+  });
+});
+
+describe('tributary CLI against a broker', () => {
+  it('creates, lists, describes and deletes topics, produces stdin lines by key field and consumes them back', async () => {
+    const broker = await startChildBroker(tempDir(), await freePort());
+    const env = { TRIBUTARY_BROKER: `127.0.0.1:${broker.port}` };
+    const cli = (args: string[], input?: string) => run(args, { env, input });
+
+    const created = await cli(['topics', 'create', 'cli-rt', '--partitions', '2', '--retention', '1d', '--retention-bytes', '64MiB']);
+    expect(created).toMatchObject({ code: 0, stderr: 'created topic cli-rt\n' });
+    const again = await cli(['topics', 'create', 'cli-rt']);
+    expect(again.code).toBe(1);
+    expect(lines(again.stderr)).toEqual(['tributary: TOPIC_EXISTS: topic cli-rt already exists']);
+
+    const listed = await cli(['topics', 'list']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^cli-rt\s+2\s+0\s+1d\s+64MiB$/m);
+    expect(JSON.parse((await cli(['topics', 'list', '--json'])).stdout)).toEqual([
+      {
+        name: 'cli-rt',
+        retentionMs: 86_400_000,
+        retentionBytes: 64 * 2 ** 20,
+        partitions: [0, 1].map((partition) => ({ partition, logStartOffset: 0, nextOffset: 0 })),
+      },
+    ]);
+
+    const input = ['{"device":"d1","v":1}', '{"device":"d2","v":2}', '{"device":"d1","v":3}'];
+    const produced = await cli(['produce', 'cli-rt', '--key-field', 'device', '--acks', 'all', '--header', 'src=cli-test'], `${input.join('\n')}\n`);
+    expect(produced).toMatchObject({ code: 0, stderr: 'produced 3 records to cli-rt\n' });
+
+    const described = JSON.parse((await cli(['topics', 'describe', 'cli-rt', '--json'])).stdout) as { partitions: { logStartOffset: number; nextOffset: number }[] };
+    expect(described.partitions.map((p) => p.logStartOffset)).toEqual([0, 0]);
+    expect(described.partitions.reduce((sum, p) => sum + p.nextOffset, 0)).toBe(3);
+    expect((await cli(['topics', 'describe', 'cli-rt'])).stdout).toMatch(/PARTITION\s+LOG-START-OFFSET\s+NEXT-OFFSET/);
+
+    const consumed = await cli(['consume', 'cli-rt', '--offset', 'earliest', '--max', '3', '--format', 'json']);
+    expect(consumed.code).toBe(0);
+    const records = lines(consumed.stdout).map((l) => JSON.parse(l) as { partition: number; offset: number; key: string; value: string; headers: unknown; encoding: string });
+    expect(records.map((r) => r.value).sort()).toEqual([...input].sort());
+    for (const r of records) {
+      expect(r.key).toBe((JSON.parse(r.value) as { device: string }).device);
+      expect(r).toMatchObject({ headers: [{ key: 'src', value: 'cli-test' }], encoding: 'utf8' });
+    }
+    // One key, one partition, in produce order.
+    const d1 = records.filter((r) => r.key === 'd1');
+    expect(new Set(d1.map((r) => r.partition)).size).toBe(1);
+    expect(d1.map((r) => r.value)).toEqual([input[0], input[2]]);
+
+    // Without --max and --follow it stops at the end of the log.
+    const values = await cli(['consume', 'cli-rt']);
+    expect(values.code).toBe(0);
+    expect(lines(values.stdout).sort()).toEqual([...input].sort());
+
+    expect(await cli(['topics', 'delete', 'cli-rt'])).toMatchObject({ code: 0, stderr: 'deleted topic cli-rt\n' });
+    expect(JSON.parse((await cli(['topics', 'list', '--json'])).stdout)).toEqual([]);
+
+    await stopGracefully(broker);
+  }, 60_000);
+});
+
+describe('tributary bench', () => {
+  it('--quick --only codec,append prints the machine and a table of figures with targets', async () => {
+    const r = await run(['bench', '--quick', '--only', 'codec,append'], { timeoutMs: 60_000 });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^machine: \d+ ×/);
+    expect(r.stdout).toMatch(/^BENCH\s+CASE\s+RESULT\s+TARGET\s+VERDICT$/m);
+    expect(r.stdout).toMatch(/^codec\s+encode PRODUCE.*frames\/s/m);
+    expect(r.stdout).toMatch(/^append\s+acks=1, .*rec\/s.*≥ 1,000,000 rec\/s\s+(PASS|MISS) by \d+%$/m);
+    expect(r.stdout).toMatch(/^append\s+acks=all, /m);
+    expect(r.stdout).not.toMatch(/^(read|edge|latency|rss)\s/m);
+  }, 90_000);
+});
