@@ -1,9 +1,11 @@
 // Opens the one LMDB environment of a data dir and its named databases, and classifies LMDB failures
-// into the stable error codes. The only other file that touches lmdb is log-store.ts.
+// into the stable error codes. Besides this file, only log-store.ts and the MQTT persistence
+// (mqtt-persistence.ts, mqtt/) touch lmdb.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import type { MqttPacket, StoredSubscription } from './mqtt/types.ts';
 
 export interface LmdbHandles {
   env: RootDatabase;
@@ -17,6 +19,16 @@ export interface LmdbHandles {
   producers: Database<[number, number], string>;
   /** small counters: nextTopicId, formatVersion, purging topic ids. */
   meta: Database<unknown, string>;
+  /** MQTT topic → retained message. */
+  mqttRetained: Database<MqttPacket, string>;
+  /** [clientId, topic filter] → options of a persistent session's subscription. */
+  mqttSubscriptions: Database<StoredSubscription, [string, string]>;
+  /** [clientId, seq] → queued outgoing QoS 1/2 packet (or the PUBREL replacing it); seq orders the queue. */
+  mqttOutgoing: Database<MqttPacket, [string, number]>;
+  /** [clientId, messageId] → incoming QoS 2 packet awaiting its PUBREL. */
+  mqttIncoming: Database<MqttPacket, [string, number]>;
+  /** clientId → will message. */
+  mqttWills: Database<MqttPacket, string>;
 }
 
 export interface StoredTopic {
@@ -55,6 +67,11 @@ export function openLmdb(dataDir: string, mapSizeBytes: number): LmdbHandles {
     partitions: env.openDB({ name: 'partitions', keyEncoding: 'ordered-binary' }),
     producers: env.openDB({ name: 'producers' }),
     meta: env.openDB({ name: 'meta' }),
+    mqttRetained: env.openDB({ name: 'mqttRetained' }),
+    mqttSubscriptions: env.openDB({ name: 'mqttSubscriptions', keyEncoding: 'ordered-binary' }),
+    mqttOutgoing: env.openDB({ name: 'mqttOutgoing', keyEncoding: 'ordered-binary' }),
+    mqttIncoming: env.openDB({ name: 'mqttIncoming', keyEncoding: 'ordered-binary' }),
+    mqttWills: env.openDB({ name: 'mqttWills' }),
   };
 }
 

@@ -648,6 +648,11 @@ export class LogStore {
     return this.failure;
   }
 
+  /** The environment and its databases, for the MQTT persistence that shares them (mqtt-persistence.ts). */
+  get lmdb(): LmdbHandles {
+    return this.h;
+  }
+
   /** Commits what is queued, waits for the flush, closes LMDB. */
   async close(): Promise<void> {
     if (this.closed) return;

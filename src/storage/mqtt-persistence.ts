@@ -1,0 +1,201 @@
+// The aedes 1.x persistence, kept in named databases of the data dir's one LMDB environment, so MQTT
+// sessions, subscriptions, retained messages, queued QoS 1/2 deliveries, incoming QoS 2 packets and
+// wills survive a restart together with the logs.
+//
+// aedes 1.x calls the promise interface of aedes-persistence 11 (the shape of its asyncPersistence.js:
+// methods without callbacks, streams as Node Readables) and refuses a persistence whose setup() is not
+// an AsyncFunction. Reads are served from in-memory indexes and values staged this turn, so they see
+// every write made before them; writes of one event-loop turn share one transaction (mqtt/group-commit.ts)
+// and resolve after it.
+//
+// The environment belongs to whoever opened it (the LogStore): destroy() commits what is staged and
+// must run before the environment is closed.
+
+import { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import { TributaryError } from '../errors.ts';
+import type { LmdbHandles } from './lmdb-env.ts';
+import { GroupCommit } from './mqtt/group-commit.ts';
+import { IncomingPackets } from './mqtt/incoming.ts';
+import { OutgoingQueues } from './mqtt/outgoing.ts';
+import { RetainedStore } from './mqtt/retained.ts';
+import { SubscriptionStore } from './mqtt/subscriptions.ts';
+import type { MqttBrokerRef, MqttClientRef, MqttPacket, MqttSubscription, TopicSubscription } from './mqtt/types.ts';
+import { WillStore } from './mqtt/wills.ts';
+
+export type { MqttBrokerRef, MqttClientRef, MqttPacket, MqttSubscription, TopicSubscription } from './mqtt/types.ts';
+
+export class MqttPersistence {
+  private readonly writes: GroupCommit;
+  private readonly retained: RetainedStore;
+  private readonly subscriptions: SubscriptionStore;
+  private readonly outgoing: OutgoingQueues;
+  private readonly incoming: IncomingPackets;
+  private readonly wills: WillStore;
+  private brokerRef: MqttBrokerRef | null = null;
+  private destroyed = false;
+
+  constructor(lmdb: LmdbHandles, logger: Logger) {
+    // A failed commit leaves the indexes ahead of LMDB: rebuild them from what is committed.
+    this.writes = new GroupCommit(lmdb.env, logger.child({ module: 'mqtt-persistence' }), () => this.load());
+    this.retained = new RetainedStore(lmdb.mqttRetained, this.writes);
+    this.subscriptions = new SubscriptionStore(lmdb.mqttSubscriptions, this.writes);
+    this.outgoing = new OutgoingQueues(lmdb.mqttOutgoing, this.writes);
+    this.incoming = new IncomingPackets(lmdb.mqttIncoming, this.writes);
+    this.wills = new WillStore(lmdb.mqttWills, this.writes);
+    this.load();
+  }
+
+  /** The broker given to setup(); null before. */
+  get broker(): MqttBrokerRef | null {
+    return this.brokerRef;
+  }
+
+  /** Transactions committed so far; the writes of one event-loop turn share one. */
+  get commits(): number {
+    return this.writes.commits;
+  }
+
+  async setup(broker: MqttBrokerRef): Promise<void> {
+    this.brokerRef = broker;
+  }
+
+  // ---- retained ----
+
+  storeRetained(packet: MqttPacket & { topic: string }): Promise<void> {
+    return this.write(() => this.retained.store(packet));
+  }
+
+  createRetainedStream(pattern: string): Readable {
+    return Readable.from(this.retained.matching([pattern]));
+  }
+
+  createRetainedStreamCombi(patterns: readonly string[]): Readable {
+    return Readable.from(this.retained.matching(patterns));
+  }
+
+  // ---- subscriptions ----
+
+  addSubscriptions(client: MqttClientRef, subs: readonly MqttSubscription[]): Promise<void> {
+    return this.write(() => this.subscriptions.add(client.id, subs));
+  }
+
+  removeSubscriptions(client: MqttClientRef, topics: readonly string[]): Promise<void> {
+    return this.write(() => this.subscriptions.remove(client.id, topics));
+  }
+
+  cleanSubscriptions(client: MqttClientRef): Promise<void> {
+    return this.write(() => this.subscriptions.clean(client.id));
+  }
+
+  async subscriptionsByClient(client: MqttClientRef): Promise<MqttSubscription[]> {
+    return this.subscriptions.ofClient(client.id);
+  }
+
+  async subscriptionsByTopic(topic: string): Promise<TopicSubscription[]> {
+    return this.subscriptions.matching(topic);
+  }
+
+  async countOffline(): Promise<{ subsCount: number; clientsCount: number }> {
+    return this.subscriptions.count();
+  }
+
+  getClientList(topic: string): Readable {
+    return Readable.from(this.subscriptions.clientsOf(topic));
+  }
+
+  // ---- outgoing QoS 1/2 queues ----
+
+  outgoingEnqueue(sub: { clientId: string }, packet: MqttPacket): Promise<void> {
+    return this.write(() => this.outgoing.enqueue(sub.clientId, packet));
+  }
+
+  outgoingEnqueueCombi(subs: readonly { clientId: string }[], packet: MqttPacket): Promise<void> {
+    return this.write(() => {
+      for (const sub of subs) this.outgoing.enqueue(sub.clientId, packet);
+    });
+  }
+
+  outgoingUpdate(client: MqttClientRef, packet: MqttPacket): Promise<void> {
+    return this.write(() => this.outgoing.update(client.id, packet));
+  }
+
+  /** aedes passes the PUBACK/PUBCOMP (anything with the messageId); resolves to the removed packet. */
+  outgoingClearMessageId(client: MqttClientRef, packet: { messageId?: number }): Promise<MqttPacket | undefined> {
+    return this.write(() => this.outgoing.clear(client.id, packet.messageId));
+  }
+
+  outgoingStream(client: MqttClientRef): Readable {
+    return Readable.from(this.outgoing.stream(client.id));
+  }
+
+  // ---- incoming QoS 2 ----
+
+  incomingStorePacket(client: MqttClientRef, packet: MqttPacket & { messageId: number }): Promise<void> {
+    return this.write(() => this.incoming.store(client.id, packet));
+  }
+
+  async incomingGetPacket(client: MqttClientRef, packet: { messageId: number }): Promise<MqttPacket> {
+    return this.incoming.get(client.id, packet.messageId);
+  }
+
+  incomingDelPacket(client: MqttClientRef, packet: { messageId: number }): Promise<void> {
+    return this.write(() => this.incoming.delete(client.id, packet.messageId));
+  }
+
+  cleanIncoming(client: MqttClientRef): Promise<void> {
+    return this.write(() => this.incoming.clean(client.id));
+  }
+
+  // ---- wills ----
+
+  /** Stamps the will with this broker's id and the client id, on the caller's object too, as aedes expects. */
+  putWill(client: MqttClientRef, will: MqttPacket): Promise<void> {
+    return this.write(() => {
+      if (!this.brokerRef) throw new TributaryError('INVALID_REQUEST', 'putWill before setup(): the will needs the broker id');
+      will.brokerId = this.brokerRef.id;
+      will.clientId = client.id;
+      this.wills.put(client.id, will);
+    });
+  }
+
+  async getWill(client: MqttClientRef): Promise<MqttPacket | undefined> {
+    return this.wills.get(client.id);
+  }
+
+  delWill(client: MqttClientRef): Promise<MqttPacket | undefined> {
+    return this.write(() => this.wills.delete(client.id));
+  }
+
+  /** Wills of brokers not listed: aedes publishes those of brokers it stopped hearing from. */
+  streamWill(brokers: Readonly<Record<string, unknown>> = {}): Readable {
+    return Readable.from(this.wills.ofOtherBrokers(brokers));
+  }
+
+  // ---- lifecycle ----
+
+  /** Commits what is staged; later writes are refused. Leaves the environment open. */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    const staged = this.writes.committed();
+    this.writes.flush();
+    await staged;
+  }
+
+  private async write<T>(apply: () => T): Promise<T> {
+    if (this.writes.failed) throw this.writes.failed;
+    if (this.destroyed) throw new TributaryError('SHUTTING_DOWN', 'the MQTT persistence is closed');
+    const result = apply();
+    await this.writes.committed();
+    return result;
+  }
+
+  private load(): void {
+    this.retained.load();
+    this.subscriptions.load();
+    this.outgoing.load();
+    this.incoming.load();
+    this.wills.load();
+  }
+}

@@ -1,0 +1,169 @@
+// Group commit for the MQTT persistence. aedes makes one persistence call per MQTT operation, and a
+// synchronous LMDB transaction per call would cost one fdatasync per call, on the main thread. So
+// writes are staged, the writes of one event-loop turn share one env.transactionSync run from
+// setImmediate (as LogStore.runGroup does), and every caller of that turn is answered after it.
+// Synchronous for the reasons in log-store.ts: a failed commit throws once, with its code, and leaves
+// no stray rejection behind.
+//
+// Until the commit, reads of a staged key return the staged value; a later write of the same key in
+// the turn replaces the staged one, which is applying them in call order.
+
+import path from 'node:path';
+import type { Database, Key, RootDatabase } from 'lmdb';
+import type { Logger } from 'pino';
+import { TributaryError } from '../../errors.ts';
+import { filesystemFreeBytes, isNoRoomCode } from '../lmdb-env.ts';
+
+interface Staged {
+  key: Key;
+  /** undefined deletes the key. */
+  value: object | undefined;
+}
+
+interface Batch {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: TributaryError) => void;
+}
+
+/** Below this much free room, a failed commit is taken for a full disk, not a broken one. */
+const NO_ROOM_MARGIN_BYTES = 1024 * 1024;
+
+export class GroupCommit {
+  private readonly env: RootDatabase;
+  private readonly log: Logger;
+  private readonly onRollback: () => void;
+  // Keyed by database, then by the key's JSON: lmdb keys here are strings or arrays of strings and numbers.
+  private staged = new Map<Database, Map<string, Staged>>();
+  private batch: Batch | null = null;
+  private failure: TributaryError | null = null;
+  private commitCount = 0;
+
+  /** `onRollback` runs after a failed commit, so callers can drop in-memory state the commit did not keep. */
+  constructor(env: RootDatabase, logger: Logger, onRollback: () => void) {
+    this.env = env;
+    this.log = logger;
+    this.onRollback = onRollback;
+  }
+
+  /** `value` is committed as it is at the end of the turn: the caller must not change it afterwards. */
+  put<V extends object, K extends Key>(db: Database<V, K>, key: K, value: V): void {
+    this.stage(db, key, value);
+  }
+
+  remove<K extends Key>(db: Database<object, K>, key: K): void {
+    this.stage(db, key, undefined);
+  }
+
+  /** The staged value if the key was written this turn, else the committed one. Callers may change the result. */
+  get<V extends object, K extends Key>(db: Database<V, K>, key: K): V | undefined {
+    const staged = this.staged.get(db)?.get(JSON.stringify(key));
+    if (staged) return staged.value === undefined ? undefined : ({ ...staged.value } as V);
+    return db.get(key);
+  }
+
+  /** Resolves once every write staged so far is committed; rejects with STORAGE_FULL or STORAGE_FAILED. */
+  committed(): Promise<void> {
+    return this.batch?.promise ?? Promise.resolve();
+  }
+
+  /** Commits what is staged now rather than at the end of the turn. */
+  flush(): void {
+    this.run();
+  }
+
+  /** Transactions committed so far. */
+  get commits(): number {
+    return this.commitCount;
+  }
+
+  /** Set once a commit failed for a reason other than room: no write is accepted after it. */
+  get failed(): TributaryError | null {
+    return this.failure;
+  }
+
+  private stage(db: Database, key: Key, value: object | undefined): void {
+    let writes = this.staged.get(db);
+    if (!writes) this.staged.set(db, (writes = new Map()));
+    writes.set(JSON.stringify(key), { key, value });
+    if (!this.batch) {
+      this.batch = newBatch();
+      // setImmediate runs after this turn's I/O callbacks: every operation decoded from the sockets
+      // readable now joins the same transaction.
+      setImmediate(() => this.run());
+    }
+  }
+
+  private run(): void {
+    const batch = this.batch;
+    const staged = this.staged;
+    this.batch = null;
+    this.staged = new Map();
+    if (!batch) return;
+    try {
+      this.env.transactionSync(() => {
+        for (const [db, writes] of staged)
+          for (const { key, value } of writes.values()) {
+            if (value === undefined) db.removeSync(key);
+            else db.putSync(key, value);
+          }
+      });
+    } catch (err) {
+      batch.reject(this.classify(err));
+      this.rollback();
+      return;
+    }
+    this.commitCount++;
+    batch.resolve();
+  }
+
+  // Runs from setImmediate: a throw here would take the process down, so a rollback that cannot read
+  // LMDB (the environment was closed under a scheduled commit) stops writes instead.
+  private rollback(): void {
+    try {
+      this.onRollback();
+    } catch (err) {
+      this.failure ??= new TributaryError('STORAGE_FAILED', 'MQTT session state could not be reloaded after a failed write', undefined, { cause: err });
+      this.log.error({ err }, 'MQTT persistence could not reload its indexes; writes stopped');
+    }
+  }
+
+  private classify(err: unknown): TributaryError {
+    const code = (err as { code?: number | string }).code;
+    const message = err instanceof Error ? err.message : String(err);
+    // A full tmpfs or SD card surfaces as EIO from LMDB's page writes (see log-store.ts), so "no room"
+    // is judged by the room left as well as by the code.
+    if (isNoRoomCode(code) || this.freeBytes() < NO_ROOM_MARGIN_BYTES) {
+      this.log.warn({ code }, 'MQTT session write refused: no room on the data dir');
+      return new TributaryError('STORAGE_FULL', `no room to store MQTT session state: ${message}`, undefined, { cause: err });
+    }
+    this.failure = new TributaryError('STORAGE_FAILED', `MQTT session write failed: ${message}; writes stopped (restart after fixing the disk)`, undefined, {
+      cause: err,
+    });
+    this.log.fatal({ err }, 'MQTT session write failed; MQTT persistence is now read-only');
+    return this.failure;
+  }
+
+  private freeBytes(): number {
+    try {
+      // The data file's path: lmdb-js has it but does not declare it.
+      return filesystemFreeBytes(path.dirname((this.env as unknown as { path: string }).path));
+    } catch {
+      // The filesystem cannot even be asked: that is a broken disk, not a full one.
+      return Number.POSITIVE_INFINITY;
+    }
+  }
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void;
+  let reject!: (err: TributaryError) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Every caller awaits this promise; marking it handled keeps a batch whose callers all went away
+  // from becoming an unhandled rejection.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}

@@ -1,0 +1,171 @@
+import type { Readable } from 'node:stream';
+import { describe, expect, it, vi } from 'vitest';
+import { isTributaryError } from '../../src/errors.ts';
+import { LogStore } from '../../src/storage/log-store.ts';
+import { MqttPersistence, type MqttPacket } from '../../src/storage/mqtt-persistence.ts';
+import { onCleanup, silentLogger, storeOptions, tempDir } from '../helpers/temp.ts';
+
+const broker = { id: 'broker-1' };
+const alice = { id: 'alice' };
+const bob = { id: 'bob' };
+
+/** A LogStore and the persistence sharing its environment, as the MQTT listener wires them. */
+async function open(dir: string) {
+  const store = new LogStore(storeOptions(dir));
+  const persistence = new MqttPersistence(store.lmdb, silentLogger);
+  await persistence.setup(broker);
+  const close = async () => {
+    await persistence.destroy();
+    await store.close();
+  };
+  return { store, persistence, close };
+}
+
+async function openForTest(dir = tempDir()) {
+  const opened = await open(dir);
+  onCleanup(opened.close);
+  return opened;
+}
+
+async function list(stream: Readable): Promise<MqttPacket[]> {
+  const out: MqttPacket[] = [];
+  for await (const item of stream) out.push(item as MqttPacket);
+  return out;
+}
+
+function publish(topic: string, payload: string, over: Partial<MqttPacket> = {}): MqttPacket & { topic: string } {
+  return { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false, brokerId: broker.id, brokerCounter: 1, ...over };
+}
+
+describe('MqttPersistence', () => {
+  it('keeps retained messages, subscriptions, queues, incoming packets and wills across a restart', async () => {
+    const dir = tempDir();
+    const first = await open(dir);
+    const p = first.persistence;
+    const properties = { contentType: 'text/plain', userProperties: { site: 'north' } };
+    await p.storeRetained(publish('sensors/a/temp', '21.5', { retain: true, qos: 0, properties }));
+    await p.storeRetained(publish('sensors/b/temp', 'gone', { retain: true }));
+    await p.storeRetained(publish('sensors/b/temp', '', { retain: true }));
+    await p.addSubscriptions(alice, [
+      { topic: 'sensors/+/temp', qos: 1, rh: 0, rap: false, nl: false },
+      { topic: 'alerts/#', qos: 2, rh: 0, rap: false, nl: false },
+      { topic: 'chatter', qos: 0, rh: 0, rap: false, nl: false },
+    ]);
+    await p.addSubscriptions(bob, [{ topic: 'sensors/#', qos: 1 }]);
+    for (let i = 0; i < 4; i++) await p.outgoingEnqueueCombi([{ clientId: alice.id }], publish('sensors/a/temp', `m${i}`, { brokerCounter: 10 + i, qos: 2 }));
+    for (let i = 0; i < 4; i++) await p.outgoingUpdate(alice, { ...publish('sensors/a/temp', `m${i}`), brokerCounter: 10 + i, messageId: 100 + i });
+    await p.outgoingClearMessageId(alice, { messageId: 100 });
+    await p.outgoingUpdate(alice, { cmd: 'pubrel', messageId: 101 });
+    await p.incomingStorePacket(bob, { ...publish('up/1', 'in-42', { qos: 2 }), messageId: 42 });
+    await p.incomingStorePacket(bob, { ...publish('up/1', 'in-43', { qos: 2 }), messageId: 43 });
+    await p.incomingDelPacket(bob, { messageId: 43 });
+    await p.putWill(alice, { cmd: 'publish', topic: 'status/alice', payload: Buffer.from('offline'), qos: 1, retain: true });
+    await first.close();
+
+    const { persistence: q } = await openForTest(dir);
+    const retained = await list(q.createRetainedStreamCombi(['sensors/+/temp', 'sensors/#']));
+    expect(retained).toHaveLength(1);
+    expect(retained[0]).toMatchObject({ topic: 'sensors/a/temp', qos: 0, retain: true, brokerId: broker.id, brokerCounter: 1, properties });
+    expect(Buffer.isBuffer(retained[0].payload)).toBe(true);
+    expect(retained[0].payload!.toString()).toBe('21.5');
+
+    expect(await q.subscriptionsByClient(alice)).toEqual(
+      expect.arrayContaining([
+        { topic: 'sensors/+/temp', qos: 1, rh: 0, rap: false, nl: false },
+        { topic: 'alerts/#', qos: 2, rh: 0, rap: false, nl: false },
+        { topic: 'chatter', qos: 0, rh: 0, rap: false, nl: false },
+      ]),
+    );
+    const matched = await q.subscriptionsByTopic('sensors/a/temp');
+    expect(matched.map((s) => [s.clientId, s.topic, s.qos]).sort()).toEqual([
+      ['alice', 'sensors/+/temp', 1],
+      ['bob', 'sensors/#', 1],
+    ]);
+    expect(await q.subscriptionsByTopic('chatter')).toEqual([]);
+    expect(await q.countOffline()).toEqual({ subsCount: 3, clientsCount: 2 });
+
+    const queue = await list(q.outgoingStream(alice));
+    expect(queue.map((m) => [m.cmd, m.messageId])).toEqual([
+      ['pubrel', 101],
+      ['publish', 102],
+      ['publish', 103],
+    ]);
+    expect(queue[1]).toMatchObject({ topic: 'sensors/a/temp', qos: 2, retain: false, dup: false, brokerId: broker.id, brokerCounter: 12 });
+    expect(queue[1].payload!.toString()).toBe('m2');
+    // The queue goes on after the restart: new entries after the old ones, ids still found.
+    await q.outgoingEnqueue({ clientId: alice.id }, publish('sensors/a/temp', 'm4', { brokerCounter: 14 }));
+    expect((await q.outgoingClearMessageId(alice, { messageId: 102 }))?.payload?.toString()).toBe('m2');
+    expect((await list(q.outgoingStream(alice))).map((m) => m.payload?.toString() ?? m.cmd)).toEqual(['pubrel', 'm3', 'm4']);
+
+    expect((await q.incomingGetPacket(bob, { messageId: 42 })).payload!.toString()).toBe('in-42');
+    await expect(q.incomingGetPacket(bob, { messageId: 43 })).rejects.toSatisfy((e) => isTributaryError(e, 'INVALID_REQUEST'));
+
+    expect(await q.getWill(alice)).toMatchObject({ topic: 'status/alice', clientId: 'alice', brokerId: broker.id, retain: true });
+    expect((await list(q.streamWill({ 'other-broker': Date.now() }))).map((w) => w.clientId)).toEqual(['alice']);
+    expect(await list(q.streamWill({ [broker.id]: Date.now() }))).toEqual([]);
+  });
+
+  it('commits the writes of one event-loop turn in one transaction and serves reads from them before', async () => {
+    const { persistence: p } = await openForTest();
+    const before = p.commits;
+    const writes = [
+      p.addSubscriptions(alice, [{ topic: 'a/+', qos: 1 }]),
+      p.storeRetained(publish('a/1', 'first', { retain: true })),
+      p.storeRetained(publish('a/1', 'second', { retain: true })),
+      p.storeRetained(publish('a/2', 'kept', { retain: true })),
+      p.storeRetained(publish('a/2', '', { retain: true })),
+      p.storeRetained(publish('a/2', 'back', { retain: true })),
+      p.incomingStorePacket(bob, { ...publish('up', 'x', { qos: 2 }), messageId: 7 }),
+      p.putWill(bob, { cmd: 'publish', topic: 'status/bob', payload: Buffer.from('bye'), qos: 0, retain: false }),
+      ...Array.from({ length: 100 }, (_, i) => p.outgoingEnqueue({ clientId: alice.id }, publish('a/1', `q${i}`, { brokerCounter: i + 1 }))),
+    ];
+    // Nothing committed yet, and every read already sees the writes.
+    expect(p.commits).toBe(before);
+    expect((await p.subscriptionsByTopic('a/1')).map((s) => s.clientId)).toEqual(['alice']);
+    expect((await p.incomingGetPacket(bob, { messageId: 7 })).payload!.toString()).toBe('x');
+    expect((await p.getWill(bob))?.topic).toBe('status/bob');
+    expect(p.commits).toBe(before);
+    const staged = await list(p.createRetainedStream('a/#'));
+    expect(staged.map((m) => m.payload!.toString()).sort()).toEqual(['back', 'second']);
+    expect(await list(p.outgoingStream(alice))).toHaveLength(100);
+
+    await Promise.all(writes);
+    expect(p.commits - before).toBe(1);
+    const committed = await list(p.createRetainedStream('a/#'));
+    expect(committed.map((m) => m.payload!.toString()).sort()).toEqual(['back', 'second']);
+    expect((await list(p.outgoingStream(alice))).map((m) => m.payload!.toString())).toEqual(Array.from({ length: 100 }, (_, i) => `q${i}`));
+  });
+
+  it('rejects every caller of a batch whose commit found no room with STORAGE_FULL, forgets the batch and keeps writing', async () => {
+    const { store, persistence: p } = await openForTest();
+    await p.addSubscriptions(alice, [{ topic: 'kept', qos: 1 }]);
+    vi.spyOn(store.lmdb.env, 'transactionSync').mockImplementationOnce(() => {
+      throw Object.assign(new Error('MDB_MAP_FULL: Environment mapsize limit reached'), { code: -30792 });
+    });
+    const results = await Promise.allSettled([
+      p.addSubscriptions(alice, [{ topic: 'lost', qos: 1 }]),
+      p.removeSubscriptions(alice, ['kept']),
+      p.storeRetained(publish('lost', 'x', { retain: true })),
+      p.outgoingEnqueue({ clientId: alice.id }, publish('lost', 'x')),
+    ]);
+    for (const r of results) expect(r.status === 'rejected' && isTributaryError(r.reason, 'STORAGE_FULL')).toBe(true);
+    expect((await p.subscriptionsByClient(alice)).map((s) => s.topic)).toEqual(['kept']);
+    expect(await p.subscriptionsByTopic('lost')).toEqual([]);
+    expect(await list(p.createRetainedStream('#'))).toEqual([]);
+    expect(await list(p.outgoingStream(alice))).toEqual([]);
+
+    await p.storeRetained(publish('later', 'y', { retain: true }));
+    expect((await list(p.createRetainedStream('#'))).map((m) => m.topic)).toEqual(['later']);
+  });
+
+  it('stops writing after a commit failed for another reason (STORAGE_FAILED)', async () => {
+    const { store, persistence: p } = await openForTest();
+    vi.spyOn(store.lmdb.env, 'transactionSync').mockImplementationOnce(() => {
+      throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+    });
+    const failed = p.putWill(alice, { cmd: 'publish', topic: 'status/alice', payload: Buffer.from('x'), qos: 0, retain: false });
+    await expect(failed).rejects.toSatisfy((e) => isTributaryError(e, 'STORAGE_FAILED'));
+    expect(await p.getWill(alice)).toBeUndefined();
+    await expect(p.storeRetained(publish('t', 'y', { retain: true }))).rejects.toSatisfy((e) => isTributaryError(e, 'STORAGE_FAILED'));
+  });
+});
