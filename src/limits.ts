@@ -32,6 +32,17 @@ export const limits = {
   partitionsMax: 1024,
   /** Topic name length (Kafka's rule). */
   topicNameLengthMax: 249,
+  /** Smallest messageBytesMax: a CONNECT with a client id, credentials and a will must fit. */
+  mqttMessageBytesMin: 1024,
+  /**
+   * Largest MQTT packet accepted. One PUBLISH becomes one record holding its payload, its topic twice
+   * (key and header) and the client id; that must fit one append (appendBytesMax).
+   */
+  mqttMessageBytesMax: 1024 * 1024,
+  /** Concurrent MQTT connections over all transports. */
+  mqttConnectionsMax: 10_000,
+  /** Appends in flight per MQTT client; past its configured bound the client's socket is not read. */
+  mqttInflightMax: 65_535,
   /** Batches deleted per retention step, so one step never blocks the produce path for long. */
   retentionBatchesPerStep: 2000,
 } as const;

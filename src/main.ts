@@ -5,18 +5,25 @@ import { Broker } from './broker/broker.ts';
 import type { Config } from './config/schema.ts';
 import { EdgeServer } from './listeners/edge/edge-server.ts';
 import { startHttpListener, type HttpListener } from './listeners/http.ts';
+import { MqttListener } from './listeners/mqtt/mqtt-listener.ts';
 import { createMetricsRegistry } from './observability/metrics.ts';
 import { LogStore } from './storage/log-store.ts';
 
 export interface RunningTributary {
   broker: Broker;
   edge: EdgeServer | null;
+  mqtt: MqttListener | null;
   http: HttpListener | null;
   /** Stops accepting, answers in-flight requests, commits and flushes, closes LMDB. */
   close(): Promise<void>;
 }
 
-export async function startTributary(config: Config, logger: Logger): Promise<RunningTributary> {
+export interface StartOptions {
+  /** An aedes persistence for MQTT sessions, retained messages and QoS queues; in memory when absent. */
+  mqttPersistence?: unknown;
+}
+
+export async function startTributary(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningTributary> {
   const store = new LogStore({
     dataDir: config.dataDir,
     mapSizeBytes: config.storage.mapSizeBytes,
@@ -42,31 +49,53 @@ export async function startTributary(config: Config, logger: Logger): Promise<Ru
   broker.start();
 
   let edge: EdgeServer | null = null;
+  let mqtt: MqttListener | null = null;
   let http: HttpListener | null = null;
   try {
     const e = config.listeners.edge;
     if (e.enabled)
       edge = await EdgeServer.start({ host: e.host, port: e.port, token: e.token, frameBytesMax: e.frameBytesMax, keepaliveMs: e.keepaliveMs, connectionsMax: e.connectionsMax, broker, logger });
+    const m = config.listeners.mqtt;
+    if (m.enabled) {
+      const { enabled: defaultRouteOn, ...defaultRoute } = config.defaultRoute;
+      mqtt = await MqttListener.start({
+        ...m,
+        routes: config.routes,
+        defaultRoute: defaultRouteOn ? defaultRoute : null,
+        users: config.auth.users,
+        acls: config.auth.acls,
+        broker,
+        logger,
+        persistence: options.mqttPersistence,
+      });
+    }
     const h = config.listeners.http;
     if (h.enabled) {
-      const registry = createMetricsRegistry({ broker, connections: () => ({ edge: edge?.connectionCount ?? 0 }) });
+      const registry = createMetricsRegistry({
+        broker,
+        connections: () => ({ edge: edge?.connectionCount ?? 0, mqtt: mqtt?.connectionCount ?? 0 }),
+        mqtt: mqtt ?? undefined,
+      });
       http = await startHttpListener({ host: h.host, port: h.port, broker, registry, logger });
     }
   } catch (err) {
+    await mqtt?.close();
     await edge?.close();
     await broker.close();
     throw err;
   }
-  logger.info({ dataDir: config.dataDir, edgePort: edge?.port, httpPort: http?.port, topics: broker.listTopics().length }, 'tributary started');
+  logger.info({ dataDir: config.dataDir, edgePort: edge?.port, mqttPort: mqtt?.port, httpPort: http?.port, topics: broker.listTopics().length }, 'tributary started');
 
   let closing: Promise<void> | null = null;
   return {
     broker,
     edge,
+    mqtt,
     http,
     close: () =>
       (closing ??= (async () => {
         await edge?.close();
+        await mqtt?.close();
         await http?.close();
         await broker.close();
         logger.info('tributary stopped');

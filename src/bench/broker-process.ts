@@ -55,6 +55,10 @@ export class BrokerProcess {
       // HTTP stays on, as in production: prom-client and the listener are part of the idle RSS.
       TRIBUTARY_LISTENERS__HTTP__HOST: '127.0.0.1',
       TRIBUTARY_LISTENERS__HTTP__PORT: '0',
+      // MQTT too, on ports of its own so a broker already running on this machine is no obstacle.
+      TRIBUTARY_LISTENERS__MQTT__HOST: '127.0.0.1',
+      TRIBUTARY_LISTENERS__MQTT__PORT: '0',
+      TRIBUTARY_LISTENERS__MQTT__WS__PORT: '0',
       TRIBUTARY_LOG__LEVEL: 'info',
       TRIBUTARY_LOG__PRETTY: 'false',
     });

@@ -7,6 +7,7 @@ import { registerBench } from './bench.ts';
 import { registerConsume } from './consume.ts';
 import { EXIT_USAGE, reportFailure } from './errors.ts';
 import { exitQuietlyOnClosedStdout } from './output.ts';
+import { registerPasswd } from './passwd.ts';
 import { registerProduce } from './produce.ts';
 import { registerStart } from './start.ts';
 import { registerTopics } from './topics.ts';
@@ -28,6 +29,7 @@ Examples:
   $ tributary topics create telemetry --partitions 4
   $ printf 'a\\nb\\n' | tributary produce telemetry
   $ tributary consume telemetry --format json --max 10
+  $ tributary passwd --username sensor-1
   $ tributary <command> --help`,
     );
   registerStart(program);
@@ -35,6 +37,7 @@ Examples:
   registerProduce(program);
   registerConsume(program);
   registerBench(program);
+  registerPasswd(program);
   return program;
 }
 

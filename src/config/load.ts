@@ -110,8 +110,11 @@ function readEnvOverrides(env: NodeJS.ProcessEnv): { overrides: EnvOverride[]; p
     const candidates = envCandidates(text);
     const value = candidates.find((candidate) => z.safeParse(key.schema, candidate).success);
     if (value === undefined) {
-      const issue = z.safeParse(key.schema, candidates[0], { error: expectation }).error?.issues[0];
-      problems.push(`env ${variable}: got ${show(candidates[0])}, expected ${issue?.message}`);
+      // A list's issues sit inside it (routes.0.key): name that key and the value found there.
+      for (const issue of z.safeParse(key.schema, candidates[0], { error: expectation, reportInput: true }).error?.issues ?? []) {
+        const inside = issue.path.length === 0 ? '' : `${[...key.path, ...issue.path].join('.')}: `;
+        problems.push(`env ${variable}: ${inside}got ${show(issue.path.length === 0 ? candidates[0] : issue.input)}, expected ${issue.message}`);
+      }
       continue;
     }
     overrides.push({ variable, path: key.path, value });
@@ -122,13 +125,24 @@ function readEnvOverrides(env: NodeJS.ProcessEnv): { overrides: EnvOverride[]; p
 /**
  * Env values are strings; the schema decides what they mean. Each reading is tried in order and
  * the first the key accepts wins, so a token "12345" stays a string while a port "12345" becomes
- * a number. The first reading is the one reported when none fits.
+ * a number. The first reading is the one reported when none fits. Text starting with "[" is read
+ * as JSON first: lists (routes, auth.users, auth.acls) are whole values, like any other key.
  */
 function envCandidates(text: string): unknown[] {
   if (text === 'null') return [null, text];
+  if (text.startsWith('[')) return [parseJsonOr(text), text];
   if (text === 'true' || text === 'false') return [text === 'true', text];
   if (/^-?\d+(\.\d+)?$/.test(text)) return [Number(text), text];
   return [text];
+}
+
+/** A list key (routes, auth.users) takes JSON; text that is not JSON is reported as the text. */
+function parseJsonOr(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 /** TRIBUTARY_LISTENERS__EDGE__PORT → { path: [listeners, edge, port], schema } for every leaf key. */
@@ -180,10 +194,20 @@ function validate(raw: unknown, source: string, envByKey: Map<string, string>, p
         return `${source}: unknown key "${qualify(unknownKey)}"${hint === undefined ? '' : ` (did you mean "${qualify(hint)}"?)`}`;
       });
     }
-    const variable = envByKey.get(key);
-    const where = variable !== undefined ? `env ${variable}` : key === '' ? source : `${source}: ${key}`;
+    const env = envVariableFor(issue.path, envByKey);
+    const where = env !== undefined ? `env ${env.variable}${env.key === key ? '' : `: ${key}`}` : key === '' ? source : `${source}: ${key}`;
     return [`${where}: got ${show(issue.input)}, expected ${issue.message}`];
   }
+}
+
+/** The variable that set this key or a list it is inside (TRIBUTARY_ROUTES for routes.0.key). */
+function envVariableFor(keyPath: PropertyKey[], envByKey: Map<string, string>): { variable: string; key: string } | undefined {
+  for (let n = keyPath.length; n > 0; n--) {
+    const key = keyPath.slice(0, n).join('.');
+    const variable = envByKey.get(key);
+    if (variable !== undefined) return { variable, key };
+  }
+  return undefined;
 }
 
 function shapeAt(keyPath: PropertyKey[]): z.core.$ZodShape | undefined {

@@ -8,7 +8,10 @@
 // Leaf schemas carry their own "expected ..." text where the zod default would be unclear.
 
 import { z } from 'zod';
+import { passwordHashProblem } from '../listeners/mqtt/auth.ts';
+import { routeProblems } from '../listeners/mqtt/routes.ts';
 import { limits } from '../limits.ts';
+import { filterProblem } from '../protocol/mqtt/topic-filter.ts';
 import { formatDuration, formatSize, parseDuration, parseSize } from './units.ts';
 
 /** A nested object of settings; `null` (a YAML key with everything below it commented out) means `{}`. */
@@ -77,6 +80,42 @@ const timerMsMax = 86_400_000;
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const host = () => nonEmptyString('a host name or IP address');
+const filePath = () => nonEmptyString('a file path or null').nullable().default(null);
+const acks = () => z.union([z.literal(0), z.literal(1), z.literal('all')], { error: '0, 1 or all' }).default(1);
+
+/** Adds one issue per route problem, at the route's field, naming its match filter. */
+function checkRoute(route: { match: string | null; topic: string; key: string | null }, ctx: z.core.$RefinementCtx) {
+  for (const p of routeProblems(route)) ctx.addIssue({ code: 'custom', path: [p.field], input: route[p.field], message: p.message });
+}
+
+const route = z
+  .strictObject({
+    match: z.string({ error: 'an MQTT topic filter' }),
+    topic: z.string({ error: 'a log topic name' }),
+    key: z.string({ error: 'a key template or null' }).nullable().default('{topic}'),
+    acks: acks(),
+  })
+  .superRefine(checkRoute);
+
+const topicFilter = z.string({ error: 'an MQTT topic filter' }).superRefine((filter, ctx) => {
+  const problem = filterProblem(filter);
+  if (problem !== null) ctx.addIssue({ code: 'custom', input: filter, message: `an MQTT topic filter (${problem})` });
+});
+
+const aclRule = z.strictObject({
+  user: nonEmptyString('a username').optional(),
+  clientId: nonEmptyString('a client id').optional(),
+  publish: z.array(topicFilter).default([]),
+  subscribe: z.array(topicFilter).default([]),
+});
+
+const user = z.strictObject({
+  username: nonEmptyString('a username'),
+  passwordHash: z.string({ error: 'a password hash' }).superRefine((hash, ctx) => {
+    const problem = passwordHashProblem(hash);
+    if (problem !== null) ctx.addIssue({ code: 'custom', input: '(hidden)', message: problem });
+  }),
+});
 
 export const configSchema = z.strictObject({
   dataDir: nonEmptyString('a directory path').default('./data'),
@@ -111,7 +150,74 @@ export const configSchema = z.strictObject({
           port: intRange(0, 65535).default(8088),
         }),
       ),
+      mqtt: section(
+        z
+          .strictObject({
+            enabled: z.boolean().default(true),
+            host: host().default('0.0.0.0'),
+            port: intRange(0, 65535).default(1883),
+            ws: section(
+              z.strictObject({
+                enabled: z.boolean().default(true),
+                port: intRange(0, 65535).default(8083),
+              }),
+            ),
+            tls: section(
+              z.strictObject({
+                enabled: z.boolean().default(false),
+                port: intRange(0, 65535).default(8883),
+                certFile: filePath(),
+                keyFile: filePath(),
+                caFile: filePath(),
+              }),
+            ),
+            messageBytesMax: size({ min: limits.mqttMessageBytesMin, max: limits.mqttMessageBytesMax }).default(256 * 1024),
+            connectionsMax: intRange(1, limits.mqttConnectionsMax).default(1000),
+            inflightMax: intRange(1, limits.mqttInflightMax).default(100),
+            // aedes clamps its own limit to 100 levels (its topic matcher throws beyond).
+            topicLevelsMax: intRange(1, 100).default(32),
+            allowAnonymous: z.boolean().default(true),
+          })
+          .superRefine((mqtt, ctx) => {
+            if (!mqtt.tls.enabled) return;
+            for (const key of ['certFile', 'keyFile'] as const)
+              if (mqtt.tls[key] === null) ctx.addIssue({ code: 'custom', path: ['tls', key], input: null, message: 'a file path (PEM) when tls.enabled is true' });
+          }),
+      ),
     }),
+  ),
+
+  // MQTT PUBLISH → log topic, in order; the first match wins, then defaultRoute.
+  routes: z.array(route, { error: 'a list of routes' }).default([]),
+
+  defaultRoute: section(
+    z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        topic: z.string({ error: 'a log topic name' }).default('mqtt'),
+        key: z.string({ error: 'a key template or null' }).nullable().default('{topic}'),
+        acks: acks(),
+      })
+      .superRefine((fallback, ctx) => checkRoute({ ...fallback, match: null }, ctx)),
+  ),
+
+  auth: section(
+    z
+      .strictObject({
+        users: z.array(user, { error: 'a list of users' }).default([]),
+        acls: z.array(aclRule, { error: 'a list of ACL rules' }).default([]),
+      })
+      .superRefine((auth, ctx) => {
+        const seen = new Set<string>();
+        auth.users.forEach((u, i) => {
+          if (seen.has(u.username)) ctx.addIssue({ code: 'custom', path: ['users', i, 'username'], input: u.username, message: 'a username not used by an earlier entry' });
+          seen.add(u.username);
+        });
+        auth.acls.forEach((rule, i) => {
+          if (rule.user !== undefined && !seen.has(rule.user))
+            ctx.addIssue({ code: 'custom', path: ['acls', i, 'user'], input: rule.user, message: 'the username of an entry in auth.users' });
+        });
+      }),
   ),
 
   topics: section(
@@ -153,6 +259,10 @@ export const configSchema = z.strictObject({
       batchesPerStep: intRange(1, 100_000).default(limits.retentionBatchesPerStep),
     }),
   ),
+}).superRefine((config, ctx) => {
+  const mqtt = config.listeners.mqtt;
+  if (mqtt.enabled && !mqtt.allowAnonymous && config.auth.users.length === 0)
+    ctx.addIssue({ code: 'custom', path: ['listeners', 'mqtt', 'allowAnonymous'], input: false, message: 'true, or at least one user in auth.users (else no client could connect)' });
 });
 
 export type Config = z.output<typeof configSchema>;

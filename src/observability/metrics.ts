@@ -3,11 +3,13 @@
 
 import client from 'prom-client';
 import type { Broker } from '../broker/broker.ts';
+import type { MqttMetricsSource } from '../listeners/mqtt/metrics.ts';
 
 export interface MetricsSources {
   broker: Broker;
-  /** Open connections per listener name (edge, ...). */
+  /** Open connections per listener name (edge, mqtt, ...). */
   connections: () => Record<string, number>;
+  mqtt?: MqttMetricsSource;
 }
 
 export function createMetricsRegistry(src: MetricsSources): client.Registry {
@@ -72,6 +74,8 @@ export function createMetricsRegistry(src: MetricsSources): client.Registry {
     },
   });
 
+  if (src.mqtt) registerMqttMetrics(registry, src.mqtt);
+
   const partitionGauge = (name: string, help: string, field: 'nextOffset' | 'logStartOffset' | 'bytes') =>
     new client.Gauge({
       name,
@@ -87,4 +91,50 @@ export function createMetricsRegistry(src: MetricsSources): client.Registry {
   partitionGauge('tributary_partition_log_start_offset', 'First retained offset per partition.', 'logStartOffset');
   partitionGauge('tributary_partition_bytes', 'Stored bytes per partition.', 'bytes');
   return registry;
+}
+
+function registerMqttMetrics(registry: client.Registry, src: MqttMetricsSource): void {
+  const m = src.metrics;
+  const labelled = (name: string, help: string, label: string, read: () => Iterable<[string, number]>) =>
+    new client.Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [value, n] of read()) this.inc({ [label]: value }, n);
+      },
+    });
+  labelled('tributary_mqtt_publishes_in_total', 'MQTT PUBLISH packets received from clients, by QoS.', 'qos', () => m.publishesIn.map((n, qos) => [String(qos), n]));
+  labelled('tributary_mqtt_denied_total', 'MQTT publishes and subscriptions refused by ACLs.', 'action', () => Object.entries(m.denied));
+  labelled('tributary_mqtt_connects_refused_total', 'MQTT connections refused before or at CONNACK, by reason.', 'reason', () => m.refused);
+  labelled('tributary_mqtt_connections_closed_total', 'MQTT connections the broker closed, by reason.', 'reason', () => m.closed);
+  new client.Counter({
+    name: 'tributary_mqtt_unrouted_total',
+    help: 'MQTT publishes that matched no route: delivered to subscribers, not logged.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(m.unrouted);
+    },
+  });
+  new client.Counter({
+    name: 'tributary_mqtt_wills_logged_total',
+    help: 'MQTT wills appended to a log when their client went away.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(m.willsLogged);
+    },
+  });
+  new client.Gauge({
+    name: 'tributary_mqtt_clients',
+    help: 'MQTT clients connected (past CONNACK).',
+    registers: [registry],
+    collect() {
+      this.set(src.clientCount);
+    },
+  });
+  registry.registerMetric(m.pubackLatency);
 }

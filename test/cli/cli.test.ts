@@ -5,8 +5,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
 import packageJson from '../../package.json' with { type: 'json' };
-import { bundlePath, freePort, startChildBroker, type ChildBroker } from '../helpers/child-broker.ts';
+import { verifyPassword } from '../../src/listeners/mqtt/auth.ts';
+import { bundlePath, freePort, startChildBroker, waitForPort, type ChildBroker } from '../helpers/child-broker.ts';
 import { onCleanup, tempDir } from '../helpers/temp.ts';
 
 interface Run {
@@ -58,7 +60,7 @@ describe('tributary CLI without a broker', () => {
     expect(r.stdout.trim()).toBe(packageJson.version);
   });
 
-  it.each([[], ['start'], ['topics'], ['topics', 'list'], ['topics', 'create'], ['topics', 'describe'], ['topics', 'delete'], ['produce'], ['consume'], ['bench']])(
+  it.each([[], ['start'], ['topics'], ['topics', 'list'], ['topics', 'create'], ['topics', 'describe'], ['topics', 'delete'], ['produce'], ['consume'], ['bench'], ['passwd']])(
     '%j --help shows usage and examples',
     async (...command: string[]) => {
       const r = await run([...command, '--help']);
@@ -165,6 +167,55 @@ describe('tributary CLI against a broker', () => {
     expect(await cli(['topics', 'delete', 'cli-rt'])).toMatchObject({ code: 0, stderr: 'deleted topic cli-rt\n' });
     expect(JSON.parse((await cli(['topics', 'list', '--json'])).stdout)).toEqual([]);
 
+    await stopGracefully(broker);
+  }, 60_000);
+});
+
+describe('tributary passwd', () => {
+  it('hashes the first line of stdin into a hash that verifies, or a whole auth.users entry', async () => {
+    const r = await run(['passwd'], { input: 'correct horse\nignored\n' });
+    expect(r.code).toBe(0);
+    const hash = r.stdout.trim();
+    expect(hash).toMatch(/^scrypt\$16384\$8\$1\$\S+\$\S+$/);
+    expect(await verifyPassword(Buffer.from('correct horse'), hash)).toBe(true);
+    expect(await verifyPassword(Buffer.from('correct horse\n'), hash)).toBe(false);
+    const entry = await run(['passwd', '--username', 'sensor-1'], { input: 'pw' });
+    expect(entry.stdout).toMatch(/^- username: "sensor-1"\n  passwordHash: scrypt\$\S+\n$/);
+  });
+
+  it('refuses an empty password with exit 2', async () => {
+    const r = await run(['passwd'], { input: '' });
+    expect(r.code).toBe(2);
+    expect(lines(r.stderr)).toEqual(['tributary: INVALID_REQUEST: the password is empty']);
+  });
+});
+
+describe('tributary consume on an MQTT-fed topic', () => {
+  it('shows the MQTT headers with --format json', async () => {
+    const mqttPort = await freePort();
+    const broker = await startChildBroker(tempDir(), await freePort(), {
+      TRIBUTARY_LISTENERS__MQTT__ENABLED: 'true',
+      TRIBUTARY_LISTENERS__MQTT__HOST: '127.0.0.1',
+      TRIBUTARY_LISTENERS__MQTT__PORT: String(mqttPort),
+      TRIBUTARY_LISTENERS__MQTT__WS__ENABLED: 'false',
+    });
+    await waitForPort(broker, mqttPort);
+    const client = await mqtt.connectAsync({ host: '127.0.0.1', port: mqttPort, clientId: 'meter-4', reconnectPeriod: 0 });
+    await client.publishAsync('meters/4/kwh', '12.5', { qos: 1, retain: true });
+    await client.endAsync();
+    const r = await run(['consume', 'mqtt', '--format', 'json'], { env: { TRIBUTARY_BROKER: `127.0.0.1:${broker.port}` } });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      topic: 'mqtt',
+      key: 'meters/4/kwh',
+      value: '12.5',
+      headers: [
+        { key: 'mqtt.topic', value: 'meters/4/kwh' },
+        { key: 'mqtt.clientId', value: 'meter-4' },
+        { key: 'mqtt.qos', value: '1' },
+        { key: 'mqtt.retain', value: 'true' },
+      ],
+    });
     await stopGracefully(broker);
   }, 60_000);
 });

@@ -59,7 +59,22 @@ describe('defaults', () => {
           connectionsMax: 1000,
         },
         http: { enabled: true, host: '0.0.0.0', port: 8088 },
+        mqtt: {
+          enabled: true,
+          host: '0.0.0.0',
+          port: 1883,
+          ws: { enabled: true, port: 8083 },
+          tls: { enabled: false, port: 8883, certFile: null, keyFile: null, caFile: null },
+          messageBytesMax: 256 * 1024,
+          connectionsMax: 1000,
+          inflightMax: 100,
+          topicLevelsMax: 32,
+          allowAnonymous: true,
+        },
       },
+      routes: [],
+      defaultRoute: { enabled: true, topic: 'mqtt', key: '{topic}', acks: 1 },
+      auth: { users: [], acls: [] },
       topics: { autoCreate: true, defaultPartitions: 1, defaultRetentionMs: 7 * 86_400_000, defaultRetentionBytes: -1 },
       storage: {
         diskBudgetBytes: -1,
@@ -332,5 +347,76 @@ describe('error messages', () => {
 
   it('unreadable file', () => {
     expect(configError(() => loadConfig({ file: dir, env: {} })).message).toMatch(new RegExp(`^config file ${dir}: cannot read: `));
+  });
+});
+
+describe('MQTT routes and auth', () => {
+  const x = (text: string) => writeFile('x.yaml', text);
+  const hash = 'scrypt$1024$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+
+  it('reads routes with their defaults (key = the MQTT topic, acks 1)', () => {
+    const file = x('routes:\n  - match: sensors/+/telemetry\n    topic: telemetry\n    key: "{1}"\n    acks: all\n  - match: "#"\n    topic: everything\n');
+    expect(loadConfig({ file, env: {} }).routes).toEqual([
+      { match: 'sensors/+/telemetry', topic: 'telemetry', key: '{1}', acks: 'all' },
+      { match: '#', topic: 'everything', key: '{topic}', acks: 1 },
+    ]);
+  });
+
+  it('names the route and the field of every bad route', () => {
+    const file = x('routes:\n  - match: a/+\n    topic: t\n  - match: a/#/b\n    topic: bad topic\n    key: "{2}"\n    acks: 2\n');
+    expect(configError(() => loadConfig({ file, env: {} })).message.split('\n')).toEqual([
+      `config file ${file}: routes.1.acks: got 2, expected 0, 1 or all`,
+    ]);
+    const file2 = x('routes:\n  - match: a/+\n    topic: t\n  - match: a/#/b\n    topic: bad topic\n  - match: s/+\n    topic: s\n    key: "{2}"\n');
+    expect(configError(() => loadConfig({ file: file2, env: {} })).message.split('\n')).toEqual([
+      `config file ${file2}: routes.1.match: got "a/#/b", expected an MQTT topic filter ("#" may only be the last level)`,
+      `config file ${file2}: routes.1.topic: got "bad topic", expected a log topic name: 1-249 characters of [a-zA-Z0-9._-], not "." or ".."`,
+      `config file ${file2}: routes.2.key: got "{2}", expected null or a key template of text, {clientId}, {topic} and captures (match "s/+" has 1 wildcard: {1}); found unknown placeholder {2}`,
+    ]);
+  });
+
+  it('takes a list from the environment as JSON, naming the variable in errors', () => {
+    const env = { TRIBUTARY_ROUTES: '[{"match":"a/#","topic":"a","key":null}]' };
+    expect(loadConfig({ env }).routes).toEqual([{ match: 'a/#', topic: 'a', key: null, acks: 1 }]);
+    expect(configError(() => loadConfig({ env: { TRIBUTARY_ROUTES: '[{"match":"a/#","topic":"a","key":"{2}"}]' } })).message).toMatch(
+      /^env TRIBUTARY_ROUTES: routes\.0\.key: got "\{2\}", expected /,
+    );
+    expect(configError(() => loadConfig({ env: { TRIBUTARY_ROUTES: 'a/#' } })).message).toBe('env TRIBUTARY_ROUTES: got "a/#", expected a list of routes');
+    expect(loadConfig({ env: { TRIBUTARY_DEFAULT_ROUTE__ENABLED: 'false', TRIBUTARY_DEFAULT_ROUTE__ACKS: 'all' } }).defaultRoute).toMatchObject({ enabled: false, acks: 'all' });
+  });
+
+  it('checks users, ACLs, TLS files and anonymous access, without echoing password hashes', () => {
+    const file = x(
+      [
+        'listeners:',
+        '  mqtt:',
+        '    tls:',
+        '      enabled: true',
+        '      certFile: /etc/cert.pem',
+        'auth:',
+        '  users:',
+        '    - username: a',
+        `      passwordHash: ${hash}`,
+        '    - username: a',
+        '      passwordHash: hunter2',
+        '  acls:',
+        '    - user: b',
+        '      publish: ["x/#/y"]',
+      ].join('\n'),
+    );
+    expect(configError(() => loadConfig({ file, env: {} })).message.split('\n')).toEqual([
+      `config file ${file}: listeners.mqtt.tls.keyFile: got null, expected a file path (PEM) when tls.enabled is true`,
+      `config file ${file}: auth.users.1.passwordHash: got "(hidden)", expected a password hash made by \`tributary passwd\` (problem: not of the form scrypt$N$r$p$salt$hash)`,
+      `config file ${file}: auth.acls.0.publish.0: got "x/#/y", expected an MQTT topic filter ("#" may only be the last level)`,
+      `config file ${file}: auth.users.1.username: got "a", expected a username not used by an earlier entry`,
+      `config file ${file}: auth.acls.0.user: got "b", expected the username of an entry in auth.users`,
+    ]);
+    expect(configError(() => loadConfig({ env: { TRIBUTARY_LISTENERS__MQTT__ALLOW_ANONYMOUS: 'false' } })).message).toBe(
+      'env TRIBUTARY_LISTENERS__MQTT__ALLOW_ANONYMOUS: got false, expected true, or at least one user in auth.users (else no client could connect)',
+    );
+    const unknownUser = x(`auth:\n  users:\n    - username: a\n      passwordHash: ${hash}\n  acls:\n    - user: b\n      subscribe: ["#"]\n`);
+    expect(configError(() => loadConfig({ file: unknownUser, env: {} })).message).toBe(
+      `config file ${unknownUser}: auth.acls.0.user: got "b", expected the username of an entry in auth.users`,
+    );
   });
 });

@@ -30,6 +30,8 @@ export async function startChildBroker(dataDir: string, port: number, env: Recor
       TRIBUTARY_LISTENERS__EDGE__HOST: '127.0.0.1',
       TRIBUTARY_LISTENERS__EDGE__PORT: String(port),
       TRIBUTARY_LISTENERS__HTTP__ENABLED: 'false',
+      // Test files run in parallel: MQTT's fixed default ports would collide. Tests that use it set its ports.
+      TRIBUTARY_LISTENERS__MQTT__ENABLED: 'false',
       TRIBUTARY_LOG__PRETTY: 'false',
       ...env,
     },
@@ -43,17 +45,23 @@ export async function startChildBroker(dataDir: string, port: number, env: Recor
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
   });
+  const broker = { child, port, output: () => out, exited };
+  await waitForPort(broker, port);
+  return broker;
+}
+
+/** Resolves once the child accepts connections on `port` (another listener than the edge one, say). */
+export async function waitForPort(broker: ChildBroker, port: number): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`broker exited with ${child.exitCode}: ${out}`);
+    if (broker.child.exitCode !== null) throw new Error(`broker exited with ${broker.child.exitCode}: ${broker.output()}`);
     const up = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1');
       s.once('connect', () => (s.destroy(), resolve(true)));
       s.once('error', () => resolve(false));
     });
-    if (up) break;
-    if (Date.now() > deadline) throw new Error(`broker did not listen on ${port}: ${out}`);
+    if (up) return;
+    if (Date.now() > deadline) throw new Error(`broker did not listen on ${port}: ${broker.output()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { child, port, output: () => out, exited };
 }

@@ -5,7 +5,7 @@ import { startTributary } from '../../src/main.ts';
 import { onCleanup, rec, tempDir } from '../helpers/temp.ts';
 
 async function start() {
-  const config = parseConfig({ dataDir: tempDir(), listeners: { edge: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 } } }, 'test');
+  const config = parseConfig({ dataDir: tempDir(), listeners: { edge: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, mqtt: { enabled: false } } }, 'test');
   const running = await startTributary(config, pino({ level: 'silent' }));
   onCleanup(() => running.close());
   return { running, base: `http://127.0.0.1:${running.http!.port}` };

@@ -1,0 +1,243 @@
+// The durable publish path: an MQTT PUBLISH → route → one record appended to a partition log → only
+// then aedes may acknowledge it. Runs inside aedes' authorizePublish hook, because aedes 1.2 writes
+// the acknowledgement right after that hook calls back (node_modules/aedes/lib/handlers/publish.js:
+// handlePublish runs `publishActions = [authorizePublish, enqueuePublish]` in series, and
+// enqueuePublish writes the PUBACK for QoS 1 before it even delivers to subscribers, and the PUBREC
+// for QoS 2 after storing the packet). Calling back with an error makes aedes close the connection
+// without an answer — MQTT 3.1.1 has no negative PUBACK — which is what a failed append must do.
+//
+// Per client:
+// - records reach the log in the order the PUBLISH packets arrived, and acknowledgements leave in
+//   that order too [MQTT-4.6.0-2], whatever order the commits resolve in;
+// - QoS 0 is appended without waiting: the callback (delivery to subscribers) does not wait for the
+//   commit, but the append still counts against the client's in-flight bound;
+// - at most `inflightMax` appends are in flight; past it the listener stops reading the client's
+//   socket (onFlow), so TCP pushes back on the device instead of the broker buffering;
+// - QoS 2: a retransmission aedes already holds (same packet id, before PUBREL) is not appended
+//   again; aedes answers it with PUBREC. QoS 1 retransmissions are appended again (at least once).
+//
+// Never: acknowledge before the record is committed at the route's acks level, or acknowledge
+// anything on a connection after one of its appends failed.
+
+import type { Client, PublishPacket } from 'aedes';
+import type { Logger } from 'pino';
+import type { Broker } from '../../broker/broker.ts';
+import { TributaryError } from '../../errors.ts';
+import type { RecordHeader, RecordInput } from '../../format/record-batch.ts';
+import type { MqttMetrics } from './metrics.ts';
+import type { Router, RouteTarget } from './routes.ts';
+
+type Done = (err?: Error | null) => void;
+
+/** The part of an aedes persistence the QoS 2 duplicate check reads. */
+export interface IncomingPackets {
+  incomingGetPacket(client: Client, packet: PublishPacket): Promise<unknown>;
+}
+
+export interface DurablePublishOptions {
+  broker: Broker;
+  router: Router;
+  metrics: MqttMetrics;
+  logger: Logger;
+  inflightMax: number;
+  incoming: () => IncomingPackets;
+  /** The client's appends reached inflightMax (paused) or fell back to half of it. */
+  onFlow(client: Client, paused: boolean): void;
+}
+
+interface Entry {
+  packet: PublishPacket;
+  route: RouteTarget | null;
+  receivedMs: number;
+  receivedNs: bigint;
+  /** False while the QoS 2 duplicate check runs. */
+  ready: boolean;
+  duplicate: boolean;
+  committed: boolean;
+  done: Done;
+}
+
+class ClientFlow {
+  /** Received, not yet appended (waiting for an earlier entry's duplicate check). */
+  readonly admission: Entry[] = [];
+  /** QoS 1/2 entries appended or appending, not yet acknowledged; in arrival order. */
+  readonly unacked: Entry[] = [];
+  appending = 0;
+  paused = false;
+  /** The append failure that is closing this connection. */
+  failure: TributaryError | null = null;
+}
+
+const MQTT_HEADERS = { topic: 'mqtt.topic', clientId: 'mqtt.clientId', qos: 'mqtt.qos', retain: 'mqtt.retain' } as const;
+const QOS_VALUES = [Buffer.from('0'), Buffer.from('1'), Buffer.from('2')];
+const RETAIN_VALUES = { true: Buffer.from('true'), false: Buffer.from('false') };
+
+export class DurablePublisher {
+  private readonly opts: DurablePublishOptions;
+  private readonly log: Logger;
+  private readonly flows = new WeakMap<Client, ClientFlow>();
+  private appendsInflight = 0;
+  private drained: (() => void) | null = null;
+  private closing = false;
+
+  constructor(opts: DurablePublishOptions) {
+    this.opts = opts;
+    this.log = opts.logger;
+  }
+
+  /** aedes' authorizePublish, after ACLs. `client` is null or closed for a will. */
+  publish(client: Client | null, packet: PublishPacket, done: Done): void {
+    const receivedMs = Date.now();
+    const receivedNs = process.hrtime.bigint();
+    if (client === null || client.closed) return this.publishWill(client, packet, done, receivedMs);
+    this.opts.metrics.publishesIn[packet.qos]++;
+    const flow = this.flowOf(client);
+    if (flow.failure) return done(flow.failure);
+    if (this.closing) {
+      this.opts.metrics.close('shutting-down');
+      return done(new TributaryError('SHUTTING_DOWN', 'the broker is shutting down'));
+    }
+    const route = this.opts.router.route(packet.topic, client.id);
+    if (route === null) {
+      this.opts.metrics.unrouted++;
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ clientId: client.id, mqttTopic: packet.topic }, 'no route: delivered, not logged');
+    }
+    const entry: Entry = { packet, route, receivedMs, receivedNs, ready: packet.qos !== 2 || route === null, duplicate: false, committed: false, done };
+    flow.admission.push(entry);
+    if (entry.ready) return this.pump(client, flow);
+    this.opts
+      .incoming()
+      .incomingGetPacket(client, packet)
+      .then(
+        () => (entry.duplicate = true),
+        () => undefined,
+      )
+      .finally(() => {
+        entry.ready = true;
+        this.pump(client, flow);
+      });
+  }
+
+  private flowOf(client: Client): ClientFlow {
+    let flow = this.flows.get(client);
+    if (flow === undefined) this.flows.set(client, (flow = new ClientFlow()));
+    return flow;
+  }
+
+  private pump(client: Client, flow: ClientFlow): void {
+    while (flow.admission.length > 0 && flow.admission[0].ready && !flow.failure) {
+      const e = flow.admission.shift()!;
+      const qos = e.packet.qos;
+      const waitForCommit = qos > 0 && e.route !== null && e.route.acks !== 0 && !e.duplicate;
+      if (e.route !== null && !e.duplicate) this.append(client, flow, e, e.route);
+      if (qos === 0) {
+        e.done(null);
+        continue;
+      }
+      e.committed = !waitForCommit;
+      flow.unacked.push(e);
+    }
+    this.release(flow);
+  }
+
+  private append(client: Client, flow: ClientFlow, e: Entry, route: RouteTarget): void {
+    flow.appending++;
+    this.appendsInflight++;
+    if (flow.appending >= this.opts.inflightMax && !flow.paused) {
+      flow.paused = true;
+      this.opts.onFlow(client, true);
+    }
+    const { packet } = e;
+    const acks = packet.qos === 0 ? 0 : route.acks;
+    this.opts.broker.produce({ topic: route.topic, records: [toRecord(packet, client.id, route, e.receivedMs)], acks }).then(
+      (r) => {
+        this.appendSettled(client, flow);
+        if (this.log.isLevelEnabled('debug'))
+          this.log.debug({ clientId: client.id, mqttTopic: packet.topic, qos: packet.qos, topic: r.topic, partition: r.partition, offset: r.baseOffset, route: route.name }, 'mqtt publish appended');
+        e.committed = true;
+        this.release(flow);
+      },
+      (err: unknown) => {
+        this.appendSettled(client, flow);
+        this.fail(client, flow, e, route, err);
+      },
+    );
+  }
+
+  private appendSettled(client: Client, flow: ClientFlow): void {
+    flow.appending--;
+    if (flow.paused && flow.appending <= this.opts.inflightMax / 2) {
+      flow.paused = false;
+      this.opts.onFlow(client, false);
+    }
+    this.appendDone();
+  }
+
+  private appendDone(): void {
+    if (--this.appendsInflight === 0) this.drained?.();
+  }
+
+  /** Acknowledges, in arrival order, every entry whose record is committed. */
+  private release(flow: ClientFlow): void {
+    while (flow.unacked.length > 0 && flow.unacked[0].committed && !flow.failure) {
+      const e = flow.unacked.shift()!;
+      this.opts.metrics.pubackLatency.observe({ qos: String(e.packet.qos) }, Number(process.hrtime.bigint() - e.receivedNs) / 1e9);
+      e.done(null);
+    }
+  }
+
+  private fail(client: Client, flow: ClientFlow, e: Entry, route: RouteTarget, err: unknown): void {
+    if (flow.failure) return;
+    const error = err instanceof TributaryError ? err : new TributaryError('UNKNOWN', String(err), undefined, { cause: err });
+    flow.failure = error;
+    this.opts.metrics.close('append-failed');
+    this.log.error(
+      { clientId: client.id, mqttTopic: e.packet.topic, qos: e.packet.qos, topic: route.topic, route: route.name, code: error.codeName, err: error.message, ...error.context },
+      'append failed: closing the MQTT connection without acknowledging',
+    );
+    // A QoS 0 entry was already handed back to aedes; the others are still waiting for this call.
+    if (e.packet.qos === 0 || route.acks === 0) client.close();
+    else e.done(error);
+  }
+
+  private publishWill(client: Client | null, packet: PublishPacket, done: Done, receivedMs: number): void {
+    const clientId = client?.id ?? (packet as { clientId?: string }).clientId ?? '';
+    const route = this.opts.router.route(packet.topic, clientId);
+    if (route === null) {
+      this.opts.metrics.unrouted++;
+      return done(null);
+    }
+    this.appendsInflight++;
+    this.opts.broker.produce({ topic: route.topic, records: [toRecord(packet, clientId, route, receivedMs)], acks: route.acks }).then(
+      () => {
+        this.appendDone();
+        this.opts.metrics.willsLogged++;
+        done(null);
+      },
+      (err: unknown) => {
+        this.appendDone();
+        const error = err instanceof TributaryError ? err : new TributaryError('UNKNOWN', String(err));
+        this.log.error({ clientId, mqttTopic: packet.topic, topic: route.topic, code: error.codeName, err: error.message }, 'will not appended, so not delivered either');
+        done(error);
+      },
+    );
+  }
+
+  /** Refuses new publishes (their connections are closed) and waits for the appends in flight. */
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.appendsInflight === 0) return;
+    await new Promise<void>((resolve) => (this.drained = resolve));
+  }
+}
+
+function toRecord(packet: PublishPacket, clientId: string, route: RouteTarget, timestampMs: number): RecordInput {
+  const headers: RecordHeader[] = [
+    { key: MQTT_HEADERS.topic, value: Buffer.from(packet.topic) },
+    { key: MQTT_HEADERS.clientId, value: Buffer.from(clientId) },
+    { key: MQTT_HEADERS.qos, value: QOS_VALUES[packet.qos] },
+    { key: MQTT_HEADERS.retain, value: packet.retain ? RETAIN_VALUES.true : RETAIN_VALUES.false },
+  ];
+  const value = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+  return { timestampMs, key: route.key === null ? null : Buffer.from(route.key), value, headers };
+}

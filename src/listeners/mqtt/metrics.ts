@@ -1,0 +1,45 @@
+// The MQTT listener's counters. Hot paths bump plain numbers; observability/metrics.ts reads them at
+// scrape time. The PUBACK latency histogram is a prom-client Histogram registered nowhere until the
+// metrics registry adopts it, so the listener works the same with the HTTP listener off.
+
+import client from 'prom-client';
+
+/** Why a CONNECT was refused (CONNACK return code ≠ 0, or the connection dropped before it). */
+export type RefusalReason = 'protocol-version' | 'bad-credentials' | 'not-authorized' | 'connections-max';
+
+/** Why the broker closed a connected client. */
+export type CloseReason = 'packet-too-large' | 'malformed' | 'append-failed' | 'publish-denied' | 'shutting-down' | 'timeout' | 'protocol-error';
+
+export class MqttMetrics {
+  /** PUBLISH packets received from clients, by QoS 0, 1, 2. */
+  readonly publishesIn: [number, number, number] = [0, 0, 0];
+  /** Publishes no route matched: delivered to subscribers, not logged. */
+  unrouted = 0;
+  /** Wills that became records when their client went away. */
+  willsLogged = 0;
+  readonly denied = { publish: 0, subscribe: 0 };
+  readonly refused = new Map<RefusalReason, number>();
+  readonly closed = new Map<CloseReason, number>();
+  readonly pubackLatency = new client.Histogram({
+    name: 'tributary_mqtt_puback_latency_seconds',
+    help: 'From PUBLISH received to PUBACK (QoS 1) or PUBREC (QoS 2) released: the wait for the record to be committed.',
+    labelNames: ['qos'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [],
+  });
+
+  refuse(reason: RefusalReason): void {
+    this.refused.set(reason, (this.refused.get(reason) ?? 0) + 1);
+  }
+
+  close(reason: CloseReason): void {
+    this.closed.set(reason, (this.closed.get(reason) ?? 0) + 1);
+  }
+}
+
+/** What the metrics registry reads from a running MQTT listener. */
+export interface MqttMetricsSource {
+  readonly metrics: MqttMetrics;
+  /** Clients past CONNACK. */
+  readonly clientCount: number;
+}

@@ -1,0 +1,304 @@
+// The MQTT listener: an aedes broker (MQTT 3.1 and 3.1.1) on TCP, WebSocket and TLS, whose hooks
+// authenticate, apply ACLs and make every routed PUBLISH a record (durable-publish.ts) before aedes
+// acknowledges it. Owns the sockets, the connection limit and the per-connection gate; never writes
+// to storage except through broker.produce.
+
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
+import type { Logger } from 'pino';
+import { createWebSocketStream, WebSocketServer } from 'ws';
+import type { Broker } from '../../broker/broker.ts';
+import { isTributaryError, TributaryError } from '../../errors.ts';
+import { Acl, type AclRule } from './acl.ts';
+import { Authenticator, ConnackCode, type Identity, type UserSpec } from './auth.ts';
+import { ConnectionGate } from './connection-gate.ts';
+import { DurablePublisher, type IncomingPackets } from './durable-publish.ts';
+import { MqttMetrics, type MqttMetricsSource } from './metrics.ts';
+import { Router, type FallbackSpec, type RouteSpec } from './routes.ts';
+
+export interface MqttListenerOptions {
+  host: string;
+  port: number;
+  ws: { enabled: boolean; port: number };
+  tls: { enabled: boolean; port: number; certFile: string | null; keyFile: string | null; caFile: string | null };
+  messageBytesMax: number;
+  connectionsMax: number;
+  inflightMax: number;
+  topicLevelsMax: number;
+  allowAnonymous: boolean;
+  routes: readonly RouteSpec[];
+  defaultRoute: FallbackSpec | null;
+  users: readonly UserSpec[];
+  acls: readonly AclRule[];
+  broker: Broker;
+  logger: Logger;
+  /** An aedes persistence (sessions, retained messages, QoS queues); aedes' in-memory one when absent. */
+  persistence?: unknown;
+}
+
+type Transport = 'tcp' | 'ws' | 'tls';
+
+/** CONNACK, return code 3 "Server unavailable" [MQTT-3.2.2]: the answer to a connection over the limit. */
+const CONNACK_SERVER_UNAVAILABLE = Buffer.from([0x20, 0x02, 0x00, ConnackCode.SERVER_UNAVAILABLE]);
+/** A refused or closing peer that never reads its answer keeps its socket no longer than this. */
+const LINGER_MS = 5_000;
+
+export class MqttListener implements MqttMetricsSource {
+  readonly metrics = new MqttMetrics();
+  private readonly opts: MqttListenerOptions;
+  private readonly log: Logger;
+  private readonly authenticator: Authenticator;
+  private readonly acl: Acl;
+  private readonly durable: DurablePublisher;
+  private readonly identities = new WeakMap<Client, Identity>();
+  private readonly willTopics = new WeakMap<Client, string>();
+  private readonly gates = new WeakMap<Duplex, ConnectionGate>();
+  private readonly connections = new Set<Duplex>();
+  private aedes!: Aedes;
+  private tcp: net.Server | null = null;
+  private tlsServer: tls.Server | null = null;
+  private wsHttp: http.Server | null = null;
+  private wss: WebSocketServer | null = null;
+
+  private constructor(opts: MqttListenerOptions) {
+    this.opts = opts;
+    this.log = opts.logger.child({ listener: 'mqtt' });
+    this.authenticator = new Authenticator(opts.users, opts.allowAnonymous);
+    this.acl = new Acl(opts.acls);
+    this.durable = new DurablePublisher({
+      broker: opts.broker,
+      router: new Router(opts.routes, opts.defaultRoute),
+      metrics: this.metrics,
+      logger: this.log,
+      inflightMax: opts.inflightMax,
+      incoming: () => (this.aedes as unknown as { persistence: IncomingPackets }).persistence,
+      onFlow: (client, paused) => this.gates.get(client.conn)?.setPaused(paused),
+    });
+  }
+
+  static async start(opts: MqttListenerOptions): Promise<MqttListener> {
+    const l = new MqttListener(opts);
+    l.aedes = await Aedes.createBroker({
+      persistence: opts.persistence,
+      maxTopicLevels: opts.topicLevelsMax,
+      preConnect: (client, packet, done) => l.preConnect(client, packet, done),
+      authenticate: (client, username, password, done) => l.authenticate(client, username, password, done),
+      authorizePublish: (client, packet, done) => l.authorizePublish(client, packet, done),
+      authorizeSubscribe: (client, sub, done) => {
+        if (l.acl.canSubscribe(l.identityOf(client), sub.topic)) return done(null, sub);
+        l.metrics.denied.subscribe++;
+        l.log.info({ clientId: client.id, filter: sub.topic }, 'MQTT subscribe denied by ACL (SUBACK 0x80)');
+        done(null, null);
+      },
+    });
+    l.aedes.on('clientError', (client, err) => l.onClientError(client, err));
+    l.aedes.on('connectionError', (client, err) => l.onClientError(client, err));
+    try {
+      await l.listen();
+    } catch (err) {
+      await l.close();
+      throw err;
+    }
+    return l;
+  }
+
+  private async listen(): Promise<void> {
+    const { host } = this.opts;
+    this.tcp = net.createServer((socket) => this.accept(socket, 'tcp', undefined, socket.remoteAddress));
+    await listenOn(this.tcp, host, this.opts.port);
+    if (this.opts.ws.enabled) {
+      this.wsHttp = http.createServer((_req, res) => {
+        res.writeHead(426, { 'content-type': 'text/plain' });
+        res.end('MQTT over WebSocket: upgrade to a WebSocket\n');
+      });
+      // [MQTT-6.0.0-2] a WebSocket message may carry several MQTT packets: leave room past one.
+      this.wss = new WebSocketServer({ server: this.wsHttp, maxPayload: this.opts.messageBytesMax + 64 * 1024 });
+      this.wss.on('connection', (ws, req) => {
+        if (this.connections.size >= this.opts.connectionsMax) {
+          this.refuseOverLimit('ws', req.socket.remoteAddress);
+          ws.send(CONNACK_SERVER_UNAVAILABLE, () => ws.close());
+          return;
+        }
+        this.accept(createWebSocketStream(ws), 'ws', req, req.socket.remoteAddress);
+      });
+      await listenOn(this.wsHttp, host, this.opts.ws.port);
+    }
+    const t = this.opts.tls;
+    if (t.enabled) {
+      this.tlsServer = tls.createServer(
+        { cert: readPem(t.certFile, 'certFile'), key: readPem(t.keyFile, 'keyFile'), ca: t.caFile === null ? undefined : readPem(t.caFile, 'caFile') },
+        (socket) => this.accept(socket, 'tls', undefined, socket.remoteAddress),
+      );
+      this.tlsServer.on('tlsClientError', (err) => this.log.debug({ err: err.message }, 'TLS handshake failed'));
+      await listenOn(this.tlsServer, host, t.port);
+    }
+    this.log.info({ host, port: this.port, wsPort: this.wsPort, tlsPort: this.tlsPort }, 'mqtt listening');
+  }
+
+  get port(): number {
+    return (this.tcp!.address() as net.AddressInfo).port;
+  }
+
+  get wsPort(): number | null {
+    return this.wsHttp === null ? null : (this.wsHttp.address() as net.AddressInfo).port;
+  }
+
+  get tlsPort(): number | null {
+    return this.tlsServer === null ? null : (this.tlsServer.address() as net.AddressInfo).port;
+  }
+
+  /** Open connections on every transport, before and after CONNECT. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  get clientCount(): number {
+    return this.aedes.connectedClients;
+  }
+
+  private accept(conn: Duplex, transport: Transport, req: http.IncomingMessage | undefined, remote: string | undefined): void {
+    if (conn instanceof net.Socket) {
+      if (this.connections.size >= this.opts.connectionsMax) {
+        this.refuseOverLimit(transport, remote);
+        conn.on('error', () => undefined);
+        // Refused before its CONNECT is read: clients act on a CONNACK whenever it arrives.
+        conn.end(CONNACK_SERVER_UNAVAILABLE);
+        conn.resume();
+        setTimeout(() => conn.destroy(), LINGER_MS).unref();
+        return;
+      }
+      conn.setNoDelay(true);
+    }
+    this.connections.add(conn);
+    conn.once('close', () => this.connections.delete(conn));
+    let client: Client | null = null;
+    const gate = new ConnectionGate(conn, this.opts.messageBytesMax, (err) => {
+      this.metrics.close(err.codeName === 'FRAME_TOO_LARGE' ? 'packet-too-large' : 'malformed');
+      this.log.info({ clientId: client?.id ?? null, transport, remote, code: err.codeName, err: err.message }, 'closing MQTT connection');
+    });
+    this.gates.set(conn, gate);
+    client = this.aedes.handle(conn, req);
+  }
+
+  private refuseOverLimit(transport: Transport, remote: string | undefined): void {
+    this.metrics.refuse('connections-max');
+    this.log.warn({ transport, remote, connectionsMax: this.opts.connectionsMax }, 'MQTT connection refused: limit reached (CONNACK 3)');
+  }
+
+  private preConnect(client: Client, packet: { protocolVersion?: number; clientId: string; will?: { topic: string } }, done: (err: Error | null, ok: boolean) => void): void {
+    if (packet.protocolVersion !== 3 && packet.protocolVersion !== 4) {
+      // aedes answers with CONNACK 1 "unacceptable protocol version" [MQTT-3.1.2-2]: aedes 1.x
+      // implements MQTT 3.1 and 3.1.1 only.
+      this.metrics.refuse('protocol-version');
+      this.log.warn(
+        { clientId: packet.clientId, protocolVersion: packet.protocolVersion, remote: remoteOf(client) },
+        'MQTT CONNECT refused: only MQTT 3.1 and 3.1.1 are supported (CONNACK 1, unacceptable protocol version)',
+      );
+    }
+    if (packet.will) this.willTopics.set(client, packet.will.topic);
+    done(null, true);
+  }
+
+  private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+    this.authenticator.authenticate(client.id, username, password).then(
+      (result) => {
+        if (!result.ok) return this.refuseConnect(client, username, result.returnCode, result.reason, done);
+        const willTopic = this.willTopics.get(client);
+        // Mosquitto checks the will at CONNECT too: a will is published later, when the client is gone.
+        if (willTopic !== undefined && !this.acl.canPublish(result.identity, willTopic)) {
+          this.metrics.denied.publish++;
+          return this.refuseConnect(client, username, ConnackCode.NOT_AUTHORIZED, `will topic ${willTopic} is denied by ACL`, done);
+        }
+        this.identities.set(client, result.identity);
+        done(null, true);
+      },
+      (err: unknown) => {
+        this.log.error({ clientId: client.id, err }, 'MQTT authentication failed');
+        done(Object.assign(new Error('authentication failed'), { returnCode: ConnackCode.SERVER_UNAVAILABLE }), false);
+      },
+    );
+  }
+
+  private refuseConnect(client: Client, username: string | undefined, returnCode: 4 | 5, reason: string, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+    this.metrics.refuse(returnCode === ConnackCode.BAD_CREDENTIALS ? 'bad-credentials' : 'not-authorized');
+    this.log.info({ clientId: client.id, username: username ?? null, returnCode, reason, remote: remoteOf(client) }, 'MQTT CONNECT refused');
+    done(Object.assign(new Error(reason), { returnCode }), false);
+  }
+
+  private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    if (client !== null && !client.closed) {
+      const deny = packet.topic.startsWith('$SYS/') ? 'topics under $SYS/ are the broker’s' : this.acl.canPublish(this.identityOf(client), packet.topic) ? null : 'denied by ACL';
+      if (deny !== null) {
+        this.metrics.denied.publish++;
+        this.metrics.close('publish-denied');
+        this.log.info({ clientId: client.id, mqttTopic: packet.topic, qos: packet.qos }, `MQTT publish ${deny}: closing the connection`);
+        // MQTT 3.1.1 has no way to refuse a PUBLISH; aedes closes the connection [MQTT-3.3.5-2].
+        return done(new TributaryError('NOT_AUTHORIZED', `publish to ${packet.topic} ${deny}`));
+      }
+    }
+    this.durable.publish(client, packet, done);
+  }
+
+  private identityOf(client: Client): Identity {
+    return this.identities.get(client) ?? { clientId: client.id, username: null };
+  }
+
+  // Errors this module raised (TributaryError) were counted and logged where they were raised.
+  // CONNECT refusals carry aedes' errorCode and were counted in preConnect/authenticate.
+  private onClientError(client: Client | null, err: Error & { errorCode?: number; code?: string }): void {
+    if (isTributaryError(err) || err.errorCode !== undefined) return;
+    const context = { clientId: client?.id ?? null, remote: client ? remoteOf(client) : undefined, err: err.message };
+    if (typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code)) return this.log.debug(context, 'MQTT connection error');
+    // aedes' own wording for its timers; everything else it reports is a packet it refused.
+    if (/keep alive timeout|did not arrive in time/.test(err.message)) {
+      this.metrics.close('timeout');
+      return this.log.debug(context, 'MQTT connection timed out');
+    }
+    this.metrics.close('protocol-error');
+    this.log.info(context, 'MQTT connection closed: protocol error');
+  }
+
+  /**
+   * Stops accepting connections, refuses new publishes, waits for the appends in flight (so their
+   * PUBACKs go out), then disconnects every client.
+   */
+  async close(): Promise<void> {
+    const servers = [this.tcp, this.tlsServer, this.wsHttp].filter((s): s is net.Server => s !== null && s.listening);
+    const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    await this.durable.close();
+    await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
+    // Connections that never sent CONNECT are not aedes clients yet.
+    for (const conn of this.connections) conn.destroy();
+    this.wss?.close();
+    await Promise.all(closed);
+    this.log.info('mqtt stopped');
+  }
+}
+
+function listenOn(server: net.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function readPem(file: string | null, key: string): Buffer {
+  if (file === null) throw new TributaryError('INVALID_CONFIG', `listeners.mqtt.tls.${key} is required when TLS is enabled`);
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new TributaryError('INVALID_CONFIG', `listeners.mqtt.tls.${key}: cannot read ${file}: ${(err as Error).message}`, undefined, { cause: err });
+  }
+}
+
+function remoteOf(client: Client): string | undefined {
+  const conn = client.conn as Partial<net.Socket>;
+  return conn.remoteAddress ?? client.req?.socket.remoteAddress;
+}

@@ -1,0 +1,135 @@
+// A broker with the MQTT listener on ephemeral ports, MQTT.js clients on it, a raw MQTT peer for
+// bytes MQTT.js would never send, and readers of what the listener appended to the log.
+import net from 'node:net';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqttPacket, { type Packet } from 'mqtt-packet';
+import { decodeRecordBatch, splitBatches, type DecodedRecord } from '../../src/format/record-batch.ts';
+import type { RunningTributary } from '../../src/main.ts';
+import { merge, startTestBroker, type TestBroker } from './broker.ts';
+import { onCleanup } from './temp.ts';
+
+export interface MqttTestBroker extends TestBroker {
+  mqttPort: number;
+}
+
+/** Edge + MQTT (TCP and WebSocket) on 127.0.0.1, ephemeral ports, temp data dir; `over` is merged into the config. */
+export async function startMqttBroker(over: Record<string, unknown> = {}): Promise<MqttTestBroker> {
+  const broker = await startTestBroker(merge({ listeners: { mqtt: { enabled: true, host: '127.0.0.1', port: 0, ws: { port: 0 } } } }, over));
+  return Object.assign(broker, { mqttPort: broker.running.mqtt!.port });
+}
+
+/** An MQTT.js client connected to the broker, ended after the test. No reconnects: a test sees every close. */
+export async function connectMqtt(broker: MqttTestBroker | number, opts: IClientOptions = {}): Promise<MqttClient> {
+  const port = typeof broker === 'number' ? broker : broker.mqttPort;
+  const client = await mqtt.connectAsync({ host: '127.0.0.1', port, reconnectPeriod: 0, ...opts });
+  onCleanup(() => client.endAsync(true));
+  return client;
+}
+
+/** The error a refused MQTT.js connect fails with. */
+export async function connectRefusal(port: number, opts: IClientOptions = {}): Promise<Error & { code?: number }> {
+  const client = mqtt.connect({ host: '127.0.0.1', port, reconnectPeriod: 0, connectTimeout: 5_000, ...opts });
+  onCleanup(() => client.endAsync(true));
+  return new Promise((resolve, reject) => {
+    client.once('error', resolve);
+    client.once('connect', () => reject(new Error('the broker accepted the connection')));
+  });
+}
+
+/** Resolves when the client's connection is closed. */
+export function closed(client: MqttClient): Promise<void> {
+  return new Promise((resolve) => (client.connected ? client.once('close', () => resolve()) : resolve()));
+}
+
+/** Every record of a partition as the log holds it now. */
+export async function logRecords(running: RunningTributary, topic: string, partition = 0): Promise<DecodedRecord[]> {
+  if (running.broker.store.getTopic(topic) === undefined) return [];
+  const out: DecodedRecord[] = [];
+  for (;;) {
+    const r = await running.broker.fetch(topic, partition, out.length, 4 << 20, 0);
+    const records = splitBatches(Buffer.concat(r.batches)).flatMap((b) => decodeRecordBatch(b)).filter((x) => x.offset >= out.length);
+    if (records.length === 0) return out;
+    out.push(...records);
+  }
+}
+
+export function headers(record: DecodedRecord): Record<string, string> {
+  return Object.fromEntries(record.headers.map((h) => [h.key, h.value === null ? '' : Buffer.from(h.value).toString()]));
+}
+
+/** A TCP peer speaking MQTT bytes directly. */
+export class RawMqtt {
+  readonly packets: Packet[] = [];
+  closed = false;
+  private readonly parser = mqttPacket.parser();
+  private waiters: (() => void)[] = [];
+
+  private constructor(readonly socket: net.Socket) {
+    this.parser.on('packet', (p: Packet) => {
+      this.packets.push(p);
+      this.notify();
+    });
+    socket.on('data', (d) => this.parser.parse(d));
+    socket.on('close', () => {
+      this.closed = true;
+      this.notify();
+    });
+    socket.on('error', () => undefined);
+  }
+
+  static async connect(port: number): Promise<RawMqtt> {
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    onCleanup(async () => void socket.destroy());
+    return new RawMqtt(socket);
+  }
+
+  /** Connects and completes CONNECT/CONNACK as MQTT 3.1.1. */
+  static async session(port: number, clientId: string, clean = true): Promise<RawMqtt> {
+    const peer = await RawMqtt.connect(port);
+    peer.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean, clientId, keepalive: 0 });
+    await peer.waitFor((p) => p.cmd === 'connack');
+    return peer;
+  }
+
+  send(packet: Packet): void {
+    this.socket.write(mqttPacket.generate(packet));
+  }
+
+  write(bytes: Uint8Array): void {
+    this.socket.write(bytes);
+  }
+
+  private notify(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  async waitFor(match: (p: Packet) => boolean, timeoutMs = 5_000): Promise<Packet> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.packets.find(match);
+      if (found) return found;
+      if (this.closed) throw new Error(`socket closed; packets so far: ${JSON.stringify(this.packets.map((p) => p.cmd))}`);
+      if (Date.now() > deadline) throw new Error(`timed out; packets so far: ${JSON.stringify(this.packets.map((p) => p.cmd))}`);
+      await this.tick(deadline);
+    }
+  }
+
+  async waitClosed(timeoutMs = 5_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed) {
+      if (Date.now() > deadline) throw new Error('socket still open');
+      await this.tick(deadline);
+    }
+  }
+
+  private tick(deadline: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, Math.min(50, Math.max(0, deadline - Date.now())));
+      this.waiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,62 @@
+// MQTT over WebSocket and over TLS reach the same durable publish path as plain TCP.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import mqtt from 'mqtt';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../../helpers/child-broker.ts';
+import { headers, logRecords, startMqttBroker } from '../../helpers/mqtt.ts';
+import { onCleanup, tempDir } from '../../helpers/temp.ts';
+
+/** A self-signed certificate for 127.0.0.1 and localhost, made with openssl. */
+function selfSigned(): { certFile: string; keyFile: string } {
+  const dir = tempDir();
+  const certFile = path.join(dir, 'cert.pem');
+  const keyFile = path.join(dir, 'key.pem');
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    '-keyout', keyFile, '-out', certFile,
+  ], { stdio: 'ignore' });
+  return { certFile, keyFile };
+}
+
+describe('MQTT transports', () => {
+  it('round-trips over WebSocket: published, logged, delivered', async () => {
+    const broker = await startMqttBroker();
+    const url = `ws://127.0.0.1:${broker.running.mqtt!.wsPort}/mqtt`;
+    const sub = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
+    onCleanup(() => sub.endAsync(true));
+    await sub.subscribeAsync('ws/#', { qos: 1 });
+    const got = new Promise<string>((resolve) => sub.once('message', (_t, p) => resolve(p.toString())));
+    const pub = await mqtt.connectAsync(url, { reconnectPeriod: 0, clientId: 'browser' });
+    onCleanup(() => pub.endAsync(true));
+    await pub.publishAsync('ws/a', 'over ws', { qos: 1 });
+    expect(await got).toBe('over ws');
+    const [record] = await logRecords(broker.running, 'mqtt');
+    expect(headers(record)).toMatchObject({ 'mqtt.topic': 'ws/a', 'mqtt.clientId': 'browser' });
+  });
+
+  it('round-trips over TLS with a configured certificate', async () => {
+    const { certFile, keyFile } = selfSigned();
+    const broker = await startMqttBroker({ listeners: { mqtt: { tls: { enabled: true, port: 0, certFile, keyFile } } } });
+    const client = await mqtt.connectAsync({
+      protocol: 'mqtts',
+      host: '127.0.0.1',
+      port: broker.running.mqtt!.tlsPort!,
+      ca: fs.readFileSync(certFile),
+      reconnectPeriod: 0,
+    });
+    onCleanup(() => client.endAsync(true));
+    await client.publishAsync('tls/a', 'secret', { qos: 1 });
+    expect((await logRecords(broker.running, 'mqtt')).map((r) => r.value!.toString())).toEqual(['secret']);
+  });
+
+  it('does not start when the TLS key file cannot be read, naming the key', async () => {
+    const { certFile } = selfSigned();
+    const port = await freePort();
+    await expect(startMqttBroker({ listeners: { mqtt: { tls: { enabled: true, port, certFile, keyFile: '/nonexistent/key.pem' } } } })).rejects.toThrow(
+      /listeners\.mqtt\.tls\.keyFile: cannot read \/nonexistent\/key\.pem/,
+    );
+  });
+});
