@@ -8,6 +8,7 @@ import { startHttpListener, type HttpListener } from './listeners/http.ts';
 import { MqttListener } from './listeners/mqtt/mqtt-listener.ts';
 import { createMetricsRegistry } from './observability/metrics.ts';
 import { LogStore } from './storage/log-store.ts';
+import { MqttPersistence } from './storage/mqtt-persistence.ts';
 
 export interface RunningTributary {
   broker: Broker;
@@ -19,7 +20,7 @@ export interface RunningTributary {
 }
 
 export interface StartOptions {
-  /** An aedes persistence for MQTT sessions, retained messages and QoS queues; in memory when absent. */
+  /** An aedes persistence for MQTT sessions, retained messages and QoS queues; by default the LMDB one. */
   mqttPersistence?: unknown;
 }
 
@@ -51,12 +52,16 @@ export async function startTributary(config: Config, logger: Logger, options: St
   let edge: EdgeServer | null = null;
   let mqtt: MqttListener | null = null;
   let http: HttpListener | null = null;
+  // Sessions, subscriptions, retained messages and queued QoS 1/2 deliveries live in the log's LMDB
+  // environment, so a restart loses none of them and there is still one file to back up.
+  let ownPersistence: MqttPersistence | null = null;
   try {
     const e = config.listeners.edge;
     if (e.enabled)
       edge = await EdgeServer.start({ host: e.host, port: e.port, token: e.token, frameBytesMax: e.frameBytesMax, keepaliveMs: e.keepaliveMs, connectionsMax: e.connectionsMax, broker, logger });
     const m = config.listeners.mqtt;
     if (m.enabled) {
+      if (options.mqttPersistence === undefined) ownPersistence = new MqttPersistence(store.lmdb, logger);
       const { enabled: defaultRouteOn, ...defaultRoute } = config.defaultRoute;
       mqtt = await MqttListener.start({
         ...m,
@@ -66,7 +71,7 @@ export async function startTributary(config: Config, logger: Logger, options: St
         acls: config.auth.acls,
         broker,
         logger,
-        persistence: options.mqttPersistence,
+        persistence: options.mqttPersistence ?? ownPersistence,
       });
     }
     const h = config.listeners.http;
@@ -81,6 +86,7 @@ export async function startTributary(config: Config, logger: Logger, options: St
   } catch (err) {
     await mqtt?.close();
     await edge?.close();
+    await ownPersistence?.destroy();
     await broker.close();
     throw err;
   }
@@ -97,6 +103,8 @@ export async function startTributary(config: Config, logger: Logger, options: St
         await edge?.close();
         await mqtt?.close();
         await http?.close();
+        // The persistence commits what aedes handed it while closing; LMDB closes after it.
+        await ownPersistence?.destroy();
         await broker.close();
         logger.info('tributary stopped');
       })()),

@@ -1,0 +1,55 @@
+// MQTT state lives in the log's LMDB environment: retained messages, persistent sessions with their
+// subscriptions, and QoS 1 messages queued for an offline subscriber all survive a restart.
+import mqtt from 'mqtt';
+import { describe, expect, it } from 'vitest';
+import { connectMqtt, startMqttBroker } from '../../helpers/mqtt.ts';
+import { onCleanup } from '../../helpers/temp.ts';
+
+function nextMessage(client: Awaited<ReturnType<typeof connectMqtt>>, timeoutMs = 5000): Promise<{ topic: string; payload: string; retain: boolean }> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no message')), timeoutMs);
+    client.once('message', (topic, payload, packet) => {
+      clearTimeout(timer);
+      resolve({ topic, payload: payload.toString(), retain: packet.retain });
+    });
+  });
+}
+
+describe('MQTT state across a restart', () => {
+  it('keeps retained messages, persistent sessions, their subscriptions and queued QoS 1 messages', async () => {
+    const broker = await startMqttBroker();
+    const port = () => broker.running.mqtt!.port;
+
+    const sub = await connectMqtt(port(), { clientId: 'dashboard', clean: false });
+    await sub.subscribeAsync('alerts/#', { qos: 1 });
+    await sub.endAsync();
+
+    const pub = await connectMqtt(port(), { clientId: 'sensor' });
+    await pub.publishAsync('config/site', 'v42', { qos: 1, retain: true });
+    await pub.publishAsync('alerts/door', 'open', { qos: 1 });
+    await pub.endAsync();
+
+    await broker.stop();
+    await broker.start();
+
+    const late = await connectMqtt(port(), { clientId: 'late-reader' });
+    const retained = nextMessage(late);
+    await late.subscribeAsync('config/#', { qos: 1 });
+    expect(await retained).toEqual({ topic: 'config/site', payload: 'v42', retain: true });
+
+    // The session resumes without subscribing again: the queued message arrives, then live ones.
+    const dashboard = mqtt.connect({ host: '127.0.0.1', port: port(), clientId: 'dashboard', clean: false, reconnectPeriod: 0 });
+    onCleanup(() => dashboard.endAsync(true));
+    const queued = new Promise<string[]>((resolve) => {
+      const got: string[] = [];
+      dashboard.on('message', (topic, payload) => {
+        got.push(`${topic}=${payload}`);
+        if (got.length === 2) resolve(got);
+      });
+    });
+    await new Promise((resolve) => dashboard.once('connect', resolve));
+    const again = await connectMqtt(port(), { clientId: 'sensor-2' });
+    await again.publishAsync('alerts/window', 'closed', { qos: 1 });
+    expect(await queued).toEqual(['alerts/door=open', 'alerts/window=closed']);
+  });
+});
