@@ -1,7 +1,7 @@
 // A broker in a child process, so its CPU time and memory can be read apart from the load
 // generator's. It runs the same entry script as this process with `start`, configured through env
-// on a temp data dir, and reports its edge port in its "tributary started" log line (port 0: no
-// race between picking a free port and binding it).
+// on a temp data dir, and reports its edge and MQTT ports in its "tributary started" log line (port
+// 0: no race between picking a free port and binding it).
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,19 +31,23 @@ export function memoryText(m: ProcessMemory): string {
 export class BrokerProcess {
   readonly pid: number;
   readonly edgePort: number;
+  /** Null when the broker runs without its MQTT listener. */
+  readonly mqttPort: number | null;
   private readonly child: ChildProcess;
   private readonly dataDir: string;
   private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  private constructor(child: ChildProcess, dataDir: string, edgePort: number, exited: BrokerProcess['exited']) {
+  private constructor(child: ChildProcess, dataDir: string, ports: StartedPorts, exited: BrokerProcess['exited']) {
     this.child = child;
     this.pid = child.pid!;
     this.dataDir = dataDir;
-    this.edgePort = edgePort;
+    this.edgePort = ports.edgePort;
+    this.mqttPort = ports.mqttPort;
     this.exited = exited;
   }
 
-  static async start(): Promise<BrokerProcess> {
+  /** `settings`: extra TRIBUTARY_* variables, applied over the bench's own. */
+  static async start(settings: Readonly<Record<string, string>> = {}): Promise<BrokerProcess> {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-bench-broker-'));
     const env: NodeJS.ProcessEnv = {};
     // An operator's own TRIBUTARY_* settings would make runs incomparable.
@@ -61,6 +65,7 @@ export class BrokerProcess {
       TRIBUTARY_LISTENERS__MQTT__WS__PORT: '0',
       TRIBUTARY_LOG__LEVEL: 'info',
       TRIBUTARY_LOG__PRETTY: 'false',
+      ...settings,
     });
     // execArgv carries loaders (tsx) when this runs from source rather than from the bundle.
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1], 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -70,8 +75,8 @@ export class BrokerProcess {
     const output: string[] = [];
     child.stderr!.on('data', (chunk: Buffer) => keepTail(output, chunk.toString()));
     try {
-      const edgePort = await waitForStart(child, exited, output);
-      return new BrokerProcess(child, dataDir, edgePort, exited);
+      const ports = await waitForStart(child, exited, output);
+      return new BrokerProcess(child, dataDir, ports, exited);
     } catch (err) {
       child.kill('SIGKILL');
       await exited;
@@ -81,27 +86,12 @@ export class BrokerProcess {
   }
 
   memory(): ProcessMemory | null {
-    let status: string;
-    try {
-      status = fs.readFileSync(`/proc/${this.pid}/status`, 'utf8');
-    } catch {
-      return null;
-    }
-    const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-    // RssShmem (the third part of VmRSS) is left out: nothing here uses shared memory.
-    return { rssBytes: kib('VmRSS'), anonBytes: kib('RssAnon'), fileBytes: kib('RssFile'), peakRssBytes: kib('VmHWM') };
+    return processMemory(this.pid);
   }
 
   /** User + system CPU seconds used so far, or null where /proc is missing. */
   cpuSeconds(): number | null {
-    try {
-      // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of the line.
-      const stat = fs.readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond();
-    } catch {
-      return null;
-    }
+    return processCpuSeconds(this.pid);
   }
 
   /** SIGTERM, then waits for the exit and removes the data dir; returns whether it shut down cleanly. */
@@ -115,14 +105,44 @@ export class BrokerProcess {
   }
 }
 
-function waitForStart(child: ChildProcess, exited: BrokerProcess['exited'], stderrTail: string[]): Promise<number> {
+/** Memory of any process of this machine (a peer broker too), or null where /proc is missing. */
+export function processMemory(pid: number): ProcessMemory | null {
+  let status: string;
+  try {
+    status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return null;
+  }
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  // RssShmem (the third part of VmRSS) is left out: nothing here uses shared memory.
+  return { rssBytes: kib('VmRSS'), anonBytes: kib('RssAnon'), fileBytes: kib('RssFile'), peakRssBytes: kib('VmHWM') };
+}
+
+/** User + system CPU seconds a process used so far, or null where /proc is missing. */
+export function processCpuSeconds(pid: number): number | null {
+  try {
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of the line.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond();
+  } catch {
+    return null;
+  }
+}
+
+interface StartedPorts {
+  edgePort: number;
+  mqttPort: number | null;
+}
+
+function waitForStart(child: ChildProcess, exited: BrokerProcess['exited'], stderrTail: string[]): Promise<StartedPorts> {
   return new Promise((resolve, reject) => {
     const logTail: string[] = [];
     const timer = setTimeout(() => reject(new Error(`broker did not start within ${STARTUP_TIMEOUT_MS} ms`)), STARTUP_TIMEOUT_MS);
     // The pipe is read to the end, or a chatty broker would block on a full pipe.
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       keepTail(logTail, line);
-      let entry: { msg?: string; edgePort?: number };
+      let entry: { msg?: string; edgePort?: number; mqttPort?: number };
       try {
         entry = JSON.parse(line) as typeof entry;
       } catch {
@@ -130,7 +150,7 @@ function waitForStart(child: ChildProcess, exited: BrokerProcess['exited'], stde
       }
       if (entry.msg === 'tributary started' && typeof entry.edgePort === 'number') {
         clearTimeout(timer);
-        resolve(entry.edgePort);
+        resolve({ edgePort: entry.edgePort, mqttPort: typeof entry.mqttPort === 'number' ? entry.mqttPort : null });
       }
     });
     void exited.then(({ code, signal }) => {

@@ -9,6 +9,8 @@ import { runCodec } from './codec.ts';
 import { runEdgeThroughput } from './edge-throughput.ts';
 import { runLatency } from './latency.ts';
 import { formatMachine, machineInfo } from './machine.ts';
+import { runMqttIdle } from './mqtt-idle.ts';
+import { runMqtt } from './mqtt-throughput.ts';
 import type { BenchName } from './names.ts';
 import { formatTable, verdict, type BenchResult } from './results.ts';
 import { fullSettings, quickSettings, type BenchSettings } from './settings.ts';
@@ -64,6 +66,10 @@ export async function runBench(opts: BenchOptions): Promise<number> {
       }
     });
   }
+
+  // Each with a broker of its own: a fresh log for the MQTT rates, a fresh heap for the idle RSS.
+  if (want('mqtt')) await attempt('mqtt', () => runMqtt(s.mqtt));
+  if (want('mqtt-idle')) await attempt('mqtt-idle', () => runMqttIdle(s.mqttIdle));
 
   if (opts.json) {
     const withVerdicts = results.map((r) => ({ ...r, verdict: verdict(r) }));

@@ -6,12 +6,16 @@ import type { AppendSettings } from './append.ts';
 import type { CodecSettings } from './codec.ts';
 import type { EdgeSettings } from './edge-throughput.ts';
 import type { LatencySettings } from './latency.ts';
+import type { MqttSettings } from './mqtt-throughput.ts';
+import type { MqttIdleSettings } from './mqtt-idle.ts';
 
 export interface BenchSettings {
   append: AppendSettings;
   codec: CodecSettings;
   edge: EdgeSettings;
   latency: LatencySettings;
+  mqtt: MqttSettings;
+  mqttIdle: MqttIdleSettings;
   /** Time the broker gets after startup before its idle RSS is read. */
   idleSettleMs: number;
 }
@@ -23,6 +27,8 @@ export const fullSettings: BenchSettings = {
   codec: { recordsPerFrame: 500, valueBytes: VALUE_BYTES, durationMs: 1000 },
   edge: { recordsPerFrame: 500, valueBytes: VALUE_BYTES, window: 32, partitions: 4, durationMs: 5000, repeats: 3 },
   latency: { ratePerSec: 5000, durationMs: 5000, warmupMs: 1000, valueBytes: VALUE_BYTES },
+  mqtt: { publishers: 4, window: 100, payloadBytes: VALUE_BYTES, durationMs: 5000, repeats: 3 },
+  mqttIdle: { connections: [1000, 10_000], settleMs: 2000, timeoutMs: 60_000 },
   idleSettleMs: 2000,
 };
 
@@ -31,5 +37,7 @@ export const quickSettings: BenchSettings = {
   codec: { ...fullSettings.codec, durationMs: 100 },
   edge: { ...fullSettings.edge, durationMs: 1000, repeats: 1 },
   latency: { ...fullSettings.latency, durationMs: 1000, warmupMs: 200 },
+  mqtt: { ...fullSettings.mqtt, durationMs: 1000, repeats: 1 },
+  mqttIdle: { ...fullSettings.mqttIdle, connections: [100], settleMs: 300 },
   idleSettleMs: 300,
 };

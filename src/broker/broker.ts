@@ -56,6 +56,11 @@ export interface ProduceRequest {
   producer?: ProducerRef;
   /** Defaults to the broker's autoCreate setting. */
   autoCreate?: boolean;
+  /**
+   * May share a batch with other small requests of the same turn (MQTT: one record per PUBLISH).
+   * Edge PRODUCE frames keep one batch per frame, as the edge SPEC promises consumers.
+   */
+  shareBatch?: boolean;
 }
 
 export interface ProduceResult {
@@ -75,12 +80,41 @@ export interface BrokerCounters {
   errors: Map<ErrorName, number>;
 }
 
+/** Requests up to this many records may share a batch with others of the same turn. */
+const COALESCE_RECORDS_MAX = 64;
+const COALESCE_BATCH_RECORDS_MAX = 4096;
+const COALESCE_BATCH_BYTES_MAX = 1024 * 1024;
+
+interface CoalescedGroup {
+  topic: StoredTopic;
+  partition: number;
+  flush: boolean;
+  items: { records: RecordInput[]; resolve: (r: ProduceResult) => void; reject: (e: unknown) => void }[];
+  records: number;
+  bytes: number;
+}
+
+function estimateBytes(records: RecordInput[]): number {
+  let bytes = 0;
+  for (const r of records) bytes += 32 + (r.key?.length ?? 0) + (r.value?.length ?? 0) + 16 * r.headers.length;
+  return bytes;
+}
+
+function encodeBatch(records: RecordInput[], topic: StoredTopic, partition: number): Buffer {
+  const batch = encodeRecordBatch(records);
+  if (batch.length > limits.appendBytesMax)
+    throw new TributaryError('RECORD_TOO_LARGE', `batch of ${batch.length} bytes (max ${limits.appendBytesMax})`, { topic: topic.name, partition });
+  return batch;
+}
+
 export class Broker {
   readonly store: LogStore;
   private readonly opts: BrokerOptions;
   private readonly log: Logger;
   private readonly waiters = new FetchWaiters();
   private readonly roundRobin = new Map<number, RoundRobin>();
+  private readonly coalescing = new Map<string, CoalescedGroup>();
+  private coalesceScheduled = false;
   private retentionTimer: NodeJS.Timeout | null = null;
   private maintenanceRunning = false;
   private closed = false;
@@ -164,7 +198,12 @@ export class Broker {
 
   // ---- produce ----
 
-  /** Appends the records as one batch to one partition; resolves at the durability `acks` asks for. */
+  /**
+   * Appends the records to one partition; resolves at the durability `acks` asks for. Small
+   * `shareBatch` requests that arrive in the same event-loop turn for the same partition and acks
+   * share one batch (one encode, one CRC, one LMDB put): an MQTT PUBLISH is one record, and a key per
+   * record is what ARCHITECTURE.md warns caps throughput.
+   */
   async produce(req: ProduceRequest): Promise<ProduceResult> {
     try {
       this.counters.produceRequests++;
@@ -173,9 +212,8 @@ export class Broker {
       if (req.records.length > limits.appendRecordsMax)
         throw new TributaryError('RECORD_TOO_LARGE', `${req.records.length} records in one append (max ${limits.appendRecordsMax})`, { topic: topic.name });
       const partition = this.choosePartition(topic, req.partition, req.records[0].key);
-      const batch = encodeRecordBatch(req.records);
-      if (batch.length > limits.appendBytesMax)
-        throw new TributaryError('RECORD_TOO_LARGE', `batch of ${batch.length} bytes (max ${limits.appendBytesMax})`, { topic: topic.name, partition });
+      if (req.shareBatch && req.producer === undefined && req.records.length <= COALESCE_RECORDS_MAX) return await this.coalesce(topic, partition, req);
+      const batch = encodeBatch(req.records, topic, partition);
       const result = await this.store.append(topic, partition, batch, req.producer, req.acks === 'all');
       if (!result.duplicate) {
         this.counters.recordsIn += req.records.length;
@@ -186,6 +224,60 @@ export class Broker {
       this.countError(err);
       throw err;
     }
+  }
+
+  private coalesce(topic: StoredTopic, partition: number, req: ProduceRequest): Promise<ProduceResult> {
+    return new Promise((resolve, reject) => {
+      const flush = req.acks === 'all';
+      const key = `${topic.id}/${partition}/${flush ? 'f' : 'c'}`;
+      let group = this.coalescing.get(key);
+      const bytes = estimateBytes(req.records);
+      if (group && (group.records + req.records.length > COALESCE_BATCH_RECORDS_MAX || group.bytes + bytes > COALESCE_BATCH_BYTES_MAX)) {
+        this.coalescing.delete(key);
+        this.appendCoalesced(group);
+        group = undefined;
+      }
+      if (!group) this.coalescing.set(key, (group = { topic, partition, flush, items: [], records: 0, bytes: 0 }));
+      group.items.push({ records: req.records, resolve, reject });
+      group.records += req.records.length;
+      group.bytes += bytes;
+      if (!this.coalesceScheduled) {
+        this.coalesceScheduled = true;
+        setImmediate(() => this.flushCoalesced());
+      }
+    });
+  }
+
+  private flushCoalesced(): void {
+    this.coalesceScheduled = false;
+    const groups = [...this.coalescing.values()];
+    this.coalescing.clear();
+    for (const g of groups) this.appendCoalesced(g);
+  }
+
+  private appendCoalesced(g: CoalescedGroup): void {
+    const records = g.items.length === 1 ? g.items[0].records : g.items.flatMap((i) => i.records);
+    let batch: Buffer;
+    try {
+      batch = encodeBatch(records, g.topic, g.partition);
+    } catch (err) {
+      for (const i of g.items) i.reject(err);
+      return;
+    }
+    this.store.append(g.topic, g.partition, batch, undefined, g.flush).then(
+      (r) => {
+        this.counters.recordsIn += records.length;
+        this.counters.bytesIn += batch.length;
+        let offset = r.baseOffset;
+        for (const i of g.items) {
+          i.resolve({ topic: g.topic.name, partition: g.partition, baseOffset: offset, duplicate: false });
+          offset += i.records.length;
+        }
+      },
+      (err: unknown) => {
+        for (const i of g.items) i.reject(err);
+      },
+    );
   }
 
   private choosePartition(topic: StoredTopic, requested: number | undefined, firstKey: Uint8Array | null): number {

@@ -47,6 +47,18 @@ export interface BatchInfo {
 }
 
 const textEncoder = new TextEncoder();
+/** Header keys repeat on every record (mqtt.topic, …): encode each once. */
+const headerKeyCache = new Map<string, Uint8Array>();
+const HEADER_KEY_CACHE_MAX = 1024;
+
+function headerKeyUtf8(key: string): Uint8Array {
+  let bytes = headerKeyCache.get(key);
+  if (bytes === undefined) {
+    bytes = textEncoder.encode(key);
+    if (headerKeyCache.size < HEADER_KEY_CACHE_MAX) headerKeyCache.set(key, bytes);
+  }
+  return bytes;
+}
 
 function zigzag(n: number): number {
   return n >= 0 ? n * 2 : -n * 2 - 1;
@@ -73,7 +85,7 @@ function writeVarint(buf: Buffer, pos: number, u: number): number {
 function headerKeyBytes(headers: readonly RecordHeader[], keyBytes: Uint8Array[]): number {
   let size = varintBytes(zigzag(headers.length));
   for (const h of headers) {
-    const k = textEncoder.encode(h.key);
+    const k = headerKeyUtf8(h.key);
     keyBytes.push(k);
     size += varintBytes(zigzag(k.length)) + k.length;
     const vLen = h.value === null ? -1 : h.value.length;

@@ -78,4 +78,25 @@ describe('Broker', () => {
     while (b.describeTopic('ret').partitions[0].logStartOffset === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(b.describeTopic('ret').partitions[0]).toMatchObject({ logStartOffset: 1, nextOffset: 2 });
   });
+
+  it('lets small shareBatch requests of one turn share a batch, each with its own offsets, in call order', async () => {
+    const b = openBroker();
+    b.createTopic({ name: 'share', partitions: 2 });
+    const before = b.store.stats().appends;
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => b.produce({ topic: 'share', partition: i % 2, records: [rec(`a${i}`), rec(`b${i}`)], acks: 1, shareBatch: true })),
+    );
+    expect(b.store.stats().appends - before).toBe(2);
+    expect(results.filter((r) => r.partition === 0).map((r) => r.baseOffset)).toEqual([0, 2, 4, 6, 8]);
+    const batch = (await b.fetch('share', 1, 0, 1 << 20, 0)).batches;
+    expect(batch).toHaveLength(1);
+    expect(decodeRecordBatch(batch[0]).map((r) => r.value!.toString())).toEqual(['a1', 'b1', 'a3', 'b3', 'a5', 'b5', 'a7', 'b7', 'a9', 'b9']);
+  });
+
+  it('fails every request of a shared batch that storage refuses', async () => {
+    const b = openBroker(undefined, { diskBudgetBytes: 50, diskBudgetPolicy: 'reject-new' });
+    b.createTopic({ name: 'full' });
+    const all = Array.from({ length: 3 }, () => b.produce({ topic: 'full', records: [rec('x'.repeat(40))], acks: 1, shareBatch: true }));
+    for (const p of all) await expect(p).rejects.toMatchObject({ codeName: 'STORAGE_FULL' });
+  });
 });

@@ -149,7 +149,7 @@ export class DurablePublisher {
     }
     const { packet } = e;
     const acks = packet.qos === 0 ? 0 : route.acks;
-    this.opts.broker.produce({ topic: route.topic, records: [toRecord(packet, client.id, route, e.receivedMs)], acks }).then(
+    this.opts.broker.produce({ topic: route.topic, records: [toRecord(packet, client.id, route, e.receivedMs)], acks, shareBatch: true }).then(
       (r) => {
         this.appendSettled(client, flow);
         if (this.log.isLevelEnabled('debug'))
@@ -208,7 +208,7 @@ export class DurablePublisher {
       return done(null);
     }
     this.appendsInflight++;
-    this.opts.broker.produce({ topic: route.topic, records: [toRecord(packet, clientId, route, receivedMs)], acks: route.acks }).then(
+    this.opts.broker.produce({ topic: route.topic, records: [toRecord(packet, clientId, route, receivedMs)], acks: route.acks, shareBatch: true }).then(
       () => {
         this.appendDone();
         this.opts.metrics.willsLogged++;
