@@ -6,6 +6,7 @@ import type { Config } from './config/schema.ts';
 import { EdgeServer } from './listeners/edge/edge-server.ts';
 import { startHttpListener, type HttpListener } from './listeners/http.ts';
 import { MqttListener } from './listeners/mqtt/mqtt-listener.ts';
+import { Mirror, type MirrorStatus } from './mirror/mirror.ts';
 import { createMetricsRegistry } from './observability/metrics.ts';
 import { LogStore } from './storage/log-store.ts';
 import { MqttPersistence } from './storage/mqtt-persistence.ts';
@@ -15,6 +16,8 @@ export interface RunningTributary {
   edge: EdgeServer | null;
   mqtt: MqttListener | null;
   http: HttpListener | null;
+  /** One per configured mirror, running. */
+  mirrors: Mirror[];
   /** Stops accepting, answers in-flight requests, commits and flushes, closes LMDB. */
   close(): Promise<void>;
 }
@@ -52,6 +55,9 @@ export async function startTributary(config: Config, logger: Logger, options: St
   let edge: EdgeServer | null = null;
   let mqtt: MqttListener | null = null;
   let http: HttpListener | null = null;
+  // Built before the listeners so the metrics can read them; started after, so a broken listener
+  // config fails the start before anything is shipped.
+  const mirrors = config.mirrors.map((m) => new Mirror({ config: m, edgeId: config.edgeId, broker, logger }));
   // Sessions, subscriptions, retained messages and queued QoS 1/2 deliveries live in the log's LMDB
   // environment, so a restart loses none of them and there is still one file to back up.
   let ownPersistence: MqttPersistence | null = null;
@@ -80,17 +86,20 @@ export async function startTributary(config: Config, logger: Logger, options: St
         broker,
         connections: () => ({ edge: edge?.connectionCount ?? 0, mqtt: mqtt?.connectionCount ?? 0 }),
         mqtt: mqtt ?? undefined,
+        mirrors: { mirrorStatuses: (): MirrorStatus[] => mirrors.map((m) => m.status()) },
       });
       http = await startHttpListener({ host: h.host, port: h.port, broker, registry, logger });
     }
+    for (const m of mirrors) m.start();
   } catch (err) {
+    await Promise.all(mirrors.map((m) => m.stop()));
     await mqtt?.close();
     await edge?.close();
     await ownPersistence?.destroy();
     await broker.close();
     throw err;
   }
-  logger.info({ dataDir: config.dataDir, edgePort: edge?.port, mqttPort: mqtt?.port, httpPort: http?.port, topics: broker.listTopics().length }, 'tributary started');
+  logger.info({ mirrors: mirrors.length, dataDir: config.dataDir, edgePort: edge?.port, mqttPort: mqtt?.port, httpPort: http?.port, topics: broker.listTopics().length }, 'tributary started');
 
   let closing: Promise<void> | null = null;
   return {
@@ -98,11 +107,14 @@ export async function startTributary(config: Config, logger: Logger, options: St
     edge,
     mqtt,
     http,
+    mirrors,
     close: () =>
       (closing ??= (async () => {
         await edge?.close();
         await mqtt?.close();
         await http?.close();
+        // Mirrors read the log and persist their cursors in LMDB: stop them before it closes.
+        await Promise.all(mirrors.map((m) => m.stop()));
         // The persistence commits what aedes handed it while closing; LMDB closes after it.
         await ownPersistence?.destroy();
         await broker.close();

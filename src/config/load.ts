@@ -191,12 +191,20 @@ function validate(raw: unknown, source: string, envByKey: Map<string, string>, p
       return issue.keys.map((unknownKey) => {
         const hint = didYouMean(unknownKey, known);
         const qualify = (name: string) => [...issue.path, name].join('.');
-        return `${source}: unknown key "${qualify(unknownKey)}"${hint === undefined ? '' : ` (did you mean "${qualify(hint)}"?)`}`;
+        return `${source}: unknown key "${qualify(unknownKey)}"${mirrorLabel(issue.path)}${hint === undefined ? '' : ` (did you mean "${qualify(hint)}"?)`}`;
       });
     }
     const env = envVariableFor(issue.path, envByKey);
     const where = env !== undefined ? `env ${env.variable}${env.key === key ? '' : `: ${key}`}` : key === '' ? source : `${source}: ${key}`;
-    return [`${where}: got ${show(issue.input)}, expected ${issue.message}`];
+    return [`${where}${mirrorLabel(issue.path)}: got ${show(issue.input)}, expected ${issue.message}`];
+  }
+
+  // "mirrors.2.qos" is hard to map back to a file with several mirrors: name the mirror too.
+  function mirrorLabel(keyPath: PropertyKey[]): string {
+    if (keyPath[0] !== 'mirrors' || typeof keyPath[1] !== 'number' || !isPlainObject(raw)) return '';
+    const list = raw.mirrors;
+    const name = Array.isArray(list) && isPlainObject(list[keyPath[1]]) ? (list[keyPath[1]] as Record<string, unknown>).name : undefined;
+    return typeof name === 'string' ? ` (mirror ${name})` : '';
   }
 }
 

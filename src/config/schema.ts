@@ -7,6 +7,7 @@
 // the loader relies on it (`sectionShape`) to derive env variable names and did-you-mean hints.
 // Leaf schemas carry their own "expected ..." text where the zod default would be unclear.
 
+import os from 'node:os';
 import { z } from 'zod';
 import { passwordHashProblem } from '../listeners/mqtt/auth.ts';
 import { routeProblems } from '../listeners/mqtt/routes.ts';
@@ -117,8 +118,38 @@ const user = z.strictObject({
   }),
 });
 
+
+// A mirror ships log topics to an upstream broker (src/mirror/). MQTT packet ids are 16-bit and the
+// engine keeps its own window, so windowMax stays below 65535.
+const mirrorName = z
+  .string({ error: 'a mirror name [a-zA-Z0-9._-]{1,64}' })
+  .regex(/^[a-zA-Z0-9._-]{1,64}$/, { error: 'a mirror name [a-zA-Z0-9._-]{1,64}' });
+
+const mirror = z.strictObject({
+  name: mirrorName,
+  sink: z.literal('mqtt', { error: 'mqtt (the only sink so far)' }),
+  url: z.string({ error: 'an mqtt:// or mqtts:// URL' }).regex(/^mqtts?:\/\/[^/\s]+/, { error: 'an mqtt:// or mqtts:// URL' }),
+  /** null: tributary-<edgeId>-<name>, filled in after parsing (edgeId is a sibling of mirrors). */
+  clientId: nonEmptyString('a client id or null').nullable().default(null),
+  username: nonEmptyString('a username or null').nullable().default(null),
+  password: z.string({ error: 'a password or null' }).nullable().default(null),
+  topics: z.array(nonEmptyString('a log topic name'), { error: 'a list of log topic names' }).min(1, { error: 'at least one log topic name' }),
+  remoteTopic: nonEmptyString('a topic template with {edgeId} {topic} {partition} {key}').default('edge/{edgeId}/{topic}'),
+  qos: z.union([z.literal(0), z.literal(1)], { error: '0 or 1' }).default(1),
+  windowMax: intRange(1, 65534).default(100),
+  backoff: section(
+    z.strictObject({
+      initialMs: duration({ min: 1, max: timerMsMax }).default(500),
+      maxMs: duration({ min: 1, max: timerMsMax }).default(30_000),
+    }),
+  ),
+});
+
 export const configSchema = z.strictObject({
   dataDir: nonEmptyString('a directory path').default('./data'),
+
+  // Names this gateway upstream (mirrors' origin property and remote topics); null: the hostname.
+  edgeId: nonEmptyString('an edge id').nullable().default(null).transform((id) => id ?? os.hostname()),
 
   log: section(
     z.strictObject({
@@ -259,10 +290,33 @@ export const configSchema = z.strictObject({
       batchesPerStep: intRange(1, 100_000).default(limits.retentionBatchesPerStep),
     }),
   ),
+
+  mirrors: z.array(mirror, { error: 'a list of mirrors' }).default([]),
 }).superRefine((config, ctx) => {
+  const seenMirrors = new Set<string>();
+  config.mirrors.forEach((m, i) => {
+    if (seenMirrors.has(m.name)) ctx.addIssue({ code: 'custom', path: ['mirrors', i, 'name'], input: m.name, message: 'a mirror name not used by an earlier mirror' });
+    seenMirrors.add(m.name);
+    if (m.backoff.maxMs < m.backoff.initialMs)
+      ctx.addIssue({ code: 'custom', path: ['mirrors', i, 'backoff', 'maxMs'], input: m.backoff.maxMs, message: 'a duration not below backoff.initialMs' });
+    for (const problem of remoteTopicProblems(m.remoteTopic))
+      ctx.addIssue({ code: 'custom', path: ['mirrors', i, 'remoteTopic'], input: m.remoteTopic, message: problem });
+  });
   const mqtt = config.listeners.mqtt;
   if (mqtt.enabled && !mqtt.allowAnonymous && config.auth.users.length === 0)
     ctx.addIssue({ code: 'custom', path: ['listeners', 'mqtt', 'allowAnonymous'], input: false, message: 'true, or at least one user in auth.users (else no client could connect)' });
 });
 
 export type Config = z.output<typeof configSchema>;
+export type MirrorConfig = Config['mirrors'][number];
+
+const templateVariables = new Set(['edgeId', 'topic', 'partition', 'key']);
+
+/** Problems of a remoteTopic template: unknown {variables}, MQTT wildcards. */
+export function remoteTopicProblems(template: string): string[] {
+  const problems: string[] = [];
+  for (const [, name] of template.matchAll(/\{([^}]*)\}/g))
+    if (!templateVariables.has(name!)) problems.push(`a topic template whose variables are {edgeId} {topic} {partition} {key}, not {${name}}`);
+  if (/[#+]/.test(template)) problems.push('a topic template without the wildcards + and #');
+  return problems;
+}

@@ -10,6 +10,12 @@ export interface MetricsSources {
   /** Open connections per listener name (edge, mqtt, ...). */
   connections: () => Record<string, number>;
   mqtt?: MqttMetricsSource;
+  mirrors?: MirrorMetricsSource;
+}
+
+/** What the mirrors (src/mirror/) expose; read at scrape time. */
+export interface MirrorMetricsSource {
+  mirrorStatuses(): readonly { name: string; state: string; shippedRecords: number; resentRecords: number; backlogRecords: number }[];
 }
 
 export function createMetricsRegistry(src: MetricsSources): client.Registry {
@@ -75,6 +81,7 @@ export function createMetricsRegistry(src: MetricsSources): client.Registry {
   });
 
   if (src.mqtt) registerMqttMetrics(registry, src.mqtt);
+  if (src.mirrors) registerMirrorMetrics(registry, src.mirrors);
 
   const partitionGauge = (name: string, help: string, field: 'nextOffset' | 'logStartOffset' | 'bytes') =>
     new client.Gauge({
@@ -137,4 +144,34 @@ function registerMqttMetrics(registry: client.Registry, src: MqttMetricsSource):
     },
   });
   registry.registerMetric(m.pubackLatency);
+}
+
+function registerMirrorMetrics(registry: client.Registry, src: MirrorMetricsSource): void {
+  type Status = ReturnType<MirrorMetricsSource['mirrorStatuses']>[number];
+  const gauge = (name: string, help: string, read: (s: Status) => number) =>
+    new client.Gauge({
+      name,
+      help,
+      labelNames: ['mirror'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of src.mirrorStatuses()) this.set({ mirror: s.name }, read(s));
+      },
+    });
+  const counter = (name: string, help: string, read: (s: Status) => number) =>
+    new client.Counter({
+      name,
+      help,
+      labelNames: ['mirror'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of src.mirrorStatuses()) this.inc({ mirror: s.name }, read(s));
+      },
+    });
+  gauge('tributary_mirror_connected', '1 while the mirror is connected upstream, 0 while connecting or backing off.', (s) => (s.state === 'connected' ? 1 : 0));
+  gauge('tributary_mirror_backlog_records', 'Records in mirrored partitions not yet acknowledged upstream.', (s) => s.backlogRecords);
+  counter('tributary_mirror_shipped_records_total', 'Records acknowledged by the upstream (resends included).', (s) => s.shippedRecords);
+  counter('tributary_mirror_resent_records_total', 'Records published again after a lost connection.', (s) => s.resentRecords);
 }

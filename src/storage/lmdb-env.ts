@@ -1,6 +1,6 @@
 // Opens the one LMDB environment of a data dir and its named databases, and classifies LMDB failures
 // into the stable error codes. Besides this file, only log-store.ts and the MQTT persistence
-// (mqtt-persistence.ts, mqtt/) touch lmdb.
+// (mqtt-persistence.ts, mqtt/) and the mirror cursors (mirror-cursors.ts) touch lmdb.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -29,6 +29,8 @@ export interface LmdbHandles {
   mqttIncoming: Database<MqttPacket, [string, number]>;
   /** clientId → will message. */
   mqttWills: Database<MqttPacket, string>;
+  /** [mirrorName, topicId, partition] → next offset the mirror ships (everything below is acked upstream). */
+  mirrorCursors: Database<number, [string, number, number]>;
 }
 
 export interface StoredTopic {
@@ -72,6 +74,7 @@ export function openLmdb(dataDir: string, mapSizeBytes: number): LmdbHandles {
     mqttOutgoing: env.openDB({ name: 'mqttOutgoing', keyEncoding: 'ordered-binary' }),
     mqttIncoming: env.openDB({ name: 'mqttIncoming', keyEncoding: 'ordered-binary' }),
     mqttWills: env.openDB({ name: 'mqttWills' }),
+    mirrorCursors: env.openDB({ name: 'mirrorCursors', keyEncoding: 'ordered-binary' }),
   };
 }
 

@@ -47,6 +47,8 @@ describe('defaults', () => {
   it('applies every default when there is no file and no env', () => {
     expect(loadConfig({ env: {} })).toEqual({
       dataDir: './data',
+      edgeId: os.hostname(),
+      mirrors: [],
       log: { level: 'info', pretty: 'auto' },
       listeners: {
         edge: {

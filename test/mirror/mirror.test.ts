@@ -1,0 +1,184 @@
+// The mirror against a real MQTT 5 upstream over TCP on 127.0.0.1 (test/helpers/upstream.ts).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
+import { rec } from '../helpers/temp.ts';
+import { freePort, startUpstream, until, type Upstream, type UpstreamPublish } from '../helpers/upstream.ts';
+
+const PARTITIONS = 2;
+
+async function edgeWithMirror(upstreamPort: number, mirror: Record<string, unknown> = {}, over: Record<string, unknown> = {}): Promise<TestBroker> {
+  const edge = await startTestBroker({
+    ...over,
+    edgeId: 'gw-1',
+    mirrors: [
+      {
+        name: 'cloud',
+        sink: 'mqtt',
+        url: `mqtt://127.0.0.1:${upstreamPort}`,
+        topics: ['telemetry'],
+        remoteTopic: 'edge/{edgeId}/{topic}',
+        backoff: { initialMs: 50, maxMs: 200 },
+        ...mirror,
+      },
+    ],
+  });
+  edge.running.broker.createTopic({ name: 'telemetry', partitions: PARTITIONS });
+  return edge;
+}
+
+/** Produces `count` records per partition, value p<partition>-<offset>, the odd ones keyed. */
+async function produce(edge: TestBroker, from: number, count: number, pauseEvery = 0): Promise<void> {
+  for (let i = from; i < from + count; i++) {
+    for (let partition = 0; partition < PARTITIONS; partition++)
+      await edge.running.broker.produce({ topic: 'telemetry', partition, records: [rec(`p${partition}-${i}`, i % 2 ? `k${i}` : null)], acks: 1 });
+    if (pauseEvery > 0 && i % pauseEvery === 0) await sleep(2);
+  }
+}
+
+/** Like produce(), one batch per partition: the whole backlog is readable at once. */
+async function produceBatch(edge: TestBroker, count: number): Promise<void> {
+  for (let partition = 0; partition < PARTITIONS; partition++) {
+    const records = Array.from({ length: count }, (_, i) => rec(`p${partition}-${i}`, i % 2 ? `k${i}` : null));
+    await edge.running.broker.produce({ topic: 'telemetry', partition, records, acks: 1 });
+  }
+}
+
+function distinct(received: UpstreamPublish[]): number {
+  return new Set(received.map((r) => `${r.origin.partition}/${r.origin.offset}`)).size;
+}
+
+/**
+ * Per partition: first occurrences are exactly offsets 0..perPartition-1 in order, and every
+ * duplicate is a resend restarting at or below what was already sent (at-least-once, in order).
+ */
+function expectInOrder(received: UpstreamPublish[], perPartition: number): { duplicates: number } {
+  let duplicates = 0;
+  for (let partition = 0; partition < PARTITIONS; partition++) {
+    const mine = received.filter((r) => r.origin.partition === partition);
+    const firsts: number[] = [];
+    let high = -1;
+    let prev = -1;
+    for (const r of mine) {
+      expect(r.topic).toBe('edge/gw-1/telemetry');
+      expect(r.origin.edgeId).toBe('gw-1');
+      expect(r.origin.topic).toBe('telemetry');
+      expect(r.payload).toBe(`p${partition}-${r.origin.offset}`);
+      expect(r.userProperties.key).toBe(r.origin.offset % 2 ? `k${r.origin.offset}` : undefined);
+      if (r.origin.offset > high) {
+        expect(r.origin.offset).toBe(high + 1);
+        firsts.push(r.origin.offset);
+        high = r.origin.offset;
+      } else {
+        duplicates++;
+        // A resend run continues from where it restarted.
+        if (prev < high) expect(r.origin.offset === prev + 1 || r.origin.offset <= prev).toBe(true);
+      }
+      prev = r.origin.offset;
+    }
+    expect(firsts).toEqual(Array.from({ length: perPartition }, (_, i) => i));
+  }
+  return { duplicates };
+}
+
+async function waitForAll(up: Upstream, perPartition: number): Promise<void> {
+  await until(() => distinct(up.received) >= perPartition * PARTITIONS, `${perPartition * PARTITIONS} distinct records upstream (have ${distinct(up.received)})`, 10_000);
+}
+
+describe('mirror to an MQTT 5 upstream', () => {
+  it('ships records in order per partition with origin and key properties', async () => {
+    const up = await startUpstream();
+    const edge = await edgeWithMirror(up.port);
+    await produce(edge, 0, 100);
+    await waitForAll(up, 100);
+    expect(expectInOrder(up.received, 100).duplicates).toBe(0);
+    expect(up.received.every((r) => r.qos === 1)).toBe(true);
+    expect(up.received[0]!.userProperties.origin).toMatch(/^gw-1\/telemetry\/[01]\/\d+$/);
+    const mirror = edge.running.mirrors[0]!;
+    await until(() => mirror.status().backlogRecords === 0, 'an empty backlog');
+    expect(mirror.status()).toMatchObject({ name: 'cloud', state: 'connected', shippedRecords: 200, resentRecords: 0 });
+  });
+
+  it('keeps at most windowMax (and receiveMaximum) publishes unacked', async () => {
+    const up = await startUpstream({ receiveMaximum: 8, ackDelayMs: 5 });
+    const edge = await edgeWithMirror(up.port, { windowMax: 20 });
+    await produceBatch(edge, 60);
+    await waitForAll(up, 60);
+    expect(up.maxInflight).toBe(8);
+    expectInOrder(up.received, 60);
+
+    const up2 = await startUpstream({ ackDelayMs: 5 });
+    const edge2 = await edgeWithMirror(up2.port, { windowMax: 3 });
+    await produceBatch(edge2, 30);
+    await waitForAll(up2, 30);
+    expect(up2.maxInflight).toBe(3);
+    expectInOrder(up2.received, 30);
+  });
+
+  it('ships the backlog once an upstream that was down at start comes up', async () => {
+    const port = await freePort();
+    const edge = await edgeWithMirror(port);
+    await produce(edge, 0, 50);
+    await sleep(300);
+    const mirror = edge.running.mirrors[0]!;
+    expect(['backing-off', 'connecting']).toContain(mirror.status().state);
+    expect(mirror.status().backlogRecords).toBe(100);
+    const up = await startUpstream({ port });
+    await produce(edge, 50, 50);
+    await waitForAll(up, 100);
+    expect(expectInOrder(up.received, 100).duplicates).toBe(0);
+  });
+
+  it('resends what was unacked when the upstream drops mid-stream, in order per partition', async () => {
+    const up = await startUpstream({ ackDelayMs: 3 });
+    const edge = await edgeWithMirror(up.port, { windowMax: 20 });
+    const producing = produce(edge, 0, 300, 5);
+    await until(() => up.received.length >= 100, '100 records upstream');
+    await up.stop();
+    await sleep(150);
+    await up.start();
+    await producing;
+    await waitForAll(up, 300);
+    const { duplicates } = expectInOrder(up.received, 300);
+    expect(up.connects).toBeGreaterThanOrEqual(2);
+    // Only the window that was unacked when the link dropped is shipped twice.
+    expect(duplicates).toBeLessThanOrEqual(20);
+    // Resent publishes that were still in the dead socket's buffer never reached the upstream.
+    expect(edge.running.mirrors[0]!.status().resentRecords).toBeGreaterThanOrEqual(duplicates);
+    expect(edge.running.mirrors[0]!.status().resentRecords).toBeLessThanOrEqual(20);
+  });
+
+  it('resumes from its persisted cursor after a restart mid-backlog', async () => {
+    const up = await startUpstream({ ackDelayMs: 5 });
+    const edge = await edgeWithMirror(up.port, { windowMax: 5 });
+    await produce(edge, 0, 150);
+    await until(() => up.received.length >= 60, '60 records upstream');
+    await edge.stop();
+    const shippedBeforeRestart = distinct(up.received);
+    expect(shippedBeforeRestart).toBeLessThan(300);
+    await edge.start();
+    await waitForAll(up, 150);
+    const { duplicates } = expectInOrder(up.received, 150);
+    // A graceful stop persists every acked cursor: only the unacked window is shipped again.
+    expect(duplicates).toBeLessThanOrEqual(5);
+    expect(up.connects).toBe(2);
+  });
+
+  it('exposes state, backlog, shipped and resent records per mirror in /metrics', async () => {
+    const port = await freePort();
+    const edge = await edgeWithMirror(port, {}, { listeners: { http: { enabled: true, host: '127.0.0.1', port: 0 } } });
+    const scrape = async () => (await fetch(`http://127.0.0.1:${edge.running.http!.port}/metrics`)).text();
+    await produce(edge, 0, 10);
+    let text = await scrape();
+    expect(text).toMatch(/^tributary_mirror_connected\{mirror="cloud"\} 0$/m);
+    expect(text).toMatch(/^tributary_mirror_backlog_records\{mirror="cloud"\} 20$/m);
+    const up = await startUpstream({ port });
+    await waitForAll(up, 10);
+    await until(() => edge.running.mirrors[0]!.status().backlogRecords === 0, 'an empty backlog');
+    text = await scrape();
+    expect(text).toMatch(/^tributary_mirror_connected\{mirror="cloud"\} 1$/m);
+    expect(text).toMatch(/^tributary_mirror_backlog_records\{mirror="cloud"\} 0$/m);
+    expect(text).toMatch(/^tributary_mirror_shipped_records_total\{mirror="cloud"\} 20$/m);
+    expect(text).toMatch(/^tributary_mirror_resent_records_total\{mirror="cloud"\} 0$/m);
+  });
+});

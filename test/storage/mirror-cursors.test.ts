@@ -1,0 +1,31 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { LogStore } from '../../src/storage/log-store.ts';
+import { CURSOR_FLUSH_INTERVAL_MS, MirrorCursors } from '../../src/storage/mirror-cursors.ts';
+import { silentLogger, storeOptions, tempDir } from '../helpers/temp.ts';
+
+describe('mirror cursors', () => {
+  it('batches cursor writes into one transaction per interval and survives a reopen', async () => {
+    const dir = tempDir();
+    const store = new LogStore(storeOptions(dir));
+    const cursors = new MirrorCursors(store.lmdb, 'cloud', silentLogger);
+    const other = new MirrorCursors(store.lmdb, 'backup', silentLogger);
+    expect(cursors.get(1, 0)).toBeUndefined();
+    for (let offset = 1; offset <= 1000; offset++) cursors.set(1, offset % 2, offset);
+    expect(cursors.get(1, 0)).toBe(1000);
+    expect(cursors.commits).toBe(0);
+    await sleep(CURSOR_FLUSH_INTERVAL_MS * 2);
+    expect(cursors.commits).toBe(1);
+    cursors.set(1, 1, 1001);
+    cursors.close();
+    other.close();
+    expect(other.get(1, 1)).toBeUndefined();
+    await store.close();
+
+    const reopened = new LogStore(storeOptions(dir));
+    const again = new MirrorCursors(reopened.lmdb, 'cloud', silentLogger);
+    expect([again.get(1, 0), again.get(1, 1)]).toEqual([1000, 1001]);
+    again.close();
+    await reopened.close();
+  });
+});
