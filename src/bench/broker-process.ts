@@ -23,6 +23,17 @@ export interface ProcessMemory {
   peakRssBytes: number;
 }
 
+/** The process figures every throughput case reports beside its rate. */
+export function processFigures(brokerCpuPct: number | null, generatorCpuPct: number | null, memory: ProcessMemory | null) {
+  return {
+    brokerCpuPct,
+    generatorCpuPct,
+    brokerRssBytes: memory?.rssBytes ?? null,
+    brokerAnonBytes: memory?.anonBytes ?? null,
+    brokerPeakRssBytes: memory?.peakRssBytes ?? null,
+  };
+}
+
 /** "RSS 180.9 MB (anon 95.1 MB + file 85.8 MB, peak 190.2 MB)" */
 export function memoryText(m: ProcessMemory): string {
   return `RSS ${fmtMB(m.rssBytes)} (anon ${fmtMB(m.anonBytes)} + file ${fmtMB(m.fileBytes)}, peak ${fmtMB(m.peakRssBytes)})`;

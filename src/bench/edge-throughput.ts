@@ -3,7 +3,7 @@
 // still share the two cores with the broker, which the printed broker CPU share makes visible.
 
 import { Worker } from 'node:worker_threads';
-import { memoryText, type BrokerProcess } from './broker-process.ts';
+import { memoryText, type BrokerProcess, processFigures } from './broker-process.ts';
 import type { LoadResult, LoadSettings } from './edge-load.ts';
 import { EdgeSession } from './edge-session.ts';
 import { fmtMB, spread, spreadText, type BenchResult } from './results.ts';
@@ -55,11 +55,7 @@ export async function runEdgeThroughput(broker: BrokerProcess, clients: number, 
       recordsPerSecMax: rate.max,
       runs: rate.runs,
       mbPerSec: (rate.median * s.valueBytes) / 1e6,
-      brokerCpuPct,
-      generatorCpuPct,
-      brokerRssBytes: memory?.rssBytes ?? null,
-      brokerAnonBytes: memory?.anonBytes ?? null,
-      brokerPeakRssBytes: memory?.peakRssBytes ?? null,
+      ...processFigures(brokerCpuPct, generatorCpuPct, memory),
     },
     summary: [
       `${spreadText(rate, 'rec/s')}, ${fmtMB(rate.median * s.valueBytes)}/s`,

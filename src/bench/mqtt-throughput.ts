@@ -11,7 +11,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { BrokerProcess, memoryText, processCpuSeconds, processMemory, type ProcessMemory } from './broker-process.ts';
+import { BrokerProcess, memoryText, processCpuSeconds, processMemory, type ProcessMemory, processFigures } from './broker-process.ts';
 import { fmtMs, spread, spreadText, type BenchResult } from './results.ts';
 import { withTempDir } from './temp-dir.ts';
 
@@ -143,11 +143,7 @@ function row(name: PeerName, qos: Qos, rounds: readonly Round[], mosquittoRate: 
       ratioToMosquitto: ratio,
       pubackP50Ms: p50,
       pubackP99Ms: p99,
-      brokerCpuPct,
-      generatorCpuPct,
-      brokerRssBytes: memory?.rssBytes ?? null,
-      brokerAnonBytes: memory?.anonBytes ?? null,
-      brokerPeakRssBytes: memory?.peakRssBytes ?? null,
+      ...processFigures(brokerCpuPct, generatorCpuPct, memory),
     },
     summary: [
       spreadText(rate, unit),
