@@ -6,7 +6,7 @@ import type { Config } from './config/schema.ts';
 import { EdgeServer } from './listeners/edge/edge-server.ts';
 import { startHttpListener, type HttpListener } from './listeners/http.ts';
 import { MqttListener } from './listeners/mqtt/mqtt-listener.ts';
-import { Mirror, type MirrorStatus } from './mirror/mirror.ts';
+import type { Mirror, MirrorStatus } from './mirror/mirror.ts';
 import { createMetricsRegistry } from './observability/metrics.ts';
 import { LogStore } from './storage/log-store.ts';
 import { MqttPersistence } from './storage/mqtt-persistence.ts';
@@ -57,7 +57,9 @@ export async function startTributary(config: Config, logger: Logger, options: St
   let http: HttpListener | null = null;
   // Built before the listeners so the metrics can read them; started after, so a broken listener
   // config fails the start before anything is shipped.
-  const mirrors = config.mirrors.map((m) => new Mirror({ config: m, edgeId: config.edgeId, broker, logger }));
+  // Loaded only when configured: a gateway without mirrors never needs the MQTT client library.
+  const MirrorClass = config.mirrors.length > 0 ? (await import('./mirror/mirror.ts')).Mirror : null;
+  const mirrors = MirrorClass ? config.mirrors.map((m) => new MirrorClass({ config: m, edgeId: config.edgeId, broker, logger })) : [];
   // Sessions, subscriptions, retained messages and queued QoS 1/2 deliveries live in the log's LMDB
   // environment, so a restart loses none of them and there is still one file to back up.
   let ownPersistence: MqttPersistence | null = null;
