@@ -5,20 +5,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.ts';
-import type { ProduceFrame } from '../../src/protocol/edge/frames.ts';
 import { freePort, startChildBroker } from '../helpers/child-broker.ts';
-import { RawPeer } from '../helpers/raw-edge.ts';
+import { produceFrame, RawPeer } from '../helpers/raw-edge.ts';
 import { tempDir } from '../helpers/temp.ts';
 
-const produce = (seq: number, value: string): ProduceFrame => ({
-  type: 'produce',
-  seq,
-  alias: 1,
-  partition: 0,
-  acks: 'all',
-  baseTimestampMs: 0,
-  records: [{ timestampDeltaMs: 0, key: null, value: Buffer.from(value), headers: [] }],
-});
+const produce = (seq: number, value: string) => produceFrame(seq, [value], { acks: 'all' });
 
 describe('fsync failure', () => {
   it('refuses the ack with STORAGE_FAILED, stops writes, and fails /healthz', async () => {

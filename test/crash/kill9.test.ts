@@ -2,35 +2,12 @@
 // restart, offsets consecutive from 0, no record twice, order kept. Operations are recorded as ok
 // (acked), or unknown (in flight at the kill); only ok operations are checked for lost-write.
 import { describe, expect, it } from 'vitest';
-import { decodeRecordBatch, splitBatches } from '../../src/format/record-batch.ts';
-import type { AckFrame, ProduceFrame, RecordsFrame } from '../../src/protocol/edge/frames.ts';
+import type { AckFrame } from '../../src/protocol/edge/frames.ts';
 import { freePort, startChildBroker } from '../helpers/child-broker.ts';
-import { RawPeer } from '../helpers/raw-edge.ts';
+import { produceFrame, RawPeer, readLog } from '../helpers/raw-edge.ts';
 import { tempDir } from '../helpers/temp.ts';
 
-const frame = (seq: number, acks: 1 | 'all'): ProduceFrame => ({
-  type: 'produce',
-  seq,
-  alias: 1,
-  partition: 0,
-  acks,
-  baseTimestampMs: 0,
-  records: [0, 1, 2].map((i) => ({ timestampDeltaMs: 0, key: null, value: Buffer.from(`${seq}.${i}`), headers: [] })),
-});
-
-async function readAll(port: number): Promise<{ offset: number; value: string }[]> {
-  const peer = await RawPeer.hello(port);
-  peer.send({ type: 'register', corr: 1, alias: 1, topic: 'crash', create: false });
-  await peer.waitFor((f) => f.type === 'registered');
-  const out: { offset: number; value: string }[] = [];
-  for (let corr = 2; ; corr++) {
-    peer.send({ type: 'fetch', corr, alias: 1, partition: 0, offset: out.length, maxBytes: 1 << 20, maxWaitMs: 0 });
-    const r = await peer.waitFor<RecordsFrame>((f) => f.type === 'records' && f.corr === corr);
-    const records = splitBatches(r.batches).flatMap((b) => decodeRecordBatch(b)).filter((x) => x.offset >= out.length);
-    if (records.length === 0) return out;
-    out.push(...records.map((x) => ({ offset: x.offset, value: x.value!.toString() })));
-  }
-}
+const frame = (seq: number, acks: 1 | 'all') => produceFrame(seq, [0, 1, 2].map((i) => `${seq}.${i}`), { acks });
 
 describe.each([1, 'all'] as const)('kill -9 during an acks=%s stream', (acks) => {
   it('keeps every acknowledged record, with consecutive offsets and no duplicates', async () => {
@@ -55,7 +32,7 @@ describe.each([1, 'all'] as const)('kill -9 during an acks=%s stream', (acks) =>
     await peer.waitClosed();
 
     const restarted = await startChildBroker(dataDir, port);
-    const log = await readAll(port);
+    const log = await readLog(port, 'crash');
     const values = log.map((r) => r.value);
     // inconsistent-offsets: offsets run 0, 1, 2, … with no gap.
     expect(log.map((r) => r.offset)).toEqual(log.map((_, i) => i));

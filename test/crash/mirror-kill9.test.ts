@@ -2,24 +2,15 @@
 // resumes from its last persisted cursor. Every record arrives upstream, first occurrences in offset
 // order, and every duplicate (the resend window after the crash) carries its origin.
 import { describe, expect, it } from 'vitest';
-import type { ProduceFrame } from '../../src/protocol/edge/frames.ts';
 import { freePort, startChildBroker } from '../helpers/child-broker.ts';
-import { RawPeer } from '../helpers/raw-edge.ts';
+import { produceFrame, RawPeer } from '../helpers/raw-edge.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { startUpstream, until } from '../helpers/upstream.ts';
 
 const RECORDS = 3000;
 const PER_FRAME = 100;
 
-const frame = (seq: number): ProduceFrame => ({
-  type: 'produce',
-  seq,
-  alias: 1,
-  partition: 0,
-  acks: 1,
-  baseTimestampMs: 0,
-  records: Array.from({ length: PER_FRAME }, (_, i) => ({ timestampDeltaMs: 0, key: null, value: Buffer.from(`r${(seq - 1) * PER_FRAME + i}`), headers: [] })),
-});
+const frame = (seq: number) => produceFrame(seq, Array.from({ length: PER_FRAME }, (_, i) => `r${(seq - 1) * PER_FRAME + i}`));
 
 describe('kill -9 of the edge mid-drain', () => {
   it('ships every record after the restart, in order, duplicates only with their origin', async () => {

@@ -4,25 +4,9 @@
 // for lost-write. The default route's acks is 1 (PUBACK after the commit) or all (after the flush).
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
-import { decodeRecordBatch, splitBatches } from '../../src/format/record-batch.ts';
-import type { RecordsFrame } from '../../src/protocol/edge/frames.ts';
 import { freePort, startChildBroker, waitForPort } from '../helpers/child-broker.ts';
-import { RawPeer } from '../helpers/raw-edge.ts';
+import { readLog } from '../helpers/raw-edge.ts';
 import { tempDir } from '../helpers/temp.ts';
-
-async function readLog(port: number): Promise<{ offset: number; value: string }[]> {
-  const peer = await RawPeer.hello(port);
-  peer.send({ type: 'register', corr: 1, alias: 1, topic: 'mqtt', create: false });
-  await peer.waitFor((f) => f.type === 'registered');
-  const out: { offset: number; value: string }[] = [];
-  for (let corr = 2; ; corr++) {
-    peer.send({ type: 'fetch', corr, alias: 1, partition: 0, offset: out.length, maxBytes: 1 << 20, maxWaitMs: 0 });
-    const r = await peer.waitFor<RecordsFrame>((f) => f.type === 'records' && f.corr === corr);
-    const records = splitBatches(r.batches).flatMap((b) => decodeRecordBatch(b)).filter((x) => x.offset >= out.length);
-    if (records.length === 0) return out;
-    out.push(...records.map((x) => ({ offset: x.offset, value: x.value!.toString() })));
-  }
-}
 
 async function startWithMqtt(dataDir: string, edgePort: number, mqttPort: number, acks: 1 | 'all') {
   const broker = await startChildBroker(dataDir, edgePort, {
@@ -66,7 +50,7 @@ describe.each([1, 'all'] as const)('kill -9 during a QoS 1 MQTT stream (route ac
     await clientClosed;
 
     const restarted = await startWithMqtt(dataDir, edgePort, mqttPort, acks);
-    const log = await readLog(edgePort);
+    const log = await readLog(edgePort, 'mqtt');
     const values = log.map((r) => r.value);
     // inconsistent-offsets
     expect(log.map((r) => r.offset)).toEqual(log.map((_, i) => i));

@@ -4,8 +4,9 @@ import net from 'node:net';
 import pino from 'pino';
 import { parseConfig } from '../../src/config/load.ts';
 import { startTributary, type RunningTributary } from '../../src/main.ts';
+import { decodeRecordBatch, splitBatches } from '../../src/format/record-batch.ts';
 import { encodeFrame, FrameDecoder } from '../../src/protocol/edge/codec.ts';
-import type { Frame } from '../../src/protocol/edge/frames.ts';
+import type { Frame, ProduceFrame, RecordsFrame } from '../../src/protocol/edge/frames.ts';
 import { onCleanup, tempDir } from './temp.ts';
 
 export async function startEdgeBroker(over: Record<string, unknown> = {}, dataDir = tempDir()): Promise<RunningTributary> {
@@ -95,5 +96,36 @@ export class RawPeer {
         });
       });
     }
+  }
+}
+
+/** A PRODUCE frame for alias 1, partition 0, acks 1, unkeyed records with the given values. */
+export function produceFrame(seq: number, values: string[], over: Partial<ProduceFrame> = {}): ProduceFrame {
+  return {
+    type: 'produce',
+    seq,
+    alias: 1,
+    partition: 0,
+    acks: 1,
+    baseTimestampMs: 0,
+    records: values.map((v) => ({ timestampDeltaMs: 0, key: null, value: Buffer.from(v), headers: [] })),
+    ...over,
+  };
+}
+
+/** Every record of a partition, read over the edge protocol from offset 0 to the log end. */
+export async function readLog(port: number, topic: string, partition = 0): Promise<{ offset: number; value: string }[]> {
+  const peer = await RawPeer.hello(port);
+  peer.send({ type: 'register', corr: 1, alias: 1, topic, create: false });
+  await peer.waitFor((f) => f.type === 'registered');
+  const out: { offset: number; value: string }[] = [];
+  for (let corr = 2; ; corr++) {
+    peer.send({ type: 'fetch', corr, alias: 1, partition, offset: out.length, maxBytes: 1 << 20, maxWaitMs: 0 });
+    const r = await peer.waitFor<RecordsFrame>((f) => f.type === 'records' && f.corr === corr);
+    const records = splitBatches(r.batches)
+      .flatMap((b) => decodeRecordBatch(b))
+      .filter((x) => x.offset >= out.length);
+    if (records.length === 0) return out;
+    out.push(...records.map((x) => ({ offset: x.offset, value: x.value!.toString() })));
   }
 }

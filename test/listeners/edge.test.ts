@@ -2,19 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.ts';
 import { decodeRecordBatch, splitBatches } from '../../src/format/record-batch.ts';
 import { encodeFrame } from '../../src/protocol/edge/codec.ts';
-import type { AckFrame, ErrorFrame, Frame, ProduceFrame, RecordsFrame, WelcomeFrame } from '../../src/protocol/edge/frames.ts';
-import { RawPeer, startEdgeBroker } from '../helpers/raw-edge.ts';
-
-const produce = (seq: number, values: string[], over: Partial<ProduceFrame> = {}): ProduceFrame => ({
-  type: 'produce',
-  seq,
-  alias: 1,
-  partition: 0,
-  acks: 1,
-  baseTimestampMs: 0,
-  records: values.map((v) => ({ timestampDeltaMs: 0, key: null, value: Buffer.from(v), headers: [] })),
-  ...over,
-});
+import type { AckFrame, ErrorFrame, Frame, RecordsFrame, WelcomeFrame } from '../../src/protocol/edge/frames.ts';
+import { produceFrame, RawPeer, startEdgeBroker } from '../helpers/raw-edge.ts';
 
 const isError = (f: Frame): f is ErrorFrame => f.type === 'error';
 
@@ -58,7 +47,7 @@ describe('edge listener', () => {
   it('acknowledges pipelined produce frames in order, many per ACK frame, with consecutive offsets', async () => {
     const { edge } = await startEdgeBroker();
     const peer = await registered(edge!.port, 'acks');
-    const frames = Array.from({ length: 50 }, (_, i) => produce(i + 1, [`a${i}`, `b${i}`]));
+    const frames = Array.from({ length: 50 }, (_, i) => produceFrame(i + 1, [`a${i}`, `b${i}`]));
     peer.send(...frames);
     await peer.waitFor((f) => f.type === 'ack' && f.entries.some((e) => e.seq === 50));
     const acks = peer.frames.filter((f): f is AckFrame => f.type === 'ack');
@@ -72,7 +61,7 @@ describe('edge listener', () => {
   it('answers acks=0 frames with nothing but still stores them', async () => {
     const { edge } = await startEdgeBroker();
     const peer = await registered(edge!.port, 'fire');
-    peer.send(produce(1, ['x'], { acks: 0 }), produce(2, ['y'], { acks: 'all' }));
+    peer.send(produceFrame(1, ['x'], { acks: 0 }), produceFrame(2, ['y'], { acks: 'all' }));
     const ack = await peer.waitFor<AckFrame>((f) => f.type === 'ack');
     expect(ack.entries.map((e) => e.seq)).toEqual([2]);
     expect(await fetchAll(edge!.port, 'fire')).toEqual(['x', 'y']);
@@ -85,7 +74,7 @@ describe('edge listener', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(consumer.frames.some((f) => f.type === 'records')).toBe(false);
     const producer = await registered(edge!.port, 'lp');
-    producer.send(produce(1, ['wake']));
+    producer.send(produceFrame(1, ['wake']));
     const r = await consumer.waitFor<RecordsFrame>((f) => f.type === 'records' && f.corr === 5);
     expect(decodeRecordBatch(r.batches)[0].value!.toString()).toBe('wake');
     expect(r).toMatchObject({ logStartOffset: 0, nextOffset: 1 });
@@ -96,7 +85,7 @@ describe('edge listener', () => {
     const peer = await RawPeer.hello(edge!.port);
     peer.send({ type: 'register', corr: 1, alias: 1, topic: 'missing', create: true });
     expect(await peer.waitFor(isError)).toMatchObject({ refKind: 'request', ref: 1, code: ErrorCode.UNKNOWN_TOPIC });
-    peer.send(produce(7, ['x'], { alias: 42 }));
+    peer.send(produceFrame(7, ['x'], { alias: 42 }));
     expect(await peer.waitFor((f) => isError(f) && f.refKind === 'produce')).toMatchObject({ ref: 7, code: ErrorCode.UNKNOWN_ALIAS });
     peer.send({ type: 'create-topic', corr: 2, name: 'here', partitions: 2, retentionMs: -2, retentionBytes: -2, grow: false });
     await peer.waitFor((f) => f.type === 'ok' && f.corr === 2);
@@ -122,11 +111,11 @@ describe('edge listener', () => {
 
     const big = await RawPeer.hello(edge!.port, { frameBytesMax: 8192 });
     big.send({ type: 'register', corr: 1, alias: 1, topic: 'ok', create: true });
-    big.send(produce(1, ['x'.repeat(9000)]));
+    big.send(produceFrame(1, ['x'.repeat(9000)]));
     expect(await big.waitFor(isError)).toMatchObject({ code: ErrorCode.FRAME_TOO_LARGE });
     await big.waitClosed();
 
-    healthy.send(produce(1, ['still here']));
+    healthy.send(produceFrame(1, ['still here']));
     await healthy.waitFor((f) => f.type === 'ack');
     expect(await fetchAll(edge!.port, 'ok')).toEqual(['still here']);
   });
@@ -134,7 +123,7 @@ describe('edge listener', () => {
   it('closes a connection that sends a malformed frame or an unknown frame type', async () => {
     const { edge } = await startEdgeBroker();
     const peer = await registered(edge!.port, 'm');
-    const frame = encodeFrame(produce(1, ['x']));
+    const frame = encodeFrame(produceFrame(1, ['x']));
     frame[frame.length - 3] = 0xff; // the record's flags byte: reserved bits set
     peer.write(frame);
     expect(await peer.waitFor(isError)).toMatchObject({ refKind: 'connection', code: ErrorCode.MALFORMED_FRAME });
@@ -149,9 +138,9 @@ describe('edge listener', () => {
   it('appends nothing from a client that drops in the middle of a frame', async () => {
     const { edge } = await startEdgeBroker();
     const peer = await registered(edge!.port, 'half');
-    peer.send(produce(1, ['complete']));
+    peer.send(produceFrame(1, ['complete']));
     await peer.waitFor((f) => f.type === 'ack');
-    const frame = encodeFrame(produce(2, ['torn'.repeat(100)]));
+    const frame = encodeFrame(produceFrame(2, ['torn'.repeat(100)]));
     peer.write(frame.subarray(0, frame.length - 10));
     await new Promise((r) => setTimeout(r, 50));
     peer.socket.destroy();
@@ -163,13 +152,13 @@ describe('edge listener', () => {
     const { edge } = await startEdgeBroker();
     const hello = { idempotent: true, clientId: 'sensor-7' };
     const first = await registered(edge!.port, 'idem', hello);
-    first.send(produce(1, ['one']), produce(2, ['two']));
+    first.send(produceFrame(1, ['one']), produceFrame(2, ['two']));
     await first.waitFor((f) => f.type === 'ack' && f.entries.some((e) => e.seq === 2));
     first.socket.destroy();
 
     const second = await registered(edge!.port, 'idem', hello);
     expect(second.frames.find((f): f is WelcomeFrame => f.type === 'welcome')!.lastSeq).toBe(2);
-    second.send(produce(2, ['two']), produce(3, ['three']));
+    second.send(produceFrame(2, ['two']), produceFrame(3, ['three']));
     const ack = await second.waitFor<AckFrame>((f) => f.type === 'ack' && f.entries.some((e) => e.seq === 3));
     const entries = second.frames.filter((f): f is AckFrame => f.type === 'ack').flatMap((a) => a.entries);
     expect(entries.map((e) => [e.seq, e.duplicate])).toEqual([
@@ -203,7 +192,7 @@ describe('edge listener frame limits on the way out', () => {
   it('never sends a RECORDS frame above the negotiated size: RECORD_TOO_LARGE when one batch cannot fit', async () => {
     const { edge } = await startEdgeBroker();
     const producer = await registered(edge!.port, 'wide');
-    producer.send(produce(1, ['x'.repeat(6000)]), produce(2, ['small']));
+    producer.send(produceFrame(1, ['x'.repeat(6000)]), produceFrame(2, ['small']));
     await producer.waitFor((f) => f.type === 'ack' && f.entries.some((e) => e.seq === 2));
     const small = await registered(edge!.port, 'wide', { frameBytesMax: 4096 });
     small.send({ type: 'fetch', corr: 3, alias: 1, partition: 0, offset: 0, maxBytes: 1 << 20, maxWaitMs: 0 });
@@ -218,7 +207,7 @@ describe('edge listener against a misbehaving producer', () => {
   it('refuses a produce frame whose seq does not increase, stores nothing of it, and stays up', async () => {
     const { edge } = await startEdgeBroker();
     const peer = await registered(edge!.port, 'seq');
-    peer.send(produce(5, ['a']), produce(5, ['again']), produce(3, ['back']), produce(6, ['b']));
+    peer.send(produceFrame(5, ['a']), produceFrame(5, ['again']), produceFrame(3, ['back']), produceFrame(6, ['b']));
     await peer.waitFor((f) => f.type === 'ack' && f.entries.some((e) => e.seq === 6));
     const errors = peer.frames.filter(isError);
     expect(errors.map((e) => [e.ref, e.code])).toEqual([
@@ -252,7 +241,7 @@ describe('edge listener negotiation bounds', () => {
     const { edge } = await startEdgeBroker({ edge: { frameBytesMax: '4MiB' } });
     const peer = await registered(edge!.port, 'huge', { frameBytesMax: 4 * 1024 * 1024 });
     const value = 'v'.repeat(90);
-    peer.send(produce(1, Array.from({ length: 45_000 }, () => value)));
+    peer.send(produceFrame(1, Array.from({ length: 45_000 }, () => value)));
     expect(await peer.waitFor((f) => isError(f) && f.ref === 1, 15_000)).toMatchObject({ refKind: 'produce', code: ErrorCode.RECORD_TOO_LARGE });
   });
 });
