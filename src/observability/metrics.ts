@@ -1,5 +1,5 @@
-// Prometheus metrics, read from the broker's plain counters at scrape time: the hot paths only bump
-// integers, and prom-client formats the text exposition.
+// Prometheus metrics, read from plain counters at scrape time: the hot paths only bump integers, and
+// prom-client formats the text exposition.
 
 import client from 'prom-client';
 import type { Broker } from '../broker/broker.ts';
@@ -18,160 +18,107 @@ export interface MirrorMetricsSource {
   mirrorStatuses(): readonly { name: string; state: string; shippedRecords: number; resentRecords: number; backlogRecords: number }[];
 }
 
+type Labels = Record<string, string>;
+type Samples = () => Iterable<readonly [Labels, number]>;
+
+/** A counter or gauge whose samples are read at each scrape. */
+function collected(registry: client.Registry, kind: 'counter' | 'gauge', name: string, help: string, labelNames: string[], samples: Samples): void {
+  const Metric = kind === 'counter' ? client.Counter : client.Gauge;
+  new Metric({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect(this: client.Counter | client.Gauge) {
+      this.reset();
+      for (const [labels, value] of samples()) {
+        if (this instanceof client.Gauge) this.set(labels, value);
+        else this.inc(labels, value);
+      }
+    },
+  });
+}
+
+/**
+ * `read` at most once per event-loop tick: a scrape collects every metric in one synchronous pass, so
+ * the storage metrics share one stats() (which stats the data file) and the partition metrics one
+ * topic listing.
+ */
+function oncePerTick<T>(read: () => T): () => T {
+  let cached: { value: T } | null = null;
+  return () => {
+    if (cached === null) {
+      cached = { value: read() };
+      queueMicrotask(() => (cached = null));
+    }
+    return cached.value;
+  };
+}
+
+const one = (value: number): Iterable<readonly [Labels, number]> => [[{}, value]];
+
 export function createMetricsRegistry(src: MetricsSources): client.Registry {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'tributary_' });
   const { broker } = src;
+  const c = broker.counters;
+  const metric = (kind: 'counter' | 'gauge', name: string, help: string, labelNames: string[], samples: Samples) =>
+    collected(registry, kind, name, help, labelNames, samples);
 
-  const counter = (name: string, help: string, read: () => number) =>
-    new client.Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(read());
-      },
-    });
-  counter('tributary_records_in_total', 'Records appended to partition logs.', () => broker.counters.recordsIn);
-  counter('tributary_bytes_in_total', 'Bytes of record batches appended.', () => broker.counters.bytesIn);
-  counter('tributary_records_out_total', 'Records returned by fetches (whole batches).', () => broker.counters.recordsOut);
-  counter('tributary_bytes_out_total', 'Bytes of record batches returned by fetches.', () => broker.counters.bytesOut);
-  counter('tributary_produce_requests_total', 'Produce requests (appends asked for).', () => broker.counters.produceRequests);
-  counter('tributary_fetch_requests_total', 'Fetch requests.', () => broker.counters.fetchRequests);
-  counter('tributary_appends_total', 'Batches written to storage.', () => broker.store.stats().appends);
-  counter('tributary_group_commits_total', 'Storage transactions that wrote appends (group commits).', () => broker.store.stats().groupCommits);
-  counter('tributary_retention_deleted_records_total', 'Records deleted by retention and the disk budget.', () => broker.store.stats().evictedRecords);
+  metric('counter', 'tributary_records_in_total', 'Records appended to partition logs.', [], () => one(c.recordsIn));
+  metric('counter', 'tributary_bytes_in_total', 'Bytes of record batches appended.', [], () => one(c.bytesIn));
+  metric('counter', 'tributary_records_out_total', 'Records returned by fetches (whole batches).', [], () => one(c.recordsOut));
+  metric('counter', 'tributary_bytes_out_total', 'Bytes of record batches returned by fetches.', [], () => one(c.bytesOut));
+  metric('counter', 'tributary_produce_requests_total', 'Produce requests (appends asked for).', [], () => one(c.produceRequests));
+  metric('counter', 'tributary_fetch_requests_total', 'Fetch requests.', [], () => one(c.fetchRequests));
+  metric('counter', 'tributary_errors_total', 'Errors returned to clients, by stable error code.', ['code'], () => [...c.errors].map(([code, n]) => [{ code }, n] as const));
 
-  new client.Counter({
-    name: 'tributary_errors_total',
-    help: 'Errors returned to clients, by stable error code.',
-    labelNames: ['code'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [code, n] of broker.counters.errors) this.inc({ code }, n);
-    },
-  });
+  const stats = oncePerTick(() => broker.store.stats());
+  metric('counter', 'tributary_appends_total', 'Batches written to storage.', [], () => one(stats().appends));
+  metric('counter', 'tributary_group_commits_total', 'Storage transactions that wrote appends (group commits).', [], () => one(stats().groupCommits));
+  metric('counter', 'tributary_retention_deleted_records_total', 'Records deleted by retention and the disk budget.', [], () => one(stats().evictedRecords));
+  metric('gauge', 'tributary_storage_log_bytes', 'Bytes of stored record batches (what the disk budget counts).', [], () => one(stats().logBytes));
+  metric('gauge', 'tributary_storage_file_bytes', 'Size of the LMDB data file.', [], () => one(stats().fileBytes));
+  metric('gauge', 'tributary_storage_failed', '1 when storage stopped accepting writes after a failure (fail-stop).', [], () => one(stats().failed ? 1 : 0));
+  metric('gauge', 'tributary_topics', 'Topics.', [], () => one(stats().topics));
+  metric('gauge', 'tributary_fetches_parked', 'Long-poll fetches waiting for data.', [], () => one(broker.parkedFetches));
+  metric('gauge', 'tributary_connections', 'Open client connections by listener.', ['listener'], () =>
+    Object.entries(src.connections()).map(([listener, n]) => [{ listener }, n] as const),
+  );
 
-  const gauge = (name: string, help: string, read: () => number) =>
-    new client.Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(read());
-      },
-    });
-  gauge('tributary_storage_log_bytes', 'Bytes of stored record batches (what the disk budget counts).', () => broker.store.stats().logBytes);
-  gauge('tributary_storage_file_bytes', 'Size of the LMDB data file.', () => broker.store.stats().fileBytes);
-  gauge('tributary_storage_failed', '1 when storage stopped accepting writes after a failure (fail-stop).', () => (broker.store.failed ? 1 : 0));
-  gauge('tributary_topics', 'Topics.', () => broker.store.stats().topics);
-  gauge('tributary_fetches_parked', 'Long-poll fetches waiting for data.', () => broker.parkedFetches);
+  if (src.mqtt) registerMqttMetrics(metric, registry, src.mqtt);
+  if (src.mirrors) registerMirrorMetrics(metric, src.mirrors);
 
-  new client.Gauge({
-    name: 'tributary_connections',
-    help: 'Open client connections by listener.',
-    labelNames: ['listener'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [listener, n] of Object.entries(src.connections())) this.set({ listener }, n);
-    },
-  });
-
-  if (src.mqtt) registerMqttMetrics(registry, src.mqtt);
-  if (src.mirrors) registerMirrorMetrics(registry, src.mirrors);
-
-  const partitionGauge = (name: string, help: string, field: 'nextOffset' | 'logStartOffset' | 'bytes') =>
-    new client.Gauge({
-      name,
-      help,
-      labelNames: ['topic', 'partition'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const t of broker.listTopics()) for (const p of t.partitions) this.set({ topic: t.name, partition: String(p.partition) }, p[field]);
-      },
-    });
-  partitionGauge('tributary_partition_next_offset', 'Next offset (log end) per partition.', 'nextOffset');
-  partitionGauge('tributary_partition_log_start_offset', 'First retained offset per partition.', 'logStartOffset');
-  partitionGauge('tributary_partition_bytes', 'Stored bytes per partition.', 'bytes');
+  const topics = oncePerTick(() => broker.listTopics());
+  const perPartition = (field: 'nextOffset' | 'logStartOffset' | 'bytes') => () =>
+    topics().flatMap((t) => t.partitions.map((p) => [{ topic: t.name, partition: String(p.partition) }, p[field]] as const));
+  const partitionLabels = ['topic', 'partition'];
+  metric('gauge', 'tributary_partition_next_offset', 'Next offset (log end) per partition.', partitionLabels, perPartition('nextOffset'));
+  metric('gauge', 'tributary_partition_log_start_offset', 'First retained offset per partition.', partitionLabels, perPartition('logStartOffset'));
+  metric('gauge', 'tributary_partition_bytes', 'Stored bytes per partition.', partitionLabels, perPartition('bytes'));
   return registry;
 }
 
-function registerMqttMetrics(registry: client.Registry, src: MqttMetricsSource): void {
+type MetricFactory = (kind: 'counter' | 'gauge', name: string, help: string, labelNames: string[], samples: Samples) => void;
+
+function registerMqttMetrics(metric: MetricFactory, registry: client.Registry, src: MqttMetricsSource): void {
   const m = src.metrics;
-  const labelled = (name: string, help: string, label: string, read: () => Iterable<[string, number]>) =>
-    new client.Counter({
-      name,
-      help,
-      labelNames: [label],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [value, n] of read()) this.inc({ [label]: value }, n);
-      },
-    });
-  labelled('tributary_mqtt_publishes_in_total', 'MQTT PUBLISH packets received from clients, by QoS.', 'qos', () => m.publishesIn.map((n, qos) => [String(qos), n]));
-  labelled('tributary_mqtt_denied_total', 'MQTT publishes and subscriptions refused by ACLs.', 'action', () => Object.entries(m.denied));
-  labelled('tributary_mqtt_connects_refused_total', 'MQTT connections refused before or at CONNACK, by reason.', 'reason', () => m.refused);
-  labelled('tributary_mqtt_connections_closed_total', 'MQTT connections the broker closed, by reason.', 'reason', () => m.closed);
-  new client.Counter({
-    name: 'tributary_mqtt_unrouted_total',
-    help: 'MQTT publishes that matched no route: delivered to subscribers, not logged.',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(m.unrouted);
-    },
-  });
-  new client.Counter({
-    name: 'tributary_mqtt_wills_logged_total',
-    help: 'MQTT wills appended to a log when their client went away.',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(m.willsLogged);
-    },
-  });
-  new client.Gauge({
-    name: 'tributary_mqtt_clients',
-    help: 'MQTT clients connected (past CONNACK).',
-    registers: [registry],
-    collect() {
-      this.set(src.clientCount);
-    },
-  });
+  const by = (label: string, entries: Iterable<[string, number]>) => [...entries].map(([value, n]) => [{ [label]: value }, n] as const);
+  metric('counter', 'tributary_mqtt_publishes_in_total', 'MQTT PUBLISH packets received from clients, by QoS.', ['qos'], () => by('qos', m.publishesIn.map((n, qos) => [String(qos), n])));
+  metric('counter', 'tributary_mqtt_denied_total', 'MQTT publishes and subscriptions refused by ACLs.', ['action'], () => by('action', Object.entries(m.denied)));
+  metric('counter', 'tributary_mqtt_connects_refused_total', 'MQTT connections refused before or at CONNACK, by reason.', ['reason'], () => by('reason', m.refused));
+  metric('counter', 'tributary_mqtt_connections_closed_total', 'MQTT connections the broker closed, by reason.', ['reason'], () => by('reason', m.closed));
+  metric('counter', 'tributary_mqtt_unrouted_total', 'MQTT publishes that matched no route: delivered to subscribers, not logged.', [], () => one(m.unrouted));
+  metric('counter', 'tributary_mqtt_wills_logged_total', 'MQTT wills appended to a log when their client went away.', [], () => one(m.willsLogged));
+  metric('gauge', 'tributary_mqtt_clients', 'MQTT clients connected (past CONNACK).', [], () => one(src.clientCount));
   registry.registerMetric(m.pubackLatency);
 }
 
-function registerMirrorMetrics(registry: client.Registry, src: MirrorMetricsSource): void {
+function registerMirrorMetrics(metric: MetricFactory, src: MirrorMetricsSource): void {
   type Status = ReturnType<MirrorMetricsSource['mirrorStatuses']>[number];
-  const gauge = (name: string, help: string, read: (s: Status) => number) =>
-    new client.Gauge({
-      name,
-      help,
-      labelNames: ['mirror'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const s of src.mirrorStatuses()) this.set({ mirror: s.name }, read(s));
-      },
-    });
-  const counter = (name: string, help: string, read: (s: Status) => number) =>
-    new client.Counter({
-      name,
-      help,
-      labelNames: ['mirror'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const s of src.mirrorStatuses()) this.inc({ mirror: s.name }, read(s));
-      },
-    });
-  gauge('tributary_mirror_connected', '1 while the mirror is connected upstream, 0 while connecting or backing off.', (s) => (s.state === 'connected' ? 1 : 0));
-  gauge('tributary_mirror_backlog_records', 'Records in mirrored partitions not yet acknowledged upstream.', (s) => s.backlogRecords);
-  counter('tributary_mirror_shipped_records_total', 'Records acknowledged by the upstream (resends included).', (s) => s.shippedRecords);
-  counter('tributary_mirror_resent_records_total', 'Records published again after a lost connection.', (s) => s.resentRecords);
+  const perMirror = (read: (s: Status) => number) => () => src.mirrorStatuses().map((s) => [{ mirror: s.name }, read(s)] as const);
+  metric('gauge', 'tributary_mirror_connected', '1 while the mirror is connected upstream, 0 while connecting or backing off.', ['mirror'], perMirror((s) => (s.state === 'connected' ? 1 : 0)));
+  metric('gauge', 'tributary_mirror_backlog_records', 'Records in mirrored partitions not yet acknowledged upstream.', ['mirror'], perMirror((s) => s.backlogRecords));
+  metric('counter', 'tributary_mirror_shipped_records_total', 'Records acknowledged by the upstream (resends included).', ['mirror'], perMirror((s) => s.shippedRecords));
+  metric('counter', 'tributary_mirror_resent_records_total', 'Records published again after a lost connection.', ['mirror'], perMirror((s) => s.resentRecords));
 }
