@@ -14,6 +14,7 @@ export class FetchWaiters {
   /** Resolves true when an append arrives, false when maxWaitMs passes or the signal aborts. */
   wait(topicId: number, partition: number, maxWaitMs: number, signal?: AbortSignal): Promise<boolean> {
     return new Promise((resolve) => {
+      if (signal?.aborted) return resolve(false);
       const key = `${topicId}/${partition}`;
       let set = this.byPartition.get(key);
       if (!set) this.byPartition.set(key, (set = new Set()));

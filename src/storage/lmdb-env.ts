@@ -61,7 +61,6 @@ export function openLmdb(dataDir: string, mapSizeBytes: number): LmdbHandles {
     // Writemap stays off: with it a full disk becomes SIGBUS instead of an error.
     useWritemap: false,
   });
-  ignoreLmdbStrayCommitRejections();
   return {
     env,
     log: env.openDB({ name: 'log', keyEncoding: 'ordered-binary', encoding: 'binary' }),
@@ -78,23 +77,6 @@ export function openLmdb(dataDir: string, mapSizeBytes: number): LmdbHandles {
   };
 }
 
-let strayFilterInstalled = false;
-
-// lmdb-js 3.x rejects an internal promise of its own on every failed commit besides the one the caller
-// awaits (measured: one "Commit failed" unhandled rejection per failed txn). The failure is already
-// reported through the awaited promise, so this one is dropped instead of crashing the process.
-function ignoreLmdbStrayCommitRejections(): void {
-  if (strayFilterInstalled) return;
-  strayFilterInstalled = true;
-  process.on('unhandledRejection', (reason) => {
-    if (reason instanceof Error && 'commitError' in reason) {
-      (reason as { commitError: Promise<unknown> }).commitError.catch(() => undefined);
-      return;
-    }
-    throw reason;
-  });
-}
-
 /** mdb_env_sync on the libuv thread pool; lmdb-js has it but does not declare it. */
 export function syncToDisk(env: RootDatabase, done: (err?: unknown) => void): void {
   (env as unknown as { sync(cb: (err?: unknown) => void): void }).sync(done);
@@ -103,19 +85,6 @@ export function syncToDisk(env: RootDatabase, done: (err?: unknown) => void): vo
 /** Errno-like codes LMDB and the OS give when there is no room: recoverable once space is freed. */
 const MDB_MAP_FULL = -30792;
 const ENOSPC = 28;
-
-export async function commitErrorDetail(err: unknown): Promise<{ code: number | string | undefined; message: string }> {
-  if (err instanceof Error && 'commitError' in err) {
-    try {
-      await (err as { commitError: Promise<unknown> }).commitError;
-    } catch (inner) {
-      const e = inner as { code?: number | string; message?: string };
-      return { code: e.code, message: e.message ?? String(inner) };
-    }
-  }
-  const e = err as { code?: number | string; message?: string };
-  return { code: e?.code, message: e?.message ?? String(err) };
-}
 
 export function isNoRoomCode(code: number | string | undefined): boolean {
   return code === MDB_MAP_FULL || code === ENOSPC || code === -ENOSPC || code === 'ENOSPC';

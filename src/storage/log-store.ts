@@ -226,11 +226,12 @@ export class LogStore {
 
   // ---- producer state ----
 
+  /** Cached only for producers that have a stored sequence: a HELLO alone must not grow the cache. */
   lastProducerSeq(clientId: string): number {
     let seq = this.producerSeqs.get(clientId);
     if (seq === undefined) {
       seq = this.h.producers.get(clientId)?.[0] ?? 0;
-      this.producerSeqs.set(clientId, seq);
+      if (seq > 0) this.producerSeqs.set(clientId, seq);
     }
     return seq;
   }
@@ -246,8 +247,9 @@ export class LogStore {
       const refusal = this.admissionError(topic, partition, batch.length);
       if (refusal) return reject(refusal);
       const info = readBatchInfo(batch);
-      if (info === null || info.totalBytes !== batch.length)
-        return reject(new TributaryError('INVALID_REQUEST', 'append needs exactly one RecordBatch v2'));
+      // Offsets are assigned by recordCount and the batch is keyed by its last offset: both must agree.
+      if (info === null || info.totalBytes !== batch.length || info.lastOffsetDelta + 1 !== info.recordCount)
+        return reject(new TributaryError('INVALID_REQUEST', 'append needs exactly one RecordBatch v2 with consecutive offset deltas'));
       this.pending.push({ topic, partition, batch, recordCount: info.recordCount, producer, flush, resolve, reject });
       this.pendingBytes += batch.length;
       if (!this.groupScheduled) {
