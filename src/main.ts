@@ -97,6 +97,7 @@ export async function startTributary(config: Config, logger: Logger, options: St
     await Promise.all(mirrors.map((m) => m.stop()));
     await mqtt?.close();
     await edge?.close();
+    await http?.close();
     await ownPersistence?.destroy();
     await broker.close();
     throw err;

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type client from 'prom-client';
 import type { Broker } from '../broker/broker.ts';
 import { TributaryError } from '../errors.ts';
+import { listenOn } from './listen.ts';
 
 export interface HttpListener {
   readonly port: number;
@@ -39,7 +40,7 @@ export async function startHttpListener(opts: { host: string; port: number; brok
     const topic = /^\/topics\/([^/]+)$/.exec(url.pathname);
     if (topic) {
       try {
-        return send(res, 200, opts.broker.describeTopic(decodeURIComponent(topic[1])));
+        return send(res, 200, opts.broker.describeTopic(decodeTopic(topic[1])));
       } catch (err) {
         if (err instanceof TributaryError) return send(res, err.codeName === 'UNKNOWN_TOPIC' ? 404 : 400, { error: err.codeName, message: err.message });
         throw err;
@@ -48,10 +49,7 @@ export async function startHttpListener(opts: { host: string; port: number; brok
     send(res, 404, { error: 'NOT_FOUND', message: `no route ${url.pathname}; try /healthz, /metrics, /topics` });
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
-  });
+  await listenOn(server, opts.host, opts.port);
   const port = (server.address() as AddressInfo).port;
   log.info({ host: opts.host, port }, 'http listening');
   return {
@@ -62,6 +60,14 @@ export async function startHttpListener(opts: { host: string; port: number; brok
         server.closeAllConnections();
       }),
   };
+}
+
+function decodeTopic(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new TributaryError('INVALID_TOPIC', `topic in the path is not valid percent-encoding: ${raw}`);
+  }
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {

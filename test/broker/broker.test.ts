@@ -49,6 +49,16 @@ describe('Broker', () => {
     expect(b.parkedFetches).toBe(0);
   });
 
+  it('does not park a fetch whose signal is already aborted', async () => {
+    const b = openBroker();
+    b.createTopic({ name: 'gone' });
+    const started = Date.now();
+    const r = await b.fetch('gone', 0, 0, 1000, 20_000, AbortSignal.abort());
+    expect(r.batches).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(b.parkedFetches).toBe(0);
+  });
+
   it('returns an empty result when maxWait passes with no data', async () => {
     const b = openBroker();
     b.createTopic({ name: 'empty' });

@@ -245,3 +245,28 @@ describe('edge listener negotiation bounds', () => {
     expect(await peer.waitFor((f) => isError(f) && f.ref === 1, 15_000)).toMatchObject({ refKind: 'produce', code: ErrorCode.RECORD_TOO_LARGE });
   });
 });
+
+describe('edge listener shutdown', () => {
+  it('acknowledges every produce frame it took before telling the client it is shutting down', async () => {
+    const running = await startEdgeBroker();
+    const peer = await registered(running.edge!.port, 'bye');
+    // Shut down right after the broker took the frames (a microtask after the first one: the rest of
+    // that socket read is handled first), before any is committed.
+    const produce = running.broker.produce.bind(running.broker);
+    let closed: Promise<void> | undefined;
+    running.broker.produce = (req) => {
+      const result = produce(req);
+      closed ??= Promise.resolve().then(() => running.close());
+      return result;
+    };
+    peer.send(...Array.from({ length: 50 }, (_, i) => produceFrame(i + 1, [`v${i}`], { acks: 'all' })));
+    await peer.waitClosed();
+    await closed;
+    const acked = peer.frames.filter((f): f is AckFrame => f.type === 'ack').flatMap((a) => a.entries.map((e) => e.seq));
+    const stored = running.broker.store.partitionState(running.broker.store.getTopic('bye')!.id, 0)!.nextOffset;
+    // Everything the broker took was stored and acknowledged, and the last word is SHUTTING_DOWN.
+    expect(stored).toBe(50);
+    expect(acked).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect(peer.frames.at(-1)).toMatchObject({ type: 'error', refKind: 'connection', code: ErrorCode.SHUTTING_DOWN });
+  });
+});

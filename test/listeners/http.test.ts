@@ -43,6 +43,9 @@ describe('http listener', () => {
     expect(topics.map((t) => t.name)).toEqual(['d']);
     const d = (await (await fetch(`${base}/topics/d`)).json()) as { partitions: unknown[] };
     expect(d.partitions).toHaveLength(3);
+    const garbled = await fetch(`${base}/topics/%E0`);
+    expect(garbled.status).toBe(400);
+    expect(await garbled.json()).toMatchObject({ error: 'INVALID_TOPIC' });
     const missing = await fetch(`${base}/topics/nope`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: 'UNKNOWN_TOPIC' });

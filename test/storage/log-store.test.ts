@@ -178,6 +178,15 @@ describe('LogStore', () => {
     expect((await store.append(again, 0, batchOf(1), undefined, false)).baseOffset).toBe(0);
   });
 
+  it('rejects a batch whose record count and offset deltas disagree', async () => {
+    const store = openStore(tempDir());
+    const t = store.createTopic(spec('bad'));
+    const batch = batchOf(3);
+    batch.writeInt32BE(5, 23); // lastOffsetDelta claims 6 records
+    await expect(store.append(t, 0, batch, undefined, false)).rejects.toMatchObject({ codeName: 'INVALID_REQUEST' });
+    expect(store.partitionState(t.id, 0)!.nextOffset).toBe(0);
+  });
+
   it('rejects appends to a partition the topic does not have', async () => {
     const store = openStore(tempDir());
     const t = store.createTopic(spec('p', 2));

@@ -72,6 +72,8 @@ export class EdgeConnection {
   private pausedForInflight = false;
   private pausedForWrite = false;
   private closing = false;
+  /** Set by close(): no more frames are read; the connection ends once its produce queue is empty. */
+  private closeReason: TributaryError | null = null;
 
   constructor(socket: Socket, host: EdgeConnectionHost) {
     this.socket = socket;
@@ -236,6 +238,7 @@ export class EdgeConnection {
       this.sendError('produce', p.seq, p.error!);
     }
     if (entries.length > 0) this.send({ type: 'ack', entries });
+    if (this.closeReason && this.produceQueue.length === 0) return this.failConnection(this.closeReason);
     this.updateFlow();
   }
 
@@ -322,7 +325,7 @@ export class EdgeConnection {
     if (over) this.pausedForInflight = true;
     else if (under) this.pausedForInflight = false;
     if (this.closing) return;
-    if (this.pausedForInflight || this.pausedForWrite) this.socket.pause();
+    if (this.pausedForInflight || this.pausedForWrite || this.closeReason) this.socket.pause();
     else this.socket.resume();
   }
 
@@ -375,8 +378,15 @@ export class EdgeConnection {
     this.idleTimer.unref();
   }
 
+  /**
+   * Ends the connection after acknowledging the produce frames it already took: their records are
+   * being committed, and a client that never sees the ack would send them again.
+   */
   close(reason: TributaryError): void {
-    this.failConnection(reason);
+    if (this.closing || this.closeReason) return;
+    this.closeReason = reason;
+    this.socket.pause();
+    if (this.produceQueue.length === 0) this.failConnection(reason);
   }
 
   private onClose(): void {

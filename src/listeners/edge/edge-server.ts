@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.ts';
 import { encodeFrame } from '../../protocol/edge/codec.ts';
 import { ErrorCode, TributaryError } from '../../errors.ts';
+import { listenOn, refuseSocket } from '../listen.ts';
 import { EdgeConnection, type EdgeSettings } from './edge-connection.ts';
 
 export interface EdgeServerOptions extends EdgeSettings {
@@ -31,10 +32,7 @@ export class EdgeServer {
 
   static async start(opts: EdgeServerOptions): Promise<EdgeServer> {
     const s = new EdgeServer(opts);
-    await new Promise<void>((resolve, reject) => {
-      s.server.once('error', reject);
-      s.server.listen(opts.port, opts.host, () => resolve());
-    });
+    await listenOn(s.server, opts.host, opts.port);
     s.log.info({ host: opts.host, port: s.port }, 'edge listening');
     return s;
   }
@@ -50,8 +48,7 @@ export class EdgeServer {
   private accept(socket: net.Socket): void {
     if (this.connections.size >= this.opts.connectionsMax) {
       this.log.warn({ connectionsMax: this.opts.connectionsMax, remote: socket.remoteAddress }, 'edge connection refused: limit reached');
-      socket.end(encodeFrame({ type: 'error', refKind: 'connection', ref: 0, code: ErrorCode.THROTTLED, message: `connection limit of ${this.opts.connectionsMax} reached` }));
-      socket.on('error', () => undefined);
+      refuseSocket(socket, encodeFrame({ type: 'error', refKind: 'connection', ref: 0, code: ErrorCode.THROTTLED, message: `connection limit of ${this.opts.connectionsMax} reached` }));
       return;
     }
     const host = {
@@ -72,7 +69,10 @@ export class EdgeServer {
     this.connections.add(new EdgeConnection(socket, host));
   }
 
-  /** Stops accepting, tells every client the broker is going away, waits for sockets to close. */
+  /**
+   * Stops accepting and reading, lets every connection answer the produce frames it already took,
+   * then tells it the broker is going away; resolves once every socket closed.
+   */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const c of this.connections) c.close(new TributaryError('SHUTTING_DOWN', 'broker is shutting down'));

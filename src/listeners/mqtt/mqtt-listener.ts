@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Broker } from '../../broker/broker.ts';
 import { isTributaryError, TributaryError } from '../../errors.ts';
+import { listenOn, refuseSocket } from '../listen.ts';
 import { Acl, type AclRule } from './acl.ts';
 import { Authenticator, ConnackCode, type Identity, type UserSpec } from './auth.ts';
 import { ConnectionGate } from './connection-gate.ts';
@@ -45,7 +46,6 @@ type Transport = 'tcp' | 'ws' | 'tls';
 /** CONNACK, return code 3 "Server unavailable" [MQTT-3.2.2]: the answer to a connection over the limit. */
 const CONNACK_SERVER_UNAVAILABLE = Buffer.from([0x20, 0x02, 0x00, ConnackCode.SERVER_UNAVAILABLE]);
 /** A refused or closing peer that never reads its answer keeps its socket no longer than this. */
-const LINGER_MS = 5_000;
 
 export class MqttListener implements MqttMetricsSource {
   readonly metrics = new MqttMetrics();
@@ -164,11 +164,8 @@ export class MqttListener implements MqttMetricsSource {
     if (conn instanceof net.Socket) {
       if (this.connections.size >= this.opts.connectionsMax) {
         this.refuseOverLimit(transport, remote);
-        conn.on('error', () => undefined);
         // Refused before its CONNECT is read: clients act on a CONNACK whenever it arrives.
-        conn.end(CONNACK_SERVER_UNAVAILABLE);
-        conn.resume();
-        setTimeout(() => conn.destroy(), LINGER_MS).unref();
+        refuseSocket(conn, CONNACK_SERVER_UNAVAILABLE);
         return;
       }
       conn.setNoDelay(true);
@@ -277,16 +274,6 @@ export class MqttListener implements MqttMetricsSource {
     await Promise.all(closed);
     this.log.info('mqtt stopped');
   }
-}
-
-function listenOn(server: net.Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 function readPem(file: string | null, key: string): Buffer {

@@ -1,0 +1,25 @@
+// Shared by every listener: bind, and report only the bind error through the promise — a later
+// server error (EMFILE on accept, …) must reach the server's own 'error' handling, not a settled promise.
+
+import type net from 'node:net';
+
+export function listenOn(server: net.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** How long a refused or closing socket may linger for its last bytes before it is destroyed. */
+export const LINGER_MS = 5_000;
+
+/** Answers a connection refused at accept with `answer`, drains what it sends, destroys it after LINGER_MS. */
+export function refuseSocket(socket: net.Socket, answer: Uint8Array): void {
+  socket.on('error', () => undefined);
+  socket.end(answer);
+  socket.resume();
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
