@@ -49,7 +49,8 @@ interface Entry {
   packet: PublishPacket;
   route: RouteTarget | null;
   receivedMs: number;
-  receivedNs: bigint;
+  /** performance.now() at receipt, for the PUBACK latency histogram. */
+  receivedAt: number;
   /** False while the QoS 2 duplicate check runs. */
   ready: boolean;
   duplicate: boolean;
@@ -88,7 +89,7 @@ export class DurablePublisher {
   /** aedes' authorizePublish, after ACLs. `client` is null or closed for a will. */
   publish(client: Client | null, packet: PublishPacket, done: Done): void {
     const receivedMs = Date.now();
-    const receivedNs = process.hrtime.bigint();
+    const receivedAt = performance.now();
     if (client === null || client.closed) return this.publishWill(client, packet, done, receivedMs);
     this.opts.metrics.publishesIn[packet.qos]++;
     const flow = this.flowOf(client);
@@ -102,7 +103,7 @@ export class DurablePublisher {
       this.opts.metrics.unrouted++;
       if (this.log.isLevelEnabled('debug')) this.log.debug({ clientId: client.id, mqttTopic: packet.topic }, 'no route: delivered, not logged');
     }
-    const entry: Entry = { packet, route, receivedMs, receivedNs, ready: packet.qos !== 2 || route === null, duplicate: false, committed: false, done };
+    const entry: Entry = { packet, route, receivedMs, receivedAt, ready: packet.qos !== 2 || route === null, duplicate: false, committed: false, done };
     flow.admission.push(entry);
     if (entry.ready) return this.pump(client, flow);
     this.opts
@@ -181,7 +182,7 @@ export class DurablePublisher {
   private release(flow: ClientFlow): void {
     while (flow.unacked.length > 0 && flow.unacked[0].committed && !flow.failure) {
       const e = flow.unacked.shift()!;
-      this.opts.metrics.pubackLatency.observe({ qos: String(e.packet.qos) }, Number(process.hrtime.bigint() - e.receivedNs) / 1e9);
+      this.opts.metrics.pubackLatencyByQos[e.packet.qos].observe((performance.now() - e.receivedAt) / 1000);
       e.done(null);
     }
   }

@@ -27,6 +27,8 @@ export class MqttMetrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [],
   });
+  /** Bound per QoS once, so a PUBACK does not hash a labels object (it runs per message). */
+  readonly pubackLatencyByQos = [this.pubackLatency.labels('0'), this.pubackLatency.labels('1'), this.pubackLatency.labels('2')] as const;
 
   refuse(reason: RefusalReason): void {
     this.refused.set(reason, (this.refused.get(reason) ?? 0) + 1);
