@@ -214,7 +214,7 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
   async close(): Promise<void> {
     if (!this.closed) {
       this.closing = true;
-      this.failPending(new TributaryError('UNKNOWN', `connection to ${this.address} closed`));
+      this.failPending(this.closedError());
       this.socket.end();
       setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
     }

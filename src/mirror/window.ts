@@ -30,8 +30,4 @@ export class PublishWindow {
     this.aborted = true;
     for (const w of this.waiters.splice(0)) w(false);
   }
-
-  get used(): number {
-    return this.inflight;
-  }
 }

@@ -122,15 +122,6 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<Upstrea
   return up;
 }
 
-/** A port nothing listens on (yet): bound once and released. */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
 /** Polls until `done()` or the deadline; throws with `what` on timeout. */
 export async function until(done: () => boolean, what: string, timeoutMs = 8_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

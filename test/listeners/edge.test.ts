@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.ts';
-import { decodeRecordBatch, splitBatches } from '../../src/format/record-batch.ts';
+import { decodeRecordBatch } from '../../src/format/record-batch.ts';
 import { encodeFrame } from '../../src/protocol/edge/codec.ts';
 import type { AckFrame, ErrorFrame, Frame, RecordsFrame, WelcomeFrame } from '../../src/protocol/edge/frames.ts';
-import { produceFrame, RawPeer, startEdgeBroker } from '../helpers/raw-edge.ts';
+import { produceFrame, RawPeer, readLog, startEdgeBroker } from '../helpers/raw-edge.ts';
 
 const isError = (f: Frame): f is ErrorFrame => f.type === 'error';
 
@@ -15,10 +15,7 @@ async function registered(port: number, topic = 't', hello = {}) {
 }
 
 async function fetchAll(port: number, topic: string, partition = 0): Promise<string[]> {
-  const peer = await registered(port, topic);
-  peer.send({ type: 'fetch', corr: 9, alias: 1, partition, offset: 0, maxBytes: 1 << 22, maxWaitMs: 0 });
-  const r = await peer.waitFor<RecordsFrame>((f) => f.type === 'records' && f.corr === 9);
-  return splitBatches(r.batches).flatMap((b) => decodeRecordBatch(b).map((rec) => rec.value!.toString()));
+  return (await readLog(port, topic, partition)).map((r) => r.value);
 }
 
 describe('edge listener', () => {

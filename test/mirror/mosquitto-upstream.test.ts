@@ -8,7 +8,8 @@ import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { startTestBroker } from '../helpers/broker.ts';
 import { onCleanup, rec, tempDir } from '../helpers/temp.ts';
-import { freePort, until } from '../helpers/upstream.ts';
+import { freePort } from '../helpers/child-broker.ts';
+import { until } from '../helpers/upstream.ts';
 
 const available = spawnSync('mosquitto', ['-h']).error === undefined;
 

@@ -81,10 +81,6 @@ export class MqttSinkConnection {
     });
   }
 
-  get connected(): boolean {
-    return this.client.connected;
-  }
-
   /** Publishes now; false (and no callback) when not connected, so nothing lands in MQTT.js's queue. */
   publish(topic: string, payload: Buffer, userProperties: Record<string, string>, done: PublishDone): boolean {
     if (!this.client.connected) return false;
