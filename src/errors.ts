@@ -24,6 +24,9 @@ export const ErrorCode = {
   HANDSHAKE_REQUIRED: 19,
   TIMEOUT: 20,
   INVALID_CONFIG: 21,
+  UNKNOWN_MIRROR: 22,
+  UPSTREAM_UNAVAILABLE: 23,
+  UPSTREAM_REJECTED: 24,
 } as const;
 
 export type ErrorName = keyof typeof ErrorCode;
@@ -51,6 +54,9 @@ export const errorDescriptions: Record<ErrorName, string> = {
   HANDSHAKE_REQUIRED: 'The first frame on a connection must be HELLO.',
   TIMEOUT: 'The operation did not complete in time.',
   INVALID_CONFIG: 'A configuration value is invalid; the message names the key.',
+  UNKNOWN_MIRROR: 'No mirror of that name is configured.',
+  UPSTREAM_UNAVAILABLE: 'A mirror cannot reach its upstream, or lost the connection; it backs off and retries.',
+  UPSTREAM_REJECTED: 'The upstream refused a record or the connection for good (not authorized, too large); the mirror policy decides.',
 };
 
 const nameByCode = new Map<number, ErrorName>(

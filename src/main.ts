@@ -6,7 +6,7 @@ import type { Config } from './config/schema.ts';
 import { EdgeServer } from './listeners/edge/edge-server.ts';
 import { startHttpListener, type HttpListener } from './listeners/http.ts';
 import { MqttListener } from './listeners/mqtt/mqtt-listener.ts';
-import type { Mirror, MirrorStatus } from './mirror/mirror.ts';
+import type { Mirrors } from './mirror/mirrors.ts';
 import { createMetricsRegistry } from './observability/metrics.ts';
 import { LogStore } from './storage/log-store.ts';
 import { MqttPersistence } from './storage/mqtt-persistence.ts';
@@ -16,8 +16,8 @@ export interface RunningTributary {
   edge: EdgeServer | null;
   mqtt: MqttListener | null;
   http: HttpListener | null;
-  /** One per configured mirror, running. */
-  mirrors: Mirror[];
+  /** The configured mirrors, running; null when none is configured. */
+  mirrors: Mirrors | null;
   /** Stops accepting, answers in-flight requests, commits and flushes, closes LMDB. */
   close(): Promise<void>;
 }
@@ -58,8 +58,13 @@ export async function startTributary(config: Config, logger: Logger, options: St
   // Built before the listeners so the metrics can read them; started after, so a broken listener
   // config fails the start before anything is shipped.
   // Loaded only when configured: a gateway without mirrors never needs the MQTT client library.
-  const MirrorClass = config.mirrors.length > 0 ? (await import('./mirror/mirror.ts')).Mirror : null;
-  const mirrors = MirrorClass ? config.mirrors.map((m) => new MirrorClass({ config: m, edgeId: config.edgeId, broker, logger })) : [];
+  let mirrors: Mirrors | null = null;
+  try {
+    if (config.mirrors.length > 0) mirrors = new (await import('./mirror/mirrors.ts')).Mirrors(config.mirrors, config.edgeId, broker, logger);
+  } catch (err) {
+    await broker.close();
+    throw err;
+  }
   // Sessions, subscriptions, retained messages and queued QoS 1/2 deliveries live in the log's LMDB
   // environment, so a restart loses none of them and there is still one file to back up.
   let ownPersistence: MqttPersistence | null = null;
@@ -88,13 +93,13 @@ export async function startTributary(config: Config, logger: Logger, options: St
         broker,
         connections: () => ({ edge: edge?.connectionCount ?? 0, mqtt: mqtt?.connectionCount ?? 0 }),
         mqtt: mqtt ?? undefined,
-        mirrors: { mirrorStatuses: (): MirrorStatus[] => mirrors.map((m) => m.status()) },
+        mirrors: mirrors ?? undefined,
       });
-      http = await startHttpListener({ host: h.host, port: h.port, broker, registry, logger });
+      http = await startHttpListener({ host: h.host, port: h.port, broker, registry, mirrors, token: config.listeners.edge.token, logger });
     }
-    for (const m of mirrors) m.start();
+    mirrors?.start();
   } catch (err) {
-    await Promise.all(mirrors.map((m) => m.stop()));
+    await mirrors?.stop();
     await mqtt?.close();
     await edge?.close();
     await http?.close();
@@ -102,7 +107,7 @@ export async function startTributary(config: Config, logger: Logger, options: St
     await broker.close();
     throw err;
   }
-  logger.info({ mirrors: mirrors.length, dataDir: config.dataDir, edgePort: edge?.port, mqttPort: mqtt?.port, httpPort: http?.port, topics: broker.listTopics().length }, 'tributary started');
+  logger.info({ mirrors: config.mirrors.length, dataDir: config.dataDir, edgePort: edge?.port, mqttPort: mqtt?.port, httpPort: http?.port, topics: broker.listTopics().length }, 'tributary started');
 
   let closing: Promise<void> | null = null;
   return {
@@ -117,7 +122,7 @@ export async function startTributary(config: Config, logger: Logger, options: St
         await mqtt?.close();
         await http?.close();
         // Mirrors read the log and persist their cursors in LMDB: stop them before it closes.
-        await Promise.all(mirrors.map((m) => m.stop()));
+        await mirrors?.stop();
         // The persistence commits what aedes handed it while closing; LMDB closes after it.
         await ownPersistence?.destroy();
         await broker.close();

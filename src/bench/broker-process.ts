@@ -1,7 +1,8 @@
 // A broker in a child process, so its CPU time and memory can be read apart from the load
 // generator's. It runs the same entry script as this process with `start`, configured through env
-// on a temp data dir, and reports its edge and MQTT ports in its "tributary started" log line (port
-// 0: no race between picking a free port and binding it).
+// on a temp data dir (or one the caller owns, to restart on the same log), and reports its edge,
+// MQTT and HTTP ports in its "tributary started" log line (port 0: no race between picking a free
+// port and binding it).
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -44,22 +45,31 @@ export class BrokerProcess {
   readonly edgePort: number;
   /** Null when the broker runs without its MQTT listener. */
   readonly mqttPort: number | null;
+  /** Null when the broker runs without its HTTP listener. */
+  readonly httpPort: number | null;
   private readonly child: ChildProcess;
-  private readonly dataDir: string;
+  /** Null when the caller owns the data dir: stop() leaves it. */
+  private readonly ownDataDir: string | null;
   private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  private constructor(child: ChildProcess, dataDir: string, ports: StartedPorts, exited: BrokerProcess['exited']) {
+  private constructor(child: ChildProcess, ownDataDir: string | null, ports: StartedPorts, exited: BrokerProcess['exited']) {
     this.child = child;
     this.pid = child.pid!;
-    this.dataDir = dataDir;
+    this.ownDataDir = ownDataDir;
     this.edgePort = ports.edgePort;
     this.mqttPort = ports.mqttPort;
+    this.httpPort = ports.httpPort;
     this.exited = exited;
   }
 
-  /** `settings`: extra TRIBUTARY_* variables, applied over the bench's own. */
-  static async start(settings: Readonly<Record<string, string>> = {}): Promise<BrokerProcess> {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-bench-broker-'));
+  /**
+   * `settings`: extra TRIBUTARY_* variables, applied over the bench's own (lists as JSON, e.g.
+   * TRIBUTARY_MIRRORS). `dataDir`: a directory the caller owns and removes, e.g. to restart a
+   * broker on the same log; by default a temp dir that stop() removes.
+   */
+  static async start(settings: Readonly<Record<string, string>> = {}, opts: { dataDir?: string } = {}): Promise<BrokerProcess> {
+    const ownDataDir = opts.dataDir === undefined ? fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-bench-broker-')) : null;
+    const dataDir = opts.dataDir ?? ownDataDir!;
     const env: NodeJS.ProcessEnv = {};
     // An operator's own TRIBUTARY_* settings would make runs incomparable.
     for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('TRIBUTARY_')) env[name] = value;
@@ -87,11 +97,11 @@ export class BrokerProcess {
     child.stderr!.on('data', (chunk: Buffer) => keepTail(output, chunk.toString()));
     try {
       const ports = await waitForStart(child, exited, output);
-      return new BrokerProcess(child, dataDir, ports, exited);
+      return new BrokerProcess(child, ownDataDir, ports, exited);
     } catch (err) {
       child.kill('SIGKILL');
       await exited;
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (ownDataDir !== null) fs.rmSync(ownDataDir, { recursive: true, force: true });
       throw err;
     }
   }
@@ -105,13 +115,13 @@ export class BrokerProcess {
     return processCpuSeconds(this.pid);
   }
 
-  /** SIGTERM, then waits for the exit and removes the data dir; returns whether it shut down cleanly. */
+  /** SIGTERM, then waits for the exit and removes its own data dir; returns whether it shut down cleanly. */
   async stop(): Promise<boolean> {
     this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
     const { code } = await this.exited;
     clearTimeout(timer);
-    fs.rmSync(this.dataDir, { recursive: true, force: true });
+    if (this.ownDataDir !== null) fs.rmSync(this.ownDataDir, { recursive: true, force: true });
     return code === 0;
   }
 }
@@ -144,6 +154,7 @@ export function processCpuSeconds(pid: number): number | null {
 interface StartedPorts {
   edgePort: number;
   mqttPort: number | null;
+  httpPort: number | null;
 }
 
 function waitForStart(child: ChildProcess, exited: BrokerProcess['exited'], stderrTail: string[]): Promise<StartedPorts> {
@@ -153,7 +164,7 @@ function waitForStart(child: ChildProcess, exited: BrokerProcess['exited'], stde
     // The pipe is read to the end, or a chatty broker would block on a full pipe.
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       keepTail(logTail, line);
-      let entry: { msg?: string; edgePort?: number; mqttPort?: number };
+      let entry: { msg?: string; edgePort?: number; mqttPort?: number; httpPort?: number };
       try {
         entry = JSON.parse(line) as typeof entry;
       } catch {
@@ -161,7 +172,8 @@ function waitForStart(child: ChildProcess, exited: BrokerProcess['exited'], stde
       }
       if (entry.msg === 'tributary started' && typeof entry.edgePort === 'number') {
         clearTimeout(timer);
-        resolve({ edgePort: entry.edgePort, mqttPort: typeof entry.mqttPort === 'number' ? entry.mqttPort : null });
+        const port = (p: number | undefined) => (typeof p === 'number' ? p : null);
+        resolve({ edgePort: entry.edgePort, mqttPort: port(entry.mqttPort), httpPort: port(entry.httpPort) });
       }
     });
     void exited.then(({ code, signal }) => {

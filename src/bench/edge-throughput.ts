@@ -22,9 +22,12 @@ export interface EdgeSettings {
 
 export const edgeTarget = { metric: 'recordsPerSec', op: '>=', value: 300_000, label: '≥ 300,000 rec/s' } as const;
 
-interface Round {
+export interface EdgeRound {
   records: number;
   seconds: number;
+  /** process.hrtime.bigint() of the first send and of the last ACK over all generator threads. */
+  startNs: bigint;
+  endNs: bigint;
   brokerCpuSeconds: number | null;
   generatorCpuSeconds: number;
 }
@@ -37,8 +40,8 @@ export async function runEdgeThroughput(broker: BrokerProcess, clients: number, 
   } finally {
     admin.close();
   }
-  const rounds: Round[] = [];
-  for (let round = 0; round < s.repeats; round++) rounds.push(await runRound(broker, clients, topic, s));
+  const rounds: EdgeRound[] = [];
+  for (let round = 0; round < s.repeats; round++) rounds.push(await runEdgeRound(broker, clients, topic, s));
 
   const rate = spread(rounds.map((r) => r.records / r.seconds));
   const seconds = rounds.reduce((sum, r) => sum + r.seconds, 0);
@@ -68,7 +71,8 @@ export async function runEdgeThroughput(broker: BrokerProcess, clients: number, 
   };
 }
 
-async function runRound(broker: BrokerProcess, clients: number, topic: string, s: EdgeSettings): Promise<Round> {
+/** One round of `clients` generator threads producing to `topic` (which must exist) for s.durationMs. */
+export async function runEdgeRound(broker: BrokerProcess, clients: number, topic: string, s: Omit<EdgeSettings, 'partitions' | 'repeats'>): Promise<EdgeRound> {
   const workers = Array.from({ length: clients }, (_, i) =>
     startWorker({ port: broker.edgePort, topic, clientId: `bench-${clients}-${i}`, recordsPerFrame: s.recordsPerFrame, valueBytes: s.valueBytes, window: s.window, durationMs: s.durationMs }),
   );
@@ -86,6 +90,8 @@ async function runRound(broker: BrokerProcess, clients: number, topic: string, s
     return {
       records: results.reduce((sum, r) => sum + r.records, 0),
       seconds: Number(endNs - startNs) / 1e9,
+      startNs,
+      endNs,
       brokerCpuSeconds: brokerCpuBefore === null || brokerCpuAfter === null ? null : brokerCpuAfter - brokerCpuBefore,
       generatorCpuSeconds: (generatorCpu.user + generatorCpu.system) / 1e6,
     };

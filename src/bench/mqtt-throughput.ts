@@ -261,7 +261,7 @@ function generatorSource(): string | null {
   return candidates.find((c) => fs.existsSync(c)) ?? null;
 }
 
-function findExecutable(name: string): string | null {
+export function findExecutable(name: string): string | null {
   // Debian installs mosquitto in /usr/sbin, which is not on every user's PATH.
   const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin'];
   for (const d of dirs) {
@@ -277,7 +277,7 @@ function findExecutable(name: string): string | null {
 }
 
 /** Debian's mosquitto on 127.0.0.1, in memory (persistence false), anonymous clients allowed. */
-class MosquittoProcess {
+export class MosquittoProcess {
   private constructor(
     readonly port: number,
     private readonly child: ChildProcess,
@@ -288,14 +288,17 @@ class MosquittoProcess {
     return this.child.pid!;
   }
 
-  static async start(dir: string): Promise<MosquittoProcess> {
+  /** `extraConfig`: more mosquitto.conf lines, e.g. `max_inflight_messages 0`. */
+  static async start(dir: string, extraConfig: readonly string[] = []): Promise<MosquittoProcess> {
+    const executable = findExecutable('mosquitto');
+    if (executable === null) throw new Error(`mosquitto (the broker) not found on PATH or in /usr/sbin: install with apt-get install mosquitto`);
     const port = await freePort();
     const conf = path.join(dir, 'mosquitto.conf');
     fs.writeFileSync(
       conf,
-      [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', 'connection_messages false', ''].join('\n'),
+      [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', 'connection_messages false', ...extraConfig, ''].join('\n'),
     );
-    const child = spawn(findExecutable('mosquitto')!, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(executable, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
     let hasExited = false;

@@ -9,6 +9,7 @@ import { runCodec } from './codec.ts';
 import { runEdgeThroughput } from './edge-throughput.ts';
 import { runLatency } from './latency.ts';
 import { formatMachine, machineInfo } from './machine.ts';
+import { runMirrorDrain } from './mirror-drain.ts';
 import { runMqttIdle } from './mqtt-idle.ts';
 import { runMqtt } from './mqtt-throughput.ts';
 import type { BenchName } from './names.ts';
@@ -70,6 +71,8 @@ export async function runBench(opts: BenchOptions): Promise<number> {
   // Each with a broker of its own: a fresh log for the MQTT rates, a fresh heap for the idle RSS.
   if (want('mqtt')) await attempt('mqtt', () => runMqtt(s.mqtt));
   if (want('mqtt-idle')) await attempt('mqtt-idle', () => runMqttIdle(s.mqttIdle));
+  // Its own mosquitto and broker child processes, restarted on one data dir between phases.
+  if (want('mirror-drain')) await attempt('mirror-drain', () => runMirrorDrain(s.mirrorDrain));
 
   if (opts.json) {
     const withVerdicts = results.map((r) => ({ ...r, verdict: verdict(r) }));

@@ -6,6 +6,7 @@ import type { AppendSettings } from './append.ts';
 import type { CodecSettings } from './codec.ts';
 import type { EdgeSettings } from './edge-throughput.ts';
 import type { LatencySettings } from './latency.ts';
+import type { MirrorDrainSettings } from './mirror-drain.ts';
 import type { MqttSettings } from './mqtt-throughput.ts';
 import type { MqttIdleSettings } from './mqtt-idle.ts';
 
@@ -16,6 +17,7 @@ export interface BenchSettings {
   latency: LatencySettings;
   mqtt: MqttSettings;
   mqttIdle: MqttIdleSettings;
+  mirrorDrain: MirrorDrainSettings;
   /** Time the broker gets after startup before its idle RSS is read. */
   idleSettleMs: number;
 }
@@ -29,6 +31,18 @@ export const fullSettings: BenchSettings = {
   latency: { ratePerSec: 5000, durationMs: 5000, warmupMs: 1000, valueBytes: VALUE_BYTES },
   mqtt: { publishers: 4, window: 100, payloadBytes: VALUE_BYTES, durationMs: 5000, repeats: 3 },
   mqttIdle: { connections: [1000, 10_000], settleMs: 2000, timeoutMs: 60_000 },
+  mirrorDrain: {
+    records: 1_000_000,
+    payloadBytes: VALUE_BYTES,
+    partitions: 4,
+    windowMax: 100,
+    fillRecordsPerFrame: 500,
+    fillWindow: 32,
+    ingest: { recordsPerFrame: 500, valueBytes: VALUE_BYTES, window: 32, durationMs: 5000 },
+    ingestBacklogRecords: 500_000,
+    pollMs: 100,
+    stallTimeoutMs: 15_000,
+  },
   idleSettleMs: 2000,
 };
 
@@ -39,5 +53,6 @@ export const quickSettings: BenchSettings = {
   latency: { ...fullSettings.latency, durationMs: 1000, warmupMs: 200 },
   mqtt: { ...fullSettings.mqtt, durationMs: 1000, repeats: 1 },
   mqttIdle: { ...fullSettings.mqttIdle, connections: [100], settleMs: 300 },
+  mirrorDrain: { ...fullSettings.mirrorDrain, records: 20_000, ingest: { ...fullSettings.mirrorDrain.ingest, durationMs: 1000 }, ingestBacklogRecords: 50_000 },
   idleSettleMs: 300,
 };

@@ -125,18 +125,52 @@ const mirrorName = z
   .string({ error: 'a mirror name [a-zA-Z0-9._-]{1,64}' })
   .regex(/^[a-zA-Z0-9._-]{1,64}$/, { error: 'a mirror name [a-zA-Z0-9._-]{1,64}' });
 
+// A log topic name, or a pattern where * stands for any run of name characters (names never hold *).
+const topicSelector = z
+  .string({ error: 'a log topic name or a pattern with * (e.g. sensors.*)' })
+  .regex(/^[a-zA-Z0-9._*-]{1,249}$/, { error: 'a log topic name or a pattern with * (e.g. sensors.*)' });
+
 const mirror = z.strictObject({
   name: mirrorName,
   sink: z.literal('mqtt', { error: 'mqtt (the only sink so far)' }),
   url: z.string({ error: 'an mqtt:// or mqtts:// URL' }).regex(/^mqtts?:\/\/[^/\s]+/, { error: 'an mqtt:// or mqtts:// URL' }),
+  /** 5: the origin travels as a user property. 4 (MQTT 3.1.1): it must be in the remote topic. */
+  protocolVersion: z.union([z.literal(5), z.literal(4)], { error: '5 (MQTT 5) or 4 (MQTT 3.1.1)' }).default(5),
   /** null: tributary-<edgeId>-<name>, filled in after parsing (edgeId is a sibling of mirrors). */
   clientId: nonEmptyString('a client id or null').nullable().default(null),
   username: nonEmptyString('a username or null').nullable().default(null),
   password: z.string({ error: 'a password or null' }).nullable().default(null),
-  topics: z.array(nonEmptyString('a log topic name'), { error: 'a list of log topic names' }).min(1, { error: 'at least one log topic name' }),
-  remoteTopic: nonEmptyString('a topic template with {edgeId} {topic} {partition} {key}').default('edge/{edgeId}/{topic}'),
+  // For mqtts:// URLs: extra CA certificates to trust, and a client certificate and key (PEM).
+  tls: section(
+    z.strictObject({
+      caFile: filePath(),
+      certFile: filePath(),
+      keyFile: filePath(),
+      rejectUnauthorized: z.boolean({ error: 'true or false' }).default(true),
+    }),
+  ),
+  topics: z.array(topicSelector, { error: 'a list of log topic names or patterns' }).min(1, { error: 'at least one log topic name or pattern' }),
+  /** Topic name or pattern → priority; higher drains first. Topics not listed have priority 0. */
+  priorities: z.record(topicSelector, intRange(-1000, 1000), { error: 'a mapping of topic names or patterns to integers -1000..1000' }).default({}),
+  remoteTopic: nonEmptyString('a topic template with {edgeId} {topic} {partition} {offset} {key}').default('edge/{edgeId}/{topic}'),
   qos: z.union([z.literal(0), z.literal(1)], { error: '0 or 1' }).default(1),
   windowMax: intRange(1, 65534).default(100),
+  batch: section(
+    z.strictObject({
+      // Log bytes one partition reads and hands to the sink at a time (Kafka's batch.size).
+      bytesMax: size({ min: 1024, max: 4 * 1024 * 1024 }).default(64 * 1024),
+      // After a partial batch, wait this long for more records before publishing (Kafka's linger.ms).
+      lingerMs: duration({ min: 0, max: 60_000 }).default(0),
+    }),
+  ),
+  // Payload and topic bytes per second over all the mirror's partitions; -1: unlimited.
+  rateLimitBytesPerSec: size({ min: 1, unlimited: true }).default(-1),
+  /** What a record the upstream refuses for good (not authorized, too large) does to the mirror. */
+  onRejected: z.enum(['skip', 'stop'], { error: 'skip (count it and go on) or stop (fail the mirror until resumed)' }).default('skip'),
+  keepaliveMs: duration({ min: 1000, max: 65_535_000 }).default(30_000),
+  connectTimeoutMs: duration({ min: 1, max: timerMsMax }).default(10_000),
+  // Unacknowledged publishes with no PUBACK for this long mean a dead link: reconnect and resend.
+  ackTimeoutMs: duration({ min: 10, max: timerMsMax }).default(30_000),
   backoff: section(
     z.strictObject({
       initialMs: duration({ min: 1, max: timerMsMax }).default(500),
@@ -299,8 +333,15 @@ export const configSchema = z.strictObject({
     seenMirrors.add(m.name);
     if (m.backoff.maxMs < m.backoff.initialMs)
       ctx.addIssue({ code: 'custom', path: ['mirrors', i, 'backoff', 'maxMs'], input: m.backoff.maxMs, message: 'a duration not below backoff.initialMs' });
-    for (const problem of remoteTopicProblems(m.remoteTopic))
+    for (const problem of remoteTopicProblems(m.remoteTopic, m.protocolVersion))
       ctx.addIssue({ code: 'custom', path: ['mirrors', i, 'remoteTopic'], input: m.remoteTopic, message: problem });
+    for (const selector of Object.keys(m.priorities))
+      if (!m.topics.includes(selector))
+        ctx.addIssue({ code: 'custom', path: ['mirrors', i, 'priorities', selector], input: selector, message: 'a name or pattern listed in topics' });
+    if (!m.url.startsWith('mqtts:') && (m.tls.caFile ?? m.tls.certFile ?? m.tls.keyFile) !== null)
+      ctx.addIssue({ code: 'custom', path: ['mirrors', i, 'url'], input: m.url, message: 'an mqtts:// URL (tls files are set)' });
+    if ((m.tls.certFile === null) !== (m.tls.keyFile === null))
+      ctx.addIssue({ code: 'custom', path: ['mirrors', i, 'tls', m.tls.certFile === null ? 'certFile' : 'keyFile'], input: null, message: 'a file path: a client certificate needs both certFile and keyFile' });
   });
   const mqtt = config.listeners.mqtt;
   if (mqtt.enabled && !mqtt.allowAnonymous && config.auth.users.length === 0)
@@ -310,13 +351,19 @@ export const configSchema = z.strictObject({
 export type Config = z.output<typeof configSchema>;
 export type MirrorConfig = Config['mirrors'][number];
 
-const templateVariables = new Set(['edgeId', 'topic', 'partition', 'key']);
+const templateVariables = new Set(['edgeId', 'topic', 'partition', 'offset', 'key']);
 
-/** Problems of a remoteTopic template: unknown {variables}, MQTT wildcards. */
-export function remoteTopicProblems(template: string): string[] {
+/**
+ * Problems of a remoteTopic template: unknown {variables}, MQTT wildcards, and under MQTT 3.1.1 (no
+ * user properties) a missing {partition} or {offset}: the topic is then the only place for the origin.
+ */
+export function remoteTopicProblems(template: string, protocolVersion: 4 | 5 = 5): string[] {
   const problems: string[] = [];
-  for (const [, name] of template.matchAll(/\{([^}]*)\}/g))
-    if (!templateVariables.has(name!)) problems.push(`a topic template whose variables are {edgeId} {topic} {partition} {key}, not {${name}}`);
+  const names = [...template.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]!);
+  for (const name of names)
+    if (!templateVariables.has(name)) problems.push(`a topic template whose variables are {edgeId} {topic} {partition} {offset} {key}, not {${name}}`);
   if (/[#+]/.test(template)) problems.push('a topic template without the wildcards + and #');
+  if (protocolVersion === 4 && !(names.includes('partition') && names.includes('offset')))
+    problems.push('a topic template with {partition} and {offset} under protocolVersion 4 (MQTT 3.1.1 has no user properties, so the origin must be in the topic)');
   return problems;
 }

@@ -1,73 +1,82 @@
 // Store-and-forward to an upstream broker. The log is the backlog: per topic-partition the mirror
-// reads from its cursor (long-poll fetch), publishes in offset order within a bounded window and
-// advances the cursor only over the contiguous prefix of acked offsets. A lost connection throws the
-// session away; the next one starts again at the cursor, so unacked records are resent
-// (at-least-once; duplicates carry the same origin property, so the upstream can drop them).
+// reads from its cursor (long-poll fetch), publishes in offset order through the ShipGate (window,
+// rate limit, priorities) and advances the cursor only over the contiguous prefix of acknowledged
+// offsets. A lost connection throws the session away; the next one starts again at the cursor, so
+// unacknowledged records are resent (at-least-once; duplicates carry the same origin).
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.ts';
 import type { MirrorConfig } from '../config/schema.ts';
-import { isTributaryError } from '../errors.ts';
-import { decodeRecordBatch, type DecodedRecord } from '../format/record-batch.ts';
+import { isTributaryError, TributaryError } from '../errors.ts';
+import { decodeRecordBatch, readBatchInfo } from '../format/record-batch.ts';
 import type { StoredTopic } from '../storage/log-store.ts';
 import { MirrorCursors } from '../storage/mirror-cursors.ts';
-import { MqttSinkConnection } from './sinks/mqtt-sink.ts';
-import { PublishWindow } from './window.ts';
-
-export type MirrorState = 'connecting' | 'connected' | 'backing-off' | 'stopped';
-
-export interface MirrorStatus {
-  name: string;
-  state: MirrorState;
-  shippedRecords: number;
-  resentRecords: number;
-  /** Sum over the mirrored partitions of nextOffset − cursor. */
-  backlogRecords: number;
-}
+import { ShipGate } from './gate.ts';
+import type { OutboundMessage, Sink, SinkConnection } from './sink.ts';
+import type { MirrorError, MirrorPartitionStatus, MirrorState, MirrorStatus } from './status.ts';
+import { TopicSelector } from './topic-selector.ts';
 
 const FETCH_WAIT_MS = 1_000;
-const FETCH_BYTES = 1024 * 1024;
-/** How often a connected mirror looks for new topics and partitions (one timer per mirror). */
-const DISCOVER_INTERVAL_MS = 1_000;
 const FETCH_ERROR_PAUSE_MS = 1_000;
-const EMPTY = Buffer.alloc(0);
 
 interface Session {
-  conn: MqttSinkConnection;
-  window: PublishWindow;
+  conn: SinkConnection<OutboundMessage>;
+  gate: ShipGate;
   abort: AbortController;
   pumps: Map<string, Promise<void>>;
+  /** Acknowledgements (or refusals) received: the ack watchdog's sign of life. */
+  answers: number;
+  /** Why the session ended, when it was the connection's fault. */
+  reason: TributaryError | undefined;
+}
+
+/** A record published and not yet acknowledged, in offset order per partition. */
+interface Pending {
+  offset: number;
+  done: boolean;
 }
 
 export interface MirrorOptions {
   config: MirrorConfig;
   edgeId: string;
   broker: Broker;
+  sink: Sink;
   logger: Logger;
 }
 
 export class Mirror {
   readonly name: string;
+  readonly selector: TopicSelector;
   private readonly cfg: MirrorConfig;
-  private readonly edgeId: string;
   private readonly broker: Broker;
+  private readonly sink: Sink;
   private readonly log: Logger;
   private readonly cursors: MirrorCursors;
   private readonly stopping = new AbortController();
   /** Highest offset ever published per "topicId/partition": a publish at or below it is a resend. */
   private readonly highWater = new Map<string, number>();
   private stateNow: MirrorState = 'connecting';
+  private failed = false;
+  /** Aborted to end the current connection attempt or session (pause, failure, stop). */
+  private attempt: AbortController | null = null;
+  /** Resolves the run loop's wait while paused or failed. */
+  private wake: (() => void) | null = null;
   private session: Session | null = null;
   private running: Promise<void> | null = null;
   private shipped = 0;
+  private shippedBytes = 0;
   private resent = 0;
+  private rejected = 0;
+  private dropped = 0;
+  private lastError: MirrorError | null = null;
 
   constructor(opts: MirrorOptions) {
     this.cfg = opts.config;
     this.name = opts.config.name;
-    this.edgeId = opts.edgeId;
     this.broker = opts.broker;
+    this.sink = opts.sink;
+    this.selector = new TopicSelector(opts.config.topics, opts.config.priorities);
     this.log = opts.logger.child({ module: 'mirror', mirror: this.name });
     this.cursors = new MirrorCursors(opts.broker.store.lmdb, this.name, this.log);
   }
@@ -79,20 +88,86 @@ export class Mirror {
   /** Drops the connection (unacked records are resent after the next start) and persists the cursors. */
   async stop(): Promise<void> {
     this.stopping.abort();
-    this.session?.abort.abort();
+    this.attempt?.abort();
+    this.wake?.();
     await this.running;
     this.stateNow = 'stopped';
     this.cursors.close();
   }
 
+  pause(): void {
+    if (this.cursors.paused) return;
+    this.cursors.setPaused(true);
+    this.log.info('mirror paused');
+    this.attempt?.abort();
+  }
+
+  resume(): void {
+    if (!this.cursors.paused && !this.failed) return;
+    if (this.cursors.paused) this.cursors.setPaused(false);
+    this.failed = false;
+    this.log.info('mirror resumed');
+    this.wake?.();
+  }
+
+  /** New topics or partitions may match: start their pumps now rather than on the next connect. */
+  topicsChanged(): void {
+    if (this.session !== null) this.discover(this.session);
+  }
+
+  /**
+   * The lowest offset retention may not delete for this mirror: its cursor. A partition it never
+   * shipped from has none yet, and then nothing may go (0).
+   */
+  retentionFloor(topicId: number, partition: number): number {
+    return this.cursors.get(topicId, partition) ?? 0;
+  }
+
+  /** Retention moved a log start (only the disk budget can move it past a cursor): count the loss. */
+  logStartMoved(topic: StoredTopic, partition: number, previousStart: number, newStart: number): void {
+    const from = Math.max(this.cursors.get(topic.id, partition) ?? previousStart, previousStart);
+    if (from >= newStart) return;
+    this.dropped += newStart - from;
+    this.cursors.set(topic.id, partition, newStart);
+    this.log.warn({ topic: topic.name, partition, fromOffset: from, toOffset: newStart, records: newStart - from }, 'the disk budget deleted records this mirror had not shipped');
+  }
+
   status(): MirrorStatus {
-    let backlog = 0;
-    for (const name of this.cfg.topics) {
-      const topic = this.broker.store.getTopic(name);
-      if (topic === undefined) continue;
-      for (const s of this.broker.store.partitionStates(topic.id)) backlog += s.nextOffset - Math.max(s.logStartOffset, this.cursors.get(topic.id, s.partition) ?? 0);
+    const store = this.broker.store;
+    const partitions: MirrorPartitionStatus[] = [];
+    let backlogRecords = 0;
+    let backlogBytes = 0;
+    let oldestMs = Infinity;
+    for (const topic of store.listTopics()) {
+      if (!this.selector.matches(topic.name)) continue;
+      for (const s of store.partitionStates(topic.id)) {
+        const cursor = Math.max(s.logStartOffset, this.cursors.get(topic.id, s.partition) ?? 0);
+        const backlog = s.nextOffset - cursor;
+        partitions.push({ topic: topic.name, partition: s.partition, cursor, nextOffset: s.nextOffset, backlogRecords: backlog });
+        if (backlog <= 0) continue;
+        backlogRecords += backlog;
+        backlogBytes += Math.round((backlog * s.bytes) / Math.max(1, s.nextOffset - s.logStartOffset));
+        const head = store.read(topic, s.partition, cursor, 1).batches[0];
+        const info = head === undefined ? null : readBatchInfo(head);
+        if (info !== null) oldestMs = Math.min(oldestMs, info.baseTimestampMs);
+      }
     }
-    return { name: this.name, state: this.stateNow, shippedRecords: this.shipped, resentRecords: this.resent, backlogRecords: backlog };
+    return {
+      name: this.name,
+      sink: this.cfg.sink,
+      url: this.sink.address,
+      state: this.stateNow,
+      backlogRecords,
+      backlogBytes,
+      oldestUnshippedAgeMs: oldestMs === Infinity ? null : Math.max(0, Date.now() - oldestMs),
+      shippedRecords: this.shipped,
+      shippedBytes: this.shippedBytes,
+      resentRecords: this.resent,
+      rejectedRecords: this.rejected,
+      droppedUnshippedRecords: this.dropped,
+      lastError: this.lastError,
+      partitions,
+    };
   }
 
   // ---- connection loop ----
@@ -101,38 +176,40 @@ export class Mirror {
     let failures = 0;
     const stop = this.stopping.signal;
     while (!stop.aborted) {
-      this.stateNow = 'connecting';
-      let conn: MqttSinkConnection;
-      try {
-        conn = await MqttSinkConnection.connect({
-          url: this.cfg.url,
-          clientId: this.cfg.clientId ?? `tributary-${this.edgeId}-${this.name}`,
-          username: this.cfg.username,
-          password: this.cfg.password,
-          qos: this.cfg.qos,
-          signal: stop,
-        });
-      } catch (err) {
-        if (stop.aborted) break;
-        failures++;
-        const delayMs = this.backoffMs(failures);
-        this.log.warn({ err: (err as Error).message, attempt: failures, delayMs }, 'upstream unreachable; backing off');
-        await this.backOff(delayMs);
+      if (this.cursors.paused || this.failed) {
+        this.stateNow = this.failed ? 'failed' : 'paused';
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = null;
+        failures = 0;
         continue;
       }
-      if (stop.aborted) {
+      const attempt = new AbortController();
+      this.attempt = attempt;
+      this.stateNow = 'connecting';
+      let conn: SinkConnection<OutboundMessage>;
+      try {
+        conn = await this.sink.connect(attempt.signal);
+      } catch (err) {
+        if (attempt.signal.aborted) continue;
+        failures++;
+        const delayMs = this.backoffMs(failures);
+        this.noteError(err, { attempt: failures, delayMs }, 'upstream unreachable; backing off');
+        await this.backOff(delayMs, attempt.signal);
+        continue;
+      }
+      if (attempt.signal.aborted) {
         await conn.close();
-        break;
+        continue;
       }
       failures = 0;
       this.stateNow = 'connected';
-      const reason = await this.runSession(conn);
-      if (stop.aborted) break;
+      const reason = await this.runSession(conn, attempt.signal);
+      if (attempt.signal.aborted) continue;
       // A connection that just dropped is likely to drop again: wait like after a first failure.
       failures = 1;
       const delayMs = this.backoffMs(failures);
-      this.log.warn({ err: reason?.message, delayMs }, 'upstream connection lost; unacked records will be resent');
-      await this.backOff(delayMs);
+      this.noteError(reason ?? new TributaryError('UPSTREAM_UNAVAILABLE', 'upstream connection closed'), { delayMs }, 'upstream connection lost; unacked records will be resent');
+      await this.backOff(delayMs, attempt.signal);
     }
   }
 
@@ -143,48 +220,70 @@ export class Mirror {
     return Math.round(base / 2 + Math.random() * (base / 2));
   }
 
-  private async backOff(delayMs: number): Promise<void> {
+  private async backOff(delayMs: number, signal: AbortSignal): Promise<void> {
     this.stateNow = 'backing-off';
-    await sleep(delayMs, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+    await sleep(delayMs, undefined, { signal }).catch(() => undefined);
   }
 
-  /** Ships until the connection drops or the mirror stops; resolves with the connection's last error. */
-  private async runSession(conn: MqttSinkConnection): Promise<Error | undefined> {
-    const window = new PublishWindow(Math.min(this.cfg.windowMax, conn.receiveMaximum));
-    const session: Session = { conn, window, abort: new AbortController(), pumps: new Map() };
+  private noteError(err: unknown, context: Record<string, unknown>, message: string): void {
+    const e = err instanceof TributaryError ? err : new TributaryError('UNKNOWN', String((err as Error)?.message ?? err));
+    this.lastError = { code: e.codeName, message: e.message, atMs: Date.now() };
+    this.log.warn({ code: e.codeName, err: e.message, ...context }, message);
+  }
+
+  /** Ships until the connection drops, the mirror pauses, fails or stops; resolves with the connection's fault. */
+  private async runSession(conn: SinkConnection<OutboundMessage>, attemptSignal: AbortSignal): Promise<TributaryError | undefined> {
+    const gate = new ShipGate({ window: Math.min(this.cfg.windowMax, conn.maxInflight), bytesPerSec: this.cfg.rateLimitBytesPerSec });
+    const session: Session = { conn, gate, abort: new AbortController(), pumps: new Map(), answers: 0, reason: undefined };
     this.session = session;
-    this.log.info({ window: window.size }, 'connected upstream');
-    const discover = () => this.discover(session);
-    discover();
-    const timer = setInterval(discover, DISCOVER_INTERVAL_MS);
-    const onStop = () => session.abort.abort();
-    this.stopping.signal.addEventListener('abort', onStop, { once: true });
-    let reason: Error | undefined;
+    this.log.info({ upstream: this.sink.address, window: gate.size }, 'connected upstream');
+    const end = () => session.abort.abort();
+    attemptSignal.addEventListener('abort', end, { once: true });
     const closed = conn.closed.then((err) => {
-      reason = err;
-      session.abort.abort();
+      session.reason ??= err ?? new TributaryError('UPSTREAM_UNAVAILABLE', 'upstream closed the connection');
+      end();
     });
+    const watchdog = this.ackWatchdog(session);
+    this.discover(session);
     await new Promise<void>((resolve) => {
       if (session.abort.signal.aborted) resolve();
       else session.abort.signal.addEventListener('abort', () => resolve(), { once: true });
     });
-    clearInterval(timer);
-    this.stopping.signal.removeEventListener('abort', onStop);
-    window.abort();
+    clearInterval(watchdog);
+    attemptSignal.removeEventListener('abort', end);
+    gate.abort();
     await Promise.all(session.pumps.values());
     await conn.close();
     await closed;
     this.session = null;
     this.cursors.flush();
-    return reason;
+    return session.reason;
   }
 
-  /** Starts a pump for every partition of the configured topics that has none yet. */
+  /**
+   * A link can die without a TCP error (a NAT drops it, the far side hangs). Publishes with no
+   * answer for ackTimeoutMs end the session: one timer per session, not one per message.
+   */
+  private ackWatchdog(session: Session): NodeJS.Timeout {
+    let lastAnswers = 0;
+    let stale = 0;
+    const timer = setInterval(() => {
+      if (session.gate.unacked > 0 && session.answers === lastAnswers) stale++;
+      else stale = 0;
+      lastAnswers = session.answers;
+      if (stale < 2) return;
+      session.reason = new TributaryError('TIMEOUT', `${session.gate.unacked} publishes unacknowledged for ${this.cfg.ackTimeoutMs} ms`);
+      session.abort.abort();
+    }, this.cfg.ackTimeoutMs / 2);
+    timer.unref();
+    return timer;
+  }
+
+  /** Starts a pump for every partition of a matching topic that has none yet. */
   private discover(session: Session): void {
     if (session.abort.signal.aborted) return;
-    for (const name of this.cfg.topics) {
-      const topic = this.broker.store.getTopic(name);
-      if (topic === undefined) continue;
+    for (const topic of this.broker.store.listTopics()) {
+      if (!this.selector.matches(topic.name)) continue;
       for (let partition = 0; partition < topic.partitions; partition++) {
         const key = `${topic.id}/${partition}`;
         if (!session.pumps.has(key)) session.pumps.set(key, this.pump(session, topic, partition));
@@ -198,30 +297,38 @@ export class Mirror {
     const key = `${topic.id}/${partition}`;
     const log = this.log.child({ topic: topic.name, partition });
     const signal = session.abort.signal;
-    /** Published, not yet acked, in offset order: the cursor moves over the acked prefix only. */
-    const pending: { offset: number; acked: boolean }[] = [];
-    const startState = this.broker.store.partitionState(topic.id, partition);
-    let next = this.cursors.get(topic.id, partition) ?? startState?.logStartOffset ?? 0;
+    const priority = this.selector.priorityOf(topic.name);
+    const { bytesMax, lingerMs } = this.cfg.batch;
+    const pending: Pending[] = [];
+    let pendingHead = 0;
+    let next = Math.max(this.cursors.get(topic.id, partition) ?? 0, this.broker.store.partitionState(topic.id, partition)?.logStartOffset ?? 0);
     log.debug({ offset: next }, 'shipping from cursor');
 
-    const onAcked = (entry: { offset: number; acked: boolean }) => {
-      entry.acked = true;
-      this.shipped++;
+    const advance = () => {
       let cursor = -1;
-      while (pending.length > 0 && pending[0]!.acked) cursor = pending.shift()!.offset + 1;
+      while (pendingHead < pending.length && pending[pendingHead]!.done) cursor = pending[pendingHead++]!.offset + 1;
+      if (pendingHead > 1024 && pendingHead * 2 > pending.length) {
+        pending.splice(0, pendingHead);
+        pendingHead = 0;
+      }
       if (cursor >= 0) this.cursors.set(topic.id, partition, cursor);
     };
 
     while (!signal.aborted) {
       if (this.broker.store.getTopic(topic.name)?.id !== topic.id) return; // deleted (or recreated: a new pump takes over)
-      let records: DecodedRecord[];
+      let batches: Buffer[];
       try {
-        const result = await this.broker.fetch(topic.name, partition, next, FETCH_BYTES, FETCH_WAIT_MS, signal);
-        records = result.batches.flatMap((b) => decodeRecordBatch(b));
+        let result = await this.broker.fetch(topic.name, partition, next, bytesMax, FETCH_WAIT_MS, signal);
+        if (lingerMs > 0 && result.batches.length > 0 && result.bytes < bytesMax) {
+          // Kafka's linger.ms: give a partial batch time to fill, so it leaves in fewer, fuller segments.
+          await sleep(lingerMs, undefined, { signal });
+          result = await this.broker.fetch(topic.name, partition, next, bytesMax, 0, signal);
+        }
+        batches = result.batches;
       } catch (err) {
         if (signal.aborted) return;
         if (isTributaryError(err, 'OFFSET_OUT_OF_RANGE')) {
-          next = this.outOfRange(topic, partition, next, pending.length === 0, log);
+          next = this.outOfRange(topic, partition, next, log);
           continue;
         }
         if (isTributaryError(err, 'UNKNOWN_TOPIC') || isTributaryError(err, 'SHUTTING_DOWN')) return;
@@ -229,61 +336,72 @@ export class Mirror {
         await sleep(FETCH_ERROR_PAUSE_MS, undefined, { signal }).catch(() => undefined);
         continue;
       }
-      for (const record of records) {
-        // A fetch returns whole batches: the first may start below the cursor.
-        if (record.offset < next) continue;
-        if (!(await session.window.acquire()) || signal.aborted) return;
-        const entry = { offset: record.offset, acked: false };
-        const published = session.conn.publish(this.remoteTopic(topic.name, partition, record), record.value ?? EMPTY, this.properties(topic.name, partition, record), (err) => {
-          session.window.release();
-          if (signal.aborted) return;
-          if (err) {
-            // Permanent-rejection policy is not built yet: treat any refusal as a lost connection.
-            log.warn({ err: err.message, offset: entry.offset }, 'upstream refused a publish; reconnecting to resend from the cursor');
+      for (const batch of batches) {
+        for (const record of decodeRecordBatch(batch)) {
+          // A fetch returns whole batches: the first may start below the cursor.
+          if (record.offset < next) continue;
+          const message = this.sink.prepare({ topic: topic.name, partition, offset: record.offset, timestampMs: record.timestampMs, key: record.key, value: record.value });
+          let granted = session.gate.acquire(priority, message.bytes);
+          if (granted !== true && granted !== false) granted = await granted;
+          if (!granted || signal.aborted) return;
+          const entry: Pending = { offset: record.offset, done: false };
+          const sent = session.conn.send(message, (err) => {
+            session.gate.release();
+            session.answers++;
+            if (signal.aborted) return;
+            if (err === undefined) {
+              this.shipped++;
+              this.shippedBytes += message.bytes;
+            } else if (err.codeName === 'UPSTREAM_REJECTED' && this.cfg.onRejected === 'skip') {
+              this.rejected++;
+              this.noteError(err, { topic: topic.name, partition, offset: entry.offset }, 'upstream rejected a record; skipped (onRejected: skip)');
+            } else if (err.codeName === 'UPSTREAM_REJECTED') {
+              this.fail(err, topic.name, partition, entry.offset);
+              return;
+            } else {
+              session.reason ??= err;
+              session.abort.abort();
+              return;
+            }
+            entry.done = true;
+            advance();
+          });
+          if (!sent) {
             session.abort.abort();
             return;
           }
-          onAcked(entry);
-        });
-        if (!published) {
-          session.abort.abort();
-          return;
+          pending.push(entry);
+          const high = this.highWater.get(key) ?? -1;
+          if (record.offset <= high) this.resent++;
+          else this.highWater.set(key, record.offset);
+          next = record.offset + 1;
         }
-        pending.push(entry);
-        const high = this.highWater.get(key) ?? -1;
-        if (record.offset <= high) this.resent++;
-        else this.highWater.set(key, record.offset);
-        next = record.offset + 1;
       }
     }
   }
 
+  /** onRejected: stop. The cursor stays on the refused record; `resume` retries it. */
+  private fail(err: TributaryError, topic: string, partition: number, offset: number): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.lastError = { code: err.codeName, message: err.message, atMs: Date.now() };
+    this.log.error({ code: err.codeName, err: err.message, topic, partition, offset }, 'upstream rejected a record; mirror failed until resumed (onRejected: stop)');
+    this.attempt?.abort();
+  }
+
   /**
-   * The cursor fell outside the log. Below the start means retention deleted unshipped records (the
-   * retention policy for mirrors is not built yet): skip to the start, loudly. Above the end cannot
-   * happen with a consistent data dir: ship from the end.
+   * The cursor fell outside the log. Below the start: the disk budget deleted unshipped records
+   * (counted in logStartMoved); ship from the start. Above the end cannot happen with a consistent
+   * data dir: ship from the end.
    */
-  private outOfRange(topic: StoredTopic, partition: number, next: number, nothingPending: boolean, log: Logger): number {
+  private outOfRange(topic: StoredTopic, partition: number, next: number, log: Logger): number {
     const state = this.broker.store.partitionState(topic.id, partition);
     if (state === undefined) return next;
-    const to = next < state.logStartOffset ? state.logStartOffset : state.nextOffset;
-    log.error({ offset: next, logStartOffset: state.logStartOffset, nextOffset: state.nextOffset, skippedTo: to }, 'mirror cursor outside the log; records skipped');
-    if (nothingPending) this.cursors.set(topic.id, partition, to);
-    return to;
-  }
-
-  private remoteTopic(topic: string, partition: number, record: DecodedRecord): string {
-    return this.cfg.remoteTopic.replace(/\{(edgeId|topic|partition|key)\}/g, (_, name: string) => {
-      if (name === 'edgeId') return this.edgeId;
-      if (name === 'topic') return topic;
-      if (name === 'partition') return String(partition);
-      // A key may hold anything; wildcards and NUL would make the topic name invalid.
-      return record.key === null ? '' : record.key.toString('utf8').replace(/[+#\0]/g, '_');
-    });
-  }
-
-  private properties(topic: string, partition: number, record: DecodedRecord): Record<string, string> {
-    const origin = `${this.edgeId}/${topic}/${partition}/${record.offset}`;
-    return record.key === null ? { origin } : { origin, key: record.key.toString('utf8') };
+    if (next < state.logStartOffset) {
+      this.logStartMoved(topic, partition, next, state.logStartOffset);
+      return state.logStartOffset;
+    }
+    log.error({ offset: next, nextOffset: state.nextOffset }, 'mirror cursor beyond the end of the log; shipping from the end');
+    return state.nextOffset;
   }
 }

@@ -4,6 +4,7 @@
 import client from 'prom-client';
 import type { Broker } from '../broker/broker.ts';
 import type { MqttMetricsSource } from '../listeners/mqtt/metrics.ts';
+import { mirrorStates, type MirrorStatus } from '../mirror/status.ts';
 
 export interface MetricsSources {
   broker: Broker;
@@ -15,7 +16,7 @@ export interface MetricsSources {
 
 /** What the mirrors (src/mirror/) expose; read at scrape time. */
 export interface MirrorMetricsSource {
-  mirrorStatuses(): readonly { name: string; state: string; shippedRecords: number; resentRecords: number; backlogRecords: number }[];
+  statuses(): readonly MirrorStatus[];
 }
 
 type Labels = Record<string, string>;
@@ -115,10 +116,25 @@ function registerMqttMetrics(metric: MetricFactory, registry: client.Registry, s
 }
 
 function registerMirrorMetrics(metric: MetricFactory, src: MirrorMetricsSource): void {
-  type Status = ReturnType<MirrorMetricsSource['mirrorStatuses']>[number];
-  const perMirror = (read: (s: Status) => number) => () => src.mirrorStatuses().map((s) => [{ mirror: s.name }, read(s)] as const);
-  metric('gauge', 'tributary_mirror_connected', '1 while the mirror is connected upstream, 0 while connecting or backing off.', ['mirror'], perMirror((s) => (s.state === 'connected' ? 1 : 0)));
+  const statuses = oncePerTick(() => src.statuses());
+  const perMirror = (read: (s: MirrorStatus) => number | null) => () =>
+    statuses().flatMap((s) => {
+      const value = read(s);
+      return value === null ? [] : [[{ mirror: s.name }, value] as const];
+    });
+  metric('gauge', 'tributary_mirror_state', 'The mirror state: 1 for the current one.', ['mirror', 'state'], () =>
+    statuses().flatMap((s) => mirrorStates.map((state) => [{ mirror: s.name, state }, s.state === state ? 1 : 0] as const)),
+  );
+  metric('gauge', 'tributary_mirror_connected', '1 while the mirror is connected upstream, else 0.', ['mirror'], perMirror((s) => (s.state === 'connected' ? 1 : 0)));
   metric('gauge', 'tributary_mirror_backlog_records', 'Records in mirrored partitions not yet acknowledged upstream.', ['mirror'], perMirror((s) => s.backlogRecords));
+  metric('gauge', 'tributary_mirror_backlog_bytes', 'Stored bytes of the backlog (estimated from average record sizes).', ['mirror'], perMirror((s) => s.backlogBytes));
+  metric('gauge', 'tributary_mirror_oldest_unshipped_age_seconds', 'Age of the oldest record not yet shipped; absent when the backlog is empty.', ['mirror'], perMirror((s) => (s.oldestUnshippedAgeMs === null ? null : s.oldestUnshippedAgeMs / 1000)));
   metric('counter', 'tributary_mirror_shipped_records_total', 'Records acknowledged by the upstream (resends included).', ['mirror'], perMirror((s) => s.shippedRecords));
+  metric('counter', 'tributary_mirror_shipped_bytes_total', 'MQTT PUBLISH bytes of those records.', ['mirror'], perMirror((s) => s.shippedBytes));
   metric('counter', 'tributary_mirror_resent_records_total', 'Records published again after a lost connection.', ['mirror'], perMirror((s) => s.resentRecords));
+  metric('counter', 'tributary_mirror_rejected_records_total', 'Records the upstream refused for good and onRejected: skip passed over.', ['mirror'], perMirror((s) => s.rejectedRecords));
+  metric('counter', 'tributary_mirror_dropped_unshipped_records_total', 'Records the disk budget deleted before they were shipped.', ['mirror'], perMirror((s) => s.droppedUnshippedRecords));
+  metric('gauge', 'tributary_mirror_last_error_timestamp_seconds', 'When the last error happened, labelled with its code; absent before the first.', ['mirror', 'code'], () =>
+    statuses().flatMap((s) => (s.lastError === null ? [] : [[{ mirror: s.name, code: s.lastError.code }, s.lastError.atMs / 1000] as const])),
+  );
 }

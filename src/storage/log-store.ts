@@ -122,6 +122,21 @@ export class LogStore {
   private readonly counters = { appends: 0, appendedRecords: 0, groupCommits: 0, evictedBatches: 0, evictedRecords: 0 };
   /** Called after every commit that made new records visible in a partition. */
   onAppended: (topicId: number, partition: number) => void = () => undefined;
+  /**
+   * Time and size retention keep every batch whose last offset is at or past the offset this returns
+   * for a partition (undefined: no floor), so a mirror keeps what it has not shipped yet. The disk
+   * budget and the purge of deleted topics ignore it: running out of room is worse than dropping
+   * unshipped records, and a deleted topic has nothing left to ship.
+   */
+  retentionFloor: ((topicId: number, partition: number) => number | undefined) | null = null;
+  /**
+   * Called once per partition whose log start moved because retention or the disk budget deleted
+   * batches, after the in-memory state is updated and outside any transaction, so a listener can
+   * compare its cursor with the new start.
+   */
+  onLogStartMoved: ((topicId: number, partition: number, previousStart: number, newStart: number) => void) | null = null;
+  /** Called after a topic was created, grown or deleted, so mirrors find new partitions without polling. */
+  onTopicsChanged: (() => void) | null = null;
 
   constructor(opts: LogStoreOptions) {
     this.opts = opts;
@@ -180,6 +195,7 @@ export class LogStore {
     this.topicsByName.set(topic.name, topic);
     this.states.set(topic.id, freshStates(topic.id, 0, topic.partitions));
     this.log.info({ topic: topic.name, partitions: topic.partitions, retentionMs: topic.retentionMs, retentionBytes: topic.retentionBytes }, 'topic created');
+    this.topicsChanged();
     return topic;
   }
 
@@ -198,6 +214,7 @@ export class LogStore {
     this.topicsByName.set(name, grown);
     this.states.get(topic.id)!.push(...freshStates(topic.id, topic.partitions, partitions));
     this.log.info({ topic: name, from: topic.partitions, to: partitions }, 'topic partitions grown');
+    this.topicsChanged();
     return grown;
   }
 
@@ -216,6 +233,16 @@ export class LogStore {
     for (const s of this.states.get(topic.id) ?? []) this.logBytes -= s.bytes;
     this.states.delete(topic.id);
     this.log.info({ topic: name }, 'topic deleted');
+    this.topicsChanged();
+  }
+
+  // The change is committed and visible: a failing listener must not turn it into an error for the caller.
+  private topicsChanged(): void {
+    try {
+      this.onTopicsChanged?.();
+    } catch (err) {
+      this.log.error({ err }, 'onTopicsChanged listener failed');
+    }
   }
 
   private requireTopic(name: string): StoredTopic {
@@ -338,13 +365,14 @@ export class LogStore {
       return;
     }
 
-    this.applyEvictions(evictions);
     for (const [state, cur] of next) {
       state.bytes += cur.appendedBytes;
       this.logBytes += cur.appendedBytes;
       state.nextOffset = cur.nextOffset;
     }
     for (const [clientId, seq] of seqs) this.producerSeqs.set(clientId, seq);
+    // Last of the in-memory updates: onLogStartMoved listeners must see this commit's appends too.
+    this.applyEvictions(evictions);
     this.counters.groupCommits++;
 
     let flushers: PendingAppend[] | null = null;
@@ -528,8 +556,10 @@ export class LogStore {
 
   private planRetention(topic: StoredTopic, state: PartitionState, nowMs: number, max: number, out: Eviction[]): void {
     if (max <= 0 || state.logStartOffset === state.nextOffset) return;
+    const floor = this.retentionFloorOf(state);
     let bytes = state.bytes;
     for (const { key, value } of this.h.log.getRange({ start: [topic.id, state.partition, 0], end: [topic.id, state.partition + 1, 0], limit: max })) {
+      if (key[2] >= floor) return;
       const info = readBatchInfo(value);
       const size = value.length;
       const expired = topic.retentionMs >= 0 && info !== null && info.maxTimestampMs < nowMs - topic.retentionMs;
@@ -538,6 +568,17 @@ export class LogStore {
       if (!expired && !oversized) return;
       out.push({ state, key: [key[0], key[1], key[2]], bytes: size, records: info ? info.lastOffsetDelta + 1 : 0 });
       bytes -= size;
+    }
+  }
+
+  // A floor that cannot be read keeps the whole partition: records deleted too early cannot be shipped.
+  private retentionFloorOf(state: PartitionState): number {
+    if (!this.retentionFloor) return Infinity;
+    try {
+      return this.retentionFloor(state.topicId, state.partition) ?? Infinity;
+    } catch (err) {
+      this.log.error({ err, topicId: state.topicId, partition: state.partition }, 'retentionFloor failed; partition kept whole this step');
+      return -Infinity;
     }
   }
 
@@ -591,7 +632,9 @@ export class LogStore {
 
   private applyEvictions(evictions: Eviction[]): void {
     if (evictions.length === 0) return;
+    const previousStarts = new Map<PartitionState, number>();
     for (const e of evictions) {
+      if (!previousStarts.has(e.state)) previousStarts.set(e.state, e.state.logStartOffset);
       e.state.logStartOffset = Math.max(e.state.logStartOffset, e.key[2] + 1);
       e.state.bytes -= e.bytes;
       this.logBytes -= e.bytes;
@@ -599,6 +642,16 @@ export class LogStore {
       this.counters.evictedRecords += e.records;
     }
     this.log.debug({ batches: evictions.length }, 'retention deleted batches');
+    const listener = this.onLogStartMoved;
+    if (!listener) return;
+    for (const [state, previousStart] of previousStarts) {
+      // The deletions are committed; a failing listener must not fail the appends or the step that made them.
+      try {
+        listener(state.topicId, state.partition, previousStart, state.logStartOffset);
+      } catch (err) {
+        this.log.error({ err, topicId: state.topicId, partition: state.partition }, 'onLogStartMoved listener failed');
+      }
+    }
   }
 
   private expireProducers(nowMs: number, max: number): number {

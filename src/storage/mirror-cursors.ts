@@ -32,8 +32,11 @@ export class MirrorCursors {
     return this.h.mirrorCursors.get([this.mirror, topicId, partition]);
   }
 
+  /** Moves the cursor forward; a lower offset (a late ack below a retention skip) is ignored. */
   set(topicId: number, partition: number, offset: number): void {
     if (this.closed) return;
+    const current = this.get(topicId, partition);
+    if (current !== undefined && offset <= current) return;
     this.dirty.set(`${topicId}/${partition}`, [topicId, partition, offset]);
     if (this.timer === null) {
       this.timer = setTimeout(() => this.flush(), CURSOR_FLUSH_INTERVAL_MS);
@@ -64,6 +67,23 @@ export class MirrorCursors {
         this.timer.unref();
       }
     }
+  }
+
+  /** Whether an operator paused this mirror (kept across restarts, like a paused Kafka connector). */
+  get paused(): boolean {
+    return this.h.meta.get(this.pausedKey) === true;
+  }
+
+  /** Written at once: a pause must survive a crash right after the command returned. */
+  setPaused(paused: boolean): void {
+    this.h.env.transactionSync(() => {
+      if (paused) this.h.meta.putSync(this.pausedKey, true);
+      else this.h.meta.removeSync(this.pausedKey);
+    });
+  }
+
+  private get pausedKey(): string {
+    return `mirror.paused:${this.mirror}`;
   }
 
   /** Persists what is pending; later sets are ignored (the LMDB environment is about to close). */

@@ -24,13 +24,22 @@ describe('mirrors config', () => {
         name: 'cloud',
         sink: 'mqtt',
         url: 'mqtt://127.0.0.1:1886',
+        protocolVersion: 5,
         clientId: null,
         username: null,
         password: null,
+        tls: { caFile: null, certFile: null, keyFile: null, rejectUnauthorized: true },
         topics: ['telemetry'],
+        priorities: {},
         remoteTopic: 'edge/{edgeId}/{topic}',
         qos: 1,
         windowMax: 100,
+        batch: { bytesMax: 65_536, lingerMs: 0 },
+        rateLimitBytesPerSec: -1,
+        onRejected: 'skip',
+        keepaliveMs: 30_000,
+        connectTimeoutMs: 10_000,
+        ackTimeoutMs: 30_000,
         backoff: { initialMs: 500, maxMs: 30_000 },
       },
     ]);
@@ -52,5 +61,22 @@ describe('mirrors config', () => {
     expect(problems({ mirrors: [{ ...m, backoff: { initialMs: '10s', maxMs: '1s' } }] })).toContain('mirrors.0.backoff.maxMs (mirror cloud)');
     expect(problems({ mirrors: [{ ...m, topics: [] }] })).toContain('mirrors.0.topics (mirror cloud)');
     expect(problems({ mirrors: [{ ...m, colour: 'red' }] })).toContain('unknown key "mirrors.0.colour" (mirror cloud)');
+  });
+
+  it('takes topic patterns, priorities for listed topics only, sizes and rates in units', () => {
+    const m = minimal.mirrors[0];
+    const config = parseConfig({ mirrors: [{ ...m, topics: ['alarms', 'sensors.*'], priorities: { alarms: 10, 'sensors.*': -1 }, batch: { bytesMax: '16KiB', lingerMs: '20ms' }, rateLimitBytesPerSec: '8KiB' }] }, 'test');
+    expect(config.mirrors[0]).toMatchObject({ topics: ['alarms', 'sensors.*'], priorities: { alarms: 10, 'sensors.*': -1 }, batch: { bytesMax: 16_384, lingerMs: 20 }, rateLimitBytesPerSec: 8192 });
+    expect(problems({ mirrors: [{ ...m, priorities: { other: 1 } }] })).toContain('mirrors.0.priorities.other (mirror cloud): got "other", expected a name or pattern listed in topics');
+    expect(problems({ mirrors: [{ ...m, topics: ['bad/name'] }] })).toContain('mirrors.0.topics.0 (mirror cloud)');
+    expect(problems({ mirrors: [{ ...m, onRejected: 'ignore' }] })).toContain('mirrors.0.onRejected (mirror cloud)');
+  });
+
+  it('needs the origin in the topic under MQTT 3.1.1, and mqtts:// for TLS files', () => {
+    const m = minimal.mirrors[0];
+    expect(problems({ mirrors: [{ ...m, protocolVersion: 4 }] })).toContain('with {partition} and {offset} under protocolVersion 4');
+    expect(parseConfig({ mirrors: [{ ...m, protocolVersion: 4, remoteTopic: 'edge/{edgeId}/{topic}/{partition}/{offset}' }] }, 'test').mirrors[0]!.protocolVersion).toBe(4);
+    expect(problems({ mirrors: [{ ...m, tls: { caFile: '/etc/ca.pem' } }] })).toContain('mirrors.0.url (mirror cloud): got "mqtt://127.0.0.1:1886", expected an mqtts:// URL (tls files are set)');
+    expect(problems({ mirrors: [{ ...m, url: 'mqtts://h:8883', tls: { certFile: '/c.pem' } }] })).toContain('mirrors.0.tls.keyFile (mirror cloud)');
   });
 });

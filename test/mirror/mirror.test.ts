@@ -95,7 +95,7 @@ describe('mirror to an MQTT 5 upstream', () => {
     expect(expectInOrder(up.received, 100).duplicates).toBe(0);
     expect(up.received.every((r) => r.qos === 1)).toBe(true);
     expect(up.received[0]!.userProperties.origin).toMatch(/^gw-1\/telemetry\/[01]\/\d+$/);
-    const mirror = edge.running.mirrors[0]!;
+    const mirror = edge.running.mirrors!.get('cloud');
     await until(() => mirror.status().backlogRecords === 0, 'an empty backlog');
     expect(mirror.status()).toMatchObject({ name: 'cloud', state: 'connected', shippedRecords: 200, resentRecords: 0 });
   });
@@ -121,7 +121,7 @@ describe('mirror to an MQTT 5 upstream', () => {
     const edge = await edgeWithMirror(port);
     await produce(edge, 0, 50);
     await sleep(300);
-    const mirror = edge.running.mirrors[0]!;
+    const mirror = edge.running.mirrors!.get('cloud');
     expect(['backing-off', 'connecting']).toContain(mirror.status().state);
     expect(mirror.status().backlogRecords).toBe(100);
     const up = await startUpstream({ port });
@@ -145,8 +145,8 @@ describe('mirror to an MQTT 5 upstream', () => {
     // Only the window that was unacked when the link dropped is shipped twice.
     expect(duplicates).toBeLessThanOrEqual(20);
     // Resent publishes that were still in the dead socket's buffer never reached the upstream.
-    expect(edge.running.mirrors[0]!.status().resentRecords).toBeGreaterThanOrEqual(duplicates);
-    expect(edge.running.mirrors[0]!.status().resentRecords).toBeLessThanOrEqual(20);
+    expect(edge.running.mirrors!.get('cloud').status().resentRecords).toBeGreaterThanOrEqual(duplicates);
+    expect(edge.running.mirrors!.get('cloud').status().resentRecords).toBeLessThanOrEqual(20);
   });
 
   it('resumes from its persisted cursor after a restart mid-backlog', async () => {
@@ -175,7 +175,7 @@ describe('mirror to an MQTT 5 upstream', () => {
     expect(text).toMatch(/^tributary_mirror_backlog_records\{mirror="cloud"\} 20$/m);
     const up = await startUpstream({ port });
     await waitForAll(up, 10);
-    await until(() => edge.running.mirrors[0]!.status().backlogRecords === 0, 'an empty backlog');
+    await until(() => edge.running.mirrors!.get('cloud').status().backlogRecords === 0, 'an empty backlog');
     text = await scrape();
     expect(text).toMatch(/^tributary_mirror_connected\{mirror="cloud"\} 1$/m);
     expect(text).toMatch(/^tributary_mirror_backlog_records\{mirror="cloud"\} 0$/m);

@@ -1,67 +1,105 @@
-// One MQTT 5 connection to the upstream broker, for one connection attempt only. MQTT.js's own
-// reconnect and offline queue stay unused (reconnectPeriod 0, publish refused while disconnected):
-// the log is the offline store, and the engine (mirror.ts) owns backoff, window and resends.
+// MQTT upstream: one MQTT.js connection per attempt. MQTT.js's own reconnect and offline queue stay
+// unused (reconnectPeriod 0, nothing published while disconnected): the log is the offline store and
+// the engine (mirror.ts) owns backoff, window and resends. MQTT 5 carries the record's origin and key
+// as user properties; MQTT 3.1.1 has none, so the config makes the remote topic hold {partition} and
+// {offset} instead.
 
-import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
-import { TributaryError } from '../../errors.ts';
+import fs from 'node:fs';
+import mqtt, { type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from 'mqtt';
+import type { MirrorConfig } from '../../config/schema.ts';
+import { TributaryError, type ErrorName } from '../../errors.ts';
+import type { OutboundMessage, SendDone, Sink, SinkConnection, SinkRecord } from '../sink.ts';
 
-export interface MqttSinkOptions {
-  url: string;
-  clientId: string;
-  username: string | null;
-  password: string | null;
-  qos: 0 | 1;
-  connectTimeoutMs?: number;
-  /** Gives up the attempt (mirror stopping). */
-  signal?: AbortSignal;
+export interface MqttMessage extends OutboundMessage {
+  topic: string;
+  payload: Buffer;
+  userProperties: Record<string, string> | null;
 }
 
-/** Called once per publish: on PUBACK (QoS 1) or once written (QoS 0); err when refused or lost. */
-export type PublishDone = (err?: Error) => void;
+/**
+ * PUBACK reason codes that will not change on a resend (MQTT 5 §3.4.2.1): unspecified, implementation
+ * specific, not authorized, topic name invalid, packet too large, payload format invalid, and the
+ * retain/QoS refusals. Quota exceeded (0x97) and the rest are treated as a bad connection: resend later.
+ */
+const PERMANENT_REASONS = new Set([0x80, 0x83, 0x87, 0x90, 0x95, 0x99, 0x9a, 0x9b]);
+const EMPTY = Buffer.alloc(0);
 
-export class MqttSinkConnection {
-  private readonly client: MqttClient;
-  private readonly qos: 0 | 1;
-  /** The upstream's receiveMaximum (65535 when it sends none): the window must not exceed it. */
-  readonly receiveMaximum: number;
-  /** Resolves once when the connection is gone, for whatever reason. */
-  readonly closed: Promise<Error | undefined>;
+export class MqttSink implements Sink<MqttMessage> {
+  readonly address: string;
+  private readonly cfg: MirrorConfig;
+  private readonly edgeId: string;
+  private readonly tls: Pick<IClientOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'>;
 
-  private constructor(client: MqttClient, connack: IConnackPacket, qos: 0 | 1) {
-    this.client = client;
-    this.qos = qos;
-    this.receiveMaximum = connack.properties?.receiveMaximum ?? 65535;
-    this.closed = new Promise((resolve) => {
-      let lastError: Error | undefined;
-      client.on('error', (err) => (lastError = err));
-      client.once('close', () => resolve(lastError));
-    });
+  /** Reads the TLS files now, so a wrong path fails the start instead of every connect. */
+  constructor(cfg: MirrorConfig, edgeId: string) {
+    this.cfg = cfg;
+    this.edgeId = edgeId;
+    const url = new URL(cfg.url);
+    this.address = `${url.protocol}//${url.host}`;
+    const read = (key: 'caFile' | 'certFile' | 'keyFile') => {
+      const file = cfg.tls[key];
+      if (file === null) return undefined;
+      try {
+        return fs.readFileSync(file);
+      } catch (err) {
+        throw new TributaryError('INVALID_CONFIG', `mirror ${cfg.name}: tls.${key} ${file}: ${(err as Error).message}`, { mirror: cfg.name }, { cause: err });
+      }
+    };
+    const [ca, cert, key] = [read('caFile'), read('certFile'), read('keyFile')];
+    this.tls = { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), rejectUnauthorized: cfg.tls.rejectUnauthorized };
   }
 
-  /** Connects once; rejects when the upstream is unreachable, refuses or does not answer in time. */
-  static connect(opts: MqttSinkOptions): Promise<MqttSinkConnection> {
+  prepare(record: SinkRecord): MqttMessage {
+    const topic = this.cfg.remoteTopic.replace(/\{(edgeId|topic|partition|offset|key)\}/g, (_, name: string) => {
+      if (name === 'edgeId') return this.edgeId;
+      if (name === 'topic') return record.topic;
+      if (name === 'partition') return String(record.partition);
+      if (name === 'offset') return String(record.offset);
+      // A key may hold anything; wildcards and NUL would make the topic name invalid.
+      return record.key === null ? '' : record.key.toString('utf8').replace(/[+#\0]/g, '_');
+    });
+    const payload = record.value ?? EMPTY;
+    let userProperties: Record<string, string> | null = null;
+    let propertyBytes = 0;
+    if (this.cfg.protocolVersion === 5) {
+      const origin = `${this.edgeId}/${record.topic}/${record.partition}/${record.offset}`;
+      userProperties = record.key === null ? { origin } : { origin, key: record.key.toString('utf8') };
+      for (const [k, v] of Object.entries(userProperties)) propertyBytes += 5 + Buffer.byteLength(k) + Buffer.byteLength(v);
+    }
+    const topicBytes = Buffer.byteLength(topic);
+    // The PUBLISH packet's size: variable header (topic, packet id, properties) plus payload, then
+    // the fixed header byte and the Remaining Length varint.
+    const remaining = 2 + topicBytes + (this.cfg.qos > 0 ? 2 : 0) + (this.cfg.protocolVersion === 5 ? varintBytes(propertyBytes) + propertyBytes : 0) + payload.length;
+    return { topic, payload, userProperties, bytes: 1 + varintBytes(remaining) + remaining };
+  }
+
+  connect(signal: AbortSignal): Promise<MqttSinkConnection> {
+    const cfg = this.cfg;
     const clientOpts: IClientOptions = {
-      protocolVersion: 5,
-      clientId: opts.clientId,
+      protocolVersion: cfg.protocolVersion,
+      clientId: cfg.clientId ?? `tributary-${this.edgeId}-${cfg.name}`,
       clean: true,
       reconnectPeriod: 0,
-      connectTimeout: opts.connectTimeoutMs ?? 10_000,
+      connectTimeout: cfg.connectTimeoutMs,
+      keepalive: Math.round(cfg.keepaliveMs / 1000),
       queueQoSZero: false,
-      ...(opts.username !== null ? { username: opts.username } : {}),
-      ...(opts.password !== null ? { password: opts.password } : {}),
+      ...(cfg.username !== null ? { username: cfg.username } : {}),
+      ...(cfg.password !== null ? { password: cfg.password } : {}),
+      ...this.tls,
     };
-    const client = mqtt.connect(opts.url, clientOpts);
+    const startedMs = performance.now();
+    const client = mqtt.connect(cfg.url, clientOpts);
     return new Promise((resolve, reject) => {
       let lastError: Error | undefined;
       const onError = (err: Error) => (lastError = err);
       const onClose = () => {
         cleanup();
         client.end(true);
-        reject(new TributaryError('TIMEOUT', `cannot connect to ${opts.url}: ${lastError?.message ?? 'connection closed'}`, { url: opts.url }, { cause: lastError }));
+        reject(connectError(this.address, lastError, performance.now() - startedMs >= cfg.connectTimeoutMs * 0.9));
       };
       const onConnect = (connack: IConnackPacket) => {
         cleanup();
-        resolve(new MqttSinkConnection(client, connack, opts.qos));
+        resolve(new MqttSinkConnection(client, connack, cfg.qos));
       };
       const onAbort = () => {
         lastError = new Error('mirror stopping');
@@ -71,25 +109,74 @@ export class MqttSinkConnection {
         client.off('error', onError);
         client.off('close', onClose);
         client.off('connect', onConnect);
-        opts.signal?.removeEventListener('abort', onAbort);
+        signal.removeEventListener('abort', onAbort);
       };
-      if (opts.signal?.aborted) queueMicrotask(onAbort);
-      else opts.signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal.aborted) queueMicrotask(onAbort);
+      else signal.addEventListener('abort', onAbort, { once: true });
       client.on('error', onError);
       client.once('close', onClose);
       client.once('connect', onConnect);
     });
   }
+}
 
-  /** Publishes now; false (and no callback) when not connected, so nothing lands in MQTT.js's queue. */
-  publish(topic: string, payload: Buffer, userProperties: Record<string, string>, done: PublishDone): boolean {
+export class MqttSinkConnection implements SinkConnection<MqttMessage> {
+  readonly maxInflight: number;
+  readonly closed: Promise<TributaryError | undefined>;
+  private readonly client: MqttClient;
+  private readonly qos: 0 | 1;
+  /** The upstream's Maximum Packet Size: a bigger PUBLISH would get us disconnected, so refuse it here. */
+  private readonly packetBytesMax: number;
+
+  constructor(client: MqttClient, connack: IConnackPacket, qos: 0 | 1) {
+    this.client = client;
+    this.qos = qos;
+    this.maxInflight = connack.properties?.receiveMaximum ?? 65535;
+    this.packetBytesMax = connack.properties?.maximumPacketSize ?? 268_435_460;
+    this.closed = new Promise((resolve) => {
+      let lastError: Error | undefined;
+      let disconnect: IDisconnectPacket | undefined;
+      client.on('error', (err) => (lastError = err));
+      client.once('disconnect', (packet) => (disconnect = packet));
+      client.once('close', () => {
+        if (disconnect !== undefined) {
+          const code = disconnect.reasonCode ?? 0;
+          resolve(new TributaryError(PERMANENT_REASONS.has(code) ? 'UPSTREAM_REJECTED' : 'UPSTREAM_UNAVAILABLE', `upstream disconnected us: reason 0x${code.toString(16)}${disconnect.properties?.reasonString ? ` (${disconnect.properties.reasonString})` : ''}`));
+        } else resolve(lastError ? new TributaryError('UPSTREAM_UNAVAILABLE', `upstream connection lost: ${lastError.message}`, undefined, { cause: lastError }) : undefined);
+      });
+    });
+  }
+
+  send(message: MqttMessage, done: SendDone): boolean {
     if (!this.client.connected) return false;
-    this.client.publish(topic, payload, { qos: this.qos, properties: { userProperties } }, (err) => done(err ?? undefined));
+    if (message.bytes > this.packetBytesMax) {
+      queueMicrotask(() => done(new TributaryError('UPSTREAM_REJECTED', `a ${message.bytes}-byte PUBLISH exceeds the upstream's maximum packet size of ${this.packetBytesMax} bytes`)));
+      return true;
+    }
+    const properties = message.userProperties === null ? undefined : { userProperties: message.userProperties };
+    this.client.publish(message.topic, message.payload, { qos: this.qos, ...(properties ? { properties } : {}) }, (err) => done(err ? publishError(err) : undefined));
     return true;
   }
 
-  /** Drops the connection at once; unacked publishes get their callbacks with an error. */
   async close(): Promise<void> {
     await this.client.endAsync(true);
   }
+}
+
+function publishError(err: Error & { code?: unknown }): TributaryError {
+  const code = typeof err.code === 'number' ? err.code : -1;
+  const name: ErrorName = PERMANENT_REASONS.has(code) ? 'UPSTREAM_REJECTED' : 'UPSTREAM_UNAVAILABLE';
+  return new TributaryError(name, code >= 0 ? `${err.message} (reason 0x${code.toString(16)})` : err.message, undefined, { cause: err });
+}
+
+function connectError(address: string, err: Error | undefined, timedOut: boolean): TributaryError {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  // CONNACK refusals (bad credentials, not authorized, banned) come with a numeric reason code.
+  if (typeof code === 'number') return new TributaryError('UPSTREAM_REJECTED', `${address} refused the connection: ${err!.message}`, { url: address }, { cause: err });
+  if (err === undefined && timedOut) return new TributaryError('TIMEOUT', `${address} did not answer CONNECT in time`, { url: address });
+  return new TributaryError('UPSTREAM_UNAVAILABLE', `cannot connect to ${address}: ${err?.message ?? 'connection closed'}`, { url: address }, { cause: err });
+}
+
+function varintBytes(n: number): number {
+  return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
 }

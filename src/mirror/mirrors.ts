@@ -1,0 +1,90 @@
+// Every configured mirror, and what they need from the log store: retention that spares records a
+// mirror has not shipped (the lowest cursor of the mirrors that ship a partition), the count of
+// records the disk budget deleted anyway, and partition discovery by event.
+
+import type { Logger } from 'pino';
+import type { Broker } from '../broker/broker.ts';
+import type { MirrorConfig } from '../config/schema.ts';
+import { TributaryError } from '../errors.ts';
+import type { StoredTopic } from '../storage/log-store.ts';
+import { Mirror } from './mirror.ts';
+import { MqttSink } from './sinks/mqtt-sink.ts';
+import type { MirrorControl, MirrorStatus } from './status.ts';
+
+export class Mirrors implements MirrorControl {
+  private readonly byName = new Map<string, Mirror>();
+  private readonly broker: Broker;
+  /** topicId → topic, rebuilt after topics change: the store's hooks name partitions by id. */
+  private topicsById: Map<number, StoredTopic> | null = null;
+
+  /** Reads each mirror's TLS files: a bad path throws INVALID_CONFIG before anything starts. */
+  constructor(configs: readonly MirrorConfig[], edgeId: string, broker: Broker, logger: Logger) {
+    this.broker = broker;
+    for (const config of configs) this.byName.set(config.name, new Mirror({ config, edgeId, broker, sink: new MqttSink(config, edgeId), logger }));
+  }
+
+  get all(): Mirror[] {
+    return [...this.byName.values()];
+  }
+
+  start(): void {
+    const store = this.broker.store;
+    store.retentionFloor = (topicId, partition) => {
+      const topic = this.topicById(topicId);
+      let floor: number | undefined;
+      if (topic !== undefined)
+        for (const m of this.byName.values()) if (m.selector.matches(topic.name)) floor = Math.min(floor ?? Infinity, m.retentionFloor(topicId, partition));
+      return floor;
+    };
+    store.onLogStartMoved = (topicId, partition, previousStart, newStart) => {
+      const topic = this.topicById(topicId);
+      if (topic === undefined) return;
+      for (const m of this.byName.values()) if (m.selector.matches(topic.name)) m.logStartMoved(topic, partition, previousStart, newStart);
+    };
+    store.onTopicsChanged = () => {
+      this.topicsById = null;
+      for (const m of this.byName.values()) m.topicsChanged();
+    };
+    for (const m of this.byName.values()) m.start();
+  }
+
+  async stop(): Promise<void> {
+    const store = this.broker.store;
+    store.onTopicsChanged = null;
+    await Promise.all(this.all.map((m) => m.stop()));
+    // Cursors are closed now: retention no longer has a floor to respect from this process.
+    store.retentionFloor = null;
+    store.onLogStartMoved = null;
+  }
+
+  private topicById(topicId: number): StoredTopic | undefined {
+    this.topicsById ??= new Map(this.broker.store.listTopics().map((t) => [t.id, t]));
+    return this.topicsById.get(topicId);
+  }
+
+  statuses(): MirrorStatus[] {
+    return this.all.map((m) => m.status());
+  }
+
+  status(name: string): MirrorStatus {
+    return this.get(name).status();
+  }
+
+  pause(name: string): MirrorStatus {
+    const mirror = this.get(name);
+    mirror.pause();
+    return mirror.status();
+  }
+
+  resume(name: string): MirrorStatus {
+    const mirror = this.get(name);
+    mirror.resume();
+    return mirror.status();
+  }
+
+  get(name: string): Mirror {
+    const mirror = this.byName.get(name);
+    if (mirror === undefined) throw new TributaryError('UNKNOWN_MIRROR', `no mirror named ${name}; configured: ${[...this.byName.keys()].join(', ') || 'none'}`, { mirror: name });
+    return mirror;
+  }
+}

@@ -1,0 +1,45 @@
+// The seam between the mirror engine and an upstream protocol. The engine owns order, window, rate,
+// cursors and retries; a sink only turns records into its protocol's messages and sends them over one
+// connection attempt. An MQTT sink exists; a Kafka sink plugs in here.
+
+import type { TributaryError } from '../errors.ts';
+
+export interface SinkRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  timestampMs: number;
+  key: Buffer | null;
+  value: Buffer | null;
+}
+
+/** A record as the sink will send it; `bytes` is what it costs on the link (for the rate limit). */
+export interface OutboundMessage {
+  readonly bytes: number;
+}
+
+/**
+ * Called once per send. No error: the upstream acknowledged it. UPSTREAM_REJECTED: the upstream
+ * refused this record for good (the mirror's onRejected policy decides). Anything else: the
+ * connection is no good; the engine reconnects and resends from the cursor.
+ */
+export type SendDone = (err?: TributaryError) => void;
+
+export interface SinkConnection<M extends OutboundMessage> {
+  /** The most unacknowledged sends the upstream allows (MQTT 5 receiveMaximum). */
+  readonly maxInflight: number;
+  /** Resolves once when the connection is gone, with the reason when there was one. */
+  readonly closed: Promise<TributaryError | undefined>;
+  /** Sends now; false (and no callback) when the connection is already gone. */
+  send(message: M, done: SendDone): boolean;
+  /** Drops the connection; unacknowledged sends get their callbacks with an error. */
+  close(): Promise<void>;
+}
+
+export interface Sink<M extends OutboundMessage = OutboundMessage> {
+  /** The upstream's address for logs and status, without credentials. */
+  readonly address: string;
+  prepare(record: SinkRecord): M;
+  /** One connection attempt; rejects with a TributaryError saying why it failed. */
+  connect(signal: AbortSignal): Promise<SinkConnection<M>>;
+}

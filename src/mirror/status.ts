@@ -1,0 +1,62 @@
+// What the mirrors show and accept from outside (HTTP API, CLI, metrics): plain data, no engine.
+
+import type { ErrorName } from '../errors.ts';
+
+/**
+ * connecting → connected ⇄ backing-off; paused (by an operator, survives restarts) and failed (a
+ * permanent rejection under policy `stop`) wait for `resume`; stopped once the broker shuts down.
+ */
+export type MirrorState = 'connecting' | 'connected' | 'backing-off' | 'paused' | 'failed' | 'stopped';
+
+export const mirrorStates: readonly MirrorState[] = ['connecting', 'connected', 'backing-off', 'paused', 'failed', 'stopped'];
+
+export interface MirrorError {
+  code: ErrorName;
+  message: string;
+  /** Unix time in milliseconds. */
+  atMs: number;
+}
+
+export interface MirrorPartitionStatus {
+  topic: string;
+  partition: number;
+  /** Next offset to ship: everything below it was acknowledged upstream (or skipped, or dropped). */
+  cursor: number;
+  nextOffset: number;
+  backlogRecords: number;
+}
+
+export interface MirrorStatus {
+  name: string;
+  sink: 'mqtt';
+  /** The upstream URL without credentials. */
+  url: string;
+  state: MirrorState;
+  backlogRecords: number;
+  /** Estimated from each partition's average stored record size. */
+  backlogBytes: number;
+  /** Age of the oldest unshipped record (its batch's first timestamp); null when the backlog is empty. */
+  oldestUnshippedAgeMs: number | null;
+  /** Records acknowledged upstream since the broker started (resends included). */
+  shippedRecords: number;
+  /** Value bytes of those records. */
+  shippedBytes: number;
+  /** Records published again after a lost connection. */
+  resentRecords: number;
+  /** Records the upstream refused permanently and policy `skip` passed over. */
+  rejectedRecords: number;
+  /** Records retention deleted before this mirror shipped them (forced by the disk budget). */
+  droppedUnshippedRecords: number;
+  lastError: MirrorError | null;
+  partitions: MirrorPartitionStatus[];
+}
+
+/** The operations the HTTP API and the CLI reach; unknown names throw UNKNOWN_MIRROR. */
+export interface MirrorControl {
+  statuses(): MirrorStatus[];
+  status(name: string): MirrorStatus;
+  /** Closes the upstream connection and ships nothing until resumed; persisted across restarts. */
+  pause(name: string): MirrorStatus;
+  /** Leaves paused or failed and connects again. */
+  resume(name: string): MirrorStatus;
+}
