@@ -1,17 +1,26 @@
 // What a mirror may publish next: at most `window` records unacknowledged (MQTT.js has no max-inflight
 // option and ignores receiveMaximum, so the engine counts itself), at most `bytesPerSec` on average
-// (a token bucket with one second of burst, for metered links), and when both are short, the waiting
+// (a token bucket with one second of burst, for metered links), and when either is short, the
 // partition with the highest priority goes first. Strict priority would starve a low-priority topic
-// behind a busy alarm topic, so every FAIR_SHARE_EVERY-th grant goes to whoever has waited longest.
-// Waiters are at most one per partition pump, so the queues are bounded by the partition count.
+// behind a busy alarm topic, so every FAIR_SHARE_EVERY-th grant goes to the partition that has gone
+// longest without one.
+//
+// A partition hands over a whole batch as one demand and the gate calls its `send` synchronously for
+// each granted record, in order. A demand stays queued until its last record is sent, so the
+// partition keeps its place while acks free slots one by one; and it costs one promise per batch,
+// not per record. Demands are at most one per partition, so the queue is bounded by the partition
+// count.
 
 export const FAIR_SHARE_EVERY = 8;
 
-interface Waiter {
+interface Demand {
   priority: number;
-  bytes: number;
-  seq: number;
-  resolve: (granted: boolean) => void;
+  sizes: readonly number[];
+  send: (index: number) => void;
+  next: number;
+  /** The grant counter when this demand last got a slot (or was queued): fair turns go to the lowest. */
+  lastGrant: number;
+  resolve: (sent: boolean) => void;
 }
 
 export interface GateOptions {
@@ -26,12 +35,9 @@ export class ShipGate {
   private inflight = 0;
   private tokens: number;
   private refilledAt = performance.now();
-  /** Priority → FIFO of waiters; `order` keeps the priorities in descending order. */
-  private readonly queues = new Map<number, Waiter[]>();
-  private order: number[] = [];
-  private waiting = 0;
+  /** Waiting demands, highest priority first, FIFO within a priority. */
+  private queue: Demand[] = [];
   private grants = 0;
-  private seq = 0;
   private timer: NodeJS.Timeout | null = null;
   private aborted = false;
 
@@ -45,32 +51,28 @@ export class ShipGate {
     return this.window;
   }
 
-  /** Publishes granted and not yet released. */
+  /** Records sent and not yet released. */
   get unacked(): number {
     return this.inflight;
   }
 
-  /** True with a slot taken (synchronously when nobody waits), false once aborted (session over). */
-  acquire(priority: number, bytes: number): boolean | Promise<boolean> {
-    if (this.aborted) return false;
-    if (this.waiting === 0 && this.inflight < this.window && this.hasTokens()) {
-      this.take(bytes);
-      return true;
-    }
+  /**
+   * Sends `sizes.length` records through `send(i)`, each once a slot (and rate) allows, in order.
+   * Resolves true once all are sent, false when the gate was aborted first (session over).
+   */
+  ship(priority: number, sizes: readonly number[], send: (index: number) => void): Promise<boolean> {
+    if (this.aborted) return Promise.resolve(false);
+    if (sizes.length === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
-      let queue = this.queues.get(priority);
-      if (queue === undefined) {
-        queue = [];
-        this.queues.set(priority, queue);
-        this.order = [...this.queues.keys()].sort((a, b) => b - a);
-      }
-      queue.push({ priority, bytes, seq: this.seq++, resolve });
-      this.waiting++;
+      const demand: Demand = { priority, sizes, send, next: 0, lastGrant: this.grants, resolve };
+      let at = this.queue.findIndex((d) => d.priority < priority);
+      if (at < 0) at = this.queue.length;
+      this.queue.splice(at, 0, demand);
       this.grantWaiting();
     });
   }
 
-  /** One granted publish is acknowledged (or failed): its slot is free. */
+  /** One sent record is acknowledged (or failed): its slot is free. */
   release(): void {
     if (this.aborted) return;
     this.inflight--;
@@ -81,12 +83,11 @@ export class ShipGate {
     this.aborted = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    for (const queue of this.queues.values()) for (const w of queue.splice(0)) w.resolve(false);
-    this.waiting = 0;
+    for (const d of this.queue.splice(0)) d.resolve(false);
   }
 
   private grantWaiting(): void {
-    while (this.waiting > 0 && this.inflight < this.window) {
+    while (this.queue.length > 0 && this.inflight < this.window && !this.aborted) {
       if (!this.hasTokens()) {
         // One timer for the whole mirror, set for when the debt is paid back.
         this.timer ??= setTimeout(() => {
@@ -95,31 +96,23 @@ export class ShipGate {
         }, Math.ceil(((1 - this.tokens) / this.rate) * 1000));
         return;
       }
-      const w = this.nextWaiter();
-      this.take(w.bytes);
-      w.resolve(true);
+      const at = this.nextDemand();
+      const d = this.queue[at]!;
+      const index = d.next++;
+      d.lastGrant = ++this.grants;
+      this.inflight++;
+      if (this.rate >= 0) this.tokens -= d.sizes[index]!; // may go into debt: the next grant waits it out
+      if (d.next === d.sizes.length) this.queue.splice(at, 1);
+      d.send(index);
+      if (d.next === d.sizes.length) d.resolve(true);
     }
   }
 
-  private nextWaiter(): Waiter {
-    this.grants++;
-    let from: Waiter[] | undefined;
-    if (this.grants % FAIR_SHARE_EVERY === 0) {
-      for (const p of this.order) {
-        const head = this.queues.get(p)![0];
-        if (head !== undefined && (from === undefined || head.seq < from[0]!.seq)) from = this.queues.get(p);
-      }
-    } else {
-      for (const p of this.order) {
-        const queue = this.queues.get(p)!;
-        if (queue.length > 0) {
-          from = queue;
-          break;
-        }
-      }
-    }
-    this.waiting--;
-    return from!.shift()!;
+  private nextDemand(): number {
+    if ((this.grants + 1) % FAIR_SHARE_EVERY !== 0) return 0;
+    let at = 0;
+    for (let i = 1; i < this.queue.length; i++) if (this.queue[i]!.lastGrant < this.queue[at]!.lastGrant) at = i;
+    return at;
   }
 
   private hasTokens(): boolean {
@@ -128,11 +121,5 @@ export class ShipGate {
     this.tokens = Math.min(this.rate, this.tokens + ((now - this.refilledAt) * this.rate) / 1000);
     this.refilledAt = now;
     return this.tokens > 0;
-  }
-
-  /** May leave the bucket in debt (a record bigger than the burst): the next grant waits it out. */
-  private take(bytes: number): void {
-    this.inflight++;
-    if (this.rate >= 0) this.tokens -= bytes;
   }
 }

@@ -99,6 +99,7 @@ export class Mirror {
     if (this.cursors.paused) return;
     this.cursors.setPaused(true);
     this.log.info('mirror paused');
+    this.stateNow = 'paused';
     this.attempt?.abort();
   }
 
@@ -107,6 +108,7 @@ export class Mirror {
     if (this.cursors.paused) this.cursors.setPaused(false);
     this.failed = false;
     this.log.info('mirror resumed');
+    this.stateNow = 'connecting';
     this.wake?.();
   }
 
@@ -336,47 +338,47 @@ export class Mirror {
         await sleep(FETCH_ERROR_PAUSE_MS, undefined, { signal }).catch(() => undefined);
         continue;
       }
-      for (const batch of batches) {
-        for (const record of decodeRecordBatch(batch)) {
-          // A fetch returns whole batches: the first may start below the cursor.
-          if (record.offset < next) continue;
-          const message = this.sink.prepare({ topic: topic.name, partition, offset: record.offset, timestampMs: record.timestampMs, key: record.key, value: record.value });
-          let granted = session.gate.acquire(priority, message.bytes);
-          if (granted !== true && granted !== false) granted = await granted;
-          if (!granted || signal.aborted) return;
-          const entry: Pending = { offset: record.offset, done: false };
-          const sent = session.conn.send(message, (err) => {
-            session.gate.release();
-            session.answers++;
-            if (signal.aborted) return;
-            if (err === undefined) {
-              this.shipped++;
-              this.shippedBytes += message.bytes;
-            } else if (err.codeName === 'UPSTREAM_REJECTED' && this.cfg.onRejected === 'skip') {
-              this.rejected++;
-              this.noteError(err, { topic: topic.name, partition, offset: entry.offset }, 'upstream rejected a record; skipped (onRejected: skip)');
-            } else if (err.codeName === 'UPSTREAM_REJECTED') {
-              this.fail(err, topic.name, partition, entry.offset);
-              return;
-            } else {
-              session.reason ??= err;
-              session.abort.abort();
-              return;
-            }
-            entry.done = true;
-            advance();
-          });
-          if (!sent) {
+      const records = batches.flatMap((b) => decodeRecordBatch(b)).filter((r) => r.offset >= next); // whole batches: the first may start below the cursor
+      const messages = records.map((r) => this.sink.prepare({ topic: topic.name, partition, offset: r.offset, timestampMs: r.timestampMs, key: r.key, value: r.value }));
+      const shipped = await session.gate.ship(priority, messages.map((m) => m.bytes), (i) => {
+        if (signal.aborted) return;
+        const offset = records[i]!.offset;
+        const message = messages[i]!;
+        const entry: Pending = { offset, done: false };
+        const sent = session.conn.send(message, (err) => {
+          session.answers++;
+          // Settled before the slot is released: a release sends the next record at once, which a
+          // failing mirror must not do.
+          if (signal.aborted) return;
+          if (err === undefined) {
+            this.shipped++;
+            this.shippedBytes += message.bytes;
+          } else if (err.codeName === 'UPSTREAM_REJECTED' && this.cfg.onRejected === 'skip') {
+            this.rejected++;
+            this.noteError(err, { topic: topic.name, partition, offset }, 'upstream rejected a record; skipped (onRejected: skip)');
+          } else if (err.codeName === 'UPSTREAM_REJECTED') {
+            this.fail(err, topic.name, partition, offset);
+            return;
+          } else {
+            session.reason ??= err;
             session.abort.abort();
             return;
           }
-          pending.push(entry);
-          const high = this.highWater.get(key) ?? -1;
-          if (record.offset <= high) this.resent++;
-          else this.highWater.set(key, record.offset);
-          next = record.offset + 1;
+          entry.done = true;
+          advance();
+          session.gate.release();
+        });
+        if (!sent) {
+          session.abort.abort();
+          return;
         }
-      }
+        pending.push(entry);
+        const high = this.highWater.get(key) ?? -1;
+        if (offset <= high) this.resent++;
+        else this.highWater.set(key, offset);
+        next = offset + 1;
+      });
+      if (!shipped) return;
     }
   }
 

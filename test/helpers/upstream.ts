@@ -3,6 +3,7 @@
 // shows up as a duplicate. aedes 1.2 cannot be the upstream: it refuses MQTT 5 CONNECTs (its
 // connect handler accepts protocol versions 3 and 4 only), and the mirror speaks MQTT 5.
 import net from 'node:net';
+import tls from 'node:tls';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { onCleanup } from './temp.ts';
 
@@ -27,22 +28,38 @@ export interface Upstream {
   start(): Promise<void>;
 }
 
+/** The in-process upstream can also refuse publishes and hold acks back. */
+export interface TestUpstream extends Upstream {
+  /** Publishes refused with a PUBACK error reason (see UpstreamOptions.rejectPayloads); not in `received`. */
+  rejected: UpstreamPublish[];
+  /** While true, PUBACKs are held back (a link that hangs without a TCP error); false sends them. */
+  holdAcks: boolean;
+}
+
 export interface UpstreamOptions {
   port?: number;
   /** Sent in CONNACK. */
   receiveMaximum?: number;
   /** Delays each PUBACK, so a window fills up. */
   ackDelayMs?: number;
+  /** Sent in CONNACK. */
+  maximumPacketSize?: number;
+  /** Payload → PUBACK reason code (e.g. 0x87 not authorized) for publishes to refuse. */
+  rejectPayloads?: Record<string, number>;
+  /** Serve MQTT over TLS; with `ca`, clients must present a certificate it signed. */
+  tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
 }
 
-export async function startUpstream(opts: UpstreamOptions = {}): Promise<Upstream> {
+export async function startUpstream(opts: UpstreamOptions = {}): Promise<TestUpstream> {
   const sockets = new Set<net.Socket>();
   let server: net.Server | null = null;
-  const up: Upstream = {
+  const up: TestUpstream = {
     port: opts.port ?? 0,
     received: [],
     connects: 0,
     maxInflight: 0,
+    rejected: [],
+    holdAcks: false,
     async stop() {
       if (server === null) return;
       const s = server;
@@ -52,7 +69,11 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<Upstrea
     },
     async start() {
       if (server !== null) return;
-      const s = net.createServer((socket) => serve(socket));
+      const t = opts.tls;
+      const s = t
+        ? tls.createServer({ cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca, requestCert: true, rejectUnauthorized: true } : {}) }, (socket) => serve(socket))
+        : net.createServer((socket) => serve(socket));
+      s.on('tlsClientError', () => undefined);
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
         s.listen(up.port, '127.0.0.1', () => resolve());
@@ -68,6 +89,7 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<Upstrea
     socket.on('error', () => undefined);
     const parser = mqttPacket.parser({ protocolVersion: 5 });
     let inflight = 0;
+    const held: (() => void)[] = [];
     const send = (packet: Packet) => {
       if (!socket.destroyed) socket.write(mqttPacket.generate(packet, { protocolVersion: 5 }));
     };
@@ -80,24 +102,36 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<Upstrea
             return;
           }
           up.connects++;
-          send({ cmd: 'connack', reasonCode: 0, sessionPresent: false, properties: opts.receiveMaximum ? { receiveMaximum: opts.receiveMaximum } : {} });
+          send({
+            cmd: 'connack',
+            reasonCode: 0,
+            sessionPresent: false,
+            properties: { ...(opts.receiveMaximum ? { receiveMaximum: opts.receiveMaximum } : {}), ...(opts.maximumPacketSize ? { maximumPacketSize: opts.maximumPacketSize } : {}) },
+          });
           return;
         case 'publish': {
           const userProperties = (packet.properties?.userProperties ?? {}) as Record<string, string | string[]>;
           const [edgeId = '', topic = '', partition = '-1', offset = '-1'] = String(userProperties.origin ?? '').split('/');
-          up.received.push({
+          const publish = {
             topic: packet.topic,
             payload: Buffer.from(packet.payload).toString(),
             qos: packet.qos,
             userProperties,
             origin: { edgeId, topic, partition: Number(partition), offset: Number(offset) },
-          });
+          };
+          const reasonCode = opts.rejectPayloads?.[publish.payload] ?? 0;
+          (reasonCode === 0 ? up.received : up.rejected).push(publish);
           if (packet.qos === 1) {
             inflight++;
             up.maxInflight = Math.max(up.maxInflight, inflight);
             const ack = () => {
+              if (up.holdAcks) {
+                held.push(ack);
+                if (held.length === 1) waitForRelease();
+                return;
+              }
               inflight--;
-              send({ cmd: 'puback', messageId: packet.messageId!, reasonCode: 0 });
+              send({ cmd: 'puback', messageId: packet.messageId!, reasonCode });
             };
             if (opts.ackDelayMs) setTimeout(ack, opts.ackDelayMs);
             else ack();
@@ -115,6 +149,14 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<Upstrea
       }
     });
     socket.on('data', (chunk) => parser.parse(chunk));
+    // Bounded: held acks are dropped with the socket.
+    function waitForRelease(): void {
+      const timer = setInterval(() => {
+        if (socket.destroyed) held.length = 0;
+        else if (!up.holdAcks) for (const ack of held.splice(0)) ack();
+        if (held.length === 0) clearInterval(timer);
+      }, 10);
+    }
   }
 
   await up.start();

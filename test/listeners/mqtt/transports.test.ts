@@ -6,20 +6,8 @@ import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../helpers/child-broker.ts';
 import { headers, logRecords, startMqttBroker } from '../../helpers/mqtt.ts';
+import { selfSigned } from '../../helpers/certs.ts';
 import { onCleanup, tempDir } from '../../helpers/temp.ts';
-
-/** A self-signed certificate for 127.0.0.1 and localhost, made with openssl. */
-function selfSigned(): { certFile: string; keyFile: string } {
-  const dir = tempDir();
-  const certFile = path.join(dir, 'cert.pem');
-  const keyFile = path.join(dir, 'key.pem');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    '-keyout', keyFile, '-out', certFile,
-  ], { stdio: 'ignore' });
-  return { certFile, keyFile };
-}
 
 describe('MQTT transports', () => {
   it('round-trips over WebSocket: published, logged, delivered', async () => {
