@@ -109,4 +109,23 @@ describe.runIf(available || process.env.CI)('startMosquittoUpstream', () => {
     expect(up.received[1]).toMatchObject({ payload: 'after restart', origin: { edgeId: 'gw', topic: 't', partition: 0, offset: 6 } });
     expect(up.subscriberError).toBeNull();
   });
+
+  it('holdAcks holds PUBACKs back in the proxy while mosquitto still forwards the publishes', { timeout: 20_000 }, async () => {
+    const up = await startMosquittoUpstream();
+    const { client } = await connect(up.port);
+    up.holdAcks = true;
+    let acked = 0;
+    const publishes = Array.from({ length: 5 }, (_, i) =>
+      client.publishAsync('edge/gw/t/0', `held-${i}`, { qos: 1, properties: { userProperties: { origin: `gw/t/0/${i}` } } }).then(() => acked++),
+    );
+    await until(() => up.received.length === 5, 'the held publishes at the subscriber', 5_000);
+    // A new connection still gets its CONNACK: only PUBACKs are held.
+    await connect(up.port);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(acked).toBe(0);
+    up.holdAcks = false;
+    await Promise.all(publishes);
+    expect(acked).toBe(5);
+    expect(up.received.map((r) => r.payload)).toEqual(['held-0', 'held-1', 'held-2', 'held-3', 'held-4']);
+  });
 });

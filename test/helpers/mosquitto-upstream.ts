@@ -13,7 +13,13 @@
 //   `qos` is the QoS as delivered to the subscriber: min(published QoS, 1). QoS 0 and 1 publishes
 //   arrive with their own QoS; a QoS 2 publish would show up as 1.
 // - `maxInflight` stays 0: nothing in the broker exposes the publisher's unacked window. Tests that
-//   assert it (or need receiveMaximum / ackDelayMs) must use startUpstream().
+//   assert it (or need receiveMaximum / ackDelayMs / maximumPacketSize / tls) must use startUpstream().
+// - Mosquitto runs without ACLs and accepts every publish: tests of refused publishes (TestUpstream's
+//   rejected / rejectPayloads) must use startUpstream().
+// - `holdAcks` (as TestUpstream's) is done in the proxy: while true, PUBACK packets on their way from
+//   mosquitto to the edge are held back (every other packet, CONNACK and PINGRESP included, passes);
+//   set false, they are sent in order. Mosquitto itself has received and forwarded those publishes, so they are in `received`,
+//   as with startUpstream(). Held PUBACKs die with their connection (stop(), or the edge hanging up).
 //
 // Differences from startUpstream() worth knowing:
 // - Delivery to `received` is asynchronous to the edge's PUBACK: mosquitto acks the publisher before
@@ -26,10 +32,15 @@
 //   advertise Topic Alias Maximum 10.
 // - `max_queued_messages 0` (and the default max_queued_bytes 0) means no per-client queue limit, so
 //   a large backlog (100k records) is never silently dropped for the subscriber, QoS 0 included.
+//   (With the defaults, 20 in flight and 1000 queued, a burst of 10k QoS 1 publishes reached the
+//   subscriber as ~4k, and mosquitto only logged "Outgoing messages are being dropped for client".)
+// - Mosquitto also accepts MQTT 3.1.1 (startUpstream() refuses it): a mirror on protocolVersion 4
+//   sends no user properties, so `userProperties` is {} and `origin` is { '', '', -1, -1 }.
 // - `#` does not match `$SYS/...`, so mosquitto's own status topics never show up in `received`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
 import mqtt, { type MqttClient } from 'mqtt';
 import { freePort } from './child-broker.ts';
 import { startTcpProxy } from './tcp-proxy.ts';
@@ -46,6 +57,11 @@ export interface MosquittoUpstream extends Upstream {
   readonly mosquittoPort: number;
   /** The last 64 KiB of mosquitto's log (stderr). */
   log(): string;
+  /**
+   * While true, PUBACKs from mosquitto to the edge are held in the proxy (a link that hangs without a
+   * TCP error); false sends them. Other packets (CONNACK, PINGRESP) pass.
+   */
+  holdAcks: boolean;
   /** Set when the recording subscriber lost its connection: `received` is incomplete from then on. */
   readonly subscriberError: Error | null;
 }
@@ -185,6 +201,59 @@ async function subscribe(port: number, received: UpstreamPublish[], onLost: (err
   return client;
 }
 
+/** The length of the MQTT packet at the start of `buf` (fixed header included), or -1 while incomplete. */
+function packetLength(buf: Buffer): number {
+  let remaining = 0;
+  for (let i = 1; i <= 4; i++) {
+    if (i >= buf.length) return -1;
+    const byte = buf[i]!;
+    remaining += (byte & 0x7f) * 128 ** (i - 1);
+    if ((byte & 0x80) === 0) return buf.length >= 1 + i + remaining ? 1 + i + remaining : -1;
+  }
+  throw new Error('malformed MQTT remaining length from mosquitto');
+}
+
+const PUBACK = 4;
+
+/** Splits the server→client byte stream into MQTT packets and holds PUBACKs back while `holding()`. */
+class AckHold extends Transform {
+  private rest: Buffer = Buffer.alloc(0);
+  private readonly held: Buffer[] = [];
+
+  constructor(private readonly holding: () => boolean) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    const buf = this.rest.length > 0 ? Buffer.concat([this.rest, chunk]) : chunk;
+    let pos = 0;
+    let passFrom = 0;
+    try {
+      for (let len = packetLength(buf); len >= 0; len = packetLength(buf.subarray(pos))) {
+        // Packets behind a held PUBACK may pass it: MQTT puts no order between a PUBACK and
+        // CONNACK/PINGRESP, and PUBACKs among themselves stay in order.
+        if (buf[pos]! >> 4 === PUBACK && (this.held.length > 0 || this.holding())) {
+          if (pos > passFrom) this.push(buf.subarray(passFrom, pos));
+          this.held.push(Buffer.from(buf.subarray(pos, pos + len)));
+          passFrom = pos + len;
+        }
+        pos += len;
+      }
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    if (pos > passFrom) this.push(buf.subarray(passFrom, pos));
+    this.rest = Buffer.from(buf.subarray(pos));
+    done();
+  }
+
+  /** Sends what was held, in order. */
+  release(): void {
+    if (this.held.length > 0 && !this.destroyed) this.push(Buffer.concat(this.held.splice(0)));
+  }
+}
+
 /**
  * Starts mosquitto, its recording subscriber, then the proxy in front of it — in that order, so
  * nothing the edge publishes can reach mosquitto before the subscriber is there to record it.
@@ -198,12 +267,31 @@ export async function startMosquittoUpstream(opts: MosquittoUpstreamOptions = {}
     subscriberError = err;
     process.stderr.write(`${err.message}\n`);
   });
-  const proxy = await startTcpProxy({ targetPort: mosq.port, port: opts.port ?? 0, onAccept: () => up.connects++ });
+  let holdAcks = false;
+  const holds = new Set<AckHold>();
+  const proxy = await startTcpProxy({
+    targetPort: mosq.port,
+    port: opts.port ?? 0,
+    onAccept: () => up.connects++,
+    downstream: () => {
+      const hold = new AckHold(() => holdAcks);
+      holds.add(hold);
+      hold.once('close', () => holds.delete(hold));
+      return hold;
+    },
+  });
   const up: MosquittoUpstream = {
     port: proxy.port,
     received,
     connects: 0,
     maxInflight: 0,
+    get holdAcks() {
+      return holdAcks;
+    },
+    set holdAcks(hold: boolean) {
+      holdAcks = hold;
+      if (!hold) for (const h of holds) h.release();
+    },
     mosquittoPort: mosq.port,
     log: mosq.log,
     get subscriberError() {

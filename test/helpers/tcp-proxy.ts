@@ -5,8 +5,10 @@
 // Piping is stream.pipe() both ways, so backpressure holds (a slow reader pauses the other side's
 // socket instead of buffering without bound). Sockets are half-open capable: a FIN from one side is
 // forwarded as a FIN to the other, and a connection ends once both directions have. An error or a
-// reset on either side destroys both.
+// reset on either side destroys both. An optional per-connection `downstream` stream sits between the
+// server and the client (server → downstream → client), e.g. to hold some packets back.
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { onCleanup } from './temp.ts';
 
 export interface TcpProxyOptions {
@@ -17,6 +19,8 @@ export interface TcpProxyOptions {
   port?: number;
   /** Called once per accepted connection, before it is piped. */
   onAccept?: (client: net.Socket) => void;
+  /** Per connection: a stream the server→client bytes pass through; destroyed with the connection. */
+  downstream?: () => Duplex;
 }
 
 export interface TcpProxy {
@@ -45,22 +49,34 @@ export async function startTcpProxy(opts: TcpProxyOptions): Promise<TcpProxy> {
     accepted++;
     opts.onAccept?.(client);
     const upstream = net.connect({ host: targetHost, port: opts.targetPort, allowHalfOpen: true });
+    const middle = opts.downstream?.();
     const pair: [net.Socket, net.Socket] = [client, upstream];
     pairs.add(pair);
     const kill = () => {
       client.destroy();
       upstream.destroy();
+      middle?.destroy();
     };
     let closedSides = 0;
-    for (const [from, to] of [pair, [upstream, client] as const]) {
-      from.setNoDelay(true);
-      // Ends `to` once `from` ended; pauses `from` while `to` cannot take more.
-      from.pipe(to);
-      from.on('error', kill);
-      from.on('close', (hadError) => {
+    for (const socket of pair) {
+      socket.setNoDelay(true);
+      socket.on('error', kill);
+      socket.on('close', (hadError) => {
         if (hadError) kill();
-        if (++closedSides === 2) pairs.delete(pair);
+        if (++closedSides === 2) {
+          pairs.delete(pair);
+          middle?.destroy();
+        }
       });
+    }
+    // pipe() ends the destination once the source ended, and pauses the source while the
+    // destination cannot take more.
+    client.pipe(upstream);
+    if (middle) {
+      middle.on('error', kill);
+      upstream.pipe(middle).pipe(client);
+    } else {
+      upstream.pipe(client);
     }
   }
 
