@@ -39,6 +39,7 @@ export class ShipGate {
   private queue: Demand[] = [];
   private grants = 0;
   private timer: NodeJS.Timeout | null = null;
+  private regrant: NodeJS.Immediate | null = null;
   private aborted = false;
 
   constructor(opts: GateOptions) {
@@ -72,17 +73,26 @@ export class ShipGate {
     });
   }
 
-  /** One sent record is acknowledged (or failed): its slot is free. */
+  /**
+   * One sent record is acknowledged (or failed): its slot is free. The slots freed during one
+   * event-loop turn are granted together afterwards: MQTT.js handles each PUBACK of a socket read in
+   * its own tick, and granting per ack would write one PUBLISH per syscall instead of one writev.
+   */
   release(): void {
     if (this.aborted) return;
     this.inflight--;
-    this.grantWaiting();
+    this.regrant ??= setImmediate(() => {
+      this.regrant = null;
+      this.grantWaiting();
+    });
   }
 
   abort(): void {
     this.aborted = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    if (this.regrant !== null) clearImmediate(this.regrant);
+    this.regrant = null;
     for (const d of this.queue.splice(0)) d.resolve(false);
   }
 
