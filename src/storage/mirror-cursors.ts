@@ -16,13 +16,17 @@ export class MirrorCursors {
   private readonly dirty = new Map<string, [number, number, number]>();
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  private persisting = true;
+  private readonly storageFailed: () => boolean;
   /** Persisting transactions so far (for tests: proves batching). */
   commits = 0;
 
-  constructor(handles: LmdbHandles, mirrorName: string, logger: Logger) {
+  /** `storageFailed`: true once the log store stopped writing for good (fail-stop); retrying is then pointless. */
+  constructor(handles: LmdbHandles, mirrorName: string, logger: Logger, storageFailed: () => boolean = () => false) {
     this.h = handles;
     this.mirror = mirrorName;
     this.log = logger;
+    this.storageFailed = storageFailed;
   }
 
   /** The next offset to ship, or undefined when this mirror never shipped from the partition. */
@@ -38,7 +42,7 @@ export class MirrorCursors {
     const current = this.get(topicId, partition);
     if (current !== undefined && offset <= current) return;
     this.dirty.set(`${topicId}/${partition}`, [topicId, partition, offset]);
-    if (this.timer === null) {
+    if (this.timer === null && this.persisting) {
       this.timer = setTimeout(() => this.flush(), CURSOR_FLUSH_INTERVAL_MS);
       this.timer.unref();
     }
@@ -48,7 +52,7 @@ export class MirrorCursors {
   flush(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    if (this.dirty.size === 0) return;
+    if (this.dirty.size === 0 || !this.persisting) return;
     const entries = [...this.dirty.values()];
     try {
       this.h.env.transactionSync(() => {
@@ -60,8 +64,14 @@ export class MirrorCursors {
         if (this.dirty.get(key)?.[2] === offset) this.dirty.delete(key);
       }
     } catch (err) {
-      // Storage full or failed: the records stay in the log, so shipping can go on; retry later.
-      this.log.error({ err, cursors: entries.length }, 'persisting mirror cursors failed');
+      // Storage full: the records stay in the log, so shipping can go on; retry later. After a
+      // fail-stop nothing will be written again: stop trying (a restart re-ships from the last cursors).
+      if (this.storageFailed()) {
+        this.log.error({ err, cursors: entries.length }, 'storage failed; mirror cursors are kept in memory only');
+        this.persisting = false;
+        return;
+      }
+      this.log.error({ err, cursors: entries.length }, 'persisting mirror cursors failed; retrying');
       if (!this.closed) {
         this.timer = setTimeout(() => this.flush(), CURSOR_FLUSH_INTERVAL_MS * 10);
         this.timer.unref();

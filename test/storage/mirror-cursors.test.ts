@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { LogStore } from '../../src/storage/log-store.ts';
 import { CURSOR_FLUSH_INTERVAL_MS, MirrorCursors } from '../../src/storage/mirror-cursors.ts';
@@ -27,5 +28,43 @@ describe('mirror cursors', () => {
     expect([again.get(1, 0), again.get(1, 1)]).toEqual([1000, 1001]);
     again.close();
     await reopened.close();
+  });
+
+  it('only moves forward, and keeps the paused flag across a reopen', async () => {
+    const dir = tempDir();
+    const store = new LogStore(storeOptions(dir));
+    const cursors = new MirrorCursors(store.lmdb, 'cloud', silentLogger);
+    cursors.set(1, 0, 10);
+    cursors.set(1, 0, 7);
+    expect(cursors.get(1, 0)).toBe(10);
+    expect(cursors.paused).toBe(false);
+    cursors.setPaused(true);
+    cursors.close();
+    await store.close();
+    const reopened = new LogStore(storeOptions(dir));
+    const again = new MirrorCursors(reopened.lmdb, 'cloud', silentLogger);
+    expect([again.get(1, 0), again.paused, new MirrorCursors(reopened.lmdb, 'other', silentLogger).paused]).toEqual([10, true, false]);
+    again.setPaused(false);
+    expect(again.paused).toBe(false);
+    again.close();
+    await reopened.close();
+  });
+
+  it('stops retrying writes once storage failed for good, keeping cursors in memory', async () => {
+    const store = new LogStore(storeOptions(tempDir()));
+    let failed = false;
+    const errors: string[] = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => errors.push(JSON.parse(line).msg) });
+    const cursors = new MirrorCursors(store.lmdb, 'cloud', logger, () => failed);
+    cursors.set(1, 0, 5);
+    // Closing the environment under the cursors makes every write throw, like a fail-stopped store.
+    await store.close();
+    failed = true;
+    cursors.flush();
+    cursors.set(1, 0, 9);
+    expect(cursors.get(1, 0)).toBe(9);
+    // A retry would come after 10 intervals.
+    await sleep(CURSOR_FLUSH_INTERVAL_MS * 12);
+    expect(errors).toEqual(['storage failed; mirror cursors are kept in memory only']);
   });
 });
