@@ -5,7 +5,8 @@
 //
 // One mosquitto serves every phase; one data dir serves every broker child process:
 //  1. baseline: a plain MQTT.js client publishes `records` QoS 1 messages (same payload size, same
-//     topic shape, same origin user property as the mirror's), `windowMax` unacked, until the last PUBACK;
+//     topic shape, same origin user property as the mirror's), `windowMax` unacked, until the last
+//     PUBACK; it refills its window per batch of PUBACKs, as carefully as a load generator should;
 //  2. a broker without mirror fills `telemetry` over the edge protocol, then stops; it restarts
 //     with the mirror, and /metrics (backlog, shipped) is scraped every pollMs until the backlog is 0;
 //  3. a broker without mirror measures 1 edge producer alone (to a topic no mirror reads), fills a
@@ -61,6 +62,8 @@ interface PlainRound {
   seconds: number;
   clientCpuPct: number;
   mosquittoCpuPct: number | null;
+  /** Write syscalls of this process per record: how many publishes share a socket write. */
+  writesPerRecord: number | null;
 }
 
 interface Sample {
@@ -69,6 +72,7 @@ interface Sample {
   backlog: number;
   connected: number;
   brokerCpu: number | null;
+  brokerWrites: number | null;
   mosquittoCpu: number | null;
 }
 
@@ -80,6 +84,8 @@ interface DrainRound {
   totalSeconds: number;
   brokerCpuPct: number | null;
   mosquittoCpuPct: number | null;
+  /** Write syscalls of the broker per shipped record (LMDB and the /metrics answers included). */
+  writesPerRecord: number | null;
   memory: ProcessMemory | null;
 }
 
@@ -168,6 +174,7 @@ async function runPlainClient(mosquitto: MosquittoProcess, s: MirrorDrainSetting
     const total = s.records;
     let acked = 0;
     const cpuBefore = process.cpuUsage();
+    const writesBefore = writeSyscalls('self');
     const mosquittoCpuBefore = processCpuSeconds(mosquitto.pid);
     const startNs = process.hrtime.bigint();
     await new Promise<void>((resolve, reject) => {
@@ -183,27 +190,40 @@ async function runPlainClient(mosquitto: MosquittoProcess, s: MirrorDrainSetting
       };
       const onClose = () => finish(new Error(`plain client: connection to mosquitto closed after ${fmtInt(acked)} PUBACKs`));
       const stall = watchdog(() => acked, s.stallTimeoutMs, (ms) => finish(new Error(`plain client: no PUBACK for ${ms / 1000} s (${fmtInt(acked)} of ${fmtInt(total)})`)));
+      // The window is refilled once per batch of PUBACKs, not once per PUBACK: MQTT.js corks its
+      // socket until the next tick, so publishes made together go out in one write. Refilling
+      // from each PUBACK callback costs a writev per message and halves the rate, which would
+      // make a weak baseline.
+      let refillQueued = false;
+      const refill = () => {
+        refillQueued = false;
+        while (sent < total && sent - acked < s.windowMax) {
+          const i = sent++;
+          client.publish(topic, payload, { qos: 1, properties: { userProperties: { origin: `${EDGE_ID}/${TOPIC}/${i % s.partitions}/${i}` } } }, onAck);
+        }
+      };
       const onAck = (err?: Error) => {
         if (err) return finish(err);
         acked++;
         if (acked === total) finish();
-        else if (sent < total) send();
-      };
-      const send = () => {
-        const i = sent++;
-        client.publish(topic, payload, { qos: 1, properties: { userProperties: { origin: `${EDGE_ID}/${TOPIC}/${i % s.partitions}/${i}` } } }, (err) => onAck(err ?? undefined));
+        else if (!refillQueued) {
+          refillQueued = true;
+          queueMicrotask(refill);
+        }
       };
       client.on('close', onClose);
-      for (let k = 0; k < Math.min(s.windowMax, total); k++) send();
+      refill();
     });
     const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
     const cpu = process.cpuUsage(cpuBefore);
+    const writesAfter = writeSyscalls('self');
     const mosquittoCpuAfter = processCpuSeconds(mosquitto.pid);
     return {
       records: total,
       seconds,
       clientCpuPct: ((cpu.user + cpu.system) / 1e6 / seconds) * 100,
       mosquittoCpuPct: mosquittoCpuBefore === null || mosquittoCpuAfter === null ? null : ((mosquittoCpuAfter - mosquittoCpuBefore) / seconds) * 100,
+      writesPerRecord: writesBefore === null || writesAfter === null ? null : (writesAfter - writesBefore) / total,
     };
   } finally {
     await client.endAsync(true);
@@ -268,13 +288,15 @@ async function drainAlone(dataDir: string, mirrorEnv: Record<string, string>, mo
     if (start === end) throw new Error(`the backlog of ${fmtInt(s.records)} records was gone within one ${s.pollMs} ms scrape: too small to time`);
     const seconds = Number(end.ns - start.ns) / 1e9;
     const pct = (a: number | null, b: number | null) => (a === null || b === null ? null : ((b - a) / seconds) * 100);
+    // The records shipped by the first sample are on the clock before it: count only the rest.
+    const records = s.records - start.shipped;
     return {
-      // The records shipped by the first sample are on the clock before it: count only the rest.
-      records: s.records - start.shipped,
+      records,
       seconds,
       totalSeconds: Number(end.ns - spawnNs) / 1e9,
       brokerCpuPct: pct(start.brokerCpu, end.brokerCpu),
       mosquittoCpuPct: pct(start.mosquittoCpu, end.mosquittoCpu),
+      writesPerRecord: start.brokerWrites === null || end.brokerWrites === null ? null : (end.brokerWrites - start.brokerWrites) / records,
       memory,
     };
   });
@@ -369,8 +391,19 @@ class MetricsWatch {
       backlog: value('tributary_mirror_backlog_records'),
       connected: value('tributary_mirror_connected'),
       brokerCpu: this.broker.cpuSeconds(),
+      brokerWrites: writeSyscalls(this.broker.pid),
       mosquittoCpu: this.mosquittoPid === null ? null : processCpuSeconds(this.mosquittoPid),
     };
+  }
+}
+
+/** Write syscalls (write, writev, pwrite...) a process made so far, or null where /proc is missing. */
+function writeSyscalls(pid: number | 'self'): number | null {
+  try {
+    const m = /^syscw: (\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/io`, 'utf8'));
+    return m === null ? null : Number(m[1]);
+  } catch {
+    return null;
   }
 }
 
@@ -404,12 +437,16 @@ function plainRow(p: PlainRound, s: MirrorDrainSettings): BenchResult {
       seconds: p.seconds,
       clientCpuPct: p.clientCpuPct,
       mosquittoCpuPct: p.mosquittoCpuPct,
+      writesPerRecord: p.writesPerRecord,
     },
     summary: [
       `${fmtInt(rate)} rec/s, ${fmtMB(rate * s.payloadBytes)}/s`,
       `${p.seconds.toFixed(1)} s`,
+      p.writesPerRecord === null ? null : `${p.writesPerRecord.toFixed(3)} socket writes/record`,
       `CPU client ${p.clientCpuPct.toFixed(0)}% / mosquitto ${p.mosquittoCpuPct === null ? '?' : p.mosquittoCpuPct.toFixed(0)}%`,
-    ].join(', '),
+    ]
+      .filter((part) => part !== null)
+      .join(', '),
   };
 }
 
@@ -428,12 +465,14 @@ function drainRow(d: DrainRound, p: PlainRound, s: MirrorDrainSettings): BenchRe
       totalSeconds: d.totalSeconds,
       totalRecordsPerSec: s.records / d.totalSeconds,
       mosquittoCpuPct: d.mosquittoCpuPct,
+      writesPerRecord: d.writesPerRecord,
       ...processFigures(d.brokerCpuPct, null, d.memory),
     },
     summary: [
       `${fmtInt(rate)} rec/s, ${fmtMB(rate * s.payloadBytes)}/s`,
       `${ratio.toFixed(2)}× plain MQTT.js`,
       `${d.totalSeconds.toFixed(1)} s from broker spawn (${fmtInt(s.records / d.totalSeconds)} rec/s)`,
+      d.writesPerRecord === null ? null : `${d.writesPerRecord.toFixed(3)} broker writes/record`,
       `CPU broker ${d.brokerCpuPct === null ? '?' : d.brokerCpuPct.toFixed(0)}% / mosquitto ${d.mosquittoCpuPct === null ? '?' : d.mosquittoCpuPct.toFixed(0)}%`,
       d.memory === null ? null : `after: ${memoryText(d.memory)}`,
     ]
