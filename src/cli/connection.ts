@@ -1,13 +1,16 @@
-// Where the client commands connect: --broker HOST:PORT (or $TRIBUTARY_BROKER) and --token.
+// Where the client commands connect: the edge listener (--broker HOST:PORT or $TRIBUTARY_BROKER), or
+// for `mirror` the HTTP listener (--http HOST:PORT or $TRIBUTARY_HTTP); --token for either.
 
 import { Option, type Command } from 'commander';
 import type { ConnectOptions } from '../client/index.ts';
 import { UsageError } from './errors.ts';
 
 export const DEFAULT_BROKER = '127.0.0.1:7883';
+const DEFAULT_HTTP = '127.0.0.1:8088';
 const BROKER_ENV = 'TRIBUTARY_BROKER';
+const HTTP_ENV = 'TRIBUTARY_HTTP';
 /** Environment variables read by client commands, not broker config keys. */
-export const CLIENT_ENV = [BROKER_ENV] as const;
+export const CLIENT_ENV = [BROKER_ENV, HTTP_ENV] as const;
 
 export interface ConnectionFlags {
   broker: string;
@@ -20,16 +23,26 @@ export function addConnectionOptions(command: Command): Command {
     .option('--token <token>', 'token, when the broker requires one (listeners.edge.token)');
 }
 
+export function addHttpOption(command: Command): Command {
+  return command.addOption(new Option('--http <host:port>', 'HTTP listener of the broker (listeners.http)').env(HTTP_ENV).default(DEFAULT_HTTP));
+}
+
 export function connectOptions(flags: ConnectionFlags): ConnectOptions {
-  const { host, port } = parseBrokerAddress(flags.broker);
+  const { host, port } = parseAddress(flags.broker, '--broker', DEFAULT_BROKER);
   return { host, port, token: flags.token, clientId: `tributary-cli-${process.pid}` };
 }
 
-/** HOST:PORT, [IPv6]:PORT, or a bare host (default port). */
-export function parseBrokerAddress(text: string): { host: string; port: number } {
-  const defaultPort = Number(DEFAULT_BROKER.split(':')[1]);
+/** The --http listener as a URL's host:port. */
+export function httpAddress(flags: { http: string }): string {
+  const { host, port } = parseAddress(flags.http, '--http', DEFAULT_HTTP);
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** HOST:PORT, [IPv6]:PORT, or a bare host (the port of `defaultAddress`). */
+function parseAddress(text: string, flag: string, defaultAddress: string): { host: string; port: number } {
+  const defaultPort = Number(defaultAddress.split(':')[1]);
   const match = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d+))?$/.exec(text.trim());
   const port = match?.[3] === undefined ? defaultPort : Number(match[3]);
-  if (match === null || port < 1 || port > 65535) throw new UsageError(`--broker ${JSON.stringify(text)} is not HOST:PORT (e.g. ${DEFAULT_BROKER})`);
+  if (match === null || port < 1 || port > 65535) throw new UsageError(`${flag} ${JSON.stringify(text)} is not HOST:PORT (e.g. ${defaultAddress})`);
   return { host: match[1] ?? match[2], port };
 }

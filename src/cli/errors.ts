@@ -9,6 +9,17 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/** A system error (ECONNREFUSED, …) away from the edge listener: its message says what to check instead. */
+export class ConnectError extends Error {
+  override readonly name = 'ConnectError';
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
 const EXIT_RUNTIME = 1;
 export const EXIT_USAGE = 2;
 
@@ -22,6 +33,7 @@ interface Failure {
 function describeFailure(err: unknown): Failure {
   if (err instanceof UsageError) return { code: 'INVALID_REQUEST', lines: [oneLine(err.message)], exitCode: EXIT_USAGE };
   if (isTributaryError(err, 'INVALID_CONFIG')) return { code: err.codeName, lines: err.message.split('\n'), exitCode: EXIT_USAGE };
+  if (err instanceof ConnectError) return { code: err.code, lines: [oneLine(err.message)], exitCode: EXIT_RUNTIME };
   const message = err instanceof Error ? err.message : String(err);
   // The client reports a failed connect as UNKNOWN with the system error as its cause.
   const errno = errnoCode(err) ?? (isTributaryError(err, 'UNKNOWN') ? errnoCode(err.cause) : undefined);

@@ -6,6 +6,7 @@ import packageJson from '../../package.json' with { type: 'json' };
 import { registerBench } from './bench.ts';
 import { registerConsume } from './consume.ts';
 import { EXIT_USAGE, reportFailure } from './errors.ts';
+import { registerMirror } from './mirror.ts';
 import { exitQuietlyOnClosedStdout } from './output.ts';
 import { registerPasswd } from './passwd.ts';
 import { registerProduce } from './produce.ts';
@@ -29,6 +30,7 @@ Examples:
   $ tributary topics create telemetry --partitions 4
   $ printf 'a\\nb\\n' | tributary produce telemetry
   $ tributary consume telemetry --format json --max 10
+  $ tributary mirror status --watch
   $ tributary passwd --username sensor-1
   $ tributary <command> --help`,
     );
@@ -36,6 +38,7 @@ Examples:
   registerTopics(program);
   registerProduce(program);
   registerConsume(program);
+  registerMirror(program);
   registerBench(program);
   registerPasswd(program);
   return program;

@@ -1,12 +1,15 @@
-// The HTTP listener: /healthz for supervisors, /metrics for Prometheus, and read-only admin views.
-// Thin: it reads the broker and formats; it never writes.
+// The HTTP listener: /healthz for supervisors, /metrics for Prometheus, read-only views of topics and
+// mirrors, and the one write: pausing and resuming a mirror. Thin: it formats what the broker and
+// the mirrors report. Reads are open like /metrics; with an edge token configured, the writes need it.
 
+import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type client from 'prom-client';
 import type { Broker } from '../broker/broker.ts';
-import { TributaryError } from '../errors.ts';
+import { TributaryError, type ErrorName } from '../errors.ts';
+import type { MirrorControl } from '../mirror/status.ts';
 import { listenOn } from './listen.ts';
 
 export interface HttpListener {
@@ -14,18 +17,45 @@ export interface HttpListener {
   close(): Promise<void>;
 }
 
-export async function startHttpListener(opts: { host: string; port: number; broker: Broker; registry: client.Registry; logger: Logger }): Promise<HttpListener> {
+export interface HttpListenerOptions {
+  host: string;
+  port: number;
+  broker: Broker;
+  registry: client.Registry;
+  /** null when no mirror is configured: /mirrors is then empty and every name unknown. */
+  mirrors: MirrorControl | null;
+  /** Required as `Authorization: Bearer <token>` on POST routes when set. */
+  token: string | null;
+  logger: Logger;
+}
+
+export async function startHttpListener(opts: HttpListenerOptions): Promise<HttpListener> {
   const log = opts.logger.child({ listener: 'http' });
   const server = http.createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       log.error({ err, url: req.url }, 'http request failed');
-      if (!res.headersSent) send(res, 500, { error: 'UNKNOWN', message: 'internal error' });
+      if (!res.headersSent) send(res, 500, err instanceof TributaryError ? { error: err.codeName, message: err.message } : { error: 'UNKNOWN', message: 'internal error' });
     });
   });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (req.method !== 'GET') return send(res, 405, { error: 'INVALID_REQUEST', message: 'only GET is served' });
+    const action = /^\/mirrors\/([^/]+)\/(pause|resume)$/.exec(url.pathname);
+    if (action) {
+      if (req.method !== 'POST') return send(res, 405, { error: 'INVALID_REQUEST', message: `only POST is served on ${url.pathname}` }, { allow: 'POST' });
+      if (!authorized(req.headers.authorization)) {
+        log.warn({ url: url.pathname, remote: req.socket.remoteAddress }, 'mirror request refused: missing or wrong token');
+        return send(res, 401, { error: 'NOT_AUTHORIZED', message: 'missing or wrong token (Authorization: Bearer <listeners.edge.token>)' }, { 'www-authenticate': 'Bearer' });
+      }
+      return answer(res, () => {
+        const name = decodePathPart(action[1], 'mirror');
+        const mirrors = mirrorControl(name);
+        const status = action[2] === 'pause' ? mirrors.pause(name) : mirrors.resume(name);
+        log.info({ mirror: name, state: status.state, remote: req.socket.remoteAddress }, `mirror ${action[2]} requested over http`);
+        return status;
+      });
+    }
+    if (req.method !== 'GET') return send(res, 405, { error: 'INVALID_REQUEST', message: 'only GET is served' }, { allow: 'GET' });
     if (url.pathname === '/healthz') {
       const failed = opts.broker.store.failed;
       return send(res, failed ? 503 : 200, failed ? { status: 'failed', error: failed.codeName, message: failed.message } : { status: 'ok' });
@@ -38,15 +68,29 @@ export async function startHttpListener(opts: { host: string; port: number; brok
     }
     if (url.pathname === '/topics') return send(res, 200, opts.broker.listTopics());
     const topic = /^\/topics\/([^/]+)$/.exec(url.pathname);
-    if (topic) {
-      try {
-        return send(res, 200, opts.broker.describeTopic(decodeTopic(topic[1])));
-      } catch (err) {
-        if (err instanceof TributaryError) return send(res, err.codeName === 'UNKNOWN_TOPIC' ? 404 : 400, { error: err.codeName, message: err.message });
-        throw err;
-      }
-    }
-    send(res, 404, { error: 'NOT_FOUND', message: `no route ${url.pathname}; try /healthz, /metrics, /topics` });
+    if (topic) return answer(res, () => opts.broker.describeTopic(decodePathPart(topic[1], 'topic')));
+    if (url.pathname === '/mirrors') return send(res, 200, opts.mirrors?.statuses() ?? []);
+    const mirror = /^\/mirrors\/([^/]+)$/.exec(url.pathname);
+    if (mirror)
+      return answer(res, () => {
+        const name = decodePathPart(mirror[1], 'mirror');
+        return mirrorControl(name).status(name);
+      });
+    send(res, 404, { error: 'NOT_FOUND', message: `no route ${url.pathname}; try /healthz, /metrics, /topics, /mirrors` });
+  }
+
+  function mirrorControl(name: string): MirrorControl {
+    if (opts.mirrors === null) throw new TributaryError('UNKNOWN_MIRROR', `no mirror named ${name}; configured: none`, { mirror: name });
+    return opts.mirrors;
+  }
+
+  function authorized(header: string | undefined): boolean {
+    if (opts.token === null) return true;
+    const given = /^Bearer (.+)$/i.exec(header ?? '')?.[1];
+    if (given === undefined) return false;
+    const a = Buffer.from(opts.token);
+    const b = Buffer.from(given);
+    return a.length === b.length && timingSafeEqual(a, b);
   }
 
   await listenOn(server, opts.host, opts.port);
@@ -62,15 +106,27 @@ export async function startHttpListener(opts: { host: string; port: number; brok
   };
 }
 
-function decodeTopic(raw: string): string {
+const clientErrorStatus: Partial<Record<ErrorName, number>> = { UNKNOWN_TOPIC: 404, UNKNOWN_MIRROR: 404, INVALID_TOPIC: 400, INVALID_REQUEST: 400 };
+
+/** 200 with what `fn` returns, 404 or 400 for a bad name; anything else is the server's fault (500). */
+function answer(res: http.ServerResponse, fn: () => unknown): void {
   try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw new TributaryError('INVALID_TOPIC', `topic in the path is not valid percent-encoding: ${raw}`);
+    send(res, 200, fn());
+  } catch (err) {
+    if (!(err instanceof TributaryError) || clientErrorStatus[err.codeName] === undefined) throw err;
+    send(res, clientErrorStatus[err.codeName]!, { error: err.codeName, message: err.message });
   }
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
+function decodePathPart(raw: string, what: 'topic' | 'mirror'): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new TributaryError(what === 'topic' ? 'INVALID_TOPIC' : 'INVALID_REQUEST', `${what} in the path is not valid percent-encoding: ${raw}`);
+  }
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 }

@@ -1,6 +1,5 @@
 // The built CLI (dist/tributary.mjs, built by vitest's global setup) run as a child process, the way
 // operators and scripts run it: exit codes, one-line errors, and a broker round trip.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -9,39 +8,8 @@ import mqtt from 'mqtt';
 import packageJson from '../../package.json' with { type: 'json' };
 import { verifyPassword } from '../../src/listeners/mqtt/auth.ts';
 import { bundlePath, freePort, startChildBroker, waitForPort, type ChildBroker } from '../helpers/child-broker.ts';
+import { lines, run } from '../helpers/cli.ts';
 import { onCleanup, tempDir } from '../helpers/temp.ts';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The runner's own TRIBUTARY_* variables would leak into the commands under test. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TRIBUTARY_')));
-}
-
-function run(args: string[], opts: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bundlePath, ...args], { env: { ...cleanEnv(), ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 20_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(opts.input ?? '');
-  });
-}
-
-function lines(text: string): string[] {
-  return text.split('\n').filter((l) => l !== '');
-}
 
 /** SIGTERM must be a graceful shutdown: exit code 0. */
 async function stopGracefully(broker: ChildBroker): Promise<void> {

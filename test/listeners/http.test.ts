@@ -2,10 +2,13 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
 import { startTributary } from '../../src/main.ts';
+import type { MirrorStatus } from '../../src/mirror/status.ts';
+import { merge } from '../helpers/broker.ts';
 import { onCleanup, rec, tempDir } from '../helpers/temp.ts';
+import { startUpstream } from '../helpers/upstream.ts';
 
-async function start() {
-  const config = parseConfig({ dataDir: tempDir(), listeners: { edge: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, mqtt: { enabled: false } } }, 'test');
+async function start(over: Record<string, unknown> = {}) {
+  const config = parseConfig(merge({ dataDir: tempDir(), listeners: { edge: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, mqtt: { enabled: false } } }, over), 'test');
   const running = await startTributary(config, pino({ level: 'silent' }));
   onCleanup(() => running.close());
   return { running, base: `http://127.0.0.1:${running.http!.port}` };
@@ -49,5 +52,72 @@ describe('http listener', () => {
     const missing = await fetch(`${base}/topics/nope`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: 'UNKNOWN_TOPIC' });
+  });
+
+  it('serves /mirrors as [] and every mirror name as UNKNOWN_MIRROR when none is configured', async () => {
+    const { base } = await start();
+    const list = await fetch(`${base}/mirrors`);
+    expect(list.status).toBe(200);
+    expect(await list.json()).toEqual([]);
+    for (const [method, path] of [['GET', '/mirrors/cloud'], ['POST', '/mirrors/cloud/pause']]) {
+      const res = await fetch(`${base}${path}`, { method });
+      expect(res.status, `${method} ${path}`).toBe(404);
+      expect(await res.json()).toEqual({ error: 'UNKNOWN_MIRROR', message: 'no mirror named cloud; configured: none' });
+    }
+  });
+
+  it('shows, pauses and resumes a mirror; with an edge token the POST routes require it as a Bearer token', async () => {
+    const upstream = await startUpstream();
+    const { base } = await start({
+      edgeId: 'gw-1',
+      listeners: { edge: { token: 's3cret' } },
+      mirrors: [{ name: 'cloud', sink: 'mqtt', url: `mqtt://127.0.0.1:${upstream.port}`, topics: ['telemetry'], backoff: { initialMs: 50, maxMs: 200 } }],
+    });
+    const get = async (path: string) => (await fetch(`${base}${path}`)).json() as Promise<MirrorStatus>;
+    const post = (path: string, authorization?: string) => fetch(`${base}${path}`, { method: 'POST', headers: authorization === undefined ? {} : { authorization } });
+
+    const list = (await (await fetch(`${base}/mirrors`)).json()) as MirrorStatus[];
+    expect(list.map((m) => [m.name, m.sink, m.url])).toEqual([['cloud', 'mqtt', `mqtt://127.0.0.1:${upstream.port}`]]);
+    expect(await get('/mirrors/cloud')).toMatchObject({ name: 'cloud', backlogRecords: 0, lastError: null });
+    const unknown = await fetch(`${base}/mirrors/nope`);
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual({ error: 'UNKNOWN_MIRROR', message: 'no mirror named nope; configured: cloud' });
+
+    for (const authorization of [undefined, 'Bearer wrong', 'Bearer s3cret2', 'Basic s3cret', 's3cret']) {
+      const refused = await post('/mirrors/cloud/pause', authorization);
+      expect(refused.status, String(authorization)).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toBe('Bearer');
+      expect(await refused.json()).toMatchObject({ error: 'NOT_AUTHORIZED' });
+    }
+    expect((await get('/mirrors/cloud')).state).not.toBe('paused');
+
+    const wrongMethod = await fetch(`${base}/mirrors/cloud/pause`);
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('POST');
+    expect((await post('/mirrors', 'Bearer s3cret')).status).toBe(405);
+    expect((await post('/mirrors/cloud', 'Bearer s3cret')).status).toBe(405);
+
+    const paused = await post('/mirrors/cloud/pause', 'Bearer s3cret');
+    expect(paused.status).toBe(200);
+    expect(await paused.json()).toMatchObject({ name: 'cloud', state: 'paused' });
+    expect((await get('/mirrors/cloud')).state).toBe('paused');
+    const unknownPause = await post('/mirrors/nope/pause', 'Bearer s3cret');
+    expect(unknownPause.status).toBe(404);
+    expect(await unknownPause.json()).toMatchObject({ error: 'UNKNOWN_MIRROR' });
+
+    const resumed = await post('/mirrors/cloud/resume', 'bearer s3cret');
+    expect(resumed.status).toBe(200);
+    expect(((await resumed.json()) as MirrorStatus).state).not.toBe('paused');
+  });
+
+  it('without an edge token pause and resume need no Authorization', async () => {
+    const upstream = await startUpstream();
+    const { base } = await start({ mirrors: [{ name: 'cloud', sink: 'mqtt', url: `mqtt://127.0.0.1:${upstream.port}`, topics: ['telemetry'] }] });
+    const paused = await fetch(`${base}/mirrors/cloud/pause`, { method: 'POST' });
+    expect(paused.status).toBe(200);
+    expect(await paused.json()).toMatchObject({ state: 'paused' });
+    const resumed = await fetch(`${base}/mirrors/cloud/resume`, { method: 'POST' });
+    expect(resumed.status).toBe(200);
+    expect(await resumed.json()).not.toMatchObject({ state: 'paused' });
   });
 });
