@@ -67,6 +67,24 @@ describe('mirror priorities and rate limit', () => {
   });
 });
 
+describe('batching', () => {
+  it('lingers after a partial batch so the records that follow leave with it', async () => {
+    const up = await startUpstream();
+    const edge = await edgeWith({ url: `mqtt://127.0.0.1:${up.port}`, batch: { lingerMs: 300 } });
+    const { broker } = edge.running;
+    broker.createTopic({ name: 'telemetry', partitions: 1 });
+    await until(() => edge.running.mirrors!.status('cloud').state === 'connected', 'connected');
+    for (const v of range(6, 'l')) {
+      await broker.produce({ topic: 'telemetry', partition: 0, records: [rec(v)], acks: 1 });
+      await sleep(20);
+    }
+    // Without linger the first record would be upstream within milliseconds.
+    expect(up.received).toEqual([]);
+    await until(() => up.received.length === 6, 'the six records upstream');
+    expect(values(up.received)).toEqual(range(6, 'l'));
+  });
+});
+
 describe('permanent rejections', () => {
   it('skips and counts a refused record under onRejected: skip', async () => {
     const up = await startUpstream({ rejectPayloads: { poison: 0x87 } });
