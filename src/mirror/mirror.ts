@@ -339,7 +339,7 @@ export class Mirror {
         continue;
       }
       const records = batches.flatMap((b) => decodeRecordBatch(b)).filter((r) => r.offset >= next); // whole batches: the first may start below the cursor
-      const messages = records.map((r) => this.sink.prepare({ topic: topic.name, partition, offset: r.offset, timestampMs: r.timestampMs, key: r.key, value: r.value }));
+      const messages = records.map((r) => this.sink.prepare(topic.name, partition, r));
       const shipped = await session.gate.ship(priority, messages.map((m) => m.bytes), (i) => {
         if (signal.aborted) return;
         const offset = records[i]!.offset;

@@ -3,15 +3,7 @@
 // connection attempt. An MQTT sink exists; a Kafka sink plugs in here.
 
 import type { TributaryError } from '../errors.ts';
-
-export interface SinkRecord {
-  topic: string;
-  partition: number;
-  offset: number;
-  timestampMs: number;
-  key: Buffer | null;
-  value: Buffer | null;
-}
+import type { DecodedRecord } from '../format/record-batch.ts';
 
 /** A record as the sink will send it; `bytes` is what it costs on the link (for the rate limit). */
 export interface OutboundMessage {
@@ -39,7 +31,8 @@ export interface SinkConnection<M extends OutboundMessage> {
 export interface Sink<M extends OutboundMessage = OutboundMessage> {
   /** The upstream's address for logs and status, without credentials. */
   readonly address: string;
-  prepare(record: SinkRecord): M;
+  /** The record of `topic`/`partition` as this sink's message (headers included, for sinks that carry them). */
+  prepare(topic: string, partition: number, record: DecodedRecord): M;
   /** One connection attempt; rejects with a TributaryError saying why it failed. */
   connect(signal: AbortSignal): Promise<SinkConnection<M>>;
 }

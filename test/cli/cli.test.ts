@@ -46,6 +46,10 @@ describe('tributary CLI without a broker', () => {
     [['produce', 't', '--key', 'k', '--key-field', 'f'], /^tributary: INVALID_REQUEST: .*cannot be used with/],
     [['topics', 'list', '--broker', 'host:port'], /^tributary: INVALID_REQUEST: --broker "host:port" is not HOST:PORT/],
     [['bench', '--only', 'warp'], /^tributary: INVALID_REQUEST: .*unknown benchmark warp/],
+    [['mirror', 'status', '--watch', '--once'], /^tributary: INVALID_REQUEST: .*--watch.*cannot be used with.*--once/],
+    [['mirror', 'status', '--watch', '--json'], /^tributary: INVALID_REQUEST: .*--watch.*cannot be used with.*--json/],
+    [['mirror', 'pause'], /^tributary: INVALID_REQUEST: missing required argument 'name'$/],
+    [['mirror', 'status', '--http', 'host:port'], /^tributary: INVALID_REQUEST: --http "host:port" is not HOST:PORT \(e\.g\. 127\.0\.0\.1:8088\)$/],
   ])('usage error %j: one line, exit 2', async (args, message) => {
     const r = await run(args);
     expect(r.code).toBe(2);

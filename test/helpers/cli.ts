@@ -1,4 +1,5 @@
-// Runs the built CLI (dist/tributary.mjs) as a child process, the way operators and scripts run it.
+// Runs the built CLI (dist/tributary.mjs), or any other command, as a child process, the way
+// operators and scripts run it.
 import { spawn } from 'node:child_process';
 import { bundlePath } from './child-broker.ts';
 
@@ -13,10 +14,18 @@ export function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TRIBUTARY_')));
 }
 
-/** `interruptAfterMs`: send SIGINT then, as Ctrl-C would. */
-export function run(args: string[], opts: { input?: string; env?: Record<string, string>; timeoutMs?: number; interruptAfterMs?: number } = {}): Promise<Run> {
+export interface RunOptions {
+  input?: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** Send SIGINT then, as Ctrl-C would. */
+  interruptAfterMs?: number;
+}
+
+/** Any command as a child process, stdout and stderr collected; killed after timeoutMs (default 20 s). */
+export function runProcess(command: string, args: string[], opts: RunOptions = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bundlePath, ...args], { env: { ...cleanEnv(), ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -31,6 +40,11 @@ export function run(args: string[], opts: { input?: string; env?: Record<string,
     });
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/** The built CLI with `args`, without the runner's TRIBUTARY_* variables. */
+export function run(args: string[], opts: Omit<RunOptions, 'env'> & { env?: Record<string, string> } = {}): Promise<Run> {
+  return runProcess(process.execPath, [bundlePath, ...args], { ...opts, env: { ...cleanEnv(), ...opts.env } });
 }
 
 export function lines(text: string): string[] {

@@ -4,24 +4,15 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/listeners/mqtt/auth.ts';
+import { runProcess } from '../helpers/cli.ts';
 import { headers, logRecords, startMqttBroker } from '../helpers/mqtt.ts';
 import { onCleanup } from '../helpers/temp.ts';
 
 const available = spawnSync('mosquitto_pub', ['--help']).error === undefined;
 
-function run(command: string, args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
+async function run(command: string, args: string[]): Promise<{ code: number | null; output: string }> {
+  const r = await runProcess(command, args, { timeoutMs: 10_000 });
+  return { code: r.code, output: r.stdout + r.stderr };
 }
 
 /** mosquitto_sub printing "topic payload" lines; resolves each line as it arrives. */

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import mqtt, { type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from 'mqtt';
 import type { MirrorConfig } from '../../config/schema.ts';
 import { TributaryError, type ErrorName } from '../../errors.ts';
-import type { OutboundMessage, SendDone, Sink, SinkConnection, SinkRecord } from '../sink.ts';
+import type { DecodedRecord } from '../../format/record-batch.ts';
+import type { OutboundMessage, SendDone, Sink, SinkConnection } from '../sink.ts';
 
 export interface MqttMessage extends OutboundMessage {
   topic: string;
@@ -49,11 +50,11 @@ export class MqttSink implements Sink<MqttMessage> {
     this.tls = { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), rejectUnauthorized: cfg.tls.rejectUnauthorized };
   }
 
-  prepare(record: SinkRecord): MqttMessage {
+  prepare(sourceTopic: string, partition: number, record: DecodedRecord): MqttMessage {
     const topic = this.cfg.remoteTopic.replace(/\{(edgeId|topic|partition|offset|key)\}/g, (_, name: string) => {
       if (name === 'edgeId') return this.edgeId;
-      if (name === 'topic') return record.topic;
-      if (name === 'partition') return String(record.partition);
+      if (name === 'topic') return sourceTopic;
+      if (name === 'partition') return String(partition);
       if (name === 'offset') return String(record.offset);
       // A key may hold anything; wildcards and NUL would make the topic name invalid.
       return record.key === null ? '' : record.key.toString('utf8').replace(/[+#\0]/g, '_');
@@ -62,7 +63,7 @@ export class MqttSink implements Sink<MqttMessage> {
     let userProperties: Record<string, string> | null = null;
     let propertyBytes = 0;
     if (this.cfg.protocolVersion === 5) {
-      const origin = `${this.edgeId}/${record.topic}/${record.partition}/${record.offset}`;
+      const origin = `${this.edgeId}/${sourceTopic}/${partition}/${record.offset}`;
       userProperties = record.key === null ? { origin } : { origin, key: record.key.toString('utf8') };
       for (const [k, v] of Object.entries(userProperties)) propertyBytes += 5 + Buffer.byteLength(k) + Buffer.byteLength(v);
     }
