@@ -50,7 +50,6 @@ export async function startTributary(config: Config, logger: Logger, options: St
     },
     logger,
   );
-  broker.start();
 
   let edge: EdgeServer | null = null;
   let mqtt: MqttListener | null = null;
@@ -65,6 +64,8 @@ export async function startTributary(config: Config, logger: Logger, options: St
     await broker.close();
     throw err;
   }
+  // Retention starts once the mirrors' floor is in place: no step may delete what they have not shipped.
+  broker.start();
   // Sessions, subscriptions, retained messages and queued QoS 1/2 deliveries live in the log's LMDB
   // environment, so a restart loses none of them and there is still one file to back up.
   let ownPersistence: MqttPersistence | null = null;
@@ -96,6 +97,8 @@ export async function startTributary(config: Config, logger: Logger, options: St
         mirrors: mirrors ?? undefined,
       });
       http = await startHttpListener({ host: h.host, port: h.port, broker, registry, mirrors, token: config.listeners.edge.token, logger });
+      if (mirrors !== null && config.listeners.edge.token === null && !['127.0.0.1', '::1', 'localhost'].includes(h.host))
+        logger.warn({ host: h.host, port: http.port }, 'anyone who reaches the HTTP listener can pause mirrors: set listeners.edge.token, or bind listeners.http.host to 127.0.0.1');
     }
     mirrors?.start();
   } catch (err) {

@@ -163,7 +163,7 @@ const mirror = z.strictObject({
       lingerMs: duration({ min: 0, max: 60_000 }).default(0),
     }),
   ),
-  // Payload and topic bytes per second over all the mirror's partitions; -1: unlimited.
+  // PUBLISH packet bytes per second over all the mirror's partitions; -1: unlimited.
   rateLimitBytesPerSec: size({ min: 1, unlimited: true }).default(-1),
   /** What a record the upstream refuses for good (not authorized, too large) does to the mirror. */
   onRejected: z.enum(['skip', 'stop'], { error: 'skip (count it and go on) or stop (fail the mirror until resumed)' }).default('skip'),
@@ -183,7 +183,14 @@ export const configSchema = z.strictObject({
   dataDir: nonEmptyString('a directory path').default('./data'),
 
   // Names this gateway upstream (mirrors' origin property and remote topics); null: the hostname.
-  edgeId: nonEmptyString('an edge id').nullable().default(null).transform((id) => id ?? os.hostname()),
+  // It becomes part of MQTT topic names and of the origin edgeId/topic/partition/offset, so no / + #
+  // and no control characters.
+  edgeId: z
+    .string({ error: 'an edge id (1..128 characters, none of / + # or control characters)' })
+    .regex(/^[^/+#\u0000-\u001f\u007f-\u009f]{1,128}$/, { error: 'an edge id (1..128 characters, none of / + # or control characters)' })
+    .nullable()
+    .default(null)
+    .transform((id) => id ?? os.hostname()),
 
   log: section(
     z.strictObject({

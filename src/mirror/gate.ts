@@ -1,6 +1,6 @@
 // What a mirror may publish next: at most `window` records unacknowledged (MQTT.js has no max-inflight
-// option and ignores receiveMaximum, so the engine counts itself), at most `bytesPerSec` on average
-// (a token bucket with one second of burst, for metered links), and when either is short, the
+// option and ignores receiveMaximum, so the engine counts itself), within the mirror's byte-rate limit
+// (token-bucket.ts), and when either is short, the
 // partition with the highest priority goes first. Strict priority would starve a low-priority topic
 // behind a busy alarm topic, so every FAIR_SHARE_EVERY-th grant goes to the partition that has gone
 // longest without one.
@@ -10,6 +10,8 @@
 // partition keeps its place while acks free slots one by one; and it costs one promise per batch,
 // not per record. Demands are at most one per partition, so the queue is bounded by the partition
 // count.
+
+import type { TokenBucket } from './token-bucket.ts';
 
 export const FAIR_SHARE_EVERY = 8;
 
@@ -25,16 +27,14 @@ interface Demand {
 
 export interface GateOptions {
   window: number;
-  /** -1: unlimited. */
-  bytesPerSec: number;
+  /** null: unlimited. */
+  rateLimit: TokenBucket | null;
 }
 
 export class ShipGate {
   private readonly window: number;
-  private readonly rate: number;
+  private readonly bucket: TokenBucket | null;
   private inflight = 0;
-  private tokens: number;
-  private refilledAt = performance.now();
   /** Waiting demands, highest priority first, FIFO within a priority. */
   private queue: Demand[] = [];
   private grants = 0;
@@ -44,8 +44,7 @@ export class ShipGate {
 
   constructor(opts: GateOptions) {
     this.window = opts.window;
-    this.rate = opts.bytesPerSec;
-    this.tokens = Math.max(this.rate, 0);
+    this.bucket = opts.rateLimit;
   }
 
   get size(): number {
@@ -98,12 +97,12 @@ export class ShipGate {
 
   private grantWaiting(): void {
     while (this.queue.length > 0 && this.inflight < this.window && !this.aborted) {
-      if (!this.hasTokens()) {
-        // One timer for the whole mirror, set for when the debt is paid back.
+      if (this.bucket !== null && !this.bucket.ready()) {
+        // One timer for the whole connection, set for when the debt is paid back.
         this.timer ??= setTimeout(() => {
           this.timer = null;
           this.grantWaiting();
-        }, Math.ceil(((1 - this.tokens) / this.rate) * 1000));
+        }, this.bucket.waitMs());
         return;
       }
       const at = this.nextDemand();
@@ -111,7 +110,7 @@ export class ShipGate {
       const index = d.next++;
       d.lastGrant = ++this.grants;
       this.inflight++;
-      if (this.rate >= 0) this.tokens -= d.sizes[index]!; // may go into debt: the next grant waits it out
+      this.bucket?.take(d.sizes[index]!);
       if (d.next === d.sizes.length) this.queue.splice(at, 1);
       d.send(index);
       if (d.next === d.sizes.length) d.resolve(true);
@@ -123,13 +122,5 @@ export class ShipGate {
     let at = 0;
     for (let i = 1; i < this.queue.length; i++) if (this.queue[i]!.lastGrant < this.queue[at]!.lastGrant) at = i;
     return at;
-  }
-
-  private hasTokens(): boolean {
-    if (this.rate < 0) return true;
-    const now = performance.now();
-    this.tokens = Math.min(this.rate, this.tokens + ((now - this.refilledAt) * this.rate) / 1000);
-    this.refilledAt = now;
-    return this.tokens > 0;
   }
 }

@@ -4,37 +4,62 @@
 // offsets. A lost connection throws the session away; the next one starts again at the cursor, so
 // unacknowledged records are resent (at-least-once; duplicates carry the same origin).
 
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.ts';
 import type { MirrorConfig } from '../config/schema.ts';
 import { isTributaryError, TributaryError } from '../errors.ts';
-import { decodeRecordBatch, readBatchInfo } from '../format/record-batch.ts';
+import { decodeRecordBatch, readBatchInfo, type DecodedRecord } from '../format/record-batch.ts';
 import type { StoredTopic } from '../storage/log-store.ts';
-import { MirrorCursors } from '../storage/mirror-cursors.ts';
+import { MirrorCursors, type MirrorPosition } from '../storage/mirror-cursors.ts';
 import { ShipGate } from './gate.ts';
 import type { OutboundMessage, Sink, SinkConnection } from './sink.ts';
 import type { MirrorError, MirrorPartitionStatus, MirrorState, MirrorStatus } from './status.ts';
+import { TokenBucket } from './token-bucket.ts';
 import { TopicSelector } from './topic-selector.ts';
 
 const FETCH_WAIT_MS = 1_000;
 const FETCH_ERROR_PAUSE_MS = 1_000;
+/**
+ * Connections the upstream closed in a row, each soon after the same record was sent and before it
+ * was acknowledged: that record is taken as refused (some brokers disconnect instead of answering
+ * PUBACK with an error, e.g. MQTT 3.1.1 brokers on an ACL refusal, or on a malformed property).
+ */
+const POISON_SESSIONS = 5;
+/** "Soon": a refusal by disconnect comes within a round trip, not minutes later. */
+const POISON_WINDOW_MS = 5_000;
+/** At most one warning per interval for skipped records; the rest are counted in the metric. */
+const REJECT_LOG_INTERVAL_MS = 1_000;
+
+/** A record published and not yet acknowledged, in offset order per partition. */
+interface Pending {
+  offset: number;
+  sentMs: number;
+  done: boolean;
+}
+
+/** One partition's shipping within a session. */
+interface Shipping {
+  topic: StoredTopic;
+  partition: number;
+  pos: MirrorPosition;
+  pending: Pending[];
+  /** Index of the oldest entry not yet acknowledged. */
+  head: number;
+}
 
 interface Session {
   conn: SinkConnection<OutboundMessage>;
   gate: ShipGate;
   abort: AbortController;
-  pumps: Map<string, Promise<void>>;
-  /** Acknowledgements (or refusals) received: the ack watchdog's sign of life. */
-  answers: number;
+  partitions: Map<string, Shipping>;
+  pumps: Promise<void>[];
+  /** Whether the upstream acknowledged anything: a connection that never does is not a success for backoff. */
+  acked: boolean;
+  startedMs: number;
   /** Why the session ended, when it was the connection's fault. */
   reason: TributaryError | undefined;
-}
-
-/** A record published and not yet acknowledged, in offset order per partition. */
-interface Pending {
-  offset: number;
-  done: boolean;
 }
 
 export interface MirrorOptions {
@@ -53,9 +78,10 @@ export class Mirror {
   private readonly sink: Sink;
   private readonly log: Logger;
   private readonly cursors: MirrorCursors;
+  private readonly rateLimit: TokenBucket | null;
   private readonly stopping = new AbortController();
-  /** Highest offset ever published per "topicId/partition": a publish at or below it is a resend. */
-  private readonly highWater = new Map<string, number>();
+  /** "topicId/partition" → the record at the head of the last sessions that the upstream cut short. */
+  private readonly suspects = new Map<string, { offset: number; sessions: number }>();
   private stateNow: MirrorState = 'connecting';
   private failed = false;
   /** Aborted to end the current connection attempt or session (pause, failure, stop). */
@@ -70,6 +96,7 @@ export class Mirror {
   private rejected = 0;
   private dropped = 0;
   private lastError: MirrorError | null = null;
+  private rejectLog = { atMs: 0, unlogged: 0 };
 
   constructor(opts: MirrorOptions) {
     this.cfg = opts.config;
@@ -79,6 +106,7 @@ export class Mirror {
     this.selector = new TopicSelector(opts.config.topics, opts.config.priorities);
     this.log = opts.logger.child({ module: 'mirror', mirror: this.name });
     this.cursors = new MirrorCursors(opts.broker.store.lmdb, this.name, this.log, () => opts.broker.store.failed !== null);
+    this.rateLimit = opts.config.rateLimitBytesPerSec > 0 ? new TokenBucket(opts.config.rateLimitBytesPerSec) : null;
   }
 
   start(): void {
@@ -149,9 +177,8 @@ export class Mirror {
         if (backlog <= 0) continue;
         backlogRecords += backlog;
         backlogBytes += Math.round((backlog * s.bytes) / Math.max(1, s.nextOffset - s.logStartOffset));
-        const head = store.read(topic, s.partition, cursor, 1).batches[0];
-        const info = head === undefined ? null : readBatchInfo(head);
-        if (info !== null) oldestMs = Math.min(oldestMs, info.baseTimestampMs);
+        const first = this.firstTimestampAt(topic, s.partition, cursor);
+        if (first !== null) oldestMs = Math.min(oldestMs, first);
       }
     }
     return {
@@ -170,6 +197,16 @@ export class Mirror {
       lastError: this.lastError,
       partitions,
     };
+  }
+
+  /** The first timestamp of the batch holding `offset`; null when unreadable (a corrupt batch must not break /metrics). */
+  private firstTimestampAt(topic: StoredTopic, partition: number, offset: number): number | null {
+    try {
+      const head = this.broker.store.read(topic, partition, offset, 1).batches[0];
+      return head === undefined ? null : (readBatchInfo(head)?.baseTimestampMs ?? null);
+    } catch {
+      return null;
+    }
   }
 
   // ---- connection loop ----
@@ -203,14 +240,14 @@ export class Mirror {
         await conn.close();
         continue;
       }
-      failures = 0;
       this.stateNow = 'connected';
-      const reason = await this.runSession(conn, attempt.signal);
+      const session = await this.runSession(conn, attempt.signal);
       if (attempt.signal.aborted) continue;
-      // A connection that just dropped is likely to drop again: wait like after a first failure.
-      failures = 1;
+      // A session that shipped something (or lasted) resets the backoff; one the upstream ends at once
+      // (a flapping link, or a broker that accepts CONNECT and then drops us) makes it grow.
+      failures = session.acked || performance.now() - session.startedMs >= this.cfg.backoff.maxMs ? 1 : failures + 1;
       const delayMs = this.backoffMs(failures);
-      this.noteError(reason ?? new TributaryError('UPSTREAM_UNAVAILABLE', 'upstream connection closed'), { delayMs }, 'upstream connection lost; unacked records will be resent');
+      this.noteError(session.reason ?? new TributaryError('UPSTREAM_UNAVAILABLE', 'upstream connection closed'), { delayMs }, 'upstream connection lost; unacked records will be resent');
       await this.backOff(delayMs, attempt.signal);
     }
   }
@@ -233,10 +270,12 @@ export class Mirror {
     this.log.warn({ code: e.codeName, err: e.message, ...context }, message);
   }
 
-  /** Ships until the connection drops, the mirror pauses, fails or stops; resolves with the connection's fault. */
-  private async runSession(conn: SinkConnection<OutboundMessage>, attemptSignal: AbortSignal): Promise<TributaryError | undefined> {
-    const gate = new ShipGate({ window: Math.min(this.cfg.windowMax, conn.maxInflight), bytesPerSec: this.cfg.rateLimitBytesPerSec });
-    const session: Session = { conn, gate, abort: new AbortController(), pumps: new Map(), answers: 0, reason: undefined };
+  /** Ships until the connection drops, the mirror pauses, fails or stops. */
+  private async runSession(conn: SinkConnection<OutboundMessage>, attemptSignal: AbortSignal): Promise<Session> {
+    const gate = new ShipGate({ window: Math.min(this.cfg.windowMax, conn.maxInflight), rateLimit: this.rateLimit });
+    const session: Session = { conn, gate, abort: new AbortController(), partitions: new Map(), pumps: [], acked: false, startedMs: performance.now(), reason: undefined };
+    // Every parked fetch of every partition listens to this signal.
+    setMaxListeners(0, session.abort.signal);
     this.session = session;
     this.log.info({ upstream: this.sink.address, window: gate.size }, 'connected upstream');
     const end = () => session.abort.abort();
@@ -254,31 +293,53 @@ export class Mirror {
     clearInterval(watchdog);
     attemptSignal.removeEventListener('abort', end);
     gate.abort();
-    await Promise.all(session.pumps.values());
+    await Promise.all(session.pumps);
     await conn.close();
     await closed;
     this.session = null;
+    if (!attemptSignal.aborted) this.noteCutShort(session);
     this.cursors.flush();
-    return session.reason;
+    return session;
   }
 
   /**
-   * A link can die without a TCP error (a NAT drops it, the far side hangs). Publishes with no
-   * answer for ackTimeoutMs end the session: one timer per session, not one per message.
+   * A link can die without a TCP error (a NAT drops it, the far side hangs), and one publish can be
+   * lost while others are acknowledged. A partition whose oldest publish has had no answer for
+   * ackTimeoutMs ends the session: one timer per session, checking one entry per partition.
    */
   private ackWatchdog(session: Session): NodeJS.Timeout {
-    let lastAnswers = 0;
-    let stale = 0;
+    const timeoutMs = this.cfg.ackTimeoutMs;
     const timer = setInterval(() => {
-      if (session.gate.unacked > 0 && session.answers === lastAnswers) stale++;
-      else stale = 0;
-      lastAnswers = session.answers;
-      if (stale < 2) return;
-      session.reason = new TributaryError('TIMEOUT', `${session.gate.unacked} publishes unacknowledged for ${this.cfg.ackTimeoutMs} ms`);
-      session.abort.abort();
-    }, this.cfg.ackTimeoutMs / 2);
+      const now = performance.now();
+      for (const p of session.partitions.values()) {
+        const oldest = p.pending[p.head];
+        if (oldest === undefined || now - oldest.sentMs < timeoutMs) continue;
+        session.reason ??= new TributaryError('TIMEOUT', `no acknowledgement for ${p.topic.name}/${p.partition} offset ${oldest.offset} in ${timeoutMs} ms`);
+        session.abort.abort();
+        return;
+      }
+    }, Math.max(1, timeoutMs / 4));
     timer.unref();
     return timer;
+  }
+
+  /**
+   * The upstream ended a session: remember, per partition, the oldest record it left unacknowledged
+   * when that record went out shortly before. The same record heading POISON_SESSIONS such sessions
+   * in a row is refused by disconnect, and the next pump applies onRejected to it.
+   */
+  private noteCutShort(session: Session): void {
+    const byUpstream = session.reason !== undefined && session.reason.codeName !== 'TIMEOUT';
+    const now = performance.now();
+    for (const [key, p] of session.partitions) {
+      const oldest = p.pending[p.head];
+      if (!byUpstream || oldest === undefined || now - oldest.sentMs > POISON_WINDOW_MS) {
+        this.suspects.delete(key);
+        continue;
+      }
+      const suspect = this.suspects.get(key);
+      this.suspects.set(key, { offset: oldest.offset, sessions: suspect?.offset === oldest.offset ? suspect.sessions + 1 : 1 });
+    }
   }
 
   /** Starts a pump for every partition of a matching topic that has none yet. */
@@ -288,33 +349,35 @@ export class Mirror {
       if (!this.selector.matches(topic.name)) continue;
       for (let partition = 0; partition < topic.partitions; partition++) {
         const key = `${topic.id}/${partition}`;
-        if (!session.pumps.has(key)) session.pumps.set(key, this.pump(session, topic, partition));
+        if (session.partitions.has(key)) continue;
+        const shipping: Shipping = { topic, partition, pos: this.cursors.position(topic.id, partition), pending: [], head: 0 };
+        session.partitions.set(key, shipping);
+        session.pumps.push(this.pump(session, shipping, key));
       }
     }
   }
 
   // ---- one partition ----
 
-  private async pump(session: Session, topic: StoredTopic, partition: number): Promise<void> {
-    const key = `${topic.id}/${partition}`;
+  private async pump(session: Session, p: Shipping, key: string): Promise<void> {
+    const { topic, partition, pos } = p;
     const log = this.log.child({ topic: topic.name, partition });
     const signal = session.abort.signal;
     const priority = this.selector.priorityOf(topic.name);
     const { bytesMax, lingerMs } = this.cfg.batch;
-    const pending: Pending[] = [];
-    let pendingHead = 0;
-    let next = Math.max(this.cursors.get(topic.id, partition) ?? 0, this.broker.store.partitionState(topic.id, partition)?.logStartOffset ?? 0);
+    const logStart = this.broker.store.partitionState(topic.id, partition)?.logStartOffset ?? 0;
+    // Records below the log start are gone: counted as dropped if this mirror had not shipped them.
+    if (pos.cursor !== undefined && pos.cursor < logStart) this.logStartMoved(topic, partition, pos.cursor, logStart);
+    let next = Math.max(pos.cursor ?? 0, logStart);
+    const suspect = this.suspects.get(key);
+    if (suspect !== undefined && suspect.offset === next && suspect.sessions >= POISON_SESSIONS) {
+      this.suspects.delete(key);
+      const err = new TributaryError('UPSTREAM_REJECTED', `the upstream closed the connection ${suspect.sessions} times in a row right after offset ${next} was sent, unacknowledged`);
+      if (!this.refused(err, topic.name, partition, next)) return;
+      this.cursors.advance(pos, next + 1);
+      next++;
+    }
     log.debug({ offset: next }, 'shipping from cursor');
-
-    const advance = () => {
-      let cursor = -1;
-      while (pendingHead < pending.length && pending[pendingHead]!.done) cursor = pending[pendingHead++]!.offset + 1;
-      if (pendingHead > 1024 && pendingHead * 2 > pending.length) {
-        pending.splice(0, pendingHead);
-        pendingHead = 0;
-      }
-      if (cursor >= 0) this.cursors.set(topic.id, partition, cursor);
-    };
 
     while (!signal.aborted) {
       if (this.broker.store.getTopic(topic.name)?.id !== topic.id) return; // deleted (or recreated: a new pump takes over)
@@ -338,57 +401,78 @@ export class Mirror {
         await sleep(FETCH_ERROR_PAUSE_MS, undefined, { signal }).catch(() => undefined);
         continue;
       }
-      const records = batches.flatMap((b) => decodeRecordBatch(b)).filter((r) => r.offset >= next); // whole batches: the first may start below the cursor
+      const records: DecodedRecord[] = [];
+      // A fetch returns whole batches: the first may start below the cursor.
+      for (const batch of batches) for (const r of decodeRecordBatch(batch)) if (r.offset >= next) records.push(r);
       const messages = records.map((r) => this.sink.prepare(topic.name, partition, r));
-      const shipped = await session.gate.ship(priority, messages.map((m) => m.bytes), (i) => {
+      const sizes = messages.map((m) => m.bytes);
+      const shipped = await session.gate.ship(priority, sizes, (i) => {
         if (signal.aborted) return;
-        const offset = records[i]!.offset;
+        const entry: Pending = { offset: records[i]!.offset, sentMs: performance.now(), done: false };
+        // In the pending list before sending: a QoS 0 send calls back synchronously.
+        p.pending.push(entry);
         const message = messages[i]!;
-        const entry: Pending = { offset, done: false };
         const sent = session.conn.send(message, (err) => {
-          session.answers++;
           // Settled before the slot is released: a release sends the next record at once, which a
           // failing mirror must not do.
           if (signal.aborted) return;
           if (err === undefined) {
+            session.acked = true;
             this.shipped++;
             this.shippedBytes += message.bytes;
-          } else if (err.codeName === 'UPSTREAM_REJECTED' && this.cfg.onRejected === 'skip') {
-            this.rejected++;
-            this.noteError(err, { topic: topic.name, partition, offset }, 'upstream rejected a record; skipped (onRejected: skip)');
-          } else if (err.codeName === 'UPSTREAM_REJECTED') {
-            this.fail(err, topic.name, partition, offset);
-            return;
-          } else {
+          } else if (err.codeName !== 'UPSTREAM_REJECTED') {
             session.reason ??= err;
             session.abort.abort();
             return;
-          }
+          } else if (!this.refused(err, topic.name, partition, entry.offset)) return;
           entry.done = true;
-          advance();
+          this.advance(p);
           session.gate.release();
         });
         if (!sent) {
           session.abort.abort();
           return;
         }
-        pending.push(entry);
-        const high = this.highWater.get(key) ?? -1;
-        if (offset <= high) this.resent++;
-        else this.highWater.set(key, offset);
-        next = offset + 1;
+        if (this.cursors.published(pos, entry.offset)) this.resent++;
+        next = entry.offset + 1;
       });
       if (!shipped) return;
     }
   }
 
-  /** onRejected: stop. The cursor stays on the refused record; `resume` retries it. */
-  private fail(err: TributaryError, topic: string, partition: number, offset: number): void {
-    if (this.failed) return;
-    this.failed = true;
+  /** Moves the cursor over the acknowledged prefix of what is pending. */
+  private advance(p: Shipping): void {
+    let cursor = -1;
+    while (p.head < p.pending.length && p.pending[p.head]!.done) cursor = p.pending[p.head++]!.offset + 1;
+    if (p.head > 1024 && p.head * 2 > p.pending.length) {
+      p.pending.splice(0, p.head);
+      p.head = 0;
+    }
+    if (cursor >= 0) this.cursors.advance(p.pos, cursor);
+  }
+
+  /**
+   * A record the upstream refuses for good. onRejected skip: count it and go on (true). stop: fail
+   * the mirror, leaving the cursor on it so `resume` retries it (false).
+   */
+  private refused(err: TributaryError, topic: string, partition: number, offset: number): boolean {
     this.lastError = { code: err.codeName, message: err.message, atMs: Date.now() };
-    this.log.error({ code: err.codeName, err: err.message, topic, partition, offset }, 'upstream rejected a record; mirror failed until resumed (onRejected: stop)');
-    this.attempt?.abort();
+    if (this.cfg.onRejected === 'skip') {
+      this.rejected++;
+      const now = Date.now();
+      if (now - this.rejectLog.atMs < REJECT_LOG_INTERVAL_MS) this.rejectLog.unlogged++;
+      else {
+        this.log.warn({ code: err.codeName, err: err.message, topic, partition, offset, alsoSkippedSinceLastWarning: this.rejectLog.unlogged }, 'upstream rejected a record; skipped (onRejected: skip)');
+        this.rejectLog = { atMs: now, unlogged: 0 };
+      }
+      return true;
+    }
+    if (!this.failed) {
+      this.failed = true;
+      this.log.error({ code: err.codeName, err: err.message, topic, partition, offset }, 'upstream rejected a record; mirror failed until resumed (onRejected: stop)');
+      this.attempt?.abort();
+    }
+    return false;
   }
 
   /**

@@ -21,14 +21,8 @@ export class Mirrors implements MirrorControl {
   constructor(configs: readonly MirrorConfig[], edgeId: string, broker: Broker, logger: Logger) {
     this.broker = broker;
     for (const config of configs) this.byName.set(config.name, new Mirror({ config, edgeId, broker, sink: new MqttSink(config, edgeId), logger }));
-  }
-
-  get all(): Mirror[] {
-    return [...this.byName.values()];
-  }
-
-  start(): void {
-    const store = this.broker.store;
+    // Installed before any listener takes a record, so no retention step runs without the floor.
+    const store = broker.store;
     store.retentionFloor = (topicId, partition) => {
       const topic = this.topicById(topicId);
       let floor: number | undefined;
@@ -45,16 +39,19 @@ export class Mirrors implements MirrorControl {
       this.topicsById = null;
       for (const m of this.byName.values()) m.topicsChanged();
     };
+  }
+
+  get all(): Mirror[] {
+    return [...this.byName.values()];
+  }
+
+  start(): void {
     for (const m of this.byName.values()) m.start();
   }
 
+  /** Stops shipping. The retention hooks stay: maintenance runs until the broker closes, and cursors stay readable. */
   async stop(): Promise<void> {
-    const store = this.broker.store;
-    store.onTopicsChanged = null;
     await Promise.all(this.all.map((m) => m.stop()));
-    // Cursors are closed now: retention no longer has a floor to respect from this process.
-    store.retentionFloor = null;
-    store.onLogStartMoved = null;
   }
 
   private topicById(topicId: number): StoredTopic | undefined {

@@ -39,7 +39,7 @@ export interface MirrorStatus {
   oldestUnshippedAgeMs: number | null;
   /** Records acknowledged upstream since the broker started (resends included). */
   shippedRecords: number;
-  /** Value bytes of those records. */
+  /** PUBLISH packet bytes of those records (what the rate limit counts). */
   shippedBytes: number;
   /** Records published again after a lost connection. */
   resentRecords: number;

@@ -30,7 +30,8 @@ export interface LmdbHandles {
   /** clientId → will message. */
   mqttWills: Database<MqttPacket, string>;
   /** [mirrorName, topicId, partition] → next offset the mirror ships (everything below is acked upstream). */
-  mirrorCursors: Database<number, [string, number, number]>;
+  /** [mirror, topicId, partition] → [cursor or -1, highest offset published or -1] (storage/mirror-cursors.ts). */
+  mirrorCursors: Database<[number, number], [string, number, number]>;
 }
 
 export interface StoredTopic {

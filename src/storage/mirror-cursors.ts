@@ -1,19 +1,32 @@
-// A mirror's position: per topic-partition, the next offset to ship upstream. Acks arrive one per
-// record, so cursors are set in memory and persisted together in one synchronous transaction at most
-// every FLUSH_INTERVAL_MS (and on close). A crash loses at most that interval of cursor progress,
-// which only means re-shipping those records: the mirror is at-least-once anyway.
+// A mirror's position per topic-partition: the cursor (next offset to ship upstream: everything below
+// was acknowledged) and the highest offset ever published (a publish at or below it is a resend, also
+// after a restart). Acks arrive one per record, so positions change in memory and are persisted
+// together in one synchronous transaction at most every CURSOR_FLUSH_INTERVAL_MS (and on close). A
+// crash loses at most that interval of progress, which only means re-shipping those records (and
+// counting a few resends as first sends): the mirror is at-least-once anyway.
 
 import type { Logger } from 'pino';
 import type { LmdbHandles } from './lmdb-env.ts';
 
 export const CURSOR_FLUSH_INTERVAL_MS = 100;
 
+/** One partition's position; held by the shipping code so the hot path needs no map lookup. */
+export interface MirrorPosition {
+  readonly topicId: number;
+  readonly partition: number;
+  /** Undefined until the mirror shipped anything from this partition. */
+  cursor: number | undefined;
+  /** Highest offset published so far; -1 when none. */
+  high: number;
+}
+
 export class MirrorCursors {
   private readonly h: LmdbHandles;
   private readonly mirror: string;
   private readonly log: Logger;
-  /** "topicId/partition" → [topicId, partition, offset] not yet persisted. */
-  private readonly dirty = new Map<string, [number, number, number]>();
+  /** "topicId/partition" → position, loaded on first use: bounded by the partition count. */
+  private readonly positions = new Map<string, MirrorPosition>();
+  private readonly dirty = new Set<MirrorPosition>();
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private persisting = true;
@@ -29,40 +42,63 @@ export class MirrorCursors {
     this.storageFailed = storageFailed;
   }
 
+  position(topicId: number, partition: number): MirrorPosition {
+    const key = `${topicId}/${partition}`;
+    let pos = this.positions.get(key);
+    if (pos === undefined) {
+      // Stored as [cursor, high]; -1 for a cursor not set yet.
+      const [cursor, high] = this.h.mirrorCursors.get([this.mirror, topicId, partition]) ?? [-1, -1];
+      pos = { topicId, partition, cursor: cursor < 0 ? undefined : cursor, high };
+      this.positions.set(key, pos);
+    }
+    return pos;
+  }
+
   /** The next offset to ship, or undefined when this mirror never shipped from the partition. */
   get(topicId: number, partition: number): number | undefined {
-    const pending = this.dirty.get(`${topicId}/${partition}`);
-    if (pending !== undefined) return pending[2];
-    return this.h.mirrorCursors.get([this.mirror, topicId, partition]);
+    return this.position(topicId, partition).cursor;
   }
 
   /** Moves the cursor forward; a lower offset (a late ack below a retention skip) is ignored. */
   set(topicId: number, partition: number, offset: number): void {
+    this.advance(this.position(topicId, partition), offset);
+  }
+
+  advance(pos: MirrorPosition, offset: number): void {
+    if (this.closed || (pos.cursor !== undefined && offset <= pos.cursor)) return;
+    pos.cursor = offset;
+    this.markDirty(pos);
+  }
+
+  /** Records a publish of `offset`; true when it is a resend (published before, maybe before a restart). */
+  published(pos: MirrorPosition, offset: number): boolean {
+    if (offset <= pos.high) return true;
+    pos.high = offset;
+    this.markDirty(pos);
+    return false;
+  }
+
+  private markDirty(pos: MirrorPosition): void {
     if (this.closed) return;
-    const current = this.get(topicId, partition);
-    if (current !== undefined && offset <= current) return;
-    this.dirty.set(`${topicId}/${partition}`, [topicId, partition, offset]);
+    this.dirty.add(pos);
     if (this.timer === null && this.persisting) {
       this.timer = setTimeout(() => this.flush(), CURSOR_FLUSH_INTERVAL_MS);
       this.timer.unref();
     }
   }
 
-  /** Persists every pending cursor in one transaction. A failure keeps them pending for the next try. */
+  /** Persists every changed position in one transaction. A failure keeps them pending for the next try. */
   flush(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (this.dirty.size === 0 || !this.persisting) return;
-    const entries = [...this.dirty.values()];
+    const entries = [...this.dirty].map((p) => [p, p.cursor ?? -1, p.high] as const);
     try {
       this.h.env.transactionSync(() => {
-        for (const [topicId, partition, offset] of entries) this.h.mirrorCursors.putSync([this.mirror, topicId, partition], offset);
+        for (const [p, cursor, high] of entries) this.h.mirrorCursors.putSync([this.mirror, p.topicId, p.partition], [cursor, high]);
       });
       this.commits++;
-      for (const [topicId, partition, offset] of entries) {
-        const key = `${topicId}/${partition}`;
-        if (this.dirty.get(key)?.[2] === offset) this.dirty.delete(key);
-      }
+      for (const [p, cursor, high] of entries) if ((p.cursor ?? -1) === cursor && p.high === high) this.dirty.delete(p);
     } catch (err) {
       // Storage full: the records stay in the log, so shipping can go on; retry later. After a
       // fail-stop nothing will be written again: stop trying (a restart re-ships from the last cursors).
@@ -96,7 +132,7 @@ export class MirrorCursors {
     return `mirror.paused:${this.mirror}`;
   }
 
-  /** Persists what is pending; later sets are ignored (the LMDB environment is about to close). */
+  /** Persists what is pending; later changes are kept in memory only (the LMDB environment is about to close). */
   close(): void {
     this.flush();
     this.closed = true;

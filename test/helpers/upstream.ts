@@ -46,12 +46,19 @@ export interface UpstreamOptions {
   maximumPacketSize?: number;
   /** Payload → PUBACK reason code (e.g. 0x87 not authorized) for publishes to refuse. */
   rejectPayloads?: Record<string, number>;
+  /** Payloads whose first PUBACK is never sent (one lost ack while the others flow). */
+  dropAckOnce?: string[];
+  /** A PUBLISH with this payload makes the upstream drop the connection (a refusal by disconnect). */
+  disconnectOnPayload?: string;
+  /** Drop every connection right after CONNACK (a broker that accepts and then throws us out). */
+  closeAfterConnack?: boolean;
   /** Serve MQTT over TLS; with `ca`, clients must present a certificate it signed. */
   tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
 }
 
 export async function startUpstream(opts: UpstreamOptions = {}): Promise<TestUpstream> {
   const sockets = new Set<net.Socket>();
+  const dropOnce = new Set(opts.dropAckOnce ?? []);
   let server: net.Server | null = null;
   const up: TestUpstream = {
     port: opts.port ?? 0,
@@ -108,6 +115,7 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<TestUps
             sessionPresent: false,
             properties: { ...(opts.receiveMaximum ? { receiveMaximum: opts.receiveMaximum } : {}), ...(opts.maximumPacketSize ? { maximumPacketSize: opts.maximumPacketSize } : {}) },
           });
+          if (opts.closeAfterConnack) socket.destroy();
           return;
         case 'publish': {
           const userProperties = (packet.properties?.userProperties ?? {}) as Record<string, string | string[]>;
@@ -119,6 +127,10 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<TestUps
             userProperties,
             origin: { edgeId, topic, partition: Number(partition), offset: Number(offset) },
           };
+          if (publish.payload === opts.disconnectOnPayload) {
+            socket.destroy();
+            return;
+          }
           const reasonCode = opts.rejectPayloads?.[publish.payload] ?? 0;
           (reasonCode === 0 ? up.received : up.rejected).push(publish);
           if (packet.qos === 1) {
@@ -133,6 +145,7 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<TestUps
               inflight--;
               send({ cmd: 'puback', messageId: packet.messageId!, reasonCode });
             };
+            if (dropOnce.delete(publish.payload)) return;
             if (opts.ackDelayMs) setTimeout(ack, opts.ackDelayMs);
             else ack();
           }

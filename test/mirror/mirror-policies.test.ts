@@ -292,3 +292,103 @@ describe('MQTT 3.1.1 and TLS upstreams', () => {
     expect(up.connects).toBe(1);
   });
 });
+
+describe('review findings', () => {
+  it('QoS 0: the cursor reaches the end (the send callback comes synchronously)', async () => {
+    const up = await startUpstream();
+    const edge = await edgeWith({ url: `mqtt://127.0.0.1:${up.port}`, qos: 0 });
+    edge.running.broker.createTopic({ name: 'telemetry', partitions: 1 });
+    await edge.running.broker.produce({ topic: 'telemetry', partition: 0, records: range(3, 'q').map((v) => rec(v)), acks: 1 });
+    await until(() => up.received.length === 3, 'three records upstream');
+    await until(() => edge.running.mirrors!.status('cloud').backlogRecords === 0, 'an empty backlog');
+    expect(up.received.every((r) => r.qos === 0)).toBe(true);
+  });
+
+  it('sends binary and control-character keys as keyBase64, text keys as key', async () => {
+    const up = await startUpstream();
+    const edge = await edgeWith({ url: `mqtt://127.0.0.1:${up.port}`, remoteTopic: 'edge/{edgeId}/{topic}/{key}' });
+    edge.running.broker.createTopic({ name: 'telemetry', partitions: 1 });
+    const keys = [Buffer.from([0, 0, 0, 7]), Buffer.from([1, 2, 3, 7]), Buffer.from('sensor+1')];
+    await edge.running.broker.produce({ topic: 'telemetry', partition: 0, records: keys.map((key) => ({ ...rec('v'), key })), acks: 1 });
+    await until(() => up.received.length === 3, 'three records upstream');
+    expect(up.received.map((r) => [r.topic, r.userProperties.key, r.userProperties.keyBase64])).toEqual([
+      ['edge/gw-1/telemetry/00000007', undefined, 'AAAABw=='],
+      ['edge/gw-1/telemetry/01020307', undefined, 'AQIDBw=='],
+      ['edge/gw-1/telemetry/sensor_1', 'sensor+1', undefined],
+    ]);
+  });
+
+  it('reports a CONNECT nobody answers as TIMEOUT', async () => {
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    onCleanup(() => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => silent.close(() => resolve()));
+    });
+    const edge = await edgeWith({ url: `mqtt://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, connectTimeoutMs: 200 });
+    await until(() => edge.running.mirrors!.status('cloud').lastError !== null, 'a connect error');
+    expect(edge.running.mirrors!.status('cloud').lastError).toMatchObject({ code: 'TIMEOUT' });
+  });
+
+  it('reconnects when one publish is never acknowledged while the others are', async () => {
+    const up = await startUpstream({ dropAckOnce: ['lost'] });
+    const edge = await edgeWith({ url: `mqtt://127.0.0.1:${up.port}`, ackTimeoutMs: 400 });
+    const { broker } = edge.running;
+    broker.createTopic({ name: 'telemetry', partitions: 2 });
+    await broker.produce({ topic: 'telemetry', partition: 0, records: [rec('lost')], acks: 1 });
+    // The other partition keeps the connection busy with acknowledged publishes.
+    for (let i = 0; i < 20; i++) {
+      await broker.produce({ topic: 'telemetry', partition: 1, records: [rec(`ok${i}`)], acks: 1 });
+      await sleep(40);
+    }
+    const mirrors = edge.running.mirrors!;
+    await until(() => mirrors.status('cloud').backlogRecords === 0, 'an empty backlog');
+    expect(mirrors.status('cloud').lastError).toMatchObject({ code: 'TIMEOUT', message: expect.stringContaining('telemetry/0 offset 0') });
+    expect(up.connects).toBe(2);
+    expect(values(up.received).filter((v) => v === 'lost')).toHaveLength(2);
+    expect(mirrors.status('cloud').resentRecords).toBeGreaterThanOrEqual(1);
+  });
+
+  it('backs off further while the upstream accepts CONNECT and drops the connection at once', async () => {
+    const up = await startUpstream({ closeAfterConnack: true });
+    await edgeWith({ url: `mqtt://127.0.0.1:${up.port}`, backoff: { initialMs: 20, maxMs: 2000 } });
+    await sleep(1500);
+    // Without growth: a connect every 10-20 ms, some 75-150 of them. With it: 20, 40, 80, … ms apart.
+    expect(up.connects).toBeGreaterThanOrEqual(3);
+    expect(up.connects).toBeLessThanOrEqual(12);
+  });
+
+  it('takes a record the upstream answers only by disconnecting as refused, after five sessions in a row', async () => {
+    const up = await startUpstream({ disconnectOnPayload: 'poison' });
+    const edge = await edgeWith({ url: `mqtt://127.0.0.1:${up.port}`, backoff: { initialMs: 10, maxMs: 40 } });
+    edge.running.broker.createTopic({ name: 'telemetry', partitions: 1 });
+    await edge.running.broker.produce({ topic: 'telemetry', partition: 0, records: ['a', 'poison', 'b'].map((v) => rec(v)), acks: 1 });
+    const mirrors = edge.running.mirrors!;
+    await until(() => mirrors.status('cloud').backlogRecords === 0, 'an empty backlog', 10_000);
+    expect([...new Set(values(up.received))]).toEqual(['a', 'b']);
+    expect(up.connects).toBe(6);
+    expect(mirrors.status('cloud')).toMatchObject({ rejectedRecords: 1, lastError: { code: 'UPSTREAM_REJECTED', message: expect.stringContaining('5 times in a row') } });
+  });
+
+  it('counts resends after a restart, and retention keeps unshipped records after the mirrors stopped', async () => {
+    const up = await startUpstream();
+    up.holdAcks = true;
+    const edge = await edgeWith({ url: `mqtt://127.0.0.1:${up.port}` });
+    edge.running.broker.createTopic({ name: 'telemetry', partitions: 1, retentionMs: 1 });
+    await edge.running.broker.produce({ topic: 'telemetry', partition: 0, records: range(3, 'h').map((v) => rec(v, null, Date.now() - 60_000)), acks: 1 });
+    await until(() => up.received.length === 3, 'three records upstream, unacknowledged');
+    await edge.running.mirrors!.stop();
+    expect(edge.running.broker.store.maintenanceStep(Date.now(), 100)).toBe(0);
+    await edge.stop();
+    up.holdAcks = false;
+    await edge.start();
+    await until(() => up.received.length === 6, 'the three records again');
+    await until(() => edge.running.mirrors!.status('cloud').backlogRecords === 0, 'an empty backlog');
+    expect(edge.running.mirrors!.status('cloud').resentRecords).toBe(3);
+  });
+});

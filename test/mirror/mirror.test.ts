@@ -157,6 +157,16 @@ describe.each(upstreams)('mirror to an MQTT 5 upstream (%s)', (_name, startUp) =
     expect(up.connects).toBe(2);
   });
 
+  it('ships records with binary keys (keyBase64) without upsetting the upstream', async () => {
+    const up = await startUp();
+    const edge = await edgeWithMirror(up.port);
+    const records = [Buffer.from([0, 0, 0, 7]), Buffer.from([1, 2, 3, 0x7f]), Buffer.from('ok')].map((key, i) => ({ ...rec(`p0-${i}`), key }));
+    await edge.running.broker.produce({ topic: 'telemetry', partition: 0, records, acks: 1 });
+    await until(() => up.received.length >= 3, '3 records upstream');
+    expect(up.received.map((r) => r.userProperties.keyBase64 ?? r.userProperties.key)).toEqual(['AAAABw==', 'AQIDfw==', 'ok']);
+    expect(up.connects).toBe(1);
+  });
+
   it('exposes state, backlog, shipped and resent records per mirror in /metrics', async () => {
     const port = await freePort();
     const edge = await edgeWithMirror(port, {}, { listeners: { http: { enabled: true, host: '127.0.0.1', port: 0 } } });

@@ -5,6 +5,7 @@
 // {offset} instead.
 
 import fs from 'node:fs';
+import tls from 'node:tls';
 import mqtt, { type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from 'mqtt';
 import type { MirrorConfig } from '../../config/schema.ts';
 import { TributaryError, type ErrorName } from '../../errors.ts';
@@ -18,18 +19,36 @@ export interface MqttMessage extends OutboundMessage {
 }
 
 /**
- * PUBACK reason codes that will not change on a resend (MQTT 5 §3.4.2.1): unspecified, implementation
- * specific, not authorized, topic name invalid, packet too large, payload format invalid, and the
- * retain/QoS refusals. Quota exceeded (0x97) and the rest are treated as a bad connection: resend later.
+ * PUBACK reason codes that name the record itself (MQTT 5 §3.4.2.1): not authorized, topic name
+ * invalid, packet too large, payload format invalid, and the retain/QoS refusals. Unspecified (0x80),
+ * implementation specific (0x83), quota exceeded (0x97) and the rest may pass on a resend: they are
+ * treated as a bad connection (and a record that keeps failing is caught by the engine's poison check).
  */
-const PERMANENT_REASONS = new Set([0x80, 0x83, 0x87, 0x90, 0x95, 0x99, 0x9a, 0x9b]);
+const PERMANENT_REASONS = new Set([0x87, 0x90, 0x95, 0x99, 0x9a, 0x9b]);
 const EMPTY = Buffer.alloc(0);
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The key as text when it is well-formed UTF-8 without control characters (MQTT forbids NUL and
+ * brokers such as mosquitto drop a connection over C0/C1 controls); null for binary keys.
+ */
+function keyText(key: Buffer): string | null {
+  let text: string;
+  try {
+    text = UTF8.decode(key);
+  } catch {
+    return null;
+  }
+  return /[\u0000-\u001f\u007f-\u009f]/.test(text) ? null : text;
+}
 
 export class MqttSink implements Sink<MqttMessage> {
   readonly address: string;
   private readonly cfg: MirrorConfig;
   private readonly edgeId: string;
   private readonly tls: Pick<IClientOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'>;
+  /** remoteTopic split into literal, variable name, literal, …; {edgeId} is already filled in. */
+  private readonly template: string[];
 
   /** Reads the TLS files now, so a wrong path fails the start instead of every connect. */
   constructor(cfg: MirrorConfig, edgeId: string) {
@@ -47,30 +66,42 @@ export class MqttSink implements Sink<MqttMessage> {
       }
     };
     const [ca, cert, key] = [read('caFile'), read('certFile'), read('keyFile')];
-    this.tls = { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), rejectUnauthorized: cfg.tls.rejectUnauthorized };
+    // Node's `ca` replaces the default roots; caFile adds to them, so a public broker still verifies.
+    this.tls = { ...(ca ? { ca: [...tls.rootCertificates, ca.toString('utf8')] } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), rejectUnauthorized: cfg.tls.rejectUnauthorized };
+    this.template = cfg.remoteTopic.replaceAll('{edgeId}', edgeId).split(/\{(topic|partition|offset|key)\}/);
   }
 
   prepare(sourceTopic: string, partition: number, record: DecodedRecord): MqttMessage {
-    const topic = this.cfg.remoteTopic.replace(/\{(edgeId|topic|partition|offset|key)\}/g, (_, name: string) => {
-      if (name === 'edgeId') return this.edgeId;
-      if (name === 'topic') return sourceTopic;
-      if (name === 'partition') return String(partition);
-      if (name === 'offset') return String(record.offset);
-      // A key may hold anything; wildcards and NUL would make the topic name invalid.
-      return record.key === null ? '' : record.key.toString('utf8').replace(/[+#\0]/g, '_');
-    });
+    const key = record.key === null ? null : keyText(record.key);
+    let topic = this.template[0]!;
+    for (let i = 1; i < this.template.length; i += 2) {
+      const name = this.template[i];
+      if (name === 'topic') topic += sourceTopic;
+      else if (name === 'partition') topic += partition;
+      else if (name === 'offset') topic += record.offset;
+      else if (record.key !== null) topic += key === null ? record.key.toString('hex') : key.replace(/[+#]/g, '_');
+      topic += this.template[i + 1]!;
+    }
     const payload = record.value ?? EMPTY;
     let userProperties: Record<string, string> | null = null;
+    // User properties cost 1 identifier byte and two 2-byte length prefixes each.
     let propertyBytes = 0;
     if (this.cfg.protocolVersion === 5) {
       const origin = `${this.edgeId}/${sourceTopic}/${partition}/${record.offset}`;
-      userProperties = record.key === null ? { origin } : { origin, key: record.key.toString('utf8') };
-      for (const [k, v] of Object.entries(userProperties)) propertyBytes += 5 + Buffer.byteLength(k) + Buffer.byteLength(v);
+      propertyBytes = 5 + 'origin'.length + Buffer.byteLength(origin);
+      if (record.key === null) userProperties = { origin };
+      else if (key !== null) {
+        userProperties = { origin, key };
+        propertyBytes += 5 + 'key'.length + Buffer.byteLength(key);
+      } else {
+        const keyBase64 = record.key.toString('base64');
+        userProperties = { origin, keyBase64 };
+        propertyBytes += 5 + 'keyBase64'.length + keyBase64.length;
+      }
     }
-    const topicBytes = Buffer.byteLength(topic);
     // The PUBLISH packet's size: variable header (topic, packet id, properties) plus payload, then
     // the fixed header byte and the Remaining Length varint.
-    const remaining = 2 + topicBytes + (this.cfg.qos > 0 ? 2 : 0) + (this.cfg.protocolVersion === 5 ? varintBytes(propertyBytes) + propertyBytes : 0) + payload.length;
+    const remaining = 2 + Buffer.byteLength(topic) + (this.cfg.qos > 0 ? 2 : 0) + (this.cfg.protocolVersion === 5 ? varintBytes(propertyBytes) + propertyBytes : 0) + payload.length;
     return { topic, payload, userProperties, bytes: 1 + varintBytes(remaining) + remaining };
   }
 
@@ -88,7 +119,6 @@ export class MqttSink implements Sink<MqttMessage> {
       ...(cfg.password !== null ? { password: cfg.password } : {}),
       ...this.tls,
     };
-    const startedMs = performance.now();
     const client = mqtt.connect(cfg.url, clientOpts);
     return new Promise((resolve, reject) => {
       let lastError: Error | undefined;
@@ -96,7 +126,7 @@ export class MqttSink implements Sink<MqttMessage> {
       const onClose = () => {
         cleanup();
         client.end(true);
-        reject(connectError(this.address, lastError, performance.now() - startedMs >= cfg.connectTimeoutMs * 0.9));
+        reject(connectError(this.address, lastError));
       };
       const onConnect = (connack: IConnackPacket) => {
         cleanup();
@@ -170,11 +200,12 @@ function publishError(err: Error & { code?: unknown }): TributaryError {
   return new TributaryError(name, code >= 0 ? `${err.message} (reason 0x${code.toString(16)})` : err.message, undefined, { cause: err });
 }
 
-function connectError(address: string, err: Error | undefined, timedOut: boolean): TributaryError {
+function connectError(address: string, err: Error | undefined): TributaryError {
   const code = (err as { code?: unknown } | undefined)?.code;
   // CONNACK refusals (bad credentials, not authorized, banned) come with a numeric reason code.
   if (typeof code === 'number') return new TributaryError('UPSTREAM_REJECTED', `${address} refused the connection: ${err!.message}`, { url: address }, { cause: err });
-  if (err === undefined && timedOut) return new TributaryError('TIMEOUT', `${address} did not answer CONNECT in time`, { url: address });
+  // MQTT.js's own connectTimeout ends the attempt with this error.
+  if (err?.message === 'connack timeout') return new TributaryError('TIMEOUT', `${address} did not answer CONNECT in time`, { url: address }, { cause: err });
   return new TributaryError('UPSTREAM_UNAVAILABLE', `cannot connect to ${address}: ${err?.message ?? 'connection closed'}`, { url: address }, { cause: err });
 }
 
