@@ -157,7 +157,7 @@ describe('tributary mirror against a broker', () => {
     expect(upstream.received.length).toBe(receivedAtPause);
 
     // A paused mirror named with --watch is followed until Ctrl-C, which ends the watch with 0.
-    const interrupted = await run(['mirror', 'status', 'cloud', '--watch'], { env: edge.env, interruptAfterMs: 2_500 });
+    const interrupted = await run(['mirror', 'status', 'cloud', '--watch'], { env: edge.env, interruptAfterMs: 4_000 });
     expect(interrupted, interrupted.stderr).toMatchObject({ code: 0, stderr: '' });
     const pausedBars = lines(interrupted.stdout).filter((l) => l.startsWith('cloud  ['));
     expect(pausedBars.length).toBeGreaterThanOrEqual(2);
