@@ -103,6 +103,26 @@ describe('defaults', () => {
     expect(leafPaths(raw).sort()).toEqual(leafPaths(defaultConfig()).sort());
   });
 
+  it('the commented mirror examples in config/*.yaml are valid config and name every mirror key', () => {
+    /** The `#`-commented YAML from the line matching `start` to the next line that is not a comment. */
+    const commented = (file: string, start: RegExp) => {
+      const lines = fs.readFileSync(path.join(repoRoot, 'config', file), 'utf8').split('\n');
+      const from = lines.findIndex((l) => start.test(l));
+      expect(from, `${file}: ${start}`).toBeGreaterThanOrEqual(0);
+      const block: string[] = [];
+      for (const line of lines.slice(from)) {
+        if (!line.startsWith('#')) break;
+        block.push(line.replace(/^# ?/, ''));
+      }
+      return block.join('\n');
+    };
+    const defaults = YAML.parse(`mirrors:\n${commented('default.yaml', /^# {3}- name: cloud/)}`);
+    const mirror = parseConfig(defaults, 'config/default.yaml').mirrors[0]!;
+    expect(leafPaths(defaults.mirrors[0]).sort()).toEqual(leafPaths(mirror).sort());
+    const pi = parseConfig(YAML.parse(commented('raspberry-pi.example.yaml', /^# mirrors:/)), 'config/raspberry-pi.example.yaml');
+    expect(pi.mirrors[0]).toMatchObject({ name: 'cloud', rateLimitBytesPerSec: 16 * 1024, priorities: { alarms: 10 } });
+  });
+
   it('config/raspberry-pi.example.yaml validates', () => {
     const config = loadConfig({ file: path.join(repoRoot, 'config/raspberry-pi.example.yaml'), env: {} });
     expect(config.storage.diskBudgetPolicy).toBe('drop-oldest');
