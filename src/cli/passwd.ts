@@ -24,11 +24,14 @@ Examples:
     )
     .action(async (opts: { username?: string }) => {
       const password = process.stdin.isTTY ? await promptTwice() : firstLine(await readStdin());
-      if (password.length === 0) throw new UsageError('the password is empty');
+      if (password.length === 0) throw new UsageError(EMPTY_PASSWORD);
       const hash = await hashPassword(password);
       await writeOut(opts.username === undefined ? `${hash}\n` : `- username: ${JSON.stringify(opts.username)}\n  passwordHash: ${hash}\n`);
     });
 }
+
+/** Also the answer to end of input before any password, piped or typed (Ctrl-D): either way none was given. */
+const EMPTY_PASSWORD = 'the password is empty';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -47,28 +50,46 @@ async function promptTwice(): Promise<string> {
   return first;
 }
 
-/** Reads one line from the terminal in raw mode, echoing nothing. Ctrl-C aborts. */
+/**
+ * Reads one line from the terminal in raw mode, echoing nothing. Raw mode hands every key to us, so
+ * the terminal's own meanings are redone here: Ctrl-D on an empty line is end of input, Ctrl-C
+ * exits 130 as the SIGINT it stands for would.
+ */
 function prompt(question: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;
-    process.stderr.write(question);
+    // Raw before the prompt shows: keys typed once it is up must not reach the cooked line
+    // discipline, which would echo them and act on Ctrl-C and Ctrl-D itself.
     stdin.setRawMode(true);
+    stdin.setEncoding('utf8');
+    process.stderr.write(question);
     stdin.resume();
-    let text = '';
-    const finish = (err: Error | null) => {
+    // Code points, so Backspace removes a whole character even outside the BMP.
+    const chars: string[] = [];
+    const finish = () => {
       stdin.off('data', onData);
       stdin.setRawMode(false);
       stdin.pause();
       process.stderr.write('\n');
-      if (err) reject(err);
-      else resolve(text);
     };
-    const onData = (chunk: Buffer) => {
-      for (const ch of chunk.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') return finish(null);
-        if (ch === '\u0003') return finish(new UsageError('cancelled'));
-        if (ch === '\u007f' || ch === '\b') text = text.slice(0, -1);
-        else text += ch;
+    const onData = (chunk: string) => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n') {
+          finish();
+          return resolve(chars.join(''));
+        }
+        if (ch === '\u0003') {
+          finish();
+          process.exit(130);
+        }
+        if (ch === '\u0004') {
+          // Mid-line it is dropped: submitting half a password would only fail the comparison later.
+          if (chars.length > 0) continue;
+          finish();
+          return reject(new UsageError(EMPTY_PASSWORD));
+        }
+        if (ch === '\u007f' || ch === '\b') chars.pop();
+        else chars.push(ch);
       }
     };
     stdin.on('data', onData);

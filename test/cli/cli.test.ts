@@ -1,5 +1,6 @@
 // The built CLI (dist/tributary.mjs, built by vitest's global setup) run as a child process, the way
 // operators and scripts run it: exit codes, one-line errors, and a broker round trip.
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -8,7 +9,7 @@ import mqtt from 'mqtt';
 import packageJson from '../../package.json' with { type: 'json' };
 import { verifyPassword } from '../../src/listeners/mqtt/auth.ts';
 import { bundlePath, freePort, startChildBroker, waitForPort, type ChildBroker } from '../helpers/child-broker.ts';
-import { lines, run } from '../helpers/cli.ts';
+import { cleanEnv, lines, run } from '../helpers/cli.ts';
 import { onCleanup, tempDir } from '../helpers/temp.ts';
 
 /** SIGTERM must be a graceful shutdown: exit code 0. */
@@ -143,6 +144,44 @@ describe('tributary CLI against a broker', () => {
   }, 60_000);
 });
 
+/** util-linux `script` gives the command a pseudo-terminal, so stdin.isTTY holds as in a shell. */
+const hasScript = spawnSync('script', ['--version']).status === 0;
+
+const shellQuote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
+const passwdCommand = [process.execPath, bundlePath, 'passwd'].map(shellQuote).join(' ');
+
+/**
+ * Runs the shell `command` on a terminal and types each step's keys once its prompt shows, as a
+ * person would; keys sent earlier would meet the terminal before the command is ready for them.
+ * The output is what the terminal got (\r\n line ends). Killed after 10 s.
+ */
+function typeInTerminal(command: string, steps: [prompt: string, keys: string][]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['--quiet', '--return', '--flush', '--command', command, '/dev/null'], { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    let seen = 0;
+    let step = 0;
+    child.stdout.on('data', (d) => {
+      output += d;
+      while (step < steps.length) {
+        const [prompt, keys] = steps[step];
+        const at = output.indexOf(prompt, seen);
+        if (at < 0) break;
+        seen = at + prompt.length;
+        child.stdin.write(keys);
+        step++;
+      }
+    });
+    child.stderr.on('data', (d) => (output += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
 describe('tributary passwd', () => {
   it('hashes the first line of stdin into a hash that verifies, or a whole auth.users entry', async () => {
     const r = await run(['passwd'], { input: 'correct horse\nignored\n' });
@@ -159,6 +198,46 @@ describe('tributary passwd', () => {
     const r = await run(['passwd'], { input: '' });
     expect(r.code).toBe(2);
     expect(lines(r.stderr)).toEqual(['tributary: INVALID_REQUEST: the password is empty']);
+  });
+
+  it.each(['', '\n', '\r\n'])('refuses piped input %j promptly, with exit 2 and one line', async (input) => {
+    const r = await run(['passwd'], { input, timeoutMs: 5_000 });
+    expect(r).toEqual({ code: 2, stdout: '', stderr: 'tributary: INVALID_REQUEST: the password is empty\n' });
+  });
+
+  describe.runIf(hasScript || process.env.CI)('on a terminal', () => {
+    it('hashes what is typed at both prompts, echoing none of it', async () => {
+      const r = await typeInTerminal(passwdCommand, [
+        ['Password: ', 'secret\r'],
+        ['Again: ', 'secret\r'],
+      ]);
+      expect(r.code, r.output).toBe(0);
+      const [password, again, hash, ...rest] = r.output.split('\r\n');
+      expect([password, again, rest]).toEqual(['Password: ', 'Again: ', ['']]);
+      expect(await verifyPassword(Buffer.from('secret'), hash)).toBe(true);
+    });
+
+    it('takes Ctrl-D on an empty line as end of input: the piped refusal, not a hang', async () => {
+      const r = await typeInTerminal(passwdCommand, [['Password: ', '\x04']]);
+      expect(r).toEqual({ code: 2, output: 'Password: \r\ntributary: INVALID_REQUEST: the password is empty\r\n' });
+    });
+
+    it('drops Ctrl-D typed mid-line and honours Backspace', async () => {
+      const r = await typeInTerminal(passwdCommand, [
+        ['Password: ', 'sec\x04ret\r'],
+        ['Again: ', 'secrx\x7fet\r'],
+      ]);
+      expect(r.code, r.output).toBe(0);
+      expect(await verifyPassword(Buffer.from('secret'), r.output.split('\r\n')[2])).toBe(true);
+    });
+
+    it('exits 130 on Ctrl-C and leaves the terminal cooked and echoing', async () => {
+      const r = await typeInTerminal(`${passwdCommand}; code=$?; stty -a; exit $code`, [['Password: ', 'sec\x03']]);
+      expect(r.code, r.output).toBe(130);
+      expect(r.output).toMatch(/^Password: \r\nspeed /);
+      expect(r.output).toMatch(/(^|\s)icanon\s/m);
+      expect(r.output).toMatch(/(^|\s)echo\s/m);
+    });
   });
 });
 
