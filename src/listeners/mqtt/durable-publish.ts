@@ -16,8 +16,14 @@
 // - QoS 2: a retransmission aedes already holds (same packet id, before PUBREL) is not appended
 //   again; aedes answers it with PUBREC. QoS 1 retransmissions are appended again (at least once).
 //
-// Never: acknowledge before the record is committed at the route's acks level, or acknowledge
-// anything on a connection after one of its appends failed.
+// When an append fails, the PUBLISHes ahead of it keep their normal path (acknowledged in order
+// once committed); then it and every PUBLISH behind it get the failure, which closes the connection.
+// Each callback aedes hands us is called exactly once, or aedes' per-client read loop
+// (lib/client.js, nextBatch) keeps counting that packet as unanswered. A callback failed after the
+// connection closed is harmless: aedes emits clientError again and writes nothing.
+//
+// Never: acknowledge before the record is committed at the route's acks level, or acknowledge a
+// PUBLISH that arrived on a connection after one whose append failed.
 
 import type { Client, PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
@@ -46,6 +52,8 @@ export interface DurablePublishOptions {
 }
 
 interface Entry {
+  /** Arrival order on the client's connection. */
+  seq: number;
   packet: PublishPacket;
   route: RouteTarget | null;
   receivedMs: number;
@@ -65,8 +73,14 @@ class ClientFlow {
   readonly unacked: Entry[] = [];
   appending = 0;
   paused = false;
+  /** The next entry's seq. */
+  received = 0;
   /** The append failure that is closing this connection. */
   failure: TributaryError | null = null;
+  /** The first entry, by seq, that must not be acknowledged. */
+  failedSeq = Infinity;
+  /** The entries from failedSeq on are being answered with the failure. */
+  refusing = false;
 }
 
 const MQTT_HEADERS = { topic: 'mqtt.topic', clientId: 'mqtt.clientId', qos: 'mqtt.qos', retain: 'mqtt.retain' } as const;
@@ -79,7 +93,8 @@ export class DurablePublisher {
   private readonly flows = new WeakMap<Client, ClientFlow>();
   private appendsInflight = 0;
   private drained: (() => void) | null = null;
-  private closing = false;
+  /** The first close()'s promise, shared by later calls: `drained` holds a single resolver. */
+  private closing: Promise<void> | null = null;
 
   constructor(opts: DurablePublishOptions) {
     this.opts = opts;
@@ -94,7 +109,7 @@ export class DurablePublisher {
     this.opts.metrics.publishesIn[packet.qos]++;
     const flow = this.flowOf(client);
     if (flow.failure) return done(flow.failure);
-    if (this.closing) {
+    if (this.closing !== null) {
       this.opts.metrics.close('shutting-down');
       return done(new TributaryError('SHUTTING_DOWN', 'the broker is shutting down'));
     }
@@ -103,7 +118,7 @@ export class DurablePublisher {
       this.opts.metrics.unrouted++;
       if (this.log.isLevelEnabled('debug')) this.log.debug({ clientId: client.id, mqttTopic: packet.topic }, 'no route: delivered, not logged');
     }
-    const entry: Entry = { packet, route, receivedMs, receivedAt, ready: packet.qos !== 2 || route === null, duplicate: false, committed: false, done };
+    const entry: Entry = { seq: flow.received++, packet, route, receivedMs, receivedAt, ready: packet.qos !== 2 || route === null, duplicate: false, committed: false, done };
     flow.admission.push(entry);
     if (entry.ready) return this.pump(client, flow);
     this.opts
@@ -138,7 +153,7 @@ export class DurablePublisher {
       e.committed = !waitForCommit;
       flow.unacked.push(e);
     }
-    this.release(flow);
+    this.release(client, flow);
   }
 
   private append(client: Client, flow: ClientFlow, e: Entry, route: RouteTarget): void {
@@ -156,18 +171,19 @@ export class DurablePublisher {
         if (this.log.isLevelEnabled('debug'))
           this.log.debug({ clientId: client.id, mqttTopic: packet.topic, qos: packet.qos, topic: r.topic, partition: r.partition, offset: r.baseOffset, route: route.name }, 'mqtt publish appended');
         e.committed = true;
-        this.release(flow);
+        this.release(client, flow);
       },
       (err: unknown) => {
-        this.appendSettled(client, flow);
+        // Before appendSettled, which would otherwise resume reading a connection about to close.
         this.fail(client, flow, e, route, err);
+        this.appendSettled(client, flow);
       },
     );
   }
 
   private appendSettled(client: Client, flow: ClientFlow): void {
     flow.appending--;
-    if (flow.paused && flow.appending <= this.opts.inflightMax / 2) {
+    if (flow.paused && flow.appending <= this.opts.inflightMax / 2 && flow.failure === null) {
       flow.paused = false;
       this.opts.onFlow(client, false);
     }
@@ -178,27 +194,54 @@ export class DurablePublisher {
     if (--this.appendsInflight === 0) this.drained?.();
   }
 
-  /** Acknowledges, in arrival order, every entry whose record is committed. */
-  private release(flow: ClientFlow): void {
-    while (flow.unacked.length > 0 && flow.unacked[0].committed && !flow.failure) {
+  /**
+   * Acknowledges, in arrival order, every entry whose record is committed, up to a failed append;
+   * once nothing ahead of that failure is left, refuses the rest.
+   */
+  private release(client: Client, flow: ClientFlow): void {
+    while (flow.unacked.length > 0 && flow.unacked[0].committed && flow.unacked[0].seq < flow.failedSeq) {
       const e = flow.unacked.shift()!;
       this.opts.metrics.pubackLatencyByQos[e.packet.qos].observe((performance.now() - e.receivedAt) / 1000);
       e.done(null);
     }
+    if (flow.failure === null || flow.refusing || (flow.unacked.length > 0 && flow.unacked[0].seq < flow.failedSeq)) return;
+    flow.refusing = true;
+    // A failed callback makes aedes destroy the socket at once, while mqtt-packet holds the PUBACKs
+    // just released corked until the next tick: they leave first.
+    const error = flow.failure;
+    setImmediate(() => this.refuse(client, flow, error));
+  }
+
+  /**
+   * Answers every entry still waiting with the failure: aedes closes the connection on the first;
+   * for the others it only emits clientError on the closed client.
+   */
+  private refuse(client: Client, flow: ClientFlow, error: TributaryError): void {
+    for (const e of flow.unacked.splice(0)) e.done(error);
+    for (const e of flow.admission.splice(0)) e.done(error);
+    // A failed QoS 0 or acks 0 append with nothing behind it has no callback left to fail.
+    client.close();
   }
 
   private fail(client: Client, flow: ClientFlow, e: Entry, route: RouteTarget, err: unknown): void {
-    if (flow.failure) return;
-    const error = err instanceof TributaryError ? err : new TributaryError('UNKNOWN', String(err), undefined, { cause: err });
-    flow.failure = error;
-    this.opts.metrics.close('append-failed');
-    this.log.error(
-      { clientId: client.id, mqttTopic: e.packet.topic, qos: e.packet.qos, topic: route.topic, route: route.name, code: error.codeName, err: error.message, ...error.context },
-      'append failed: closing the MQTT connection without acknowledging',
-    );
-    // A QoS 0 entry was already handed back to aedes; the others are still waiting for this call.
-    if (e.packet.qos === 0 || route.acks === 0) client.close();
-    else e.done(error);
+    // An entry ahead of an earlier failure that fails too moves the point up, or release() would
+    // wait forever for its commit.
+    flow.failedSeq = Math.min(flow.failedSeq, e.seq);
+    if (flow.failure === null) {
+      const error = err instanceof TributaryError ? err : new TributaryError('UNKNOWN', String(err), undefined, { cause: err });
+      flow.failure = error;
+      this.opts.metrics.close('append-failed');
+      this.log.error(
+        { clientId: client.id, mqttTopic: e.packet.topic, qos: e.packet.qos, topic: route.topic, route: route.name, code: error.codeName, err: error.message, ...error.context },
+        'append failed: closing the MQTT connection without acknowledging it or anything after it',
+      );
+      // Whatever it still reads would only be refused.
+      if (!flow.paused) {
+        flow.paused = true;
+        this.opts.onFlow(client, true);
+      }
+    }
+    this.release(client, flow);
   }
 
   private publishWill(client: Client | null, packet: PublishPacket, done: Done, receivedMs: number): void {
@@ -225,10 +268,9 @@ export class DurablePublisher {
   }
 
   /** Refuses new publishes (their connections are closed) and waits for the appends in flight. */
-  async close(): Promise<void> {
-    this.closing = true;
-    if (this.appendsInflight === 0) return;
-    await new Promise<void>((resolve) => (this.drained = resolve));
+  close(): Promise<void> {
+    this.closing ??= this.appendsInflight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.drained = resolve));
+    return this.closing;
   }
 }
 
