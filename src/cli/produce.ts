@@ -76,6 +76,13 @@ async function produce(topic: string, opts: ProduceFlags): Promise<void> {
     while (pending.length > 0) await settleOldest();
   } finally {
     await producer.close().catch(() => undefined);
+    // A failed line or send stops the loop, but close() still flushed the sends behind it: what they
+    // stored is counted (and listed with --json) too, in input order.
+    for (const outcome of await Promise.allSettled(pending.splice(0))) {
+      if (outcome.status !== 'fulfilled') continue;
+      produced++;
+      if (opts.json) await writeOut(`${JSON.stringify(outcome.value)}\n`);
+    }
     process.stderr.write(`produced ${produced} record${produced === 1 ? '' : 's'} to ${topic}\n`);
   }
 }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import packageJson from '../../package.json' with { type: 'json' };
+import { Producer } from '../../src/client/index.ts';
 import { verifyPassword } from '../../src/listeners/mqtt/auth.ts';
 import { bundlePath, freePort, startChildBroker, waitForPort, type ChildBroker } from '../helpers/child-broker.ts';
 import { cleanEnv, lines, run } from '../helpers/cli.ts';
@@ -139,6 +140,36 @@ describe('tributary CLI against a broker', () => {
 
     expect(await cli(['topics', 'delete', 'cli-rt'])).toMatchObject({ code: 0, stderr: 'deleted topic cli-rt\n' });
     expect(JSON.parse((await cli(['topics', 'list', '--json'])).stdout)).toEqual([]);
+
+    await stopGracefully(broker);
+  }, 60_000);
+});
+
+describe('tributary produce and consume details', () => {
+  it('counts what was stored when a later line fails; reads one partition from an offset; base64 for bytes that are not UTF-8', async () => {
+    const broker = await startChildBroker(tempDir(), await freePort());
+    const env = { TRIBUTARY_BROKER: `127.0.0.1:${broker.port}` };
+    const cli = (args: string[], input?: string) => run(args, { env, input });
+    expect((await cli(['topics', 'create', 'details', '--partitions', '2'])).code).toBe(0);
+
+    const failed = await cli(['produce', 'details', '--partition', '1', '--key-field', 'd', '--json'], '{"d":"a"}\n{"d":"b"}\n{"d":"c"}\nnot json\n');
+    expect(failed.code).toBe(1);
+    expect(lines(failed.stderr)).toEqual(['produced 3 records to details', 'tributary: INVALID_REQUEST: stdin line 4 is not a JSON object, so it has no field "d" (--key-field)']);
+    expect(lines(failed.stdout).map((l) => JSON.parse(l) as { partition: number; offset: number })).toEqual([0, 1, 2].map((offset) => expect.objectContaining({ partition: 1, offset })));
+
+    const producer = await Producer.connect({ host: '127.0.0.1', port: broker.port });
+    await producer.send({ topic: 'details', partition: 1, value: Buffer.from([0xff, 0xfe]) });
+    await producer.close();
+
+    const consumed = await cli(['consume', 'details', '--partition', '1', '--offset', '1', '--format', 'json']);
+    expect(consumed.code).toBe(0);
+    expect(lines(consumed.stdout).map((l) => JSON.parse(l) as unknown)).toEqual([
+      expect.objectContaining({ partition: 1, offset: 1, key: 'b', value: '{"d":"b"}', encoding: 'utf8' }),
+      expect.objectContaining({ partition: 1, offset: 2, key: 'c', value: '{"d":"c"}', encoding: 'utf8' }),
+      expect.objectContaining({ partition: 1, offset: 3, key: null, value: '//4=', encoding: 'base64' }),
+    ]);
+    expect(await cli(['consume', 'details', '--offset', 'latest'])).toMatchObject({ code: 0, stdout: '' });
+    expect(lines((await cli(['consume', 'details', '--partition', '0'])).stdout)).toEqual([]);
 
     await stopGracefully(broker);
   }, 60_000);
