@@ -5,7 +5,7 @@
 import { build } from 'esbuild';
 
 // zod 4 re-exports every translation of its messages as `z.locales`; Tributary's messages are its
-// own, English ones. Dropping that namespace halves the bundle and trims the idle RSS the Pi pays for.
+// own, English ones. Dropping that namespace shrinks the bundle by ~0.4 MB (~13 %) and trims the idle RSS the Pi pays for.
 const dropZodLocales = {
   name: 'drop-zod-locales',
   setup(b) {

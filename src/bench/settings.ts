@@ -1,6 +1,6 @@
 // Run sizes. Full runs are long enough, and repeated often enough, for a median and a spread on a
-// shared 2-core machine (../shared/BENCHMARKING.md); --quick runs exercise every code path in a
-// few seconds and their figures mean little.
+// shared 2-core machine (../shared/BENCHMARKING.md); --quick runs exercise every code path in about
+// half a minute and their figures mean little.
 
 import type { AppendSettings } from './append.ts';
 import type { CodecSettings } from './codec.ts';

@@ -8,7 +8,7 @@ export function registerBench(program: Command): void {
     .command('bench')
     .description('measure append/read, codec, end-to-end throughput, ack latency and broker memory on this machine')
     .option('--only <names>', `comma-separated subset of: ${benchNames.join(', ')}`, only, [...benchNames])
-    .option('--quick', 'short runs: a smoke test of a few seconds, not figures to quote')
+    .option('--quick', 'short runs: a smoke test of about half a minute, not figures to quote')
     .option('--json', 'print machine-readable results')
     .addHelpText(
       'after',

@@ -121,6 +121,9 @@ describe('defaults', () => {
     expect(leafPaths(defaults.mirrors[0]).sort()).toEqual(leafPaths(mirror).sort());
     const pi = parseConfig(YAML.parse(commented('raspberry-pi.example.yaml', /^# mirrors:/)), 'config/raspberry-pi.example.yaml');
     expect(pi.mirrors[0]).toMatchObject({ name: 'cloud', rateLimitBytesPerSec: 16 * 1024, priorities: { alarms: 10 } });
+    // It ships what the example's routes write, nothing less.
+    const routed = loadConfig({ file: path.join(repoRoot, 'config/raspberry-pi.example.yaml'), env: {} }).routes.map((r) => r.topic);
+    expect([...pi.mirrors[0]!.topics].sort()).toEqual([...new Set(routed)].sort());
   });
 
   it('config/raspberry-pi.example.yaml validates', () => {
