@@ -233,10 +233,12 @@ export class Broker {
   private coalesce(topic: StoredTopic, partition: number, req: ProduceRequest): Promise<ProduceResult> {
     return new Promise((resolve, reject) => {
       const flush = req.acks === 'all';
-      const key = `${topic.id}/${partition}/${flush ? 'f' : 'c'}`;
+      const key = `${topic.id}/${partition}`;
       let group = this.coalescing.get(key);
       const bytes = estimateBytes(req.records);
-      if (group && (group.records + req.records.length > COALESCE_BATCH_RECORDS_MAX || group.bytes + bytes > COALESCE_BATCH_BYTES_MAX)) {
+      // One open group per partition, appended before a request that cannot join it: appends reach
+      // the store in arrival order, so a client's records keep their order whatever their acks.
+      if (group && (group.flush !== flush || group.records + req.records.length > COALESCE_BATCH_RECORDS_MAX || group.bytes + bytes > COALESCE_BATCH_BYTES_MAX)) {
         this.coalescing.delete(key);
         this.appendCoalesced(group);
         group = undefined;
@@ -367,6 +369,9 @@ export class Broker {
     this.closed = true;
     if (this.retentionTimer) clearTimeout(this.retentionTimer);
     this.waiters.wakeAll();
+    // Shared batches still waiting for their turn (a will published while MQTT closes) are appended,
+    // not refused: the store commits what it was handed before it closes.
+    this.flushCoalesced();
     await this.store.close();
   }
 }

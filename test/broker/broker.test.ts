@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeRecordBatch } from '../../src/format/record-batch.ts';
+import { decodeRecordBatch, encodeRecordBatch } from '../../src/format/record-batch.ts';
 import { partitionForKey } from '../../src/broker/partitioner.ts';
 import { openBroker, rec, tempDir } from '../helpers/temp.ts';
 
@@ -104,9 +104,32 @@ describe('Broker', () => {
   });
 
   it('fails every request of a shared batch that storage refuses', async () => {
-    const b = openBroker(undefined, { diskBudgetBytes: 50, diskBudgetPolicy: 'reject-new' });
+    // Room for one of the records in a batch of its own, not for the three sharing one.
+    const alone = encodeRecordBatch([rec('x'.repeat(40))]).length;
+    const b = openBroker(undefined, { diskBudgetBytes: alone + 20, diskBudgetPolicy: 'reject-new' });
     b.createTopic({ name: 'full' });
     const all = Array.from({ length: 3 }, () => b.produce({ topic: 'full', records: [rec('x'.repeat(40))], acks: 1, shareBatch: true }));
     for (const p of all) await expect(p).rejects.toMatchObject({ codeName: 'STORAGE_FULL' });
+  });
+
+  it('keeps arrival order across shared batches with different acks', async () => {
+    const b = openBroker();
+    b.createTopic({ name: 'mixed' });
+    const acks = [1, 'all', 0, 'all', 1] as const;
+    const results = await Promise.all(acks.map((a, i) => b.produce({ topic: 'mixed', records: [rec(`m${i}`)], acks: a, shareBatch: true })));
+    expect(results.map((r) => r.baseOffset)).toEqual([0, 1, 2, 3, 4]);
+    const records = (await b.fetch('mixed', 0, 0, 1 << 20, 0)).batches.flatMap((batch) => decodeRecordBatch(batch));
+    expect(records.map((r) => r.value!.toString())).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+  });
+
+  it('appends the shared batches still waiting when it closes', async () => {
+    const dir = tempDir();
+    const b = openBroker(dir);
+    b.createTopic({ name: 'late' });
+    const produced = b.produce({ topic: 'late', records: [rec('last')], acks: 1, shareBatch: true });
+    await b.close();
+    await expect(produced).resolves.toMatchObject({ baseOffset: 0 });
+    const again = openBroker(dir);
+    expect(again.describeTopic('late').partitions[0]).toMatchObject({ nextOffset: 1 });
   });
 });
