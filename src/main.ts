@@ -106,7 +106,7 @@ export async function startTributary(config: Config, logger: Logger, options: St
     await mqtt?.close();
     await edge?.close();
     await http?.close();
-    await ownPersistence?.destroy();
+    await ownPersistence?.destroy().catch((cleanupErr: unknown) => logger.error({ err: cleanupErr }, 'MQTT persistence failed to close'));
     await broker.close();
     throw err;
   }
@@ -126,9 +126,13 @@ export async function startTributary(config: Config, logger: Logger, options: St
         await http?.close();
         // Mirrors read the log and persist their cursors in LMDB: stop them before it closes.
         await mirrors?.stop();
-        // The persistence commits what aedes handed it while closing; LMDB closes after it.
-        await ownPersistence?.destroy();
-        await broker.close();
+        // The persistence commits what aedes handed it while closing; LMDB closes after it, even when
+        // that last commit failed (the log's own final sync and close must still run).
+        try {
+          await ownPersistence?.destroy();
+        } finally {
+          await broker.close();
+        }
         logger.info('tributary stopped');
       })()),
   };

@@ -9,6 +9,8 @@ import type { MqttPacket, StoredSubscription } from './mqtt/types.ts';
 
 export interface LmdbHandles {
   env: RootDatabase;
+  /** The directory holding the data file: where "is there room" is asked. */
+  dataDir: string;
   /** [topicId, partition, lastOffset] → RecordBatch v2 bytes. */
   log: Database<Buffer, [number, number, number]>;
   /** topic name → TopicConfig. */
@@ -50,7 +52,7 @@ export function openLmdb(dataDir: string, mapSizeBytes: number): LmdbHandles {
   const env = open({
     path: path.join(dataDir, 'tributary.lmdb'),
     mapSize: mapSizeBytes,
-    // Named databases need a slot each; leave room for later ones (groups, mirrors, MQTT sessions).
+    // Named databases need a slot each (12 so far); the rest is room for later ones (consumer groups).
     maxDbs: 32,
     // Measured with strace: a commit fdatasyncs the data pages, then writes the meta page through an
     // O_DSYNC descriptor — two flushes per commit. noMetaSync keeps the first (LMDB's integrity stays:
@@ -64,6 +66,7 @@ export function openLmdb(dataDir: string, mapSizeBytes: number): LmdbHandles {
   });
   return {
     env,
+    dataDir,
     log: env.openDB({ name: 'log', keyEncoding: 'ordered-binary', encoding: 'binary' }),
     topics: env.openDB({ name: 'topics' }),
     partitions: env.openDB({ name: 'partitions', keyEncoding: 'ordered-binary' }),
@@ -87,12 +90,28 @@ export function syncToDisk(env: RootDatabase, done: (err?: unknown) => void): vo
 const MDB_MAP_FULL = -30792;
 const ENOSPC = 28;
 
-export function isNoRoomCode(code: number | string | undefined): boolean {
+function isNoRoomCode(code: number | string | undefined): boolean {
   return code === MDB_MAP_FULL || code === ENOSPC || code === -ENOSPC || code === 'ENOSPC';
 }
 
-/** Free bytes the filesystem of `dir` offers to an unprivileged writer. */
+/**
+ * Free bytes the filesystem of `dir` offers to an unprivileged writer. Infinity when it cannot even
+ * be asked: that is a broken disk (fail-stop), not a full one, and it must not throw from a commit.
+ */
 export function filesystemFreeBytes(dir: string): number {
-  const s = fs.statfsSync(dir);
-  return s.bavail * s.bsize;
+  try {
+    const s = fs.statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
+/**
+ * Whether a failed write of `bytes` failed for want of room (recoverable once space is freed) rather
+ * than a broken disk. A full tmpfs or SD card surfaces as EIO from LMDB's page writes (measured), so
+ * the room left counts as well as the code; page overhead and copy-on-write can double the bytes.
+ */
+export function failedForRoom(err: unknown, dataDir: string, bytes: number): boolean {
+  return isNoRoomCode((err as { code?: number | string }).code) || filesystemFreeBytes(dataDir) < 2 * bytes + 1024 * 1024;
 }

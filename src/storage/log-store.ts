@@ -15,7 +15,7 @@ import { TributaryError } from '../errors.ts';
 import { readBatchInfo, stampBaseOffset, verifyBatch } from '../format/record-batch.ts';
 import {
   filesystemFreeBytes,
-  isNoRoomCode,
+  failedForRoom,
   openLmdb,
   STORAGE_FORMAT_VERSION,
   syncToDisk,
@@ -453,13 +453,10 @@ export class LogStore {
   }
 
   private classifyWriteError(err: unknown, groupBytes: number): TributaryError {
-    const code = (err as { code?: number | string }).code;
     const message = err instanceof Error ? err.message : String(err);
-    const free = filesystemFreeBytes(this.opts.dataDir);
-    // A full tmpfs or SD card surfaces as EIO from LMDB's page writes (measured), so "no room" is
-    // judged by the free space left, not only by the code.
-    if (isNoRoomCode(code) || free < 2 * groupBytes + 1024 * 1024) {
-      this.log.warn({ code, freeBytes: free, groupBytes }, 'write refused: no room on the data dir');
+    if (failedForRoom(err, this.opts.dataDir, groupBytes)) {
+      const free = filesystemFreeBytes(this.opts.dataDir);
+      this.log.warn({ code: (err as { code?: unknown }).code, freeBytes: free, groupBytes }, 'write refused: no room on the data dir');
       return new TributaryError('STORAGE_FULL', `no room to write ${groupBytes} bytes: ${message}`, { freeBytes: free }, { cause: err });
     }
     this.failStop(err, 'storage transaction failed');

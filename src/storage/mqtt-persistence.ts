@@ -37,7 +37,7 @@ export class MqttPersistence {
 
   constructor(lmdb: LmdbHandles, logger: Logger) {
     // A failed commit leaves the indexes ahead of LMDB: rebuild them from what is committed.
-    this.writes = new GroupCommit(lmdb.env, logger.child({ module: 'mqtt-persistence' }), () => this.load());
+    this.writes = new GroupCommit(lmdb, logger.child({ module: 'mqtt-persistence' }), () => this.load());
     this.retained = new RetainedStore(lmdb.mqttRetained, this.writes);
     this.subscriptions = new SubscriptionStore(lmdb.mqttSubscriptions, this.writes);
     this.outgoing = new OutgoingQueues(lmdb.mqttOutgoing, this.writes);

@@ -8,11 +8,10 @@
 // Until the commit, reads of a staged key return the staged value; a later write of the same key in
 // the turn replaces the staged one, which is applying them in call order.
 
-import path from 'node:path';
 import type { Database, Key, RootDatabase } from 'lmdb';
 import type { Logger } from 'pino';
 import { TributaryError } from '../../errors.ts';
-import { filesystemFreeBytes, isNoRoomCode } from '../lmdb-env.ts';
+import { failedForRoom, type LmdbHandles } from '../lmdb-env.ts';
 
 interface Staged {
   key: Key;
@@ -26,11 +25,9 @@ interface Batch {
   reject: (err: TributaryError) => void;
 }
 
-/** Below this much free room, a failed commit is taken for a full disk, not a broken one. */
-const NO_ROOM_MARGIN_BYTES = 1024 * 1024;
-
 export class GroupCommit {
   private readonly env: RootDatabase;
+  private readonly dataDir: string;
   private readonly log: Logger;
   private readonly onRollback: () => void;
   // Keyed by database, then by the key's JSON: lmdb keys here are strings or arrays of strings and numbers.
@@ -40,8 +37,9 @@ export class GroupCommit {
   private commitCount = 0;
 
   /** `onRollback` runs after a failed commit, so callers can drop in-memory state the commit did not keep. */
-  constructor(env: RootDatabase, logger: Logger, onRollback: () => void) {
-    this.env = env;
+  constructor(lmdb: LmdbHandles, logger: Logger, onRollback: () => void) {
+    this.env = lmdb.env;
+    this.dataDir = lmdb.dataDir;
     this.log = logger;
     this.onRollback = onRollback;
   }
@@ -129,12 +127,9 @@ export class GroupCommit {
   }
 
   private classify(err: unknown): TributaryError {
-    const code = (err as { code?: number | string }).code;
     const message = err instanceof Error ? err.message : String(err);
-    // A full tmpfs or SD card surfaces as EIO from LMDB's page writes (see log-store.ts), so "no room"
-    // is judged by the room left as well as by the code.
-    if (isNoRoomCode(code) || this.freeBytes() < NO_ROOM_MARGIN_BYTES) {
-      this.log.warn({ code }, 'MQTT session write refused: no room on the data dir');
+    if (failedForRoom(err, this.dataDir, 0)) {
+      this.log.warn({ code: (err as { code?: unknown }).code }, 'MQTT session write refused: no room on the data dir');
       return new TributaryError('STORAGE_FULL', `no room to store MQTT session state: ${message}`, undefined, { cause: err });
     }
     this.failure = new TributaryError('STORAGE_FAILED', `MQTT session write failed: ${message}; writes stopped (restart after fixing the disk)`, undefined, {
@@ -142,16 +137,6 @@ export class GroupCommit {
     });
     this.log.fatal({ err }, 'MQTT session write failed; MQTT persistence is now read-only');
     return this.failure;
-  }
-
-  private freeBytes(): number {
-    try {
-      // The data file's path: lmdb-js has it but does not declare it.
-      return filesystemFreeBytes(path.dirname((this.env as unknown as { path: string }).path));
-    } catch {
-      // The filesystem cannot even be asked: that is a broken disk, not a full one.
-      return Number.POSITIVE_INFINITY;
-    }
   }
 }
 
