@@ -389,9 +389,14 @@ export class Mirror {
           await sleep(lingerMs, undefined, { signal });
           result = await this.broker.fetch(topic.name, partition, next, bytesMax, 0, signal);
         }
+        // Only what survives a power cut is shipped: an acks=1 commit taken back would hand its
+        // offsets, and so its origins, to different records the upstream would drop as duplicates.
+        if (result.batches.length > 0) await this.broker.store.durable();
         batches = result.batches;
       } catch (err) {
         if (signal.aborted) return;
+        // After a fail-stop nothing new becomes durable: this partition ships no more.
+        if (isTributaryError(err, 'STORAGE_FAILED')) return;
         if (isTributaryError(err, 'OFFSET_OUT_OF_RANGE')) {
           next = this.outOfRange(topic, partition, next, log);
           continue;

@@ -118,6 +118,11 @@ export class LogStore {
   private failure: TributaryError | null = null;
   private syncRunning: Promise<void> | null = null;
   private nextSync: Promise<void> | null = null;
+  /**
+   * Group commits known to be on disk: a sync covers every commit made before it started. -1 until
+   * the first sync: a crashed predecessor's last commits may still sit in the page cache.
+   */
+  private durableCommits = -1;
   private closed = false;
   private readonly counters = { appends: 0, appendedRecords: 0, groupCommits: 0, evictedBatches: 0, evictedRecords: 0 };
   /** Called after every commit that made new records visible in a partition. */
@@ -423,14 +428,28 @@ export class LogStore {
     return this.nextSync;
   }
 
+  /**
+   * Resolves once every record appended so far survives a power cut: at once when no commit happened
+   * since the last sync, else with the next shared sync. For readers that hand records on (the
+   * mirror): an acks=1 commit a power cut takes back gives its offsets to new records, which would
+   * then carry the origin of records already shipped.
+   */
+  durable(): Promise<void> {
+    return this.counters.groupCommits === this.durableCommits ? Promise.resolve() : this.flushed();
+  }
+
   private startSync(): Promise<void> {
     this.nextSync = null;
+    const covers = this.counters.groupCommits;
     const run = new Promise<void>((resolve, reject) => {
       syncToDisk(this.h.env, (err) => {
         if (err) {
           this.failStop(err, 'flush to disk failed');
           reject(this.failure);
-        } else resolve();
+        } else {
+          this.durableCommits = Math.max(this.durableCommits, covers);
+          resolve();
+        }
       });
     });
     this.syncRunning = run;

@@ -12,6 +12,7 @@ import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
 import { selfSigned } from '../helpers/certs.ts';
 import { freePort } from '../helpers/child-broker.ts';
 import { onCleanup, rec } from '../helpers/temp.ts';
+import { watchSyncs } from '../helpers/syncs.ts';
 import { startUpstream, until, type UpstreamPublish } from '../helpers/upstream.ts';
 
 async function edgeWith(mirror: Record<string, unknown>, over: Record<string, unknown> = {}): Promise<TestBroker> {
@@ -290,6 +291,24 @@ describe('MQTT 3.1.1 and TLS upstreams', () => {
     await until(() => withoutCert.running.mirrors!.status('cloud').lastError !== null, 'a connect error');
     expect(withoutCert.running.mirrors!.status('cloud')).toMatchObject({ state: expect.stringMatching(/backing-off|connecting/), lastError: { code: 'UPSTREAM_UNAVAILABLE' } });
     expect(up.connects).toBe(1);
+  });
+});
+
+describe('durability', () => {
+  it('ships an acks=1 record only once a sync made it survive a power cut', async () => {
+    const up = await startUpstream();
+    const edge = await edgeWith({ url: `mqtt://127.0.0.1:${up.port}` });
+    const { broker } = edge.running;
+    broker.createTopic({ name: 'telemetry', partitions: 1 });
+    await until(() => edge.running.mirrors!.status('cloud').state === 'connected', 'connected');
+    const syncs = watchSyncs(broker.store);
+    syncs.hold = true;
+    await broker.produce({ topic: 'telemetry', partition: 0, records: [rec('committed, not yet synced')], acks: 1 });
+    await until(() => syncs.calls > 0, 'the mirror asking for a sync');
+    await sleep(100);
+    expect(up.received).toEqual([]);
+    syncs.release();
+    await until(() => up.received.length === 1, 'the record upstream');
   });
 });
 

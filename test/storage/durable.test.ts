@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { encodeRecordBatch } from '../../src/format/record-batch.ts';
+import { LogStore } from '../../src/storage/log-store.ts';
+import { watchSyncs } from '../helpers/syncs.ts';
+import { onCleanup, rec, storeOptions, tempDir } from '../helpers/temp.ts';
+
+describe('LogStore.durable', () => {
+  it('syncs once after acks=1 commits, and not again until the next commit', async () => {
+    const store = new LogStore(storeOptions(tempDir()));
+    onCleanup(() => store.close());
+    const syncs = watchSyncs(store);
+    const t = store.createTopic({ name: 't', partitions: 1, retentionMs: -1, retentionBytes: -1 });
+    // The first call syncs whatever a crashed predecessor may have left in the page cache.
+    await store.durable();
+    expect(syncs.calls).toBe(1);
+    await store.durable();
+    expect(syncs.calls).toBe(1);
+    await store.append(t, 0, encodeRecordBatch([rec('a')]), undefined, false);
+    syncs.hold = true;
+    let done = false;
+    const durable = store.durable().then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect([syncs.calls, done]).toEqual([2, false]);
+    syncs.release();
+    await durable;
+    await store.durable();
+    expect(syncs.calls).toBe(2);
+  });
+});
