@@ -5,6 +5,12 @@ export const limits = {
   edgeFrameBytesMax: 4 * 1024 * 1024,
   /** Default negotiated frame maximum when the client proposes none. */
   edgeFrameBytesDefault: 1024 * 1024,
+  /**
+   * Smallest negotiated frame maximum; a smaller proposal is raised to it. WELCOME (at most 19 bytes),
+   * a one-entry ACK (at most 21) and an ERROR with a useful message must fit, and a RECORDS frame must
+   * hold its 64-byte header allowance plus a one-record batch (61-byte batch header).
+   */
+  edgeFrameBytesMin: 256,
   /** Frame maximum before HELLO has been accepted: HELLO is small. */
   edgeHelloBytesMax: 4096,
   /** Topic aliases one edge connection may register. */

@@ -9,7 +9,7 @@ import type { Broker } from '../../broker/broker.ts';
 import { ErrorCode, TributaryError } from '../../errors.ts';
 import type { RecordInput } from '../../format/record-batch.ts';
 import { limits } from '../../limits.ts';
-import { encodeFrame, FrameDecoder, frameLength } from '../../protocol/edge/codec.ts';
+import { encodeFrame, FrameDecoder } from '../../protocol/edge/codec.ts';
 import {
   EDGE_PROTOCOL_VERSION,
   type AckEntry,
@@ -24,6 +24,8 @@ import {
   type RegisterFrame,
   type TopicMetadata,
 } from '../../protocol/edge/frames.ts';
+import { readUvarint, uvarintSize } from '../../protocol/edge/varint.ts';
+import { LINGER_MS } from '../listen.ts';
 
 export interface EdgeSettings {
   token: string | null;
@@ -52,6 +54,9 @@ interface PendingProduce {
 const FETCHES_INFLIGHT_MAX = 64;
 /** Length prefix, type, corr, partition and offsets of a RECORDS frame, rounded up. */
 const RECORDS_HEADER_BYTES_MAX = 64;
+/** Type, refKind, ref, code and message length of an ERROR frame, rounded up. */
+const ERROR_HEADER_BYTES_MAX = 64;
+const utf8 = new TextEncoder();
 
 export class EdgeConnection {
   readonly socket: Socket;
@@ -62,6 +67,8 @@ export class EdgeConnection {
   private readonly abort = new AbortController();
   private hello: HelloFrame | null = null;
   private frameBytesMax: number = limits.edgeHelloBytesMax;
+  /** frameBytesMax plus its length prefix: an encoded frame fits if its bytes fit. */
+  private encodedBytesMax: number = encodedBytesMax(limits.edgeHelloBytesMax);
   private clientId = '';
   private idleTimer: NodeJS.Timeout | null = null;
   private readonly produceQueue: PendingProduce[] = [];
@@ -140,12 +147,15 @@ export class EdgeConnection {
     if (frame.version !== EDGE_PROTOCOL_VERSION)
       return this.failConnection(new TributaryError('UNSUPPORTED_VERSION', `protocol version ${frame.version} is not supported; this broker speaks ${EDGE_PROTOCOL_VERSION}`));
     if (settings.token !== null && !tokenMatches(settings.token, frame.token)) return this.failConnection(new TributaryError('NOT_AUTHORIZED', 'missing or wrong token'));
-    const frameBytesMax = Math.min(frame.frameBytesMax > 0 ? frame.frameBytesMax : settings.frameBytesMax, limits.edgeFrameBytesMax);
+    // [EDGE-4.1] the floor keeps WELCOME and a one-entry ACK within the limit they announce.
+    const proposed = frame.frameBytesMax > 0 ? frame.frameBytesMax : settings.frameBytesMax;
+    const frameBytesMax = Math.min(Math.max(proposed, limits.edgeFrameBytesMin), limits.edgeFrameBytesMax);
     const keepaliveMs = frame.keepaliveMs > 0 ? Math.min(Math.max(frame.keepaliveMs, limits.edgeKeepaliveMsMin), limits.edgeKeepaliveMsMax) : settings.keepaliveMs;
     this.hello = frame;
     this.clientId = frame.clientId;
     this.log = this.log.child({ client: frame.clientId });
     this.frameBytesMax = frameBytesMax;
+    this.encodedBytesMax = encodedBytesMax(frameBytesMax);
     this.decoder.setFrameBytesMax(Math.max(frameBytesMax, limits.edgeHelloBytesMax));
     if (frame.idempotent) this.host.claimClientId(frame.clientId, this);
     this.armIdle(Math.ceil(keepaliveMs * 1.5));
@@ -225,19 +235,18 @@ export class EdgeConnection {
 
   private drainAcks(): void {
     this.drainScheduled = false;
-    let entries: AckEntry[] = [];
+    const acks = new AckBatcher(this.frameBytesMax, (entries) => this.send({ type: 'ack', entries }));
     while (this.produceQueue.length > 0 && this.produceQueue[0].settled) {
       const p = this.produceQueue.shift()!;
       this.inflightBytes -= p.bytes;
       if (p.ack) {
-        entries.push(p.ack);
+        acks.add(p.ack);
         continue;
       }
-      if (entries.length > 0) this.send({ type: 'ack', entries });
-      entries = [];
+      acks.flush();
       this.sendError('produce', p.seq, p.error!);
     }
-    if (entries.length > 0) this.send({ type: 'ack', entries });
+    acks.flush();
     if (this.closeReason && this.produceQueue.length === 0) return this.failConnection(this.closeReason);
     this.updateFlow();
   }
@@ -334,7 +343,7 @@ export class EdgeConnection {
     let bytes: Buffer;
     try {
       bytes = encodeFrame(frame);
-      if (frameLength(frame) > this.frameBytesMax) bytes = encodeFrame(this.fitToFrame(frame));
+      if (bytes.length > this.encodedBytesMax) bytes = encodeFrame(this.fitToFrame(frame, lengthField(bytes)));
     } catch (err) {
       // An answer the codec refuses is a broker bug; it costs this connection, never the process.
       this.log.error({ err, frame: frame.type }, 'cannot encode answer; closing connection');
@@ -348,11 +357,15 @@ export class EdgeConnection {
     }
   }
 
-  /** [EDGE-2.2] no answer exceeds the negotiated frame size: shorten errors, refuse other answers. */
-  private fitToFrame(frame: Frame): Frame {
-    if (frame.type === 'error') return { ...frame, message: frame.message.slice(0, Math.max(0, this.frameBytesMax - 64)) };
-    const corr = 'corr' in frame ? frame.corr : 0;
-    return { type: 'error', refKind: 'request', ref: corr, code: ErrorCode.RECORD_TOO_LARGE, message: `answer of ${frameLength(frame)} bytes exceeds the frame limit of ${this.frameBytesMax}` };
+  /**
+   * [EDGE-2.2] no answer exceeds the negotiated frame size: shorten errors, refuse answers to a
+   * request. ACK and WELCOME are sized to fit (drainAcks, the floor of frameBytesMax), so one that
+   * does not is a broker bug, and an ERROR without its corr would leave the client guessing.
+   */
+  private fitToFrame(frame: Frame, length: number): Frame {
+    if (frame.type === 'error') return { ...frame, message: utf8Prefix(frame.message, this.frameBytesMax - ERROR_HEADER_BYTES_MAX) };
+    if (!('corr' in frame)) throw new RangeError(`${frame.type} frame of ${length} bytes exceeds the frame limit of ${this.frameBytesMax}`);
+    return { type: 'error', refKind: 'request', ref: frame.corr, code: ErrorCode.RECORD_TOO_LARGE, message: `answer of ${length} bytes exceeds the frame limit of ${this.frameBytesMax}` };
   }
 
   private sendError(refKind: ErrorRef, ref: number, err: TributaryError): void {
@@ -369,11 +382,11 @@ export class EdgeConnection {
     this.closing = true;
     this.socket.end();
     // A peer that never reads would keep the half-closed socket forever.
-    setTimeout(() => this.socket.destroy(), 5_000).unref();
+    setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
   }
 
   private armIdle(ms: number): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.clearIdle();
     this.idleTimer = setTimeout(() => this.failConnection(new TributaryError('TIMEOUT', `nothing received for ${ms} ms (keepalive)`)), ms);
     this.idleTimer.unref();
   }
@@ -386,15 +399,83 @@ export class EdgeConnection {
     if (this.closing || this.closeReason) return;
     this.closeReason = reason;
     this.socket.pause();
+    // Nothing more is read, so the keepalive would only cut the wait for the last acks with TIMEOUT.
+    this.clearIdle();
     if (this.produceQueue.length === 0) this.failConnection(reason);
+  }
+
+  private clearIdle(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
   }
 
   private onClose(): void {
     this.closing = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.clearIdle();
     this.abort.abort();
     this.host.closed(this);
   }
+}
+
+/**
+ * Collects ACK entries into frames of at most frameBytesMax [EDGE-5.6], sizing each entry as the
+ * codec writes it so a frame is sent only when the next entry would not fit.
+ */
+class AckBatcher {
+  private entries: AckEntry[] = [];
+  /** Bytes of the entries so far, without the count and firstSeq fields. */
+  private entryBytes = 0;
+
+  constructor(
+    private readonly frameBytesMax: number,
+    private readonly sendAck: (entries: AckEntry[]) => void,
+  ) {}
+
+  add(entry: AckEntry): void {
+    let size = this.entrySize(entry);
+    if (this.entries.length > 0 && this.frameBytes(this.entries.length + 1, this.entryBytes + size) > this.frameBytesMax) {
+      this.flush();
+      // The first entry of a frame has no seqDelta; one entry alone always fits (edgeFrameBytesMin).
+      size = this.entrySize(entry);
+    }
+    this.entries.push(entry);
+    this.entryBytes += size;
+  }
+
+  flush(): void {
+    if (this.entries.length === 0) return;
+    this.sendAck(this.entries);
+    this.entries = [];
+    this.entryBytes = 0;
+  }
+
+  /** Type, count, firstSeq and the entries. */
+  private frameBytes(count: number, entryBytes: number): number {
+    return 1 + uvarintSize(count) + uvarintSize(this.entries[0].seq) + entryBytes;
+  }
+
+  private entrySize(e: AckEntry): number {
+    const previous = this.entries.at(-1);
+    const seqDelta = previous ? uvarintSize(e.seq - previous.seq) : 0;
+    return seqDelta + uvarintSize(e.partition) + uvarintSize(e.baseOffset) + 1;
+  }
+}
+
+/** A frame's length prefix grows with its length, so comparing encoded sizes is exact. */
+function encodedBytesMax(frameBytesMax: number): number {
+  return uvarintSize(frameBytesMax) + frameBytesMax;
+}
+
+/** The length field of an encoded frame: what the peer compares with frameBytesMax [EDGE-2.2]. */
+function lengthField(encoded: Buffer): number {
+  const slot = { value: 0 };
+  readUvarint(encoded, 0, slot);
+  return slot.value;
+}
+
+/** The longest prefix of s whose UTF-8 encoding fits in maxBytes, never splitting a character. */
+function utf8Prefix(s: string, maxBytes: number): string {
+  return s.slice(0, utf8.encodeInto(s, new Uint8Array(Math.max(0, maxBytes))).read);
 }
 
 function failureError(failure: DecodeFailure): TributaryError {
