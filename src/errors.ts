@@ -86,6 +86,12 @@ export class TributaryError extends Error {
   }
 }
 
+/** Any thrown value as a TributaryError: itself, or UNKNOWN with it as the cause. */
+export function asTributaryError(err: unknown): TributaryError {
+  if (err instanceof TributaryError) return err;
+  return new TributaryError('UNKNOWN', err instanceof Error ? err.message : String(err), undefined, { cause: err });
+}
+
 export function isTributaryError(err: unknown, name?: ErrorName): err is TributaryError {
   return err instanceof TributaryError && (name === undefined || err.codeName === name);
 }

@@ -2,7 +2,7 @@
 // per partition. Positions live only here (there are no consumer groups or committed offsets), so a
 // dropped connection is simply reopened and fetching resumes where it was.
 
-import { TributaryError, isTributaryError } from '../errors.ts';
+import { asTributaryError, TributaryError } from '../errors.ts';
 import { decodeRecordBatch, readBatchInfo, splitBatches, verifyBatch } from '../format/record-batch.ts';
 import { limits } from '../limits.ts';
 import type { RecordsFrame } from '../protocol/edge/frames.ts';
@@ -204,13 +204,13 @@ export class Consumer {
         try {
           a.result = decodeFetched(a, offset, frame);
         } catch (err) {
-          a.result = asTributaryError(err);
+          a.result = readError(err);
         }
         this.wake?.();
       },
       (err: unknown) => {
         if (a.fetchId !== id) return;
-        const error = asTributaryError(err);
+        const error = readError(err);
         // A dropped connection is the poll loop's to handle (it reconnects), not this partition's.
         if (conn.closed) a.fetchId = 0;
         else if (error.codeName === 'OFFSET_OUT_OF_RANGE' && this.autoOffsetReset !== 'none') return this.reset(a, id, this.autoOffsetReset);
@@ -235,7 +235,7 @@ export class Consumer {
       (err: unknown) => {
         if (a.fetchId !== id) return;
         a.fetchId = 0;
-        if (!this.conn.closed) a.result = asTributaryError(err);
+        if (!this.conn.closed) a.result = readError(err);
         this.wake?.();
       },
     );
@@ -368,11 +368,10 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
-function asTributaryError(err: unknown): TributaryError {
-  if (isTributaryError(err)) return err;
+function readError(err: unknown): TributaryError {
   // decodeRecordBatch throws RangeError on a malformed record section that passed the CRC.
   if (err instanceof RangeError) return new TributaryError('CORRUPT_MESSAGE', err.message, undefined, { cause: err });
-  return new TributaryError('UNKNOWN', err instanceof Error ? err.message : String(err), undefined, { cause: err });
+  return asTributaryError(err);
 }
 
 function invalidOption(name: string, value: unknown, expected: string): TributaryError {

@@ -9,7 +9,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { partitionForKey } from '../broker/partitioner.ts';
-import { TributaryError, isTributaryError, type ErrorName } from '../errors.ts';
+import { asTributaryError, TributaryError, type ErrorName } from '../errors.ts';
 import { limits } from '../limits.ts';
 import { encodeFrame, recordSize } from '../protocol/edge/codec.ts';
 import type { AckEntry, Acks, EdgeHeader, EdgeRecord } from '../protocol/edge/frames.ts';
@@ -646,11 +646,6 @@ function toHeaders(headers: Record<string, string | Uint8Array | null> | undefin
 function backoffMs(attempt: number): number {
   const base = Math.min(BACKOFF_BASE_MS * 2 ** attempt, BACKOFF_MAX_MS);
   return base + Math.random() * base * 0.2;
-}
-
-function asTributaryError(err: unknown): TributaryError {
-  if (isTributaryError(err)) return err;
-  return new TributaryError('UNKNOWN', err instanceof Error ? err.message : String(err), undefined, { cause: err });
 }
 
 function invalidOption(name: string, value: unknown, expected: string): TributaryError {

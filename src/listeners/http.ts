@@ -2,7 +2,6 @@
 // mirrors, and the one write: pausing and resuming a mirror. Thin: it formats what the broker and
 // the mirrors report. Reads are open like /metrics; with an edge token configured, the writes need it.
 
-import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -10,7 +9,7 @@ import type client from 'prom-client';
 import type { Broker } from '../broker/broker.ts';
 import { TributaryError, type ErrorName } from '../errors.ts';
 import type { MirrorControl } from '../mirror/status.ts';
-import { listenOn } from './listen.ts';
+import { listenOn, tokenMatches } from './listen.ts';
 
 export interface HttpListener {
   readonly port: number;
@@ -86,11 +85,7 @@ export async function startHttpListener(opts: HttpListenerOptions): Promise<Http
 
   function authorized(header: string | undefined): boolean {
     if (opts.token === null) return true;
-    const given = /^Bearer (.+)$/i.exec(header ?? '')?.[1];
-    if (given === undefined) return false;
-    const a = Buffer.from(opts.token);
-    const b = Buffer.from(given);
-    return a.length === b.length && timingSafeEqual(a, b);
+    return tokenMatches(opts.token, /^Bearer (.+)$/i.exec(header ?? '')?.[1]);
   }
 
   await listenOn(server, opts.host, opts.port);

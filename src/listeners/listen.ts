@@ -1,6 +1,7 @@
 // Shared by every listener: bind, and report only the bind error through the promise — a later
 // server error (EMFILE on accept, …) must reach the server's own 'error' handling, not a settled promise.
 
+import { timingSafeEqual } from 'node:crypto';
 import type net from 'node:net';
 
 export function listenOn(server: net.Server, host: string, port: number): Promise<void> {
@@ -22,4 +23,12 @@ export function refuseSocket(socket: net.Socket, answer: Uint8Array): void {
   socket.end(answer);
   socket.resume();
   setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
+
+/** The broker token check every listener shares (edge HELLO, HTTP writes): constant time. */
+export function tokenMatches(expected: string, given: Uint8Array | string | null | undefined): boolean {
+  if (given === null || given === undefined) return false;
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.ts';
 import type { MirrorConfig } from '../config/schema.ts';
-import { isTributaryError, TributaryError } from '../errors.ts';
+import { asTributaryError, isTributaryError, TributaryError } from '../errors.ts';
 import { decodeRecordBatch, readBatchInfo, type DecodedRecord } from '../format/record-batch.ts';
 import type { StoredTopic } from '../storage/log-store.ts';
 import { MirrorCursors, type MirrorPosition } from '../storage/mirror-cursors.ts';
@@ -265,7 +265,7 @@ export class Mirror {
   }
 
   private noteError(err: unknown, context: Record<string, unknown>, message: string): void {
-    const e = err instanceof TributaryError ? err : new TributaryError('UNKNOWN', String((err as Error)?.message ?? err));
+    const e = asTributaryError(err);
     this.lastError = { code: e.codeName, message: e.message, atMs: Date.now() };
     this.log.warn({ code: e.codeName, err: e.message, ...context }, message);
   }

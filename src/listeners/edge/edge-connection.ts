@@ -2,11 +2,10 @@
 // long-poll fetch, admin frames, keepalive and backpressure. Translates frames into broker calls and
 // answers; the codec does the bytes, the broker does the work. Section numbers cite SPEC.md.
 
-import { timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.ts';
-import { ErrorCode, TributaryError } from '../../errors.ts';
+import { asTributaryError, ErrorCode, TributaryError } from '../../errors.ts';
 import type { RecordInput } from '../../format/record-batch.ts';
 import { limits } from '../../limits.ts';
 import { encodeFrame, FrameDecoder } from '../../protocol/edge/codec.ts';
@@ -25,7 +24,7 @@ import {
   type TopicMetadata,
 } from '../../protocol/edge/frames.ts';
 import { readUvarint, uvarintSize } from '../../protocol/edge/varint.ts';
-import { LINGER_MS } from '../listen.ts';
+import { LINGER_MS, tokenMatches } from '../listen.ts';
 
 export interface EdgeSettings {
   token: string | null;
@@ -489,14 +488,3 @@ function failureError(failure: DecodeFailure): TributaryError {
   }
 }
 
-function asTributaryError(err: unknown): TributaryError {
-  if (err instanceof TributaryError) return err;
-  return new TributaryError('UNKNOWN', err instanceof Error ? err.message : String(err), undefined, { cause: err });
-}
-
-function tokenMatches(expected: string, given: Uint8Array | null): boolean {
-  if (given === null) return false;
-  const a = Buffer.from(expected);
-  const b = Buffer.from(given);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
