@@ -29,7 +29,9 @@ export function addHttpOption(command: Command): Command {
 
 export function connectOptions(flags: ConnectionFlags): ConnectOptions {
   const { host, port } = parseAddress(flags.broker, '--broker', DEFAULT_BROKER);
-  return { host, port, token: flags.token, clientId: `tributary-cli-${process.pid}` };
+  // A random id (the client default): in containers every CLI run is pid 1, and two producers with
+  // one id evict each other.
+  return { host, port, token: flags.token };
 }
 
 /** The --http listener as a URL's host:port. */

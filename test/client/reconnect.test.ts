@@ -1,5 +1,7 @@
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { RecordMetadata } from '../../src/client/index.ts';
+import { onCleanup } from '../helpers/temp.ts';
 import { byPartition, consumer, createTopic, producer, readAll, startTestBroker, type TestBroker } from '../helpers/broker.ts';
 
 /** Every value 0..n-1 stored exactly once, and in send order within each partition. */
@@ -64,8 +66,17 @@ describe('Producer reconnection and idempotent retransmission', () => {
     await p.send({ topic: 'gone', value: 'stored' });
     const start = Date.now();
     await broker.stop();
+    // Something still listens on the port and hangs up at once: each reconnect attempt is counted.
+    let attempts = 0;
+    const hangUp = net.createServer((socket) => {
+      attempts++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => hangUp.listen(broker.url.port, '127.0.0.1', resolve));
+    onCleanup(() => new Promise<void>((resolve) => hangUp.close(() => resolve())));
     const err = await p.send({ topic: 'gone', value: 'lost' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'TributaryError' });
+    expect(attempts).toBe(2);
     expect(Date.now() - start).toBeLessThan(3_000);
     await p.flush();
   });
