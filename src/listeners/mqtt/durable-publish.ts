@@ -18,6 +18,7 @@
 //
 // When an append fails, the PUBLISHes ahead of it keep their normal path (acknowledged in order
 // once committed); then it and every PUBLISH behind it get the failure, which closes the connection.
+// Shutting down is the same failure, from the first PUBLISH of a connection not appended yet.
 // Each callback aedes hands us is called exactly once, or aedes' per-client read loop
 // (lib/client.js, nextBatch) keeps counting that packet as unanswered. A callback failed after the
 // connection closed is harmless: aedes emits clientError again and writes nothing.
@@ -28,7 +29,7 @@
 import type { Client, PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.ts';
-import { TributaryError } from '../../errors.ts';
+import { asTributaryError, TributaryError } from '../../errors.ts';
 import type { RecordHeader, RecordInput } from '../../format/record-batch.ts';
 import type { MqttMetrics } from './metrics.ts';
 import type { Router, RouteTarget } from './routes.ts';
@@ -75,7 +76,7 @@ class ClientFlow {
   paused = false;
   /** The next entry's seq. */
   received = 0;
-  /** The append failure that is closing this connection. */
+  /** The append failure, or the shutdown, that is closing this connection. */
   failure: TributaryError | null = null;
   /** The first entry, by seq, that must not be acknowledged. */
   failedSeq = Infinity;
@@ -108,10 +109,12 @@ export class DurablePublisher {
     if (client === null || client.closed) return this.publishWill(client, packet, done, receivedMs);
     this.opts.metrics.publishesIn[packet.qos]++;
     const flow = this.flowOf(client);
-    if (flow.failure) return done(flow.failure);
-    if (this.closing !== null) {
-      this.opts.metrics.close('shutting-down');
-      return done(new TributaryError('SHUTTING_DOWN', 'the broker is shutting down'));
+    if (this.closing !== null) this.shutDown(client, flow);
+    if (flow.failure !== null) {
+      // Refused by refuse(), not at once: a failed callback makes aedes destroy the socket, and the
+      // acknowledgements of the entries ahead of this one must leave first.
+      flow.admission.push({ seq: flow.received++, packet, route: null, receivedMs, receivedAt, ready: true, duplicate: false, committed: false, done });
+      return this.release(client, flow);
     }
     const route = this.opts.router.route(packet.topic, client.id);
     if (route === null) {
@@ -141,6 +144,8 @@ export class DurablePublisher {
   }
 
   private pump(client: Client, flow: ClientFlow): void {
+    // A QoS 2 duplicate check that finishes after close() must not start an append.
+    if (this.closing !== null) this.shutDown(client, flow);
     while (flow.admission.length > 0 && flow.admission[0].ready && !flow.failure) {
       const e = flow.admission.shift()!;
       const qos = e.packet.qos;
@@ -228,20 +233,35 @@ export class DurablePublisher {
     // wait forever for its commit.
     flow.failedSeq = Math.min(flow.failedSeq, e.seq);
     if (flow.failure === null) {
-      const error = err instanceof TributaryError ? err : new TributaryError('UNKNOWN', String(err), undefined, { cause: err });
+      const error = asTributaryError(err);
       flow.failure = error;
       this.opts.metrics.close('append-failed');
       this.log.error(
         { clientId: client.id, mqttTopic: e.packet.topic, qos: e.packet.qos, topic: route.topic, route: route.name, code: error.codeName, err: error.message, ...error.context },
         'append failed: closing the MQTT connection without acknowledging it or anything after it',
       );
-      // Whatever it still reads would only be refused.
-      if (!flow.paused) {
-        flow.paused = true;
-        this.opts.onFlow(client, true);
-      }
+      this.stopReading(client, flow);
     }
     this.release(client, flow);
+  }
+
+  /**
+   * Closing: what this connection has appended is still acknowledged once committed; the entries
+   * not appended yet, and every PUBLISH after them, are refused.
+   */
+  private shutDown(client: Client, flow: ClientFlow): void {
+    if (flow.failure !== null) return;
+    flow.failure = new TributaryError('SHUTTING_DOWN', 'the broker is shutting down');
+    flow.failedSeq = flow.admission[0]?.seq ?? flow.received;
+    this.opts.metrics.close('shutting-down');
+    this.stopReading(client, flow);
+  }
+
+  /** Whatever a failing connection still reads would only be refused. */
+  private stopReading(client: Client, flow: ClientFlow): void {
+    if (flow.paused) return;
+    flow.paused = true;
+    this.opts.onFlow(client, true);
   }
 
   private publishWill(client: Client | null, packet: PublishPacket, done: Done, receivedMs: number): void {
@@ -260,17 +280,28 @@ export class DurablePublisher {
       },
       (err: unknown) => {
         this.appendDone();
-        const error = err instanceof TributaryError ? err : new TributaryError('UNKNOWN', String(err));
+        const error = asTributaryError(err);
         this.log.error({ clientId, mqttTopic: packet.topic, topic: route.topic, code: error.codeName, err: error.message }, 'will not appended, so not delivered either');
         done(error);
       },
     );
   }
 
-  /** Refuses new publishes (their connections are closed) and waits for the appends in flight. */
+  /**
+   * Refuses new publishes (their connections are closed once what they appended before is
+   * acknowledged) and waits for the appends in flight and for their acknowledgements to leave.
+   */
   close(): Promise<void> {
-    this.closing ??= this.appendsInflight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.drained = resolve));
+    this.closing ??= this.drain();
     return this.closing;
+  }
+
+  private async drain(): Promise<void> {
+    if (this.appendsInflight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    // The last commits released their PUBACKs in this turn, and mqtt-packet holds them corked until
+    // the next tick; the caller destroys the sockets next. The refusals release() scheduled run
+    // before this, after those PUBACKs left.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }
 

@@ -45,7 +45,6 @@ type Transport = 'tcp' | 'ws' | 'tls';
 
 /** CONNACK, return code 3 "Server unavailable" [MQTT-3.2.2]: the answer to a connection over the limit. */
 const CONNACK_SERVER_UNAVAILABLE = Buffer.from([0x20, 0x02, 0x00, ConnackCode.SERVER_UNAVAILABLE]);
-/** A refused or closing peer that never reads its answer keeps its socket no longer than this. */
 
 export class MqttListener implements MqttMetricsSource {
   readonly metrics = new MqttMetrics();
@@ -260,8 +259,8 @@ export class MqttListener implements MqttMetricsSource {
   }
 
   /**
-   * Stops accepting connections, refuses new publishes, waits for the appends in flight (so their
-   * PUBACKs go out), then disconnects every client.
+   * Stops accepting connections, refuses new publishes, waits for the appends in flight and for
+   * their PUBACKs to leave (durable.close), then disconnects every client.
    */
   async close(): Promise<void> {
     const servers = [this.tcp, this.tlsServer, this.wsHttp].filter((s): s is net.Server => s !== null && s.listening);

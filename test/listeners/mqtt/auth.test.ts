@@ -73,6 +73,8 @@ describe('Acl', () => {
     expect(acl.canPublish(alice, 'users/alice/up')).toBe(true);
     expect(acl.canPublish(anon('x'), 'users//up')).toBe(false);
     expect(acl.canPublish(anon('+'), 'devices/+/up')).toBe(false);
+    // A '/' in the id would make %c span levels: "d9/x" reaching a topic "d9" does not own.
+    expect(acl.canPublish(anon('d9/x'), 'devices/d9/x/up')).toBe(false);
     expect(acl.canSubscribe(anon('#'), 'devices/#/down/#')).toBe(false);
   });
 
@@ -121,6 +123,17 @@ describe('MQTT auth and ACLs on the listener', () => {
     await gone;
     expect((await logRecords(broker.running, 'mqtt')).map((r) => r.key!.toString())).toEqual(['sensors/s-1/temp']);
     expect(broker.running.mqtt!.metrics.denied.publish).toBe(1);
+  });
+
+  it('closes the connection on a publish under $SYS/, even with no ACLs, and logs nothing', async () => {
+    const broker = await startMqttBroker();
+    const client = await connectMqtt(broker);
+    const gone = closed(client);
+    client.publish('$SYS/broker/uptime', 'forged', { qos: 1 });
+    await gone;
+    expect(await logRecords(broker.running, 'mqtt')).toEqual([]);
+    expect(broker.running.mqtt!.metrics.denied.publish).toBe(1);
+    expect(broker.running.mqtt!.metrics.closed.get('publish-denied')).toBe(1);
   });
 
   it('answers a denied subscription with SUBACK 0x80 and keeps the connection', async () => {

@@ -1,6 +1,7 @@
 // DurablePublisher's bookkeeping around a failed append and around shutdown, seen from aedes' side:
 // every PUBLISH aedes handed the listener gets exactly one answer, a PUBACK only for a committed
-// record, and closing the listener twice does not strand either caller.
+// record, a shutdown still acknowledges (on the wire) what it appended, and closing the listener
+// twice does not strand either caller.
 import type { Client, PublishPacket } from 'aedes';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
@@ -136,5 +137,41 @@ describe('DurablePublisher', () => {
     releaseAppends();
     await within(Promise.all([first, second]), 5_000, 'both closes');
     expect((await logRecords(running, 'mqtt')).map((r) => r.key!.toString())).toEqual(['closing/1']);
+  });
+
+  it('on close, puts the PUBACK of an append in flight on the wire, before refusing the publishes that arrive meanwhile', async () => {
+    const broker = await startMqttBroker();
+    const running = broker.running;
+    const listener = running.mqtt!;
+    const answers = recordAnswers(listener);
+    let releaseAppends!: () => void;
+    const appendsHeld = new Promise<void>((resolve) => (releaseAppends = resolve));
+    onCleanup(async () => releaseAppends());
+    const produce = running.broker.produce.bind(running.broker);
+    running.broker.produce = async (req: ProduceRequest) => {
+      await appendsHeld;
+      return produce(req);
+    };
+    const quiet = await RawMqtt.session(broker.mqttPort, 'quiet');
+    const busy = await RawMqtt.session(broker.mqttPort, 'busy');
+    quiet.send(publish('quiet/1', 1, 1));
+    busy.send(publish('busy/1', 1, 1));
+    await expect.poll(() => listener.metrics.publishesIn[1]).toBe(2);
+
+    const closing = listener.close();
+    // Arrive while busy/1 is still appending: refused, but only after busy/1's PUBACK.
+    busy.write(Buffer.concat([publish('busy/2', 1, 2), publish('busy/3', 0, 0)].map((p) => mqttPacket.generate(p))));
+    await expect.poll(() => answers.has('busy/2')).toBe(true);
+    expect(answers.get('busy/2')).toEqual([]);
+    releaseAppends();
+    await within(closing, 5_000, 'close');
+    await Promise.all([quiet.waitClosed(), busy.waitClosed()]);
+
+    expect(quiet.packets.filter((p) => p.cmd === 'puback').map((p) => (p as { messageId: number }).messageId)).toEqual([1]);
+    expect(busy.packets.filter((p) => p.cmd === 'puback').map((p) => (p as { messageId: number }).messageId)).toEqual([1]);
+    expect((await logRecords(running, 'mqtt')).map((r) => r.key!.toString()).sort()).toEqual(['busy/1', 'quiet/1']);
+    expect(Object.fromEntries(answers)).toEqual({ 'quiet/1': [null], 'busy/1': [null], 'busy/2': ['SHUTTING_DOWN'], 'busy/3': ['SHUTTING_DOWN'] });
+    // Once per connection, not per refused PUBLISH; quiet sent nothing during the close.
+    expect(listener.metrics.closed.get('shutting-down')).toBe(1);
   });
 });
