@@ -9,8 +9,8 @@ import mqtt from 'mqtt';
 import packageJson from '../../package.json' with { type: 'json' };
 import { Producer } from '../../src/client/index.ts';
 import { verifyPassword } from '../../src/listeners/mqtt/auth.ts';
-import { bundlePath, freePort, startChildBroker, waitForPort, type ChildBroker } from '../helpers/child-broker.ts';
-import { cleanEnv, lines, run } from '../helpers/cli.ts';
+import { bundlePath, cleanEnv, freePort, startChildBroker, waitForPort, type ChildBroker } from '../helpers/child-broker.ts';
+import { lines, run } from '../helpers/cli.ts';
 import { onCleanup, tempDir } from '../helpers/temp.ts';
 
 /** SIGTERM must be a graceful shutdown: exit code 0. */

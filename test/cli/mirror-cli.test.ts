@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { MirrorStatus } from '../../src/mirror/status.ts';
-import { bundlePath, freePort, startChildBroker, waitForPort, type ChildBroker } from '../helpers/child-broker.ts';
-import { cleanEnv, lines, run, runProcess } from '../helpers/cli.ts';
+import { bundlePath, cleanEnv, freePort, startChildBroker, waitForPort, type ChildBroker } from '../helpers/child-broker.ts';
+import { lines, run, runProcess } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { startUpstream, until, type Upstream } from '../helpers/upstream.ts';
 

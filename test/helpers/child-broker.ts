@@ -21,11 +21,16 @@ export interface ChildBroker {
   exited: Promise<number | null>;
 }
 
+/** The runner's own TRIBUTARY_* variables would leak into the processes under test. */
+export function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TRIBUTARY_')));
+}
+
 /** Starts `tributary start` on dataDir with the edge listener on `port`; resolves once it listens. */
 export async function startChildBroker(dataDir: string, port: number, env: Record<string, string> = {}): Promise<ChildBroker> {
   const child = spawn(process.execPath, [bundlePath, 'start'], {
     env: {
-      ...process.env,
+      ...cleanEnv(),
       TRIBUTARY_DATA_DIR: dataDir,
       TRIBUTARY_LISTENERS__EDGE__HOST: '127.0.0.1',
       TRIBUTARY_LISTENERS__EDGE__PORT: String(port),

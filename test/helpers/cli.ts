@@ -1,17 +1,12 @@
 // Runs the built CLI (dist/tributary.mjs), or any other command, as a child process, the way
 // operators and scripts run it.
 import { spawn } from 'node:child_process';
-import { bundlePath } from './child-broker.ts';
+import { bundlePath, cleanEnv } from './child-broker.ts';
 
 export interface Run {
   code: number | null;
   stdout: string;
   stderr: string;
-}
-
-/** The runner's own TRIBUTARY_* variables would leak into the commands under test. */
-export function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TRIBUTARY_')));
 }
 
 export interface RunOptions {
