@@ -31,9 +31,8 @@
 //   would be advertised and would cap the mirror's window); the client then assumes 65535. It does
 //   advertise Topic Alias Maximum 10.
 // - `max_queued_messages 0` (and the default max_queued_bytes 0) means no per-client queue limit, so
-//   a large backlog (100k records) is never silently dropped for the subscriber, QoS 0 included.
-//   (With the defaults, 20 in flight and 1000 queued, a burst of 10k QoS 1 publishes reached the
-//   subscriber as ~4k, and mosquitto only logged "Outgoing messages are being dropped for client".)
+//   a large backlog (100k records) is never silently dropped for a subscriber that falls behind,
+//   QoS 0 included; mosquitto would only log "Outgoing messages are being dropped for client".
 // - Mosquitto also accepts MQTT 3.1.1 (startUpstream() refuses it): a mirror on protocolVersion 4
 //   sends no user properties, so `userProperties` is {} and `origin` is { '', '', -1, -1 }.
 // - `#` does not match `$SYS/...`, so mosquitto's own status topics never show up in `received`.
