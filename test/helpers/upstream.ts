@@ -59,6 +59,9 @@ export interface UpstreamOptions {
 export async function startUpstream(opts: UpstreamOptions = {}): Promise<TestUpstream> {
   const sockets = new Set<net.Socket>();
   const dropOnce = new Set(opts.dropAckOnce ?? []);
+  /** Acks held while holdAcks is set; an ack whose socket is gone by then is a no-op (send checks). */
+  const held: (() => void)[] = [];
+  let holding = false;
   let server: net.Server | null = null;
   const up: TestUpstream = {
     port: opts.port ?? 0,
@@ -66,7 +69,13 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<TestUps
     connects: 0,
     maxInflight: 0,
     rejected: [],
-    holdAcks: false,
+    get holdAcks() {
+      return holding;
+    },
+    set holdAcks(hold: boolean) {
+      holding = hold;
+      if (!hold) for (const ack of held.splice(0)) ack();
+    },
     async stop() {
       if (server === null) return;
       const s = server;
@@ -96,7 +105,6 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<TestUps
     socket.on('error', () => undefined);
     const parser = mqttPacket.parser({ protocolVersion: 5 });
     let inflight = 0;
-    const held: (() => void)[] = [];
     const send = (packet: Packet) => {
       if (!socket.destroyed) socket.write(mqttPacket.generate(packet, { protocolVersion: 5 }));
     };
@@ -137,9 +145,8 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<TestUps
             inflight++;
             up.maxInflight = Math.max(up.maxInflight, inflight);
             const ack = () => {
-              if (up.holdAcks) {
+              if (holding) {
                 held.push(ack);
-                if (held.length === 1) waitForRelease();
                 return;
               }
               inflight--;
@@ -162,14 +169,6 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<TestUps
       }
     });
     socket.on('data', (chunk) => parser.parse(chunk));
-    // Bounded: held acks are dropped with the socket.
-    function waitForRelease(): void {
-      const timer = setInterval(() => {
-        if (socket.destroyed) held.length = 0;
-        else if (!up.holdAcks) for (const ack of held.splice(0)) ack();
-        if (held.length === 0) clearInterval(timer);
-      }, 10);
-    }
   }
 
   await up.start();
