@@ -27,3 +27,25 @@ describe('LogStore.durable', () => {
     expect(syncs.calls).toBe(2);
   });
 });
+
+describe('LogStore.flushed', () => {
+  it('does not let a commit ride on a sync that started before it', async () => {
+    const store = new LogStore(storeOptions(tempDir()));
+    onCleanup(() => store.close());
+    const syncs = watchSyncs(store);
+    const t = store.createTopic({ name: 't', partitions: 1, retentionMs: -1, retentionBytes: -1 });
+    syncs.hold = true;
+    const early = store.flushed();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(syncs.calls).toBe(1);
+    let acked = false;
+    const append = store.append(t, 0, encodeRecordBatch([rec('a')]), undefined, true).then(() => (acked = true));
+    await new Promise((r) => setTimeout(r, 50));
+    // The running sync began before this commit: releasing it must not acknowledge acks=all.
+    syncs.release();
+    await early;
+    await append;
+    expect(syncs.calls).toBe(2);
+    expect(acked).toBe(true);
+  });
+});
