@@ -117,6 +117,32 @@ describe('DurablePublisher', () => {
     expect(broker.running.mqtt!.metrics.closed.get('append-failed')).toBe(1);
   });
 
+  it('stops reading a client with inflightMax appends in flight, and reads on once they complete', async () => {
+    const broker = await startMqttBroker({ listeners: { mqtt: { inflightMax: 4 } } });
+    const running = broker.running;
+    let releaseAppends!: () => void;
+    const appendsHeld = new Promise<void>((resolve) => (releaseAppends = resolve));
+    onCleanup(async () => releaseAppends());
+    const produce = running.broker.produce.bind(running.broker);
+    running.broker.produce = async (req: ProduceRequest) => {
+      await appendsHeld;
+      return produce(req);
+    };
+    const peer = await RawMqtt.session(broker.mqttPort, 'flood');
+    // QoS 0, one write each: aedes does not wait on them, so only the gate can stop the reading.
+    for (let i = 0; i < 40; i++) {
+      peer.send({ cmd: 'publish', topic: `flood/${i}`, payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    // Packets already past the gate when it closes still count (8 here at inflightMax 4; more when a
+    // busy loop reads several writes at once); without the gate all 40 are read.
+    expect(running.mqtt!.metrics.publishesIn[0]).toBeLessThanOrEqual(16);
+    releaseAppends();
+    await expect.poll(() => running.mqtt!.metrics.publishesIn[0], { timeout: 5_000 }).toBe(40);
+    await expect.poll(async () => (await logRecords(running, 'mqtt')).length, { timeout: 5_000 }).toBe(40);
+  });
+
   it('resolves a second close together with the first while an append is in flight', async () => {
     const broker = await startMqttBroker();
     const running = broker.running;
