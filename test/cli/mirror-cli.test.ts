@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { MirrorStatus } from '../../src/mirror/status.ts';
-import { bundlePath, cleanEnv, freePort, startChildBroker, waitForPort, type ChildBroker } from '../helpers/child-broker.ts';
+import { bundlePath, cleanEnv, freePort, startChildBroker, startedPorts, type ChildBroker } from '../helpers/child-broker.ts';
 import { lines, run, runProcess } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { startUpstream, until, type Upstream } from '../helpers/upstream.ts';
@@ -19,23 +19,23 @@ interface Edge {
   http: string;
 }
 
-async function startEdge(upstream: Upstream, dataDir: string, ports: { edge: number; http: number }): Promise<Edge> {
-  const http = `127.0.0.1:${ports.http}`;
-  const env = { TRIBUTARY_HTTP: http, TRIBUTARY_BROKER: `127.0.0.1:${ports.edge}` };
+/** HTTP on port 0, read back from the broker's start line: a port picked beforehand could be taken meanwhile. */
+async function startEdge(upstream: Upstream, dataDir: string, ports: { edge: number }): Promise<Edge> {
   const broker = await startChildBroker(dataDir, ports.edge, {
     // An operator's shell set up for `mirror` must still start the broker.
-    ...env,
+    TRIBUTARY_HTTP: '127.0.0.1:8088',
+    TRIBUTARY_BROKER: `127.0.0.1:${ports.edge}`,
     TRIBUTARY_EDGE_ID: 'gw-1',
     TRIBUTARY_LISTENERS__EDGE__TOKEN: TOKEN,
     TRIBUTARY_LISTENERS__HTTP__ENABLED: 'true',
     TRIBUTARY_LISTENERS__HTTP__HOST: '127.0.0.1',
-    TRIBUTARY_LISTENERS__HTTP__PORT: String(ports.http),
+    TRIBUTARY_LISTENERS__HTTP__PORT: '0',
     TRIBUTARY_MIRRORS: JSON.stringify([
       { name: 'cloud', sink: 'mqtt', url: `mqtt://127.0.0.1:${upstream.port}`, topics: ['telemetry'], windowMax: 5, backoff: { initialMs: 50, maxMs: 200 } },
     ]),
   });
-  await waitForPort(broker, ports.http);
-  return { broker, env, http };
+  const http = `127.0.0.1:${(await startedPorts(broker)).httpPort!}`;
+  return { broker, env: { TRIBUTARY_HTTP: http, TRIBUTARY_BROKER: `127.0.0.1:${ports.edge}` }, http };
 }
 
 async function produce(edge: Edge, count: number): Promise<void> {
@@ -105,7 +105,7 @@ describe('tributary mirror against a broker', () => {
     const upstream = await startUpstream({ ackDelayMs: 20 });
     await upstream.stop();
     const dataDir = tempDir();
-    const ports = { edge: await freePort(), http: await freePort() };
+    const ports = { edge: await freePort() };
     let edge = await startEdge(upstream, dataDir, ports);
     const cli = (args: string[], input?: string) => run(args, { env: edge.env, input });
 
@@ -183,7 +183,7 @@ describe('tributary mirror against a broker', () => {
 
   it.runIf(hasScript || process.env.CI)('on a terminal, status follows a draining backlog by itself, redrawing its bar in place, unless --once', async () => {
     const upstream = await startUpstream({ ackDelayMs: 20 });
-    const edge = await startEdge(upstream, tempDir(), { edge: await freePort(), http: await freePort() });
+    const edge = await startEdge(upstream, tempDir(), { edge: await freePort() });
     await produce(edge, RECORDS);
     await untilStatus(edge, (s) => s.state === 'connected' && s.shippedRecords > 0, 'the mirror to ship');
 
@@ -205,7 +205,7 @@ describe('tributary mirror against a broker', () => {
 
   it('answers an unknown mirror with UNKNOWN_MIRROR, and pause without the token with NOT_AUTHORIZED (HTTP 401)', async () => {
     const upstream = await startUpstream();
-    const edge = await startEdge(upstream, tempDir(), { edge: await freePort(), http: await freePort() });
+    const edge = await startEdge(upstream, tempDir(), { edge: await freePort() });
     const cli = (args: string[]) => run(args, { env: edge.env });
 
     for (const args of [

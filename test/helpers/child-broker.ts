@@ -55,18 +55,26 @@ export async function startChildBroker(dataDir: string, port: number, env: Recor
   return broker;
 }
 
-/** Resolves once the child accepts connections on `port` (another listener than the edge one, say). */
+/**
+ * Resolves once the child logged "tributary started" (every listener up) with `port` among its
+ * listeners. A connect probe alone could reach another process that took the port first.
+ */
 export async function waitForPort(broker: ChildBroker, port: number): Promise<void> {
+  const ports = await startedPorts(broker);
+  if (!Object.values(ports).includes(port)) throw new Error(`broker started without a listener on ${port} (${JSON.stringify(ports)}): ${broker.output()}`);
+}
+
+/** The listener ports of the child's "tributary started" log line; throws if it exits first. */
+export async function startedPorts(broker: ChildBroker): Promise<{ edgePort?: number; mqttPort?: number; httpPort?: number }> {
   const deadline = Date.now() + 15_000;
   for (;;) {
+    const line = /^\{.*"msg":"tributary started".*\}$/m.exec(broker.output())?.[0];
+    if (line !== undefined) {
+      const { edgePort, mqttPort, httpPort } = JSON.parse(line) as { edgePort?: number; mqttPort?: number; httpPort?: number };
+      return { edgePort, mqttPort, httpPort };
+    }
     if (broker.child.exitCode !== null) throw new Error(`broker exited with ${broker.child.exitCode}: ${broker.output()}`);
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (up) return;
-    if (Date.now() > deadline) throw new Error(`broker did not listen on ${port}: ${broker.output()}`);
+    if (Date.now() > deadline) throw new Error(`broker did not start: ${broker.output()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
