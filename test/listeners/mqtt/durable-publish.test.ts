@@ -7,6 +7,7 @@ import mqttPacket, { type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import type { ProduceRequest } from '../../../src/broker/broker.ts';
 import type { MqttListener } from '../../../src/listeners/mqtt/mqtt-listener.ts';
+import type { RunningTributary } from '../../../src/main.ts';
 import { logRecords, RawMqtt, startMqttBroker } from '../../helpers/mqtt.ts';
 import { onCleanup } from '../../helpers/temp.ts';
 
@@ -56,6 +57,19 @@ function publish(topic: string, qos: 0 | 1 | 2, messageId: number, payload: Buff
   return qos === 0
     ? { cmd: 'publish', topic, payload, qos, retain: false, dup: false }
     : { cmd: 'publish', topic, payload, qos, messageId, retain: false, dup: false };
+}
+
+/** Holds every append until the returned release is called (also at cleanup). */
+function holdAppends(running: RunningTributary): () => void {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  onCleanup(async () => release());
+  const produce = running.broker.produce.bind(running.broker);
+  running.broker.produce = async (req: ProduceRequest) => {
+    await held;
+    return produce(req);
+  };
+  return release;
 }
 
 describe('DurablePublisher', () => {
@@ -120,14 +134,7 @@ describe('DurablePublisher', () => {
   it('stops reading a client with inflightMax appends in flight, and reads on once they complete', async () => {
     const broker = await startMqttBroker({ listeners: { mqtt: { inflightMax: 4 } } });
     const running = broker.running;
-    let releaseAppends!: () => void;
-    const appendsHeld = new Promise<void>((resolve) => (releaseAppends = resolve));
-    onCleanup(async () => releaseAppends());
-    const produce = running.broker.produce.bind(running.broker);
-    running.broker.produce = async (req: ProduceRequest) => {
-      await appendsHeld;
-      return produce(req);
-    };
+    const releaseAppends = holdAppends(running);
     const peer = await RawMqtt.session(broker.mqttPort, 'flood');
     // QoS 0, one write each: aedes does not wait on them, so only the gate can stop the reading.
     for (let i = 0; i < 40; i++) {
@@ -146,14 +153,7 @@ describe('DurablePublisher', () => {
   it('resolves a second close together with the first while an append is in flight', async () => {
     const broker = await startMqttBroker();
     const running = broker.running;
-    let releaseAppends!: () => void;
-    const appendsHeld = new Promise<void>((resolve) => (releaseAppends = resolve));
-    onCleanup(async () => releaseAppends());
-    const produce = running.broker.produce.bind(running.broker);
-    running.broker.produce = async (req: ProduceRequest) => {
-      await appendsHeld;
-      return produce(req);
-    };
+    const releaseAppends = holdAppends(running);
     const peer = await RawMqtt.session(broker.mqttPort, 'closing');
     peer.send(publish('closing/1', 1, 1));
     await expect.poll(() => running.mqtt!.metrics.publishesIn[1]).toBe(1);
@@ -170,14 +170,7 @@ describe('DurablePublisher', () => {
     const running = broker.running;
     const listener = running.mqtt!;
     const answers = recordAnswers(listener);
-    let releaseAppends!: () => void;
-    const appendsHeld = new Promise<void>((resolve) => (releaseAppends = resolve));
-    onCleanup(async () => releaseAppends());
-    const produce = running.broker.produce.bind(running.broker);
-    running.broker.produce = async (req: ProduceRequest) => {
-      await appendsHeld;
-      return produce(req);
-    };
+    const releaseAppends = holdAppends(running);
     const quiet = await RawMqtt.session(broker.mqttPort, 'quiet');
     const busy = await RawMqtt.session(broker.mqttPort, 'busy');
     quiet.send(publish('quiet/1', 1, 1));
