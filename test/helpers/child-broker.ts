@@ -1,17 +1,39 @@
 // Runs the built broker (dist/tributary.mjs) as a child process, for tests that kill it.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { onCleanup } from './temp.ts';
 
 export const bundlePath = path.resolve('dist/tributary.mjs');
 
+// Ports the kernel hands out by itself (listen on 0, a client's local end) come from this range.
+const EPHEMERAL = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number) as [number, number];
+const handedOut = new Set<number>();
+
+/**
+ * A port free now, for a server a test starts later (an upstream that is "down at start"). It is
+ * picked at random below the ephemeral range: a port from listen(0) could be handed to another
+ * test's listener or client socket before ours binds it, and CI saw exactly that (EADDRINUSE).
+ */
 export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  const low = 10_000;
+  const high = Math.min(EPHEMERAL[0], 32_768) - 1;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port found in ${low}-${high}`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 export interface ChildBroker {
