@@ -105,6 +105,56 @@ describe('MqttPersistence', () => {
     expect(await list(q.streamWill({ [broker.id]: Date.now() }))).toEqual([]);
   });
 
+  it('updates the first queued match, own copy or another broker\'s packet with the messageId, and drains a long queue in order', async () => {
+    const { persistence: p } = await openForTest();
+    const own = (counter: number, messageId?: number) => ({ ...publish('x', `m${counter}`, { brokerCounter: counter }), messageId });
+    const ids = async () => (await list(p.outgoingStream(alice))).map((m) => [m.cmd, m.brokerCounter ?? null, m.messageId]);
+    for (const counter of [1, 2, 3]) await p.outgoingEnqueue({ clientId: alice.id }, own(counter));
+    await p.outgoingUpdate(alice, own(1, 7));
+    await p.outgoingUpdate(alice, own(3, 9));
+    // A PUBREL (no brokerId) replaces the packet with its messageId, in its place.
+    await p.outgoingUpdate(alice, { cmd: 'pubrel', messageId: 7 });
+    expect(await ids()).toEqual([
+      ['pubrel', null, 7],
+      ['publish', 2, undefined],
+      ['publish', 3, 9],
+    ]);
+    // Own copy (counter 2) ahead of another broker's packet with id 9: the own copy gets the id.
+    await p.outgoingUpdate(alice, own(2, 9));
+    expect(await ids()).toEqual([
+      ['pubrel', null, 7],
+      ['publish', 2, 9],
+      ['publish', 3, 9],
+    ]);
+    // Another broker's packet with id 7 (the PUBREL) ahead of the own copy: the PUBREL is replaced.
+    await p.outgoingUpdate(alice, own(2, 7));
+    expect(await ids()).toEqual([
+      ['publish', 2, 7],
+      ['publish', 2, 9],
+      ['publish', 3, 9],
+    ]);
+    // A PUBACK or PUBCOMP clears the first packet holding its id.
+    expect((await p.outgoingClearMessageId(alice, { messageId: 9 }))?.brokerCounter).toBe(2);
+    expect((await p.outgoingClearMessageId(alice, { messageId: 9 }))?.brokerCounter).toBe(3);
+    expect((await p.outgoingClearMessageId(alice, { messageId: 9 })) ?? null).toBeNull();
+    await expect(p.outgoingUpdate(alice, own(99, 1))).rejects.toSatisfy((e) => isTributaryError(e, 'INVALID_REQUEST'));
+    expect((await p.outgoingClearMessageId(alice, { messageId: 7 }))?.messageId).toBe(7);
+    expect(await ids()).toEqual([]);
+
+    // A client back after a long absence: ids assigned 100 at a time past the 65535 wrap, acked in order.
+    const n = 70_000;
+    for (let i = 0; i < n; i += 5_000) {
+      await Promise.all(Array.from({ length: 5_000 }, (_, j) => p.outgoingEnqueue({ clientId: bob.id }, publish('t', `d${i + j}`, { brokerCounter: 1_000 + i + j }))));
+    }
+    const idOf = (i: number) => (i % 65_535) + 1;
+    for (let i = 0; i < n; i += 100) {
+      await Promise.all(Array.from({ length: 100 }, (_, j) => p.outgoingUpdate(bob, { ...publish('t', '', { brokerCounter: 1_000 + i + j }), messageId: idOf(i + j) })));
+      const cleared = await Promise.all(Array.from({ length: 100 }, (_, j) => p.outgoingClearMessageId(bob, { messageId: idOf(i + j) })));
+      expect(cleared.map((m) => m?.payload?.toString())).toEqual(Array.from({ length: 100 }, (_, j) => `d${i + j}`));
+    }
+    expect(await list(p.outgoingStream(bob))).toEqual([]);
+  });
+
   it('commits the writes of one event-loop turn in one transaction and serves reads from them before', async () => {
     const { persistence: p } = await openForTest();
     const before = p.commits;

@@ -1,7 +1,8 @@
 // Outgoing QoS 1/2 queues, one per client: [clientId, seq] → packet in LMDB, seq a counter that only
 // grows, so a client's key range is its queue in order. In memory, per client, the ids that
-// outgoingUpdate and outgoingClearMessageId search by (brokerId, brokerCounter, messageId): a search
-// reads no packet, an update reads and rewrites the one it finds.
+// outgoingUpdate and outgoingClearMessageId search by (brokerId, brokerCounter, messageId), indexed so
+// that each call costs the same whether the queue holds ten packets or a hundred thousand: a client
+// back from a long absence drains its whole queue through these two calls, once per packet.
 
 import type { Database } from 'lmdb';
 import { TributaryError } from '../../errors.ts';
@@ -16,10 +17,62 @@ interface Queued {
   messageId: number | undefined;
 }
 
+/** One client's queue: ordered by seq, with the two lookups aedes needs. */
+class ClientQueue {
+  /** seq → entry; a Map keeps insertion order, which is seq order, and deletes in O(1). */
+  readonly entries = new Map<number, Queued>();
+  private readonly byOrigin = new Map<string, Set<Queued>>();
+  private readonly byMessageId = new Map<number | undefined, Set<Queued>>();
+
+  /** Map.set keeps the position of a seq already there, so add() also serves replace(). */
+  add(q: Queued): void {
+    this.entries.set(q.seq, q);
+    addTo(this.byOrigin, originKey(q.brokerId, q.brokerCounter), q);
+    addTo(this.byMessageId, q.messageId, q);
+  }
+
+  remove(q: Queued): void {
+    this.entries.delete(q.seq);
+    this.unindex(q);
+  }
+
+  /** Puts `next` in q's place in the queue (same seq). */
+  replace(q: Queued, next: Queued): void {
+    this.unindex(q);
+    this.add(next);
+  }
+
+  private unindex(q: Queued): void {
+    removeFrom(this.byOrigin, originKey(q.brokerId, q.brokerCounter), q);
+    removeFrom(this.byMessageId, q.messageId, q);
+  }
+
+  setMessageId(q: Queued, messageId: number | undefined): void {
+    removeFrom(this.byMessageId, q.messageId, q);
+    q.messageId = messageId;
+    addTo(this.byMessageId, messageId, q);
+  }
+
+  /**
+   * The first entry, in queue order, that is the packet's own copy (same brokerId and brokerCounter)
+   * or, from another broker, has its messageId: what a front-to-back scan would find first.
+   */
+  findForUpdate(packet: MqttPacket): Queued | undefined {
+    const own = first(this.byOrigin.get(originKey(packet.brokerId, packet.brokerCounter)));
+    const other = first(this.byMessageId.get(packet.messageId), (q) => q.brokerId !== packet.brokerId);
+    if (!own || !other) return own ?? other;
+    return own.seq < other.seq ? own : other;
+  }
+
+  findByMessageId(messageId: number | undefined): Queued | undefined {
+    return first(this.byMessageId.get(messageId));
+  }
+}
+
 export class OutgoingQueues {
   private readonly db: Database<MqttPacket, [string, number]>;
   private readonly writes: GroupCommit;
-  private readonly queues = new Map<string, Queued[]>();
+  private readonly queues = new Map<string, ClientQueue>();
   private nextSeq = 0;
 
   constructor(db: Database<MqttPacket, [string, number]>, writes: GroupCommit) {
@@ -30,7 +83,7 @@ export class OutgoingQueues {
   load(): void {
     this.queues.clear();
     for (const { key, value } of this.db.getRange()) {
-      this.queueOf(key[0]).push(queued(key[1], value));
+      this.queueOf(key[0]).add(queued(key[1], value));
       // Never lower: after a failed commit the staged seqs are gone, but reusing one buys nothing.
       this.nextSeq = Math.max(this.nextSeq, key[1] + 1);
     }
@@ -39,7 +92,7 @@ export class OutgoingQueues {
   enqueue(clientId: string, packet: MqttPacket): void {
     const stored = asAedesPacket(packet);
     const seq = this.nextSeq++;
-    this.queueOf(clientId).push(queued(seq, stored));
+    this.queueOf(clientId).add(queued(seq, stored));
     this.writes.put(this.db, [clientId, seq], stored);
   }
 
@@ -49,46 +102,41 @@ export class OutgoingQueues {
    * brokerCounter decides within one broker because messageIds wrap at 65535.
    */
   update(clientId: string, packet: MqttPacket): void {
-    const queue = this.queues.get(clientId) ?? [];
-    for (let i = 0; i < queue.length; i++) {
-      const q = queue[i];
-      if (q.brokerId === packet.brokerId) {
-        if (q.brokerCounter !== packet.brokerCounter) continue;
-        const stored = this.read(clientId, q.seq);
-        stored.messageId = packet.messageId;
-        q.messageId = packet.messageId;
-        this.writes.put(this.db, [clientId, q.seq], stored);
-        return;
-      }
-      if (q.messageId === packet.messageId) {
-        const replacement = { ...packet };
-        queue[i] = queued(q.seq, replacement);
-        this.writes.put(this.db, [clientId, q.seq], replacement);
-        return;
-      }
+    const queue = this.queues.get(clientId);
+    const q = queue?.findForUpdate(packet);
+    if (!queue || !q) {
+      throw new TributaryError('INVALID_REQUEST', `client ${clientId} has no queued packet to update with messageId ${String(packet.messageId)}`, {
+        clientId,
+        messageId: packet.messageId,
+      });
     }
-    throw new TributaryError('INVALID_REQUEST', `client ${clientId} has no queued packet to update with messageId ${String(packet.messageId)}`, {
-      clientId,
-      messageId: packet.messageId,
-    });
+    if (q.brokerId === packet.brokerId) {
+      const stored = this.read(clientId, q.seq);
+      stored.messageId = packet.messageId;
+      queue.setMessageId(q, packet.messageId);
+      this.writes.put(this.db, [clientId, q.seq], stored);
+      return;
+    }
+    const replacement = { ...packet };
+    queue.replace(q, queued(q.seq, replacement));
+    this.writes.put(this.db, [clientId, q.seq], replacement);
   }
 
   /** Removes the first queued packet with this messageId and returns it; none is not an error. */
   clear(clientId: string, messageId: number | undefined): MqttPacket | undefined {
     const queue = this.queues.get(clientId);
-    const i = queue?.findIndex((q) => q.messageId === messageId) ?? -1;
-    if (!queue || i < 0) return undefined;
-    const { seq } = queue[i];
-    const packet = this.read(clientId, seq);
-    queue.splice(i, 1);
-    if (queue.length === 0) this.queues.delete(clientId);
-    this.writes.remove(this.db, [clientId, seq]);
+    const q = queue?.findByMessageId(messageId);
+    if (!queue || !q) return undefined;
+    const packet = this.read(clientId, q.seq);
+    queue.remove(q);
+    if (queue.entries.size === 0) this.queues.delete(clientId);
+    this.writes.remove(this.db, [clientId, q.seq]);
     return packet;
   }
 
   /** The client's queue as it is now, in order; packets are read as the stream is consumed. */
   stream(clientId: string): Iterable<MqttPacket> {
-    return this.readAll(clientId, (this.queues.get(clientId) ?? []).map((q) => q.seq));
+    return this.readAll(clientId, [...(this.queues.get(clientId)?.entries.keys() ?? [])]);
   }
 
   // A packet cleared after the stream was made is skipped, one updated is read as updated.
@@ -105,13 +153,42 @@ export class OutgoingQueues {
     return packet;
   }
 
-  private queueOf(clientId: string): Queued[] {
+  private queueOf(clientId: string): ClientQueue {
     let queue = this.queues.get(clientId);
-    if (!queue) this.queues.set(clientId, (queue = []));
+    if (!queue) this.queues.set(clientId, (queue = new ClientQueue()));
     return queue;
   }
 }
 
 function queued(seq: number, packet: MqttPacket): Queued {
   return { seq, brokerId: packet.brokerId, brokerCounter: packet.brokerCounter, messageId: packet.messageId };
+}
+
+// brokerId is a string or absent; the prefix keeps an absent one apart from the string "undefined".
+function originKey(brokerId: string | undefined, brokerCounter: number | undefined): string {
+  return brokerId === undefined ? `-${String(brokerCounter)}` : `${String(brokerCounter)}:${brokerId}`;
+}
+
+function addTo<K>(index: Map<K, Set<Queued>>, key: K, q: Queued): void {
+  let set = index.get(key);
+  if (!set) index.set(key, (set = new Set()));
+  set.add(q);
+}
+
+function removeFrom<K>(index: Map<K, Set<Queued>>, key: K, q: Queued): void {
+  const set = index.get(key);
+  if (!set?.delete(q)) return;
+  if (set.size === 0) index.delete(key);
+}
+
+/**
+ * The lowest-seq entry of a set that passes `accept`. A set's insertion order is not seq order (an
+ * entry joins a messageId's set when it gets that id), but the sets that get searched hold one entry
+ * or a few: messageIds are unique among unacknowledged packets, brokerCounters within a broker.
+ */
+function first(set: Set<Queued> | undefined, accept?: (q: Queued) => boolean): Queued | undefined {
+  let best: Queued | undefined;
+  if (!set) return undefined;
+  for (const q of set) if ((!accept || accept(q)) && (!best || q.seq < best.seq)) best = q;
+  return best;
 }
