@@ -116,13 +116,26 @@ export class MqttPersistence {
     });
   }
 
+  /**
+   * For a QoS 1 PUBLISH this resolves once staged, and the write is lazy (mqtt/group-commit.ts). aedes
+   * sends a queued packet only after this resolves, one after the other, so waiting for a commit each
+   * time capped a reconnecting client's backlog at one packet per fdatasync (50,000 queued messages
+   * took 50 s). The update only records the messageId given to a packet already stored; a power cut
+   * that takes it back makes the packet go out again under a new id, a duplicate QoS 1 allows. A QoS 2
+   * PUBLISH and a PUBREL wait for the commit: a new id for them would break exactly-once.
+   */
   outgoingUpdate(client: MqttClientRef, packet: MqttPacket): Promise<void> {
+    if (packet.cmd === 'publish' && packet.qos === 1) return this.stageOnly(() => this.outgoing.update(client.id, packet, true));
     return this.write(() => this.outgoing.update(client.id, packet));
   }
 
-  /** aedes passes the PUBACK/PUBCOMP (anything with the messageId); resolves to the removed packet. */
+  /**
+   * aedes passes the PUBACK/PUBCOMP (anything with the messageId); resolves to the removed packet once
+   * staged: a removal a power cut takes back sends the PUBLISH (QoS 1) or PUBREL again, which the
+   * protocol allows.
+   */
   outgoingClearMessageId(client: MqttClientRef, packet: { messageId?: number }): Promise<MqttPacket | undefined> {
-    return this.write(() => this.outgoing.clear(client.id, packet.messageId));
+    return this.stageOnly(() => this.outgoing.clear(client.id, packet.messageId));
   }
 
   outgoingStream(client: MqttClientRef): Readable {
@@ -189,6 +202,13 @@ export class MqttPersistence {
     const result = apply();
     await this.writes.committed();
     return result;
+  }
+
+  /** Like write(), without waiting for the commit; a later failed commit stops writes as usual. */
+  private async stageOnly<T>(apply: () => T): Promise<T> {
+    if (this.writes.failed) throw this.writes.failed;
+    if (this.destroyed) throw new TributaryError('SHUTTING_DOWN', 'the MQTT persistence is closed');
+    return apply();
   }
 
   private load(): void {

@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { isTributaryError } from '../../src/errors.ts';
 import { LogStore } from '../../src/storage/log-store.ts';
 import { MqttPersistence, type MqttPacket } from '../../src/storage/mqtt-persistence.ts';
+import { LAZY_COMMIT_MS } from '../../src/storage/mqtt/group-commit.ts';
 import { onCleanup, silentLogger, storeOptions, tempDir } from '../helpers/temp.ts';
 
 const broker = { id: 'broker-1' };
@@ -153,6 +154,36 @@ describe('MqttPersistence', () => {
       expect(cleared.map((m) => m?.payload?.toString())).toEqual(Array.from({ length: 100 }, (_, j) => `d${i + j}`));
     }
     expect(await list(p.outgoingStream(bob))).toEqual([]);
+  });
+
+  it('commits a QoS 1 update or a clear with the next eager write, or LAZY_COMMIT_MS after it, and answers it at once', async () => {
+    const { store, persistence: p } = await openForTest();
+    const stored = () => [...store.lmdb.mqttOutgoing.getRange()].map(({ value }) => value.messageId ?? null);
+    await p.outgoingEnqueue({ clientId: alice.id }, publish('a/1', 'x', { brokerCounter: 1 }));
+    await p.outgoingEnqueue({ clientId: alice.id }, publish('a/1', 'y', { brokerCounter: 2 }));
+    const before = p.commits;
+    await p.outgoingUpdate(alice, { ...publish('a/1', 'x', { brokerCounter: 1 }), messageId: 11 });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(p.commits).toBe(before);
+    expect(stored()).toEqual([null, null]);
+    // Reads see it before the commit.
+    expect((await list(p.outgoingStream(alice))).map((m) => m.messageId)).toEqual([11, undefined]);
+
+    await p.addSubscriptions(alice, [{ topic: 'a/+', qos: 1 }]);
+    expect(p.commits).toBe(before + 1);
+    expect(stored()).toEqual([11, null]);
+
+    expect((await p.outgoingClearMessageId(alice, { messageId: 11 }))?.payload?.toString()).toBe('x');
+    await new Promise((resolve) => setTimeout(resolve, LAZY_COMMIT_MS / 2));
+    expect(stored()).toEqual([11, null]);
+    await new Promise((resolve) => setTimeout(resolve, LAZY_COMMIT_MS));
+    expect(p.commits).toBe(before + 2);
+    expect(stored()).toEqual([null]);
+
+    // QoS 2 keeps its messageId on disk before aedes sends the packet.
+    await p.outgoingEnqueue({ clientId: alice.id }, publish('a/1', 'z', { brokerCounter: 3, qos: 2 }));
+    await p.outgoingUpdate(alice, { ...publish('a/1', 'z', { brokerCounter: 3, qos: 2 }), messageId: 12 });
+    expect(stored()).toEqual([null, 12]);
   });
 
   it('commits the writes of one event-loop turn in one transaction and serves reads from them before', async () => {

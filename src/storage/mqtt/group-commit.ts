@@ -7,6 +7,11 @@
 //
 // Until the commit, reads of a staged key return the staged value; a later write of the same key in
 // the turn replaces the staged one, which is applying them in call order.
+//
+// A lazy write (one whose loss in a power cut only makes a QoS 1 delivery go out again) does not
+// call for a commit of its own: it rides with the next eager one, or is committed LAZY_COMMIT_MS
+// after it was staged. A client draining its queue makes such writes one packet per loop turn, and a
+// commit per turn would cap the drain at one packet per fdatasync.
 
 import type { Database, Key, RootDatabase } from 'lmdb';
 import type { Logger } from 'pino';
@@ -18,6 +23,9 @@ interface Staged {
   /** undefined deletes the key. */
   value: object | undefined;
 }
+
+/** How long a lazy write may wait for a commit. */
+export const LAZY_COMMIT_MS = 100;
 
 interface Batch {
   promise: Promise<void>;
@@ -33,6 +41,8 @@ export class GroupCommit {
   // Keyed by database, then by the key's JSON: lmdb keys here are strings or arrays of strings and numbers.
   private staged = new Map<Database, Map<string, Staged>>();
   private batch: Batch | null = null;
+  private eagerScheduled = false;
+  private lazyTimer: NodeJS.Timeout | null = null;
   private failure: TributaryError | null = null;
   private commitCount = 0;
 
@@ -45,12 +55,12 @@ export class GroupCommit {
   }
 
   /** `value` is committed as it is at the end of the turn: the caller must not change it afterwards. */
-  put<V extends object, K extends Key>(db: Database<V, K>, key: K, value: V): void {
-    this.stage(db, key, value);
+  put<V extends object, K extends Key>(db: Database<V, K>, key: K, value: V, lazy = false): void {
+    this.stage(db, key, value, lazy);
   }
 
-  remove<K extends Key>(db: Database<object, K>, key: K): void {
-    this.stage(db, key, undefined);
+  remove<K extends Key>(db: Database<object, K>, key: K, lazy = false): void {
+    this.stage(db, key, undefined, lazy);
   }
 
   /** The staged value if the key was written this turn, else the committed one. Callers may change the result. */
@@ -80,19 +90,25 @@ export class GroupCommit {
     return this.failure;
   }
 
-  private stage(db: Database, key: Key, value: object | undefined): void {
+  private stage(db: Database, key: Key, value: object | undefined, lazy: boolean): void {
     let writes = this.staged.get(db);
     if (!writes) this.staged.set(db, (writes = new Map()));
     writes.set(JSON.stringify(key), { key, value });
-    if (!this.batch) {
-      this.batch = newBatch();
+    this.batch ??= newBatch();
+    if (!lazy && !this.eagerScheduled) {
+      this.eagerScheduled = true;
       // setImmediate runs after this turn's I/O callbacks: every operation decoded from the sockets
       // readable now joins the same transaction.
       setImmediate(() => this.run());
+    } else if (lazy && !this.eagerScheduled && !this.lazyTimer) {
+      this.lazyTimer = setTimeout(() => this.run(), LAZY_COMMIT_MS);
     }
   }
 
   private run(): void {
+    this.eagerScheduled = false;
+    if (this.lazyTimer) clearTimeout(this.lazyTimer);
+    this.lazyTimer = null;
     const batch = this.batch;
     const staged = this.staged;
     this.batch = null;

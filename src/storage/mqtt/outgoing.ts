@@ -101,7 +101,7 @@ export class OutgoingQueues {
    * or replaces a packet from elsewhere with the same messageId (a PUBREL replaces its PUBLISH).
    * brokerCounter decides within one broker because messageIds wrap at 65535.
    */
-  update(clientId: string, packet: MqttPacket): void {
+  update(clientId: string, packet: MqttPacket, lazy = false): void {
     const queue = this.queues.get(clientId);
     const q = queue?.findForUpdate(packet);
     if (!queue || !q) {
@@ -114,15 +114,18 @@ export class OutgoingQueues {
       const stored = this.read(clientId, q.seq);
       stored.messageId = packet.messageId;
       queue.setMessageId(q, packet.messageId);
-      this.writes.put(this.db, [clientId, q.seq], stored);
+      this.writes.put(this.db, [clientId, q.seq], stored, lazy);
       return;
     }
     const replacement = { ...packet };
     queue.replace(q, queued(q.seq, replacement));
-    this.writes.put(this.db, [clientId, q.seq], replacement);
+    this.writes.put(this.db, [clientId, q.seq], replacement, lazy);
   }
 
-  /** Removes the first queued packet with this messageId and returns it; none is not an error. */
+  /**
+   * Removes the first queued packet with this messageId and returns it; none is not an error. The
+   * removal is a lazy write (mqtt/group-commit.ts): lost in a power cut, it sends the packet again.
+   */
   clear(clientId: string, messageId: number | undefined): MqttPacket | undefined {
     const queue = this.queues.get(clientId);
     const q = queue?.findByMessageId(messageId);
@@ -130,7 +133,7 @@ export class OutgoingQueues {
     const packet = this.read(clientId, q.seq);
     queue.remove(q);
     if (queue.entries.size === 0) this.queues.delete(clientId);
-    this.writes.remove(this.db, [clientId, q.seq]);
+    this.writes.remove(this.db, [clientId, q.seq], true);
     return packet;
   }
 
