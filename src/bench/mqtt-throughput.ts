@@ -206,7 +206,7 @@ async function waitQuiet(pid: number): Promise<number | null> {
   return null;
 }
 
-function runGenerator(binary: string, args: readonly string[], timeoutMs: number): Promise<GeneratorOutput> {
+export function runGenerator(binary: string, args: readonly string[], timeoutMs: number): Promise<GeneratorOutput> {
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -233,7 +233,7 @@ function runGenerator(binary: string, args: readonly string[], timeoutMs: number
 }
 
 /** Names of what is missing for the MQTT bench, empty when everything is there. */
-function missingPrerequisites(): string[] {
+export function missingPrerequisites(): string[] {
   const missing: string[] = [];
   if (findExecutable('gcc') === null) missing.push('gcc');
   if (findExecutable('mosquitto') === null) missing.push('mosquitto (the broker)');
@@ -242,7 +242,7 @@ function missingPrerequisites(): string[] {
 }
 
 /** Compiles mqtt-load.c into `dir`; null (and a name pushed on `missing`) when it does not build. */
-function compileGenerator(dir: string, missing: string[]): string | null {
+export function compileGenerator(dir: string, missing: string[]): string | null {
   const binary = path.join(dir, 'mqtt-load');
   try {
     execFileSync('gcc', ['-O2', '-o', binary, generatorSource()!, '-lmosquitto', '-lpthread'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
