@@ -137,6 +137,23 @@ export class DurablePublisher {
       });
   }
 
+  /**
+   * A PUBLISH refused before any append (an ACL denial): like a failed append at its place, the
+   * PUBLISHes ahead of it are still appended and acknowledged, then it and everything after it get
+   * `error`, which closes the connection.
+   */
+  deny(client: Client, packet: PublishPacket, error: TributaryError, done: Done): void {
+    const flow = this.flowOf(client);
+    const seq = flow.received++;
+    flow.admission.push({ seq, packet, route: null, receivedMs: Date.now(), receivedAt: performance.now(), ready: true, duplicate: false, committed: false, done });
+    if (flow.failure === null) {
+      flow.failure = error;
+      flow.failedSeq = seq;
+      this.stopReading(client, flow);
+    }
+    this.pump(client, flow);
+  }
+
   private flowOf(client: Client): ClientFlow {
     let flow = this.flows.get(client);
     if (flow === undefined) this.flows.set(client, (flow = new ClientFlow()));
@@ -146,7 +163,8 @@ export class DurablePublisher {
   private pump(client: Client, flow: ClientFlow): void {
     // A QoS 2 duplicate check that finishes after close() must not start an append.
     if (this.closing !== null) this.shutDown(client, flow);
-    while (flow.admission.length > 0 && flow.admission[0].ready && !flow.failure) {
+    // Entries ahead of a failure still go on: a denied PUBLISH fails before those ahead of it are appended.
+    while (flow.admission.length > 0 && flow.admission[0].ready && flow.admission[0].seq < flow.failedSeq) {
       const e = flow.admission.shift()!;
       const qos = e.packet.qos;
       const waitForCommit = qos > 0 && e.route !== null && e.route.acks !== 0 && !e.duplicate;
@@ -209,7 +227,8 @@ export class DurablePublisher {
       this.opts.metrics.pubackLatencyByQos[e.packet.qos].observe((performance.now() - e.receivedAt) / 1000);
       e.done(null);
     }
-    if (flow.failure === null || flow.refusing || (flow.unacked.length > 0 && flow.unacked[0].seq < flow.failedSeq)) return;
+    if (flow.failure === null || flow.refusing) return;
+    if ((flow.unacked.length > 0 && flow.unacked[0].seq < flow.failedSeq) || (flow.admission.length > 0 && flow.admission[0].seq < flow.failedSeq)) return;
     flow.refusing = true;
     // A failed callback makes aedes destroy the socket at once, while mqtt-packet holds the PUBACKs
     // just released corked until the next tick: they leave first.

@@ -232,8 +232,9 @@ export class MqttListener implements MqttMetricsSource {
         this.metrics.denied.publish++;
         this.metrics.close('publish-denied');
         this.log.info({ clientId: client.id, mqttTopic: packet.topic, qos: packet.qos }, `MQTT publish ${deny}: closing the connection`);
-        // MQTT 3.1.1 has no way to refuse a PUBLISH; aedes closes the connection [MQTT-3.3.5-2].
-        return done(new TributaryError('NOT_AUTHORIZED', `publish to ${packet.topic} ${deny}`));
+        // MQTT 3.1.1 has no way to refuse a PUBLISH; aedes closes the connection [MQTT-3.3.5-2], once
+        // the PUBLISHes ahead of this one are acknowledged.
+        return this.durable.deny(client, packet, new TributaryError('NOT_AUTHORIZED', `publish to ${packet.topic} ${deny}`), done);
       }
     }
     this.durable.publish(client, packet, done);

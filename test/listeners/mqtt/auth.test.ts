@@ -1,10 +1,10 @@
 // Passwords, anonymous access and ACLs: unit checks of the hash format and the rule evaluation, then
 // the answers real MQTT.js clients get (CONNACK 4/5, SUBACK 0x80, a closed connection).
-import type { Packet } from 'mqtt-packet';
+import mqttPacket, { type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import { Acl } from '../../../src/listeners/mqtt/acl.ts';
 import { Authenticator, hashPassword, passwordHashProblem, verifyPassword } from '../../../src/listeners/mqtt/auth.ts';
-import { closed, connectMqtt, connectRefusal, logRecords, startMqttBroker } from '../../helpers/mqtt.ts';
+import { closed, connectMqtt, connectRefusal, logRecords, RawMqtt, startMqttBroker } from '../../helpers/mqtt.ts';
 
 const fast = { N: 1024, r: 8, p: 1 };
 
@@ -133,6 +133,22 @@ describe('MQTT auth and ACLs on the listener', () => {
     await gone;
     expect(await logRecords(broker.running, 'mqtt')).toEqual([]);
     expect(broker.running.mqtt!.metrics.denied.publish).toBe(1);
+    expect(broker.running.mqtt!.metrics.closed.get('publish-denied')).toBe(1);
+  });
+
+  it('acknowledges the PUBLISHes ahead of a denied one before closing, and none after it', async () => {
+    const broker = await startMqttBroker();
+    const peer = await RawMqtt.session(broker.mqttPort, 'mixed');
+    // One write: aedes reads all three in one turn, the denial before the first append committed.
+    const burst: Packet[] = [
+      { cmd: 'publish', topic: 'a/1', payload: Buffer.from('1'), qos: 1, messageId: 1, retain: false, dup: false },
+      { cmd: 'publish', topic: '$SYS/forged', payload: Buffer.from('2'), qos: 1, messageId: 2, retain: false, dup: false },
+      { cmd: 'publish', topic: 'a/2', payload: Buffer.from('3'), qos: 1, messageId: 3, retain: false, dup: false },
+    ];
+    peer.write(Buffer.concat(burst.map((p) => mqttPacket.generate(p))));
+    await peer.waitClosed();
+    expect(peer.packets.filter((p) => p.cmd === 'puback').map((p) => (p as { messageId: number }).messageId)).toEqual([1]);
+    expect((await logRecords(broker.running, 'mqtt')).map((r) => r.key!.toString())).toEqual(['a/1']);
     expect(broker.running.mqtt!.metrics.closed.get('publish-denied')).toBe(1);
   });
 
