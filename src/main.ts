@@ -75,7 +75,7 @@ export async function startTributary(config: Config, logger: Logger, options: St
       edge = await EdgeServer.start({ host: e.host, port: e.port, token: e.token, frameBytesMax: e.frameBytesMax, keepaliveMs: e.keepaliveMs, connectionsMax: e.connectionsMax, broker, logger });
     const m = config.listeners.mqtt;
     if (m.enabled) {
-      if (options.mqttPersistence === undefined) ownPersistence = new MqttPersistence(store.lmdb, logger);
+      if (options.mqttPersistence === undefined) ownPersistence = new MqttPersistence(store, logger);
       const { enabled: defaultRouteOn, ...defaultRoute } = config.defaultRoute;
       mqtt = await MqttListener.start({
         ...m,

@@ -101,15 +101,24 @@ export async function startHttpListener(opts: HttpListenerOptions): Promise<Http
   };
 }
 
-const clientErrorStatus: Partial<Record<ErrorName, number>> = { UNKNOWN_TOPIC: 404, UNKNOWN_MIRROR: 404, INVALID_TOPIC: 400, INVALID_REQUEST: 400 };
+const errorStatus: Partial<Record<ErrorName, number>> = {
+  UNKNOWN_TOPIC: 404,
+  UNKNOWN_MIRROR: 404,
+  INVALID_TOPIC: 400,
+  INVALID_REQUEST: 400,
+  // A pause is written to disk before it is answered.
+  STORAGE_FULL: 507,
+  STORAGE_FAILED: 503,
+  SHUTTING_DOWN: 503,
+};
 
-/** 200 with what `fn` returns, 404 or 400 for a bad name; anything else is the server's fault (500). */
+/** 200 with what `fn` returns, 404 or 400 for a bad name, 507/503 when storage refused; anything else is the server's fault (500). */
 function answer(res: http.ServerResponse, fn: () => unknown): void {
   try {
     send(res, 200, fn());
   } catch (err) {
-    if (!(err instanceof TributaryError) || clientErrorStatus[err.codeName] === undefined) throw err;
-    send(res, clientErrorStatus[err.codeName]!, { error: err.codeName, message: err.message });
+    if (!(err instanceof TributaryError) || errorStatus[err.codeName] === undefined) throw err;
+    send(res, errorStatus[err.codeName]!, { error: err.codeName, message: err.message });
   }
 }
 

@@ -105,7 +105,7 @@ export class Mirror {
     this.sink = opts.sink;
     this.selector = new TopicSelector(opts.config.topics, opts.config.priorities);
     this.log = opts.logger.child({ module: 'mirror', mirror: this.name });
-    this.cursors = new MirrorCursors(opts.broker.store.lmdb, this.name, this.log, () => opts.broker.store.failed !== null);
+    this.cursors = new MirrorCursors(opts.broker.store, this.name, this.log);
     this.rateLimit = opts.config.rateLimitBytesPerSec > 0 ? new TokenBucket(opts.config.rateLimitBytesPerSec) : null;
   }
 

@@ -25,6 +25,9 @@ import {
 
 export type { StoredTopic } from './lmdb-env.ts';
 
+/** What a component keeping its own state in the log's environment (MQTT sessions, mirror cursors) uses. */
+export type SideWriteStore = Pick<LogStore, 'commitSideWrite' | 'failed' | 'lmdb'>;
+
 export type DiskBudgetPolicy = 'reject-new' | 'drop-oldest';
 
 export interface LogStoreOptions {
@@ -487,6 +490,20 @@ export class LogStore {
     const message = err instanceof Error ? err.message : String(err);
     this.failure = new TributaryError('STORAGE_FAILED', `${what}: ${message}; writes stopped (restart after fixing the disk)`, undefined, { cause: err });
     this.log.fatal({ err }, `${what}; storage is now read-only`);
+  }
+
+  /**
+   * Commits a write of a component that keeps its state in this environment (MQTT sessions, mirror
+   * cursors) under the log's rules: refused once storage failed or closed, STORAGE_FULL while the room
+   * checks fail (minFreeDiskBytes, maxMapSizeBytes), and a transaction that fails for another reason
+   * is fail-stop for every writer and for /healthz. Throws a TributaryError; nothing of `write` is
+   * kept then.
+   */
+  commitSideWrite(write: () => void): void {
+    this.assertWritable();
+    const refusal = this.roomError(0);
+    if (refusal) throw refusal;
+    this.writeSync(write);
   }
 
   private assertWritable(): void {

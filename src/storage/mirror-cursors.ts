@@ -1,12 +1,15 @@
 // A mirror's position per topic-partition: the cursor (next offset to ship upstream: everything below
 // was acknowledged) and the highest offset ever published (a publish at or below it is a resend, also
 // after a restart). Acks arrive one per record, so positions change in memory and are persisted
-// together in one synchronous transaction at most every CURSOR_FLUSH_INTERVAL_MS (and on close). A
+// together in one transaction (the LogStore's commitSideWrite: its room checks and fail-stop) at most
+// every CURSOR_FLUSH_INTERVAL_MS (and on close). A
 // crash loses at most that interval of progress, which only means re-shipping those records (and
 // counting a few resends as first sends): the mirror is at-least-once anyway.
 
 import type { Logger } from 'pino';
+import { isTributaryError } from '../errors.ts';
 import type { LmdbHandles } from './lmdb-env.ts';
+import type { SideWriteStore } from './log-store.ts';
 
 export const CURSOR_FLUSH_INTERVAL_MS = 100;
 
@@ -21,6 +24,7 @@ export interface MirrorPosition {
 }
 
 export class MirrorCursors {
+  private readonly store: SideWriteStore;
   private readonly h: LmdbHandles;
   private readonly mirror: string;
   private readonly log: Logger;
@@ -30,16 +34,14 @@ export class MirrorCursors {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private persisting = true;
-  private readonly storageFailed: () => boolean;
   /** Persisting transactions so far (for tests: proves batching). */
   commits = 0;
 
-  /** `storageFailed`: true once the log store stopped writing for good (fail-stop); retrying is then pointless. */
-  constructor(handles: LmdbHandles, mirrorName: string, logger: Logger, storageFailed: () => boolean = () => false) {
-    this.h = handles;
+  constructor(store: SideWriteStore, mirrorName: string, logger: Logger) {
+    this.store = store;
+    this.h = store.lmdb;
     this.mirror = mirrorName;
     this.log = logger;
-    this.storageFailed = storageFailed;
   }
 
   position(topicId: number, partition: number): MirrorPosition {
@@ -94,7 +96,7 @@ export class MirrorCursors {
     if (this.dirty.size === 0 || !this.persisting) return;
     const entries = [...this.dirty].map((p) => [p, p.cursor ?? -1, p.high] as const);
     try {
-      this.h.env.transactionSync(() => {
+      this.store.commitSideWrite(() => {
         for (const [p, cursor, high] of entries) this.h.mirrorCursors.putSync([this.mirror, p.topicId, p.partition], [cursor, high]);
       });
       this.commits++;
@@ -102,7 +104,7 @@ export class MirrorCursors {
     } catch (err) {
       // Storage full: the records stay in the log, so shipping can go on; retry later. After a
       // fail-stop nothing will be written again: stop trying (a restart re-ships from the last cursors).
-      if (this.storageFailed()) {
+      if (this.store.failed !== null || isTributaryError(err, 'SHUTTING_DOWN')) {
         this.log.error({ err, cursors: entries.length }, 'storage failed; mirror cursors are kept in memory only');
         this.persisting = false;
         return;
@@ -120,9 +122,9 @@ export class MirrorCursors {
     return this.h.meta.get(this.pausedKey) === true;
   }
 
-  /** Written at once: a pause must survive a crash right after the command returned. */
+  /** Written at once: a pause must survive a crash right after the command returned. Throws a TributaryError. */
   setPaused(paused: boolean): void {
-    this.h.env.transactionSync(() => {
+    this.store.commitSideWrite(() => {
       if (paused) this.h.meta.putSync(this.pausedKey, true);
       else this.h.meta.removeSync(this.pausedKey);
     });

@@ -8,13 +8,13 @@
 // every write made before them; writes of one event-loop turn share one transaction (mqtt/group-commit.ts)
 // and resolve after it.
 //
-// The environment belongs to whoever opened it (the LogStore): destroy() commits what is staged and
-// must run before the environment is closed.
+// The environment belongs to the LogStore, and every commit goes through its commitSideWrite (room
+// checks, shared fail-stop): destroy() commits what is staged and must run before the store closes.
 
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { TributaryError } from '../errors.ts';
-import type { LmdbHandles } from './lmdb-env.ts';
+import type { SideWriteStore } from './log-store.ts';
 import { GroupCommit } from './mqtt/group-commit.ts';
 import { IncomingPackets } from './mqtt/incoming.ts';
 import { OutgoingQueues } from './mqtt/outgoing.ts';
@@ -35,9 +35,11 @@ export class MqttPersistence {
   private brokerRef: MqttBrokerRef | null = null;
   private destroyed = false;
 
-  constructor(lmdb: LmdbHandles, logger: Logger) {
+  /** `store`: the LogStore whose environment and commit rules the MQTT state shares. */
+  constructor(store: SideWriteStore, logger: Logger) {
+    const lmdb = store.lmdb;
     // A failed commit leaves the indexes ahead of LMDB: rebuild them from what is committed.
-    this.writes = new GroupCommit(lmdb, logger.child({ module: 'mqtt-persistence' }), () => this.load());
+    this.writes = new GroupCommit(store, logger.child({ module: 'mqtt-persistence' }), () => this.load());
     this.retained = new RetainedStore(lmdb.mqttRetained, this.writes);
     this.subscriptions = new SubscriptionStore(lmdb.mqttSubscriptions, this.writes);
     this.outgoing = new OutgoingQueues(lmdb.mqttOutgoing, this.writes);

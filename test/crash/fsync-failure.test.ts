@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.ts';
-import { freePort, startChildBroker } from '../helpers/child-broker.ts';
+import { freePort, startChildBroker, waitForPort } from '../helpers/child-broker.ts';
+import { RawMqtt } from '../helpers/mqtt.ts';
 import { produceFrame, RawPeer } from '../helpers/raw-edge.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -43,6 +44,42 @@ describe('fsync failure', () => {
     const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
     expect(health.status).toBe(503);
     expect(await health.json()).toMatchObject({ status: 'failed', error: 'STORAGE_FAILED' });
+    expect(broker.output()).toMatch(/storage is now read-only/);
+  });
+
+  it('fails /healthz and the log when an MQTT session write is the one whose fsync fails', async () => {
+    const dir = tempDir();
+    const shim = path.join(dir, 'fail-fsync.so');
+    execFileSync('gcc', ['-shared', '-fPIC', '-o', shim, path.resolve('test/crash/fail-fsync.c'), '-ldl']);
+    const trigger = path.join(dir, 'fail-now');
+    const [port, httpPort, mqttPort] = [await freePort(), await freePort(), await freePort()];
+    const broker = await startChildBroker(path.join(dir, 'data'), port, {
+      LD_PRELOAD: shim,
+      FAIL_FSYNC_TRIGGER: trigger,
+      TRIBUTARY_LISTENERS__HTTP__ENABLED: 'true',
+      TRIBUTARY_LISTENERS__HTTP__HOST: '127.0.0.1',
+      TRIBUTARY_LISTENERS__HTTP__PORT: String(httpPort),
+      TRIBUTARY_LISTENERS__MQTT__ENABLED: 'true',
+      TRIBUTARY_LISTENERS__MQTT__HOST: '127.0.0.1',
+      TRIBUTARY_LISTENERS__MQTT__PORT: String(mqttPort),
+      TRIBUTARY_LISTENERS__MQTT__WS__ENABLED: 'false',
+    });
+    await waitForPort(broker, mqttPort);
+    expect((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status).toBe(200);
+
+    fs.writeFileSync(trigger, '');
+    // A persistent session's SUBSCRIBE is stored before the SUBACK: only the MQTT persistence writes.
+    const peer = await RawMqtt.session(mqttPort, 'dashboard', false);
+    peer.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'alerts/#', qos: 1 }] });
+    await peer.waitClosed();
+    fs.rmSync(trigger);
+
+    const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ status: 'failed', error: 'STORAGE_FAILED' });
+    const edge = await RawPeer.hello(port);
+    edge.send({ type: 'register', corr: 1, alias: 1, topic: 'disk', create: true });
+    expect(await edge.waitFor((f) => f.type === 'error' && f.ref === 1)).toMatchObject({ code: ErrorCode.STORAGE_FAILED });
     expect(broker.output()).toMatch(/storage is now read-only/);
   });
 });

@@ -51,7 +51,7 @@ describe.each(upstreams)('kill -9 of the edge mid-drain, upstream %s', (_name, s
     expect(new Set(beforeCrash).size).toBeLessThan(RECORDS);
     // The cursor the crash left on disk: the restart ships again from there.
     const store = new LogStore(storeOptions(dataDir));
-    const cursor = new MirrorCursors(store.lmdb, 'cloud', silentLogger).get(store.getTopic('telemetry')!.id, 0) ?? 0;
+    const cursor = new MirrorCursors(store, 'cloud', silentLogger).get(store.getTopic('telemetry')!.id, 0) ?? 0;
     await store.close();
 
     const second = await startChildBroker(dataDir, port, env);

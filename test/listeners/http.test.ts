@@ -110,6 +110,19 @@ describe('http listener', () => {
     expect(((await resumed.json()) as MirrorStatus).state).not.toBe('paused');
   });
 
+  it('answers a pause with 507 STORAGE_FULL while the disk has less than minFreeDiskBytes free, and leaves the mirror running', async () => {
+    const upstream = await startUpstream();
+    const { base } = await start({
+      storage: { minFreeDiskBytes: '1000TB' },
+      mirrors: [{ name: 'cloud', sink: 'mqtt', url: `mqtt://127.0.0.1:${upstream.port}`, topics: ['telemetry'] }],
+    });
+    const refused = await fetch(`${base}/mirrors/cloud/pause`, { method: 'POST' });
+    expect(refused.status).toBe(507);
+    expect(await refused.json()).toMatchObject({ error: 'STORAGE_FULL' });
+    expect(((await (await fetch(`${base}/mirrors/cloud`)).json()) as MirrorStatus).state).not.toBe('paused');
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  });
+
   it('without an edge token pause and resume need no Authorization', async () => {
     const upstream = await startUpstream();
     const { base } = await start({ mirrors: [{ name: 'cloud', sink: 'mqtt', url: `mqtt://127.0.0.1:${upstream.port}`, topics: ['telemetry'] }] });

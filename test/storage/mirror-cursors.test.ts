@@ -1,16 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { LogStore } from '../../src/storage/log-store.ts';
 import { CURSOR_FLUSH_INTERVAL_MS, MirrorCursors } from '../../src/storage/mirror-cursors.ts';
-import { silentLogger, storeOptions, tempDir } from '../helpers/temp.ts';
+import { onCleanup, silentLogger, storeOptions, tempDir } from '../helpers/temp.ts';
 
 describe('mirror cursors', () => {
   it('batches cursor writes into one transaction per interval and survives a reopen', async () => {
     const dir = tempDir();
     const store = new LogStore(storeOptions(dir));
-    const cursors = new MirrorCursors(store.lmdb, 'cloud', silentLogger);
-    const other = new MirrorCursors(store.lmdb, 'backup', silentLogger);
+    const cursors = new MirrorCursors(store, 'cloud', silentLogger);
+    const other = new MirrorCursors(store, 'backup', silentLogger);
     expect(cursors.get(1, 0)).toBeUndefined();
     for (let offset = 1; offset <= 1000; offset++) cursors.set(1, offset % 2, offset);
     expect(cursors.get(1, 0)).toBe(1000);
@@ -24,7 +24,7 @@ describe('mirror cursors', () => {
     await store.close();
 
     const reopened = new LogStore(storeOptions(dir));
-    const again = new MirrorCursors(reopened.lmdb, 'cloud', silentLogger);
+    const again = new MirrorCursors(reopened, 'cloud', silentLogger);
     expect([again.get(1, 0), again.get(1, 1)]).toEqual([1000, 1001]);
     again.close();
     await reopened.close();
@@ -33,7 +33,7 @@ describe('mirror cursors', () => {
   it('only moves forward, and keeps the paused flag across a reopen', async () => {
     const dir = tempDir();
     const store = new LogStore(storeOptions(dir));
-    const cursors = new MirrorCursors(store.lmdb, 'cloud', silentLogger);
+    const cursors = new MirrorCursors(store, 'cloud', silentLogger);
     cursors.set(1, 0, 10);
     cursors.set(1, 0, 7);
     expect(cursors.get(1, 0)).toBe(10);
@@ -42,29 +42,44 @@ describe('mirror cursors', () => {
     cursors.close();
     await store.close();
     const reopened = new LogStore(storeOptions(dir));
-    const again = new MirrorCursors(reopened.lmdb, 'cloud', silentLogger);
-    expect([again.get(1, 0), again.paused, new MirrorCursors(reopened.lmdb, 'other', silentLogger).paused]).toEqual([10, true, false]);
+    const again = new MirrorCursors(reopened, 'cloud', silentLogger);
+    expect([again.get(1, 0), again.paused, new MirrorCursors(reopened, 'other', silentLogger).paused]).toEqual([10, true, false]);
     again.setPaused(false);
     expect(again.paused).toBe(false);
     again.close();
     await reopened.close();
   });
 
-  it('stops retrying writes once storage failed for good, keeping cursors in memory', async () => {
+  it('stops retrying writes once storage failed for good, keeping cursors in memory; a failed cursor write fails the store', async () => {
     const store = new LogStore(storeOptions(tempDir()));
-    let failed = false;
+    onCleanup(() => store.close());
     const errors: string[] = [];
     const logger = pino({ level: 'error' }, { write: (line: string) => errors.push(JSON.parse(line).msg) });
-    const cursors = new MirrorCursors(store.lmdb, 'cloud', logger, () => failed);
+    const cursors = new MirrorCursors(store, 'cloud', logger);
     cursors.set(1, 0, 5);
-    // Closing the environment under the cursors makes every write throw, like a fail-stopped store.
-    await store.close();
-    failed = true;
+    vi.spyOn(store.lmdb.env, 'transactionSync').mockImplementationOnce(() => {
+      throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+    });
     cursors.flush();
+    // One fail-stop for every writer of the environment: the log refuses appends, /healthz reads this.
+    expect(store.failed?.codeName).toBe('STORAGE_FAILED');
     cursors.set(1, 0, 9);
     expect(cursors.get(1, 0)).toBe(9);
     // A retry would come after 10 intervals.
     await sleep(CURSOR_FLUSH_INTERVAL_MS * 12);
     expect(errors).toEqual(['storage failed; mirror cursors are kept in memory only']);
+  });
+
+  it('refuses a pause with STORAGE_FULL while the disk has less than minFreeDiskBytes free, and keeps retrying cursors', async () => {
+    const store = new LogStore(storeOptions(tempDir(), { minFreeDiskBytes: Number.MAX_SAFE_INTEGER }));
+    onCleanup(() => store.close());
+    const cursors = new MirrorCursors(store, 'cloud', silentLogger);
+    onCleanup(async () => cursors.close());
+    expect(() => cursors.setPaused(true)).toThrow(expect.objectContaining({ codeName: 'STORAGE_FULL' }));
+    expect(cursors.paused).toBe(false);
+    cursors.set(1, 0, 5);
+    cursors.flush();
+    expect(cursors.commits).toBe(0);
+    expect(store.failed).toBeNull();
   });
 });

@@ -13,7 +13,7 @@ const bob = { id: 'bob' };
 /** A LogStore and the persistence sharing its environment, as the MQTT listener wires them. */
 async function open(dir: string) {
   const store = new LogStore(storeOptions(dir));
-  const persistence = new MqttPersistence(store.lmdb, silentLogger);
+  const persistence = new MqttPersistence(store, silentLogger);
   await persistence.setup(broker);
   const close = async () => {
     await persistence.destroy();
@@ -248,5 +248,21 @@ describe('MqttPersistence', () => {
     await expect(failed).rejects.toSatisfy((e) => isTributaryError(e, 'STORAGE_FAILED'));
     expect(await p.getWill(alice)).toBeUndefined();
     await expect(p.storeRetained(publish('t', 'y', { retain: true }))).rejects.toSatisfy((e) => isTributaryError(e, 'STORAGE_FAILED'));
+    // One fail-stop for the environment: the log stops writing too (and /healthz reads store.failed).
+    expect(store.failed?.codeName).toBe('STORAGE_FAILED');
+    expect(() => store.createTopic({ name: 't', partitions: 1, retentionMs: -1, retentionBytes: -1 })).toThrow(expect.objectContaining({ codeName: 'STORAGE_FAILED' }));
+  });
+
+  it('refuses session writes with STORAGE_FULL while the disk has less than minFreeDiskBytes free, and takes them once it has', async () => {
+    const dir = tempDir();
+    const store = new LogStore(storeOptions(dir, { minFreeDiskBytes: Number.MAX_SAFE_INTEGER }));
+    const p = new MqttPersistence(store, silentLogger);
+    onCleanup(async () => {
+      await p.destroy();
+      await store.close();
+    });
+    await expect(p.addSubscriptions(alice, [{ topic: 'a/#', qos: 1 }])).rejects.toSatisfy((e) => isTributaryError(e, 'STORAGE_FULL'));
+    expect(await p.subscriptionsByClient(alice)).toEqual([]);
+    expect(store.failed).toBeNull();
   });
 });

@@ -8,27 +8,29 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import abstractPersistence from 'aedes-persistence/abstract.js';
 import pino from 'pino';
-import { openLmdb, type LmdbHandles } from '../../src/storage/lmdb-env.ts';
+import { LogStore } from '../../src/storage/log-store.ts';
 import { MqttPersistence } from '../../src/storage/mqtt-persistence.ts';
 
 const dirs = new Set<string>();
 
-/** Owns its environment, as the LogStore does in the broker: destroy() also closes it and removes the dir. */
+const logger = pino({ level: 'silent' });
+
+/** Owns its LogStore, as main.ts does in the broker: destroy() also closes it and removes the dir. */
 class TempDirPersistence extends MqttPersistence {
   private readonly dir: string;
-  private readonly handles: LmdbHandles;
+  private readonly store: LogStore;
 
-  constructor(dir: string, handles: LmdbHandles) {
-    super(handles, pino({ level: 'silent' }));
+  constructor(dir: string, store: LogStore) {
+    super(store, logger);
     this.dir = dir;
-    this.handles = handles;
+    this.store = store;
   }
 
   override async destroy(): Promise<void> {
     try {
       await super.destroy();
     } finally {
-      await this.handles.env.close();
+      await this.store.close();
       fs.rmSync(this.dir, { recursive: true, force: true });
       dirs.delete(this.dir);
     }
@@ -41,7 +43,16 @@ abstractPersistence({
   persistence: () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-aedes-persistence-'));
     dirs.add(dir);
-    return new TempDirPersistence(dir, openLmdb(dir, 64 * 1024 * 1024));
+    const store = new LogStore({
+      dataDir: dir,
+      mapSizeBytes: 64 * 1024 * 1024,
+      diskBudgetBytes: -1,
+      diskBudgetPolicy: 'reject-new',
+      minFreeDiskBytes: 0,
+      commitQueueBytesMax: 64 * 1024 * 1024,
+      logger,
+    });
+    return new TempDirPersistence(dir, store);
   },
 });
 

@@ -2,8 +2,9 @@
 // synchronous LMDB transaction per call would cost one fdatasync per call, on the main thread. So
 // writes are staged, the writes of one event-loop turn share one env.transactionSync run from
 // setImmediate (as LogStore.runGroup does), and every caller of that turn is answered after it.
-// Synchronous for the reasons in log-store.ts: a failed commit throws once, with its code, and leaves
-// no stray rejection behind.
+// The transaction is the LogStore's commitSideWrite: synchronous for the reasons in log-store.ts, and
+// under the log's room checks and fail-stop, so a session write that fails with EIO stops the log's
+// writes too and turns /healthz to 503.
 //
 // Until the commit, reads of a staged key return the staged value; a later write of the same key in
 // the turn replaces the staged one, which is applying them in call order.
@@ -13,10 +14,10 @@
 // after it was staged. A client draining its queue makes such writes one packet per loop turn, and a
 // commit per turn would cap the drain at one packet per fdatasync.
 
-import type { Database, Key, RootDatabase } from 'lmdb';
+import type { Database, Key } from 'lmdb';
 import type { Logger } from 'pino';
-import { TributaryError } from '../../errors.ts';
-import { failedForRoom, type LmdbHandles } from '../lmdb-env.ts';
+import { asTributaryError, TributaryError } from '../../errors.ts';
+import type { SideWriteStore } from '../log-store.ts';
 
 interface Staged {
   key: Key;
@@ -34,8 +35,7 @@ interface Batch {
 }
 
 export class GroupCommit {
-  private readonly env: RootDatabase;
-  private readonly dataDir: string;
+  private readonly store: SideWriteStore;
   private readonly log: Logger;
   private readonly onRollback: () => void;
   // Keyed by database, then by the key's JSON: lmdb keys here are strings or arrays of strings and numbers.
@@ -47,9 +47,8 @@ export class GroupCommit {
   private commitCount = 0;
 
   /** `onRollback` runs after a failed commit, so callers can drop in-memory state the commit did not keep. */
-  constructor(lmdb: LmdbHandles, logger: Logger, onRollback: () => void) {
-    this.env = lmdb.env;
-    this.dataDir = lmdb.dataDir;
+  constructor(store: SideWriteStore, logger: Logger, onRollback: () => void) {
+    this.store = store;
     this.log = logger;
     this.onRollback = onRollback;
   }
@@ -85,9 +84,9 @@ export class GroupCommit {
     return this.commitCount;
   }
 
-  /** Set once a commit failed for a reason other than room: no write is accepted after it. */
+  /** Set once storage failed for a reason other than room: no write is accepted after it. */
   get failed(): TributaryError | null {
-    return this.failure;
+    return this.failure ?? this.store.failed;
   }
 
   private stage(db: Database, key: Key, value: object | undefined, lazy: boolean): void {
@@ -115,7 +114,7 @@ export class GroupCommit {
     this.staged = new Map();
     if (!batch) return;
     try {
-      this.env.transactionSync(() => {
+      this.store.commitSideWrite(() => {
         for (const [db, writes] of staged)
           for (const { key, value } of writes.values()) {
             if (value === undefined) db.removeSync(key);
@@ -123,7 +122,9 @@ export class GroupCommit {
           }
       });
     } catch (err) {
-      batch.reject(this.classify(err));
+      const error = asTributaryError(err);
+      this.log.warn({ code: error.codeName, err: error.message, writes: countWrites(staged) }, 'MQTT session writes not committed; session state reloaded from disk');
+      batch.reject(error);
       this.rollback();
       return;
     }
@@ -141,19 +142,12 @@ export class GroupCommit {
       this.log.error({ err }, 'MQTT persistence could not reload its indexes; writes stopped');
     }
   }
+}
 
-  private classify(err: unknown): TributaryError {
-    const message = err instanceof Error ? err.message : String(err);
-    if (failedForRoom(err, this.dataDir, 0)) {
-      this.log.warn({ code: (err as { code?: unknown }).code }, 'MQTT session write refused: no room on the data dir');
-      return new TributaryError('STORAGE_FULL', `no room to store MQTT session state: ${message}`, undefined, { cause: err });
-    }
-    this.failure = new TributaryError('STORAGE_FAILED', `MQTT session write failed: ${message}; writes stopped (restart after fixing the disk)`, undefined, {
-      cause: err,
-    });
-    this.log.fatal({ err }, 'MQTT session write failed; MQTT persistence is now read-only');
-    return this.failure;
-  }
+function countWrites(staged: Map<Database, Map<string, Staged>>): number {
+  let n = 0;
+  for (const writes of staged.values()) n += writes.size;
+  return n;
 }
 
 function newBatch(): Batch {
