@@ -12,21 +12,27 @@ import { tempDir } from '../helpers/temp.ts';
 
 const produce = (seq: number, value: string) => produceFrame(seq, [value], { acks: 'all' });
 
+/** A child broker (edge and HTTP on, plus `env`) whose fsyncs fail with EIO while `trigger` exists. */
+async function startWithFailingFsync(env: Record<string, string> = {}) {
+  const dir = tempDir();
+  const shim = path.join(dir, 'fail-fsync.so');
+  execFileSync('gcc', ['-shared', '-fPIC', '-o', shim, path.resolve('test/crash/fail-fsync.c'), '-ldl']);
+  const trigger = path.join(dir, 'fail-now');
+  const [port, httpPort] = [await freePort(), await freePort()];
+  const broker = await startChildBroker(path.join(dir, 'data'), port, {
+    LD_PRELOAD: shim,
+    FAIL_FSYNC_TRIGGER: trigger,
+    TRIBUTARY_LISTENERS__HTTP__ENABLED: 'true',
+    TRIBUTARY_LISTENERS__HTTP__HOST: '127.0.0.1',
+    TRIBUTARY_LISTENERS__HTTP__PORT: String(httpPort),
+    ...env,
+  });
+  return { broker, port, httpPort, trigger };
+}
+
 describe('fsync failure', () => {
   it('refuses the ack with STORAGE_FAILED, stops writes, and fails /healthz', async () => {
-    const dir = tempDir();
-    const shim = path.join(dir, 'fail-fsync.so');
-    execFileSync('gcc', ['-shared', '-fPIC', '-o', shim, path.resolve('test/crash/fail-fsync.c'), '-ldl']);
-    const trigger = path.join(dir, 'fail-now');
-    const port = await freePort();
-    const httpPort = await freePort();
-    const broker = await startChildBroker(path.join(dir, 'data'), port, {
-      LD_PRELOAD: shim,
-      FAIL_FSYNC_TRIGGER: trigger,
-      TRIBUTARY_LISTENERS__HTTP__ENABLED: 'true',
-      TRIBUTARY_LISTENERS__HTTP__HOST: '127.0.0.1',
-      TRIBUTARY_LISTENERS__HTTP__PORT: String(httpPort),
-    });
+    const { broker, port, httpPort, trigger } = await startWithFailingFsync();
     const peer = await RawPeer.hello(port);
     peer.send({ type: 'register', corr: 1, alias: 1, topic: 'disk', create: true });
     await peer.waitFor((f) => f.type === 'registered');
@@ -48,17 +54,8 @@ describe('fsync failure', () => {
   });
 
   it('fails /healthz and the log when an MQTT session write is the one whose fsync fails', async () => {
-    const dir = tempDir();
-    const shim = path.join(dir, 'fail-fsync.so');
-    execFileSync('gcc', ['-shared', '-fPIC', '-o', shim, path.resolve('test/crash/fail-fsync.c'), '-ldl']);
-    const trigger = path.join(dir, 'fail-now');
-    const [port, httpPort, mqttPort] = [await freePort(), await freePort(), await freePort()];
-    const broker = await startChildBroker(path.join(dir, 'data'), port, {
-      LD_PRELOAD: shim,
-      FAIL_FSYNC_TRIGGER: trigger,
-      TRIBUTARY_LISTENERS__HTTP__ENABLED: 'true',
-      TRIBUTARY_LISTENERS__HTTP__HOST: '127.0.0.1',
-      TRIBUTARY_LISTENERS__HTTP__PORT: String(httpPort),
+    const mqttPort = await freePort();
+    const { broker, port, httpPort, trigger } = await startWithFailingFsync({
       TRIBUTARY_LISTENERS__MQTT__ENABLED: 'true',
       TRIBUTARY_LISTENERS__MQTT__HOST: '127.0.0.1',
       TRIBUTARY_LISTENERS__MQTT__PORT: String(mqttPort),

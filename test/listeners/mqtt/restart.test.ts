@@ -15,14 +15,19 @@ function nextMessage(client: Awaited<ReturnType<typeof connectMqtt>>, timeoutMs 
   });
 }
 
+/** Subscribes at QoS 1 in a persistent session, then disconnects: messages for it are queued. */
+async function leaveSession(port: number, clientId: string, filter: string): Promise<void> {
+  const sub = await connectMqtt(port, { clientId, clean: false });
+  await sub.subscribeAsync(filter, { qos: 1 });
+  await sub.endAsync();
+}
+
 describe('MQTT state across a restart', () => {
   it('keeps retained messages, persistent sessions, their subscriptions and queued QoS 1 messages', async () => {
     const broker = await startMqttBroker();
     const port = () => broker.running.mqtt!.port;
 
-    const sub = await connectMqtt(port(), { clientId: 'dashboard', clean: false });
-    await sub.subscribeAsync('alerts/#', { qos: 1 });
-    await sub.endAsync();
+    await leaveSession(port(), 'dashboard', 'alerts/#');
 
     const pub = await connectMqtt(port(), { clientId: 'sensor' });
     await pub.publishAsync('config/site', 'v42', { qos: 1, retain: true });
@@ -56,9 +61,7 @@ describe('MQTT state across a restart', () => {
   it('drains a long offline queue in order, and a graceful restart keeps what the subscriber acknowledged', async () => {
     const broker = await startMqttBroker();
     const port = () => broker.running.mqtt!.port;
-    const sub = await connectMqtt(port(), { clientId: 'fleet', clean: false });
-    await sub.subscribeAsync('q/#', { qos: 1 });
-    await sub.endAsync();
+    await leaveSession(port(), 'fleet', 'q/#');
 
     const total = 3000;
     const pub = await connectMqtt(port(), { clientId: 'sensor' });
