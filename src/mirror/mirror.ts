@@ -94,6 +94,8 @@ export class Mirror {
   private shippedBytes = 0;
   private resent = 0;
   private rejected = 0;
+  /** Per partition, the highest offset counted as rejected: a resend after a reconnect is refused again, not counted again. */
+  private readonly rejectedHigh = new WeakMap<MirrorPosition, number>();
   private dropped = 0;
   private lastError: MirrorError | null = null;
   private rejectLog = { atMs: 0, unlogged: 0 };
@@ -373,7 +375,7 @@ export class Mirror {
     if (suspect !== undefined && suspect.offset === next && suspect.sessions >= POISON_SESSIONS) {
       this.suspects.delete(key);
       const err = new TributaryError('UPSTREAM_REJECTED', `the upstream closed the connection ${suspect.sessions} times in a row right after offset ${next} was sent, unacknowledged`);
-      if (!this.refused(err, topic.name, partition, next)) return;
+      if (!this.refused(err, pos, topic.name, partition, next)) return;
       this.cursors.advance(pos, next + 1);
       next++;
     }
@@ -429,7 +431,7 @@ export class Mirror {
             session.reason ??= err;
             session.abort.abort();
             return;
-          } else if (!this.refused(err, topic.name, partition, entry.offset)) return;
+          } else if (!this.refused(err, pos, topic.name, partition, entry.offset)) return;
           entry.done = true;
           this.advance(p);
           session.gate.release();
@@ -460,9 +462,11 @@ export class Mirror {
    * A record the upstream refuses for good. onRejected skip: count it and go on (true). stop: fail
    * the mirror, leaving the cursor on it so `resume` retries it (false).
    */
-  private refused(err: TributaryError, topic: string, partition: number, offset: number): boolean {
+  private refused(err: TributaryError, pos: MirrorPosition, topic: string, partition: number, offset: number): boolean {
     this.lastError = { code: err.codeName, message: err.message, atMs: Date.now() };
     if (this.cfg.onRejected === 'skip') {
+      if (offset <= (this.rejectedHigh.get(pos) ?? -1)) return true;
+      this.rejectedHigh.set(pos, offset);
       this.rejected++;
       const now = Date.now();
       if (now - this.rejectLog.atMs < REJECT_LOG_INTERVAL_MS) this.rejectLog.unlogged++;

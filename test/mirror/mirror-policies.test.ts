@@ -102,6 +102,20 @@ describe('permanent rejections', () => {
     expect(up.connects).toBe(1);
   });
 
+  it('counts a refused record once when a reconnect sends it again', async () => {
+    // 'lost' is never acknowledged, so the cursor stays before 'poison': the next session resends both.
+    const up = await startUpstream({ dropAckOnce: ['lost'], rejectPayloads: { poison: 0x87 } });
+    const edge = await edgeWith({ url: `mqtt://127.0.0.1:${up.port}`, ackTimeoutMs: 300 });
+    const { broker } = edge.running;
+    broker.createTopic({ name: 'telemetry', partitions: 1 });
+    await broker.produce({ topic: 'telemetry', partition: 0, records: ['lost', 'poison', 'b'].map((v) => rec(v)), acks: 1 });
+    const mirrors = edge.running.mirrors!;
+    await until(() => mirrors.status('cloud').backlogRecords === 0, 'an empty backlog');
+    expect(up.connects).toBe(2);
+    expect(values(up.rejected)).toEqual(['poison', 'poison']);
+    expect(mirrors.status('cloud').rejectedRecords).toBe(1);
+  });
+
   it('refuses a record above the upstream maximum packet size without sending it', async () => {
     const up = await startUpstream({ maximumPacketSize: 200 });
     const edge = await edgeWith({ url: `mqtt://127.0.0.1:${up.port}` });
