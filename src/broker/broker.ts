@@ -118,7 +118,6 @@ export class Broker {
   private readonly waiters = new FetchWaiters();
   private readonly roundRobin = new Map<number, RoundRobin>();
   private readonly coalescing = new Map<string, CoalescedGroup>();
-  private coalesceScheduled = false;
   private retentionTimer: NodeJS.Timeout | null = null;
   private maintenanceRunning = false;
   private closed = false;
@@ -129,6 +128,7 @@ export class Broker {
     this.opts = opts;
     this.log = logger.child({ module: 'broker' });
     store.onAppended = (topicId, partition) => this.waiters.wake(topicId, partition);
+    store.beforeGroup = () => this.flushCoalesced();
   }
 
   /** Starts the retention schedule. */
@@ -247,15 +247,13 @@ export class Broker {
       group.items.push({ records: req.records, resolve, reject });
       group.records += req.records.length;
       group.bytes += bytes;
-      if (!this.coalesceScheduled) {
-        this.coalesceScheduled = true;
-        setImmediate(() => this.flushCoalesced());
-      }
+      // The store's next group commit takes the open groups (beforeGroup): one loop turn, not two.
+      this.store.scheduleGroup();
     });
   }
 
   private flushCoalesced(): void {
-    this.coalesceScheduled = false;
+    if (this.coalescing.size === 0) return;
     const groups = [...this.coalescing.values()];
     this.coalescing.clear();
     for (const g of groups) this.appendCoalesced(g);
