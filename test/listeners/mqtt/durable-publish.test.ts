@@ -193,4 +193,24 @@ describe('DurablePublisher', () => {
     // Once per connection, not per refused PUBLISH; quiet sent nothing during the close.
     expect(listener.metrics.closed.get('shutting-down')).toBe(1);
   });
+
+  it('keeps a QoS 2 PUBLISH exactly once across a graceful restart that closed its connection mid-append', async () => {
+    const broker = await startMqttBroker();
+    const releaseAppends = holdAppends(broker.running);
+    const peer = await RawMqtt.session(broker.mqttPort, 'exactly-once', false);
+    peer.send(publish('qos2/1', 2, 7));
+    await expect.poll(() => broker.running.mqtt!.metrics.publishesIn[2]).toBe(1);
+
+    const stopping = broker.stop();
+    releaseAppends();
+    await within(stopping, 5_000, 'stop');
+    await peer.waitClosed();
+    await broker.start();
+
+    // The client did not see PUBREC (or did not trust it): it sends the PUBLISH again, DUP set.
+    const again = await RawMqtt.session(broker.running.mqtt!.port, 'exactly-once', false);
+    again.send({ ...publish('qos2/1', 2, 7), dup: true });
+    await again.waitFor((p) => p.cmd === 'pubrec' && (p as { messageId: number }).messageId === 7);
+    expect((await logRecords(broker.running, 'mqtt')).map((r) => r.key!.toString())).toEqual(['qos2/1']);
+  });
 });
