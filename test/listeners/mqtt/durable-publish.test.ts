@@ -209,7 +209,7 @@ describe('DurablePublisher', () => {
 
     // The client did not see PUBREC (or did not trust it): it sends the PUBLISH again, DUP set.
     const again = await RawMqtt.session(broker.running.mqtt!.port, 'exactly-once', false);
-    again.send({ ...publish('qos2/1', 2, 7), dup: true });
+    again.send({ cmd: 'publish', topic: 'qos2/1', payload: Buffer.from('qos2/1'), qos: 2, messageId: 7, retain: false, dup: true });
     await again.waitFor((p) => p.cmd === 'pubrec' && (p as { messageId: number }).messageId === 7);
     expect((await logRecords(broker.running, 'mqtt')).map((r) => r.key!.toString())).toEqual(['qos2/1']);
   });
