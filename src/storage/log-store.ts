@@ -26,7 +26,25 @@ import {
 export type { StoredTopic } from './lmdb-env.ts';
 
 /** What a component keeping its own state in the log's environment (MQTT sessions, mirror cursors) uses. */
-export type SideWriteStore = Pick<LogStore, 'commitSideWrite' | 'failed' | 'lmdb'>;
+export type SideWriteStore = Pick<LogStore, 'commitSideWrite' | 'failed' | 'lmdb' | 'addCommitParticipant' | 'scheduleGroup'>;
+
+/**
+ * A writer whose staged writes ride in the log's group commits (the MQTT session state): one
+ * transaction, one fdatasync per loop turn for everything, and one failure outcome.
+ */
+export interface CommitParticipant {
+  /** Whether writes wait for the next group commit. */
+  readonly hasStaged: boolean;
+  /** At the start of a group: takes what is staged (later writes stage anew for the next group). */
+  take(): TakenWrites;
+}
+
+export interface TakenWrites {
+  /** Inside the group's transaction. */
+  write(): void;
+  /** Null when the transaction committed, else why nothing of it was kept. */
+  settle(err: TributaryError | null): void;
+}
 
 export type DiskBudgetPolicy = 'reject-new' | 'drop-oldest';
 
@@ -151,6 +169,7 @@ export class LogStore {
    * instead of two (its own, then the store's).
    */
   beforeGroup: (() => void) | null = null;
+  private readonly participants: CommitParticipant[] = [];
 
   constructor(opts: LogStoreOptions) {
     this.opts = opts;
@@ -314,6 +333,11 @@ export class LogStore {
     return null;
   }
 
+  /** Its staged writes join every group commit from now on; it calls scheduleGroup() when it needs one. */
+  addCommitParticipant(p: CommitParticipant): void {
+    this.participants.push(p);
+  }
+
   /** Has a group commit run at the end of this loop turn even if nothing is pending yet (see beforeGroup). */
   scheduleGroup(): void {
     if (this.groupScheduled) return;
@@ -329,11 +353,13 @@ export class LogStore {
     const groupBytes = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
-    if (group.length === 0) return;
+    const sides = this.participants.filter((p) => p.hasStaged).map((p) => p.take());
+    if (group.length === 0 && sides.length === 0) return;
 
-    const refusal = this.failure ?? this.roomError(groupBytes);
+    const refusal = this.failure ?? (this.closed ? new TributaryError('SHUTTING_DOWN', 'storage is closed') : this.roomError(groupBytes));
     if (refusal) {
       for (const a of group) a.reject(refusal);
+      for (const side of sides) side.settle(refusal);
       return;
     }
 
@@ -378,10 +404,12 @@ export class LogStore {
           this.h.partitions.putSync([state.topicId, state.partition], [logStart, cur.nextOffset, bytes]);
         }
         for (const [clientId, seq] of seqs) this.h.producers.putSync(clientId, [seq, now]);
+        for (const side of sides) side.write();
       });
     } catch (err) {
       const error = this.classifyWriteError(err, groupBytes);
       for (const a of group) a.reject(error);
+      for (const side of sides) side.settle(error);
       return;
     }
 
@@ -394,6 +422,7 @@ export class LogStore {
     // Last of the in-memory updates: onLogStartMoved listeners must see this commit's appends too.
     this.applyEvictions(evictions);
     this.counters.groupCommits++;
+    for (const side of sides) side.settle(null);
 
     let flushers: PendingAppend[] | null = null;
     for (let i = 0; i < group.length; i++) {
@@ -756,7 +785,7 @@ export class LogStore {
   /** Commits what is queued, waits for the flush, closes LMDB. */
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.pending.length > 0) this.runGroup();
+    if (this.pending.length > 0 || this.participants.some((p) => p.hasStaged)) this.runGroup();
     this.closed = true;
     try {
       if (!this.failure) await this.flushed();

@@ -1,29 +1,30 @@
 // Group commit for the MQTT persistence. aedes makes one persistence call per MQTT operation, and a
 // synchronous LMDB transaction per call would cost one fdatasync per call, on the main thread. So
-// writes are staged, the writes of one event-loop turn share one env.transactionSync run from
-// setImmediate (as LogStore.runGroup does), and every caller of that turn is answered after it.
-// The transaction is the LogStore's commitSideWrite: synchronous for the reasons in log-store.ts, and
-// under the log's room checks and fail-stop, so a session write that fails with EIO stops the log's
-// writes too and turns /healthz to 503.
+// writes are staged and ride in the LogStore's next group commit (a CommitParticipant): the log's
+// appends and the session writes of one event-loop turn share one transaction and one fdatasync,
+// the log's room checks, and its fail-stop (a session write that fails with EIO stops the log's
+// writes too and turns /healthz to 503). Every caller of a turn is answered after its commit.
 //
 // Until the commit, reads of a staged key return the staged value; a later write of the same key in
 // the turn replaces the staged one, which is applying them in call order.
 //
 // A lazy write (one whose loss in a power cut only makes a QoS 1 delivery go out again) does not
-// call for a commit of its own: it rides with the next eager one, or is committed LAZY_COMMIT_MS
-// after it was staged. A client draining its queue makes such writes one packet per loop turn, and a
-// commit per turn would cap the drain at one packet per fdatasync.
+// call for a commit of its own: it rides with the next group commit, or one LAZY_COMMIT_MS after it
+// was staged. A client draining its queue makes such writes one packet per loop turn, and a commit
+// per turn would cap the drain at one packet per fdatasync.
 
 import type { Database, Key } from 'lmdb';
 import type { Logger } from 'pino';
 import { asTributaryError, TributaryError } from '../../errors.ts';
-import type { SideWriteStore } from '../log-store.ts';
+import type { CommitParticipant, SideWriteStore, TakenWrites } from '../log-store.ts';
 
 interface Staged {
   key: Key;
   /** undefined deletes the key. */
   value: object | undefined;
 }
+
+type StagedWrites = Map<Database, Map<string, Staged>>;
 
 /** How long a lazy write may wait for a commit. */
 export const LAZY_COMMIT_MS = 100;
@@ -34,14 +35,13 @@ interface Batch {
   reject: (err: TributaryError) => void;
 }
 
-export class GroupCommit {
+export class GroupCommit implements CommitParticipant {
   private readonly store: SideWriteStore;
   private readonly log: Logger;
   private readonly onRollback: () => void;
   // Keyed by database, then by the key's JSON: lmdb keys here are strings or arrays of strings and numbers.
-  private staged = new Map<Database, Map<string, Staged>>();
+  private staged: StagedWrites = new Map();
   private batch: Batch | null = null;
-  private eagerScheduled = false;
   private lazyTimer: NodeJS.Timeout | null = null;
   private failure: TributaryError | null = null;
   private commitCount = 0;
@@ -51,6 +51,7 @@ export class GroupCommit {
     this.store = store;
     this.log = logger;
     this.onRollback = onRollback;
+    store.addCommitParticipant(this);
   }
 
   /** `value` is committed as it is at the end of the turn: the caller must not change it afterwards. */
@@ -74,9 +75,16 @@ export class GroupCommit {
     return this.batch?.promise ?? Promise.resolve();
   }
 
-  /** Commits what is staged now rather than at the end of the turn. */
+  /** Commits what is staged now, in a transaction of its own, rather than with the next group. */
   flush(): void {
-    this.run();
+    if (!this.hasStaged) return;
+    const taken = this.take();
+    try {
+      this.store.commitSideWrite(() => taken.write());
+    } catch (err) {
+      return taken.settle(asTributaryError(err));
+    }
+    taken.settle(null);
   }
 
   /** Transactions committed so far. */
@@ -89,51 +97,50 @@ export class GroupCommit {
     return this.failure ?? this.store.failed;
   }
 
-  private stage(db: Database, key: Key, value: object | undefined, lazy: boolean): void {
-    let writes = this.staged.get(db);
-    if (!writes) this.staged.set(db, (writes = new Map()));
-    writes.set(JSON.stringify(key), { key, value });
-    this.batch ??= newBatch();
-    if (!lazy && !this.eagerScheduled) {
-      this.eagerScheduled = true;
-      // setImmediate runs after this turn's I/O callbacks: every operation decoded from the sockets
-      // readable now joins the same transaction.
-      setImmediate(() => this.run());
-    } else if (lazy && !this.eagerScheduled && !this.lazyTimer) {
-      this.lazyTimer = setTimeout(() => this.run(), LAZY_COMMIT_MS);
-    }
+  get hasStaged(): boolean {
+    return this.batch !== null;
   }
 
-  private run(): void {
-    this.eagerScheduled = false;
-    if (this.lazyTimer) clearTimeout(this.lazyTimer);
-    this.lazyTimer = null;
-    const batch = this.batch;
+  take(): TakenWrites {
+    const batch = this.batch!;
     const staged = this.staged;
     this.batch = null;
     this.staged = new Map();
-    if (!batch) return;
-    try {
-      this.store.commitSideWrite(() => {
+    if (this.lazyTimer) clearTimeout(this.lazyTimer);
+    this.lazyTimer = null;
+    return {
+      write: () => {
         for (const [db, writes] of staged)
           for (const { key, value } of writes.values()) {
             if (value === undefined) db.removeSync(key);
             else db.putSync(key, value);
           }
-      });
-    } catch (err) {
-      const error = asTributaryError(err);
-      this.log.warn({ code: error.codeName, err: error.message, writes: countWrites(staged) }, 'MQTT session writes not committed; session state reloaded from disk');
-      batch.reject(error);
-      this.rollback();
-      return;
-    }
-    this.commitCount++;
-    batch.resolve();
+      },
+      settle: (err) => {
+        if (err === null) {
+          this.commitCount++;
+          return batch.resolve();
+        }
+        this.log.warn({ code: err.codeName, err: err.message, writes: countWrites(staged) }, 'MQTT session writes not committed; session state reloaded from disk');
+        batch.reject(err);
+        this.rollback();
+      },
+    };
   }
 
-  // Runs from setImmediate: a throw here would take the process down, so a rollback that cannot read
-  // LMDB (the environment was closed under a scheduled commit) stops writes instead.
+  private stage(db: Database, key: Key, value: object | undefined, lazy: boolean): void {
+    let writes = this.staged.get(db);
+    if (!writes) this.staged.set(db, (writes = new Map()));
+    writes.set(JSON.stringify(key), { key, value });
+    this.batch ??= newBatch();
+    // The log's group commit runs from setImmediate, after this turn's I/O callbacks: every operation
+    // decoded from the sockets readable now joins the same transaction.
+    if (!lazy) this.store.scheduleGroup();
+    else this.lazyTimer ??= setTimeout(() => this.store.scheduleGroup(), LAZY_COMMIT_MS);
+  }
+
+  // Runs after a failed commit: a throw here would take the process down, so a rollback that cannot
+  // read LMDB (the environment was closed under a scheduled commit) stops writes instead.
   private rollback(): void {
     try {
       this.onRollback();
@@ -144,7 +151,7 @@ export class GroupCommit {
   }
 }
 
-function countWrites(staged: Map<Database, Map<string, Staged>>): number {
+function countWrites(staged: StagedWrites): number {
   let n = 0;
   for (const writes of staged.values()) n += writes.size;
   return n;
