@@ -11,7 +11,7 @@ import { runLatency } from './latency.ts';
 import { formatMachine, machineInfo } from './machine.ts';
 import { runMirrorDrain } from './mirror-drain.ts';
 import { runMqttIdle } from './mqtt-idle.ts';
-import { runMqttOffline } from './mqtt-offline.ts';
+import { runMqttSession } from './mqtt-session.ts';
 import { runMqtt } from './mqtt-throughput.ts';
 import type { BenchName } from './names.ts';
 import { formatTable, verdict, type BenchResult } from './results.ts';
@@ -72,7 +72,7 @@ export async function runBench(opts: BenchOptions): Promise<number> {
   // Each with a broker of its own: a fresh log for the MQTT rates, a fresh heap for the idle RSS.
   if (want('mqtt')) await attempt('mqtt', () => runMqtt(s.mqtt));
   if (want('mqtt-idle')) await attempt('mqtt-idle', () => runMqttIdle(s.mqttIdle));
-  if (want('mqtt-offline')) await attempt('mqtt-offline', () => runMqttOffline(s.mqttOffline));
+  if (want('mqtt-session')) await attempt('mqtt-session', () => runMqttSession(s.mqttSession));
   // Its own mosquitto and broker child processes, restarted on one data dir between phases.
   if (want('mirror-drain')) await attempt('mirror-drain', () => runMirrorDrain(s.mirrorDrain));
 

@@ -9,7 +9,7 @@ import type { LatencySettings } from './latency.ts';
 import type { MirrorDrainSettings } from './mirror-drain.ts';
 import type { MqttSettings } from './mqtt-throughput.ts';
 import type { MqttIdleSettings } from './mqtt-idle.ts';
-import type { MqttOfflineSettings } from './mqtt-offline.ts';
+import type { MqttSessionSettings } from './mqtt-session.ts';
 
 export interface BenchSettings {
   append: AppendSettings;
@@ -18,7 +18,7 @@ export interface BenchSettings {
   latency: LatencySettings;
   mqtt: MqttSettings;
   mqttIdle: MqttIdleSettings;
-  mqttOffline: MqttOfflineSettings;
+  mqttSession: MqttSessionSettings;
   mirrorDrain: MirrorDrainSettings;
   /** Time the broker gets after startup before its idle RSS is read. */
   idleSettleMs: number;
@@ -33,7 +33,7 @@ export const fullSettings: BenchSettings = {
   latency: { ratePerSec: 5000, durationMs: 5000, warmupMs: 1000, valueBytes: VALUE_BYTES },
   mqtt: { publishers: 4, window: 100, payloadBytes: VALUE_BYTES, durationMs: 5000, repeats: 3 },
   mqttIdle: { connections: [1000, 10_000], settleMs: 2000, timeoutMs: 60_000 },
-  mqttOffline: { messages: 50_000, payloadBytes: VALUE_BYTES, repeats: 3 },
+  mqttSession: { publishers: 4, window: 100, durationMs: 5000, messages: 50_000, payloadBytes: VALUE_BYTES, repeats: 3 },
   mirrorDrain: {
     records: 1_000_000,
     payloadBytes: VALUE_BYTES,
@@ -56,7 +56,7 @@ export const quickSettings: BenchSettings = {
   latency: { ...fullSettings.latency, durationMs: 1000, warmupMs: 200 },
   mqtt: { ...fullSettings.mqtt, durationMs: 1000, repeats: 1 },
   mqttIdle: { ...fullSettings.mqttIdle, connections: [100], settleMs: 300 },
-  mqttOffline: { ...fullSettings.mqttOffline, messages: 2_000, repeats: 1 },
+  mqttSession: { ...fullSettings.mqttSession, durationMs: 1000, messages: 2_000, repeats: 1 },
   mirrorDrain: { ...fullSettings.mirrorDrain, records: 20_000, ingest: { ...fullSettings.mirrorDrain.ingest, durationMs: 1000 }, ingestBacklogRecords: 50_000 },
   idleSettleMs: 300,
 };
