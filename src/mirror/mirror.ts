@@ -94,8 +94,8 @@ export class Mirror {
   private shippedBytes = 0;
   private resent = 0;
   private rejected = 0;
-  /** Per partition, the highest offset counted as rejected: a resend after a reconnect is refused again, not counted again. */
-  private readonly rejectedHigh = new WeakMap<MirrorPosition, number>();
+  /** Per partition, offsets counted as rejected at or past the cursor: a resend after a reconnect is refused again, not counted again. */
+  private readonly rejectedOffsets = new WeakMap<MirrorPosition, Set<number>>();
   private dropped = 0;
   private lastError: MirrorError | null = null;
   private rejectLog = { atMs: 0, unlogged: 0 };
@@ -465,8 +465,12 @@ export class Mirror {
   private refused(err: TributaryError, pos: MirrorPosition, topic: string, partition: number, offset: number): boolean {
     this.lastError = { code: err.codeName, message: err.message, atMs: Date.now() };
     if (this.cfg.onRejected === 'skip') {
-      if (offset <= (this.rejectedHigh.get(pos) ?? -1)) return true;
-      this.rejectedHigh.set(pos, offset);
+      let counted = this.rejectedOffsets.get(pos);
+      if (counted === undefined) this.rejectedOffsets.set(pos, (counted = new Set()));
+      if (counted.has(offset)) return true;
+      // Offsets below the cursor are never sent again: forgetting them keeps the set small.
+      for (const o of counted) if (pos.cursor !== undefined && o < pos.cursor) counted.delete(o);
+      counted.add(offset);
       this.rejected++;
       const now = Date.now();
       if (now - this.rejectLog.atMs < REJECT_LOG_INTERVAL_MS) this.rejectLog.unlogged++;

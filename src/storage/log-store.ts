@@ -349,8 +349,8 @@ export class LogStore {
     // While groupScheduled is still true, appends made by the hook join this group without scheduling another.
     this.beforeGroup?.();
     this.groupScheduled = false;
-    const group = this.pending;
-    const groupBytes = this.pendingBytes;
+    let group = this.pending;
+    let groupBytes = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
     const sides = this.participants.filter((p) => p.hasStaged).map((p) => p.take());
@@ -359,9 +359,16 @@ export class LogStore {
     const refusal = this.failure ?? (this.closed ? new TributaryError('SHUTTING_DOWN', 'storage is closed') : this.roomError(groupBytes));
     if (refusal) {
       for (const a of group) a.reject(refusal);
-      for (const side of sides) side.settle(refusal);
-      return;
+      // Refused for the size of the appends, the participants' few bytes may still fit on their own.
+      const sideRefusal = group.length === 0 || refusal.codeName !== 'STORAGE_FULL' ? refusal : this.roomError(0);
+      if (sideRefusal) for (const side of sides) side.settle(sideRefusal);
+      if (sideRefusal || sides.length === 0) return;
+      group = [];
+      groupBytes = 0;
     }
+    // A participant's write that throws (a key over LMDB's size limit, from what a client sent) is its
+    // own failure, in a child transaction: it must not take the log's appends or the store with it.
+    const sideErrors: (TributaryError | null)[] = sides.map(() => null);
 
     const results: (AppendResult | TributaryError)[] = new Array(group.length);
     const next = new Map<PartitionState, { nextOffset: number; bytes: number; appendedBytes: number }>();
@@ -404,7 +411,13 @@ export class LogStore {
           this.h.partitions.putSync([state.topicId, state.partition], [logStart, cur.nextOffset, bytes]);
         }
         for (const [clientId, seq] of seqs) this.h.producers.putSync(clientId, [seq, now]);
-        for (const side of sides) side.write();
+        sides.forEach((side, i) => {
+          try {
+            this.h.env.transactionSync(() => side.write());
+          } catch (err) {
+            sideErrors[i] = this.classifyParticipantError(err);
+          }
+        });
       });
     } catch (err) {
       const error = this.classifyWriteError(err, groupBytes);
@@ -422,7 +435,7 @@ export class LogStore {
     // Last of the in-memory updates: onLogStartMoved listeners must see this commit's appends too.
     this.applyEvictions(evictions);
     this.counters.groupCommits++;
-    for (const side of sides) side.settle(null);
+    sides.forEach((side, i) => side.settle(sideErrors[i]));
 
     let flushers: PendingAppend[] | null = null;
     for (let i = 0; i < group.length; i++) {
@@ -526,6 +539,13 @@ export class LogStore {
     return this.failure!;
   }
 
+  /** For a participant's writes that threw inside the group: no room, or refused as invalid; never fail-stop. */
+  private classifyParticipantError(err: unknown): TributaryError {
+    const message = err instanceof Error ? err.message : String(err);
+    if (failedForRoom(err, this.opts.dataDir, 0)) return new TributaryError('STORAGE_FULL', `no room for the write: ${message}`, undefined, { cause: err });
+    return new TributaryError('INVALID_REQUEST', `write refused by storage: ${message}`, undefined, { cause: err });
+  }
+
   private failStop(err: unknown, what: string): void {
     if (this.failure) return;
     const message = err instanceof Error ? err.message : String(err);
@@ -536,15 +556,25 @@ export class LogStore {
   /**
    * Commits a write of a component that keeps its state in this environment (MQTT sessions, mirror
    * cursors) under the log's rules: refused once storage failed or closed, STORAGE_FULL while the room
-   * checks fail (minFreeDiskBytes, maxMapSizeBytes), and a transaction that fails for another reason
-   * is fail-stop for every writer and for /healthz. Throws a TributaryError; nothing of `write` is
-   * kept then.
+   * checks fail (minFreeDiskBytes, maxMapSizeBytes; `checkRoom: false` skips them for a few bytes an
+   * operator needs written, such as a mirror's resume), and a transaction that fails for another
+   * reason is fail-stop for every writer and for /healthz. `write` throwing (a key over LMDB's size
+   * limit, say) only refuses it. Throws a TributaryError; nothing of `write` is kept then.
    */
-  commitSideWrite(write: () => void): void {
+  commitSideWrite(write: () => void, opts: { checkRoom?: boolean } = {}): void {
     this.assertWritable();
-    const refusal = this.roomError(0);
+    const refusal = opts.checkRoom === false ? null : this.roomError(0);
     if (refusal) throw refusal;
-    this.writeSync(write);
+    let refused: TributaryError | null = null;
+    // In a child transaction, as in runGroup: a write that throws is refused alone, not fail-stop.
+    this.writeSync(() => {
+      try {
+        this.h.env.transactionSync(write);
+      } catch (err) {
+        refused = this.classifyParticipantError(err);
+      }
+    });
+    if (refused) throw refused;
   }
 
   private assertWritable(): void {

@@ -122,12 +122,19 @@ export class MirrorCursors {
     return this.h.meta.get(this.pausedKey) === true;
   }
 
-  /** Written at once: a pause must survive a crash right after the command returned. Throws a TributaryError. */
+  /**
+   * Committed before it returns (a crash right after keeps it; a power cut may take back the last
+   * commits, as for acks=1 records). Not refused for want of room: it is a few bytes, and a paused
+   * mirror holds back retention, so resuming is how a full disk gets room back. Throws a TributaryError.
+   */
   setPaused(paused: boolean): void {
-    this.store.commitSideWrite(() => {
-      if (paused) this.h.meta.putSync(this.pausedKey, true);
-      else this.h.meta.removeSync(this.pausedKey);
-    });
+    this.store.commitSideWrite(
+      () => {
+        if (paused) this.h.meta.putSync(this.pausedKey, true);
+        else this.h.meta.removeSync(this.pausedKey);
+      },
+      { checkRoom: false },
+    );
   }
 
   private get pausedKey(): string {

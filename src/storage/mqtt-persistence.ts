@@ -15,7 +15,7 @@ import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { TributaryError } from '../errors.ts';
 import type { SideWriteStore } from './log-store.ts';
-import { GroupCommit } from './mqtt/group-commit.ts';
+import { assertKeyFits, GroupCommit } from './mqtt/group-commit.ts';
 import { IncomingPackets } from './mqtt/incoming.ts';
 import { OutgoingQueues } from './mqtt/outgoing.ts';
 import { RetainedStore } from './mqtt/retained.ts';
@@ -65,7 +65,10 @@ export class MqttPersistence {
   // ---- retained ----
 
   storeRetained(packet: MqttPacket & { topic: string }): Promise<void> {
-    return this.write(() => this.retained.store(packet));
+    return this.write(() => {
+      assertKeyFits(packet.topic);
+      this.retained.store(packet);
+    });
   }
 
   createRetainedStream(pattern: string): Readable {
@@ -79,7 +82,10 @@ export class MqttPersistence {
   // ---- subscriptions ----
 
   addSubscriptions(client: MqttClientRef, subs: readonly MqttSubscription[]): Promise<void> {
-    return this.write(() => this.subscriptions.add(client.id, subs));
+    return this.write(() => {
+      for (const sub of subs) assertKeyFits([client.id, sub.topic]);
+      this.subscriptions.add(client.id, subs);
+    });
   }
 
   removeSubscriptions(client: MqttClientRef, topics: readonly string[]): Promise<void> {
@@ -109,11 +115,15 @@ export class MqttPersistence {
   // ---- outgoing QoS 1/2 queues ----
 
   outgoingEnqueue(sub: { clientId: string }, packet: MqttPacket): Promise<void> {
-    return this.write(() => this.outgoing.enqueue(sub.clientId, packet));
+    return this.write(() => {
+      assertKeyFits([sub.clientId, 0]);
+      this.outgoing.enqueue(sub.clientId, packet);
+    });
   }
 
   outgoingEnqueueCombi(subs: readonly { clientId: string }[], packet: MqttPacket): Promise<void> {
     return this.write(() => {
+      for (const sub of subs) assertKeyFits([sub.clientId, 0]);
       for (const sub of subs) this.outgoing.enqueue(sub.clientId, packet);
     });
   }
@@ -147,7 +157,10 @@ export class MqttPersistence {
   // ---- incoming QoS 2 ----
 
   incomingStorePacket(client: MqttClientRef, packet: MqttPacket & { messageId: number }): Promise<void> {
-    return this.write(() => this.incoming.store(client.id, packet));
+    return this.write(() => {
+      assertKeyFits([client.id, packet.messageId]);
+      this.incoming.store(client.id, packet);
+    });
   }
 
   async incomingGetPacket(client: MqttClientRef, packet: { messageId: number }): Promise<MqttPacket> {
@@ -168,6 +181,7 @@ export class MqttPersistence {
   putWill(client: MqttClientRef, will: MqttPacket): Promise<void> {
     return this.write(() => {
       if (!this.brokerRef) throw new TributaryError('INVALID_REQUEST', 'putWill before setup(): the will needs the broker id');
+      assertKeyFits(client.id);
       will.brokerId = this.brokerRef.id;
       will.clientId = client.id;
       this.wills.put(client.id, will);

@@ -3,6 +3,7 @@ import { open } from 'lmdb';
 import { describe, expect, it } from 'vitest';
 import { isTributaryError } from '../../src/errors.ts';
 import { decodeRecordBatch, encodeRecordBatch } from '../../src/format/record-batch.ts';
+import { filesystemFreeBytes } from '../../src/storage/lmdb-env.ts';
 import { LogStore } from '../../src/storage/log-store.ts';
 import { onCleanup, rec, storeOptions, tempDir } from '../helpers/temp.ts';
 
@@ -205,3 +206,73 @@ describe('idempotent producer state', () => {
     expect(store.lastProducerSeq('old-device')).toBe(0);
   });
 });
+
+describe('commit participants', () => {
+  /** Stages one meta key per call; settle() records the outcome. */
+  function participant(store: LogStore) {
+    const outcomes: (string | null)[] = [];
+    let staged: string | null = null;
+    const p = {
+      outcomes,
+      stage(key: string) {
+        staged = key;
+        store.scheduleGroup();
+      },
+      get hasStaged() {
+        return staged !== null;
+      },
+      take() {
+        const key = staged!;
+        staged = null;
+        return {
+          write: () => store.lmdb.meta.putSync(key, 'v'),
+          settle: (err: { codeName: string } | null) => outcomes.push(err === null ? null : err.codeName),
+        };
+      },
+    };
+    store.addCommitParticipant(p);
+    return p;
+  }
+
+  it('commits staged writes with the appends of the same turn, in one transaction', async () => {
+    const store = openStore(tempDir());
+    const t = store.createTopic(spec('t'));
+    const p = participant(store);
+    const before = store.stats().groupCommits;
+    p.stage('side-1');
+    await store.append(t, 0, batchOf(1), undefined, false);
+    expect(store.stats().groupCommits - before).toBe(1);
+    expect(p.outcomes).toEqual([null]);
+    expect(store.lmdb.meta.get('side-1')).toBe('v');
+  });
+
+  it('refuses a write that throws inside the group alone: the appends commit and the store keeps writing', async () => {
+    const store = openStore(tempDir());
+    const t = store.createTopic(spec('t'));
+    const p = participant(store);
+    p.stage('k'.repeat(2100));
+    await store.append(t, 0, batchOf(2), undefined, false);
+    expect(p.outcomes).toEqual(['INVALID_REQUEST']);
+    expect(store.failed).toBeNull();
+    expect(values(store, 't')).toEqual(['v0', 'v1']);
+    expect(() => store.commitSideWrite(() => store.lmdb.meta.putSync('m'.repeat(2100), 1))).toThrow(expect.objectContaining({ codeName: 'INVALID_REQUEST' }));
+    expect(store.failed).toBeNull();
+  });
+
+  it('still commits the participants when only the appends are too big for the room left', async () => {
+    const dir = tempDir();
+    const probe = openStore(dir);
+    // What the filesystem has free now, less a margin that a 40 MB append (counted twice) overshoots.
+    const free = filesystemFreeBytes(dir);
+    await probe.close();
+    const store = openStore(dir, { minFreeDiskBytes: Math.max(0, free - 64 * 1024 * 1024) });
+    const t = store.createTopic(spec('t'));
+    const p = participant(store);
+    p.stage('small');
+    const big = encodeRecordBatch([rec('x'.repeat(40 * 1024 * 1024))]);
+    await expect(store.append(t, 0, big, undefined, false)).rejects.toSatisfy((e) => isTributaryError(e, 'STORAGE_FULL'));
+    expect(p.outcomes).toEqual([null]);
+    expect(store.lmdb.meta.get('small')).toBe('v');
+  });
+});
+

@@ -186,6 +186,46 @@ describe('MqttPersistence', () => {
     expect(stored()).toEqual([null, 12]);
   });
 
+  it('moves two QoS 2 deliveries in flight to PUBREL each under its own id, and clears both on PUBCOMP', async () => {
+    const { persistence: p } = await openForTest();
+    for (const counter of [1, 2]) await p.outgoingEnqueue({ clientId: alice.id }, publish('t', `m${counter}`, { brokerCounter: counter, qos: 2 }));
+    await p.outgoingUpdate(alice, { ...publish('t', 'm1', { brokerCounter: 1, qos: 2 }), messageId: 11 });
+    await p.outgoingUpdate(alice, { ...publish('t', 'm2', { brokerCounter: 2, qos: 2 }), messageId: 12 });
+    await p.outgoingUpdate(alice, { cmd: 'pubrel', messageId: 11 });
+    await p.outgoingUpdate(alice, { cmd: 'pubrel', messageId: 12 });
+    // A PUBREC repeated by the client: its PUBREL is already queued, nothing changes.
+    await p.outgoingUpdate(alice, { cmd: 'pubrel', messageId: 12 });
+    expect((await list(p.outgoingStream(alice))).map((m) => [m.cmd, m.messageId])).toEqual([
+      ['pubrel', 11],
+      ['pubrel', 12],
+    ]);
+    expect((await p.outgoingClearMessageId(alice, { messageId: 11 }))?.cmd).toBe('pubrel');
+    expect((await p.outgoingClearMessageId(alice, { messageId: 12 }))?.cmd).toBe('pubrel');
+    expect(await list(p.outgoingStream(alice))).toEqual([]);
+  });
+
+  it('refuses a session write whose key is over the storage limit alone, and keeps the store writing', async () => {
+    const { store, persistence: p } = await openForTest();
+    store.createTopic({ name: 'log', partitions: 1, retentionMs: -1, retentionBytes: -1 });
+    await expect(p.addSubscriptions(alice, [{ topic: 'x'.repeat(2100), qos: 1 }])).rejects.toSatisfy((e) => isTributaryError(e, 'INVALID_REQUEST'));
+    await expect(p.storeRetained(publish('y'.repeat(2100), 'r', { retain: true }))).rejects.toSatisfy((e) => isTributaryError(e, 'INVALID_REQUEST'));
+    await p.addSubscriptions(alice, [{ topic: 'short/#', qos: 1 }]);
+    expect(store.failed).toBeNull();
+    expect((await p.subscriptionsByClient(alice)).map((s) => s.topic)).toEqual(['short/#']);
+  });
+
+  it('does not keep a caller waiting for the lazy-write timer', async () => {
+    const { persistence: p } = await openForTest();
+    await p.outgoingEnqueue({ clientId: alice.id }, publish('a/1', 'x', { brokerCounter: 1 }));
+    await p.outgoingUpdate(alice, { ...publish('a/1', 'x', { brokerCounter: 1 }), messageId: 5 });
+    const before = p.commits;
+    const started = performance.now();
+    // Stages nothing (bob has no subscriptions), but waits for the batch holding the lazy update.
+    await p.cleanSubscriptions(bob);
+    expect(performance.now() - started).toBeLessThan(LAZY_COMMIT_MS / 2);
+    expect(p.commits).toBe(before + 1);
+  });
+
   it('commits the writes of one event-loop turn in one transaction and serves reads from them before', async () => {
     const { persistence: p } = await openForTest();
     const before = p.commits;

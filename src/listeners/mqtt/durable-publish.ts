@@ -269,7 +269,12 @@ export class DurablePublisher {
    * not appended yet, and every PUBLISH after them, are refused.
    */
   private shutDown(client: Client, flow: ClientFlow): void {
-    if (flow.failure !== null) return;
+    // Already failing (a denied PUBLISH): entries ahead of it still waiting for their QoS 2 duplicate
+    // check must not start appending now either.
+    if (flow.failure !== null) {
+      flow.failedSeq = Math.min(flow.failedSeq, flow.admission[0]?.seq ?? flow.failedSeq);
+      return;
+    }
     flow.failure = new TributaryError('SHUTTING_DOWN', 'the broker is shutting down');
     flow.failedSeq = flow.admission[0]?.seq ?? flow.received;
     this.opts.metrics.close('shutting-down');

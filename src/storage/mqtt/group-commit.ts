@@ -72,7 +72,10 @@ export class GroupCommit implements CommitParticipant {
 
   /** Resolves once every write staged so far is committed; rejects with STORAGE_FULL or STORAGE_FAILED. */
   committed(): Promise<void> {
-    return this.batch?.promise ?? Promise.resolve();
+    if (this.batch === null) return Promise.resolve();
+    // Someone waits: a batch holding only lazy writes (or none of the caller's) must not make it wait for the timer.
+    this.store.scheduleGroup();
+    return this.batch.promise;
   }
 
   /** Commits what is staged now, in a transaction of its own, rather than with the next group. */
@@ -129,6 +132,7 @@ export class GroupCommit implements CommitParticipant {
   }
 
   private stage(db: Database, key: Key, value: object | undefined, lazy: boolean): void {
+    assertKeyFits(key);
     let writes = this.staged.get(db);
     if (!writes) this.staged.set(db, (writes = new Map()));
     writes.set(JSON.stringify(key), { key, value });
@@ -149,6 +153,24 @@ export class GroupCommit implements CommitParticipant {
       this.log.error({ err }, 'MQTT persistence could not reload its indexes; writes stopped');
     }
   }
+}
+
+/** LMDB's key limit is 1978 bytes; the ordered-binary encoding adds a byte or so per part. */
+const KEY_BYTES_MAX = 1900;
+
+/**
+ * Keys are built from what clients send (topics, filters, client ids). Callers check before they
+ * change any in-memory index, so a refused call leaves nothing behind; stage() checks again.
+ */
+export function assertKeyFits(key: Key): void {
+  const bytes = keyBytes(key);
+  if (bytes > KEY_BYTES_MAX) throw new TributaryError('INVALID_REQUEST', `MQTT session key of ${bytes} bytes is longer than storage allows (${KEY_BYTES_MAX})`);
+}
+
+function keyBytes(key: Key): number {
+  if (typeof key === 'string') return Buffer.byteLength(key);
+  if (Array.isArray(key)) return key.reduce((n: number, part) => n + 1 + keyBytes(part as Key), 0);
+  return 9;
 }
 
 function countWrites(staged: StagedWrites): number {

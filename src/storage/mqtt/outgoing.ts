@@ -55,9 +55,18 @@ class ClientQueue {
 
   /**
    * The first entry, in queue order, that is the packet's own copy (same brokerId and brokerCounter)
-   * or, from another broker, has its messageId: what a front-to-back scan would find first.
+   * or, from another broker, has its messageId: what a front-to-back scan would find first, except
+   * for a PUBREL (below).
    */
   findForUpdate(packet: MqttPacket): Queued | undefined {
+    if (packet.brokerId === undefined) {
+      // A PUBREL has no origin: it replaces the PUBLISH holding its messageId, and a repeated one
+      // finds itself. (A front-to-back scan would take any earlier PUBREL for its "own copy", all
+      // having no brokerId and no brokerCounter, and give it this messageId: two QoS 2 deliveries in
+      // flight would leave the second PUBLISH queued, to be sent again after its PUBCOMP.)
+      const publishes = this.byMessageId.get(packet.messageId);
+      return first(publishes, (q) => q.brokerId !== undefined) ?? first(publishes);
+    }
     const own = first(this.byOrigin.get(originKey(packet.brokerId, packet.brokerCounter)));
     const other = first(this.byMessageId.get(packet.messageId), (q) => q.brokerId !== packet.brokerId);
     if (!own || !other) return own ?? other;

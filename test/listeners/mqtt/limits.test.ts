@@ -69,6 +69,18 @@ describe('MQTT limits', () => {
     await subscriberGone;
   });
 
+  it('refuses a persistent subscription whose filter is too long to store, and goes on logging for everyone', async () => {
+    const broker = await startMqttBroker();
+    const long = await connectMqtt(broker, { clientId: 'long-filter', clean: false });
+    const gone = closed(long);
+    long.subscribe(`a/${'x'.repeat(2100)}`, { qos: 1 });
+    await gone;
+    expect(broker.running.broker.store.failed).toBeNull();
+    const sensor = await connectMqtt(broker, { clientId: 'sensor' });
+    await sensor.publishAsync('after/1', 'still logged', { qos: 1 });
+    expect((await logRecords(broker.running, 'mqtt')).map((r) => r.key!.toString())).toEqual(['after/1']);
+  });
+
   it('answers connections past connectionsMax with CONNACK 3 and serves those it holds', async () => {
     const broker = await startMqttBroker({ listeners: { mqtt: { connectionsMax: 2 } } });
     const a = await connectMqtt(broker);
