@@ -10,6 +10,7 @@ import { limits } from '../limits.ts';
 import { integer } from './args.ts';
 import { addConnectionOptions, connectOptions, type ConnectionFlags } from './connection.ts';
 import { writeOut } from './output.ts';
+import { interruptOnSignal } from './signals.ts';
 
 /** Long-poll per fetch: bounds how late SIGINT and --timeout-ms are noticed. */
 const POLL_WAIT_MS = 500;
@@ -73,13 +74,14 @@ async function consume(topic: string, opts: ConsumeFlags): Promise<void> {
     // An explicit offset that is gone should be an error, not a silent jump.
     autoOffsetReset: typeof opts.offset === 'number' ? 'none' : 'earliest',
   });
-  const stop = stopOnSignal();
+  // The first Ctrl-C ends the loop after the current poll.
+  const stop = interruptOnSignal();
   try {
     await consumer.assign(assigned.map(([partition]) => ({ topic, partition, offset: opts.offset })));
     let printed = 0;
     let lastRecordMs = Date.now();
     const done = () => !opts.follow && assigned.every(([partition, end]) => consumer.position(topic, partition) >= end.next);
-    while (!stop.requested && !done()) {
+    while (!stop.signal.aborted && !done()) {
       const records = await consumer.poll();
       const out: Buffer[] = [];
       for (const r of records) {
@@ -144,24 +146,4 @@ function render(r: ConsumedRecord, as: 'value' | 'json'): Buffer {
     encoding,
   };
   return Buffer.from(`${JSON.stringify(json)}\n`);
-}
-
-/** The first SIGINT/SIGTERM ends the loop after the current poll; a second one exits at once. */
-function stopOnSignal(): { readonly requested: boolean; dispose(): void } {
-  const state = { requested: false };
-  const onSignal = () => {
-    if (state.requested) process.exit(130);
-    state.requested = true;
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return {
-    get requested() {
-      return state.requested;
-    },
-    dispose() {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
-  };
 }

@@ -8,6 +8,7 @@ import type { MirrorStatus } from '../mirror/status.ts';
 import { addHttpOption, httpAddress } from './connection.ts';
 import { ConnectError } from './errors.ts';
 import { writeOut } from './output.ts';
+import { interruptOnSignal } from './signals.ts';
 import { formatColumns } from './table.ts';
 
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -136,14 +137,8 @@ async function watch(first: MirrorStatus[], named: boolean, fetchStatuses: () =>
   const watched = first.filter((s) => named || (s.backlogRecords > 0 && s.state !== 'paused' && s.state !== 'failed'));
   if (watched.length === 0) return writeOut('no backlog to watch\n');
   const progress = new Map(watched.map((s): [string, Progress] => [s.name, { base: drained(s), samples: [] }]));
-  // The first Ctrl-C ends the watch after the refresh under way; a second one exits at once.
-  const stop = new AbortController();
-  const onSignal = () => {
-    if (stop.signal.aborted) process.exit(130);
-    stop.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // The first Ctrl-C ends the watch after the refresh under way.
+  const stop = interruptOnSignal();
   let drawnLines = 0;
   try {
     let statuses = first;
@@ -161,8 +156,7 @@ async function watch(first: MirrorStatus[], named: boolean, fetchStatuses: () =>
       statuses = await fetchStatuses();
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
   }
 }
 

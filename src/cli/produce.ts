@@ -10,6 +10,7 @@ import { limits } from '../limits.ts';
 import { acks, integer, keyValue } from './args.ts';
 import { addConnectionOptions, connectOptions, type ConnectionFlags } from './connection.ts';
 import { writeOut } from './output.ts';
+import { interruptOnSignal } from './signals.ts';
 
 const PENDING_MAX = 10_000;
 
@@ -59,8 +60,9 @@ async function produce(topic: string, opts: ProduceFlags): Promise<void> {
     if (opts.json) await writeOut(`${JSON.stringify(metadata)}\n`);
   };
   const input = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-  // Ctrl-C ends the input: what was read is still sent and counted. A second one kills at once.
-  process.once('SIGINT', () => input.close());
+  // Ctrl-C ends the input: what was read is still sent and counted.
+  const stop = interruptOnSignal();
+  stop.signal.addEventListener('abort', () => input.close());
   try {
     let lineNumber = 0;
     for await (const line of input) {
@@ -75,6 +77,7 @@ async function produce(topic: string, opts: ProduceFlags): Promise<void> {
     }
     while (pending.length > 0) await settleOldest();
   } finally {
+    stop.dispose();
     await producer.close().catch(() => undefined);
     // A failed line or send stops the loop, but close() still flushed the sends behind it: what they
     // stored is counted (and listed with --json) too, in input order.

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import packageJson from '../../package.json' with { type: 'json' };
-import { Producer } from '../../src/client/index.ts';
+import { Admin, Producer } from '../../src/client/index.ts';
 import { verifyPassword } from '../../src/listeners/mqtt/auth.ts';
 import { bundlePath, cleanEnv, freePort, startChildBroker, waitForPort, type ChildBroker } from '../helpers/child-broker.ts';
 import { lines, run } from '../helpers/cli.ts';
@@ -212,6 +212,32 @@ function typeInTerminal(command: string, steps: [prompt: string, keys: string][]
     });
   });
 }
+
+describe('tributary produce and consume on Ctrl-C', () => {
+  it('produce sends what it read and exits 0; consume --follow exits 0 after what it printed', async () => {
+    const broker = await startChildBroker(tempDir(), await freePort());
+    const env = { TRIBUTARY_BROKER: `127.0.0.1:${broker.port}` };
+    const producer = spawn(process.execPath, [bundlePath, 'produce', 'ctrl-c'], { env: { ...cleanEnv(), ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    onCleanup(async () => void producer.kill('SIGKILL'));
+    let stderr = '';
+    producer.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => producer.once('close', resolve));
+    // stdin stays open, as at a terminal: only the interrupt ends the input.
+    producer.stdin.write('one\ntwo\n');
+    const admin = await Admin.connect({ host: '127.0.0.1', port: broker.port });
+    onCleanup(() => admin.close());
+    await expect
+      .poll(async () => (await admin.describeTopic('ctrl-c').catch(() => null))?.partitions[0]?.nextOffset ?? 0, { timeout: 10_000 })
+      .toBe(2);
+    producer.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(lines(stderr)).toEqual(['produced 2 records to ctrl-c']);
+
+    const follow = await run(['consume', 'ctrl-c', '--follow'], { env, interruptAfterMs: 1_500 });
+    expect(follow.code).toBe(0);
+    expect(lines(follow.stdout)).toEqual(['one', 'two']);
+  });
+});
 
 describe('tributary passwd', () => {
   it('hashes the first line of stdin into a hash that verifies, or a whole auth.users entry', async () => {
