@@ -45,6 +45,12 @@ export const limits = {
    * (key and header) and the client id; that must fit one append (appendBytesMax).
    */
   mqttMessageBytesMax: 1024 * 1024,
+  /**
+   * Longest MQTT client id, in UTF-8 bytes. The id is part of every session key in LMDB (whose keys
+   * stop at 1978 bytes), next to a topic filter or a number; MQTT 3.1.1 lets a server refuse ids
+   * longer than 23 characters, so a longer bound than that is a courtesy.
+   */
+  mqttClientIdBytesMax: 1024,
   /** Concurrent MQTT connections over all transports. */
   mqttConnectionsMax: 10_000,
   /** Appends in flight per MQTT client; past its configured bound the client's socket is not read. */

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { TributaryError } from '../errors.ts';
+import { isTributaryError, TributaryError } from '../errors.ts';
 import { readBatchInfo, stampBaseOffset, verifyBatch } from '../format/record-batch.ts';
 import {
   filesystemFreeBytes,
@@ -415,7 +415,10 @@ export class LogStore {
           try {
             this.h.env.transactionSync(() => side.write());
           } catch (err) {
-            sideErrors[i] = this.classifyParticipantError(err);
+            // Anything but refused input or room is the disk's fault: out of the group, fail-stop.
+            const refusal = this.participantRefusal(err);
+            if (refusal === null) throw err;
+            sideErrors[i] = refusal;
           }
         });
       });
@@ -539,11 +542,18 @@ export class LogStore {
     return this.failure!;
   }
 
-  /** For a participant's writes that threw inside the group: no room, or refused as invalid; never fail-stop. */
-  private classifyParticipantError(err: unknown): TributaryError {
+  /**
+   * A participant's write that threw inside the group: refused input (a key or value over LMDB's
+   * limits, an INVALID_REQUEST of its own) or no room, to be refused alone; null for anything else,
+   * which is the disk's fault and fail-stop.
+   */
+  private participantRefusal(err: unknown): TributaryError | null {
+    if (isTributaryError(err, 'INVALID_REQUEST')) return err;
     const message = err instanceof Error ? err.message : String(err);
+    const code = (err as { code?: unknown }).code;
+    if (code === MDB_BAD_VALSIZE || /maximum key size/i.test(message)) return new TributaryError('INVALID_REQUEST', `write refused by storage: ${message}`, undefined, { cause: err });
     if (failedForRoom(err, this.opts.dataDir, 0)) return new TributaryError('STORAGE_FULL', `no room for the write: ${message}`, undefined, { cause: err });
-    return new TributaryError('INVALID_REQUEST', `write refused by storage: ${message}`, undefined, { cause: err });
+    return null;
   }
 
   private failStop(err: unknown, what: string): void {
@@ -571,7 +581,8 @@ export class LogStore {
       try {
         this.h.env.transactionSync(write);
       } catch (err) {
-        refused = this.classifyParticipantError(err);
+        refused = this.participantRefusal(err);
+        if (refused === null) throw err;
       }
     });
     if (refused) throw refused;
@@ -824,6 +835,9 @@ export class LogStore {
     }
   }
 }
+
+/** LMDB's "key or data too large" (lmdb.h). */
+const MDB_BAD_VALSIZE = -30781;
 
 function freshStates(topicId: number, from: number, to: number): PartitionState[] {
   const out: PartitionState[] = [];

@@ -259,6 +259,30 @@ describe('commit participants', () => {
     expect(store.failed).toBeNull();
   });
 
+  it('fail-stops the store when a participant\'s write fails for the disk\'s sake, not its input', async () => {
+    const store = openStore(tempDir());
+    const t = store.createTopic(spec('t'));
+    const outcomes: (string | null)[] = [];
+    let staged = true;
+    store.addCommitParticipant({
+      get hasStaged() {
+        return staged;
+      },
+      take() {
+        staged = false;
+        return {
+          write: () => {
+            throw Object.assign(new Error('MDB_PAGE_NOTFOUND: Requested page not found'), { code: -30797 });
+          },
+          settle: (err) => outcomes.push(err === null ? null : err.codeName),
+        };
+      },
+    });
+    await expect(store.append(t, 0, batchOf(1), undefined, false)).rejects.toSatisfy((e) => isTributaryError(e, 'STORAGE_FAILED'));
+    expect(outcomes).toEqual(['STORAGE_FAILED']);
+    expect(store.failed?.codeName).toBe('STORAGE_FAILED');
+  });
+
   it('still commits the participants when only the appends are too big for the room left', async () => {
     const dir = tempDir();
     const probe = openStore(dir);

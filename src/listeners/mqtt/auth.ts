@@ -78,7 +78,7 @@ export interface Identity {
 }
 
 /** CONNACK return codes of a refused CONNECT (MQTT 3.1.1 table 3.1). */
-export const ConnackCode = { SERVER_UNAVAILABLE: 3, BAD_CREDENTIALS: 4, NOT_AUTHORIZED: 5 } as const;
+export const ConnackCode = { IDENTIFIER_REJECTED: 2, SERVER_UNAVAILABLE: 3, BAD_CREDENTIALS: 4, NOT_AUTHORIZED: 5 } as const;
 
 export type AuthResult = { ok: true; identity: Identity } | { ok: false; returnCode: 4 | 5; reason: string };
 

@@ -5,7 +5,7 @@
 import client from 'prom-client';
 
 /** Why a CONNECT was refused (CONNACK return code ≠ 0, or the connection dropped before it). */
-export type RefusalReason = 'protocol-version' | 'bad-credentials' | 'not-authorized' | 'connections-max';
+export type RefusalReason = 'protocol-version' | 'identifier-rejected' | 'bad-credentials' | 'not-authorized' | 'connections-max';
 
 /** Why the broker closed a connected client. */
 export type CloseReason = 'packet-too-large' | 'malformed' | 'append-failed' | 'publish-denied' | 'shutting-down' | 'timeout' | 'protocol-error';

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Broker } from '../../broker/broker.ts';
 import { isTributaryError, TributaryError } from '../../errors.ts';
+import { limits } from '../../limits.ts';
 import { listenOn, refuseSocket } from '../listen.ts';
 import { Acl, type AclRule } from './acl.ts';
 import { Authenticator, ConnackCode, type Identity, type UserSpec } from './auth.ts';
@@ -200,6 +201,10 @@ export class MqttListener implements MqttMetricsSource {
   }
 
   private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+    const idBytes = Buffer.byteLength(client.id);
+    if (idBytes > limits.mqttClientIdBytesMax) {
+      return this.refuseConnect(client, username, ConnackCode.IDENTIFIER_REJECTED, `client id of ${idBytes} bytes (max ${limits.mqttClientIdBytesMax})`, done);
+    }
     this.authenticator.authenticate(client.id, username, password).then(
       (result) => {
         if (!result.ok) return this.refuseConnect(client, username, result.returnCode, result.reason, done);
@@ -219,9 +224,10 @@ export class MqttListener implements MqttMetricsSource {
     );
   }
 
-  private refuseConnect(client: Client, username: string | undefined, returnCode: 4 | 5, reason: string, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
-    this.metrics.refuse(returnCode === ConnackCode.BAD_CREDENTIALS ? 'bad-credentials' : 'not-authorized');
-    this.log.info({ clientId: client.id, username: username ?? null, returnCode, reason, remote: remoteOf(client) }, 'MQTT CONNECT refused');
+  private refuseConnect(client: Client, username: string | undefined, returnCode: 2 | 4 | 5, reason: string, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+    this.metrics.refuse(returnCode === ConnackCode.IDENTIFIER_REJECTED ? 'identifier-rejected' : returnCode === ConnackCode.BAD_CREDENTIALS ? 'bad-credentials' : 'not-authorized');
+    // A client id can be as long as the packet: the log line keeps its start.
+    this.log.info({ clientId: client.id.slice(0, 64), username: username ?? null, returnCode, reason, remote: remoteOf(client) }, 'MQTT CONNECT refused');
     done(Object.assign(new Error(reason), { returnCode }), false);
   }
 

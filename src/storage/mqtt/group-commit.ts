@@ -3,7 +3,9 @@
 // writes are staged and ride in the LogStore's next group commit (a CommitParticipant): the log's
 // appends and the session writes of one event-loop turn share one transaction and one fdatasync,
 // the log's room checks, and its fail-stop (a session write that fails with EIO stops the log's
-// writes too and turns /healthz to 503). Every caller of a turn is answered after its commit.
+// writes too and turns /healthz to 503). Every caller of a turn is answered after its commit. The
+// session writes of a turn are one participant: if one of them is refused (checked keys make that
+// rare), all of that turn's are, and the indexes are reloaded.
 //
 // Until the commit, reads of a staged key return the staged value; a later write of the same key in
 // the turn replaces the staged one, which is applying them in call order.

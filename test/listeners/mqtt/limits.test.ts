@@ -69,6 +69,19 @@ describe('MQTT limits', () => {
     await subscriberGone;
   });
 
+  it('refuses a client id over 1024 bytes with CONNACK 2 (identifier rejected), and takes one of 1024', async () => {
+    const broker = await startMqttBroker();
+    expect((await connectRefusal(broker.mqttPort, { clientId: 'é'.repeat(513), clean: false })).code).toBe(2);
+    const longest = await connectMqtt(broker, { clientId: 'c'.repeat(1024), clean: false });
+    await longest.subscribeAsync('#', { qos: 1 });
+    await longest.endAsync();
+    // Its session queues messages like any other's.
+    const sensor = await connectMqtt(broker, { clientId: 'sensor' });
+    await sensor.publishAsync('a/b', 'queued', { qos: 1 });
+    expect(broker.running.mqtt!.metrics.refused.get('identifier-rejected')).toBe(1);
+    expect(broker.running.broker.store.failed).toBeNull();
+  });
+
   it('refuses a persistent subscription whose filter is too long to store, and goes on logging for everyone', async () => {
     const broker = await startMqttBroker();
     const long = await connectMqtt(broker, { clientId: 'long-filter', clean: false });
