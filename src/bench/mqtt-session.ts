@@ -107,7 +107,13 @@ async function runLive(generator: string, peer: Peer, clientId: string, s: MqttS
   } finally {
     subscriber.kill('SIGTERM');
     await gone;
+    await endSession(peer, clientId);
   }
+}
+
+/** A clean-session CONNECT with the same id discards the session: later rounds fan out to one subscriber, not to every earlier one. */
+function endSession(peer: Peer, clientId: string): Promise<void> {
+  return runClient('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(peer.port), '-i', clientId, '-q', '1', '-t', 'bench/#', '-E']);
 }
 
 async function runOffline(generator: string, peer: Peer, clientId: string, s: MqttSessionSettings): Promise<Round> {
@@ -120,6 +126,7 @@ async function runOffline(generator: string, peer: Peer, clientId: string, s: Mq
   await runClient('mosquitto_sub', [...sub, '-C', String(s.messages), '-W', String(ROUND_TIMEOUT_S)]);
   const seconds = (performance.now() - startMs) / 1000;
   const cpuAfter = processCpuSeconds(peer.pid);
+  await endSession(peer, clientId);
   return {
     perSec: s.messages / seconds,
     brokerCpuPct: cpuBefore === null || cpuAfter === null ? null : ((cpuAfter - cpuBefore) / seconds) * 100,
