@@ -21,6 +21,7 @@ import { ConnectionGate } from './connection-gate.ts';
 import { DurablePublisher, type IncomingPackets } from './durable-publish.ts';
 import { MqttMetrics, type MqttMetricsSource } from './metrics.ts';
 import { Router, type FallbackSpec, type RouteSpec } from './routes.ts';
+import { WriteCoalescer } from './write-coalescer.ts';
 
 export interface MqttListenerOptions {
   host: string;
@@ -57,6 +58,7 @@ export class MqttListener implements MqttMetricsSource {
   private readonly identities = new WeakMap<Client, Identity>();
   private readonly willTopics = new WeakMap<Client, string>();
   private readonly gates = new WeakMap<Duplex, ConnectionGate>();
+  private readonly writes = new WriteCoalescer();
   private readonly connections = new Set<Duplex>();
   private aedes!: Aedes;
   private tcp: net.Server | null = null;
@@ -178,6 +180,7 @@ export class MqttListener implements MqttMetricsSource {
       this.log.info({ clientId: client?.id ?? null, transport, remote, code: err.codeName, err: err.message }, 'closing MQTT connection');
     });
     this.gates.set(conn, gate);
+    this.writes.install(conn);
     client = this.aedes.handle(conn, req);
   }
 
