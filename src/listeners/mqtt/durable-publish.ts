@@ -330,12 +330,15 @@ export class DurablePublisher {
 }
 
 function toRecord(packet: PublishPacket, clientId: string, route: RouteTarget, timestampMs: number): RecordInput {
+  const topic = Buffer.from(packet.topic);
   const headers: RecordHeader[] = [
-    { key: MQTT_HEADERS.topic, value: Buffer.from(packet.topic) },
+    { key: MQTT_HEADERS.topic, value: topic },
     { key: MQTT_HEADERS.clientId, value: Buffer.from(clientId) },
     { key: MQTT_HEADERS.qos, value: QOS_VALUES[packet.qos] },
     { key: MQTT_HEADERS.retain, value: packet.retain ? RETAIN_VALUES.true : RETAIN_VALUES.false },
   ];
   const value = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-  return { timestampMs, key: route.key === null ? null : Buffer.from(route.key), value, headers };
+  // The default route keys by the MQTT topic: its bytes are already there (the batch encoder only reads them).
+  const key = route.key === null ? null : route.key === packet.topic ? topic : Buffer.from(route.key);
+  return { timestampMs, key, value, headers };
 }
