@@ -224,6 +224,16 @@ describe('edge listener negotiation bounds', () => {
     await peer.waitFor((f) => f.type === 'pong');
   });
 
+  it('raises a keepalive below 100 ms to 100 ms, so a client cannot make the broker time it out at once', async () => {
+    const { edge } = await startEdgeBroker();
+    const peer = await RawPeer.hello(edge!.port, { keepaliveMs: 1 });
+    expect(peer.frames[0]).toMatchObject({ type: 'welcome', keepaliveMs: 100 });
+    // Unclamped, 1.5 × 1 ms of silence would have closed it by now; 1.5 × 100 ms leaves room.
+    await new Promise((r) => setTimeout(r, 20));
+    peer.send({ type: 'ping', corr: 1 });
+    await peer.waitFor((f) => f.type === 'pong');
+  });
+
   it('refuses an answer that would exceed the negotiated frame size', async () => {
     const { edge, broker } = await startEdgeBroker();
     for (let i = 0; i < 200; i++) broker.createTopic({ name: `topic-with-a-long-name-${i}` });
