@@ -4,12 +4,18 @@ import { LogStore } from '../../src/storage/log-store.ts';
 import { watchSyncs } from '../helpers/syncs.ts';
 import { onCleanup, rec, storeOptions, tempDir } from '../helpers/temp.ts';
 
+/** A store with one single-partition topic and its env.sync calls watched. */
+function storeWithTopic() {
+  const store = new LogStore(storeOptions(tempDir()));
+  onCleanup(() => store.close());
+  const syncs = watchSyncs(store);
+  const t = store.createTopic({ name: 't', partitions: 1, retentionMs: -1, retentionBytes: -1 });
+  return { store, syncs, t };
+}
+
 describe('LogStore.durable', () => {
   it('syncs once after acks=1 commits, and not again until the next commit', async () => {
-    const store = new LogStore(storeOptions(tempDir()));
-    onCleanup(() => store.close());
-    const syncs = watchSyncs(store);
-    const t = store.createTopic({ name: 't', partitions: 1, retentionMs: -1, retentionBytes: -1 });
+    const { store, syncs, t } = storeWithTopic();
     // The first call syncs whatever a crashed predecessor may have left in the page cache.
     await store.durable();
     expect(syncs.calls).toBe(1);
@@ -30,10 +36,7 @@ describe('LogStore.durable', () => {
 
 describe('LogStore.flushed', () => {
   it('does not let a commit ride on a sync that started before it', async () => {
-    const store = new LogStore(storeOptions(tempDir()));
-    onCleanup(() => store.close());
-    const syncs = watchSyncs(store);
-    const t = store.createTopic({ name: 't', partitions: 1, retentionMs: -1, retentionBytes: -1 });
+    const { store, syncs, t } = storeWithTopic();
     syncs.hold = true;
     const early = store.flushed();
     await new Promise((r) => setTimeout(r, 20));
