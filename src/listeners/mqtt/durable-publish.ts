@@ -146,11 +146,7 @@ export class DurablePublisher {
     const flow = this.flowOf(client);
     const seq = flow.received++;
     flow.admission.push({ seq, packet, route: null, receivedMs: Date.now(), receivedAt: performance.now(), ready: true, duplicate: false, committed: false, done });
-    if (flow.failure === null) {
-      flow.failure = error;
-      flow.failedSeq = seq;
-      this.stopReading(client, flow);
-    }
+    this.failAt(client, flow, seq, error);
     this.pump(client, flow);
   }
 
@@ -248,18 +244,13 @@ export class DurablePublisher {
   }
 
   private fail(client: Client, flow: ClientFlow, e: Entry, route: RouteTarget, err: unknown): void {
-    // An entry ahead of an earlier failure that fails too moves the point up, or release() would
-    // wait forever for its commit.
-    flow.failedSeq = Math.min(flow.failedSeq, e.seq);
-    if (flow.failure === null) {
-      const error = asTributaryError(err);
-      flow.failure = error;
+    const error = asTributaryError(err);
+    if (this.failAt(client, flow, e.seq, error)) {
       this.opts.metrics.close('append-failed');
       this.log.error(
         { clientId: client.id, mqttTopic: e.packet.topic, qos: e.packet.qos, topic: route.topic, route: route.name, code: error.codeName, err: error.message, ...error.context },
         'append failed: closing the MQTT connection without acknowledging it or anything after it',
       );
-      this.stopReading(client, flow);
     }
     this.release(client, flow);
   }
@@ -269,16 +260,23 @@ export class DurablePublisher {
    * not appended yet, and every PUBLISH after them, are refused.
    */
   private shutDown(client: Client, flow: ClientFlow): void {
-    // Already failing (a denied PUBLISH): entries ahead of it still waiting for their QoS 2 duplicate
-    // check must not start appending now either.
-    if (flow.failure !== null) {
-      flow.failedSeq = Math.min(flow.failedSeq, flow.admission[0]?.seq ?? flow.failedSeq);
-      return;
-    }
-    flow.failure = new TributaryError('SHUTTING_DOWN', 'the broker is shutting down');
-    flow.failedSeq = flow.admission[0]?.seq ?? flow.received;
-    this.opts.metrics.close('shutting-down');
+    // Entries still in admission (waiting for a QoS 2 duplicate check) are not appended any more,
+    // also on a connection already failing after a denied PUBLISH.
+    const seq = flow.admission[0]?.seq ?? flow.received;
+    if (this.failAt(client, flow, seq, new TributaryError('SHUTTING_DOWN', 'the broker is shutting down'))) this.opts.metrics.close('shutting-down');
+  }
+
+  /**
+   * Nothing from `seq` on is acknowledged: an earlier point stays, a failure ahead of it moves the
+   * point up (or release() would wait forever for its commit). True for the connection's first
+   * failure, which is the one its entries are refused with; reading stops then.
+   */
+  private failAt(client: Client, flow: ClientFlow, seq: number, error: TributaryError): boolean {
+    flow.failedSeq = Math.min(flow.failedSeq, seq);
+    if (flow.failure !== null) return false;
+    flow.failure = error;
     this.stopReading(client, flow);
+    return true;
   }
 
   /** Whatever a failing connection still reads would only be refused. */
