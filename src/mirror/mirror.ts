@@ -60,6 +60,8 @@ interface Session {
   startedMs: number;
   /** Why the session ended, when it was the connection's fault. */
   reason: TributaryError | undefined;
+  /** The upstream ended it (a clean close or a DISCONNECT), not a socket error or our watchdog. */
+  endedByPeer: boolean;
 }
 
 export interface MirrorOptions {
@@ -81,7 +83,8 @@ export class Mirror {
   private readonly rateLimit: TokenBucket | null;
   private readonly stopping = new AbortController();
   /** "topicId/partition" → the record at the head of the last sessions that the upstream cut short. */
-  private readonly suspects = new Map<string, { offset: number; sessions: number }>();
+  /** The record last suspected of being refused by disconnect (noteCutShort), and in how many sessions in a row. */
+  private suspect: { key: string; offset: number; sessions: number } | null = null;
   private stateNow: MirrorState = 'connecting';
   private failed = false;
   /** Aborted to end the current connection attempt or session (pause, failure, stop). */
@@ -275,7 +278,7 @@ export class Mirror {
   /** Ships until the connection drops, the mirror pauses, fails or stops. */
   private async runSession(conn: SinkConnection<OutboundMessage>, attemptSignal: AbortSignal): Promise<Session> {
     const gate = new ShipGate({ window: Math.min(this.cfg.windowMax, conn.maxInflight), rateLimit: this.rateLimit });
-    const session: Session = { conn, gate, abort: new AbortController(), partitions: new Map(), pumps: [], acked: false, startedMs: performance.now(), reason: undefined };
+    const session: Session = { conn, gate, abort: new AbortController(), partitions: new Map(), pumps: [], acked: false, startedMs: performance.now(), reason: undefined, endedByPeer: false };
     // Every parked fetch of every partition listens to this signal.
     setMaxListeners(0, session.abort.signal);
     this.session = session;
@@ -283,6 +286,7 @@ export class Mirror {
     const end = () => session.abort.abort();
     attemptSignal.addEventListener('abort', end, { once: true });
     const closed = conn.closed.then((err) => {
+      session.endedByPeer = session.reason === undefined && (err === undefined || err.context?.disconnectReason !== undefined);
       session.reason ??= err ?? new TributaryError('UPSTREAM_UNAVAILABLE', 'upstream closed the connection');
       end();
     });
@@ -326,22 +330,25 @@ export class Mirror {
   }
 
   /**
-   * The upstream ended a session: remember, per partition, the oldest record it left unacknowledged
-   * when that record went out shortly before. The same record heading POISON_SESSIONS such sessions
-   * in a row is refused by disconnect, and the next pump applies onRejected to it.
+   * The upstream ended a session itself (a clean close or a DISCONNECT; a socket error or our ack
+   * watchdog does not count): remember the oldest record it left unacknowledged, over all partitions,
+   * when that record went out shortly before. An upstream handles publishes in order, so a record it
+   * chokes on is the oldest unacknowledged one; records of other partitions are innocent. The same
+   * record heading POISON_SESSIONS such sessions in a row is refused by disconnect, and the next pump
+   * applies onRejected to it.
    */
   private noteCutShort(session: Session): void {
-    const byUpstream = session.reason !== undefined && session.reason.codeName !== 'TIMEOUT';
-    const now = performance.now();
+    let oldest: { key: string; entry: Pending } | undefined;
     for (const [key, p] of session.partitions) {
-      const oldest = p.pending[p.head];
-      if (!byUpstream || oldest === undefined || now - oldest.sentMs > POISON_WINDOW_MS) {
-        this.suspects.delete(key);
-        continue;
-      }
-      const suspect = this.suspects.get(key);
-      this.suspects.set(key, { offset: oldest.offset, sessions: suspect?.offset === oldest.offset ? suspect.sessions + 1 : 1 });
+      const entry = p.pending[p.head];
+      if (entry !== undefined && (oldest === undefined || entry.sentMs < oldest.entry.sentMs)) oldest = { key, entry };
     }
+    if (!session.endedByPeer || oldest === undefined || performance.now() - oldest.entry.sentMs > POISON_WINDOW_MS) {
+      this.suspect = null;
+      return;
+    }
+    const same = this.suspect?.key === oldest.key && this.suspect.offset === oldest.entry.offset;
+    this.suspect = { key: oldest.key, offset: oldest.entry.offset, sessions: same ? this.suspect!.sessions + 1 : 1 };
   }
 
   /** Starts a pump for every partition of a matching topic that has none yet. */
@@ -371,9 +378,9 @@ export class Mirror {
     // Records below the log start are gone: counted as dropped if this mirror had not shipped them.
     if (pos.cursor !== undefined && pos.cursor < logStart) this.logStartMoved(topic, partition, pos.cursor, logStart);
     let next = Math.max(pos.cursor ?? 0, logStart);
-    const suspect = this.suspects.get(key);
-    if (suspect !== undefined && suspect.offset === next && suspect.sessions >= POISON_SESSIONS) {
-      this.suspects.delete(key);
+    const suspect = this.suspect;
+    if (suspect !== null && suspect.key === key && suspect.offset === next && suspect.sessions >= POISON_SESSIONS) {
+      this.suspect = null;
       const err = new TributaryError('UPSTREAM_REJECTED', `the upstream closed the connection ${suspect.sessions} times in a row right after offset ${next} was sent, unacknowledged`);
       if (!this.refused(err, pos, topic.name, partition, next)) return;
       this.cursors.advance(pos, next + 1);

@@ -20,7 +20,10 @@ export type SendDone = (err?: TributaryError) => void;
 export interface SinkConnection<M extends OutboundMessage> {
   /** The most unacknowledged sends the upstream allows (MQTT 5 receiveMaximum). */
   readonly maxInflight: number;
-  /** Resolves once when the connection is gone, with the reason when there was one. */
+  /**
+   * Resolves once when the connection is gone: undefined when the upstream closed it cleanly, else
+   * why (a DISCONNECT carries `context.disconnectReason`; a socket error does not).
+   */
   readonly closed: Promise<TributaryError | undefined>;
   /** Sends now; false (and no callback) when the connection is already gone. */
   send(message: M, done: SendDone): boolean;

@@ -408,6 +408,20 @@ describe('review findings', () => {
     expect(mirrors.status('cloud')).toMatchObject({ rejectedRecords: 1, lastError: { code: 'UPSTREAM_REJECTED', message: expect.stringContaining('5 times in a row') } });
   });
 
+  it('blames only the oldest unacknowledged record of the connection, not the unacknowledged ones of other partitions', async () => {
+    // Acks come 20 ms late: when the upstream drops us over 'poison', 'x' (partition 1) is unacknowledged too.
+    const up = await startUpstream({ disconnectOnPayload: 'poison', ackDelayMs: 20 });
+    const edge = await edgeWith({ url: `mqtt://127.0.0.1:${up.port}`, backoff: { initialMs: 10, maxMs: 40 } });
+    const { broker } = edge.running;
+    broker.createTopic({ name: 'telemetry', partitions: 2 });
+    await broker.produce({ topic: 'telemetry', partition: 0, records: ['poison', 'b'].map((v) => rec(v)), acks: 1 });
+    await broker.produce({ topic: 'telemetry', partition: 1, records: ['x', 'y'].map((v) => rec(v)), acks: 1 });
+    const mirrors = edge.running.mirrors!;
+    await until(() => mirrors.status('cloud').backlogRecords === 0, 'an empty backlog', 15_000);
+    expect([...new Set(values(up.received))].sort()).toEqual(['b', 'x', 'y']);
+    expect(mirrors.status('cloud').rejectedRecords).toBe(1);
+  });
+
   it('counts resends after a restart, and retention keeps unshipped records after the mirrors stopped', async () => {
     const up = await startUpstream();
     up.holdAcks = true;

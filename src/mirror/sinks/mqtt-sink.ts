@@ -172,7 +172,8 @@ export class MqttSinkConnection implements SinkConnection<MqttMessage> {
       client.once('close', () => {
         if (disconnect !== undefined) {
           const code = disconnect.reasonCode ?? 0;
-          resolve(new TributaryError(PERMANENT_REASONS.has(code) ? 'UPSTREAM_REJECTED' : 'UPSTREAM_UNAVAILABLE', `upstream disconnected us: reason 0x${code.toString(16)}${disconnect.properties?.reasonString ? ` (${disconnect.properties.reasonString})` : ''}`));
+          const reason = `upstream disconnected us: reason 0x${code.toString(16)}${disconnect.properties?.reasonString ? ` (${disconnect.properties.reasonString})` : ''}`;
+          resolve(new TributaryError(PERMANENT_REASONS.has(code) ? 'UPSTREAM_REJECTED' : 'UPSTREAM_UNAVAILABLE', reason, { disconnectReason: code }));
         } else resolve(lastError ? new TributaryError('UPSTREAM_UNAVAILABLE', `upstream connection lost: ${lastError.message}`, undefined, { cause: lastError }) : undefined);
       });
     });
