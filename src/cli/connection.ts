@@ -5,7 +5,7 @@ import { Option, type Command } from 'commander';
 import type { ConnectOptions } from '../client/index.ts';
 import { UsageError } from './errors.ts';
 
-export const DEFAULT_BROKER = '127.0.0.1:7883';
+const DEFAULT_BROKER = '127.0.0.1:7883';
 const DEFAULT_HTTP = '127.0.0.1:8088';
 const BROKER_ENV = 'TRIBUTARY_BROKER';
 const HTTP_ENV = 'TRIBUTARY_HTTP';

@@ -66,7 +66,6 @@ interface Session {
 
 export interface MirrorOptions {
   config: MirrorConfig;
-  edgeId: string;
   broker: Broker;
   sink: Sink;
   logger: Logger;

@@ -20,7 +20,7 @@ export class Mirrors implements MirrorControl {
   /** Reads each mirror's TLS files: a bad path throws INVALID_CONFIG before anything starts. */
   constructor(configs: readonly MirrorConfig[], edgeId: string, broker: Broker, logger: Logger) {
     this.broker = broker;
-    for (const config of configs) this.byName.set(config.name, new Mirror({ config, edgeId, broker, sink: new MqttSink(config, edgeId), logger }));
+    for (const config of configs) this.byName.set(config.name, new Mirror({ config, broker, sink: new MqttSink(config, edgeId), logger }));
     // Installed before any listener takes a record, so no retention step runs without the floor.
     const store = broker.store;
     store.retentionFloor = (topicId, partition) => {
