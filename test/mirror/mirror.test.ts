@@ -160,10 +160,12 @@ describe.each(upstreams)('mirror to an MQTT 5 upstream (%s)', (_name, startUp) =
   it('ships records with binary keys (keyBase64) without upsetting the upstream', async () => {
     const up = await startUp();
     const edge = await edgeWithMirror(up.port);
-    const records = [Buffer.from([0, 0, 0, 7]), Buffer.from([1, 2, 3, 0x7f]), Buffer.from('ok')].map((key, i) => ({ ...rec(`p0-${i}`), key }));
+    // Control characters, then bytes that are not UTF-8 at all (a lossy decode would send U+FFFD).
+    const records = [Buffer.from([0, 0, 0, 7]), Buffer.from([1, 2, 3, 0x7f]), Buffer.from([0xff, 0xfe]), Buffer.from('ok')].map((key, i) => ({ ...rec(`p0-${i}`), key }));
     await edge.running.broker.produce({ topic: 'telemetry', partition: 0, records, acks: 1 });
-    await until(() => up.received.length >= 3, '3 records upstream');
-    expect(up.received.map((r) => r.userProperties.keyBase64 ?? r.userProperties.key)).toEqual(['AAAABw==', 'AQIDfw==', 'ok']);
+    await until(() => up.received.length >= 4, '4 records upstream');
+    expect(up.received.map((r) => r.userProperties.keyBase64 ?? r.userProperties.key)).toEqual(['AAAABw==', 'AQIDfw==', '//4=', 'ok']);
+    expect(up.received[2]!.userProperties.key).toBeUndefined();
     expect(up.connects).toBe(1);
   });
 

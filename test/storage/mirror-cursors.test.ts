@@ -80,9 +80,14 @@ describe('mirror cursors', () => {
     expect(cursors.paused).toBe(true);
     cursors.setPaused(false);
     expect(cursors.paused).toBe(false);
+    const attempts = vi.spyOn(store, 'commitSideWrite');
     cursors.set(1, 0, 5);
     cursors.flush();
     expect(cursors.commits).toBe(0);
+    expect(attempts).toHaveBeenCalledTimes(1);
+    // Retried after 10 intervals, not given up.
+    await sleep(CURSOR_FLUSH_INTERVAL_MS * 12);
+    expect(attempts).toHaveBeenCalledTimes(2);
     expect(store.failed).toBeNull();
   });
 });

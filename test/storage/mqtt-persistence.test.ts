@@ -293,7 +293,7 @@ describe('MqttPersistence', () => {
     expect(() => store.createTopic({ name: 't', partitions: 1, retentionMs: -1, retentionBytes: -1 })).toThrow(expect.objectContaining({ codeName: 'STORAGE_FAILED' }));
   });
 
-  it('refuses session writes with STORAGE_FULL while the disk has less than minFreeDiskBytes free, and takes them once it has', async () => {
+  it('refuses session writes with STORAGE_FULL while the disk has less than minFreeDiskBytes free, and keeps nothing of them', async () => {
     const dir = tempDir();
     const store = new LogStore(storeOptions(dir, { minFreeDiskBytes: Number.MAX_SAFE_INTEGER }));
     const p = new MqttPersistence(store, silentLogger);

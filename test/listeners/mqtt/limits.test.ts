@@ -1,9 +1,11 @@
 // Limits and bad input on the MQTT listener: each violation gets MQTT 3.1.1's answer (a CONNACK code
 // or a closed connection) and only the offending client is affected.
 import { PassThrough } from 'node:stream';
+import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { ConnectionGate } from '../../../src/listeners/mqtt/connection-gate.ts';
 import { closed, connectMqtt, connectRefusal, logRecords, RawMqtt, startMqttBroker } from '../../helpers/mqtt.ts';
+import { onCleanup } from '../../helpers/temp.ts';
 
 describe('MQTT limits', () => {
   it('refuses an MQTT 5 CONNECT with CONNACK 1 (unacceptable protocol version)', async () => {
@@ -75,9 +77,12 @@ describe('MQTT limits', () => {
     const longest = await connectMqtt(broker, { clientId: 'c'.repeat(1024), clean: false });
     await longest.subscribeAsync('#', { qos: 1 });
     await longest.endAsync();
-    // Its session queues messages like any other's.
+    // Its session queues messages like any other's, and hands them over when it comes back.
     const sensor = await connectMqtt(broker, { clientId: 'sensor' });
     await sensor.publishAsync('a/b', 'queued', { qos: 1 });
+    const back = mqtt.connect({ host: '127.0.0.1', port: broker.mqttPort, clientId: 'c'.repeat(1024), clean: false, reconnectPeriod: 0 });
+    onCleanup(() => back.endAsync(true));
+    expect(await new Promise<string>((resolve) => back.once('message', (_topic, payload) => resolve(payload.toString())))).toBe('queued');
     expect(broker.running.mqtt!.metrics.refused.get('identifier-rejected')).toBe(1);
     expect(broker.running.broker.store.failed).toBeNull();
   });

@@ -1,7 +1,9 @@
 import { Writable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { WriteCoalescer } from '../../../src/listeners/mqtt/write-coalescer.ts';
+import { connectMqtt, startMqttBroker } from '../../helpers/mqtt.ts';
+import { onCleanup } from '../../helpers/temp.ts';
 
 /** A Writable that records each batch the stream hands down (one per socket writev). */
 function recorder() {
@@ -45,5 +47,14 @@ describe('write coalescer', () => {
     await nextTurn();
     await nextTurn();
     expect(a.batches).toEqual([['a1', 'a2', 'a3'], ['a4']]);
+  });
+
+  it('is installed on every MQTT connection the listener accepts', async () => {
+    const install = vi.spyOn(WriteCoalescer.prototype, 'install');
+    onCleanup(async () => install.mockRestore());
+    const broker = await startMqttBroker();
+    await connectMqtt(broker, { clientId: 'one' });
+    await connectMqtt(broker, { clientId: 'two' });
+    expect(install).toHaveBeenCalledTimes(2);
   });
 });
