@@ -30,6 +30,8 @@ export interface MqttSessionSettings {
 
 const PUBLISH_WINDOW = 100;
 const ROUND_TIMEOUT_S = 300;
+/** A subscribe-and-leave (`-E`) is one round trip; a broker that does not answer fails the round. */
+const CLIENT_TIMEOUT_S = 30;
 
 interface Peer {
   name: 'tributary' | 'mosquitto';
@@ -92,9 +94,10 @@ function subscriberArgs(peer: Peer, clientId: string): string[] {
 
 async function runLive(generator: string, peer: Peer, clientId: string, s: MqttSessionSettings): Promise<Round> {
   const sub = subscriberArgs(peer, clientId);
-  await runClient('mosquitto_sub', [...sub, '-E']);
+  await runClient('mosquitto_sub', [...sub, '-E', '-W', String(CLIENT_TIMEOUT_S)]);
   const subscriber = spawn(findExecutable('mosquitto_sub') ?? 'mosquitto_sub', sub, { stdio: 'ignore' });
-  const gone = new Promise<void>((resolve) => subscriber.once('exit', () => resolve()));
+  // 'close' comes also when the spawn itself failed ('exit' would not).
+  const gone = new Promise<void>((resolve) => subscriber.once('close', () => resolve()));
   subscriber.once('error', () => undefined);
   try {
     await sleep(SUBSCRIBER_SETTLE_MS);
@@ -113,12 +116,12 @@ async function runLive(generator: string, peer: Peer, clientId: string, s: MqttS
 
 /** A clean-session CONNECT with the same id discards the session: later rounds fan out to one subscriber, not to every earlier one. */
 function endSession(peer: Peer, clientId: string): Promise<void> {
-  return runClient('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(peer.port), '-i', clientId, '-q', '1', '-t', 'bench/#', '-E']);
+  return runClient('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(peer.port), '-i', clientId, '-q', '1', '-t', 'bench/#', '-E', '-W', String(CLIENT_TIMEOUT_S)]);
 }
 
 async function runOffline(generator: string, peer: Peer, clientId: string, s: MqttSessionSettings): Promise<Round> {
   const sub = subscriberArgs(peer, clientId);
-  await runClient('mosquitto_sub', [...sub, '-E']);
+  await runClient('mosquitto_sub', [...sub, '-E', '-W', String(CLIENT_TIMEOUT_S)]);
   // The generator stops once `messages` are acknowledged; a few more may be in flight by then.
   await runGenerator(generator, ['127.0.0.1', peer.port, 1, 1, PUBLISH_WINDOW, ROUND_TIMEOUT_S, s.messages, s.payloadBytes].map(String), ROUND_TIMEOUT_S * 1000);
   const cpuBefore = processCpuSeconds(peer.pid);

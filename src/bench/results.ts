@@ -1,7 +1,9 @@
 // What a benchmark reports and how the report is printed. Figures only: a missed target is printed,
 // never turned into a failure, because timings on a shared 2-core machine drift from run to run.
 
-import { formatColumns } from '../cli/table.ts';
+import { fmtInt, formatColumns } from '../cli/table.ts';
+
+export { fmtInt };
 
 export interface Target {
   /** The metric of the result the target applies to. */
@@ -41,11 +43,6 @@ export function verdictText(v: Verdict): string {
   return `${v.pass ? 'PASS' : 'MISS'} by ${Math.abs(v.marginPct).toFixed(0)}%`;
 }
 
-const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
-
-export function fmtInt(n: number): string {
-  return integer.format(n);
-}
 
 export interface Spread {
   median: number;

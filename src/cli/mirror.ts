@@ -9,7 +9,7 @@ import { addHttpOption, httpAddress } from './connection.ts';
 import { ConnectError } from './errors.ts';
 import { writeOut } from './output.ts';
 import { interruptOnSignal } from './signals.ts';
-import { formatColumns } from './table.ts';
+import { fmtInt, formatColumns } from './table.ts';
 
 const REQUEST_TIMEOUT_MS = 10_000;
 const REFRESH_MS = 1_000;
@@ -98,13 +98,13 @@ function table(statuses: MirrorStatus[]): string {
     statuses.map((s) => [
       s.name,
       s.state,
-      count(s.backlogRecords),
+      fmtInt(s.backlogRecords),
       bytes(s.backlogBytes),
       s.oldestUnshippedAgeMs === null ? '-' : duration(s.oldestUnshippedAgeMs),
-      count(s.shippedRecords),
-      count(s.resentRecords),
-      count(s.rejectedRecords),
-      count(s.droppedUnshippedRecords),
+      fmtInt(s.shippedRecords),
+      fmtInt(s.resentRecords),
+      fmtInt(s.rejectedRecords),
+      fmtInt(s.droppedUnshippedRecords),
       s.lastError === null ? '-' : truncate(`${s.lastError.code}: ${s.lastError.message}`, LAST_ERROR_MAX),
     ]),
   );
@@ -112,7 +112,7 @@ function table(statuses: MirrorStatus[]): string {
 
 function stateLine(s: MirrorStatus): string {
   const oldest = s.oldestUnshippedAgeMs === null ? '' : `, oldest ${duration(s.oldestUnshippedAgeMs)}`;
-  return `mirror ${s.name}: ${s.state}, backlog ${count(s.backlogRecords)} records (${bytes(s.backlogBytes)})${oldest}`;
+  return `mirror ${s.name}: ${s.state}, backlog ${fmtInt(s.backlogRecords)} records (${bytes(s.backlogBytes)})${oldest}`;
 }
 
 // ---- watching a backlog drain ----
@@ -175,7 +175,7 @@ function barLine(s: MirrorStatus, p: Progress, now: number): string {
   if (s.backlogRecords === 0) tail = 'done';
   else if (s.state !== 'connected') tail = s.state;
   else tail = rate > 0 ? `ETA ${duration(Math.ceil(s.backlogRecords / rate) * 1000)}` : 'ETA -';
-  return `${s.name}  ${bar} ${percent}  ${count(s.backlogRecords)} left  ${count(Math.round(rate))} rec/s  ${tail}`;
+  return `${s.name}  ${bar} ${percent}  ${fmtInt(s.backlogRecords)} left  ${fmtInt(Math.round(rate))} rec/s  ${tail}`;
 }
 
 // ---- HTTP ----
@@ -219,10 +219,6 @@ function parseJson(text: string): unknown {
 }
 
 // ---- formatting ----
-
-function count(n: number): string {
-  return n.toLocaleString('en-US');
-}
 
 /** Rounded, for reading at a glance (formatSize spells sizes exactly, for config values). */
 function bytes(n: number): string {
