@@ -417,6 +417,16 @@ export class Mirror {
       const records: DecodedRecord[] = [];
       // A fetch returns whole batches: the first may start below the cursor.
       for (const batch of batches) for (const r of decodeRecordBatch(batch)) if (r.offset >= next) records.push(r);
+      if (records.length > 0) {
+        try {
+          this.cursors.reserve(pos, records[records.length - 1]!.offset);
+        } catch (err) {
+          if (isTributaryError(err, 'STORAGE_FAILED') || isTributaryError(err, 'SHUTTING_DOWN')) return;
+          log.error({ err, offset: next }, 'persisting the mirror high mark failed; retrying');
+          await sleep(FETCH_ERROR_PAUSE_MS, undefined, { signal }).catch(() => undefined);
+          continue;
+        }
+      }
       const messages = records.map((r) => this.sink.prepare(topic.name, partition, r));
       const sizes = messages.map((m) => m.bytes);
       const shipped = await session.gate.ship(priority, sizes, (i) => {

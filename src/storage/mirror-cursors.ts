@@ -1,11 +1,17 @@
 // A mirror's position per topic-partition: the cursor (next offset to ship upstream: everything below
 // was acknowledged) and the highest offset ever published (a publish at or below it is a resend, also
-// after a restart). Acks arrive one per record, so positions change in memory and are persisted
+// after a restart). Acks arrive one per record, so cursors change in memory and are persisted
 // together in one transaction (the LogStore's commitSideWrite: its room checks and fail-stop) at most
-// every CURSOR_FLUSH_INTERVAL_MS (and on close). A
-// crash loses at most that interval of progress, which only means re-shipping those records (and
-// counting a few resends as first sends): the mirror is at-least-once anyway.
+// every CURSOR_FLUSH_INTERVAL_MS (and on close). A crash loses at most that interval of cursor
+// progress, which only means re-shipping those records: the mirror is at-least-once anyway.
+//
+// The highest published offset is written ahead instead (reserve(), once per read chunk, before any
+// record of it is sent), so that after a kill -9 every record shipped again counts as a resend: a
+// high mark persisted after the fact would lag the sends by up to the flush interval, and the
+// records of that lag would count as first sends although the upstream already had them. A graceful
+// stop persists the exact mark.
 
+import assert from 'node:assert/strict';
 import type { Logger } from 'pino';
 import { isTributaryError } from '../errors.ts';
 import type { LmdbHandles } from './lmdb-env.ts';
@@ -21,6 +27,8 @@ export interface MirrorPosition {
   cursor: number | undefined;
   /** Highest offset published so far; -1 when none. */
   high: number;
+  /** Highest offset that may have been published: persisted before any publish above the last one. */
+  highReserved: number;
 }
 
 export class MirrorCursors {
@@ -34,6 +42,7 @@ export class MirrorCursors {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private persisting = true;
+  private closing = false;
   /** Persisting transactions so far (for tests: proves batching). */
   commits = 0;
 
@@ -50,7 +59,7 @@ export class MirrorCursors {
     if (pos === undefined) {
       // Stored as [cursor, high]; -1 for a cursor not set yet.
       const [cursor, high] = this.h.mirrorCursors.get([this.mirror, topicId, partition]) ?? [-1, -1];
-      pos = { topicId, partition, cursor: cursor < 0 ? undefined : cursor, high };
+      pos = { topicId, partition, cursor: cursor < 0 ? undefined : cursor, high, highReserved: high };
       this.positions.set(key, pos);
     }
     return pos;
@@ -72,11 +81,22 @@ export class MirrorCursors {
     this.markDirty(pos);
   }
 
+  /**
+   * Persists, before it returns, that records up to `lastOffset` may be published: called with the
+   * last offset of a chunk before its first record is sent, so it costs one transaction per chunk,
+   * not one per record. Not refused for room, as setPaused: a few bytes. Throws a TributaryError.
+   */
+  reserve(pos: MirrorPosition, lastOffset: number): void {
+    if (lastOffset <= pos.highReserved || this.closed) return;
+    this.store.commitSideWrite(() => this.h.mirrorCursors.putSync([this.mirror, pos.topicId, pos.partition], [pos.cursor ?? -1, lastOffset]), { checkRoom: false });
+    pos.highReserved = lastOffset;
+  }
+
   /** Records a publish of `offset`; true when it is a resend (published before, maybe before a restart). */
   published(pos: MirrorPosition, offset: number): boolean {
+    assert(offset <= pos.highReserved || this.closed, `publish of offset ${offset} above the reserved ${pos.highReserved}`);
     if (offset <= pos.high) return true;
     pos.high = offset;
-    this.markDirty(pos);
     return false;
   }
 
@@ -94,13 +114,14 @@ export class MirrorCursors {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (this.dirty.size === 0 || !this.persisting) return;
-    const entries = [...this.dirty].map((p) => [p, p.cursor ?? -1, p.high] as const);
+    // Until close, what was reserved: a record at or below it may have left before a crash.
+    const entries = [...this.dirty].map((p) => [p, p.cursor ?? -1, this.closing ? p.high : p.highReserved] as const);
     try {
       this.store.commitSideWrite(() => {
         for (const [p, cursor, high] of entries) this.h.mirrorCursors.putSync([this.mirror, p.topicId, p.partition], [cursor, high]);
       });
       this.commits++;
-      for (const [p, cursor, high] of entries) if ((p.cursor ?? -1) === cursor && p.high === high) this.dirty.delete(p);
+      for (const [p, cursor] of entries) if ((p.cursor ?? -1) === cursor) this.dirty.delete(p);
     } catch (err) {
       // Storage full: the records stay in the log, so shipping can go on; retry later. After a
       // fail-stop nothing will be written again: stop trying (a restart re-ships from the last cursors).
@@ -141,8 +162,13 @@ export class MirrorCursors {
     return `mirror.paused:${this.mirror}`;
   }
 
-  /** Persists what is pending; later changes are kept in memory only (the LMDB environment is about to close). */
+  /**
+   * Persists what is pending, with the exact highest published offsets (nothing is sent after this);
+   * later changes are kept in memory only (the LMDB environment is about to close).
+   */
   close(): void {
+    this.closing = true;
+    for (const p of this.positions.values()) if (p.highReserved > p.high) this.dirty.add(p);
     this.flush();
     this.closed = true;
     if (this.timer !== null) clearTimeout(this.timer);

@@ -1,8 +1,10 @@
 // kill -9 of the edge in the middle of draining a backlog upstream: after the restart the mirror
 // resumes from its last persisted cursor. Every record arrives upstream, first occurrences in offset
-// order, and every duplicate (the resend window after the crash) carries its origin.
+// order, and every duplicate (the resend window after the crash) carries its origin and is counted
+// as a resend by the restarted broker.
 import { describe, expect, it } from 'vitest';
-import { freePort, startChildBroker } from '../helpers/child-broker.ts';
+import { freePort, startChildBroker, startedPorts } from '../helpers/child-broker.ts';
+import type { MirrorStatus } from '../../src/mirror/status.ts';
 import { produceFrame, RawPeer } from '../helpers/raw-edge.ts';
 import { mosquittoBinary, startMosquittoUpstream } from '../helpers/mosquitto-upstream.ts';
 import { LogStore } from '../../src/storage/log-store.ts';
@@ -30,8 +32,13 @@ describe.each(upstreams)('kill -9 of the edge mid-drain, upstream %s', (_name, s
         { name: 'cloud', sink: 'mqtt', url: `mqtt://127.0.0.1:${up.port}`, topics: ['telemetry'], remoteTopic: 'edge/{edgeId}/{topic}', windowMax: 20, backoff: { initialMs: 50, maxMs: 200 },
           // ~50-byte publishes at 40 KiB/s: a burst of ~800, then ~800/s, so the kill lands mid-drain
           // whatever the upstream's speed.
-          rateLimitBytesPerSec: 40_960 },
+          rateLimitBytesPerSec: 40_960,
+          // One stored batch (100 records) per read: the high mark is written ahead per read.
+          batch: { bytesMax: 1024 } },
       ]),
+      TRIBUTARY_LISTENERS__HTTP__ENABLED: 'true',
+      TRIBUTARY_LISTENERS__HTTP__HOST: '127.0.0.1',
+      TRIBUTARY_LISTENERS__HTTP__PORT: '0',
     };
     // The upstream is down while the backlog builds up.
     await up.stop();
@@ -56,6 +63,8 @@ describe.each(upstreams)('kill -9 of the edge mid-drain, upstream %s', (_name, s
 
     const second = await startChildBroker(dataDir, port, env);
     await until(() => new Set(up.received.map((r) => r.origin.offset)).size >= RECORDS, `${RECORDS} distinct records upstream`, 30_000);
+    // Every resend leaves before the first send of a higher offset (one partition, in order).
+    const status = (await (await fetch(`http://127.0.0.1:${(await startedPorts(second)).httpPort!}/mirrors/cloud`)).json()) as MirrorStatus;
 
     const firsts: number[] = [];
     const seen = new Set<number>();
@@ -72,6 +81,12 @@ describe.each(upstreams)('kill -9 of the edge mid-drain, upstream %s', (_name, s
     // Only what reached the upstream before the crash at or past the persisted cursor (cursors are
     // written at most every 100 ms) comes again, plus at most a window still on its way when counted.
     expect(duplicates).toBeLessThanOrEqual(beforeCrash.filter((offset) => offset >= cursor).length + 20);
+    expect(duplicates).toBeGreaterThan(0);
+    // Each duplicate is a record the restarted broker published again, and counted as such; it may
+    // count more: records of the last reserved read (100) that had not left when the crash came, and
+    // publishes the crash kept from reaching the upstream (a window, 20).
+    expect(status.resentRecords).toBeGreaterThanOrEqual(duplicates);
+    expect(status.resentRecords).toBeLessThanOrEqual(duplicates + 100 + 20);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   }, 60_000);
