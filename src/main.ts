@@ -8,6 +8,7 @@ import { startHttpListener, type HttpListener } from './listeners/http.ts';
 import { MqttListener } from './listeners/mqtt/mqtt-listener.ts';
 import type { Mirrors } from './mirror/mirrors.ts';
 import { createMetricsRegistry } from './observability/metrics.ts';
+import { lockDataDir } from './storage/data-dir-lock.ts';
 import { LogStore } from './storage/log-store.ts';
 import { MqttPersistence } from './storage/mqtt-persistence.ts';
 
@@ -28,6 +29,28 @@ export interface StartOptions {
 }
 
 export async function startTributary(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningTributary> {
+  // One broker per data dir: taken before LMDB opens, released after it closed (or at our death).
+  const lock = lockDataDir(config.dataDir);
+  let running: RunningTributary;
+  try {
+    running = await startLocked(config, logger, options);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+  return {
+    ...running,
+    close: async () => {
+      try {
+        await running.close();
+      } finally {
+        lock.release();
+      }
+    },
+  };
+}
+
+async function startLocked(config: Config, logger: Logger, options: StartOptions): Promise<RunningTributary> {
   const store = new LogStore({
     dataDir: config.dataDir,
     mapSizeBytes: config.storage.mapSizeBytes,
