@@ -119,9 +119,7 @@ async function startLocked(config: Config, logger: Logger, options: StartOptions
         mqtt: mqtt ?? undefined,
         mirrors: mirrors ?? undefined,
       });
-      http = await startHttpListener({ host: h.host, port: h.port, broker, registry, mirrors, token: config.listeners.edge.token, logger });
-      if (mirrors !== null && config.listeners.edge.token === null && !['127.0.0.1', '::1', 'localhost'].includes(h.host))
-        logger.warn({ host: h.host, port: http.port }, 'anyone who reaches the HTTP listener can pause mirrors: set listeners.edge.token, or bind listeners.http.host to 127.0.0.1');
+      http = await startHttpListener({ host: h.host, port: h.port, broker, registry, mirrors, adminToken: h.adminToken, logger });
     }
     mirrors?.start();
   } catch (err) {

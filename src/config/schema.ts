@@ -220,6 +220,8 @@ export const configSchema = z.strictObject({
           enabled: z.boolean().default(true),
           host: host().default('0.0.0.0'),
           port: intRange(0, 65535).default(8088),
+          // Admin actions (mirror pause/resume) need it as a Bearer token; null: only loopback clients may use them.
+          adminToken: nonEmptyString('a non-empty string or null').nullable().default(null),
         }),
       ),
       mqtt: section(

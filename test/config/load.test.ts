@@ -60,7 +60,7 @@ describe('defaults', () => {
           keepaliveMs: 60_000,
           connectionsMax: 1000,
         },
-        http: { enabled: true, host: '0.0.0.0', port: 8088 },
+        http: { enabled: true, host: '0.0.0.0', port: 8088, adminToken: null },
         mqtt: {
           enabled: true,
           host: '0.0.0.0',
