@@ -18,12 +18,13 @@ export interface RunOptions {
   /** Run as this user and group (the tests run as root; root passes every permission check). */
   uid?: number;
   gid?: number;
+  cwd?: string;
 }
 
 /** Any command as a child process, stdout and stderr collected; killed after timeoutMs (default 20 s). */
 export function runProcess(command: string, args: string[], opts: RunOptions = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid });
+    const child = spawn(command, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid, cwd: opts.cwd });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
