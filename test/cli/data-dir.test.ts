@@ -1,11 +1,12 @@
 // `tributary start` and its data dir, with real brokers as child processes: one broker per data dir
 // (an exclusive lock that a kill -9 does not leave behind), and a data dir that cannot be created or
 // written named in one line with a hint.
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Admin, Producer } from '../../src/client/index.ts';
-import { bundlePath, freePort, startChildBroker } from '../helpers/child-broker.ts';
+import { bundlePath, cleanEnv, freePort, startChildBroker, waitForPort, type ChildBroker } from '../helpers/child-broker.ts';
 import { lines, run, runProcess } from '../helpers/cli.ts';
 import { onCleanup, tempDir } from '../helpers/temp.ts';
 
@@ -59,6 +60,45 @@ describe('one broker per data dir', () => {
     const first = await startChildBroker(dataDir, await freePort());
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
+    const next = await startChildBroker(dataDir, await freePort());
+    expect(next.output()).toContain('tributary started');
+  });
+});
+
+// A container: its own PID and UTS namespaces, so its broker is pid 1 on host gw-container, and a
+// pid file checked with process.kill(pid, 0) from outside would find some other process as pid 1.
+const canUnshare = process.getuid?.() === 0 && spawnSync('unshare', ['--pid', '--fork', '--kill-child', '--uts', 'true']).status === 0;
+
+async function startInContainer(dataDir: string, port: number): Promise<ChildBroker> {
+  // --kill-child: the broker does not outlive a test that fails before it kills the broker itself.
+  const child = spawn('unshare', ['--pid', '--fork', '--kill-child', '--uts', 'sh', '-c', 'hostname gw-container && exec "$0" "$@"', process.execPath, bundlePath, 'start'], {
+    env: { ...cleanEnv(), ...(await startEnv(dataDir)), TRIBUTARY_LISTENERS__EDGE__PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  onCleanup(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  const broker = { child, port, output: () => out, exited };
+  await waitForPort(broker, port);
+  return broker;
+}
+
+describe.runIf(canUnshare || process.env.CI)('one broker per data dir across containers', () => {
+  it('a broker in another PID namespace holds the lock: the second start exits 1 naming pid 1 on its host; after its kill -9, a start succeeds', async () => {
+    const dataDir = tempDir();
+    const contained = await startInContainer(dataDir, await freePort());
+    const second = await run(['start'], { env: await startEnv(dataDir) });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(new RegExp(`^tributary: EBUSY: data dir ${dataDir} is in use by another tributary \\(pid 1 on host gw-container, since `));
+    // kill -9 of the container's broker, by its pid outside; unshare exits once it is gone.
+    const brokerPid = Number(fs.readFileSync(`/proc/${contained.child.pid}/task/${contained.child.pid}/children`, 'utf8').trim());
+    process.kill(brokerPid, 'SIGKILL');
+    await contained.exited;
     const next = await startChildBroker(dataDir, await freePort());
     expect(next.output()).toContain('tributary started');
   });
