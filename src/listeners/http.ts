@@ -131,7 +131,7 @@ function answer(res: http.ServerResponse, fn: () => unknown): void {
 }
 
 /** 127.0.0.0/8, ::1 and their IPv4-mapped form: a peer on this machine. */
-export function isLoopback(address: string | undefined): boolean {
+function isLoopback(address: string | undefined): boolean {
   if (address === undefined) return false;
   const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
   return address === '::1' || (net.isIPv4(v4) && v4.startsWith('127.'));

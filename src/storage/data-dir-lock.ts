@@ -129,6 +129,7 @@ const reasons: Record<string, string> = {
   ENOENT: 'a part of the path does not exist and cannot be created there',
   ENOSPC: 'no space left on the device',
   EEXIST: 'it exists and is not a directory',
+  EISDIR: 'the lock file is a directory',
 };
 
 const hints: Record<string, string> = {
