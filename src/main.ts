@@ -8,6 +8,7 @@ import { startHttpListener, type HttpListener } from './listeners/http.ts';
 import { MqttListener } from './listeners/mqtt/mqtt-listener.ts';
 import type { Mirrors } from './mirror/mirrors.ts';
 import { createMetricsRegistry } from './observability/metrics.ts';
+import { lockDataDir } from './storage/data-dir-lock.ts';
 import { LogStore } from './storage/log-store.ts';
 import { MqttPersistence } from './storage/mqtt-persistence.ts';
 
@@ -28,6 +29,28 @@ export interface StartOptions {
 }
 
 export async function startTributary(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningTributary> {
+  // One broker per data dir: taken before LMDB opens, released after it closed (or at our death).
+  const lock = lockDataDir(config.dataDir);
+  let running: RunningTributary;
+  try {
+    running = await startLocked(config, logger, options);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+  return {
+    ...running,
+    close: async () => {
+      try {
+        await running.close();
+      } finally {
+        lock.release();
+      }
+    },
+  };
+}
+
+async function startLocked(config: Config, logger: Logger, options: StartOptions): Promise<RunningTributary> {
   const store = new LogStore({
     dataDir: config.dataDir,
     mapSizeBytes: config.storage.mapSizeBytes,
@@ -96,9 +119,7 @@ export async function startTributary(config: Config, logger: Logger, options: St
         mqtt: mqtt ?? undefined,
         mirrors: mirrors ?? undefined,
       });
-      http = await startHttpListener({ host: h.host, port: h.port, broker, registry, mirrors, token: config.listeners.edge.token, logger });
-      if (mirrors !== null && config.listeners.edge.token === null && !['127.0.0.1', '::1', 'localhost'].includes(h.host))
-        logger.warn({ host: h.host, port: http.port }, 'anyone who reaches the HTTP listener can pause mirrors: set listeners.edge.token, or bind listeners.http.host to 127.0.0.1');
+      http = await startHttpListener({ host: h.host, port: h.port, broker, registry, mirrors, adminToken: h.adminToken, logger });
     }
     mirrors?.start();
   } catch (err) {

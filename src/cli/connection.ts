@@ -9,8 +9,9 @@ const DEFAULT_BROKER = '127.0.0.1:7883';
 const DEFAULT_HTTP = '127.0.0.1:8088';
 const BROKER_ENV = 'TRIBUTARY_BROKER';
 const HTTP_ENV = 'TRIBUTARY_HTTP';
+const HTTP_TOKEN_ENV = 'TRIBUTARY_HTTP_TOKEN';
 /** Environment variables read by client commands, not broker config keys. */
-export const CLIENT_ENV = [BROKER_ENV, HTTP_ENV] as const;
+export const CLIENT_ENV = [BROKER_ENV, HTTP_ENV, HTTP_TOKEN_ENV] as const;
 
 export interface ConnectionFlags {
   broker: string;
@@ -25,6 +26,11 @@ export function addConnectionOptions(command: Command): Command {
 
 export function addHttpOption(command: Command): Command {
   return command.addOption(new Option('--http <host:port>', 'HTTP listener of the broker (listeners.http)').env(HTTP_ENV).default(DEFAULT_HTTP));
+}
+
+/** --token for the HTTP listener's admin actions; from the environment so it stays out of `ps` and shell history. */
+export function addHttpTokenOption(command: Command): Command {
+  return command.addOption(new Option('--token <token>', "the HTTP listener's admin token, when the broker sets one (listeners.http.adminToken)").env(HTTP_TOKEN_ENV));
 }
 
 export function connectOptions(flags: ConnectionFlags): ConnectOptions {

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Option, type Command } from 'commander';
 import { ErrorCode, TributaryError, type ErrorName } from '../errors.ts';
 import type { MirrorStatus } from '../mirror/status.ts';
-import { addHttpOption, httpAddress } from './connection.ts';
+import { addHttpOption, addHttpTokenOption, httpAddress } from './connection.ts';
 import { ConnectError } from './errors.ts';
 import { writeOut } from './output.ts';
 import { interruptOnSignal } from './signals.ts';
@@ -39,7 +39,7 @@ export function registerMirror(program: Command): void {
 Examples:
   $ tributary mirror status
   $ tributary mirror status cloud --watch
-  $ tributary mirror pause cloud --token s3cret
+  $ tributary mirror pause cloud
   $ tributary mirror resume cloud --http 192.168.1.20:8088 --token s3cret`,
     );
 
@@ -65,14 +65,22 @@ Examples:
     });
 
   for (const action of ['pause', 'resume'] as const) {
-    addHttpOption(mirror.command(action).argument('<name>', 'mirror name (mirrors[].name)'))
+    addHttpTokenOption(addHttpOption(mirror.command(action).argument('<name>', 'mirror name (mirrors[].name)')))
       .description(
         action === 'pause'
           ? 'stop shipping: close the upstream connection and keep the backlog until resumed (survives restarts)'
           : 'start shipping again after a pause or a failure (onRejected: stop)',
       )
-      .option('--token <token>', 'token, when the broker requires one (listeners.edge.token)')
-      .addHelpText('after', `\nExamples:\n  $ tributary mirror ${action} cloud\n  $ tributary mirror ${action} cloud --token s3cret`)
+      .addHelpText(
+        'after',
+        `
+Admin actions need the broker's listeners.http.adminToken when it sets one; without one, the broker
+takes them only from its own machine (a loopback client).
+
+Examples:
+  $ tributary mirror ${action} cloud
+  $ TRIBUTARY_HTTP_TOKEN=s3cret tributary mirror ${action} cloud --http 192.168.1.20:8088`,
+      )
       .action(async (name: string, opts: HttpFlags) => {
         const s = (await request(opts, 'POST', `/mirrors/${encodeURIComponent(name)}/${action}`)) as MirrorStatus;
         await writeOut(`${stateLine(s)}\n`);
@@ -205,8 +213,13 @@ async function request(flags: HttpFlags, method: 'GET' | 'POST', path: string): 
   if (res.ok && body !== undefined) return body;
   const error = (body as { error?: unknown; message?: unknown } | undefined)?.error;
   if (typeof error !== 'string' || !(error in ErrorCode)) throw new TributaryError('UNKNOWN', `unexpected answer from ${url}: HTTP ${res.status} ${truncate(text.trim(), 100)}`);
-  if (error === 'NOT_AUTHORIZED')
-    throw new TributaryError('NOT_AUTHORIZED', flags.token === undefined ? 'the broker requires a token: pass --token (its listeners.edge.token)' : 'the broker refused --token (it must be its listeners.edge.token)');
+  if (error === 'NOT_AUTHORIZED' && res.status === 401)
+    throw new TributaryError(
+      'NOT_AUTHORIZED',
+      flags.token === undefined
+        ? 'the broker requires a token: pass --token or set $TRIBUTARY_HTTP_TOKEN (its listeners.http.adminToken)'
+        : 'the broker refused the token (it must be its listeners.http.adminToken)',
+    );
   throw new TributaryError(error as ErrorName, String((body as { message?: unknown }).message ?? `HTTP ${res.status}`));
 }
 

@@ -19,6 +19,9 @@ export function registerStart(program: Command): void {
 Settings come from the defaults, then the file, then TRIBUTARY_* environment variables
 (TRIBUTARY_LISTENERS__EDGE__PORT=7884 sets listeners.edge.port).
 
+One broker per data dir: start locks <dataDir>/.lock (flock) and exits 1 (EBUSY, naming the
+holder's pid) while another broker holds it. The lock dies with its holder, also by kill -9.
+
 Examples:
   $ tributary start
   $ tributary start --config /etc/tributary/tributary.yaml

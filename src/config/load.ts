@@ -36,8 +36,11 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const env = opts.env ?? process.env;
   const file = opts.file ?? env[configFileEnv];
   const source = file === undefined ? 'config' : `config file ${file}`;
-  const raw = file === undefined ? {} : readConfigFile(file, source);
   const { overrides, problems } = readEnvOverrides(env);
+  const read = file === undefined ? { value: {} } : readConfigFile(file, source);
+  // A file that does not parse has nothing to validate; its problems and the environment's go out together.
+  if ('problems' in read) throw invalid([...read.problems, ...problems].join('\n'));
+  const raw = read.value;
   const merged = structuredClone(raw);
   const envByKey = new Map<string, string>();
   for (const { variable, path: keyPath, value } of overrides) {
@@ -46,36 +49,41 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   return validate(merged, source, envByKey, problems);
 }
 
-function invalid(message: string, cause?: unknown): TributaryError {
-  return new TributaryError('INVALID_CONFIG', message, undefined, { cause });
+function invalid(message: string): TributaryError {
+  return new TributaryError('INVALID_CONFIG', message);
 }
 
-function readConfigFile(file: string, source: string): unknown {
+type FileRead = { value: unknown } | { problems: string[] };
+
+function readConfigFile(file: string, source: string): FileRead {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     const { code, message } = err as NodeJS.ErrnoException;
-    throw invalid(code === 'ENOENT' ? `${source}: not found` : `${source}: cannot read: ${message}`, err);
+    return { problems: [code === 'ENOENT' ? `${source}: not found` : `${source}: cannot read: ${message}`] };
   }
+  const read = path.extname(file).toLowerCase() === '.json' ? parseJson(text, source) : parseYaml(text, source);
   // An empty file, or one whose keys are all commented out, parses to null/undefined: all defaults.
-  return (path.extname(file).toLowerCase() === '.json' ? parseJson(text, source) : parseYaml(text, source)) ?? {};
+  return 'value' in read ? { value: read.value ?? {} } : read;
 }
 
-function parseYaml(text: string, source: string): unknown {
-  try {
-    return YAML.parse(text);
-  } catch (err) {
-    if (!(err instanceof YAML.YAMLParseError)) throw err;
-    const reason = err.message.split(' at line ')[0];
-    const at = err.linePos === undefined ? '' : ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}`;
-    throw invalid(`${source}: YAML syntax error${at}: ${reason}`, err);
-  }
+/** Every syntax error of the file, not only the first (the yaml library collects them all). */
+function parseYaml(text: string, source: string): FileRead {
+  const doc = YAML.parseDocument(text);
+  if (doc.errors.length === 0) return { value: doc.toJS() as unknown };
+  return {
+    problems: doc.errors.map((err) => {
+      const reason = err.message.split(' at line ')[0];
+      const at = err.linePos === undefined ? '' : ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}`;
+      return `${source}: YAML syntax error${at}: ${reason}`;
+    }),
+  };
 }
 
-function parseJson(text: string, source: string): unknown {
+function parseJson(text: string, source: string): FileRead {
   try {
-    return JSON.parse(text);
+    return { value: JSON.parse(text) as unknown };
   } catch (err) {
     if (!(err instanceof SyntaxError)) throw err;
     // V8 reports an offset for most JSON errors (not all); turn it into what editors show.
@@ -85,7 +93,7 @@ function parseJson(text: string, source: string): unknown {
       const before = text.slice(0, Number(offset)).split('\n');
       at = ` at line ${before.length}, column ${before[before.length - 1].length + 1}`;
     }
-    throw invalid(`${source}: JSON syntax error${at}: ${err.message}`, err);
+    return { problems: [`${source}: JSON syntax error${at}: ${err.message}`] };
   }
 }
 

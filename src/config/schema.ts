@@ -84,9 +84,31 @@ const host = () => nonEmptyString('a host name or IP address');
 const filePath = () => nonEmptyString('a file path or null').nullable().default(null);
 const acks = () => z.union([z.literal(0), z.literal(1), z.literal('all')], { error: '0, 1 or all' }).default(1);
 
+/**
+ * zod skips an object's refinements once an issue inside it aborted parsing (a value of the wrong
+ * type), so a file with a type error and a cross-field error reported one per run. With this, a
+ * cross-field check runs whenever the object itself is one; each check then looks only at the values
+ * that parsed (their type is checked again) and says nothing about the rest, already reported.
+ */
+const alongsideOtherIssues = { when: (payload: { value: unknown }) => isPlainObject(payload.value) };
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The keys of a value that may not have parsed: its own when it is an object, else none. */
+function fields(value: unknown): Record<string, unknown> {
+  return isPlainObject(value) ? value : {};
+}
+
 /** Adds one issue per route problem, at the route's field, naming its match filter. */
 function checkRoute(route: { match: string | null; topic: string; key: string | null }, ctx: z.core.$RefinementCtx) {
-  for (const p of routeProblems(route)) ctx.addIssue({ code: 'custom', path: [p.field], input: route[p.field], message: p.message });
+  const matchParsed = typeof route.match === 'string' || route.match === null;
+  const topicParsed = typeof route.topic === 'string';
+  // A key is checked against the wildcards of its match filter: without a parsed filter it is not checked.
+  const key = matchParsed && typeof route.key === 'string' ? route.key : null;
+  const problems = routeProblems({ match: matchParsed ? route.match : null, topic: topicParsed ? route.topic : 'unchecked', key });
+  for (const p of problems) ctx.addIssue({ code: 'custom', path: [p.field], input: route[p.field], message: p.message });
 }
 
 const route = z
@@ -96,7 +118,7 @@ const route = z
     key: z.string({ error: 'a key template or null' }).nullable().default('{topic}'),
     acks: acks(),
   })
-  .superRefine(checkRoute);
+  .superRefine(checkRoute, alongsideOtherIssues);
 
 const topicFilter = z.string({ error: 'an MQTT topic filter' }).superRefine((filter, ctx) => {
   const problem = filterProblem(filter);
@@ -220,6 +242,8 @@ export const configSchema = z.strictObject({
           enabled: z.boolean().default(true),
           host: host().default('0.0.0.0'),
           port: intRange(0, 65535).default(8088),
+          // Admin actions (mirror pause/resume) need it as a Bearer token; null: only loopback clients may use them.
+          adminToken: nonEmptyString('a non-empty string or null').nullable().default(null),
         }),
       ),
       mqtt: section(
@@ -251,10 +275,10 @@ export const configSchema = z.strictObject({
             allowAnonymous: z.boolean().default(true),
           })
           .superRefine((mqtt, ctx) => {
-            if (!mqtt.tls.enabled) return;
+            if (!isPlainObject(mqtt.tls) || mqtt.tls.enabled !== true) return;
             for (const key of ['certFile', 'keyFile'] as const)
               if (mqtt.tls[key] === null) ctx.addIssue({ code: 'custom', path: ['tls', key], input: null, message: 'a file path (PEM) when tls.enabled is true' });
-          }),
+          }, alongsideOtherIssues),
       ),
     }),
   ),
@@ -270,7 +294,7 @@ export const configSchema = z.strictObject({
         key: z.string({ error: 'a key template or null' }).nullable().default('{topic}'),
         acks: acks(),
       })
-      .superRefine((fallback, ctx) => checkRoute({ ...fallback, match: null }, ctx)),
+      .superRefine((fallback, ctx) => checkRoute({ ...fallback, match: null }, ctx), alongsideOtherIssues),
   ),
 
   auth: section(
@@ -280,16 +304,21 @@ export const configSchema = z.strictObject({
         acls: z.array(aclRule, { error: 'a list of ACL rules' }).default([]),
       })
       .superRefine((auth, ctx) => {
+        if (!Array.isArray(auth.users)) return;
         const seen = new Set<string>();
+        // A user whose entry did not parse may still name itself: an ACL naming it is not reported too.
+        let allParsed = true;
         auth.users.forEach((u, i) => {
+          if (!isPlainObject(u) || typeof u.username !== 'string') return void (allParsed = false);
           if (seen.has(u.username)) ctx.addIssue({ code: 'custom', path: ['users', i, 'username'], input: u.username, message: 'a username not used by an earlier entry' });
           seen.add(u.username);
         });
+        if (!allParsed || !Array.isArray(auth.acls)) return;
         auth.acls.forEach((rule, i) => {
-          if (rule.user !== undefined && !seen.has(rule.user))
+          if (isPlainObject(rule) && typeof rule.user === 'string' && !seen.has(rule.user))
             ctx.addIssue({ code: 'custom', path: ['acls', i, 'user'], input: rule.user, message: 'the username of an entry in auth.users' });
         });
-      }),
+      }, alongsideOtherIssues),
   ),
 
   topics: section(
@@ -313,6 +342,7 @@ export const configSchema = z.strictObject({
         commitQueueBytesMax: size({ min: limits.appendBytesMax }).default(limits.commitQueueBytesMax),
       })
       .superRefine((storage, ctx) => {
+        if (typeof storage.maxMapSizeBytes !== 'number' || typeof storage.mapSizeBytes !== 'number') return;
         if (storage.maxMapSizeBytes !== -1 && storage.maxMapSizeBytes < storage.mapSizeBytes) {
           ctx.addIssue({
             code: 'custom',
@@ -321,7 +351,7 @@ export const configSchema = z.strictObject({
             message: `-1 (unlimited) or a size not below storage.mapSizeBytes (${formatSize(storage.mapSizeBytes)})`,
           });
         }
-      }),
+      }, alongsideOtherIssues),
   ),
 
   retention: section(
@@ -335,25 +365,38 @@ export const configSchema = z.strictObject({
   mirrors: z.array(mirror, { error: 'a list of mirrors' }).default([]),
 }).superRefine((config, ctx) => {
   const seenMirrors = new Set<string>();
-  config.mirrors.forEach((m, i) => {
-    if (seenMirrors.has(m.name)) ctx.addIssue({ code: 'custom', path: ['mirrors', i, 'name'], input: m.name, message: 'a mirror name not used by an earlier mirror' });
-    seenMirrors.add(m.name);
-    if (m.backoff.maxMs < m.backoff.initialMs)
-      ctx.addIssue({ code: 'custom', path: ['mirrors', i, 'backoff', 'maxMs'], input: m.backoff.maxMs, message: 'a duration not below backoff.initialMs' });
-    for (const problem of remoteTopicProblems(m.remoteTopic, m.protocolVersion))
-      ctx.addIssue({ code: 'custom', path: ['mirrors', i, 'remoteTopic'], input: m.remoteTopic, message: problem });
-    for (const selector of Object.keys(m.priorities))
-      if (!m.topics.includes(selector))
-        ctx.addIssue({ code: 'custom', path: ['mirrors', i, 'priorities', selector], input: selector, message: 'a name or pattern listed in topics' });
-    if (!m.url.startsWith('mqtts:') && (m.tls.caFile ?? m.tls.certFile ?? m.tls.keyFile) !== null)
-      ctx.addIssue({ code: 'custom', path: ['mirrors', i, 'url'], input: m.url, message: 'an mqtts:// URL (tls files are set)' });
-    if ((m.tls.certFile === null) !== (m.tls.keyFile === null))
-      ctx.addIssue({ code: 'custom', path: ['mirrors', i, 'tls', m.tls.certFile === null ? 'certFile' : 'keyFile'], input: null, message: 'a file path: a client certificate needs both certFile and keyFile' });
+  const at = (i: number, ...path: PropertyKey[]) => ['mirrors', i, ...path];
+  const mirrors: unknown[] = Array.isArray(config.mirrors) ? config.mirrors : [];
+  mirrors.forEach((mirror, i) => {
+    const m = fields(mirror);
+    if (typeof m.name === 'string') {
+      if (seenMirrors.has(m.name)) ctx.addIssue({ code: 'custom', path: at(i, 'name'), input: m.name, message: 'a mirror name not used by an earlier mirror' });
+      seenMirrors.add(m.name);
+    }
+    const backoff = fields(m.backoff);
+    if (typeof backoff.maxMs === 'number' && typeof backoff.initialMs === 'number' && backoff.maxMs < backoff.initialMs)
+      ctx.addIssue({ code: 'custom', path: at(i, 'backoff', 'maxMs'), input: backoff.maxMs, message: 'a duration not below backoff.initialMs' });
+    if (typeof m.remoteTopic === 'string' && (m.protocolVersion === 4 || m.protocolVersion === 5))
+      for (const problem of remoteTopicProblems(m.remoteTopic, m.protocolVersion))
+        ctx.addIssue({ code: 'custom', path: at(i, 'remoteTopic'), input: m.remoteTopic, message: problem });
+    if (isPlainObject(m.priorities) && Array.isArray(m.topics))
+      for (const selector of Object.keys(m.priorities))
+        if (!m.topics.includes(selector))
+          ctx.addIssue({ code: 'custom', path: at(i, 'priorities', selector), input: selector, message: 'a name or pattern listed in topics' });
+    const tls = fields(m.tls);
+    const tlsFile = (key: string) => (typeof tls[key] === 'string' ? 'set' : tls[key] === null ? 'unset' : 'unparsed');
+    if (typeof m.url === 'string' && !m.url.startsWith('mqtts:') && ['caFile', 'certFile', 'keyFile'].some((key) => tlsFile(key) === 'set'))
+      ctx.addIssue({ code: 'custom', path: at(i, 'url'), input: m.url, message: 'an mqtts:// URL (tls files are set)' });
+    const cert = tlsFile('certFile');
+    const key = tlsFile('keyFile');
+    if (cert !== 'unparsed' && key !== 'unparsed' && cert !== key)
+      ctx.addIssue({ code: 'custom', path: at(i, 'tls', cert === 'unset' ? 'certFile' : 'keyFile'), input: null, message: 'a file path: a client certificate needs both certFile and keyFile' });
   });
-  const mqtt = config.listeners.mqtt;
-  if (mqtt.enabled && !mqtt.allowAnonymous && config.auth.users.length === 0)
+  const mqtt = fields(fields(config.listeners).mqtt);
+  const users = fields(config.auth).users;
+  if (mqtt.enabled === true && mqtt.allowAnonymous === false && Array.isArray(users) && users.length === 0)
     ctx.addIssue({ code: 'custom', path: ['listeners', 'mqtt', 'allowAnonymous'], input: false, message: 'true, or at least one user in auth.users (else no client could connect)' });
-});
+}, alongsideOtherIssues);
 
 export type Config = z.output<typeof configSchema>;
 export type MirrorConfig = Config['mirrors'][number];

@@ -1,9 +1,11 @@
 // The HTTP listener: /healthz for supervisors, /metrics for Prometheus, read-only views of topics and
-// mirrors, and the one write: pausing and resuming a mirror. Thin: it formats what the broker and
-// the mirrors report. Reads are open like /metrics; with an edge token configured, the writes need it.
+// mirrors, and the admin actions: pausing and resuming a mirror. Thin: it formats what the broker and
+// the mirrors report. Reads are open like /metrics (a Prometheus on another host scrapes them); an
+// admin action needs the listener's own adminToken when one is set, and without one it is taken only
+// from a client on this machine (a loopback peer), so binding 0.0.0.0 for scrapes opens no admin door.
 
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type client from 'prom-client';
 import type { Broker } from '../broker/broker.ts';
@@ -23,8 +25,8 @@ export interface HttpListenerOptions {
   registry: client.Registry;
   /** null when no mirror is configured: /mirrors is then empty and every name unknown. */
   mirrors: MirrorControl | null;
-  /** Required as `Authorization: Bearer <token>` on POST routes when set. */
-  token: string | null;
+  /** listeners.http.adminToken: required as `Authorization: Bearer <token>` on admin routes when set; when null, only loopback clients may use them. */
+  adminToken: string | null;
   logger: Logger;
 }
 
@@ -42,9 +44,10 @@ export async function startHttpListener(opts: HttpListenerOptions): Promise<Http
     const action = /^\/mirrors\/([^/]+)\/(pause|resume)$/.exec(url.pathname);
     if (action) {
       if (req.method !== 'POST') return send(res, 405, { error: 'INVALID_REQUEST', message: `only POST is served on ${url.pathname}` }, { allow: 'POST' });
-      if (!authorized(req.headers.authorization)) {
-        log.warn({ url: url.pathname, remote: req.socket.remoteAddress }, 'mirror request refused: missing or wrong token');
-        return send(res, 401, { error: 'NOT_AUTHORIZED', message: 'missing or wrong token (Authorization: Bearer <listeners.edge.token>)' }, { 'www-authenticate': 'Bearer' });
+      const refusal = adminRefusal(req);
+      if (refusal !== null) {
+        log.warn({ url: url.pathname, remote: req.socket.remoteAddress }, `admin request refused: ${refusal.message}`);
+        return send(res, refusal.status, { error: 'NOT_AUTHORIZED', message: refusal.message }, refusal.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
       }
       return answer(res, () => {
         const name = decodePathPart(action[1], 'mirror');
@@ -83,9 +86,14 @@ export async function startHttpListener(opts: HttpListenerOptions): Promise<Http
     return opts.mirrors;
   }
 
-  function authorized(header: string | undefined): boolean {
-    if (opts.token === null) return true;
-    return tokenMatches(opts.token, /^Bearer (.+)$/i.exec(header ?? '')?.[1]);
+  /** Why an admin request is refused (401: token missing or wrong, 403: not from this machine), or null. */
+  function adminRefusal(req: http.IncomingMessage): { status: 401 | 403; message: string } | null {
+    if (opts.adminToken !== null) {
+      const given = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+      return tokenMatches(opts.adminToken, given) ? null : { status: 401, message: 'missing or wrong token (Authorization: Bearer <listeners.http.adminToken>)' };
+    }
+    if (isLoopback(req.socket.remoteAddress)) return null;
+    return { status: 403, message: `admin actions are taken from this machine only (the client is ${req.socket.remoteAddress ?? 'unknown'}); set listeners.http.adminToken to allow them from elsewhere with that token` };
   }
 
   await listenOn(server, opts.host, opts.port);
@@ -120,6 +128,13 @@ function answer(res: http.ServerResponse, fn: () => unknown): void {
     if (!(err instanceof TributaryError) || errorStatus[err.codeName] === undefined) throw err;
     send(res, errorStatus[err.codeName]!, { error: err.codeName, message: err.message });
   }
+}
+
+/** 127.0.0.0/8, ::1 and their IPv4-mapped form: a peer on this machine. */
+function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return address === '::1' || (net.isIPv4(v4) && v4.startsWith('127.'));
 }
 
 function decodePathPart(raw: string, what: 'topic' | 'mirror'): string {

@@ -61,6 +61,9 @@ const one = (value: number): Iterable<readonly [Labels, number]> => [[{}, value]
 export function createMetricsRegistry(src: MetricsSources): client.Registry {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'tributary_' });
+  // prom-client adds gauges named ..._total beside its per-type gauges; the _total suffix is the
+  // counters' (promtool check metrics fails the scrape), and sum(tributary_nodejs_active_handles) is the same number.
+  for (const gauge of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(`tributary_${gauge}`);
   const { broker } = src;
   const c = broker.counters;
   const metric = (kind: 'counter' | 'gauge', name: string, help: string, labelNames: string[], samples: Samples) =>

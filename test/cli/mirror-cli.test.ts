@@ -10,6 +10,8 @@ import { tempDir } from '../helpers/temp.ts';
 import { startUpstream, until, type Upstream } from '../helpers/upstream.ts';
 
 const TOKEN = 's3cret';
+/** listeners.http.adminToken: the HTTP listener's own, not the edge token. */
+const ADMIN_TOKEN = 'admin-s3cret';
 const RECORDS = 1200;
 
 interface Edge {
@@ -27,6 +29,9 @@ async function startEdge(upstream: Upstream, dataDir: string, ports: { edge: num
     TRIBUTARY_BROKER: `127.0.0.1:${ports.edge}`,
     TRIBUTARY_EDGE_ID: 'gw-1',
     TRIBUTARY_LISTENERS__EDGE__TOKEN: TOKEN,
+    TRIBUTARY_LISTENERS__HTTP__ADMIN_TOKEN: ADMIN_TOKEN,
+    // Read by `mirror pause/resume`, not a config key: start must not refuse it.
+    TRIBUTARY_HTTP_TOKEN: 'for-the-cli',
     TRIBUTARY_LISTENERS__HTTP__ENABLED: 'true',
     TRIBUTARY_LISTENERS__HTTP__HOST: '127.0.0.1',
     TRIBUTARY_LISTENERS__HTTP__PORT: '0',
@@ -133,7 +138,7 @@ describe('tributary mirror against a broker', () => {
     // Upstream up: shipping starts; pause it mid-backlog and nothing more goes upstream.
     await upstream.start();
     await until(() => upstream.received.length >= 50, 'the mirror to ship');
-    const paused = await cli(['mirror', 'pause', 'cloud', '--token', TOKEN]);
+    const paused = await cli(['mirror', 'pause', 'cloud', '--token', ADMIN_TOKEN]);
     expect(paused).toMatchObject({ code: 0, stderr: '' });
     expect(paused.stdout).toMatch(/^mirror cloud: paused, backlog [\d,]+ records \(.+\), oldest .+\n$/);
     await sleep(300);
@@ -163,7 +168,8 @@ describe('tributary mirror against a broker', () => {
     expect(pausedBars.length).toBeGreaterThanOrEqual(2);
     for (const bar of pausedBars) expect(bar).toBe(`cloud  [--------------------]   0%  ${atPause.backlogRecords.toLocaleString('en-US')} left  0 rec/s  paused`);
 
-    const resumed = await cli(['mirror', 'resume', 'cloud', '--token', TOKEN]);
+    // The token from the environment keeps it out of `ps` and the shell history.
+    const resumed = await run(['mirror', 'resume', 'cloud'], { env: { ...edge.env, TRIBUTARY_HTTP_TOKEN: ADMIN_TOKEN } });
     expect(resumed).toMatchObject({ code: 0, stderr: '' });
     expect(resumed.stdout).toMatch(/^mirror cloud: (connecting|connected), backlog [\d,]+ records/);
 
@@ -210,8 +216,8 @@ describe('tributary mirror against a broker', () => {
 
     for (const args of [
       ['mirror', 'status', 'nope'],
-      ['mirror', 'pause', 'nope', '--token', TOKEN],
-      ['mirror', 'resume', 'nope', '--token', TOKEN],
+      ['mirror', 'pause', 'nope', '--token', ADMIN_TOKEN],
+      ['mirror', 'resume', 'nope', '--token', ADMIN_TOKEN],
     ]) {
       const r = await cli(args);
       expect(r.code, args.join(' ')).toBe(1);
@@ -221,10 +227,13 @@ describe('tributary mirror against a broker', () => {
 
     const noToken = await cli(['mirror', 'pause', 'cloud']);
     expect(noToken.code).toBe(1);
-    expect(lines(noToken.stderr)).toEqual(['tributary: NOT_AUTHORIZED: the broker requires a token: pass --token (its listeners.edge.token)']);
-    const wrongToken = await cli(['mirror', 'pause', 'cloud', '--token', 'guess']);
-    expect(wrongToken.code).toBe(1);
-    expect(lines(wrongToken.stderr)).toEqual(['tributary: NOT_AUTHORIZED: the broker refused --token (it must be its listeners.edge.token)']);
+    expect(lines(noToken.stderr)).toEqual(['tributary: NOT_AUTHORIZED: the broker requires a token: pass --token or set $TRIBUTARY_HTTP_TOKEN (its listeners.http.adminToken)']);
+    // The edge token is not the admin token.
+    for (const guess of ['guess', TOKEN]) {
+      const wrongToken = await cli(['mirror', 'pause', 'cloud', '--token', guess]);
+      expect(wrongToken.code).toBe(1);
+      expect(lines(wrongToken.stderr)).toEqual(['tributary: NOT_AUTHORIZED: the broker refused the token (it must be its listeners.http.adminToken)']);
+    }
     for (const headers of [{}, { authorization: 'Bearer guess' }] as Record<string, string>[]) {
       const res = await fetch(`http://${edge.http}/mirrors/cloud/pause`, { method: 'POST', headers });
       expect(res.status).toBe(401);

@@ -60,7 +60,7 @@ describe('defaults', () => {
           keepaliveMs: 60_000,
           connectionsMax: 1000,
         },
-        http: { enabled: true, host: '0.0.0.0', port: 8088 },
+        http: { enabled: true, host: '0.0.0.0', port: 8088, adminToken: null },
         mqtt: {
           enabled: true,
           host: '0.0.0.0',
@@ -370,6 +370,55 @@ describe('error messages', () => {
     expect(configError(() => loadConfig({ env: { TRIBUTARY_CONFIG: file } })).message).toBe(`config file ${file}: not found`);
   });
 
+  // A wrong type anywhere used to stop zod before every cross-field check above it: the file below
+  // reported four problems, and the other two (backoff, allowAnonymous) only once those were fixed.
+  it('a file with six errors (wrong types, an unknown key, cross-field checks) reports all six, and the bad env variable with them', () => {
+    const file = x(
+      [
+        'dataDr: /var/lib/tributary',
+        'listeners:',
+        '  edge:',
+        '    port: seven',
+        '  mqtt:',
+        '    allowAnonymous: false',
+        'storage:',
+        '  mapSizeBytes: 2GiB',
+        '  maxMapSizeBytes: 1GiB',
+        'mirrors:',
+        '  - { name: cloud, sink: mqtt, url: "mqtt://h", topics: [t], qos: 2, backoff: { initialMs: 5s, maxMs: 1s } }',
+        '',
+      ].join('\n'),
+    );
+    expect(configError(() => loadConfig({ file, env: {} })).message.split('\n')).toEqual([
+      `config file ${file}: listeners.edge.port: got "seven", expected an integer 0..65535`,
+      `config file ${file}: storage.maxMapSizeBytes: got 1073741824, expected -1 (unlimited) or a size not below storage.mapSizeBytes (2GiB)`,
+      `config file ${file}: mirrors.0.qos (mirror cloud): got 2, expected 0 or 1`,
+      `config file ${file}: unknown key "dataDr" (did you mean "dataDir"?)`,
+      `config file ${file}: mirrors.0.backoff.maxMs (mirror cloud): got 1000, expected a duration not below backoff.initialMs`,
+      `config file ${file}: listeners.mqtt.allowAnonymous: got false, expected true, or at least one user in auth.users (else no client could connect)`,
+    ]);
+    const lines = configError(() => loadConfig({ file, env: { TRIBUTARY_LOG__LEVEL: 'loud' } })).message.split('\n');
+    expect(lines).toHaveLength(7);
+    expect(lines[0]).toBe('env TRIBUTARY_LOG__LEVEL: got "loud", expected one of fatal, error, warn, info, debug, trace, silent');
+  });
+
+  it('a cross-field check says nothing about a value that did not parse', () => {
+    const file = x('storage:\n  mapSizeBytes: lots\n  maxMapSizeBytes: 1MiB\nauth:\n  users:\n    - { username: 5, passwordHash: x }\n  acls:\n    - { user: a }\n');
+    const lines = configError(() => loadConfig({ file, env: {} })).message.split('\n');
+    expect(lines.filter((l) => l.includes('maxMapSizeBytes') || l.includes('acls'))).toEqual([]);
+    expect(lines.some((l) => l.includes('storage.mapSizeBytes: got "lots"'))).toBe(true);
+  });
+
+  it('every YAML syntax error of the file, and the bad env variables with them', () => {
+    const file = x('dataDir: a\ndataDir: b\nlog: {level: info\n');
+    const lines = configError(() => loadConfig({ file, env: { TRIBUTARY_DATA_DIRR: 'x' } })).message.split('\n');
+    expect(lines).toEqual([
+      `config file ${file}: YAML syntax error at line 2, column 1: Map keys must be unique`,
+      `config file ${file}: YAML syntax error at line 4, column 1: Flow map in block collection must be sufficiently indented and end with a }`,
+      'env TRIBUTARY_DATA_DIRR: not a config key (did you mean TRIBUTARY_DATA_DIR?)',
+    ]);
+  });
+
   it('unreadable file', () => {
     expect(configError(() => loadConfig({ file: dir, env: {} })).message).toMatch(new RegExp(`^config file ${dir}: cannot read: `));
   });
@@ -391,6 +440,8 @@ describe('MQTT routes and auth', () => {
     const file = x('routes:\n  - match: a/+\n    topic: t\n  - match: a/#/b\n    topic: bad topic\n    key: "{2}"\n    acks: 2\n');
     expect(configError(() => loadConfig({ file, env: {} })).message.split('\n')).toEqual([
       `config file ${file}: routes.1.acks: got 2, expected 0, 1 or all`,
+      `config file ${file}: routes.1.match: got "a/#/b", expected an MQTT topic filter ("#" may only be the last level)`,
+      `config file ${file}: routes.1.topic: got "bad topic", expected a log topic name: 1-249 characters of [a-zA-Z0-9._-], not "." or ".."`,
     ]);
     const file2 = x('routes:\n  - match: a/+\n    topic: t\n  - match: a/#/b\n    topic: bad topic\n  - match: s/+\n    topic: s\n    key: "{2}"\n');
     expect(configError(() => loadConfig({ file: file2, env: {} })).message.split('\n')).toEqual([

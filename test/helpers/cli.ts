@@ -15,12 +15,16 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Send SIGINT then, as Ctrl-C would. */
   interruptAfterMs?: number;
+  /** Run as this user and group (the tests run as root; root passes every permission check). */
+  uid?: number;
+  gid?: number;
+  cwd?: string;
 }
 
 /** Any command as a child process, stdout and stderr collected; killed after timeoutMs (default 20 s). */
 export function runProcess(command: string, args: string[], opts: RunOptions = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid, cwd: opts.cwd });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -66,11 +66,11 @@ describe('http listener', () => {
     }
   });
 
-  it('shows, pauses and resumes a mirror; with an edge token the POST routes require it as a Bearer token', async () => {
+  it('shows, pauses and resumes a mirror; with listeners.http.adminToken the POST routes require it as a Bearer token, also from loopback', async () => {
     const upstream = await startUpstream();
     const { base } = await start({
       edgeId: 'gw-1',
-      listeners: { edge: { token: 's3cret' } },
+      listeners: { edge: { token: 'edge-only' }, http: { adminToken: 's3cret' } },
       mirrors: [{ name: 'cloud', sink: 'mqtt', url: `mqtt://127.0.0.1:${upstream.port}`, topics: ['telemetry'], backoff: { initialMs: 50, maxMs: 200 } }],
     });
     const get = async (path: string) => (await fetch(`${base}${path}`)).json() as Promise<MirrorStatus>;
@@ -83,11 +83,12 @@ describe('http listener', () => {
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toEqual({ error: 'UNKNOWN_MIRROR', message: 'no mirror named nope; configured: cloud' });
 
-    for (const authorization of [undefined, 'Bearer wrong', 'Bearer s3cret2', 'Basic s3cret', 's3cret']) {
+    // The edge listener's token is the edge listener's: it opens no admin action.
+    for (const authorization of [undefined, 'Bearer wrong', 'Bearer s3cret2', 'Basic s3cret', 's3cret', 'Bearer edge-only']) {
       const refused = await post('/mirrors/cloud/pause', authorization);
       expect(refused.status, String(authorization)).toBe(401);
       expect(refused.headers.get('www-authenticate')).toBe('Bearer');
-      expect(await refused.json()).toMatchObject({ error: 'NOT_AUTHORIZED' });
+      expect(await refused.json()).toEqual({ error: 'NOT_AUTHORIZED', message: 'missing or wrong token (Authorization: Bearer <listeners.http.adminToken>)' });
     }
     expect((await get('/mirrors/cloud')).state).not.toBe('paused');
 
@@ -125,7 +126,7 @@ describe('http listener', () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
 
-  it('without an edge token pause and resume need no Authorization', async () => {
+  it('without an adminToken a loopback client pauses and resumes with no Authorization', async () => {
     const upstream = await startUpstream();
     const { base } = await start({ mirrors: [{ name: 'cloud', sink: 'mqtt', url: `mqtt://127.0.0.1:${upstream.port}`, topics: ['telemetry'] }] });
     const paused = await fetch(`${base}/mirrors/cloud/pause`, { method: 'POST' });

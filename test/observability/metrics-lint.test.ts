@@ -1,0 +1,43 @@
+// The /metrics scrape of a real broker, with every family populated (edge traffic and errors, MQTT,
+// a mirror), linted by Prometheus' own promtool: names, suffixes, HELP and TYPE lines.
+import { spawnSync } from 'node:child_process';
+import mqtt from 'mqtt';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.ts';
+import { startTributary } from '../../src/main.ts';
+import { merge } from '../helpers/broker.ts';
+import { runProcess } from '../helpers/cli.ts';
+import { onCleanup, rec, tempDir } from '../helpers/temp.ts';
+import { startUpstream, until } from '../helpers/upstream.ts';
+
+const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
+
+describe.runIf(hasPromtool || process.env.CI)('/metrics', () => {
+  it('passes promtool check metrics', async () => {
+    const upstream = await startUpstream();
+    const config = parseConfig(
+      merge(
+        { dataDir: tempDir(), listeners: { edge: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, mqtt: { host: '127.0.0.1', port: 0, ws: { enabled: false } } } },
+        { mirrors: [{ name: 'cloud', sink: 'mqtt', url: `mqtt://127.0.0.1:${upstream.port}`, topics: ['m'] }] },
+      ),
+      'test',
+    );
+    const running = await startTributary(config, pino({ level: 'silent' }));
+    onCleanup(() => running.close());
+    running.broker.createTopic({ name: 'm', partitions: 2 });
+    await running.broker.produce({ topic: 'm', partition: 1, records: [rec('a'), rec('b')], acks: 1 });
+    await running.broker.fetch('m', 1, 99, 1 << 20, 0).catch(() => undefined);
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${running.mqtt!.port}`, { protocolVersion: 4 });
+    onCleanup(() => client.endAsync());
+    await client.publishAsync('sensors/t-1', '21.5', { qos: 1 });
+    await until(() => upstream.received.length >= 2, 'the mirror to ship');
+
+    const scrape = await (await fetch(`http://127.0.0.1:${running.http!.port}/metrics`)).text();
+    for (const family of ['tributary_records_in_total', 'tributary_mqtt_publishes_in_total', 'tributary_mirror_shipped_records_total', 'tributary_errors_total', 'tributary_nodejs_active_handles'])
+      expect(scrape).toMatch(new RegExp(`^${family}[{ ]`, 'm'));
+    const lint = await runProcess('promtool', ['check', 'metrics'], { input: scrape });
+    expect(lint.stdout + lint.stderr).toBe('');
+    expect(lint.code).toBe(0);
+  });
+});
