@@ -29,7 +29,7 @@ describe('getting the tributary command', () => {
   it('npm link in a fresh clone (no dist/) puts a tributary on the PATH that works from any directory', async () => {
     // A clone as `git clone && npm install` leaves it: sources, no dist/ (node_modules shared).
     const clone = tempDir();
-    for (const entry of ['bin', 'src', 'config', 'build.mjs', 'package.json', 'package-lock.json']) fs.cpSync(path.join(repo, entry), path.join(clone, entry), { recursive: true });
+    for (const entry of ['src', 'config', 'build.mjs', 'package.json', 'package-lock.json']) fs.cpSync(path.join(repo, entry), path.join(clone, entry), { recursive: true });
     fs.symlinkSync(path.join(repo, 'node_modules'), path.join(clone, 'node_modules'));
     const prefix = tempDir();
     const env = { ...process.env, NPM_CONFIG_PREFIX: prefix, NPM_CONFIG_AUDIT: 'false', NPM_CONFIG_FUND: 'false', NPM_CONFIG_UPDATE_NOTIFIER: 'false' };
@@ -46,8 +46,8 @@ describe('getting the tributary command', () => {
   }, 90_000);
 
   it('package.json names the launcher as the bin, and it is executable', () => {
-    expect(packageJson.bin).toEqual({ tributary: 'bin/tributary.mjs' });
-    expect(fs.statSync(path.join(repo, 'bin/tributary.mjs')).mode & 0o111).not.toBe(0);
+    expect(packageJson.bin).toEqual({ tributary: 'src/cli/launcher.mjs' });
+    expect(fs.statSync(path.join(repo, 'src/cli/launcher.mjs')).mode & 0o111).not.toBe(0);
   });
 
   it('no command in the docs runs npx or npm exec without refusing to install from the registry', () => {

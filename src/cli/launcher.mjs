@@ -7,8 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const bundle = new URL('../dist/tributary.mjs', import.meta.url);
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bundle = new URL('../../dist/tributary.mjs', import.meta.url);
 if (!existsSync(bundle)) {
   process.stderr.write(`tributary: building ${fileURLToPath(bundle)} first (npm run build)\n`);
   const built = spawnSync(process.execPath, ['build.mjs'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
