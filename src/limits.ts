@@ -29,9 +29,38 @@ export const limits = {
   appendRecordsMax: 100_000,
   /** Bytes of one encoded batch (one append): a stored batch must fit the largest RECORDS frame. */
   appendBytesMax: 4 * 1024 * 1024 - 64,
-  /** Keepalive a client may ask for; Node timers misfire above 2^31-1 ms. */
+  /** Keepalive a client may ask for (smallest). */
   edgeKeepaliveMsMin: 100,
-  edgeKeepaliveMsMax: 86_400_000,
+  /**
+   * Ceiling of listeners.edge.keepaliveMsMax. The keepalive is how long a peer that stopped reading
+   * or stalled inside a frame keeps its buffers (1.5 × keepalive), so an hour is the most a
+   * configuration may allow.
+   */
+  edgeKeepaliveMsMax: 3_600_000,
+  /**
+   * Default listeners.edge.keepaliveMsMax, the longest keepalive a client may ask for. Five minutes:
+   * many NAT gateways and mobile carriers forget an idle TCP connection after a few minutes, so a
+   * device pings about that often anyway, and a dead peer's buffers are freed within 7.5 minutes.
+   */
+  edgeKeepaliveMsMaxDefault: 300_000,
+  /** FETCH requests one edge connection may have unanswered; more are answered THROTTLED. */
+  edgeFetchesInflightMax: 64,
+  /**
+   * Smallest listeners.edge.writeQueueBytesMax and writeBytesTotalMax: the largest frame with its
+   * length prefix must fit, or a full-size RECORDS answer could never be read.
+   */
+  edgeWriteQueueBytesMin: 4 * 1024 * 1024 + 8,
+  /** Default bytes of answers one edge connection may have queued for writing (writeQueueBytesMax). */
+  edgeWriteQueueBytesDefault: 8 * 1024 * 1024,
+  /** Default bytes of RECORDS answers all edge connections together may hold (writeBytesTotalMax). */
+  edgeWriteBytesTotalDefault: 64 * 1024 * 1024,
+  /**
+   * Default bytes of incoming frames being assembled, all edge connections together
+   * (partialFrameBytesTotalMax). One connection's partial frame is bounded by its frameBytesMax.
+   */
+  edgePartialFrameBytesTotalDefault: 64 * 1024 * 1024,
+  /** Upper bound of the edge byte totals a configuration may set. */
+  edgeBytesTotalMax: 64 * 1024 * 1024 * 1024,
   /** Bytes queued for the next storage transaction; past it appends are refused with THROTTLED. */
   commitQueueBytesMax: 64 * 1024 * 1024,
   /** Partitions a topic may have. */

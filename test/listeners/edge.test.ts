@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.ts';
 import { decodeRecordBatch } from '../../src/format/record-batch.ts';
+import { limits } from '../../src/limits.ts';
 import { encodeFrame } from '../../src/protocol/edge/codec.ts';
 import type { AckFrame, ErrorFrame, Frame, RecordsFrame, WelcomeFrame } from '../../src/protocol/edge/frames.ts';
 import { produceFrame, RawPeer, readLog, startEdgeBroker } from '../helpers/raw-edge.ts';
@@ -215,10 +216,12 @@ describe('edge listener against a misbehaving producer', () => {
 });
 
 describe('edge listener negotiation bounds', () => {
-  // Above: a timer of 2e9 ms would overflow and fire at once. Below: a client could have the broker
-  // time it out at once. Unclamped, either would close the connection before the PING.
+  // Above: a timer of 2e9 ms would overflow and fire at once, and a long keepalive lets a dead peer
+  // hold its buffers for as long [EDGE-4.4]. Below: a client could have the broker time it out at
+  // once. Unclamped, either would close the connection before the PING.
   it.each([
-    [2e9, 86_400_000],
+    [2e9, limits.edgeKeepaliveMsMaxDefault],
+    [86_400_000, limits.edgeKeepaliveMsMaxDefault],
     [1, 100],
   ])('clamps a HELLO keepalive of %d ms to %d ms and keeps the connection', async (asked, granted) => {
     const { edge } = await startEdgeBroker();

@@ -1,6 +1,7 @@
 // One edge-protocol connection: handshake, topic aliases, produce with in-order cumulative acks,
-// long-poll fetch, admin frames, keepalive and backpressure. Translates frames into broker calls and
-// answers; the codec does the bytes, the broker does the work. Section numbers cite SPEC.md.
+// admin frames, keepalive and backpressure; fetches are served by Fetches, every write goes through
+// ConnectionWriter. Translates frames into broker calls and answers; the codec does the bytes, the
+// broker does the work. Section numbers cite SPEC.md.
 
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -25,11 +26,22 @@ import {
 } from '../../protocol/edge/frames.ts';
 import { readUvarint, uvarintSize } from '../../protocol/edge/varint.ts';
 import { LINGER_MS, tokenMatches } from '../listen.ts';
+import type { ByteBudget } from './byte-budget.ts';
+import { ConnectionWriter } from './connection-writer.ts';
+import { Fetches } from './fetches.ts';
 
 export interface EdgeSettings {
   token: string | null;
   frameBytesMax: number;
   keepaliveMs: number;
+  /** Longest keepalive a client may ask for [EDGE-4.4]. */
+  keepaliveMsMax: number;
+  /** Bytes of answers one connection may hold for writing before its fetches wait [EDGE-8.3]. */
+  writeQueueBytesMax: number;
+  /** Bytes of RECORDS answers all connections together may hold [EDGE-8.3]. */
+  writeBytesTotalMax: number;
+  /** Bytes of incoming frames being assembled, all connections together [EDGE-2.2]. */
+  partialFrameBytesTotalMax: number;
 }
 
 /** What a connection needs from its server. */
@@ -37,6 +49,10 @@ export interface EdgeConnectionHost {
   broker: Broker;
   settings: EdgeSettings;
   logger: Logger;
+  /** Shared by every connection of the listener: RECORDS answers being read or written. */
+  writeBudget: ByteBudget;
+  /** Shared by every connection of the listener: incoming frames being assembled. */
+  partialBudget: ByteBudget;
   /** Claims a client id for an idempotent producer; the previous holder is closed. */
   claimClientId(clientId: string, conn: EdgeConnection): void;
   closed(conn: EdgeConnection): void;
@@ -50,9 +66,6 @@ interface PendingProduce {
   error: TributaryError | null;
 }
 
-const FETCHES_INFLIGHT_MAX = 64;
-/** Length prefix, type, corr, partition and offsets of a RECORDS frame, rounded up. */
-const RECORDS_HEADER_BYTES_MAX = 64;
 /** Type, refKind, ref, code and message length of an ERROR frame, rounded up. */
 const ERROR_HEADER_BYTES_MAX = 64;
 const utf8 = new TextEncoder();
@@ -70,10 +83,21 @@ export class EdgeConnection {
   private encodedBytesMax: number = encodedBytesMax(limits.edgeHelloBytesMax);
   private clientId = '';
   private idleTimer: NodeJS.Timeout | null = null;
+  private idleMs: number;
+  private readonly writer: ConnectionWriter;
+  private readonly fetches: Fetches;
+  /** Frames decoded but not yet handled: handling stops while the peer does not read its answers. */
+  private backlog: Frame[] = [];
+  private backlogHead = 0;
+  /** A decode failure met after the backlog's frames: reported once they are handled. */
+  private decodeFailure: DecodeFailure | null = null;
+  /** Bytes of the shared partial-frame budget held for the frame being assembled (its length). */
+  private partialHeld = 0;
+  /** Cancels a wait for partial-frame budget; reading is paused meanwhile. */
+  private cancelPartialWait: (() => void) | null = null;
   private readonly produceQueue: PendingProduce[] = [];
   private inflightBytes = 0;
   private lastSeq = 0;
-  private fetchesInflight = 0;
   private drainScheduled = false;
   private pausedForInflight = false;
   private pausedForWrite = false;
@@ -86,15 +110,27 @@ export class EdgeConnection {
     this.host = host;
     this.log = host.logger.child({ remote: `${socket.remoteAddress}:${socket.remotePort}` });
     socket.setNoDelay(true);
+    this.writer = new ConnectionWriter(socket, host.writeBudget, host.settings.writeQueueBytesMax, () => this.fetches.admit());
+    this.fetches = new Fetches({
+      broker: host.broker,
+      budget: host.writeBudget,
+      writer: this.writer,
+      frameBytesMax: () => this.frameBytesMax,
+      encodedBytesMax: () => this.encodedBytesMax,
+      sendError: (corr, err) => this.sendError('request', corr, err),
+      signal: this.abort.signal,
+    });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => {
       this.pausedForWrite = false;
+      this.handleBacklog();
       this.updateFlow();
     });
     socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
     socket.on('close', () => this.onClose());
     // Until HELLO arrives, a silent peer is dropped after the server's keepalive [EDGE-4.1].
-    this.armIdle(host.settings.keepaliveMs);
+    this.idleMs = Math.min(host.settings.keepaliveMs, host.settings.keepaliveMsMax);
+    this.armIdle();
   }
 
   get id(): string {
@@ -102,13 +138,61 @@ export class EdgeConnection {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.closing) return;
     this.idleTimer?.refresh();
     const { frames, failure } = this.decoder.push(chunk);
-    for (const frame of frames) {
-      if (this.closing) return;
-      this.onFrame(frame);
+    for (const frame of frames) this.backlog.push(frame);
+    if (failure) this.decodeFailure = failure;
+    else this.holdPartialFrame();
+    this.handleBacklog();
+  }
+
+  /**
+   * Handles decoded frames in order until the peer stops reading its answers: a chunk of small
+   * requests (METADATA, FETCH) must not queue unbounded answers for a socket that is not drained.
+   */
+  private handleBacklog(): void {
+    while (this.backlogHead < this.backlog.length) {
+      if (this.closing || this.closeReason || this.pausedForWrite) return;
+      this.onFrame(this.backlog[this.backlogHead++]);
     }
-    if (failure && !this.closing) this.failConnection(failureError(failure));
+    this.backlog = [];
+    this.backlogHead = 0;
+    if (this.decodeFailure && !this.closing) this.failConnection(failureError(this.decodeFailure));
+  }
+
+  /**
+   * [EDGE-2.2] a frame being assembled holds its whole length of the listener's partial-frame
+   * budget until it is complete; when the budget is spent, the socket is not read until it has room.
+   */
+  private holdPartialFrame(): void {
+    const need = this.decoder.partialFrameBytes;
+    if (need === this.partialHeld && this.cancelPartialWait === null) return;
+    this.releasePartialFrame();
+    if (need === 0) return;
+    const budget = this.host.partialBudget;
+    if (budget.tryTake(need)) {
+      this.partialHeld = need;
+      return;
+    }
+    // Our pause, not the peer's silence: the keepalive waits too, so no waiter times out because
+    // others hold the budget, and waiters hold nothing, so they cannot block each other.
+    this.clearIdle();
+    this.cancelPartialWait = budget.wait(need, () => {
+      this.cancelPartialWait = null;
+      this.partialHeld = need;
+      this.armIdle();
+      this.updateFlow();
+    });
+    this.log.debug({ frameBytes: need, budgetBytes: budget.bytesMax }, 'partial-frame budget spent; not reading until there is room');
+    this.updateFlow();
+  }
+
+  private releasePartialFrame(): void {
+    this.cancelPartialWait?.();
+    this.cancelPartialWait = null;
+    if (this.partialHeld > 0) this.host.partialBudget.release(this.partialHeld);
+    this.partialHeld = 0;
   }
 
   private onFrame(frame: Frame): void {
@@ -149,15 +233,19 @@ export class EdgeConnection {
     // [EDGE-4.1] the floor keeps WELCOME and a one-entry ACK within the limit they announce.
     const proposed = frame.frameBytesMax > 0 ? frame.frameBytesMax : settings.frameBytesMax;
     const frameBytesMax = Math.min(Math.max(proposed, limits.edgeFrameBytesMin), limits.edgeFrameBytesMax);
-    const keepaliveMs = frame.keepaliveMs > 0 ? Math.min(Math.max(frame.keepaliveMs, limits.edgeKeepaliveMsMin), limits.edgeKeepaliveMsMax) : settings.keepaliveMs;
+    // [EDGE-4.4] the keepalive bounds how long a peer that stopped reading or sending holds its buffers.
+    const proposedKeepaliveMs = frame.keepaliveMs > 0 ? Math.max(frame.keepaliveMs, limits.edgeKeepaliveMsMin) : settings.keepaliveMs;
+    const keepaliveMs = Math.min(proposedKeepaliveMs, settings.keepaliveMsMax);
     this.hello = frame;
     this.clientId = frame.clientId;
     this.log = this.log.child({ client: frame.clientId });
     this.frameBytesMax = frameBytesMax;
     this.encodedBytesMax = encodedBytesMax(frameBytesMax);
-    this.decoder.setFrameBytesMax(Math.max(frameBytesMax, limits.edgeHelloBytesMax));
+    // [EDGE-2.2] from WELCOME on, the negotiated limit applies to every incoming frame, also below 4096.
+    this.decoder.setFrameBytesMax(frameBytesMax);
     if (frame.idempotent) this.host.claimClientId(frame.clientId, this);
-    this.armIdle(Math.ceil(keepaliveMs * 1.5));
+    this.idleMs = Math.ceil(keepaliveMs * 1.5);
+    this.armIdle();
     const lastSeq = frame.idempotent ? this.host.broker.store.lastProducerSeq(frame.clientId) : 0;
     this.send({ type: 'welcome', version: EDGE_PROTOCOL_VERSION, keepaliveMs, frameBytesMax, lastSeq });
     this.log.debug({ idempotent: frame.idempotent, frameBytesMax, keepaliveMs, lastSeq }, 'edge client connected');
@@ -254,27 +342,7 @@ export class EdgeConnection {
   private onFetch(frame: FetchFrame): void {
     const topic = this.aliases.get(frame.alias);
     if (topic === undefined) return this.sendError('request', frame.corr, new TributaryError('UNKNOWN_ALIAS', `alias ${frame.alias} is not registered on this connection`));
-    if (this.fetchesInflight >= FETCHES_INFLIGHT_MAX)
-      return this.sendError('request', frame.corr, new TributaryError('THROTTLED', `at most ${FETCHES_INFLIGHT_MAX} fetches in flight per connection`));
-    this.fetchesInflight++;
-    // [EDGE-8.1] a RECORDS frame never exceeds the negotiated frame size.
-    const room = this.frameBytesMax - RECORDS_HEADER_BYTES_MAX;
-    this.host.broker.fetch(topic, frame.partition, frame.offset, Math.min(frame.maxBytes, room), frame.maxWaitMs, this.abort.signal).then(
-      (r) => {
-        this.fetchesInflight--;
-        let bytes = 0;
-        let fit = 0;
-        while (fit < r.batches.length && bytes + r.batches[fit].length <= room) bytes += r.batches[fit++].length;
-        if (fit === 0 && r.batches.length > 0)
-          return this.sendError('request', frame.corr, new TributaryError('RECORD_TOO_LARGE', `the batch at offset ${frame.offset} of ${topic}/${frame.partition} is ${r.batches[0].length} bytes, above this connection's frame limit of ${this.frameBytesMax}`));
-        const batches = fit === 1 ? r.batches[0] : Buffer.concat(r.batches.slice(0, fit), bytes);
-        this.send({ type: 'records', corr: frame.corr, partition: frame.partition, logStartOffset: r.logStartOffset, nextOffset: r.nextOffset, batches });
-      },
-      (err: unknown) => {
-        this.fetchesInflight--;
-        this.sendError('request', frame.corr, asTributaryError(err));
-      },
-    );
+    this.fetches.start(frame, topic);
   }
 
   private onMetadata(frame: MetadataFrame): void {
@@ -333,7 +401,7 @@ export class EdgeConnection {
     if (over) this.pausedForInflight = true;
     else if (under) this.pausedForInflight = false;
     if (this.closing) return;
-    if (this.pausedForInflight || this.pausedForWrite || this.closeReason) this.socket.pause();
+    if (this.pausedForInflight || this.pausedForWrite || this.closeReason || this.cancelPartialWait) this.socket.pause();
     else this.socket.resume();
   }
 
@@ -349,7 +417,7 @@ export class EdgeConnection {
       this.socket.destroy();
       return;
     }
-    if (!this.socket.write(bytes) && !this.pausedForWrite) {
+    if (!this.writer.write([bytes], false) && !this.pausedForWrite) {
       // The peer is not reading its answers: stop reading its requests until it does.
       this.pausedForWrite = true;
       this.socket.pause();
@@ -384,8 +452,9 @@ export class EdgeConnection {
     setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
   }
 
-  private armIdle(ms: number): void {
+  private armIdle(): void {
     this.clearIdle();
+    const ms = this.idleMs;
     this.idleTimer = setTimeout(() => this.failConnection(new TributaryError('TIMEOUT', `nothing received for ${ms} ms (keepalive)`)), ms);
     this.idleTimer.unref();
   }
@@ -412,6 +481,10 @@ export class EdgeConnection {
     this.closing = true;
     this.clearIdle();
     this.abort.abort();
+    this.fetches.close();
+    this.writer.end();
+    this.releasePartialFrame();
+    this.backlog = [];
     this.host.closed(this);
   }
 }

@@ -7,6 +7,7 @@ import type { Broker } from '../../broker/broker.ts';
 import { encodeFrame } from '../../protocol/edge/codec.ts';
 import { ErrorCode, TributaryError } from '../../errors.ts';
 import { listenOn, refuseSocket } from '../listen.ts';
+import { ByteBudget } from './byte-budget.ts';
 import { EdgeConnection, type EdgeSettings } from './edge-connection.ts';
 
 export interface EdgeServerOptions extends EdgeSettings {
@@ -23,9 +24,14 @@ export class EdgeServer {
   private readonly byClientId = new Map<string, EdgeConnection>();
   private readonly opts: EdgeServerOptions;
   private readonly log: Logger;
+  /** Bounds what all connections together hold, whatever their number [EDGE-8.3] [EDGE-2.2]. */
+  readonly writeBudget: ByteBudget;
+  readonly partialBudget: ByteBudget;
 
   private constructor(opts: EdgeServerOptions) {
     this.opts = opts;
+    this.writeBudget = new ByteBudget(opts.writeBytesTotalMax);
+    this.partialBudget = new ByteBudget(opts.partialFrameBytesTotalMax);
     this.log = opts.logger.child({ listener: 'edge' });
     this.server = net.createServer((socket) => this.accept(socket));
   }
@@ -55,6 +61,8 @@ export class EdgeServer {
       broker: this.opts.broker,
       settings: this.opts,
       logger: this.log,
+      writeBudget: this.writeBudget,
+      partialBudget: this.partialBudget,
       claimClientId: (clientId: string, conn: EdgeConnection) => {
         const previous = this.byClientId.get(clientId);
         this.byClientId.set(clientId, conn);
