@@ -43,6 +43,13 @@ export const limits = {
    * device pings about that often anyway, and a dead peer's buffers are freed within 7.5 minutes.
    */
   edgeKeepaliveMsMaxDefault: 300_000,
+  /**
+   * Answered PRODUCE frames an idempotent edge connection remembers (partition and offset, about 20
+   * bytes each), so a retransmission of one is acknowledged with where its records are [EDGE-7.5].
+   */
+  edgeProducerWindowFrames: 256,
+  /** Disconnected idempotent edge clients whose window is kept for their reconnect (about 5 KB each). */
+  edgeProducerWindowsRetained: 1024,
   /** FETCH requests one edge connection may have unanswered; more are answered THROTTLED. */
   edgeFetchesInflightMax: 64,
   /**

@@ -7,12 +7,10 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.ts';
 import { asTributaryError, ErrorCode, TributaryError } from '../../errors.ts';
-import type { RecordInput } from '../../format/record-batch.ts';
 import { limits } from '../../limits.ts';
 import { encodeFrame, FrameDecoder } from '../../protocol/edge/codec.ts';
 import {
   EDGE_PROTOCOL_VERSION,
-  type AckEntry,
   type CreateTopicFrame,
   type DecodeFailure,
   type ErrorRef,
@@ -29,6 +27,8 @@ import { LINGER_MS, tokenMatches } from '../listen.ts';
 import type { ByteBudget } from './byte-budget.ts';
 import { ConnectionWriter } from './connection-writer.ts';
 import { Fetches } from './fetches.ts';
+import { ProducerWindow } from './producer-window.ts';
+import { Produces } from './produces.ts';
 
 export interface EdgeSettings {
   token: string | null;
@@ -53,17 +53,9 @@ export interface EdgeConnectionHost {
   writeBudget: ByteBudget;
   /** Shared by every connection of the listener: incoming frames being assembled. */
   partialBudget: ByteBudget;
-  /** Claims a client id for an idempotent producer; the previous holder is closed. */
-  claimClientId(clientId: string, conn: EdgeConnection): void;
+  /** Claims a client id for an idempotent producer; the previous holder is closed and its window returned. */
+  claimClientId(clientId: string, conn: EdgeConnection): ProducerWindow | undefined;
   closed(conn: EdgeConnection): void;
-}
-
-interface PendingProduce {
-  seq: number;
-  bytes: number;
-  settled: boolean;
-  ack: AckEntry | null;
-  error: TributaryError | null;
 }
 
 /** Type, refKind, ref, code and message length of an ERROR frame, rounded up. */
@@ -95,10 +87,9 @@ export class EdgeConnection {
   private partialHeld = 0;
   /** Cancels a wait for partial-frame budget; reading is paused meanwhile. */
   private cancelPartialWait: (() => void) | null = null;
-  private readonly produceQueue: PendingProduce[] = [];
-  private inflightBytes = 0;
-  private lastSeq = 0;
-  private drainScheduled = false;
+  private produces: Produces | null = null;
+  /** What this idempotent client's recent frames became; null without the idempotent flag. */
+  window: ProducerWindow | null = null;
   private pausedForInflight = false;
   private pausedForWrite = false;
   private closing = false;
@@ -227,7 +218,9 @@ export class EdgeConnection {
   // [EDGE-4.1] handshake: version, token, negotiated frame size and keepalive.
   private onHello(frame: HelloFrame): void {
     const { settings } = this.host;
-    if (frame.version !== EDGE_PROTOCOL_VERSION)
+    // [EDGE-4.2] HELLO names the highest version the client implements; WELCOME answers the highest
+    // this broker implements that is not above it. Only a client below every version is refused.
+    if (frame.version < EDGE_PROTOCOL_VERSION)
       return this.failConnection(new TributaryError('UNSUPPORTED_VERSION', `protocol version ${frame.version} is not supported; this broker speaks ${EDGE_PROTOCOL_VERSION}`));
     if (settings.token !== null && !tokenMatches(settings.token, frame.token)) return this.failConnection(new TributaryError('NOT_AUTHORIZED', 'missing or wrong token'));
     // [EDGE-4.1] the floor keeps WELCOME and a one-entry ACK within the limit they announce.
@@ -243,7 +236,20 @@ export class EdgeConnection {
     this.encodedBytesMax = encodedBytesMax(frameBytesMax);
     // [EDGE-2.2] from WELCOME on, the negotiated limit applies to every incoming frame, also below 4096.
     this.decoder.setFrameBytesMax(frameBytesMax);
-    if (frame.idempotent) this.host.claimClientId(frame.clientId, this);
+    // [EDGE-7.5] a connection that replaces a live one under the same client id answers
+    // retransmissions of that one's frames from what they became.
+    const window = frame.idempotent ? (this.host.claimClientId(frame.clientId, this) ?? new ProducerWindow()) : null;
+    this.window = window;
+    this.produces = new Produces(
+      {
+        broker: this.host.broker,
+        frameBytesMax: () => this.frameBytesMax,
+        send: (f) => this.send(f),
+        sendError: (seq, err) => this.sendError('produce', seq, err),
+        answered: () => this.produceAnswered(),
+      },
+      window && { clientId: frame.clientId, window },
+    );
     this.idleMs = Math.ceil(keepaliveMs * 1.5);
     this.armIdle();
     const lastSeq = frame.idempotent ? this.host.broker.store.lastProducerSeq(frame.clientId) : 0;
@@ -262,79 +268,20 @@ export class EdgeConnection {
     });
   }
 
-  // [EDGE-5.5] produce: answered in seq order, after the durability its acks asks for.
+  // [EDGE-5.5] produce: answered in arrival order, after the durability its acks asks for.
   private onProduce(frame: ProduceFrame): void {
     const topic = this.aliases.get(frame.alias);
     if (topic === undefined) {
       this.host.broker.countError(new TributaryError('UNKNOWN_ALIAS', ''));
       return this.sendError('produce', frame.seq, new TributaryError('UNKNOWN_ALIAS', `alias ${frame.alias} is not registered on this connection`));
     }
-    // [EDGE-7.5] seq increases from frame to frame; acks are matched to frames by it.
-    if (frame.seq <= this.lastSeq)
-      return this.sendError('produce', frame.seq, new TributaryError('INVALID_REQUEST', `seq ${frame.seq} does not increase (last was ${this.lastSeq})`));
-    this.lastSeq = frame.seq;
-    const base = frame.baseTimestampMs > 0 ? frame.baseTimestampMs : Date.now();
-    const records: RecordInput[] = new Array(frame.records.length);
-    let bytes = 0;
-    for (let i = 0; i < frame.records.length; i++) {
-      const r = frame.records[i];
-      const timestampMs = base + r.timestampDeltaMs;
-      if (timestampMs < 0) return this.sendError('produce', frame.seq, new TributaryError('INVALID_REQUEST', `record ${i} has a negative timestamp`)); // [EDGE-7.2]
-      records[i] = { timestampMs, key: r.key, value: r.value, headers: r.headers };
-      bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
-    }
-    const promise = this.host.broker.produce({
-      topic,
-      partition: frame.partition,
-      records,
-      acks: frame.acks,
-      producer: this.hello!.idempotent ? { clientId: this.clientId, seq: frame.seq } : undefined,
-      autoCreate: false,
-    });
-    if (frame.acks === 0) {
-      promise.catch((err: unknown) => this.sendError('produce', frame.seq, asTributaryError(err)));
-      return;
-    }
-    const pending: PendingProduce = { seq: frame.seq, bytes, settled: false, ack: null, error: null };
-    this.produceQueue.push(pending);
-    this.inflightBytes += bytes;
+    this.produces!.start(frame, topic);
     this.updateFlow();
-    promise.then(
-      (r) => {
-        pending.ack = { seq: frame.seq, partition: r.partition, baseOffset: r.baseOffset, duplicate: r.duplicate };
-        this.settle(pending);
-      },
-      (err: unknown) => {
-        pending.error = asTributaryError(err);
-        this.settle(pending);
-      },
-    );
   }
 
-  private settle(pending: PendingProduce): void {
-    pending.settled = true;
-    if (this.drainScheduled) return;
-    this.drainScheduled = true;
-    // One ACK frame for everything a group commit settled [EDGE-5.6]: setImmediate runs after every
-    // promise continuation of that commit.
-    setImmediate(() => this.drainAcks());
-  }
-
-  private drainAcks(): void {
-    this.drainScheduled = false;
-    const acks = new AckBatcher(this.frameBytesMax, (entries) => this.send({ type: 'ack', entries }));
-    while (this.produceQueue.length > 0 && this.produceQueue[0].settled) {
-      const p = this.produceQueue.shift()!;
-      this.inflightBytes -= p.bytes;
-      if (p.ack) {
-        acks.add(p.ack);
-        continue;
-      }
-      acks.flush();
-      this.sendError('produce', p.seq, p.error!);
-    }
-    acks.flush();
-    if (this.closeReason && this.produceQueue.length === 0) return this.failConnection(this.closeReason);
+  /** After produce answers went out: reading may resume, and a closing connection may end now. */
+  private produceAnswered(): void {
+    if (this.closeReason && this.produces!.inflightFrames === 0) return this.failConnection(this.closeReason);
     this.updateFlow();
   }
 
@@ -396,8 +343,10 @@ export class EdgeConnection {
   // ---- flow control ----
 
   private updateFlow(): void {
-    const over = this.produceQueue.length >= limits.edgeInflightFramesMax || this.inflightBytes >= limits.edgeInflightBytesMax;
-    const under = this.produceQueue.length <= limits.edgeInflightFramesMax / 2 && this.inflightBytes <= limits.edgeInflightBytesMax / 2;
+    const frames = this.produces?.inflightFrames ?? 0;
+    const bytes = this.produces?.inflightBytes ?? 0;
+    const over = frames >= limits.edgeInflightFramesMax || bytes >= limits.edgeInflightBytesMax;
+    const under = frames <= limits.edgeInflightFramesMax / 2 && bytes <= limits.edgeInflightBytesMax / 2;
     if (over) this.pausedForInflight = true;
     else if (under) this.pausedForInflight = false;
     if (this.closing) return;
@@ -469,7 +418,7 @@ export class EdgeConnection {
     this.socket.pause();
     // Nothing more is read, so the keepalive would only cut the wait for the last acks with TIMEOUT.
     this.clearIdle();
-    if (this.produceQueue.length === 0) this.failConnection(reason);
+    if ((this.produces?.inflightFrames ?? 0) === 0) this.failConnection(reason);
   }
 
   private clearIdle(): void {
@@ -486,50 +435,6 @@ export class EdgeConnection {
     this.releasePartialFrame();
     this.backlog = [];
     this.host.closed(this);
-  }
-}
-
-/**
- * Collects ACK entries into frames of at most frameBytesMax [EDGE-5.6], sizing each entry as the
- * codec writes it so a frame is sent only when the next entry would not fit.
- */
-class AckBatcher {
-  private entries: AckEntry[] = [];
-  /** Bytes of the entries so far, without the count and firstSeq fields. */
-  private entryBytes = 0;
-
-  constructor(
-    private readonly frameBytesMax: number,
-    private readonly sendAck: (entries: AckEntry[]) => void,
-  ) {}
-
-  add(entry: AckEntry): void {
-    let size = this.entrySize(entry);
-    if (this.entries.length > 0 && this.frameBytes(this.entries.length + 1, this.entryBytes + size) > this.frameBytesMax) {
-      this.flush();
-      // The first entry of a frame has no seqDelta; one entry alone always fits (edgeFrameBytesMin).
-      size = this.entrySize(entry);
-    }
-    this.entries.push(entry);
-    this.entryBytes += size;
-  }
-
-  flush(): void {
-    if (this.entries.length === 0) return;
-    this.sendAck(this.entries);
-    this.entries = [];
-    this.entryBytes = 0;
-  }
-
-  /** Type, count, firstSeq and the entries. */
-  private frameBytes(count: number, entryBytes: number): number {
-    return 1 + uvarintSize(count) + uvarintSize(this.entries[0].seq) + entryBytes;
-  }
-
-  private entrySize(e: AckEntry): number {
-    const previous = this.entries.at(-1);
-    const seqDelta = previous ? uvarintSize(e.seq - previous.seq) : 0;
-    return seqDelta + uvarintSize(e.partition) + uvarintSize(e.baseOffset) + 1;
   }
 }
 
