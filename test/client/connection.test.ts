@@ -154,6 +154,22 @@ describe('clients against a scripted broker', () => {
     ]);
   });
 
+  // [EDGE-7.5] a duplicate ACK carries the original's location when the broker remembers it.
+  it('resolves a duplicate with the offset its ACK entry reports, and -1 for baseOffset 0', async () => {
+    const url = await scripted((f, socket) => {
+      socket.write(encodeFrame({ type: 'ack', entries: [{ seq: f.seq, partition: f.partition, baseOffset: f.seq === 1 ? 40 : 0, duplicate: true }] }));
+    });
+    const p = await Producer.connect({ ...url, lingerMs: 0, batchRecordsMax: 2 });
+    onCleanup(() => p.close());
+    const metas = await Promise.all(Array.from({ length: 4 }, (_, i) => p.send({ topic: 't', value: String(i), partition: 1 })));
+    expect(metas.map((m) => [m.offset, m.duplicate])).toEqual([
+      [40, true],
+      [41, true],
+      [-1, true],
+      [-1, true],
+    ]);
+  });
+
   it('throws CORRUPT_MESSAGE for a fetched batch with a bad CRC', async () => {
     const batch = encodeRecordBatch([{ timestampMs: 1, key: null, value: Buffer.from('v'), headers: [] }]);
     batch[batch.length - 1] ^= 0xff;
