@@ -1,7 +1,7 @@
-// One edge-protocol connection: handshake, topic aliases, produce with in-order cumulative acks,
-// admin frames, keepalive and backpressure; fetches are served by Fetches, every write goes through
-// ConnectionWriter. Translates frames into broker calls and answers; the codec does the bytes, the
-// broker does the work. Section numbers cite SPEC.md.
+// One edge-protocol connection: handshake, topic aliases, admin frames, keepalive, the budget for the
+// frame being received, and backpressure. PRODUCE is handled by Produces, FETCH by Fetches, and every
+// write goes through ConnectionWriter. Translates frames into broker calls and answers; the codec does
+// the bytes, the broker does the work. Section numbers cite SPEC.md.
 
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -172,7 +172,8 @@ export class EdgeConnection {
     this.cancelPartialWait = budget.wait(need, () => {
       this.cancelPartialWait = null;
       this.partialHeld = need;
-      this.armIdle();
+      // A connection being closed reads nothing more, so its keepalive stays off (see close()).
+      if (this.closeReason === null) this.armIdle();
       this.updateFlow();
     });
     this.log.debug({ frameBytes: need, budgetBytes: budget.bytesMax }, 'partial-frame budget spent; not reading until there is room');
