@@ -301,6 +301,18 @@ describe('edge listener: sequence numbers and retransmission [EDGE-7.5]', () => 
     expect(await fetchAll(edge!.port, 'seq')).toEqual(['a', 'again', 'back', 'b']);
   });
 
+  // [EDGE-7.4] an ERROR known at once still comes after the answers to earlier frames.
+  it('answers an unknown alias after the ACK of the frame before it', async () => {
+    const { edge } = await startEdgeBroker();
+    const peer = await registered(edge!.port, 'order');
+    peer.send(produceFrame(1, ['flushed'], { acks: 'all' }), produceFrame(2, ['lost'], { alias: 9 }));
+    await peer.waitFor(isError);
+    expect(peer.frames.slice(2).map((f) => (f.type === 'ack' ? `ack ${f.entries[0].seq}` : isError(f) ? `error ${f.ref} ${f.code}` : f.type))).toEqual([
+      'ack 1',
+      `error 2 ${ErrorCode.UNKNOWN_ALIAS}`,
+    ]);
+  });
+
   it('refuses a resend of a frame it refused on this connection: nothing is stored under that seq', async () => {
     const { edge } = await startEdgeBroker();
     const peer = await registered(edge!.port, 'refused', { idempotent: true, clientId: 'dev-4' });

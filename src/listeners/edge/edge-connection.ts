@@ -271,12 +271,7 @@ export class EdgeConnection {
 
   // [EDGE-5.5] produce: answered in arrival order, after the durability its acks asks for.
   private onProduce(frame: ProduceFrame): void {
-    const topic = this.aliases.get(frame.alias);
-    if (topic === undefined) {
-      this.host.broker.countError(new TributaryError('UNKNOWN_ALIAS', ''));
-      return this.sendError('produce', frame.seq, new TributaryError('UNKNOWN_ALIAS', `alias ${frame.alias} is not registered on this connection`));
-    }
-    this.produces!.start(frame, topic);
+    this.produces!.start(frame, this.aliases.get(frame.alias));
     this.updateFlow();
   }
 

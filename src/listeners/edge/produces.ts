@@ -35,6 +35,8 @@ export class Produces {
   private readonly queue: PendingProduce[] = [];
   private bytes = 0;
   private drainScheduled = false;
+  /** Highest seq this connection took: a frame above it is no retransmission on this connection. */
+  private seqMax = 0;
 
   /**
    * @param producer the client id and recent outcomes of an idempotent client; null for a client
@@ -53,10 +55,17 @@ export class Produces {
     return this.bytes;
   }
 
-  start(frame: ProduceFrame, topic: string): void {
+  /** @param topic the topic of the frame's alias; undefined when the alias is not registered. */
+  start(frame: ProduceFrame, topic: string | undefined): void {
     // [EDGE-7.5] 0 is WELCOME's "nothing stored": an idempotent frame under it would be taken for stored.
     if (frame.seq < 1) return this.answerNow(frame, { error: new TributaryError('INVALID_REQUEST', 'seq must be at least 1') });
+    // Before any check of the frame itself: a retransmission of a stored frame is never refused.
     if (this.producer !== null && this.answerRetransmission(frame, topic, this.producer)) return;
+    if (topic === undefined) {
+      const error = new TributaryError('UNKNOWN_ALIAS', `alias ${frame.alias} is not registered on this connection`);
+      this.host.broker.countError(error);
+      return this.answerNow(frame, { error });
+    }
     const base = frame.baseTimestampMs > 0 ? frame.baseTimestampMs : Date.now();
     const records: RecordInput[] = new Array(frame.records.length);
     let bytes = 0;
@@ -109,9 +118,14 @@ export class Produces {
    * it gets the original's ACK with the duplicate flag, or INVALID_REQUEST when the original was
    * refused (only a new seq can store it). Returns false for a frame to append.
    */
-  private answerRetransmission(frame: ProduceFrame, topic: string, producer: { clientId: string; window: ProducerWindow }): boolean {
+  private answerRetransmission(frame: ProduceFrame, topic: string | undefined, producer: { clientId: string; window: ProducerWindow }): boolean {
+    const takenHere = frame.seq <= this.seqMax;
+    this.seqMax = Math.max(this.seqMax, frame.seq);
+    const stored = this.host.broker.store.lastProducerSeq(producer.clientId);
+    // The usual frame, above everything seen: no search.
+    if (!takenHere && frame.seq > stored) return false;
     // The first unanswered frame under this seq is the original; its followers come after it.
-    const original = this.queue.find((p) => p.seq === frame.seq && !p.settled);
+    const original = takenHere ? this.queue.find((p) => p.seq === frame.seq && !p.settled) : undefined;
     if (original) {
       if (frame.acks !== 0) (original.followers ??= []).push(this.push(frame.seq, 0));
       return true;
@@ -126,13 +140,17 @@ export class Produces {
       return true;
     }
     // Stored by an earlier connection, or answered too long ago to be remembered.
-    if (frame.seq > this.host.broker.store.lastProducerSeq(producer.clientId)) return false;
+    if (frame.seq > stored) return false;
     this.answerNow(frame, { ack: { seq: frame.seq, ...unknownLocation(this.host.broker, frame, topic), duplicate: true } });
     return true;
   }
 
-  /** An answer known now still goes out behind the answers to earlier frames [EDGE-7.4]. */
+  /**
+   * An answer known now still goes out behind the answers to earlier frames [EDGE-7.4]. A refusal
+   * is remembered like one from storage: a resend under the same seq is refused too.
+   */
   private answerNow(frame: ProduceFrame, answer: { ack?: AckEntry; error?: TributaryError }): void {
+    if (answer.error && frame.seq >= 1) this.producer?.window.record(frame.seq, null);
     if (frame.acks === 0) {
       if (answer.error) this.host.sendError(frame.seq, answer.error);
       return;
@@ -188,10 +206,10 @@ function refusedBefore(seq: number): TributaryError {
  * for −1 with a key, 0 for −1 without one) and baseOffset 0. Round robin is not asked: its next
  * pick is not where the original went.
  */
-function unknownLocation(broker: Broker, frame: ProduceFrame, topic: string): { partition: number; baseOffset: number } {
+function unknownLocation(broker: Broker, frame: ProduceFrame, topic: string | undefined): { partition: number; baseOffset: number } {
   if (frame.partition >= 0) return { partition: frame.partition, baseOffset: 0 };
   const key = frame.records[0]?.key ?? null;
-  const partitions = broker.store.getTopic(topic)?.partitions ?? 1;
+  const partitions = (topic === undefined ? undefined : broker.store.getTopic(topic)?.partitions) ?? 1;
   return { partition: key === null ? 0 : partitionForKey(key, partitions), baseOffset: 0 };
 }
 
