@@ -1,7 +1,10 @@
 // Every hard maximum in one place. A limit reached is a clear error, never a slowdown or a crash.
 
 export const limits = {
-  /** Largest frame the edge listener ever accepts, whatever a client proposes in HELLO. */
+  /**
+   * Largest frame the edge listener ever accepts, whatever a client proposes in HELLO; so also the
+   * most one connection holds of a frame being received (its negotiated frameBytesMax).
+   */
   edgeFrameBytesMax: 4 * 1024 * 1024,
   /** Default negotiated frame maximum when the client proposes none. */
   edgeFrameBytesDefault: 1024 * 1024,
