@@ -9,21 +9,10 @@ import type { Broker } from '../../broker/broker.ts';
 import { asTributaryError, ErrorCode, TributaryError } from '../../errors.ts';
 import { limits } from '../../limits.ts';
 import { encodeFrame, FrameDecoder } from '../../protocol/edge/codec.ts';
-import {
-  EDGE_PROTOCOL_VERSION,
-  type CreateTopicFrame,
-  type DecodeFailure,
-  type ErrorRef,
-  type FetchFrame,
-  type Frame,
-  type HelloFrame,
-  type MetadataFrame,
-  type ProduceFrame,
-  type RegisterFrame,
-  type TopicMetadata,
-} from '../../protocol/edge/frames.ts';
+import { EDGE_PROTOCOL_VERSION, type DecodeFailure, type ErrorRef, type FetchFrame, type Frame, type HelloFrame, type ProduceFrame } from '../../protocol/edge/frames.ts';
 import { readUvarint, uvarintSize } from '../../protocol/edge/varint.ts';
 import { LINGER_MS, tokenMatches } from '../listen.ts';
+import { createTopic, deleteTopic, metadata, register } from './admin-requests.ts';
 import type { ByteBudget } from './byte-budget.ts';
 import { ConnectionWriter } from './connection-writer.ts';
 import { Fetches } from './fetches.ts';
@@ -198,16 +187,13 @@ export class EdgeConnection {
       case 'fetch':
         return this.onFetch(frame);
       case 'register':
-        return this.onRegister(frame);
+        return this.request(frame.corr, () => register(this.host.broker, this.aliases, frame));
       case 'metadata':
-        return this.onMetadata(frame);
+        return this.request(frame.corr, () => metadata(this.host.broker, frame));
       case 'create-topic':
-        return this.onCreateTopic(frame);
+        return this.request(frame.corr, () => createTopic(this.host.broker, frame));
       case 'delete-topic':
-        return this.request(frame.corr, () => {
-          this.host.broker.deleteTopic(frame.name);
-          return { type: 'ok', corr: frame.corr };
-        });
+        return this.request(frame.corr, () => deleteTopic(this.host.broker, frame));
       case 'ping':
         return this.send({ type: 'pong', corr: frame.corr });
       default:
@@ -258,17 +244,6 @@ export class EdgeConnection {
     this.log.debug({ idempotent: frame.idempotent, frameBytesMax, keepaliveMs, lastSeq }, 'edge client connected');
   }
 
-  private onRegister(frame: RegisterFrame): void {
-    this.request(frame.corr, () => {
-      if (!this.aliases.has(frame.alias) && this.aliases.size >= limits.edgeAliasesMax)
-        throw new TributaryError('INVALID_REQUEST', `at most ${limits.edgeAliasesMax} aliases per connection`);
-      const broker = this.host.broker;
-      const topic = frame.create ? broker.resolveTopic(frame.topic) : broker.requireTopic(frame.topic);
-      this.aliases.set(frame.alias, topic.name);
-      return { type: 'registered', corr: frame.corr, alias: frame.alias, partitions: topic.partitions };
-    });
-  }
-
   // [EDGE-5.5] produce: answered in arrival order, after the durability its acks asks for.
   private onProduce(frame: ProduceFrame): void {
     this.produces!.start(frame, this.aliases.get(frame.alias));
@@ -286,41 +261,6 @@ export class EdgeConnection {
     const topic = this.aliases.get(frame.alias);
     if (topic === undefined) return this.sendError('request', frame.corr, new TributaryError('UNKNOWN_ALIAS', `alias ${frame.alias} is not registered on this connection`));
     this.fetches.start(frame, topic);
-  }
-
-  private onMetadata(frame: MetadataFrame): void {
-    this.request(frame.corr, () => {
-      const broker = this.host.broker;
-      // [EDGE-5.10] requested topics that do not exist are left out.
-      const topics = frame.topics.length === 0 ? broker.listTopics() : frame.topics.filter((t) => broker.store.getTopic(t)).map((t) => broker.describeTopic(t));
-      const out: TopicMetadata[] = topics.map((t) => ({
-        name: t.name,
-        retentionMs: t.retentionMs,
-        retentionBytes: t.retentionBytes,
-        partitions: t.partitions.map((p) => ({ partition: p.partition, logStartOffset: p.logStartOffset, nextOffset: p.nextOffset })),
-      }));
-      return { type: 'metadata-result', corr: frame.corr, topics: out };
-    });
-  }
-
-  private onCreateTopic(frame: CreateTopicFrame): void {
-    this.request(frame.corr, () => {
-      const broker = this.host.broker;
-      const partitions = frame.partitions > 0 ? frame.partitions : undefined;
-      const existing = frame.grow ? broker.store.getTopic(frame.name) : undefined;
-      if (existing) {
-        // [EDGE-6.3] a count not above the current one changes nothing.
-        if (partitions !== undefined && partitions > existing.partitions) broker.growTopic(frame.name, partitions);
-      } else {
-        broker.createTopic({
-          name: frame.name,
-          partitions,
-          retentionMs: frame.retentionMs === -2 ? undefined : frame.retentionMs,
-          retentionBytes: frame.retentionBytes === -2 ? undefined : frame.retentionBytes,
-        });
-      }
-      return { type: 'ok', corr: frame.corr };
-    });
   }
 
   /** Runs a synchronous request; a TributaryError becomes an ERROR frame for its corr. */
@@ -371,7 +311,7 @@ export class EdgeConnection {
 
   /**
    * [EDGE-2.2] no answer exceeds the negotiated frame size: shorten errors, refuse answers to a
-   * request. ACK and WELCOME are sized to fit (drainAcks, the floor of frameBytesMax), so one that
+   * request. ACK and WELCOME are sized to fit (Produces' AckBatcher, the floor of frameBytesMax), so one that
    * does not is a broker bug, and an ERROR without its corr would leave the client guessing.
    */
   private fitToFrame(frame: Frame, length: number): Frame {
