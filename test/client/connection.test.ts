@@ -42,6 +42,18 @@ describe('EdgeClient', () => {
     await client.close();
   });
 
+  // [EDGE-2.2] a request above the negotiated frame limit would cost the whole connection.
+  it('refuses a request above the negotiated frame limit without sending it, and keeps the connection', async () => {
+    const broker = await startTestBroker();
+    const client = await EdgeClient.connect({ ...broker.url, frameBytesMax: 1024 });
+    onCleanup(() => client.close());
+    expect(client.welcome.frameBytesMax).toBe(1024);
+    const names = Array.from({ length: 100 }, (_, i) => `a-rather-long-topic-name-${i}`);
+    await expect(client.metadata(names)).rejects.toMatchObject({ codeName: 'FRAME_TOO_LARGE' });
+    expect(client.closed).toBe(false);
+    await client.ping();
+  });
+
   it('times out a handshake that gets no WELCOME', async () => {
     const url = await fakeBroker(() => undefined);
     await expect(EdgeClient.connect({ ...url, connectTimeoutMs: 200 })).rejects.toMatchObject({ codeName: 'TIMEOUT' });
