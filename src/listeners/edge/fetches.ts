@@ -50,11 +50,17 @@ export class Fetches {
       return this.host.sendError(frame.corr, new TributaryError('THROTTLED', `at most ${limits.edgeFetchesInflightMax} fetches in flight per connection`));
     this.inflight++;
     const { broker, signal } = this.host;
-    broker.waitForRecords(topic, frame.partition, frame.offset, frame.maxWaitMs, signal).then(() => {
-      if (signal.aborted) return;
-      this.ready.push({ frame, topic });
-      this.admit();
-    });
+    broker.waitForRecords(topic, frame.partition, frame.offset, frame.maxWaitMs, signal).then(
+      () => {
+        if (signal.aborted) return;
+        this.ready.push({ frame, topic });
+        this.admit();
+      },
+      (err: unknown) => {
+        this.inflight--;
+        this.host.sendError(frame.corr, asTributaryError(err));
+      },
+    );
   }
 
   /** Reads the oldest ready fetches while there is room; called again whenever room may have appeared. */
