@@ -1,7 +1,10 @@
 // Every hard maximum in one place. A limit reached is a clear error, never a slowdown or a crash.
 
 export const limits = {
-  /** Largest frame the edge listener ever accepts, whatever a client proposes in HELLO. */
+  /**
+   * Largest frame the edge listener ever accepts, whatever a client proposes in HELLO; so also the
+   * most one connection holds of a frame being received (its negotiated frameBytesMax).
+   */
   edgeFrameBytesMax: 4 * 1024 * 1024,
   /** Default negotiated frame maximum when the client proposes none. */
   edgeFrameBytesDefault: 1024 * 1024,
@@ -29,9 +32,45 @@ export const limits = {
   appendRecordsMax: 100_000,
   /** Bytes of one encoded batch (one append): a stored batch must fit the largest RECORDS frame. */
   appendBytesMax: 4 * 1024 * 1024 - 64,
-  /** Keepalive a client may ask for; Node timers misfire above 2^31-1 ms. */
+  /** Keepalive a client may ask for (smallest). */
   edgeKeepaliveMsMin: 100,
-  edgeKeepaliveMsMax: 86_400_000,
+  /**
+   * Ceiling of listeners.edge.keepaliveMsMax. The keepalive is how long a peer that stopped reading
+   * or stalled inside a frame keeps its buffers (1.5 × keepalive), so an hour is the most a
+   * configuration may allow.
+   */
+  edgeKeepaliveMsMax: 3_600_000,
+  /**
+   * Default listeners.edge.keepaliveMsMax, the longest keepalive a client may ask for. Five minutes:
+   * many NAT gateways and mobile carriers forget an idle TCP connection after a few minutes, so a
+   * device pings about that often anyway, and a dead peer's buffers are freed within 7.5 minutes.
+   */
+  edgeKeepaliveMsMaxDefault: 300_000,
+  /**
+   * Answered PRODUCE frames an idempotent edge connection remembers (partition and offset, about 20
+   * bytes each), so a retransmission of one is acknowledged with where its records are [EDGE-7.5].
+   */
+  edgeProducerWindowFrames: 256,
+  /** Disconnected idempotent edge clients whose window is kept for their reconnect (about 5 KB each). */
+  edgeProducerWindowsRetained: 1024,
+  /** FETCH requests one edge connection may have unanswered; more are answered THROTTLED. */
+  edgeFetchesInflightMax: 64,
+  /**
+   * Smallest listeners.edge.writeQueueBytesMax and writeBytesTotalMax: the largest frame with its
+   * length prefix must fit, or a full-size RECORDS answer could never be read.
+   */
+  edgeWriteQueueBytesMin: 4 * 1024 * 1024 + 8,
+  /** Default bytes of answers one edge connection may have queued for writing (writeQueueBytesMax). */
+  edgeWriteQueueBytesDefault: 8 * 1024 * 1024,
+  /** Default bytes of RECORDS answers all edge connections together may hold (writeBytesTotalMax). */
+  edgeWriteBytesTotalDefault: 64 * 1024 * 1024,
+  /**
+   * Default bytes of incoming frames being assembled, all edge connections together
+   * (partialFrameBytesTotalMax). One connection's partial frame is bounded by its frameBytesMax.
+   */
+  edgePartialFrameBytesTotalDefault: 64 * 1024 * 1024,
+  /** Upper bound of the edge byte totals a configuration may set. */
+  edgeBytesTotalMax: 64 * 1024 * 1024 * 1024,
   /** Bytes queued for the next storage transaction; past it appends are refused with THROTTLED. */
   commitQueueBytesMax: 64 * 1024 * 1024,
   /** Partitions a topic may have. */

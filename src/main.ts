@@ -95,7 +95,7 @@ async function startLocked(config: Config, logger: Logger, options: StartOptions
   try {
     const e = config.listeners.edge;
     if (e.enabled)
-      edge = await EdgeServer.start({ host: e.host, port: e.port, token: e.token, frameBytesMax: e.frameBytesMax, keepaliveMs: e.keepaliveMs, connectionsMax: e.connectionsMax, broker, logger });
+      edge = await EdgeServer.start({ ...e, broker, logger });
     const m = config.listeners.mqtt;
     if (m.enabled) {
       if (options.mqttPersistence === undefined) ownPersistence = new MqttPersistence(store, logger);

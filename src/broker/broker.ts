@@ -321,6 +321,18 @@ export class Broker {
     }
   }
 
+  /**
+   * Resolves once `partition` has a record at `offset` or after maxWaitMs (capped as fetch caps it),
+   * without reading anything: a listener waits here before it reserves memory for the answer, then
+   * calls fetch() with no wait. Resolves at once when the read would not be empty or would fail.
+   */
+  async waitForRecords(name: string, partition: number, offset: number, maxWaitMs: number, signal?: AbortSignal): Promise<void> {
+    const waitMs = Math.min(maxWaitMs, limits.fetchWaitMsMax);
+    const topic = this.store.getTopic(name);
+    if (waitMs <= 0 || this.closed || !topic || this.store.partitionState(topic.id, partition)?.nextOffset !== offset) return;
+    await this.waiters.wait(topic.id, partition, waitMs, signal);
+  }
+
   countError(err: unknown): void {
     const name: ErrorName = err instanceof TributaryError ? err.codeName : 'UNKNOWN';
     this.counters.errors.set(name, (this.counters.errors.get(name) ?? 0) + 1);

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { TributaryError } from '../errors.ts';
 import { limits } from '../limits.ts';
-import { encodeFrame, FrameDecoder } from '../protocol/edge/codec.ts';
+import { encodeFrame, FrameDecoder, frameLength } from '../protocol/edge/codec.ts';
 import {
   EDGE_PROTOCOL_VERSION,
   type AckEntry,
@@ -245,6 +245,13 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
         if (frame.type === 'ping') this.destroy(error);
       }, timeoutMs);
       timer.unref();
+      // [EDGE-2.2] the broker closes a connection that sends a frame above the negotiated limit.
+      const limit = this.welcomeFrame?.frameBytesMax;
+      const length = frameLength(frame);
+      if (limit !== undefined && length > limit) {
+        clearTimeout(timer);
+        return reject(new TributaryError('FRAME_TOO_LARGE', `${frame.type} request of ${length} bytes exceeds the negotiated frame limit of ${limit}`));
+      }
       this.pending.set(corr, { expect, resolve: resolve as (f: Frame) => void, reject, timer });
       this.write(encodeFrame(frame));
     });

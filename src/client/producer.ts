@@ -46,9 +46,9 @@ export interface ProducerRecord {
 export interface RecordMetadata {
   topic: string;
   partition: number;
-  /** -1 with acks=0, and for a retransmission the broker already had (duplicate). */
+  /** -1 with acks=0, and for a retransmission whose original's offset the broker no longer knows. */
   offset: number;
-  /** Stored by an earlier transmission of the same frame; its offset is unknown here. */
+  /** Stored by an earlier transmission of the same frame, at `offset` when that is not -1. */
   duplicate: boolean;
 }
 
@@ -480,7 +480,8 @@ export class Producer {
       const batch = this.unacked.get(entry.seq);
       if (batch === undefined) continue;
       this.unacked.delete(entry.seq);
-      settle(batch, entry.duplicate ? -1 : entry.baseOffset, entry.duplicate);
+      // [EDGE-7.5] a duplicate's baseOffset 0 may mean "no longer remembered"; above 0 it is the original's.
+      settle(batch, entry.duplicate && entry.baseOffset === 0 ? -1 : entry.baseOffset, entry.duplicate);
     }
     this.pump();
   };

@@ -224,18 +224,29 @@ export const configSchema = z.strictObject({
   listeners: section(
     z.strictObject({
       edge: section(
-        z.strictObject({
-          enabled: z.boolean().default(true),
-          host: host().default('0.0.0.0'),
-          port: intRange(0, 65535).default(7883),
-          token: nonEmptyString('a non-empty string or null').nullable().default(null),
-          // HELLO itself must fit in a frame, hence the lower bound.
-          frameBytesMax: size({ min: limits.edgeHelloBytesMax, max: limits.edgeFrameBytesMax }).default(
-            limits.edgeFrameBytesDefault,
-          ),
-          keepaliveMs: duration({ min: 1, max: timerMsMax }).default(60_000),
-          connectionsMax: intRange(1, limits.edgeConnectionsMax).default(1000),
-        }),
+        z
+          .strictObject({
+            enabled: z.boolean().default(true),
+            host: host().default('0.0.0.0'),
+            port: intRange(0, 65535).default(7883),
+            token: nonEmptyString('a non-empty string or null').nullable().default(null),
+            // HELLO itself must fit in a frame, hence the lower bound.
+            frameBytesMax: size({ min: limits.edgeHelloBytesMax, max: limits.edgeFrameBytesMax }).default(
+              limits.edgeFrameBytesDefault,
+            ),
+            keepaliveMs: duration({ min: 1, max: timerMsMax }).default(60_000),
+            connectionsMax: intRange(1, limits.edgeConnectionsMax).default(1000),
+            // How long a peer that stopped reading or stalled inside a frame may hold its buffers (1.5 ×).
+            keepaliveMsMax: duration({ min: limits.edgeKeepaliveMsMin, max: limits.edgeKeepaliveMsMax }).default(limits.edgeKeepaliveMsMaxDefault),
+            writeQueueBytesMax: size({ min: limits.edgeWriteQueueBytesMin, max: limits.edgeBytesTotalMax }).default(limits.edgeWriteQueueBytesDefault),
+            writeBytesTotalMax: size({ min: limits.edgeWriteQueueBytesMin, max: limits.edgeBytesTotalMax }).default(limits.edgeWriteBytesTotalDefault),
+            // One largest frame must fit, or a client sending one could never be read.
+            partialFrameBytesTotalMax: size({ min: limits.edgeFrameBytesMax, max: limits.edgeBytesTotalMax }).default(limits.edgePartialFrameBytesTotalDefault),
+          })
+          .superRefine((edge, ctx) => {
+            if (edge.keepaliveMs > edge.keepaliveMsMax)
+              ctx.addIssue({ code: 'custom', path: ['keepaliveMs'], input: edge.keepaliveMs, message: `a duration not above listeners.edge.keepaliveMsMax (${formatDuration(edge.keepaliveMsMax)})` });
+          }),
       ),
       http: section(
         z.strictObject({

@@ -42,6 +42,18 @@ describe('EdgeClient', () => {
     await client.close();
   });
 
+  // [EDGE-2.2] a request above the negotiated frame limit would cost the whole connection.
+  it('refuses a request above the negotiated frame limit without sending it, and keeps the connection', async () => {
+    const broker = await startTestBroker();
+    const client = await EdgeClient.connect({ ...broker.url, frameBytesMax: 1024 });
+    onCleanup(() => client.close());
+    expect(client.welcome.frameBytesMax).toBe(1024);
+    const names = Array.from({ length: 100 }, (_, i) => `a-rather-long-topic-name-${i}`);
+    await expect(client.metadata(names)).rejects.toMatchObject({ codeName: 'FRAME_TOO_LARGE' });
+    expect(client.closed).toBe(false);
+    await client.ping();
+  });
+
   it('times out a handshake that gets no WELCOME', async () => {
     const url = await fakeBroker(() => undefined);
     await expect(EdgeClient.connect({ ...url, connectTimeoutMs: 200 })).rejects.toMatchObject({ codeName: 'TIMEOUT' });
@@ -151,6 +163,22 @@ describe('clients against a scripted broker', () => {
     const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => p.send({ topic: 't', value: String(i), partition: 1 })));
     expect(results.map((r) => (r.status === 'fulfilled' ? (r.value as RecordMetadata).offset : (r.reason as TributaryError).codeName))).toEqual([
       100, 101, 'THROTTLED', 'THROTTLED', 300, 301,
+    ]);
+  });
+
+  // [EDGE-7.5] a duplicate ACK carries the original's location when the broker remembers it.
+  it('resolves a duplicate with the offset its ACK entry reports, and -1 for baseOffset 0', async () => {
+    const url = await scripted((f, socket) => {
+      socket.write(encodeFrame({ type: 'ack', entries: [{ seq: f.seq, partition: f.partition, baseOffset: f.seq === 1 ? 40 : 0, duplicate: true }] }));
+    });
+    const p = await Producer.connect({ ...url, lingerMs: 0, batchRecordsMax: 2 });
+    onCleanup(() => p.close());
+    const metas = await Promise.all(Array.from({ length: 4 }, (_, i) => p.send({ topic: 't', value: String(i), partition: 1 })));
+    expect(metas.map((m) => [m.offset, m.duplicate])).toEqual([
+      [40, true],
+      [41, true],
+      [-1, true],
+      [-1, true],
     ]);
   });
 

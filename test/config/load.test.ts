@@ -59,6 +59,10 @@ describe('defaults', () => {
           frameBytesMax: MiB,
           keepaliveMs: 60_000,
           connectionsMax: 1000,
+          keepaliveMsMax: 300_000,
+          writeQueueBytesMax: 8 * MiB,
+          writeBytesTotalMax: 64 * MiB,
+          partialFrameBytesTotalMax: 64 * MiB,
         },
         http: { enabled: true, host: '0.0.0.0', port: 8088, adminToken: null },
         mqtt: {
@@ -264,6 +268,15 @@ describe('error messages', () => {
     const { message } = configError(() => loadConfig({ file, env: {} }));
     expect(message).toContain(`config file ${file}: listeners.edge.frameBytesMax: got "8MiB", expected a size from 4KiB to 4MiB`);
     expect(message).toContain(`config file ${file}: listeners.edge.keepaliveMs: got "2w", expected a duration from 1ms to 1d`);
+  });
+
+  it('an edge keepalive above keepaliveMsMax, and a write queue below one largest frame', () => {
+    const file = x('listeners:\n  edge:\n    keepaliveMs: 10m\n    keepaliveMsMax: 5m\n');
+    expect(configError(() => loadConfig({ file, env: {} })).message).toContain(
+      `config file ${file}: listeners.edge.keepaliveMs: got 600000, expected a duration not above listeners.edge.keepaliveMsMax (5m)`,
+    );
+    const { message } = configError(() => parseConfig({ listeners: { edge: { writeQueueBytesMax: '4MiB' } } }, 'test'));
+    expect(message).toMatch(/^test: listeners\.edge\.writeQueueBytesMax: got "4MiB", expected a size from /);
   });
 
   it('-1 only where unlimited is allowed', () => {

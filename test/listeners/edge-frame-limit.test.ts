@@ -47,13 +47,37 @@ describe('edge listener with a small frame limit', () => {
   it('shortens an error message by UTF-8 bytes so the ERROR frame fits, without splitting a character', async () => {
     const { edge } = await startEdgeBroker();
     const peer = await RawPeer.hello(edge!.port, { frameBytesMax: limits.edgeFrameBytesMin });
-    // Two UTF-8 bytes per character: a cut by characters would leave the frame twice too long.
-    const topic = 'é'.repeat(300);
+    // Two UTF-8 bytes per character: a cut by characters would leave the frame too long. The
+    // REGISTER itself (246 bytes) fits the limit; the error naming the topic does not.
+    const topic = 'é'.repeat(120);
     peer.send({ type: 'register', corr: 1, alias: 1, topic, create: true });
     const error = await peer.waitFor<ErrorFrame>(isError);
     expect(error).toMatchObject({ refKind: 'request', ref: 1, code: ErrorCode.INVALID_TOPIC });
     expect(frameLength(error)).toBeLessThanOrEqual(limits.edgeFrameBytesMin);
     expect(error.message.length).toBeGreaterThan(50);
     expect(`invalid topic name ${JSON.stringify(topic)}`.startsWith(error.message)).toBe(true);
+  });
+
+  // [EDGE-2.2] below 4096 too, the negotiated limit is what incoming frames are held to.
+  it('closes a 1024-byte connection that sends a 3012-byte PRODUCE, and stores nothing of it', async () => {
+    const { edge } = await startEdgeBroker();
+    const peer = await RawPeer.hello(edge!.port, { frameBytesMax: 1024 });
+    peer.send({ type: 'register', corr: 1, alias: 1, topic: 'small', create: true });
+    await peer.waitFor((f) => f.type === 'registered');
+    const frame = produceFrame(1, ['x'.repeat(3002)]);
+    expect(frameLength(frame)).toBe(3012);
+    peer.send(frame);
+    expect(await peer.waitFor(isError)).toMatchObject({ refKind: 'connection', code: ErrorCode.FRAME_TOO_LARGE });
+    await peer.waitClosed();
+    expect(await readLog(edge!.port, 'small')).toEqual([]);
+  });
+
+  it('answers a length of 1025 on a 1024-byte connection at once, before any body arrives', async () => {
+    const { edge } = await startEdgeBroker();
+    const peer = await RawPeer.hello(edge!.port, { frameBytesMax: 1024 });
+    // The length alone (1025 = 0x81 0x08) and the type byte; no body follows.
+    peer.write(Buffer.from([0x81, 0x08, 0x05]));
+    expect(await peer.waitFor(isError)).toMatchObject({ refKind: 'connection', code: ErrorCode.FRAME_TOO_LARGE, message: expect.stringContaining('1025') });
+    await peer.waitClosed();
   });
 });

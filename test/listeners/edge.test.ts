@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.ts';
 import { decodeRecordBatch } from '../../src/format/record-batch.ts';
+import { limits } from '../../src/limits.ts';
 import { encodeFrame } from '../../src/protocol/edge/codec.ts';
 import type { AckFrame, ErrorFrame, Frame, RecordsFrame, WelcomeFrame } from '../../src/protocol/edge/frames.ts';
 import { produceFrame, RawPeer, readLog, startEdgeBroker } from '../helpers/raw-edge.ts';
@@ -32,13 +33,23 @@ describe('edge listener', () => {
 
   it('refuses an unsupported version and a wrong token, closing the connection', async () => {
     const { edge } = await startEdgeBroker({ edge: { token: 's3cret' } });
-    const v2 = await RawPeer.hello(edge!.port, { version: 2, token: Buffer.from('s3cret') });
-    expect(v2.frames[0]).toMatchObject({ type: 'error', code: ErrorCode.UNSUPPORTED_VERSION });
+    const v0 = await RawPeer.hello(edge!.port, { version: 0, token: Buffer.from('s3cret') });
+    expect(v0.frames[0]).toMatchObject({ type: 'error', code: ErrorCode.UNSUPPORTED_VERSION });
+    await v0.waitClosed();
     const wrong = await RawPeer.hello(edge!.port, { token: Buffer.from('nope') });
     expect(wrong.frames[0]).toMatchObject({ type: 'error', code: ErrorCode.NOT_AUTHORIZED });
     await wrong.waitClosed();
     const right = await RawPeer.hello(edge!.port, { token: Buffer.from('s3cret') });
     expect(right.frames[0].type).toBe('welcome');
+  });
+
+  // [EDGE-4.2] a device built for a newer protocol still talks to this broker, in version 1.
+  it.each([2, 255])('answers a HELLO of version %d with WELCOME version 1', async (version) => {
+    const { edge } = await startEdgeBroker();
+    const peer = await RawPeer.hello(edge!.port, { version });
+    expect(peer.frames[0]).toMatchObject({ type: 'welcome', version: 1 });
+    peer.send({ type: 'ping', corr: 1 });
+    await peer.waitFor((f) => f.type === 'pong');
   });
 
   it('acknowledges pipelined produce frames in order, many per ACK frame, with consecutive offsets', async () => {
@@ -199,26 +210,131 @@ describe('edge listener frame limits on the way out', () => {
   });
 });
 
-describe('edge listener against a misbehaving producer', () => {
-  it('refuses a produce frame whose seq does not increase, stores nothing of it, and stays up', async () => {
+/** Every ACK entry received so far, in order. */
+const ackEntries = (peer: RawPeer) => peer.frames.filter((f): f is AckFrame => f.type === 'ack').flatMap((a) => a.entries);
+
+describe('edge listener: sequence numbers and retransmission [EDGE-7.5]', () => {
+  it('acknowledges a frame resent on the same connection as a duplicate, with the partition and offset holding it', async () => {
+    const { edge, broker } = await startEdgeBroker();
+    broker.createTopic({ name: 'rr', partitions: 3 });
+    const peer = await registered(edge!.port, 'rr', { idempotent: true, clientId: 'dev-1' });
+    // Unkeyed, partition −1: round robin spreads them, so where seq 2 went is not where the next goes.
+    peer.send(...[1, 2, 3].map((seq) => produceFrame(seq, [`v${seq}`], { partition: -1 })));
+    await peer.waitFor((f) => f.type === 'ack' && f.entries.some((e) => e.seq === 3));
+    const original = ackEntries(peer).find((e) => e.seq === 2)!;
+    peer.send(produceFrame(2, ['v2'], { partition: -1 }));
+    await peer.waitFor(() => ackEntries(peer).length === 4);
+    expect(peer.frames.filter(isError)).toEqual([]);
+    expect(ackEntries(peer)[3]).toEqual({ ...original, duplicate: true });
+    const stored = await Promise.all([0, 1, 2].map((p) => fetchAll(edge!.port, 'rr', p)));
+    expect(stored.flat().sort()).toEqual(['v1', 'v2', 'v3']);
+    expect(stored[original.partition]).toContain('v2');
+  });
+
+  it('answers a retransmission sent before the original was acknowledged after it, with the same location', async () => {
+    const { edge } = await startEdgeBroker();
+    const peer = await registered(edge!.port, 'early', { idempotent: true, clientId: 'dev-2' });
+    peer.send(produceFrame(1, ['a']), produceFrame(1, ['a']), produceFrame(2, ['b']));
+    await peer.waitFor(() => ackEntries(peer).length === 3);
+    expect(ackEntries(peer)).toEqual([
+      { seq: 1, partition: 0, baseOffset: 0, duplicate: false },
+      { seq: 1, partition: 0, baseOffset: 0, duplicate: true },
+      { seq: 2, partition: 0, baseOffset: 1, duplicate: false },
+    ]);
+    expect(await fetchAll(edge!.port, 'early')).toEqual(['a', 'b']);
+  });
+
+  it('after a reconnect, reports the partition that holds an unkeyed duplicate, not round robin\'s next pick', async () => {
+    const { edge, broker } = await startEdgeBroker();
+    broker.createTopic({ name: 'rr2', partitions: 4 });
+    const first = await registered(edge!.port, 'rr2', { idempotent: true, clientId: 'dev-3' });
+    first.send(produceFrame(1, ['x'], { partition: -1 }), produceFrame(2, ['y'], { partition: -1 }));
+    await first.waitFor(() => ackEntries(first).length === 2);
+    const original = ackEntries(first)[1];
+    first.socket.destroy();
+    await first.waitClosed();
+    const second = await registered(edge!.port, 'rr2', { idempotent: true, clientId: 'dev-3' });
+    expect(second.frames[0]).toMatchObject({ type: 'welcome', lastSeq: 2 });
+    second.send(produceFrame(2, ['y'], { partition: -1 }));
+    await second.waitFor((f) => f.type === 'ack');
+    expect(ackEntries(second)).toEqual([{ ...original, duplicate: true }]);
+  });
+
+  // [EDGE-4.1] [EDGE-10.1] one live connection per idempotent client id.
+  it('closes the older connection of an idempotent client id with INVALID_REQUEST (refKind connection)', async () => {
+    const { edge } = await startEdgeBroker();
+    const older = await registered(edge!.port, 'twice', { idempotent: true, clientId: 'dev-5' });
+    older.send(produceFrame(1, ['first']));
+    await older.waitFor((f) => f.type === 'ack');
+    const newer = await RawPeer.hello(edge!.port, { idempotent: true, clientId: 'dev-5' });
+    expect(newer.frames[0]).toMatchObject({ type: 'welcome' });
+    expect(await older.waitFor(isError)).toMatchObject({ refKind: 'connection', code: ErrorCode.INVALID_REQUEST });
+    expect(ackEntries(older).map((e) => e.seq)).toEqual([1]);
+    await older.waitClosed();
+    newer.send({ type: 'ping', corr: 9 });
+    await newer.waitFor((f) => f.type === 'pong');
+  });
+
+  it('refuses seq 0 with INVALID_REQUEST, with or without the idempotent flag', async () => {
+    const { edge } = await startEdgeBroker();
+    for (const idempotent of [false, true]) {
+      const peer = await registered(edge!.port, `zero-${idempotent}`, { idempotent, clientId: `zero-${idempotent}` });
+      peer.send(produceFrame(0, ['z']), produceFrame(1, ['one']));
+      await peer.waitFor((f) => f.type === 'ack');
+      expect(peer.frames.filter(isError).map((e) => [e.refKind, e.ref, e.code])).toEqual([['produce', 0, ErrorCode.INVALID_REQUEST]]);
+      expect(await fetchAll(edge!.port, `zero-${idempotent}`)).toEqual(['one']);
+    }
+  });
+
+  it('stores every frame of a client without the idempotent flag, whatever its seqs, and answers in arrival order', async () => {
     const { edge } = await startEdgeBroker();
     const peer = await registered(edge!.port, 'seq');
     peer.send(produceFrame(5, ['a']), produceFrame(5, ['again']), produceFrame(3, ['back']), produceFrame(6, ['b']));
-    await peer.waitFor((f) => f.type === 'ack' && f.entries.some((e) => e.seq === 6));
-    const errors = peer.frames.filter(isError);
-    expect(errors.map((e) => [e.ref, e.code])).toEqual([
-      [5, ErrorCode.INVALID_REQUEST],
-      [3, ErrorCode.INVALID_REQUEST],
+    await peer.waitFor(() => ackEntries(peer).length === 4);
+    expect(peer.frames.filter(isError)).toEqual([]);
+    expect(ackEntries(peer).map((e) => [e.seq, e.baseOffset, e.duplicate])).toEqual([
+      [5, 0, false],
+      [5, 1, false],
+      [3, 2, false],
+      [6, 3, false],
     ]);
-    expect(await fetchAll(edge!.port, 'seq')).toEqual(['a', 'b']);
+    expect(await fetchAll(edge!.port, 'seq')).toEqual(['a', 'again', 'back', 'b']);
+  });
+
+  // [EDGE-7.4] an ERROR known at once still comes after the answers to earlier frames.
+  it('answers an unknown alias after the ACK of the frame before it', async () => {
+    const { edge } = await startEdgeBroker();
+    const peer = await registered(edge!.port, 'order');
+    peer.send(produceFrame(1, ['flushed'], { acks: 'all' }), produceFrame(2, ['lost'], { alias: 9 }));
+    await peer.waitFor(isError);
+    expect(peer.frames.slice(2).map((f) => (f.type === 'ack' ? `ack ${f.entries[0].seq}` : isError(f) ? `error ${f.ref} ${f.code}` : f.type))).toEqual([
+      'ack 1',
+      `error 2 ${ErrorCode.UNKNOWN_ALIAS}`,
+    ]);
+  });
+
+  it('refuses a resend of a frame it refused on this connection: nothing is stored under that seq', async () => {
+    const { edge } = await startEdgeBroker();
+    const peer = await registered(edge!.port, 'refused', { idempotent: true, clientId: 'dev-4' });
+    peer.send(produceFrame(1, ['p'], { partition: 7 }));
+    expect(await peer.waitFor((f) => isError(f) && f.ref === 1)).toMatchObject({ code: ErrorCode.INVALID_PARTITION });
+    peer.send(produceFrame(1, ['p'], { partition: 7 }), produceFrame(2, ['p']));
+    await peer.waitFor((f) => f.type === 'ack');
+    expect(peer.frames.filter(isError).map((e) => [e.ref, e.code])).toEqual([
+      [1, ErrorCode.INVALID_PARTITION],
+      [1, ErrorCode.INVALID_REQUEST],
+    ]);
+    expect(await fetchAll(edge!.port, 'refused')).toEqual(['p']);
   });
 });
 
 describe('edge listener negotiation bounds', () => {
-  // Above: a timer of 2e9 ms would overflow and fire at once. Below: a client could have the broker
-  // time it out at once. Unclamped, either would close the connection before the PING.
+  // Above: a timer of 2e9 ms would overflow and fire at once, and a long keepalive lets a dead peer
+  // hold its buffers for as long [EDGE-4.4]. Below: a client could have the broker time it out at
+  // once. Unclamped, either would close the connection before the PING.
   it.each([
-    [2e9, 86_400_000],
+    [2e9, limits.edgeKeepaliveMsMaxDefault],
+    [86_400_000, limits.edgeKeepaliveMsMaxDefault],
     [1, 100],
   ])('clamps a HELLO keepalive of %d ms to %d ms and keeps the connection', async (asked, granted) => {
     const { edge } = await startEdgeBroker();

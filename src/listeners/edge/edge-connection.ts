@@ -1,35 +1,36 @@
-// One edge-protocol connection: handshake, topic aliases, produce with in-order cumulative acks,
-// long-poll fetch, admin frames, keepalive and backpressure. Translates frames into broker calls and
-// answers; the codec does the bytes, the broker does the work. Section numbers cite SPEC.md.
+// One edge-protocol connection: handshake, topic aliases, admin frames, keepalive, the budget for the
+// frame being received, and backpressure. PRODUCE is handled by Produces, FETCH by Fetches, and every
+// write goes through ConnectionWriter. Translates frames into broker calls and answers; the codec does
+// the bytes, the broker does the work. Section numbers cite SPEC.md.
 
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.ts';
 import { asTributaryError, ErrorCode, TributaryError } from '../../errors.ts';
-import type { RecordInput } from '../../format/record-batch.ts';
 import { limits } from '../../limits.ts';
 import { encodeFrame, FrameDecoder } from '../../protocol/edge/codec.ts';
-import {
-  EDGE_PROTOCOL_VERSION,
-  type AckEntry,
-  type CreateTopicFrame,
-  type DecodeFailure,
-  type ErrorRef,
-  type FetchFrame,
-  type Frame,
-  type HelloFrame,
-  type MetadataFrame,
-  type ProduceFrame,
-  type RegisterFrame,
-  type TopicMetadata,
-} from '../../protocol/edge/frames.ts';
+import { EDGE_PROTOCOL_VERSION, type DecodeFailure, type ErrorRef, type FetchFrame, type Frame, type HelloFrame, type ProduceFrame } from '../../protocol/edge/frames.ts';
 import { readUvarint, uvarintSize } from '../../protocol/edge/varint.ts';
 import { LINGER_MS, tokenMatches } from '../listen.ts';
+import { createTopic, deleteTopic, metadata, register } from './admin-requests.ts';
+import type { ByteBudget } from './byte-budget.ts';
+import { ConnectionWriter } from './connection-writer.ts';
+import { Fetches } from './fetches.ts';
+import { ProducerWindow } from './producer-window.ts';
+import { Produces } from './produces.ts';
 
 export interface EdgeSettings {
   token: string | null;
   frameBytesMax: number;
   keepaliveMs: number;
+  /** Longest keepalive a client may ask for [EDGE-4.4]. */
+  keepaliveMsMax: number;
+  /** Bytes of answers one connection may hold for writing before its fetches wait [EDGE-8.3]. */
+  writeQueueBytesMax: number;
+  /** Bytes of RECORDS answers all connections together may hold [EDGE-8.3]. */
+  writeBytesTotalMax: number;
+  /** Bytes of incoming frames being assembled, all connections together [EDGE-2.2]. */
+  partialFrameBytesTotalMax: number;
 }
 
 /** What a connection needs from its server. */
@@ -37,22 +38,15 @@ export interface EdgeConnectionHost {
   broker: Broker;
   settings: EdgeSettings;
   logger: Logger;
-  /** Claims a client id for an idempotent producer; the previous holder is closed. */
-  claimClientId(clientId: string, conn: EdgeConnection): void;
+  /** Shared by every connection of the listener: RECORDS answers being read or written. */
+  writeBudget: ByteBudget;
+  /** Shared by every connection of the listener: incoming frames being assembled. */
+  partialBudget: ByteBudget;
+  /** Claims a client id for an idempotent producer; the previous holder is closed and its window returned. */
+  claimClientId(clientId: string, conn: EdgeConnection): ProducerWindow | undefined;
   closed(conn: EdgeConnection): void;
 }
 
-interface PendingProduce {
-  seq: number;
-  bytes: number;
-  settled: boolean;
-  ack: AckEntry | null;
-  error: TributaryError | null;
-}
-
-const FETCHES_INFLIGHT_MAX = 64;
-/** Length prefix, type, corr, partition and offsets of a RECORDS frame, rounded up. */
-const RECORDS_HEADER_BYTES_MAX = 64;
 /** Type, refKind, ref, code and message length of an ERROR frame, rounded up. */
 const ERROR_HEADER_BYTES_MAX = 64;
 const utf8 = new TextEncoder();
@@ -70,11 +64,21 @@ export class EdgeConnection {
   private encodedBytesMax: number = encodedBytesMax(limits.edgeHelloBytesMax);
   private clientId = '';
   private idleTimer: NodeJS.Timeout | null = null;
-  private readonly produceQueue: PendingProduce[] = [];
-  private inflightBytes = 0;
-  private lastSeq = 0;
-  private fetchesInflight = 0;
-  private drainScheduled = false;
+  private idleMs: number;
+  private readonly writer: ConnectionWriter;
+  private readonly fetches: Fetches;
+  /** Frames decoded but not yet handled: handling stops while the peer does not read its answers. */
+  private backlog: Frame[] = [];
+  private backlogHead = 0;
+  /** A decode failure met after the backlog's frames: reported once they are handled. */
+  private decodeFailure: DecodeFailure | null = null;
+  /** Bytes of the shared partial-frame budget held for the frame being assembled (its length). */
+  private partialHeld = 0;
+  /** Cancels a wait for partial-frame budget; reading is paused meanwhile. */
+  private cancelPartialWait: (() => void) | null = null;
+  private produces: Produces | null = null;
+  /** What this idempotent client's recent frames became; null without the idempotent flag. */
+  window: ProducerWindow | null = null;
   private pausedForInflight = false;
   private pausedForWrite = false;
   private closing = false;
@@ -86,15 +90,27 @@ export class EdgeConnection {
     this.host = host;
     this.log = host.logger.child({ remote: `${socket.remoteAddress}:${socket.remotePort}` });
     socket.setNoDelay(true);
+    this.writer = new ConnectionWriter(socket, host.writeBudget, host.settings.writeQueueBytesMax, () => this.fetches.admit());
+    this.fetches = new Fetches({
+      broker: host.broker,
+      budget: host.writeBudget,
+      writer: this.writer,
+      frameBytesMax: () => this.frameBytesMax,
+      encodedBytesMax: () => this.encodedBytesMax,
+      sendError: (corr, err) => this.sendError('request', corr, err),
+      signal: this.abort.signal,
+    });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => {
       this.pausedForWrite = false;
+      this.handleBacklog();
       this.updateFlow();
     });
     socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
     socket.on('close', () => this.onClose());
     // Until HELLO arrives, a silent peer is dropped after the server's keepalive [EDGE-4.1].
-    this.armIdle(host.settings.keepaliveMs);
+    this.idleMs = Math.min(host.settings.keepaliveMs, host.settings.keepaliveMsMax);
+    this.armIdle();
   }
 
   get id(): string {
@@ -102,13 +118,62 @@ export class EdgeConnection {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.closing) return;
     this.idleTimer?.refresh();
     const { frames, failure } = this.decoder.push(chunk);
-    for (const frame of frames) {
-      if (this.closing) return;
-      this.onFrame(frame);
+    for (const frame of frames) this.backlog.push(frame);
+    if (failure) this.decodeFailure = failure;
+    else this.holdPartialFrame();
+    this.handleBacklog();
+  }
+
+  /**
+   * Handles decoded frames in order until the peer stops reading its answers: a chunk of small
+   * requests (METADATA, FETCH) must not queue unbounded answers for a socket that is not drained.
+   */
+  private handleBacklog(): void {
+    while (this.backlogHead < this.backlog.length) {
+      if (this.closing || this.closeReason || this.pausedForWrite) return;
+      this.onFrame(this.backlog[this.backlogHead++]);
     }
-    if (failure && !this.closing) this.failConnection(failureError(failure));
+    this.backlog = [];
+    this.backlogHead = 0;
+    if (this.decodeFailure && !this.closing) this.failConnection(failureError(this.decodeFailure));
+  }
+
+  /**
+   * [EDGE-2.2] a frame being assembled holds its whole length of the listener's partial-frame
+   * budget until it is complete; when the budget is spent, the socket is not read until it has room.
+   */
+  private holdPartialFrame(): void {
+    const need = this.decoder.partialFrameBytes;
+    if (need === this.partialHeld && this.cancelPartialWait === null) return;
+    this.releasePartialFrame();
+    if (need === 0) return;
+    const budget = this.host.partialBudget;
+    if (budget.tryTake(need)) {
+      this.partialHeld = need;
+      return;
+    }
+    // Our pause, not the peer's silence: the keepalive waits too, so no waiter times out because
+    // others hold the budget, and waiters hold nothing, so they cannot block each other.
+    this.clearIdle();
+    this.cancelPartialWait = budget.wait(need, () => {
+      this.cancelPartialWait = null;
+      this.partialHeld = need;
+      // A connection being closed reads nothing more, so its keepalive stays off (see close()).
+      if (this.closeReason === null) this.armIdle();
+      this.updateFlow();
+    });
+    this.log.debug({ frameBytes: need, budgetBytes: budget.bytesMax }, 'partial-frame budget spent; not reading until there is room');
+    this.updateFlow();
+  }
+
+  private releasePartialFrame(): void {
+    this.cancelPartialWait?.();
+    this.cancelPartialWait = null;
+    if (this.partialHeld > 0) this.host.partialBudget.release(this.partialHeld);
+    this.partialHeld = 0;
   }
 
   private onFrame(frame: Frame): void {
@@ -122,16 +187,13 @@ export class EdgeConnection {
       case 'fetch':
         return this.onFetch(frame);
       case 'register':
-        return this.onRegister(frame);
+        return this.request(frame.corr, () => register(this.host.broker, this.aliases, frame));
       case 'metadata':
-        return this.onMetadata(frame);
+        return this.request(frame.corr, () => metadata(this.host.broker, frame));
       case 'create-topic':
-        return this.onCreateTopic(frame);
+        return this.request(frame.corr, () => createTopic(this.host.broker, frame));
       case 'delete-topic':
-        return this.request(frame.corr, () => {
-          this.host.broker.deleteTopic(frame.name);
-          return { type: 'ok', corr: frame.corr };
-        });
+        return this.request(frame.corr, () => deleteTopic(this.host.broker, frame));
       case 'ping':
         return this.send({ type: 'pong', corr: frame.corr });
       default:
@@ -143,110 +205,54 @@ export class EdgeConnection {
   // [EDGE-4.1] handshake: version, token, negotiated frame size and keepalive.
   private onHello(frame: HelloFrame): void {
     const { settings } = this.host;
-    if (frame.version !== EDGE_PROTOCOL_VERSION)
+    // [EDGE-4.2] HELLO names the highest version the client implements; WELCOME answers the highest
+    // this broker implements that is not above it. Only a client below every version is refused.
+    if (frame.version < EDGE_PROTOCOL_VERSION)
       return this.failConnection(new TributaryError('UNSUPPORTED_VERSION', `protocol version ${frame.version} is not supported; this broker speaks ${EDGE_PROTOCOL_VERSION}`));
     if (settings.token !== null && !tokenMatches(settings.token, frame.token)) return this.failConnection(new TributaryError('NOT_AUTHORIZED', 'missing or wrong token'));
     // [EDGE-4.1] the floor keeps WELCOME and a one-entry ACK within the limit they announce.
     const proposed = frame.frameBytesMax > 0 ? frame.frameBytesMax : settings.frameBytesMax;
     const frameBytesMax = Math.min(Math.max(proposed, limits.edgeFrameBytesMin), limits.edgeFrameBytesMax);
-    const keepaliveMs = frame.keepaliveMs > 0 ? Math.min(Math.max(frame.keepaliveMs, limits.edgeKeepaliveMsMin), limits.edgeKeepaliveMsMax) : settings.keepaliveMs;
+    // [EDGE-4.4] the keepalive bounds how long a peer that stopped reading or sending holds its buffers.
+    const proposedKeepaliveMs = frame.keepaliveMs > 0 ? Math.max(frame.keepaliveMs, limits.edgeKeepaliveMsMin) : settings.keepaliveMs;
+    const keepaliveMs = Math.min(proposedKeepaliveMs, settings.keepaliveMsMax);
     this.hello = frame;
     this.clientId = frame.clientId;
     this.log = this.log.child({ client: frame.clientId });
     this.frameBytesMax = frameBytesMax;
     this.encodedBytesMax = encodedBytesMax(frameBytesMax);
-    this.decoder.setFrameBytesMax(Math.max(frameBytesMax, limits.edgeHelloBytesMax));
-    if (frame.idempotent) this.host.claimClientId(frame.clientId, this);
-    this.armIdle(Math.ceil(keepaliveMs * 1.5));
+    // [EDGE-2.2] from WELCOME on, the negotiated limit applies to every incoming frame, also below 4096.
+    this.decoder.setFrameBytesMax(frameBytesMax);
+    // [EDGE-7.5] a connection that replaces a live one under the same client id answers
+    // retransmissions of that one's frames from what they became.
+    const window = frame.idempotent ? (this.host.claimClientId(frame.clientId, this) ?? new ProducerWindow()) : null;
+    this.window = window;
+    this.produces = new Produces(
+      {
+        broker: this.host.broker,
+        frameBytesMax: () => this.frameBytesMax,
+        send: (f) => this.send(f),
+        sendError: (seq, err) => this.sendError('produce', seq, err),
+        answered: () => this.produceAnswered(),
+      },
+      window && { clientId: frame.clientId, window },
+    );
+    this.idleMs = Math.ceil(keepaliveMs * 1.5);
+    this.armIdle();
     const lastSeq = frame.idempotent ? this.host.broker.store.lastProducerSeq(frame.clientId) : 0;
     this.send({ type: 'welcome', version: EDGE_PROTOCOL_VERSION, keepaliveMs, frameBytesMax, lastSeq });
     this.log.debug({ idempotent: frame.idempotent, frameBytesMax, keepaliveMs, lastSeq }, 'edge client connected');
   }
 
-  private onRegister(frame: RegisterFrame): void {
-    this.request(frame.corr, () => {
-      if (!this.aliases.has(frame.alias) && this.aliases.size >= limits.edgeAliasesMax)
-        throw new TributaryError('INVALID_REQUEST', `at most ${limits.edgeAliasesMax} aliases per connection`);
-      const broker = this.host.broker;
-      const topic = frame.create ? broker.resolveTopic(frame.topic) : broker.requireTopic(frame.topic);
-      this.aliases.set(frame.alias, topic.name);
-      return { type: 'registered', corr: frame.corr, alias: frame.alias, partitions: topic.partitions };
-    });
-  }
-
-  // [EDGE-5.5] produce: answered in seq order, after the durability its acks asks for.
+  // [EDGE-5.5] produce: answered in arrival order, after the durability its acks asks for.
   private onProduce(frame: ProduceFrame): void {
-    const topic = this.aliases.get(frame.alias);
-    if (topic === undefined) {
-      this.host.broker.countError(new TributaryError('UNKNOWN_ALIAS', ''));
-      return this.sendError('produce', frame.seq, new TributaryError('UNKNOWN_ALIAS', `alias ${frame.alias} is not registered on this connection`));
-    }
-    // [EDGE-7.5] seq increases from frame to frame; acks are matched to frames by it.
-    if (frame.seq <= this.lastSeq)
-      return this.sendError('produce', frame.seq, new TributaryError('INVALID_REQUEST', `seq ${frame.seq} does not increase (last was ${this.lastSeq})`));
-    this.lastSeq = frame.seq;
-    const base = frame.baseTimestampMs > 0 ? frame.baseTimestampMs : Date.now();
-    const records: RecordInput[] = new Array(frame.records.length);
-    let bytes = 0;
-    for (let i = 0; i < frame.records.length; i++) {
-      const r = frame.records[i];
-      const timestampMs = base + r.timestampDeltaMs;
-      if (timestampMs < 0) return this.sendError('produce', frame.seq, new TributaryError('INVALID_REQUEST', `record ${i} has a negative timestamp`)); // [EDGE-7.2]
-      records[i] = { timestampMs, key: r.key, value: r.value, headers: r.headers };
-      bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
-    }
-    const promise = this.host.broker.produce({
-      topic,
-      partition: frame.partition,
-      records,
-      acks: frame.acks,
-      producer: this.hello!.idempotent ? { clientId: this.clientId, seq: frame.seq } : undefined,
-      autoCreate: false,
-    });
-    if (frame.acks === 0) {
-      promise.catch((err: unknown) => this.sendError('produce', frame.seq, asTributaryError(err)));
-      return;
-    }
-    const pending: PendingProduce = { seq: frame.seq, bytes, settled: false, ack: null, error: null };
-    this.produceQueue.push(pending);
-    this.inflightBytes += bytes;
+    this.produces!.start(frame, this.aliases.get(frame.alias));
     this.updateFlow();
-    promise.then(
-      (r) => {
-        pending.ack = { seq: frame.seq, partition: r.partition, baseOffset: r.baseOffset, duplicate: r.duplicate };
-        this.settle(pending);
-      },
-      (err: unknown) => {
-        pending.error = asTributaryError(err);
-        this.settle(pending);
-      },
-    );
   }
 
-  private settle(pending: PendingProduce): void {
-    pending.settled = true;
-    if (this.drainScheduled) return;
-    this.drainScheduled = true;
-    // One ACK frame for everything a group commit settled [EDGE-5.6]: setImmediate runs after every
-    // promise continuation of that commit.
-    setImmediate(() => this.drainAcks());
-  }
-
-  private drainAcks(): void {
-    this.drainScheduled = false;
-    const acks = new AckBatcher(this.frameBytesMax, (entries) => this.send({ type: 'ack', entries }));
-    while (this.produceQueue.length > 0 && this.produceQueue[0].settled) {
-      const p = this.produceQueue.shift()!;
-      this.inflightBytes -= p.bytes;
-      if (p.ack) {
-        acks.add(p.ack);
-        continue;
-      }
-      acks.flush();
-      this.sendError('produce', p.seq, p.error!);
-    }
-    acks.flush();
-    if (this.closeReason && this.produceQueue.length === 0) return this.failConnection(this.closeReason);
+  /** After produce answers went out: reading may resume, and a closing connection may end now. */
+  private produceAnswered(): void {
+    if (this.closeReason && this.produces!.inflightFrames === 0) return this.failConnection(this.closeReason);
     this.updateFlow();
   }
 
@@ -254,62 +260,7 @@ export class EdgeConnection {
   private onFetch(frame: FetchFrame): void {
     const topic = this.aliases.get(frame.alias);
     if (topic === undefined) return this.sendError('request', frame.corr, new TributaryError('UNKNOWN_ALIAS', `alias ${frame.alias} is not registered on this connection`));
-    if (this.fetchesInflight >= FETCHES_INFLIGHT_MAX)
-      return this.sendError('request', frame.corr, new TributaryError('THROTTLED', `at most ${FETCHES_INFLIGHT_MAX} fetches in flight per connection`));
-    this.fetchesInflight++;
-    // [EDGE-8.1] a RECORDS frame never exceeds the negotiated frame size.
-    const room = this.frameBytesMax - RECORDS_HEADER_BYTES_MAX;
-    this.host.broker.fetch(topic, frame.partition, frame.offset, Math.min(frame.maxBytes, room), frame.maxWaitMs, this.abort.signal).then(
-      (r) => {
-        this.fetchesInflight--;
-        let bytes = 0;
-        let fit = 0;
-        while (fit < r.batches.length && bytes + r.batches[fit].length <= room) bytes += r.batches[fit++].length;
-        if (fit === 0 && r.batches.length > 0)
-          return this.sendError('request', frame.corr, new TributaryError('RECORD_TOO_LARGE', `the batch at offset ${frame.offset} of ${topic}/${frame.partition} is ${r.batches[0].length} bytes, above this connection's frame limit of ${this.frameBytesMax}`));
-        const batches = fit === 1 ? r.batches[0] : Buffer.concat(r.batches.slice(0, fit), bytes);
-        this.send({ type: 'records', corr: frame.corr, partition: frame.partition, logStartOffset: r.logStartOffset, nextOffset: r.nextOffset, batches });
-      },
-      (err: unknown) => {
-        this.fetchesInflight--;
-        this.sendError('request', frame.corr, asTributaryError(err));
-      },
-    );
-  }
-
-  private onMetadata(frame: MetadataFrame): void {
-    this.request(frame.corr, () => {
-      const broker = this.host.broker;
-      // [EDGE-5.10] requested topics that do not exist are left out.
-      const topics = frame.topics.length === 0 ? broker.listTopics() : frame.topics.filter((t) => broker.store.getTopic(t)).map((t) => broker.describeTopic(t));
-      const out: TopicMetadata[] = topics.map((t) => ({
-        name: t.name,
-        retentionMs: t.retentionMs,
-        retentionBytes: t.retentionBytes,
-        partitions: t.partitions.map((p) => ({ partition: p.partition, logStartOffset: p.logStartOffset, nextOffset: p.nextOffset })),
-      }));
-      return { type: 'metadata-result', corr: frame.corr, topics: out };
-    });
-  }
-
-  private onCreateTopic(frame: CreateTopicFrame): void {
-    this.request(frame.corr, () => {
-      const broker = this.host.broker;
-      const partitions = frame.partitions > 0 ? frame.partitions : undefined;
-      const existing = frame.grow ? broker.store.getTopic(frame.name) : undefined;
-      if (existing) {
-        // [EDGE-6.3] a count not above the current one changes nothing.
-        if (partitions !== undefined && partitions > existing.partitions) broker.growTopic(frame.name, partitions);
-      } else {
-        broker.createTopic({
-          name: frame.name,
-          partitions,
-          retentionMs: frame.retentionMs === -2 ? undefined : frame.retentionMs,
-          retentionBytes: frame.retentionBytes === -2 ? undefined : frame.retentionBytes,
-        });
-      }
-      return { type: 'ok', corr: frame.corr };
-    });
+    this.fetches.start(frame, topic);
   }
 
   /** Runs a synchronous request; a TributaryError becomes an ERROR frame for its corr. */
@@ -328,12 +279,14 @@ export class EdgeConnection {
   // ---- flow control ----
 
   private updateFlow(): void {
-    const over = this.produceQueue.length >= limits.edgeInflightFramesMax || this.inflightBytes >= limits.edgeInflightBytesMax;
-    const under = this.produceQueue.length <= limits.edgeInflightFramesMax / 2 && this.inflightBytes <= limits.edgeInflightBytesMax / 2;
+    const frames = this.produces?.inflightFrames ?? 0;
+    const bytes = this.produces?.inflightBytes ?? 0;
+    const over = frames >= limits.edgeInflightFramesMax || bytes >= limits.edgeInflightBytesMax;
+    const under = frames <= limits.edgeInflightFramesMax / 2 && bytes <= limits.edgeInflightBytesMax / 2;
     if (over) this.pausedForInflight = true;
     else if (under) this.pausedForInflight = false;
     if (this.closing) return;
-    if (this.pausedForInflight || this.pausedForWrite || this.closeReason) this.socket.pause();
+    if (this.pausedForInflight || this.pausedForWrite || this.closeReason || this.cancelPartialWait) this.socket.pause();
     else this.socket.resume();
   }
 
@@ -349,7 +302,7 @@ export class EdgeConnection {
       this.socket.destroy();
       return;
     }
-    if (!this.socket.write(bytes) && !this.pausedForWrite) {
+    if (!this.writer.write([bytes], false) && !this.pausedForWrite) {
       // The peer is not reading its answers: stop reading its requests until it does.
       this.pausedForWrite = true;
       this.socket.pause();
@@ -358,7 +311,7 @@ export class EdgeConnection {
 
   /**
    * [EDGE-2.2] no answer exceeds the negotiated frame size: shorten errors, refuse answers to a
-   * request. ACK and WELCOME are sized to fit (drainAcks, the floor of frameBytesMax), so one that
+   * request. ACK and WELCOME are sized to fit (Produces' AckBatcher, the floor of frameBytesMax), so one that
    * does not is a broker bug, and an ERROR without its corr would leave the client guessing.
    */
   private fitToFrame(frame: Frame, length: number): Frame {
@@ -384,8 +337,9 @@ export class EdgeConnection {
     setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
   }
 
-  private armIdle(ms: number): void {
+  private armIdle(): void {
     this.clearIdle();
+    const ms = this.idleMs;
     this.idleTimer = setTimeout(() => this.failConnection(new TributaryError('TIMEOUT', `nothing received for ${ms} ms (keepalive)`)), ms);
     this.idleTimer.unref();
   }
@@ -400,7 +354,7 @@ export class EdgeConnection {
     this.socket.pause();
     // Nothing more is read, so the keepalive would only cut the wait for the last acks with TIMEOUT.
     this.clearIdle();
-    if (this.produceQueue.length === 0) this.failConnection(reason);
+    if ((this.produces?.inflightFrames ?? 0) === 0) this.failConnection(reason);
   }
 
   private clearIdle(): void {
@@ -412,51 +366,11 @@ export class EdgeConnection {
     this.closing = true;
     this.clearIdle();
     this.abort.abort();
+    this.fetches.close();
+    this.writer.end();
+    this.releasePartialFrame();
+    this.backlog = [];
     this.host.closed(this);
-  }
-}
-
-/**
- * Collects ACK entries into frames of at most frameBytesMax [EDGE-5.6], sizing each entry as the
- * codec writes it so a frame is sent only when the next entry would not fit.
- */
-class AckBatcher {
-  private entries: AckEntry[] = [];
-  /** Bytes of the entries so far, without the count and firstSeq fields. */
-  private entryBytes = 0;
-
-  constructor(
-    private readonly frameBytesMax: number,
-    private readonly sendAck: (entries: AckEntry[]) => void,
-  ) {}
-
-  add(entry: AckEntry): void {
-    let size = this.entrySize(entry);
-    if (this.entries.length > 0 && this.frameBytes(this.entries.length + 1, this.entryBytes + size) > this.frameBytesMax) {
-      this.flush();
-      // The first entry of a frame has no seqDelta; one entry alone always fits (edgeFrameBytesMin).
-      size = this.entrySize(entry);
-    }
-    this.entries.push(entry);
-    this.entryBytes += size;
-  }
-
-  flush(): void {
-    if (this.entries.length === 0) return;
-    this.sendAck(this.entries);
-    this.entries = [];
-    this.entryBytes = 0;
-  }
-
-  /** Type, count, firstSeq and the entries. */
-  private frameBytes(count: number, entryBytes: number): number {
-    return 1 + uvarintSize(count) + uvarintSize(this.entries[0].seq) + entryBytes;
-  }
-
-  private entrySize(e: AckEntry): number {
-    const previous = this.entries.at(-1);
-    const seqDelta = previous ? uvarintSize(e.seq - previous.seq) : 0;
-    return seqDelta + uvarintSize(e.partition) + uvarintSize(e.baseOffset) + 1;
   }
 }
 

@@ -168,6 +168,30 @@ export function encodeFrame(frame: Frame): Buffer {
   return buf;
 }
 
+/**
+ * Everything of a RECORDS frame before its batches [EDGE-5.8]: the head followed by `batchBytes`
+ * bytes of batches is exactly encodeFrame() of that frame. Lets a server write stored batches to a
+ * socket as they are, instead of copying them into one frame buffer.
+ */
+export function encodeRecordsHead(frame: Omit<RecordsFrame, 'type' | 'batches'>, batchBytes: number): Buffer {
+  const fields = (s: Sink) => {
+    s.uvarint(frame.corr);
+    s.uvarint(frame.partition);
+    s.uvarint(frame.logStartOffset);
+    s.uvarint(frame.nextOffset);
+    s.uvarint(batchBytes);
+  };
+  const measure = new Measure();
+  fields(measure);
+  const frameLength = 1 + measure.size + batchBytes;
+  const head = Buffer.allocUnsafe(uvarintSize(frameLength) + 1 + measure.size);
+  const write = new Write(head);
+  write.uvarint(frameLength);
+  write.u8(FrameType.RECORDS);
+  fields(write);
+  return head;
+}
+
 /** The frame's length field (type byte + body): what the peer compares with frameBytesMax [EDGE-2.2]. */
 export function frameLength(frame: Frame): number {
   const measure = new Measure();
@@ -763,6 +787,11 @@ export class FrameDecoder {
   setFrameBytesMax(n: number): void {
     if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`frameBytesMax ${n} must be a positive integer`);
     this.frameBytesMax = n;
+  }
+
+  /** The length field of the frame being assembled, 0 when none is: what it will hold once complete. */
+  get partialFrameBytes(): number {
+    return this.partial === null ? 0 : this.partialLength;
   }
 
   /** Bytes held for incomplete frames: a header fragment or the partial frame's buffer. */

@@ -1,6 +1,6 @@
 // SPEC.md is the document firmware authors implement from: these tests keep it honest against the code.
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, errorDescriptions, type ErrorName } from '../../../src/errors.ts';
 import { FrameDecoder, encodeFrame } from '../../../src/protocol/edge/codec.ts';
@@ -108,7 +108,9 @@ describe('SPEC.md', () => {
 
   it('defines every section the code cites', () => {
     const defined = new Set([...spec.matchAll(/^#+ (\[EDGE-[\d.]+\])/gm)].map((m) => m[1]));
-    for (const file of ['codec.ts', 'varint.ts']) {
+    const listener = readdirSync(new URL('../../../src/listeners/edge/', import.meta.url)).map((f) => `../../listeners/edge/${f}`);
+    const client = readdirSync(new URL('../../../src/client/', import.meta.url)).filter((f) => f.endsWith('.ts')).map((f) => `../../client/${f}`);
+    for (const file of ['codec.ts', 'varint.ts', ...listener, ...client]) {
       const source = readFileSync(new URL(`../../../src/protocol/edge/${file}`, import.meta.url), 'utf8');
       for (const [cite] of source.matchAll(/\[EDGE-[\d.]+\]/g)) expect(defined, `${file} cites ${cite}`).toContain(cite);
     }
