@@ -629,7 +629,9 @@ export class LogStore {
             offset,
           });
         }
-        batches.push(Buffer.from(value));
+        // lmdb-js hands each binary value of a range as a Buffer of its own (a copy, never its shared
+        // read buffer), so it is kept as it is, without a second copy (test: reads outlive later reads).
+        batches.push(value);
         bytes += value.length;
         if (bytes >= maxBytes) break;
       }

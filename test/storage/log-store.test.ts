@@ -26,6 +26,21 @@ function values(store: LogStore, topic: string, partition = 0, offset = 0) {
 const spec = (name: string, partitions = 1, retentionMs = -1, retentionBytes = -1) => ({ name, partitions, retentionMs, retentionBytes });
 
 describe('LogStore', () => {
+  it('returns batches that later reads and appends leave intact, small, large and past lmdb-js read buffer', async () => {
+    const store = openStore(tempDir());
+    const t = store.createTopic(spec('t', 1));
+    // 100 B, 60 KiB and 600 KiB values: lmdb-js reads them through its shared buffer, a larger one,
+    // or a buffer of their own.
+    for (const [i, size] of [100, 60 * 1024, 600 * 1024].entries()) await store.append(t, 0, batchOf(1, `x${i}`, Date.now(), size), undefined, false);
+    const first = [0, 1, 2].map((offset) => store.read(t, 0, offset, 1).batches[0]!);
+    const copies = first.map((b) => Buffer.from(b));
+    for (const [i, size] of [600 * 1024, 60 * 1024, 100].entries()) await store.append(t, 0, batchOf(1, `y${i}`, Date.now(), size), undefined, false);
+    for (let offset = 5; offset >= 0; offset--) store.read(t, 0, offset, 1 << 30);
+    expect(first.every((b) => Buffer.isBuffer(b))).toBe(true);
+    expect(first).toEqual(copies);
+    expect(first.map((b) => decodeRecordBatch(b)[0]!.value!.toString().slice(0, 2))).toEqual(['x0', 'x1', 'x2']);
+  });
+
   it('assigns consecutive offsets per partition, from 0, and reads from any offset', async () => {
     const store = openStore(tempDir());
     const t = store.createTopic(spec('t', 2));
