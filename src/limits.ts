@@ -61,6 +61,8 @@ export const limits = {
    * bytes of heap per queued 16-byte message, 1 and 10 never-reading subscribers).
    */
   mqttQueuedMessageOverheadBytes: 768,
+  /** At most one warning per MQTT subscriber in this time about the messages dropped for it. */
+  mqttSubscriberDropLogIntervalMs: 10_000,
   /** Largest listeners.mqtt.subscriberQueueBytesMax / subscriberQueueBytesTotalMax. */
   mqttSubscriberQueueBytesMax: 1024 * 1024 * 1024,
   /** Batches deleted per retention step, so one step never blocks the produce path for long. */

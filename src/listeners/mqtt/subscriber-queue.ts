@@ -17,8 +17,9 @@
 // - all queues together are bounded by `queueBytesTotalMax`: once it is reached a subscriber may
 //   still queue up to its share (the total divided by the subscribers with a queue), so the ones
 //   that stopped reading are cut back and the ones that read keep their messages;
-// - a QoS 0 message with no room is dropped and counted; the subscriber is logged once when it starts
-//   dropping and once when its queue empties again (with the number dropped), never per message;
+// - a QoS 0 message with no room is dropped and counted; a warning names the subscriber at most once
+//   per limits.mqttSubscriberDropLogIntervalMs with the number dropped since its last one, and its
+//   close logs those not reported yet: never a line per message;
 // - a QoS 1/2 message with no room closes the connection: a persistent session (clean: false) keeps
 //   the message and everything after it in its stored queue (aedes enqueues for every persistent
 //   subscription before delivering) and gets them, in order, when it reconnects; a clean session ends
@@ -55,8 +56,10 @@ export interface SubscriberQueueOptions {
 class Queue {
   messages = 0;
   bytes = 0;
-  /** Messages dropped since this queue last had room; > 0 means an episode is being logged. */
+  /** Messages dropped and not yet reported in a log line. */
   dropped = 0;
+  /** performance.now() of the last drop warning; -Infinity before the first. */
+  warnedAt = -Infinity;
 }
 
 export class SubscriberQueues {
@@ -94,8 +97,10 @@ export class SubscriberQueues {
     // deliver0 serves QoS 0 subscriptions and sends at QoS 0 whatever the packet's own QoS.
     c.deliver0 = (packet, cb) => (packet.retain ? deliver0(packet, cb) : this.deliver(client, q, deliver0, packet, 0, cb));
     c.deliverQoS = (packet, cb) => (packet.retain || packet.qos === 0 ? c.deliver0(packet, cb) : this.deliver(client, q, deliverQoS, packet, packet.qos, cb));
-    // A connection that closes mid-episode still says how much it lost.
-    client.conn.once('close', () => this.endEpisode(client, q, 'connection closed'));
+    // Drops after the last warning are reported when the connection ends.
+    client.conn.once('close', () => {
+      if (q.dropped > 0) this.log.info({ clientId: client.id, dropped: q.dropped }, 'MQTT subscriber gone: messages dropped for it since the last warning');
+    });
   }
 
   // [MQTT-3.3.1-9] a message sent because it matches a subscription has RETAIN 0 (aedes clears it for
@@ -133,10 +138,7 @@ export class SubscriberQueues {
     q.bytes -= cost;
     this.totalBytes -= cost;
     this.totalMessages--;
-    if (--q.messages === 0) {
-      this.queued--;
-      this.endEpisode(client, q, 'queue emptied');
-    }
+    if (--q.messages === 0) this.queued--;
   }
 
   private refuse(client: Client, q: Queue, packet: AedesPublishPacket, qos: 0 | 1 | 2, cost: number): void {
@@ -144,11 +146,16 @@ export class SubscriberQueues {
     const persistent = !client.clean;
     if (qos === 0 || !persistent) {
       metrics.subscriberDropped[qos]++;
-      if (q.dropped++ === 0)
+      q.dropped++;
+      const now = performance.now();
+      if (now - q.warnedAt >= limits.mqttSubscriberDropLogIntervalMs) {
+        q.warnedAt = now;
         this.log.warn(
-          { clientId: client.id, mqttTopic: packet.topic, qos, queuedMessages: q.messages, queuedBytes: q.bytes, messageBytes: cost, totalQueuedBytes: this.totalBytes, queueBytesMax: this.opts.queueBytesMax, queueBytesTotalMax: this.opts.queueBytesTotalMax },
+          { clientId: client.id, dropped: q.dropped, mqttTopic: packet.topic, qos, queuedMessages: q.messages, queuedBytes: q.bytes, messageBytes: cost, totalQueuedBytes: this.totalBytes, queueBytesMax: this.opts.queueBytesMax, queueBytesTotalMax: this.opts.queueBytesTotalMax },
           'MQTT subscriber not reading: dropping messages for it that do not fit its queue',
         );
+        q.dropped = 0;
+      }
     }
     if (qos === 0 || client.closed) return;
     metrics.close('subscriber-stalled');
@@ -174,12 +181,6 @@ export class SubscriberQueues {
     this.opts.metrics.close('subscriber-stalled');
     this.log.warn({ clientId: client.id, stallMs: this.opts.stallMs }, 'MQTT connection closed: its socket did not drain within subscriberStallMs');
     return true;
-  }
-
-  private endEpisode(client: Client, q: Queue, why: string): void {
-    if (q.dropped === 0) return;
-    this.log.info({ clientId: client.id, dropped: q.dropped, why }, 'MQTT subscriber stopped dropping messages');
-    q.dropped = 0;
   }
 }
 

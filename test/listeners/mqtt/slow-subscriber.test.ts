@@ -63,7 +63,7 @@ const PAYLOAD = 1024;
 const COUNT = 20_000;
 
 describe('MQTT subscribers that stop reading', () => {
-  it('do not hold a QoS 1 publisher: every PUBACK comes and every record is in the log; QoS 0 past the queue is dropped, counted and logged once', async () => {
+  it('do not hold a QoS 1 publisher: every PUBACK comes and every record is in the log; QoS 0 past the queue is dropped, counted and logged (not per message)', async () => {
     // The stall timeout is out of the way: only the queue bound may keep the publisher going.
     const { running, port, logs } = await start({ subscriberStallMs: '1d' });
     const stalled = await neverReading(port, 'never-reads', 0);
@@ -72,14 +72,18 @@ describe('MQTT subscribers that stop reading', () => {
     expect(nextOffset(running)).toBe(COUNT);
     const m = running.mqtt!.metrics;
     expect(m.subscriberDropped[0]).toBeGreaterThan(0);
-    const dropping = logs.filter((l) => l.msg.startsWith('MQTT subscriber not reading'));
-    expect(dropping).toEqual([expect.objectContaining({ level: 40, clientId: 'never-reads' })]);
-    // Reading again: what is queued arrives, the episode ends with its count, new messages come.
+    const warnings = logs.filter((l) => l.msg.startsWith('MQTT subscriber not reading'));
+    expect(warnings.length).toBeGreaterThan(0);
+    expect(warnings.every((l) => l.level === 40 && l.clientId === 'never-reads')).toBe(true);
+    // Reading again: what is queued arrives, and so do new messages.
     stalled.socket.resume();
-    await expect.poll(() => logs.find((l) => l.msg === 'MQTT subscriber stopped dropping messages'), { timeout: 30_000 }).toMatchObject({ clientId: 'never-reads', dropped: m.subscriberDropped[0] });
     await pub.publishAsync('flood/marker', 'after', { qos: 1 });
     await stalled.waitFor((p) => p.cmd === 'publish' && p.topic === 'flood/marker', 30_000);
     expect(running.mqtt!.subscriberQueued).toEqual({ messages: 0, bytes: 0 });
+    // The warnings (at most one per 10 s) and the line at its close account for every drop.
+    stalled.socket.destroy();
+    const reported = () => logs.filter((l) => l.clientId === 'never-reads' && l.dropped !== undefined).reduce((n, l) => n + l.dropped!, 0);
+    await expect.poll(reported).toBe(m.subscriberDropped[0]);
   });
 
   it('close a persistent QoS 1 subscriber whose queue is full; its session keeps the messages and hands every one over on reconnect', async () => {
