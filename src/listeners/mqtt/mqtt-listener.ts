@@ -279,8 +279,8 @@ export class MqttListener implements MqttMetricsSource {
     if (isTributaryError(err) || err.errorCode !== undefined) return;
     const context = { clientId: client?.id ?? null, remote: client ? remoteOf(client) : undefined, err: err.message };
     if (typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code)) return this.log.debug(context, 'MQTT connection error');
-    // aedes' own wording for its timers; everything else it reports is a packet it refused.
     if (client !== null && this.subscribers.clientError(client, err)) return;
+    // aedes' own wording for its timers; everything else it reports is a packet it refused.
     if (/keep alive timeout|did not arrive in time/.test(err.message)) {
       this.metrics.close('timeout');
       return this.log.debug(context, 'MQTT connection timed out');

@@ -9,7 +9,8 @@
 //
 // What this module does instead, per connection (installed on each aedes Client before its first
 // SUBSCRIBE, which captures client.deliver0 / deliverQoS):
-// - the emit's callback is called at once: no publisher waits on another client's socket;
+// - the emit's callback is called in the next loop turn, whatever the write: no publisher waits on
+//   another client's socket;
 // - the subscriber's queue — messages handed to aedes for it whose write has not finished (aedes
 //   calls back once the bytes are in the socket's buffer below its high-water mark, or at 'drain')
 //   — is bounded by `queueBytesMax`; each message counts its topic and payload bytes plus
@@ -65,7 +66,7 @@ class Queue {
 export class SubscriberQueues {
   private readonly opts: SubscriberQueueOptions;
   private readonly log: Logger;
-  /** Bytes of every subscriber's queue, as counted by cost(). */
+  /** Bytes of every subscriber's queue, as counted by costOf(). */
   private totalBytes = 0;
   private totalMessages = 0;
   /** Subscribers whose queue holds at least one message. */
@@ -92,9 +93,12 @@ export class SubscriberQueues {
     const q = new Queue();
     const deliver0 = c.deliver0;
     const deliverQoS = c.deliverQoS;
-    // aedes' deliverQoS hands a QoS 0 message to client.deliver0, which is then the wrapper below:
-    // each message passes the bound once.
-    // deliver0 serves QoS 0 subscriptions and sends at QoS 0 whatever the packet's own QoS.
+    // deliver0 serves QoS 0 subscriptions and sends at QoS 0 whatever the packet's own QoS. aedes'
+    // deliverQoS hands a QoS 0 message to client.deliver0, which is then the wrapper below: each
+    // message passes the bound once. [MQTT-3.3.1-9] a message sent because it matches a subscription
+    // has RETAIN 0 (aedes clears it for MQTT 3.1.1, whose SUBSCRIBE has no retain-as-published), so
+    // `retain` marks the messages aedes sends from the retained store on SUBSCRIBE: paced by aedes,
+    // they pass through untouched.
     c.deliver0 = (packet, cb) => (packet.retain ? deliver0(packet, cb) : this.deliver(client, q, deliver0, packet, 0, cb));
     c.deliverQoS = (packet, cb) => (packet.retain || packet.qos === 0 ? c.deliver0(packet, cb) : this.deliver(client, q, deliverQoS, packet, packet.qos, cb));
     // Drops after the last warning are reported when the connection ends.
@@ -102,10 +106,6 @@ export class SubscriberQueues {
       if (q.dropped > 0) this.log.info({ clientId: client.id, dropped: q.dropped }, 'MQTT subscriber gone: messages dropped for it since the last warning');
     });
   }
-
-  // [MQTT-3.3.1-9] a message sent because it matches a subscription has RETAIN 0 (aedes clears it for
-  // MQTT 3.1.1, whose SUBSCRIBE has no retain-as-published), so `retain` marks the messages aedes
-  // sends from the retained store on SUBSCRIBE; they are paced by aedes and pass through untouched.
 
   private deliver(client: Client, q: Queue, deliver: Deliver, packet: AedesPublishPacket, qos: 0 | 1 | 2, cb: () => void): void {
     const cost = costOf(packet);
@@ -130,7 +130,7 @@ export class SubscriberQueues {
     if (q.bytes + cost > this.opts.queueBytesMax) return false;
     if (this.totalBytes + cost <= this.opts.queueBytesTotalMax) return true;
     // The total is reached: each subscriber with a queue may hold its share of it, so the readers
-    // (whose queues empty every turn) keep room and the stalled ones, at the top, are cut back.
+    // (whose queues empty as they read) keep room and the stalled ones, at the top, are cut back.
     return q.bytes + cost <= this.opts.queueBytesTotalMax / this.queued;
   }
 
@@ -171,7 +171,8 @@ export class SubscriberQueues {
   /**
    * aedes' errors about this client's writes: its drain timeout (counted and logged once, though
    * aedes reports it again for every write that was waiting) and the writes it failed because the
-   * connection had closed. True when the error was one of those.
+   * connection had closed already (no protocol error: a closed subscriber's pending deliveries).
+   * True when the error was one of those.
    */
   clientError(client: Client, err: Error): boolean {
     if (err.message === 'connection closed') return true;
