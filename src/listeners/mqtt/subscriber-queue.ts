@@ -73,6 +73,14 @@ export class SubscriberQueues {
   private queued = 0;
   /** Clients aedes closed for not draining: its error comes once per waiting write. */
   private readonly stalled = new WeakSet<Client>();
+  /**
+   * Emit callbacks to call in the next loop turn, all from one setImmediate: a setImmediate per
+   * delivery measured ~360 ns here, more than the rest of this module's work per delivery. Not
+   * called in the same turn, so a publisher's chain (emit → callback → its next packet → emit…)
+   * never recurses.
+   */
+  private emitsDone: (() => void)[] = [];
+  private emitsScheduled = false;
 
   constructor(opts: SubscriberQueueOptions) {
     this.opts = opts;
@@ -111,7 +119,7 @@ export class SubscriberQueues {
     const cost = costOf(packet);
     if (!this.hasRoom(q, cost)) {
       this.refuse(client, q, packet, qos, cost);
-      setImmediate(cb);
+      this.emitDone(cb);
       return;
     }
     if (q.messages++ === 0) this.queued++;
@@ -119,8 +127,20 @@ export class SubscriberQueues {
     this.totalMessages++;
     this.totalBytes += cost;
     deliver(packet, () => this.written(client, q, cost));
-    // The emit (and the publisher behind it) goes on now; the write finishes on this client's time.
-    setImmediate(cb);
+    // The emit (and the publisher behind it) goes on; the write finishes on this client's time.
+    this.emitDone(cb);
+  }
+
+  private emitDone(cb: () => void): void {
+    this.emitsDone.push(cb);
+    if (this.emitsScheduled) return;
+    this.emitsScheduled = true;
+    setImmediate(() => {
+      this.emitsScheduled = false;
+      const cbs = this.emitsDone;
+      this.emitsDone = [];
+      for (const done of cbs) done();
+    });
   }
 
   private hasRoom(q: Queue, cost: number): boolean {
