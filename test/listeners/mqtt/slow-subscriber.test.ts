@@ -3,8 +3,10 @@
 // dropped, counted and logged once; QoS 1/2 past it closes the connection and a persistent session
 // keeps the messages; a socket that does not drain within subscriberStallMs is closed.
 import type { MqttClient } from 'mqtt';
+import mqttPacket, { type Packet } from 'mqtt-packet';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { parseConfig } from '../../../src/config/load.ts';
 import { startTributary, type RunningTributary } from '../../../src/main.ts';
 import { merge } from '../../helpers/broker.ts';
@@ -84,6 +86,26 @@ describe('MQTT subscribers that stop reading', () => {
     stalled.socket.destroy();
     const reported = () => logs.filter((l) => l.clientId === 'never-reads' && l.dropped !== undefined).reduce((n, l) => n + l.dropped!, 0);
     await expect.poll(reported).toBe(m.subscriberDropped[0]);
+  });
+
+  it('over WebSocket do not hold a QoS 1 publisher either', async () => {
+    const { running } = await start({ ws: { enabled: true, port: 0 }, subscriberStallMs: '1d' });
+    const ws = new WebSocket(`ws://127.0.0.1:${running.mqtt!.wsPort}/mqtt`, 'mqtt');
+    onCleanup(async () => ws.terminate());
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const subacked = new Promise<void>((resolve) => {
+      const parser = mqttPacket.parser();
+      parser.on('packet', (p: Packet) => p.cmd === 'suback' && resolve());
+      ws.on('message', (data: Buffer) => parser.parse(data));
+    });
+    ws.send(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'ws-never-reads', keepalive: 0 }));
+    ws.send(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'flood/#', qos: 0 }] }));
+    await subacked;
+    ws.pause();
+    const pub = await connectMqtt(running.mqtt!.port, { clientId: 'publisher' });
+    await flood(pub, COUNT, PAYLOAD, 1);
+    expect(nextOffset(running)).toBe(COUNT);
+    expect(running.mqtt!.metrics.subscriberDropped[0]).toBeGreaterThan(0);
   });
 
   it('close a persistent QoS 1 subscriber whose queue is full; its session keeps the messages and hands every one over on reconnect', async () => {
