@@ -94,6 +94,16 @@ export const limits = {
   mqttConnectionsMax: 10_000,
   /** Appends in flight per MQTT client; past its configured bound the client's socket is not read. */
   mqttInflightMax: 65_535,
+  /**
+   * What one message in an MQTT subscriber's queue counts beyond its topic and payload bytes: aedes'
+   * packet object and the socket's buffered write entries for it (measured with Node 20: 680–760
+   * bytes of heap per queued 16-byte message, 1 and 10 never-reading subscribers).
+   */
+  mqttQueuedMessageOverheadBytes: 768,
+  /** At most one warning per MQTT subscriber in this time about the messages dropped for it. */
+  mqttSubscriberDropLogIntervalMs: 10_000,
+  /** Largest listeners.mqtt.subscriberQueueBytesMax / subscriberQueueBytesTotalMax. */
+  mqttSubscriberQueueBytesMax: 1024 * 1024 * 1024,
   /** Batches deleted per retention step, so one step never blocks the produce path for long. */
   retentionBatchesPerStep: 2000,
 } as const;

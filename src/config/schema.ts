@@ -284,6 +284,10 @@ export const configSchema = z.strictObject({
             // aedes clamps its own limit to 100 levels (its topic matcher throws beyond).
             topicLevelsMax: intRange(1, 100).default(32),
             allowAnonymous: z.boolean().default(true),
+            // A subscriber's queue (src/listeners/mqtt/subscriber-queue.ts): past it QoS 0 is dropped, QoS 1/2 closes the connection.
+            subscriberQueueBytesMax: size({ min: 16 * 1024, max: limits.mqttSubscriberQueueBytesMax }).default(1024 * 1024),
+            subscriberQueueBytesTotalMax: size({ min: 1024 * 1024, max: limits.mqttSubscriberQueueBytesMax }).default(64 * 1024 * 1024),
+            subscriberStallMs: duration({ min: 100, max: timerMsMax }).default(60_000),
           })
           .superRefine((mqtt, ctx) => {
             if (!isPlainObject(mqtt.tls) || mqtt.tls.enabled !== true) return;

@@ -115,6 +115,9 @@ function registerMqttMetrics(metric: MetricFactory, registry: client.Registry, s
   metric('counter', 'tributary_mqtt_unrouted_total', 'MQTT publishes that matched no route: delivered to subscribers, not logged.', [], () => one(m.unrouted));
   metric('counter', 'tributary_mqtt_wills_logged_total', 'MQTT wills appended to a log when their client went away.', [], () => one(m.willsLogged));
   metric('gauge', 'tributary_mqtt_clients', 'MQTT clients connected (past CONNACK).', [], () => one(src.clientCount));
+  metric('counter', 'tributary_mqtt_subscriber_dropped_total', 'Messages for an MQTT subscriber dropped because its queue was full (it stopped reading), by QoS.', ['qos'], () => by('qos', m.subscriberDropped.map((n, qos) => [String(qos), n])));
+  metric('gauge', 'tributary_mqtt_subscriber_queued_messages', 'Messages queued for MQTT subscribers, not yet written to their sockets.', [], () => one(src.subscriberQueued.messages));
+  metric('gauge', 'tributary_mqtt_subscriber_queued_bytes', 'Bytes queued for MQTT subscribers (topic + payload + a fixed overhead per message), as bounded by subscriberQueueBytesTotalMax.', [], () => one(src.subscriberQueued.bytes));
   registry.registerMetric(m.pubackLatency);
 }
 

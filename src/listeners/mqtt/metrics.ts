@@ -8,7 +8,7 @@ import client from 'prom-client';
 export type RefusalReason = 'protocol-version' | 'identifier-rejected' | 'bad-credentials' | 'not-authorized' | 'connections-max';
 
 /** Why the broker closed a connected client. */
-export type CloseReason = 'packet-too-large' | 'malformed' | 'append-failed' | 'publish-denied' | 'shutting-down' | 'timeout' | 'protocol-error';
+export type CloseReason = 'packet-too-large' | 'malformed' | 'append-failed' | 'publish-denied' | 'shutting-down' | 'timeout' | 'protocol-error' | 'subscriber-stalled';
 
 export class MqttMetrics {
   /** PUBLISH packets received from clients, by QoS 0, 1, 2. */
@@ -18,6 +18,8 @@ export class MqttMetrics {
   /** Wills that became records when their client went away. */
   willsLogged = 0;
   readonly denied = { publish: 0, subscribe: 0 };
+  /** Messages for a subscriber that had no room in its queue (subscriber-queue.ts), by QoS 0, 1, 2. */
+  readonly subscriberDropped: [number, number, number] = [0, 0, 0];
   readonly refused = new Map<RefusalReason, number>();
   readonly closed = new Map<CloseReason, number>();
   readonly pubackLatency = new client.Histogram({
@@ -44,4 +46,6 @@ export interface MqttMetricsSource {
   readonly metrics: MqttMetrics;
   /** Clients past CONNACK. */
   readonly clientCount: number;
+  /** Messages, and their bytes as subscriber-queue.ts counts them, queued for subscribers now. */
+  readonly subscriberQueued: { messages: number; bytes: number };
 }

@@ -21,6 +21,7 @@ import { ConnectionGate } from './connection-gate.ts';
 import { DurablePublisher, type IncomingPackets } from './durable-publish.ts';
 import { MqttMetrics, type MqttMetricsSource } from './metrics.ts';
 import { Router, type FallbackSpec, type RouteSpec } from './routes.ts';
+import { SubscriberQueues } from './subscriber-queue.ts';
 import { WriteCoalescer } from './write-coalescer.ts';
 
 export interface MqttListenerOptions {
@@ -33,6 +34,10 @@ export interface MqttListenerOptions {
   inflightMax: number;
   topicLevelsMax: number;
   allowAnonymous: boolean;
+  /** Per-subscriber and all-subscriber queue bounds, and the stall timeout (subscriber-queue.ts). */
+  subscriberQueueBytesMax: number;
+  subscriberQueueBytesTotalMax: number;
+  subscriberStallMs: number;
   routes: readonly RouteSpec[];
   defaultRoute: FallbackSpec | null;
   users: readonly UserSpec[];
@@ -59,6 +64,7 @@ export class MqttListener implements MqttMetricsSource {
   private readonly willTopics = new WeakMap<Client, string>();
   private readonly gates = new WeakMap<Duplex, ConnectionGate>();
   private readonly writes = new WriteCoalescer();
+  private readonly subscribers: SubscriberQueues;
   private readonly connections = new Set<Duplex>();
   private aedes!: Aedes;
   private tcp: net.Server | null = null;
@@ -80,6 +86,13 @@ export class MqttListener implements MqttMetricsSource {
       incoming: () => (this.aedes as unknown as { persistence: IncomingPackets }).persistence,
       onFlow: (client, paused) => this.gates.get(client.conn)?.setPaused(paused),
     });
+    this.subscribers = new SubscriberQueues({
+      queueBytesMax: opts.subscriberQueueBytesMax,
+      queueBytesTotalMax: opts.subscriberQueueBytesTotalMax,
+      stallMs: opts.subscriberStallMs,
+      metrics: this.metrics,
+      logger: this.log,
+    });
   }
 
   static async start(opts: MqttListenerOptions): Promise<MqttListener> {
@@ -87,6 +100,8 @@ export class MqttListener implements MqttMetricsSource {
     l.aedes = await Aedes.createBroker({
       persistence: opts.persistence,
       maxTopicLevels: opts.topicLevelsMax,
+      // aedes closes a connection whose written packets wait longer than this for 'drain'.
+      drainTimeout: opts.subscriberStallMs,
       preConnect: (client, packet, done) => l.preConnect(client, packet, done),
       authenticate: (client, username, password, done) => l.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => l.authorizePublish(client, packet, done),
@@ -162,6 +177,10 @@ export class MqttListener implements MqttMetricsSource {
     return this.aedes.connectedClients;
   }
 
+  get subscriberQueued(): { messages: number; bytes: number } {
+    return { messages: this.subscribers.queuedMessages, bytes: this.subscribers.queuedBytes };
+  }
+
   private accept(conn: Duplex, transport: Transport, req: http.IncomingMessage | undefined, remote: string | undefined): void {
     if (conn instanceof net.Socket) {
       if (this.connections.size >= this.opts.connectionsMax) {
@@ -182,6 +201,7 @@ export class MqttListener implements MqttMetricsSource {
     this.gates.set(conn, gate);
     this.writes.install(conn);
     client = this.aedes.handle(conn, req);
+    this.subscribers.install(client);
   }
 
   private refuseOverLimit(transport: Transport, remote: string | undefined): void {
@@ -259,6 +279,7 @@ export class MqttListener implements MqttMetricsSource {
     if (isTributaryError(err) || err.errorCode !== undefined) return;
     const context = { clientId: client?.id ?? null, remote: client ? remoteOf(client) : undefined, err: err.message };
     if (typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code)) return this.log.debug(context, 'MQTT connection error');
+    if (client !== null && this.subscribers.clientError(client, err)) return;
     // aedes' own wording for its timers; everything else it reports is a packet it refused.
     if (/keep alive timeout|did not arrive in time/.test(err.message)) {
       this.metrics.close('timeout');
