@@ -285,7 +285,9 @@ describe('tributary passwd', () => {
         ['Again: ', 'secrx\x7fet\r'],
       ]);
       expect(r.code, r.output).toBe(0);
-      expect(await verifyPassword(Buffer.from('secret'), r.output.split('\r\n')[2])).toBe(true);
+      const hash = r.output.split('\r\n')[2];
+      expect(hash, JSON.stringify(r.output)).toMatch(/^scrypt\$/);
+      expect(await verifyPassword(Buffer.from('secret'), hash!)).toBe(true);
     });
 
     it('exits 130 on Ctrl-C and leaves the terminal cooked and echoing', async () => {
