@@ -10,7 +10,7 @@ import mqtt from 'mqtt';
 import mqttPacket, { type IConnectPacket } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/listeners/mqtt/auth.ts';
-import { freePort, startChildBroker, waitForPort } from '../helpers/child-broker.ts';
+import { freePort, startChildBroker, waitForPort, type ChildBroker } from '../helpers/child-broker.ts';
 import { onCleanup, tempDir } from '../helpers/temp.ts';
 
 const SEED = 0x5eed_0003;
@@ -131,8 +131,13 @@ function runCase(rand: Rand, port: number, bytes: Buffer): Promise<void> {
  * The broker's resident memory: `anon` is its heap and buffers, what a leak grows; `file` is mostly
  * LMDB pages of the log it mapped, which grows with what it stored and the kernel can take back.
  */
-function rss(pid: number): { anon: number; file: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+function rss(broker: ChildBroker): { anon: number; file: number } {
+  let status: string;
+  try {
+    status = fs.readFileSync(`/proc/${broker.child.pid}/status`, 'utf8');
+  } catch {
+    throw new Error(`the broker is gone: ${broker.output().slice(-2000)}`);
+  }
   const kib = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? NaN) * 1024;
   return { anon: kib('RssAnon'), file: kib('RssFile') };
 }
@@ -153,7 +158,6 @@ describe('MQTT pre-CONNACK fuzz', () => {
       TRIBUTARY_LISTENERS__MQTT__MESSAGE_BYTES_MAX: String(MESSAGE_BYTES_MAX),
     });
     await waitForPort(broker, mqttPort);
-    const pid = broker.child.pid!;
 
     // The well-behaved client: a QoS 1 PUBLISH per finished fuzz case, and every 50 cases one it waits for.
     const good = await mqtt.connectAsync({ host: '127.0.0.1', port: mqttPort, clientId: 'well-behaved', reconnectPeriod: 0 });
@@ -169,7 +173,7 @@ describe('MQTT pre-CONNACK fuzz', () => {
         }),
       );
     await publishGood();
-    const rssStart = rss(pid);
+    const rssStart = rss(broker);
     let anonPeak = rssStart.anon;
     let filePeak = rssStart.file;
 
@@ -183,7 +187,7 @@ describe('MQTT pre-CONNACK fuzz', () => {
         const rand = prng(SEED + i);
         await runCase(rand, mqttPort, fuzzCase(rand, i));
         done++;
-        const now = rss(pid);
+        const now = rss(broker);
         anonPeak = Math.max(anonPeak, now.anon);
         filePeak = Math.max(filePeak, now.file);
         // The broker still acknowledges the well-behaved client while it is being fuzzed.
