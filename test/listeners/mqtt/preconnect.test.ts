@@ -14,16 +14,21 @@ import { onCleanup, tempDir } from '../../helpers/temp.ts';
 
 const connect = (over: Partial<IConnectPacket> = {}): Buffer =>
   mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: 'early', keepalive: 0, ...over });
-const publish = (topic: string, payload: Buffer | string, messageId: number): Buffer => mqttPacket.generate({ cmd: 'publish', topic, payload, qos: 1, messageId, dup: false, retain: false });
+const publish = (topic: string, payload: Buffer | string, messageId: number, qos: 1 | 2 = 1): Buffer => mqttPacket.generate({ cmd: 'publish', topic, payload, qos, messageId, dup: false, retain: false });
 const acks = (peer: RawMqtt): number[] => peer.packets.filter((p): p is Packet & { messageId: number } => p.cmd === 'puback').map((p) => p.messageId);
 
 describe('MQTT packets before CONNACK', () => {
-  it.each([66_000, 100_000, 130_000])('takes a %d-byte QoS 1 PUBLISH sent in the CONNECT’s write, after the CONNACK, under the client’s id', async (bytes) => {
+  it.each([
+    [66_000, 1, 'puback'],
+    [100_000, 1, 'puback'],
+    [130_000, 1, 'puback'],
+    [100_000, 2, 'pubrec'],
+  ] as const)('takes a %d-byte QoS %d PUBLISH sent in the CONNECT’s write, after the CONNACK, under the client’s id', async (bytes, qos, answer) => {
     const broker = await startMqttBroker();
     const peer = await RawMqtt.connect(broker.mqttPort);
-    peer.write(Buffer.concat([connect(), publish('early/big', Buffer.alloc(bytes, 7), 1)]));
-    await peer.waitFor((p) => p.cmd === 'puback');
-    expect(peer.packets.map((p) => p.cmd)).toEqual(['connack', 'puback']);
+    peer.write(Buffer.concat([connect(), publish('early/big', Buffer.alloc(bytes, 7), 1, qos)]));
+    await peer.waitFor((p) => p.cmd === answer);
+    expect(peer.packets.map((p) => p.cmd)).toEqual(['connack', answer]);
     const [record] = await logRecords(broker.running, 'mqtt');
     expect(record.value!.length).toBe(bytes);
     expect(headers(record)['mqtt.clientId']).toBe('early');
