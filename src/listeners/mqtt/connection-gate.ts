@@ -18,7 +18,8 @@
 // authentication is still running, with `client.id` null: a PUBLISH reached the append path
 // unauthenticated that way. Holding every byte after the CONNECT until the CONNACK removes both:
 // pipelined packets wait in the socket's buffer (bounded in bytes, TCP pushes back beyond it) and
-// then take the normal path, in-flight bound included [MQTT-3.1.4-5: a client may send before CONNACK].
+// then take the normal path, in-flight bound included (MQTT 3.1.1 §3.1.4 lets a client send before
+// the CONNACK); when the CONNECT is refused they are never processed [MQTT-3.1.4-5].
 
 import type { Duplex } from 'node:stream';
 import { TributaryError } from '../../errors.ts';

@@ -1,13 +1,15 @@
 // What a client sends before its CONNACK: MQTT 3.1.1 lets it pipeline packets behind its CONNECT
-// [MQTT-3.1.4-5], so they are taken after the CONNACK, in order, bounded like any other traffic; and
+// (§3.1.4), so they are taken after the CONNACK, in order, bounded like any other traffic; and
 // none of them may reach the append path before the client is authenticated, whatever its size.
 // Also the CONNECT rules checked here: a zero-length client id with clean session 0 [MQTT-3.1.3-8],
 // a will with QoS 3 [MQTT-3.1.2-14], and a PUBLISH topic that is not UTF-8 [MQTT-1.5.3-1].
+import { PassThrough } from 'node:stream';
 import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.ts';
 import { hashPassword } from '../../../src/listeners/mqtt/auth.ts';
+import { ConnectionGate } from '../../../src/listeners/mqtt/connection-gate.ts';
 import { startTributary } from '../../../src/main.ts';
 import { headers, logRecords, RawMqtt, startMqttBroker } from '../../helpers/mqtt.ts';
 import { onCleanup, tempDir } from '../../helpers/temp.ts';
@@ -70,6 +72,23 @@ describe('MQTT packets before CONNACK', () => {
     peer.write(Buffer.concat([connect(), mqttPacket.generate({ cmd: 'subscribe', messageId: 5, subscriptions: [{ topic: 'early/#', qos: 1 }] })]));
     await peer.waitFor((p) => p.cmd === 'suback');
     expect(peer.packets.map((p) => p.cmd)).toEqual(['connack', 'suback']);
+  });
+});
+
+describe('connection gate before CONNACK', () => {
+  it('hands over the CONNECT alone, holds what follows until connected(), then wakes the reader', () => {
+    const conn = new PassThrough();
+    const gate = new ConnectionGate(conn, 1 << 20, () => undefined);
+    const ping = mqttPacket.generate({ cmd: 'pingreq' });
+    conn.write(Buffer.concat([connect(), ping]));
+    expect(conn.read()).toEqual(connect());
+    conn.write(ping);
+    expect(conn.read()).toBeNull();
+    let readable = 0;
+    conn.on('readable', () => readable++);
+    gate.connected();
+    expect(readable).toBe(1);
+    expect(conn.read()).toEqual(Buffer.concat([ping, ping]));
   });
 });
 
