@@ -50,6 +50,13 @@ export interface MqttListenerOptions {
 
 type Transport = 'tcp' | 'ws' | 'tls';
 
+/** What authenticate and the logs need from a client's CONNECT: aedes fills `client.id` only later. */
+interface ConnectSeen {
+  clientId: string;
+  clean: boolean;
+  willTopic: string | undefined;
+}
+
 /** CONNACK, return code 3 "Server unavailable" [MQTT-3.2.2]: the answer to a connection over the limit. */
 const CONNACK_SERVER_UNAVAILABLE = Buffer.from([0x20, 0x02, 0x00, ConnackCode.SERVER_UNAVAILABLE]);
 
@@ -61,7 +68,7 @@ export class MqttListener implements MqttMetricsSource {
   private readonly acl: Acl;
   private readonly durable: DurablePublisher;
   private readonly identities = new WeakMap<Client, Identity>();
-  private readonly willTopics = new WeakMap<Client, string>();
+  private readonly connects = new WeakMap<Client, ConnectSeen>();
   private readonly gates = new WeakMap<Duplex, ConnectionGate>();
   private readonly writes = new WriteCoalescer();
   private readonly subscribers: SubscriberQueues;
@@ -102,6 +109,9 @@ export class MqttListener implements MqttMetricsSource {
       maxTopicLevels: opts.topicLevelsMax,
       // aedes closes a connection whose written packets wait longer than this for 'drain'.
       drainTimeout: opts.subscriberStallMs,
+      // The gate hands aedes nothing after a CONNECT before its CONNACK, so aedes' queue for such
+      // packets stays empty; 0 turns a packet that got there anyway into a closed connection.
+      queueLimit: 0,
       preConnect: (client, packet, done) => l.preConnect(client, packet, done),
       authenticate: (client, username, password, done) => l.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => l.authorizePublish(client, packet, done),
@@ -114,6 +124,9 @@ export class MqttListener implements MqttMetricsSource {
     });
     l.aedes.on('clientError', (client, err) => l.onClientError(client, err));
     l.aedes.on('connectionError', (client, err) => l.onClientError(client, err));
+    l.aedes.on('connackSent', (connack, client) => {
+      if (connack.returnCode === 0) l.gates.get(client.conn)?.connected();
+    });
     try {
       await l.listen();
     } catch (err) {
@@ -132,8 +145,13 @@ export class MqttListener implements MqttMetricsSource {
         res.writeHead(426, { 'content-type': 'text/plain' });
         res.end('MQTT over WebSocket: upgrade to a WebSocket\n');
       });
+      // Bound first: ws re-emits its HTTP server's errors on the WebSocketServer, so a bind error
+      // would also reach a WebSocketServer made before, with no listener (an uncaught 'error'),
+      // instead of only listenOn's rejection, which names listeners.mqtt.ws.port.
+      await listenOn(this.wsHttp, host, this.opts.ws.port);
       // [MQTT-6.0.0-2] a WebSocket message may carry several MQTT packets: leave room past one.
       this.wss = new WebSocketServer({ server: this.wsHttp, maxPayload: this.opts.messageBytesMax + 64 * 1024 });
+      this.wss.on('error', (err) => this.log.error({ err: err.message, wsPort: this.wsPort }, 'MQTT WebSocket server error'));
       this.wss.on('connection', (ws, req) => {
         if (this.connections.size >= this.opts.connectionsMax) {
           this.refuseOverLimit('ws', req.socket.remoteAddress);
@@ -142,7 +160,6 @@ export class MqttListener implements MqttMetricsSource {
         }
         this.accept(createWebSocketStream(ws), 'ws', req, req.socket.remoteAddress);
       });
-      await listenOn(this.wsHttp, host, this.opts.ws.port);
     }
     const t = this.opts.tls;
     if (t.enabled) {
@@ -196,7 +213,7 @@ export class MqttListener implements MqttMetricsSource {
     let client: Client | null = null;
     const gate = new ConnectionGate(conn, this.opts.messageBytesMax, (err) => {
       this.metrics.close(err.codeName === 'FRAME_TOO_LARGE' ? 'packet-too-large' : 'malformed');
-      this.log.info({ clientId: client?.id ?? null, transport, remote, code: err.codeName, err: err.message }, 'closing MQTT connection');
+      this.log.info({ clientId: client === null ? null : this.clientIdOf(client), transport, remote, code: err.codeName, err: err.message }, 'closing MQTT connection');
     });
     this.gates.set(conn, gate);
     this.writes.install(conn);
@@ -209,7 +226,7 @@ export class MqttListener implements MqttMetricsSource {
     this.log.warn({ transport, remote, connectionsMax: this.opts.connectionsMax }, 'MQTT connection refused: limit reached (CONNACK 3)');
   }
 
-  private preConnect(client: Client, packet: { protocolVersion?: number; clientId: string; will?: { topic: string } }, done: (err: Error | null, ok: boolean) => void): void {
+  private preConnect(client: Client, packet: { protocolVersion?: number; clientId: string; clean?: boolean; will?: { topic: string; qos?: number } }, done: (err: Error | null, ok: boolean) => void): void {
     if (packet.protocolVersion !== 3 && packet.protocolVersion !== 4) {
       // aedes answers with CONNACK 1 "unacceptable protocol version" [MQTT-3.1.2-2]: aedes 1.x
       // implements MQTT 3.1 and 3.1.1 only.
@@ -219,7 +236,14 @@ export class MqttListener implements MqttMetricsSource {
         'MQTT CONNECT refused: only MQTT 3.1 and 3.1.1 are supported (CONNACK 1, unacceptable protocol version)',
       );
     }
-    if (packet.will) this.willTopics.set(client, packet.will.topic);
+    if (packet.will !== undefined && (packet.will.qos ?? 0) > 2) {
+      // [MQTT-3.1.2-14] Will QoS 3 is malformed: close without a CONNACK [MQTT-3.1.4-1]. mqtt-packet does not check it.
+      const err = new TributaryError('MALFORMED_FRAME', 'CONNECT with Will QoS 3 [MQTT-3.1.2-14]');
+      this.metrics.close('malformed');
+      this.log.info({ clientId: packet.clientId.slice(0, 64), remote: remoteOf(client), code: err.codeName, err: err.message }, 'closing MQTT connection');
+      return done(err, false);
+    }
+    this.connects.set(client, { clientId: packet.clientId, clean: packet.clean !== false, willTopic: packet.will?.topic });
     done(null, true);
   }
 
@@ -228,10 +252,15 @@ export class MqttListener implements MqttMetricsSource {
     if (idBytes > limits.mqttClientIdBytesMax) {
       return this.refuseConnect(client, username, ConnackCode.IDENTIFIER_REJECTED, `client id of ${idBytes} bytes (max ${limits.mqttClientIdBytesMax})`, done);
     }
+    const connect = this.connects.get(client);
+    // [MQTT-3.1.3-8] aedes names a client that sent no id; a session kept under that name could never be resumed.
+    if (connect !== undefined && connect.clientId === '' && !connect.clean) {
+      return this.refuseConnect(client, username, ConnackCode.IDENTIFIER_REJECTED, 'zero-length client id with clean session 0 [MQTT-3.1.3-8]', done);
+    }
     this.authenticator.authenticate(client.id, username, password).then(
       (result) => {
         if (!result.ok) return this.refuseConnect(client, username, result.returnCode, result.reason, done);
-        const willTopic = this.willTopics.get(client);
+        const willTopic = connect?.willTopic;
         // Mosquitto checks the will at CONNECT too: a will is published later, when the client is gone.
         if (willTopic !== undefined && !this.acl.canPublish(result.identity, willTopic)) {
           this.metrics.denied.publish++;
@@ -255,6 +284,14 @@ export class MqttListener implements MqttMetricsSource {
   }
 
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    // Authenticated clients, and the wills aedes publishes for them, are in `identities`. The gate
+    // keeps every other packet away until the CONNACK; should one come anyway, it is closed, never appended.
+    if (client !== null && !this.identities.has(client)) {
+      const err = new TributaryError('NOT_AUTHORIZED', 'PUBLISH before the client was authenticated');
+      this.metrics.close('protocol-error');
+      this.log.error({ clientId: this.clientIdOf(client), mqttTopic: packet.topic, remote: remoteOf(client) }, 'MQTT PUBLISH reached the broker before CONNACK: closing the connection');
+      return done(err);
+    }
     if (client !== null && !client.closed) {
       const deny = packet.topic.startsWith('$SYS/') ? 'topics under $SYS/ are the broker’s' : this.acl.canPublish(this.identityOf(client), packet.topic) ? null : 'denied by ACL';
       if (deny !== null) {
@@ -269,6 +306,11 @@ export class MqttListener implements MqttMetricsSource {
     this.durable.publish(client, packet, done);
   }
 
+  /** `client.id`, or before aedes sets it, the id its CONNECT carried. */
+  private clientIdOf(client: Client): string | null {
+    return client.id ?? this.connects.get(client)?.clientId.slice(0, 64) ?? null;
+  }
+
   private identityOf(client: Client): Identity {
     return this.identities.get(client) ?? { clientId: client.id, username: null };
   }
@@ -277,7 +319,7 @@ export class MqttListener implements MqttMetricsSource {
   // CONNECT refusals carry aedes' errorCode and were counted in preConnect/authenticate.
   private onClientError(client: Client | null, err: Error & { errorCode?: number; code?: string }): void {
     if (isTributaryError(err) || err.errorCode !== undefined) return;
-    const context = { clientId: client?.id ?? null, remote: client ? remoteOf(client) : undefined, err: err.message };
+    const context = { clientId: client ? this.clientIdOf(client) : null, remote: client ? remoteOf(client) : undefined, err: err.message };
     if (typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code)) return this.log.debug(context, 'MQTT connection error');
     if (client !== null && this.subscribers.clientError(client, err)) return;
     // aedes' own wording for its timers; everything else it reports is a packet it refused.

@@ -3,8 +3,10 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import mqtt from 'mqtt';
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../helpers/child-broker.ts';
+import { lines, run } from '../../helpers/cli.ts';
 import { headers, logRecords, startMqttBroker } from '../../helpers/mqtt.ts';
 import { selfSigned } from '../../helpers/certs.ts';
 import { onCleanup, tempDir } from '../../helpers/temp.ts';
@@ -46,5 +48,33 @@ describe('MQTT transports', () => {
     await expect(startMqttBroker({ listeners: { mqtt: { tls: { enabled: true, port, certFile, keyFile: '/nonexistent/key.pem' } } } })).rejects.toThrow(
       /listeners\.mqtt\.tls\.keyFile: cannot read \/nonexistent\/key\.pem/,
     );
+  });
+
+  it.each([
+    ['WebSocket', 'listeners.mqtt.ws.port', 'TRIBUTARY_LISTENERS__MQTT__WS__PORT'],
+    ['TLS', 'listeners.mqtt.tls.port', 'TRIBUTARY_LISTENERS__MQTT__TLS__PORT'],
+  ])('%s port in use: `tributary start` prints one line naming %s and exits 1', async (_transport, key, variable) => {
+    const port = await freePort();
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    onCleanup(() => new Promise((resolve) => server.close(() => resolve())));
+    const { certFile, keyFile } = selfSigned();
+    const r = await run(['start'], {
+      env: {
+        TRIBUTARY_DATA_DIR: tempDir(),
+        TRIBUTARY_LISTENERS__EDGE__ENABLED: 'false',
+        TRIBUTARY_LISTENERS__HTTP__ENABLED: 'false',
+        TRIBUTARY_LISTENERS__MQTT__HOST: '127.0.0.1',
+        TRIBUTARY_LISTENERS__MQTT__PORT: String(await freePort()),
+        TRIBUTARY_LISTENERS__MQTT__WS__PORT: String(await freePort()),
+        TRIBUTARY_LISTENERS__MQTT__TLS__ENABLED: 'true',
+        TRIBUTARY_LISTENERS__MQTT__TLS__PORT: String(await freePort()),
+        TRIBUTARY_LISTENERS__MQTT__TLS__CERT_FILE: certFile,
+        TRIBUTARY_LISTENERS__MQTT__TLS__KEY_FILE: keyFile,
+        [variable]: String(port),
+      },
+    });
+    expect(lines(r.stderr)).toEqual([`tributary: EADDRINUSE: cannot listen on 127.0.0.1:${port}: address already in use (change ${key} or stop the process using it)`]);
+    expect(r.code).toBe(1);
   });
 });
