@@ -87,18 +87,20 @@ describe('edge connection buffers', () => {
   });
 
   it('does not read a connection whose frame finds no room, without timing it out, until a stalled frame is dropped', async () => {
-    const { edge } = await startEdgeBroker({ edge: { partialFrameBytesTotalMax: '4MiB' } });
+    const { edge, broker } = await startEdgeBroker({ edge: { partialFrameBytesTotalMax: '4MiB' } });
     const budget = edge!.partialBudget;
+    // Created here, not by B's REGISTER: A's 1.5 s must only cover B's handshake and first bytes.
+    broker.createTopic({ name: 'waits' });
     // A: the first 3 MiB of a 4 MiB frame, then silence; its keepalive (1 s, so 1.5 s) ends it.
     const a = await RawPeer.hello(edge!.port, { frameBytesMax: FRAME, keepaliveMs: 1000, clientId: 'a' });
     a.write(Buffer.concat([Buffer.from([0x80, 0x80, 0x80, 0x02, 0x05]), Buffer.alloc(3 * MiB)]));
     await until(() => budget.usedBytes === FRAME, 'the stalled frame holding the budget');
 
     // B: keepalive 100 ms (150 ms idle); its 1 MiB frame arrives in pieces and has to wait for A.
+    // REGISTER and the frame go in one write, so B is never silent for 150 ms before it waits: a
+    // round trip in between would make the test depend on how fast a busy machine answers it.
     const b = await RawPeer.hello(edge!.port, { frameBytesMax: FRAME, keepaliveMs: 100, clientId: 'b' });
-    b.send({ type: 'register', corr: 1, alias: 1, topic: 'waits', create: true });
-    await b.waitFor((f) => f.type === 'registered');
-    b.send(produceFrame(2, ['y'.repeat(MiB)]));
+    b.send({ type: 'register', corr: 1, alias: 1, topic: 'waits', create: false }, produceFrame(2, ['y'.repeat(MiB)]));
     await until(() => budget.waiters === 1, 'B waiting for room');
 
     const timeout = await a.waitFor<ErrorFrame>((f) => f.type === 'error', 10_000);

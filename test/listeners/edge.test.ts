@@ -244,6 +244,23 @@ describe('edge listener: sequence numbers and retransmission [EDGE-7.5]', () => 
     expect(await fetchAll(edge!.port, 'early')).toEqual(['a', 'b']);
   });
 
+  // [EDGE-7.5] [EDGE-7.4] the early retransmission keeps its own place in arrival order.
+  it('answers a retransmission that arrived after a later frame behind that frame\'s answer, with the original\'s offset', async () => {
+    const { edge } = await startEdgeBroker();
+    const peer = await registered(edge!.port, 'late', { idempotent: true, clientId: 'dev-6' });
+    // Seq 2's records are at offset 1: a duplicate reported at 0 would be one not remembered.
+    peer.send(produceFrame(1, ['a']), produceFrame(2, ['b']), produceFrame(3, ['c']), produceFrame(2, ['b']));
+    await peer.waitFor(() => ackEntries(peer).length === 4);
+    expect(peer.frames.filter(isError)).toEqual([]);
+    expect(ackEntries(peer)).toEqual([
+      { seq: 1, partition: 0, baseOffset: 0, duplicate: false },
+      { seq: 2, partition: 0, baseOffset: 1, duplicate: false },
+      { seq: 3, partition: 0, baseOffset: 2, duplicate: false },
+      { seq: 2, partition: 0, baseOffset: 1, duplicate: true },
+    ]);
+    expect(await fetchAll(edge!.port, 'late')).toEqual(['a', 'b', 'c']);
+  });
+
   it('after a reconnect, reports the partition that holds an unkeyed duplicate, not round robin\'s next pick', async () => {
     const { edge, broker } = await startEdgeBroker();
     broker.createTopic({ name: 'rr2', partitions: 4 });
