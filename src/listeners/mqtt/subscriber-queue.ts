@@ -117,6 +117,14 @@ export class SubscriberQueues {
   }
 
   private deliver(client: Client, q: Queue, deliver: Deliver, packet: AedesPublishPacket, qos: 0 | 1 | 2, cb: () => void): void {
+    // A closed connection (this module closed it for an earlier message, or it is ending) takes
+    // nothing more: aedes would still write to its socket until its close completes, so a later
+    // message could reach the subscriber ahead of one its session keeps. A persistent session has
+    // this one stored too; for the others the connection is gone.
+    if (client.closed) {
+      this.emitDone(cb);
+      return;
+    }
     const cost = costOf(packet);
     if (!this.hasRoom(q, cost)) {
       this.refuse(client, q, packet, qos, cost);
