@@ -155,6 +155,9 @@ export class MqttListener implements MqttMetricsSource {
       this.wss.on('connection', (ws, req) => {
         if (this.connections.size >= this.opts.connectionsMax) {
           this.refuseOverLimit('ws', req.socket.remoteAddress);
+          // A WebSocket emits 'error' for a broken frame from its client: without a listener that
+          // is an uncaught exception. The connection is being closed anyway.
+          ws.on('error', (err) => this.log.debug({ err: err.message, remote: req.socket.remoteAddress }, 'MQTT WebSocket refused over the limit: error'));
           ws.send(CONNACK_SERVER_UNAVAILABLE, () => ws.close());
           return;
         }

@@ -106,9 +106,10 @@ export class SubscriberQueues {
     // message passes the bound once. [MQTT-3.3.1-9] a message sent because it matches a subscription
     // has RETAIN 0 (aedes clears it for MQTT 3.1.1, whose SUBSCRIBE has no retain-as-published), so
     // `retain` marks the messages aedes sends from the retained store on SUBSCRIBE: paced by aedes,
-    // they pass through untouched.
+    // they pass through untouched, to aedes' deliverQoS so a retained QoS 1/2 message keeps its QoS
+    // (deliver0 would send it at QoS 0).
     c.deliver0 = (packet, cb) => (packet.retain ? deliver0(packet, cb) : this.deliver(client, q, deliver0, packet, 0, cb));
-    c.deliverQoS = (packet, cb) => (packet.retain || packet.qos === 0 ? c.deliver0(packet, cb) : this.deliver(client, q, deliverQoS, packet, packet.qos, cb));
+    c.deliverQoS = (packet, cb) => (packet.retain ? deliverQoS(packet, cb) : packet.qos === 0 ? c.deliver0(packet, cb) : this.deliver(client, q, deliverQoS, packet, packet.qos, cb));
     // Drops after the last warning are reported when the connection ends.
     client.conn.once('close', () => {
       if (q.dropped > 0) this.log.info({ clientId: client.id, dropped: q.dropped }, 'MQTT subscriber gone: messages dropped for it since the last warning');
@@ -116,6 +117,14 @@ export class SubscriberQueues {
   }
 
   private deliver(client: Client, q: Queue, deliver: Deliver, packet: AedesPublishPacket, qos: 0 | 1 | 2, cb: () => void): void {
+    // A closed connection (this module closed it for an earlier message, or it is ending) takes
+    // nothing more: aedes would still write to its socket until its close completes, so a later
+    // message could reach the subscriber ahead of one its session keeps. A persistent session has
+    // this one stored too; for the others the connection is gone.
+    if (client.closed) {
+      this.emitDone(cb);
+      return;
+    }
     const cost = costOf(packet);
     if (!this.hasRoom(q, cost)) {
       this.refuse(client, q, packet, qos, cost);

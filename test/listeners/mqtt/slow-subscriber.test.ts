@@ -138,6 +138,16 @@ describe('MQTT subscribers that stop reading', () => {
     expect(running.mqtt!.metrics.subscriberDropped[1]).toBeGreaterThan(0);
   });
 
+  it('deliver a retained QoS 1 message on SUBSCRIBE at the subscription\'s QoS 1, not QoS 0', async () => {
+    const { port } = await start();
+    const pub = await connectMqtt(port, { clientId: 'retainer' });
+    await pub.publishAsync('state/r', 'kept', { qos: 1, retain: true });
+    const sub = await RawMqtt.session(port, 'retained-sub');
+    sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'state/#', qos: 1 }] });
+    const got = await sub.waitFor((p) => p.cmd === 'publish' && p.topic === 'state/r');
+    expect(got).toMatchObject({ retain: true, qos: 1 });
+  });
+
   it('close a subscriber whose socket does not drain within subscriberStallMs, once counted and logged', async () => {
     const { running, port, logs } = await start({ subscriberStallMs: '500ms' });
     await neverReading(port, 'stuck', 0);

@@ -27,6 +27,26 @@ describe('MQTT transports', () => {
     expect(headers(record)).toMatchObject({ 'mqtt.topic': 'ws/a', 'mqtt.clientId': 'browser' });
   });
 
+  it('answers a WebSocket past connectionsMax with CONNACK 3 and survives a broken frame from it', async () => {
+    const broker = await startMqttBroker({ listeners: { mqtt: { connectionsMax: 1 } } });
+    const held = await mqtt.connectAsync({ host: '127.0.0.1', port: broker.mqttPort, reconnectPeriod: 0 });
+    onCleanup(() => held.endAsync(true));
+    const socket = net.connect(broker.running.mqtt!.wsPort!, '127.0.0.1');
+    onCleanup(async () => void socket.destroy());
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    socket.write(
+      'GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n',
+    );
+    await new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    // A client frame without a mask [RFC 6455 5.1]: the server's WebSocket reports an 'error'.
+    socket.write(Buffer.from([0x82, 0x00]));
+    await new Promise<void>((resolve) => (socket.closed ? resolve() : socket.once('close', () => resolve())));
+    expect(broker.running.mqtt!.metrics.refused.get('connections-max')).toBe(1);
+    await held.publishAsync('still/up', 'x', { qos: 1 });
+  });
+
   it('round-trips over TLS with a configured certificate', async () => {
     const { certFile, keyFile } = selfSigned();
     const broker = await startMqttBroker({ listeners: { mqtt: { tls: { enabled: true, port: 0, certFile, keyFile } } } });
