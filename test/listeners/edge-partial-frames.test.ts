@@ -2,6 +2,7 @@
 // frame that holds part of it must keep arriving, and a wait for room ends. Real sockets throughout.
 import { describe, expect, it } from 'vitest';
 import { limits } from '../../src/limits.ts';
+import { reservedFrameDeadlineMs } from '../../src/listeners/edge/edge-connection.ts';
 import { encodeFrame } from '../../src/protocol/edge/codec.ts';
 import type { ErrorFrame } from '../../src/protocol/edge/frames.ts';
 import { ErrorCode } from '../../src/errors.ts';
@@ -79,9 +80,11 @@ describe('edge partial-frame budget', () => {
     // Keepalive 1 s (1.5 s idle): a byte every 200 ms keeps it from ever running.
     const peer = await RawPeer.hello(edge!.port, { frameBytesMax: FRAME, keepaliveMs: 1000, clientId: 'trickle' });
     const frame = frameStart(limits.edgeUnreservedFrameBytesMax + 1000, 100_000);
+    // Its length field: the encoded frame without its 3-byte length prefix.
+    const frameBytes = encodeFrame(produceFrame(1, ['x'.repeat(limits.edgeUnreservedFrameBytesMax + 1000)])).length - 3;
     peer.write(frame.subarray(0, 100));
     const started = Date.now();
-    await until(() => budget.usedBytes > limits.edgeUnreservedFrameBytesMax, 'the frame holding a reservation');
+    await until(() => budget.usedBytes === frameBytes, 'the frame holding a reservation');
     let sent = 100;
     const trickle = setInterval(() => {
       if (!peer.closed) peer.write(frame.subarray(sent, ++sent));
@@ -90,7 +93,8 @@ describe('edge partial-frame budget', () => {
       const error = await peer.waitFor<ErrorFrame>((f) => f.type === 'error', 25_000);
       expect(error).toMatchObject({ refKind: 'connection', code: ErrorCode.TIMEOUT });
       expect(error.message).toContain('not received within');
-      expect(Date.now() - started).toBeGreaterThanOrEqual(limits.edgeReservedFrameBaseMs);
+      // Not cut short: the whole deadline ran (timers may round down by a millisecond).
+      expect(Date.now() - started).toBeGreaterThanOrEqual(reservedFrameDeadlineMs(frameBytes, 1500) - 2);
     } finally {
       clearInterval(trickle);
     }
