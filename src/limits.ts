@@ -66,7 +66,8 @@ export const limits = {
   edgeWriteBytesTotalDefault: 64 * 1024 * 1024,
   /**
    * Default bytes of incoming frames being assembled, all edge connections together
-   * (partialFrameBytesTotalMax). One connection's partial frame is bounded by its frameBytesMax.
+   * (partialFrameBytesTotalMax); only frames above edgeUnreservedFrameBytesMax count. One
+   * connection's partial frame is bounded by its frameBytesMax.
    */
   edgePartialFrameBytesTotalDefault: 64 * 1024 * 1024,
   /**
