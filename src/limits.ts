@@ -66,9 +66,30 @@ export const limits = {
   edgeWriteBytesTotalDefault: 64 * 1024 * 1024,
   /**
    * Default bytes of incoming frames being assembled, all edge connections together
-   * (partialFrameBytesTotalMax). One connection's partial frame is bounded by its frameBytesMax.
+   * (partialFrameBytesTotalMax); only frames above edgeUnreservedFrameBytesMax count. One
+   * connection's partial frame is bounded by its frameBytesMax.
    */
   edgePartialFrameBytesTotalDefault: 64 * 1024 * 1024,
+  /**
+   * Largest incoming edge frame assembled without a reservation from partialFrameBytesTotalMax, so
+   * HELLO, requests and ordinary telemetry PRODUCEs never wait behind large frames. What such
+   * frames hold is bounded per connection instead: at most connectionsMax × this (62.5 MiB with the
+   * default 1000 connections, 625 MiB with the most a configuration may allow).
+   */
+  edgeUnreservedFrameBytesMax: 64 * 1024,
+  /**
+   * Least time a larger frame has, from its reservation, to arrive completely (and a connection to
+   * wait for room for one): the keepalive's idle time when it is longer. A slow link may stall for
+   * a few seconds (a radio handover, a TCP retransmission backing off) without being cut off.
+   */
+  edgeReservedFrameBaseMs: 10_000,
+  /**
+   * Slowest rate, in bytes per second, at which a frame holding a reservation must arrive on top of
+   * the base time: 4 MiB gets 256 s more. 16 KiB/s (128 kbit/s) is below what a 3G or LTE-M
+   * uplink sustains for a bulk upload, yet a peer trickling bytes to hold its reservation lets go of
+   * it within minutes. A device on a slower link negotiates a smaller frameBytesMax.
+   */
+  edgeReservedFrameBytesPerSecondMin: 16 * 1024,
   /** Upper bound of the edge byte totals a configuration may set. */
   edgeBytesTotalMax: 64 * 1024 * 1024 * 1024,
   /** Bytes queued for the next storage transaction; past it appends are refused with THROTTLED. */

@@ -76,6 +76,8 @@ export class EdgeConnection {
   private partialHeld = 0;
   /** Cancels a wait for partial-frame budget; reading is paused meanwhile. */
   private cancelPartialWait: (() => void) | null = null;
+  /** Ends a reserved frame that is not complete (or a wait for room not granted) in time. */
+  private partialTimer: NodeJS.Timeout | null = null;
   private produces: Produces | null = null;
   /** What this idempotent client's recent frames became; null without the idempotent flag. */
   window: ProducerWindow | null = null;
@@ -120,10 +122,12 @@ export class EdgeConnection {
   private onData(chunk: Buffer): void {
     if (this.closing) return;
     this.idleTimer?.refresh();
+    const assembling = this.decoder.partialFrameBytes > 0;
     const { frames, failure } = this.decoder.push(chunk);
     for (const frame of frames) this.backlog.push(frame);
     if (failure) this.decodeFailure = failure;
-    else this.holdPartialFrame();
+    // Only a frame that completed, or one that began, changes what is held (and its deadline).
+    else if (frames.length > 0 || !assembling) this.holdPartialFrame();
     this.handleBacklog();
   }
 
@@ -142,25 +146,32 @@ export class EdgeConnection {
   }
 
   /**
-   * [EDGE-2.2] a frame being assembled holds its whole length of the listener's partial-frame
-   * budget until it is complete; when the budget is spent, the socket is not read until it has room.
+   * [EDGE-2.2] a frame being assembled that is larger than edgeUnreservedFrameBytesMax holds its
+   * whole length of the listener's partial-frame budget until it is complete; when the budget is
+   * spent, the socket is not read until it has room. Called when the previous frame completed or a
+   * new one began. The wait for room, then the frame itself, each have the frame's deadline.
    */
   private holdPartialFrame(): void {
-    const need = this.decoder.partialFrameBytes;
-    if (need === this.partialHeld && this.cancelPartialWait === null) return;
     this.releasePartialFrame();
-    if (need === 0) return;
+    const need = this.decoder.partialFrameBytes;
+    // Small frames are bounded per connection (limits.edgeUnreservedFrameBytesMax), not shared.
+    if (need <= limits.edgeUnreservedFrameBytesMax) return;
     const budget = this.host.partialBudget;
+    this.armPartialDeadline(need);
     if (budget.tryTake(need)) {
       this.partialHeld = need;
       return;
     }
     // Our pause, not the peer's silence: the keepalive waits too, so no waiter times out because
-    // others hold the budget, and waiters hold nothing, so they cannot block each other.
+    // others hold the budget, and waiters hold nothing, so they cannot block each other. The
+    // deadline bounds the wait instead: a peer that left is not seen (its FIN is not read) while
+    // we do not read, and holders ahead let go within their own deadlines.
     this.clearIdle();
     this.cancelPartialWait = budget.wait(need, () => {
       this.cancelPartialWait = null;
       this.partialHeld = need;
+      // The frame's own deadline starts with its reservation.
+      this.partialTimer?.refresh();
       // A connection being closed reads nothing more, so its keepalive stays off (see close()).
       if (this.closeReason === null) this.armIdle();
       this.updateFlow();
@@ -169,7 +180,27 @@ export class EdgeConnection {
     this.updateFlow();
   }
 
+  /**
+   * [EDGE-2.2] a frame holding a reservation must keep arriving: a peer trickling bytes would
+   * otherwise hold them forever and stall every connection waiting behind it. One timer per
+   * connection, set once per frame; the same time bounds the wait for room before it.
+   */
+  private armPartialDeadline(frameBytes: number): void {
+    const ms = reservedFrameDeadlineMs(frameBytes, this.idleMs);
+    this.partialTimer = setTimeout(() => {
+      const waiting = this.cancelPartialWait !== null;
+      this.log.info({ frameBytes, deadlineMs: ms, waiting }, 'edge frame deadline passed');
+      // Given back now, not when the socket finally closes: others are waiting for it.
+      this.releasePartialFrame();
+      const message = waiting ? `no room to receive a frame of ${frameBytes} bytes within ${ms} ms` : `frame of ${frameBytes} bytes not received within ${ms} ms`;
+      this.failConnection(new TributaryError('TIMEOUT', message));
+    }, ms);
+    this.partialTimer.unref();
+  }
+
   private releasePartialFrame(): void {
+    if (this.partialTimer) clearTimeout(this.partialTimer);
+    this.partialTimer = null;
     this.cancelPartialWait?.();
     this.cancelPartialWait = null;
     if (this.partialHeld > 0) this.host.partialBudget.release(this.partialHeld);
@@ -332,6 +363,8 @@ export class EdgeConnection {
     this.log.info({ code: err.codeName, err: err.message }, 'closing edge connection');
     this.send({ type: 'error', refKind: 'connection', ref: 0, code: err.code, message: err.message });
     this.closing = true;
+    // Nothing more is read, so the frame being received will never complete.
+    this.releasePartialFrame();
     this.socket.end();
     // A peer that never reads would keep the half-closed socket forever.
     setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
@@ -352,8 +385,10 @@ export class EdgeConnection {
     if (this.closing || this.closeReason) return;
     this.closeReason = reason;
     this.socket.pause();
-    // Nothing more is read, so the keepalive would only cut the wait for the last acks with TIMEOUT.
+    // Nothing more is read, so the keepalive would only cut the wait for the last acks with TIMEOUT,
+    // and the frame being received will never complete: its reservation goes back now.
     this.clearIdle();
+    this.releasePartialFrame();
     if ((this.produces?.inflightFrames ?? 0) === 0) this.failConnection(reason);
   }
 
@@ -372,6 +407,15 @@ export class EdgeConnection {
     this.backlog = [];
     this.host.closed(this);
   }
+}
+
+/**
+ * [EDGE-2.2] how long a frame of frameBytes that holds a reservation may take to arrive, and how long
+ * a connection may wait for room for it: the idle time of the keepalive, at least the base, plus the
+ * frame at the slowest rate an honest link is expected to sustain.
+ */
+export function reservedFrameDeadlineMs(frameBytes: number, idleMs: number): number {
+  return Math.max(idleMs, limits.edgeReservedFrameBaseMs) + Math.ceil((frameBytes * 1000) / limits.edgeReservedFrameBytesPerSecondMin);
 }
 
 /** A frame's length prefix grows with its length, so comparing encoded sizes is exact. */
