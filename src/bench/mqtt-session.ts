@@ -47,6 +47,7 @@ interface Round {
 type Case = 'live' | 'offline';
 /** How long the long-running subscriber gets to connect before the publishers start. */
 const SUBSCRIBER_SETTLE_MS = 300;
+const SUBSCRIBER_STOP_GRACE_MS = 5000;
 
 export async function runMqttSession(s: MqttSessionSettings): Promise<BenchResult[]> {
   return withTempDir('mqtt-session', async (dir) => {
@@ -109,7 +110,11 @@ async function runLive(generator: string, peer: Peer, clientId: string, s: MqttS
     return { perSec: out.perSec, brokerCpuPct: cpuBefore === null || cpuAfter === null ? null : ((cpuAfter - cpuBefore) / seconds) * 100 };
   } finally {
     subscriber.kill('SIGTERM');
+    // mosquitto_sub 2.0 can hang in its SIGTERM handler (seen here: blocked on a futex with its
+    // receive queue full, the broker's FIN unread); the round is over either way.
+    const killer = setTimeout(() => subscriber.kill('SIGKILL'), SUBSCRIBER_STOP_GRACE_MS);
     await gone;
+    clearTimeout(killer);
     await endSession(peer, clientId);
   }
 }
