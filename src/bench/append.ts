@@ -1,4 +1,4 @@
-// In-process storage figures: Broker.produce → LogStore group commit → LMDB, and LogStore.read of
+// In-process storage figures: Broker.produce → LogStore group transaction → LMDB, and LogStore.read of
 // what was written. No sockets, no codec: the engine's ceiling, which the edge figures are read
 // against.
 

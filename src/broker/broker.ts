@@ -247,7 +247,7 @@ export class Broker {
       group.items.push({ records: req.records, resolve, reject });
       group.records += req.records.length;
       group.bytes += bytes;
-      // The store's next group commit takes the open groups (beforeGroup): one loop turn, not two.
+      // The store's next group transaction takes the open groups (beforeGroup): one loop turn, not two.
       this.store.scheduleGroup();
     });
   }

@@ -79,7 +79,7 @@ export function createMetricsRegistry(src: MetricsSources): client.Registry {
 
   const stats = oncePerTick(() => broker.store.stats());
   metric('counter', 'tributary_appends_total', 'Batches written to storage.', [], () => one(stats().appends));
-  metric('counter', 'tributary_group_commits_total', 'Storage transactions that wrote appends (group commits).', [], () => one(stats().groupCommits));
+  metric('counter', 'tributary_group_txns_total', 'Storage transactions that wrote appends (group transactions).', [], () => one(stats().groupTxns));
   metric('counter', 'tributary_retention_deleted_records_total', 'Records deleted by retention and the disk budget.', [], () => one(stats().evictedRecords));
   metric('gauge', 'tributary_storage_log_bytes', 'Bytes of stored record batches (what the disk budget counts).', [], () => one(stats().logBytes));
   metric('gauge', 'tributary_storage_file_bytes', 'Size of the LMDB data file.', [], () => one(stats().fileBytes));

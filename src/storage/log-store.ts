@@ -1,12 +1,12 @@
-// The partition logs: topics, offset assignment, group commit, reads, retention deletes, producer
+// The partition logs: topics, offset assignment, group transaction, reads, retention deletes, producer
 // state. Owns the LMDB handles; knows no protocol. Every write goes through a synchronous LMDB
 // transaction run from one place (runGroup / runMaintenance), so in-memory state changes only after a
 // transaction committed and there is never a half-applied group to undo.
 //
-// Why synchronous transactions: lmdb-js's async writes report a failed commit twice (once as an
+// Why synchronous transactions: lmdb-js's async writes report a failed transaction commit twice (once as an
 // unhandled rejection it creates itself) and a full disk surfaces as EIO; transactionSync throws once,
 // synchronously, with the code. A commit costs one fdatasync of the data pages on this thread (see
-// lmdb-env.ts); acks=all then waits for an env.sync() started after the commit, off the thread.
+// lmdb-env.ts); acks=all then waits for an env.sync() started after the transaction commit, off the thread.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,14 +26,14 @@ import {
 export type { StoredTopic } from './lmdb-env.ts';
 
 /** What a component keeping its own state in the log's environment (MQTT sessions, mirror cursors) uses. */
-export type SideWriteStore = Pick<LogStore, 'commitSideWrite' | 'failed' | 'lmdb' | 'addCommitParticipant' | 'scheduleGroup'>;
+export type SideWriteStore = Pick<LogStore, 'sideTxn' | 'failed' | 'lmdb' | 'addTxnParticipant' | 'scheduleGroup'>;
 
 /**
- * A writer whose staged writes ride in the log's group commits (the MQTT session state): one
+ * A writer whose staged writes ride in the log's group transactions (the MQTT session state): one
  * transaction, one fdatasync per loop turn for everything, and one failure outcome.
  */
-export interface CommitParticipant {
-  /** Whether writes wait for the next group commit. */
+export interface TxnParticipant {
+  /** Whether writes wait for the next group transaction. */
   readonly hasStaged: boolean;
   /** At the start of a group: takes what is staged (later writes stage anew for the next group). */
   take(): TakenWrites;
@@ -58,7 +58,7 @@ export interface LogStoreOptions {
   diskBudgetPolicy: DiskBudgetPolicy;
   /** Writes are refused while the data dir's filesystem has less room than this. */
   minFreeDiskBytes: number;
-  commitQueueBytesMax: number;
+  txnQueueBytesMax: number;
   logger: Logger;
 }
 
@@ -95,7 +95,7 @@ export interface StorageStats {
   fileBytes: number;
   appends: number;
   appendedRecords: number;
-  groupCommits: number;
+  groupTxns: number;
   evictedBatches: number;
   evictedRecords: number;
   failed: boolean;
@@ -140,13 +140,13 @@ export class LogStore {
   private syncRunning: Promise<void> | null = null;
   private nextSync: Promise<void> | null = null;
   /**
-   * Group commits known to be on disk: a sync covers every commit made before it started. -1 until
-   * the first sync: a crashed predecessor's last commits may still sit in the page cache.
+   * Group transactions known to be on disk: a sync covers every transaction commit made before it started. -1 until
+   * the first sync: a crashed predecessor's last transaction commits may still sit in the page cache.
    */
-  private durableCommits = -1;
+  private durableGroupTxns = -1;
   private closed = false;
-  private readonly counters = { appends: 0, appendedRecords: 0, groupCommits: 0, evictedBatches: 0, evictedRecords: 0 };
-  /** Called after every commit that made new records visible in a partition. */
+  private readonly counters = { appends: 0, appendedRecords: 0, groupTxns: 0, evictedBatches: 0, evictedRecords: 0 };
+  /** Called after every transaction commit that made new records visible in a partition. */
   onAppended: (topicId: number, partition: number) => void = () => undefined;
   /**
    * Time and size retention keep every batch whose last offset is at or past the offset this returns
@@ -164,12 +164,12 @@ export class LogStore {
   /** Called after a topic was created, grown or deleted, so mirrors find new partitions without polling. */
   onTopicsChanged: (() => void) | null = null;
   /**
-   * Called when a group commit starts, before it takes what is pending: the appends it makes join this
+   * Called when a group transaction starts, before it takes what is pending: the appends it makes join this
    * group. The broker hands over the batches it coalesced this turn, so they wait for one loop turn
    * instead of two (its own, then the store's).
    */
   beforeGroup: (() => void) | null = null;
-  private readonly participants: CommitParticipant[] = [];
+  private readonly participants: TxnParticipant[] = [];
 
   constructor(opts: LogStoreOptions) {
     this.opts = opts;
@@ -299,8 +299,8 @@ export class LogStore {
   // ---- append ----
 
   /**
-   * Queues a batch (RecordBatch v2, any base offset) for the next group commit. Resolves once the
-   * transaction holding it committed, and, with `flush`, once that commit is on disk.
+   * Queues a batch (RecordBatch v2, any base offset) for the next group transaction. Resolves once the
+   * transaction holding it committed, and, with `flush`, once that transaction commit is on disk.
    */
   append(topic: StoredTopic, partition: number, batch: Buffer, producer: ProducerRef | undefined, flush: boolean): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
@@ -323,8 +323,8 @@ export class LogStore {
     if (this.closed) return new TributaryError('SHUTTING_DOWN', 'storage is closed');
     if (partition < 0 || partition >= topic.partitions)
       return new TributaryError('INVALID_PARTITION', `topic ${topic.name} has no partition ${partition}`, { topic: topic.name, partition });
-    if (this.pendingBytes + bytes > this.opts.commitQueueBytesMax)
-      return new TributaryError('THROTTLED', `commit queue holds ${this.pendingBytes} bytes (max ${this.opts.commitQueueBytesMax})`);
+    if (this.pendingBytes + bytes > this.opts.txnQueueBytesMax)
+      return new TributaryError('THROTTLED', `transaction queue holds ${this.pendingBytes} bytes (max ${this.opts.txnQueueBytesMax})`);
     const budget = this.opts.diskBudgetBytes;
     if (budget >= 0 && this.opts.diskBudgetPolicy === 'reject-new' && this.logBytes + this.pendingBytes + bytes > budget)
       return new TributaryError('STORAGE_FULL', `disk budget of ${budget} bytes reached (policy reject-new)`, { topic: topic.name, partition });
@@ -333,12 +333,12 @@ export class LogStore {
     return null;
   }
 
-  /** Its staged writes join every group commit from now on; it calls scheduleGroup() when it needs one. */
-  addCommitParticipant(p: CommitParticipant): void {
+  /** Its staged writes join every group transaction from now on; it calls scheduleGroup() when it needs one. */
+  addTxnParticipant(p: TxnParticipant): void {
     this.participants.push(p);
   }
 
-  /** Has a group commit run at the end of this loop turn even if nothing is pending yet (see beforeGroup). */
+  /** Has a group transaction run at the end of this loop turn even if nothing is pending yet (see beforeGroup). */
   scheduleGroup(): void {
     if (this.groupScheduled) return;
     this.groupScheduled = true;
@@ -435,9 +435,9 @@ export class LogStore {
       state.nextOffset = cur.nextOffset;
     }
     for (const [clientId, seq] of seqs) this.producerSeqs.set(clientId, seq);
-    // Last of the in-memory updates: onLogStartMoved listeners must see this commit's appends too.
+    // Last of the in-memory updates: onLogStartMoved listeners must see this transaction's appends too.
     this.applyEvictions(evictions);
-    this.counters.groupCommits++;
+    this.counters.groupTxns++;
     sides.forEach((side, i) => side.settle(sideErrors[i]));
 
     let flushers: PendingAppend[] | null = null;
@@ -459,8 +459,8 @@ export class LogStore {
     for (const state of next.keys()) this.onAppended(state.topicId, state.partition);
   }
 
-  // acks=all: the commit returned, so its pages are written and fdatasynced; the meta page that makes
-  // the commit durable is flushed by the next env.sync(). A failed sync is fail-stop: no ack, no
+  // acks=all: the transaction commit returned, so its pages are written and fdatasynced; the meta page that makes
+  // the transaction commit durable is flushed by the next env.sync(). A failed sync is fail-stop: no ack, no
   // further writes.
   private resolveAfterFlush(flushers: PendingAppend[], group: PendingAppend[], results: (AppendResult | TributaryError)[]): void {
     const index = new Map(group.map((a, i) => [a, i]));
@@ -476,8 +476,8 @@ export class LogStore {
   }
 
   /**
-   * Resolves once every commit made before the call is on disk. Calls share syncs: while one runs,
-   * later callers wait for the next, which starts after it (it may have begun before their commit).
+   * Resolves once every transaction commit made before the call is on disk. Calls share syncs: while one runs,
+   * later callers wait for the next, which starts after it (it may have begun before their transaction commit).
    */
   flushed(): Promise<void> {
     if (!this.syncRunning) return this.startSync();
@@ -495,19 +495,19 @@ export class LogStore {
    * then carry the origin of records already shipped.
    */
   durable(): Promise<void> {
-    return this.counters.groupCommits === this.durableCommits ? Promise.resolve() : this.flushed();
+    return this.counters.groupTxns === this.durableGroupTxns ? Promise.resolve() : this.flushed();
   }
 
   private startSync(): Promise<void> {
     this.nextSync = null;
-    const covers = this.counters.groupCommits;
+    const covers = this.counters.groupTxns;
     const run = new Promise<void>((resolve, reject) => {
       syncToDisk(this.h.env, (err) => {
         if (err) {
           this.failStop(err, 'flush to disk failed');
           reject(this.failure);
         } else {
-          this.durableCommits = Math.max(this.durableCommits, covers);
+          this.durableGroupTxns = Math.max(this.durableGroupTxns, covers);
           resolve();
         }
       });
@@ -571,7 +571,7 @@ export class LogStore {
    * reason is fail-stop for every writer and for /healthz. `write` throwing (a key over LMDB's size
    * limit, say) only refuses it. Throws a TributaryError; nothing of `write` is kept then.
    */
-  commitSideWrite(write: () => void, opts: { checkRoom?: boolean } = {}): void {
+  sideTxn(write: () => void, opts: { checkRoom?: boolean } = {}): void {
     this.assertWritable();
     const refusal = opts.checkRoom === false ? null : this.roomError(0);
     if (refusal) throw refusal;

@@ -1,6 +1,6 @@
 // PRODUCE on one edge connection [EDGE-7]: every frame with acks 1 or all is answered exactly once, in
 // the order the frames arrived, with an ACK entry or an ERROR [EDGE-7.4]; one ACK frame carries what a
-// group commit settled [EDGE-5.6]. For an idempotent client, a retransmission is answered with where
+// group transaction settled [EDGE-5.6]. For an idempotent client, a retransmission is answered with where
 // the original's records are [EDGE-7.5]. It counts the frames and bytes awaiting their answer; the
 // connection decides when that stops reading.
 
@@ -174,8 +174,8 @@ export class Produces {
     }
     if (this.drainScheduled) return;
     this.drainScheduled = true;
-    // One ACK frame for everything a group commit settled [EDGE-5.6]: setImmediate runs after every
-    // promise continuation of that commit.
+    // One ACK frame for everything a group transaction settled [EDGE-5.6]: setImmediate runs after every
+    // promise continuation of that transaction commit.
     setImmediate(() => this.drain());
   }
 
