@@ -127,8 +127,8 @@ export class Broker {
     this.store = store;
     this.opts = opts;
     this.log = logger.child({ module: 'broker' });
-    store.onAppended = (topicId, partition) => this.waiters.wake(topicId, partition);
-    store.beforeGroup = () => this.flushCoalesced();
+    store.addAppendListener((topicId, partition) => this.waiters.wake(topicId, partition));
+    store.addBeforeGroupListener(() => this.flushCoalesced());
   }
 
   /** Starts the retention schedule. */
@@ -247,7 +247,7 @@ export class Broker {
       group.items.push({ records: req.records, resolve, reject });
       group.records += req.records.length;
       group.bytes += bytes;
-      // The store's next group transaction takes the open groups (beforeGroup): one loop turn, not two.
+      // The store's next group transaction takes the open groups (addBeforeGroupListener): one loop turn, not two.
       this.store.scheduleGroup();
     });
   }

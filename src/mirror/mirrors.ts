@@ -23,22 +23,22 @@ export class Mirrors implements MirrorControl {
     for (const config of configs) this.byName.set(config.name, new Mirror({ config, broker, sink: new MqttSink(config, edgeId), logger }));
     // Installed before any listener takes a record, so no retention step runs without the floor.
     const store = broker.store;
-    store.retentionFloor = (topicId, partition) => {
+    store.addRetentionFloor((topicId, partition) => {
       const topic = this.topicById(topicId);
       let floor: number | undefined;
       if (topic !== undefined)
         for (const m of this.byName.values()) if (m.selector.matches(topic.name)) floor = Math.min(floor ?? Infinity, m.retentionFloor(topicId, partition));
       return floor;
-    };
-    store.onLogStartMoved = (topicId, partition, previousStart, newStart) => {
+    });
+    store.addLogStartListener((topicId, partition, previousStart, newStart) => {
       const topic = this.topicById(topicId);
       if (topic === undefined) return;
       for (const m of this.byName.values()) if (m.selector.matches(topic.name)) m.logStartMoved(topic, partition, previousStart, newStart);
-    };
-    store.onTopicsChanged = () => {
+    });
+    store.addTopicsListener(() => {
       this.topicsById = null;
       for (const m of this.byName.values()) m.topicsChanged();
-    };
+    });
   }
 
   get all(): Mirror[] {

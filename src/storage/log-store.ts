@@ -22,6 +22,7 @@ import {
   type LmdbHandles,
   type StoredTopic,
 } from './lmdb-env.ts';
+import { ListenerList } from './listener-list.ts';
 
 export type { StoredTopic } from './lmdb-env.ts';
 
@@ -45,6 +46,23 @@ export interface TakenWrites {
   /** Null when the transaction committed, else why nothing of it was kept. */
   settle(err: TributaryError | null): void;
 }
+
+/** Called after every transaction commit that made new records visible in a partition. */
+export type AppendListener = (topicId: number, partition: number) => void;
+/**
+ * The offset from which a subscriber needs a partition's records kept (undefined: it needs none kept).
+ * Time and size retention keep every batch whose last offset is at or past the lowest of all floors,
+ * so a mirror keeps what it has not shipped yet. The disk budget and the purge of deleted topics
+ * ignore floors: running out of room is worse than dropping unshipped records, and a deleted topic
+ * has nothing left to ship.
+ */
+export type RetentionFloor = (topicId: number, partition: number) => number | undefined;
+/**
+ * Called once per partition whose log start moved because retention or the disk budget deleted
+ * batches, after the in-memory state is updated and outside any transaction, so a subscriber can
+ * compare its cursor with the new start.
+ */
+export type LogStartListener = (topicId: number, partition: number, previousStart: number, newStart: number) => void;
 
 export type DiskBudgetPolicy = 'reject-new' | 'drop-oldest';
 
@@ -146,30 +164,12 @@ export class LogStore {
   private durableGroupTxns = -1;
   private closed = false;
   private readonly counters = { appends: 0, appendedRecords: 0, groupTxns: 0, evictedBatches: 0, evictedRecords: 0 };
-  /** Called after every transaction commit that made new records visible in a partition. */
-  onAppended: (topicId: number, partition: number) => void = () => undefined;
-  /**
-   * Time and size retention keep every batch whose last offset is at or past the offset this returns
-   * for a partition (undefined: no floor), so a mirror keeps what it has not shipped yet. The disk
-   * budget and the purge of deleted topics ignore it: running out of room is worse than dropping
-   * unshipped records, and a deleted topic has nothing left to ship.
-   */
-  retentionFloor: ((topicId: number, partition: number) => number | undefined) | null = null;
-  /**
-   * Called once per partition whose log start moved because retention or the disk budget deleted
-   * batches, after the in-memory state is updated and outside any transaction, so a listener can
-   * compare its cursor with the new start.
-   */
-  onLogStartMoved: ((topicId: number, partition: number, previousStart: number, newStart: number) => void) | null = null;
-  /** Called after a topic was created, grown or deleted, so mirrors find new partitions without polling. */
-  onTopicsChanged: (() => void) | null = null;
-  /**
-   * Called when a group transaction starts, before it takes what is pending: the appends it makes join this
-   * group. The broker hands over the batches it coalesced this turn, so they wait for one loop turn
-   * instead of two (its own, then the store's).
-   */
-  beforeGroup: (() => void) | null = null;
-  private readonly participants: TxnParticipant[] = [];
+  private readonly appendListeners = new ListenerList<AppendListener>();
+  private readonly retentionFloors = new ListenerList<RetentionFloor>();
+  private readonly logStartListeners = new ListenerList<LogStartListener>();
+  private readonly topicsListeners = new ListenerList<() => void>();
+  private readonly beforeGroupListeners = new ListenerList<() => void>();
+  private readonly participants = new ListenerList<TxnParticipant>();
 
   constructor(opts: LogStoreOptions) {
     this.opts = opts;
@@ -181,6 +181,35 @@ export class LogStore {
       throw new TributaryError('STORAGE_FAILED', `data dir ${opts.dataDir} has storage format ${String(version)}, this build reads ${STORAGE_FORMAT_VERSION}`);
     this.purgingTopicIds = (this.h.meta.get(PURGING_KEY) as number[] | undefined) ?? [];
     this.loadTopics();
+  }
+
+  // ---- hooks: each returns its unsubscribe ----
+
+  addAppendListener(listener: AppendListener): () => void {
+    return this.appendListeners.add(listener);
+  }
+
+  /** Floors combine as their minimum: a batch goes only once no subscriber needs it. */
+  addRetentionFloor(floor: RetentionFloor): () => void {
+    return this.retentionFloors.add(floor);
+  }
+
+  addLogStartListener(listener: LogStartListener): () => void {
+    return this.logStartListeners.add(listener);
+  }
+
+  /** Called after a topic was created, grown or deleted, so mirrors find new partitions without polling. */
+  addTopicsListener(listener: () => void): () => void {
+    return this.topicsListeners.add(listener);
+  }
+
+  /**
+   * Called when a group transaction starts, before it takes what is pending: the appends it makes join
+   * this group. The broker hands over the batches it coalesced this turn, so they wait for one loop
+   * turn instead of two (its own, then the store's).
+   */
+  addBeforeGroupListener(listener: () => void): () => void {
+    return this.beforeGroupListeners.add(listener);
   }
 
   private loadTopics(): void {
@@ -271,10 +300,12 @@ export class LogStore {
 
   // The change is committed and visible: a failing listener must not turn it into an error for the caller.
   private topicsChanged(): void {
-    try {
-      this.onTopicsChanged?.();
-    } catch (err) {
-      this.log.error({ err }, 'onTopicsChanged listener failed');
+    for (const listener of this.topicsListeners.all) {
+      try {
+        listener();
+      } catch (err) {
+        this.log.error({ err }, 'topics listener failed');
+      }
     }
   }
 
@@ -334,11 +365,11 @@ export class LogStore {
   }
 
   /** Its staged writes join every group transaction from now on; it calls scheduleGroup() when it needs one. */
-  addTxnParticipant(p: TxnParticipant): void {
-    this.participants.push(p);
+  addTxnParticipant(p: TxnParticipant): () => void {
+    return this.participants.add(p);
   }
 
-  /** Has a group transaction run at the end of this loop turn even if nothing is pending yet (see beforeGroup). */
+  /** Has a group transaction run at the end of this loop turn even if nothing is pending yet (see addBeforeGroupListener). */
   scheduleGroup(): void {
     if (this.groupScheduled) return;
     this.groupScheduled = true;
@@ -347,13 +378,13 @@ export class LogStore {
 
   private runGroup(): void {
     // While groupScheduled is still true, appends made by the hook join this group without scheduling another.
-    this.beforeGroup?.();
+    for (const listener of this.beforeGroupListeners.all) listener();
     this.groupScheduled = false;
     let group = this.pending;
     let groupBytes = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
-    const sides = this.participants.filter((p) => p.hasStaged).map((p) => p.take());
+    const sides = this.participants.all.filter((p) => p.hasStaged).map((p) => p.take());
     if (group.length === 0 && sides.length === 0) return;
 
     const refusal = this.failure ?? (this.closed ? new TributaryError('SHUTTING_DOWN', 'storage is closed') : this.roomError(groupBytes));
@@ -435,7 +466,7 @@ export class LogStore {
       state.nextOffset = cur.nextOffset;
     }
     for (const [clientId, seq] of seqs) this.producerSeqs.set(clientId, seq);
-    // Last of the in-memory updates: onLogStartMoved listeners must see this transaction's appends too.
+    // Last of the in-memory updates: log start listeners must see this transaction's appends too.
     this.applyEvictions(evictions);
     this.counters.groupTxns++;
     sides.forEach((side, i) => side.settle(sideErrors[i]));
@@ -456,7 +487,7 @@ export class LogStore {
       else a.resolve(r);
     }
     if (flushers) this.resolveAfterFlush(flushers, group, results);
-    for (const state of next.keys()) this.onAppended(state.topicId, state.partition);
+    for (const state of next.keys()) for (const listener of this.appendListeners.all) listener(state.topicId, state.partition);
   }
 
   // acks=all: the transaction commit returned, so its pages are written and fdatasynced; the meta page that makes
@@ -690,13 +721,16 @@ export class LogStore {
 
   // A floor that cannot be read keeps the whole partition: records deleted too early cannot be shipped.
   private retentionFloorOf(state: PartitionState): number {
-    if (!this.retentionFloor) return Infinity;
-    try {
-      return this.retentionFloor(state.topicId, state.partition) ?? Infinity;
-    } catch (err) {
-      this.log.error({ err, topicId: state.topicId, partition: state.partition }, 'retentionFloor failed; partition kept whole this step');
-      return -Infinity;
+    let lowest = Infinity;
+    for (const floor of this.retentionFloors.all) {
+      try {
+        lowest = Math.min(lowest, floor(state.topicId, state.partition) ?? Infinity);
+      } catch (err) {
+        this.log.error({ err, topicId: state.topicId, partition: state.partition }, 'retention floor failed; partition kept whole this step');
+        return -Infinity;
+      }
     }
+    return lowest;
   }
 
   /** Oldest batches across all partitions until `incomingBytes` fits the budget (drop-oldest only). */
@@ -759,14 +793,14 @@ export class LogStore {
       this.counters.evictedRecords += e.records;
     }
     this.log.debug({ batches: evictions.length }, 'retention deleted batches');
-    const listener = this.onLogStartMoved;
-    if (!listener) return;
     for (const [state, previousStart] of previousStarts) {
-      // The deletions are committed; a failing listener must not fail the appends or the step that made them.
-      try {
-        listener(state.topicId, state.partition, previousStart, state.logStartOffset);
-      } catch (err) {
-        this.log.error({ err, topicId: state.topicId, partition: state.partition }, 'onLogStartMoved listener failed');
+      for (const listener of this.logStartListeners.all) {
+        // The deletions are committed; a failing listener must not fail the appends or the step that made them.
+        try {
+          listener(state.topicId, state.partition, previousStart, state.logStartOffset);
+        } catch (err) {
+          this.log.error({ err, topicId: state.topicId, partition: state.partition }, 'log start listener failed');
+        }
       }
     }
   }
@@ -828,7 +862,7 @@ export class LogStore {
   /** Commits what is queued, waits for the flush, closes LMDB. */
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.pending.length > 0 || this.participants.some((p) => p.hasStaged)) this.runGroup();
+    if (this.pending.length > 0 || this.participants.all.some((p) => p.hasStaged)) this.runGroup();
     this.closed = true;
     try {
       if (!this.failure) await this.flushed();
