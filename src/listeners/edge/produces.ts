@@ -121,7 +121,7 @@ export class Produces {
   private answerRetransmission(frame: ProduceFrame, topic: string | undefined, producer: { clientId: string; window: ProducerWindow }): boolean {
     const takenHere = frame.seq <= this.seqMax;
     this.seqMax = Math.max(this.seqMax, frame.seq);
-    const stored = this.host.broker.store.lastProducerSeq(producer.clientId);
+    const stored = this.host.broker.lastProducerSeq(producer.clientId);
     // The usual frame, above everything seen: no search.
     if (!takenHere && frame.seq > stored) return false;
     // The first unanswered frame under this seq is the original; its followers come after it.
@@ -209,7 +209,7 @@ function refusedBefore(seq: number): TributaryError {
 function unknownLocation(broker: Broker, frame: ProduceFrame, topic: string | undefined): { partition: number; baseOffset: number } {
   if (frame.partition >= 0) return { partition: frame.partition, baseOffset: 0 };
   const key = frame.records[0]?.key ?? null;
-  const partitions = (topic === undefined ? undefined : broker.store.getTopic(topic)?.partitions) ?? 1;
+  const partitions = (topic === undefined ? undefined : broker.findTopic(topic)?.partitions) ?? 1;
   return { partition: key === null ? 0 : partitionForKey(key, partitions), baseOffset: 0 };
 }
 
