@@ -19,7 +19,7 @@ export interface RunningTributary {
   http: HttpListener | null;
   /** The configured mirrors, running; null when none is configured. */
   mirrors: Mirrors | null;
-  /** Stops accepting, answers in-flight requests, commits and flushes, closes LMDB. */
+  /** Stops accepting, answers in-flight requests, finishes the last transaction and flushes, closes LMDB. */
   close(): Promise<void>;
 }
 

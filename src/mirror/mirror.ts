@@ -394,7 +394,7 @@ export class Mirror {
           await sleep(lingerMs, undefined, { signal });
           result = await this.broker.fetch(topic.name, partition, next, bytesMax, 0, signal);
         }
-        // Only what survives a power cut is shipped: an acks=1 commit taken back would hand its
+        // Only what survives a power cut is shipped: an acks=1 transaction taken back would hand its
         // offsets, and so its origins, to different records the upstream would drop as duplicates.
         if (result.batches.length > 0) await this.broker.durable();
         batches = result.batches;

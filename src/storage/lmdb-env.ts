@@ -55,9 +55,9 @@ export function openLmdb(dataDir: string, mapSizeBytes: number): LmdbHandles {
     // Named databases need a slot each (12 so far); the rest is room for later ones (consumer groups).
     maxDbs: 32,
     // Measured with strace: a transaction commit fdatasyncs the data pages, then writes the meta page through an
-    // O_DSYNC descriptor — two flushes per commit. noMetaSync keeps the first (LMDB's integrity stays:
+    // O_DSYNC descriptor — two flushes per transaction commit. noMetaSync keeps the first (LMDB's integrity stays:
     // a power cut can lose the last transaction commits, never corrupt) and leaves the meta page to the next
-    // commit or to an explicit env.sync(), which acks=all waits for (log-store.ts). overlappingSync
+    // transaction commit or to an explicit env.sync(), which acks=all waits for (log-store.ts). overlappingSync
     // is off because with it env.sync() returns without syncing (also measured).
     overlappingSync: false,
     noMetaSync: true,

@@ -5,7 +5,7 @@
 //
 // Why synchronous transactions: lmdb-js's async writes report a failed transaction commit twice (once as an
 // unhandled rejection it creates itself) and a full disk surfaces as EIO; transactionSync throws once,
-// synchronously, with the code. A commit costs one fdatasync of the data pages on this thread (see
+// synchronously, with the code. A transaction commit costs one fdatasync of the data pages on this thread (see
 // lmdb-env.ts); acks=all then waits for an env.sync() started after the transaction commit, off the thread.
 
 import fs from 'node:fs';
@@ -520,9 +520,9 @@ export class LogStore {
   }
 
   /**
-   * Resolves once every record appended so far survives a power cut: at once when no commit happened
+   * Resolves once every record appended so far survives a power cut: at once when no transaction committed
    * since the last sync, else with the next shared sync. For readers that hand records on (the
-   * mirror): an acks=1 commit a power cut takes back gives its offsets to new records, which would
+   * mirror): an acks=1 transaction a power cut takes back gives its offsets to new records, which would
    * then carry the origin of records already shipped.
    */
   durable(): Promise<void> {

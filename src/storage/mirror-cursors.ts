@@ -145,7 +145,7 @@ export class MirrorCursors {
 
   /**
    * Committed before it returns (a crash right after keeps it; a power cut may take back the last
-   * commits, as for acks=1 records). Not refused for want of room: it is a few bytes, and a paused
+   * transactions, as for acks=1 records). Not refused for want of room: it is a few bytes, and a paused
    * mirror holds back retention, so resuming is how a full disk gets room back. Throws a TributaryError.
    */
   setPaused(paused: boolean): void {

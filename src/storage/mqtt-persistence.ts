@@ -35,7 +35,7 @@ export class MqttPersistence {
   private brokerRef: MqttBrokerRef | null = null;
   private destroyed = false;
 
-  /** `store`: the LogStore whose environment and commit rules the MQTT state shares. */
+  /** `store`: the LogStore whose environment and transaction rules the MQTT state shares. */
   constructor(store: SideWriteStore, logger: Logger) {
     const lmdb = store.lmdb;
     // A failed transaction commit leaves the indexes ahead of LMDB: rebuild them from what is committed.

@@ -10,7 +10,7 @@
 // - records reach the log in the order the PUBLISH packets arrived, and acknowledgements leave in
 //   that order too [MQTT-4.6.0-2], whatever order the transaction commits resolve in;
 // - QoS 0 is appended without waiting: the callback (delivery to subscribers) does not wait for the
-//   commit, but the append still counts against the client's in-flight bound;
+//   transaction commit, but the append still counts against the client's in-flight bound;
 // - at most `inflightMax` appends are in flight; past it the listener stops reading the client's
 //   socket (onFlow), so TCP pushes back on the device instead of the broker buffering;
 // - QoS 2: a retransmission aedes already holds (same packet id, before PUBREL) is not appended
