@@ -93,7 +93,7 @@ export const limits = {
   /** Upper bound of the edge byte totals a configuration may set. */
   edgeBytesTotalMax: 64 * 1024 * 1024 * 1024,
   /** Bytes queued for the next storage transaction; past it appends are refused with THROTTLED. */
-  commitQueueBytesMax: 64 * 1024 * 1024,
+  txnQueueBytesMax: 64 * 1024 * 1024,
   /** Partitions a topic may have. */
   partitionsMax: 1024,
   /** Topic name length (Kafka's rule). */

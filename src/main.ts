@@ -19,7 +19,7 @@ export interface RunningTributary {
   http: HttpListener | null;
   /** The configured mirrors, running; null when none is configured. */
   mirrors: Mirrors | null;
-  /** Stops accepting, answers in-flight requests, commits and flushes, closes LMDB. */
+  /** Stops accepting, answers in-flight requests, finishes the last transaction and flushes, closes LMDB. */
   close(): Promise<void>;
 }
 
@@ -58,7 +58,7 @@ async function startLocked(config: Config, logger: Logger, options: StartOptions
     diskBudgetBytes: config.storage.diskBudgetBytes,
     diskBudgetPolicy: config.storage.diskBudgetPolicy,
     minFreeDiskBytes: config.storage.minFreeDiskBytes,
-    commitQueueBytesMax: config.storage.commitQueueBytesMax,
+    txnQueueBytesMax: config.storage.txnQueueBytesMax,
     logger,
   });
   const broker = new Broker(
@@ -148,7 +148,7 @@ async function startLocked(config: Config, logger: Logger, options: StartOptions
         // Mirrors read the log and persist their cursors in LMDB: stop them before it closes.
         await mirrors?.stop();
         // The persistence commits what aedes handed it while closing; LMDB closes after it, even when
-        // that last commit failed (the log's own final sync and close must still run).
+        // that last transaction commit failed (the log's own final sync and close must still run).
         try {
           await ownPersistence?.destroy();
         } finally {

@@ -1,4 +1,4 @@
-// In-process storage figures: Broker.produce → LogStore group commit → LMDB, and LogStore.read of
+// In-process storage figures: Broker.produce → LogStore group transaction → LMDB, and LogStore.read of
 // what was written. No sockets, no codec: the engine's ceiling, which the edge figures are read
 // against.
 
@@ -112,7 +112,7 @@ function readRate(broker: Broker, s: AppendSettings): { recordsPerSec: number; b
   for (let p = 0; p < s.partitions; p++) {
     let offset = 0;
     for (;;) {
-      const result = broker.store.read(topic, p, offset, READ_BYTES_MAX);
+      const result = broker.peek(topic, p, offset, READ_BYTES_MAX);
       if (result.batches.length === 0) break;
       for (const batch of result.batches) {
         const info = readBatchInfo(batch)!;

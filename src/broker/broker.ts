@@ -6,10 +6,16 @@ import type { Logger } from 'pino';
 import { TributaryError, type ErrorName } from '../errors.ts';
 import { encodeRecordBatch, readBatchInfo, type RecordInput } from '../format/record-batch.ts';
 import { limits } from '../limits.ts';
-import type { LogStore, ProducerRef, ReadResult, StoredTopic } from '../storage/log-store.ts';
+import type { LogStartListener, LogStore, PartitionState, ProducerRef, ReadResult, RetentionFloor, StorageStats, StoredTopic } from '../storage/log-store.ts';
+import { MirrorCursors } from '../storage/mirror-cursors.ts';
 import { FetchWaiters } from './fetch-waiters.ts';
 import { partitionForKey, RoundRobin } from './partitioner.ts';
 import { validateTopicName } from './topic-name.ts';
+
+// Listeners, mirrors and HTTP see storage only through the broker (test/architecture): these are the
+// storage types its methods hand out.
+export type { LogStartListener, PartitionState, ReadResult, RetentionFloor, StorageStats, StoredTopic } from '../storage/log-store.ts';
+export type { MirrorCursors, MirrorPosition } from '../storage/mirror-cursors.ts';
 
 export type AcksLevel = 0 | 1 | 'all';
 
@@ -112,6 +118,7 @@ function encodeBatch(records: RecordInput[], topic: StoredTopic, partition: numb
 }
 
 export class Broker {
+  /** For main.ts, which owns the store's lifecycle, and tests; everything else goes through the methods below. */
   readonly store: LogStore;
   private readonly opts: BrokerOptions;
   private readonly log: Logger;
@@ -127,8 +134,8 @@ export class Broker {
     this.store = store;
     this.opts = opts;
     this.log = logger.child({ module: 'broker' });
-    store.onAppended = (topicId, partition) => this.waiters.wake(topicId, partition);
-    store.beforeGroup = () => this.flushCoalesced();
+    store.addAppendListener((topicId, partition) => this.waiters.wake(topicId, partition));
+    store.addBeforeGroupListener(() => this.flushCoalesced());
   }
 
   /** Starts the retention schedule. */
@@ -191,6 +198,25 @@ export class Broker {
     return topic;
   }
 
+  /** The stored topic (with its id), or undefined when there is none; never creates one. */
+  findTopic(name: string): StoredTopic | undefined {
+    return this.store.getTopic(name);
+  }
+
+  /** Every stored topic, by name. */
+  storedTopics(): StoredTopic[] {
+    return this.store.listTopics();
+  }
+
+  /** The live state of a partition (read only: the store updates it after every transaction). */
+  partitionState(topicId: number, partition: number): Readonly<PartitionState> | undefined {
+    return this.store.partitionState(topicId, partition);
+  }
+
+  partitionStates(topicId: number): readonly Readonly<PartitionState>[] {
+    return this.store.partitionStates(topicId);
+  }
+
   /** The topic, created with the defaults when missing and auto-creation is allowed. */
   resolveTopic(name: string, autoCreate = this.opts.autoCreate): StoredTopic {
     const topic = this.store.getTopic(name);
@@ -247,7 +273,7 @@ export class Broker {
       group.items.push({ records: req.records, resolve, reject });
       group.records += req.records.length;
       group.bytes += bytes;
-      // The store's next group commit takes the open groups (beforeGroup): one loop turn, not two.
+      // The store's next group transaction takes the open groups (addBeforeGroupListener): one loop turn, not two.
       this.store.scheduleGroup();
     });
   }
@@ -331,6 +357,54 @@ export class Broker {
     const topic = this.store.getTopic(name);
     if (waitMs <= 0 || this.closed || !topic || this.store.partitionState(topic.id, partition)?.nextOffset !== offset) return;
     await this.waiters.wait(topic.id, partition, waitMs, signal);
+  }
+
+  /**
+   * Whole batches from the one holding `offset`, at once and without counting as a fetch: for status
+   * pages (a mirror's oldest unshipped record) and benchmarks, not for consumers.
+   */
+  peek(topic: StoredTopic, partition: number, offset: number, maxBytes: number): ReadResult {
+    return this.store.read(topic, partition, offset, maxBytes);
+  }
+
+  /** Resolves once every record appended so far survives a power cut (LogStore.durable). */
+  durable(): Promise<void> {
+    return this.store.durable();
+  }
+
+  /** The last sequence stored for an idempotent producer; 0 when none. */
+  lastProducerSeq(clientId: string): number {
+    return this.store.lastProducerSeq(clientId);
+  }
+
+  /** Why storage stopped taking writes (fail-stop), or null while it takes them. */
+  get storageFailure(): TributaryError | null {
+    return this.store.failed;
+  }
+
+  storageStats(): StorageStats {
+    return this.store.stats();
+  }
+
+  // ---- storage hooks for the mirrors (each returns its unsubscribe) ----
+
+  /** Floors of all subscribers combine as the lowest: retention keeps what any of them still needs. */
+  addRetentionFloor(floor: RetentionFloor): () => void {
+    return this.store.addRetentionFloor(floor);
+  }
+
+  addLogStartListener(listener: LogStartListener): () => void {
+    return this.store.addLogStartListener(listener);
+  }
+
+  /** Called after a topic was created, grown or deleted. */
+  addTopicsListener(listener: () => void): () => void {
+    return this.store.addTopicsListener(listener);
+  }
+
+  /** A mirror's cursors, kept in the log's environment under its rules (room checks, fail-stop). */
+  mirrorCursors(mirror: string, logger: Logger): MirrorCursors {
+    return new MirrorCursors(this.store, mirror, logger);
   }
 
   countError(err: unknown): void {

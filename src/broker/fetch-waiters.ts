@@ -1,4 +1,4 @@
-// Long-poll fetches parked on a partition, woken by the next commit that appends to it. One timer per
+// Long-poll fetches parked on a partition, woken by the next transaction commit that appends to it. One timer per
 // parked fetch (its maxWait), none per record, and no polling loop.
 
 type Wake = (woken: boolean) => void;

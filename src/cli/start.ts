@@ -1,5 +1,5 @@
 // `tributary start`: the broker in the foreground until SIGINT/SIGTERM. The first signal shuts down
-// gracefully (stop accepting, answer what is in flight, commit, close LMDB) and exits 0; a second
+// gracefully (stop accepting, answer what is in flight, finish the last transaction, close LMDB) and exits 0; a second
 // one exits at once, for when a shutdown hangs.
 
 import os from 'node:os';

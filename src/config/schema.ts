@@ -20,10 +20,16 @@ function section<Shape extends z.ZodRawShape>(object: z.ZodObject<Shape, z.core.
   return z.preprocess((value) => value ?? {}, object);
 }
 
+/** A section whose keys are rewritten after validation (an old key name folded into the new one). */
+function sectionWithTransform<Shape extends z.ZodRawShape, Out>(object: z.ZodPipe<z.ZodObject<Shape, z.core.$strict>, z.ZodTransform<Out>>) {
+  return z.preprocess((value) => value ?? {}, object);
+}
+
 /** The keys of a schema made by `section()` (or the root object); undefined for leaves. */
 export function sectionShape(schema: z.core.$ZodType): z.core.$ZodShape | undefined {
   if (schema instanceof z.ZodObject) return schema.shape;
-  if (schema instanceof z.ZodPipe) return sectionShape(schema.out);
+  // A section's preprocess keeps the object in `out`; a section's own transform keeps it in `in`.
+  if (schema instanceof z.ZodPipe) return sectionShape(schema.out) ?? sectionShape(schema.in);
   return undefined;
 }
 
@@ -345,7 +351,7 @@ export const configSchema = z.strictObject({
     }),
   ),
 
-  storage: section(
+  storage: sectionWithTransform(
     z
       .strictObject({
         diskBudgetBytes: size({ min: 1, unlimited: true }).default(-1),
@@ -354,8 +360,21 @@ export const configSchema = z.strictObject({
         mapSizeBytes: size({ min: 2 ** 20 }).default(2 ** 30),
         maxMapSizeBytes: size({ min: 2 ** 20, unlimited: true }).default(-1),
         // Below one maximal append, a large batch could never be queued and would be THROTTLED forever.
-        commitQueueBytesMax: size({ min: limits.appendBytesMax }).default(limits.commitQueueBytesMax),
+        // No default here: the transform below fills it in after looking at the old name.
+        txnQueueBytesMax: size({ min: limits.appendBytesMax }).optional(),
+        // The name before offset commits arrived ("commit" alone now means an offset commit); kept so
+        // existing files and env settings still load.
+        commitQueueBytesMax: size({ min: limits.appendBytesMax }).optional(),
       })
+      .superRefine((storage, ctx) => {
+        if (storage.txnQueueBytesMax !== undefined && storage.commitQueueBytesMax !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['commitQueueBytesMax'],
+            input: storage.commitQueueBytesMax,
+            message: 'only one of storage.txnQueueBytesMax and its old name storage.commitQueueBytesMax',
+          });
+      }, alongsideOtherIssues)
       .superRefine((storage, ctx) => {
         if (typeof storage.maxMapSizeBytes !== 'number' || typeof storage.mapSizeBytes !== 'number') return;
         if (storage.maxMapSizeBytes !== -1 && storage.maxMapSizeBytes < storage.mapSizeBytes) {
@@ -366,7 +385,11 @@ export const configSchema = z.strictObject({
             message: `-1 (unlimited) or a size not below storage.mapSizeBytes (${formatSize(storage.mapSizeBytes)})`,
           });
         }
-      }, alongsideOtherIssues),
+      }, alongsideOtherIssues)
+      .transform(({ commitQueueBytesMax, txnQueueBytesMax, ...storage }) => ({
+        ...storage,
+        txnQueueBytesMax: txnQueueBytesMax ?? commitQueueBytesMax ?? limits.txnQueueBytesMax,
+      })),
   ),
 
   retention: section(

@@ -59,7 +59,7 @@ export async function startHttpListener(opts: HttpListenerOptions): Promise<Http
     }
     if (req.method !== 'GET') return send(res, 405, { error: 'INVALID_REQUEST', message: 'only GET is served' }, { allow: 'GET' });
     if (url.pathname === '/healthz') {
-      const failed = opts.broker.store.failed;
+      const failed = opts.broker.storageFailure;
       return send(res, failed ? 503 : 200, failed ? { status: 'failed', error: failed.codeName, message: failed.message } : { status: 'ok' });
     }
     if (url.pathname === '/metrics') {

@@ -7,12 +7,10 @@
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { Broker } from '../broker/broker.ts';
+import type { Broker, MirrorCursors, MirrorPosition, StoredTopic } from '../broker/broker.ts';
 import type { MirrorConfig } from '../config/schema.ts';
 import { asTributaryError, isTributaryError, TributaryError } from '../errors.ts';
 import { decodeRecordBatch, readBatchInfo, type DecodedRecord } from '../format/record-batch.ts';
-import type { StoredTopic } from '../storage/log-store.ts';
-import { MirrorCursors, type MirrorPosition } from '../storage/mirror-cursors.ts';
 import { ShipGate } from './gate.ts';
 import type { OutboundMessage, Sink, SinkConnection } from './sink.ts';
 import type { MirrorError, MirrorPartitionStatus, MirrorState, MirrorStatus } from './status.ts';
@@ -109,7 +107,7 @@ export class Mirror {
     this.sink = opts.sink;
     this.selector = new TopicSelector(opts.config.topics, opts.config.priorities);
     this.log = opts.logger.child({ module: 'mirror', mirror: this.name });
-    this.cursors = new MirrorCursors(opts.broker.store, this.name, this.log);
+    this.cursors = opts.broker.mirrorCursors(this.name, this.log);
     this.rateLimit = opts.config.rateLimitBytesPerSec > 0 ? new TokenBucket(opts.config.rateLimitBytesPerSec) : null;
   }
 
@@ -167,14 +165,13 @@ export class Mirror {
   }
 
   status(): MirrorStatus {
-    const store = this.broker.store;
     const partitions: MirrorPartitionStatus[] = [];
     let backlogRecords = 0;
     let backlogBytes = 0;
     let oldestMs = Infinity;
-    for (const topic of store.listTopics()) {
+    for (const topic of this.broker.storedTopics()) {
       if (!this.selector.matches(topic.name)) continue;
-      for (const s of store.partitionStates(topic.id)) {
+      for (const s of this.broker.partitionStates(topic.id)) {
         const cursor = Math.max(s.logStartOffset, this.cursors.get(topic.id, s.partition) ?? 0);
         const backlog = s.nextOffset - cursor;
         partitions.push({ topic: topic.name, partition: s.partition, cursor, nextOffset: s.nextOffset, backlogRecords: backlog });
@@ -206,7 +203,7 @@ export class Mirror {
   /** The first timestamp of the batch holding `offset`; null when unreadable (a corrupt batch must not break /metrics). */
   private firstTimestampAt(topic: StoredTopic, partition: number, offset: number): number | null {
     try {
-      const head = this.broker.store.read(topic, partition, offset, 1).batches[0];
+      const head = this.broker.peek(topic, partition, offset, 1).batches[0];
       return head === undefined ? null : (readBatchInfo(head)?.baseTimestampMs ?? null);
     } catch {
       return null;
@@ -353,7 +350,7 @@ export class Mirror {
   /** Starts a pump for every partition of a matching topic that has none yet. */
   private discover(session: Session): void {
     if (session.abort.signal.aborted) return;
-    for (const topic of this.broker.store.listTopics()) {
+    for (const topic of this.broker.storedTopics()) {
       if (!this.selector.matches(topic.name)) continue;
       for (let partition = 0; partition < topic.partitions; partition++) {
         const key = `${topic.id}/${partition}`;
@@ -373,7 +370,7 @@ export class Mirror {
     const signal = session.abort.signal;
     const priority = this.selector.priorityOf(topic.name);
     const { bytesMax, lingerMs } = this.cfg.batch;
-    const logStart = this.broker.store.partitionState(topic.id, partition)?.logStartOffset ?? 0;
+    const logStart = this.broker.partitionState(topic.id, partition)?.logStartOffset ?? 0;
     // Records below the log start are gone: counted as dropped if this mirror had not shipped them.
     if (pos.cursor !== undefined && pos.cursor < logStart) this.logStartMoved(topic, partition, pos.cursor, logStart);
     let next = Math.max(pos.cursor ?? 0, logStart);
@@ -388,7 +385,7 @@ export class Mirror {
     log.debug({ offset: next }, 'shipping from cursor');
 
     while (!signal.aborted) {
-      if (this.broker.store.getTopic(topic.name)?.id !== topic.id) return; // deleted (or recreated: a new pump takes over)
+      if (this.broker.findTopic(topic.name)?.id !== topic.id) return; // deleted (or recreated: a new pump takes over)
       let batches: Buffer[];
       try {
         let result = await this.broker.fetch(topic.name, partition, next, bytesMax, FETCH_WAIT_MS, signal);
@@ -397,9 +394,9 @@ export class Mirror {
           await sleep(lingerMs, undefined, { signal });
           result = await this.broker.fetch(topic.name, partition, next, bytesMax, 0, signal);
         }
-        // Only what survives a power cut is shipped: an acks=1 commit taken back would hand its
+        // Only what survives a power cut is shipped: an acks=1 transaction taken back would hand its
         // offsets, and so its origins, to different records the upstream would drop as duplicates.
-        if (result.batches.length > 0) await this.broker.store.durable();
+        if (result.batches.length > 0) await this.broker.durable();
         batches = result.batches;
       } catch (err) {
         if (signal.aborted) return;
@@ -510,7 +507,7 @@ export class Mirror {
    * data dir: ship from the end.
    */
   private outOfRange(topic: StoredTopic, partition: number, next: number, log: Logger): number {
-    const state = this.broker.store.partitionState(topic.id, partition);
+    const state = this.broker.partitionState(topic.id, partition);
     if (state === undefined) return next;
     if (next < state.logStartOffset) {
       this.logStartMoved(topic, partition, next, state.logStartOffset);

@@ -3,10 +3,9 @@
 // records the disk budget deleted anyway, and partition discovery by event.
 
 import type { Logger } from 'pino';
-import type { Broker } from '../broker/broker.ts';
+import type { Broker, StoredTopic } from '../broker/broker.ts';
 import type { MirrorConfig } from '../config/schema.ts';
 import { TributaryError } from '../errors.ts';
-import type { StoredTopic } from '../storage/log-store.ts';
 import { Mirror } from './mirror.ts';
 import { MqttSink } from './sinks/mqtt-sink.ts';
 import type { MirrorControl, MirrorStatus } from './status.ts';
@@ -22,23 +21,22 @@ export class Mirrors implements MirrorControl {
     this.broker = broker;
     for (const config of configs) this.byName.set(config.name, new Mirror({ config, broker, sink: new MqttSink(config, edgeId), logger }));
     // Installed before any listener takes a record, so no retention step runs without the floor.
-    const store = broker.store;
-    store.retentionFloor = (topicId, partition) => {
+    broker.addRetentionFloor((topicId, partition) => {
       const topic = this.topicById(topicId);
       let floor: number | undefined;
       if (topic !== undefined)
         for (const m of this.byName.values()) if (m.selector.matches(topic.name)) floor = Math.min(floor ?? Infinity, m.retentionFloor(topicId, partition));
       return floor;
-    };
-    store.onLogStartMoved = (topicId, partition, previousStart, newStart) => {
+    });
+    broker.addLogStartListener((topicId, partition, previousStart, newStart) => {
       const topic = this.topicById(topicId);
       if (topic === undefined) return;
       for (const m of this.byName.values()) if (m.selector.matches(topic.name)) m.logStartMoved(topic, partition, previousStart, newStart);
-    };
-    store.onTopicsChanged = () => {
+    });
+    broker.addTopicsListener(() => {
       this.topicsById = null;
       for (const m of this.byName.values()) m.topicsChanged();
-    };
+    });
   }
 
   get all(): Mirror[] {
@@ -55,7 +53,7 @@ export class Mirrors implements MirrorControl {
   }
 
   private topicById(topicId: number): StoredTopic | undefined {
-    this.topicsById ??= new Map(this.broker.store.listTopics().map((t) => [t.id, t]));
+    this.topicsById ??= new Map(this.broker.storedTopics().map((t) => [t.id, t]));
     return this.topicsById.get(topicId);
   }
 

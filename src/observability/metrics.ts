@@ -77,9 +77,9 @@ export function createMetricsRegistry(src: MetricsSources): client.Registry {
   metric('counter', 'tributary_fetch_requests_total', 'Fetch requests.', [], () => one(c.fetchRequests));
   metric('counter', 'tributary_errors_total', 'Errors returned to clients, by stable error code.', ['code'], () => [...c.errors].map(([code, n]) => [{ code }, n] as const));
 
-  const stats = oncePerTick(() => broker.store.stats());
+  const stats = oncePerTick(() => broker.storageStats());
   metric('counter', 'tributary_appends_total', 'Batches written to storage.', [], () => one(stats().appends));
-  metric('counter', 'tributary_group_commits_total', 'Storage transactions that wrote appends (group commits).', [], () => one(stats().groupCommits));
+  metric('counter', 'tributary_group_txns_total', 'Storage transactions that wrote appends (group transactions).', [], () => one(stats().groupTxns));
   metric('counter', 'tributary_retention_deleted_records_total', 'Records deleted by retention and the disk budget.', [], () => one(stats().evictedRecords));
   metric('gauge', 'tributary_storage_log_bytes', 'Bytes of stored record batches (what the disk budget counts).', [], () => one(stats().logBytes));
   metric('gauge', 'tributary_storage_file_bytes', 'Size of the LMDB data file.', [], () => one(stats().fileBytes));

@@ -54,10 +54,10 @@ export function openLmdb(dataDir: string, mapSizeBytes: number): LmdbHandles {
     mapSize: mapSizeBytes,
     // Named databases need a slot each (12 so far); the rest is room for later ones (consumer groups).
     maxDbs: 32,
-    // Measured with strace: a commit fdatasyncs the data pages, then writes the meta page through an
-    // O_DSYNC descriptor — two flushes per commit. noMetaSync keeps the first (LMDB's integrity stays:
-    // a power cut can lose the last commits, never corrupt) and leaves the meta page to the next
-    // commit or to an explicit env.sync(), which acks=all waits for (log-store.ts). overlappingSync
+    // Measured with strace: a transaction commit fdatasyncs the data pages, then writes the meta page through an
+    // O_DSYNC descriptor — two flushes per transaction commit. noMetaSync keeps the first (LMDB's integrity stays:
+    // a power cut can lose the last transaction commits, never corrupt) and leaves the meta page to the next
+    // transaction commit or to an explicit env.sync(), which acks=all waits for (log-store.ts). overlappingSync
     // is off because with it env.sync() returns without syncing (also measured).
     overlappingSync: false,
     noMetaSync: true,
@@ -96,7 +96,7 @@ function isNoRoomCode(code: number | string | undefined): boolean {
 
 /**
  * Free bytes the filesystem of `dir` offers to an unprivileged writer. Infinity when it cannot even
- * be asked: that is a broken disk (fail-stop), not a full one, and it must not throw from a commit.
+ * be asked: that is a broken disk (fail-stop), not a full one, and it must not throw from a transaction commit.
  */
 export function filesystemFreeBytes(dir: string): number {
   try {

@@ -1,12 +1,12 @@
-// The partition logs: topics, offset assignment, group commit, reads, retention deletes, producer
+// The partition logs: topics, offset assignment, group transaction, reads, retention deletes, producer
 // state. Owns the LMDB handles; knows no protocol. Every write goes through a synchronous LMDB
 // transaction run from one place (runGroup / runMaintenance), so in-memory state changes only after a
 // transaction committed and there is never a half-applied group to undo.
 //
-// Why synchronous transactions: lmdb-js's async writes report a failed commit twice (once as an
+// Why synchronous transactions: lmdb-js's async writes report a failed transaction commit twice (once as an
 // unhandled rejection it creates itself) and a full disk surfaces as EIO; transactionSync throws once,
-// synchronously, with the code. A commit costs one fdatasync of the data pages on this thread (see
-// lmdb-env.ts); acks=all then waits for an env.sync() started after the commit, off the thread.
+// synchronously, with the code. A transaction commit costs one fdatasync of the data pages on this thread (see
+// lmdb-env.ts); acks=all then waits for an env.sync() started after the transaction commit, off the thread.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,18 +22,19 @@ import {
   type LmdbHandles,
   type StoredTopic,
 } from './lmdb-env.ts';
+import { ListenerList } from './listener-list.ts';
 
 export type { StoredTopic } from './lmdb-env.ts';
 
 /** What a component keeping its own state in the log's environment (MQTT sessions, mirror cursors) uses. */
-export type SideWriteStore = Pick<LogStore, 'commitSideWrite' | 'failed' | 'lmdb' | 'addCommitParticipant' | 'scheduleGroup'>;
+export type SideWriteStore = Pick<LogStore, 'sideTxn' | 'failed' | 'lmdb' | 'addTxnParticipant' | 'scheduleGroup'>;
 
 /**
- * A writer whose staged writes ride in the log's group commits (the MQTT session state): one
+ * A writer whose staged writes ride in the log's group transactions (the MQTT session state): one
  * transaction, one fdatasync per loop turn for everything, and one failure outcome.
  */
-export interface CommitParticipant {
-  /** Whether writes wait for the next group commit. */
+export interface TxnParticipant {
+  /** Whether writes wait for the next group transaction. */
   readonly hasStaged: boolean;
   /** At the start of a group: takes what is staged (later writes stage anew for the next group). */
   take(): TakenWrites;
@@ -45,6 +46,23 @@ export interface TakenWrites {
   /** Null when the transaction committed, else why nothing of it was kept. */
   settle(err: TributaryError | null): void;
 }
+
+/** Called after every transaction commit that made new records visible in a partition. */
+export type AppendListener = (topicId: number, partition: number) => void;
+/**
+ * The offset from which a subscriber needs a partition's records kept (undefined: it needs none kept).
+ * Time and size retention keep every batch whose last offset is at or past the lowest of all floors,
+ * so a mirror keeps what it has not shipped yet. The disk budget and the purge of deleted topics
+ * ignore floors: running out of room is worse than dropping unshipped records, and a deleted topic
+ * has nothing left to ship.
+ */
+export type RetentionFloor = (topicId: number, partition: number) => number | undefined;
+/**
+ * Called once per partition whose log start moved because retention or the disk budget deleted
+ * batches, after the in-memory state is updated and outside any transaction, so a subscriber can
+ * compare its cursor with the new start.
+ */
+export type LogStartListener = (topicId: number, partition: number, previousStart: number, newStart: number) => void;
 
 export type DiskBudgetPolicy = 'reject-new' | 'drop-oldest';
 
@@ -58,7 +76,7 @@ export interface LogStoreOptions {
   diskBudgetPolicy: DiskBudgetPolicy;
   /** Writes are refused while the data dir's filesystem has less room than this. */
   minFreeDiskBytes: number;
-  commitQueueBytesMax: number;
+  txnQueueBytesMax: number;
   logger: Logger;
 }
 
@@ -95,7 +113,7 @@ export interface StorageStats {
   fileBytes: number;
   appends: number;
   appendedRecords: number;
-  groupCommits: number;
+  groupTxns: number;
   evictedBatches: number;
   evictedRecords: number;
   failed: boolean;
@@ -140,36 +158,18 @@ export class LogStore {
   private syncRunning: Promise<void> | null = null;
   private nextSync: Promise<void> | null = null;
   /**
-   * Group commits known to be on disk: a sync covers every commit made before it started. -1 until
-   * the first sync: a crashed predecessor's last commits may still sit in the page cache.
+   * Group transactions known to be on disk: a sync covers every transaction commit made before it started. -1 until
+   * the first sync: a crashed predecessor's last transaction commits may still sit in the page cache.
    */
-  private durableCommits = -1;
+  private durableGroupTxns = -1;
   private closed = false;
-  private readonly counters = { appends: 0, appendedRecords: 0, groupCommits: 0, evictedBatches: 0, evictedRecords: 0 };
-  /** Called after every commit that made new records visible in a partition. */
-  onAppended: (topicId: number, partition: number) => void = () => undefined;
-  /**
-   * Time and size retention keep every batch whose last offset is at or past the offset this returns
-   * for a partition (undefined: no floor), so a mirror keeps what it has not shipped yet. The disk
-   * budget and the purge of deleted topics ignore it: running out of room is worse than dropping
-   * unshipped records, and a deleted topic has nothing left to ship.
-   */
-  retentionFloor: ((topicId: number, partition: number) => number | undefined) | null = null;
-  /**
-   * Called once per partition whose log start moved because retention or the disk budget deleted
-   * batches, after the in-memory state is updated and outside any transaction, so a listener can
-   * compare its cursor with the new start.
-   */
-  onLogStartMoved: ((topicId: number, partition: number, previousStart: number, newStart: number) => void) | null = null;
-  /** Called after a topic was created, grown or deleted, so mirrors find new partitions without polling. */
-  onTopicsChanged: (() => void) | null = null;
-  /**
-   * Called when a group commit starts, before it takes what is pending: the appends it makes join this
-   * group. The broker hands over the batches it coalesced this turn, so they wait for one loop turn
-   * instead of two (its own, then the store's).
-   */
-  beforeGroup: (() => void) | null = null;
-  private readonly participants: CommitParticipant[] = [];
+  private readonly counters = { appends: 0, appendedRecords: 0, groupTxns: 0, evictedBatches: 0, evictedRecords: 0 };
+  private readonly appendListeners = new ListenerList<AppendListener>();
+  private readonly retentionFloors = new ListenerList<RetentionFloor>();
+  private readonly logStartListeners = new ListenerList<LogStartListener>();
+  private readonly topicsListeners = new ListenerList<() => void>();
+  private readonly beforeGroupListeners = new ListenerList<() => void>();
+  private readonly participants = new ListenerList<TxnParticipant>();
 
   constructor(opts: LogStoreOptions) {
     this.opts = opts;
@@ -181,6 +181,35 @@ export class LogStore {
       throw new TributaryError('STORAGE_FAILED', `data dir ${opts.dataDir} has storage format ${String(version)}, this build reads ${STORAGE_FORMAT_VERSION}`);
     this.purgingTopicIds = (this.h.meta.get(PURGING_KEY) as number[] | undefined) ?? [];
     this.loadTopics();
+  }
+
+  // ---- hooks: each returns its unsubscribe ----
+
+  addAppendListener(listener: AppendListener): () => void {
+    return this.appendListeners.add(listener);
+  }
+
+  /** Floors combine as their minimum: a batch goes only once no subscriber needs it. */
+  addRetentionFloor(floor: RetentionFloor): () => void {
+    return this.retentionFloors.add(floor);
+  }
+
+  addLogStartListener(listener: LogStartListener): () => void {
+    return this.logStartListeners.add(listener);
+  }
+
+  /** Called after a topic was created, grown or deleted, so mirrors find new partitions without polling. */
+  addTopicsListener(listener: () => void): () => void {
+    return this.topicsListeners.add(listener);
+  }
+
+  /**
+   * Called when a group transaction starts, before it takes what is pending: the appends it makes join
+   * this group. The broker hands over the batches it coalesced this turn, so they wait for one loop
+   * turn instead of two (its own, then the store's).
+   */
+  addBeforeGroupListener(listener: () => void): () => void {
+    return this.beforeGroupListeners.add(listener);
   }
 
   private loadTopics(): void {
@@ -271,10 +300,12 @@ export class LogStore {
 
   // The change is committed and visible: a failing listener must not turn it into an error for the caller.
   private topicsChanged(): void {
-    try {
-      this.onTopicsChanged?.();
-    } catch (err) {
-      this.log.error({ err }, 'onTopicsChanged listener failed');
+    for (const listener of this.topicsListeners.all) {
+      try {
+        listener();
+      } catch (err) {
+        this.log.error({ err }, 'topics listener failed');
+      }
     }
   }
 
@@ -299,8 +330,8 @@ export class LogStore {
   // ---- append ----
 
   /**
-   * Queues a batch (RecordBatch v2, any base offset) for the next group commit. Resolves once the
-   * transaction holding it committed, and, with `flush`, once that commit is on disk.
+   * Queues a batch (RecordBatch v2, any base offset) for the next group transaction. Resolves once the
+   * transaction holding it committed, and, with `flush`, once that transaction commit is on disk.
    */
   append(topic: StoredTopic, partition: number, batch: Buffer, producer: ProducerRef | undefined, flush: boolean): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
@@ -323,8 +354,8 @@ export class LogStore {
     if (this.closed) return new TributaryError('SHUTTING_DOWN', 'storage is closed');
     if (partition < 0 || partition >= topic.partitions)
       return new TributaryError('INVALID_PARTITION', `topic ${topic.name} has no partition ${partition}`, { topic: topic.name, partition });
-    if (this.pendingBytes + bytes > this.opts.commitQueueBytesMax)
-      return new TributaryError('THROTTLED', `commit queue holds ${this.pendingBytes} bytes (max ${this.opts.commitQueueBytesMax})`);
+    if (this.pendingBytes + bytes > this.opts.txnQueueBytesMax)
+      return new TributaryError('THROTTLED', `transaction queue holds ${this.pendingBytes} bytes (max ${this.opts.txnQueueBytesMax})`);
     const budget = this.opts.diskBudgetBytes;
     if (budget >= 0 && this.opts.diskBudgetPolicy === 'reject-new' && this.logBytes + this.pendingBytes + bytes > budget)
       return new TributaryError('STORAGE_FULL', `disk budget of ${budget} bytes reached (policy reject-new)`, { topic: topic.name, partition });
@@ -333,12 +364,12 @@ export class LogStore {
     return null;
   }
 
-  /** Its staged writes join every group commit from now on; it calls scheduleGroup() when it needs one. */
-  addCommitParticipant(p: CommitParticipant): void {
-    this.participants.push(p);
+  /** Its staged writes join every group transaction from now on; it calls scheduleGroup() when it needs one. */
+  addTxnParticipant(p: TxnParticipant): () => void {
+    return this.participants.add(p);
   }
 
-  /** Has a group commit run at the end of this loop turn even if nothing is pending yet (see beforeGroup). */
+  /** Has a group transaction run at the end of this loop turn even if nothing is pending yet (see addBeforeGroupListener). */
   scheduleGroup(): void {
     if (this.groupScheduled) return;
     this.groupScheduled = true;
@@ -347,13 +378,13 @@ export class LogStore {
 
   private runGroup(): void {
     // While groupScheduled is still true, appends made by the hook join this group without scheduling another.
-    this.beforeGroup?.();
+    for (const listener of this.beforeGroupListeners.all) listener();
     this.groupScheduled = false;
     let group = this.pending;
     let groupBytes = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
-    const sides = this.participants.filter((p) => p.hasStaged).map((p) => p.take());
+    const sides = this.participants.all.filter((p) => p.hasStaged).map((p) => p.take());
     if (group.length === 0 && sides.length === 0) return;
 
     const refusal = this.failure ?? (this.closed ? new TributaryError('SHUTTING_DOWN', 'storage is closed') : this.roomError(groupBytes));
@@ -435,9 +466,9 @@ export class LogStore {
       state.nextOffset = cur.nextOffset;
     }
     for (const [clientId, seq] of seqs) this.producerSeqs.set(clientId, seq);
-    // Last of the in-memory updates: onLogStartMoved listeners must see this commit's appends too.
+    // Last of the in-memory updates: log start listeners must see this transaction's appends too.
     this.applyEvictions(evictions);
-    this.counters.groupCommits++;
+    this.counters.groupTxns++;
     sides.forEach((side, i) => side.settle(sideErrors[i]));
 
     let flushers: PendingAppend[] | null = null;
@@ -456,11 +487,11 @@ export class LogStore {
       else a.resolve(r);
     }
     if (flushers) this.resolveAfterFlush(flushers, group, results);
-    for (const state of next.keys()) this.onAppended(state.topicId, state.partition);
+    for (const state of next.keys()) for (const listener of this.appendListeners.all) listener(state.topicId, state.partition);
   }
 
-  // acks=all: the commit returned, so its pages are written and fdatasynced; the meta page that makes
-  // the commit durable is flushed by the next env.sync(). A failed sync is fail-stop: no ack, no
+  // acks=all: the transaction commit returned, so its pages are written and fdatasynced; the meta page that makes
+  // the transaction commit durable is flushed by the next env.sync(). A failed sync is fail-stop: no ack, no
   // further writes.
   private resolveAfterFlush(flushers: PendingAppend[], group: PendingAppend[], results: (AppendResult | TributaryError)[]): void {
     const index = new Map(group.map((a, i) => [a, i]));
@@ -476,8 +507,8 @@ export class LogStore {
   }
 
   /**
-   * Resolves once every commit made before the call is on disk. Calls share syncs: while one runs,
-   * later callers wait for the next, which starts after it (it may have begun before their commit).
+   * Resolves once every transaction commit made before the call is on disk. Calls share syncs: while one runs,
+   * later callers wait for the next, which starts after it (it may have begun before their transaction commit).
    */
   flushed(): Promise<void> {
     if (!this.syncRunning) return this.startSync();
@@ -489,25 +520,25 @@ export class LogStore {
   }
 
   /**
-   * Resolves once every record appended so far survives a power cut: at once when no commit happened
+   * Resolves once every record appended so far survives a power cut: at once when no transaction committed
    * since the last sync, else with the next shared sync. For readers that hand records on (the
-   * mirror): an acks=1 commit a power cut takes back gives its offsets to new records, which would
+   * mirror): an acks=1 transaction a power cut takes back gives its offsets to new records, which would
    * then carry the origin of records already shipped.
    */
   durable(): Promise<void> {
-    return this.counters.groupCommits === this.durableCommits ? Promise.resolve() : this.flushed();
+    return this.counters.groupTxns === this.durableGroupTxns ? Promise.resolve() : this.flushed();
   }
 
   private startSync(): Promise<void> {
     this.nextSync = null;
-    const covers = this.counters.groupCommits;
+    const covers = this.counters.groupTxns;
     const run = new Promise<void>((resolve, reject) => {
       syncToDisk(this.h.env, (err) => {
         if (err) {
           this.failStop(err, 'flush to disk failed');
           reject(this.failure);
         } else {
-          this.durableCommits = Math.max(this.durableCommits, covers);
+          this.durableGroupTxns = Math.max(this.durableGroupTxns, covers);
           resolve();
         }
       });
@@ -571,7 +602,7 @@ export class LogStore {
    * reason is fail-stop for every writer and for /healthz. `write` throwing (a key over LMDB's size
    * limit, say) only refuses it. Throws a TributaryError; nothing of `write` is kept then.
    */
-  commitSideWrite(write: () => void, opts: { checkRoom?: boolean } = {}): void {
+  sideTxn(write: () => void, opts: { checkRoom?: boolean } = {}): void {
     this.assertWritable();
     const refusal = opts.checkRoom === false ? null : this.roomError(0);
     if (refusal) throw refusal;
@@ -690,13 +721,16 @@ export class LogStore {
 
   // A floor that cannot be read keeps the whole partition: records deleted too early cannot be shipped.
   private retentionFloorOf(state: PartitionState): number {
-    if (!this.retentionFloor) return Infinity;
-    try {
-      return this.retentionFloor(state.topicId, state.partition) ?? Infinity;
-    } catch (err) {
-      this.log.error({ err, topicId: state.topicId, partition: state.partition }, 'retentionFloor failed; partition kept whole this step');
-      return -Infinity;
+    let lowest = Infinity;
+    for (const floor of this.retentionFloors.all) {
+      try {
+        lowest = Math.min(lowest, floor(state.topicId, state.partition) ?? Infinity);
+      } catch (err) {
+        this.log.error({ err, topicId: state.topicId, partition: state.partition }, 'retention floor failed; partition kept whole this step');
+        return -Infinity;
+      }
     }
+    return lowest;
   }
 
   /** Oldest batches across all partitions until `incomingBytes` fits the budget (drop-oldest only). */
@@ -759,14 +793,14 @@ export class LogStore {
       this.counters.evictedRecords += e.records;
     }
     this.log.debug({ batches: evictions.length }, 'retention deleted batches');
-    const listener = this.onLogStartMoved;
-    if (!listener) return;
     for (const [state, previousStart] of previousStarts) {
-      // The deletions are committed; a failing listener must not fail the appends or the step that made them.
-      try {
-        listener(state.topicId, state.partition, previousStart, state.logStartOffset);
-      } catch (err) {
-        this.log.error({ err, topicId: state.topicId, partition: state.partition }, 'onLogStartMoved listener failed');
+      for (const listener of this.logStartListeners.all) {
+        // The deletions are committed; a failing listener must not fail the appends or the step that made them.
+        try {
+          listener(state.topicId, state.partition, previousStart, state.logStartOffset);
+        } catch (err) {
+          this.log.error({ err, topicId: state.topicId, partition: state.partition }, 'log start listener failed');
+        }
       }
     }
   }
@@ -828,7 +862,7 @@ export class LogStore {
   /** Commits what is queued, waits for the flush, closes LMDB. */
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.pending.length > 0 || this.participants.some((p) => p.hasStaged)) this.runGroup();
+    if (this.pending.length > 0 || this.participants.all.some((p) => p.hasStaged)) this.runGroup();
     this.closed = true;
     try {
       if (!this.failure) await this.flushed();

@@ -1,7 +1,7 @@
 // A mirror's position per topic-partition: the cursor (next offset to ship upstream: everything below
 // was acknowledged) and the highest offset ever published (a publish at or below it is a resend, also
 // after a restart). Acks arrive one per record, so cursors change in memory and are persisted
-// together in one transaction (the LogStore's commitSideWrite: its room checks and fail-stop) at most
+// together in one transaction (the LogStore's sideTxn: its room checks and fail-stop) at most
 // every CURSOR_FLUSH_INTERVAL_MS (and on close). A crash loses at most that interval of cursor
 // progress, which only means re-shipping those records: the mirror is at-least-once anyway.
 //
@@ -44,7 +44,7 @@ export class MirrorCursors {
   private persisting = true;
   private closing = false;
   /** Persisting transactions so far (for tests: proves batching). */
-  commits = 0;
+  txnCommits = 0;
 
   constructor(store: SideWriteStore, mirrorName: string, logger: Logger) {
     this.store = store;
@@ -88,7 +88,7 @@ export class MirrorCursors {
    */
   reserve(pos: MirrorPosition, lastOffset: number): void {
     if (lastOffset <= pos.highReserved || this.closed) return;
-    this.store.commitSideWrite(() => this.h.mirrorCursors.putSync([this.mirror, pos.topicId, pos.partition], [pos.cursor ?? -1, lastOffset]), { checkRoom: false });
+    this.store.sideTxn(() => this.h.mirrorCursors.putSync([this.mirror, pos.topicId, pos.partition], [pos.cursor ?? -1, lastOffset]), { checkRoom: false });
     pos.highReserved = lastOffset;
   }
 
@@ -117,10 +117,10 @@ export class MirrorCursors {
     // Until close, what was reserved: a record at or below it may have left before a crash.
     const entries = [...this.dirty].map((p) => [p, p.cursor ?? -1, this.closing ? p.high : p.highReserved] as const);
     try {
-      this.store.commitSideWrite(() => {
+      this.store.sideTxn(() => {
         for (const [p, cursor, high] of entries) this.h.mirrorCursors.putSync([this.mirror, p.topicId, p.partition], [cursor, high]);
       });
-      this.commits++;
+      this.txnCommits++;
       for (const [p, cursor] of entries) if ((p.cursor ?? -1) === cursor) this.dirty.delete(p);
     } catch (err) {
       // Storage full: the records stay in the log, so shipping can go on; retry later. After a
@@ -145,11 +145,11 @@ export class MirrorCursors {
 
   /**
    * Committed before it returns (a crash right after keeps it; a power cut may take back the last
-   * commits, as for acks=1 records). Not refused for want of room: it is a few bytes, and a paused
+   * transactions, as for acks=1 records). Not refused for want of room: it is a few bytes, and a paused
    * mirror holds back retention, so resuming is how a full disk gets room back. Throws a TributaryError.
    */
   setPaused(paused: boolean): void {
-    this.store.commitSideWrite(
+    this.store.sideTxn(
       () => {
         if (paused) this.h.meta.putSync(this.pausedKey, true);
         else this.h.meta.removeSync(this.pausedKey);

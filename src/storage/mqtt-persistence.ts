@@ -5,17 +5,17 @@
 // aedes 1.x calls the promise interface of aedes-persistence 11 (the shape of its asyncPersistence.js:
 // methods without callbacks, streams as Node Readables) and refuses a persistence whose setup() is not
 // an AsyncFunction. Reads are served from in-memory indexes and values staged this turn, so they see
-// every write made before them; writes of one event-loop turn share one transaction (mqtt/group-commit.ts)
+// every write made before them; writes of one event-loop turn share one transaction (mqtt/txn-stage.ts)
 // and resolve after it.
 //
-// The environment belongs to the LogStore, and every commit goes through its commitSideWrite (room
+// The environment belongs to the LogStore, and every transaction commit goes through its sideTxn (room
 // checks, shared fail-stop): destroy() commits what is staged and must run before the store closes.
 
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { TributaryError } from '../errors.ts';
 import type { SideWriteStore } from './log-store.ts';
-import { assertKeyFits, GroupCommit } from './mqtt/group-commit.ts';
+import { assertKeyFits, TxnStage } from './mqtt/txn-stage.ts';
 import { IncomingPackets } from './mqtt/incoming.ts';
 import { OutgoingQueues } from './mqtt/outgoing.ts';
 import { RetainedStore } from './mqtt/retained.ts';
@@ -26,7 +26,7 @@ import { WillStore } from './mqtt/wills.ts';
 export type { MqttBrokerRef, MqttClientRef, MqttPacket, MqttSubscription, TopicSubscription } from './mqtt/types.ts';
 
 export class MqttPersistence {
-  private readonly writes: GroupCommit;
+  private readonly writes: TxnStage;
   private readonly retained: RetainedStore;
   private readonly subscriptions: SubscriptionStore;
   private readonly outgoing: OutgoingQueues;
@@ -35,11 +35,11 @@ export class MqttPersistence {
   private brokerRef: MqttBrokerRef | null = null;
   private destroyed = false;
 
-  /** `store`: the LogStore whose environment and commit rules the MQTT state shares. */
+  /** `store`: the LogStore whose environment and transaction rules the MQTT state shares. */
   constructor(store: SideWriteStore, logger: Logger) {
     const lmdb = store.lmdb;
-    // A failed commit leaves the indexes ahead of LMDB: rebuild them from what is committed.
-    this.writes = new GroupCommit(store, logger.child({ module: 'mqtt-persistence' }), () => this.load());
+    // A failed transaction commit leaves the indexes ahead of LMDB: rebuild them from what is committed.
+    this.writes = new TxnStage(store, logger.child({ module: 'mqtt-persistence' }), () => this.load());
     this.retained = new RetainedStore(lmdb.mqttRetained, this.writes);
     this.subscriptions = new SubscriptionStore(lmdb.mqttSubscriptions, this.writes);
     this.outgoing = new OutgoingQueues(lmdb.mqttOutgoing, this.writes);
@@ -54,8 +54,8 @@ export class MqttPersistence {
   }
 
   /** Transactions committed so far; the writes of one event-loop turn share one. */
-  get commits(): number {
-    return this.writes.commits;
+  get txnCommits(): number {
+    return this.writes.txnCommits;
   }
 
   async setup(broker: MqttBrokerRef): Promise<void> {
@@ -129,12 +129,12 @@ export class MqttPersistence {
   }
 
   /**
-   * For a QoS 1 PUBLISH this resolves once staged, and the write is lazy (mqtt/group-commit.ts). aedes
-   * sends a queued packet only after this resolves, one after the other, so waiting for a commit each
+   * For a QoS 1 PUBLISH this resolves once staged, and the write is lazy (mqtt/txn-stage.ts). aedes
+   * sends a queued packet only after this resolves, one after the other, so waiting for a transaction commit each
    * time capped a reconnecting client's backlog at one packet per fdatasync (50,000 queued messages
    * took 50 s). The update only records the messageId given to a packet already stored; a power cut
    * that takes it back makes the packet go out again under a new id, a duplicate QoS 1 allows. A QoS 2
-   * PUBLISH and a PUBREL wait for the commit: a new id for them would break exactly-once.
+   * PUBLISH and a PUBREL wait for the transaction commit: a new id for them would break exactly-once.
    */
   outgoingUpdate(client: MqttClientRef, packet: MqttPacket): Promise<void> {
     if (packet.cmd === 'publish' && packet.qos === 1) return this.stageOnly(() => this.outgoing.update(client.id, packet, true));
@@ -207,7 +207,7 @@ export class MqttPersistence {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
-    const staged = this.writes.committed();
+    const staged = this.writes.txnCommitted();
     this.writes.flush();
     await staged;
   }
@@ -216,11 +216,11 @@ export class MqttPersistence {
     if (this.writes.failed) throw this.writes.failed;
     if (this.destroyed) throw new TributaryError('SHUTTING_DOWN', 'the MQTT persistence is closed');
     const result = apply();
-    await this.writes.committed();
+    await this.writes.txnCommitted();
     return result;
   }
 
-  /** Like write(), without waiting for the commit; a later failed commit stops writes as usual. */
+  /** Like write(), without waiting for the transaction commit; a later failed transaction commit stops writes as usual. */
   private async stageOnly<T>(apply: () => T): Promise<T> {
     if (this.writes.failed) throw this.writes.failed;
     if (this.destroyed) throw new TributaryError('SHUTTING_DOWN', 'the MQTT persistence is closed');

@@ -103,14 +103,14 @@ describe('Broker', () => {
     expect(decodeRecordBatch(batch[0]).map((r) => r.value!.toString())).toEqual(['a1', 'b1', 'a3', 'b3', 'a5', 'b5', 'a7', 'b7', 'a9', 'b9']);
   });
 
-  it('commits a shared batch in the group commit of the turn it was produced in', async () => {
+  it('commits a shared batch in the group transaction of the turn it was produced in', async () => {
     const b = openBroker();
     b.createTopic({ name: 'turn' });
-    const before = b.store.stats().groupCommits;
+    const before = b.store.stats().groupTxns;
     const shared = b.produce({ topic: 'turn', records: [rec('s')], acks: 1, shareBatch: true });
-    // Queued after the store's group commit, which takes the shared batch: it runs once that commit is done.
+    // Queued after the store's group transaction, which takes the shared batch: it runs once that transaction commit is done.
     await new Promise((resolve) => setImmediate(resolve));
-    expect(b.store.stats().groupCommits - before).toBe(1);
+    expect(b.store.stats().groupTxns - before).toBe(1);
     expect(b.describeTopic('turn').partitions[0].nextOffset).toBe(1);
     await expect(shared).resolves.toMatchObject({ baseOffset: 0 });
   });

@@ -91,7 +91,7 @@ describe('defaults', () => {
         minFreeDiskBytes: 64 * MiB,
         mapSizeBytes: GiB,
         maxMapSizeBytes: -1,
-        commitQueueBytesMax: 64 * MiB,
+        txnQueueBytesMax: 64 * MiB,
       },
       retention: { checkIntervalMs: 30_000, batchesPerStep: 2000 },
     });
@@ -246,6 +246,33 @@ describe('env overrides', () => {
   it('reaches into sections the file leaves empty', () => {
     const file = writeFile('x.yaml', 'storage:\n');
     expect(loadConfig({ file, env: { TRIBUTARY_STORAGE__MIN_FREE_DISK_BYTES: '0' } }).storage.minFreeDiskBytes).toBe(0);
+  });
+});
+
+describe('old key names', () => {
+  // "commit" alone now means an offset commit; the transaction queue's old name still loads.
+  it('storage.commitQueueBytesMax in a file has the effect storage.txnQueueBytesMax has', () => {
+    const old = loadConfig({ file: writeFile('old.yaml', 'storage:\n  commitQueueBytesMax: 16MiB\n'), env: {} });
+    const renamed = loadConfig({ file: writeFile('new.yaml', 'storage:\n  txnQueueBytesMax: 16MiB\n'), env: {} });
+    expect(old.storage.txnQueueBytesMax).toBe(16 * MiB);
+    expect(old).toEqual(renamed);
+    expect(old.storage).not.toHaveProperty('commitQueueBytesMax');
+  });
+
+  it('TRIBUTARY_STORAGE__COMMIT_QUEUE_BYTES_MAX sets it too, and the file\'s value loses to it', () => {
+    const file = writeFile('old.yaml', 'storage:\n  commitQueueBytesMax: 16MiB\n');
+    expect(loadConfig({ file, env: { TRIBUTARY_STORAGE__COMMIT_QUEUE_BYTES_MAX: '32MiB' } }).storage.txnQueueBytesMax).toBe(32 * MiB);
+    expect(loadConfig({ env: { TRIBUTARY_STORAGE__TXN_QUEUE_BYTES_MAX: '32MiB' } }).storage.txnQueueBytesMax).toBe(32 * MiB);
+  });
+
+  it('both names at once is an error naming both', () => {
+    const file = writeFile('both.yaml', 'storage:\n  commitQueueBytesMax: 16MiB\n  txnQueueBytesMax: 32MiB\n');
+    expect(configError(() => loadConfig({ file, env: {} })).message).toBe(
+      `config file ${file}: storage.commitQueueBytesMax: got ${16 * MiB}, expected only one of storage.txnQueueBytesMax and its old name storage.commitQueueBytesMax`,
+    );
+    expect(configError(() => loadConfig({ file: writeFile('new.yaml', 'storage:\n  txnQueueBytesMax: 32MiB\n'), env: { TRIBUTARY_STORAGE__COMMIT_QUEUE_BYTES_MAX: '16MiB' } })).message).toBe(
+      `env TRIBUTARY_STORAGE__COMMIT_QUEUE_BYTES_MAX: got ${16 * MiB}, expected only one of storage.txnQueueBytesMax and its old name storage.commitQueueBytesMax`,
+    );
   });
 });
 

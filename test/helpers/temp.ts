@@ -35,7 +35,7 @@ export function storeOptions(dataDir: string, over: Partial<LogStoreOptions> = {
     diskBudgetBytes: -1,
     diskBudgetPolicy: 'reject-new',
     minFreeDiskBytes: 0,
-    commitQueueBytesMax: 64 * 1024 * 1024,
+    txnQueueBytesMax: 64 * 1024 * 1024,
     logger: silentLogger,
     ...over,
   };

@@ -19,7 +19,7 @@ describe('edge listener with a small frame limit', () => {
     await peer.waitFor((f) => f.type === 'registered');
 
     // Below the in-flight limit of 1024 frames, so all of them are in flight at once and settle in
-    // a few group commits: one unsplit ACK for them would be about 5 KB.
+    // a few group transactions: one unsplit ACK for them would be about 5 KB.
     const n = 1000;
     peer.send(...Array.from({ length: n }, (_, i) => produceFrame(i + 1, [`v${i}`])));
     await peer.waitFor((f) => (isAck(f) && f.entries.at(-1)!.seq === n) || isError(f), 10_000);

@@ -35,7 +35,7 @@ describe('http listener', () => {
     expect(text).toMatch(/^tributary_partition_next_offset\{topic="m",partition="0"\} 0$/m);
     expect(text).toMatch(/^tributary_errors_total\{code="OFFSET_OUT_OF_RANGE"\} 1$/m);
     expect(text).toMatch(/^tributary_connections\{listener="edge"\} 0$/m);
-    expect(text).toMatch(/^tributary_group_commits_total [1-9]/m);
+    expect(text).toMatch(/^tributary_group_txns_total [1-9]/m);
     expect(text).toMatch(/^tributary_process_resident_memory_bytes \d+/m);
   });
 

@@ -57,12 +57,12 @@ describe('LogStore', () => {
     expect(r).toMatchObject({ logStartOffset: 0, nextOffset: 5 });
   });
 
-  it('shares one transaction among appends made in the same event-loop turn (group commit)', async () => {
+  it('shares one transaction among appends made in the same event-loop turn (group transaction)', async () => {
     const store = openStore(tempDir());
     const t = store.createTopic(spec('g', 4));
-    const before = store.stats().groupCommits;
+    const before = store.stats().groupTxns;
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => store.append(t, i % 4, batchOf(5), undefined, i % 2 === 0)));
-    expect(store.stats().groupCommits - before).toBe(1);
+    expect(store.stats().groupTxns - before).toBe(1);
     for (let p = 0; p < 4; p++) expect(results.filter((_, i) => i % 4 === p).map((r) => r.baseOffset)).toEqual(Array.from({ length: 50 }, (_, i) => i * 5));
   });
 
@@ -244,7 +244,7 @@ describe('commit participants', () => {
         };
       },
     };
-    store.addCommitParticipant(p);
+    store.addTxnParticipant(p);
     return p;
   }
 
@@ -252,10 +252,10 @@ describe('commit participants', () => {
     const store = openStore(tempDir());
     const t = store.createTopic(spec('t'));
     const p = participant(store);
-    const before = store.stats().groupCommits;
+    const before = store.stats().groupTxns;
     p.stage('side-1');
     await store.append(t, 0, batchOf(1), undefined, false);
-    expect(store.stats().groupCommits - before).toBe(1);
+    expect(store.stats().groupTxns - before).toBe(1);
     expect(p.outcomes).toEqual([null]);
     expect(store.lmdb.meta.get('side-1')).toBe('v');
   });
@@ -269,7 +269,7 @@ describe('commit participants', () => {
     expect(p.outcomes).toEqual(['INVALID_REQUEST']);
     expect(store.failed).toBeNull();
     expect(values(store, 't')).toEqual(['v0', 'v1']);
-    expect(() => store.commitSideWrite(() => store.lmdb.meta.putSync('m'.repeat(2100), 1))).toThrow(expect.objectContaining({ codeName: 'INVALID_REQUEST' }));
+    expect(() => store.sideTxn(() => store.lmdb.meta.putSync('m'.repeat(2100), 1))).toThrow(expect.objectContaining({ codeName: 'INVALID_REQUEST' }));
     expect(store.failed).toBeNull();
   });
 
@@ -278,7 +278,7 @@ describe('commit participants', () => {
     const t = store.createTopic(spec('t'));
     const outcomes: (string | null)[] = [];
     let staged = true;
-    store.addCommitParticipant({
+    store.addTxnParticipant({
       get hasStaged() {
         return staged;
       },

@@ -14,9 +14,9 @@ describe('mirror cursors', () => {
     expect(cursors.get(1, 0)).toBeUndefined();
     for (let offset = 1; offset <= 1000; offset++) cursors.set(1, offset % 2, offset);
     expect(cursors.get(1, 0)).toBe(1000);
-    expect(cursors.commits).toBe(0);
+    expect(cursors.txnCommits).toBe(0);
     await sleep(CURSOR_FLUSH_INTERVAL_MS * 2);
-    expect(cursors.commits).toBe(1);
+    expect(cursors.txnCommits).toBe(1);
     cursors.set(1, 1, 1001);
     cursors.close();
     other.close();
@@ -80,10 +80,10 @@ describe('mirror cursors', () => {
     expect(cursors.paused).toBe(true);
     cursors.setPaused(false);
     expect(cursors.paused).toBe(false);
-    const attempts = vi.spyOn(store, 'commitSideWrite');
+    const attempts = vi.spyOn(store, 'sideTxn');
     cursors.set(1, 0, 5);
     cursors.flush();
-    expect(cursors.commits).toBe(0);
+    expect(cursors.txnCommits).toBe(0);
     expect(attempts).toHaveBeenCalledTimes(1);
     // Retried after 10 intervals, not given up.
     await sleep(CURSOR_FLUSH_INTERVAL_MS * 12);

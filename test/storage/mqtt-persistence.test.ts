@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { isTributaryError } from '../../src/errors.ts';
 import { LogStore } from '../../src/storage/log-store.ts';
 import { MqttPersistence, type MqttPacket } from '../../src/storage/mqtt-persistence.ts';
-import { LAZY_COMMIT_MS } from '../../src/storage/mqtt/group-commit.ts';
+import { LAZY_TXN_MS } from '../../src/storage/mqtt/txn-stage.ts';
 import { onCleanup, silentLogger, storeOptions, tempDir } from '../helpers/temp.ts';
 
 const broker = { id: 'broker-1' };
@@ -156,28 +156,28 @@ describe('MqttPersistence', () => {
     expect(await list(p.outgoingStream(bob))).toEqual([]);
   });
 
-  it('commits a QoS 1 update or a clear with the next eager write, or LAZY_COMMIT_MS after it, and answers it at once', async () => {
+  it('commits a QoS 1 update or a clear with the next eager write, or LAZY_TXN_MS after it, and answers it at once', async () => {
     const { store, persistence: p } = await openForTest();
     const stored = () => [...store.lmdb.mqttOutgoing.getRange()].map(({ value }) => value.messageId ?? null);
     await p.outgoingEnqueue({ clientId: alice.id }, publish('a/1', 'x', { brokerCounter: 1 }));
     await p.outgoingEnqueue({ clientId: alice.id }, publish('a/1', 'y', { brokerCounter: 2 }));
-    const before = p.commits;
+    const before = p.txnCommits;
     await p.outgoingUpdate(alice, { ...publish('a/1', 'x', { brokerCounter: 1 }), messageId: 11 });
     await new Promise((resolve) => setImmediate(resolve));
-    expect(p.commits).toBe(before);
+    expect(p.txnCommits).toBe(before);
     expect(stored()).toEqual([null, null]);
     // Reads see it before the commit.
     expect((await list(p.outgoingStream(alice))).map((m) => m.messageId)).toEqual([11, undefined]);
 
     await p.addSubscriptions(alice, [{ topic: 'a/+', qos: 1 }]);
-    expect(p.commits).toBe(before + 1);
+    expect(p.txnCommits).toBe(before + 1);
     expect(stored()).toEqual([11, null]);
 
     expect((await p.outgoingClearMessageId(alice, { messageId: 11 }))?.payload?.toString()).toBe('x');
-    await new Promise((resolve) => setTimeout(resolve, LAZY_COMMIT_MS / 2));
+    await new Promise((resolve) => setTimeout(resolve, LAZY_TXN_MS / 2));
     expect(stored()).toEqual([11, null]);
-    await new Promise((resolve) => setTimeout(resolve, LAZY_COMMIT_MS));
-    expect(p.commits).toBe(before + 2);
+    await new Promise((resolve) => setTimeout(resolve, LAZY_TXN_MS));
+    expect(p.txnCommits).toBe(before + 2);
     expect(stored()).toEqual([null]);
 
     // QoS 2 keeps its messageId on disk before aedes sends the packet.
@@ -218,17 +218,17 @@ describe('MqttPersistence', () => {
     const { persistence: p } = await openForTest();
     await p.outgoingEnqueue({ clientId: alice.id }, publish('a/1', 'x', { brokerCounter: 1 }));
     await p.outgoingUpdate(alice, { ...publish('a/1', 'x', { brokerCounter: 1 }), messageId: 5 });
-    const before = p.commits;
+    const before = p.txnCommits;
     const started = performance.now();
     // Stages nothing (bob has no subscriptions), but waits for the batch holding the lazy update.
     await p.cleanSubscriptions(bob);
-    expect(performance.now() - started).toBeLessThan(LAZY_COMMIT_MS / 2);
-    expect(p.commits).toBe(before + 1);
+    expect(performance.now() - started).toBeLessThan(LAZY_TXN_MS / 2);
+    expect(p.txnCommits).toBe(before + 1);
   });
 
   it('commits the writes of one event-loop turn in one transaction and serves reads from them before', async () => {
     const { persistence: p } = await openForTest();
-    const before = p.commits;
+    const before = p.txnCommits;
     const writes = [
       p.addSubscriptions(alice, [{ topic: 'a/+', qos: 1 }]),
       p.storeRetained(publish('a/1', 'first', { retain: true })),
@@ -241,17 +241,17 @@ describe('MqttPersistence', () => {
       ...Array.from({ length: 100 }, (_, i) => p.outgoingEnqueue({ clientId: alice.id }, publish('a/1', `q${i}`, { brokerCounter: i + 1 }))),
     ];
     // Nothing committed yet, and every read already sees the writes.
-    expect(p.commits).toBe(before);
+    expect(p.txnCommits).toBe(before);
     expect((await p.subscriptionsByTopic('a/1')).map((s) => s.clientId)).toEqual(['alice']);
     expect((await p.incomingGetPacket(bob, { messageId: 7 })).payload!.toString()).toBe('x');
     expect((await p.getWill(bob))?.topic).toBe('status/bob');
-    expect(p.commits).toBe(before);
+    expect(p.txnCommits).toBe(before);
     const staged = await list(p.createRetainedStream('a/#'));
     expect(staged.map((m) => m.payload!.toString()).sort()).toEqual(['back', 'second']);
     expect(await list(p.outgoingStream(alice))).toHaveLength(100);
 
     await Promise.all(writes);
-    expect(p.commits - before).toBe(1);
+    expect(p.txnCommits - before).toBe(1);
     const committed = await list(p.createRetainedStream('a/#'));
     expect(committed.map((m) => m.payload!.toString()).sort()).toEqual(['back', 'second']);
     expect((await list(p.outgoingStream(alice))).map((m) => m.payload!.toString())).toEqual(Array.from({ length: 100 }, (_, i) => `q${i}`));

@@ -29,7 +29,7 @@ describe('retention floor', () => {
       [0, 5],
       [1, 2],
     ]);
-    store.retentionFloor = (topicId, partition) => (topicId === t.id ? floors.get(partition) : undefined);
+    store.addRetentionFloor((topicId, partition) => (topicId === t.id ? floors.get(partition) : undefined));
 
     expect(store.maintenanceStep(Date.now(), 100)).toBe(3);
     expect(store.partitionState(t.id, 0)).toMatchObject({ logStartOffset: 4, nextOffset: 8 });
@@ -53,7 +53,7 @@ describe('retention floor', () => {
     const t = store.createTopic(spec('size', 1, -1, one));
     for (let i = 0; i < 5; i++) await store.append(t, 0, batchOf(1, Date.now()), undefined, false);
     let floor: number | undefined = 2;
-    store.retentionFloor = () => floor;
+    store.addRetentionFloor(() => floor);
 
     expect(store.maintenanceStep(Date.now(), 100)).toBe(2);
     expect(store.partitionState(t.id, 0)).toMatchObject({ logStartOffset: 2, nextOffset: 5, bytes: 3 * one });
@@ -69,10 +69,10 @@ describe('retention floor', () => {
     for (let i = 0; i < 3; i++) await store.append(t, 0, batchOf(2, Date.now() - 120_000), undefined, false);
     await store.append(t, 0, batchOf(2, Date.now()), undefined, false);
     const asked: [number, number][] = [];
-    store.retentionFloor = (topicId, partition) => {
+    store.addRetentionFloor((topicId, partition) => {
       asked.push([topicId, partition]);
       return undefined;
-    };
+    });
     expect(store.maintenanceStep(Date.now(), 100)).toBe(3);
     expect(asked).toEqual([[t.id, 0]]);
     expect(store.partitionState(t.id, 0)).toMatchObject({ logStartOffset: 6, nextOffset: 8 });
@@ -82,10 +82,10 @@ describe('retention floor', () => {
     const store = openStore(tempDir());
     const t = store.createTopic(spec('throws', 2, 60_000));
     for (const p of [0, 1]) await store.append(t, p, batchOf(2, Date.now() - 120_000), undefined, false);
-    store.retentionFloor = (_topicId, partition) => {
+    store.addRetentionFloor((_topicId, partition) => {
       if (partition === 0) throw new Error('cursor unavailable');
       return undefined;
-    };
+    });
     expect(store.maintenanceStep(Date.now(), 100)).toBe(1);
     expect(store.partitionState(t.id, 0)!.logStartOffset).toBe(0);
     expect(store.partitionState(t.id, 1)!.logStartOffset).toBe(2);
@@ -105,13 +105,13 @@ describe('disk budget past the floor', () => {
 
     const store = openStore(dir, { diskBudgetBytes: 2 * size, diskBudgetPolicy: 'drop-oldest' });
     const t = store.getTopic('budget')!;
-    store.retentionFloor = () => 2;
+    store.addRetentionFloor(() => 2);
     const moves: Move[] = [];
     const seen: { logStartOffset: number; logBytes: number }[] = [];
-    store.onLogStartMoved = (topicId, partition, previousStart, newStart) => {
+    store.addLogStartListener((topicId, partition, previousStart, newStart) => {
       moves.push([topicId, partition, previousStart, newStart]);
       seen.push({ logStartOffset: store.partitionState(topicId, partition)!.logStartOffset, logBytes: store.stats().logBytes });
-    };
+    });
 
     expect(store.maintenanceStep(Date.now(), 100)).toBe(4);
     expect(moves.sort((a, b) => a[1] - b[1])).toEqual([
@@ -130,13 +130,13 @@ describe('disk budget past the floor', () => {
     const size = batchOf(10, Date.now()).length;
     const store = openStore(tempDir(), { diskBudgetBytes: 3 * size, diskBudgetPolicy: 'drop-oldest' });
     const t = store.createTopic(spec('append'));
-    store.retentionFloor = () => 0;
+    store.addRetentionFloor(() => 0);
     const moves: Move[] = [];
     const nextOffsets: number[] = [];
-    store.onLogStartMoved = (topicId, partition, previousStart, newStart) => {
+    store.addLogStartListener((topicId, partition, previousStart, newStart) => {
       moves.push([topicId, partition, previousStart, newStart]);
       nextOffsets.push(store.partitionState(topicId, partition)!.nextOffset);
-    };
+    });
 
     for (let i = 0; i < 3; i++) await store.append(t, 0, batchOf(10, Date.now()), undefined, false);
     expect(moves).toEqual([]);
@@ -155,10 +155,10 @@ describe('disk budget past the floor', () => {
     const size = batchOf(10, Date.now()).length;
     const store = openStore(dir, { diskBudgetBytes: 2 * size, diskBudgetPolicy: 'drop-oldest' });
     let calls = 0;
-    store.onLogStartMoved = () => {
+    store.addLogStartListener(() => {
       calls++;
       throw new Error('listener failed');
-    };
+    });
     const t = store.createTopic(spec('throwing'));
     for (let i = 0; i < 3; i++) expect((await store.append(t, 0, batchOf(10, Date.now()), undefined, false)).baseOffset).toBe(i * 10);
     expect(calls).toBe(1);
@@ -170,11 +170,11 @@ describe('disk budget past the floor', () => {
   });
 });
 
-describe('onTopicsChanged', () => {
+describe('topics listeners', () => {
   it('fires after a topic is created, grown and deleted, with the change visible', () => {
     const store = openStore(tempDir());
     const seen: [string, number][][] = [];
-    store.onTopicsChanged = () => seen.push(store.listTopics().map((t) => [t.name, store.partitionStates(t.id).length]));
+    store.addTopicsListener(() => seen.push(store.listTopics().map((t) => [t.name, store.partitionStates(t.id).length])));
 
     store.createTopic(spec('a'));
     store.growTopic('a', 3);
@@ -185,9 +185,9 @@ describe('onTopicsChanged', () => {
 
   it('keeps the change when the listener throws', () => {
     const store = openStore(tempDir());
-    store.onTopicsChanged = () => {
+    store.addTopicsListener(() => {
       throw new Error('listener failed');
-    };
+    });
     expect(store.createTopic(spec('b')).name).toBe('b');
     expect(store.growTopic('b', 2).partitions).toBe(2);
     store.deleteTopic('b');

@@ -49,7 +49,7 @@ abstractPersistence({
       diskBudgetBytes: -1,
       diskBudgetPolicy: 'reject-new',
       minFreeDiskBytes: 0,
-      commitQueueBytesMax: 64 * 1024 * 1024,
+      txnQueueBytesMax: 64 * 1024 * 1024,
       logger,
     });
     return new TempDirPersistence(dir, store);

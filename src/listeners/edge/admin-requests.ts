@@ -18,7 +18,7 @@ export function register(broker: Broker, aliases: Map<number, string>, frame: Re
 
 export function metadata(broker: Broker, frame: MetadataFrame): Frame {
   // [EDGE-5.10] requested topics that do not exist are left out.
-  const topics = frame.topics.length === 0 ? broker.listTopics() : frame.topics.filter((t) => broker.store.getTopic(t)).map((t) => broker.describeTopic(t));
+  const topics = frame.topics.length === 0 ? broker.listTopics() : frame.topics.filter((t) => broker.findTopic(t)).map((t) => broker.describeTopic(t));
   const out: TopicMetadata[] = topics.map((t) => ({
     name: t.name,
     retentionMs: t.retentionMs,
@@ -30,7 +30,7 @@ export function metadata(broker: Broker, frame: MetadataFrame): Frame {
 
 export function createTopic(broker: Broker, frame: CreateTopicFrame): Frame {
   const partitions = frame.partitions > 0 ? frame.partitions : undefined;
-  const existing = frame.grow ? broker.store.getTopic(frame.name) : undefined;
+  const existing = frame.grow ? broker.findTopic(frame.name) : undefined;
   if (existing) {
     // [EDGE-6.3] a count not above the current one changes nothing.
     if (partitions !== undefined && partitions > existing.partitions) broker.growTopic(frame.name, partitions);

@@ -270,7 +270,7 @@ export class EdgeConnection {
     );
     this.idleMs = Math.ceil(keepaliveMs * 1.5);
     this.armIdle();
-    const lastSeq = frame.idempotent ? this.host.broker.store.lastProducerSeq(frame.clientId) : 0;
+    const lastSeq = frame.idempotent ? this.host.broker.lastProducerSeq(frame.clientId) : 0;
     this.send({ type: 'welcome', version: EDGE_PROTOCOL_VERSION, keepaliveMs, frameBytesMax, lastSeq });
     this.log.debug({ idempotent: frame.idempotent, frameBytesMax, keepaliveMs, lastSeq }, 'edge client connected');
   }

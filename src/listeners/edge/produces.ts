@@ -1,6 +1,6 @@
 // PRODUCE on one edge connection [EDGE-7]: every frame with acks 1 or all is answered exactly once, in
 // the order the frames arrived, with an ACK entry or an ERROR [EDGE-7.4]; one ACK frame carries what a
-// group commit settled [EDGE-5.6]. For an idempotent client, a retransmission is answered with where
+// group transaction settled [EDGE-5.6]. For an idempotent client, a retransmission is answered with where
 // the original's records are [EDGE-7.5]. It counts the frames and bytes awaiting their answer; the
 // connection decides when that stops reading.
 
@@ -121,7 +121,7 @@ export class Produces {
   private answerRetransmission(frame: ProduceFrame, topic: string | undefined, producer: { clientId: string; window: ProducerWindow }): boolean {
     const takenHere = frame.seq <= this.seqMax;
     this.seqMax = Math.max(this.seqMax, frame.seq);
-    const stored = this.host.broker.store.lastProducerSeq(producer.clientId);
+    const stored = this.host.broker.lastProducerSeq(producer.clientId);
     // The usual frame, above everything seen: no search.
     if (!takenHere && frame.seq > stored) return false;
     // The first unanswered frame under this seq is the original; its followers come after it.
@@ -174,8 +174,8 @@ export class Produces {
     }
     if (this.drainScheduled) return;
     this.drainScheduled = true;
-    // One ACK frame for everything a group commit settled [EDGE-5.6]: setImmediate runs after every
-    // promise continuation of that commit.
+    // One ACK frame for everything a group transaction settled [EDGE-5.6]: setImmediate runs after every
+    // promise continuation of that transaction commit.
     setImmediate(() => this.drain());
   }
 
@@ -209,7 +209,7 @@ function refusedBefore(seq: number): TributaryError {
 function unknownLocation(broker: Broker, frame: ProduceFrame, topic: string | undefined): { partition: number; baseOffset: number } {
   if (frame.partition >= 0) return { partition: frame.partition, baseOffset: 0 };
   const key = frame.records[0]?.key ?? null;
-  const partitions = (topic === undefined ? undefined : broker.store.getTopic(topic)?.partitions) ?? 1;
+  const partitions = (topic === undefined ? undefined : broker.findTopic(topic)?.partitions) ?? 1;
   return { partition: key === null ? 0 : partitionForKey(key, partitions), baseOffset: 0 };
 }
 

@@ -8,9 +8,9 @@
 //
 // Per client:
 // - records reach the log in the order the PUBLISH packets arrived, and acknowledgements leave in
-//   that order too [MQTT-4.6.0-2], whatever order the commits resolve in;
+//   that order too [MQTT-4.6.0-2], whatever order the transaction commits resolve in;
 // - QoS 0 is appended without waiting: the callback (delivery to subscribers) does not wait for the
-//   commit, but the append still counts against the client's in-flight bound;
+//   transaction commit, but the append still counts against the client's in-flight bound;
 // - at most `inflightMax` appends are in flight; past it the listener stops reading the client's
 //   socket (onFlow), so TCP pushes back on the device instead of the broker buffering;
 // - QoS 2: a retransmission aedes already holds (same packet id, before PUBREL) is not appended
@@ -63,7 +63,7 @@ interface Entry {
   /** False while the QoS 2 duplicate check runs. */
   ready: boolean;
   duplicate: boolean;
-  committed: boolean;
+  txnCommitted: boolean;
   done: Done;
 }
 
@@ -113,7 +113,7 @@ export class DurablePublisher {
     if (flow.failure !== null) {
       // Refused by refuse(), not at once: a failed callback makes aedes destroy the socket, and the
       // acknowledgements of the entries ahead of this one must leave first.
-      flow.admission.push({ seq: flow.received++, packet, route: null, receivedMs, receivedAt, ready: true, duplicate: false, committed: false, done });
+      flow.admission.push({ seq: flow.received++, packet, route: null, receivedMs, receivedAt, ready: true, duplicate: false, txnCommitted: false, done });
       return this.release(client, flow);
     }
     const route = this.opts.router.route(packet.topic, client.id);
@@ -121,7 +121,7 @@ export class DurablePublisher {
       this.opts.metrics.unrouted++;
       if (this.log.isLevelEnabled('debug')) this.log.debug({ clientId: client.id, mqttTopic: packet.topic }, 'no route: delivered, not logged');
     }
-    const entry: Entry = { seq: flow.received++, packet, route, receivedMs, receivedAt, ready: packet.qos !== 2 || route === null, duplicate: false, committed: false, done };
+    const entry: Entry = { seq: flow.received++, packet, route, receivedMs, receivedAt, ready: packet.qos !== 2 || route === null, duplicate: false, txnCommitted: false, done };
     flow.admission.push(entry);
     if (entry.ready) return this.pump(client, flow);
     this.opts
@@ -145,7 +145,7 @@ export class DurablePublisher {
   deny(client: Client, packet: PublishPacket, error: TributaryError, done: Done): void {
     const flow = this.flowOf(client);
     const seq = flow.received++;
-    flow.admission.push({ seq, packet, route: null, receivedMs: Date.now(), receivedAt: performance.now(), ready: true, duplicate: false, committed: false, done });
+    flow.admission.push({ seq, packet, route: null, receivedMs: Date.now(), receivedAt: performance.now(), ready: true, duplicate: false, txnCommitted: false, done });
     this.failAt(client, flow, seq, error);
     this.pump(client, flow);
   }
@@ -163,13 +163,13 @@ export class DurablePublisher {
     while (flow.admission.length > 0 && flow.admission[0].ready && flow.admission[0].seq < flow.failedSeq) {
       const e = flow.admission.shift()!;
       const qos = e.packet.qos;
-      const waitForCommit = qos > 0 && e.route !== null && e.route.acks !== 0 && !e.duplicate;
+      const waitForTxn = qos > 0 && e.route !== null && e.route.acks !== 0 && !e.duplicate;
       if (e.route !== null && !e.duplicate) this.append(client, flow, e, e.route);
       if (qos === 0) {
         e.done(null);
         continue;
       }
-      e.committed = !waitForCommit;
+      e.txnCommitted = !waitForTxn;
       flow.unacked.push(e);
     }
     this.release(client, flow);
@@ -189,7 +189,7 @@ export class DurablePublisher {
         this.appendSettled(client, flow);
         if (this.log.isLevelEnabled('debug'))
           this.log.debug({ clientId: client.id, mqttTopic: packet.topic, qos: packet.qos, topic: r.topic, partition: r.partition, offset: r.baseOffset, route: route.name }, 'mqtt publish appended');
-        e.committed = true;
+        e.txnCommitted = true;
         this.release(client, flow);
       },
       (err: unknown) => {
@@ -218,7 +218,7 @@ export class DurablePublisher {
    * once nothing ahead of that failure is left, refuses the rest.
    */
   private release(client: Client, flow: ClientFlow): void {
-    while (flow.unacked.length > 0 && flow.unacked[0].committed && flow.unacked[0].seq < flow.failedSeq) {
+    while (flow.unacked.length > 0 && flow.unacked[0].txnCommitted && flow.unacked[0].seq < flow.failedSeq) {
       const e = flow.unacked.shift()!;
       this.opts.metrics.pubackLatencyByQos[e.packet.qos].observe((performance.now() - e.receivedAt) / 1000);
       e.done(null);
@@ -268,7 +268,7 @@ export class DurablePublisher {
 
   /**
    * Nothing from `seq` on is acknowledged: an earlier point stays, a failure ahead of it moves the
-   * point up (or release() would wait forever for its commit). True for the connection's first
+   * point up (or release() would wait forever for its transaction commit). True for the connection's first
    * failure, which is the one its entries are refused with; reading stops then.
    */
   private failAt(client: Client, flow: ClientFlow, seq: number, error: TributaryError): boolean {
@@ -320,7 +320,7 @@ export class DurablePublisher {
 
   private async drain(): Promise<void> {
     if (this.appendsInflight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
-    // The last commits released their PUBACKs in this turn, and mqtt-packet holds them corked until
+    // The last transaction commits released their PUBACKs in this turn, and mqtt-packet holds them corked until
     // the next tick; the caller destroys the sockets next. The refusals release() scheduled run
     // before this, after those PUBACKs left.
     await new Promise<void>((resolve) => setImmediate(resolve));

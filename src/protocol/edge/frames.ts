@@ -24,7 +24,7 @@ export const FrameType = {
   ERROR: 0x7f,
 } as const;
 
-/** acks on the wire: 0 = none, 1 = after commit, 2 = after flush to disk ("all"). */
+/** acks on the wire: 0 = none, 1 = after the transaction commits, 2 = after flush to disk ("all"). */
 export type Acks = 0 | 1 | 'all';
 
 export interface EdgeHeader {

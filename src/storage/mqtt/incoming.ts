@@ -3,16 +3,16 @@
 
 import type { Database } from 'lmdb';
 import { TributaryError } from '../../errors.ts';
-import type { GroupCommit } from './group-commit.ts';
+import type { TxnStage } from './txn-stage.ts';
 import { asAedesPacket } from './packet.ts';
 import type { MqttPacket } from './types.ts';
 
 export class IncomingPackets {
   private readonly db: Database<MqttPacket, [string, number]>;
-  private readonly writes: GroupCommit;
+  private readonly writes: TxnStage;
   private readonly ids = new Map<string, Set<number>>();
 
-  constructor(db: Database<MqttPacket, [string, number]>, writes: GroupCommit) {
+  constructor(db: Database<MqttPacket, [string, number]>, writes: TxnStage) {
     this.db = db;
     this.writes = writes;
   }

@@ -6,7 +6,7 @@
 
 import type { Database } from 'lmdb';
 import { TributaryError } from '../../errors.ts';
-import type { GroupCommit } from './group-commit.ts';
+import type { TxnStage } from './txn-stage.ts';
 import { asAedesPacket } from './packet.ts';
 import type { MqttPacket } from './types.ts';
 
@@ -80,11 +80,11 @@ class ClientQueue {
 
 export class OutgoingQueues {
   private readonly db: Database<MqttPacket, [string, number]>;
-  private readonly writes: GroupCommit;
+  private readonly writes: TxnStage;
   private readonly queues = new Map<string, ClientQueue>();
   private nextSeq = 0;
 
-  constructor(db: Database<MqttPacket, [string, number]>, writes: GroupCommit) {
+  constructor(db: Database<MqttPacket, [string, number]>, writes: TxnStage) {
     this.db = db;
     this.writes = writes;
   }
@@ -93,7 +93,7 @@ export class OutgoingQueues {
     this.queues.clear();
     for (const { key, value } of this.db.getRange()) {
       this.queueOf(key[0]).add(queued(key[1], value));
-      // Never lower: after a failed commit the staged seqs are gone, but reusing one buys nothing.
+      // Never lower: after a failed transaction commit the staged seqs are gone, but reusing one buys nothing.
       this.nextSeq = Math.max(this.nextSeq, key[1] + 1);
     }
   }
@@ -133,7 +133,7 @@ export class OutgoingQueues {
 
   /**
    * Removes the first queued packet with this messageId and returns it; none is not an error. The
-   * removal is a lazy write (mqtt/group-commit.ts): lost in a power cut, it sends the packet again.
+   * removal is a lazy write (mqtt/txn-stage.ts): lost in a power cut, it sends the packet again.
    */
   clear(clientId: string, messageId: number | undefined): MqttPacket | undefined {
     const queue = this.queues.get(clientId);

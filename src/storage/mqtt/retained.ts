@@ -3,16 +3,16 @@
 // topics are kept at hand and only the matching packets are read.
 
 import type { Database } from 'lmdb';
-import type { GroupCommit } from './group-commit.ts';
+import type { TxnStage } from './txn-stage.ts';
 import { filterMatcher } from './topic-match.ts';
 import type { MqttPacket } from './types.ts';
 
 export class RetainedStore {
   private readonly db: Database<MqttPacket, string>;
-  private readonly writes: GroupCommit;
+  private readonly writes: TxnStage;
   private readonly topics = new Set<string>();
 
-  constructor(db: Database<MqttPacket, string>, writes: GroupCommit) {
+  constructor(db: Database<MqttPacket, string>, writes: TxnStage) {
     this.db = db;
     this.writes = writes;
   }

@@ -6,17 +6,17 @@
 
 import type { Database } from 'lmdb';
 import QlobberSub from 'qlobber/aedes/qlobber-sub.js';
-import type { GroupCommit } from './group-commit.ts';
+import type { TxnStage } from './txn-stage.ts';
 import { MQTT_WILDCARDS } from './topic-match.ts';
 import type { MqttSubscription, StoredSubscription, TopicSubscription } from './types.ts';
 
 export class SubscriptionStore {
   private readonly db: Database<StoredSubscription, [string, string]>;
-  private readonly writes: GroupCommit;
+  private readonly writes: TxnStage;
   private readonly byClient = new Map<string, Map<string, StoredSubscription>>();
   private readonly trie = new QlobberSub(MQTT_WILDCARDS);
 
-  constructor(db: Database<StoredSubscription, [string, string]>, writes: GroupCommit) {
+  constructor(db: Database<StoredSubscription, [string, string]>, writes: TxnStage) {
     this.db = db;
     this.writes = writes;
   }

@@ -2,15 +2,15 @@
 // filters on.
 
 import type { Database } from 'lmdb';
-import type { GroupCommit } from './group-commit.ts';
+import type { TxnStage } from './txn-stage.ts';
 import type { MqttPacket } from './types.ts';
 
 export class WillStore {
   private readonly db: Database<MqttPacket, string>;
-  private readonly writes: GroupCommit;
+  private readonly writes: TxnStage;
   private readonly brokerOf = new Map<string, string | undefined>();
 
-  constructor(db: Database<MqttPacket, string>, writes: GroupCommit) {
+  constructor(db: Database<MqttPacket, string>, writes: TxnStage) {
     this.db = db;
     this.writes = writes;
   }

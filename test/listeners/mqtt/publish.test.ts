@@ -93,7 +93,7 @@ describe('MQTT publish → log', () => {
     expect((await logRecords(broker.running, 'mqtt')).map((r) => r.value!.toString())).toEqual(payloads);
   });
 
-  it('lets many clients publishing at once share storage transactions (group commit)', async () => {
+  it('lets many clients publishing at once share storage transactions (group transaction)', async () => {
     const broker = await startMqttBroker({ defaultRoute: { acks: 'all' } });
     const clients = await Promise.all(Array.from({ length: 40 }, (_, i) => connectMqtt(broker, { clientId: `dev-${i}` })));
     const before = broker.running.broker.store.stats();
@@ -102,7 +102,7 @@ describe('MQTT publish → log', () => {
     expect(after.appendedRecords - before.appendedRecords).toBe(400);
     // Publishes of one turn to one partition share a batch, and batches of one turn a transaction.
     expect(after.appends - before.appends).toBeLessThan(400);
-    expect(after.groupCommits - before.groupCommits).toBeLessThan(100);
+    expect(after.groupTxns - before.groupTxns).toBeLessThan(100);
     // Per device, the log keeps publish order.
     const log = await logRecords(broker.running, 'mqtt');
     for (let i = 0; i < 40; i++) expect(log.filter((r) => r.key!.toString() === `fleet/${i}`).map((r) => r.value!.toString())).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
@@ -206,7 +206,7 @@ describe('MQTT publish → log', () => {
     const listener = broker.running.mqtt!;
     const peer = await RawMqtt.session(broker.mqttPort, 'mixed');
     const pubackIds = () => peer.packets.filter((p) => p.cmd === 'puback').map((p) => (p as { messageId: number }).messageId);
-    // One write, so every commit of one burst is in flight at once and the fast ones finish first.
+    // One write, so every transaction commit of one burst is in flight at once and the fast ones finish first.
     const burst = (from: number) =>
       peer.write(
         Buffer.concat(

@@ -1,24 +1,24 @@
-// Group commit for the MQTT persistence. aedes makes one persistence call per MQTT operation, and a
+// Stages the MQTT persistence's writes for the log's group transaction. aedes makes one persistence call per MQTT operation, and a
 // synchronous LMDB transaction per call would cost one fdatasync per call, on the main thread. So
-// writes are staged and ride in the LogStore's next group commit (a CommitParticipant): the log's
+// writes are staged and ride in the LogStore's next group transaction (a TxnParticipant): the log's
 // appends and the session writes of one event-loop turn share one transaction and one fdatasync,
 // the log's room checks, and its fail-stop (a session write that fails with EIO stops the log's
-// writes too and turns /healthz to 503). Every caller of a turn is answered after its commit. The
+// writes too and turns /healthz to 503). Every caller of a turn is answered after its transaction commit. The
 // session writes of a turn are one participant: if one of them is refused (checked keys make that
 // rare), all of that turn's are, and the indexes are reloaded.
 //
-// Until the commit, reads of a staged key return the staged value; a later write of the same key in
+// Until the transaction commit, reads of a staged key return the staged value; a later write of the same key in
 // the turn replaces the staged one, which is applying them in call order.
 //
 // A lazy write (one whose loss in a power cut only makes a QoS 1 delivery go out again) does not
-// call for a commit of its own: it rides with the next group commit, or one LAZY_COMMIT_MS after it
-// was staged. A client draining its queue makes such writes one packet per loop turn, and a commit
+// call for a transaction commit of its own: it rides with the next group transaction, or one LAZY_TXN_MS after it
+// was staged. A client draining its queue makes such writes one packet per loop turn, and a transaction commit
 // per turn would cap the drain at one packet per fdatasync.
 
 import type { Database, Key } from 'lmdb';
 import type { Logger } from 'pino';
 import { asTributaryError, TributaryError } from '../../errors.ts';
-import type { CommitParticipant, SideWriteStore, TakenWrites } from '../log-store.ts';
+import type { TxnParticipant, SideWriteStore, TakenWrites } from '../log-store.ts';
 
 interface Staged {
   key: Key;
@@ -28,8 +28,8 @@ interface Staged {
 
 type StagedWrites = Map<Database, Map<string, Staged>>;
 
-/** How long a lazy write may wait for a commit. */
-export const LAZY_COMMIT_MS = 100;
+/** How long a lazy write may wait for a transaction commit. */
+export const LAZY_TXN_MS = 100;
 
 interface Batch {
   promise: Promise<void>;
@@ -37,7 +37,7 @@ interface Batch {
   reject: (err: TributaryError) => void;
 }
 
-export class GroupCommit implements CommitParticipant {
+export class TxnStage implements TxnParticipant {
   private readonly store: SideWriteStore;
   private readonly log: Logger;
   private readonly onRollback: () => void;
@@ -46,14 +46,14 @@ export class GroupCommit implements CommitParticipant {
   private batch: Batch | null = null;
   private lazyTimer: NodeJS.Timeout | null = null;
   private failure: TributaryError | null = null;
-  private commitCount = 0;
+  private txnCommitCount = 0;
 
-  /** `onRollback` runs after a failed commit, so callers can drop in-memory state the commit did not keep. */
+  /** `onRollback` runs after a failed transaction commit, so callers can drop in-memory state the transaction commit did not keep. */
   constructor(store: SideWriteStore, logger: Logger, onRollback: () => void) {
     this.store = store;
     this.log = logger;
     this.onRollback = onRollback;
-    store.addCommitParticipant(this);
+    store.addTxnParticipant(this);
   }
 
   /** `value` is committed as it is at the end of the turn: the caller must not change it afterwards. */
@@ -73,7 +73,7 @@ export class GroupCommit implements CommitParticipant {
   }
 
   /** Resolves once every write staged so far is committed; rejects with STORAGE_FULL or STORAGE_FAILED. */
-  committed(): Promise<void> {
+  txnCommitted(): Promise<void> {
     if (this.batch === null) return Promise.resolve();
     // Someone waits: a batch holding only lazy writes (or none of the caller's) must not make it wait for the timer.
     this.store.scheduleGroup();
@@ -85,7 +85,7 @@ export class GroupCommit implements CommitParticipant {
     if (!this.hasStaged) return;
     const taken = this.take();
     try {
-      this.store.commitSideWrite(() => taken.write());
+      this.store.sideTxn(() => taken.write());
     } catch (err) {
       return taken.settle(asTributaryError(err));
     }
@@ -93,8 +93,8 @@ export class GroupCommit implements CommitParticipant {
   }
 
   /** Transactions committed so far. */
-  get commits(): number {
-    return this.commitCount;
+  get txnCommits(): number {
+    return this.txnCommitCount;
   }
 
   /** Set once storage failed for a reason other than room: no write is accepted after it. */
@@ -123,7 +123,7 @@ export class GroupCommit implements CommitParticipant {
       },
       settle: (err) => {
         if (err === null) {
-          this.commitCount++;
+          this.txnCommitCount++;
           return batch.resolve();
         }
         this.log.warn({ code: err.codeName, err: err.message, writes: countWrites(staged) }, 'MQTT session writes not committed; session state reloaded from disk');
@@ -139,14 +139,14 @@ export class GroupCommit implements CommitParticipant {
     if (!writes) this.staged.set(db, (writes = new Map()));
     writes.set(JSON.stringify(key), { key, value });
     this.batch ??= newBatch();
-    // The log's group commit runs from setImmediate, after this turn's I/O callbacks: every operation
+    // The log's group transaction runs from setImmediate, after this turn's I/O callbacks: every operation
     // decoded from the sockets readable now joins the same transaction.
     if (!lazy) this.store.scheduleGroup();
-    else this.lazyTimer ??= setTimeout(() => this.store.scheduleGroup(), LAZY_COMMIT_MS);
+    else this.lazyTimer ??= setTimeout(() => this.store.scheduleGroup(), LAZY_TXN_MS);
   }
 
-  // Runs after a failed commit: a throw here would take the process down, so a rollback that cannot
-  // read LMDB (the environment was closed under a scheduled commit) stops writes instead.
+  // Runs after a failed transaction commit: a throw here would take the process down, so a rollback that cannot
+  // read LMDB (the environment was closed under a scheduled transaction commit) stops writes instead.
   private rollback(): void {
     try {
       this.onRollback();
