@@ -139,7 +139,7 @@ export class MqttListener implements MqttMetricsSource {
   private async listen(): Promise<void> {
     const { host } = this.opts;
     this.tcp = net.createServer((socket) => this.accept(socket, 'tcp', undefined, socket.remoteAddress));
-    await listenOn(this.tcp, host, this.opts.port);
+    await listenOn(this.tcp, host, this.opts.port, this.log, 'mqtt');
     if (this.opts.ws.enabled) {
       this.wsHttp = http.createServer((_req, res) => {
         res.writeHead(426, { 'content-type': 'text/plain' });
@@ -148,10 +148,12 @@ export class MqttListener implements MqttMetricsSource {
       // Bound first: ws re-emits its HTTP server's errors on the WebSocketServer, so a bind error
       // would also reach a WebSocketServer made before, with no listener (an uncaught 'error'),
       // instead of only listenOn's rejection, which names listeners.mqtt.ws.port.
-      await listenOn(this.wsHttp, host, this.opts.ws.port);
+      await listenOn(this.wsHttp, host, this.opts.ws.port, this.log, 'mqtt-ws');
       // [MQTT-6.0.0-2] a WebSocket message may carry several MQTT packets: leave room past one.
       this.wss = new WebSocketServer({ server: this.wsHttp, maxPayload: this.opts.messageBytesMax + 64 * 1024 });
-      this.wss.on('error', (err) => this.log.error({ err: err.message, wsPort: this.wsPort }, 'MQTT WebSocket server error'));
+      // ws re-emits its HTTP server's errors here, which listenOn already logs (server "mqtt-ws");
+      // the listener only keeps them from being uncaught.
+      this.wss.on('error', () => undefined);
       this.wss.on('connection', (ws, req) => {
         if (this.connections.size >= this.opts.connectionsMax) {
           this.refuseOverLimit('ws', req.socket.remoteAddress);
@@ -171,7 +173,7 @@ export class MqttListener implements MqttMetricsSource {
         (socket) => this.accept(socket, 'tls', undefined, socket.remoteAddress),
       );
       this.tlsServer.on('tlsClientError', (err) => this.log.debug({ err: err.message }, 'TLS handshake failed'));
-      await listenOn(this.tlsServer, host, t.port);
+      await listenOn(this.tlsServer, host, t.port, this.log, 'mqtt-tls');
     }
     this.log.info({ host, port: this.port, wsPort: this.wsPort, tlsPort: this.tlsPort }, 'mqtt listening');
   }
