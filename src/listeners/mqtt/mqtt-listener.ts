@@ -54,6 +54,7 @@ type Transport = 'tcp' | 'ws' | 'tls';
 interface ConnectSeen {
   clientId: string;
   clean: boolean;
+  protocolVersion: number | undefined;
   willTopic: string | undefined;
 }
 
@@ -107,6 +108,9 @@ export class MqttListener implements MqttMetricsSource {
     l.aedes = await Aedes.createBroker({
       persistence: opts.persistence,
       maxTopicLevels: opts.topicLevelsMax,
+      // aedes refuses MQTT 3.1 ids over 23 characters by default; Mosquitto takes them, and so do
+      // we: authenticate() bounds every id by limits.mqttClientIdBytesMax, and counts the refusal.
+      maxClientsIdLength: Number.MAX_SAFE_INTEGER,
       // aedes closes a connection whose written packets wait longer than this for 'drain'.
       drainTimeout: opts.subscriberStallMs,
       // The gate hands aedes nothing after a CONNECT before its CONNACK, so aedes' queue for such
@@ -248,7 +252,7 @@ export class MqttListener implements MqttMetricsSource {
       this.log.info({ clientId: packet.clientId.slice(0, 64), remote: remoteOf(client), code: err.codeName, err: err.message }, 'closing MQTT connection');
       return done(err, false);
     }
-    this.connects.set(client, { clientId: packet.clientId, clean: packet.clean !== false, willTopic: packet.will?.topic });
+    this.connects.set(client, { clientId: packet.clientId, clean: packet.clean !== false, protocolVersion: packet.protocolVersion, willTopic: packet.will?.topic });
     done(null, true);
   }
 
@@ -261,6 +265,10 @@ export class MqttListener implements MqttMetricsSource {
     // [MQTT-3.1.3-8] aedes names a client that sent no id; a session kept under that name could never be resumed.
     if (connect !== undefined && connect.clientId === '' && !connect.clean) {
       return this.refuseConnect(client, username, ConnackCode.IDENTIFIER_REJECTED, 'zero-length client id with clean session 0 [MQTT-3.1.3-8]', done);
+    }
+    // MQTT 3.1 §3.1 requires 1–23 characters; aedes would name the client. Mosquitto refuses it the same way.
+    if (connect !== undefined && connect.clientId === '' && connect.protocolVersion === 3) {
+      return this.refuseConnect(client, username, ConnackCode.IDENTIFIER_REJECTED, 'zero-length client id in MQTT 3.1', done);
     }
     this.authenticator.authenticate(client.id, username, password).then(
       (result) => {
