@@ -220,9 +220,10 @@ export class MqttListener implements MqttMetricsSource {
     this.connections.add(conn);
     conn.once('close', () => this.connections.delete(conn));
     let client: Client | null = null;
-    const gate = new ConnectionGate(conn, this.opts.messageBytesMax, (err) => {
+    const gate = new ConnectionGate(conn, this.opts.messageBytesMax, (err, connectClientId) => {
       this.metrics.close(err.codeName === 'FRAME_TOO_LARGE' ? 'packet-too-large' : 'malformed');
-      this.log.info({ clientId: client === null ? null : this.clientIdOf(client), transport, remote, code: err.codeName, err: err.message }, 'closing MQTT connection');
+      const clientId = (client === null ? null : this.clientIdOf(client)) ?? connectClientId?.slice(0, 64) ?? null;
+      this.log.info({ clientId, transport, remote, code: err.codeName, err: err.message }, 'closing MQTT connection');
     });
     this.gates.set(conn, gate);
     this.writes.install(conn);
