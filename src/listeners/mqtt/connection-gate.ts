@@ -1,8 +1,8 @@
 // Sits between a client's connection and aedes' packet parser: refuses a packet larger than
 // messageBytesMax (or with a broken Remaining Length, or a string that is not well-formed UTF-8: a
-// client id, will topic, username, topic or topic filter) as soon as its bytes arrive, hands aedes nothing after the first packet (CONNECT) until the
-// CONNACK accepting it is sent, and stops handing bytes to aedes while the client has too many
-// appends in flight.
+// client id, will topic, username, topic or topic filter) as soon as its bytes arrive, hands aedes
+// nothing after the first packet (CONNECT) until the CONNACK accepting it is sent, and stops handing
+// bytes to aedes while the client has too many appends in flight.
 //
 // aedes 1.2 reads a connection only through `conn.read(null)` on 'readable' and after each packet
 // is handled (node_modules/aedes/lib/client.js, nextBatch), and parses whatever that returns. Every
