@@ -125,6 +125,11 @@ export const limits = {
   mqttSubscriberDropLogIntervalMs: 10_000,
   /** Largest listeners.mqtt.subscriberQueueBytesMax / subscriberQueueBytesTotalMax. */
   mqttSubscriberQueueBytesMax: 1024 * 1024 * 1024,
+  /**
+   * At most one log line per listener in this time about errors of its server (accept failing with
+   * EMFILE fails once per pending connection); the line counts the errors since the last one.
+   */
+  serverErrorLogIntervalMs: 5_000,
   /** Batches deleted per retention step, so one step never blocks the produce path for long. */
   retentionBatchesPerStep: 2000,
 } as const;

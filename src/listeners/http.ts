@@ -96,7 +96,7 @@ export async function startHttpListener(opts: HttpListenerOptions): Promise<Http
     return { status: 403, message: `admin actions are taken from this machine only (the client is ${req.socket.remoteAddress ?? 'unknown'}); set listeners.http.adminToken to allow them from elsewhere with that token` };
   }
 
-  await listenOn(server, opts.host, opts.port);
+  await listenOn(server, opts.host, opts.port, log, 'http');
   const port = (server.address() as AddressInfo).port;
   log.info({ host: opts.host, port }, 'http listening');
   return {

@@ -1,14 +1,18 @@
 // Shared by every listener: bind, and report only the bind error through the promise — a later
-// server error (EMFILE on accept, …) must reach the server's own 'error' handling, not a settled promise.
+// server error (EMFILE on accept, …) goes to logServerErrors, which logs it and keeps serving.
 
 import { timingSafeEqual } from 'node:crypto';
 import type net from 'node:net';
+import type { Logger } from 'pino';
+import { logServerErrors } from './server-errors.ts';
 
-export function listenOn(server: net.Server, host: string, port: number): Promise<void> {
+/** Binds `server`; once it listens, its errors are logged under `name` instead of ending the process. */
+export function listenOn(server: net.Server, host: string, port: number, log: Logger, name: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
+      logServerErrors(server, log, name);
       resolve();
     });
   });

@@ -47,7 +47,7 @@ export class EdgeServer {
 
   static async start(opts: EdgeServerOptions): Promise<EdgeServer> {
     const s = new EdgeServer(opts);
-    await listenOn(s.server, opts.host, opts.port);
+    await listenOn(s.server, opts.host, opts.port, s.log, 'edge');
     s.log.info({ host: opts.host, port: s.port }, 'edge listening');
     return s;
   }

@@ -1,8 +1,8 @@
 // Sits between a client's connection and aedes' packet parser: refuses a packet larger than
-// messageBytesMax (or with a broken Remaining Length, or a PUBLISH topic that is not well-formed
-// UTF-8) as soon as its bytes arrive, hands aedes nothing after the first packet (CONNECT) until the
-// CONNACK accepting it is sent, and stops handing bytes to aedes while the client has too many
-// appends in flight.
+// messageBytesMax (or with a broken Remaining Length, or a string that is not well-formed UTF-8: a
+// client id, will topic, username, topic or topic filter) as soon as its bytes arrive, hands aedes
+// nothing after the first packet (CONNECT) until the CONNACK accepting it is sent, and stops handing
+// bytes to aedes while the client has too many appends in flight.
 //
 // aedes 1.2 reads a connection only through `conn.read(null)` on 'readable' and after each packet
 // is handled (node_modules/aedes/lib/client.js, nextBatch), and parses whatever that returns. Every
@@ -35,8 +35,11 @@ export class ConnectionGate {
   /** Bytes read after the CONNECT in the same read, not scanned yet, handed to aedes after CONNACK. */
   private held: Buffer | null = null;
 
-  /** Installs the gate on `conn`; `refuse` is called once with the reason before it is destroyed. */
-  constructor(conn: Duplex, packetBytesMax: number, refuse: (err: TributaryError) => void) {
+  /**
+   * Installs the gate on `conn`; `refuse` is called once with the reason before it is destroyed, and
+   * with the client id of a CONNECT refused for its will topic or username (aedes never saw it).
+   */
+  constructor(conn: Duplex, packetBytesMax: number, refuse: (err: TributaryError, connectClientId: string | null) => void) {
     this.conn = conn;
     this.scanner = new PacketScanner(packetBytesMax);
     const read = conn.read.bind(conn);
@@ -49,7 +52,7 @@ export class ConnectionGate {
       const scan = this.scanner.push(chunk, first ? 1 : Infinity);
       if (!scan.ok) {
         const err = refusal(scan);
-        refuse(err);
+        refuse(err, scan.reason === 'bad-string' ? (scan.clientId ?? null) : null);
         conn.destroy(err);
         return null;
       }
@@ -87,13 +90,16 @@ export class ConnectionGate {
   }
 }
 
+/** Names of the packet types whose strings the scanner checks, for the refusal message. */
+const PACKET_NAMES: Record<number, string> = { 1: 'CONNECT', 3: 'PUBLISH', 8: 'SUBSCRIBE', 10: 'UNSUBSCRIBE' };
+
 function refusal(scan: Exclude<ScanResult, { ok: true }>): TributaryError {
   switch (scan.reason) {
     case 'too-large':
       return new TributaryError('FRAME_TOO_LARGE', `MQTT packet of ${scan.packetBytes} bytes exceeds listeners.mqtt.messageBytesMax (${scan.packetBytesMax})`);
     case 'bad-length':
       return new TributaryError('MALFORMED_FRAME', 'MQTT Remaining Length longer than four bytes');
-    case 'bad-topic':
-      return new TributaryError('MALFORMED_FRAME', 'PUBLISH topic is not well-formed UTF-8 or contains U+0000 [MQTT-1.5.3-1, MQTT-1.5.3-2]');
+    case 'bad-string':
+      return new TributaryError('MALFORMED_FRAME', `${PACKET_NAMES[scan.packetType]} ${scan.field} is not well-formed UTF-8 or contains U+0000 [MQTT-1.5.3-1, MQTT-1.5.3-2]`);
   }
 }

@@ -54,6 +54,7 @@ type Transport = 'tcp' | 'ws' | 'tls';
 interface ConnectSeen {
   clientId: string;
   clean: boolean;
+  protocolVersion: number | undefined;
   willTopic: string | undefined;
 }
 
@@ -107,6 +108,9 @@ export class MqttListener implements MqttMetricsSource {
     l.aedes = await Aedes.createBroker({
       persistence: opts.persistence,
       maxTopicLevels: opts.topicLevelsMax,
+      // aedes refuses MQTT 3.1 ids over 23 characters by default; Mosquitto takes them, and so do
+      // we: authenticate() bounds every id by limits.mqttClientIdBytesMax, and counts the refusal.
+      maxClientsIdLength: Number.MAX_SAFE_INTEGER,
       // aedes closes a connection whose written packets wait longer than this for 'drain'.
       drainTimeout: opts.subscriberStallMs,
       // The gate hands aedes nothing after a CONNECT before its CONNACK, so aedes' queue for such
@@ -139,7 +143,7 @@ export class MqttListener implements MqttMetricsSource {
   private async listen(): Promise<void> {
     const { host } = this.opts;
     this.tcp = net.createServer((socket) => this.accept(socket, 'tcp', undefined, socket.remoteAddress));
-    await listenOn(this.tcp, host, this.opts.port);
+    await listenOn(this.tcp, host, this.opts.port, this.log, 'mqtt');
     if (this.opts.ws.enabled) {
       this.wsHttp = http.createServer((_req, res) => {
         res.writeHead(426, { 'content-type': 'text/plain' });
@@ -148,10 +152,12 @@ export class MqttListener implements MqttMetricsSource {
       // Bound first: ws re-emits its HTTP server's errors on the WebSocketServer, so a bind error
       // would also reach a WebSocketServer made before, with no listener (an uncaught 'error'),
       // instead of only listenOn's rejection, which names listeners.mqtt.ws.port.
-      await listenOn(this.wsHttp, host, this.opts.ws.port);
+      await listenOn(this.wsHttp, host, this.opts.ws.port, this.log, 'mqtt-ws');
       // [MQTT-6.0.0-2] a WebSocket message may carry several MQTT packets: leave room past one.
       this.wss = new WebSocketServer({ server: this.wsHttp, maxPayload: this.opts.messageBytesMax + 64 * 1024 });
-      this.wss.on('error', (err) => this.log.error({ err: err.message, wsPort: this.wsPort }, 'MQTT WebSocket server error'));
+      // ws re-emits its HTTP server's errors here, which listenOn already logs (server "mqtt-ws");
+      // the listener only keeps them from being uncaught.
+      this.wss.on('error', () => undefined);
       this.wss.on('connection', (ws, req) => {
         if (this.connections.size >= this.opts.connectionsMax) {
           this.refuseOverLimit('ws', req.socket.remoteAddress);
@@ -171,7 +177,7 @@ export class MqttListener implements MqttMetricsSource {
         (socket) => this.accept(socket, 'tls', undefined, socket.remoteAddress),
       );
       this.tlsServer.on('tlsClientError', (err) => this.log.debug({ err: err.message }, 'TLS handshake failed'));
-      await listenOn(this.tlsServer, host, t.port);
+      await listenOn(this.tlsServer, host, t.port, this.log, 'mqtt-tls');
     }
     this.log.info({ host, port: this.port, wsPort: this.wsPort, tlsPort: this.tlsPort }, 'mqtt listening');
   }
@@ -214,9 +220,10 @@ export class MqttListener implements MqttMetricsSource {
     this.connections.add(conn);
     conn.once('close', () => this.connections.delete(conn));
     let client: Client | null = null;
-    const gate = new ConnectionGate(conn, this.opts.messageBytesMax, (err) => {
+    const gate = new ConnectionGate(conn, this.opts.messageBytesMax, (err, connectClientId) => {
       this.metrics.close(err.codeName === 'FRAME_TOO_LARGE' ? 'packet-too-large' : 'malformed');
-      this.log.info({ clientId: client === null ? null : this.clientIdOf(client), transport, remote, code: err.codeName, err: err.message }, 'closing MQTT connection');
+      const clientId = (client === null ? null : this.clientIdOf(client)) ?? connectClientId?.slice(0, 64) ?? null;
+      this.log.info({ clientId, transport, remote, code: err.codeName, err: err.message }, 'closing MQTT connection');
     });
     this.gates.set(conn, gate);
     this.writes.install(conn);
@@ -246,7 +253,7 @@ export class MqttListener implements MqttMetricsSource {
       this.log.info({ clientId: packet.clientId.slice(0, 64), remote: remoteOf(client), code: err.codeName, err: err.message }, 'closing MQTT connection');
       return done(err, false);
     }
-    this.connects.set(client, { clientId: packet.clientId, clean: packet.clean !== false, willTopic: packet.will?.topic });
+    this.connects.set(client, { clientId: packet.clientId, clean: packet.clean !== false, protocolVersion: packet.protocolVersion, willTopic: packet.will?.topic });
     done(null, true);
   }
 
@@ -259,6 +266,10 @@ export class MqttListener implements MqttMetricsSource {
     // [MQTT-3.1.3-8] aedes names a client that sent no id; a session kept under that name could never be resumed.
     if (connect !== undefined && connect.clientId === '' && !connect.clean) {
       return this.refuseConnect(client, username, ConnackCode.IDENTIFIER_REJECTED, 'zero-length client id with clean session 0 [MQTT-3.1.3-8]', done);
+    }
+    // MQTT 3.1 §3.1 requires 1–23 characters; aedes would name the client. Mosquitto refuses it the same way.
+    if (connect !== undefined && connect.clientId === '' && connect.protocolVersion === 3) {
+      return this.refuseConnect(client, username, ConnackCode.IDENTIFIER_REJECTED, 'zero-length client id in MQTT 3.1', done);
     }
     this.authenticator.authenticate(client.id, username, password).then(
       (result) => {

@@ -48,10 +48,10 @@ describe('PacketScanner', () => {
     ['U+0000', [0x61, 0x00]],
   ])('refuses a PUBLISH topic holding %s, also split at every byte', (_what, topic) => {
     const packet = rawPublish(topic);
-    expect(new PacketScanner(1024).push(packet)).toEqual({ ok: false, reason: 'bad-topic' });
+    expect(new PacketScanner(1024).push(packet)).toEqual({ ok: false, reason: 'bad-string', packetType: 3, field: 'topic' });
     const scanner = new PacketScanner(1024);
     const results = [...packet].map((byte) => scanner.push(Buffer.from([byte])));
-    expect(results.at(-1)).toEqual({ ok: false, reason: 'bad-topic' });
+    expect(results.at(-1)).toEqual({ ok: false, reason: 'bad-string', packetType: 3, field: 'topic' });
   });
 
   it('takes UTF-8 topics, U+FFFD written out included, and leaves a topic longer than its packet to the parser', () => {

@@ -1,0 +1,184 @@
+// Checks the UTF-8 strings of one MQTT 3.1/3.1.1 packet body as its bytes arrive, in pieces of any
+// size: the CONNECT's client id, will topic and username, the PUBLISH topic, and the SUBSCRIBE and
+// UNSUBSCRIBE topic filters. mqtt-packet decodes them with Buffer.toString, which turns a malformed
+// sequence into U+FFFD and carries on, so a client could subscribe to, publish to or be named by a
+// string it never sent. Only the strings are checked: a field whose length passes the end of its
+// packet, or anything else wrong with the packet, is left to the parser, so a packet this accepts
+// may still be refused there, never the other way round. A string is collected before it is checked
+// (at most 65,535 bytes, its two-byte length); every other byte is only counted.
+// Pure: no I/O, imports nothing else from src/. Section numbers cite MQTT 3.1.1.
+
+import { isUtf8 } from 'node:buffer';
+
+/** The string of a packet that is not acceptable [MQTT-1.5.3-1, MQTT-1.5.3-2]. */
+export type StringField = 'client id' | 'will topic' | 'username' | 'topic' | 'topic filter';
+
+export interface BadString {
+  field: StringField;
+  /** The CONNECT's client id, when it was read and is acceptable (for the log line). */
+  clientId?: string;
+}
+
+/** What a packet program asks for next: `take` collects n bytes and hands them back, `skip` passes them. */
+type Request = { take: number } | { skip: number };
+type Program = Generator<Request, BadString | null, Uint8Array>;
+
+const CONNECT = 1;
+const PUBLISH = 3;
+const SUBSCRIBE = 8;
+const UNSUBSCRIBE = 10;
+
+/** Whether packets of this type (the fixed header's high four bits) hold strings this checks. */
+export function hasStrings(type: number): boolean {
+  return type === CONNECT || type === PUBLISH || type === SUBSCRIBE || type === UNSUBSCRIBE;
+}
+
+/**
+ * [MQTT-1.5.3-1] a string must be well-formed UTF-8 (no overlong forms such as c0 80, no surrogates);
+ * [MQTT-1.5.3-2] it must not contain U+0000. Either way the receiver closes the connection.
+ */
+export function stringAcceptable(bytes: Uint8Array): boolean {
+  return isUtf8(bytes) && !bytes.includes(0);
+}
+
+export class StringFields {
+  private readonly type: number;
+  /** Made on the first bytes that do not hold a whole PUBLISH topic (the common case needs none). */
+  private program: Program | null = null;
+  private remaining: number;
+  private request: Request | null = { skip: 0 };
+  private parts: Uint8Array[] = [];
+  private have = 0;
+  /** The first unacceptable string, once found. */
+  bad: BadString | null = null;
+
+  /** `type` is the fixed header's packet type (hasStrings must hold), `bodyBytes` its Remaining Length. */
+  constructor(type: number, bodyBytes: number) {
+    this.type = type;
+    this.remaining = bodyBytes;
+  }
+
+  /** True once nothing more of this packet needs checking (also after a bad string); false before its first bytes. */
+  get done(): boolean {
+    return this.request === null;
+  }
+
+  /** Takes the next bytes of the body; false once a string is not acceptable. */
+  push(bytes: Uint8Array): boolean {
+    if (this.program === null) {
+      if (this.request === null || bytes.length === 0) return this.bad === null;
+      // A PUBLISH whose topic is all in its first piece (nearly every one): one check, no program.
+      if (this.type === PUBLISH && bytes.length >= 2) {
+        const length = (bytes[0] << 8) | bytes[1];
+        if (bytes.length >= 2 + length) {
+          this.request = null;
+          if (length <= this.remaining - 2 && !stringAcceptable(bytes.subarray(2, 2 + length))) this.bad = { field: 'topic' };
+          return this.bad === null;
+        }
+      }
+      const left = () => this.remaining;
+      this.program = this.type === CONNECT ? connect(left) : this.type === PUBLISH ? publish(left) : filters(left, this.type === SUBSCRIBE);
+      this.request = this.advance(undefined);
+    }
+    let i = 0;
+    while (this.request !== null && i < bytes.length) {
+      if ('skip' in this.request) {
+        const n = Math.min(this.request.skip, bytes.length - i);
+        i += n;
+        this.remaining -= n;
+        this.request = this.request.skip === n ? this.advance(undefined) : { skip: this.request.skip - n };
+        continue;
+      }
+      const n = Math.min(this.request.take - this.have, bytes.length - i);
+      this.parts.push(bytes.subarray(i, i + n));
+      this.have += n;
+      i += n;
+      this.remaining -= n;
+      if (this.have < this.request.take) continue;
+      const taken = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.have);
+      this.parts = [];
+      this.have = 0;
+      this.request = this.advance(taken);
+    }
+    return this.bad === null;
+  }
+
+  /** Runs the program to its next request that needs bytes; null once it returned. */
+  private advance(input: Uint8Array | undefined): Request | null {
+    const program = this.program!;
+    let step = program.next(input as Uint8Array);
+    for (;;) {
+      if (step.done) {
+        this.bad = step.value;
+        return null;
+      }
+      const r = step.value;
+      const n = 'take' in r ? r.take : r.skip;
+      if (n > 0) return r;
+      step = program.next(new Uint8Array(0));
+    }
+  }
+}
+
+/** The outcome of one length-prefixed field: its bytes, or null when it passes the end of the packet. */
+function* field(left: () => number, keep: boolean): Generator<Request, Uint8Array | null, Uint8Array> {
+  if (left() < 2) return null;
+  const prefix = yield { take: 2 };
+  const length = (prefix[0] << 8) | prefix[1];
+  if (length > left()) return null;
+  if (!keep) {
+    yield { skip: length };
+    return new Uint8Array(0);
+  }
+  return yield { take: length };
+}
+
+/** Why a string ends a program: null if it is fine, `end` if the packet ended first, else what is wrong. */
+function* checked(left: () => number, name: StringField): Generator<Request, BadString | null | 'end', Uint8Array> {
+  const bytes = yield* field(left, true);
+  if (bytes === null) return 'end';
+  return stringAcceptable(bytes) ? null : { field: name };
+}
+
+// [MQTT-3.1.2] protocol name, level, flags, keep alive; [MQTT-3.1.3] client id, will topic, will
+// message, username, password — the latter two are binary.
+function* connect(left: () => number): Program {
+  if ((yield* field(left, false)) === null || left() < 4) return null;
+  const flags = (yield { take: 4 })[1];
+  const id = yield* field(left, true);
+  if (id === null) return null;
+  if (!stringAcceptable(id)) return { field: 'client id' };
+  const clientId = Buffer.from(id).toString('utf8');
+  if (flags & 0x04) {
+    const will = yield* checked(left, 'will topic');
+    if (will === 'end') return null;
+    if (will !== null) return { ...will, clientId };
+    if ((yield* field(left, false)) === null) return null;
+  }
+  if (flags & 0x80) {
+    const user = yield* checked(left, 'username');
+    if (user !== null && user !== 'end') return { ...user, clientId };
+  }
+  return null;
+}
+
+// [MQTT-3.3.2.1] the topic name opens the variable header.
+function* publish(left: () => number): Program {
+  const topic = yield* checked(left, 'topic');
+  return topic === 'end' ? null : topic;
+}
+
+// [MQTT-3.8.3] / [MQTT-3.10.3] a packet id, then filters, each followed by a QoS byte in a SUBSCRIBE.
+function* filters(left: () => number, qosByte: boolean): Program {
+  if (left() < 2) return null;
+  yield { skip: 2 };
+  while (left() > 0) {
+    const filter = yield* checked(left, 'topic filter');
+    if (filter !== null) return filter === 'end' ? null : filter;
+    if (qosByte) {
+      if (left() < 1) return null;
+      yield { skip: 1 };
+    }
+  }
+  return null;
+}

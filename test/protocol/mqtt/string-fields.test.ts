@@ -1,0 +1,146 @@
+import fc from 'fast-check';
+import mqttPacket from 'mqtt-packet';
+import { describe, expect, it } from 'vitest';
+import { PacketScanner } from '../../../src/protocol/mqtt/packet-scanner.ts';
+import { StringFields } from '../../../src/protocol/mqtt/string-fields.ts';
+
+// Raw packets: mqtt-packet only encodes JS strings, which are always well-formed.
+const str = (bytes: number[] | string): number[] => {
+  const b = typeof bytes === 'string' ? [...Buffer.from(bytes)] : bytes;
+  return [b.length >> 8, b.length & 0xff, ...b];
+};
+const varint = (n: number): number[] => {
+  const out: number[] = [];
+  do {
+    let byte = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) byte |= 0x80;
+    out.push(byte);
+  } while (n > 0);
+  return out;
+};
+const packet = (first: number, body: number[]): Buffer => Buffer.from([first, ...varint(body.length), ...body]);
+
+interface ConnectParts {
+  id?: number[] | string;
+  will?: { topic: number[] | string; message: number[] };
+  username?: number[] | string;
+  password?: number[];
+  level?: 3 | 4;
+}
+function connect(p: ConnectParts): Buffer {
+  const flags = 0x02 | (p.will ? 0x04 : 0) | (p.username !== undefined ? 0x80 : 0) | (p.password ? 0x40 : 0);
+  const name = p.level === 3 ? 'MQIsdp' : 'MQTT';
+  const body = [...str(name), p.level ?? 4, flags, 0, 60, ...str(p.id ?? 'dev-1')];
+  if (p.will) body.push(...str(p.will.topic), ...str(p.will.message));
+  if (p.username !== undefined) body.push(...str(p.username));
+  if (p.password) body.push(...str(p.password));
+  return packet(0x10, body);
+}
+const subscribe = (...filters: (number[] | string)[]) => packet(0x82, [0, 1, ...filters.flatMap((f) => [...str(f), 1])]);
+const unsubscribe = (...filters: (number[] | string)[]) => packet(0xa2, [0, 1, ...filters.flatMap((f) => str(f))]);
+const publish = (topic: number[] | string) => packet(0x32, [...str(topic), 0, 1, 0x78]);
+
+const BAD: [string, number[]][] = [
+  ['an overlong NUL (c0 80)', [0x61, 0xc0, 0x80]],
+  ['a lone continuation byte', [0x61, 0x80]],
+  ['a UTF-16 surrogate (ed a0 80)', [0xed, 0xa0, 0x80]],
+  ['a truncated sequence', [0x61, 0xe2, 0x82]],
+  ['U+0000', [0x61, 0x00, 0x62]],
+];
+
+/** The packet's body, the way the scanner hands it over: after the fixed header. */
+function bodyOf(p: Buffer): { type: number; body: Buffer } {
+  let i = 1;
+  while (p[i] & 0x80) i++;
+  return { type: p[0] >> 4, body: p.subarray(i + 1) };
+}
+
+/** Feeds the body in the given pieces; the final verdict and whether it was done at the end. */
+function check(p: Buffer, cuts: number[]): { ok: boolean; bad: unknown; done: boolean } {
+  const { type, body } = bodyOf(p);
+  const fields = new StringFields(type, body.length);
+  let ok = true;
+  let at = 0;
+  for (const cut of [...cuts, body.length]) {
+    ok = fields.push(body.subarray(at, cut)) && ok;
+    at = cut;
+  }
+  return { ok, bad: fields.bad, done: fields.done };
+}
+
+/** Every way to cut the body once, and one byte at a time. */
+function splits(p: Buffer): number[][] {
+  const n = bodyOf(p).body.length;
+  return [[], ...Array.from({ length: n - 1 }, (_, i) => [i + 1]), Array.from({ length: n - 1 }, (_, i) => i + 1)];
+}
+
+describe('StringFields', () => {
+  describe.each(BAD)('refuses a string holding %s, split at every byte', (_what, bad) => {
+    it.each([
+      ['client id', connect({ id: bad }), { field: 'client id' }],
+      ['MQTT 3.1 client id', connect({ id: bad, level: 3 }), { field: 'client id' }],
+      ['will topic', connect({ will: { topic: bad, message: [1] } }), { field: 'will topic', clientId: 'dev-1' }],
+      ['username', connect({ will: { topic: 'w', message: [0xff] }, username: bad, password: [0xc0, 0x80] }), { field: 'username', clientId: 'dev-1' }],
+      ['PUBLISH topic', publish(bad), { field: 'topic' }],
+      ['SUBSCRIBE filter (first)', subscribe(bad, 'a/#'), { field: 'topic filter' }],
+      ['SUBSCRIBE filter (second)', subscribe('a/#', bad), { field: 'topic filter' }],
+      ['UNSUBSCRIBE filter (second)', unsubscribe('a/+', bad), { field: 'topic filter' }],
+    ])('in a %s', (_where, p, expected) => {
+      for (const cuts of splits(p)) expect(check(p, cuts)).toEqual({ ok: false, bad: expected, done: true });
+    });
+  });
+
+  it.each([
+    ['CONNECT with will, username and binary will message and password', connect({ id: 'caf\u00e9', will: { topic: 'w/\ufffd', message: [0xc0, 0x80, 0] }, username: '\u{1f600}', password: [0xff, 0] })],
+    ['CONNECT with an empty client id, MQTT 3.1', connect({ id: '', level: 3 })],
+    ['PUBLISH', publish('t/\u00e9')],
+    ['SUBSCRIBE with three filters', subscribe('a/#', '+/\u00e9', '$SYS/x')],
+    ['UNSUBSCRIBE', unsubscribe('a/#', 'b')],
+  ])('takes well-formed strings and binary fields: %s, split at every byte', (_what, p) => {
+    for (const cuts of splits(p)) expect(check(p, cuts)).toEqual({ ok: true, bad: null, done: true });
+  });
+
+  it('leaves a string longer than its packet to the parser', () => {
+    // A SUBSCRIBE whose filter length says 9, with only 2 bytes (c0 80) left.
+    expect(check(packet(0x82, [0, 1, 0, 9, 0xc0, 0x80]), [])).toEqual({ ok: true, bad: null, done: true });
+    // A CONNECT cut inside its client id.
+    expect(check(packet(0x10, [...str('MQTT'), 4, 2, 0, 60, 0, 9, 0xc0]), [])).toEqual({ ok: true, bad: null, done: true });
+  });
+
+  it('takes whatever well-formed strings mqtt-packet encodes, cut anywhere', () => {
+    const text = fc.string({ unit: 'grapheme', maxLength: 20 }).filter((s) => !s.includes('\u0000'));
+    fc.assert(
+      fc.property(text, text, text, fc.array(fc.nat(), { maxLength: 4 }), (a, b, c, cutSeeds) => {
+        for (const p of [
+          mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: a, keepalive: 0, username: b, password: Buffer.from([0xc0]), will: { topic: c || 'w', payload: Buffer.from([0xff]), qos: 1, retain: false } }),
+          mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: a || 'x', qos: 0 }, { topic: b || 'y', qos: 1 }] }),
+          mqttPacket.generate({ cmd: 'unsubscribe', messageId: 1, unsubscriptions: [a || 'x', c || 'z'] }),
+          mqttPacket.generate({ cmd: 'publish', topic: c || 'p', payload: Buffer.from(b), qos: 0, dup: false, retain: false }),
+        ]) {
+          const n = bodyOf(p).body.length;
+          const cuts = [...new Set(cutSeeds.map((s) => s % (n + 1)))].sort((x, y) => x - y);
+          expect(check(p, cuts)).toEqual({ ok: true, bad: null, done: true });
+        }
+      }),
+    );
+  });
+});
+
+describe('PacketScanner strings', () => {
+  it.each([
+    ['CONNECT client id', connect({ id: [0xc0, 0x80] }), { packetType: 1, field: 'client id' }],
+    ['CONNECT username', connect({ username: [0x61, 0x00] }), { packetType: 1, field: 'username', clientId: 'dev-1' }],
+    ['SUBSCRIBE filter', subscribe('ok', [0xed, 0xa0, 0x80]), { packetType: 8, field: 'topic filter' }],
+    ['UNSUBSCRIBE filter', unsubscribe([0x80]), { packetType: 10, field: 'topic filter' }],
+  ])('refuses a bad %s behind other packets, fed one byte at a time', (_what, bad, expected) => {
+    const stream = Buffer.concat([mqttPacket.generate({ cmd: 'pingreq' }), subscribe('a/b'), publish('t'), bad]);
+    const scanner = new PacketScanner(1024);
+    const results = [...stream].map((byte) => scanner.push(Buffer.from([byte])));
+    // Fails inside the bad packet (a SUBSCRIBE's QoS byte may follow), and stays failed.
+    const first = results.findIndex((r) => !r.ok);
+    expect(first).toBeGreaterThanOrEqual(stream.length - bad.length);
+    for (const r of results.slice(first)) expect(r).toEqual({ ok: false, reason: 'bad-string', ...expected });
+    expect(new PacketScanner(1024).push(stream)).toEqual({ ok: false, reason: 'bad-string', ...expected });
+  });
+});
