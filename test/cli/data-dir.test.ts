@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Admin, Producer } from '../../src/client/index.ts';
-import { bundlePath, cleanEnv, freePort, startChildBroker, waitForPort, type ChildBroker } from '../helpers/child-broker.ts';
+import { bundlePath, cleanEnv, freePort, startChildBroker, trackChild, waitForPort, type ChildBroker } from '../helpers/child-broker.ts';
 import { lines, run, runProcess } from '../helpers/cli.ts';
 import { onCleanup, tempDir } from '../helpers/temp.ts';
 
@@ -75,15 +75,7 @@ async function startInContainer(dataDir: string, port: number): Promise<ChildBro
     env: { ...cleanEnv(), ...(await startEnv(dataDir)), TRIBUTARY_LISTENERS__EDGE__PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  onCleanup(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  });
-  const broker = { child, port, output: () => out, exited };
+  const broker = trackChild(child, port);
   await waitForPort(broker, port);
   return broker;
 }

@@ -64,6 +64,13 @@ export async function startChildBroker(dataDir: string, port: number, env: Recor
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const broker = trackChild(child, port);
+  await waitForPort(broker, port);
+  return broker;
+}
+
+/** A spawned broker (stdout and stderr piped) as a ChildBroker: its output kept, SIGKILLed at cleanup if still running. */
+export function trackChild(child: ChildProcess, port: number): ChildBroker {
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -72,9 +79,7 @@ export async function startChildBroker(dataDir: string, port: number, env: Recor
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
   });
-  const broker = { child, port, output: () => out, exited };
-  await waitForPort(broker, port);
-  return broker;
+  return { child, port, output: () => out, exited };
 }
 
 /**

@@ -5,9 +5,9 @@
 // leaves the namespace. Needs root (CI runs as root).
 import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { bundlePath, cleanEnv, startedPorts, type ChildBroker } from '../helpers/child-broker.ts';
+import { bundlePath, cleanEnv, startedPorts, trackChild, type ChildBroker } from '../helpers/child-broker.ts';
 import { runProcess } from '../helpers/cli.ts';
-import { onCleanup, tempDir } from '../helpers/temp.ts';
+import { tempDir } from '../helpers/temp.ts';
 
 const REMOTE_IP = '192.0.2.1';
 // The namespace is the broker's own: fixed ports collide with nothing.
@@ -32,15 +32,7 @@ async function startIsolatedBroker(env: Record<string, string>): Promise<ChildBr
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  onCleanup(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  });
-  const broker: ChildBroker = { child, port: HTTP_PORT, output: () => out, exited };
+  const broker = trackChild(child, HTTP_PORT);
   expect((await startedPorts(broker)).httpPort).toBe(HTTP_PORT);
   return broker;
 }
