@@ -118,6 +118,7 @@ async function startLocked(config: Config, logger: Logger, options: StartOptions
         connections: () => ({ edge: edge?.connectionCount ?? 0, mqtt: mqtt?.connectionCount ?? 0 }),
         mqtt: mqtt ?? undefined,
         mirrors: mirrors ?? undefined,
+        edge: edge ?? undefined,
       });
       http = await startHttpListener({ host: h.host, port: h.port, broker, registry, mirrors, adminToken: h.adminToken, logger });
     }

@@ -12,6 +12,20 @@ export interface MetricsSources {
   connections: () => Record<string, number>;
   mqtt?: MqttMetricsSource;
   mirrors?: MirrorMetricsSource;
+  edge?: EdgeMetricsSource;
+}
+
+/** A byte budget shared by the edge listener's connections (src/listeners/edge/byte-budget.ts). */
+export interface BudgetReading {
+  readonly usedBytes: number;
+  readonly bytesMax: number;
+  readonly waiters: number;
+}
+
+/** What the edge listener exposes: its budgets for fetch answers and for frames being received. */
+export interface EdgeMetricsSource {
+  readonly writeBudget: BudgetReading;
+  readonly partialBudget: BudgetReading;
 }
 
 /** What the mirrors (src/mirror/) expose; read at scrape time. */
@@ -92,6 +106,7 @@ export function createMetricsRegistry(src: MetricsSources): client.Registry {
 
   if (src.mqtt) registerMqttMetrics(metric, registry, src.mqtt);
   if (src.mirrors) registerMirrorMetrics(metric, src.mirrors);
+  if (src.edge) registerEdgeMetrics(metric, src.edge);
 
   const topics = oncePerTick(() => broker.listTopics());
   const perPartition = (field: 'nextOffset' | 'logStartOffset' | 'bytes') => () =>
@@ -119,6 +134,15 @@ function registerMqttMetrics(metric: MetricFactory, registry: client.Registry, s
   metric('gauge', 'tributary_mqtt_subscriber_queued_messages', 'Messages queued for MQTT subscribers, not yet written to their sockets.', [], () => one(src.subscriberQueued.messages));
   metric('gauge', 'tributary_mqtt_subscriber_queued_bytes', 'Bytes queued for MQTT subscribers (topic + payload + a fixed overhead per message), as bounded by subscriberQueueBytesTotalMax.', [], () => one(src.subscriberQueued.bytes));
   registry.registerMetric(m.pubackLatency);
+}
+
+function registerEdgeMetrics(metric: MetricFactory, src: EdgeMetricsSource): void {
+  const budgets = () => [['write', src.writeBudget], ['partial-frame', src.partialBudget]] as const;
+  const perBudget = (read: (b: BudgetReading) => number) => () => budgets().map(([budget, b]) => [{ budget }, read(b)] as const);
+  // write: fetch answers held for all connections [EDGE-8.3]; partial-frame: frames above 64 KiB being received [EDGE-2.2].
+  metric('gauge', 'tributary_edge_budget_used_bytes', 'Bytes edge connections hold now from a shared budget: write (fetch answers) or partial-frame (large frames being received).', ['budget'], perBudget((b) => b.usedBytes));
+  metric('gauge', 'tributary_edge_budget_max_bytes', 'Size of each shared edge budget (writeBytesTotalMax, partialFrameBytesTotalMax).', ['budget'], perBudget((b) => b.bytesMax));
+  metric('gauge', 'tributary_edge_budget_waiters', 'Edge fetches or frames waiting for room in a shared budget.', ['budget'], perBudget((b) => b.waiters));
 }
 
 function registerMirrorMetrics(metric: MetricFactory, src: MirrorMetricsSource): void {
