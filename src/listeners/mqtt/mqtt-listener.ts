@@ -129,7 +129,9 @@ export class MqttListener implements MqttMetricsSource {
     l.aedes.on('clientError', (client, err) => l.onClientError(client, err));
     l.aedes.on('connectionError', (client, err) => l.onClientError(client, err));
     l.aedes.on('connackSent', (connack, client) => {
-      if (connack.returnCode === 0) l.gates.get(client.conn)?.connected();
+      if (connack.returnCode !== 0) return;
+      l.gates.get(client.conn)?.connected();
+      l.subscribers.connacked(client);
     });
     try {
       await l.listen();

@@ -61,6 +61,8 @@ class Queue {
   dropped = 0;
   /** performance.now() of the last drop warning; -Infinity before the first. */
   warnedAt = -Infinity;
+  /** Deliveries that came before this client's CONNACK was written, in order; null once it was. */
+  held: { send: () => void; cost: number }[] | null = [];
 }
 
 export class SubscriberQueues {
@@ -81,6 +83,7 @@ export class SubscriberQueues {
    */
   private emitsDone: (() => void)[] = [];
   private emitsScheduled = false;
+  private readonly queues = new WeakMap<Client, Queue>();
 
   constructor(opts: SubscriberQueueOptions) {
     this.opts = opts;
@@ -99,6 +102,7 @@ export class SubscriberQueues {
   install(client: Client): void {
     const c = client as Client & Deliverable;
     const q = new Queue();
+    this.queues.set(client, q);
     const deliver0 = c.deliver0;
     const deliverQoS = c.deliverQoS;
     // deliver0 serves QoS 0 subscriptions and sends at QoS 0 whatever the packet's own QoS. aedes'
@@ -112,6 +116,8 @@ export class SubscriberQueues {
     c.deliverQoS = (packet, cb) => (packet.retain ? deliverQoS(packet, cb) : packet.qos === 0 ? c.deliver0(packet, cb) : this.deliver(client, q, deliverQoS, packet, packet.qos, cb));
     // Drops after the last warning are reported when the connection ends.
     client.conn.once('close', () => {
+      // Held deliveries of a client that never got its CONNACK are never written: give back their room.
+      for (const h of q.held?.splice(0) ?? []) this.written(client, q, h.cost);
       if (q.dropped > 0) this.log.info({ clientId: client.id, dropped: q.dropped }, 'MQTT subscriber gone: messages dropped for it since the last warning');
     });
   }
@@ -135,9 +141,23 @@ export class SubscriberQueues {
     q.bytes += cost;
     this.totalMessages++;
     this.totalBytes += cost;
-    deliver(packet, () => this.written(client, q, cost));
+    const send = () => deliver(packet, () => this.written(client, q, cost));
+    // [MQTT-3.2.0-1] the CONNACK is the first packet a client gets. aedes restores a persistent
+    // session's subscriptions before it writes the CONNACK (its connect steps in between wait for
+    // storage), so live messages can come first: they wait, counted in the queue, until connacked().
+    if (q.held !== null) q.held.push({ send, cost });
+    else send();
     // The emit (and the publisher behind it) goes on; the write finishes on this client's time.
     this.emitDone(cb);
+  }
+
+  /** The client's CONNACK was written: what came for it before goes out now, in arrival order. */
+  connacked(client: Client): void {
+    const q = this.queues.get(client);
+    if (q === undefined || q.held === null) return;
+    const held = q.held;
+    q.held = null;
+    for (const h of held) h.send();
   }
 
   private emitDone(cb: () => void): void {

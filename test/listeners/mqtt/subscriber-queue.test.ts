@@ -36,6 +36,7 @@ describe('subscriber queue', () => {
     const queues = new SubscriberQueues({ queueBytesMax: 16 * 1024, queueBytesTotalMax: 1 << 20, stallMs: 60_000, metrics, logger: pino({ level: 'silent' }) });
     const { client, handed } = stalledClient();
     queues.install(client);
+    queues.connacked(client);
     const done: string[] = [];
     const deliver = (topic: string, bytes: number) => new Promise<void>((resolve) => client.deliverQoS(message(topic, bytes), () => resolve(void done.push(topic))));
     // m1 fills most of the queue, m2 does not fit (the connection is closed for it), m3 would fit.
@@ -44,5 +45,30 @@ describe('subscriber queue', () => {
     expect(metrics.closed.get('subscriber-stalled')).toBe(1);
     expect(done).toEqual(['m1', 'm2', 'm3']);
     expect(handed).toEqual(['m1']);
+  });
+
+  it('hands aedes nothing before the CONNACK was written, then what came, in order [MQTT-3.2.0-1]', async () => {
+    const queues = new SubscriberQueues({ queueBytesMax: 16 * 1024, queueBytesTotalMax: 1 << 20, stallMs: 60_000, metrics: new MqttMetrics(), logger: pino({ level: 'silent' }) });
+    const { client, handed } = stalledClient();
+    queues.install(client);
+    const done: string[] = [];
+    // A restored session's subscriptions match live messages while aedes is still on its way to the CONNACK.
+    await Promise.all(['m1', 'm2'].map((topic) => new Promise<void>((resolve) => client.deliverQoS(message(topic, 100), () => resolve(void done.push(topic))))));
+    expect(done).toEqual(['m1', 'm2']);
+    expect(handed).toEqual([]);
+    expect(queues.queuedMessages).toBe(2);
+    queues.connacked(client);
+    client.deliverQoS(message('m3', 100), () => undefined);
+    expect(handed).toEqual(['m1', 'm2', 'm3']);
+  });
+
+  it('gives back the room of held deliveries when the connection closes before its CONNACK', () => {
+    const queues = new SubscriberQueues({ queueBytesMax: 16 * 1024, queueBytesTotalMax: 1 << 20, stallMs: 60_000, metrics: new MqttMetrics(), logger: pino({ level: 'silent' }) });
+    const { client, handed } = stalledClient();
+    queues.install(client);
+    client.deliverQoS(message('m1', 100), () => undefined);
+    expect(queues.queuedBytes).toBeGreaterThan(0);
+    client.conn.emit('close');
+    expect([queues.queuedMessages, queues.queuedBytes, handed]).toEqual([0, 0, []]);
   });
 });
