@@ -129,3 +129,12 @@ export async function readLog(port: number, topic: string, partition = 0): Promi
     out.push(...records.map((x) => ({ offset: x.offset, value: x.value!.toString() })));
   }
 }
+
+/** Waits, a loop turn at a time, until `condition` holds: for state the broker changes as its sockets move. */
+export async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setImmediate(r));
+  }
+}

@@ -5,18 +5,10 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../src/protocol/edge/codec.ts';
 import type { ErrorFrame, Frame, RecordsFrame } from '../../src/protocol/edge/frames.ts';
-import { produceFrame, RawPeer, startEdgeBroker } from '../helpers/raw-edge.ts';
+import { produceFrame, RawPeer, startEdgeBroker, until } from '../helpers/raw-edge.ts';
 
 const MiB = 1024 * 1024;
 const FRAME = 4 * MiB;
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
 
 /** Topic `big`: `batches` batches of one record of `bytes` bytes each. */
 async function bigTopic(port: number, batches: number, bytes = 3_000_000): Promise<void> {

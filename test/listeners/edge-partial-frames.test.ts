@@ -6,18 +6,10 @@ import { reservedFrameDeadlineMs } from '../../src/listeners/edge/edge-connectio
 import { encodeFrame } from '../../src/protocol/edge/codec.ts';
 import type { ErrorFrame } from '../../src/protocol/edge/frames.ts';
 import { ErrorCode } from '../../src/errors.ts';
-import { produceFrame, RawPeer, startEdgeBroker } from '../helpers/raw-edge.ts';
+import { produceFrame, RawPeer, startEdgeBroker, until } from '../helpers/raw-edge.ts';
 
 const MiB = 1024 * 1024;
 const FRAME = 4 * MiB;
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
 
 /** The first `bytes` bytes of a PRODUCE frame whose one record has `valueBytes` bytes. */
 function frameStart(valueBytes: number, bytes: number): Buffer {

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../helpers/child-broker.ts';
 import { lines, run } from '../../helpers/cli.ts';
-import { headers, logRecords, startMqttBroker } from '../../helpers/mqtt.ts';
+import { headers, logRecords, rawWebSocket, startMqttBroker } from '../../helpers/mqtt.ts';
 import { selfSigned } from '../../helpers/certs.ts';
 import { onCleanup, tempDir } from '../../helpers/temp.ts';
 
@@ -31,15 +31,7 @@ describe('MQTT transports', () => {
     const broker = await startMqttBroker({ listeners: { mqtt: { connectionsMax: 1 } } });
     const held = await mqtt.connectAsync({ host: '127.0.0.1', port: broker.mqttPort, reconnectPeriod: 0 });
     onCleanup(() => held.endAsync(true));
-    const socket = net.connect(broker.running.mqtt!.wsPort!, '127.0.0.1');
-    onCleanup(async () => void socket.destroy());
-    socket.on('error', () => undefined);
-    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-    socket.write(
-      'GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n',
-    );
-    await new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    const socket = await rawWebSocket(broker.running.mqtt!.wsPort!);
     // A client frame without a mask [RFC 6455 5.1]: the server's WebSocket reports an 'error'.
     socket.write(Buffer.from([0x82, 0x00]));
     await new Promise<void>((resolve) => (socket.closed ? resolve() : socket.once('close', () => resolve())));

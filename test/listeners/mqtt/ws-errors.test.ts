@@ -2,25 +2,9 @@
 // client: no mask, a reserved opcode, a message over maxPayload), before its CONNECT and after its
 // CONNACK: ws emits it once per WebSocket, createWebSocketStream turns it into the stream's error and
 // aedes handles that. Only that connection closes; the broker keeps serving.
-import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
-import { connectMqtt, startMqttBroker } from '../../helpers/mqtt.ts';
-import { onCleanup } from '../../helpers/temp.ts';
-
-/** A raw WebSocket to the MQTT WebSocket port, past its handshake. */
-async function rawWebSocket(port: number): Promise<net.Socket> {
-  const socket = net.connect(port, '127.0.0.1');
-  onCleanup(async () => void socket.destroy());
-  socket.on('error', () => undefined);
-  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  socket.write(
-    'GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n',
-  );
-  await new Promise<void>((resolve) => socket.once('data', () => resolve()));
-  return socket;
-}
+import { connectMqtt, rawWebSocket, startMqttBroker } from '../../helpers/mqtt.ts';
 
 /** A masked binary frame (mask 0: the payload is sent as is), as a client must send [RFC 6455 5.3]. */
 function maskedFrame(payload: Buffer, opcode = 0x2): Buffer {
