@@ -42,7 +42,6 @@ export class MirrorCursors {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private persisting = true;
-  private closing = false;
   /** Persisting transactions so far (for tests: proves batching). */
   txnCommits = 0;
 
@@ -115,7 +114,7 @@ export class MirrorCursors {
     this.timer = null;
     if (this.dirty.size === 0 || !this.persisting) return;
     // Until close, what was reserved: a record at or below it may have left before a crash.
-    const entries = [...this.dirty].map((p) => [p, p.cursor ?? -1, this.closing ? p.high : p.highReserved] as const);
+    const entries = [...this.dirty].map((p) => [p, p.cursor ?? -1, this.closed ? p.high : p.highReserved] as const);
     try {
       this.store.sideTxn(() => {
         for (const [p, cursor, high] of entries) this.h.mirrorCursors.putSync([this.mirror, p.topicId, p.partition], [cursor, high]);
@@ -167,10 +166,9 @@ export class MirrorCursors {
    * later changes are kept in memory only (the LMDB environment is about to close).
    */
   close(): void {
-    this.closing = true;
     for (const p of this.positions.values()) if (p.highReserved > p.high) this.dirty.add(p);
-    this.flush();
     this.closed = true;
+    this.flush();
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
   }
