@@ -23,11 +23,13 @@ export interface RawConnectParts {
   username?: number[] | string;
   password?: number[];
   level?: 3 | 4;
+  /** Clean session; true unless false. */
+  clean?: boolean;
 }
 
-/** A CONNECT with clean session and keep alive 0; client id "dev-1" unless given. */
+/** A CONNECT with keep alive 0; client id "dev-1" and clean session unless given. */
 export function rawConnect(p: RawConnectParts): Buffer {
-  const flags = 0x02 | (p.will ? 0x04 : 0) | (p.username !== undefined ? 0x80 : 0) | (p.password ? 0x40 : 0);
+  const flags = (p.clean === false ? 0 : 0x02) | (p.will ? 0x04 : 0) | (p.username !== undefined ? 0x80 : 0) | (p.password ? 0x40 : 0);
   const name = p.level === 3 ? 'MQIsdp' : 'MQTT';
   const body = [...mqttString(name), p.level ?? 4, flags, 0, 0, ...mqttString(p.id ?? 'dev-1')];
   if (p.will) body.push(...mqttString(p.will.topic), ...mqttString(p.will.message));
