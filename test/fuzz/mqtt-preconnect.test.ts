@@ -11,6 +11,7 @@ import mqttPacket, { type IConnectPacket } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/listeners/mqtt/auth.ts';
 import { freePort, startChildBroker, waitForPort, type ChildBroker } from '../helpers/child-broker.ts';
+import { remainingLength } from '../helpers/mqtt-raw.ts';
 import { onCleanup, tempDir } from '../helpers/temp.ts';
 
 const SEED = 0x5eed_0003;
@@ -65,17 +66,6 @@ function wrappedTopicPublish(rand: Rand): Buffer {
   const qos = int(rand, 0, 1);
   const body = Buffer.concat([Buffer.from([(topic.length >> 8) & 0xff, topic.length & 0xff]), topic, qos > 0 ? Buffer.from([0x00, 0x01]) : Buffer.alloc(0), Buffer.from('payload')]);
   return Buffer.concat([Buffer.from([0x30 | (qos << 1)]), remainingLength(body.length), body]);
-}
-
-function remainingLength(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return Buffer.from(out);
 }
 
 function mutate(rand: Rand, bytes: Buffer): Buffer {

@@ -302,14 +302,15 @@ export class MqttListener implements MqttMetricsSource {
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
     // Authenticated clients, and the wills aedes publishes for them, are in `identities`. The gate
     // keeps every other packet away until the CONNACK; should one come anyway, it is closed, never appended.
-    if (client !== null && !this.identities.has(client)) {
+    const identity = client === null ? undefined : this.identities.get(client);
+    if (client !== null && identity === undefined) {
       const err = new TributaryError('NOT_AUTHORIZED', 'PUBLISH before the client was authenticated');
       this.metrics.close('protocol-error');
       this.log.error({ clientId: this.clientIdOf(client), mqttTopic: packet.topic, remote: remoteOf(client) }, 'MQTT PUBLISH reached the broker before CONNACK: closing the connection');
       return done(err);
     }
-    if (client !== null && !client.closed) {
-      const deny = packet.topic.startsWith('$SYS/') ? 'topics under $SYS/ are the broker’s' : this.acl.canPublish(this.identityOf(client), packet.topic) ? null : 'denied by ACL';
+    if (client !== null && identity !== undefined && !client.closed) {
+      const deny = packet.topic.startsWith('$SYS/') ? 'topics under $SYS/ are the broker’s' : this.acl.canPublish(identity, packet.topic) ? null : 'denied by ACL';
       if (deny !== null) {
         this.metrics.denied.publish++;
         this.metrics.close('publish-denied');

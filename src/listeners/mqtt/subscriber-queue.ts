@@ -62,7 +62,7 @@ class Queue {
   /** performance.now() of the last drop warning; -Infinity before the first. */
   warnedAt = -Infinity;
   /** Deliveries that came before this client's CONNACK was written, in order; null once it was. */
-  held: { send: () => void; cost: number }[] | null = [];
+  held: { deliver: Deliver; packet: AedesPublishPacket; cost: number }[] | null = [];
 }
 
 export class SubscriberQueues {
@@ -117,7 +117,7 @@ export class SubscriberQueues {
     // Drops after the last warning are reported when the connection ends.
     client.conn.once('close', () => {
       // Held deliveries of a client that never got its CONNACK are never written: give back their room.
-      for (const h of q.held?.splice(0) ?? []) this.written(client, q, h.cost);
+      for (const h of q.held?.splice(0) ?? []) this.written(q, h.cost);
       if (q.dropped > 0) this.log.info({ clientId: client.id, dropped: q.dropped }, 'MQTT subscriber gone: messages dropped for it since the last warning');
     });
   }
@@ -141,12 +141,11 @@ export class SubscriberQueues {
     q.bytes += cost;
     this.totalMessages++;
     this.totalBytes += cost;
-    const send = () => deliver(packet, () => this.written(client, q, cost));
     // [MQTT-3.2.0-1] the CONNACK is the first packet a client gets. aedes restores a persistent
     // session's subscriptions before it writes the CONNACK (its connect steps in between wait for
     // storage), so live messages can come first: they wait, counted in the queue, until connacked().
-    if (q.held !== null) q.held.push({ send, cost });
-    else send();
+    if (q.held !== null) q.held.push({ deliver, packet, cost });
+    else this.send(q, deliver, packet, cost);
     // The emit (and the publisher behind it) goes on; the write finishes on this client's time.
     this.emitDone(cb);
   }
@@ -157,7 +156,11 @@ export class SubscriberQueues {
     if (q === undefined || q.held === null) return;
     const held = q.held;
     q.held = null;
-    for (const h of held) h.send();
+    for (const h of held) this.send(q, h.deliver, h.packet, h.cost);
+  }
+
+  private send(q: Queue, deliver: Deliver, packet: AedesPublishPacket, cost: number): void {
+    deliver(packet, () => this.written(q, cost));
   }
 
   private emitDone(cb: () => void): void {
@@ -183,7 +186,7 @@ export class SubscriberQueues {
     return q.bytes + cost <= this.opts.queueBytesTotalMax / this.queued;
   }
 
-  private written(client: Client, q: Queue, cost: number): void {
+  private written(q: Queue, cost: number): void {
     q.bytes -= cost;
     this.totalBytes -= cost;
     this.totalMessages--;

@@ -28,6 +28,8 @@ export class PacketScanner {
   private multiplier = 1;
   /** The strings of the current packet's body still to check; null when there are none (left). */
   private strings: StringFields | null = null;
+  /** What `strings` points at when it is not null: one per connection, not one per packet. */
+  private readonly fields = new StringFields(0, 0);
   private failed: ScanResult | null = null;
 
   /** packetBytesMax counts the whole packet: fixed header, variable header and payload. */
@@ -80,7 +82,7 @@ export class PacketScanner {
       if (packetBytes > this.packetBytesMax) return (this.failed = { ok: false, reason: 'too-large', packetBytes, packetBytesMax: this.packetBytesMax });
       this.skip = this.length;
       this.headerStep = 0;
-      this.strings = hasStrings(this.type) && this.length > 0 ? new StringFields(this.type, this.length) : null;
+      this.strings = hasStrings(this.type) && this.length > 0 ? this.fields.reset(this.type, this.length) : null;
       if (this.skip === 0) packets++;
     }
     return { ok: true, scannedBytes: i, packetsEnded: packets };

@@ -23,6 +23,9 @@ export interface BadString {
 type Request = { take: number } | { skip: number };
 type Program = Generator<Request, BadString | null, Uint8Array>;
 
+/** A body's first request: nothing asked yet. Never changed in place, so one serves every packet. */
+const START: Request = { skip: 0 };
+
 const CONNECT = 1;
 const PUBLISH = 3;
 const SUBSCRIBE = 8;
@@ -42,11 +45,11 @@ export function stringAcceptable(bytes: Uint8Array): boolean {
 }
 
 export class StringFields {
-  private readonly type: number;
+  private type: number;
   /** Made on the first bytes that do not hold a whole PUBLISH topic (the common case needs none). */
   private program: Program | null = null;
   private remaining: number;
-  private request: Request | null = { skip: 0 };
+  private request: Request | null = START;
   private parts: Uint8Array[] = [];
   private have = 0;
   /** The first unacceptable string, once found. */
@@ -56,6 +59,20 @@ export class StringFields {
   constructor(type: number, bodyBytes: number) {
     this.type = type;
     this.remaining = bodyBytes;
+  }
+
+  /** Starts over on the next packet's body, as a new StringFields(type, bodyBytes) would: the scanner keeps one. */
+  reset(type: number, bodyBytes: number): this {
+    this.type = type;
+    this.remaining = bodyBytes;
+    this.program = null;
+    this.request = START;
+    if (this.have > 0) {
+      this.parts = [];
+      this.have = 0;
+    }
+    this.bad = null;
+    return this;
   }
 
   /** True once nothing more of this packet needs checking (also after a bad string); false before its first bytes. */

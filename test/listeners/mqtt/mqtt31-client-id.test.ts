@@ -5,17 +5,12 @@
 import { describe, expect, it } from 'vitest';
 import { limits } from '../../../src/limits.ts';
 import { RawMqtt, startMqttBroker } from '../../helpers/mqtt.ts';
-
-/** An MQTT 3.1 CONNECT, built by hand: mqtt-packet refuses to encode an empty 3.1 client id. */
-function connect31(clientId: string, clean: boolean): Buffer {
-  const id = Buffer.from(clientId);
-  const body = Buffer.concat([Buffer.from([0, 6]), Buffer.from('MQIsdp'), Buffer.from([3, clean ? 0x02 : 0, 0, 0, id.length >> 8, id.length & 0xff]), id]);
-  return Buffer.concat([Buffer.from([0x10, body.length]), body]);
-}
+import { rawConnect } from '../../helpers/mqtt-raw.ts';
 
 async function connackCode(port: number, clientId: string, clean: boolean): Promise<number> {
   const peer = await RawMqtt.connect(port);
-  peer.write(connect31(clientId, clean));
+  // Built by hand: mqtt-packet refuses to encode an empty 3.1 client id.
+  peer.write(rawConnect({ id: clientId, level: 3, clean }));
   const connack = (await peer.waitFor((p) => p.cmd === 'connack')) as { returnCode: number };
   return connack.returnCode;
 }

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.ts';
 import { startTributary } from '../../../src/main.ts';
 import { connectMqtt, RawMqtt } from '../../helpers/mqtt.ts';
+import { rawConnect, mqttString as str, rawPacket as packet } from '../../helpers/mqtt-raw.ts';
 import { onCleanup, tempDir } from '../../helpers/temp.ts';
 
 interface Line {
@@ -26,19 +27,9 @@ async function start() {
   return { running, port: running.mqtt!.port, lines };
 }
 
-const str = (b: number[] | string): number[] => {
-  const bytes = typeof b === 'string' ? [...Buffer.from(b)] : b;
-  return [bytes.length >> 8, bytes.length & 0xff, ...bytes];
-};
-const packet = (first: number, body: number[]): Buffer => Buffer.from([first, body.length, ...body]);
 /** An MQTT 3.1.1 CONNECT with clean session, keep alive 0, and the given optional fields. */
-function connect(id: number[] | string, opt: { willTopic?: number[]; username?: number[] } = {}): Buffer {
-  const flags = 0x02 | (opt.willTopic ? 0x04 : 0) | (opt.username ? 0x80 : 0);
-  const body = [...str('MQTT'), 4, flags, 0, 0, ...str(id)];
-  if (opt.willTopic) body.push(...str(opt.willTopic), ...str('gone'));
-  if (opt.username) body.push(...str(opt.username));
-  return packet(0x10, body);
-}
+const connect = (id: number[] | string, opt: { willTopic?: number[]; username?: number[] } = {}): Buffer =>
+  rawConnect({ id, will: opt.willTopic && { topic: opt.willTopic, message: str('gone') }, username: opt.username });
 
 const OVERLONG_NUL = [0x61, 0xc0, 0x80];
 

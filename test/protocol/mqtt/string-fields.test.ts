@@ -3,40 +3,8 @@ import mqttPacket from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import { PacketScanner } from '../../../src/protocol/mqtt/packet-scanner.ts';
 import { StringFields } from '../../../src/protocol/mqtt/string-fields.ts';
+import { rawConnect as connect, mqttString as str, rawPacket as packet } from '../../helpers/mqtt-raw.ts';
 
-// Raw packets: mqtt-packet only encodes JS strings, which are always well-formed.
-const str = (bytes: number[] | string): number[] => {
-  const b = typeof bytes === 'string' ? [...Buffer.from(bytes)] : bytes;
-  return [b.length >> 8, b.length & 0xff, ...b];
-};
-const varint = (n: number): number[] => {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return out;
-};
-const packet = (first: number, body: number[]): Buffer => Buffer.from([first, ...varint(body.length), ...body]);
-
-interface ConnectParts {
-  id?: number[] | string;
-  will?: { topic: number[] | string; message: number[] };
-  username?: number[] | string;
-  password?: number[];
-  level?: 3 | 4;
-}
-function connect(p: ConnectParts): Buffer {
-  const flags = 0x02 | (p.will ? 0x04 : 0) | (p.username !== undefined ? 0x80 : 0) | (p.password ? 0x40 : 0);
-  const name = p.level === 3 ? 'MQIsdp' : 'MQTT';
-  const body = [...str(name), p.level ?? 4, flags, 0, 60, ...str(p.id ?? 'dev-1')];
-  if (p.will) body.push(...str(p.will.topic), ...str(p.will.message));
-  if (p.username !== undefined) body.push(...str(p.username));
-  if (p.password) body.push(...str(p.password));
-  return packet(0x10, body);
-}
 const subscribe = (...filters: (number[] | string)[]) => packet(0x82, [0, 1, ...filters.flatMap((f) => [...str(f), 1])]);
 const unsubscribe = (...filters: (number[] | string)[]) => packet(0xa2, [0, 1, ...filters.flatMap((f) => str(f))]);
 const publish = (topic: number[] | string) => packet(0x32, [...str(topic), 0, 1, 0x78]);
