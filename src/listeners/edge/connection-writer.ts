@@ -21,10 +21,6 @@ export class ConnectionWriter {
     private readonly onRoom: () => void,
   ) {}
 
-  get queuedBytes(): number {
-    return this.queued;
-  }
-
   /** An answer of up to `bytes` may be prepared: it fits the bound, or nothing is queued at all. */
   hasRoom(bytes: number): boolean {
     return !this.ended && (this.queued === 0 || this.queued + bytes <= this.queueBytesMax);
