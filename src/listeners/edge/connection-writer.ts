@@ -52,12 +52,14 @@ export class ConnectionWriter {
       return false;
     }
     let ok = true;
-    this.socket.cork();
+    // One chunk (every answer but RECORDS) goes straight out: corking it would only buffer it first.
+    const cork = chunks.length > 1;
+    if (cork) this.socket.cork();
     for (const chunk of chunks) {
       if (!reserved) this.queued += chunk.length;
       ok = this.socket.write(chunk, () => this.taken(chunk.length, reserved));
     }
-    this.socket.uncork();
+    if (cork) this.socket.uncork();
     return ok;
   }
 
