@@ -235,6 +235,12 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
 
   private request<T extends ResponseType>(frame: Frame & { corr: number }, expect: T, wantedMs = this.requestTimeoutMs): Promise<Response<T>> {
     if (this.closed) return Promise.reject(this.closeError ?? this.closedError());
+    // [EDGE-2.2] the broker closes a connection that sends a frame above the negotiated limit.
+    const limit = this.welcomeFrame?.frameBytesMax;
+    if (limit !== undefined) {
+      const length = frameLength(frame);
+      if (length > limit) return Promise.reject(new TributaryError('FRAME_TOO_LARGE', `${frame.type} request of ${length} bytes exceeds the negotiated frame limit of ${limit}`));
+    }
     const timeoutMs = Math.min(wantedMs, TIMER_MS_MAX);
     return new Promise((resolve, reject) => {
       const corr = frame.corr;
@@ -245,13 +251,6 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
         if (frame.type === 'ping') this.destroy(error);
       }, timeoutMs);
       timer.unref();
-      // [EDGE-2.2] the broker closes a connection that sends a frame above the negotiated limit.
-      const limit = this.welcomeFrame?.frameBytesMax;
-      const length = frameLength(frame);
-      if (limit !== undefined && length > limit) {
-        clearTimeout(timer);
-        return reject(new TributaryError('FRAME_TOO_LARGE', `${frame.type} request of ${length} bytes exceeds the negotiated frame limit of ${limit}`));
-      }
       this.pending.set(corr, { expect, resolve: resolve as (f: Frame) => void, reject, timer });
       this.write(encodeFrame(frame));
     });

@@ -21,10 +21,6 @@ export class ConnectionWriter {
     private readonly onRoom: () => void,
   ) {}
 
-  get queuedBytes(): number {
-    return this.queued;
-  }
-
   /** An answer of up to `bytes` may be prepared: it fits the bound, or nothing is queued at all. */
   hasRoom(bytes: number): boolean {
     return !this.ended && (this.queued === 0 || this.queued + bytes <= this.queueBytesMax);
@@ -56,12 +52,14 @@ export class ConnectionWriter {
       return false;
     }
     let ok = true;
-    this.socket.cork();
+    // One chunk (every answer but RECORDS) goes straight out: corking it would only buffer it first.
+    const cork = chunks.length > 1;
+    if (cork) this.socket.cork();
     for (const chunk of chunks) {
       if (!reserved) this.queued += chunk.length;
       ok = this.socket.write(chunk, () => this.taken(chunk.length, reserved));
     }
-    this.socket.uncork();
+    if (cork) this.socket.uncork();
     return ok;
   }
 

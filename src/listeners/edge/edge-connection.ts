@@ -124,7 +124,11 @@ export class EdgeConnection {
     this.idleTimer?.refresh();
     const assembling = this.decoder.partialFrameBytes > 0;
     const { frames, failure } = this.decoder.push(chunk);
-    for (const frame of frames) this.backlog.push(frame);
+    // Usually nothing is left from the last chunk: the decoder's fresh array becomes the backlog, uncopied.
+    if (this.backlogHead === this.backlog.length) {
+      this.backlog = frames;
+      this.backlogHead = 0;
+    } else for (const frame of frames) this.backlog.push(frame);
     if (failure) this.decodeFailure = failure;
     // Only a frame that completed, or one that began, changes what is held (and its deadline).
     else if (frames.length > 0 || !assembling) this.holdPartialFrame();
@@ -140,7 +144,7 @@ export class EdgeConnection {
       if (this.closing || this.closeReason || this.pausedForWrite) return;
       this.onFrame(this.backlog[this.backlogHead++]);
     }
-    this.backlog = [];
+    this.backlog.length = 0;
     this.backlogHead = 0;
     if (this.decodeFailure && !this.closing) this.failConnection(failureError(this.decodeFailure));
   }

@@ -41,10 +41,6 @@ export class Fetches {
 
   constructor(private readonly host: FetchHost) {}
 
-  get unanswered(): number {
-    return this.inflight;
-  }
-
   start(frame: FetchFrame, topic: string): void {
     if (this.inflight >= limits.edgeFetchesInflightMax)
       return this.host.sendError(frame.corr, new TributaryError('THROTTLED', `at most ${limits.edgeFetchesInflightMax} fetches in flight per connection`));

@@ -85,8 +85,6 @@ export class Produces {
       producer: producer ? { clientId: producer.clientId, seq: frame.seq } : undefined,
       autoCreate: false,
     });
-    const located = (r: { partition: number; baseOffset: number; duplicate: boolean }) =>
-      r.duplicate ? (producer?.window.find(frame.seq) ?? unknownLocation(this.host.broker, frame, topic)) : r;
     if (frame.acks === 0) {
       promise.then(
         (r) => {
@@ -102,7 +100,8 @@ export class Produces {
     const pending = this.push(frame.seq, bytes);
     promise.then(
       (r) => {
-        const { partition, baseOffset } = located(r);
+        // A duplicate (an older connection's frame stored meanwhile) is reported where the original went.
+        const { partition, baseOffset } = r.duplicate ? (producer?.window.find(frame.seq) ?? unknownLocation(this.host.broker, frame, topic)) : r;
         if (!r.duplicate) producer?.window.record(frame.seq, r);
         this.settle(pending, { ack: { seq: frame.seq, partition, baseOffset, duplicate: r.duplicate } });
       },
@@ -169,8 +168,8 @@ export class Produces {
     pending.settled = true;
     pending.ack = answer.ack ?? null;
     pending.error = answer.error ?? null;
-    for (const f of pending.followers ?? []) {
-      this.settle(f, pending.ack ? { ack: { ...pending.ack, duplicate: true } } : { error: refusedBefore(pending.seq) });
+    if (pending.followers !== null) {
+      for (const f of pending.followers) this.settle(f, pending.ack ? { ack: { ...pending.ack, duplicate: true } } : { error: refusedBefore(pending.seq) });
     }
     if (this.drainScheduled) return;
     this.drainScheduled = true;
