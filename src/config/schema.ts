@@ -250,9 +250,10 @@ export const configSchema = z.strictObject({
             partialFrameBytesTotalMax: size({ min: limits.edgeFrameBytesMax, max: limits.edgeBytesTotalMax }).default(limits.edgePartialFrameBytesTotalDefault),
           })
           .superRefine((edge, ctx) => {
+            if (typeof edge.keepaliveMs !== 'number' || typeof edge.keepaliveMsMax !== 'number') return;
             if (edge.keepaliveMs > edge.keepaliveMsMax)
               ctx.addIssue({ code: 'custom', path: ['keepaliveMs'], input: edge.keepaliveMs, message: `a duration not above listeners.edge.keepaliveMsMax (${formatDuration(edge.keepaliveMsMax)})` });
-          }),
+          }, alongsideOtherIssues),
       ),
       http: section(
         z.strictObject({
