@@ -15,15 +15,14 @@ import { limits } from '../limits.ts';
 import { filterProblem } from '../protocol/mqtt/topic-filter.ts';
 import { formatDuration, formatSize, parseDuration, parseSize } from './units.ts';
 
-/** A nested object of settings; `null` (a YAML key with everything below it commented out) means `{}`. */
-function section<Shape extends z.ZodRawShape>(object: z.ZodObject<Shape, z.core.$strict>) {
+/**
+ * A nested object of settings; `null` (a YAML key with everything below it commented out) means `{}`.
+ * The object may rewrite its keys after validation (an old key name folded into the new one).
+ */
+function section<Schema extends StrictObject | z.ZodPipe<StrictObject, z.ZodTransform>>(object: Schema) {
   return z.preprocess((value) => value ?? {}, object);
 }
-
-/** A section whose keys are rewritten after validation (an old key name folded into the new one). */
-function sectionWithTransform<Shape extends z.ZodRawShape, Out>(object: z.ZodPipe<z.ZodObject<Shape, z.core.$strict>, z.ZodTransform<Out>>) {
-  return z.preprocess((value) => value ?? {}, object);
-}
+type StrictObject = z.ZodObject<z.ZodRawShape, z.core.$strict>;
 
 /** The keys of a schema made by `section()` (or the root object); undefined for leaves. */
 export function sectionShape(schema: z.core.$ZodType): z.core.$ZodShape | undefined {
@@ -250,9 +249,10 @@ export const configSchema = z.strictObject({
             partialFrameBytesTotalMax: size({ min: limits.edgeFrameBytesMax, max: limits.edgeBytesTotalMax }).default(limits.edgePartialFrameBytesTotalDefault),
           })
           .superRefine((edge, ctx) => {
+            if (typeof edge.keepaliveMs !== 'number' || typeof edge.keepaliveMsMax !== 'number') return;
             if (edge.keepaliveMs > edge.keepaliveMsMax)
               ctx.addIssue({ code: 'custom', path: ['keepaliveMs'], input: edge.keepaliveMs, message: `a duration not above listeners.edge.keepaliveMsMax (${formatDuration(edge.keepaliveMsMax)})` });
-          }),
+          }, alongsideOtherIssues),
       ),
       http: section(
         z.strictObject({
@@ -351,7 +351,7 @@ export const configSchema = z.strictObject({
     }),
   ),
 
-  storage: sectionWithTransform(
+  storage: section(
     z
       .strictObject({
         diskBudgetBytes: size({ min: 1, unlimited: true }).default(-1),

@@ -21,24 +21,20 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-export const LOCK_FILE = '.lock';
+const LOCK_FILE = '.lock';
 
 /** A data dir problem for the operator; `code` is the errno name (EBUSY: locked by another broker). */
 export class DataDirError extends Error {
   override readonly name = 'DataDirError';
   readonly code: string;
-  readonly dataDir: string;
 
-  constructor(code: string, dataDir: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
-    this.dataDir = dataDir;
   }
 }
 
 export interface DataDirLock {
-  /** Absolute path of the lock file. */
-  readonly path: string;
   /** Releases the lock; call after LMDB is closed. */
   release(): void;
 }
@@ -71,7 +67,6 @@ export function lockDataDir(dataDir: string): DataDirLock {
   }
   let released = false;
   return {
-    path: lockPath,
     release() {
       if (released) return;
       released = true;
@@ -92,11 +87,11 @@ function flockExclusive(fd: number, dir: string, lockPath: string): void {
   if (result.error !== undefined) {
     const code = (result.error as NodeJS.ErrnoException).code ?? 'UNKNOWN';
     const missing = code === 'ENOENT' ? ': the flock command is missing (install util-linux, or BusyBox with flock)' : `: ${result.error.message}`;
-    throw new DataDirError(code, dir, `cannot lock data dir ${dir}${missing}`, { cause: result.error });
+    throw new DataDirError(code, `cannot lock data dir ${dir}${missing}`, { cause: result.error });
   }
-  if (result.status === 1) throw new DataDirError('EBUSY', dir, `data dir ${dir} is in use by ${describeHolder(lockPath)}; stop that broker first, or set dataDir to another directory (lock file ${lockPath})`);
+  if (result.status === 1) throw new DataDirError('EBUSY', `data dir ${dir} is in use by ${describeHolder(lockPath)}; stop that broker first, or set dataDir to another directory (lock file ${lockPath})`);
   const stderr = result.stderr.toString().trim();
-  throw new DataDirError('UNKNOWN', dir, `cannot lock data dir ${dir}: flock exited with ${result.status ?? result.signal}${stderr === '' ? '' : `: ${stderr}`}`);
+  throw new DataDirError('UNKNOWN', `cannot lock data dir ${dir}: flock exited with ${result.status ?? result.signal}${stderr === '' ? '' : `: ${stderr}`}`);
 }
 
 /** "another tributary (pid 1234 on host gw-1, since …)" from the holder's lock file. */
@@ -146,5 +141,5 @@ function unusable(dir: string, err: unknown): DataDirError {
   const where = e.path !== undefined && path.resolve(e.path) !== dir ? ` (at ${e.path})` : '';
   const reason = reasons[code] ?? e.message;
   const hint = hints[code] ?? 'set dataDir to a directory this user can create and write';
-  return new DataDirError(code, dir, `cannot use data dir ${dir}${where}: ${reason} (${code}); ${hint}`, { cause: err });
+  return new DataDirError(code, `cannot use data dir ${dir}${where}: ${reason} (${code}); ${hint}`, { cause: err });
 }

@@ -452,6 +452,14 @@ describe('error messages', () => {
     expect(lines.some((l) => l.includes('storage.mapSizeBytes: got "lots"'))).toBe(true);
   });
 
+  it('the edge keepalive check runs beside a wrong type elsewhere in listeners.edge', () => {
+    const file = x('listeners:\n  edge:\n    port: seven\n    keepaliveMs: 10m\n');
+    expect(configError(() => loadConfig({ file, env: {} })).message.split('\n')).toEqual([
+      `config file ${file}: listeners.edge.port: got "seven", expected an integer 0..65535`,
+      `config file ${file}: listeners.edge.keepaliveMs: got 600000, expected a duration not above listeners.edge.keepaliveMsMax (5m)`,
+    ]);
+  });
+
   it('every YAML syntax error of the file, and the bad env variables with them', () => {
     const file = x('dataDir: a\ndataDir: b\nlog: {level: info\n');
     const lines = configError(() => loadConfig({ file, env: { TRIBUTARY_DATA_DIRR: 'x' } })).message.split('\n');
