@@ -27,6 +27,14 @@ export const ErrorCode = {
   UNKNOWN_MIRROR: 22,
   UPSTREAM_UNAVAILABLE: 23,
   UPSTREAM_REJECTED: 24,
+  UNKNOWN_GROUP: 25,
+  UNKNOWN_MEMBER: 26,
+  ILLEGAL_GENERATION: 27,
+  REBALANCE_IN_PROGRESS: 28,
+  NOT_ASSIGNED: 29,
+  NON_EMPTY_GROUP: 30,
+  FENCED_INSTANCE: 31,
+  GROUP_FULL: 32,
 } as const;
 
 export type ErrorName = keyof typeof ErrorCode;
@@ -57,6 +65,14 @@ export const errorDescriptions: Record<ErrorName, string> = {
   UNKNOWN_MIRROR: 'No mirror of that name is configured.',
   UPSTREAM_UNAVAILABLE: 'A mirror cannot reach its upstream, or lost the connection; it backs off and retries.',
   UPSTREAM_REJECTED: 'The upstream refused a record or the connection for good (not authorized, too large); the mirror policy decides.',
+  UNKNOWN_GROUP: 'No consumer group of that name exists (no members and no committed offsets).',
+  UNKNOWN_MEMBER: 'The group has no member with that id (it left, was evicted or was replaced); join again with an empty member id.',
+  ILLEGAL_GENERATION: 'The request names an older generation of the group; join again to get the current one.',
+  REBALANCE_IN_PROGRESS: 'The group is rebalancing: commit what was processed, then join again with the same member id.',
+  NOT_ASSIGNED: 'The partition is not assigned to this member in this generation; its offset was not committed.',
+  NON_EMPTY_GROUP: 'The group has members; stop them (or wait for their sessions to expire) first.',
+  FENCED_INSTANCE: 'Another member joined with the same group instance id; this one is replaced.',
+  GROUP_FULL: 'The group, the broker or this connection has as many group members as allowed.',
 };
 
 const nameByCode = new Map<number, ErrorName>(

@@ -315,7 +315,7 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
       this.protocolError('unexpected WELCOME');
       return;
     }
-    if (frame.version !== EDGE_PROTOCOL_VERSION)
+    if (frame.version < 1 || frame.version > EDGE_PROTOCOL_VERSION)
       return this.destroy(new TributaryError('UNSUPPORTED_VERSION', `broker speaks protocol ${frame.version}, this client ${EDGE_PROTOCOL_VERSION}`));
     if (frame.frameBytesMax < 1) {
       this.protocolError('WELCOME with frameBytesMax 0');

@@ -59,6 +59,8 @@ export class EdgeConnection {
   private readonly aliases = new Map<number, string>();
   private readonly abort = new AbortController();
   private hello: HelloFrame | null = null;
+  /** The protocol version agreed in WELCOME ([EDGE-4.2]); 0 before it. */
+  private version = 0;
   private frameBytesMax: number = limits.edgeHelloBytesMax;
   /** frameBytesMax plus its length prefix: an encoded frame fits if its bytes fit. */
   private encodedBytesMax: number = encodedBytesMax(limits.edgeHelloBytesMax);
@@ -242,8 +244,8 @@ export class EdgeConnection {
     const { settings } = this.host;
     // [EDGE-4.2] HELLO names the highest version the client implements; WELCOME answers the highest
     // this broker implements that is not above it. Only a client below every version is refused.
-    if (frame.version < EDGE_PROTOCOL_VERSION)
-      return this.failConnection(new TributaryError('UNSUPPORTED_VERSION', `protocol version ${frame.version} is not supported; this broker speaks ${EDGE_PROTOCOL_VERSION}`));
+    if (frame.version < 1)
+      return this.failConnection(new TributaryError('UNSUPPORTED_VERSION', `protocol version ${frame.version} is not supported; this broker speaks 1 to ${EDGE_PROTOCOL_VERSION}`));
     if (settings.token !== null && !tokenMatches(settings.token, frame.token)) return this.failConnection(new TributaryError('NOT_AUTHORIZED', 'missing or wrong token'));
     // [EDGE-4.1] the floor keeps WELCOME and a one-entry ACK within the limit they announce.
     const proposed = frame.frameBytesMax > 0 ? frame.frameBytesMax : settings.frameBytesMax;
@@ -275,7 +277,8 @@ export class EdgeConnection {
     this.idleMs = Math.ceil(keepaliveMs * 1.5);
     this.armIdle();
     const lastSeq = frame.idempotent ? this.host.broker.lastProducerSeq(frame.clientId) : 0;
-    this.send({ type: 'welcome', version: EDGE_PROTOCOL_VERSION, keepaliveMs, frameBytesMax, lastSeq });
+    this.version = Math.min(frame.version, EDGE_PROTOCOL_VERSION);
+    this.send({ type: 'welcome', version: this.version, keepaliveMs, frameBytesMax, lastSeq });
     this.log.debug({ idempotent: frame.idempotent, frameBytesMax, keepaliveMs, lastSeq }, 'edge client connected');
   }
 

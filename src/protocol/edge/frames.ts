@@ -2,7 +2,9 @@
 // Byte layouts live in SPEC.md beside this file; section numbers there are cited as [EDGE-x.y].
 // This module (and all of src/protocol) imports nothing else from src/: codecs stay pure.
 
-export const EDGE_PROTOCOL_VERSION = 1;
+export const EDGE_PROTOCOL_VERSION = 2;
+/** The first version with consumer-group frames ([EDGE-12]). */
+export const EDGE_GROUPS_VERSION = 2;
 
 /** Frame type bytes. Stable wire values: never renumber. */
 export const FrameType = {
@@ -21,6 +23,23 @@ export const FrameType = {
   OK: 0x0d,
   PING: 0x0e,
   PONG: 0x0f,
+  // Version 2: consumer groups [EDGE-12].
+  JOIN_GROUP: 0x10,
+  JOINED: 0x11,
+  HEARTBEAT: 0x12,
+  LEAVE_GROUP: 0x13,
+  COMMIT_OFFSETS: 0x14,
+  FETCH_OFFSETS: 0x15,
+  OFFSETS: 0x16,
+  PRODUCE_COMMIT: 0x17,
+  PRODUCED: 0x18,
+  LIST_GROUPS: 0x19,
+  GROUPS: 0x1a,
+  DESCRIBE_GROUP: 0x1b,
+  GROUP_DESCRIPTION: 0x1c,
+  RESET_OFFSETS: 0x1d,
+  OFFSETS_RESET: 0x1e,
+  DELETE_GROUP: 0x1f,
   ERROR: 0x7f,
 } as const;
 
@@ -198,6 +217,202 @@ export interface ErrorFrame {
   message: string;
 }
 
+// ---- Version 2: consumer groups [EDGE-12] ----
+
+/** 0 = the group's current strategy (sticky for a new group). */
+export type StrategyCode = 0 | 1 | 2 | 3;
+export const Strategy = { GROUP: 0, RANGE: 1, ROUNDROBIN: 2, STICKY: 3 } as const;
+
+export interface TopicPartitionList {
+  topic: string;
+  partitions: number[];
+}
+
+export interface JoinGroupFrame {
+  type: 'join-group';
+  corr: number;
+  group: string;
+  /** '' = a new member: the broker names it. */
+  memberId: string;
+  /** '' = not a static member. */
+  instanceId: string;
+  /** 0 = the broker's default. */
+  sessionTimeoutMs: number;
+  /** 0 = the session timeout. */
+  rebalanceTimeoutMs: number;
+  strategy: StrategyCode;
+  /** '' = none; else a regular expression matched against whole topic names. */
+  pattern: string;
+  topics: string[];
+}
+
+/** The answer to JOIN_GROUP, sent when the group is stable again. */
+export interface JoinedFrame {
+  type: 'joined';
+  corr: number;
+  generation: number;
+  memberId: string;
+  /** The session timeout that applies. */
+  sessionTimeoutMs: number;
+  /** How often the member should send HEARTBEAT (a third of the session timeout). */
+  heartbeatMs: number;
+  assignment: TopicPartitionList[];
+}
+
+export interface HeartbeatFrame {
+  type: 'heartbeat';
+  corr: number;
+  group: string;
+  memberId: string;
+  generation: number;
+}
+
+export interface LeaveGroupFrame {
+  type: 'leave-group';
+  corr: number;
+  group: string;
+  memberId: string;
+}
+
+export interface OffsetCommitEntry {
+  alias: number;
+  partition: number;
+  offset: number;
+  metadata: string;
+}
+
+export interface CommitOffsetsFrame {
+  type: 'commit-offsets';
+  corr: number;
+  group: string;
+  /** '' with generation -1: a commit from outside the group, accepted only while it has no members. */
+  memberId: string;
+  generation: number;
+  offsets: OffsetCommitEntry[];
+}
+
+export interface FetchOffsetsFrame {
+  type: 'fetch-offsets';
+  corr: number;
+  group: string;
+  partitions: { alias: number; partition: number }[];
+}
+
+export interface OffsetsFrame {
+  type: 'offsets';
+  corr: number;
+  /** offset -1: nothing committed for that partition. */
+  offsets: { alias: number; partition: number; offset: number; metadata: string }[];
+}
+
+export interface ProduceBatch {
+  alias: number;
+  /** -1 lets the broker choose, as in PRODUCE. */
+  partition: number;
+  /** 0 means "use the broker's receive time". */
+  baseTimestampMs: number;
+  records: EdgeRecord[];
+}
+
+/** Records and a group's offset commit stored in one transaction: both or neither. */
+export interface ProduceCommitFrame {
+  type: 'produce-commit';
+  corr: number;
+  /** Answer after the transaction is on disk (acks all) instead of after it committed. */
+  flush: boolean;
+  group: string;
+  memberId: string;
+  generation: number;
+  batches: ProduceBatch[];
+  offsets: OffsetCommitEntry[];
+}
+
+export interface ProducedFrame {
+  type: 'produced';
+  corr: number;
+  /** One per batch of the request, in its order. */
+  batches: { partition: number; baseOffset: number }[];
+}
+
+export interface ListGroupsFrame {
+  type: 'list-groups';
+  corr: number;
+}
+
+/** State on the wire: 0 empty, 1 rebalancing, 2 stable, 3 dead. */
+export type GroupStateCode = 0 | 1 | 2 | 3;
+
+export interface GroupsFrame {
+  type: 'groups';
+  corr: number;
+  groups: { name: string; state: GroupStateCode; members: number }[];
+}
+
+export interface DescribeGroupFrame {
+  type: 'describe-group';
+  corr: number;
+  group: string;
+}
+
+export interface GroupMemberDescription {
+  memberId: string;
+  instanceId: string;
+  clientId: string;
+  host: string;
+  assignment: TopicPartitionList[];
+}
+
+export interface GroupPartitionDescription {
+  topic: string;
+  partition: number;
+  /** -1: nothing committed. */
+  committed: number;
+  metadata: string;
+  logStartOffset: number;
+  logEndOffset: number;
+  /** '' when no member owns it. */
+  memberId: string;
+}
+
+export interface GroupDescriptionFrame {
+  type: 'group-description';
+  corr: number;
+  group: string;
+  state: GroupStateCode;
+  strategy: StrategyCode;
+  generation: number;
+  members: GroupMemberDescription[];
+  partitions: GroupPartitionDescription[];
+}
+
+/** 0 earliest, 1 latest, 2 offset (value), 3 datetime (value = ms since epoch), 4 shift by (value, signed). */
+export type ResetMode = 0 | 1 | 2 | 3 | 4;
+
+export interface ResetOffsetsFrame {
+  type: 'reset-offsets';
+  corr: number;
+  group: string;
+  topic: string;
+  /** -1 = every partition of the topic. */
+  partition: number;
+  mode: ResetMode;
+  value: number;
+  /** false = dry run: the answer says what would be committed. */
+  execute: boolean;
+}
+
+export interface OffsetsResetFrame {
+  type: 'offsets-reset';
+  corr: number;
+  entries: { topic: string; partition: number; /** -1 none */ previous: number; offset: number }[];
+}
+
+export interface DeleteGroupFrame {
+  type: 'delete-group';
+  corr: number;
+  group: string;
+}
+
 export type Frame =
   | HelloFrame
   | WelcomeFrame
@@ -214,6 +429,22 @@ export type Frame =
   | OkFrame
   | PingFrame
   | PongFrame
+  | JoinGroupFrame
+  | JoinedFrame
+  | HeartbeatFrame
+  | LeaveGroupFrame
+  | CommitOffsetsFrame
+  | FetchOffsetsFrame
+  | OffsetsFrame
+  | ProduceCommitFrame
+  | ProducedFrame
+  | ListGroupsFrame
+  | GroupsFrame
+  | DescribeGroupFrame
+  | GroupDescriptionFrame
+  | ResetOffsetsFrame
+  | OffsetsResetFrame
+  | DeleteGroupFrame
   | ErrorFrame;
 
 /** Why a byte stream could not be decoded. The decoder never throws on input. */
