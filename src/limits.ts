@@ -132,4 +132,23 @@ export const limits = {
   serverErrorLogIntervalMs: 5_000,
   /** Batches deleted per retention step, so one step never blocks the produce path for long. */
   retentionBatchesPerStep: 2000,
+  /** Consumer groups with members at once (a group with only committed offsets costs no memory). */
+  groupsMax: 1000,
+  /** Members of one group (Kafka's group.max.size). */
+  groupMembersMax: 256,
+  /** Members one connection may create: a join flood costs that client only. */
+  groupMembersPerConnectionMax: 64,
+  /** Group name length (characters). */
+  groupNameMax: 249,
+  /** Topics one join may name. */
+  groupTopicsMax: 1000,
+  /** Characters of a join's topic pattern. */
+  groupPatternMax: 255,
+  /** Session timeouts a member may ask for (Kafka: group.min/max.session.timeout.ms). */
+  groupSessionTimeoutMsMin: 500,
+  groupSessionTimeoutMsMax: 1_800_000,
+  /** Bytes of a committed offset's metadata (Kafka's offset.metadata.max.bytes). */
+  offsetMetadataBytesMax: 4096,
+  /** Consumer-group requests one edge connection may have unanswered (a JOIN_GROUP waits for the rebalance). */
+  edgeGroupRequestsInflightMax: 64,
 } as const;

@@ -8,6 +8,9 @@ import { encodeRecordBatch, readBatchInfo, type RecordInput } from '../format/re
 import { limits } from '../limits.ts';
 import type { LogStartListener, LogStore, PartitionState, ProducerRef, ReadResult, RetentionFloor, StorageStats, StoredTopic } from '../storage/log-store.ts';
 import { MirrorCursors } from '../storage/mirror-cursors.ts';
+import { OffsetStore } from '../storage/offset-store.ts';
+import { GroupCoordinator, type CoordinatorOptions } from '../groups/coordinator.ts';
+import type { CommitRequest } from '../groups/types.ts';
 import { FetchWaiters } from './fetch-waiters.ts';
 import { partitionForKey, RoundRobin } from './partitioner.ts';
 import { validateTopicName } from './topic-name.ts';
@@ -28,7 +31,11 @@ export interface BrokerOptions {
   defaultRetentionBytes: number;
   retentionCheckIntervalMs: number;
   retentionBatchesPerStep: number;
+  /** Consumer groups (config section groups); defaults as there. */
+  groups?: Partial<CoordinatorOptions>;
 }
+
+const groupDefaults: CoordinatorOptions = { sessionTimeoutMsDefault: 10_000, offsetsRetentionMs: 7 * 86_400_000, expiryCheckIntervalMs: 600_000 };
 
 export interface TopicSpec {
   name: string;
@@ -67,6 +74,14 @@ export interface ProduceRequest {
    * Edge PRODUCE frames keep one batch per frame, as the edge SPEC promises consumers.
    */
   shareBatch?: boolean;
+}
+
+/** Records for several partitions and a group's offset commit, stored in one transaction: both or neither. */
+export interface ProduceCommitRequest {
+  batches: { topic: string; partition?: number; records: RecordInput[] }[];
+  commit: CommitRequest;
+  /** Resolve once on disk (acks all) rather than once committed. */
+  flush: boolean;
 }
 
 export interface ProduceResult {
@@ -128,6 +143,9 @@ export class Broker {
   private retentionTimer: NodeJS.Timeout | null = null;
   private maintenanceRunning = false;
   private closed = false;
+  private readonly offsets: OffsetStore;
+  /** Consumer groups: every protocol's joins, heartbeats and offset commits end here. */
+  readonly groups: GroupCoordinator;
   readonly counters: BrokerCounters = { produceRequests: 0, recordsIn: 0, bytesIn: 0, fetchRequests: 0, recordsOut: 0, bytesOut: 0, errors: new Map() };
 
   constructor(store: LogStore, opts: BrokerOptions, logger: Logger) {
@@ -136,6 +154,8 @@ export class Broker {
     this.log = logger.child({ module: 'broker' });
     store.addAppendListener((topicId, partition) => this.waiters.wake(topicId, partition));
     store.addBeforeGroupListener(() => this.flushCoalesced());
+    this.offsets = new OffsetStore(store);
+    this.groups = new GroupCoordinator(this, this.offsets, { ...groupDefaults, ...opts.groups }, logger);
   }
 
   /** Starts the retention schedule. */
@@ -250,6 +270,37 @@ export class Broker {
         this.counters.bytesIn += batch.length;
       }
       return { topic: topic.name, partition, baseOffset: result.baseOffset, duplicate: result.duplicate };
+    } catch (err) {
+      this.countError(err);
+      throw err;
+    }
+  }
+
+  /**
+   * Exactly-once read-process-write inside the broker: the output records and the consumer's offset
+   * commit are one LMDB transaction, checked against the group's current generation inside it, so a
+   * consumer killed at any moment leaves its output with every result once and none twice.
+   */
+  async produceWithCommit(req: ProduceCommitRequest): Promise<ProduceResult[]> {
+    try {
+      this.counters.produceRequests++;
+      const write = this.groups.offsetWrite(req.commit);
+      const refusal = write.check();
+      if (refusal) throw refusal;
+      const items = req.batches.map((b) => {
+        const topic = this.resolveTopic(b.topic);
+        if (b.records.length === 0) throw new TributaryError('INVALID_REQUEST', 'a batch needs at least one record', { topic: topic.name });
+        if (b.records.length > limits.appendRecordsMax)
+          throw new TributaryError('RECORD_TOO_LARGE', `${b.records.length} records in one append (max ${limits.appendRecordsMax})`, { topic: topic.name });
+        const partition = this.choosePartition(topic, b.partition, b.records[0]!.key);
+        return { topic, partition, batch: encodeBatch(b.records, topic, partition), records: b.records.length };
+      });
+      const results = await this.store.appendAtomic(items, req.flush, this.offsets.offsetWrite(write.reader, write.entries, write.check));
+      for (const it of items) {
+        this.counters.recordsIn += it.records;
+        this.counters.bytesIn += it.batch.length;
+      }
+      return results.map((r, i) => ({ topic: items[i]!.topic.name, partition: items[i]!.partition, baseOffset: r.baseOffset, duplicate: false }));
     } catch (err) {
       this.countError(err);
       throw err;
@@ -451,6 +502,7 @@ export class Broker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.groups.close();
     if (this.retentionTimer) clearTimeout(this.retentionTimer);
     this.waiters.wakeAll();
     // Shared batches still waiting for their turn (a will published while MQTT closes) are appended,

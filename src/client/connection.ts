@@ -9,6 +9,7 @@ import { TributaryError } from '../errors.ts';
 import { limits } from '../limits.ts';
 import { encodeFrame, FrameDecoder, frameLength } from '../protocol/edge/codec.ts';
 import {
+  EDGE_GROUPS_VERSION,
   EDGE_PROTOCOL_VERSION,
   type AckEntry,
   type DecodeFailure,
@@ -61,7 +62,10 @@ export interface EdgeClientEvents {
   close: [error: TributaryError | null];
 }
 
-type ResponseType = 'registered' | 'records' | 'metadata-result' | 'ok' | 'pong';
+type ResponseType = 'registered' | 'records' | 'metadata-result' | 'ok' | 'pong' | 'joined' | 'offsets' | 'produced' | 'groups' | 'group-description' | 'offsets-reset';
+
+/** A request frame of the group API [EDGE-12], without its corr (the connection picks one). */
+type GroupRequest<T extends Frame['type']> = Omit<Extract<Frame, { type: T }>, 'type' | 'corr'>;
 type Response<T extends ResponseType> = Extract<Frame, { type: T }>;
 
 interface PendingRequest {
@@ -182,6 +186,57 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
     await this.request({ type: 'delete-topic', corr: this.corr(), name }, 'ok');
   }
 
+  // ---- consumer groups [EDGE-12]: version 2 ----
+
+  /** Answered when the group is stable again: after up to the rebalance timeout (0 = the session timeout). */
+  joinGroup(req: GroupRequest<'join-group'>): Promise<Response<'joined'>> {
+    const waitMs = (req.rebalanceTimeoutMs || req.sessionTimeoutMs || limits.groupSessionTimeoutMsMax) + this.requestTimeoutMs;
+    return this.groupRequest({ type: 'join-group', corr: this.corr(), ...req }, 'joined', waitMs);
+  }
+
+  async heartbeat(req: GroupRequest<'heartbeat'>): Promise<void> {
+    await this.groupRequest({ type: 'heartbeat', corr: this.corr(), ...req }, 'ok');
+  }
+
+  async leaveGroup(req: GroupRequest<'leave-group'>): Promise<void> {
+    await this.groupRequest({ type: 'leave-group', corr: this.corr(), ...req }, 'ok');
+  }
+
+  async commitOffsets(req: GroupRequest<'commit-offsets'>): Promise<void> {
+    await this.groupRequest({ type: 'commit-offsets', corr: this.corr(), ...req }, 'ok');
+  }
+
+  async fetchOffsets(req: GroupRequest<'fetch-offsets'>): Promise<Response<'offsets'>['offsets']> {
+    return (await this.groupRequest({ type: 'fetch-offsets', corr: this.corr(), ...req }, 'offsets')).offsets;
+  }
+
+  /** Records and an offset commit in one transaction: both stored or neither. */
+  async produceCommit(req: GroupRequest<'produce-commit'>): Promise<Response<'produced'>['batches']> {
+    return (await this.groupRequest({ type: 'produce-commit', corr: this.corr(), ...req }, 'produced')).batches;
+  }
+
+  async listGroups(): Promise<Response<'groups'>['groups']> {
+    return (await this.groupRequest({ type: 'list-groups', corr: this.corr() }, 'groups')).groups;
+  }
+
+  describeGroup(group: string): Promise<Response<'group-description'>> {
+    return this.groupRequest({ type: 'describe-group', corr: this.corr(), group }, 'group-description');
+  }
+
+  async resetOffsets(req: GroupRequest<'reset-offsets'>): Promise<Response<'offsets-reset'>['entries']> {
+    return (await this.groupRequest({ type: 'reset-offsets', corr: this.corr(), ...req }, 'offsets-reset')).entries;
+  }
+
+  async deleteGroup(group: string): Promise<void> {
+    await this.groupRequest({ type: 'delete-group', corr: this.corr(), group }, 'ok');
+  }
+
+  private groupRequest<T extends ResponseType>(frame: Frame & { corr: number }, expect: T, wantedMs?: number): Promise<Response<T>> {
+    if (this.welcome.version < EDGE_GROUPS_VERSION)
+      return Promise.reject(new TributaryError('UNSUPPORTED_VERSION', `the broker at ${this.address} speaks edge protocol ${this.welcome.version}: consumer groups need ${EDGE_GROUPS_VERSION}`));
+    return this.request(frame, expect, wantedMs);
+  }
+
   /** No PONG within 2 × keepaliveMs means the broker or the path to it is gone: the connection is dropped [EDGE-4.4]. */
   async ping(): Promise<void> {
     await this.request({ type: 'ping', corr: this.corr() }, 'pong', 2 * this.welcome.keepaliveMs);
@@ -296,7 +351,13 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
       case 'records':
       case 'metadata-result':
       case 'ok':
-      case 'pong': {
+      case 'pong':
+      case 'joined':
+      case 'offsets':
+      case 'produced':
+      case 'groups':
+      case 'group-description':
+      case 'offsets-reset': {
         const pending = this.take(frame.corr);
         if (pending === undefined) return; // answer to a request that already timed out
         if (pending.expect === frame.type) return pending.resolve(frame);

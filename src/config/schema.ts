@@ -392,6 +392,15 @@ export const configSchema = z.strictObject({
       })),
   ),
 
+  groups: section(
+    z.strictObject({
+      // Kafka's default is 45 s; a gateway's local consumers restart faster and a stuck partition costs more.
+      sessionTimeoutMsDefault: duration({ min: limits.groupSessionTimeoutMsMin, max: limits.groupSessionTimeoutMsMax }).default(10_000),
+      offsetsRetentionMs: duration({ min: 1, max: 10 * 365 * 86_400_000 }).default(7 * 86_400_000),
+      expiryCheckIntervalMs: duration({ min: 1_000, max: timerMsMax }).default(600_000),
+    }),
+  ),
+
   retention: section(
     z.strictObject({
       checkIntervalMs: duration({ min: 1, max: timerMsMax }).default(30_000),

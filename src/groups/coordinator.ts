@@ -1,0 +1,567 @@
+// The consumer-group coordinator: members, generations, the rebalance state machine, partition
+// assignment and the checks an offset commit must pass. Protocol-neutral: the edge listener (and the
+// Kafka listener after it) translate their frames into these calls. Membership lives in memory, as
+// sessions do; committed offsets live in the offset store and survive restarts.
+//
+// The protocol is Kafka's classic eager one, except that the broker assigns: a join, a leave, an
+// eviction or a change of the subscribed topics starts a rebalance; members learn of it from a
+// heartbeat answered REBALANCE_IN_PROGRESS, commit, and join again; once every member has joined (or
+// been dropped for missing the rebalance timeout or its session) the generation goes up and every
+// pending join is answered with its member's share. A tiny client therefore needs no assignor.
+
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import isSafeRegex from 'safe-regex2';
+import { TributaryError } from '../errors.ts';
+import { limits } from '../limits.ts';
+import type { OffsetStore, StoredOffset } from '../storage/offset-store.ts';
+import type { StoredTopic } from '../storage/log-store.ts';
+import { assign, type AssignMember, type AssignStrategy } from './assignors.ts';
+import { newGroup, owns, sameSubscription, subscribedTopics, type Group, type Member } from './member.ts';
+import { resetOffset, type ResetHost } from './offset-reset.ts';
+import type {
+  CommitRequest,
+  CommittedOffset,
+  GroupDescription,
+  GroupSummary,
+  JoinRequest,
+  JoinResult,
+  OffsetEntry,
+  PartitionLag,
+  ResetPlanEntry,
+  ResetRequest,
+} from './types.ts';
+
+export interface CoordinatorHost extends ResetHost {
+  findTopic(name: string): StoredTopic | undefined;
+  storedTopics(): StoredTopic[];
+  addTopicsListener(listener: () => void): () => void;
+}
+
+export interface CoordinatorOptions {
+  sessionTimeoutMsDefault: number;
+  /** Offsets of a group that stays empty this long are deleted (Kafka's offsets.retention.minutes). */
+  offsetsRetentionMs: number;
+  /** How often expiry looks for such groups (Kafka's offsets.retention.check.interval.ms). */
+  expiryCheckIntervalMs: number;
+}
+
+/** What a commit writes: topic ids resolved, for the offset store. */
+export interface OffsetWrite {
+  reader: string;
+  entries: { topicId: number; partition: number; offset: number; metadata: string }[];
+  check: () => TributaryError | null;
+}
+
+const READER_PREFIX = 'g:';
+const EXPIRED_GROUPS_PER_STEP = 100;
+
+export class GroupCoordinator {
+  private readonly host: CoordinatorHost;
+  private readonly offsets: OffsetStore;
+  private readonly opts: CoordinatorOptions;
+  private readonly log: Logger;
+  /** Groups with members (or a join pending); a group without is only its stored offsets. */
+  private readonly groups = new Map<string, Group>();
+  /** Members each connection created, for the per-connection limit. */
+  private readonly createdBy = new WeakMap<object, number>();
+  private readonly unsubscribe: () => void;
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  readonly counters = { joins: 0, rebalances: 0, evictions: 0, commits: 0 };
+
+  constructor(host: CoordinatorHost, offsets: OffsetStore, opts: CoordinatorOptions, logger: Logger) {
+    this.host = host;
+    this.offsets = offsets;
+    this.opts = opts;
+    this.log = logger.child({ module: 'groups' });
+    this.unsubscribe = host.addTopicsListener(() => this.topicsChanged());
+    this.expiryTimer = setInterval(() => this.expire(Date.now()), opts.expiryCheckIntervalMs);
+    this.expiryTimer.unref();
+  }
+
+  // ---- membership ----
+
+  join(req: JoinRequest): Promise<JoinResult> {
+    if (this.closed) return Promise.reject(new TributaryError('SHUTTING_DOWN', 'the broker is shutting down'));
+    try {
+      validateGroupName(req.group);
+      const pattern = compilePattern(req.pattern);
+      if (req.topics.length === 0 && pattern === null) throw new TributaryError('INVALID_REQUEST', 'a join needs topics or a pattern', { group: req.group });
+      if (req.topics.length > limits.groupTopicsMax) throw new TributaryError('INVALID_REQUEST', `at most ${limits.groupTopicsMax} topics per join`, { group: req.group });
+      const sessionTimeoutMs = req.sessionTimeoutMs === 0 ? this.opts.sessionTimeoutMsDefault : req.sessionTimeoutMs;
+      if (sessionTimeoutMs < limits.groupSessionTimeoutMsMin || sessionTimeoutMs > limits.groupSessionTimeoutMsMax)
+        throw new TributaryError('INVALID_REQUEST', `session timeout must be ${limits.groupSessionTimeoutMsMin}..${limits.groupSessionTimeoutMsMax} ms`, { group: req.group });
+      const rebalanceTimeoutMs = Math.min(req.rebalanceTimeoutMs === 0 ? sessionTimeoutMs : req.rebalanceTimeoutMs, limits.groupSessionTimeoutMsMax);
+      const g = this.groupForJoin(req);
+      if (req.strategy !== null && req.strategy !== g.strategy && g.members.size > 0)
+        throw new TributaryError('INVALID_REQUEST', `group ${g.name} assigns with ${g.strategy}, not ${req.strategy}`, { group: g.name });
+      if (req.strategy !== null && g.members.size === 0) g.strategy = req.strategy;
+      const m = this.memberForJoin(g, req);
+      const unchanged = sameSubscription(m, req.topics, pattern);
+      if (m.session !== null && m.sessionTimeoutMs !== sessionTimeoutMs) {
+        clearTimeout(m.session);
+        m.session = null;
+      }
+      Object.assign(m, { clientId: req.clientId, host: req.host, topics: [...req.topics], pattern, sessionTimeoutMs, rebalanceTimeoutMs });
+      this.counters.joins++;
+      this.touch(g, m);
+      // A member of a stable group that asks for what it has gets it: a static member's restart, or a
+      // client that lost its answer. Anything else is a new generation.
+      if (g.state === 'stable' && unchanged && m.pending === null && !this.needsRebalance(g))
+        return Promise.resolve(this.joinResult(g, m));
+      return this.awaitRebalance(g, m, req.signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private groupForJoin(req: JoinRequest): Group {
+    let g = this.groups.get(req.group);
+    if (g) return g;
+    if (this.groups.size >= limits.groupsMax) throw new TributaryError('GROUP_FULL', `at most ${limits.groupsMax} groups with members`, { group: req.group });
+    g = newGroup(req.group, req.strategy ?? 'sticky');
+    this.groups.set(g.name, g);
+    this.offsets.setEmptySince(READER_PREFIX + g.name, null).catch((err) => this.log.warn({ err, group: g.name }, 'could not record that the group has members'));
+    return g;
+  }
+
+  private memberForJoin(g: Group, req: JoinRequest): Member {
+    if (req.memberId !== '') {
+      const m = g.members.get(req.memberId);
+      if (!m) throw this.unknownMember(g, req.memberId);
+      return m;
+    }
+    const previousId = req.instanceId === null ? undefined : g.instances.get(req.instanceId);
+    if (previousId !== undefined) return this.replaceStatic(g, g.members.get(previousId)!, req.owner);
+    if (g.members.size >= limits.groupMembersMax)
+      throw new TributaryError('GROUP_FULL', `group ${g.name} has ${limits.groupMembersMax} members`, { group: g.name });
+    const created = this.createdBy.get(req.owner) ?? 0;
+    if (created >= limits.groupMembersPerConnectionMax)
+      throw new TributaryError('GROUP_FULL', `a connection may create at most ${limits.groupMembersPerConnectionMax} group members`, { group: g.name, client: req.clientId });
+    this.countCreated(req.owner, +1);
+    const m: Member = {
+      memberId: `${req.clientId || 'member'}-${randomUUID()}`,
+      instanceId: req.instanceId,
+      clientId: req.clientId,
+      host: req.host,
+      topics: [],
+      pattern: null,
+      sessionTimeoutMs: 0,
+      rebalanceTimeoutMs: 0,
+      owner: req.owner,
+      assignment: [],
+      pending: null,
+      session: null,
+    };
+    g.members.set(m.memberId, m);
+    if (m.instanceId !== null) g.instances.set(m.instanceId, m.memberId);
+    this.log.info({ group: g.name, member: m.memberId, client: m.clientId, instance: m.instanceId }, 'member joined');
+    return m;
+  }
+
+  /** A static member restarted: the same place under a new member id; the old id is fenced. */
+  private replaceStatic(g: Group, old: Member, owner: object): Member {
+    g.members.delete(old.memberId);
+    this.countCreated(old.owner, -1);
+    this.countCreated(owner, +1);
+    if (g.fenced.size >= limits.groupMembersMax) g.fenced.delete(g.fenced.values().next().value!);
+    g.fenced.add(old.memberId);
+    old.pending?.reject(new TributaryError('FENCED_INSTANCE', `instance ${old.instanceId} joined again as another member`, { group: g.name }));
+    old.pending = null;
+    const m: Member = { ...old, memberId: `${old.clientId || 'member'}-${randomUUID()}`, owner, pending: null };
+    g.members.set(m.memberId, m);
+    g.instances.set(m.instanceId!, m.memberId);
+    if (g.leader === old.memberId) g.leader = m.memberId;
+    this.log.info({ group: g.name, member: m.memberId, replaced: old.memberId, instance: m.instanceId }, 'static member rejoined');
+    return m;
+  }
+
+  private awaitRebalance(g: Group, m: Member, signal: AbortSignal | undefined): Promise<JoinResult> {
+    return new Promise<JoinResult>((resolve, reject) => {
+      m.pending?.reject(new TributaryError('REBALANCE_IN_PROGRESS', 'a newer join of this member replaced this one', { group: g.name }));
+      const onAbort = () => {
+        if (m.pending !== pending) return;
+        // The member stays: its session decides whether it comes back in time.
+        m.pending = null;
+        this.touch(g, m);
+      };
+      const pending = {
+        resolve: () => {
+          pending.detach();
+          resolve(this.joinResult(g, m));
+        },
+        reject: (err: unknown) => {
+          pending.detach();
+          reject(err);
+        },
+        detach: () => signal?.removeEventListener('abort', onAbort),
+      };
+      m.pending = pending;
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.startRebalance(g, `member ${m.memberId} joined`);
+      this.maybeComplete(g);
+    });
+  }
+
+  heartbeat(group: string, memberId: string, generation: number): void {
+    const g = this.groups.get(group);
+    const m = g?.members.get(memberId);
+    if (!g || !m) throw this.unknownMember(g, memberId, group);
+    this.touch(g, m);
+    if (g.state === 'rebalancing') throw new TributaryError('REBALANCE_IN_PROGRESS', `group ${group} is rebalancing; join again`, { group });
+    if (generation !== g.generation) throw illegalGeneration(g, generation);
+  }
+
+  /** A static member's leave removes it too: Kafka clients do not send one on close for that reason. */
+  leave(group: string, memberId: string): void {
+    const g = this.groups.get(group);
+    const m = g?.members.get(memberId);
+    if (!g || !m) throw this.unknownMember(g, memberId, group);
+    this.log.info({ group, member: memberId }, 'member left');
+    this.remove(g, m, 'left');
+  }
+
+  private touch(g: Group, m: Member): void {
+    if (m.session === null) {
+      m.session = setTimeout(() => this.sessionExpired(g, m), m.sessionTimeoutMs);
+      m.session.unref();
+    } else m.session.refresh();
+  }
+
+  private sessionExpired(g: Group, m: Member): void {
+    if (g.members.get(m.memberId) !== m) return;
+    // A member waiting in a join is alive: it is waiting for us.
+    if (m.pending !== null) {
+      m.session?.refresh();
+      return;
+    }
+    this.counters.evictions++;
+    this.log.warn({ group: g.name, member: m.memberId, client: m.clientId, sessionTimeoutMs: m.sessionTimeoutMs }, 'member evicted: session expired');
+    this.remove(g, m, 'session expired');
+  }
+
+  private remove(g: Group, m: Member, why: string): void {
+    this.detach(g, m, why);
+    if (g.members.size === 0) return this.becomeEmpty(g);
+    this.startRebalance(g, `member ${m.memberId} ${why}`);
+    this.maybeComplete(g);
+  }
+
+  /** Takes the member out of the group's books; what that means for the group is the caller's. */
+  private detach(g: Group, m: Member, why: string): void {
+    if (m.session) clearTimeout(m.session);
+    m.session = null;
+    m.pending?.reject(new TributaryError('UNKNOWN_MEMBER', `member ${m.memberId} was removed (${why})`, { group: g.name }));
+    m.pending = null;
+    g.members.delete(m.memberId);
+    if (m.instanceId !== null && g.instances.get(m.instanceId) === m.memberId) g.instances.delete(m.instanceId);
+    this.countCreated(m.owner, -1);
+  }
+
+  private countCreated(owner: object, delta: number): void {
+    this.createdBy.set(owner, Math.max(0, (this.createdBy.get(owner) ?? 0) + delta));
+  }
+
+  private becomeEmpty(g: Group): void {
+    if (g.rebalanceTimer) clearTimeout(g.rebalanceTimer);
+    g.rebalanceTimer = null;
+    g.state = 'empty';
+    this.groups.delete(g.name);
+    this.offsets.setEmptySince(READER_PREFIX + g.name, Date.now()).catch((err) => this.log.warn({ err, group: g.name }, 'could not record when the group became empty'));
+    this.log.info({ group: g.name, generation: g.generation }, 'group is empty');
+  }
+
+  // ---- rebalance ----
+
+  private startRebalance(g: Group, reason: string): void {
+    if (g.state === 'rebalancing') return;
+    g.state = 'rebalancing';
+    this.counters.rebalances++;
+    const timeoutMs = Math.max(...[...g.members.values()].map((m) => m.rebalanceTimeoutMs));
+    g.rebalanceTimer = setTimeout(() => this.rebalanceTimedOut(g), timeoutMs);
+    g.rebalanceTimer.unref();
+    this.log.info({ group: g.name, generation: g.generation, reason }, 'rebalance started');
+  }
+
+  private rebalanceTimedOut(g: Group): void {
+    g.rebalanceTimer = null;
+    if (this.groups.get(g.name) !== g || g.state !== 'rebalancing') return;
+    for (const m of [...g.members.values()]) {
+      if (m.pending !== null) continue;
+      this.counters.evictions++;
+      this.log.warn({ group: g.name, member: m.memberId, client: m.clientId }, 'member removed: did not join the rebalance in time');
+      this.detach(g, m, 'missed the rebalance');
+    }
+    if (g.members.size === 0) return this.becomeEmpty(g);
+    this.maybeComplete(g);
+  }
+
+  private maybeComplete(g: Group): void {
+    if (g.state !== 'rebalancing') return;
+    for (const m of g.members.values()) if (m.pending === null) return;
+    if (g.rebalanceTimer) clearTimeout(g.rebalanceTimer);
+    g.rebalanceTimer = null;
+    const existing = this.existingTopics();
+    const counts = new Map<string, number>();
+    const members: AssignMember[] = [...g.members.values()].map((m) => {
+      const topics = subscribedTopics(m, existing.names);
+      for (const t of topics) counts.set(t, existing.partitions.get(t)!);
+      return { memberId: m.memberId, instanceId: m.instanceId, topics, previous: m.assignment };
+    });
+    const assignment = assign(g.strategy, members, counts);
+    g.generation++;
+    g.assigned = counts;
+    g.state = 'stable';
+    g.leader = g.members.keys().next().value!;
+    for (const m of g.members.values()) m.assignment = assignment.get(m.memberId) ?? [];
+    this.log.info({ group: g.name, generation: g.generation, members: g.members.size, strategy: g.strategy }, 'group is stable');
+    for (const m of g.members.values()) {
+      const pending = m.pending!;
+      m.pending = null;
+      // The session runs from the answer: the member's next heartbeat is a third of it away.
+      m.session?.refresh();
+      pending.resolve();
+    }
+  }
+
+  private joinResult(g: Group, m: Member): JoinResult {
+    return { generation: g.generation, memberId: m.memberId, leader: g.leader, sessionTimeoutMs: m.sessionTimeoutMs, assignment: m.assignment };
+  }
+
+  private existingTopics(): { names: Set<string>; partitions: Map<string, number> } {
+    const partitions = new Map<string, number>();
+    for (const t of this.host.storedTopics()) partitions.set(t.name, t.partitions);
+    return { names: new Set(partitions.keys()), partitions };
+  }
+
+  /** Whether the topics the members subscribe to now differ from what the generation assigned. */
+  private needsRebalance(g: Group, existing = this.existingTopics()): boolean {
+    const now = new Map<string, number>();
+    for (const m of g.members.values()) for (const t of subscribedTopics(m, existing.names)) now.set(t, existing.partitions.get(t)!);
+    if (now.size !== g.assigned.size) return true;
+    for (const [t, n] of now) if (g.assigned.get(t) !== n) return true;
+    return false;
+  }
+
+  // Partitions added, or a topic created or deleted under a subscription: the next generation covers them.
+  private topicsChanged(): void {
+    const existing = this.existingTopics();
+    for (const g of this.groups.values()) {
+      if (g.state === 'stable' && this.needsRebalance(g, existing)) this.startRebalance(g, 'subscribed topics changed');
+    }
+  }
+
+  // ---- offsets ----
+
+  /** Resolves once the commit is stored (in the next group transaction, with everything else of that turn). */
+  async commit(req: CommitRequest): Promise<void> {
+    const write = this.offsetWrite(req);
+    const refusal = write.check();
+    if (refusal) throw refusal;
+    await this.offsets.commit(write.reader, write.entries, write.check);
+    this.counters.commits++;
+  }
+
+  /**
+   * Validates a commit's offsets and returns what to write, with the membership check to run inside
+   * the transaction that writes it (a rebalance may complete between the request and the transaction).
+   * For produce-with-commit, whose records must be stored in that same transaction.
+   */
+  offsetWrite(req: CommitRequest): OffsetWrite {
+    if (req.offsets.length === 0) throw new TributaryError('INVALID_REQUEST', 'a commit needs at least one offset', { group: req.group });
+    validateGroupName(req.group);
+    const entries = req.offsets.map((o) => this.resolveOffset(o));
+    const check = () => this.commitRefusal(req);
+    return { reader: READER_PREFIX + req.group, entries, check };
+  }
+
+  private resolveOffset(o: OffsetEntry): OffsetWrite['entries'][number] {
+    const topic = this.host.findTopic(o.topic);
+    if (!topic) throw new TributaryError('UNKNOWN_TOPIC', `unknown topic ${o.topic}`, { topic: o.topic });
+    const state = this.host.partitionState(topic.id, o.partition);
+    if (!state) throw new TributaryError('INVALID_PARTITION', `topic ${o.topic} has no partition ${o.partition}`, { topic: o.topic, partition: o.partition });
+    if (!Number.isSafeInteger(o.offset) || o.offset < 0 || o.offset > state.nextOffset)
+      throw new TributaryError('OFFSET_OUT_OF_RANGE', `offset ${o.offset} is beyond the log end ${state.nextOffset} of ${o.topic}/${o.partition}`, {
+        topic: o.topic,
+        partition: o.partition,
+      });
+    if (Buffer.byteLength(o.metadata) > limits.offsetMetadataBytesMax)
+      throw new TributaryError('INVALID_REQUEST', `offset metadata is limited to ${limits.offsetMetadataBytesMax} bytes`, { topic: o.topic });
+    return { topicId: topic.id, partition: o.partition, offset: o.offset, metadata: o.metadata };
+  }
+
+  private commitRefusal(req: CommitRequest): TributaryError | null {
+    const g = this.groups.get(req.group);
+    if (req.generation === -1 && req.memberId === '') {
+      return g && g.members.size > 0 ? new TributaryError('NON_EMPTY_GROUP', `group ${req.group} has members: only they commit its offsets`, { group: req.group }) : null;
+    }
+    const m = g?.members.get(req.memberId);
+    if (!g || !m) return this.unknownMember(g, req.memberId, req.group);
+    if (req.generation !== g.generation) return illegalGeneration(g, req.generation);
+    for (const o of req.offsets)
+      if (!owns(m, o.topic, o.partition))
+        return new TributaryError('NOT_ASSIGNED', `${o.topic}/${o.partition} is not assigned to ${m.memberId} in generation ${g.generation}`, {
+          group: g.name,
+          topic: o.topic,
+          partition: o.partition,
+        });
+    this.touch(g, m);
+    return null;
+  }
+
+  /** Committed offsets of the group: the given partitions (-1 where none), or every one it has. */
+  fetchOffsets(group: string, partitions?: { topic: string; partition: number }[]): CommittedOffset[] {
+    validateGroupName(group);
+    const reader = READER_PREFIX + group;
+    if (partitions === undefined) return this.offsets.list(reader).flatMap((o) => this.named(o));
+    return partitions.map(({ topic, partition }) => {
+      const t = this.host.findTopic(topic);
+      const o = t && this.offsets.get(reader, t.id, partition);
+      return o ? { topic, partition, offset: o.offset, metadata: o.metadata, commitMs: o.commitMs } : { topic, partition, offset: -1, metadata: '', commitMs: 0 };
+    });
+  }
+
+  private named(o: StoredOffset): CommittedOffset[] {
+    const topic = this.topicById(o.topicId);
+    return topic ? [{ topic: topic.name, partition: o.partition, offset: o.offset, metadata: o.metadata, commitMs: o.commitMs }] : [];
+  }
+
+  private topicById(id: number): StoredTopic | undefined {
+    return this.host.storedTopics().find((t) => t.id === id);
+  }
+
+  // ---- administration ----
+
+  listGroups(): GroupSummary[] {
+    const out = new Map<string, GroupSummary>();
+    for (const reader of this.offsets.readers(READER_PREFIX)) {
+      const group = reader.slice(READER_PREFIX.length);
+      out.set(group, { group, state: 'empty', members: 0 });
+    }
+    for (const g of this.groups.values()) out.set(g.name, { group: g.name, state: g.state, members: g.members.size });
+    return [...out.values()].sort((a, b) => a.group.localeCompare(b.group));
+  }
+
+  describeGroup(group: string): GroupDescription {
+    validateGroupName(group);
+    const g = this.groups.get(group);
+    const committed = this.fetchOffsets(group);
+    if (!g && committed.length === 0) throw new TributaryError('UNKNOWN_GROUP', `no consumer group ${group}`, { group });
+    const owner = new Map<string, string>();
+    for (const m of g?.members.values() ?? []) for (const tp of m.assignment) for (const p of tp.partitions) owner.set(`${tp.topic}/${p}`, m.memberId);
+    const rows = new Map<string, { topic: string; partition: number; committed: number; metadata: string }>();
+    for (const o of committed) rows.set(`${o.topic}/${o.partition}`, { topic: o.topic, partition: o.partition, committed: o.offset, metadata: o.metadata });
+    for (const key of owner.keys()) {
+      if (rows.has(key)) continue;
+      const slash = key.lastIndexOf('/');
+      rows.set(key, { topic: key.slice(0, slash), partition: Number(key.slice(slash + 1)), committed: -1, metadata: '' });
+    }
+    const partitions: PartitionLag[] = [];
+    for (const [key, r] of rows) {
+      const topic = this.host.findTopic(r.topic);
+      const state = topic && this.host.partitionState(topic.id, r.partition);
+      if (!state) continue;
+      const from = r.committed < 0 ? state.logStartOffset : Math.max(r.committed, state.logStartOffset);
+      partitions.push({ ...r, logStartOffset: state.logStartOffset, logEndOffset: state.nextOffset, lag: state.nextOffset - from, memberId: owner.get(key) ?? '' });
+    }
+    partitions.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+    return {
+      group,
+      state: g?.state ?? 'empty',
+      strategy: g?.strategy ?? 'sticky',
+      generation: g?.generation ?? 0,
+      members: [...(g?.members.values() ?? [])].map((m) => ({ memberId: m.memberId, instanceId: m.instanceId, clientId: m.clientId, host: m.host, assignment: m.assignment })),
+      partitions,
+    };
+  }
+
+  /** Kafka's kafka-consumer-groups --reset-offsets: only for a group without members. */
+  async resetOffsets(req: ResetRequest): Promise<ResetPlanEntry[]> {
+    validateGroupName(req.group);
+    const g = this.groups.get(req.group);
+    if (g && g.members.size > 0) throw new TributaryError('NON_EMPTY_GROUP', `group ${req.group} has ${g.members.size} members; stop them first`, { group: req.group });
+    const topic = this.host.findTopic(req.topic);
+    if (!topic) throw new TributaryError('UNKNOWN_TOPIC', `unknown topic ${req.topic}`, { topic: req.topic });
+    const partitions = req.partition === undefined ? [...Array(topic.partitions).keys()] : [req.partition];
+    const reader = READER_PREFIX + req.group;
+    const plan = partitions.map((partition) => {
+      const previous = this.offsets.get(reader, topic.id, partition)?.offset ?? -1;
+      return { topic: topic.name, partition, previous, offset: resetOffset(this.host, topic, partition, previous, req.target) };
+    });
+    if (req.execute) {
+      await this.commit({ group: req.group, memberId: '', generation: -1, offsets: plan.map((p) => ({ topic: p.topic, partition: p.partition, offset: p.offset, metadata: '' })) });
+      this.log.info({ group: req.group, topic: topic.name, partitions: plan.length }, 'offsets reset');
+    }
+    return plan;
+  }
+
+  async deleteGroup(group: string): Promise<void> {
+    validateGroupName(group);
+    const g = this.groups.get(group);
+    if (g && g.members.size > 0) throw new TributaryError('NON_EMPTY_GROUP', `group ${group} has ${g.members.size} members; stop them first`, { group });
+    const reader = READER_PREFIX + group;
+    if (this.offsets.list(reader).length === 0) throw new TributaryError('UNKNOWN_GROUP', `no consumer group ${group}`, { group });
+    await this.offsets.deleteReader(reader);
+    this.log.info({ group }, 'group deleted');
+  }
+
+  /** Deletes the offsets of groups empty for longer than the retention. */
+  expire(nowMs: number): number {
+    try {
+      const n = this.offsets.expire(nowMs, this.opts.offsetsRetentionMs, (reader) => !this.groups.has(reader.slice(READER_PREFIX.length)), EXPIRED_GROUPS_PER_STEP);
+      if (n > 0) this.log.info({ groups: n, retentionMs: this.opts.offsetsRetentionMs }, 'expired the offsets of empty groups');
+      return n;
+    } catch (err) {
+      this.log.error({ err }, 'offset expiry failed');
+      return 0;
+    }
+  }
+
+  private unknownMember(g: Group | undefined, memberId: string, group = g?.name ?? ''): TributaryError {
+    if (g?.fenced.has(memberId)) return new TributaryError('FENCED_INSTANCE', `member ${memberId} was replaced by a newer member with its instance id`, { group });
+    return new TributaryError('UNKNOWN_MEMBER', `group ${group} has no member ${memberId}`, { group });
+  }
+
+  /** Members waiting in a join are told the broker is going away; sessions end with it. */
+  close(): void {
+    this.closed = true;
+    this.unsubscribe();
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    for (const g of this.groups.values()) {
+      if (g.rebalanceTimer) clearTimeout(g.rebalanceTimer);
+      for (const m of g.members.values()) {
+        if (m.session) clearTimeout(m.session);
+        m.pending?.reject(new TributaryError('SHUTTING_DOWN', 'the broker is shutting down'));
+        m.pending = null;
+      }
+    }
+    this.groups.clear();
+  }
+}
+
+function illegalGeneration(g: Group, generation: number): TributaryError {
+  return new TributaryError('ILLEGAL_GENERATION', `generation ${generation} of group ${g.name} is not the current one (${g.generation})`, { group: g.name });
+}
+
+function validateGroupName(group: string): void {
+  if (group.length === 0 || group.length > limits.groupNameMax)
+    throw new TributaryError('INVALID_REQUEST', `a group name has 1..${limits.groupNameMax} characters`, { group: group.slice(0, 64) });
+}
+
+function compilePattern(source: string | null): RegExp | null {
+  if (source === null || source === '') return null;
+  if (source.length > limits.groupPatternMax) throw new TributaryError('INVALID_REQUEST', `a topic pattern has at most ${limits.groupPatternMax} characters`);
+  let re: RegExp;
+  try {
+    re = new RegExp(`^(?:${source})$`);
+  } catch (err) {
+    throw new TributaryError('INVALID_REQUEST', `bad topic pattern: ${(err as Error).message}`);
+  }
+  // A pattern runs on the event loop against every topic name: one with nested repetition could
+  // backtrack for minutes (ReDoS). safe-regex2 refuses those by their star height.
+  if (!isSafeRegex(re)) throw new TributaryError('INVALID_REQUEST', 'the topic pattern nests repetitions (like (a+)+); write it without');
+  return re;
+}
+
+export type { AssignStrategy };
