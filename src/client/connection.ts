@@ -157,6 +157,15 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
     return this.welcomeFrame;
   }
 
+  /**
+   * The protocol version agreed in the handshake [EDGE-4.2]: HELLO offers the highest this client
+   * implements, the broker answers the highest it implements that is not above it. Consumer-group
+   * frames need 2 [EDGE-12]; a version 1 broker closes a connection that sends one.
+   */
+  get version(): number {
+    return this.welcome.version;
+  }
+
   /** True from close() or destroy() on, before the socket's 'close' event. */
   get closed(): boolean {
     return this.closedFlag || this.closing || this.socket.destroyed;

@@ -54,6 +54,34 @@ describe('EdgeClient', () => {
     await client.ping();
   });
 
+  // [EDGE-4.2] HELLO offers version 2; the client takes WELCOME 1 or 2 and says which it got.
+  it.each([1, 2])('sends HELLO version 2 and agrees on the version %d that WELCOME names', async (agreed) => {
+    const hellos: Frame[] = [];
+    const url = await fakeBroker((f, socket) => {
+      if (f.type !== 'hello') return;
+      hellos.push(f);
+      socket.write(encodeFrame({ type: 'welcome', version: agreed, keepaliveMs: 60_000, frameBytesMax: 1 << 20, lastSeq: 0 }));
+    });
+    const client = await EdgeClient.connect(url);
+    onCleanup(() => client.close());
+    expect(hellos).toMatchObject([{ type: 'hello', version: 2 }]);
+    expect(client.version).toBe(agreed);
+  });
+
+  it('refuses a WELCOME of a version it does not implement', async () => {
+    const url = await fakeBroker((f, socket) => {
+      if (f.type === 'hello') socket.write(encodeFrame({ type: 'welcome', version: 3, keepaliveMs: 60_000, frameBytesMax: 1 << 20, lastSeq: 0 }));
+    });
+    await expect(EdgeClient.connect(url)).rejects.toMatchObject({ codeName: 'UNSUPPORTED_VERSION' });
+  });
+
+  it('agrees on version 2 with the broker', async () => {
+    const broker = await startTestBroker();
+    const client = await EdgeClient.connect(broker.url);
+    onCleanup(() => client.close());
+    expect(client.version).toBe(2);
+  });
+
   it('times out a handshake that gets no WELCOME', async () => {
     const url = await fakeBroker(() => undefined);
     await expect(EdgeClient.connect({ ...url, connectTimeoutMs: 200 })).rejects.toMatchObject({ codeName: 'TIMEOUT' });

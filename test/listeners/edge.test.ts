@@ -43,13 +43,35 @@ describe('edge listener', () => {
     expect(right.frames[0].type).toBe('welcome');
   });
 
-  // [EDGE-4.2] a device built for a newer protocol still talks to this broker, in version 1.
-  it.each([2, 255])('answers a HELLO of version %d with WELCOME version 1', async (version) => {
+  // [EDGE-4.2] WELCOME answers min(client's version, 2): a device built for a newer protocol still
+  // talks to this broker, in version 2, and one built for version 1 keeps version 1.
+  it.each([
+    [1, 1],
+    [2, 2],
+    [3, 2],
+    [255, 2],
+  ])('answers a HELLO of version %d with WELCOME version %d', async (version, agreed) => {
     const { edge } = await startEdgeBroker();
     const peer = await RawPeer.hello(edge!.port, { version });
-    expect(peer.frames[0]).toMatchObject({ type: 'welcome', version: 1 });
+    expect(peer.frames[0]).toMatchObject({ type: 'welcome', version: agreed });
     peer.send({ type: 'ping', corr: 1 });
     await peer.waitFor((f) => f.type === 'pong');
+  });
+
+  // [EDGE-4.2] a version 1 connection knows no group frames: each is answered as an unknown type.
+  it.each<[string, Frame]>([
+    ['JOIN_GROUP', { type: 'join-group', corr: 1, group: 'g', memberId: '', instanceId: '', sessionTimeoutMs: 0, rebalanceTimeoutMs: 0, strategy: 0, pattern: '', topics: ['t'] }],
+    ['LIST_GROUPS', { type: 'list-groups', corr: 1 }],
+    ['JOINED', { type: 'joined', corr: 1, generation: 1, memberId: 'm', sessionTimeoutMs: 10_000, heartbeatMs: 3333, assignment: [] }],
+  ])('closes a version 1 connection that sends %s as an unknown frame type', async (_name, frame) => {
+    const { edge } = await startEdgeBroker();
+    const peer = await RawPeer.hello(edge!.port, { version: 1 });
+    expect(peer.frames[0]).toMatchObject({ type: 'welcome', version: 1 });
+    peer.send(frame);
+    const error = await peer.waitFor(isError);
+    const type = encodeFrame(frame)[1];
+    expect(error).toMatchObject({ refKind: 'connection', ref: 0, code: ErrorCode.MALFORMED_FRAME, message: `unknown frame type 0x${type.toString(16)} in protocol version 1` });
+    await peer.waitClosed();
   });
 
   it('acknowledges pipelined produce frames in order, many per ACK frame, with consecutive offsets', async () => {

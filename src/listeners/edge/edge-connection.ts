@@ -9,7 +9,7 @@ import type { Broker } from '../../broker/broker.ts';
 import { asTributaryError, ErrorCode, TributaryError } from '../../errors.ts';
 import { limits } from '../../limits.ts';
 import { encodeFrame, FrameDecoder } from '../../protocol/edge/codec.ts';
-import { EDGE_PROTOCOL_VERSION, type DecodeFailure, type ErrorRef, type FetchFrame, type Frame, type HelloFrame, type ProduceFrame } from '../../protocol/edge/frames.ts';
+import { EDGE_GROUPS_VERSION, EDGE_PROTOCOL_VERSION, FrameType, type DecodeFailure, type ErrorRef, type FetchFrame, type Frame, type HelloFrame, type ProduceFrame } from '../../protocol/edge/frames.ts';
 import { readUvarint, uvarintSize } from '../../protocol/edge/varint.ts';
 import { LINGER_MS, tokenMatches } from '../listen.ts';
 import { createTopic, deleteTopic, metadata, register } from './admin-requests.ts';
@@ -46,6 +46,26 @@ export interface EdgeConnectionHost {
   claimClientId(clientId: string, conn: EdgeConnection): ProducerWindow | undefined;
   closed(conn: EdgeConnection): void;
 }
+
+/** Frames added by version 2 [EDGE-12], with their type bytes: unknown types on a version 1 connection [EDGE-4.2]. */
+const GROUP_FRAME_TYPES: ReadonlyMap<Frame['type'], number> = new Map<Frame['type'], number>([
+  ['join-group', FrameType.JOIN_GROUP],
+  ['joined', FrameType.JOINED],
+  ['heartbeat', FrameType.HEARTBEAT],
+  ['leave-group', FrameType.LEAVE_GROUP],
+  ['commit-offsets', FrameType.COMMIT_OFFSETS],
+  ['fetch-offsets', FrameType.FETCH_OFFSETS],
+  ['offsets', FrameType.OFFSETS],
+  ['produce-commit', FrameType.PRODUCE_COMMIT],
+  ['produced', FrameType.PRODUCED],
+  ['list-groups', FrameType.LIST_GROUPS],
+  ['groups', FrameType.GROUPS],
+  ['describe-group', FrameType.DESCRIBE_GROUP],
+  ['group-description', FrameType.GROUP_DESCRIPTION],
+  ['reset-offsets', FrameType.RESET_OFFSETS],
+  ['offsets-reset', FrameType.OFFSETS_RESET],
+  ['delete-group', FrameType.DELETE_GROUP],
+]);
 
 /** Type, refKind, ref, code and message length of an ERROR frame, rounded up. */
 const ERROR_HEADER_BYTES_MAX = 64;
@@ -217,6 +237,12 @@ export class EdgeConnection {
     if (this.hello === null) {
       if (frame.type !== 'hello') return this.failConnection(new TributaryError('HANDSHAKE_REQUIRED', `first frame must be HELLO, got ${frame.type}`));
       return this.onHello(frame);
+    }
+    const groupType = GROUP_FRAME_TYPES.get(frame.type);
+    if (groupType !== undefined && this.version < EDGE_GROUPS_VERSION) {
+      // [EDGE-4.2] the codec knows every version's frames; a version 1 connection must not see them,
+      // so one is answered exactly as an unknown type is in version 1.
+      return this.failConnection(new TributaryError('MALFORMED_FRAME', `unknown frame type 0x${groupType.toString(16)} in protocol version ${this.version}`));
     }
     switch (frame.type) {
       case 'produce':

@@ -7,6 +7,7 @@ import {
   type AckEntry,
   type AckFrame,
   type Acks,
+  type CommitOffsetsFrame,
   type CreateTopicFrame,
   type DecodeFailure,
   type EdgeHeader,
@@ -14,15 +15,33 @@ import {
   type ErrorFrame,
   type ErrorRef,
   type FetchFrame,
+  type FetchOffsetsFrame,
   type Frame,
+  type GroupDescriptionFrame,
+  type GroupMemberDescription,
+  type GroupPartitionDescription,
+  type GroupStateCode,
+  type GroupsFrame,
   type HelloFrame,
+  type JoinGroupFrame,
+  type JoinedFrame,
   type MetadataFrame,
   type MetadataResultFrame,
+  type OffsetCommitEntry,
+  type OffsetsFrame,
+  type OffsetsResetFrame,
   type PartitionMetadata,
+  type ProduceBatch,
+  type ProduceCommitFrame,
   type ProduceFrame,
+  type ProducedFrame,
   type RecordsFrame,
   type RegisterFrame,
+  type ResetMode,
+  type ResetOffsetsFrame,
+  type StrategyCode,
   type TopicMetadata,
+  type TopicPartitionList,
   type WelcomeFrame,
 } from './frames.ts';
 import {
@@ -49,6 +68,13 @@ const RECORD_NULL_VALUE = 0x08;
 const RECORD_FLAGS = RECORD_KEY | RECORD_HEADERS | RECORD_TIMESTAMP_DELTA | RECORD_NULL_VALUE;
 const ACK_DUPLICATE = 0x01; // [EDGE-5.6]
 const CREATE_GROW = 0x01; // [EDGE-5.11]
+const PRODUCE_COMMIT_FLUSH = 0x01; // [EDGE-12.12]
+const RESET_EXECUTE = 0x01; // [EDGE-12.18]
+
+// Enum ranges of the group frames [EDGE-12]: a value above the maximum is malformed.
+const STRATEGY_MAX = 3;
+const GROUP_STATE_MAX = 3;
+const RESET_MODE_MAX = 4;
 
 const ACKS_ALL_WIRE = 2; // [EDGE-5.5]
 const ERROR_REF_KINDS: readonly ErrorRef[] = ['connection', 'request', 'produce']; // [EDGE-5.16]
@@ -262,6 +288,74 @@ function describeBody(f: Frame, s: Sink): number {
     case 'error':
       describeError(f, s);
       return FrameType.ERROR;
+    default:
+      return describeGroupBody(f, s);
+  }
+}
+
+type GroupFrame = Exclude<
+  Frame,
+  { type: 'hello' | 'welcome' | 'register' | 'registered' | 'produce' | 'ack' | 'fetch' | 'records' | 'metadata' | 'metadata-result' | 'create-topic' | 'delete-topic' | 'ok' | 'ping' | 'pong' | 'error' }
+>;
+
+/** Version 2 frames [EDGE-12]: describes the body and returns the type byte. */
+function describeGroupBody(f: GroupFrame, s: Sink): number {
+  switch (f.type) {
+    case 'join-group':
+      describeJoinGroup(f, s);
+      return FrameType.JOIN_GROUP;
+    case 'joined':
+      describeJoined(f, s);
+      return FrameType.JOINED;
+    case 'heartbeat':
+      s.uvarint(f.corr);
+      s.str(f.group);
+      s.str(f.memberId);
+      s.uvarint(f.generation);
+      return FrameType.HEARTBEAT;
+    case 'leave-group':
+      s.uvarint(f.corr);
+      s.str(f.group);
+      s.str(f.memberId);
+      return FrameType.LEAVE_GROUP;
+    case 'commit-offsets':
+      describeCommitOffsets(f, s);
+      return FrameType.COMMIT_OFFSETS;
+    case 'fetch-offsets':
+      describeFetchOffsets(f, s);
+      return FrameType.FETCH_OFFSETS;
+    case 'offsets':
+      describeOffsets(f, s);
+      return FrameType.OFFSETS;
+    case 'produce-commit':
+      describeProduceCommit(f, s);
+      return FrameType.PRODUCE_COMMIT;
+    case 'produced':
+      describeProduced(f, s);
+      return FrameType.PRODUCED;
+    case 'list-groups':
+      s.uvarint(f.corr);
+      return FrameType.LIST_GROUPS;
+    case 'groups':
+      describeGroups(f, s);
+      return FrameType.GROUPS;
+    case 'describe-group':
+      s.uvarint(f.corr);
+      s.str(f.group);
+      return FrameType.DESCRIBE_GROUP;
+    case 'group-description':
+      describeGroupDescription(f, s);
+      return FrameType.GROUP_DESCRIPTION;
+    case 'reset-offsets':
+      describeResetOffsets(f, s);
+      return FrameType.RESET_OFFSETS;
+    case 'offsets-reset':
+      describeOffsetsReset(f, s);
+      return FrameType.OFFSETS_RESET;
+    case 'delete-group':
+      s.uvarint(f.corr);
+      s.str(f.group);
+      return FrameType.DELETE_GROUP;
   }
 }
 
@@ -404,6 +498,178 @@ function describeError(f: ErrorFrame, s: Sink): void {
   s.str(f.message);
 }
 
+// ---- Version 2: consumer groups [EDGE-12] ----
+
+function enumByte(n: number, max: number, field: string, s: Sink): void {
+  if (!Number.isInteger(n) || n < 0 || n > max) throw new RangeError(`${field} ${n} is not 0..${max}`);
+  s.u8(n);
+}
+
+// [EDGE-12.5]
+function describeJoinGroup(f: JoinGroupFrame, s: Sink): void {
+  s.uvarint(f.corr);
+  s.str(f.group);
+  s.str(f.memberId);
+  s.str(f.instanceId);
+  s.uvarint(f.sessionTimeoutMs);
+  s.uvarint(f.rebalanceTimeoutMs);
+  enumByte(f.strategy, STRATEGY_MAX, 'strategy', s);
+  s.str(f.pattern);
+  s.uvarint(f.topics.length);
+  for (const topic of f.topics) s.str(topic);
+}
+
+// [EDGE-12.6]
+function describeJoined(f: JoinedFrame, s: Sink): void {
+  s.uvarint(f.corr);
+  s.uvarint(f.generation);
+  s.str(f.memberId);
+  s.uvarint(f.sessionTimeoutMs);
+  s.uvarint(f.heartbeatMs);
+  describeTopicPartitions(f.assignment, s);
+}
+
+// [EDGE-12.4]
+function describeTopicPartitions(list: TopicPartitionList[], s: Sink): void {
+  s.uvarint(list.length);
+  for (const t of list) {
+    s.str(t.topic);
+    s.uvarint(t.partitions.length);
+    for (const p of t.partitions) s.uvarint(p);
+  }
+}
+
+// [EDGE-12.9]
+function describeCommitOffsets(f: CommitOffsetsFrame, s: Sink): void {
+  s.uvarint(f.corr);
+  s.str(f.group);
+  s.str(f.memberId);
+  s.zigzag(f.generation);
+  describeOffsetCommits(f.offsets, s);
+}
+
+function describeOffsetCommits(entries: OffsetCommitEntry[], s: Sink): void {
+  s.uvarint(entries.length);
+  for (const e of entries) {
+    s.uvarint(e.alias);
+    s.uvarint(e.partition);
+    s.uvarint(e.offset);
+    s.str(e.metadata);
+  }
+}
+
+// [EDGE-12.10]
+function describeFetchOffsets(f: FetchOffsetsFrame, s: Sink): void {
+  s.uvarint(f.corr);
+  s.str(f.group);
+  s.uvarint(f.partitions.length);
+  for (const p of f.partitions) {
+    s.uvarint(p.alias);
+    s.uvarint(p.partition);
+  }
+}
+
+// [EDGE-12.11]
+function describeOffsets(f: OffsetsFrame, s: Sink): void {
+  s.uvarint(f.corr);
+  s.uvarint(f.offsets.length);
+  for (const o of f.offsets) {
+    s.uvarint(o.alias);
+    s.uvarint(o.partition);
+    s.zigzag(o.offset);
+    s.str(o.metadata);
+  }
+}
+
+// [EDGE-12.12] Each batch's records have exactly the PRODUCE record layout [EDGE-5.5.1].
+function describeProduceCommit(f: ProduceCommitFrame, s: Sink): void {
+  s.uvarint(f.corr);
+  s.u8(f.flush ? PRODUCE_COMMIT_FLUSH : 0);
+  s.str(f.group);
+  s.str(f.memberId);
+  s.zigzag(f.generation);
+  s.uvarint(f.batches.length);
+  for (const b of f.batches) {
+    s.uvarint(b.alias);
+    s.zigzag(b.partition);
+    s.uvarint(b.baseTimestampMs);
+    s.uvarint(b.records.length);
+    for (const record of b.records) describeRecord(record, s);
+  }
+  describeOffsetCommits(f.offsets, s);
+}
+
+// [EDGE-12.13]
+function describeProduced(f: ProducedFrame, s: Sink): void {
+  s.uvarint(f.corr);
+  s.uvarint(f.batches.length);
+  for (const b of f.batches) {
+    s.uvarint(b.partition);
+    s.uvarint(b.baseOffset);
+  }
+}
+
+// [EDGE-12.15]
+function describeGroups(f: GroupsFrame, s: Sink): void {
+  s.uvarint(f.corr);
+  s.uvarint(f.groups.length);
+  for (const g of f.groups) {
+    s.str(g.name);
+    enumByte(g.state, GROUP_STATE_MAX, 'state', s);
+    s.uvarint(g.members);
+  }
+}
+
+// [EDGE-12.17]
+function describeGroupDescription(f: GroupDescriptionFrame, s: Sink): void {
+  s.uvarint(f.corr);
+  s.str(f.group);
+  enumByte(f.state, GROUP_STATE_MAX, 'state', s);
+  enumByte(f.strategy, STRATEGY_MAX, 'strategy', s);
+  s.uvarint(f.generation);
+  s.uvarint(f.members.length);
+  for (const m of f.members) {
+    s.str(m.memberId);
+    s.str(m.instanceId);
+    s.str(m.clientId);
+    s.str(m.host);
+    describeTopicPartitions(m.assignment, s);
+  }
+  s.uvarint(f.partitions.length);
+  for (const p of f.partitions) {
+    s.str(p.topic);
+    s.uvarint(p.partition);
+    s.zigzag(p.committed);
+    s.str(p.metadata);
+    s.uvarint(p.logStartOffset);
+    s.uvarint(p.logEndOffset);
+    s.str(p.memberId);
+  }
+}
+
+// [EDGE-12.18]
+function describeResetOffsets(f: ResetOffsetsFrame, s: Sink): void {
+  s.uvarint(f.corr);
+  s.str(f.group);
+  s.str(f.topic);
+  s.zigzag(f.partition);
+  enumByte(f.mode, RESET_MODE_MAX, 'mode', s);
+  s.zigzag(f.value);
+  s.u8(f.execute ? RESET_EXECUTE : 0);
+}
+
+// [EDGE-12.19]
+function describeOffsetsReset(f: OffsetsResetFrame, s: Sink): void {
+  s.uvarint(f.corr);
+  s.uvarint(f.entries.length);
+  for (const e of f.entries) {
+    s.str(e.topic);
+    s.uvarint(e.partition);
+    s.zigzag(e.previous);
+    s.uvarint(e.offset);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Decoding a complete body. The reader's failure is sticky: the first problem is recorded and the
 // position jumps to the end, so every later read fails fast and returns a neutral value. Decoders
@@ -544,6 +810,25 @@ const bodyDecoders = new Map<number, (r: BodyReader) => Frame>([
   [FrameType.PING, (r) => ({ type: 'ping', corr: r.uvarint('corr') })],
   [FrameType.PONG, (r) => ({ type: 'pong', corr: r.uvarint('corr') })],
   [FrameType.ERROR, readError],
+  [FrameType.JOIN_GROUP, readJoinGroup],
+  [FrameType.JOINED, readJoined],
+  [
+    FrameType.HEARTBEAT,
+    (r) => ({ type: 'heartbeat', corr: r.uvarint('corr'), group: r.str('group'), memberId: r.str('memberId'), generation: r.uvarint('generation') }),
+  ],
+  [FrameType.LEAVE_GROUP, (r) => ({ type: 'leave-group', corr: r.uvarint('corr'), group: r.str('group'), memberId: r.str('memberId') })],
+  [FrameType.COMMIT_OFFSETS, readCommitOffsets],
+  [FrameType.FETCH_OFFSETS, readFetchOffsets],
+  [FrameType.OFFSETS, readOffsets],
+  [FrameType.PRODUCE_COMMIT, readProduceCommit],
+  [FrameType.PRODUCED, readProduced],
+  [FrameType.LIST_GROUPS, (r) => ({ type: 'list-groups', corr: r.uvarint('corr') })],
+  [FrameType.GROUPS, readGroups],
+  [FrameType.DESCRIBE_GROUP, (r) => ({ type: 'describe-group', corr: r.uvarint('corr'), group: r.str('group') })],
+  [FrameType.GROUP_DESCRIPTION, readGroupDescription],
+  [FrameType.RESET_OFFSETS, readResetOffsets],
+  [FrameType.OFFSETS_RESET, readOffsetsReset],
+  [FrameType.DELETE_GROUP, (r) => ({ type: 'delete-group', corr: r.uvarint('corr'), group: r.str('group') })],
 ]);
 
 // Object literals evaluate their properties in source order, so each decoder reads the fields in
@@ -588,10 +873,15 @@ function readProduce(r: BodyReader): ProduceFrame {
   const partition = r.zigzag('partition');
   const acks = readAcks(r);
   const baseTimestampMs = r.uvarint('baseTimestampMs');
+  return { type: 'produce', seq, alias, partition, acks, baseTimestampMs, records: readRecordList(r) };
+}
+
+/** A record count and the records [EDGE-5.5.1], as in PRODUCE and each PRODUCE_COMMIT batch. */
+function readRecordList(r: BodyReader): EdgeRecord[] {
   const count = r.count('record count');
   const records: EdgeRecord[] = [];
   for (let i = 0; i < count && r.ok; i++) records.push(readRecord(r));
-  return { type: 'produce', seq, alias, partition, acks, baseTimestampMs, records };
+  return records;
 }
 
 function readAcks(r: BodyReader): Acks {
@@ -739,6 +1029,207 @@ function readRefKind(r: BodyReader): ErrorRef {
   if (kind < ERROR_REF_KINDS.length) return ERROR_REF_KINDS[kind];
   r.invalid(`refKind ${kind} is not 0, 1 or 2`);
   return 'connection';
+}
+
+// ---- Version 2: consumer groups [EDGE-12] ----
+
+/** A u8 enum: values above max are malformed [EDGE-3.7]. */
+function readEnum<T extends number>(r: BodyReader, field: string, max: number): T {
+  const n = r.u8(field);
+  if (n > max) r.invalid(`${field} ${n} is not 0..${max}`);
+  return n as T;
+}
+
+/** A list of strings with a count [EDGE-3.8]. */
+function readStrings(r: BodyReader, countField: string, field: string): string[] {
+  const count = r.count(countField);
+  const list: string[] = [];
+  for (let i = 0; i < count && r.ok; i++) list.push(r.str(field));
+  return list;
+}
+
+// [EDGE-12.5]
+function readJoinGroup(r: BodyReader): JoinGroupFrame {
+  return {
+    type: 'join-group',
+    corr: r.uvarint('corr'),
+    group: r.str('group'),
+    memberId: r.str('memberId'),
+    instanceId: r.str('instanceId'),
+    sessionTimeoutMs: r.uvarint('sessionTimeoutMs'),
+    rebalanceTimeoutMs: r.uvarint('rebalanceTimeoutMs'),
+    strategy: readEnum<StrategyCode>(r, 'strategy', STRATEGY_MAX),
+    pattern: r.str('pattern'),
+    topics: readStrings(r, 'topic count', 'topic'),
+  };
+}
+
+// [EDGE-12.6]
+function readJoined(r: BodyReader): JoinedFrame {
+  return {
+    type: 'joined',
+    corr: r.uvarint('corr'),
+    generation: r.uvarint('generation'),
+    memberId: r.str('memberId'),
+    sessionTimeoutMs: r.uvarint('sessionTimeoutMs'),
+    heartbeatMs: r.uvarint('heartbeatMs'),
+    assignment: readTopicPartitions(r),
+  };
+}
+
+// [EDGE-12.4]
+function readTopicPartitions(r: BodyReader): TopicPartitionList[] {
+  const count = r.count('topic count');
+  const list: TopicPartitionList[] = [];
+  for (let i = 0; i < count && r.ok; i++) {
+    const topic = r.str('topic');
+    const partitionCount = r.count('partition count');
+    const partitions: number[] = [];
+    for (let j = 0; j < partitionCount && r.ok; j++) partitions.push(r.uvarint('partition'));
+    list.push({ topic, partitions });
+  }
+  return list;
+}
+
+// [EDGE-12.9]
+function readCommitOffsets(r: BodyReader): CommitOffsetsFrame {
+  return {
+    type: 'commit-offsets',
+    corr: r.uvarint('corr'),
+    group: r.str('group'),
+    memberId: r.str('memberId'),
+    generation: r.zigzag('generation'),
+    offsets: readOffsetCommits(r),
+  };
+}
+
+function readOffsetCommits(r: BodyReader): OffsetCommitEntry[] {
+  const count = r.count('offset count');
+  const entries: OffsetCommitEntry[] = [];
+  for (let i = 0; i < count && r.ok; i++) {
+    entries.push({ alias: r.uvarint('alias'), partition: r.uvarint('partition'), offset: r.uvarint('offset'), metadata: r.str('metadata') });
+  }
+  return entries;
+}
+
+// [EDGE-12.10]
+function readFetchOffsets(r: BodyReader): FetchOffsetsFrame {
+  const corr = r.uvarint('corr');
+  const group = r.str('group');
+  const count = r.count('partition count');
+  const partitions: FetchOffsetsFrame['partitions'] = [];
+  for (let i = 0; i < count && r.ok; i++) partitions.push({ alias: r.uvarint('alias'), partition: r.uvarint('partition') });
+  return { type: 'fetch-offsets', corr, group, partitions };
+}
+
+// [EDGE-12.11]
+function readOffsets(r: BodyReader): OffsetsFrame {
+  const corr = r.uvarint('corr');
+  const count = r.count('offset count');
+  const offsets: OffsetsFrame['offsets'] = [];
+  for (let i = 0; i < count && r.ok; i++) {
+    offsets.push({ alias: r.uvarint('alias'), partition: r.uvarint('partition'), offset: r.zigzag('offset'), metadata: r.str('metadata') });
+  }
+  return { type: 'offsets', corr, offsets };
+}
+
+// [EDGE-12.12]
+function readProduceCommit(r: BodyReader): ProduceCommitFrame {
+  const corr = r.uvarint('corr');
+  const flush = (r.flags('flags', PRODUCE_COMMIT_FLUSH) & PRODUCE_COMMIT_FLUSH) !== 0;
+  const group = r.str('group');
+  const memberId = r.str('memberId');
+  const generation = r.zigzag('generation');
+  const count = r.count('batch count');
+  const batches: ProduceBatch[] = [];
+  for (let i = 0; i < count && r.ok; i++) {
+    batches.push({
+      alias: r.uvarint('alias'),
+      partition: r.zigzag('partition'),
+      baseTimestampMs: r.uvarint('baseTimestampMs'),
+      records: readRecordList(r),
+    });
+  }
+  return { type: 'produce-commit', corr, flush, group, memberId, generation, batches, offsets: readOffsetCommits(r) };
+}
+
+// [EDGE-12.13]
+function readProduced(r: BodyReader): ProducedFrame {
+  const corr = r.uvarint('corr');
+  const count = r.count('batch count');
+  const batches: ProducedFrame['batches'] = [];
+  for (let i = 0; i < count && r.ok; i++) batches.push({ partition: r.uvarint('partition'), baseOffset: r.uvarint('baseOffset') });
+  return { type: 'produced', corr, batches };
+}
+
+// [EDGE-12.15]
+function readGroups(r: BodyReader): GroupsFrame {
+  const corr = r.uvarint('corr');
+  const count = r.count('group count');
+  const groups: GroupsFrame['groups'] = [];
+  for (let i = 0; i < count && r.ok; i++) {
+    groups.push({ name: r.str('name'), state: readEnum<GroupStateCode>(r, 'state', GROUP_STATE_MAX), members: r.uvarint('members') });
+  }
+  return { type: 'groups', corr, groups };
+}
+
+// [EDGE-12.17]
+function readGroupDescription(r: BodyReader): GroupDescriptionFrame {
+  const corr = r.uvarint('corr');
+  const group = r.str('group');
+  const state = readEnum<GroupStateCode>(r, 'state', GROUP_STATE_MAX);
+  const strategy = readEnum<StrategyCode>(r, 'strategy', STRATEGY_MAX);
+  const generation = r.uvarint('generation');
+  const memberCount = r.count('member count');
+  const members: GroupMemberDescription[] = [];
+  for (let i = 0; i < memberCount && r.ok; i++) {
+    members.push({
+      memberId: r.str('memberId'),
+      instanceId: r.str('instanceId'),
+      clientId: r.str('clientId'),
+      host: r.str('host'),
+      assignment: readTopicPartitions(r),
+    });
+  }
+  const partitionCount = r.count('partition count');
+  const partitions: GroupPartitionDescription[] = [];
+  for (let i = 0; i < partitionCount && r.ok; i++) {
+    partitions.push({
+      topic: r.str('topic'),
+      partition: r.uvarint('partition'),
+      committed: r.zigzag('committed'),
+      metadata: r.str('metadata'),
+      logStartOffset: r.uvarint('logStartOffset'),
+      logEndOffset: r.uvarint('logEndOffset'),
+      memberId: r.str('memberId'),
+    });
+  }
+  return { type: 'group-description', corr, group, state, strategy, generation, members, partitions };
+}
+
+// [EDGE-12.18]
+function readResetOffsets(r: BodyReader): ResetOffsetsFrame {
+  return {
+    type: 'reset-offsets',
+    corr: r.uvarint('corr'),
+    group: r.str('group'),
+    topic: r.str('topic'),
+    partition: r.zigzag('partition'),
+    mode: readEnum<ResetMode>(r, 'mode', RESET_MODE_MAX),
+    value: r.zigzag('value'),
+    execute: (r.flags('flags', RESET_EXECUTE) & RESET_EXECUTE) !== 0,
+  };
+}
+
+// [EDGE-12.19]
+function readOffsetsReset(r: BodyReader): OffsetsResetFrame {
+  const corr = r.uvarint('corr');
+  const count = r.count('entry count');
+  const entries: OffsetsResetFrame['entries'] = [];
+  for (let i = 0; i < count && r.ok; i++) {
+    entries.push({ topic: r.str('topic'), partition: r.uvarint('partition'), previous: r.zigzag('previous'), offset: r.uvarint('offset') });
+  }
+  return { type: 'offsets-reset', corr, entries };
 }
 
 // ---------------------------------------------------------------------------------------------

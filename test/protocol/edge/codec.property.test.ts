@@ -37,6 +37,12 @@ const ackEntries = fc
     });
   });
 
+const orMinus1 = fc.oneof(fc.constant(-1), zz);
+const topicPartitions = fc.array(fc.record({ topic: str, partitions: fc.array(uv, { maxLength: 4 }) }), { maxLength: 3 });
+const strategy = fc.constantFrom(0 as const, 1 as const, 2 as const, 3 as const);
+const groupState = fc.constantFrom(0 as const, 1 as const, 2 as const, 3 as const);
+const offsetCommits = fc.array(fc.record({ alias: uv, partition: uv, offset: uv, metadata: str }), { maxLength: 4 });
+
 const frameArbs: Record<Frame['type'], fc.Arbitrary<Frame>> = {
   hello: fc.record({
     type: fc.constant('hello' as const),
@@ -111,6 +117,112 @@ const frameArbs: Record<Frame['type'], fc.Arbitrary<Frame>> = {
     code: uv,
     message: str,
   }),
+  'join-group': fc.record({
+    type: fc.constant('join-group' as const),
+    corr: uv,
+    group: str,
+    memberId: str,
+    instanceId: str,
+    sessionTimeoutMs: uv,
+    rebalanceTimeoutMs: uv,
+    strategy,
+    pattern: str,
+    topics: fc.array(str, { maxLength: 4 }),
+  }),
+  joined: fc.record({
+    type: fc.constant('joined' as const),
+    corr: uv,
+    generation: uv,
+    memberId: str,
+    sessionTimeoutMs: uv,
+    heartbeatMs: uv,
+    assignment: topicPartitions,
+  }),
+  heartbeat: fc.record({ type: fc.constant('heartbeat' as const), corr: uv, group: str, memberId: str, generation: uv }),
+  'leave-group': fc.record({ type: fc.constant('leave-group' as const), corr: uv, group: str, memberId: str }),
+  'commit-offsets': fc.record({
+    type: fc.constant('commit-offsets' as const),
+    corr: uv,
+    group: str,
+    memberId: str,
+    generation: orMinus1,
+    offsets: offsetCommits,
+  }),
+  'fetch-offsets': fc.record({
+    type: fc.constant('fetch-offsets' as const),
+    corr: uv,
+    group: str,
+    partitions: fc.array(fc.record({ alias: uv, partition: uv }), { maxLength: 4 }),
+  }),
+  offsets: fc.record({
+    type: fc.constant('offsets' as const),
+    corr: uv,
+    offsets: fc.array(fc.record({ alias: uv, partition: uv, offset: orMinus1, metadata: str }), { maxLength: 4 }),
+  }),
+  'produce-commit': fc.record({
+    type: fc.constant('produce-commit' as const),
+    corr: uv,
+    flush: fc.boolean(),
+    group: str,
+    memberId: str,
+    generation: orMinus1,
+    batches: fc.array(
+      fc.record({ alias: uv, partition: orMinus1, baseTimestampMs: uv, records: fc.array(edgeRecord, { maxLength: 3 }) }),
+      { maxLength: 3 },
+    ),
+    offsets: offsetCommits,
+  }),
+  produced: fc.record({
+    type: fc.constant('produced' as const),
+    corr: uv,
+    batches: fc.array(fc.record({ partition: uv, baseOffset: uv }), { maxLength: 4 }),
+  }),
+  'list-groups': fc.record({ type: fc.constant('list-groups' as const), corr: uv }),
+  groups: fc.record({
+    type: fc.constant('groups' as const),
+    corr: uv,
+    groups: fc.array(fc.record({ name: str, state: groupState, members: uv }), { maxLength: 4 }),
+  }),
+  'describe-group': fc.record({ type: fc.constant('describe-group' as const), corr: uv, group: str }),
+  'group-description': fc.record({
+    type: fc.constant('group-description' as const),
+    corr: uv,
+    group: str,
+    state: groupState,
+    strategy,
+    generation: uv,
+    members: fc.array(fc.record({ memberId: str, instanceId: str, clientId: str, host: str, assignment: topicPartitions }), {
+      maxLength: 3,
+    }),
+    partitions: fc.array(
+      fc.record({
+        topic: str,
+        partition: uv,
+        committed: orMinus1,
+        metadata: str,
+        logStartOffset: uv,
+        logEndOffset: uv,
+        memberId: str,
+      }),
+      { maxLength: 3 },
+    ),
+  }),
+  'reset-offsets': fc.record({
+    type: fc.constant('reset-offsets' as const),
+    corr: uv,
+    group: str,
+    topic: str,
+    partition: orMinus1,
+    mode: fc.constantFrom(0 as const, 1 as const, 2 as const, 3 as const, 4 as const),
+    value: zz,
+    execute: fc.boolean(),
+  }),
+  'offsets-reset': fc.record({
+    type: fc.constant('offsets-reset' as const),
+    corr: uv,
+    entries: fc.array(fc.record({ topic: str, partition: uv, previous: orMinus1, offset: uv }), { maxLength: 4 }),
+  }),
+  'delete-group': fc.record({ type: fc.constant('delete-group' as const), corr: uv, group: str }),
 };
 
 const anyFrame = fc.oneof(...Object.values(frameArbs));

@@ -78,7 +78,7 @@ describe('decode failures', () => {
   });
 
   it('unknown type', () => {
-    for (const type of [0x00, 0x10, 0x7e, 0x80, 0xff]) {
+    for (const type of [0x00, 0x20, 0x7e, 0x80, 0xff]) {
       expect(decodeBody(type, [])).toEqual({ ok: false, reason: 'unknown-type', frameType: type });
       expect(new FrameDecoder(100).push(Uint8Array.of(1, type)).failure).toEqual({ ok: false, reason: 'unknown-type', frameType: type });
     }
@@ -115,6 +115,73 @@ describe('decode failures', () => {
     expect(malformed(decodeBody(FrameType.METADATA, [1, 5, 0]))).toContain('topic count 5 exceeds');
     expect(malformed(decodeBody(FrameType.ACK, [9, 1, 0, 0, 0]))).toContain('entry count 9 exceeds');
     expect(malformed(decodeBody(FrameType.PRODUCE, [1, 0, 0, 1, 0, 1, 0x02, 0, 7, 0]))).toContain('header count 7 exceeds');
+  });
+});
+
+describe('decode failures of the group frames [EDGE-12]', () => {
+  const g = [1, 0x67]; // str "g"
+
+  it('element counts beyond the remaining bytes in every list', () => {
+    // JOIN_GROUP: corr 1, group "g", memberId '', instanceId '', timeouts 0 0, strategy 0, pattern '', 9 topics
+    expect(malformed(decodeBody(FrameType.JOIN_GROUP, [1, ...g, 0, 0, 0, 0, 0, 0, 9, 0]))).toContain('topic count 9 exceeds');
+    // JOINED: corr 1, generation 1, memberId '', timeouts 0 0, 1 topic "g" with 5 partitions
+    expect(malformed(decodeBody(FrameType.JOINED, [1, 1, 0, 0, 0, 1, ...g, 5, 0]))).toContain('partition count 5 exceeds');
+    expect(malformed(decodeBody(FrameType.JOINED, [1, 1, 0, 0, 0, 4, 0]))).toContain('topic count 4 exceeds');
+    expect(malformed(decodeBody(FrameType.COMMIT_OFFSETS, [1, ...g, 0, 1, 8, 0]))).toContain('offset count 8 exceeds');
+    expect(malformed(decodeBody(FrameType.FETCH_OFFSETS, [1, ...g, 3, 0]))).toContain('partition count 3 exceeds');
+    expect(malformed(decodeBody(FrameType.OFFSETS, [1, 3, 0]))).toContain('offset count 3 exceeds');
+    expect(malformed(decodeBody(FrameType.PRODUCE_COMMIT, [1, 0, ...g, 0, 1, 6, 0]))).toContain('batch count 6 exceeds');
+    // one batch: alias 0, partition -1, base 0, 1,000,000 records
+    const million = [0xc0, 0x84, 0x3d];
+    expect(malformed(decodeBody(FrameType.PRODUCE_COMMIT, [1, 0, ...g, 0, 1, 1, 0, 1, 0, ...million, 0, 0]))).toContain(
+      'record count 1000000 exceeds',
+    );
+    expect(malformed(decodeBody(FrameType.PRODUCE_COMMIT, [1, 0, ...g, 0, 1, 0, 4, 0]))).toContain('offset count 4 exceeds');
+    expect(malformed(decodeBody(FrameType.PRODUCED, [1, 3, 0]))).toContain('batch count 3 exceeds');
+    expect(malformed(decodeBody(FrameType.GROUPS, [1, 3, 0]))).toContain('group count 3 exceeds');
+    expect(malformed(decodeBody(FrameType.GROUP_DESCRIPTION, [1, ...g, 0, 0, 0, 5, 0]))).toContain('member count 5 exceeds');
+    expect(malformed(decodeBody(FrameType.GROUP_DESCRIPTION, [1, ...g, 0, 0, 0, 0, 5, 0]))).toContain('partition count 5 exceeds');
+    expect(malformed(decodeBody(FrameType.OFFSETS_RESET, [1, 3, 0]))).toContain('entry count 3 exceeds');
+  });
+
+  it('enum values out of range', () => {
+    expect(malformed(decodeBody(FrameType.JOIN_GROUP, [1, ...g, 0, 0, 0, 0, 4, 0, 0]))).toContain('strategy 4 is not 0..3');
+    expect(malformed(decodeBody(FrameType.GROUPS, [1, 1, ...g, 4, 0]))).toContain('state 4 is not 0..3');
+    expect(malformed(decodeBody(FrameType.GROUP_DESCRIPTION, [1, ...g, 4, 0, 0, 0, 0]))).toContain('state 4 is not 0..3');
+    expect(malformed(decodeBody(FrameType.GROUP_DESCRIPTION, [1, ...g, 0, 4, 0, 0, 0]))).toContain('strategy 4 is not 0..3');
+    expect(malformed(decodeBody(FrameType.RESET_OFFSETS, [1, ...g, ...g, 1, 5, 0, 0]))).toContain('mode 5 is not 0..4');
+  });
+
+  it('reserved flag bits', () => {
+    expect(malformed(decodeBody(FrameType.PRODUCE_COMMIT, [1, 0x02, ...g, 0, 1, 0, 0]))).toContain('reserved bits set in flags 0x02');
+    expect(malformed(decodeBody(FrameType.RESET_OFFSETS, [1, ...g, ...g, 1, 0, 0, 0x80]))).toContain('reserved bits set in flags 0x80');
+  });
+
+  it('the encoder refuses enum values the wire cannot carry', () => {
+    const join = { type: 'join-group', corr: 1, group: 'g', memberId: '', instanceId: '', sessionTimeoutMs: 0, rebalanceTimeoutMs: 0, pattern: '', topics: [] };
+    expect(() => encodeFrame({ ...join, strategy: 4 } as unknown as Frame)).toThrow(RangeError);
+    expect(() => encodeFrame({ type: 'reset-offsets', corr: 1, group: 'g', topic: 't', partition: -1, mode: 5, value: 0, execute: false } as unknown as Frame)).toThrow(
+      RangeError,
+    );
+  });
+
+  it('PRODUCE_COMMIT records are byte for byte the PRODUCE record layout [EDGE-5.5.1]', () => {
+    const records: EdgeRecord[] = [unkeyed(text('a')), { timestampDeltaMs: -5, key: text('k'), value: null, headers: [{ key: 'h', value: null }] }];
+    const produce = bodyOf({ type: 'produce', seq: 1, alias: 2, partition: -1, acks: 1, baseTimestampMs: 9, records });
+    const commit = bodyOf({
+      type: 'produce-commit',
+      corr: 1,
+      flush: false,
+      group: 'g',
+      memberId: '',
+      generation: -1,
+      batches: [{ alias: 2, partition: -1, baseTimestampMs: 9, records }],
+      offsets: [],
+    });
+    // PRODUCE: seq alias partition acks base count records...; the batch: alias partition base count records...
+    const produceTail = produce.subarray(5);
+    const batch = commit.subarray(commit.length - 1 - (produceTail.length + 3), commit.length - 1);
+    expect(Buffer.from(batch.subarray(3))).toEqual(Buffer.from(produceTail));
   });
 });
 
