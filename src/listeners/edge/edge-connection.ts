@@ -13,6 +13,7 @@ import { EDGE_GROUPS_VERSION, EDGE_PROTOCOL_VERSION, FrameType, type DecodeFailu
 import { readUvarint, uvarintSize } from '../../protocol/edge/varint.ts';
 import { LINGER_MS, tokenMatches } from '../listen.ts';
 import { createTopic, deleteTopic, metadata, register } from './admin-requests.ts';
+import { GroupRequests } from './group-requests.ts';
 import type { ByteBudget } from './byte-budget.ts';
 import { ConnectionWriter } from './connection-writer.ts';
 import { Fetches } from './fetches.ts';
@@ -89,6 +90,7 @@ export class EdgeConnection {
   private idleMs: number;
   private readonly writer: ConnectionWriter;
   private readonly fetches: Fetches;
+  private readonly groupRequests: GroupRequests;
   /** Frames decoded but not yet handled: handling stops while the peer does not read its answers. */
   private backlog: Frame[] = [];
   private backlogHead = 0;
@@ -115,6 +117,15 @@ export class EdgeConnection {
     this.log = host.logger.child({ remote: `${socket.remoteAddress}:${socket.remotePort}` });
     socket.setNoDelay(true);
     this.writer = new ConnectionWriter(socket, host.writeBudget, host.settings.writeQueueBytesMax, () => this.fetches.admit());
+    this.groupRequests = new GroupRequests({
+      broker: host.broker,
+      aliases: this.aliases,
+      clientId: () => this.clientId,
+      remoteAddress: socket.remoteAddress ?? '',
+      send: (f) => this.send(f),
+      sendError: (corr, err) => this.sendError('request', corr, err),
+      signal: this.abort.signal,
+    });
     this.fetches = new Fetches({
       broker: host.broker,
       budget: host.writeBudget,
@@ -259,6 +270,17 @@ export class EdgeConnection {
         return this.request(frame.corr, () => deleteTopic(this.host.broker, frame));
       case 'ping':
         return this.send({ type: 'pong', corr: frame.corr });
+      case 'join-group':
+      case 'heartbeat':
+      case 'leave-group':
+      case 'commit-offsets':
+      case 'fetch-offsets':
+      case 'produce-commit':
+      case 'list-groups':
+      case 'describe-group':
+      case 'reset-offsets':
+      case 'delete-group':
+        return this.groupRequests.handle(frame);
       default:
         // [EDGE-2.3] a second HELLO or a server-to-client frame is a protocol violation.
         return this.failConnection(new TributaryError('MALFORMED_FRAME', `a client may not send ${frame.type} frames here`));
