@@ -70,6 +70,7 @@ async function startLocked(config: Config, logger: Logger, options: StartOptions
       defaultRetentionBytes: config.topics.defaultRetentionBytes,
       retentionCheckIntervalMs: config.retention.checkIntervalMs,
       retentionBatchesPerStep: config.retention.batchesPerStep,
+      groups: config.groups,
     },
     logger,
   );

@@ -154,7 +154,7 @@ export class Broker {
     this.log = logger.child({ module: 'broker' });
     store.addAppendListener((topicId, partition) => this.waiters.wake(topicId, partition));
     store.addBeforeGroupListener(() => this.flushCoalesced());
-    this.offsets = new OffsetStore(store);
+    this.offsets = new OffsetStore(store, logger);
     this.groups = new GroupCoordinator(this, this.offsets, { ...groupDefaults, ...opts.groups }, logger);
   }
 

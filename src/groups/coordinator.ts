@@ -54,7 +54,8 @@ export interface OffsetWrite {
 }
 
 const READER_PREFIX = 'g:';
-const EXPIRED_GROUPS_PER_STEP = 100;
+/** Offsets deleted per expiry transaction. */
+const EXPIRED_OFFSETS_PER_STEP = 2000;
 
 export class GroupCoordinator {
   private readonly host: CoordinatorHost;
@@ -76,7 +77,11 @@ export class GroupCoordinator {
     this.opts = opts;
     this.log = logger.child({ module: 'groups' });
     this.unsubscribe = host.addTopicsListener(() => this.topicsChanged());
-    this.expiryTimer = setInterval(() => this.expire(Date.now()), opts.expiryCheckIntervalMs);
+    // Each step is one short transaction; more expired offsets follow in later loop turns.
+    const step = () => {
+      if (!this.closed && this.expire(Date.now()) > 0) setImmediate(step);
+    };
+    this.expiryTimer = setInterval(step, opts.expiryCheckIntervalMs);
     this.expiryTimer.unref();
   }
 
@@ -122,7 +127,7 @@ export class GroupCoordinator {
     if (this.groups.size >= limits.groupsMax) throw new TributaryError('GROUP_FULL', `at most ${limits.groupsMax} groups with members`, { group: req.group });
     g = newGroup(req.group, req.strategy ?? 'sticky');
     this.groups.set(g.name, g);
-    this.offsets.setEmptySince(READER_PREFIX + g.name, null).catch((err) => this.log.warn({ err, group: g.name }, 'could not record that the group has members'));
+    this.offsets.setEmptySince(g.name, null).catch((err) => this.log.warn({ err, group: g.name }, 'could not record that the group has members'));
     return g;
   }
 
@@ -268,7 +273,7 @@ export class GroupCoordinator {
     g.rebalanceTimer = null;
     g.state = 'empty';
     this.groups.delete(g.name);
-    this.offsets.setEmptySince(READER_PREFIX + g.name, Date.now()).catch((err) => this.log.warn({ err, group: g.name }, 'could not record when the group became empty'));
+    this.offsets.setEmptySince(g.name, Date.now()).catch((err) => this.log.warn({ err, group: g.name }, 'could not record when the group became empty'));
     this.log.info({ group: g.name, generation: g.generation }, 'group is empty');
   }
 
@@ -506,12 +511,10 @@ export class GroupCoordinator {
     this.log.info({ group }, 'group deleted');
   }
 
-  /** Deletes the offsets of groups empty for longer than the retention. */
+  /** Deletes the offsets of groups empty for longer than the retention; returns the records deleted. */
   expire(nowMs: number): number {
     try {
-      const n = this.offsets.expire(nowMs, this.opts.offsetsRetentionMs, (reader) => !this.groups.has(reader.slice(READER_PREFIX.length)), EXPIRED_GROUPS_PER_STEP);
-      if (n > 0) this.log.info({ groups: n, retentionMs: this.opts.offsetsRetentionMs }, 'expired the offsets of empty groups');
-      return n;
+      return this.offsets.expire(nowMs, this.opts.offsetsRetentionMs, (group) => !this.groups.has(group), EXPIRED_OFFSETS_PER_STEP);
     } catch (err) {
       this.log.error({ err }, 'offset expiry failed');
       return 0;
