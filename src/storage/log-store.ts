@@ -23,6 +23,7 @@ import {
   type StoredTopic,
 } from './lmdb-env.ts';
 import { ListenerList } from './listener-list.ts';
+import { migrateMirrorCursors, topicOffsetKeys } from './offsets-db.ts';
 
 export type { StoredTopic } from './lmdb-env.ts';
 
@@ -177,10 +178,21 @@ export class LogStore {
     this.h = openLmdb(opts.dataDir, opts.mapSizeBytes);
     const version = this.h.meta.get('formatVersion');
     if (version === undefined) this.h.meta.putSync('formatVersion', STORAGE_FORMAT_VERSION);
+    else if (version === 1) this.migrateFormat1();
     else if (version !== STORAGE_FORMAT_VERSION)
       throw new TributaryError('STORAGE_FAILED', `data dir ${opts.dataDir} has storage format ${String(version)}, this build reads ${STORAGE_FORMAT_VERSION}`);
     this.purgingTopicIds = (this.h.meta.get(PURGING_KEY) as number[] | undefined) ?? [];
     this.loadTopics();
+  }
+
+  // Format 1 → 2 in one transaction: a crash before it commits leaves format 1, migrated at the next open.
+  private migrateFormat1(): void {
+    let moved = 0;
+    this.writeSync(() => {
+      moved = migrateMirrorCursors(this.h.env, this.h.offsets, Date.now());
+      this.h.meta.putSync('formatVersion', STORAGE_FORMAT_VERSION);
+    });
+    this.log.info({ mirrorCursors: moved, from: 1, to: STORAGE_FORMAT_VERSION }, 'storage format migrated');
   }
 
   // ---- hooks: each returns its unsubscribe ----
@@ -824,14 +836,17 @@ export class LogStore {
     if (this.purgingTopicIds.length === 0) return 0;
     const topicId = this.purgingTopicIds[0];
     const keys = [...this.h.log.getKeys({ start: [topicId, 0, 0], end: [topicId + 1, 0, 0], limit: batchesMax })];
-    const done = keys.length < batchesMax;
+    // Committed offsets and mirror cursors of the topic go with its batches (a new topic of the same name has a new id).
+    const offsetKeys = topicOffsetKeys(this.h.offsets, topicId, batchesMax - keys.length);
+    const done = keys.length + offsetKeys.length < batchesMax;
     const remaining = done ? this.purgingTopicIds.slice(1) : this.purgingTopicIds;
     this.writeSync(() => {
       for (const k of keys) this.h.log.removeSync(k);
+      for (const k of offsetKeys) this.h.offsets.removeSync(k);
       if (done) this.h.meta.putSync(PURGING_KEY, remaining);
     });
     this.purgingTopicIds = remaining;
-    return Math.max(keys.length, done ? 1 : 0);
+    return Math.max(keys.length + offsetKeys.length, done ? 1 : 0);
   }
 
   // ---- stats and lifecycle ----
