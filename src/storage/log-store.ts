@@ -11,8 +11,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { isTributaryError, TributaryError } from '../errors.ts';
-import { readBatchInfo, stampBaseOffset, verifyBatch } from '../format/record-batch.ts';
+import { asTributaryError, isTributaryError, TributaryError } from '../errors.ts';
+import { readBatchInfo, verifyBatch } from '../format/record-batch.ts';
 import {
   filesystemFreeBytes,
   failedForRoom,
@@ -23,9 +23,11 @@ import {
   type StoredTopic,
 } from './lmdb-env.ts';
 import { ListenerList } from './listener-list.ts';
+import { TxnAppends, type AppendItem, type AppendResult, type PartitionState, type ProducerRef } from './txn-appends.ts';
 import { migrateMirrorCursors, topicOffsetKeys } from './offsets-db.ts';
 
 export type { StoredTopic } from './lmdb-env.ts';
+export type { AppendResult, PartitionState, ProducerRef } from './txn-appends.ts';
 
 /** What a component keeping its own state in the log's environment (MQTT sessions, mirror cursors) uses. */
 export type SideWriteStore = Pick<LogStore, 'sideTxn' | 'failed' | 'lmdb' | 'addTxnParticipant' | 'scheduleGroup'>;
@@ -81,25 +83,6 @@ export interface LogStoreOptions {
   logger: Logger;
 }
 
-export interface PartitionState {
-  readonly topicId: number;
-  readonly partition: number;
-  logStartOffset: number;
-  nextOffset: number;
-  bytes: number;
-}
-
-export interface ProducerRef {
-  clientId: string;
-  seq: number;
-}
-
-export interface AppendResult {
-  baseOffset: number;
-  /** A retransmission of an already stored producer sequence: nothing was appended. */
-  duplicate: boolean;
-}
-
 export interface ReadResult {
   batches: Buffer[];
   bytes: number;
@@ -120,16 +103,29 @@ export interface StorageStats {
   failed: boolean;
 }
 
-interface PendingAppend {
-  topic: StoredTopic;
-  partition: number;
-  batch: Buffer;
-  recordCount: number;
-  producer: ProducerRef | undefined;
+interface PendingAppend extends AppendItem {
   flush: boolean;
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
 }
+
+/** Written with the batches of an atomic unit, in its child transaction (an offset commit: offset-store.ts). */
+export interface AtomicSideWrite {
+  /** Inside the unit's transaction, before its batches; an error keeps nothing of the unit. */
+  check(): TributaryError | null;
+  write(): void;
+}
+
+/** An appendAtomic call: all of it or nothing. */
+interface PendingUnit {
+  items: AppendItem[];
+  side: AtomicSideWrite;
+  flush: boolean;
+  resolve: (r: AppendResult[]) => void;
+  reject: (e: unknown) => void;
+}
+
+type Pending = PendingAppend | PendingUnit;
 
 /** One planned deletion of the first batch of a partition. */
 interface Eviction {
@@ -151,7 +147,7 @@ export class LogStore {
   private readonly states = new Map<number, PartitionState[]>();
   private readonly producerSeqs = new Map<string, number>();
   private purgingTopicIds: number[];
-  private pending: PendingAppend[] = [];
+  private pending: Pending[] = [];
   private pendingBytes = 0;
   private groupScheduled = false;
   private logBytes = 0;
@@ -349,14 +345,38 @@ export class LogStore {
     return new Promise((resolve, reject) => {
       const refusal = this.admissionError(topic, partition, batch.length);
       if (refusal) return reject(refusal);
-      const info = readBatchInfo(batch);
-      // Offsets are assigned by recordCount and the batch is keyed by its last offset: both must agree.
-      if (info === null || info.totalBytes !== batch.length || info.lastOffsetDelta + 1 !== info.recordCount)
-        return reject(new TributaryError('INVALID_REQUEST', 'append needs exactly one RecordBatch v2 with consecutive offset deltas'));
-      this.pending.push({ topic, partition, batch, recordCount: info.recordCount, producer, flush, resolve, reject });
+      const recordCount = batchRecordCount(batch);
+      if (recordCount instanceof TributaryError) return reject(recordCount);
+      this.pending.push({ topic, partition, batch, recordCount, producer, flush, resolve, reject });
       this.pendingBytes += batch.length;
       // setImmediate runs after this loop turn's I/O callbacks: every append decoded from the sockets
       // readable now joins the same transaction.
+      this.scheduleGroup();
+    });
+  }
+
+  /**
+   * Appends every batch and makes `side.write()` in ONE child transaction of the next group
+   * transaction, all or nothing: when `side.check()` (evaluated inside the transaction, before the
+   * batches) returns an error, or any batch is refused (admission, a topic deleted meanwhile, room),
+   * nothing of the unit is kept, no partition state changes, and the promise rejects. Resolves with
+   * one result per batch, in order, once committed (with `flush`, once on disk, as append). What
+   * exactly-once read-process-write rests on: a consumer's output records and its input offset commit.
+   */
+  appendAtomic(items: { topic: StoredTopic; partition: number; batch: Buffer }[], flush: boolean, side: AtomicSideWrite): Promise<AppendResult[]> {
+    return new Promise((resolve, reject) => {
+      const planned: AppendItem[] = [];
+      let bytes = 0;
+      for (const { topic, partition, batch } of items) {
+        const refusal = this.admissionError(topic, partition, bytes + batch.length);
+        if (refusal) return reject(refusal);
+        const recordCount = batchRecordCount(batch);
+        if (recordCount instanceof TributaryError) return reject(recordCount);
+        planned.push({ topic, partition, batch, recordCount, producer: undefined });
+        bytes += batch.length;
+      }
+      this.pending.push({ items: planned, side, flush, resolve, reject });
+      this.pendingBytes += bytes;
       this.scheduleGroup();
     });
   }
@@ -413,9 +433,12 @@ export class LogStore {
     // own failure, in a child transaction: it must not take the log's appends or the store with it.
     const sideErrors: (TributaryError | null)[] = sides.map(() => null);
 
-    const results: (AppendResult | TributaryError)[] = new Array(group.length);
-    const next = new Map<PartitionState, { nextOffset: number; bytes: number; appendedBytes: number }>();
-    const seqs = new Map<string, number>();
+    const results: (AppendResult | AppendResult[] | TributaryError)[] = new Array(group.length);
+    const plan = new TxnAppends(
+      this.h.log,
+      (topicId, partition) => this.states.get(topicId)?.[partition],
+      (clientId) => this.lastProducerSeq(clientId),
+    );
     let evictions: Eviction[] = [];
     const now = Date.now();
     try {
@@ -423,37 +446,16 @@ export class LogStore {
         evictions = this.planBudgetEvictions(groupBytes);
         for (const e of evictions) this.h.log.removeSync(e.key);
         for (let i = 0; i < group.length; i++) {
-          const a = group[i];
-          const state = this.states.get(a.topic.id)?.[a.partition];
-          if (!state) {
-            results[i] = new TributaryError('UNKNOWN_TOPIC', `topic ${a.topic.name} was deleted`, { topic: a.topic.name });
-            continue;
-          }
-          if (a.producer) {
-            const last = seqs.get(a.producer.clientId) ?? this.lastProducerSeq(a.producer.clientId);
-            if (a.producer.seq <= last) {
-              results[i] = { baseOffset: 0, duplicate: true };
-              continue;
-            }
-            seqs.set(a.producer.clientId, a.producer.seq);
-          }
-          const cur = next.get(state) ?? { nextOffset: state.nextOffset, bytes: state.bytes, appendedBytes: 0 };
-          const baseOffset = cur.nextOffset;
-          stampBaseOffset(a.batch, baseOffset);
-          cur.nextOffset += a.recordCount;
-          cur.bytes += a.batch.length;
-          cur.appendedBytes += a.batch.length;
-          next.set(state, cur);
-          this.h.log.putSync([state.topicId, state.partition, cur.nextOffset - 1], a.batch);
-          results[i] = { baseOffset, duplicate: false };
+          const p = group[i];
+          results[i] = 'items' in p ? this.placeUnit(plan, p) : plan.place(p);
         }
-        for (const e of evictions) if (!next.has(e.state)) next.set(e.state, { nextOffset: e.state.nextOffset, bytes: e.state.bytes, appendedBytes: 0 });
-        for (const [state, cur] of next) {
+        for (const e of evictions) if (!plan.next.has(e.state)) plan.next.set(e.state, { nextOffset: e.state.nextOffset, bytes: e.state.bytes, appendedBytes: 0 });
+        for (const [state, cur] of plan.next) {
           const logStart = this.logStartAfter(state, evictions);
           const bytes = cur.bytes - evictedBytes(state, evictions);
           this.h.partitions.putSync([state.topicId, state.partition], [logStart, cur.nextOffset, bytes]);
         }
-        for (const [clientId, seq] of seqs) this.h.producers.putSync(clientId, [seq, now]);
+        for (const [clientId, seq] of plan.seqs) this.h.producers.putSync(clientId, [seq, now]);
         sides.forEach((side, i) => {
           try {
             this.h.env.transactionSync(() => side.write());
@@ -472,48 +474,84 @@ export class LogStore {
       return;
     }
 
-    for (const [state, cur] of next) {
+    for (const [state, cur] of plan.next) {
       state.bytes += cur.appendedBytes;
       this.logBytes += cur.appendedBytes;
       state.nextOffset = cur.nextOffset;
     }
-    for (const [clientId, seq] of seqs) this.producerSeqs.set(clientId, seq);
+    for (const [clientId, seq] of plan.seqs) this.producerSeqs.set(clientId, seq);
     // Last of the in-memory updates: log start listeners must see this transaction's appends too.
     this.applyEvictions(evictions);
     this.counters.groupTxns++;
     sides.forEach((side, i) => side.settle(sideErrors[i]));
 
-    let flushers: PendingAppend[] | null = null;
+    const flushers: (() => void)[] = [];
+    const flushRejects: ((e: unknown) => void)[] = [];
     for (let i = 0; i < group.length; i++) {
-      const a = group[i];
+      const p = group[i];
       const r = results[i];
       if (r instanceof TributaryError) {
-        a.reject(r);
+        p.reject(r);
         continue;
       }
-      if (!r.duplicate) {
-        this.counters.appends++;
-        this.counters.appendedRecords += a.recordCount;
-      }
-      if (a.flush) (flushers ??= []).push(a);
-      else a.resolve(r);
+      const placed = 'items' in p ? (r as AppendResult[]).map((x, j) => [x, p.items[j]] as const) : [[r as AppendResult, p] as const];
+      for (const [x, a] of placed)
+        if (!x.duplicate) {
+          this.counters.appends++;
+          this.counters.appendedRecords += a.recordCount;
+        }
+      const resolve = () => (p.resolve as (v: AppendResult | AppendResult[]) => void)(r);
+      if (p.flush) {
+        flushers.push(resolve);
+        flushRejects.push(p.reject);
+      } else resolve();
     }
-    if (flushers) this.resolveAfterFlush(flushers, group, results);
-    for (const state of next.keys()) for (const listener of this.appendListeners.all) listener(state.topicId, state.partition);
+    if (flushers.length > 0) this.resolveAfterFlush(flushers, flushRejects);
+    for (const state of plan.next.keys()) for (const listener of this.appendListeners.all) listener(state.topicId, state.partition);
+  }
+
+  /**
+   * An atomic unit in a child transaction of the group: its check, its batches, its side write. A
+   * refusal aborts the child transaction (nothing of the unit is written) and takes back what it
+   * planned; a failure that is the disk's, not the unit's, is thrown on to fail the group.
+   */
+  private placeUnit(plan: TxnAppends, unit: PendingUnit): AppendResult[] | TributaryError {
+    const sp = plan.savepoint();
+    let refusal: TributaryError | null = null;
+    const placed: AppendResult[] = [];
+    try {
+      this.h.env.transactionSync(() => {
+        refusal = runUnitCheck(unit.side);
+        for (let i = 0; refusal === null && i < unit.items.length; i++) {
+          const r = plan.place(unit.items[i]);
+          if (r instanceof TributaryError) refusal = r;
+          else placed.push(r);
+        }
+        if (refusal === null) unit.side.write();
+        // Throwing is how a child transaction is aborted.
+        if (refusal !== null) throw refusal;
+      });
+    } catch (err) {
+      plan.rollback(sp);
+      if (err === refusal && refusal !== null) return refusal;
+      const own = this.participantRefusal(err);
+      if (own === null) throw err;
+      return own;
+    }
+    return placed;
   }
 
   // acks=all: the transaction commit returned, so its pages are written and fdatasynced; the meta page that makes
   // the transaction commit durable is flushed by the next env.sync(). A failed sync is fail-stop: no ack, no
   // further writes.
-  private resolveAfterFlush(flushers: PendingAppend[], group: PendingAppend[], results: (AppendResult | TributaryError)[]): void {
-    const index = new Map(group.map((a, i) => [a, i]));
+  private resolveAfterFlush(resolves: (() => void)[], rejects: ((e: unknown) => void)[]): void {
     this.flushed().then(
       () => {
-        if (this.failure) for (const a of flushers) a.reject(this.failure);
-        else for (const a of flushers) a.resolve(results[index.get(a)!] as AppendResult);
+        if (this.failure) for (const reject of rejects) reject(this.failure);
+        else for (const resolve of resolves) resolve();
       },
       () => {
-        for (const a of flushers) a.reject(this.failure);
+        for (const reject of rejects) reject(this.failure);
       },
     );
   }
@@ -889,6 +927,24 @@ export class LogStore {
 
 /** LMDB's "key or data too large" (lmdb.h). */
 const MDB_BAD_VALSIZE = -30781;
+
+/** Offsets are assigned by recordCount and the batch is keyed by its last offset: both must agree. */
+function batchRecordCount(batch: Buffer): number | TributaryError {
+  const info = readBatchInfo(batch);
+  if (info === null || info.totalBytes !== batch.length || info.lastOffsetDelta + 1 !== info.recordCount)
+    return new TributaryError('INVALID_REQUEST', 'append needs exactly one RecordBatch v2 with consecutive offset deltas');
+  return info.recordCount;
+}
+
+// A check that throws is its caller's bug: it refuses the unit, never the group (which would be taken
+// for a disk failure and stop every write).
+function runUnitCheck(side: AtomicSideWrite): TributaryError | null {
+  try {
+    return side.check();
+  } catch (err) {
+    return asTributaryError(err);
+  }
+}
 
 function freshStates(topicId: number, from: number, to: number): PartitionState[] {
   const out: PartitionState[] = [];
