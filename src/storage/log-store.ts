@@ -1,5 +1,6 @@
-// The partition logs: topics, offset assignment, group transaction, reads, retention deletes, producer
-// state. Owns the LMDB handles; knows no protocol. Every write goes through a synchronous LMDB
+// The partition logs: topics, group transaction (offsets planned in txn-appends.ts, atomic units),
+// reads, retention deletes (planned in retention-plan.ts), producer state, the storage format's migration.
+// Owns the LMDB handles; knows no protocol. Every write goes through a synchronous LMDB
 // transaction run from one place (runGroup / runMaintenance), so in-memory state changes only after a
 // transaction committed and there is never a half-applied group to undo.
 //
@@ -23,6 +24,7 @@ import {
   type StoredTopic,
 } from './lmdb-env.ts';
 import { ListenerList } from './listener-list.ts';
+import { evictedBytes, logStartAfter, planOldestEvictions, planRetention, type Eviction } from './retention-plan.ts';
 import { TxnAppends, type AppendItem, type AppendResult, type PartitionState, type ProducerRef } from './txn-appends.ts';
 import { migrateMirrorCursors, topicOffsetKeys } from './offsets-db.ts';
 
@@ -126,14 +128,6 @@ interface PendingUnit {
 }
 
 type Pending = PendingAppend | PendingUnit;
-
-/** One planned deletion of the first batch of a partition. */
-interface Eviction {
-  state: PartitionState;
-  key: [number, number, number];
-  bytes: number;
-  records: number;
-}
 
 const PURGING_KEY = 'purgingTopicIds';
 /** Idempotent producer state is forgotten after this long without a produce (Kafka's default). */
@@ -451,7 +445,7 @@ export class LogStore {
         }
         for (const e of evictions) if (!plan.next.has(e.state)) plan.next.set(e.state, { nextOffset: e.state.nextOffset, bytes: e.state.bytes, appendedBytes: 0 });
         for (const [state, cur] of plan.next) {
-          const logStart = this.logStartAfter(state, evictions);
+          const logStart = logStartAfter(state, evictions);
           const bytes = cur.bytes - evictedBytes(state, evictions);
           this.h.partitions.putSync([state.topicId, state.partition], [logStart, cur.nextOffset, bytes]);
         }
@@ -736,7 +730,8 @@ export class LogStore {
     const evictions: Eviction[] = [];
     for (const topic of this.topicsByName.values()) {
       for (const state of this.states.get(topic.id) ?? []) {
-        this.planRetention(topic, state, nowMs, batchesMax - evictions.length, evictions);
+        if (batchesMax > evictions.length && state.logStartOffset < state.nextOffset)
+          planRetention(this.h.log, topic, state, this.retentionFloorOf(state), nowMs, batchesMax - evictions.length, evictions);
         if (evictions.length >= batchesMax) break;
       }
     }
@@ -746,27 +741,17 @@ export class LogStore {
     this.writeSync(() => {
       for (const e of evictions) this.h.log.removeSync(e.key);
       for (const state of new Set(evictions.map((e) => e.state)))
-        this.h.partitions.putSync([state.topicId, state.partition], [this.logStartAfter(state, evictions), state.nextOffset, state.bytes - evictedBytes(state, evictions)]);
+        this.h.partitions.putSync([state.topicId, state.partition], [logStartAfter(state, evictions), state.nextOffset, state.bytes - evictedBytes(state, evictions)]);
     });
     this.applyEvictions(evictions);
     return evictions.length;
   }
 
-  private planRetention(topic: StoredTopic, state: PartitionState, nowMs: number, max: number, out: Eviction[]): void {
-    if (max <= 0 || state.logStartOffset === state.nextOffset) return;
-    const floor = this.retentionFloorOf(state);
-    let bytes = state.bytes;
-    for (const { key, value } of this.h.log.getRange({ start: [topic.id, state.partition, 0], end: [topic.id, state.partition + 1, 0], limit: max })) {
-      if (key[2] >= floor) return;
-      const info = readBatchInfo(value);
-      const size = value.length;
-      const expired = topic.retentionMs >= 0 && info !== null && info.maxTimestampMs < nowMs - topic.retentionMs;
-      // Kafka's rule: drop the oldest while what remains still meets retention.bytes.
-      const oversized = topic.retentionBytes >= 0 && bytes - size >= topic.retentionBytes;
-      if (!expired && !oversized) return;
-      out.push({ state, key: [key[0], key[1], key[2]], bytes: size, records: info ? info.lastOffsetDelta + 1 : 0 });
-      bytes -= size;
-    }
+  /** Oldest batches across all partitions until `incomingBytes` fits the budget (drop-oldest only). */
+  private planBudgetEvictions(incomingBytes: number, batchesMax = Number.MAX_SAFE_INTEGER): Eviction[] {
+    const budget = this.opts.diskBudgetBytes;
+    if (budget < 0 || this.opts.diskBudgetPolicy !== 'drop-oldest') return [];
+    return planOldestEvictions(this.h.log, this.states.values(), this.logBytes + incomingBytes - budget, batchesMax);
   }
 
   // A floor that cannot be read keeps the whole partition: records deleted too early cannot be shipped.
@@ -781,54 +766,6 @@ export class LogStore {
       }
     }
     return lowest;
-  }
-
-  /** Oldest batches across all partitions until `incomingBytes` fits the budget (drop-oldest only). */
-  private planBudgetEvictions(incomingBytes: number, batchesMax = Number.MAX_SAFE_INTEGER): Eviction[] {
-    const budget = this.opts.diskBudgetBytes;
-    if (budget < 0 || this.opts.diskBudgetPolicy !== 'drop-oldest') return [];
-    let excess = this.logBytes + incomingBytes - budget;
-    const out: Eviction[] = [];
-    const cursors = new Map<PartitionState, Iterator<{ key: [number, number, number]; value: Buffer }>>();
-    const heads = new Map<PartitionState, { key: [number, number, number]; value: Buffer } | null>();
-    const headOf = (s: PartitionState) => {
-      if (!heads.has(s)) {
-        let it = cursors.get(s);
-        if (!it) {
-          it = this.h.log.getRange({ start: [s.topicId, s.partition, 0], end: [s.topicId, s.partition + 1, 0] })[Symbol.iterator]();
-          cursors.set(s, it);
-        }
-        const n = it.next();
-        heads.set(s, n.done ? null : n.value);
-      }
-      return heads.get(s)!;
-    };
-    while (excess > 0 && out.length < batchesMax) {
-      let oldest: PartitionState | null = null;
-      let oldestTs = Infinity;
-      for (const states of this.states.values())
-        for (const s of states) {
-          const head = headOf(s);
-          const ts = head ? (readBatchInfo(head.value)?.maxTimestampMs ?? 0) : Infinity;
-          if (ts < oldestTs) {
-            oldestTs = ts;
-            oldest = s;
-          }
-        }
-      if (!oldest) break;
-      const head = headOf(oldest)!;
-      const info = readBatchInfo(head.value);
-      out.push({ state: oldest, key: [head.key[0], head.key[1], head.key[2]], bytes: head.value.length, records: info ? info.lastOffsetDelta + 1 : 0 });
-      excess -= head.value.length;
-      heads.delete(oldest);
-    }
-    return out;
-  }
-
-  private logStartAfter(state: PartitionState, evictions: Eviction[]): number {
-    let start = state.logStartOffset;
-    for (const e of evictions) if (e.state === state) start = Math.max(start, e.key[2] + 1);
-    return start;
   }
 
   private applyEvictions(evictions: Eviction[]): void {
@@ -950,10 +887,4 @@ function freshStates(topicId: number, from: number, to: number): PartitionState[
   const out: PartitionState[] = [];
   for (let p = from; p < to; p++) out.push({ topicId, partition: p, logStartOffset: 0, nextOffset: 0, bytes: 0 });
   return out;
-}
-
-function evictedBytes(state: PartitionState, evictions: Eviction[]): number {
-  let bytes = 0;
-  for (const e of evictions) if (e.state === state) bytes += e.bytes;
-  return bytes;
 }
