@@ -44,8 +44,7 @@ export interface SideWrite {
 
 interface StagedCall {
   check: () => TributaryError | null;
-  write: (nowMs: number) => void;
-  bytes: number;
+  write: () => void;
   resolve: () => void;
   reject: (err: TributaryError) => void;
 }
@@ -116,7 +115,7 @@ export class OffsetStore implements TxnParticipant {
   commit(reader: string, entries: readonly OffsetEntry[], check: () => TributaryError | null): Promise<void> {
     try {
       const write = this.offsetWrite(reader, entries, check);
-      return this.stage(entryBytes(reader, entries), write.check, () => write.write());
+      return this.stage(entryBytes(reader, entries), write.check, write.write);
     } catch (err) {
       return Promise.reject(asTributaryError(err));
     }
@@ -134,6 +133,7 @@ export class OffsetStore implements TxnParticipant {
   setEmptySince(group: string, ms: number | null): Promise<void> {
     const invalid = readerError(groupReader(group));
     if (invalid) return Promise.reject(invalid);
+    if (ms !== null && !Number.isSafeInteger(ms)) return Promise.reject(new TributaryError('INVALID_REQUEST', `emptySinceMs ${ms} is not a whole number of ms`));
     return this.stage(Buffer.byteLength(group) + ENTRY_OVERHEAD_BYTES, null, () => {
       if (ms === null) this.meta.removeSync(group);
       else this.meta.putSync(group, { emptySinceMs: ms });
@@ -161,13 +161,13 @@ export class OffsetStore implements TxnParticipant {
     };
   }
 
-  private stage(bytes: number, check: (() => TributaryError | null) | null, write: (nowMs: number) => void): Promise<void> {
+  private stage(bytes: number, check: (() => TributaryError | null) | null, write: () => void): Promise<void> {
     if (this.store.failed) return Promise.reject(this.store.failed);
     if (this.stagedBytes + bytes > limits.offsetCommitQueueBytesMax)
       return Promise.reject(new TributaryError('THROTTLED', `offset commits staged hold ${this.stagedBytes} bytes (max ${limits.offsetCommitQueueBytesMax})`));
     this.unsubscribe ??= this.store.addTxnParticipant(this);
     return new Promise<void>((resolve, reject) => {
-      this.staged.push({ check: check ?? (() => null), write, bytes, resolve, reject });
+      this.staged.push({ check: check ?? (() => null), write, resolve, reject });
       this.stagedBytes += bytes;
       this.store.scheduleGroup();
     });
@@ -195,10 +195,9 @@ export class OffsetStore implements TxnParticipant {
     const refusals: (TributaryError | null)[] = calls.map(() => null);
     return {
       write: () => {
-        const now = Date.now();
         calls.forEach((c, i) => {
           refusals[i] = c.check();
-          if (refusals[i] === null) c.write(now);
+          if (refusals[i] === null) c.write();
         });
       },
       settle: (err) => calls.forEach((c, i) => {

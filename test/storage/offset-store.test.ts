@@ -133,4 +133,18 @@ describe('OffsetStore', () => {
     const again = open(dir);
     expect(again.offsets.readers('g:')).toEqual(['g:busy']);
   });
+
+  it('refuses commits with STORAGE_FULL while the disk is short of room, and commits what is staged when the store closes', async () => {
+    const full = open(tempDir(), { minFreeDiskBytes: Number.MAX_SAFE_INTEGER });
+    await expect(full.offsets.commit('g:x', [entry(1, 0, 1)], ok)).rejects.toMatchObject({ codeName: 'STORAGE_FULL' });
+    expect(full.offsets.get('g:x', 1, 0)).toBeUndefined();
+    expect(full.store.failed).toBeNull();
+
+    const dir = tempDir();
+    const { store, offsets } = open(dir);
+    const committed = offsets.commit('g:x', [entry(1, 0, 12)], ok);
+    await store.close();
+    await committed;
+    expect(open(dir).offsets.get('g:x', 1, 0)?.offset).toBe(12);
+  });
 });
