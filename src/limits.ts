@@ -160,8 +160,6 @@ export const limits = {
   /** Session timeouts a member may ask for (Kafka: group.min/max.session.timeout.ms). */
   groupSessionTimeoutMsMin: 500,
   groupSessionTimeoutMsMax: 1_800_000,
-  /** Bytes of a committed offset's metadata (Kafka's offset.metadata.max.bytes). */
-  offsetMetadataBytesMax: 4096,
   /** Consumer-group requests one edge connection may have unanswered (a JOIN_GROUP waits for the rebalance). */
   edgeGroupRequestsInflightMax: 64,
 } as const;
