@@ -1,6 +1,7 @@
 // Opens the one LMDB environment of a data dir and its named databases, and classifies LMDB failures
-// into the stable error codes. Besides this file, only log-store.ts, the MQTT persistence
-// (mqtt-persistence.ts, mqtt/) and the offset store (offset-store.ts, offsets-db.ts) touch lmdb.
+// into the stable error codes. Besides this file, only the log store (log-store.ts and its planners
+// txn-appends.ts, retention-plan.ts), the MQTT persistence (mqtt-persistence.ts, mqtt/) and the offset
+// store (offset-store.ts, offsets-db.ts) touch lmdb.
 
 import fs from 'node:fs';
 import path from 'node:path';

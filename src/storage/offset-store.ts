@@ -15,7 +15,7 @@ import type { Database, Key } from 'lmdb';
 import type { Logger } from 'pino';
 import { asTributaryError, TributaryError } from '../errors.ts';
 import { limits } from '../limits.ts';
-import type { SideWriteStore, TakenWrites, TxnParticipant } from './log-store.ts';
+import type { AtomicSideWrite, SideWriteStore, TakenWrites, TxnParticipant } from './log-store.ts';
 import { groupReader, readerRange, type GroupMeta, type OffsetsDb } from './offsets-db.ts';
 
 export interface StoredOffset {
@@ -37,10 +37,7 @@ export interface OffsetEntry {
 }
 
 /** An offset write for LogStore.appendAtomic: `check` inside the unit's transaction, then `write`. */
-export interface SideWrite {
-  check(): TributaryError | null;
-  write(): void;
-}
+export type SideWrite = AtomicSideWrite;
 
 interface StagedCall {
   check: () => TributaryError | null;
