@@ -324,14 +324,18 @@ export class GroupConsumer {
     }
   }
 
-  /** A dropped connection: reopened, then the member gives its partitions back and joins again with its id. */
+  /**
+   * A dropped connection: reopened, and the member joins again with its id [EDGE-12.3]. Its
+   * partitions count as lost: the broker accepts its commits only on the connection of its latest
+   * join, so nothing can be committed before that join, and it restarts from the committed offsets.
+   */
   private async reopen(): Promise<void> {
     this.stopHeartbeat();
     this.consumer.unassign();
     await this.consumer.reconnect();
     this.conn = this.consumer.connection;
     this.watch(this.conn);
-    if (this.need === null || this.need === 'assigned' || this.need === 'positions') this.need = 'rebalance';
+    if (this.need !== 'join') this.need = 'lost';
   }
 
   /** Revocation (at-least-once commits what was processed first) or loss; either way positions are dropped. */
