@@ -130,6 +130,19 @@ export const limits = {
    * EMFILE fails once per pending connection); the line counts the errors since the last one.
    */
   serverErrorLogIntervalMs: 5_000,
+  /**
+   * Bytes of offset commits (and group record changes) staged for the next storage transaction, all
+   * callers together; past it a commit is refused with THROTTLED. Each entry counts its reader name,
+   * metadata and 32 bytes.
+   */
+  offsetCommitQueueBytesMax: 16 * 1024 * 1024,
+  /** Metadata of one committed offset, in UTF-8 bytes (Kafka's offset.metadata.max.bytes); longer is INVALID_REQUEST. */
+  offsetMetadataBytesMax: 4096,
+  /**
+   * A reader name (`g:<group>`, `m:<mirror>`) in UTF-8 bytes: it is part of every offset key, and
+   * LMDB keys stop at 1978 bytes. Longer is INVALID_REQUEST.
+   */
+  offsetReaderBytesMax: 1024,
   /** Batches deleted per retention step, so one step never blocks the produce path for long. */
   retentionBatchesPerStep: 2000,
   /** Consumer groups with members at once (a group with only committed offsets costs no memory). */
@@ -147,8 +160,6 @@ export const limits = {
   /** Session timeouts a member may ask for (Kafka: group.min/max.session.timeout.ms). */
   groupSessionTimeoutMsMin: 500,
   groupSessionTimeoutMsMax: 1_800_000,
-  /** Bytes of a committed offset's metadata (Kafka's offset.metadata.max.bytes). */
-  offsetMetadataBytesMax: 4096,
   /** Consumer-group requests one edge connection may have unanswered (a JOIN_GROUP waits for the rebalance). */
   edgeGroupRequestsInflightMax: 64,
 } as const;

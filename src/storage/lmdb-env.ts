@@ -1,11 +1,13 @@
 // Opens the one LMDB environment of a data dir and its named databases, and classifies LMDB failures
-// into the stable error codes. Besides this file, only log-store.ts and the MQTT persistence
-// (mqtt-persistence.ts, mqtt/) and the mirror cursors (mirror-cursors.ts) touch lmdb.
+// into the stable error codes. Besides this file, only the log store (log-store.ts and its planners
+// txn-appends.ts, retention-plan.ts), the MQTT persistence (mqtt-persistence.ts, mqtt/) and the offset
+// store (offset-store.ts, offsets-db.ts) touch lmdb.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { MqttPacket, StoredSubscription } from './mqtt/types.ts';
+import type { GroupMeta, OffsetsDb } from './offsets-db.ts';
 
 export interface LmdbHandles {
   env: RootDatabase;
@@ -31,9 +33,10 @@ export interface LmdbHandles {
   mqttIncoming: Database<MqttPacket, [string, number]>;
   /** clientId → will message. */
   mqttWills: Database<MqttPacket, string>;
-  /** [mirrorName, topicId, partition] → next offset the mirror ships (everything below is acked upstream). */
-  /** [mirror, topicId, partition] → [cursor or -1, highest offset published or -1] (storage/mirror-cursors.ts). */
-  mirrorCursors: Database<[number, number], [string, number, number]>;
+  /** [reader, topicId, partition] → [offset, metadata, commitMs, high]: group offsets and mirror cursors (offsets-db.ts). */
+  offsets: OffsetsDb;
+  /** group → GroupMeta (offsets-db.ts). */
+  groupMeta: Database<GroupMeta, string>;
 }
 
 export interface StoredTopic {
@@ -45,14 +48,15 @@ export interface StoredTopic {
   createdMs: number;
 }
 
-export const STORAGE_FORMAT_VERSION = 1;
+/** 2: mirror cursors moved into `offsets` (format 1 is migrated when opened; log-store.ts). */
+export const STORAGE_FORMAT_VERSION = 2;
 
 export function openLmdb(dataDir: string, mapSizeBytes: number): LmdbHandles {
   fs.mkdirSync(dataDir, { recursive: true });
   const env = open({
     path: path.join(dataDir, 'tributary.lmdb'),
     mapSize: mapSizeBytes,
-    // Named databases need a slot each (12 so far); the rest is room for later ones (consumer groups).
+    // Named databases need a slot each (12 so far, one more while format 1 is migrated); the rest is room for later ones.
     maxDbs: 32,
     // Measured with strace: a transaction commit fdatasyncs the data pages, then writes the meta page through an
     // O_DSYNC descriptor — two flushes per transaction commit. noMetaSync keeps the first (LMDB's integrity stays:
@@ -77,7 +81,8 @@ export function openLmdb(dataDir: string, mapSizeBytes: number): LmdbHandles {
     mqttOutgoing: env.openDB({ name: 'mqttOutgoing', keyEncoding: 'ordered-binary' }),
     mqttIncoming: env.openDB({ name: 'mqttIncoming', keyEncoding: 'ordered-binary' }),
     mqttWills: env.openDB({ name: 'mqttWills' }),
-    mirrorCursors: env.openDB({ name: 'mirrorCursors', keyEncoding: 'ordered-binary' }),
+    offsets: env.openDB({ name: 'offsets', keyEncoding: 'ordered-binary' }),
+    groupMeta: env.openDB({ name: 'groupMeta' }),
   };
 }
 

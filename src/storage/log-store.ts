@@ -1,5 +1,6 @@
-// The partition logs: topics, offset assignment, group transaction, reads, retention deletes, producer
-// state. Owns the LMDB handles; knows no protocol. Every write goes through a synchronous LMDB
+// The partition logs: topics, group transaction (offsets planned in txn-appends.ts, atomic units),
+// reads, retention deletes (planned in retention-plan.ts), producer state, the storage format's migration.
+// Owns the LMDB handles; knows no protocol. Every write goes through a synchronous LMDB
 // transaction run from one place (runGroup / runMaintenance), so in-memory state changes only after a
 // transaction committed and there is never a half-applied group to undo.
 //
@@ -11,8 +12,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { isTributaryError, TributaryError } from '../errors.ts';
-import { readBatchInfo, stampBaseOffset, verifyBatch } from '../format/record-batch.ts';
+import { asTributaryError, isTributaryError, TributaryError } from '../errors.ts';
+import { readBatchInfo, verifyBatch } from '../format/record-batch.ts';
 import {
   filesystemFreeBytes,
   failedForRoom,
@@ -23,8 +24,12 @@ import {
   type StoredTopic,
 } from './lmdb-env.ts';
 import { ListenerList } from './listener-list.ts';
+import { evictedBytes, logStartAfter, planOldestEvictions, planRetention, type Eviction } from './retention-plan.ts';
+import { TxnAppends, type AppendItem, type AppendResult, type PartitionState, type ProducerRef } from './txn-appends.ts';
+import { migrateMirrorCursors, topicOffsetKeys } from './offsets-db.ts';
 
 export type { StoredTopic } from './lmdb-env.ts';
+export type { AppendResult, PartitionState, ProducerRef } from './txn-appends.ts';
 
 /** What a component keeping its own state in the log's environment (MQTT sessions, mirror cursors) uses. */
 export type SideWriteStore = Pick<LogStore, 'sideTxn' | 'failed' | 'lmdb' | 'addTxnParticipant' | 'scheduleGroup'>;
@@ -80,25 +85,6 @@ export interface LogStoreOptions {
   logger: Logger;
 }
 
-export interface PartitionState {
-  readonly topicId: number;
-  readonly partition: number;
-  logStartOffset: number;
-  nextOffset: number;
-  bytes: number;
-}
-
-export interface ProducerRef {
-  clientId: string;
-  seq: number;
-}
-
-export interface AppendResult {
-  baseOffset: number;
-  /** A retransmission of an already stored producer sequence: nothing was appended. */
-  duplicate: boolean;
-}
-
 export interface ReadResult {
   batches: Buffer[];
   bytes: number;
@@ -119,24 +105,29 @@ export interface StorageStats {
   failed: boolean;
 }
 
-interface PendingAppend {
-  topic: StoredTopic;
-  partition: number;
-  batch: Buffer;
-  recordCount: number;
-  producer: ProducerRef | undefined;
+interface PendingAppend extends AppendItem {
   flush: boolean;
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
 }
 
-/** One planned deletion of the first batch of a partition. */
-interface Eviction {
-  state: PartitionState;
-  key: [number, number, number];
-  bytes: number;
-  records: number;
+/** Written with the batches of an atomic unit, in its child transaction (an offset commit: offset-store.ts). */
+export interface AtomicSideWrite {
+  /** Inside the unit's transaction, before its batches; an error keeps nothing of the unit. */
+  check(): TributaryError | null;
+  write(): void;
 }
+
+/** An appendAtomic call: all of it or nothing. */
+interface PendingUnit {
+  items: AppendItem[];
+  side: AtomicSideWrite;
+  flush: boolean;
+  resolve: (r: AppendResult[]) => void;
+  reject: (e: unknown) => void;
+}
+
+type Pending = PendingAppend | PendingUnit;
 
 const PURGING_KEY = 'purgingTopicIds';
 /** Idempotent producer state is forgotten after this long without a produce (Kafka's default). */
@@ -150,7 +141,7 @@ export class LogStore {
   private readonly states = new Map<number, PartitionState[]>();
   private readonly producerSeqs = new Map<string, number>();
   private purgingTopicIds: number[];
-  private pending: PendingAppend[] = [];
+  private pending: Pending[] = [];
   private pendingBytes = 0;
   private groupScheduled = false;
   private logBytes = 0;
@@ -177,10 +168,21 @@ export class LogStore {
     this.h = openLmdb(opts.dataDir, opts.mapSizeBytes);
     const version = this.h.meta.get('formatVersion');
     if (version === undefined) this.h.meta.putSync('formatVersion', STORAGE_FORMAT_VERSION);
+    else if (version === 1) this.migrateFormat1();
     else if (version !== STORAGE_FORMAT_VERSION)
       throw new TributaryError('STORAGE_FAILED', `data dir ${opts.dataDir} has storage format ${String(version)}, this build reads ${STORAGE_FORMAT_VERSION}`);
     this.purgingTopicIds = (this.h.meta.get(PURGING_KEY) as number[] | undefined) ?? [];
     this.loadTopics();
+  }
+
+  // Format 1 → 2 in one transaction: a crash before it commits leaves format 1, migrated at the next open.
+  private migrateFormat1(): void {
+    let moved = 0;
+    this.writeSync(() => {
+      moved = migrateMirrorCursors(this.h.env, this.h.offsets, Date.now());
+      this.h.meta.putSync('formatVersion', STORAGE_FORMAT_VERSION);
+    });
+    this.log.info({ mirrorCursors: moved, from: 1, to: STORAGE_FORMAT_VERSION }, 'storage format migrated');
   }
 
   // ---- hooks: each returns its unsubscribe ----
@@ -337,14 +339,38 @@ export class LogStore {
     return new Promise((resolve, reject) => {
       const refusal = this.admissionError(topic, partition, batch.length);
       if (refusal) return reject(refusal);
-      const info = readBatchInfo(batch);
-      // Offsets are assigned by recordCount and the batch is keyed by its last offset: both must agree.
-      if (info === null || info.totalBytes !== batch.length || info.lastOffsetDelta + 1 !== info.recordCount)
-        return reject(new TributaryError('INVALID_REQUEST', 'append needs exactly one RecordBatch v2 with consecutive offset deltas'));
-      this.pending.push({ topic, partition, batch, recordCount: info.recordCount, producer, flush, resolve, reject });
+      const recordCount = batchRecordCount(batch);
+      if (recordCount instanceof TributaryError) return reject(recordCount);
+      this.pending.push({ topic, partition, batch, recordCount, producer, flush, resolve, reject });
       this.pendingBytes += batch.length;
       // setImmediate runs after this loop turn's I/O callbacks: every append decoded from the sockets
       // readable now joins the same transaction.
+      this.scheduleGroup();
+    });
+  }
+
+  /**
+   * Appends every batch and makes `side.write()` in ONE child transaction of the next group
+   * transaction, all or nothing: when `side.check()` (evaluated inside the transaction, before the
+   * batches) returns an error, or any batch is refused (admission, a topic deleted meanwhile, room),
+   * nothing of the unit is kept, no partition state changes, and the promise rejects. Resolves with
+   * one result per batch, in order, once committed (with `flush`, once on disk, as append). What
+   * exactly-once read-process-write rests on: a consumer's output records and its input offset commit.
+   */
+  appendAtomic(items: { topic: StoredTopic; partition: number; batch: Buffer }[], flush: boolean, side: AtomicSideWrite): Promise<AppendResult[]> {
+    return new Promise((resolve, reject) => {
+      const planned: AppendItem[] = [];
+      let bytes = 0;
+      for (const { topic, partition, batch } of items) {
+        const refusal = this.admissionError(topic, partition, bytes + batch.length);
+        if (refusal) return reject(refusal);
+        const recordCount = batchRecordCount(batch);
+        if (recordCount instanceof TributaryError) return reject(recordCount);
+        planned.push({ topic, partition, batch, recordCount, producer: undefined });
+        bytes += batch.length;
+      }
+      this.pending.push({ items: planned, side, flush, resolve, reject });
+      this.pendingBytes += bytes;
       this.scheduleGroup();
     });
   }
@@ -401,9 +427,12 @@ export class LogStore {
     // own failure, in a child transaction: it must not take the log's appends or the store with it.
     const sideErrors: (TributaryError | null)[] = sides.map(() => null);
 
-    const results: (AppendResult | TributaryError)[] = new Array(group.length);
-    const next = new Map<PartitionState, { nextOffset: number; bytes: number; appendedBytes: number }>();
-    const seqs = new Map<string, number>();
+    const results: (AppendResult | AppendResult[] | TributaryError)[] = new Array(group.length);
+    const plan = new TxnAppends(
+      this.h.log,
+      (topicId, partition) => this.states.get(topicId)?.[partition],
+      (clientId) => this.lastProducerSeq(clientId),
+    );
     let evictions: Eviction[] = [];
     const now = Date.now();
     try {
@@ -411,37 +440,16 @@ export class LogStore {
         evictions = this.planBudgetEvictions(groupBytes);
         for (const e of evictions) this.h.log.removeSync(e.key);
         for (let i = 0; i < group.length; i++) {
-          const a = group[i];
-          const state = this.states.get(a.topic.id)?.[a.partition];
-          if (!state) {
-            results[i] = new TributaryError('UNKNOWN_TOPIC', `topic ${a.topic.name} was deleted`, { topic: a.topic.name });
-            continue;
-          }
-          if (a.producer) {
-            const last = seqs.get(a.producer.clientId) ?? this.lastProducerSeq(a.producer.clientId);
-            if (a.producer.seq <= last) {
-              results[i] = { baseOffset: 0, duplicate: true };
-              continue;
-            }
-            seqs.set(a.producer.clientId, a.producer.seq);
-          }
-          const cur = next.get(state) ?? { nextOffset: state.nextOffset, bytes: state.bytes, appendedBytes: 0 };
-          const baseOffset = cur.nextOffset;
-          stampBaseOffset(a.batch, baseOffset);
-          cur.nextOffset += a.recordCount;
-          cur.bytes += a.batch.length;
-          cur.appendedBytes += a.batch.length;
-          next.set(state, cur);
-          this.h.log.putSync([state.topicId, state.partition, cur.nextOffset - 1], a.batch);
-          results[i] = { baseOffset, duplicate: false };
+          const p = group[i];
+          results[i] = 'items' in p ? this.placeUnit(plan, p) : plan.place(p);
         }
-        for (const e of evictions) if (!next.has(e.state)) next.set(e.state, { nextOffset: e.state.nextOffset, bytes: e.state.bytes, appendedBytes: 0 });
-        for (const [state, cur] of next) {
-          const logStart = this.logStartAfter(state, evictions);
+        for (const e of evictions) if (!plan.next.has(e.state)) plan.next.set(e.state, { nextOffset: e.state.nextOffset, bytes: e.state.bytes, appendedBytes: 0 });
+        for (const [state, cur] of plan.next) {
+          const logStart = logStartAfter(state, evictions);
           const bytes = cur.bytes - evictedBytes(state, evictions);
           this.h.partitions.putSync([state.topicId, state.partition], [logStart, cur.nextOffset, bytes]);
         }
-        for (const [clientId, seq] of seqs) this.h.producers.putSync(clientId, [seq, now]);
+        for (const [clientId, seq] of plan.seqs) this.h.producers.putSync(clientId, [seq, now]);
         sides.forEach((side, i) => {
           try {
             this.h.env.transactionSync(() => side.write());
@@ -460,48 +468,84 @@ export class LogStore {
       return;
     }
 
-    for (const [state, cur] of next) {
+    for (const [state, cur] of plan.next) {
       state.bytes += cur.appendedBytes;
       this.logBytes += cur.appendedBytes;
       state.nextOffset = cur.nextOffset;
     }
-    for (const [clientId, seq] of seqs) this.producerSeqs.set(clientId, seq);
+    for (const [clientId, seq] of plan.seqs) this.producerSeqs.set(clientId, seq);
     // Last of the in-memory updates: log start listeners must see this transaction's appends too.
     this.applyEvictions(evictions);
     this.counters.groupTxns++;
     sides.forEach((side, i) => side.settle(sideErrors[i]));
 
-    let flushers: PendingAppend[] | null = null;
+    const flushers: (() => void)[] = [];
+    const flushRejects: ((e: unknown) => void)[] = [];
     for (let i = 0; i < group.length; i++) {
-      const a = group[i];
+      const p = group[i];
       const r = results[i];
       if (r instanceof TributaryError) {
-        a.reject(r);
+        p.reject(r);
         continue;
       }
-      if (!r.duplicate) {
-        this.counters.appends++;
-        this.counters.appendedRecords += a.recordCount;
-      }
-      if (a.flush) (flushers ??= []).push(a);
-      else a.resolve(r);
+      const placed = 'items' in p ? (r as AppendResult[]).map((x, j) => [x, p.items[j]] as const) : [[r as AppendResult, p] as const];
+      for (const [x, a] of placed)
+        if (!x.duplicate) {
+          this.counters.appends++;
+          this.counters.appendedRecords += a.recordCount;
+        }
+      const resolve = () => (p.resolve as (v: AppendResult | AppendResult[]) => void)(r);
+      if (p.flush) {
+        flushers.push(resolve);
+        flushRejects.push(p.reject);
+      } else resolve();
     }
-    if (flushers) this.resolveAfterFlush(flushers, group, results);
-    for (const state of next.keys()) for (const listener of this.appendListeners.all) listener(state.topicId, state.partition);
+    if (flushers.length > 0) this.resolveAfterFlush(flushers, flushRejects);
+    for (const state of plan.next.keys()) for (const listener of this.appendListeners.all) listener(state.topicId, state.partition);
+  }
+
+  /**
+   * An atomic unit in a child transaction of the group: its check, its batches, its side write. A
+   * refusal aborts the child transaction (nothing of the unit is written) and takes back what it
+   * planned; a failure that is the disk's, not the unit's, is thrown on to fail the group.
+   */
+  private placeUnit(plan: TxnAppends, unit: PendingUnit): AppendResult[] | TributaryError {
+    const sp = plan.savepoint();
+    let refusal: TributaryError | null = null;
+    const placed: AppendResult[] = [];
+    try {
+      this.h.env.transactionSync(() => {
+        refusal = runUnitCheck(unit.side);
+        for (let i = 0; refusal === null && i < unit.items.length; i++) {
+          const r = plan.place(unit.items[i]);
+          if (r instanceof TributaryError) refusal = r;
+          else placed.push(r);
+        }
+        if (refusal === null) unit.side.write();
+        // Throwing is how a child transaction is aborted.
+        if (refusal !== null) throw refusal;
+      });
+    } catch (err) {
+      plan.rollback(sp);
+      if (err === refusal && refusal !== null) return refusal;
+      const own = this.participantRefusal(err);
+      if (own === null) throw err;
+      return own;
+    }
+    return placed;
   }
 
   // acks=all: the transaction commit returned, so its pages are written and fdatasynced; the meta page that makes
   // the transaction commit durable is flushed by the next env.sync(). A failed sync is fail-stop: no ack, no
   // further writes.
-  private resolveAfterFlush(flushers: PendingAppend[], group: PendingAppend[], results: (AppendResult | TributaryError)[]): void {
-    const index = new Map(group.map((a, i) => [a, i]));
+  private resolveAfterFlush(resolves: (() => void)[], rejects: ((e: unknown) => void)[]): void {
     this.flushed().then(
       () => {
-        if (this.failure) for (const a of flushers) a.reject(this.failure);
-        else for (const a of flushers) a.resolve(results[index.get(a)!] as AppendResult);
+        if (this.failure) for (const reject of rejects) reject(this.failure);
+        else for (const resolve of resolves) resolve();
       },
       () => {
-        for (const a of flushers) a.reject(this.failure);
+        for (const reject of rejects) reject(this.failure);
       },
     );
   }
@@ -686,7 +730,8 @@ export class LogStore {
     const evictions: Eviction[] = [];
     for (const topic of this.topicsByName.values()) {
       for (const state of this.states.get(topic.id) ?? []) {
-        this.planRetention(topic, state, nowMs, batchesMax - evictions.length, evictions);
+        if (batchesMax > evictions.length && state.logStartOffset < state.nextOffset)
+          planRetention(this.h.log, topic, state, this.retentionFloorOf(state), nowMs, batchesMax - evictions.length, evictions);
         if (evictions.length >= batchesMax) break;
       }
     }
@@ -696,27 +741,17 @@ export class LogStore {
     this.writeSync(() => {
       for (const e of evictions) this.h.log.removeSync(e.key);
       for (const state of new Set(evictions.map((e) => e.state)))
-        this.h.partitions.putSync([state.topicId, state.partition], [this.logStartAfter(state, evictions), state.nextOffset, state.bytes - evictedBytes(state, evictions)]);
+        this.h.partitions.putSync([state.topicId, state.partition], [logStartAfter(state, evictions), state.nextOffset, state.bytes - evictedBytes(state, evictions)]);
     });
     this.applyEvictions(evictions);
     return evictions.length;
   }
 
-  private planRetention(topic: StoredTopic, state: PartitionState, nowMs: number, max: number, out: Eviction[]): void {
-    if (max <= 0 || state.logStartOffset === state.nextOffset) return;
-    const floor = this.retentionFloorOf(state);
-    let bytes = state.bytes;
-    for (const { key, value } of this.h.log.getRange({ start: [topic.id, state.partition, 0], end: [topic.id, state.partition + 1, 0], limit: max })) {
-      if (key[2] >= floor) return;
-      const info = readBatchInfo(value);
-      const size = value.length;
-      const expired = topic.retentionMs >= 0 && info !== null && info.maxTimestampMs < nowMs - topic.retentionMs;
-      // Kafka's rule: drop the oldest while what remains still meets retention.bytes.
-      const oversized = topic.retentionBytes >= 0 && bytes - size >= topic.retentionBytes;
-      if (!expired && !oversized) return;
-      out.push({ state, key: [key[0], key[1], key[2]], bytes: size, records: info ? info.lastOffsetDelta + 1 : 0 });
-      bytes -= size;
-    }
+  /** Oldest batches across all partitions until `incomingBytes` fits the budget (drop-oldest only). */
+  private planBudgetEvictions(incomingBytes: number, batchesMax = Number.MAX_SAFE_INTEGER): Eviction[] {
+    const budget = this.opts.diskBudgetBytes;
+    if (budget < 0 || this.opts.diskBudgetPolicy !== 'drop-oldest') return [];
+    return planOldestEvictions(this.h.log, this.states.values(), this.logBytes + incomingBytes - budget, batchesMax);
   }
 
   // A floor that cannot be read keeps the whole partition: records deleted too early cannot be shipped.
@@ -731,54 +766,6 @@ export class LogStore {
       }
     }
     return lowest;
-  }
-
-  /** Oldest batches across all partitions until `incomingBytes` fits the budget (drop-oldest only). */
-  private planBudgetEvictions(incomingBytes: number, batchesMax = Number.MAX_SAFE_INTEGER): Eviction[] {
-    const budget = this.opts.diskBudgetBytes;
-    if (budget < 0 || this.opts.diskBudgetPolicy !== 'drop-oldest') return [];
-    let excess = this.logBytes + incomingBytes - budget;
-    const out: Eviction[] = [];
-    const cursors = new Map<PartitionState, Iterator<{ key: [number, number, number]; value: Buffer }>>();
-    const heads = new Map<PartitionState, { key: [number, number, number]; value: Buffer } | null>();
-    const headOf = (s: PartitionState) => {
-      if (!heads.has(s)) {
-        let it = cursors.get(s);
-        if (!it) {
-          it = this.h.log.getRange({ start: [s.topicId, s.partition, 0], end: [s.topicId, s.partition + 1, 0] })[Symbol.iterator]();
-          cursors.set(s, it);
-        }
-        const n = it.next();
-        heads.set(s, n.done ? null : n.value);
-      }
-      return heads.get(s)!;
-    };
-    while (excess > 0 && out.length < batchesMax) {
-      let oldest: PartitionState | null = null;
-      let oldestTs = Infinity;
-      for (const states of this.states.values())
-        for (const s of states) {
-          const head = headOf(s);
-          const ts = head ? (readBatchInfo(head.value)?.maxTimestampMs ?? 0) : Infinity;
-          if (ts < oldestTs) {
-            oldestTs = ts;
-            oldest = s;
-          }
-        }
-      if (!oldest) break;
-      const head = headOf(oldest)!;
-      const info = readBatchInfo(head.value);
-      out.push({ state: oldest, key: [head.key[0], head.key[1], head.key[2]], bytes: head.value.length, records: info ? info.lastOffsetDelta + 1 : 0 });
-      excess -= head.value.length;
-      heads.delete(oldest);
-    }
-    return out;
-  }
-
-  private logStartAfter(state: PartitionState, evictions: Eviction[]): number {
-    let start = state.logStartOffset;
-    for (const e of evictions) if (e.state === state) start = Math.max(start, e.key[2] + 1);
-    return start;
   }
 
   private applyEvictions(evictions: Eviction[]): void {
@@ -824,14 +811,17 @@ export class LogStore {
     if (this.purgingTopicIds.length === 0) return 0;
     const topicId = this.purgingTopicIds[0];
     const keys = [...this.h.log.getKeys({ start: [topicId, 0, 0], end: [topicId + 1, 0, 0], limit: batchesMax })];
-    const done = keys.length < batchesMax;
+    // Committed offsets and mirror cursors of the topic go with its batches (a new topic of the same name has a new id).
+    const offsetKeys = topicOffsetKeys(this.h.offsets, topicId, batchesMax - keys.length);
+    const done = keys.length + offsetKeys.length < batchesMax;
     const remaining = done ? this.purgingTopicIds.slice(1) : this.purgingTopicIds;
     this.writeSync(() => {
       for (const k of keys) this.h.log.removeSync(k);
+      for (const k of offsetKeys) this.h.offsets.removeSync(k);
       if (done) this.h.meta.putSync(PURGING_KEY, remaining);
     });
     this.purgingTopicIds = remaining;
-    return Math.max(keys.length, done ? 1 : 0);
+    return Math.max(keys.length + offsetKeys.length, done ? 1 : 0);
   }
 
   // ---- stats and lifecycle ----
@@ -875,14 +865,26 @@ export class LogStore {
 /** LMDB's "key or data too large" (lmdb.h). */
 const MDB_BAD_VALSIZE = -30781;
 
+/** Offsets are assigned by recordCount and the batch is keyed by its last offset: both must agree. */
+function batchRecordCount(batch: Buffer): number | TributaryError {
+  const info = readBatchInfo(batch);
+  if (info === null || info.totalBytes !== batch.length || info.lastOffsetDelta + 1 !== info.recordCount)
+    return new TributaryError('INVALID_REQUEST', 'append needs exactly one RecordBatch v2 with consecutive offset deltas');
+  return info.recordCount;
+}
+
+// A check that throws is its caller's bug: it refuses the unit, never the group (which would be taken
+// for a disk failure and stop every write).
+function runUnitCheck(side: AtomicSideWrite): TributaryError | null {
+  try {
+    return side.check();
+  } catch (err) {
+    return asTributaryError(err);
+  }
+}
+
 function freshStates(topicId: number, from: number, to: number): PartitionState[] {
   const out: PartitionState[] = [];
   for (let p = from; p < to; p++) out.push({ topicId, partition: p, logStartOffset: 0, nextOffset: 0, bytes: 0 });
   return out;
-}
-
-function evictedBytes(state: PartitionState, evictions: Eviction[]): number {
-  let bytes = 0;
-  for (const e of evictions) if (e.state === state) bytes += e.bytes;
-  return bytes;
 }

@@ -1,6 +1,7 @@
 // A mirror's position per topic-partition: the cursor (next offset to ship upstream: everything below
 // was acknowledged) and the highest offset ever published (a publish at or below it is a resend, also
-// after a restart). Acks arrive one per record, so cursors change in memory and are persisted
+// after a restart), stored in the offset store under reader `m:<mirror>` (offset = cursor or -1,
+// high = highest published). Acks arrive one per record, so cursors change in memory and are persisted
 // together in one transaction (the LogStore's sideTxn: its room checks and fail-stop) at most
 // every CURSOR_FLUSH_INTERVAL_MS (and on close). A crash loses at most that interval of cursor
 // progress, which only means re-shipping those records: the mirror is at-least-once anyway.
@@ -16,6 +17,8 @@ import type { Logger } from 'pino';
 import { isTributaryError } from '../errors.ts';
 import type { LmdbHandles } from './lmdb-env.ts';
 import type { SideWriteStore } from './log-store.ts';
+import { OffsetStore } from './offset-store.ts';
+import { mirrorReader } from './offsets-db.ts';
 
 export const CURSOR_FLUSH_INTERVAL_MS = 100;
 
@@ -34,7 +37,10 @@ export interface MirrorPosition {
 export class MirrorCursors {
   private readonly store: SideWriteStore;
   private readonly h: LmdbHandles;
+  private readonly offsets: OffsetStore;
   private readonly mirror: string;
+  /** The mirror's reader name in the offset store. */
+  private readonly reader: string;
   private readonly log: Logger;
   /** "topicId/partition" → position, loaded on first use: bounded by the partition count. */
   private readonly positions = new Map<string, MirrorPosition>();
@@ -48,7 +54,9 @@ export class MirrorCursors {
   constructor(store: SideWriteStore, mirrorName: string, logger: Logger) {
     this.store = store;
     this.h = store.lmdb;
+    this.offsets = new OffsetStore(store, logger);
     this.mirror = mirrorName;
+    this.reader = mirrorReader(mirrorName);
     this.log = logger;
   }
 
@@ -56,8 +64,8 @@ export class MirrorCursors {
     const key = `${topicId}/${partition}`;
     let pos = this.positions.get(key);
     if (pos === undefined) {
-      // Stored as [cursor, high]; -1 for a cursor not set yet.
-      const [cursor, high] = this.h.mirrorCursors.get([this.mirror, topicId, partition]) ?? [-1, -1];
+      // -1 for a cursor not set yet.
+      const { offset: cursor, high } = this.offsets.get(this.reader, topicId, partition) ?? { offset: -1, high: -1 };
       pos = { topicId, partition, cursor: cursor < 0 ? undefined : cursor, high, highReserved: high };
       this.positions.set(key, pos);
     }
@@ -87,7 +95,7 @@ export class MirrorCursors {
    */
   reserve(pos: MirrorPosition, lastOffset: number): void {
     if (lastOffset <= pos.highReserved || this.closed) return;
-    this.store.sideTxn(() => this.h.mirrorCursors.putSync([this.mirror, pos.topicId, pos.partition], [pos.cursor ?? -1, lastOffset]), { checkRoom: false });
+    this.offsets.writeNow(this.reader, [{ topicId: pos.topicId, partition: pos.partition, offset: pos.cursor ?? -1, high: lastOffset }], { checkRoom: false });
     pos.highReserved = lastOffset;
   }
 
@@ -117,9 +125,10 @@ export class MirrorCursors {
     // Until close, what was reserved: a record at or below it may have left before a crash.
     const entries = [...this.dirty].map((p) => [p, p.cursor ?? -1, this.closed ? p.high : p.highReserved] as const);
     try {
-      this.store.sideTxn(() => {
-        for (const [p, cursor, high] of entries) this.h.mirrorCursors.putSync([this.mirror, p.topicId, p.partition], [cursor, high]);
-      });
+      this.offsets.writeNow(
+        this.reader,
+        entries.map(([p, cursor, high]) => ({ topicId: p.topicId, partition: p.partition, offset: cursor, high })),
+      );
       this.txnCommits++;
       for (const [p, cursor] of entries) if ((p.cursor ?? -1) === cursor) this.dirty.delete(p);
     } catch (err) {

@@ -1,8 +1,11 @@
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { open } from 'lmdb';
 import pino from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { LogStore } from '../../src/storage/log-store.ts';
 import { CURSOR_FLUSH_INTERVAL_MS, MirrorCursors } from '../../src/storage/mirror-cursors.ts';
+import { OffsetStore } from '../../src/storage/offset-store.ts';
 import { onCleanup, silentLogger, storeOptions, tempDir } from '../helpers/temp.ts';
 
 describe('mirror cursors', () => {
@@ -89,5 +92,40 @@ describe('mirror cursors', () => {
     await sleep(CURSOR_FLUSH_INTERVAL_MS * 12);
     expect(attempts).toHaveBeenCalledTimes(2);
     expect(store.failed).toBeNull();
+  });
+
+  it('moves the cursors of a storage format 1 data dir into the offset store once, when it is opened', async () => {
+    const dir = tempDir();
+    // Format 1's layout: a database of its own, [mirror, topicId, partition] → [cursor, highest published].
+    const env = open({ path: path.join(dir, 'tributary.lmdb'), maxDbs: 32 });
+    const meta = env.openDB({ name: 'meta' });
+    const old = env.openDB({ name: 'mirrorCursors', keyEncoding: 'ordered-binary' });
+    env.transactionSync(() => {
+      meta.putSync('formatVersion', 1);
+      old.putSync(['cloud', 1, 0], [10, 12]);
+      old.putSync(['cloud', 1, 1], [-1, 4]);
+      old.putSync(['backup', 2, 0], [3, 2]);
+    });
+    await env.close();
+
+    const store = new LogStore(storeOptions(dir));
+    const cloud = new MirrorCursors(store, 'cloud', silentLogger);
+    expect([cloud.get(1, 0), cloud.get(1, 1), cloud.position(1, 0).high, cloud.position(1, 1).high]).toEqual([10, undefined, 12, 4]);
+    expect(new MirrorCursors(store, 'backup', silentLogger).get(2, 0)).toBe(3);
+    expect(new OffsetStore(store, silentLogger).readers('m:')).toEqual(['m:backup', 'm:cloud']);
+    expect(store.lmdb.meta.get('formatVersion')).toBe(2);
+    cloud.set(1, 0, 11);
+    cloud.close();
+    await store.close();
+
+    // Once: the old database is gone, and the cursors moved on from there stay.
+    const check = open({ path: path.join(dir, 'tributary.lmdb'), maxDbs: 32 });
+    expect([...check.openDB({ name: 'mirrorCursors', keyEncoding: 'ordered-binary' }).getKeys()]).toEqual([]);
+    await check.close();
+    const reopened = new LogStore(storeOptions(dir));
+    const again = new MirrorCursors(reopened, 'cloud', silentLogger);
+    expect([again.get(1, 0), again.position(1, 0).high]).toEqual([11, 12]);
+    again.close();
+    await reopened.close();
   });
 });

@@ -10,7 +10,9 @@ const specPath = new URL('../../../src/protocol/edge/SPEC.md', import.meta.url);
 const spec = readFileSync(specPath, 'utf8');
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-/** The frames of [EDGE-11], by the name in each ```hex example=NAME block. */
+const member = 'gw-7-0d9c';
+
+/** The frames of [EDGE-11] and [EDGE-12.21], by the name in each ```hex example=NAME block. */
 const examples: Record<string, Frame> = {
   hello: {
     type: 'hello',
@@ -52,20 +54,66 @@ const examples: Record<string, Frame> = {
     ],
   },
   error: { type: 'error', refKind: 'request', ref: 7, code: ErrorCode.UNKNOWN_TOPIC, message: 'no topic x' },
+  'join-group': {
+    type: 'join-group',
+    corr: 2,
+    group: 'dash',
+    memberId: '',
+    instanceId: '',
+    sessionTimeoutMs: 10_000,
+    rebalanceTimeoutMs: 0,
+    strategy: 0,
+    pattern: '',
+    topics: ['telemetry'],
+  },
+  joined: {
+    type: 'joined',
+    corr: 2,
+    generation: 1,
+    memberId: member,
+    sessionTimeoutMs: 10_000,
+    heartbeatMs: 3333,
+    assignment: [{ topic: 'telemetry', partitions: [0, 2] }],
+  },
+  heartbeat: { type: 'heartbeat', corr: 3, group: 'dash', memberId: member, generation: 1 },
+  'commit-offsets': {
+    type: 'commit-offsets',
+    corr: 4,
+    group: 'dash',
+    memberId: member,
+    generation: 1,
+    offsets: [{ alias: 0, partition: 0, offset: 43, metadata: '' }],
+  },
+  'produce-commit': {
+    type: 'produce-commit',
+    corr: 5,
+    flush: false,
+    group: 'dash',
+    memberId: member,
+    generation: 1,
+    batches: [{ alias: 1, partition: -1, baseTimestampMs: 0, records: [{ timestampDeltaMs: 0, key: null, value: text('hot'), headers: [] }] }],
+    offsets: [{ alias: 0, partition: 2, offset: 8, metadata: '' }],
+  },
+  produced: { type: 'produced', corr: 5, batches: [{ partition: 1, baseOffset: 17 }] },
 };
 
-function hexBlocks(): Map<string, string> {
-  const blocks = new Map<string, string>();
+interface HexBlock {
+  hex: string;
+  /** The first column of the byte-by-byte table that follows the block, joined. */
+  tableHex: string;
+}
+
+function hexBlocks(): Map<string, HexBlock> {
+  const blocks = new Map<string, HexBlock>();
   for (const m of spec.matchAll(/^```hex example=([\w-]+)\n([\s\S]*?)^```$/gm)) {
-    blocks.set(m[1], m[2].replace(/\s+/g, ''));
+    const rows = tableAt(m.index + m[0].length);
+    blocks.set(m[1], { hex: m[2].replace(/\s+/g, ''), tableHex: rows.map((r) => r[0].replace(/[`\s]/g, '')).join('') });
   }
   return blocks;
 }
 
-/** Rows of the first markdown table after the heading that contains `heading`. */
-function tableAfter(heading: string): string[][] {
-  const start = spec.indexOf(heading);
-  expect(start).toBeGreaterThan(-1);
+/** Rows of the first markdown table at or after `start`. */
+function tableAt(start: number): string[][] {
   const lines = spec.slice(start).split('\n');
   const first = lines.findIndex((l) => l.startsWith('|'));
   const rows: string[][] = [];
@@ -76,17 +124,29 @@ function tableAfter(heading: string): string[][] {
   return rows;
 }
 
+/** Rows of the first markdown table after the heading that contains `heading`. */
+function tableAfter(heading: string): string[][] {
+  const start = spec.indexOf(heading);
+  expect(start).toBeGreaterThan(-1);
+  return tableAt(start);
+}
+
 describe('SPEC.md', () => {
   it('worked examples are exactly what encodeFrame produces, and decode back', () => {
     const blocks = hexBlocks();
     expect([...blocks.keys()].sort()).toEqual(Object.keys(examples).sort());
     for (const [name, frame] of Object.entries(examples)) {
       const encoded = encodeFrame(frame);
-      expect(blocks.get(name), name).toBe(encoded.toString('hex'));
-      const { frames, failure } = new FrameDecoder(4096).push(Buffer.from(blocks.get(name) as string, 'hex'));
+      const block = blocks.get(name) as HexBlock;
+      expect(block.hex, name).toBe(encoded.toString('hex'));
+      const { frames, failure } = new FrameDecoder(4096).push(Buffer.from(block.hex, 'hex'));
       expect(failure).toBeUndefined();
       expect(frames).toHaveLength(1);
     }
+  });
+
+  it('the byte-by-byte table under each worked example holds exactly its bytes, in order', () => {
+    for (const [name, block] of hexBlocks()) expect(block.tableHex, name).toBe(block.hex);
   });
 
   it('the error table matches src/errors.ts exactly', () => {
@@ -102,7 +162,8 @@ describe('SPEC.md', () => {
   it('has a layout section for every frame type, titled with its name and type byte', () => {
     for (const [name, type] of Object.entries(FrameType)) {
       const hex = `0x${type.toString(16).padStart(2, '0')}`;
-      expect(spec).toMatch(new RegExp(`^### \\[EDGE-5\\.\\d+\\] ${name} \\(${hex}\\)$`, 'm'));
+      // Version 1 frames are in [EDGE-5], the group frames of version 2 in [EDGE-12].
+      expect(spec).toMatch(new RegExp(`^### \\[EDGE-(5|12)\\.\\d+\\] ${name} \\(${hex}\\)$`, 'm'));
     }
   });
 
