@@ -195,11 +195,4 @@ function registerGroupMetrics(metric: MetricFactory, broker: Broker): void {
   metric('gauge', 'tributary_consumergroup_members', 'Members of the consumer group.', ['consumergroup'], () => groups().map(({ members, description: d }) => [{ consumergroup: d.group }, members] as const));
   metric('gauge', 'tributary_consumergroup_current_offset', 'Committed offset of the group per partition; -1 when nothing is committed.', labels, perPartition((p) => p.committed));
   metric('gauge', 'tributary_consumergroup_lag', 'Records between the committed offset (or the first retained record when none is, or retention passed it) and the log end.', labels, perPartition((p) => p.lag));
-  metric('gauge', 'tributary_consumergroup_lag_sum', 'Lag of the group summed over the partitions of a topic.', ['consumergroup', 'topic'], () =>
-    groups().flatMap(({ description: d }) => {
-      const sums = new Map<string, number>();
-      for (const p of d.partitions) sums.set(p.topic, (sums.get(p.topic) ?? 0) + p.lag);
-      return [...sums].map(([topic, lag]) => [{ consumergroup: d.group, topic }, lag] as const);
-    }),
-  );
 }

@@ -79,7 +79,6 @@ describe('consumer groups over http', () => {
     expect(sample(text, 'tributary_consumergroup_lag', p1)).toBe(0);
     expect(sample(text, 'tributary_consumergroup_current_offset', p0)).toBe(3);
     expect(sample(text, 'tributary_consumergroup_current_offset', p1)).toBe(2);
-    expect(sample(text, 'tributary_consumergroup_lag_sum', { consumergroup: 'dashboard', topic: 'events' })).toBe(4);
     expect(sample(text, 'tributary_consumergroup_members', { consumergroup: 'dashboard' })).toBe(0);
 
     // More records: the lag follows the log end at the next scrape.
