@@ -178,9 +178,37 @@ describe('tributary groups against a broker', () => {
       [2, 0],
     ]);
 
+    // A second member on a one-partition topic owns nothing: a row of its own with "-" for topic and partition.
+    await admin.createTopic({ name: 'single', partitions: 1 });
+    const first = await connect(broker.port, 'pair-1');
+    const second = await connect(broker.port, 'pair-2');
+    const join = { group: 'pair', instanceId: '', sessionTimeoutMs: 60_000, rebalanceTimeoutMs: 0, strategy: 0 as const, pattern: '', topics: ['single'] };
+    const j1 = await first.joinGroup({ ...join, memberId: '' });
+    // Eager rebalance: the second join waits until the first member, told by its heartbeat, joins again.
+    const secondJoin = second.joinGroup({ ...join, memberId: '' });
+    for (;;) {
+      const beat = await first.heartbeat({ group: 'pair', memberId: j1.memberId, generation: j1.generation }).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      if (beat !== null) {
+        expect(beat).toMatchObject({ codeName: 'REBALANCE_IN_PROGRESS' });
+        break;
+      }
+    }
+    const [j1again, j2] = await Promise.all([first.joinGroup({ ...join, memberId: j1.memberId }), secondJoin]);
+    const owner = j1again.assignment.length > 0 ? { id: j1.memberId, client: 'pair-1' } : { id: j2.memberId, client: 'pair-2' };
+    const idle = owner.id === j1.memberId ? { id: j2.memberId, client: 'pair-2' } : { id: j1.memberId, client: 'pair-1' };
+    const [pairSummary, , ...pairTable] = lines((await cli(['groups', 'describe', 'pair'])).stdout);
+    expect(pairSummary).toBe(`group pair: stable, generation ${j2.generation}, strategy sticky, 2 members`);
+    expect(pairTable.map((l) => l.split(/\s+/))).toEqual([
+      ['pair', 'single', '0', '-', '0', '0', owner.id, '127.0.0.1', owner.client],
+      ['pair', '-', '-', '-', '-', '-', idle.id, '127.0.0.1', idle.client],
+    ]);
+
     await worker.leaveGroup({ group: 'billing', memberId: joined.memberId });
     expect(await cli(['groups', 'delete', 'billing'])).toMatchObject({ code: 0, stdout: '', stderr: 'deleted group billing\n' });
-    expect(await cli(['groups', 'list'])).toMatchObject({ code: 0, stdout: 'no consumer groups\n' });
+    expect(rows((await cli(['groups', 'list'])).stdout)).toEqual([['pair', 'stable', '2']]);
     const gone = await cli(['groups', 'describe', 'billing']);
     expect(gone.code).toBe(1);
     expect(lines(gone.stderr)).toEqual(['tributary: UNKNOWN_GROUP: no consumer group billing']);
