@@ -88,6 +88,7 @@ Examples:
       `
 PREVIOUS is the committed offset before ("-": none); NEW is where it goes. Kafka's option names work
 as they are (--to-earliest, --to-offset 42, --to-datetime 2026-12-01T08:00:00.000, --shift-by -10).
+--execute on a group that does not exist yet creates it with these offsets, as Kafka does.
 
 Examples:
   $ tributary groups reset-offsets rules-engine --topic telemetry --to-earliest
