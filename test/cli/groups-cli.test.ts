@@ -213,5 +213,12 @@ describe('tributary groups against a broker', () => {
     expect(gone.code).toBe(1);
     expect(lines(gone.stderr)).toEqual(['tributary: UNKNOWN_GROUP: no consumer group billing']);
     expect(lines((await cli(['groups', 'delete', 'billing'])).stderr)).toEqual(['tributary: UNKNOWN_GROUP: no consumer group billing']);
+
+    // --execute on a group that does not exist creates it, as Kafka's tool does.
+    expect((await cli(['groups', 'reset-offsets', 'fresh', '--topic', 'orders:1', '--to-earliest', '--execute'])).code).toBe(0);
+    expect(rows((await cli(['groups', 'list'])).stdout)).toEqual([
+      ['fresh', 'empty', '0'],
+      ['pair', 'stable', '2'],
+    ]);
   }, 90_000);
 });
