@@ -22,11 +22,12 @@ describe('tributary consume --group', () => {
     await produce(0, 9);
 
     // --max stops after 4 records: only those 4 are committed.
-    const first = await run(['consume', 'cg', '--group', 'printer', '--max', '4'], { env });
+    const first = await run(['consume', 'cg', '--group', 'printer', '--from', 'earliest', '--max', '4'], { env });
     expect(first.code).toBe(0);
     expect(lines(first.stdout)).toHaveLength(4);
-    // --timeout-ms ends a group member's run without an error.
-    const second = await run(['consume', 'cg', '--group', 'printer', '--timeout-ms', '1000'], { env });
+    // --timeout-ms ends a group member's run without an error. A partition the first run printed
+    // nothing of has no committed offset: --from applies to it again.
+    const second = await run(['consume', 'cg', '--group', 'printer', '--from', 'earliest', '--timeout-ms', '1000'], { env });
     expect(second.code).toBe(0);
     expect([...lines(first.stdout), ...lines(second.stdout)].sort()).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8']);
 
@@ -45,11 +46,26 @@ describe('tributary consume --group', () => {
     expect(group.partitions.map((p) => p.committed - p.logEndOffset)).toEqual([0, 0, 0]);
   });
 
+  it('a new group starts at the end unless --from earliest', async () => {
+    const broker = await startChildBroker(tempDir(), await freePort());
+    const env = { TRIBUTARY_BROKER: `127.0.0.1:${broker.port}` };
+    const producer = await Producer.connect({ port: broker.port });
+    onCleanup(() => producer.close());
+    await producer.send({ topic: 'from', value: 'old' });
+    const latest = await run(['consume', 'from', '--group', 'late', '--timeout-ms', '500'], { env });
+    expect(latest).toMatchObject({ code: 0, stdout: '' });
+    const earliest = await run(['consume', 'from', '--group', 'early', '--from', 'earliest', '--max', '1'], { env });
+    expect(earliest).toMatchObject({ code: 0, stdout: 'old\n' });
+  });
+
   it.each([
-    [['--offset', '5'], /--offset is where a partition without a committed offset starts: earliest or latest/],
-    [['--partition', '1'], /--partition.*cannot be used with.*--group/],
-  ])('refuses %j with --group: one line, exit 2', async (flags, message) => {
-    const r = await run(['consume', 'cg', '--group', 'g', ...flags]);
+    [['--group', 'g', '--offset', '5'], /--offset.*cannot be used with.*--group/],
+    [['--group', 'g', '--offset', 'earliest'], /--offset.*cannot be used with.*--group/],
+    [['--group', 'g', '--partition', '1'], /--partition.*cannot be used with.*--group/],
+    [['--group', 'g', '--from', 'beginning'], /--from.*expected earliest or latest/],
+    [['--from', 'earliest'], /--from applies to --group only/],
+  ])('refuses %j: one line, exit 2', async (flags, message) => {
+    const r = await run(['consume', 'cg', ...flags]);
     expect(r.code).toBe(2);
     expect(lines(r.stderr)).toHaveLength(1);
     expect(r.stderr).toMatch(message);

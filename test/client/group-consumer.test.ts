@@ -159,6 +159,15 @@ describe('GroupConsumer offsets', () => {
     await produceValues(broker, 'reset', 5, 6);
     expect(values(await pollFor(latest, 1))).toEqual(['5']);
 
+    // A position taken from the reset policy is committed like any other (on close here), even
+    // with no record read: the next member starts there, whatever its own policy.
+    const quiet = await member(broker, { group: 'reset-quiet', topics: ['reset'], autoOffsetReset: 'latest' });
+    expect(await quiet.poll()).toEqual([]);
+    await quiet.close();
+    await produceValues(broker, 'reset', 6, 7);
+    const after = await member(broker, { group: 'reset-quiet', topics: ['reset'], autoOffsetReset: 'earliest' });
+    expect(values(await pollFor(after, 1))).toEqual(['6']);
+
     const none = await member(broker, { group: 'reset-none', topics: ['reset'], autoOffsetReset: 'none' });
     const error = await none.poll().catch((err: unknown) => err);
     expect(isTributaryError(error, 'OFFSET_OUT_OF_RANGE')).toBe(true);
