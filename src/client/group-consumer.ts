@@ -253,8 +253,10 @@ export class GroupConsumer {
       await this.rewind();
       throw new TributaryError('ILLEGAL_GENERATION', 'records handed out before the partitions were given up were not committed; drop their results and poll() again', { group: this.opts.group });
     }
-    if (this.need === 'lost' || this.need === 'join')
+    if (this.need === 'lost' || this.need === 'join') {
+      await this.rewind();
       throw new TributaryError('ILLEGAL_GENERATION', 'this member lost its partitions; drop the results and poll() again', { group: this.opts.group });
+    }
     const positions = [...this.handedOut.values()];
     if (positions.length === 0) throw new TributaryError('INVALID_REQUEST', 'nothing was consumed: produceAndCommit commits the positions of what poll() returned', { group: this.opts.group });
     const conn = this.conn;
