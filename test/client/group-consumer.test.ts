@@ -106,6 +106,32 @@ describe('GroupConsumer membership', () => {
   });
 });
 
+describe('GroupConsumer static membership', () => {
+  it('a static member does not leave on close; restarted with its instance id it gets its partitions back, with no rebalance for the others', async () => {
+    const broker = await startTestBroker();
+    await createTopic(broker, 'static', 3);
+    const revokedB: number[][] = [];
+    const a = await member(broker, { group: 'static', topics: ['static'], instanceId: 'gateway-a' });
+    await a.poll();
+    const b = await member(broker, { group: 'static', topics: ['static'], onPartitionsRevoked: (p) => void revokedB.push(partitionsOf(p)) });
+    const loopA = pollInBackground(a);
+    const loopB = pollInBackground(b);
+    await until(() => b.generation > 0 && a.generation === b.generation && a.assignment().length + b.assignment().length === 3, 'both members hold a share');
+    await loopA.stop();
+    const { generation } = a;
+    const shareA = partitionsOf(a.assignment());
+    await a.close();
+
+    const restarted = await member(broker, { group: 'static', topics: ['static'], instanceId: 'gateway-a' });
+    await restarted.poll();
+    expect(partitionsOf(restarted.assignment())).toEqual(shareA);
+    expect(restarted.generation).toBe(generation);
+    expect(b.generation).toBe(generation);
+    await loopB.stop();
+    expect(revokedB).toEqual([]);
+  });
+});
+
 describe('GroupConsumer on a dropped connection', () => {
   it('reconnects, joins again with its member id and restarts from the committed offsets; the partitions count as lost', async () => {
     const broker = await startTestBroker();
@@ -243,7 +269,7 @@ describe('GroupConsumer exactly-once', () => {
     const next = await member(broker, { group: 'eo', topics: ['eo-in'], delivery: 'exactly-once' });
     const again = await pollFor(next, 5);
     expect(values(again)).toEqual(['10', '11', '12', '13', '14']);
-    await next.produceAndCommit(transform(again));
+    await next.produceAndCommit(transform(again), { flush: true });
     await next.close();
 
     const reader = await member(broker, { group: 'eo-reader', topics: ['eo-out'] });
