@@ -23,7 +23,7 @@ class Transform {
   readonly exited: Promise<number | null>;
   private committed = 0;
   private waiters: { at: number; resolve: () => void }[] = [];
-  private readonly output: () => string;
+  readonly output: () => string;
 
   constructor(port: number) {
     this.child = spawn(process.execPath, ['--import', 'tsx', childScript], { env: { ...cleanEnv(), PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -68,13 +68,15 @@ async function produceInput(port: number): Promise<string[][]> {
 }
 
 /** Resolves once group `transform` has committed the end of every partition of `in`. */
-async function transformCaughtUp(port: number): Promise<void> {
+async function transformCaughtUp(port: number, transform: Transform): Promise<void> {
   const client = await EdgeClient.connect({ port });
+  const deadline = Date.now() + 120_000;
   try {
     for (;;) {
       const d = await client.describeGroup('transform').catch(() => null);
       const done = d !== null && d.partitions.filter((p) => p.topic === 'in').length === PARTITIONS && d.partitions.every((p) => p.topic !== 'in' || p.committed === p.logEndOffset);
       if (done) return;
+      if (Date.now() > deadline) throw new Error(`the transform did not catch up: ${JSON.stringify(d?.partitions)}\n${transform.output()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   } finally {
@@ -115,7 +117,7 @@ describe('exactly-once transform under kill -9', () => {
       }
       done[what]++;
     }
-    await transformCaughtUp(port);
+    await transformCaughtUp(port, transform);
     await transform.kill();
 
     const output = await readOutput(port);
