@@ -5,8 +5,9 @@
 // from where. Membership follows the broker's eager protocol: JOIN_GROUP is answered once the group
 // is stable, with this member's share (the broker assigns; there is no client assignor); one
 // heartbeat timer keeps the session; REBALANCE_IN_PROGRESS means "give your partitions back and join
-// again", UNKNOWN_MEMBER / ILLEGAL_GENERATION / FENCED_INSTANCE mean they are already gone. All of
-// that is acted on inside poll(), as Kafka does, so callbacks and commits never race the caller.
+// again", UNKNOWN_MEMBER / ILLEGAL_GENERATION mean they are already gone (join again), and
+// FENCED_INSTANCE that another process took this static member's place (stop). All of that is acted
+// on inside poll(), as Kafka does, so callbacks and commits never race the caller.
 //
 // Positions: `handedOut` is where the records poll() returned end, per partition; `committed` is
 // what the broker holds as far as this member knows. A partition that started at the reset policy
@@ -92,9 +93,8 @@ const JOIN_ATTEMPTS = 3;
 /** Connections one poll() reopens before it gives up and throws. */
 const RECONNECTS_PER_POLL = 3;
 const STRATEGY_CODES: Record<AssignStrategy, StrategyCode> = { range: Strategy.RANGE, roundrobin: Strategy.ROUNDROBIN, sticky: Strategy.STICKY };
-/** The member or its generation is gone: partitions are lost; UNKNOWN_MEMBER and FENCED_INSTANCE also end the member id. */
+/** The member or its generation is gone: partitions are lost. UNKNOWN_MEMBER also ends the member id; FENCED_INSTANCE the consumer. */
 const LOST_CODES = new Set<ErrorName>(['UNKNOWN_MEMBER', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE', 'NOT_ASSIGNED']);
-const DROPPED_ID_CODES = new Set<ErrorName>(['UNKNOWN_MEMBER', 'FENCED_INSTANCE']);
 const CONSUMER_OPTIONS = [
   'host',
   'port',
@@ -132,6 +132,8 @@ export class GroupConsumer {
   private noOffset: TopicPartition[] = [];
   /** exactly-once: records handed out were given up uncommitted (rebalance, lost): the next produceAndCommit must not write their results. */
   private dropped = false;
+  /** Another process joined with this static member's instance id: this consumer is done (as Kafka's). */
+  private fenced: TributaryError | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private heartbeating = false;
   private lastAutoCommitMs = Date.now();
@@ -226,7 +228,7 @@ export class GroupConsumer {
   /**
    * Commits the position after every record poll() handed out (no argument), or the given offsets
    * (partitions of this member's assignment only: NOT_ASSIGNED otherwise). Throws what the broker
-   * answers; UNKNOWN_MEMBER, ILLEGAL_GENERATION and FENCED_INSTANCE also make the next poll() join again.
+   * answers; UNKNOWN_MEMBER and ILLEGAL_GENERATION also make the next poll() join again.
    */
   async commit(offsets?: OffsetCommit[]): Promise<void> {
     this.assertOpen();
@@ -319,6 +321,7 @@ export class GroupConsumer {
       case 'lost':
         return this.giveUp(need);
       case 'join':
+        if (this.fenced) throw this.fenced;
         return this.join();
       case 'assigned':
         this.need = 'positions';
@@ -387,7 +390,8 @@ export class GroupConsumer {
         return;
       } catch (err) {
         const error = asTributaryError(err);
-        if (DROPPED_ID_CODES.has(error.codeName) && this.member !== '') this.member = '';
+        if (error.codeName === 'FENCED_INSTANCE') throw this.fence(error);
+        if (error.codeName === 'UNKNOWN_MEMBER' && this.member !== '') this.member = '';
         else if (!(attempt < JOIN_ATTEMPTS && (error.codeName === 'REBALANCE_IN_PROGRESS' || error.codeName === 'ILLEGAL_GENERATION'))) throw error;
       }
     }
@@ -458,7 +462,8 @@ export class GroupConsumer {
       return;
     }
     if (LOST_CODES.has(error.codeName)) {
-      if (DROPPED_ID_CODES.has(error.codeName)) this.member = '';
+      if (error.codeName === 'UNKNOWN_MEMBER') this.member = '';
+      if (error.codeName === 'FENCED_INSTANCE') this.fence(error);
       if (this.need !== 'join') this.need = 'lost';
       this.stopHeartbeat();
       this.consumer.unassign();
@@ -467,6 +472,15 @@ export class GroupConsumer {
       if (this.need === null || this.need === 'assigned' || this.need === 'positions') this.need = 'rebalance';
       this.consumer.unassign();
     }
+  }
+
+  /** Joining again would fence the other process in turn: poll() throws this from now on. */
+  private fence(error: TributaryError): TributaryError {
+    this.fenced ??= new TributaryError('FENCED_INSTANCE', `another consumer joined group ${this.opts.group} with instance id ${this.opts.instanceId}: this one stops (${error.message})`, {
+      group: this.opts.group,
+    });
+    this.member = '';
+    return this.fenced;
   }
 
   /** A closed connection stops fetching at once; poll() reopens it and joins again. */

@@ -132,6 +132,27 @@ describe('GroupConsumer static membership', () => {
   });
 });
 
+describe('GroupConsumer fenced', () => {
+  it('a static member replaced by another process with its instance id loses its partitions and stops: poll() throws FENCED_INSTANCE', async () => {
+    const broker = await startTestBroker();
+    await createTopic(broker, 'fence', 2);
+    const lost: number[][] = [];
+    const old = await member(broker, { group: 'fence', topics: ['fence'], instanceId: 'gw', onPartitionsLost: (p) => void lost.push(partitionsOf(p)) });
+    await old.poll();
+    const replacement = await member(broker, { group: 'fence', topics: ['fence'], instanceId: 'gw' });
+    await replacement.poll();
+    expect(partitionsOf(replacement.assignment())).toEqual([0, 1]);
+    // The old one hears of it from its next heartbeat.
+    const deadline = Date.now() + WAIT_MS;
+    let error: unknown = null;
+    while (error === null && Date.now() < deadline) error = await old.poll().then(() => null, (err: unknown) => err);
+    expect(isTributaryError(error, 'FENCED_INSTANCE')).toBe(true);
+    expect(lost).toEqual([[0, 1]]);
+    await expect(old.poll()).rejects.toMatchObject({ codeName: 'FENCED_INSTANCE' });
+    expect(partitionsOf(replacement.assignment())).toEqual([0, 1]);
+  });
+});
+
 describe('GroupConsumer on a dropped connection', () => {
   it('reconnects, joins again with its member id and restarts from the committed offsets; the partitions count as lost', async () => {
     const broker = await startTestBroker();
