@@ -189,9 +189,10 @@ function stickyOwners(g: Layout): number[] {
   // level-2 or fewer, moves along paths between lower members cannot create one (such a path cannot
   // touch a member reachable from the top, or its end would be reachable too), so each level is done once.
   // Each move along a path lowers the sum of squared loads, so the loops end.
+  const active = [...load.keys()].filter((i) => g.subscribed[i].includes(true));
   for (let level = Math.max(0, ...load); level >= 2; level--) {
     for (;;) {
-      const path = shortestPath(g, load, ownedIn, level);
+      const path = shortestPath(g, load, ownedIn, active, level);
       if (path === null) break;
       for (const { from, to, topic } of path) give(pickToMove(g, owner, held, from, topic), to);
     }
@@ -251,13 +252,16 @@ interface Step { from: number; to: number; topic: number }
  * The least loaded, not the nearest: a member filled only to level-1 here could have to give a
  * partition away again at a lower level, one move more than needed.
  */
-function shortestPath(g: Layout, load: number[], ownedIn: number[][], level: number): Step[] | null {
+function shortestPath(g: Layout, load: number[], ownedIn: number[][], active: number[], level: number): Step[] | null {
   const via: (Step | null)[] = g.members.map(() => null);
   const seen = load.map((l) => l === level);
   const expanded = new Array<boolean>(g.topicNames.length).fill(false);
   const queue = [...load.keys()].filter((i) => seen[i]);
+  // Nobody reached can hold fewer than the least loaded member that subscribes to anything: the
+  // search stops when it reaches one (the nearest of the least loaded, as a full search would pick).
+  const lowest = Math.min(...active.map((i) => load[i]));
   let target = -1;
-  for (let head = 0; head < queue.length; head++) {
+  search: for (let head = 0; head < queue.length; head++) {
     const from = queue[head];
     for (let topic = 0; topic < expanded.length; topic++) {
       if (expanded[topic] || ownedIn[from][topic] === 0) continue;
@@ -267,6 +271,7 @@ function shortestPath(g: Layout, load: number[], ownedIn: number[][], level: num
         seen[to] = true;
         via[to] = { from, to, topic };
         if (load[to] <= level - 2 && (target === -1 || load[to] < load[target])) target = to;
+        if (target !== -1 && load[target] === lowest) break search;
         queue.push(to);
       }
     }
