@@ -20,14 +20,18 @@
 //    In particular members with the same subscriptions differ by at most one partition, so when every
 //    member subscribes to the same topics all counts are floor(n/m) or ceil(n/m) — also in the
 //    classic counter-case where round-robin would load the member with the most subscriptions.
-// 2. Few moves. A member keeps the partitions it held in the previous generation (those that still
-//    exist and that it still subscribes to; a partition two members claim stays with the first in
-//    member order), partitions nobody holds go to the least loaded subscriber (the partitions with the
-//    fewest subscribers first), and balance is then restored along shortest cost-reducing paths,
-//    moving partitions the holder only got in this round before ones it held before. With equal
-//    subscriptions this moves the minimum: each member keeps min(previous, its new share), and the
-//    members that end with ceil(n/m) are ones that held at least that many when there are such. With
-//    different subscriptions the balance is exact but the number of moves is not proven minimal.
+// 2. Few moves. A member keeps the partitions it held in the previous generation that still exist and
+//    that it still subscribes to (a partition two members claim stays with the first in member order),
+//    as far as balance allows:
+//    - when every member subscribes to the same topics (Kafka's constrained case), each keeps
+//      min(held, its share), the share being floor(n/m), or ceil(n/m) for n mod m members that held
+//      that many (first in member order); the rest fill the members below their share. That is the
+//      fewest moves any balanced assignment needs. One pass over the partitions.
+//    - otherwise every held partition is kept, partitions nobody holds go to their least loaded
+//      subscriber (those with the fewest subscribers first), and balance is then restored along
+//      shortest cost-reducing paths, moving partitions their holder only got in this round before ones
+//      it held. The balance is exact; the number of moves is not proven minimal. Each move costs a
+//      search of the group (members x topics), so a rebalance that moves many partitions costs more.
 
 export type AssignStrategy = 'sticky' | 'range' | 'roundrobin';
 export interface TopicPartitions { topic: string; partitions: number[] }

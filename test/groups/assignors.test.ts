@@ -79,6 +79,10 @@ describe('every strategy', () => {
     });
   }
 
+  it.each(strategies)('%s: no members, no assignment', (strategy) => {
+    expect(assign(strategy, [], new Map([['t', 3]]))).toEqual(new Map());
+  });
+
   it('refuses a member id given twice (a coordinator bug)', () => {
     expect(() => assign('range', [member('a', ['t']), member('a', ['t'])], new Map([['t', 1]]))).toThrow(/given twice/);
   });
