@@ -233,7 +233,9 @@ function equalShares(owner: number[], members: number): number[] {
   const count = heldBy.map((list, i) => Math.min(list.length, quota[i]));
   let next = 0;
   const take = (i: number) => {
-    while (owner[next] !== -1) next++;
+    while (next < owner.length && owner[next] !== -1) next++;
+    // A miscount here is a bug: fail the rebalance rather than loop or leave a partition unassigned.
+    if (next === owner.length) throw new Error('assign: sticky shares exceed the partitions');
     owner[next] = i;
     count[i]++;
   };

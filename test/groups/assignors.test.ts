@@ -221,6 +221,39 @@ describe('sticky', () => {
     expect(count(result.get('c'))).toBe(2);
   });
 
+  it('different subscriptions: fills the least loaded member first, so no partition moves twice', () => {
+    // Four members share t1 and t2, the fifth only z (so this is not the equal-subscriptions case).
+    // m0 must give up 2 and m2 keeps its 2; filling m1 up to 2 first would take a third from m0.
+    const counts = new Map([['t1', 3], ['t2', 3], ['z', 1]]);
+    const members = [
+      member('m0', ['t1', 't2'], [{ topic: 't1', partitions: [0, 1, 2] }, { topic: 't2', partitions: [0] }]),
+      member('m1', ['t1', 't2']),
+      member('m2', ['t1', 't2'], [{ topic: 't2', partitions: [1, 2] }]),
+      member('m3', ['t1', 't2']),
+      member('zz', ['z']),
+    ];
+    const result = assign('sticky', members, counts);
+    const after = checkValid(result, members, counts);
+    const before = new Map([['t1/0', 'm0'], ['t1/1', 'm0'], ['t1/2', 'm0'], ['t2/0', 'm0'], ['t2/1', 'm2'], ['t2/2', 'm2']]);
+    expect(moved(before, after)).toBe(2);
+    expect(members.map((m) => count(result.get(m.memberId)))).toEqual([2, 1, 2, 1, 1]);
+  });
+
+  it('different subscriptions: a member passing a partition on passes one it just got, not one it held', () => {
+    // a (x only) holds 4, b holds y0 and gets the free y2, c gets the free y1. Balancing moves one x
+    // a -> b and one y b -> c: b hands on y2 and keeps y0.
+    const counts = new Map([['x', 4], ['y', 3]]);
+    const members = [
+      member('a', ['x'], [{ topic: 'x', partitions: [0, 1, 2, 3] }]),
+      member('b', ['x', 'y'], [{ topic: 'y', partitions: [0] }]),
+      member('c', ['y']),
+    ];
+    const result = assign('sticky', members, counts);
+    const found = checkValid(result, members, counts);
+    expect(members.map((m) => count(result.get(m.memberId)))).toEqual([3, 2, 2]);
+    expect(found.get('y/0')).toBe('b');
+  });
+
   it('a partition two members claim stays with one of them; stale claims are dropped', () => {
     const counts = new Map([['t', 4], ['u', 1]]);
     const members = [
