@@ -3,7 +3,7 @@
 // and each delivery mode does what its documentation promises after a crash.
 import { describe, expect, it } from 'vitest';
 import { GroupConsumer, isTributaryError, type ConsumedRecord, type GroupConsumerOptions, type TopicPartition } from '../../src/client/index.ts';
-import { createTopic, producer, startTestBroker, type TestBroker } from '../helpers/broker.ts';
+import { admin, createTopic, producer, startTestBroker, type TestBroker } from '../helpers/broker.ts';
 import { onCleanup } from '../helpers/temp.ts';
 
 const SESSION_MS = 1500;
@@ -103,6 +103,20 @@ describe('GroupConsumer membership', () => {
     await until(() => a.assignment().length === 3, 'a holds every partition again');
     await loopA.stop();
     expect(calls).toEqual([`b revoked ${shareB.join(',')}`, `a revoked ${shareA.join(',')}`, 'a assigned 0,1,2']);
+  });
+});
+
+describe('GroupConsumer and a growing topic', () => {
+  it('a partition added to the topic is assigned at the next rebalance and read', async () => {
+    const broker = await startTestBroker();
+    await createTopic(broker, 'grow', 1);
+    const c = await member(broker, { group: 'grow', topics: ['grow'] });
+    await c.poll();
+    expect(partitionsOf(c.assignment())).toEqual([0]);
+    await (await admin(broker)).growTopic('grow', 2);
+    await produceValues(broker, 'grow', 1, 2, 2);
+    expect(await pollFor(c, 1)).toMatchObject([{ partition: 1, value: Buffer.from('1') }]);
+    expect(partitionsOf(c.assignment())).toEqual([0, 1]);
   });
 });
 
