@@ -42,7 +42,7 @@ export function registerConsume(program: Command): void {
     .option('-n, --max <n>', 'stop after this many records', integer(1))
     .option('-f, --follow', 'keep waiting for new records (until Ctrl-C) instead of stopping at the end of the log')
     .option('--format <format>', 'value: the value alone, one per line; json: a JSON object per line', format, 'value')
-    .option('--timeout-ms <ms>', 'stop when no record came for this long (an error unless --follow)', integer(1))
+    .option('--timeout-ms <ms>', 'stop when no record came for this long (an error unless --follow or --group)', integer(1))
     .addHelpText(
       'after',
       `
