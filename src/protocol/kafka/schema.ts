@@ -83,12 +83,14 @@ type DecodedScalar<T> = T extends NumberType
           ? Buffer
           : never;
 
-/** Accepted form of a primitive when encoding: int64 also as a safe-integer number. */
+/** Accepted form of a primitive when encoding: int64 also as a safe-integer number, records also as chunks. */
 type EncodedScalar<T> = T extends 'int64'
   ? bigint | number
-  : T extends 'bytes' | 'records'
+  : T extends 'bytes'
     ? Uint8Array
-    : DecodedScalar<T>;
+    : T extends 'records'
+      ? Uint8Array | readonly Uint8Array[]
+      : DecodedScalar<T>;
 
 type Nullability<F> = F extends { readonly nullableVersions: string } ? null : never;
 

@@ -157,6 +157,23 @@ function toInt64(name: string, v: unknown): bigint {
   return fail(name, `${String(v)} is not an int64`);
 }
 
+/**
+ * Records may also be given as a list of chunks written back to back (the stored batches of a
+ * fetch answer), so the listener need not concatenate them first.
+ */
+function bytesLength(kind: 'bytes' | 'records', v: unknown, name: string): number {
+  if (v instanceof Uint8Array) return v.length;
+  if (kind === 'records' && Array.isArray(v)) {
+    let length = 0;
+    for (const chunk of v) {
+      if (!(chunk instanceof Uint8Array)) fail(name, 'expected record batches (Uint8Arrays)');
+      length += chunk.length;
+    }
+    return length;
+  }
+  return fail(name, kind === 'records' ? 'expected records (a Uint8Array or a list of them)' : 'expected bytes (a Uint8Array)');
+}
+
 function lengthSize(compact: boolean, length: number, wide: boolean): number {
   if (compact) return uvarintSize(length + 1);
   return wide ? 4 : 2;
@@ -225,8 +242,7 @@ function sizeValue(plan: Plan, v: unknown, name: string): number {
         length = Buffer.byteLength(v, 'utf8');
         if (!plan.compact && length > INT16_MAX) fail(name, `string of ${length} bytes is longer than ${INT16_MAX}`);
       } else {
-        if (!(v instanceof Uint8Array)) fail(name, 'expected bytes (a Uint8Array)');
-        length = v.length;
+        length = bytesLength(plan.kind, v, name);
         if (length > INT32_MAX - 1) fail(name, `${length} bytes do not fit`);
       }
       return lengthSize(plan.compact, length, plan.kind !== 'string') + length;
@@ -299,6 +315,11 @@ function writeValue(w: Writer, plan: Plan, v: unknown, name: string): void {
         const length = Buffer.byteLength(v as string, 'utf8');
         writeLength(w, plan.compact, length, false);
         return w.utf8(v as string, length);
+      }
+      if (Array.isArray(v)) {
+        writeLength(w, plan.compact, bytesLength(plan.kind, v, name), true);
+        for (const chunk of v as Uint8Array[]) w.bytes(chunk);
+        return;
       }
       writeLength(w, plan.compact, (v as Uint8Array).length, true);
       return w.bytes(v as Uint8Array);

@@ -175,3 +175,17 @@ describe('forged lengths and counts allocate nothing', () => {
     expect(decodeRequest(17, 0, hex('ffff'))).toMatchObject({ ok: false, reason: 'malformed' });
   });
 });
+
+describe('records given as chunks', () => {
+  it('a fetch answer may pass stored batches as a list, written back to back', () => {
+    const a = Buffer.from('0102', 'hex');
+    const b = Buffer.from('030405', 'hex');
+    const body = (records: Buffer | Buffer[]) => ({
+      responses: [{ topic: 't', partitions: [{ partitionIndex: 0, highWatermark: 5n, records }] }],
+    });
+    const chunked = encodeResponse(1, 11, 3, body([a, b]));
+    expect(chunked).toEqual(encodeResponse(1, 11, 3, body(Buffer.concat([a, b]))));
+    const decoded = decodeResponse(1, 11, chunked.subarray(4));
+    expect(decoded.ok && decoded.value.body.responses[0].partitions[0].records).toEqual(Buffer.concat([a, b]));
+  });
+});
