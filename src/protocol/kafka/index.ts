@@ -24,4 +24,5 @@ export {
   type ResponseBody,
   type ResponseInput,
 } from './codec.ts';
+export { KafkaError, type KafkaErrorName } from './error-codes.ts';
 export type { FieldSpec, MessageSpec, VersionRange } from './schema.ts';

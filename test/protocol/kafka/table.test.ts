@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiKey, apiTable } from '../../../src/protocol/kafka/apis.ts';
 import { isFlexible, supportedApis, supportedVersions } from '../../../src/protocol/kafka/codec.ts';
+import { KafkaError } from '../../../src/protocol/kafka/error-codes.ts';
 import type { FieldSpec } from '../../../src/protocol/kafka/schema.ts';
 
 // [api, lowest, highest] that the codec must cover.
@@ -95,5 +96,30 @@ describe('Kafka schema table', () => {
       check(e.request.fields, e.request.name);
       check(e.response.fields, e.response.name);
     }
+  });
+});
+
+describe('Kafka error codes', () => {
+  it('are unique and match the numbers clients act on', () => {
+    const codes = Object.values(KafkaError);
+    expect(new Set(codes).size).toBe(codes.length);
+    expect(KafkaError).toMatchObject({
+      NONE: 0,
+      UNKNOWN_SERVER_ERROR: -1,
+      OFFSET_OUT_OF_RANGE: 1,
+      UNKNOWN_TOPIC_OR_PARTITION: 3,
+      NOT_COORDINATOR: 16,
+      ILLEGAL_GENERATION: 22,
+      INCONSISTENT_GROUP_PROTOCOL: 23,
+      UNKNOWN_MEMBER_ID: 25,
+      REBALANCE_IN_PROGRESS: 27,
+      TOPIC_AUTHORIZATION_FAILED: 29,
+      UNSUPPORTED_VERSION: 35,
+      OUT_OF_ORDER_SEQUENCE_NUMBER: 45,
+      DUPLICATE_SEQUENCE_NUMBER: 46,
+      SASL_AUTHENTICATION_FAILED: 58,
+      UNSUPPORTED_COMPRESSION_TYPE: 76,
+      MEMBER_ID_REQUIRED: 79,
+    });
   });
 });
