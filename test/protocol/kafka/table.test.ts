@@ -3,9 +3,12 @@
 // has its fields, request and response of an API agree on versions.
 
 import { describe, expect, it } from 'vitest';
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { ApiKey, apiTable } from '../../../src/protocol/kafka/apis.ts';
 import { isFlexible, supportedApis, supportedVersions } from '../../../src/protocol/kafka/codec.ts';
 import { KafkaError } from '../../../src/protocol/kafka/error-codes.ts';
+import { compileMessage, type Plan } from '../../../src/protocol/kafka/compile.ts';
 import type { FieldSpec } from '../../../src/protocol/kafka/schema.ts';
 
 // [api, lowest, highest] that the codec must cover.
@@ -95,6 +98,44 @@ describe('Kafka schema table', () => {
     for (const e of Object.values(apiTable)) {
       check(e.request.fields, e.request.name);
       check(e.response.fields, e.response.name);
+    }
+  });
+});
+
+describe('Kafka codec boundaries', () => {
+  it('every array element takes at least one byte in every version, so the count bound is exact', () => {
+    const zeroSized: string[] = [];
+    const walk = (plan: Plan, where: string): void => {
+      if (plan.kind === 'array') {
+        if (plan.element.minBytes === 0) zeroSized.push(where);
+        walk(plan.element, where);
+      } else if (plan.kind === 'struct') {
+        for (const f of plan.fields) if (f.plan) walk(f.plan, `${where}.${f.name}`);
+      }
+    };
+    for (const e of Object.values(apiTable)) {
+      for (const side of ['request', 'response'] as const) {
+        for (const [v, plan] of compileMessage(e[side]).plans) walk(plan, `${e.name} ${side} v${v}`);
+      }
+    }
+    expect(zeroSized).toEqual([]);
+  });
+
+  it('imports nothing from src/ outside src/protocol (the codec stays pure)', () => {
+    const root = resolve(import.meta.dirname, '../../../src/protocol/kafka');
+    const files = readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(20);
+    for (const file of files) {
+      const text = readFileSync(join(root, file), 'utf8');
+      for (const m of text.matchAll(/from '([^']+)'/g)) {
+        const spec = m[1];
+        if (!spec.startsWith('.')) {
+          expect(spec, `${file} imports a package`).toMatch(/^node:/);
+          continue;
+        }
+        const target = resolve(dirname(join(root, file)), spec);
+        expect(target.startsWith(resolve(root, '..')), `${file} imports ${spec}`).toBe(true);
+      }
     }
   });
 });
