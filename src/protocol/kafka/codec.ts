@@ -137,10 +137,10 @@ export function decodeRequestHeader(frame: Buffer): KafkaDecodeResult<RequestHea
     const correlationId = r.int32();
     const plan = planFor(compiled.get(apiKey), 'request', apiKey, apiVersion);
     if (isFailure(plan)) return { ...plan, apiKey, apiVersion, correlationId };
-    // The client id stays a non-compact nullable string even in header v2.
+    // The client id stays a non-compact nullable string even in header v2; any negative length
+    // is null, as Kafka reads it.
     const length = r.int16();
-    if (length < -1) throw new MalformedInput(`client id: length ${length}`);
-    const clientId = length === -1 ? null : r.utf8(length);
+    const clientId = length < 0 ? null : r.utf8(length);
     if (plan.flexible) readTaggedFields(r, null, {});
     return { ok: true, value: { apiKey, apiVersion, correlationId, clientId, headerBytes: r.pos } };
   } catch (e) {
@@ -148,7 +148,7 @@ export function decodeRequestHeader(frame: Buffer): KafkaDecodeResult<RequestHea
   }
 }
 
-/** Decodes a request body (the frame after the header). Trailing bytes are malformed. */
+/** Decodes a request body (the frame after the header). Bytes after the body are ignored. */
 export function decodeRequest<K extends ApiKeyNumber>(apiKey: K, version: number, body: Buffer): KafkaDecodeResult<RequestBody<K>>;
 export function decodeRequest(apiKey: number, version: number, body: Buffer): KafkaDecodeResult<AnyBody>;
 export function decodeRequest(apiKey: number, version: number, body: Buffer): KafkaDecodeResult<AnyBody> {
@@ -236,9 +236,9 @@ function decodeBody(api: CompiledApi | undefined, side: 'request' | 'response', 
   if (isFailure(plan)) return plan;
   const r = new Reader(body, 0, body.length);
   try {
-    const value = readStruct(r, plan);
-    if (r.pos !== r.end) throw new MalformedInput(`${r.end - r.pos} bytes after the ${side} body`);
-    return { ok: true, value };
+    // Bytes after the body are ignored, as Apache Kafka's broker ignores them (it never checks
+    // that a request was read to its end): a client that pads a request still works.
+    return { ok: true, value: readStruct(r, plan) };
   } catch (e) {
     return malformed(e);
   }

@@ -12,6 +12,18 @@ import { MalformedInput, Reader, Writer, ZERO_UUID, isUuid, uvarintSize } from '
 
 type Obj = Record<string, unknown>;
 
+const INT_RANGES = {
+  int8: [-0x80, 0x7f],
+  int16: [-0x8000, 0x7fff],
+  int32: [-0x80000000, 0x7fffffff],
+  uint16: [0, 0xffff],
+  uint32: [0, 0xffffffff],
+} as const;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const INT16_MAX = 0x7fff;
+const INT32_MAX = 0x7fffffff;
+
 // ---- defaults ----
 
 /** The value of a field in a version it does not exist in, or of an absent tagged field. */
@@ -113,14 +125,22 @@ function readValue(r: Reader, plan: Plan): unknown {
     case 'bytes':
     case 'records': {
       const length = readLength(r, plan.compact, plan.kind !== 'string');
-      if (length === -1 && plan.nullable) return null;
-      if (length < 0) throw new MalformedInput(`${plan.kind}: length ${length}`);
-      return plan.kind === 'string' ? r.utf8(length) : r.view(length);
+      // Any negative length is null where the version allows it, as Kafka reads it.
+      if (length < 0) {
+        if (plan.nullable) return null;
+        throw new MalformedInput(`${plan.kind}: null (length ${length}) where the version does not allow it`);
+      }
+      if (plan.kind !== 'string') return r.view(length);
+      // Kafka refuses strings over 32767 bytes, compact ones too.
+      if (length > INT16_MAX) throw new MalformedInput(`string: length ${length} above ${INT16_MAX}`);
+      return r.utf8(length);
     }
     case 'array': {
       const count = readLength(r, plan.compact, true);
-      if (count === -1 && plan.nullable) return null;
-      if (count < 0) throw new MalformedInput(`array: count ${count}`);
+      if (count < 0) {
+        if (plan.nullable) return null;
+        throw new MalformedInput(`array: null (count ${count}) where the version does not allow it`);
+      }
       // Each element takes at least one byte (or its fixed size): a count the bytes left cannot
       // hold is refused before anything is allocated for it.
       r.need(count * Math.max(1, plan.element.minBytes), `array of ${count}`);
@@ -134,18 +154,6 @@ function readValue(r: Reader, plan: Plan): unknown {
 }
 
 // ---- sizing (also validates) ----
-
-const INT_RANGES = {
-  int8: [-0x80, 0x7f],
-  int16: [-0x8000, 0x7fff],
-  int32: [-0x80000000, 0x7fffffff],
-  uint16: [0, 0xffff],
-  uint32: [0, 0xffffffff],
-} as const;
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-const INT16_MAX = 0x7fff;
-const INT32_MAX = 0x7fffffff;
 
 function fail(name: string, why: string): never {
   throw new RangeError(`Kafka field ${name}: ${why}`);
@@ -240,7 +248,7 @@ function sizeValue(plan: Plan, v: unknown, name: string): number {
       if (plan.kind === 'string') {
         if (typeof v !== 'string') fail(name, 'expected a string');
         length = Buffer.byteLength(v, 'utf8');
-        if (!plan.compact && length > INT16_MAX) fail(name, `string of ${length} bytes is longer than ${INT16_MAX}`);
+        if (length > INT16_MAX) fail(name, `string of ${length} bytes is longer than ${INT16_MAX}`);
       } else {
         length = bytesLength(plan.kind, v, name);
         if (length > INT32_MAX - 1) fail(name, `${length} bytes do not fit`);

@@ -141,9 +141,10 @@ describe('header failures carry what the listener needs to answer', () => {
     expect(decodeRequestHeader(hex('0012 0001 00000001 0010 6162'))).toMatchObject({ ok: false, reason: 'malformed' });
   });
 
-  it('trailing bytes after a body are malformed', () => {
-    expect(decodeRequest(12, 0, hex('0001 67 00000001 0001 6d 00'))).toMatchObject({ ok: false, reason: 'malformed' });
-    expect(decodeRequest(12, 0, hex('0001 67 00000001 0001 6d'))).toMatchObject({ ok: true, value: { groupId: 'g', generationId: 1, memberId: 'm' } });
+  it('bytes after a body are ignored, as Apache Kafka ignores them', () => {
+    const heartbeat = { ok: true, value: { groupId: 'g', generationId: 1, memberId: 'm' } };
+    expect(decodeRequest(12, 0, hex('0001 67 00000001 0001 6d'))).toMatchObject(heartbeat);
+    expect(decodeRequest(12, 0, hex('0001 67 00000001 0001 6d 00ff'))).toMatchObject(heartbeat);
   });
 });
 
@@ -168,6 +169,19 @@ describe('forged lengths and counts allocate nothing', () => {
   it('an unsigned varint longer than 5 bytes or above 32 bits is malformed', () => {
     expect(decodeRequest(18, 3, hex('8080808080 00 00 00'))).toMatchObject({ ok: false, reason: 'malformed' });
     expect(decodeRequest(18, 3, hex('ffffffff7f 00 00'))).toMatchObject({ ok: false, reason: 'malformed' });
+  });
+
+  it('any negative length is null where the version allows null, as Kafka reads it', () => {
+    // Metadata v1 topics count -2; a header client id of length -2.
+    expect(decodeRequest(3, 1, hex('fffffffe'))).toMatchObject({ ok: true, value: { topics: null } });
+    expect(decodeRequestHeader(hex('0003 0001 00000001 fffe'))).toMatchObject({ ok: true, value: { clientId: null, headerBytes: 10 } });
+  });
+
+  it('a compact string longer than 32767 bytes is malformed, as in Kafka', () => {
+    // ApiVersions v3: client software name of 32768 bytes (compact length 32769 = 81 80 02).
+    const body = Buffer.concat([hex('818002'), Buffer.alloc(32768, 0x61), hex('01 00')]);
+    expect(decodeRequest(18, 3, body)).toMatchObject({ ok: false, reason: 'malformed', message: expect.stringMatching(/above 32767/) });
+    expect(() => encodeRequest(18, 3, 1, null, { clientSoftwareName: 'a'.repeat(32768) })).toThrow(RangeError);
   });
 
   it('null where the version does not allow it is malformed', () => {
