@@ -2,7 +2,8 @@
 // specification (the clients themselves are exercised by the interop tests of the listener), and
 // the response header rule that trips clients: ApiVersions answers with header v0 at every version.
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { ApiKey } from '../../../src/protocol/kafka/apis.ts';
 import {
   decodeRequest,
   decodeRequestFrame,
@@ -201,5 +202,21 @@ describe('records given as chunks', () => {
     expect(chunked).toEqual(encodeResponse(1, 11, 3, body(Buffer.concat([a, b]))));
     const decoded = decodeResponse(1, 11, chunked.subarray(4));
     expect(decoded.ok && decoded.value.body.responses[0].partitions[0].records).toEqual(Buffer.concat([a, b]));
+  });
+});
+
+describe('typed bodies', () => {
+  it('decoded bodies and encoder inputs are typed from the schema table', () => {
+    const frame = encodeRequest(ApiKey.Fetch, 11, 1, null, { topics: [{ topic: 't', partitions: [{ partition: 0, fetchOffset: 42n }] }] });
+    const header = decodeRequestHeader(frame.subarray(4));
+    if (!header.ok) throw new Error(header.message);
+    const r = decodeRequest(ApiKey.Fetch, 11, frame.subarray(4 + header.value.headerBytes));
+    if (!r.ok) throw new Error(r.message);
+    expectTypeOf(r.value.topics[0].partitions[0].fetchOffset).toEqualTypeOf<bigint>();
+    expectTypeOf(r.value.rackId).toEqualTypeOf<string>();
+    expectTypeOf(r.value.clusterId).toEqualTypeOf<string | null>();
+    expect(r.value.topics[0].partitions[0].fetchOffset).toBe(42n);
+    // @ts-expect-error: a field name the table does not have is a type error
+    encodeRequest(ApiKey.Fetch, 11, 1, null, { topicz: [] });
   });
 });
