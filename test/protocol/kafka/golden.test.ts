@@ -69,6 +69,23 @@ describe('requests as clients send them', () => {
     expect(encodeRequest(3, 1, 3, 'kafka-python-2.0.2', { topics: [{ name: 'my-topic' }] }).subarray(4)).toEqual(one);
   });
 
+  // @platformatic/kafka 1.35.0 sends Metadata v11 with one byte too many: the
+  // includeClusterAuthorizedOperations flag that v11 removed. Kafka never checks that a request was
+  // read to its end, so the client works against Kafka; it must work here too.
+  it('Metadata v11 as @platformatic/kafka sends it, with a trailing byte, decodes as Kafka reads it', () => {
+    const body = hex(`
+      03                                   # topics: compact array of 2
+      00000000000000000000000000000000 0261 00   # topic id (zero), name "a", tagged fields
+      00000000000000000000000000000000 0262 00   # topic id (zero), name "b", tagged fields
+      01                                   # allowAutoTopicCreation
+      00                                   # includeTopicAuthorizedOperations
+      00                                   # tagged fields: none
+      00                                   # the extra byte
+    `);
+    const decoded = decodeRequest(3, 11, body);
+    expect(decoded).toMatchObject({ ok: true, value: { allowAutoTopicCreation: true, topics: [{ name: 'a' }, { name: 'b' }] } });
+  });
+
   it('Metadata v0 has no null topics: count -1 is malformed there (v0 asks for all with an empty list)', () => {
     const body = hex('ffffffff');
     expect(decodeRequest(3, 0, body)).toMatchObject({ ok: false, reason: 'malformed' });
