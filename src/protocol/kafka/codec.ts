@@ -97,7 +97,7 @@ export function requestHeaderVersion(apiKey: number, version: number): 1 | 2 {
 /**
  * Response header v1 (with a tagged-field section) for flexible versions, else v0. ApiVersions
  * always answers with v0, even at v3+, so that a client that does not yet know the broker's
- * versions can read the correlation id (KIP-511).
+ * versions can read the correlation id (ApiVersionsResponse.json: the header length must not change).
  */
 export function responseHeaderVersion(apiKey: number, version: number): 0 | 1 {
   return apiKey !== API_VERSIONS_KEY && isFlexible(apiKey, version) ? 1 : 0;

@@ -19,10 +19,6 @@ export class Reader {
     public end: number,
   ) {}
 
-  remaining(): number {
-    return this.end - this.pos;
-  }
-
   /** Throws unless n more bytes are left. */
   need(n: number, what: string): void {
     if (n > this.end - this.pos) throw new MalformedInput(`${what}: needs ${n} bytes, ${this.end - this.pos} left`);

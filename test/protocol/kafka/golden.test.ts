@@ -109,7 +109,7 @@ describe('requests as clients send them', () => {
 });
 
 describe('response headers', () => {
-  // ApiVersions v3 response: header v0 (correlation id only, NO tagged-field byte, KIP-511), then
+  // ApiVersions v3 response: header v0 (correlation id only, NO tagged-field byte: ApiVersionsResponse.json keeps the header length unchanged), then
   // a flexible body: error code, compact array of (key, min, max, tagged fields), throttle time,
   // tagged fields.
   it('ApiVersions v3 response has no header tag byte', () => {
