@@ -106,6 +106,18 @@ describe('GroupConsumer membership', () => {
   });
 });
 
+describe('GroupConsumer subscribed by pattern', () => {
+  it('gets the partitions of every topic whose whole name matches', async () => {
+    const broker = await startTestBroker();
+    await createTopic(broker, 'pat-a', 1);
+    await createTopic(broker, 'pat-b', 2);
+    await createTopic(broker, 'xpat-c', 1);
+    const c = await member(broker, { group: 'pattern', topics: [], pattern: 'pat-.*' });
+    await c.poll();
+    expect(c.assignment().map((tp) => `${tp.topic}/${tp.partition}`).sort()).toEqual(['pat-a/0', 'pat-b/0', 'pat-b/1']);
+  });
+});
+
 describe('GroupConsumer and a growing topic', () => {
   it('a partition added to the topic is assigned at the next rebalance and read', async () => {
     const broker = await startTestBroker();
@@ -309,6 +321,25 @@ describe('GroupConsumer exactly-once', () => {
 
     const reader = await member(broker, { group: 'eo-reader', topics: ['eo-out'] });
     expect(values(await pollFor(reader, 15))).toEqual(Array.from({ length: 15 }, (_, i) => `${i}!`));
+  });
+
+  it('records handed out and not committed when the partitions were given up: the next produceAndCommit writes nothing (ILLEGAL_GENERATION)', async () => {
+    const broker = await startTestBroker();
+    await createTopic(broker, 'eo-rebalance', 2);
+    await createTopic(broker, 'eo-rebalance-out', 1);
+    await produceValues(broker, 'eo-rebalance', 0, 4, 2);
+    const a = await member(broker, { group: 'eo-rebalance', topics: ['eo-rebalance'], delivery: 'exactly-once' });
+    const held = await pollFor(a, 4);
+    // A second member joins: a gives its partitions up in its next poll(), with 0..3 uncommitted.
+    const b = await member(broker, { group: 'eo-rebalance', topics: ['eo-rebalance'], delivery: 'exactly-once' });
+    const loopB = pollInBackground(b);
+    const generation = a.generation;
+    const deadline = Date.now() + WAIT_MS;
+    while (a.generation === generation && Date.now() < deadline) await a.poll();
+    expect(a.generation).toBeGreaterThan(generation);
+    await expect(a.produceAndCommit(held.map((r) => ({ topic: 'eo-rebalance-out', value: String(r.value) })))).rejects.toMatchObject({ codeName: 'ILLEGAL_GENERATION' });
+    await loopB.stop();
+    expect((await (await admin(broker)).describeTopic('eo-rebalance-out')).partitions[0]!.nextOffset).toBe(0);
   });
 
   it('a failed produceAndCommit stores nothing and the next poll() returns the same records again', async () => {
