@@ -9,8 +9,9 @@
 // that is acted on inside poll(), as Kafka does, so callbacks and commits never race the caller.
 //
 // Positions: `handedOut` is where the records poll() returned end, per partition; `committed` is
-// what this member last stored in the broker (or where it started). Which of them is committed
-// when is the delivery mode:
+// what the broker holds as far as this member knows. A partition that started at the reset policy
+// has none until its position is committed (as Kafka's, that commit may carry no record: the next
+// member then starts where this one did). Which positions are committed when is the delivery mode:
 // - at-least-once: what an earlier poll() returned is processed when poll() is called again; that is
 //   committed every autoCommitIntervalMs (inside poll), before a revocation and on close.
 // - at-most-once: poll() commits what it is about to return before returning it.
@@ -121,8 +122,10 @@ export class GroupConsumer {
   private assigned: TopicPartition[] = [];
   /** Per partition key: the position after the records poll() handed out. */
   private readonly handedOut = new Map<string, TopicPartition & { offset: number }>();
-  /** Per partition key: the position this member last committed, or started from. */
+  /** Per partition key: the group's committed offset, as fetched at the join and moved by this member's commits. */
   private readonly committed = new Map<string, number>();
+  /** Per partition key: where it started in this generation (the committed offset, or the reset policy's). */
+  private readonly startedAt = new Map<string, number>();
   /** at-least-once: handedOut as it was when poll() was last called. */
   private processed = new Map<string, TopicPartition & { offset: number }>();
   /** Assigned partitions with no committed offset under autoOffsetReset 'none'. */
@@ -250,8 +253,10 @@ export class GroupConsumer {
       await this.rewind();
       throw new TributaryError('ILLEGAL_GENERATION', 'records handed out before the partitions were given up were not committed; drop their results and poll() again', { group: this.opts.group });
     }
-    if (this.need === 'lost' || this.need === 'join')
+    if (this.need === 'lost' || this.need === 'join') {
+      await this.rewind();
       throw new TributaryError('ILLEGAL_GENERATION', 'this member lost its partitions; drop the results and poll() again', { group: this.opts.group });
+    }
     const positions = [...this.handedOut.values()];
     if (positions.length === 0) throw new TributaryError('INVALID_REQUEST', 'nothing was consumed: produceAndCommit commits the positions of what poll() returned', { group: this.opts.group });
     const conn = this.conn;
@@ -324,14 +329,18 @@ export class GroupConsumer {
     }
   }
 
-  /** A dropped connection: reopened, then the member gives its partitions back and joins again with its id. */
+  /**
+   * A dropped connection: reopened, and the member joins again with its id [EDGE-12.3]. Its
+   * partitions count as lost: the broker accepts its commits only on the connection of its latest
+   * join, so nothing can be committed before that join, and it restarts from the committed offsets.
+   */
   private async reopen(): Promise<void> {
     this.stopHeartbeat();
     this.consumer.unassign();
     await this.consumer.reconnect();
     this.conn = this.consumer.connection;
     this.watch(this.conn);
-    if (this.need === null || this.need === 'assigned' || this.need === 'positions') this.need = 'rebalance';
+    if (this.need !== 'join') this.need = 'lost';
   }
 
   /** Revocation (at-least-once commits what was processed first) or loss; either way positions are dropped. */
@@ -345,6 +354,7 @@ export class GroupConsumer {
     this.handedOut.clear();
     this.processed.clear();
     this.committed.clear();
+    this.startedAt.clear();
     this.noOffset = [];
     if (!revoked) this.stopHeartbeat();
     this.need = 'join';
@@ -405,7 +415,8 @@ export class GroupConsumer {
     if (this.need !== 'positions' || this.gen !== generation || conn !== this.conn) return;
     for (const tp of plan) {
       const position = this.consumer.position(tp.topic, tp.partition);
-      this.committed.set(key(tp.topic, tp.partition), position);
+      if (typeof tp.offset === 'number') this.committed.set(key(tp.topic, tp.partition), position);
+      this.startedAt.set(key(tp.topic, tp.partition), position);
       this.handedOut.set(key(tp.topic, tp.partition), { topic: tp.topic, partition: tp.partition, offset: position });
     }
     this.processed = new Map(this.handedOut);
@@ -515,21 +526,26 @@ export class GroupConsumer {
     for (const p of moved) this.committed.set(key(p.topic, p.partition), p.offset);
   }
 
-  /** exactly-once, at-most-once: positions go back to what is committed; the records come again. */
+  /** exactly-once, at-most-once: positions go back to what is committed (or where they started); the records come again. */
   private async rewind(): Promise<void> {
     const seeks: Promise<void>[] = [];
     for (const [k, p] of this.handedOut) {
-      const committed = this.committed.get(k);
-      if (committed === undefined || committed === p.offset) continue;
-      this.handedOut.set(k, { ...p, offset: committed });
+      const back = this.rewindTarget(k);
+      if (back === undefined || back === p.offset) continue;
+      this.handedOut.set(k, { ...p, offset: back });
       // Unless the member joins again anyway, which starts from the broker's committed offsets.
-      if (this.need === null || this.need === 'rebalance') seeks.push(this.consumer.seek(p.topic, p.partition, committed).catch(() => undefined));
+      if (this.need === null || this.need === 'rebalance') seeks.push(this.consumer.seek(p.topic, p.partition, back).catch(() => undefined));
     }
     await Promise.all(seeks);
   }
 
+  private rewindTarget(k: string): number | undefined {
+    return this.committed.get(k) ?? this.startedAt.get(k);
+  }
+
+  /** Records were handed out and not committed. */
   private uncommitted(): boolean {
-    for (const [k, p] of this.handedOut) if (this.committed.get(k) !== p.offset) return true;
+    for (const [k, p] of this.handedOut) if (this.rewindTarget(k) !== p.offset) return true;
     return false;
   }
 
