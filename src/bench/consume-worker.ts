@@ -1,6 +1,6 @@
 // One consumer of the group-consume benchmark, in a worker thread (as an application would be a
 // process of its own): a GroupConsumer (at-least-once, auto-commit) or, for the baseline, a plain
-// Consumer assigned every partition from offset 0. It polls until told to stop and tells the parent
+// Consumer assigned partitions from offset 0. It polls until told to stop and tells the parent
 // when it handed out the last record of a partition, when it was assigned partitions, and how many
 // records it has handed out so far. Records are counted, not processed.
 
@@ -12,8 +12,9 @@ export interface ConsumeJob {
   port: number;
   topic: string;
   clientId: string;
-  /** null: a plain Consumer assigned every partition from offset 0. */
+  /** null: a plain Consumer assigned `partitions` from offset 0. */
   group: string | null;
+  partitions: number[];
   sessionTimeoutMs: number;
   /** Log end per partition: a partition is consumed when the record before it was handed out. */
   logEnds: number[];
@@ -74,8 +75,8 @@ export async function runConsumeWorker(port: MessagePort, job: ConsumeJob): Prom
 async function open(job: ConsumeJob, onAssigned: (partitions: number[]) => void): Promise<Source> {
   if (job.group === null) {
     const consumer = await Consumer.connect({ port: job.port, clientId: job.clientId });
-    await consumer.assign(job.logEnds.map((_, partition) => ({ topic: job.topic, partition, offset: 0 })));
-    onAssigned(job.logEnds.map((_, partition) => partition));
+    await consumer.assign(job.partitions.map((partition) => ({ topic: job.topic, partition, offset: 0 })));
+    onAssigned(job.partitions);
     return consumer;
   }
   return GroupConsumer.connect({

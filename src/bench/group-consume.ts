@@ -1,7 +1,7 @@
 // Group consume throughput: a topic preloaded with `records` records is read to its end by a
 // consumer group of 1 and of k members (GroupConsumer, at-least-once with auto-commit, each member a
-// worker thread as it would be a process of its own), and, as the baseline of the same run, by one
-// plain Consumer assigned every partition. Timed from "go" (before the first poll, so a group's
+// worker thread as it would be a process of its own), and, as the baseline of the same run, by as
+// many plain Consumers with the partitions split between them by hand. Timed from "go" (before the first poll, so a group's
 // formation is included) to the moment the last record of the last partition was handed out.
 //
 // Members of a group started together do not split the work from the start: the first join is
@@ -21,7 +21,7 @@ export interface GroupConsumeSettings {
   records: number;
   partitions: number;
   valueBytes: number;
-  /** Group sizes; a plain Consumer runs first as the baseline. */
+  /** Group sizes; before each, as many plain Consumers run as its baseline. */
   members: number[];
   sessionTimeoutMs: number;
   repeats: number;
@@ -51,18 +51,20 @@ export async function runGroupConsume(s: GroupConsumeSettings): Promise<BenchRes
     progress(`filling ${fmtInt(s.records)} records into ${s.partitions} partitions`);
     const logEnds = await prepareTopic(broker.edgePort, s);
     let groupNo = 0;
-    const rounds = async (members: number | null) => {
+    const rounds = async (consumers: number, group: boolean) => {
       const out: ConsumeRound[] = [];
       for (let r = 0; r < s.repeats; r++) {
-        progress(members === null ? `plain consumer, round ${r + 1}` : `group of ${members}, round ${r + 1}`);
-        out.push(await consumeRound(broker, members === null ? null : `bench-consume-${groupNo++}`, members ?? 1, logEnds, s));
+        progress(`${group ? 'group of' : 'plain consumers:'} ${consumers}, round ${r + 1}`);
+        out.push(await consumeRound(broker, group ? `bench-consume-${groupNo++}` : null, consumers, logEnds, s));
       }
       return out;
     };
-    const plain = await rounds(null);
-    const plainRate = spread(plain.map((r) => s.records / r.seconds)).median;
-    const results = [row(broker, null, plain, plainRate, s)];
-    for (const k of s.members) results.push(row(broker, k, await rounds(k), plainRate, s));
+    const results: BenchResult[] = [];
+    for (const k of s.members) {
+      const plain = await rounds(k, false);
+      const plainRate = spread(plain.map((r) => s.records / r.seconds)).median;
+      results.push(row(broker, k, false, plain, plainRate, s), row(broker, k, true, await rounds(k, true), plainRate, s));
+    }
     return results;
   } finally {
     await broker.stop();
@@ -86,10 +88,16 @@ async function prepareTopic(port: number, s: GroupConsumeSettings): Promise<numb
   }
 }
 
-/** One read of the whole backlog by `consumers` workers (members of `group`, or one plain consumer). */
+/** One read of the whole backlog by `consumers` workers: members of `group`, or plain consumers with partitions i, i + consumers, … */
 async function consumeRound(broker: BrokerProcess, group: string | null, consumers: number, logEnds: number[], s: GroupConsumeSettings): Promise<ConsumeRound> {
   const workers = Array.from({ length: consumers }, (_, i) =>
-    startConsumer({ port: broker.edgePort, topic: TOPIC, clientId: `${group ?? 'bench-plain'}-${i}`, group, sessionTimeoutMs: s.sessionTimeoutMs, logEnds, progressMs: PROGRESS_MS }),
+    startConsumer({
+      port: broker.edgePort,
+      topic: TOPIC,
+      clientId: `${group ?? 'bench-plain'}-${i}`,
+      group,
+      partitions: logEnds.map((_, p) => p).filter((p) => p % consumers === i),
+      sessionTimeoutMs: s.sessionTimeoutMs, logEnds, progressMs: PROGRESS_MS }),
   );
   try {
     await Promise.all(workers.map((w) => w.ready));
@@ -186,7 +194,7 @@ function untilConsumed(workers: RunningConsumer[], partitions: number, stallTime
   });
 }
 
-function row(broker: BrokerProcess, members: number | null, rounds: ConsumeRound[], plainRate: number, s: GroupConsumeSettings): BenchResult {
+function row(broker: BrokerProcess, consumers: number, group: boolean, rounds: ConsumeRound[], plainRate: number, s: GroupConsumeSettings): BenchResult {
   const rate = spread(rounds.map((r) => s.records / r.seconds));
   const seconds = rounds.reduce((sum, r) => sum + r.seconds, 0);
   const brokerCpuPct = rounds.every((r) => r.brokerCpuSeconds !== null) ? (rounds.reduce((sum, r) => sum + r.brokerCpuSeconds!, 0) / seconds) * 100 : null;
@@ -195,7 +203,11 @@ function row(broker: BrokerProcess, members: number | null, rounds: ConsumeRound
   const formed = rounds.every((r) => r.formedSeconds !== null) ? spread(rounds.map((r) => r.formedSeconds! * 1000)) : null;
   const after = rounds.every((r) => r.afterFormedPerSec !== null) ? spread(rounds.map((r) => r.afterFormedPerSec!)) : null;
   const memory = broker.memory();
-  const who = members === null ? `plain Consumer, all ${s.partitions} partitions assigned (baseline)` : `group of ${members} (GroupConsumer, at-least-once, auto-commit; session ${s.sessionTimeoutMs} ms)`;
+  const who = group
+    ? `group of ${consumers} (GroupConsumer, at-least-once, auto-commit; session ${s.sessionTimeoutMs} ms)`
+    : consumers === 1
+      ? `1 plain Consumer, all ${s.partitions} partitions assigned (baseline)`
+      : `${consumers} plain Consumers, the partitions split between them (baseline)`;
   return {
     bench: 'group-consume',
     case: `${who}, ${fmtInt(s.records)} × ${s.valueBytes} B preloaded in ${s.partitions} partitions, ${s.repeats} round${s.repeats > 1 ? 's' : ''}`,
@@ -205,7 +217,7 @@ function row(broker: BrokerProcess, members: number | null, rounds: ConsumeRound
       recordsPerSecMax: rate.max,
       runs: rate.runs,
       mbPerSec: (rate.median * s.valueBytes) / 1e6,
-      ratioToPlain: rate.median / plainRate,
+      ratioToPlain: group ? rate.median / plainRate : null,
       handedOutAgainPerRound: again,
       formedMs: formed?.median ?? null,
       afterFormedRecordsPerSec: after?.median ?? null,
@@ -213,10 +225,10 @@ function row(broker: BrokerProcess, members: number | null, rounds: ConsumeRound
     },
     summary: [
       `${spreadText(rate, 'rec/s')}, ${fmtMB(rate.median * s.valueBytes)}/s`,
-      members === null ? null : `${(rate.median / plainRate).toFixed(2)}× plain`,
-      members === null ? null : `${fmtInt(again)} handed out again per round`,
-      formed === null || members === 1 ? null : `group formed after ${fmtInt(formed.median)} ms`,
-      after === null || members === 1 ? null : `${fmtInt(after.median)} rec/s after that`,
+      group ? `${(rate.median / plainRate).toFixed(2)}× plain` : null,
+      group ? `${fmtInt(again)} handed out again per round` : null,
+      formed === null || consumers === 1 ? null : `group formed after ${fmtInt(formed.median)} ms`,
+      after === null || consumers === 1 ? null : `${fmtInt(after.median)} rec/s after that`,
       brokerCpuPct === null ? null : `CPU broker ${brokerCpuPct.toFixed(0)}% / consumers ${consumerCpuPct.toFixed(0)}%`,
       memory === null ? null : `after: ${memoryText(memory)}`,
     ]

@@ -351,7 +351,8 @@ describe('tributary bench', () => {
     }
     expect(r.stdout).toMatch(/^group-commit\s+1 member \(all 3 partitions\), 1 in flight .*[\d,]+ commits\/s/m);
     expect(r.stdout).toMatch(/^group-commit\s+3 members \(1 partition each\), 32 in flight .*[\d,]+ commits\/s/m);
-    expect(r.stdout).toMatch(/^group-consume\s+plain Consumer, .*[\d,]+ rec\/s/m);
+    expect(r.stdout).toMatch(/^group-consume\s+1 plain Consumer, .*[\d,]+ rec\/s/m);
+    expect(r.stdout).toMatch(/^group-consume\s+3 plain Consumers, .*[\d,]+ rec\/s/m);
     expect(r.stdout).toMatch(/^group-consume\s+group of 1 .*[\d,]+ rec\/s, .*× plain, [\d,]+ handed out again/m);
     expect(r.stdout).toMatch(/^group-consume\s+group of 3 .*[\d,]+ rec\/s, .*× plain, [\d,]+ handed out again/m);
   }, 180_000);
