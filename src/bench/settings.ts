@@ -52,7 +52,7 @@ export const fullSettings: BenchSettings = {
     pollMs: 100,
     stallTimeoutMs: 15_000,
   },
-  groupRebalance: { members: [1, 3], partitions: 3, sessionTimeoutMs: 1000, runs: 7 },
+  groupRebalance: { members: [1, 3], partitions: 3, sessionTimeoutMs: 1000, runs: 11 },
   groupCommit: {
     cases: [
       { members: 1, window: 1 },
@@ -63,9 +63,9 @@ export const fullSettings: BenchSettings = {
     records: 3000,
     sessionTimeoutMs: 10_000,
     durationMs: 5000,
-    repeats: 3,
+    repeats: 5,
   },
-  groupConsume: { records: 1_000_000, partitions: 3, valueBytes: VALUE_BYTES, members: [1, 3], sessionTimeoutMs: 1000, repeats: 3, stallTimeoutMs: 15_000 },
+  groupConsume: { records: 1_000_000, partitions: 3, valueBytes: VALUE_BYTES, members: [1, 3], sessionTimeoutMs: 1000, repeats: 5, stallTimeoutMs: 15_000 },
   idleSettleMs: 2000,
 };
 
