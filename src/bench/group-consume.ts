@@ -14,7 +14,7 @@ import { EdgeClient } from '../client/connection.ts';
 import { BrokerProcess, memoryText, processFigures } from './broker-process.ts';
 import type { ConsumeJob, ConsumeMessage } from './consume-worker.ts';
 import { fillTopic, watchdog } from './fill.ts';
-import { fmtInt, fmtMB, spread, spreadText, type BenchResult } from './results.ts';
+import { fmtInt, fmtMB, spread, spreadText, type BenchResult, type Spread } from './results.ts';
 import { BENCH_WORKER, type WorkerData } from './worker.ts';
 
 export interface GroupConsumeSettings {
@@ -51,19 +51,19 @@ export async function runGroupConsume(s: GroupConsumeSettings): Promise<BenchRes
     progress(`filling ${fmtInt(s.records)} records into ${s.partitions} partitions`);
     const logEnds = await prepareTopic(broker.edgePort, s);
     let groupNo = 0;
-    const rounds = async (consumers: number, group: boolean) => {
-      const out: ConsumeRound[] = [];
-      for (let r = 0; r < s.repeats; r++) {
-        progress(`${group ? 'group of' : 'plain consumers:'} ${consumers}, round ${r + 1}`);
-        out.push(await consumeRound(broker, group ? `bench-consume-${groupNo++}` : null, consumers, logEnds, s));
-      }
-      return out;
-    };
     const results: BenchResult[] = [];
     for (const k of s.members) {
-      const plain = await rounds(k, false);
-      const plainRate = spread(plain.map((r) => s.records / r.seconds)).median;
-      results.push(row(broker, k, false, plain, plainRate, s), row(broker, k, true, await rounds(k, true), plainRate, s));
+      // Each group round right after its plain round: the machine's load drifts, and the ratio of
+      // a pair measured together means more than a ratio of medians measured apart.
+      const plain: ConsumeRound[] = [];
+      const grouped: ConsumeRound[] = [];
+      for (let r = 0; r < s.repeats; r++) {
+        progress(`${k} plain consumer${k > 1 ? 's' : ''}, then a group of ${k}: round ${r + 1}`);
+        plain.push(await consumeRound(broker, null, k, logEnds, s));
+        grouped.push(await consumeRound(broker, `bench-consume-${groupNo++}`, k, logEnds, s));
+      }
+      const ratios = spread(grouped.map((g, i) => plain[i].seconds / g.seconds));
+      results.push(row(broker, k, false, plain, null, s), row(broker, k, true, grouped, ratios, s));
     }
     return results;
   } finally {
@@ -194,7 +194,8 @@ function untilConsumed(workers: RunningConsumer[], partitions: number, stallTime
   });
 }
 
-function row(broker: BrokerProcess, consumers: number, group: boolean, rounds: ConsumeRound[], plainRate: number, s: GroupConsumeSettings): BenchResult {
+/** `ratios`: per round, the group's rate over the rate of the plain round just before it (null for a plain row). */
+function row(broker: BrokerProcess, consumers: number, group: boolean, rounds: ConsumeRound[], ratios: Spread | null, s: GroupConsumeSettings): BenchResult {
   const rate = spread(rounds.map((r) => s.records / r.seconds));
   const seconds = rounds.reduce((sum, r) => sum + r.seconds, 0);
   const brokerCpuPct = rounds.every((r) => r.brokerCpuSeconds !== null) ? (rounds.reduce((sum, r) => sum + r.brokerCpuSeconds!, 0) / seconds) * 100 : null;
@@ -217,7 +218,9 @@ function row(broker: BrokerProcess, consumers: number, group: boolean, rounds: C
       recordsPerSecMax: rate.max,
       runs: rate.runs,
       mbPerSec: (rate.median * s.valueBytes) / 1e6,
-      ratioToPlain: group ? rate.median / plainRate : null,
+      ratioToPlain: ratios?.median ?? null,
+      ratioToPlainMin: ratios?.min ?? null,
+      ratioToPlainMax: ratios?.max ?? null,
       handedOutAgainPerRound: again,
       formedMs: formed?.median ?? null,
       afterFormedRecordsPerSec: after?.median ?? null,
@@ -225,7 +228,7 @@ function row(broker: BrokerProcess, consumers: number, group: boolean, rounds: C
     },
     summary: [
       `${spreadText(rate, 'rec/s')}, ${fmtMB(rate.median * s.valueBytes)}/s`,
-      group ? `${(rate.median / plainRate).toFixed(2)}× plain` : null,
+      ratios === null ? null : ratioText(ratios),
       group ? `${fmtInt(again)} handed out again per round` : null,
       formed === null || consumers === 1 ? null : `group formed after ${fmtInt(formed.median)} ms`,
       after === null || consumers === 1 ? null : `${fmtInt(after.median)} rec/s after that`,
@@ -235,4 +238,10 @@ function row(broker: BrokerProcess, consumers: number, group: boolean, rounds: C
       .filter((part) => part !== null)
       .join(', '),
   };
+}
+
+/** "0.81× plain (median of 5: 0.70–0.95)", of per-round ratios; one round is just the figure. */
+function ratioText(r: Spread): string {
+  const figure = `${r.median.toFixed(2)}× plain`;
+  return r.runs === 1 ? figure : `${figure} (median of ${r.runs}: ${r.min.toFixed(2)}–${r.max.toFixed(2)})`;
 }
