@@ -1,8 +1,9 @@
 // Group consume throughput: a topic preloaded with `records` records is read to its end by a
 // consumer group of 1 and of k members (GroupConsumer, at-least-once with auto-commit, each member a
 // worker thread as it would be a process of its own), and, as the baseline of the same run, by as
-// many plain Consumers with the partitions split between them by hand. Timed from "go" (before the first poll, so a group's
-// formation is included) to the moment the last record of the last partition was handed out.
+// many plain Consumers with the partitions split between them by hand. Timed from "go" (before the
+// first poll, so a group's formation is included) to the moment the last record of the last
+// partition was handed out. The backlog is written in 500-record batches, as edge-1 writes.
 //
 // Members of a group started together do not split the work from the start: the first join is
 // answered at once with every partition, and that member learns of the others' joins from its next
