@@ -206,12 +206,26 @@ export class GroupConsumer {
         if (this.closed) return [];
         // Fetched for partitions this member may no longer own: the next owner reads them.
         if (this.need === 'lost' || this.need === 'join' || conn !== this.consumer.connection || conn.closed) continue;
-        for (const r of records) this.handedOut.set(key(r.topic, r.partition), { topic: r.topic, partition: r.partition, offset: r.offset + 1 });
+        this.recordHandedOut(records);
         if (this.delivery === 'at-most-once' && records.length > 0 && !(await this.commitBeforeHandingOut())) continue;
         return records;
       }
     } finally {
       this.polling = false;
+    }
+  }
+
+  /**
+   * One map write per run of a partition's records, not per record: a key string and an object per
+   * record cost a fifth of the consume rate (group-consume bench). A partition's records come in
+   * offset order, so its last run holds its position.
+   */
+  private recordHandedOut(records: readonly ConsumedRecord[]): void {
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      const next = records[i + 1];
+      if (next !== undefined && next.partition === r.partition && next.topic === r.topic) continue;
+      this.handedOut.set(key(r.topic, r.partition), { topic: r.topic, partition: r.partition, offset: r.offset + 1 });
     }
   }
 
