@@ -174,7 +174,11 @@ export class GroupCoordinator {
     g.fenced.add(old.memberId);
     old.pending?.reject(new TributaryError('FENCED_INSTANCE', `instance ${old.instanceId} joined again as another member`, { group: g.name }));
     old.pending = null;
-    const m: Member = { ...old, memberId: `${old.clientId || 'member'}-${randomUUID()}`, owner, pending: null };
+    // The old session timer's callback names the old member, which is gone: refreshing it would never
+    // evict the new one. The new member's first touch starts its own.
+    if (old.session) clearTimeout(old.session);
+    old.session = null;
+    const m: Member = { ...old, memberId: `${old.clientId || 'member'}-${randomUUID()}`, owner, pending: null, session: null };
     g.members.set(m.memberId, m);
     g.instances.set(m.instanceId!, m.memberId);
     if (g.leader === old.memberId) g.leader = m.memberId;
