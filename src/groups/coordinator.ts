@@ -121,14 +121,20 @@ export class GroupCoordinator {
     }
   }
 
+  /** The group, or a new one that memberForJoin registers once it has a member. */
   private groupForJoin(req: JoinRequest): Group {
-    let g = this.groups.get(req.group);
+    const g = this.groups.get(req.group);
     if (g) return g;
     if (this.groups.size >= limits.groupsMax) throw new TributaryError('GROUP_FULL', `at most ${limits.groupsMax} groups with members`, { group: req.group });
-    g = newGroup(req.group, req.strategy ?? 'sticky');
+    return newGroup(req.group, req.strategy ?? 'sticky');
+  }
+
+  // Only here: a join refused (unknown member id, a full connection) must leave no group behind, or
+  // refused joins naming new groups would fill the broker's groups and lock everyone else out.
+  private register(g: Group): void {
+    if (this.groups.get(g.name) === g) return;
     this.groups.set(g.name, g);
     this.offsets.setEmptySince(g.name, null).catch((err) => this.log.warn({ err, group: g.name }, 'could not record that the group has members'));
-    return g;
   }
 
   private memberForJoin(g: Group, req: JoinRequest): Member {
@@ -159,6 +165,7 @@ export class GroupCoordinator {
       pending: null,
       session: null,
     };
+    this.register(g);
     g.members.set(m.memberId, m);
     if (m.instanceId !== null) g.instances.set(m.instanceId, m.memberId);
     this.log.info({ group: g.name, member: m.memberId, client: m.clientId, instance: m.instanceId }, 'member joined');
