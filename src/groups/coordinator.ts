@@ -568,6 +568,9 @@ function compilePattern(source: string | null): RegExp | null {
   if (source.length > limits.groupPatternMax) throw new TributaryError('INVALID_REQUEST', `a topic pattern has at most ${limits.groupPatternMax} characters`);
   let re: RegExp;
   try {
+    // Compiled alone first: a source like `x)|(.*` is invalid, yet valid once wrapped, and would
+    // then escape the anchors and match far more than the whole names asked for.
+    new RegExp(source);
     re = new RegExp(`^(?:${source})$`);
   } catch (err) {
     throw new TributaryError('INVALID_REQUEST', `bad topic pattern: ${(err as Error).message}`);

@@ -51,6 +51,8 @@ describe('bad group requests', () => {
       ['heartbeat from an unknown member', () => admin.call({ type: 'heartbeat', group: 'g', memberId: 'who-1', generation: 1 }), 'UNKNOWN_MEMBER'],
       ['heartbeat to an unknown group', () => admin.call({ type: 'heartbeat', group: 'nobody', memberId: 'who-1', generation: 1 }), 'UNKNOWN_MEMBER'],
       ['an invalid pattern', () => join(admin, { topics: [], pattern: 'sensors-(' }), 'INVALID_REQUEST'],
+      // Invalid on its own, though valid once wrapped in the anchors ^(?:…)$: it must not escape them.
+      ['a pattern that closes the anchoring group', () => join(admin, { topics: [], pattern: 'x)|(.*' }), 'INVALID_REQUEST'],
       ['a pattern with nested repetition', () => join(admin, { topics: [], pattern: '(a+)+' }), 'INVALID_REQUEST'],
       ['a session timeout below the minimum', () => join(admin, { sessionTimeoutMs: limits.groupSessionTimeoutMsMin - 1 }), 'INVALID_REQUEST'],
       ['a session timeout above the maximum', () => join(admin, { sessionTimeoutMs: limits.groupSessionTimeoutMsMax + 1 }), 'INVALID_REQUEST'],

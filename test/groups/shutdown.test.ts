@@ -26,9 +26,7 @@ function watchCoordinatorTimers(): { armed: () => number; created: () => number;
   };
   globalThis.setTimeout = ((fn: () => void, ms?: number) => {
     if (!fromCoordinator()) return original.setTimeout(fn, ms);
-    // eslint-disable-next-line prefer-const
-    let t: NodeJS.Timeout;
-    t = original.setTimeout(() => {
+    const t: NodeJS.Timeout = original.setTimeout(() => {
       states.set(t, 'fired');
       fn();
     }, ms);
