@@ -97,6 +97,11 @@ describe('group administration', () => {
     expect(ok(await reset(admin, 4, -5, true)).entries.map((e) => e.offset)).toEqual([0, 0, 0]);
     expect(ok(await reset(admin, 4, 4, false)).entries.map((e) => e.offset)).toEqual([4, 4, 4]);
     expect(await committed()).toEqual([0, 0, 0]);
+    // Only -1 means every partition: another negative one, or one past the count, does not exist.
+    expect(codeOf(await reset(admin, 0, 0, true, -2))).toBe('INVALID_PARTITION');
+    expect(codeOf(await reset(admin, 0, 0, true, 3))).toBe('INVALID_PARTITION');
+    expect(codeOf(await admin.call({ type: 'reset-offsets', group: 'g', topic: 'nope', partition: -1, mode: 0, value: 0, execute: true }))).toBe('UNKNOWN_TOPIC');
+    expect(await committed()).toEqual([0, 0, 0]);
   });
 
   it('DELETE_GROUP: NON_EMPTY_GROUP with members, UNKNOWN_GROUP for an unknown group, then gone', async () => {

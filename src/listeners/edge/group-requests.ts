@@ -119,7 +119,7 @@ export class GroupRequests {
       }
       case 'reset-offsets':
         return groups
-          .resetOffsets({ group: f.group, topic: f.topic, partition: f.partition < 0 ? undefined : f.partition, target: resetTarget(f), execute: f.execute })
+          .resetOffsets({ group: f.group, topic: f.topic, partition: f.partition === -1 ? undefined : f.partition, target: resetTarget(f), execute: f.execute })
           .then((entries) => ({ type: 'offsets-reset', corr: f.corr, entries }));
       case 'delete-group':
         return groups.deleteGroup(f.group).then(() => ({ type: 'ok', corr: f.corr }));
