@@ -108,7 +108,11 @@ export class GroupCoordinator {
         clearTimeout(m.session);
         m.session = null;
       }
-      Object.assign(m, { clientId: req.clientId, host: req.host, topics: [...req.topics], pattern, sessionTimeoutMs, rebalanceTimeoutMs });
+      if (m.owner !== req.owner) {
+        this.countCreated(m.owner, -1);
+        this.countCreated(req.owner, +1);
+      }
+      Object.assign(m, { clientId: req.clientId, host: req.host, topics: [...req.topics], pattern, sessionTimeoutMs, rebalanceTimeoutMs, owner: req.owner });
       this.counters.joins++;
       this.touch(g, m);
       // A member of a stable group that asks for what it has gets it: a static member's restart, or a
@@ -415,6 +419,8 @@ export class GroupCoordinator {
     const m = g?.members.get(req.memberId);
     if (!g || !m) return this.unknownMember(g, req.memberId, req.group);
     if (req.generation !== g.generation) return illegalGeneration(g, req.generation);
+    if (req.owner !== undefined && req.owner !== m.owner)
+      return new TributaryError('UNKNOWN_MEMBER', `member ${m.memberId} joined again on another connection; commits from this one are refused`, { group: g.name });
     for (const o of req.offsets)
       if (!owns(m, o.topic, o.partition))
         return new TributaryError('NOT_ASSIGNED', `${o.topic}/${o.partition} is not assigned to ${m.memberId} in generation ${g.generation}`, {

@@ -53,6 +53,12 @@ export interface CommitRequest {
   memberId: string;
   generation: number;
   offsets: OffsetEntry[];
+  /**
+   * The connection it came on. When set, it must be the connection of the member's latest join: a
+   * commit still queued from a connection the client has given up on must not land after the client,
+   * joined again on a new one, has read the committed offsets (it would process those records twice).
+   */
+  owner?: object;
 }
 
 export interface CommittedOffset {

@@ -93,7 +93,7 @@ export class GroupRequests {
         return { type: 'ok', corr: f.corr };
       case 'commit-offsets':
         return groups
-          .commit({ group: f.group, memberId: f.memberId, generation: f.generation, offsets: f.offsets.map((o) => this.offsetEntry(o)) })
+          .commit({ group: f.group, memberId: f.memberId, generation: f.generation, offsets: f.offsets.map((o) => this.offsetEntry(o)), owner: this })
           .then(() => ({ type: 'ok', corr: f.corr }));
       case 'fetch-offsets': {
         const wanted = f.partitions.map((p) => ({ alias: p.alias, topic: this.topic(p.alias), partition: p.partition }));
@@ -158,7 +158,7 @@ export class GroupRequests {
     const now = Date.now();
     const results = await this.host.broker.produceWithCommit({
       batches: f.batches.map((b) => ({ topic: this.topic(b.alias), partition: b.partition, records: toRecords(b.records, b.baseTimestampMs > 0 ? b.baseTimestampMs : now) })),
-      commit: { group: f.group, memberId: f.memberId, generation: f.generation, offsets: f.offsets.map((o) => this.offsetEntry(o)) },
+      commit: { group: f.group, memberId: f.memberId, generation: f.generation, offsets: f.offsets.map((o) => this.offsetEntry(o)), owner: this },
       flush: f.flush,
     });
     return { type: 'produced', corr: f.corr, batches: results.map((r) => ({ partition: r.partition, baseOffset: r.baseOffset })) };
