@@ -95,6 +95,24 @@ describe('group membership', () => {
     expect(assigned(members)).toEqual([...all('sensors-a', 2), ...all('sensors-b', 3)].sort());
   });
 
+  it('drops a deleted topic at the next rebalance; a subscribed topic created later is assigned', async () => {
+    const { port, admin } = await brokerWithTopic();
+    await admin.createTopic('u', 2);
+    const members: Member[] = [];
+    for (let k = 1; k <= 2; k++) {
+      const m = await Member.connect(port, 'g', { topics: ['t', 'u', 'later'] }, `c${k}`);
+      await rejoinAll(members, [m]);
+      members.push(m);
+    }
+    expect(assigned(members)).toEqual([...all('t', 3), ...all('u', 2)].sort());
+    expect((await admin.call({ type: 'delete-topic', name: 'u' })).ok).toBe(true);
+    await rejoinAll(members);
+    expect(assigned(members)).toEqual(all('t', 3));
+    await admin.createTopic('later', 1);
+    await rejoinAll(members);
+    expect(assigned(members)).toEqual([...all('t', 3), 'later/0'].sort());
+  });
+
   it('answers a member that joins again while stable with what it has, without a rebalance', async () => {
     const { port } = await brokerWithTopic();
     const a = await Member.connect(port, 'g', { topics: ['t'] }, 'a');
