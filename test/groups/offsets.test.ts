@@ -2,7 +2,7 @@
 // outside commits), and committed offsets surviving a broker kill -9.
 import { describe, expect, it } from 'vitest';
 import { decodeRecordBatch, splitBatches } from '../../src/format/record-batch.ts';
-import type { RecordsFrame } from '../../src/protocol/edge/frames.ts';
+import type { GroupsFrame, RecordsFrame } from '../../src/protocol/edge/frames.ts';
 import { freePort, startChildBroker } from '../helpers/child-broker.ts';
 import { startEdgeBroker } from '../helpers/raw-edge.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -121,4 +121,24 @@ describe('offset commits', () => {
     restarted.child.kill('SIGTERM');
     expect(await restarted.exited).toBe(0);
   }, 60_000);
+  it('expires the offsets of a group that stays empty past the retention; a group with members keeps them', async () => {
+    const running = await startEdgeBroker({ groups: { offsetsRetentionMs: 1, expiryCheckIntervalMs: 1000 } });
+    const { admin } = await setup(running.edge!.port);
+    const live = await Member.connect(running.edge!.port, 'live', { topics: ['t'] });
+    await live.join();
+    expect(await live.commit([{ topic: 't', partition: 0, offset: 2 }])).toBe('OK');
+    expect(codeOf(await admin.commit('idle', '', -1, [{ topic: 't', partition: 0, offset: 3 }]))).toBe('OK');
+    const names = async () => ok<GroupsFrame>(await admin.call({ type: 'list-groups' })).groups.map((g) => g.name);
+    // The member heartbeats meanwhile: it is the only thing keeping "live" from expiring.
+    while ((await names()).includes('idle')) {
+      expect(await live.heartbeat()).toBe('OK');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(await admin.fetchOffsets('idle', [{ topic: 't', partition: 0 }])).toEqual([{ offset: -1, metadata: '' }]);
+    expect(await admin.fetchOffsets('live', [{ topic: 't', partition: 0 }])).toEqual([{ offset: 2, metadata: '' }]);
+    // Once its last member leaves, "live" is empty and expires in turn.
+    expect(await live.leave()).toBe('OK');
+    while ((await names()).includes('live')) await new Promise((r) => setTimeout(r, 200));
+    expect(codeOf(await admin.call({ type: 'describe-group', group: 'live' }))).toBe('UNKNOWN_GROUP');
+  });
 });
