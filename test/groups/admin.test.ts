@@ -30,6 +30,8 @@ describe('group administration', () => {
       { name: 'idle', state: 0, members: 0 },
       { name: 'live', state: 2, members: 1 },
     ]);
+    // A group with only committed offsets: empty, generation 0, no members.
+    expect(ok<GroupDescriptionFrame>(await admin.call({ type: 'describe-group', group: 'idle' }))).toMatchObject({ state: 0, generation: 0, members: [] });
   });
 
   it('DESCRIBE_GROUP gives members (client id, host, assignment) and per partition committed, log end and the lag they imply', async () => {

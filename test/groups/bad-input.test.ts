@@ -56,6 +56,7 @@ describe('bad group requests', () => {
       ['a pattern with nested repetition', () => join(admin, { topics: [], pattern: '(a+)+' }), 'INVALID_REQUEST'],
       ['a session timeout below the minimum', () => join(admin, { sessionTimeoutMs: limits.groupSessionTimeoutMsMin - 1 }), 'INVALID_REQUEST'],
       ['a session timeout above the maximum', () => join(admin, { sessionTimeoutMs: limits.groupSessionTimeoutMsMax + 1 }), 'INVALID_REQUEST'],
+      ['a strategy other than the group\'s while it has members', () => join(admin, { strategy: 1 }), 'INVALID_REQUEST'],
       ['a join without topics or pattern', () => join(admin, { topics: [] }), 'INVALID_REQUEST'],
       ['a join with an unknown member id', () => join(admin, { group: 'fresh', memberId: 'made-up' }), 'UNKNOWN_MEMBER'],
     ];
@@ -114,6 +115,11 @@ describe('bad group requests', () => {
     expect(new Set(more)).toEqual(new Set(['GROUP_FULL']));
     const other = await Member.connect(port, 'elsewhere', { topics: ['t'] }, 'other');
     expect((await other.join()).generation).toBe(1);
+    // One of its members leaves: the connection may create one again.
+    const one = joined[0]!;
+    expect(one.ok && codeOf(await flooder.call({ type: 'leave-group', group: 'flood', memberId: one.frame.type === 'joined' ? one.frame.memberId : '' }))).toBe('OK');
+    expect(codeOf(await flooder.call({ ...joinReq, group: 'flood-2' }))).toBe('OK');
+    expect(codeOf(await flooder.call({ ...joinReq, group: 'flood-3' }))).toBe('GROUP_FULL');
     await unaffected(s);
 
     const rssAfter = rssBytes(broker.child.pid!);
