@@ -106,6 +106,21 @@ describe('group administration', () => {
     expect(await committed()).toEqual([0, 0, 0]);
   });
 
+  it('RESET_OFFSETS to a datetime finds the first record at or after it across many batches', async () => {
+    const { admin } = await setup();
+    await admin.createTopic('m', 1);
+    // Twelve records in four batches of three, one second apart.
+    for (let b = 0; b < 4; b++) await admin.produce('m', 0, ['x', 'y', 'z'], T0 + b * 3000, 1000);
+    const at = async (ms: number) => ok(await admin.call<OffsetsResetFrame>({ type: 'reset-offsets', group: 'g', topic: 'm', partition: 0, mode: 3, value: ms, execute: false })).entries[0]!.offset;
+    expect(await at(T0 - 1)).toBe(0);
+    expect(await at(T0)).toBe(0);
+    expect(await at(T0 + 4500)).toBe(5);
+    expect(await at(T0 + 6000)).toBe(6);
+    expect(await at(T0 + 8001)).toBe(9);
+    expect(await at(T0 + 11_000)).toBe(11);
+    expect(await at(T0 + 11_001)).toBe(12);
+  });
+
   it('DELETE_GROUP: NON_EMPTY_GROUP with members, UNKNOWN_GROUP for an unknown group, then gone', async () => {
     const { port, admin } = await setup();
     const m = await Member.connect(port, 'g', { topics: ['t'] });
