@@ -462,7 +462,7 @@ export class GroupCoordinator {
       out.set(group, { group, state: 'empty', members: 0 });
     }
     for (const g of this.groups.values()) out.set(g.name, { group: g.name, state: g.state, members: g.members.size });
-    return [...out.values()].sort((a, b) => a.group.localeCompare(b.group));
+    return [...out.values()].sort((a, b) => byCodeUnit(a.group, b.group));
   }
 
   describeGroup(group: string): GroupDescription {
@@ -487,7 +487,7 @@ export class GroupCoordinator {
       const from = r.committed < 0 ? state.logStartOffset : Math.max(r.committed, state.logStartOffset);
       partitions.push({ ...r, logStartOffset: state.logStartOffset, logEndOffset: state.nextOffset, lag: state.nextOffset - from, memberId: owner.get(key) ?? '' });
     }
-    partitions.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+    partitions.sort((a, b) => byCodeUnit(a.topic, b.topic) || a.partition - b.partition);
     return {
       group,
       state: g?.state ?? 'empty',
@@ -562,6 +562,11 @@ export class GroupCoordinator {
 
 function illegalGeneration(g: Group, generation: number): TributaryError {
   return new TributaryError('ILLEGAL_GENERATION', `generation ${generation} of group ${g.name} is not the current one (${g.generation})`, { group: g.name });
+}
+
+/** Names in UTF-16 code unit order (plain string comparison): localeCompare orders by the process's locale, differently per machine. */
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function validateGroupName(group: string): void {

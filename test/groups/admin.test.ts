@@ -34,6 +34,17 @@ describe('group administration', () => {
     expect(ok<GroupDescriptionFrame>(await admin.call({ type: 'describe-group', group: 'idle' }))).toMatchObject({ state: 0, generation: 0, members: [] });
   });
 
+  it('LIST_GROUPS and DESCRIBE_GROUP sort names by plain string comparison (code units), the same under every locale', async () => {
+    const { admin } = await setup();
+    await admin.createTopic('T', 1);
+    await admin.createTopic('_t', 1);
+    for (const group of ['b', 'B', 'a', '_x'])
+      expect(codeOf(await admin.commit(group, '', -1, ['t', 'T', '_t'].map((topic) => ({ topic, partition: 0, offset: 0 }))))).toBe('OK');
+    expect(ok<GroupsFrame>(await admin.call({ type: 'list-groups' })).groups.map((g) => g.name)).toEqual(['B', '_x', 'a', 'b']);
+    const d = ok<GroupDescriptionFrame>(await admin.call({ type: 'describe-group', group: 'a' }));
+    expect(d.partitions.map((p) => p.topic)).toEqual(['T', '_t', 't']);
+  });
+
   it('DESCRIBE_GROUP gives members (client id, host, assignment) and per partition committed, log end and the lag they imply', async () => {
     const { port } = await setup();
     const a = await Member.connect(port, 'g', { topics: ['t'], instanceId: 'gw-a' }, 'client-a');
