@@ -164,4 +164,20 @@ describe('group sessions', () => {
     await Promise.all([a.joined(), b.joined(), c.joined()]);
     expect(assigned([a, b, c])).toEqual(['t/0', 't/1', 't/2']);
   });
+  it('accepted commits keep a member\'s session alive without heartbeats', async () => {
+    const { port } = await setup();
+    const a = await Member.connect(port, 'g', { topics: ['t'], sessionTimeoutMs: SESSION_MS }, 'a');
+    const b = await Member.connect(port, 'g', { topics: ['t'], sessionTimeoutMs: SESSION_MS }, 'b');
+    await rejoinAll([], [a]);
+    await rejoinAll([a], [b]);
+    const p = a.partitions('t')[0]!;
+    // Three session timeouts in which a only commits (as often as it would heartbeat) and b only heartbeats.
+    const start = Date.now();
+    for (let offset = 0; Date.now() - start < 3 * SESSION_MS; offset = (offset + 1) % 5) {
+      expect(await a.commit([{ topic: 't', partition: p, offset }])).toBe('OK');
+      expect(await b.heartbeat()).toBe('OK');
+      await new Promise((r) => setTimeout(r, SESSION_MS / 4));
+    }
+    expect(await a.heartbeat()).toBe('OK');
+  });
 });
