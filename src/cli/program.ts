@@ -6,6 +6,7 @@ import packageJson from '../../package.json' with { type: 'json' };
 import { registerBench } from './bench.ts';
 import { registerConsume } from './consume.ts';
 import { EXIT_USAGE, reportFailure } from './errors.ts';
+import { registerGroups } from './groups.ts';
 import { registerMirror } from './mirror.ts';
 import { exitQuietlyOnClosedStdout } from './output.ts';
 import { registerPasswd } from './passwd.ts';
@@ -31,6 +32,7 @@ Examples:
   $ printf 'a\\nb\\n' | tributary produce telemetry
   $ tributary consume telemetry --format json --max 10
   $ tributary mirror status --watch
+  $ tributary groups describe rules-engine
   $ tributary passwd --username sensor-1
   $ tributary <command> --help`,
     );
@@ -38,6 +40,7 @@ Examples:
   registerTopics(program);
   registerProduce(program);
   registerConsume(program);
+  registerGroups(program);
   registerMirror(program);
   registerBench(program);
   registerPasswd(program);

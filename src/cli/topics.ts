@@ -1,12 +1,12 @@
 // `tributary topics list|create|describe|delete` through the client's Admin.
 
 import type { Command } from 'commander';
-import { Admin } from '../client/index.ts';
 import { formatDuration, formatSize } from '../config/units.ts';
 import { limits } from '../limits.ts';
 import type { TopicMetadata } from '../protocol/edge/frames.ts';
+import { printJson, withAdmin } from './admin.ts';
 import { integer, retentionBytes, retentionMs } from './args.ts';
-import { addConnectionOptions, connectOptions, type ConnectionFlags } from './connection.ts';
+import { addConnectionOptions, type ConnectionFlags } from './connection.ts';
 import { formatColumns } from './table.ts';
 
 export function registerTopics(program: Command): void {
@@ -78,15 +78,6 @@ Examples:
     });
 }
 
-async function withAdmin<T>(flags: ConnectionFlags, fn: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = await Admin.connect(connectOptions(flags));
-  try {
-    return await fn(admin);
-  } finally {
-    await admin.close();
-  }
-}
-
 function recordCount(topic: TopicMetadata): number {
   return topic.partitions.reduce((sum, p) => sum + p.nextOffset - p.logStartOffset, 0);
 }
@@ -97,8 +88,4 @@ function showRetentionMs(ms: number): string {
 
 function showRetentionBytes(bytes: number): string {
   return bytes === -1 ? 'unlimited' : formatSize(bytes);
-}
-
-function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

@@ -1,8 +1,12 @@
-// Topic administration over the edge protocol: list, describe, create, grow, delete.
+// Administration over the edge protocol: topics (list, describe, create, grow, delete) and consumer
+// groups (list, describe with lag, reset offsets, delete). Wire codes become names here.
 
 import { TributaryError } from '../errors.ts';
-import type { TopicMetadata } from '../protocol/edge/frames.ts';
+import type { AssignStrategy, GroupDescription, GroupState, GroupSummary, PartitionLag, ResetPlanEntry, ResetTarget } from '../groups/types.ts';
+import type { GroupDescriptionFrame, ResetMode, TopicMetadata } from '../protocol/edge/frames.ts';
 import { EdgeClient, type ConnectOptions } from './connection.ts';
+
+export type { AssignStrategy, GroupDescription, GroupState, GroupSummary, MemberDescription, PartitionLag, ResetPlanEntry, ResetTarget } from '../groups/types.ts';
 
 export interface TopicSpec {
   name: string;
@@ -14,7 +18,20 @@ export interface TopicSpec {
   retentionBytes?: number;
 }
 
+export interface ResetOffsetsRequest {
+  group: string;
+  topic: string;
+  /** Default: every partition of the topic. */
+  partition?: number;
+  target: ResetTarget;
+  /** Default false: a dry run that only returns the plan. */
+  execute?: boolean;
+}
+
 const BROKER_DEFAULT = -2;
+/** Wire codes [EDGE-12], by position. */
+const stateNames: readonly GroupState[] = ['empty', 'rebalancing', 'stable', 'dead'];
+const strategyNames: readonly (AssignStrategy | undefined)[] = [undefined, 'range', 'roundrobin', 'sticky'];
 
 export class Admin {
   private constructor(private readonly client: EdgeClient) {}
@@ -66,7 +83,64 @@ export class Admin {
     return this.client.deleteTopic(name);
   }
 
+  /** Every group with members or committed offsets, sorted by name. */
+  async listGroups(): Promise<GroupSummary[]> {
+    return (await this.client.listGroups()).map((g) => ({ group: g.name, state: stateNames[g.state]!, members: g.members }));
+  }
+
+  /**
+   * Members with their assignments, and per partition the committed offset (-1: none), the log end
+   * and the lag (log end minus the committed offset, or minus the log start when nothing is
+   * committed or retention passed it). Throws UNKNOWN_GROUP.
+   */
+  async describeGroup(group: string): Promise<GroupDescription> {
+    return describedGroup(await this.client.describeGroup(group));
+  }
+
+  /**
+   * What each partition's committed offset becomes; applied only with `execute: true`. Targets are
+   * clamped to the records the partition holds. Throws NON_EMPTY_GROUP while the group has members,
+   * UNKNOWN_TOPIC, INVALID_PARTITION.
+   */
+  resetOffsets(req: ResetOffsetsRequest): Promise<ResetPlanEntry[]> {
+    const [mode, value] = resetMode(req.target);
+    return this.client.resetOffsets({ group: req.group, topic: req.topic, partition: req.partition ?? -1, mode, value, execute: req.execute ?? false });
+  }
+
+  /** Deletes the group's committed offsets. Throws NON_EMPTY_GROUP while it has members, UNKNOWN_GROUP. */
+  deleteGroup(group: string): Promise<void> {
+    return this.client.deleteGroup(group);
+  }
+
   close(): Promise<void> {
     return this.client.close();
+  }
+}
+
+function describedGroup(f: GroupDescriptionFrame): GroupDescription {
+  const strategy = strategyNames[f.strategy];
+  if (strategy === undefined) throw new TributaryError('MALFORMED_FRAME', `the broker described group ${f.group} with strategy code ${f.strategy}`);
+  return {
+    group: f.group,
+    state: stateNames[f.state]!,
+    strategy,
+    generation: f.generation,
+    members: f.members.map((m) => ({ ...m, instanceId: m.instanceId === '' ? null : m.instanceId })),
+    partitions: f.partitions.map((p): PartitionLag => ({ ...p, lag: p.logEndOffset - Math.max(p.committed, p.logStartOffset) })),
+  };
+}
+
+function resetMode(target: ResetTarget): [ResetMode, number] {
+  switch (target.to) {
+    case 'earliest':
+      return [0, 0];
+    case 'latest':
+      return [1, 0];
+    case 'offset':
+      return [2, target.offset];
+    case 'datetime':
+      return [3, target.timestampMs];
+    case 'shift':
+      return [4, target.by];
   }
 }

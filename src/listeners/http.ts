@@ -1,5 +1,5 @@
-// The HTTP listener: /healthz for supervisors, /metrics for Prometheus, read-only views of topics and
-// mirrors, and the admin actions: pausing and resuming a mirror. Thin: it formats what the broker and
+// The HTTP listener: /healthz for supervisors, /metrics for Prometheus, read-only views of topics,
+// consumer groups and mirrors, and the admin actions: pausing and resuming a mirror. Thin: it formats what the broker and
 // the mirrors report. Reads are open like /metrics (a Prometheus on another host scrapes them); an
 // admin action needs the listener's own adminToken when one is set, and without one it is taken only
 // from a client on this machine (a loopback peer), so binding 0.0.0.0 for scrapes opens no admin door.
@@ -9,7 +9,8 @@ import net, { type AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type client from 'prom-client';
 import type { Broker } from '../broker/broker.ts';
-import { TributaryError, type ErrorName } from '../errors.ts';
+import { isTributaryError, TributaryError, type ErrorName } from '../errors.ts';
+import type { GroupState } from '../groups/types.ts';
 import type { MirrorControl } from '../mirror/status.ts';
 import { listenOn, tokenMatches } from './listen.ts';
 
@@ -71,6 +72,9 @@ export async function startHttpListener(opts: HttpListenerOptions): Promise<Http
     if (url.pathname === '/topics') return send(res, 200, opts.broker.listTopics());
     const topic = /^\/topics\/([^/]+)$/.exec(url.pathname);
     if (topic) return answer(res, () => opts.broker.describeTopic(decodePathPart(topic[1], 'topic')));
+    if (url.pathname === '/groups') return send(res, 200, groupList(opts.broker));
+    const group = /^\/groups\/([^/]+)$/.exec(url.pathname);
+    if (group) return answer(res, () => opts.broker.groups.describeGroup(decodePathPart(group[1], 'group')));
     if (url.pathname === '/mirrors') return send(res, 200, opts.mirrors?.statuses() ?? []);
     const mirror = /^\/mirrors\/([^/]+)$/.exec(url.pathname);
     if (mirror)
@@ -78,7 +82,7 @@ export async function startHttpListener(opts: HttpListenerOptions): Promise<Http
         const name = decodePathPart(mirror[1], 'mirror');
         return mirrorControl(name).status(name);
       });
-    send(res, 404, { error: 'NOT_FOUND', message: `no route ${url.pathname}; try /healthz, /metrics, /topics, /mirrors` });
+    send(res, 404, { error: 'NOT_FOUND', message: `no route ${url.pathname}; try /healthz, /metrics, /topics, /groups, /mirrors` });
   }
 
   function mirrorControl(name: string): MirrorControl {
@@ -112,6 +116,7 @@ export async function startHttpListener(opts: HttpListenerOptions): Promise<Http
 const errorStatus: Partial<Record<ErrorName, number>> = {
   UNKNOWN_TOPIC: 404,
   UNKNOWN_MIRROR: 404,
+  UNKNOWN_GROUP: 404,
   INVALID_TOPIC: 400,
   INVALID_REQUEST: 400,
   // A pause is written to disk before it is answered.
@@ -137,7 +142,21 @@ function isLoopback(address: string | undefined): boolean {
   return address === '::1' || (net.isIPv4(v4) && v4.startsWith('127.'));
 }
 
-function decodePathPart(raw: string, what: 'topic' | 'mirror'): string {
+/** Every group with its state, member count and lag summed over its partitions. */
+function groupList(broker: Broker): { group: string; state: GroupState; members: number; lag: number }[] {
+  return broker.groups.listGroups().flatMap((g) => {
+    try {
+      const lag = broker.groups.describeGroup(g.group).partitions.reduce((sum, p) => sum + p.lag, 0);
+      return [{ ...g, lag }];
+    } catch (err) {
+      // Listed for an offset of a topic deleted since: nothing left to show.
+      if (isTributaryError(err, 'UNKNOWN_GROUP')) return [];
+      throw err;
+    }
+  });
+}
+
+function decodePathPart(raw: string, what: 'topic' | 'mirror' | 'group'): string {
   try {
     return decodeURIComponent(raw);
   } catch {

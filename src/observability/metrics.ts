@@ -3,6 +3,8 @@
 
 import client from 'prom-client';
 import type { Broker } from '../broker/broker.ts';
+import { isTributaryError } from '../errors.ts';
+import type { GroupDescription } from '../groups/types.ts';
 import type { MqttMetricsSource } from '../listeners/mqtt/metrics.ts';
 import { mirrorStates, type MirrorStatus } from '../mirror/status.ts';
 
@@ -115,6 +117,7 @@ export function createMetricsRegistry(src: MetricsSources): client.Registry {
   metric('gauge', 'tributary_partition_next_offset', 'Next offset (log end) per partition.', partitionLabels, perPartition('nextOffset'));
   metric('gauge', 'tributary_partition_log_start_offset', 'First retained offset per partition.', partitionLabels, perPartition('logStartOffset'));
   metric('gauge', 'tributary_partition_bytes', 'Stored bytes per partition.', partitionLabels, perPartition('bytes'));
+  registerGroupMetrics(metric, broker);
   return registry;
 }
 
@@ -167,4 +170,29 @@ function registerMirrorMetrics(metric: MetricFactory, src: MirrorMetricsSource):
   metric('gauge', 'tributary_mirror_last_error_timestamp_seconds', 'When the last error happened, labelled with its code; absent before the first.', ['mirror', 'code'], () =>
     statuses().flatMap((s) => (s.lastError === null ? [] : [[{ mirror: s.name, code: s.lastError.code }, s.lastError.atMs / 1000] as const])),
   );
+}
+
+/**
+ * Consumer groups, named as kafka-exporter names them (kafka_consumergroup_* there). Read at scrape
+ * time from the coordinator and the offset store: groups × partitions samples, nothing per message.
+ */
+function registerGroupMetrics(metric: MetricFactory, broker: Broker): void {
+  const groups = oncePerTick(() => {
+    const out: { members: number; description: GroupDescription }[] = [];
+    for (const g of broker.groups.listGroups()) {
+      try {
+        out.push({ members: g.members, description: broker.groups.describeGroup(g.group) });
+      } catch (err) {
+        // Listed for an offset of a topic deleted since: nothing left to show.
+        if (!isTributaryError(err, 'UNKNOWN_GROUP')) throw err;
+      }
+    }
+    return out;
+  });
+  const perPartition = (read: (p: GroupDescription['partitions'][number]) => number) => () =>
+    groups().flatMap(({ description: d }) => d.partitions.map((p) => [{ consumergroup: d.group, topic: p.topic, partition: String(p.partition) }, read(p)] as const));
+  const labels = ['consumergroup', 'topic', 'partition'];
+  metric('gauge', 'tributary_consumergroup_members', 'Members of the consumer group.', ['consumergroup'], () => groups().map(({ members, description: d }) => [{ consumergroup: d.group }, members] as const));
+  metric('gauge', 'tributary_consumergroup_current_offset', 'Committed offset of the group per partition; -1 when nothing is committed.', labels, perPartition((p) => p.committed));
+  metric('gauge', 'tributary_consumergroup_lag', 'Records between the committed offset (or the first retained record when none is, or retention passed it) and the log end.', labels, perPartition((p) => p.lag));
 }

@@ -1,5 +1,5 @@
 // The /metrics scrape of a real broker, with every family populated (edge traffic and errors, MQTT,
-// a mirror), linted by Prometheus' own promtool: names, suffixes, HELP and TYPE lines.
+// a mirror, a consumer group), linted by Prometheus' own promtool: names, suffixes, HELP and TYPE lines.
 import { spawnSync } from 'node:child_process';
 import mqtt from 'mqtt';
 import pino from 'pino';
@@ -28,13 +28,14 @@ describe.runIf(hasPromtool || process.env.CI)('/metrics', () => {
     running.broker.createTopic({ name: 'm', partitions: 2 });
     await running.broker.produce({ topic: 'm', partition: 1, records: [rec('a'), rec('b')], acks: 1 });
     await running.broker.fetch('m', 1, 99, 1 << 20, 0).catch(() => undefined);
+    await running.broker.groups.commit({ group: 'lint', memberId: '', generation: -1, offsets: [{ topic: 'm', partition: 1, offset: 1, metadata: '' }] });
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${running.mqtt!.port}`, { protocolVersion: 4 });
     onCleanup(() => client.endAsync());
     await client.publishAsync('sensors/t-1', '21.5', { qos: 1 });
     await until(() => upstream.received.length >= 2, 'the mirror to ship');
 
     const scrape = await (await fetch(`http://127.0.0.1:${running.http!.port}/metrics`)).text();
-    for (const family of ['tributary_records_in_total', 'tributary_mqtt_publishes_in_total', 'tributary_mirror_shipped_records_total', 'tributary_errors_total', 'tributary_nodejs_active_handles'])
+    for (const family of ['tributary_records_in_total', 'tributary_mqtt_publishes_in_total', 'tributary_mirror_shipped_records_total', 'tributary_errors_total', 'tributary_nodejs_active_handles', 'tributary_consumergroup_lag', 'tributary_consumergroup_members'])
       expect(scrape).toMatch(new RegExp(`^${family}[{ ]`, 'm'));
     const lint = await runProcess('promtool', ['check', 'metrics'], { input: scrape });
     expect(lint.stdout + lint.stderr).toBe('');
