@@ -14,7 +14,8 @@ import type { Logger } from 'pino';
 import isSafeRegex from 'safe-regex2';
 import { TributaryError } from '../errors.ts';
 import { limits } from '../limits.ts';
-import type { StoredTopic } from '../broker/broker.ts';
+import type { OffsetStore, StoredOffset } from '../storage/offset-store.ts';
+import type { StoredTopic } from '../storage/log-store.ts';
 import { assign, type AssignMember, type AssignStrategy } from './assignors.ts';
 import { newGroup, owns, sameSubscription, subscribedTopics, type Group, type Member } from './member.ts';
 import { resetOffset, type ResetHost } from './offset-reset.ts';
@@ -35,32 +36,6 @@ export interface CoordinatorHost extends ResetHost {
   findTopic(name: string): StoredTopic | undefined;
   storedTopics(): StoredTopic[];
   addTopicsListener(listener: () => void): () => void;
-}
-
-/** A committed position as the offset store keeps it (topic by id). */
-export interface StoredGroupOffset {
-  topicId: number;
-  partition: number;
-  offset: number;
-  metadata: string;
-  commitMs: number;
-}
-
-/**
- * What the coordinator needs of the offset store (the broker hands in its OffsetStore): groups are
- * its readers named `g:<group>`. Declared here because only the broker may import src/storage.
- */
-export interface CoordinatorOffsets {
-  get(reader: string, topicId: number, partition: number): StoredGroupOffset | undefined;
-  list(reader: string): StoredGroupOffset[];
-  readers(prefix: string): string[];
-  /** Stored in the next group transaction, if `check` (run inside it) returns null. */
-  commit(reader: string, entries: readonly OffsetWrite['entries'][number][], check: () => TributaryError | null): Promise<void>;
-  deleteReader(reader: string): Promise<void>;
-  /** null: the group has members. */
-  setEmptySince(group: string, ms: number | null): Promise<void>;
-  /** Deletes up to `max` offsets of groups empty for longer than the retention; returns how many. */
-  expire(nowMs: number, retentionMs: number, isEmpty: (group: string) => boolean, max: number): number;
 }
 
 export interface CoordinatorOptions {
@@ -84,7 +59,7 @@ const EXPIRED_OFFSETS_PER_STEP = 2000;
 
 export class GroupCoordinator {
   private readonly host: CoordinatorHost;
-  private readonly offsets: CoordinatorOffsets;
+  private readonly offsets: OffsetStore;
   private readonly opts: CoordinatorOptions;
   private readonly log: Logger;
   /** Groups with members (or a join pending); a group without is only its stored offsets. */
@@ -96,7 +71,7 @@ export class GroupCoordinator {
   private closed = false;
   readonly counters = { joins: 0, rebalances: 0, evictions: 0, commits: 0 };
 
-  constructor(host: CoordinatorHost, offsets: CoordinatorOffsets, opts: CoordinatorOptions, logger: Logger) {
+  constructor(host: CoordinatorHost, offsets: OffsetStore, opts: CoordinatorOptions, logger: Logger) {
     this.host = host;
     this.offsets = offsets;
     this.opts = opts;
@@ -469,7 +444,7 @@ export class GroupCoordinator {
     });
   }
 
-  private named(o: StoredGroupOffset): CommittedOffset[] {
+  private named(o: StoredOffset): CommittedOffset[] {
     const topic = this.topicById(o.topicId);
     return topic ? [{ topic: topic.name, partition: o.partition, offset: o.offset, metadata: o.metadata, commitMs: o.commitMs }] : [];
   }

@@ -3,7 +3,7 @@
 
 import { TributaryError } from '../errors.ts';
 import { decodeRecordBatch, readBatchInfo } from '../format/record-batch.ts';
-import type { PartitionState, ReadResult, StoredTopic } from '../broker/broker.ts';
+import type { PartitionState, ReadResult, StoredTopic } from '../storage/log-store.ts';
 import type { ResetTarget } from './types.ts';
 
 export interface ResetHost {
