@@ -81,6 +81,20 @@ describe('offset commits', () => {
     ]);
   });
 
+  it('refuses commits from a connection the member left behind by joining again on another (UNKNOWN_MEMBER)', async () => {
+    const { port, admin } = await setup();
+    const first = await Member.connect(port, 'g', { topics: ['t'] }, 'a');
+    await first.join();
+    const again = Object.assign(await Member.connect(port, 'g', { topics: ['t'] }, 'a'), { memberId: first.memberId });
+    const joined = await again.join();
+    expect(joined.memberId).toBe(first.memberId);
+    expect(joined.generation).toBe(first.generation);
+    expect(await first.commit([{ topic: 't', partition: 0, offset: 1 }])).toBe('UNKNOWN_MEMBER');
+    expect(await admin.fetchOffsets('g', [{ topic: 't', partition: 0 }])).toEqual([{ offset: -1, metadata: '' }]);
+    expect(await again.commit([{ topic: 't', partition: 0, offset: 2 }])).toBe('OK');
+    expect(await admin.fetchOffsets('g', [{ topic: 't', partition: 0 }])).toEqual([{ offset: 2, metadata: '' }]);
+  });
+
   it('refuses a commit from outside the group (generation -1) while it has members with NON_EMPTY_GROUP; accepts it once empty', async () => {
     const { port, admin } = await setup();
     const { a, b } = await pair(port);
@@ -106,6 +120,8 @@ describe('offset commits', () => {
     const peer = await GroupPeer.connect(port, 'after');
     const groups = ok(await peer.call({ type: 'list-groups' }));
     expect(groups).toMatchObject({ groups: [{ name: 'g', state: 0, members: 0 }] });
+    // Membership is not kept: the old member id is unknown now.
+    expect(await Object.assign(new Member(peer, 'g'), { memberId: m.memberId, generation: 1 }).heartbeat()).toBe('UNKNOWN_MEMBER');
     const next = await Member.connect(port, 'g', { topics: ['t'] }, 'next');
     const joined = await next.join();
     expect(joined.generation).toBe(1);
