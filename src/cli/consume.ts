@@ -1,14 +1,18 @@
 // `tributary consume TOPIC`: prints records. Without --follow it reads up to the end of each
 // partition as it was when the command started (what `topics describe` showed), then exits; with
 // --follow it keeps long-polling until SIGINT, --max or --timeout-ms.
+// `tributary consume TOPIC --group G` reads as a member of consumer group G instead: the broker
+// assigns the partitions, it starts at the group's committed offsets (else at --from) and commits
+// what it printed after each poll (at-least-once), until SIGINT/SIGTERM, --max or --timeout-ms.
 
 import { isUtf8 } from 'node:buffer';
-import { InvalidArgumentError, type Command } from 'commander';
-import { Admin, Consumer, type ConsumedRecord } from '../client/index.ts';
-import { TributaryError } from '../errors.ts';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Admin, Consumer, GroupConsumer, type ConsumedRecord, type OffsetCommit } from '../client/index.ts';
+import { isTributaryError, TributaryError } from '../errors.ts';
 import { limits } from '../limits.ts';
 import { integer } from './args.ts';
 import { addConnectionOptions, connectOptions, type ConnectionFlags } from './connection.ts';
+import { UsageError } from './errors.ts';
 import { writeOut } from './output.ts';
 import { interruptOnSignal } from './signals.ts';
 
@@ -24,27 +28,40 @@ interface ConsumeFlags extends ConnectionFlags {
   follow?: boolean;
   format: 'value' | 'json';
   timeoutMs?: number;
+  group?: string;
+  from?: 'earliest' | 'latest';
 }
 
 export function registerConsume(program: Command): void {
   addConnectionOptions(program.command('consume').argument('<topic>', 'topic to read'))
     .description('print records of a topic, by default from the first one to the end of the log')
-    .option('-p, --partition <n>', 'read only this partition (default: all of them)', integer(0, limits.partitionsMax - 1))
-    .option('-o, --offset <offset>', 'where to start in each partition: an offset, earliest or latest', startOffset, 'earliest')
+    .addOption(new Option('-p, --partition <n>', 'read only this partition (default: all of them)').argParser(integer(0, limits.partitionsMax - 1)).conflicts('group'))
+    .addOption(new Option('-o, --offset <offset>', 'where to start in each partition: an offset, earliest or latest').argParser(startOffset).default('earliest').conflicts('group'))
+    .option('-g, --group <group>', 'read as a member of this consumer group: from its committed offsets, committing what was printed; runs until Ctrl-C')
+    .option('--from <where>', 'with --group: where a partition without a committed offset starts, earliest or latest (default latest)', resetPolicy)
     .option('-n, --max <n>', 'stop after this many records', integer(1))
     .option('-f, --follow', 'keep waiting for new records (until Ctrl-C) instead of stopping at the end of the log')
     .option('--format <format>', 'value: the value alone, one per line; json: a JSON object per line', format, 'value')
-    .option('--timeout-ms <ms>', 'stop when no record came for this long (an error unless --follow)', integer(1))
+    .option('--timeout-ms <ms>', 'stop when no record came for this long (an error unless --follow or --group)', integer(1))
     .addHelpText(
       'after',
       `
 --format json prints topic, partition, offset, timestampMs, key, value and headers. Keys and values
 are UTF-8 text, or base64 when a record holds bytes that are not UTF-8: its "encoding" says which.
 
+With --group G the broker assigns this member some of the topic's partitions (all of them while it
+is G's only member); each starts at G's committed offset, or at --from (earliest, or latest as
+Kafka's default) when G has none. What was printed is committed after each poll, so a restarted
+member goes on after the last committed record; one killed between printing and committing prints
+those records again. It runs until Ctrl-C or SIGTERM (then leaves the group), --max or --timeout-ms
+without a record (not an error with --group). --partition and --offset do not apply: the group
+assigns partitions, and its offsets are moved with tributary groups reset-offsets.
+
 Examples:
   $ tributary consume telemetry
   $ tributary consume telemetry --partition 2 --offset 1500 --max 10 --format json
   $ tributary consume alarms --offset latest --follow
+  $ tributary consume telemetry --group dashboard --from earliest   # share the partitions with other members
   $ tributary consume telemetry --format json | jq -r .key`,
     )
     .action(async (topic: string, opts: ConsumeFlags) => {
@@ -58,12 +75,19 @@ function startOffset(text: string): StartOffset {
   throw new InvalidArgumentError('expected an offset (0 or more), earliest or latest');
 }
 
+function resetPolicy(text: string): 'earliest' | 'latest' {
+  if (text === 'earliest' || text === 'latest') return text;
+  throw new InvalidArgumentError('expected earliest or latest');
+}
+
 function format(text: string): 'value' | 'json' {
   if (text === 'value' || text === 'json') return text;
   throw new InvalidArgumentError('expected value or json');
 }
 
 async function consume(topic: string, opts: ConsumeFlags): Promise<void> {
+  if (opts.group !== undefined) return consumeInGroup(topic, opts.group, opts);
+  if (opts.from !== undefined) throw new UsageError('--from applies to --group only (without a group, --offset says where to start)');
   const ends = await partitionEnds(topic, opts);
   const assigned = [...ends.entries()].filter(([, end]) => opts.follow || hasRecordsToPrint(opts.offset, end));
   if (assigned.length === 0) return;
@@ -98,6 +122,53 @@ async function consume(topic: string, opts: ConsumeFlags): Promise<void> {
         if (opts.follow) break;
         throw new TributaryError('TIMEOUT', `no record for ${opts.timeoutMs} ms before the end of ${topic} was reached`);
       }
+    }
+  } finally {
+    stop.dispose();
+    await consumer.close().catch(() => undefined);
+  }
+}
+
+/** Membership ended under a commit: the partitions' next owner prints those records again. */
+const LOST_MEMBERSHIP = ['UNKNOWN_MEMBER', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE', 'NOT_ASSIGNED'] as const;
+
+async function consumeInGroup(topic: string, group: string, opts: ConsumeFlags): Promise<void> {
+  const consumer = await GroupConsumer.connect({
+    ...connectOptions(opts),
+    group,
+    topics: [topic],
+    autoOffsetReset: opts.from ?? 'latest',
+    maxWaitMs: POLL_WAIT_MS,
+    // What was printed is committed right after printing, and only that: with --max, records handed
+    // out beyond it were not printed and must not be committed by close() either.
+    autoCommitIntervalMs: 0,
+  });
+  const stop = interruptOnSignal();
+  try {
+    let printed = 0;
+    let lastRecordMs = Date.now();
+    while (!stop.signal.aborted) {
+      const records = await consumer.poll();
+      const out: Buffer[] = [];
+      const next = new Map<number, OffsetCommit>();
+      for (const r of records) {
+        out.push(render(r, opts.format));
+        next.set(r.partition, { topic, partition: r.partition, offset: r.offset + 1 });
+        if (++printed === opts.max) break;
+      }
+      if (out.length > 0) {
+        await writeOut(Buffer.concat(out));
+        lastRecordMs = Date.now();
+      }
+      // Everything handed out was printed: commit every position, also where a partition started
+      // by --from without a record yet (a later member starts there, as with Kafka). Cut by --max:
+      // only what was printed.
+      const cut = out.length < records.length;
+      await consumer.commit(cut ? [...next.values()] : undefined).catch((err: unknown) => {
+        if (!LOST_MEMBERSHIP.some((code) => isTributaryError(err, code))) throw err;
+      });
+      if (printed === opts.max) break;
+      if (opts.timeoutMs !== undefined && Date.now() - lastRecordMs >= opts.timeoutMs) break;
     }
   } finally {
     stop.dispose();

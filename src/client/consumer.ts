@@ -1,6 +1,7 @@
 // The consumer: manually assigned partitions, client-side positions, one long-polled FETCH in flight
-// per partition. Positions live only here (there are no consumer groups or committed offsets), so a
-// dropped connection is simply reopened and fetching resumes where it was.
+// per partition. Positions live only here, so a dropped connection is simply reopened and fetching
+// resumes where it was. GroupConsumer (group-consumer.ts) drives one of these for its fetching: the
+// members marked @internal are its door in.
 
 import { asTributaryError, TributaryError } from '../errors.ts';
 import { decodeRecordBatch, readBatchInfo, splitBatches, verifyBatch } from '../format/record-batch.ts';
@@ -101,7 +102,9 @@ export class Consumer {
     const next = new Map<string, Assigned>();
     await Promise.all(
       assignments.map(async ({ topic: name, partition, offset }) => {
-        const topic = await this.topicRef(name);
+        let topic = await this.topicRef(name);
+        // The count is the one REGISTERED gave: a topic grown since then is registered again.
+        if (Number.isInteger(partition) && partition >= topic.partitions) topic = await this.topicRef(name, true);
         if (!Number.isInteger(partition) || partition < 0 || partition >= topic.partitions)
           throw new TributaryError('INVALID_PARTITION', `topic ${name} has no partition ${partition} (it has ${topic.partitions})`);
         const position = await this.resolveOffset(name, partition, offset ?? this.defaultOffset(name, partition));
@@ -190,6 +193,31 @@ export class Consumer {
     await this.conn.close();
   }
 
+  // ---- for GroupConsumer ----
+
+  /** @internal The current connection (a new one after a reconnect), for group requests on it. */
+  get connection(): EdgeClient {
+    return this.conn;
+  }
+
+  /** @internal Reopens a dropped connection, with every alias registered again; throws if the broker is unreachable. */
+  reconnect(): Promise<void> {
+    this.assertOpen();
+    return this.ensureConnected();
+  }
+
+  /** @internal The topic's alias on the current connection, registered (and with `create` created) on first use. */
+  async alias(topic: string, create = false): Promise<{ alias: number; partitions: number }> {
+    const ref = await this.topicRef(topic, false, create);
+    return { alias: ref.alias, partitions: ref.partitions };
+  }
+
+  /** @internal Drops the assignment at once: a running poll() returns what it has, fetches in flight are orphaned. */
+  unassign(): void {
+    this.assignments = new Map();
+    this.wake?.();
+  }
+
   // ---- fetching ----
 
   private startFetch(a: Assigned): void {
@@ -263,16 +291,18 @@ export class Consumer {
 
   // ---- topics and offsets ----
 
-  private topicRef(name: string): Promise<TopicRef> {
+  /** `refresh` registers a known topic again, under its alias, for its current partition count. */
+  private topicRef(name: string, refresh = false, create = false): Promise<TopicRef> {
     const known = this.topics.get(name);
-    if (known !== undefined) return Promise.resolve(known);
+    if (known !== undefined && !refresh) return Promise.resolve(known);
     let pending = this.registering.get(name);
     if (pending === undefined) {
-      const alias = this.nextAlias++;
+      const alias = known?.alias ?? this.nextAlias++;
       pending = this.conn
-        .register(alias, name, false)
+        .register(alias, name, create)
         .then((partitions) => {
-          const topic = { name, alias, partitions };
+          const topic = known ?? { name, alias, partitions };
+          topic.partitions = partitions;
           this.topics.set(name, topic);
           return topic;
         })

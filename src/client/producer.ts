@@ -630,14 +630,15 @@ function failBatch(batch: Batch, error: TributaryError): void {
   for (const sink of batch.sinks) sink.fail(error);
 }
 
-function toBytes(v: string | Uint8Array | null | undefined): Uint8Array | null {
+/** Shared with produce-batches.ts (PRODUCE_COMMIT carries the same records). */
+export function toBytes(v: string | Uint8Array | null | undefined): Uint8Array | null {
   if (v == null) return null;
   return typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
 }
 
 const NO_HEADERS: EdgeHeader[] = [];
 
-function toHeaders(headers: Record<string, string | Uint8Array | null> | undefined): EdgeHeader[] {
+export function toHeaders(headers: Record<string, string | Uint8Array | null> | undefined): EdgeHeader[] {
   if (headers === undefined) return NO_HEADERS;
   const keys = Object.keys(headers);
   if (keys.length === 0) return NO_HEADERS;

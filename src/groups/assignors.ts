@@ -20,14 +20,18 @@
 //    In particular members with the same subscriptions differ by at most one partition, so when every
 //    member subscribes to the same topics all counts are floor(n/m) or ceil(n/m) — also in the
 //    classic counter-case where round-robin would load the member with the most subscriptions.
-// 2. Few moves. A member keeps the partitions it held in the previous generation (those that still
-//    exist and that it still subscribes to; a partition two members claim stays with the first in
-//    member order), partitions nobody holds go to the least loaded subscriber (the partitions with the
-//    fewest subscribers first), and balance is then restored along shortest cost-reducing paths,
-//    moving partitions the holder only got in this round before ones it held before. With equal
-//    subscriptions this moves the minimum: each member keeps min(previous, its new share), and the
-//    members that end with ceil(n/m) are ones that held at least that many when there are such. With
-//    different subscriptions the balance is exact but the number of moves is not proven minimal.
+// 2. Few moves. A member keeps the partitions it held in the previous generation that still exist and
+//    that it still subscribes to (a partition two members claim stays with the first in member order),
+//    as far as balance allows:
+//    - when every member subscribes to the same topics (Kafka's constrained case), each keeps
+//      min(held, its share), the share being floor(n/m), or ceil(n/m) for n mod m members that held
+//      that many (first in member order); the rest fill the members below their share. That is the
+//      fewest moves any balanced assignment needs. One pass over the partitions.
+//    - otherwise every held partition is kept, partitions nobody holds go to their least loaded
+//      subscriber (those with the fewest subscribers first), and balance is then restored along
+//      shortest cost-reducing paths, moving partitions their holder only got in this round before ones
+//      it held. The balance is exact; the number of moves is not proven minimal. Each move costs a
+//      search of the group (members x topics), so a rebalance that moves many partitions costs more.
 
 export type AssignStrategy = 'sticky' | 'range' | 'roundrobin';
 export interface TopicPartitions { topic: string; partitions: number[] }
@@ -189,9 +193,10 @@ function stickyOwners(g: Layout): number[] {
   // level-2 or fewer, moves along paths between lower members cannot create one (such a path cannot
   // touch a member reachable from the top, or its end would be reachable too), so each level is done once.
   // Each move along a path lowers the sum of squared loads, so the loops end.
+  const active = [...load.keys()].filter((i) => g.subscribed[i].includes(true));
   for (let level = Math.max(0, ...load); level >= 2; level--) {
     for (;;) {
-      const path = shortestPath(g, load, ownedIn, level);
+      const path = shortestPath(g, load, ownedIn, active, level);
       if (path === null) break;
       for (const { from, to, topic } of path) give(pickToMove(g, owner, held, from, topic), to);
     }
@@ -228,7 +233,9 @@ function equalShares(owner: number[], members: number): number[] {
   const count = heldBy.map((list, i) => Math.min(list.length, quota[i]));
   let next = 0;
   const take = (i: number) => {
-    while (owner[next] !== -1) next++;
+    while (next < owner.length && owner[next] !== -1) next++;
+    // A miscount here is a bug: fail the rebalance rather than loop or leave a partition unassigned.
+    if (next === owner.length) throw new Error('assign: sticky shares exceed the partitions');
     owner[next] = i;
     count[i]++;
   };
@@ -251,13 +258,16 @@ interface Step { from: number; to: number; topic: number }
  * The least loaded, not the nearest: a member filled only to level-1 here could have to give a
  * partition away again at a lower level, one move more than needed.
  */
-function shortestPath(g: Layout, load: number[], ownedIn: number[][], level: number): Step[] | null {
+function shortestPath(g: Layout, load: number[], ownedIn: number[][], active: number[], level: number): Step[] | null {
   const via: (Step | null)[] = g.members.map(() => null);
   const seen = load.map((l) => l === level);
   const expanded = new Array<boolean>(g.topicNames.length).fill(false);
   const queue = [...load.keys()].filter((i) => seen[i]);
+  // Nobody reached can hold fewer than the least loaded member that subscribes to anything: the
+  // search stops when it reaches one (the nearest of the least loaded, as a full search would pick).
+  const lowest = Math.min(...active.map((i) => load[i]));
   let target = -1;
-  for (let head = 0; head < queue.length; head++) {
+  search: for (let head = 0; head < queue.length; head++) {
     const from = queue[head];
     for (let topic = 0; topic < expanded.length; topic++) {
       if (expanded[topic] || ownedIn[from][topic] === 0) continue;
@@ -267,6 +277,7 @@ function shortestPath(g: Layout, load: number[], ownedIn: number[][], level: num
         seen[to] = true;
         via[to] = { from, to, topic };
         if (load[to] <= level - 2 && (target === -1 || load[to] < load[target])) target = to;
+        if (target !== -1 && load[target] === lowest) break search;
         queue.push(to);
       }
     }
