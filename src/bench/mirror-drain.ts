@@ -23,8 +23,8 @@ import mqtt from 'mqtt';
 import { BrokerProcess, memoryText, processCpuSeconds, processFigures, type ProcessMemory } from './broker-process.ts';
 import { runEdgeRound, type EdgeRound, type EdgeSettings } from './edge-throughput.ts';
 import { EdgeSession } from './edge-session.ts';
+import { fillTopic, watchdog } from './fill.ts';
 import { findExecutable, MosquittoProcess } from './mqtt-throughput.ts';
-import { produceTemplate, writeSeq } from './produce-frame.ts';
 import { fmtInt, fmtMB, type BenchResult } from './results.ts';
 import { withTempDir } from './temp-dir.ts';
 
@@ -232,43 +232,8 @@ async function runPlainClient(mosquitto: MosquittoProcess, s: MirrorDrainSetting
 
 // ---- the backlog ----
 
-/** Produces exactly `records` records to TOPIC over one edge connection, acks=1, pre-encoded frames. */
-async function fill(broker: BrokerProcess, records: number, s: MirrorDrainSettings): Promise<void> {
-  const session = await EdgeSession.open(broker.edgePort, 'bench-fill');
-  try {
-    await session.register(1, TOPIC);
-    const template = produceTemplate({ alias: 1, acks: 1, records: s.fillRecordsPerFrame, valueBytes: s.payloadBytes });
-    // A slot is patched again only after its previous frame was acknowledged (see edge-load.ts).
-    const ring = Array.from({ length: s.fillWindow }, () => Buffer.from(template.bytes));
-    const frames = records / s.fillRecordsPerFrame;
-    let acked = 0;
-    await new Promise<void>((resolve, reject) => {
-      let nextSeq = 1;
-      const stall = watchdog(() => acked, s.stallTimeoutMs, (ms) => reject(new Error(`filling the backlog: no ACK for ${ms / 1000} s (${acked} of ${frames} frames)`)));
-      const send = () => {
-        session.cork();
-        while (nextSeq <= frames && nextSeq - 1 - acked < s.fillWindow) {
-          const frame = ring[nextSeq % s.fillWindow];
-          writeSeq(frame, template.seqAt, nextSeq++);
-          session.write(frame);
-        }
-        session.uncork();
-      };
-      session.onAck = (entries) => {
-        acked += entries.length;
-        if (acked < frames) return send();
-        stall.stop();
-        resolve();
-      };
-      session.onFailure = (err) => {
-        stall.stop();
-        reject(err);
-      };
-      send();
-    });
-  } finally {
-    session.close();
-  }
+function fill(broker: BrokerProcess, records: number, s: MirrorDrainSettings): Promise<void> {
+  return fillTopic(broker.edgePort, TOPIC, records, { recordsPerFrame: s.fillRecordsPerFrame, valueBytes: s.payloadBytes, window: s.fillWindow, stallTimeoutMs: s.stallTimeoutMs });
 }
 
 // ---- draining ----
@@ -408,22 +373,6 @@ function writeSyscalls(pid: number | 'self'): number | null {
 }
 
 /** Calls `onStall` once when `progress()` has not changed for timeoutMs; stop() disarms it. */
-function watchdog(progress: () => number, timeoutMs: number, onStall: (ms: number) => void): { stop(): void } {
-  let last = progress();
-  let lastChangeMs = performance.now();
-  const timer = setInterval(() => {
-    const now = progress();
-    if (now !== last) {
-      last = now;
-      lastChangeMs = performance.now();
-    } else if (performance.now() - lastChangeMs > timeoutMs) {
-      clearInterval(timer);
-      onStall(timeoutMs);
-    }
-  }, Math.min(1_000, timeoutMs));
-  return { stop: () => clearInterval(timer) };
-}
-
 // ---- rows ----
 
 function plainRow(p: PlainRound, s: MirrorDrainSettings): BenchResult {

@@ -7,6 +7,9 @@ import { runStorage } from './append.ts';
 import { BrokerProcess, memoryText, type ProcessMemory } from './broker-process.ts';
 import { runCodec } from './codec.ts';
 import { runEdgeThroughput } from './edge-throughput.ts';
+import { runGroupCommit } from './group-commit.ts';
+import { runGroupConsume } from './group-consume.ts';
+import { runGroupRebalance } from './group-rebalance.ts';
 import { runLatency } from './latency.ts';
 import { formatMachine, machineInfo } from './machine.ts';
 import { runMirrorDrain } from './mirror-drain.ts';
@@ -75,6 +78,9 @@ export async function runBench(opts: BenchOptions): Promise<number> {
   if (want('mqtt-session')) await attempt('mqtt-session', () => runMqttSession(s.mqttSession));
   // Its own mosquitto and broker child processes, restarted on one data dir between phases.
   if (want('mirror-drain')) await attempt('mirror-drain', () => runMirrorDrain(s.mirrorDrain));
+  if (want('group-rebalance')) await attempt('group-rebalance', () => runGroupRebalance(s.groupRebalance));
+  if (want('group-commit')) await attempt('group-commit', () => runGroupCommit(s.groupCommit));
+  if (want('group-consume')) await attempt('group-consume', () => runGroupConsume(s.groupConsume));
 
   if (opts.json) {
     const withVerdicts = results.map((r) => ({ ...r, verdict: verdict(r) }));

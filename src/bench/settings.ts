@@ -5,6 +5,9 @@
 import type { AppendSettings } from './append.ts';
 import type { CodecSettings } from './codec.ts';
 import type { EdgeSettings } from './edge-throughput.ts';
+import type { GroupCommitSettings } from './group-commit.ts';
+import type { GroupConsumeSettings } from './group-consume.ts';
+import type { GroupRebalanceSettings } from './group-rebalance.ts';
 import type { LatencySettings } from './latency.ts';
 import type { MirrorDrainSettings } from './mirror-drain.ts';
 import type { MqttSettings } from './mqtt-throughput.ts';
@@ -20,6 +23,9 @@ export interface BenchSettings {
   mqttIdle: MqttIdleSettings;
   mqttSession: MqttSessionSettings;
   mirrorDrain: MirrorDrainSettings;
+  groupRebalance: GroupRebalanceSettings;
+  groupCommit: GroupCommitSettings;
+  groupConsume: GroupConsumeSettings;
   /** Time the broker gets after startup before its idle RSS is read. */
   idleSettleMs: number;
 }
@@ -46,6 +52,20 @@ export const fullSettings: BenchSettings = {
     pollMs: 100,
     stallTimeoutMs: 15_000,
   },
+  groupRebalance: { members: [1, 3], partitions: 3, sessionTimeoutMs: 1000, runs: 11 },
+  groupCommit: {
+    cases: [
+      { members: 1, window: 1 },
+      { members: 1, window: 32 },
+      { members: 3, window: 32 },
+    ],
+    partitions: 3,
+    records: 3000,
+    sessionTimeoutMs: 10_000,
+    durationMs: 5000,
+    repeats: 5,
+  },
+  groupConsume: { records: 1_000_000, partitions: 3, valueBytes: VALUE_BYTES, members: [1, 3], sessionTimeoutMs: 1000, repeats: 5, stallTimeoutMs: 15_000 },
   idleSettleMs: 2000,
 };
 
@@ -58,5 +78,8 @@ export const quickSettings: BenchSettings = {
   mqttIdle: { ...fullSettings.mqttIdle, connections: [100], settleMs: 300 },
   mqttSession: { ...fullSettings.mqttSession, durationMs: 1000, messages: 2_000, repeats: 1 },
   mirrorDrain: { ...fullSettings.mirrorDrain, records: 20_000, ingest: { ...fullSettings.mirrorDrain.ingest, durationMs: 1000 }, ingestBacklogRecords: 50_000 },
+  groupRebalance: { ...fullSettings.groupRebalance, runs: 2 },
+  groupCommit: { ...fullSettings.groupCommit, durationMs: 1000, repeats: 1 },
+  groupConsume: { ...fullSettings.groupConsume, records: 60_000, repeats: 1 },
   idleSettleMs: 300,
 };

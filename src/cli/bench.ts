@@ -6,7 +6,7 @@ import { benchNames, type BenchName } from '../bench/names.ts';
 export function registerBench(program: Command): void {
   program
     .command('bench')
-    .description('measure append/read, codec, end-to-end throughput, ack latency and broker memory on this machine')
+    .description('measure append/read, codec, end-to-end throughput, ack latency, broker memory and consumer groups on this machine')
     .option('--only <names>', `comma-separated subset of: ${benchNames.join(', ')}`, only, [...benchNames])
     .option('--quick', 'short runs: a smoke test of about half a minute, not figures to quote')
     .option('--json', 'print machine-readable results')
@@ -19,7 +19,8 @@ afterwards. Figures are printed beside their targets; a missed target never fail
 Examples:
   $ tributary bench
   $ tributary bench --quick --only codec,append
-  $ tributary bench --only edge-1,edge-4,latency --json`,
+  $ tributary bench --only edge-1,edge-4,latency --json
+  $ tributary bench --only group-rebalance,group-commit,group-consume`,
     )
     .action(async (opts: { only: readonly BenchName[]; quick?: boolean; json?: boolean }) => {
       const { runBench } = await import('../bench/run.ts');

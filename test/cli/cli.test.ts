@@ -341,4 +341,19 @@ describe('tributary bench', () => {
     expect(r.stdout).toMatch(/^append\s+acks=all, /m);
     expect(r.stdout).not.toMatch(/^(read|edge|latency|rss)\s/m);
   }, 90_000);
+
+  it('--quick --only group-rebalance,group-commit,group-consume prints a row per consumer-group case', async () => {
+    const r = await run(['bench', '--quick', '--only', 'group-rebalance,group-commit,group-consume'], { timeoutMs: 150_000 });
+    expect(r.code, r.stderr).toBe(0);
+    for (const [from, to] of [[1, 2], [3, 4]]) {
+      expect(r.stdout).toMatch(new RegExp(`^group-rebalance\\s+join, ${from} → ${to} members: .* \\d+\\.\\d+ ms`, 'm'));
+      expect(r.stdout).toMatch(new RegExp(`^group-rebalance\\s+death, ${to} → ${from} members: .* -?\\d+\\.\\d+ ms`, 'm'));
+    }
+    expect(r.stdout).toMatch(/^group-commit\s+1 member \(all 3 partitions\), 1 in flight .*[\d,]+ commits\/s/m);
+    expect(r.stdout).toMatch(/^group-commit\s+3 members \(1 partition each\), 32 in flight .*[\d,]+ commits\/s/m);
+    expect(r.stdout).toMatch(/^group-consume\s+1 plain Consumer, .*[\d,]+ rec\/s/m);
+    expect(r.stdout).toMatch(/^group-consume\s+3 plain Consumers, .*[\d,]+ rec\/s/m);
+    expect(r.stdout).toMatch(/^group-consume\s+group of 1 .*[\d,]+ rec\/s, .*× plain, [\d,]+ handed out again/m);
+    expect(r.stdout).toMatch(/^group-consume\s+group of 3 .*[\d,]+ rec\/s, .*× plain, [\d,]+ handed out again/m);
+  }, 180_000);
 });
