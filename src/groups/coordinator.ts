@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import isSafeRegex from 'safe-regex2';
+import { topicNameProblem } from '../broker/topic-name.ts';
 import { TributaryError } from '../errors.ts';
 import { limits } from '../limits.ts';
 import type { OffsetStore, StoredOffset } from '../storage/offset-store.ts';
@@ -94,6 +95,11 @@ export class GroupCoordinator {
       const pattern = compilePattern(req.pattern);
       if (req.topics.length === 0 && pattern === null) throw new TributaryError('INVALID_REQUEST', 'a join needs topics or a pattern', { group: req.group });
       if (req.topics.length > limits.groupTopicsMax) throw new TributaryError('INVALID_REQUEST', `at most ${limits.groupTopicsMax} topics per join`, { group: req.group });
+      // A member keeps its subscription for as long as it lives: names no topic can have let one
+      // connection's 64 members hold +85 MB (joins of 1 MiB); legal names (≤ 249 characters) half that.
+      const bad = req.topics.findIndex((t) => topicNameProblem(t) !== null);
+      if (bad >= 0)
+        throw new TributaryError('INVALID_REQUEST', `topic ${bad} of the subscription is not a legal topic name (1-${limits.topicNameLengthMax} characters of [a-zA-Z0-9._-])`, { group: req.group });
       const sessionTimeoutMs = req.sessionTimeoutMs === 0 ? this.opts.sessionTimeoutMsDefault : req.sessionTimeoutMs;
       if (sessionTimeoutMs < limits.groupSessionTimeoutMsMin || sessionTimeoutMs > limits.groupSessionTimeoutMsMax)
         throw new TributaryError('INVALID_REQUEST', `session timeout must be ${limits.groupSessionTimeoutMsMin}..${limits.groupSessionTimeoutMsMax} ms`, { group: req.group });
@@ -125,14 +131,20 @@ export class GroupCoordinator {
     }
   }
 
+  /** The group, or a new one that memberForJoin registers once it has a member. */
   private groupForJoin(req: JoinRequest): Group {
-    let g = this.groups.get(req.group);
+    const g = this.groups.get(req.group);
     if (g) return g;
     if (this.groups.size >= limits.groupsMax) throw new TributaryError('GROUP_FULL', `at most ${limits.groupsMax} groups with members`, { group: req.group });
-    g = newGroup(req.group, req.strategy ?? 'sticky');
+    return newGroup(req.group, req.strategy ?? 'sticky');
+  }
+
+  // Only here: a join refused (unknown member id, a full connection) must leave no group behind, or
+  // refused joins naming new groups would fill the broker's groups and lock everyone else out.
+  private register(g: Group): void {
+    if (this.groups.get(g.name) === g) return;
     this.groups.set(g.name, g);
     this.offsets.setEmptySince(g.name, null).catch((err) => this.log.warn({ err, group: g.name }, 'could not record that the group has members'));
-    return g;
   }
 
   private memberForJoin(g: Group, req: JoinRequest): Member {
@@ -163,6 +175,7 @@ export class GroupCoordinator {
       pending: null,
       session: null,
     };
+    this.register(g);
     g.members.set(m.memberId, m);
     if (m.instanceId !== null) g.instances.set(m.instanceId, m.memberId);
     this.log.info({ group: g.name, member: m.memberId, client: m.clientId, instance: m.instanceId }, 'member joined');
@@ -178,7 +191,11 @@ export class GroupCoordinator {
     g.fenced.add(old.memberId);
     old.pending?.reject(new TributaryError('FENCED_INSTANCE', `instance ${old.instanceId} joined again as another member`, { group: g.name }));
     old.pending = null;
-    const m: Member = { ...old, memberId: `${old.clientId || 'member'}-${randomUUID()}`, owner, pending: null };
+    // The old session timer's callback names the old member, which is gone: refreshing it would never
+    // evict the new one. The new member's first touch starts its own.
+    if (old.session) clearTimeout(old.session);
+    old.session = null;
+    const m: Member = { ...old, memberId: `${old.clientId || 'member'}-${randomUUID()}`, owner, pending: null, session: null };
     g.members.set(m.memberId, m);
     g.instances.set(m.instanceId!, m.memberId);
     if (g.leader === old.memberId) g.leader = m.memberId;
@@ -451,7 +468,7 @@ export class GroupCoordinator {
       out.set(group, { group, state: 'empty', members: 0 });
     }
     for (const g of this.groups.values()) out.set(g.name, { group: g.name, state: g.state, members: g.members.size });
-    return [...out.values()].sort((a, b) => a.group.localeCompare(b.group));
+    return [...out.values()].sort((a, b) => byCodeUnit(a.group, b.group));
   }
 
   describeGroup(group: string): GroupDescription {
@@ -476,7 +493,7 @@ export class GroupCoordinator {
       const from = r.committed < 0 ? state.logStartOffset : Math.max(r.committed, state.logStartOffset);
       partitions.push({ ...r, logStartOffset: state.logStartOffset, logEndOffset: state.nextOffset, lag: state.nextOffset - from, memberId: owner.get(key) ?? '' });
     }
-    partitions.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+    partitions.sort((a, b) => byCodeUnit(a.topic, b.topic) || a.partition - b.partition);
     return {
       group,
       state: g?.state ?? 'empty',
@@ -553,6 +570,11 @@ function illegalGeneration(g: Group, generation: number): TributaryError {
   return new TributaryError('ILLEGAL_GENERATION', `generation ${generation} of group ${g.name} is not the current one (${g.generation})`, { group: g.name });
 }
 
+/** Names in UTF-16 code unit order (plain string comparison): localeCompare orders by the process's locale, differently per machine. */
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function validateGroupName(group: string): void {
   if (group.length === 0 || group.length > limits.groupNameMax)
     throw new TributaryError('INVALID_REQUEST', `a group name has 1..${limits.groupNameMax} characters`, { group: group.slice(0, 64) });
@@ -563,6 +585,9 @@ function compilePattern(source: string | null): RegExp | null {
   if (source.length > limits.groupPatternMax) throw new TributaryError('INVALID_REQUEST', `a topic pattern has at most ${limits.groupPatternMax} characters`);
   let re: RegExp;
   try {
+    // Compiled alone first: a source like `x)|(.*` is invalid, yet valid once wrapped, and would
+    // then escape the anchors and match far more than the whole names asked for.
+    new RegExp(source);
     re = new RegExp(`^(?:${source})$`);
   } catch (err) {
     throw new TributaryError('INVALID_REQUEST', `bad topic pattern: ${(err as Error).message}`);

@@ -3,6 +3,7 @@
 // JOIN_GROUP/JOINED and the admin frames, which name topics. At most edgeGroupRequestsInflightMax
 // unanswered per connection: a JOIN_GROUP waits for the rebalance, and a client must not pile up more.
 
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import type { Broker } from '../../broker/broker.ts';
 import { asTributaryError, TributaryError } from '../../errors.ts';
 import type { RecordInput } from '../../format/record-batch.ts';
@@ -54,7 +55,11 @@ const strategyCodes: Record<AssignStrategy, StrategyCode> = { range: 1, roundrob
 export class GroupRequests {
   private inflight = 0;
 
-  constructor(private readonly host: GroupRequestHost) {}
+  constructor(private readonly host: GroupRequestHost) {
+    // Each JOIN_GROUP waiting for a rebalance listens on the connection's signal. They are bounded by
+    // the in-flight limit; past Node's default of 10 it would print a "possible memory leak" warning.
+    setMaxListeners(getMaxListeners(host.signal) + limits.edgeGroupRequestsInflightMax, host.signal);
+  }
 
   handle(frame: GroupFrame): void {
     if (this.inflight >= limits.edgeGroupRequestsInflightMax)
@@ -119,7 +124,7 @@ export class GroupRequests {
       }
       case 'reset-offsets':
         return groups
-          .resetOffsets({ group: f.group, topic: f.topic, partition: f.partition < 0 ? undefined : f.partition, target: resetTarget(f), execute: f.execute })
+          .resetOffsets({ group: f.group, topic: f.topic, partition: f.partition === -1 ? undefined : f.partition, target: resetTarget(f), execute: f.execute })
           .then((entries) => ({ type: 'offsets-reset', corr: f.corr, entries }));
       case 'delete-group':
         return groups.deleteGroup(f.group).then(() => ({ type: 'ok', corr: f.corr }));
