@@ -153,6 +153,12 @@ export const limits = {
   groupMembersPerConnectionMax: 64,
   /** Group name length (characters). */
   groupNameMax: 249,
+  /** Members of all groups together: subscriptions are held in memory for as long as a member lives. */
+  groupMembersTotalMax: 10_000,
+  /** Characters of the topic names one join may list (16 KiB: 65 names of the longest kind). */
+  groupSubscriptionCharsMax: 16_384,
+  /** Groups with stored offsets (with or without members); a commit that would add one past it is GROUP_FULL. */
+  groupsStoredMax: 10_000,
   /** Topics one join may name. */
   groupTopicsMax: 1000,
   /** Characters of a join's topic pattern. */

@@ -296,6 +296,7 @@ export class Broker {
         return { topic, partition, batch: encodeBatch(b.records, topic, partition), records: b.records.length };
       });
       const results = await this.store.appendAtomic(items, req.flush, this.offsets.offsetWrite(write.reader, write.entries, write.check));
+      this.groups.committed(req.commit.group);
       for (const it of items) {
         this.counters.recordsIn += it.records;
         this.counters.bytesIn += it.batch.length;

@@ -15,7 +15,7 @@ import isSafeRegex from 'safe-regex2';
 import { topicNameProblem } from '../broker/topic-name.ts';
 import { TributaryError } from '../errors.ts';
 import { limits } from '../limits.ts';
-import type { OffsetStore, StoredOffset } from '../storage/offset-store.ts';
+import type { OffsetStore } from '../storage/offset-store.ts';
 import type { StoredTopic } from '../storage/log-store.ts';
 import { assign, type AssignMember, type AssignStrategy } from './assignors.ts';
 import { newGroup, owns, sameSubscription, subscribedTopics, type Group, type Member } from './member.ts';
@@ -67,6 +67,9 @@ export class GroupCoordinator {
   private readonly groups = new Map<string, Group>();
   /** Members each connection created, for the per-connection limit. */
   private readonly createdBy = new WeakMap<object, number>();
+  /** Members of all groups: what subscriptions may hold in memory is bounded by it. */
+  private memberCount = 0;
+  private stored: Set<string> | null = null;
   private readonly unsubscribe: () => void;
   private expiryTimer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -97,6 +100,8 @@ export class GroupCoordinator {
       if (req.topics.length > limits.groupTopicsMax) throw new TributaryError('INVALID_REQUEST', `at most ${limits.groupTopicsMax} topics per join`, { group: req.group });
       // A member keeps its subscription for as long as it lives: names no topic can have let one
       // connection's 64 members hold +85 MB (joins of 1 MiB); legal names (≤ 249 characters) half that.
+      if (req.topics.reduce((n, t) => n + t.length, 0) > limits.groupSubscriptionCharsMax)
+        throw new TributaryError('INVALID_REQUEST', `a subscription names at most ${limits.groupSubscriptionCharsMax} characters of topics`, { group: req.group });
       const bad = req.topics.findIndex((t) => topicNameProblem(t) !== null);
       if (bad >= 0)
         throw new TributaryError('INVALID_REQUEST', `topic ${bad} of the subscription is not a legal topic name (1-${limits.topicNameLengthMax} characters of [a-zA-Z0-9._-])`, { group: req.group });
@@ -157,6 +162,8 @@ export class GroupCoordinator {
     if (previousId !== undefined) return this.replaceStatic(g, g.members.get(previousId)!, req.owner);
     if (g.members.size >= limits.groupMembersMax)
       throw new TributaryError('GROUP_FULL', `group ${g.name} has ${limits.groupMembersMax} members`, { group: g.name });
+    if (this.memberCount >= limits.groupMembersTotalMax)
+      throw new TributaryError('GROUP_FULL', `the broker has ${limits.groupMembersTotalMax} group members`, { group: g.name });
     const created = this.createdBy.get(req.owner) ?? 0;
     if (created >= limits.groupMembersPerConnectionMax)
       throw new TributaryError('GROUP_FULL', `a connection may create at most ${limits.groupMembersPerConnectionMax} group members`, { group: g.name, client: req.clientId });
@@ -177,6 +184,7 @@ export class GroupCoordinator {
     };
     this.register(g);
     g.members.set(m.memberId, m);
+    this.memberCount++;
     if (m.instanceId !== null) g.instances.set(m.instanceId, m.memberId);
     this.log.info({ group: g.name, member: m.memberId, client: m.clientId, instance: m.instanceId }, 'member joined');
     return m;
@@ -281,6 +289,7 @@ export class GroupCoordinator {
     m.pending?.reject(new TributaryError('UNKNOWN_MEMBER', `member ${m.memberId} was removed (${why})`, { group: g.name }));
     m.pending = null;
     g.members.delete(m.memberId);
+    this.memberCount--;
     if (m.instanceId !== null && g.instances.get(m.instanceId) === m.memberId) g.instances.delete(m.instanceId);
     this.countCreated(m.owner, -1);
   }
@@ -386,7 +395,22 @@ export class GroupCoordinator {
     const refusal = write.check();
     if (refusal) throw refusal;
     await this.offsets.commit(write.reader, write.entries, write.check);
+    this.committed(req.group);
+  }
+
+  /** After a commit was stored (here or with a produce): counted, and the group has stored offsets. */
+  committed(group: string): void {
     this.counters.commits++;
+    this.storedGroups().add(group);
+  }
+
+  /**
+   * Names of the groups with stored offsets, loaded once; kept exact enough for the limit and the
+   * listings (commits add, deletes remove, an expiry reloads it). Bounded by groupsStoredMax plus
+   * the commits in flight when it was reached.
+   */
+  private storedGroups(): Set<string> {
+    return (this.stored ??= new Set(this.offsets.readers(READER_PREFIX).map((r) => r.slice(READER_PREFIX.length))));
   }
 
   /**
@@ -398,8 +422,14 @@ export class GroupCoordinator {
     if (req.offsets.length === 0) throw new TributaryError('INVALID_REQUEST', 'a commit needs at least one offset', { group: req.group });
     validateGroupName(req.group);
     const entries = req.offsets.map((o) => this.resolveOffset(o));
+    const reader = READER_PREFIX + req.group;
+    // Groups with offsets only cost no memory while idle, but every listing and /metrics scrape
+    // walks them: a client inventing group names must not grow those without bound.
+    const stored = this.storedGroups();
+    if (!stored.has(req.group) && stored.size >= limits.groupsStoredMax)
+      throw new TributaryError('GROUP_FULL', `the broker stores offsets of ${limits.groupsStoredMax} groups; delete unused ones (tributary groups delete)`, { group: req.group });
     const check = () => this.commitRefusal(req);
-    return { reader: READER_PREFIX + req.group, entries, check };
+    return { reader, entries, check };
   }
 
   private resolveOffset(o: OffsetEntry): OffsetWrite['entries'][number] {
@@ -442,7 +472,13 @@ export class GroupCoordinator {
   fetchOffsets(group: string, partitions?: { topic: string; partition: number }[]): CommittedOffset[] {
     validateGroupName(group);
     const reader = READER_PREFIX + group;
-    if (partitions === undefined) return this.offsets.list(reader).flatMap((o) => this.named(o));
+    if (partitions === undefined) {
+      const topics = new Map(this.host.storedTopics().map((t) => [t.id, t]));
+      return this.offsets.list(reader).flatMap((o) => {
+        const topic = topics.get(o.topicId);
+        return topic ? [{ topic: topic.name, partition: o.partition, offset: o.offset, metadata: o.metadata, commitMs: o.commitMs }] : [];
+      });
+    }
     return partitions.map(({ topic, partition }) => {
       const t = this.host.findTopic(topic);
       const o = t && this.offsets.get(reader, t.id, partition);
@@ -450,23 +486,11 @@ export class GroupCoordinator {
     });
   }
 
-  private named(o: StoredOffset): CommittedOffset[] {
-    const topic = this.topicById(o.topicId);
-    return topic ? [{ topic: topic.name, partition: o.partition, offset: o.offset, metadata: o.metadata, commitMs: o.commitMs }] : [];
-  }
-
-  private topicById(id: number): StoredTopic | undefined {
-    return this.host.storedTopics().find((t) => t.id === id);
-  }
-
   // ---- administration ----
 
   listGroups(): GroupSummary[] {
     const out = new Map<string, GroupSummary>();
-    for (const reader of this.offsets.readers(READER_PREFIX)) {
-      const group = reader.slice(READER_PREFIX.length);
-      out.set(group, { group, state: 'empty', members: 0 });
-    }
+    for (const group of this.storedGroups()) out.set(group, { group, state: 'empty', members: 0 });
     for (const g of this.groups.values()) out.set(g.name, { group: g.name, state: g.state, members: g.members.size });
     return [...out.values()].sort((a, b) => byCodeUnit(a.group, b.group));
   }
@@ -531,13 +555,16 @@ export class GroupCoordinator {
     const reader = READER_PREFIX + group;
     if (this.offsets.list(reader).length === 0) throw new TributaryError('UNKNOWN_GROUP', `no consumer group ${group}`, { group });
     await this.offsets.deleteReader(reader);
+    this.stored?.delete(group);
     this.log.info({ group }, 'group deleted');
   }
 
   /** Deletes the offsets of groups empty for longer than the retention; returns the records deleted. */
   expire(nowMs: number): number {
     try {
-      return this.offsets.expire(nowMs, this.opts.offsetsRetentionMs, (group) => !this.groups.has(group), EXPIRED_OFFSETS_PER_STEP);
+      const deleted = this.offsets.expire(nowMs, this.opts.offsetsRetentionMs, (group) => !this.groups.has(group), EXPIRED_OFFSETS_PER_STEP);
+      if (deleted > 0) this.stored = null;
+      return deleted;
     } catch (err) {
       this.log.error({ err }, 'offset expiry failed');
       return 0;

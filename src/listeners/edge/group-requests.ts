@@ -48,6 +48,9 @@ export interface GroupRequestHost {
   signal: AbortSignal;
 }
 
+/** Requests answered after a wait; the others are answered in the turn they arrive. */
+const waitingTypes: ReadonlySet<GroupFrame['type']> = new Set(['join-group', 'commit-offsets', 'produce-commit', 'reset-offsets', 'delete-group']);
+
 const strategyByCode: (AssignStrategy | null)[] = [null, 'range', 'roundrobin', 'sticky'];
 const stateCodes: Record<GroupState, GroupStateCode> = { empty: 0, rebalancing: 1, stable: 2, dead: 3 };
 const strategyCodes: Record<AssignStrategy, StrategyCode> = { range: 1, roundrobin: 2, sticky: 3 };
@@ -62,15 +65,19 @@ export class GroupRequests {
   }
 
   handle(frame: GroupFrame): void {
-    if (this.inflight >= limits.edgeGroupRequestsInflightMax)
+    // Only requests that wait (for a rebalance or a storage transaction) count against the limit:
+    // a burst of heartbeats or describes is answered at once and holds nothing.
+    const waits = waitingTypes.has(frame.type);
+    if (waits && this.inflight >= limits.edgeGroupRequestsInflightMax)
       return this.host.sendError(frame.corr, new TributaryError('THROTTLED', `at most ${limits.edgeGroupRequestsInflightMax} group requests in flight per connection`));
-    this.inflight++;
-    let answer: Promise<Frame>;
+    let answer: Frame | Promise<Frame>;
     try {
-      answer = Promise.resolve(this.answer(frame));
+      answer = this.answer(frame);
     } catch (err) {
-      answer = Promise.reject(err);
+      return this.fail(frame, err);
     }
+    if (!(answer instanceof Promise)) return this.host.send(answer);
+    this.inflight++;
     answer.then(
       (f) => {
         this.inflight--;
@@ -78,11 +85,15 @@ export class GroupRequests {
       },
       (err: unknown) => {
         this.inflight--;
-        const error = asTributaryError(err);
-        this.host.broker.countError(error);
-        if (!this.host.signal.aborted) this.host.sendError(frame.corr, error);
+        this.fail(frame, err);
       },
     );
+  }
+
+  private fail(frame: GroupFrame, err: unknown): void {
+    const error = asTributaryError(err);
+    this.host.broker.countError(error);
+    if (!this.host.signal.aborted) this.host.sendError(frame.corr, error);
   }
 
   private answer(f: GroupFrame): Frame | Promise<Frame> {
