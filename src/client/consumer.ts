@@ -3,7 +3,7 @@
 // dropped connection is simply reopened and fetching resumes where it was.
 
 import { asTributaryError, TributaryError } from '../errors.ts';
-import { decodeRecordBatch, readBatchInfo, splitBatches, verifyBatch } from '../format/record-batch.ts';
+import { decodeRecordBatch, readBatchInfo, splitBatches, verifyBatch, type DecodedRecord } from '../format/record-batch.ts';
 import { limits } from '../limits.ts';
 import type { RecordsFrame } from '../protocol/edge/frames.ts';
 import { EdgeClient, type ConnectOptions } from './connection.ts';
@@ -346,7 +346,7 @@ function decodeFetched(a: Assigned, from: number, frame: RecordsFrame): Fetched 
     covered += batch.length;
     const info = readBatchInfo(batch)!;
     if (!verifyBatch(batch)) throw new TributaryError('CORRUPT_MESSAGE', `batch at offset ${info.baseOffset} of ${where} failed its CRC check`);
-    for (const r of decodeRecordBatch(batch)) {
+    for (const r of decodeBatch(batch, info.baseOffset, where)) {
       if (r.offset < from) continue;
       records.push({
         topic: a.topic.name,
@@ -362,6 +362,20 @@ function decodeFetched(a: Assigned, from: number, frame: RecordsFrame): Fetched 
   }
   if (covered !== frame.batches.length) throw new TributaryError('CORRUPT_MESSAGE', `fetch answer for ${where} holds ${frame.batches.length - covered} bytes that are not a record batch`);
   return { records, next };
+}
+
+/**
+ * A batch's records, decompressed when a Kafka producer compressed it; a batch that cannot be read
+ * (a codec this build lacks, a bad stream, past batchDecompressedBytesMax) throws its error with
+ * the partition and offset in the message.
+ */
+function decodeBatch(batch: Buffer, baseOffset: number, where: string): DecodedRecord[] {
+  try {
+    return decodeRecordBatch(batch);
+  } catch (err) {
+    const e = readError(err);
+    throw new TributaryError(e.codeName, `batch at offset ${baseOffset} of ${where}: ${e.message}`, e.context, { cause: err });
+  }
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {
