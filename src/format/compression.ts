@@ -4,10 +4,10 @@
 // is for the places where Tributary itself must read the records (edge consumer, mirror, CLI).
 //
 // A few compressed bytes can stand for gigabytes, and a batch passes its CRC however much it
-// expands (the CRC covers the compressed bytes), so every codec is bounded BEFORE memory is taken:
-// the caller's bytesMax (limits.batchDecompressedBytesMax) is checked against the size the stream
-// declares (snappy), against what its block headers can yield at most (lz4, zstd: walked without
-// decompressing), or by the decompressor itself (gzip: zlib's maxOutputLength).
+// expands (the CRC covers the compressed bytes), so no codec may produce more than the caller's
+// bytesMax (limits.batchDecompressedBytesMax): checked before decompressing against the size the
+// stream declares (snappy) or what its block headers can yield at most (lz4, zstd: walked without
+// decompressing), or enforced by the decompressor itself (gzip: zlib's maxOutputLength).
 //
 // Codecs: gzip by node:zlib. snappy by snappyjs (pure JS), reading both the raw format (librdkafka,
 // kafkajs) and the xerial framing Kafka's Java client writes (snappy-java's SnappyOutputStream).
