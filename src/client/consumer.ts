@@ -346,7 +346,15 @@ function decodeFetched(a: Assigned, from: number, frame: RecordsFrame): Fetched 
     covered += batch.length;
     const info = readBatchInfo(batch)!;
     if (!verifyBatch(batch)) throw new TributaryError('CORRUPT_MESSAGE', `batch at offset ${info.baseOffset} of ${where} failed its CRC check`);
-    for (const r of decodeBatch(batch, info.baseOffset, where)) {
+    let decoded: DecodedRecord[];
+    try {
+      decoded = decodeBatch(batch, info.baseOffset, where);
+    } catch (err) {
+      // What came before it is delivered; the next fetch starts at this batch and throws then.
+      if (next > from) return { records, next };
+      throw err;
+    }
+    for (const r of decoded) {
       if (r.offset < from) continue;
       records.push({
         topic: a.topic.name,
