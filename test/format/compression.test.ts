@@ -157,6 +157,31 @@ describe('compressed record batches', () => {
     });
   });
 
+  it('1 GiB bombs within one append (gzip members, zstd RLE blocks, lz4 frames) are refused and RSS grows by less than 128 MiB', () => {
+    const gzipMember = zlib.gzipSync(Buffer.alloc(64 * 1024 * 1024));
+    const lz4Frame = encodeRecordBatch([{ timestampMs: 0, key: null, value: Buffer.alloc(4 * 1024 * 1024), headers: [] }], { compression: 'lz4' }).subarray(BATCH_HEADER_BYTES);
+    const rle: Buffer[] = [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x58])];
+    for (let i = 0; i < 8192; i++) {
+      const header = Buffer.alloc(4);
+      header.writeUIntLE(((128 * 1024) << 3) | (1 << 1) | (i === 8191 ? 1 : 0), 0, 3);
+      rle.push(header);
+    }
+    const bombs: [string, number, Buffer][] = [
+      ['gzip', Codec.gzip, Buffer.concat(Array<Buffer>(16).fill(gzipMember))],
+      ['zstd', Codec.zstd, Buffer.concat(rle)],
+      ['lz4', Codec.lz4, Buffer.concat(Array<Buffer>(200).fill(lz4Frame))],
+    ];
+    const header = encodeRecordBatch([{ timestampMs: 0, key: null, value: Buffer.from('x'), headers: [] }]);
+    const rssBefore = process.memoryUsage().rss;
+    let rssPeak = rssBefore;
+    for (const [name, codec, bomb] of bombs) {
+      expect(bomb.length, name).toBeLessThan(limits.appendBytesMax);
+      expect(checkBatchCompression(batchWithSection(codec, bomb, header))?.codeName, name).toBe('RECORD_TOO_LARGE');
+      rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+    }
+    expect(rssPeak - rssBefore).toBeLessThan(128 * 1024 * 1024);
+  });
+
   it('a bounded fuzz of mutated compressed sections gets a typed error or records, never anything else', () => {
     let seed = 7;
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
