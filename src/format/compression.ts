@@ -9,8 +9,9 @@
 // stream declares (snappy) or what its block headers can yield at most (lz4, zstd: walked without
 // decompressing), or enforced by the decompressor itself (gzip: zlib's maxOutputLength).
 //
-// Codecs: gzip by node:zlib. snappy by snappyjs (pure JS), reading both the raw format (librdkafka,
-// kafkajs) and the xerial framing Kafka's Java client writes (snappy-java's SnappyOutputStream).
+// Codecs: gzip by node:zlib. snappy by snappyjs (pure JS), reading both the raw format (librdkafka's
+// producer writes it, reading both) and the xerial framing of Kafka's Java client (snappy-java's
+// SnappyOutputStream) and kafka-python (its default).
 // lz4 by lz4-napi (LZ4 frame format, which Kafka uses since magic 1; prebuilt native binary, loaded
 // on first use so a platform without one only loses lz4). zstd by fzstd (pure JS, decompression
 // only: Tributary compresses no zstd). Imports nothing from src/ but the error table.
