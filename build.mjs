@@ -1,5 +1,7 @@
 // Bundles the server and CLI into dist/tributary.mjs. lmdb and @node-rs/crc32 are native addons that
 // find their binaries next to their own package.json, so they stay external and ship in node_modules.
+// lz4-napi, another, is loaded with createRequire when lz4 is first needed (src/format/compression.ts),
+// so esbuild never sees it and it too is taken from node_modules.
 // The bundle is ESM but contains CommonJS packages (pino, prom-client), which call require(): the
 // banner gives them one.
 import { build } from 'esbuild';

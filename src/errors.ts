@@ -35,6 +35,7 @@ export const ErrorCode = {
   NON_EMPTY_GROUP: 30,
   FENCED_INSTANCE: 31,
   GROUP_FULL: 32,
+  UNSUPPORTED_COMPRESSION: 33,
 } as const;
 
 export type ErrorName = keyof typeof ErrorCode;
@@ -42,7 +43,7 @@ export type ErrorName = keyof typeof ErrorCode;
 /** One sentence per code: what happened and what the client should do. */
 export const errorDescriptions: Record<ErrorName, string> = {
   UNKNOWN: 'An unexpected server error; the request may be retried.',
-  CORRUPT_MESSAGE: 'A stored batch failed its CRC-32C check; the read names topic, partition and offset.',
+  CORRUPT_MESSAGE: 'A stored batch failed its CRC-32C check, or its compressed records do not decompress; the read names topic, partition and offset.',
   OFFSET_OUT_OF_RANGE: 'The fetch offset is below logStartOffset or above nextOffset; reset to earliest or latest.',
   UNKNOWN_TOPIC: 'The topic does not exist and auto-creation is off (or not allowed for this request).',
   INVALID_TOPIC: 'The topic name breaks the rule [a-zA-Z0-9._-]{1,249} or is reserved.',
@@ -53,7 +54,7 @@ export const errorDescriptions: Record<ErrorName, string> = {
   UNSUPPORTED_VERSION: 'The protocol version is not supported by this broker.',
   NOT_AUTHORIZED: 'The token is missing or wrong.',
   UNKNOWN_ALIAS: 'The frame names a topic alias that was not registered on this connection.',
-  RECORD_TOO_LARGE: 'A record batch is larger than the broker accepts for one append.',
+  RECORD_TOO_LARGE: 'A record batch is larger than the broker accepts for one append, or its compressed records would decompress to more than 32 MiB.',
   STORAGE_FULL: 'The disk budget, the disk or the LMDB map is full; nothing was written. Retry later.',
   STORAGE_FAILED: 'Storage failed (for example fsync); the broker stopped accepting writes.',
   INVALID_REQUEST: 'A well-formed frame asked for something impossible (bad argument).',
@@ -73,6 +74,7 @@ export const errorDescriptions: Record<ErrorName, string> = {
   NON_EMPTY_GROUP: 'The group has members; stop them (or wait for their sessions to expire) first.',
   FENCED_INSTANCE: 'Another member joined with the same group instance id; this one is replaced.',
   GROUP_FULL: 'The group, the broker or this connection has as many group members as allowed.',
+  UNSUPPORTED_COMPRESSION: 'A record batch is compressed with a codec this broker cannot read (attributes bits 0-2 of 5-7, or its package missing on this machine); the message names it.',
 };
 
 const nameByCode = new Map<number, ErrorName>(

@@ -32,6 +32,14 @@ export const limits = {
   appendRecordsMax: 100_000,
   /** Bytes of one encoded batch (one append): a stored batch must fit the largest RECORDS frame. */
   appendBytesMax: 4 * 1024 * 1024 - 64,
+  /**
+   * Records section of one compressed batch once decompressed: 8 × appendBytesMax, above the ratio
+   * gzip or zstd reach on JSON telemetry, far below what a bomb would take (a 4 MiB lz4 batch can
+   * stand for 1 GiB). No more is ever allocated: gzip stops at it; snappy, lz4 and zstd are
+   * refused from what their headers declare before decompressing (lz4 and zstd count each
+   * compressed block at its maximum, 64 KiB–4 MiB and 128 KiB). Past it the batch is RECORD_TOO_LARGE.
+   */
+  batchDecompressedBytesMax: 32 * 1024 * 1024,
   /** Keepalive a client may ask for (smallest). */
   edgeKeepaliveMsMin: 100,
   /**

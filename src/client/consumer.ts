@@ -4,7 +4,7 @@
 // members marked @internal are its door in.
 
 import { asTributaryError, TributaryError } from '../errors.ts';
-import { decodeRecordBatch, readBatchInfo, splitBatches, verifyBatch } from '../format/record-batch.ts';
+import { decodeRecordBatch, readBatchInfo, splitBatches, verifyBatch, type DecodedRecord } from '../format/record-batch.ts';
 import { limits } from '../limits.ts';
 import type { RecordsFrame } from '../protocol/edge/frames.ts';
 import { EdgeClient, type ConnectOptions } from './connection.ts';
@@ -376,7 +376,15 @@ function decodeFetched(a: Assigned, from: number, frame: RecordsFrame): Fetched 
     covered += batch.length;
     const info = readBatchInfo(batch)!;
     if (!verifyBatch(batch)) throw new TributaryError('CORRUPT_MESSAGE', `batch at offset ${info.baseOffset} of ${where} failed its CRC check`);
-    for (const r of decodeRecordBatch(batch)) {
+    let decoded: DecodedRecord[];
+    try {
+      decoded = decodeBatch(batch, info.baseOffset, where);
+    } catch (err) {
+      // What came before it is delivered; the next fetch starts at this batch and throws then.
+      if (next > from) return { records, next };
+      throw err;
+    }
+    for (const r of decoded) {
       if (r.offset < from) continue;
       records.push({
         topic: a.topic.name,
@@ -392,6 +400,20 @@ function decodeFetched(a: Assigned, from: number, frame: RecordsFrame): Fetched 
   }
   if (covered !== frame.batches.length) throw new TributaryError('CORRUPT_MESSAGE', `fetch answer for ${where} holds ${frame.batches.length - covered} bytes that are not a record batch`);
   return { records, next };
+}
+
+/**
+ * A batch's records, decompressed when a Kafka producer compressed it; a batch that cannot be read
+ * (a codec this build lacks, a bad stream, past batchDecompressedBytesMax) throws its error with
+ * the partition and offset in the message.
+ */
+function decodeBatch(batch: Buffer, baseOffset: number, where: string): DecodedRecord[] {
+  try {
+    return decodeRecordBatch(batch);
+  } catch (err) {
+    const e = readError(err);
+    throw new TributaryError(e.codeName, `batch at offset ${baseOffset} of ${where}: ${e.message}`, e.context, { cause: err });
+  }
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {

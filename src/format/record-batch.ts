@@ -1,20 +1,27 @@
 // Kafka RecordBatch v2 (magic 2): the one on-disk and on-wire format of a batch of records.
 // Storage keeps batches byte for byte in this format, fetches return them unchanged, and a later Kafka
-// listener can serve them as they are. Pure module: no I/O, imports nothing else from src/.
+// listener can serve them as they are. Pure module: no I/O; imports from src/ only the compression
+// codecs beside it, the error table and the limits.
 //
 // Layout (big-endian), see https://kafka.apache.org/documentation/#recordbatch:
 //   0 baseOffset i64 | 8 batchLength i32 | 12 partitionLeaderEpoch i32 | 16 magic i8 | 17 crc u32 |
 //   21 attributes i16 | 23 lastOffsetDelta i32 | 27 baseTimestamp i64 | 35 maxTimestamp i64 |
 //   43 producerId i64 | 51 producerEpoch i16 | 53 baseSequence i32 | 57 recordCount i32 | 61 records
 // The CRC-32C covers attributes..end, not baseOffset: stamping the offset on append needs no recompute.
+// attributes bits 0–2 name the codec of the records section (compression.ts); Kafka producers'
+// batches may be compressed, Tributary's own encoder writes uncompressed ones unless asked.
 
 import { crc32c } from '@node-rs/crc32';
+import { TributaryError } from '../errors.ts';
+import { limits } from '../limits.ts';
+import { CODEC_MASK, Codec, compressRecords, decompressRecords, type CodecName } from './compression.ts';
 
 export const BATCH_HEADER_BYTES = 61;
 export const BATCH_MAGIC = 2;
 const LENGTH_PREFIX_BYTES = 12;
 const CRC_POS = 17;
 const CRC_START = 21;
+const ATTRIBUTES_POS = 21;
 
 export interface RecordHeader {
   key: string;
@@ -94,11 +101,30 @@ function headerKeyBytes(headers: readonly RecordHeader[], keyBytes: Uint8Array[]
   return size;
 }
 
+export interface EncodeOptions {
+  /** Codec of the records section; none by default. zstd is refused (no zstd compressor). */
+  compression?: CodecName;
+}
+
 /**
  * Encodes records as one batch with baseOffset 0 (storage stamps the real one) and a valid CRC.
  * Throws RangeError on an empty list: a batch holds at least one record.
  */
-export function encodeRecordBatch(records: readonly RecordInput[]): Buffer {
+export function encodeRecordBatch(records: readonly RecordInput[], options?: EncodeOptions): Buffer {
+  const codec = Codec[options?.compression ?? 'none'];
+  if (codec === Codec.none) return encodeUncompressed(records);
+  const plain = encodeUncompressed(records);
+  const section = compressRecords(codec, plain.subarray(BATCH_HEADER_BYTES));
+  const buf = Buffer.allocUnsafe(BATCH_HEADER_BYTES + section.length);
+  plain.copy(buf, 0, 0, BATCH_HEADER_BYTES);
+  section.copy(buf, BATCH_HEADER_BYTES);
+  buf.writeInt32BE(buf.length - LENGTH_PREFIX_BYTES, 8);
+  buf.writeInt16BE(codec, ATTRIBUTES_POS);
+  buf.writeUInt32BE(crc32c(buf.subarray(CRC_START)), CRC_POS);
+  return buf;
+}
+
+function encodeUncompressed(records: readonly RecordInput[]): Buffer {
   const count = records.length;
   if (count === 0) throw new RangeError('a record batch needs at least one record');
   let baseTs = records[0].timestampMs;
@@ -265,15 +291,26 @@ class Reader {
   }
 }
 
+/** The codec number in a batch's attributes (bits 0–2): 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd. */
+export function batchCodec(batch: Uint8Array): number {
+  return batch[ATTRIBUTES_POS + 1] & CODEC_MASK;
+}
+
 /**
- * Decodes a verified batch into records. Keys and values are views into `batch`.
- * Throws RangeError on a malformed record section (callers verify the CRC first).
+ * Decodes a verified batch into records. Keys and values are views into `batch`, or into its
+ * decompressed records section. Throws RangeError on a malformed record section (callers verify the
+ * CRC first), and TributaryError for a compressed section that cannot be read: UNSUPPORTED_COMPRESSION,
+ * CORRUPT_MESSAGE, or RECORD_TOO_LARGE past `decompressedBytesMax`.
  */
-export function decodeRecordBatch(batch: Uint8Array): DecodedRecord[] {
+export function decodeRecordBatch(batch: Uint8Array, decompressedBytesMax = limits.batchDecompressedBytesMax): DecodedRecord[] {
   const buf = toBuffer(batch);
   const info = readBatchInfo(buf);
   if (info === null) throw new RangeError('not a RecordBatch v2');
-  const r = new Reader(buf, BATCH_HEADER_BYTES);
+  const codec = batchCodec(buf);
+  const r =
+    codec === Codec.none
+      ? new Reader(buf, BATCH_HEADER_BYTES)
+      : new Reader(decompressRecords(codec, buf.subarray(BATCH_HEADER_BYTES, info.totalBytes), decompressedBytesMax), 0);
   const records: DecodedRecord[] = new Array(info.recordCount);
   for (let i = 0; i < info.recordCount; i++) {
     const length = r.zigzag();
@@ -293,4 +330,25 @@ export function decodeRecordBatch(batch: Uint8Array): DecodedRecord[] {
     records[i] = { offset, timestampMs, key, value, headers };
   }
   return records;
+}
+
+/**
+ * Whether a batch arriving at produce can be read back later, for produce paths that take a
+ * client's encoded batch (the Kafka listener): null when it can, else the error to answer with.
+ * An uncompressed batch is not looked into. A compressed one is decompressed (within
+ * limits.batchDecompressedBytesMax) and its records parsed, as Kafka's own broker does on produce,
+ * so nothing is stored that the edge consumer, the mirror or the CLI could not read:
+ * UNSUPPORTED_COMPRESSION (Kafka's UNSUPPORTED_COMPRESSION_TYPE) for a codec of 5–7 or one whose
+ * package is missing, CORRUPT_MESSAGE for data that does not decompress or parse, RECORD_TOO_LARGE
+ * past the decompressed limit. Call it after the CRC check.
+ */
+export function checkBatchCompression(batch: Uint8Array): TributaryError | null {
+  if (batchCodec(batch) === Codec.none) return null;
+  try {
+    decodeRecordBatch(batch);
+    return null;
+  } catch (err) {
+    if (err instanceof TributaryError) return err;
+    return new TributaryError('CORRUPT_MESSAGE', `compressed records section is malformed: ${(err as Error).message}`);
+  }
 }

@@ -411,9 +411,17 @@ export class Mirror {
         await sleep(FETCH_ERROR_PAUSE_MS, undefined, { signal }).catch(() => undefined);
         continue;
       }
-      const records: DecodedRecord[] = [];
-      // A fetch returns whole batches: the first may start below the cursor.
-      for (const batch of batches) for (const r of decodeRecordBatch(batch)) if (r.offset >= next) records.push(r);
+      const { records, unreadable } = decodeFetched(batches, next, bytesMax);
+      if (records.length === 0 && unreadable !== null) {
+        // A stored batch this build cannot read (produce refuses such batches, but a data dir can
+        // come from elsewhere): the rejection policy decides, as for a record the upstream refuses.
+        if (!this.refused(unreadable.err, pos, topic.name, partition, next, 'a stored batch cannot be read')) return;
+        // Skipped: passed over once everything before it is acknowledged.
+        p.pending.push({ offset: unreadable.lastOffset, sentMs: performance.now(), done: true });
+        this.advance(p);
+        next = unreadable.lastOffset + 1;
+        continue;
+      }
       if (records.length > 0) {
         try {
           this.cursors.reserve(pos, records[records.length - 1]!.offset);
@@ -475,7 +483,7 @@ export class Mirror {
    * A record the upstream refuses for good. onRejected skip: count it and go on (true). stop: fail
    * the mirror, leaving the cursor on it so `resume` retries it (false).
    */
-  private refused(err: TributaryError, pos: MirrorPosition, topic: string, partition: number, offset: number): boolean {
+  private refused(err: TributaryError, pos: MirrorPosition, topic: string, partition: number, offset: number, what = 'upstream rejected a record'): boolean {
     this.lastError = { code: err.codeName, message: err.message, atMs: Date.now() };
     if (this.cfg.onRejected === 'skip') {
       let counted = this.rejectedOffsets.get(pos);
@@ -488,14 +496,14 @@ export class Mirror {
       const now = Date.now();
       if (now - this.rejectLog.atMs < REJECT_LOG_INTERVAL_MS) this.rejectLog.unlogged++;
       else {
-        this.log.warn({ code: err.codeName, err: err.message, topic, partition, offset, alsoSkippedSinceLastWarning: this.rejectLog.unlogged }, 'upstream rejected a record; skipped (onRejected: skip)');
+        this.log.warn({ code: err.codeName, err: err.message, topic, partition, offset, alsoSkippedSinceLastWarning: this.rejectLog.unlogged }, `${what}; skipped (onRejected: skip)`);
         this.rejectLog = { atMs: now, unlogged: 0 };
       }
       return true;
     }
     if (!this.failed) {
       this.failed = true;
-      this.log.error({ code: err.codeName, err: err.message, topic, partition, offset }, 'upstream rejected a record; mirror failed until resumed (onRejected: stop)');
+      this.log.error({ code: err.codeName, err: err.message, topic, partition, offset }, `${what}; mirror failed until resumed (onRejected: stop)`);
       this.attempt?.abort();
     }
     return false;
@@ -516,4 +524,39 @@ export class Mirror {
     log.error({ offset: next, nextOffset: state.nextOffset }, 'mirror cursor beyond the end of the log; shipping from the end');
     return state.nextOffset;
   }
+}
+
+interface Fetched {
+  records: DecodedRecord[];
+  /** The first batch that could not be read, when no record came before it. */
+  unreadable: { err: TributaryError; lastOffset: number } | null;
+}
+
+/**
+ * The records at or past `next` of fetched batches (a fetch returns whole batches: the first may
+ * start below it). Decompressed batches can hold far more than the bytes read, so decoding stops
+ * once the records reach bytesMax; the rest is read again from the new cursor. Decoding also stops
+ * at a batch that cannot be read, which is reported only when it comes first.
+ */
+function decodeFetched(batches: Buffer[], next: number, bytesMax: number): Fetched {
+  const records: DecodedRecord[] = [];
+  let bytes = 0;
+  for (const batch of batches) {
+    let decoded: DecodedRecord[];
+    try {
+      decoded = decodeRecordBatch(batch);
+    } catch (err) {
+      if (records.length > 0) break;
+      const info = readBatchInfo(batch)!;
+      const e = err instanceof RangeError ? new TributaryError('CORRUPT_MESSAGE', err.message) : asTributaryError(err);
+      return { records, unreadable: { err: new TributaryError(e.codeName, `batch at offset ${info.baseOffset}: ${e.message}`, e.context), lastOffset: info.baseOffset + info.lastOffsetDelta } };
+    }
+    for (const r of decoded) {
+      if (r.offset < next) continue;
+      records.push(r);
+      bytes += (r.key?.length ?? 0) + (r.value?.length ?? 0);
+    }
+    if (bytes >= bytesMax) break;
+  }
+  return { records, unreadable: null };
 }
