@@ -2,9 +2,13 @@
 // the project's codec (requests encoded, responses decoded, frames cut by their size prefix).
 
 import net from 'node:net';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { parseConfig } from '../../src/config/load.ts';
+import { startTributary, type RunningTributary } from '../../src/main.ts';
 import { decodeResponse, encodeRequest, type ApiKeyNumber, type RequestInput, type ResponseBody } from '../../src/protocol/kafka/index.ts';
 import { merge, startTestBroker, type TestBroker } from './broker.ts';
-import { onCleanup } from './temp.ts';
+import { onCleanup, tempDir } from './temp.ts';
 
 export type KafkaTestBroker = TestBroker & { kafkaPort: number };
 
@@ -78,4 +82,22 @@ export class RawKafka {
     if (r.correlationId !== corr) throw new Error(`correlation id ${r.correlationId}, expected ${corr}`);
     return r.body;
   }
+}
+
+/** A broker whose log lines (JSON objects) are kept, for tests that assert what was logged. */
+export async function startKafkaBrokerWithLogs(kafka: Record<string, unknown> = {}): Promise<{ running: RunningTributary; kafkaPort: number; logs: Record<string, unknown>[] }> {
+  const logs: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const config = parseConfig(
+    { dataDir: tempDir(), listeners: { edge: { enabled: false }, http: { enabled: false }, mqtt: { enabled: false }, kafka: { enabled: true, host: '127.0.0.1', port: 0, ...kafka } } },
+    'test',
+  );
+  const running = await startTributary(config, pino({ level: 'info' }, stream));
+  onCleanup(() => running.close());
+  return { running, kafkaPort: running.kafka!.port, logs };
 }

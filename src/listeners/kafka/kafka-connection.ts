@@ -115,6 +115,7 @@ export class KafkaConnection {
     const header = decodeRequestHeader(frame);
     if (!header.ok) {
       const h = header as { apiKey?: number; apiVersion?: number; correlationId?: number };
+      this.clientId = headerClientId(frame) ?? this.clientId;
       if (header.reason === 'unsupported_version' && h.apiKey === ApiKey.ApiVersions) {
         this.answer(encodeResponse(ApiKey.ApiVersions, 0, h.correlationId!, apiVersions(KafkaError.UNSUPPORTED_VERSION)));
         return;
@@ -213,4 +214,14 @@ export class KafkaConnection {
 function localHost(socket: net.Socket): string {
   const address = socket.localAddress ?? '127.0.0.1';
   return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+/**
+ * The client id of a request header the codec refused (unknown API key or version): every request
+ * header version has it at the same place, after api key, version and correlation id.
+ */
+function headerClientId(frame: Buffer): string | null {
+  if (frame.length < 10) return null;
+  const length = frame.readInt16BE(8);
+  return length >= 0 && 10 + length <= frame.length ? frame.toString('utf8', 10, 10 + length) : null;
 }
