@@ -246,4 +246,17 @@ describe('Kafka listener: fetch, list offsets, metadata', () => {
     const fc = await raw2.request(ApiKey.FindCoordinator, 0, { key: 'g' });
     expect(fc).toMatchObject({ errorCode: 0, nodeId: 0, host: 'gw.example', port: 19092 });
   });
+
+  it('a broker stop ends a parked long-poll at once: the fetch is answered empty and the connection ends', async () => {
+    const b = await startKafkaBroker();
+    b.running.broker.createTopic({ name: 'stop', partitions: 1 });
+    const raw = await RawKafka.connect(b.kafkaPort);
+    const corr = raw.send(ApiKey.Fetch, 4, fetchBody('stop', 0, 0, { maxWaitMs: 60_000 }));
+    await expect.poll(() => b.running.broker.parkedFetches).toBe(1);
+    await b.stop();
+    const r = await raw.response(ApiKey.Fetch, 4);
+    expect(r.correlationId).toBe(corr);
+    expect(r.body.responses[0]!.partitions[0]!).toMatchObject({ errorCode: 0, highWatermark: 0n });
+    await raw.closed;
+  });
 });
