@@ -200,6 +200,8 @@ describe('Kafka listener: fetch, list offsets, metadata', () => {
     // Offset 1 sits in the first batch: it comes whole (records 0-2), and only it, although above max_bytes.
     expect(decodeRecordBatch(mid.records as Buffer).map((r) => r.offset)).toEqual([0, 1, 2]);
     expect(mid).toMatchObject({ errorCode: 0, highWatermark: 4n, logStartOffset: 0n });
+    const zero = (await raw.request(ApiKey.Fetch, 11, fetchBody('f', 0, 3, { partitionMaxBytes: 0 }))).responses[0]!.partitions[0]!;
+    expect(decodeRecordBatch(zero.records as Buffer).map((r) => r.offset)).toEqual([3]);
     const out = (await raw.request(ApiKey.Fetch, 11, fetchBody('f', 0, 9))).responses[0]!.partitions[0]!;
     expect(out).toMatchObject({ errorCode: KafkaError.OFFSET_OUT_OF_RANGE, highWatermark: 4n, logStartOffset: 0n });
     const unknown = (await raw.request(ApiKey.Fetch, 4, fetchBody('nothing', 0, 0))).responses[0]!.partitions[0]!;

@@ -40,7 +40,8 @@ async function read(ctx: KafkaContext, body: RequestBody<1>): Promise<Answer> {
   for (const t of body.topics) {
     const partitions: PartitionAnswer[] = [];
     for (const p of t.partitions) {
-      const part = await readPartition(ctx, t.topic, p.partition, Number(p.fetchOffset), Math.min(Math.max(p.partitionMaxBytes, 0), room));
+      // While room is left a partition gets at least one whole batch, whatever its partition_max_bytes.
+      const part = await readPartition(ctx, t.topic, p.partition, Number(p.fetchOffset), room <= 0 ? 0 : Math.max(1, Math.min(p.partitionMaxBytes, room)));
       bytes += part.bytes;
       room -= part.bytes;
       partitions.push(part.answer);
