@@ -102,6 +102,12 @@ describe.runIf((hasKcat && hasPython) || process.env.CI)('Kafka clients against 
     expect(out).toContain('partition 2, leader 0, replicas: 0, isrs: 0');
   });
 
+  it("the README's kcat quick start: kcat -P creates the topic (topics.autoCreate) and kcat -C prints the record with its header", async () => {
+    const b = await startKafkaBroker();
+    await kcat(b, ['-P', '-t', 'sensors', '-K', '\\t', '-H', 'unit=C'], 'dev1\t21.5\n');
+    expect(await kcat(b, ['-C', '-t', 'sensors', '-e', '-f', '%o %k=%s %h\n'])).toBe('0 dev1=21.5 unit=C\n');
+  });
+
   it('kcat -P → confluent-kafka, kafka-python and the edge consumer, keys, values and headers byte-exact', async () => {
     const b = await startKafkaBroker();
     b.running.broker.createTopic({ name: 'from-kcat', partitions: 1 });
