@@ -267,6 +267,8 @@ export const configSchema = z.strictObject({
           requestBytesMax: size({ min: limits.kafkaRequestBytesMin, max: limits.kafkaRequestBytesMax }).default(8 * 1024 * 1024),
           connectionsMax: intRange(1, limits.kafkaConnectionsMax).default(1000),
           inflightRequestsMax: intRange(1, limits.kafkaInflightRequestsMax).default(5),
+          // Bytes of Fetch answers being read or written, all Kafka connections together; one fetch reserves up to 12 MiB.
+          fetchBytesTotalMax: size({ min: limits.kafkaFetchReserveBytesMax, max: limits.kafkaFetchBytesTotalMax }).default(64 * 1024 * 1024),
         }),
       ),
       http: section(

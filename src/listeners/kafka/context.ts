@@ -18,6 +18,14 @@ export interface KafkaContext {
   clusterId: string;
   /** Aborted when the connection closes or the broker stops: long-polls end early. */
   signal: AbortSignal;
+  /**
+   * Reserves `bytes` of the listener's shared fetch budget for this request's answer, waiting in
+   * arrival order for room; false when the connection went away first. The connection gives it back
+   * once the kernel took the answer (or the connection closed).
+   */
+  reserveAnswer(bytes: number): Promise<boolean>;
+  /** Gives back what this request reserved, before its answer (a long-poll that waits again). */
+  releaseAnswer(): void;
 }
 
 // Each handler decodes its own body type; the table (api-table.ts) keys them by API.

@@ -2,7 +2,9 @@
 // runs up to inflightRequestsMax of them at once and writes their responses in request order, as
 // Kafka requires of pipelined requests. The socket is not read while that many are unanswered or
 // while more than limits.kafkaWriteQueueBytesMax of answers wait for the kernel, so what one
-// connection holds is bounded whatever its client sends.
+// connection holds is bounded whatever its client sends. Fetch answers also hold their bytes of the
+// listener's shared fetch budget until the kernel took them; a client whose answers the kernel has
+// taken none of for limits.kafkaWriteStallMs is closed, so one that stopped reading gives it back.
 //
 // Bad input is answered as Apache Kafka's broker answers it: ApiVersions of a version not served
 // gets a v0 body with UNSUPPORTED_VERSION (35) and the served ranges; any other unknown API or
@@ -14,6 +16,7 @@ import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.ts';
 import { limits } from '../../limits.ts';
 import { ApiKey, decodeRequest, decodeRequestHeader, encodeResponse, KafkaError, type ApiKeyNumber } from '../../protocol/kafka/index.ts';
+import type { ByteBudget } from '../edge/byte-budget.ts';
 import { LINGER_MS } from '../listen.ts';
 import { servedApi } from './api-table.ts';
 import type { KafkaContext } from './context.ts';
@@ -29,6 +32,8 @@ export interface KafkaConnectionHost {
   advertisedHost: string | null;
   advertisedPort: number | null;
   clusterId: string;
+  /** Bytes of Fetch answers being read or written, shared by every Kafka connection. */
+  fetchBudget: ByteBudget;
   closed: (conn: KafkaConnection) => void;
 }
 
@@ -37,6 +42,8 @@ interface Slot {
   done: boolean;
   /** null: no response (Produce acks 0). */
   response: Buffer | null;
+  /** Bytes of the fetch budget this request's answer holds. */
+  reserved: number;
 }
 
 export class KafkaConnection {
@@ -49,6 +56,12 @@ export class KafkaConnection {
   private clientId: string | null = null;
   private closing = false;
   private readonly remote: string;
+  /** Fetch budget held by answers handed to the socket and not yet taken by the kernel. */
+  private writtenReserved = 0;
+  /** Running while answers wait in the socket: the kernel taking none for kafkaWriteStallMs closes the connection. */
+  private stallTimer: NodeJS.Timeout | null = null;
+  /** The socket closed: requests still running give back what they reserve when they end. */
+  private gone = false;
 
   constructor(socket: net.Socket, host: KafkaConnectionHost) {
     this.socket = socket;
@@ -56,10 +69,21 @@ export class KafkaConnection {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.pump());
+    socket.on('drain', () => {
+      this.clearStall();
+      this.pump();
+    });
     socket.on('error', (err) => this.host.log.debug({ clientId: this.clientId, remote: this.remote, err: err.message }, 'kafka connection error'));
     socket.once('close', () => {
+      // No request read before the close is started after it.
+      this.closing = true;
+      this.gone = true;
       this.abort.abort();
+      this.clearStall();
+      // Answers never written and those the kernel never took give their budget back.
+      for (const slot of this.slots.splice(0)) this.releaseSlot(slot);
+      this.host.fetchBudget.release(this.writtenReserved);
+      this.writtenReserved = 0;
       this.host.closed(this);
     });
   }
@@ -144,18 +168,20 @@ export class KafkaConnection {
       this.answer(encodeResponse(ApiKey.ApiVersions, apiVersion, correlationId, apiVersions()));
       return;
     }
-    const slot: Slot = { done: false, response: null };
+    const slot: Slot = { done: false, response: null, reserved: 0 };
     this.slots.push(slot);
     const handler = api.handler;
     Promise.resolve()
-      .then(() => handler(this.context(), apiVersion, body.value as never))
+      .then(() => handler(this.context(slot), apiVersion, body.value as never))
       .then(
         (response) => {
+          if (this.gone) return this.releaseSlot(slot);
           slot.response = response === null ? null : encodeResponse(apiKey as ApiKeyNumber, apiVersion, correlationId, response as never);
           slot.done = true;
           this.flush();
         },
         (err: unknown) => {
+          this.releaseSlot(slot);
           // A handler answers every refusal in its response: reaching here is a bug, not client input.
           this.host.log.error({ clientId: this.clientId, remote: this.remote, apiKey, apiVersion, err }, 'kafka request failed: connection closed');
           this.close();
@@ -163,7 +189,7 @@ export class KafkaConnection {
       );
   }
 
-  private context(): KafkaContext {
+  private context(slot: Slot): KafkaContext {
     return {
       broker: this.host.broker,
       log: this.host.log,
@@ -172,25 +198,96 @@ export class KafkaConnection {
       advertisedPort: this.host.advertisedPort ?? this.socket.localPort!,
       clusterId: this.host.clusterId,
       signal: this.abort.signal,
+      reserveAnswer: (bytes) => this.reserve(slot, bytes),
+      releaseAnswer: () => this.releaseSlot(slot),
     };
+  }
+
+  private reserve(slot: Slot, bytes: number): Promise<boolean> {
+    const budget = this.host.fetchBudget;
+    const take = Math.min(bytes, budget.bytesMax);
+    if (this.gone) return Promise.resolve(false);
+    // A closing connection still answers a long-poll with what is there when the budget has room now.
+    if (budget.tryTake(take)) {
+      slot.reserved += take;
+      return Promise.resolve(true);
+    }
+    if (this.abort.signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const onAbort = () => {
+        cancel();
+        resolve(false);
+      };
+      const cancel = budget.wait(take, () => {
+        this.abort.signal.removeEventListener('abort', onAbort);
+        // Granted after the connection closed: nothing will answer, give it back at once.
+        if (this.abort.signal.aborted) {
+          budget.release(take);
+          return resolve(false);
+        }
+        slot.reserved += take;
+        resolve(true);
+      });
+      this.abort.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private releaseSlot(slot: Slot): void {
+    if (slot.reserved === 0) return;
+    const bytes = slot.reserved;
+    slot.reserved = 0;
+    this.host.fetchBudget.release(bytes);
   }
 
   /** An answer made at once, in turn with those still being made. */
   private answer(response: Buffer): void {
-    this.slots.push({ done: true, response });
+    this.slots.push({ done: true, response, reserved: 0 });
     this.flush();
   }
 
   private flush(): void {
     while (this.slots.length > 0 && this.slots[0]!.done) {
       const slot = this.slots.shift()!;
-      if (slot.response !== null && !this.socket.destroyed) this.socket.write(slot.response);
+      if (slot.response === null || this.socket.destroyed) {
+        this.releaseSlot(slot);
+        continue;
+      }
+      // The answer holds its budget until the kernel took it: what a client that does not read keeps.
+      const held = Math.min(slot.reserved, slot.response.length);
+      slot.reserved -= held;
+      this.releaseSlot(slot);
+      this.writtenReserved += held;
+      this.socket.write(slot.response, () => {
+        if (this.socket.destroyed) return;
+        this.writtenReserved -= held;
+        this.host.fetchBudget.release(held);
+        // The kernel took this answer: the stall clock starts again for what is still queued.
+        this.clearStall();
+        this.watchStall();
+      });
+      this.watchStall();
     }
     if (this.closing) {
       if (this.slots.length === 0) this.socket.end();
       return;
     }
     this.pump();
+  }
+
+  private watchStall(): void {
+    if (this.socket.writableLength > 0 && this.stallTimer === null && !this.socket.destroyed) this.stallTimer = setTimeout(() => this.stalled(), limits.kafkaWriteStallMs).unref();
+  }
+
+  private stalled(): void {
+    this.stallTimer = null;
+    if (this.socket.writableLength === 0) return;
+    this.fail({ writableBytes: this.socket.writableLength, stallMs: limits.kafkaWriteStallMs }, 'kafka client stopped reading its answers: connection closed');
+  }
+
+  private clearStall(): void {
+    if (this.stallTimer === null) return;
+    clearTimeout(this.stallTimer);
+    this.stallTimer = null;
   }
 
   private fail(context: Record<string, unknown>, msg: string): void {

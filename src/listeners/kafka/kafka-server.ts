@@ -5,6 +5,7 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.ts';
+import { ByteBudget } from '../edge/byte-budget.ts';
 import { listenOn } from '../listen.ts';
 import { KafkaConnection } from './kafka-connection.ts';
 
@@ -16,6 +17,7 @@ export interface KafkaServerOptions {
   requestBytesMax: number;
   connectionsMax: number;
   inflightRequestsMax: number;
+  fetchBytesTotalMax: number;
   /** Metadata's cluster id. */
   clusterId: string;
   broker: Broker;
@@ -27,9 +29,12 @@ export class KafkaServer {
   private readonly connections = new Set<KafkaConnection>();
   private readonly opts: KafkaServerOptions;
   private readonly log: Logger;
+  /** Bounds the Fetch answers all connections together hold, whatever their number. */
+  readonly fetchBudget: ByteBudget;
 
   private constructor(opts: KafkaServerOptions) {
     this.opts = opts;
+    this.fetchBudget = new ByteBudget(opts.fetchBytesTotalMax);
     this.log = opts.logger.child({ listener: 'kafka' });
     this.server = net.createServer((socket) => this.accept(socket));
   }
@@ -64,6 +69,7 @@ export class KafkaServer {
       advertisedHost: this.opts.advertisedHost,
       advertisedPort: this.opts.advertisedPort,
       clusterId: this.opts.clusterId,
+      fetchBudget: this.fetchBudget,
       closed: (c) => this.connections.delete(c),
     });
     this.connections.add(conn);

@@ -262,3 +262,29 @@ describe('Kafka listener: fetch, list offsets, metadata', () => {
     await raw.closed;
   });
 });
+
+describe('Kafka listener: the shared fetch budget', () => {
+  it('gives every reservation back once answers are written, and when a connection closes with fetches in flight', async () => {
+    const b = await startKafkaBroker({ listeners: { kafka: { fetchBytesTotalMax: '12MiB' } } });
+    b.running.broker.createTopic({ name: 'budget', partitions: 1 });
+    const budget = b.running.kafka!.fetchBudget;
+    const raw = await RawKafka.connect(b.kafkaPort);
+    for (let i = 0; i < 5; i++) await raw.request(ApiKey.Produce, 3, produceBody('budget', 0, batchOf([`v${i}`.repeat(1000)])));
+    // One reservation fills the whole budget: these fetches run one after the other, each answered.
+    const corrs = Array.from({ length: 4 }, (_, i) => raw.send(ApiKey.Fetch, 4, fetchBody('budget', 0, i, { maxBytes: 8 * 1024 * 1024 })));
+    for (const corr of corrs) expect((await raw.response(ApiKey.Fetch, 4)).correlationId).toBe(corr);
+    await expect.poll(() => budget.usedBytes).toBe(0);
+
+    const leaving = await RawKafka.connect(b.kafkaPort);
+    for (let i = 0; i < 5; i++) leaving.send(ApiKey.Fetch, 4, fetchBody('budget', 0, 5, { maxWaitMs: 30_000, maxBytes: 8 * 1024 * 1024 }));
+    // inflightRequestsMax (5): all five wait for records at once.
+    await expect.poll(() => b.running.broker.parkedFetches).toBe(5);
+    leaving.socket.destroy();
+    await expect.poll(() => b.running.broker.parkedFetches).toBe(0);
+    await expect.poll(() => budget.usedBytes).toBe(0);
+    expect(budget.waiters).toBe(0);
+    // The budget still serves others.
+    const after = await raw.request(ApiKey.Fetch, 4, fetchBody('budget', 0, 4));
+    expect(after.responses[0]!.partitions[0]!.errorCode).toBe(0);
+  });
+});

@@ -4,7 +4,9 @@
 // to its partitions. The response carries at most min(max_bytes, limits.kafkaFetchBytesMax) bytes
 // of batches, except that a partition read while room is left returns at least one whole batch, so
 // a batch larger than max_bytes is never stuck. High watermark = last stable offset = the next
-// offset (one node, no transactions); log start offset = the oldest offset retention kept.
+// offset (one node, no transactions); log start offset = the oldest offset retention kept. Each read
+// first reserves its largest answer from the listener's fetch budget (listeners.kafka.fetchBytesTotalMax),
+// so what all Kafka fetches hold together is bounded whatever the number of connections.
 
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { TributaryError } from '../../../errors.ts';
@@ -23,14 +25,17 @@ interface Answer {
 
 export async function fetch(ctx: KafkaContext, _version: number, body: RequestBody<1>): Promise<ResponseInput<1>> {
   const deadline = Date.now() + Math.min(Math.max(body.maxWaitMs, 0), limits.fetchWaitMsMax);
-  let answer = await read(ctx, body);
-  while (answer.bytes < Math.max(body.minBytes, 1) && !ctx.signal.aborted) {
+  // Every read holds its largest answer in the listener's fetch budget, reserved before it reads.
+  const reserveBytes = Math.min(Math.max(body.maxBytes, 0), limits.kafkaFetchBytesMax) + limits.appendBytesMax;
+  for (;;) {
+    if (!(await ctx.reserveAnswer(reserveBytes))) return { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses: [] };
+    const answer = await read(ctx, body);
     const waitMs = deadline - Date.now();
-    if (waitMs <= 0) break;
+    if (answer.bytes >= Math.max(body.minBytes, 1) || ctx.signal.aborted || waitMs <= 0)
+      return { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses: answer.responses };
+    ctx.releaseAnswer();
     await anyAppend(ctx, body, waitMs);
-    answer = await read(ctx, body);
   }
-  return { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses: answer.responses };
 }
 
 async function read(ctx: KafkaContext, body: RequestBody<1>): Promise<Answer> {
