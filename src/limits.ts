@@ -187,12 +187,6 @@ export const limits = {
   kafkaFetchReserveBytesMax: 8 * 1024 * 1024 + 4 * 1024 * 1024,
   /** Largest listeners.kafka.fetchBytesTotalMax. */
   kafkaFetchBytesTotalMax: 64 * 1024 * 1024 * 1024,
-  /**
-   * A Kafka connection whose answers wait in its socket this long without the kernel taking any
-   * (a client that stopped reading) is closed, giving back what its answers hold of the shared
-   * fetch budget. Kafka clients read on their own thread or event loop at once.
-   */
-  kafkaWriteStallMs: 60_000,
   /** Consumer-group requests one edge connection may have unanswered (a JOIN_GROUP waits for the rebalance). */
   edgeGroupRequestsInflightMax: 64,
 } as const;

@@ -269,6 +269,8 @@ export const configSchema = z.strictObject({
           inflightRequestsMax: intRange(1, limits.kafkaInflightRequestsMax).default(5),
           // Bytes of Fetch answers being read or written, all Kafka connections together; one fetch reserves up to 12 MiB.
           fetchBytesTotalMax: size({ min: limits.kafkaFetchReserveBytesMax, max: limits.kafkaFetchBytesTotalMax }).default(64 * 1024 * 1024),
+          // A client whose answers the kernel takes nothing of this long stopped reading: it is closed.
+          writeStallMs: duration({ min: 100, max: timerMsMax }).default(60_000),
         }),
       ),
       http: section(

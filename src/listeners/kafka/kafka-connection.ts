@@ -4,7 +4,7 @@
 // while more than limits.kafkaWriteQueueBytesMax of answers wait for the kernel, so what one
 // connection holds is bounded whatever its client sends. Fetch answers also hold their bytes of the
 // listener's shared fetch budget until the kernel took them; a client whose answers the kernel has
-// taken none of for limits.kafkaWriteStallMs is closed, so one that stopped reading gives it back.
+// taken none of for listeners.kafka.writeStallMs is closed, so one that stopped reading gives it back.
 //
 // Bad input is answered as Apache Kafka's broker answers it: ApiVersions of a version not served
 // gets a v0 body with UNSUPPORTED_VERSION (35) and the served ranges; any other unknown API or
@@ -32,6 +32,8 @@ export interface KafkaConnectionHost {
   advertisedHost: string | null;
   advertisedPort: number | null;
   clusterId: string;
+  /** A connection whose answers the kernel takes nothing of this long is closed. */
+  writeStallMs: number;
   /** Bytes of Fetch answers being read or written, shared by every Kafka connection. */
   fetchBudget: ByteBudget;
   closed: (conn: KafkaConnection) => void;
@@ -58,7 +60,7 @@ export class KafkaConnection {
   private readonly remote: string;
   /** Fetch budget held by answers handed to the socket and not yet taken by the kernel. */
   private writtenReserved = 0;
-  /** Running while answers wait in the socket: the kernel taking none for kafkaWriteStallMs closes the connection. */
+  /** Running while answers wait in the socket: the kernel taking none for writeStallMs closes the connection. */
   private stallTimer: NodeJS.Timeout | null = null;
   /** The socket closed: requests still running give back what they reserve when they end. */
   private gone = false;
@@ -275,13 +277,13 @@ export class KafkaConnection {
   }
 
   private watchStall(): void {
-    if (this.socket.writableLength > 0 && this.stallTimer === null && !this.socket.destroyed) this.stallTimer = setTimeout(() => this.stalled(), limits.kafkaWriteStallMs).unref();
+    if (this.socket.writableLength > 0 && this.stallTimer === null && !this.socket.destroyed) this.stallTimer = setTimeout(() => this.stalled(), this.host.writeStallMs).unref();
   }
 
   private stalled(): void {
     this.stallTimer = null;
     if (this.socket.writableLength === 0) return;
-    this.fail({ writableBytes: this.socket.writableLength, stallMs: limits.kafkaWriteStallMs }, 'kafka client stopped reading its answers: connection closed');
+    this.fail({ writableBytes: this.socket.writableLength, stallMs: this.host.writeStallMs }, 'kafka client stopped reading its answers: connection closed');
   }
 
   private clearStall(): void {

@@ -18,6 +18,7 @@ export interface KafkaServerOptions {
   connectionsMax: number;
   inflightRequestsMax: number;
   fetchBytesTotalMax: number;
+  writeStallMs: number;
   /** Metadata's cluster id. */
   clusterId: string;
   broker: Broker;
@@ -70,6 +71,7 @@ export class KafkaServer {
       advertisedPort: this.opts.advertisedPort,
       clusterId: this.opts.clusterId,
       fetchBudget: this.fetchBudget,
+      writeStallMs: this.opts.writeStallMs,
       closed: (c) => this.connections.delete(c),
     });
     this.connections.add(conn);

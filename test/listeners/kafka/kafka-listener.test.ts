@@ -288,3 +288,27 @@ describe('Kafka listener: the shared fetch budget', () => {
     expect(after.responses[0]!.partitions[0]!.errorCode).toBe(0);
   });
 });
+
+describe('Kafka listener: a client that stops reading', () => {
+  it('is closed after writeStallMs with its client id logged; its share of the fetch budget comes back and others are served', async () => {
+    const b = await startKafkaBrokerWithLogs({ writeStallMs: '500ms' });
+    b.running.broker.createTopic({ name: 'big', partitions: 1 });
+    const producer = await RawKafka.connect(b.kafkaPort);
+    // 12 batches of ~3.6 MB: each Fetch answer carries at least 8 MiB, more than loopback buffers take.
+    const value = Buffer.alloc(1200 * 1024, 7);
+    for (let i = 0; i < 12; i++) {
+      const r = await producer.request(ApiKey.Produce, 3, produceBody('big', 0, encodeRecordBatch([0, 1, 2].map((k) => ({ timestampMs: k, key: null, value, headers: [] })))));
+      expect(r.responses[0]!.partitionResponses[0]!.errorCode).toBe(0);
+    }
+    const reader = await RawKafka.connect(b.kafkaPort);
+    reader.socket.pause();
+    for (let i = 0; i < 5; i++) reader.send(ApiKey.Fetch, 4, fetchBody('big', 0, 0, { maxBytes: 8 * 1024 * 1024, partitionMaxBytes: 8 * 1024 * 1024 }), 'never-reads');
+    await expect.poll(() => b.logs.some((l) => l.clientId === 'never-reads' && String(l.msg).includes('stopped reading')), { timeout: 20_000 }).toBe(true);
+    // A paused socket does not see the close until it reads again.
+    reader.socket.resume();
+    await reader.closed;
+    await expect.poll(() => b.running.kafka!.fetchBudget.usedBytes).toBe(0);
+    const r = await producer.request(ApiKey.Fetch, 4, fetchBody('big', 0, 30));
+    expect(decodeRecordBatch(r.responses[0]!.partitions[0]!.records as Buffer)[0]!.offset).toBe(30);
+  });
+});
