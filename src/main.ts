@@ -121,7 +121,7 @@ async function startLocked(config: Config, logger: Logger, options: StartOptions
     if (h.enabled) {
       const registry = createMetricsRegistry({
         broker,
-        connections: () => ({ edge: edge?.connectionCount ?? 0, mqtt: mqtt?.connectionCount ?? 0 }),
+        connections: () => ({ edge: edge?.connectionCount ?? 0, mqtt: mqtt?.connectionCount ?? 0, kafka: kafka?.connectionCount ?? 0 }),
         mqtt: mqtt ?? undefined,
         mirrors: mirrors ?? undefined,
         edge: edge ?? undefined,

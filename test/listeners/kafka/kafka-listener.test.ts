@@ -312,3 +312,13 @@ describe('Kafka listener: a client that stops reading', () => {
     expect(decodeRecordBatch(r.responses[0]!.partitions[0]!.records as Buffer)[0]!.offset).toBe(30);
   });
 });
+
+describe('Kafka listener: metrics', () => {
+  it('counts open Kafka connections in tributary_connections{listener="kafka"}', async () => {
+    const b = await startKafkaBroker({ listeners: { http: { enabled: true, host: '127.0.0.1', port: 0 } } });
+    const raw = await RawKafka.connect(b.kafkaPort);
+    await raw.request(ApiKey.ApiVersions, 0, {});
+    const metrics = await (await fetch(`http://127.0.0.1:${b.running.http!.port}/metrics`)).text();
+    expect(metrics).toMatch(/^tributary_connections\{listener="kafka"\} 1$/m);
+  });
+});
