@@ -322,3 +322,32 @@ describe('Kafka listener: metrics', () => {
     expect(metrics).toMatch(/^tributary_connections\{listener="kafka"\} 1$/m);
   });
 });
+
+describe('Kafka listener: topic administration over raw requests', () => {
+  it('CreateTopics answers each topic: created, exists, bad partition count, bad replication factor, unknown config; validate_only creates nothing', async () => {
+    const b = await startKafkaBroker();
+    const raw = await RawKafka.connect(b.kafkaPort);
+    const topic = (name: string, numPartitions: number, replicationFactor = -1, configs: { name: string; value: string | null }[] = []) => ({ name, numPartitions, replicationFactor, assignments: [], configs });
+    const r = await raw.request(ApiKey.CreateTopics, 5, {
+      topics: [topic('ct-ok', 3, 1, [{ name: 'retention.bytes', value: '1048576' }]), topic('ct-zero', 0), topic('ct-huge', 5000), topic('ct-rf', 1, 2), topic('ct-cfg', 1, -1, [{ name: 'compression.type', value: 'gzip' }])],
+      timeoutMs: 1000,
+      validateOnly: false,
+    });
+    expect(r.topics.map((t) => [t.name, t.errorCode])).toEqual([
+      ['ct-ok', 0],
+      ['ct-zero', KafkaError.INVALID_PARTITIONS],
+      ['ct-huge', KafkaError.INVALID_PARTITIONS],
+      ['ct-rf', KafkaError.INVALID_REPLICATION_FACTOR],
+      ['ct-cfg', KafkaError.INVALID_CONFIG],
+    ]);
+    expect(r.topics[0]).toMatchObject({ numPartitions: 3, replicationFactor: 1 });
+    expect(b.running.broker.describeTopic('ct-ok').retentionBytes).toBe(1_048_576);
+    expect(b.running.broker.storedTopics().map((t) => t.name)).toEqual(['ct-ok']);
+    const again = await raw.request(ApiKey.CreateTopics, 5, { topics: [topic('ct-ok', 1), topic('ct-dry', 2)], timeoutMs: 1000, validateOnly: true });
+    expect(again.topics.map((t) => [t.name, t.errorCode])).toEqual([
+      ['ct-ok', KafkaError.TOPIC_ALREADY_EXISTS],
+      ['ct-dry', 0],
+    ]);
+    expect(b.running.broker.findTopic('ct-dry')).toBeUndefined();
+  });
+});

@@ -4,6 +4,7 @@
 
 import { TributaryError } from '../../../errors.ts';
 import { validateTopicName } from '../../../broker/topic-name.ts';
+import { limits } from '../../../limits.ts';
 import { KafkaError, type RequestBody, type ResponseInput } from '../../../protocol/kafka/index.ts';
 import type { KafkaContext } from '../context.ts';
 import { kafkaErrorOf } from '../error-map.ts';
@@ -19,6 +20,8 @@ export function createTopics(ctx: KafkaContext, _version: number, body: RequestB
         if (t.replicationFactor !== -1 && t.replicationFactor !== 1)
           return { name: t.name, errorCode: KafkaError.INVALID_REPLICATION_FACTOR, errorMessage: `replication factor ${t.replicationFactor}: this broker is one node (use 1 or -1)` };
         if (t.assignments.length > 0) return { name: t.name, errorCode: KafkaError.INVALID_REPLICA_ASSIGNMENT, errorMessage: 'replica assignments are not supported: one node holds every partition' };
+        if (t.numPartitions !== -1 && (t.numPartitions < 1 || t.numPartitions > limits.partitionsMax))
+          return { name: t.name, errorCode: KafkaError.INVALID_PARTITIONS, errorMessage: `partitions must be 1..${limits.partitionsMax} or -1 (the default), got ${t.numPartitions}` };
         const settings = parseTopicConfigs(t.configs);
         const spec = { name: t.name, partitions: t.numPartitions === -1 ? undefined : t.numPartitions, ...settings };
         if (body.validateOnly) {
