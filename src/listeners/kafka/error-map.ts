@@ -27,8 +27,15 @@ const byName: Partial<Record<ErrorName, number>> = {
   NOT_AUTHORIZED: KafkaError.TOPIC_AUTHORIZATION_FAILED,
 };
 
+/**
+ * UTF-16 units of an error message sent back: a message quotes the client's names, and a Kafka string
+ * carries at most 32767 bytes (3 bytes per unit at most, so 4096 units always fit).
+ */
+const ERROR_MESSAGE_UNITS_MAX = 4096;
+
 /** The Kafka error code and message for anything a broker call threw. */
 export function kafkaErrorOf(err: unknown): { errorCode: number; errorMessage: string } {
   const e = asTributaryError(err);
-  return { errorCode: byName[e.codeName] ?? KafkaError.UNKNOWN_SERVER_ERROR, errorMessage: e.message };
+  const message = e.message.length > ERROR_MESSAGE_UNITS_MAX ? `${e.message.slice(0, ERROR_MESSAGE_UNITS_MAX - 1)}…` : e.message;
+  return { errorCode: byName[e.codeName] ?? KafkaError.UNKNOWN_SERVER_ERROR, errorMessage: message };
 }

@@ -175,18 +175,28 @@ export class KafkaConnection {
     const handler = api.handler;
     Promise.resolve()
       .then(() => handler(this.context(slot), apiVersion, body.value as never))
+      // Encoded here, inside the chain: an answer the wire cannot carry ends in the failure branch below.
+      .then((response) => (response === null ? null : encodeResponse(apiKey as ApiKeyNumber, apiVersion, correlationId, response as never)))
       .then(
         (response) => {
           if (this.gone) return this.releaseSlot(slot);
-          slot.response = response === null ? null : encodeResponse(apiKey as ApiKeyNumber, apiVersion, correlationId, response as never);
+          slot.response = response;
           slot.done = true;
           this.flush();
         },
         (err: unknown) => {
           this.releaseSlot(slot);
-          // A handler answers every refusal in its response: reaching here is a bug, not client input.
-          this.host.log.error({ clientId: this.clientId, remote: this.remote, apiKey, apiVersion, err }, 'kafka request failed: connection closed');
-          this.close();
+          // The answers after this one could not keep their order: the connection ends now. A
+          // RangeError is an answer the wire cannot carry: a name the client sent that no longer fits
+          // a Kafka string once re-encoded (invalid UTF-8 becomes U+FFFD, 3 bytes per byte). Anything
+          // else is a bug: a handler answers every refusal in its response.
+          if (err instanceof RangeError)
+            this.fail({ apiKey, apiVersion, reason: 'unencodable_answer', error: err.message }, 'kafka answer cannot be encoded: connection closed');
+          else {
+            this.host.log.error({ clientId: this.clientId, remote: this.remote, apiKey, apiVersion, err }, 'kafka request failed: connection closed');
+            this.closing = true;
+            this.socket.destroy();
+          }
         },
       );
   }

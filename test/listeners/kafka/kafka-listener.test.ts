@@ -351,3 +351,38 @@ describe('Kafka listener: topic administration over raw requests', () => {
     expect(b.running.broker.findTopic('ct-dry')).toBeUndefined();
   });
 });
+
+describe('Kafka listener: names that make long answers', () => {
+  it('answers a 32000-character topic name with INVALID_TOPIC_EXCEPTION and a shortened message', async () => {
+    const b = await startKafkaBroker();
+    const raw = await RawKafka.connect(b.kafkaPort);
+    const name = 'a'.repeat(32_000);
+    const r = await raw.request(ApiKey.CreateTopics, 1, { topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 1000, validateOnly: false });
+    expect(r.topics[0]!.errorCode).toBe(KafkaError.INVALID_TOPIC_EXCEPTION);
+    expect(r.topics[0]!.errorMessage!.length).toBeLessThanOrEqual(4096);
+  });
+
+  it('closes, with a warning naming the client, a connection whose name cannot be echoed once re-encoded; the broker serves others', async () => {
+    const b = await startKafkaBrokerWithLogs();
+    const raw = await RawKafka.connect(b.kafkaPort);
+    // Metadata v1 naming one topic of 12,000 bytes 0xff: decoded as 12,000 U+FFFD, 36,000 bytes to echo.
+    const id = Buffer.from('echo-client');
+    const head = Buffer.alloc(10);
+    head.writeInt16BE(ApiKey.Metadata, 0);
+    head.writeInt16BE(1, 2);
+    head.writeInt32BE(9, 4);
+    head.writeInt16BE(id.length, 8);
+    const count = Buffer.alloc(4);
+    count.writeInt32BE(1);
+    const length = Buffer.alloc(2);
+    length.writeInt16BE(12_000);
+    const frame = Buffer.concat([head, id, count, length, Buffer.alloc(12_000, 0xff)]);
+    const size = Buffer.alloc(4);
+    size.writeInt32BE(frame.length);
+    raw.socket.write(Buffer.concat([size, frame]));
+    expect(await raw.nextFrame()).toBeNull();
+    expect(b.logs.some((l) => l.clientId === 'echo-client' && l.reason === 'unencodable_answer' && l.level === 40)).toBe(true);
+    const other = await RawKafka.connect(b.kafkaPort);
+    expect((await other.request(ApiKey.ApiVersions, 0, {})).errorCode).toBe(0);
+  });
+});
