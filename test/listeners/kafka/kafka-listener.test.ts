@@ -386,3 +386,34 @@ describe('Kafka listener: names that make long answers', () => {
     expect((await other.request(ApiKey.ApiVersions, 0, {})).errorCode).toBe(0);
   });
 });
+
+describe('Kafka listener: flexible versions', () => {
+  it('serves every API at the highest version it advertises (flexible encodings, tagged fields)', async () => {
+    const b = await startKafkaBroker();
+    const raw = await RawKafka.connect(b.kafkaPort);
+    const apis = (await raw.request(ApiKey.ApiVersions, 3, { clientSoftwareName: 't', clientSoftwareVersion: '1' })).apiKeys;
+    const max = (key: number) => apis.find((a) => a.apiKey === key)!.maxVersion;
+    const created = await raw.request(ApiKey.CreateTopics, max(ApiKey.CreateTopics), { topics: [{ name: 'flex', numPartitions: 1, replicationFactor: -1, assignments: [], configs: [] }, { name: 'flex-gone', numPartitions: 1, replicationFactor: -1, assignments: [], configs: [] }], timeoutMs: 1000, validateOnly: false });
+    expect(created.topics.map((t) => t.errorCode)).toEqual([0, 0]);
+    const meta = await raw.request(ApiKey.Metadata, max(ApiKey.Metadata), { topics: [{ topicId: '00000000-0000-0000-0000-000000000000', name: 'flex' }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+    expect(meta.topics[0]).toMatchObject({ errorCode: 0, name: 'flex' });
+    const produced = await raw.request(ApiKey.Produce, max(ApiKey.Produce), produceBody('flex', 0, batchOf(['f0', 'f1'])));
+    expect(produced.responses[0]!.partitionResponses[0]).toMatchObject({ errorCode: 0, baseOffset: 0n });
+    const fetched = await raw.request(ApiKey.Fetch, max(ApiKey.Fetch), fetchBody('flex', 0, 1));
+    expect(decodeRecordBatch(fetched.responses[0]!.partitions[0]!.records as Buffer).map((r) => r.value!.toString())).toEqual(['f0', 'f1']);
+    const listed = await raw.request(ApiKey.ListOffsets, max(ApiKey.ListOffsets), { replicaId: -1, isolationLevel: 0, topics: [{ name: 'flex', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }] }] });
+    expect(listed.topics[0]!.partitions[0]).toMatchObject({ errorCode: 0, offset: 2n });
+    const grown = await raw.request(ApiKey.CreatePartitions, max(ApiKey.CreatePartitions), { topics: [{ name: 'flex', count: 2, assignments: null }], timeoutMs: 1000, validateOnly: false });
+    expect(grown.results[0]!.errorCode).toBe(0);
+    const configs = await raw.request(ApiKey.DescribeConfigs, max(ApiKey.DescribeConfigs), { resources: [{ resourceType: 2, resourceName: 'flex', configurationKeys: ['retention.bytes'] }], includeSynonyms: true, includeDocumentation: true });
+    expect(configs.results[0]!.configs.map((c) => [c.name, c.value])).toEqual([['retention.bytes', '-1']]);
+    const coordinator = await raw.request(ApiKey.FindCoordinator, max(ApiKey.FindCoordinator), { keyType: 0, coordinatorKeys: ['g1', 'g2'] });
+    expect(coordinator.coordinators.map((c) => [c.key, c.nodeId, c.errorCode])).toEqual([
+      ['g1', 0, 0],
+      ['g2', 0, 0],
+    ]);
+    const deleted = await raw.request(ApiKey.DeleteTopics, max(ApiKey.DeleteTopics), { topics: [{ name: 'flex-gone', topicId: '00000000-0000-0000-0000-000000000000' }], timeoutMs: 1000 });
+    expect(deleted.responses.map((r) => [r.name, r.errorCode])).toEqual([['flex-gone', 0]]);
+    expect(b.running.broker.findTopic('flex-gone')).toBeUndefined();
+  });
+});
