@@ -174,6 +174,33 @@ export const limits = {
   /** Session timeouts a member may ask for (Kafka: group.min/max.session.timeout.ms). */
   groupSessionTimeoutMsMin: 500,
   groupSessionTimeoutMsMax: 1_800_000,
+  /** Largest listeners.kafka.requestBytesMax: one produce request holds at most this many bytes in memory per connection. */
+  kafkaRequestBytesMax: 100 * 1024 * 1024,
+  /** Smallest listeners.kafka.requestBytesMax: a Metadata or ApiVersions request with a long client id must fit. */
+  kafkaRequestBytesMin: 64 * 1024,
+  /** Concurrent Kafka connections a configuration may allow. */
+  kafkaConnectionsMax: 10_000,
+  /** Requests one Kafka connection may have unanswered, a configuration may allow (Kafka answers them in order). */
+  kafkaInflightRequestsMax: 64,
+  /**
+   * Bytes of record batches one Fetch response carries, whatever the client asks (its max_bytes is
+   * honoured below this); the first partition with data may add one whole batch above it, as Kafka
+   * does, so a batch larger than the client's max_bytes is never stuck.
+   */
+  kafkaFetchBytesMax: 8 * 1024 * 1024,
+  /**
+   * Bytes of answers one Kafka connection may have handed to its socket and not yet sent; above it
+   * the connection reads no further request until the kernel takes them (a client that stops reading
+   * holds at most this plus its requests in flight).
+   */
+  kafkaWriteQueueBytesMax: 16 * 1024 * 1024,
+  /**
+   * What one Kafka Fetch reserves from listeners.kafka.fetchBytesTotalMax before it reads: its
+   * largest answer, kafkaFetchBytesMax plus the one whole batch that may pass it.
+   */
+  kafkaFetchReserveBytesMax: 8 * 1024 * 1024 + 4 * 1024 * 1024,
+  /** Largest listeners.kafka.fetchBytesTotalMax. */
+  kafkaFetchBytesTotalMax: 64 * 1024 * 1024 * 1024,
   /** Consumer-group requests one edge connection may have unanswered (a JOIN_GROUP waits for the rebalance). */
   edgeGroupRequestsInflightMax: 64,
 } as const;

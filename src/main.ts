@@ -5,6 +5,7 @@ import { Broker } from './broker/broker.ts';
 import type { Config } from './config/schema.ts';
 import { EdgeServer } from './listeners/edge/edge-server.ts';
 import { startHttpListener, type HttpListener } from './listeners/http.ts';
+import { KafkaServer } from './listeners/kafka/kafka-server.ts';
 import { MqttListener } from './listeners/mqtt/mqtt-listener.ts';
 import type { Mirrors } from './mirror/mirrors.ts';
 import { createMetricsRegistry } from './observability/metrics.ts';
@@ -15,6 +16,7 @@ import { MqttPersistence } from './storage/mqtt-persistence.ts';
 export interface RunningTributary {
   broker: Broker;
   edge: EdgeServer | null;
+  kafka: KafkaServer | null;
   mqtt: MqttListener | null;
   http: HttpListener | null;
   /** The configured mirrors, running; null when none is configured. */
@@ -76,6 +78,7 @@ async function startLocked(config: Config, logger: Logger, options: StartOptions
   );
 
   let edge: EdgeServer | null = null;
+  let kafka: KafkaServer | null = null;
   let mqtt: MqttListener | null = null;
   let http: HttpListener | null = null;
   // Built before the listeners so the metrics can read them; started after, so a broken listener
@@ -97,6 +100,8 @@ async function startLocked(config: Config, logger: Logger, options: StartOptions
     const e = config.listeners.edge;
     if (e.enabled)
       edge = await EdgeServer.start({ ...e, broker, logger });
+    const k = config.listeners.kafka;
+    if (k.enabled) kafka = await KafkaServer.start({ ...k, clusterId: config.edgeId, broker, logger });
     const m = config.listeners.mqtt;
     if (m.enabled) {
       if (options.mqttPersistence === undefined) ownPersistence = new MqttPersistence(store, logger);
@@ -116,7 +121,7 @@ async function startLocked(config: Config, logger: Logger, options: StartOptions
     if (h.enabled) {
       const registry = createMetricsRegistry({
         broker,
-        connections: () => ({ edge: edge?.connectionCount ?? 0, mqtt: mqtt?.connectionCount ?? 0 }),
+        connections: () => ({ edge: edge?.connectionCount ?? 0, mqtt: mqtt?.connectionCount ?? 0, kafka: kafka?.connectionCount ?? 0 }),
         mqtt: mqtt ?? undefined,
         mirrors: mirrors ?? undefined,
         edge: edge ?? undefined,
@@ -128,23 +133,26 @@ async function startLocked(config: Config, logger: Logger, options: StartOptions
     await mirrors?.stop();
     await mqtt?.close();
     await edge?.close();
+    await kafka?.close();
     await http?.close();
     await ownPersistence?.destroy().catch((cleanupErr: unknown) => logger.error({ err: cleanupErr }, 'MQTT persistence failed to close'));
     await broker.close();
     throw err;
   }
-  logger.info({ mirrors: config.mirrors.length, dataDir: config.dataDir, edgePort: edge?.port, mqttPort: mqtt?.port, httpPort: http?.port, topics: broker.listTopics().length }, 'tributary started');
+  logger.info({ mirrors: config.mirrors.length, dataDir: config.dataDir, edgePort: edge?.port, kafkaPort: kafka?.port, mqttPort: mqtt?.port, httpPort: http?.port, topics: broker.listTopics().length }, 'tributary started');
 
   let closing: Promise<void> | null = null;
   return {
     broker,
     edge,
+    kafka,
     mqtt,
     http,
     mirrors,
     close: () =>
       (closing ??= (async () => {
         await edge?.close();
+        await kafka?.close();
         await mqtt?.close();
         await http?.close();
         // Mirrors read the log and persist their cursors in LMDB: stop them before it closes.

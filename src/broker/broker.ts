@@ -4,7 +4,7 @@
 
 import type { Logger } from 'pino';
 import { TributaryError, type ErrorName } from '../errors.ts';
-import { encodeRecordBatch, readBatchInfo, type RecordInput } from '../format/record-batch.ts';
+import { encodeRecordBatch, readBatchInfo, verifyBatch, type RecordInput } from '../format/record-batch.ts';
 import { limits } from '../limits.ts';
 import type { LogStartListener, LogStore, PartitionState, ProducerRef, ReadResult, RetentionFloor, StorageStats, StoredTopic } from '../storage/log-store.ts';
 import { MirrorCursors } from '../storage/mirror-cursors.ts';
@@ -84,6 +84,17 @@ export interface ProduceCommitRequest {
   flush: boolean;
 }
 
+/** One client-encoded batch for one partition (Broker.produceBatch). */
+export interface EncodedProduceRequest {
+  topic: string;
+  partition: number;
+  /** Exactly one RecordBatch v2; its base offset is overwritten in place when stored. */
+  batch: Buffer;
+  acks: AcksLevel;
+  /** Defaults to the broker's autoCreate setting. */
+  autoCreate?: boolean;
+}
+
 export interface ProduceResult {
   topic: string;
   partition: number;
@@ -130,6 +141,18 @@ function encodeBatch(records: RecordInput[], topic: StoredTopic, partition: numb
   if (batch.length > limits.appendBytesMax)
     throw new TributaryError('RECORD_TOO_LARGE', `batch of ${batch.length} bytes (max ${limits.appendBytesMax})`, { topic: topic.name, partition });
   return batch;
+}
+
+/** A client's batch is stored as sent only when it is whole, intact and its offsets are consecutive. */
+function checkClientBatch(batch: Buffer, topic: string, partition: number): number {
+  if (batch.length > limits.appendBytesMax)
+    throw new TributaryError('RECORD_TOO_LARGE', `batch of ${batch.length} bytes (max ${limits.appendBytesMax})`, { topic, partition });
+  const info = readBatchInfo(batch);
+  if (info === null || info.totalBytes !== batch.length) throw new TributaryError('INVALID_REQUEST', 'not exactly one RecordBatch v2 (magic 2)', { topic, partition });
+  if (!verifyBatch(batch)) throw new TributaryError('CORRUPT_MESSAGE', 'record batch fails its CRC-32C check', { topic, partition });
+  if (info.recordCount < 1 || info.recordCount > limits.appendRecordsMax || info.lastOffsetDelta + 1 !== info.recordCount)
+    throw new TributaryError('INVALID_REQUEST', `record count ${info.recordCount} does not match lastOffsetDelta ${info.lastOffsetDelta}`, { topic, partition });
+  return info.recordCount;
 }
 
 export class Broker {
@@ -302,6 +325,28 @@ export class Broker {
         this.counters.bytesIn += it.batch.length;
       }
       return results.map((r, i) => ({ topic: items[i]!.topic.name, partition: items[i]!.partition, baseOffset: r.baseOffset, duplicate: false }));
+    } catch (err) {
+      this.countError(err);
+      throw err;
+    }
+  }
+
+  /**
+   * Appends one RecordBatch v2 as a client encoded it (the Kafka listener): checked (magic 2,
+   * CRC-32C, record count against lastOffsetDelta), never decoded nor re-encoded; the store stamps
+   * its base offset, which the CRC does not cover. The caller refuses compressed batches it cannot
+   * serve before calling (src/listeners/kafka/batch-gate.ts).
+   */
+  async produceBatch(req: EncodedProduceRequest): Promise<ProduceResult> {
+    try {
+      this.counters.produceRequests++;
+      const topic = this.resolveTopic(req.topic, req.autoCreate);
+      const partition = this.choosePartition(topic, req.partition, null);
+      const recordCount = checkClientBatch(req.batch, topic.name, partition);
+      const result = await this.store.append(topic, partition, req.batch, undefined, req.acks === 'all');
+      this.counters.recordsIn += recordCount;
+      this.counters.bytesIn += req.batch.length;
+      return { topic: topic.name, partition, baseOffset: result.baseOffset, duplicate: false };
     } catch (err) {
       this.countError(err);
       throw err;

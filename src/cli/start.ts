@@ -81,13 +81,14 @@ function brokerEnv(): NodeJS.ProcessEnv {
 function explainStartupError(err: unknown, config: Config): unknown {
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
   if (e?.syscall !== 'listen' || (e.code !== 'EADDRINUSE' && e.code !== 'EACCES')) return err;
-  const { edge, mqtt, http } = config.listeners;
+  const { edge, mqtt, http, kafka } = config.listeners;
   const listeners: [boolean, number, string][] = [
     [edge.enabled, edge.port, 'listeners.edge.port'],
     [mqtt.enabled, mqtt.port, 'listeners.mqtt.port'],
     [mqtt.enabled && mqtt.ws.enabled, mqtt.ws.port, 'listeners.mqtt.ws.port'],
     [mqtt.enabled && mqtt.tls.enabled, mqtt.tls.port, 'listeners.mqtt.tls.port'],
     [http.enabled, http.port, 'listeners.http.port'],
+    [kafka.enabled, kafka.port, 'listeners.kafka.port'],
   ];
   const key = listeners.find(([enabled, port]) => enabled && port === e.port)?.[2] ?? 'listeners.edge.port';
   const reason = e.code === 'EADDRINUSE' ? 'address already in use' : 'permission denied';

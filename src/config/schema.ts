@@ -254,6 +254,25 @@ export const configSchema = z.strictObject({
               ctx.addIssue({ code: 'custom', path: ['keepaliveMs'], input: edge.keepaliveMs, message: `a duration not above listeners.edge.keepaliveMsMax (${formatDuration(edge.keepaliveMsMax)})` });
           }, alongsideOtherIssues),
       ),
+      // The Kafka wire protocol (src/listeners/kafka). Off by default until it has SASL and ACLs: on,
+      // any client that reaches the port reads and writes every topic.
+      kafka: section(
+        z.strictObject({
+          enabled: z.boolean().default(false),
+          host: host().default('0.0.0.0'),
+          port: intRange(0, 65535).default(9092),
+          // What Metadata and FindCoordinator tell clients to connect to; null: the address and port the client reached.
+          advertisedHost: nonEmptyString('a host name or address, or null').nullable().default(null),
+          advertisedPort: intRange(1, 65535).nullable().default(null),
+          requestBytesMax: size({ min: limits.kafkaRequestBytesMin, max: limits.kafkaRequestBytesMax }).default(8 * 1024 * 1024),
+          connectionsMax: intRange(1, limits.kafkaConnectionsMax).default(1000),
+          inflightRequestsMax: intRange(1, limits.kafkaInflightRequestsMax).default(5),
+          // Bytes of Fetch answers being read or written, all Kafka connections together; one fetch reserves up to 12 MiB.
+          fetchBytesTotalMax: size({ min: limits.kafkaFetchReserveBytesMax, max: limits.kafkaFetchBytesTotalMax }).default(64 * 1024 * 1024),
+          // A client whose answers the kernel takes nothing of this long stopped reading: it is closed.
+          writeStallMs: duration({ min: 100, max: timerMsMax }).default(60_000),
+        }),
+      ),
       http: section(
         z.strictObject({
           enabled: z.boolean().default(true),

@@ -64,6 +64,18 @@ describe('defaults', () => {
           writeBytesTotalMax: 64 * MiB,
           partialFrameBytesTotalMax: 64 * MiB,
         },
+        kafka: {
+          enabled: false,
+          host: '0.0.0.0',
+          port: 9092,
+          advertisedHost: null,
+          advertisedPort: null,
+          requestBytesMax: 8 * MiB,
+          connectionsMax: 1000,
+          inflightRequestsMax: 5,
+          fetchBytesTotalMax: 64 * MiB,
+          writeStallMs: 60_000,
+        },
         http: { enabled: true, host: '0.0.0.0', port: 8088, adminToken: null },
         mqtt: {
           enabled: true,

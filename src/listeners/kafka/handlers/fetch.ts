@@ -1,0 +1,106 @@
+// Fetch (key 1, v4+): whole stored batches from the one holding each fetch offset, as stored (Kafka
+// clients drop the records below their offset). Long-polls up to max_wait_ms (capped at
+// limits.fetchWaitMsMax) until min_bytes are available across the request, waking on the appends
+// to its partitions. The response carries at most min(max_bytes, limits.kafkaFetchBytesMax) bytes
+// of batches, except that a partition read while room is left returns at least one whole batch, so
+// a batch larger than max_bytes is never stuck. High watermark = last stable offset = the next
+// offset (one node, no transactions); log start offset = the oldest offset retention kept. Each read
+// first reserves its largest answer from the listener's fetch budget (listeners.kafka.fetchBytesTotalMax),
+// so what all Kafka fetches hold together is bounded whatever the number of connections.
+
+import { setTimeout as sleepTimer } from 'node:timers/promises';
+import { TributaryError } from '../../../errors.ts';
+import { limits } from '../../../limits.ts';
+import { KafkaError, type RequestBody, type ResponseInput } from '../../../protocol/kafka/index.ts';
+import type { KafkaContext } from '../context.ts';
+import { kafkaErrorOf } from '../error-map.ts';
+
+type TopicAnswer = NonNullable<ResponseInput<1>['responses']>[number];
+type PartitionAnswer = NonNullable<TopicAnswer['partitions']>[number];
+
+interface Answer {
+  responses: TopicAnswer[];
+  bytes: number;
+}
+
+export async function fetch(ctx: KafkaContext, _version: number, body: RequestBody<1>): Promise<ResponseInput<1>> {
+  const deadline = Date.now() + Math.min(Math.max(body.maxWaitMs, 0), limits.fetchWaitMsMax);
+  // Every read holds its largest answer in the listener's fetch budget, reserved before it reads.
+  const reserveBytes = Math.min(Math.max(body.maxBytes, 0), limits.kafkaFetchBytesMax) + limits.appendBytesMax;
+  for (;;) {
+    if (!(await ctx.reserveAnswer(reserveBytes))) return { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses: [] };
+    const answer = await read(ctx, body);
+    const waitMs = deadline - Date.now();
+    if (answer.bytes >= Math.max(body.minBytes, 1) || ctx.signal.aborted || waitMs <= 0)
+      return { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses: answer.responses };
+    ctx.releaseAnswer();
+    await anyAppend(ctx, body, waitMs);
+  }
+}
+
+async function read(ctx: KafkaContext, body: RequestBody<1>): Promise<Answer> {
+  let room = Math.min(Math.max(body.maxBytes, 0), limits.kafkaFetchBytesMax);
+  let bytes = 0;
+  const responses: TopicAnswer[] = [];
+  for (const t of body.topics) {
+    const partitions: PartitionAnswer[] = [];
+    for (const p of t.partitions) {
+      // While room is left a partition gets at least one whole batch, whatever its partition_max_bytes.
+      const part = await readPartition(ctx, t.topic, p.partition, Number(p.fetchOffset), room <= 0 ? 0 : Math.max(1, Math.min(p.partitionMaxBytes, room)));
+      bytes += part.bytes;
+      room -= part.bytes;
+      partitions.push(part.answer);
+    }
+    responses.push({ topic: t.topic, partitions });
+  }
+  return { responses, bytes };
+}
+
+async function readPartition(ctx: KafkaContext, topic: string, partition: number, offset: number, maxBytes: number): Promise<{ answer: PartitionAnswer; bytes: number }> {
+  const base = { partitionIndex: partition, abortedTransactions: [], preferredReadReplica: -1 };
+  let offsets = { highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n };
+  try {
+    const stored = ctx.broker.requireTopic(topic);
+    const state = ctx.broker.partitionState(stored.id, partition);
+    if (!state) throw new TributaryError('INVALID_PARTITION', `topic ${topic} has no partition ${partition}`, { topic, partition });
+    const hw = BigInt(state.nextOffset);
+    offsets = { highWatermark: hw, lastStableOffset: hw, logStartOffset: BigInt(state.logStartOffset) };
+    // No room left: this partition waits for the next request (its offsets still say what is there).
+    if (maxBytes <= 0 && offset >= state.logStartOffset && offset <= state.nextOffset)
+      return { answer: { ...base, errorCode: KafkaError.NONE, ...offsets, records: [] }, bytes: 0 };
+    const r = await ctx.broker.fetch(topic, partition, offset, Math.max(maxBytes, 1), 0);
+    return { answer: { ...base, errorCode: KafkaError.NONE, ...offsets, records: r.batches }, bytes: r.bytes };
+  } catch (err) {
+    const e = kafkaErrorOf(err);
+    return { answer: { ...base, errorCode: e.errorCode, ...offsets, records: [] }, bytes: 0 };
+  }
+}
+
+/** Resolves once any partition of the request gets an append, or after waitMs, or on abort. */
+async function anyAppend(ctx: KafkaContext, body: RequestBody<1>, waitMs: number): Promise<void> {
+  const done = new AbortController();
+  const onAbort = () => done.abort();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const waits: Promise<void>[] = [];
+  for (const t of body.topics) {
+    const stored = ctx.broker.findTopic(t.topic);
+    if (!stored) continue;
+    for (const p of t.partitions) {
+      const state = ctx.broker.partitionState(stored.id, p.partition);
+      // Waits for the next append beyond what is there now, whatever the fetch offset.
+      if (state) waits.push(ctx.broker.waitForRecords(t.topic, p.partition, state.nextOffset, waitMs, done.signal));
+    }
+  }
+  // Nothing to wake on (only unknown partitions): the long-poll still lasts its max_wait, as in Kafka.
+  if (waits.length === 0) waits.push(sleep(waitMs, done.signal));
+  try {
+    await Promise.race(waits);
+  } finally {
+    done.abort();
+    ctx.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return sleepTimer(ms, undefined, { signal, ref: false }).catch(() => undefined);
+}

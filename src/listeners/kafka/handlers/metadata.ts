@@ -1,0 +1,53 @@
+// Metadata (key 3): one broker (this node), every partition led by it with replicas and ISR = [it]
+// (replication factor 1). Null topics (v1+; an empty list in v0) = every topic. A requested topic that
+// does not exist is created with the topic defaults when topics.autoCreate is on and the request
+// allows it (v4+: allow_auto_topic_creation; earlier versions always allow it, as Kafka reads them).
+
+import type { StoredTopic } from '../../../broker/broker.ts';
+import { KafkaError, type RequestBody, type ResponseInput } from '../../../protocol/kafka/index.ts';
+import { NODE_ID, type KafkaContext } from '../context.ts';
+import { kafkaErrorOf } from '../error-map.ts';
+
+type TopicAnswer = NonNullable<ResponseInput<3>['topics']>[number];
+
+export function metadata(ctx: KafkaContext, version: number, body: RequestBody<3>): ResponseInput<3> {
+  const all = body.topics === null || (version === 0 && body.topics.length === 0);
+  const topics: TopicAnswer[] = all
+    ? ctx.broker.storedTopics().map((t) => topicAnswer(ctx, t))
+    : body.topics!.map((t) => requested(ctx, t.name, body.allowAutoTopicCreation));
+  return {
+    throttleTimeMs: 0,
+    brokers: [{ nodeId: NODE_ID, host: ctx.advertisedHost, port: ctx.advertisedPort, rack: null }],
+    clusterId: ctx.clusterId,
+    controllerId: NODE_ID,
+    topics,
+  };
+}
+
+function requested(ctx: KafkaContext, name: string | null, allowAutoCreate: boolean): TopicAnswer {
+  // v10+ may name a topic by id only; topics have no ids here.
+  if (name === null) return { errorCode: KafkaError.UNKNOWN_TOPIC_ID, name: null, partitions: [] };
+  try {
+    const topic = allowAutoCreate ? ctx.broker.resolveTopic(name) : ctx.broker.requireTopic(name);
+    return topicAnswer(ctx, topic);
+  } catch (err) {
+    return { errorCode: kafkaErrorOf(err).errorCode, name, partitions: [] };
+  }
+}
+
+function topicAnswer(ctx: KafkaContext, topic: StoredTopic): TopicAnswer {
+  return {
+    errorCode: KafkaError.NONE,
+    name: topic.name,
+    isInternal: false,
+    partitions: ctx.broker.partitionStates(topic.id).map((p) => ({
+      errorCode: KafkaError.NONE,
+      partitionIndex: p.partition,
+      leaderId: NODE_ID,
+      leaderEpoch: 0,
+      replicaNodes: [NODE_ID],
+      isrNodes: [NODE_ID],
+      offlineReplicas: [],
+    })),
+  };
+}

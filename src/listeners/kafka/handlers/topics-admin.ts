@@ -1,0 +1,80 @@
+// CreateTopics (19), DeleteTopics (20) and CreatePartitions (37): the broker's topic calls, one
+// error per topic. Replication factor must be 1 or -1 (the default); explicit replica assignments
+// are refused (one node holds every partition). validate_only checks without changing anything.
+
+import { TributaryError } from '../../../errors.ts';
+import { validateTopicName } from '../../../broker/topic-name.ts';
+import { limits } from '../../../limits.ts';
+import { KafkaError, type RequestBody, type ResponseInput } from '../../../protocol/kafka/index.ts';
+import type { KafkaContext } from '../context.ts';
+import { kafkaErrorOf } from '../error-map.ts';
+import { parseTopicConfigs, topicConfigEntries } from './topic-configs.ts';
+
+const DYNAMIC_TOPIC_CONFIG = 1;
+
+export function createTopics(ctx: KafkaContext, _version: number, body: RequestBody<19>): ResponseInput<19> {
+  return {
+    throttleTimeMs: 0,
+    topics: body.topics.map((t) => {
+      try {
+        if (t.replicationFactor !== -1 && t.replicationFactor !== 1)
+          return { name: t.name, errorCode: KafkaError.INVALID_REPLICATION_FACTOR, errorMessage: `replication factor ${t.replicationFactor}: this broker is one node (use 1 or -1)` };
+        if (t.assignments.length > 0) return { name: t.name, errorCode: KafkaError.INVALID_REPLICA_ASSIGNMENT, errorMessage: 'replica assignments are not supported: one node holds every partition' };
+        if (t.numPartitions !== -1 && (t.numPartitions < 1 || t.numPartitions > limits.partitionsMax))
+          return { name: t.name, errorCode: KafkaError.INVALID_PARTITIONS, errorMessage: `partitions must be 1..${limits.partitionsMax} or -1 (the default), got ${t.numPartitions}` };
+        const settings = parseTopicConfigs(t.configs);
+        const spec = { name: t.name, partitions: t.numPartitions === -1 ? undefined : t.numPartitions, ...settings };
+        if (body.validateOnly) {
+          validateTopicName(t.name);
+          if (ctx.broker.findTopic(t.name)) throw new TributaryError('TOPIC_EXISTS', `topic ${t.name} already exists`, { topic: t.name });
+          return { name: t.name, errorCode: KafkaError.NONE, errorMessage: null, numPartitions: spec.partitions ?? -1, replicationFactor: 1, configs: null };
+        }
+        const created = ctx.broker.createTopic(spec);
+        return {
+          name: t.name,
+          errorCode: KafkaError.NONE,
+          errorMessage: null,
+          numPartitions: created.partitions.length,
+          replicationFactor: 1,
+          configs: topicConfigEntries(created).map((c) => ({ ...c, configSource: DYNAMIC_TOPIC_CONFIG, isSensitive: false })),
+        };
+      } catch (err) {
+        return { name: t.name, ...kafkaErrorOf(err) };
+      }
+    }),
+  };
+}
+
+export function deleteTopics(ctx: KafkaContext, version: number, body: RequestBody<20>): ResponseInput<20> {
+  const names = version >= 6 ? body.topics.map((t) => t.name) : body.topicNames;
+  return {
+    throttleTimeMs: 0,
+    responses: names.map((name) => {
+      if (name === null) return { name, errorCode: KafkaError.UNKNOWN_TOPIC_ID, errorMessage: 'topics have no ids here: name them' };
+      try {
+        ctx.broker.deleteTopic(name);
+        return { name, errorCode: KafkaError.NONE, errorMessage: null };
+      } catch (err) {
+        return { name, ...kafkaErrorOf(err) };
+      }
+    }),
+  };
+}
+
+export function createPartitions(ctx: KafkaContext, _version: number, body: RequestBody<37>): ResponseInput<37> {
+  return {
+    throttleTimeMs: 0,
+    results: body.topics.map((t) => {
+      try {
+        const topic = ctx.broker.requireTopic(t.name);
+        // Kafka refuses a count that does not grow the topic.
+        if (t.count <= topic.partitions) return { name: t.name, errorCode: KafkaError.INVALID_PARTITIONS, errorMessage: `topic ${t.name} has ${topic.partitions} partitions; the count must be larger` };
+        if (!body.validateOnly) ctx.broker.growTopic(t.name, t.count);
+        return { name: t.name, errorCode: KafkaError.NONE, errorMessage: null };
+      } catch (err) {
+        const e = kafkaErrorOf(err);
+        return { name: t.name, errorCode: e.errorCode === KafkaError.INVALID_REQUEST ? KafkaError.INVALID_PARTITIONS : e.errorCode, errorMessage: e.errorMessage };
+      }
+    }),
+  };
+}

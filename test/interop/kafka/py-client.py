@@ -1,0 +1,99 @@
+"""Produce or consume with a Python Kafka client, for the interop tests (test/interop/kafka-clients.test.ts).
+
+usage: py-client.py <confluent|kafka-python> <produce|consume> <json>
+Keys, values and header values travel base64-encoded (null stays null), so bytes compare exactly.
+produce json: {"bootstrap", "topic", "partition", "records": [{"key", "value", "headers": [[k, v]]}]}
+  prints {"offsets": [...]}
+consume json: {"bootstrap", "topic", "partition", "offset", "count"}
+  prints {"records": [{"offset", "key", "value", "headers"}]}
+"""
+import base64
+import json
+import sys
+
+
+def b64d(s):
+    return None if s is None else base64.b64decode(s)
+
+
+def b64e(b):
+    return None if b is None else base64.b64encode(b).decode()
+
+
+def confluent_produce(a):
+    from confluent_kafka import Producer
+    offsets = []
+    errors = []
+
+    def done(err, msg):
+        if err is not None:
+            errors.append(str(err))
+        else:
+            offsets.append(msg.offset())
+
+    p = Producer({'bootstrap.servers': a['bootstrap'], 'compression.type': 'none', 'linger.ms': 0})
+    for r in a['records']:
+        p.produce(a['topic'], key=b64d(r['key']), value=b64d(r['value']),
+                  headers=[(k, b64d(v)) for k, v in r['headers']], partition=a['partition'], on_delivery=done)
+    if p.flush(30) != 0 or errors:
+        raise SystemExit('not delivered: %r' % errors)
+    return {'offsets': offsets}
+
+
+def confluent_consume(a):
+    from confluent_kafka import Consumer, TopicPartition
+    # group.id is required by the client; assign() with an explicit offset never joins nor commits.
+    c = Consumer({'bootstrap.servers': a['bootstrap'], 'group.id': 'interop-unused', 'enable.auto.commit': False,
+                  'enable.auto.offset.store': False})
+    c.assign([TopicPartition(a['topic'], a['partition'], a['offset'])])
+    out = []
+    while len(out) < a['count']:
+        m = c.poll(20)
+        if m is None:
+            raise SystemExit('timed out after %d records' % len(out))
+        if m.error():
+            raise SystemExit(str(m.error()))
+        out.append({'offset': m.offset(), 'key': b64e(m.key()), 'value': b64e(m.value()),
+                    'headers': [[k, b64e(v)] for k, v in (m.headers() or [])]})
+    c.close()
+    return {'records': out}
+
+
+def kafka_python_produce(a):
+    from kafka import KafkaProducer
+    p = KafkaProducer(bootstrap_servers=a['bootstrap'], acks=1)
+    futures = [p.send(a['topic'], key=b64d(r['key']), value=b64d(r['value']),
+                      headers=[(k, b64d(v)) for k, v in r['headers']], partition=a['partition'])
+               for r in a['records']]
+    offsets = [f.get(timeout=30).offset for f in futures]
+    p.close()
+    return {'offsets': offsets}
+
+
+def kafka_python_consume(a):
+    from kafka import KafkaConsumer, TopicPartition
+    c = KafkaConsumer(bootstrap_servers=a['bootstrap'], enable_auto_commit=False, consumer_timeout_ms=20000)
+    tp = TopicPartition(a['topic'], a['partition'])
+    c.assign([tp])
+    c.seek(tp, a['offset'])
+    out = []
+    for m in c:
+        out.append({'offset': m.offset, 'key': b64e(m.key), 'value': b64e(m.value),
+                    'headers': [[k, b64e(v)] for k, v in m.headers]})
+        if len(out) == a['count']:
+            break
+    c.close()
+    if len(out) < a['count']:
+        raise SystemExit('timed out after %d records' % len(out))
+    return {'records': out}
+
+
+ops = {
+    ('confluent', 'produce'): confluent_produce,
+    ('confluent', 'consume'): confluent_consume,
+    ('kafka-python', 'produce'): kafka_python_produce,
+    ('kafka-python', 'consume'): kafka_python_consume,
+}
+
+if __name__ == '__main__':
+    print(json.dumps(ops[(sys.argv[1], sys.argv[2])](json.loads(sys.argv[3]))))
