@@ -36,6 +36,8 @@ export const ErrorCode = {
   FENCED_INSTANCE: 31,
   GROUP_FULL: 32,
   UNSUPPORTED_COMPRESSION: 33,
+  OUT_OF_ORDER_SEQUENCE: 34,
+  INVALID_PRODUCER_EPOCH: 35,
 } as const;
 
 export type ErrorName = keyof typeof ErrorCode;
@@ -75,6 +77,8 @@ export const errorDescriptions: Record<ErrorName, string> = {
   FENCED_INSTANCE: 'Another member joined with the same group instance id; this one is replaced.',
   GROUP_FULL: 'The group, the broker or this connection has as many group members as allowed.',
   UNSUPPORTED_COMPRESSION: 'A record batch is compressed with a codec this broker cannot read (attributes bits 0-2 of 5-7, or its package missing on this machine); the message names it.',
+  OUT_OF_ORDER_SEQUENCE: "An idempotent Kafka producer's batch does not follow the last sequence stored for its producer id and partition (a gap, or a new epoch not starting at 0); nothing was stored.",
+  INVALID_PRODUCER_EPOCH: "An idempotent Kafka producer's batch carries an older epoch than one already stored for its producer id and partition; nothing was stored.",
 };
 
 const nameByCode = new Map<number, ErrorName>(

@@ -7,6 +7,7 @@ import { TributaryError, type ErrorName } from '../errors.ts';
 import { encodeRecordBatch, readBatchInfo, verifyBatch, type RecordInput } from '../format/record-batch.ts';
 import { limits } from '../limits.ts';
 import type { LogStartListener, LogStore, PartitionState, ProducerRef, ReadResult, RetentionFloor, StorageStats, StoredTopic } from '../storage/log-store.ts';
+import type { KafkaProducerRef } from '../storage/producer-state.ts';
 import { MirrorCursors } from '../storage/mirror-cursors.ts';
 import { OffsetStore } from '../storage/offset-store.ts';
 import { GroupCoordinator, type CoordinatorOptions } from '../groups/coordinator.ts';
@@ -154,6 +155,24 @@ function checkClientBatch(batch: Buffer, topic: string, partition: number): numb
     throw new TributaryError('INVALID_REQUEST', `record count ${info.recordCount} does not match lastOffsetDelta ${info.lastOffsetDelta}`, { topic, partition });
   return info.recordCount;
 }
+
+/**
+ * An idempotent Kafka producer's fields of a checked batch (producer id ≥ 0), else undefined. The
+ * last sequence is the first plus lastOffsetDelta, wrapping past 2^31-1 to 0 as Kafka's does.
+ */
+function kafkaProducerOf(batch: Buffer): KafkaProducerRef | undefined {
+  const producerId = batch.readBigInt64BE(PRODUCER_ID_POS);
+  if (producerId < 0n) return undefined;
+  const firstSeq = batch.readInt32BE(BASE_SEQUENCE_POS);
+  const lastSeq = (firstSeq + batch.readInt32BE(LAST_OFFSET_DELTA_POS)) % 2 ** 31;
+  return { producerId: producerId.toString(), epoch: batch.readInt16BE(PRODUCER_EPOCH_POS), firstSeq, lastSeq };
+}
+
+/** RecordBatch v2 header positions (src/format/record-batch.ts). */
+const LAST_OFFSET_DELTA_POS = 23;
+const PRODUCER_ID_POS = 43;
+const PRODUCER_EPOCH_POS = 51;
+const BASE_SEQUENCE_POS = 53;
 
 export class Broker {
   /** For main.ts, which owns the store's lifecycle, and tests; everything else goes through the methods below. */
@@ -343,10 +362,12 @@ export class Broker {
       const topic = this.resolveTopic(req.topic, req.autoCreate);
       const partition = this.choosePartition(topic, req.partition, null);
       const recordCount = checkClientBatch(req.batch, topic.name, partition);
-      const result = await this.store.append(topic, partition, req.batch, undefined, req.acks === 'all');
-      this.counters.recordsIn += recordCount;
-      this.counters.bytesIn += req.batch.length;
-      return { topic: topic.name, partition, baseOffset: result.baseOffset, duplicate: false };
+      const result = await this.store.append(topic, partition, req.batch, kafkaProducerOf(req.batch), req.acks === 'all');
+      if (!result.duplicate) {
+        this.counters.recordsIn += recordCount;
+        this.counters.bytesIn += req.batch.length;
+      }
+      return { topic: topic.name, partition, baseOffset: result.baseOffset, duplicate: result.duplicate };
     } catch (err) {
       this.countError(err);
       throw err;
@@ -467,6 +488,11 @@ export class Broker {
   /** Resolves once every record appended so far survives a power cut (LogStore.durable). */
   durable(): Promise<void> {
     return this.store.durable();
+  }
+
+  /** A new idempotent Kafka producer: an id never handed out before, epoch 0 (InitProducerId). */
+  async initProducerId(): Promise<{ producerId: number; epoch: number }> {
+    return { producerId: await this.store.newProducerId(), epoch: 0 };
   }
 
   /** The last sequence stored for an idempotent producer; 0 when none. */

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { MqttPacket, StoredSubscription } from './mqtt/types.ts';
 import type { GroupMeta, OffsetsDb } from './offsets-db.ts';
+import type { ProducerStateKey, ProducerStateValue } from './producer-state.ts';
 
 export interface LmdbHandles {
   env: RootDatabase;
@@ -19,8 +20,8 @@ export interface LmdbHandles {
   topics: Database<StoredTopic, string>;
   /** [topicId, partition] → [logStartOffset, nextOffset, bytes]. */
   partitions: Database<[number, number, number], [number, number]>;
-  /** client id → [lastSeq, lastSeenMs]: idempotent producer state. */
-  producers: Database<[number, number], string>;
+  /** [producer, topicId, partition] → [epoch, lastSeenMs, kept batches]: idempotent producer state of both protocols (producer-state.ts). */
+  producerState: Database<ProducerStateValue, ProducerStateKey>;
   /** small counters: nextTopicId, formatVersion, purging topic ids. */
   meta: Database<unknown, string>;
   /** MQTT topic → retained message. */
@@ -48,15 +49,18 @@ export interface StoredTopic {
   createdMs: number;
 }
 
-/** 2: mirror cursors moved into `offsets` (format 1 is migrated when opened; log-store.ts). */
-export const STORAGE_FORMAT_VERSION = 2;
+/**
+ * 2: mirror cursors moved into `offsets`; 3: edge producer sequences moved from `producers` into
+ * `producerState`, the shape Kafka producers share. Older formats are migrated when opened (log-store.ts).
+ */
+export const STORAGE_FORMAT_VERSION = 3;
 
 export function openLmdb(dataDir: string, mapSizeBytes: number): LmdbHandles {
   fs.mkdirSync(dataDir, { recursive: true });
   const env = open({
     path: path.join(dataDir, 'tributary.lmdb'),
     mapSize: mapSizeBytes,
-    // Named databases need a slot each (12 so far, one more while format 1 is migrated); the rest is room for later ones.
+    // Named databases need a slot each (12 so far, one more while an older format is migrated); the rest is room for later ones.
     maxDbs: 32,
     // Measured with strace: a transaction commit fdatasyncs the data pages, then writes the meta page through an
     // O_DSYNC descriptor — two flushes per transaction commit. noMetaSync keeps the first (LMDB's integrity stays:
@@ -74,7 +78,7 @@ export function openLmdb(dataDir: string, mapSizeBytes: number): LmdbHandles {
     log: env.openDB({ name: 'log', keyEncoding: 'ordered-binary', encoding: 'binary' }),
     topics: env.openDB({ name: 'topics' }),
     partitions: env.openDB({ name: 'partitions', keyEncoding: 'ordered-binary' }),
-    producers: env.openDB({ name: 'producers' }),
+    producerState: env.openDB({ name: 'producerState', keyEncoding: 'ordered-binary' }),
     meta: env.openDB({ name: 'meta' }),
     mqttRetained: env.openDB({ name: 'mqttRetained' }),
     mqttSubscriptions: env.openDB({ name: 'mqttSubscriptions', keyEncoding: 'ordered-binary' }),

@@ -27,6 +27,7 @@ import { ListenerList } from './listener-list.ts';
 import { evictedBytes, logStartAfter, planOldestEvictions, planRetention, type Eviction } from './retention-plan.ts';
 import { TxnAppends, type AppendItem, type AppendResult, type PartitionState, type ProducerRef } from './txn-appends.ts';
 import { migrateMirrorCursors, topicOffsetKeys } from './offsets-db.ts';
+import { edgeClientIdOf, edgeStateKey, lastSeqOf, migrateEdgeProducers, type ProducerStateKey, type ProducerStateValue } from './producer-state.ts';
 
 export type { StoredTopic } from './lmdb-env.ts';
 export type { AppendResult, PartitionState, ProducerRef } from './txn-appends.ts';
@@ -130,6 +131,9 @@ interface PendingUnit {
 type Pending = PendingAppend | PendingUnit;
 
 const PURGING_KEY = 'purgingTopicIds';
+/** The first producer id not yet reserved (meta); ids are reserved a block at a time. */
+const PRODUCER_ID_RESERVED_KEY = 'producerIdsReservedTo';
+const PRODUCER_ID_BLOCK = 1000;
 /** Idempotent producer state is forgotten after this long without a produce (Kafka's default). */
 export const PRODUCER_STATE_RETENTION_MS = 7 * 86_400_000;
 
@@ -139,8 +143,12 @@ export class LogStore {
   private readonly log: Logger;
   private readonly topicsByName = new Map<string, StoredTopic>();
   private readonly states = new Map<number, PartitionState[]>();
-  private readonly producerSeqs = new Map<string, number>();
+  /** Edge clients' rows by client id (the edge reads one per PRODUCE frame); Kafka producers' rows are read from LMDB. */
+  private readonly edgeProducerRows = new Map<string, ProducerStateValue>();
   private purgingTopicIds: number[];
+  private nextProducerId = 0;
+  private producerIdsReservedTo = 0;
+  private producerIdBlockOnDisk: Promise<void> = Promise.resolve();
   private pending: Pending[] = [];
   private pendingBytes = 0;
   private groupScheduled = false;
@@ -168,21 +176,24 @@ export class LogStore {
     this.h = openLmdb(opts.dataDir, opts.mapSizeBytes);
     const version = this.h.meta.get('formatVersion');
     if (version === undefined) this.h.meta.putSync('formatVersion', STORAGE_FORMAT_VERSION);
-    else if (version === 1) this.migrateFormat1();
+    else if (version === 1 || version === 2) this.migrateFrom(version);
     else if (version !== STORAGE_FORMAT_VERSION)
       throw new TributaryError('STORAGE_FAILED', `data dir ${opts.dataDir} has storage format ${String(version)}, this build reads ${STORAGE_FORMAT_VERSION}`);
     this.purgingTopicIds = (this.h.meta.get(PURGING_KEY) as number[] | undefined) ?? [];
     this.loadTopics();
   }
 
-  // Format 1 → 2 in one transaction: a crash before it commits leaves format 1, migrated at the next open.
-  private migrateFormat1(): void {
-    let moved = 0;
+  // Every step from `from` to the current format in one transaction: a crash before it commits leaves
+  // the old format, migrated at the next open.
+  private migrateFrom(from: 1 | 2): void {
+    let mirrorCursors = 0;
+    let edgeProducers = 0;
     this.writeSync(() => {
-      moved = migrateMirrorCursors(this.h.env, this.h.offsets, Date.now());
+      if (from === 1) mirrorCursors = migrateMirrorCursors(this.h.env, this.h.offsets, Date.now());
+      edgeProducers = migrateEdgeProducers(this.h.env, this.h.producerState);
       this.h.meta.putSync('formatVersion', STORAGE_FORMAT_VERSION);
     });
-    this.log.info({ mirrorCursors: moved, from: 1, to: STORAGE_FORMAT_VERSION }, 'storage format migrated');
+    this.log.info({ mirrorCursors, edgeProducers, from, to: STORAGE_FORMAT_VERSION }, 'storage format migrated');
   }
 
   // ---- hooks: each returns its unsubscribe ----
@@ -319,14 +330,49 @@ export class LogStore {
 
   // ---- producer state ----
 
-  /** Cached only for producers that have a stored sequence: a HELLO alone must not grow the cache. */
+  /** An edge client's last stored PRODUCE seq, 0 when none [EDGE-7.5]. */
   lastProducerSeq(clientId: string): number {
-    let seq = this.producerSeqs.get(clientId);
-    if (seq === undefined) {
-      seq = this.h.producers.get(clientId)?.[0] ?? 0;
-      if (seq > 0) this.producerSeqs.set(clientId, seq);
+    const row = this.edgeProducerRow(clientId);
+    return row === undefined ? 0 : lastSeqOf(row);
+  }
+
+  /** Cached only for clients that have a stored row: a HELLO alone must not grow the cache. */
+  private edgeProducerRow(clientId: string): ProducerStateValue | undefined {
+    let row = this.edgeProducerRows.get(clientId);
+    if (row === undefined) {
+      row = this.h.producerState.get(edgeStateKey(clientId));
+      if (row !== undefined) this.edgeProducerRows.set(clientId, row);
     }
-    return seq;
+    return row;
+  }
+
+  /**
+   * A producer's committed row. Kafka producers' rows are not cached: their ids come from the
+   * batches clients send, and a cache keyed by them would let a client grow the heap; LMDB serves
+   * the read from its memory map.
+   */
+  private storedProducerRow(key: ProducerStateKey): ProducerStateValue | undefined {
+    const clientId = edgeClientIdOf(key);
+    return clientId === null ? this.h.producerState.get(key) : this.edgeProducerRow(clientId);
+  }
+
+  /**
+   * A producer id never handed out before (Kafka's InitProducerId without a transactional id). Ids
+   * are reserved on disk a block at a time, so a flood of requests costs one small transaction per
+   * block; a new block is on disk before its first id is handed out, so no power cut hands one out twice.
+   */
+  async newProducerId(): Promise<number> {
+    this.assertWritable();
+    if (this.nextProducerId >= this.producerIdsReservedTo) {
+      const from = (this.h.meta.get(PRODUCER_ID_RESERVED_KEY) as number | undefined) ?? 0;
+      this.writeSync(() => this.h.meta.putSync(PRODUCER_ID_RESERVED_KEY, from + PRODUCER_ID_BLOCK));
+      this.nextProducerId = from;
+      this.producerIdsReservedTo = from + PRODUCER_ID_BLOCK;
+      this.producerIdBlockOnDisk = this.flushed();
+    }
+    const id = this.nextProducerId++;
+    await this.producerIdBlockOnDisk;
+    return id;
   }
 
   // ---- append ----
@@ -431,10 +477,10 @@ export class LogStore {
     const plan = new TxnAppends(
       this.h.log,
       (topicId, partition) => this.states.get(topicId)?.[partition],
-      (clientId) => this.lastProducerSeq(clientId),
+      (key) => this.storedProducerRow(key),
+      Date.now(),
     );
     let evictions: Eviction[] = [];
-    const now = Date.now();
     try {
       this.h.env.transactionSync(() => {
         evictions = this.planBudgetEvictions(groupBytes);
@@ -449,7 +495,8 @@ export class LogStore {
           const bytes = cur.bytes - evictedBytes(state, evictions);
           this.h.partitions.putSync([state.topicId, state.partition], [logStart, cur.nextOffset, bytes]);
         }
-        for (const [clientId, seq] of plan.seqs) this.h.producers.putSync(clientId, [seq, now]);
+        // The producers' state rides in the transaction of the batches it describes: both or neither.
+        for (const row of plan.producers.values()) this.h.producerState.putSync(row.key, row.value);
         sides.forEach((side, i) => {
           try {
             this.h.env.transactionSync(() => side.write());
@@ -473,7 +520,10 @@ export class LogStore {
       this.logBytes += cur.appendedBytes;
       state.nextOffset = cur.nextOffset;
     }
-    for (const [clientId, seq] of plan.seqs) this.producerSeqs.set(clientId, seq);
+    for (const row of plan.producers.values()) {
+      const clientId = edgeClientIdOf(row.key);
+      if (clientId !== null) this.edgeProducerRows.set(clientId, row.value);
+    }
     // Last of the in-memory updates: log start listeners must see this transaction's appends too.
     this.applyEvictions(evictions);
     this.counters.groupTxns++;
@@ -793,16 +843,19 @@ export class LogStore {
   }
 
   private expireProducers(nowMs: number, max: number): number {
-    const stale: string[] = [];
-    for (const { key, value } of this.h.producers.getRange()) {
+    const stale: ProducerStateKey[] = [];
+    for (const { key, value } of this.h.producerState.getRange()) {
       if (value[1] < nowMs - PRODUCER_STATE_RETENTION_MS) stale.push(key);
       if (stale.length >= max) break;
     }
     if (stale.length === 0) return 0;
     this.writeSync(() => {
-      for (const id of stale) this.h.producers.removeSync(id);
+      for (const key of stale) this.h.producerState.removeSync(key);
     });
-    for (const id of stale) this.producerSeqs.delete(id);
+    for (const key of stale) {
+      const clientId = edgeClientIdOf(key);
+      if (clientId !== null) this.edgeProducerRows.delete(clientId);
+    }
     this.log.info({ producers: stale.length }, 'forgot idle idempotent producers');
     return stale.length;
   }

@@ -69,6 +69,8 @@ function body(rand: Rand, apiKey: number, version: number): Record<string, unkno
       return { resources: [{ resourceType: pick(rand, [2, 4, 3]), resourceName: topic, configurationKeys: rand() < 0.5 ? null : ['retention.ms'] }], includeSynonyms: rand() < 0.5 };
     case ApiKey.CreatePartitions:
       return { topics: [{ name: pick(rand, ['fz-1', 'fz-new-1', 'nope']), count: int(rand, 0, 6), assignments: null }], timeoutMs: 1000, validateOnly: rand() < 0.5 };
+    case ApiKey.InitProducerId:
+      return { transactionalId: rand() < 0.2 ? 'fz-txn' : null, transactionTimeoutMs: 1000, producerId: BigInt(int(rand, -1, 3)), producerEpoch: int(rand, -1, 2) };
     default:
       throw new Error(`no fuzz body for API ${apiKey}`);
   }

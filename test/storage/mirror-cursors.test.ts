@@ -113,7 +113,7 @@ describe('mirror cursors', () => {
     expect([cloud.get(1, 0), cloud.get(1, 1), cloud.position(1, 0).high, cloud.position(1, 1).high]).toEqual([10, undefined, 12, 4]);
     expect(new MirrorCursors(store, 'backup', silentLogger).get(2, 0)).toBe(3);
     expect(new OffsetStore(store, silentLogger).readers('m:')).toEqual(['m:backup', 'm:cloud']);
-    expect(store.lmdb.meta.get('formatVersion')).toBe(2);
+    expect(store.lmdb.meta.get('formatVersion')).toBe(3);
     cloud.set(1, 0, 11);
     cloud.close();
     await store.close();

@@ -6,13 +6,14 @@
 // broker's minimum (FindCoordinator must include v0, Produce v3 and Fetch v4 for magic-2 batches);
 // Produce below v3 and Fetch below v4 carry message sets v0/v1, which are not stored here. Fetch
 // stops at v12: v13+ names topics by id only. ListOffsets stops at v6: v7 adds the max-timestamp
-// query (-3). Group APIs (JoinGroup, OffsetCommit, …) and InitProducerId are not served yet.
+// query (-3). Group APIs (JoinGroup, OffsetCommit, …) are not served yet.
 
 import { ApiKey } from '../../protocol/kafka/index.ts';
 import type { KafkaHandler } from './context.ts';
 import { describeConfigs } from './handlers/describe-configs.ts';
 import { fetch } from './handlers/fetch.ts';
 import { findCoordinator } from './handlers/find-coordinator.ts';
+import { initProducerId } from './handlers/init-producer-id.ts';
 import { listOffsets } from './handlers/list-offsets.ts';
 import { metadata } from './handlers/metadata.ts';
 import { produce } from './handlers/produce.ts';
@@ -34,6 +35,7 @@ const served = new Map<number, ServedApi>([
   [ApiKey.ApiVersions, { minVersion: 0, maxVersion: 3 }],
   [ApiKey.CreateTopics, { minVersion: 0, maxVersion: 7, handler: createTopics as KafkaHandler }],
   [ApiKey.DeleteTopics, { minVersion: 0, maxVersion: 6, handler: deleteTopics as KafkaHandler }],
+  [ApiKey.InitProducerId, { minVersion: 0, maxVersion: 4, handler: initProducerId as KafkaHandler }],
   [ApiKey.DescribeConfigs, { minVersion: 0, maxVersion: 4, handler: describeConfigs as KafkaHandler }],
   [ApiKey.CreatePartitions, { minVersion: 0, maxVersion: 3, handler: createPartitions as KafkaHandler }],
 ]);

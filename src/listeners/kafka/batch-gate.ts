@@ -22,7 +22,7 @@ export function batchRefusal(batch: Buffer): { errorCode: number; errorMessage: 
   // Shorter batches are refused by the broker's own check (not a RecordBatch v2).
   if (batch.length < BATCH_HEADER_BYTES) return null;
   const attributes = batch.readInt16BE(ATTRIBUTES_POS);
-  // Transactions are not served (no InitProducerId): a transactional or control batch has no meaning here.
+  // Transactions are not served (InitProducerId refuses transactional ids): a transactional or control batch has no meaning here.
   if ((attributes & (CONTROL_FLAG | TRANSACTIONAL_FLAG)) !== 0)
     return { errorCode: KafkaError.INVALID_RECORD, errorMessage: 'transactional and control batches are not supported' };
   const unreadable = checkBatchCompression(batch);

@@ -25,6 +25,9 @@ const byName: Partial<Record<ErrorName, number>> = {
   INVALID_CONFIG: KafkaError.INVALID_CONFIG,
   UNSUPPORTED_VERSION: KafkaError.UNSUPPORTED_VERSION,
   NOT_AUTHORIZED: KafkaError.TOPIC_AUTHORIZATION_FAILED,
+  // An idempotent producer's batch out of sequence or of an old epoch (src/storage/producer-state.ts).
+  OUT_OF_ORDER_SEQUENCE: KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
+  INVALID_PRODUCER_EPOCH: KafkaError.INVALID_PRODUCER_EPOCH,
 };
 
 /**

@@ -2,7 +2,10 @@
 // it (Broker.produceBatch). acks 0 → no response (the request still holds its in-flight slot until
 // its appends settle, so a flood of them is paced by storage); acks 1 → answered once committed;
 // acks -1 (all) → answered once on disk, as one node has no other replica to wait for. Errors are
-// per partition; the topics are not created here (Kafka creates them through Metadata).
+// per partition; the topics are not created here (Kafka creates them through Metadata). A batch of an
+// idempotent producer (producer id ≥ 0) is checked against its sequence for the partition in the
+// transaction that stores it: a retry of one of its last 5 batches gets NONE and the original's base
+// offset, a gap OUT_OF_ORDER_SEQUENCE_NUMBER, an old epoch INVALID_PRODUCER_EPOCH (src/storage/producer-state.ts).
 
 import type { AcksLevel } from '../../../broker/broker.ts';
 import { KafkaError, type RequestBody, type ResponseInput } from '../../../protocol/kafka/index.ts';
