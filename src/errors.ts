@@ -36,6 +36,7 @@ export const ErrorCode = {
   FENCED_INSTANCE: 31,
   GROUP_FULL: 32,
   UNSUPPORTED_COMPRESSION: 33,
+  INCONSISTENT_GROUP_PROTOCOL: 34,
 } as const;
 
 export type ErrorName = keyof typeof ErrorCode;
@@ -75,6 +76,7 @@ export const errorDescriptions: Record<ErrorName, string> = {
   FENCED_INSTANCE: 'Another member joined with the same group instance id; this one is replaced.',
   GROUP_FULL: 'The group, the broker or this connection has as many group members as allowed.',
   UNSUPPORTED_COMPRESSION: 'A record batch is compressed with a codec this broker cannot read (attributes bits 0-2 of 5-7, or its package missing on this machine); the message names it.',
+  INCONSISTENT_GROUP_PROTOCOL: 'The group is joined by clients of the other kind (edge clients with broker-side assignment, or Kafka clients assigning among themselves), or no assignment protocol is common to its members; use another group name.',
 };
 
 const nameByCode = new Map<number, ErrorName>(
