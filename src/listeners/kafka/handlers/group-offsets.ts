@@ -5,6 +5,7 @@
 // Kafka. A partition that does not exist, or metadata past the limit, is refused alone; the other
 // partitions of the request are committed together, in one transaction.
 
+import { TributaryError } from '../../../errors.ts';
 import { limits } from '../../../limits.ts';
 import { KafkaError, type RequestBody, type ResponseInput } from '../../../protocol/kafka/index.ts';
 import type { KafkaContext } from '../context.ts';
@@ -42,7 +43,8 @@ export async function offsetCommit(ctx: KafkaContext, _version: number, body: Re
   try {
     await ctx.broker.groups.commit({ group: body.groupId, memberId: body.memberId, generation: body.generationIdOrMemberEpoch, offsets: entries });
   } catch (err) {
-    const code = groupErrorCode(err);
+    // A commit from outside a group that has members: Kafka answers it UNKNOWN_MEMBER_ID.
+    const code = err instanceof TributaryError && err.codeName === 'NON_EMPTY_GROUP' ? KafkaError.UNKNOWN_MEMBER_ID : groupErrorCode(err);
     for (const [i, j] of at) codes[i]![j] = code;
   }
   return answer();
