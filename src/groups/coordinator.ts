@@ -163,8 +163,11 @@ export class GroupCoordinator {
       const rebalanceTimeoutMs = Math.min(req.rebalanceTimeoutMs <= 0 ? sessionTimeoutMs : req.rebalanceTimeoutMs, limits.groupSessionTimeoutMsMax);
       if (req.protocolType === '' || req.protocols.length === 0)
         throw new TributaryError('INCONSISTENT_GROUP_PROTOCOL', 'a join needs a protocol type and at least one protocol', { group: req.group });
-      if (req.protocols.reduce((n, p) => n + p.metadata.length + Buffer.byteLength(p.name), 0) > limits.groupClassicMetadataBytesMax)
-        throw new TributaryError('INVALID_REQUEST', `a join's protocols carry at most ${limits.groupClassicMetadataBytesMax} bytes`, { group: req.group });
+      // Held while the member lives: a client may send 32 KiB strings and megabytes of metadata.
+      if (req.protocols.reduce((n, p) => n + p.metadata.length + Buffer.byteLength(p.name), Buffer.byteLength(req.protocolType)) > limits.groupClassicMetadataBytesMax)
+        throw new TributaryError('INVALID_REQUEST', `a join's protocol type and protocols carry at most ${limits.groupClassicMetadataBytesMax} bytes`, { group: req.group });
+      if (req.instanceId !== null && (req.instanceId.length === 0 || req.instanceId.length > limits.groupNameMax))
+        throw new TributaryError('INVALID_REQUEST', `a group instance id has 1..${limits.groupNameMax} characters`, { group: req.group });
       const existing = this.groups.get(req.group);
       if (existing?.kind === 'server')
         throw new TributaryError('INCONSISTENT_GROUP_PROTOCOL', `group ${req.group} is joined by edge clients, to which the broker assigns`, { group: req.group });
@@ -192,7 +195,10 @@ export class GroupCoordinator {
       // As Kafka: a follower asking for what it has gets it (a static member's restart, a lost answer);
       // a join between the generation forming and the leader's SyncGroup gets that generation again.
       if (unchanged && m.pending === null && ((g.state === 'stable' && m.memberId !== g.leader) || g.syncing)) return Promise.resolve(this.classicJoinResult(g, m));
-      return this.awaitRebalance(g, m, req.signal, () => this.classicJoinResult(g, m));
+      // keepOnAbort: as in Kafka, a member whose connection closed during its join still counts as
+      // joined; its session (no heartbeats) removes it after the generation forms. Otherwise the group
+      // would wait out the rebalance timeout (librdkafka: max.poll.interval.ms, 5 minutes).
+      return this.awaitRebalance(g, m, req.signal, () => this.classicJoinResult(g, m), true);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -221,7 +227,7 @@ export class GroupCoordinator {
       if (offer.deadline > now && this.offeredIds.size < limits.groupPendingMemberIdsMax) break;
       this.offeredIds.delete(id);
     }
-    const memberId = `${req.clientId || 'member'}-${randomUUID()}`;
+    const memberId = `${memberIdPrefix(req.clientId)}-${randomUUID()}`;
     this.offeredIds.set(memberId, { group: g.name, deadline: now + req.sessionTimeoutMs });
     return { memberIdRequired: true, memberId };
   }
@@ -360,7 +366,7 @@ export class GroupCoordinator {
       throw new TributaryError('GROUP_FULL', `a connection may create at most ${limits.groupMembersPerConnectionMax} group members`, { group: g.name, client: req.clientId });
     this.countCreated(req.owner, +1);
     const m: Member = {
-      memberId: newId ?? `${req.clientId || 'member'}-${randomUUID()}`,
+      memberId: newId ?? `${memberIdPrefix(req.clientId)}-${randomUUID()}`,
       instanceId: req.instanceId,
       clientId: req.clientId,
       host: req.host,
@@ -399,7 +405,7 @@ export class GroupCoordinator {
     // evict the new one. The new member's first touch starts its own.
     if (old.session) clearTimeout(old.session);
     old.session = null;
-    const m: Member = { ...old, memberId: `${old.clientId || 'member'}-${randomUUID()}`, owner, pending: null, syncPending: null, session: null };
+    const m: Member = { ...old, memberId: `${memberIdPrefix(old.clientId)}-${randomUUID()}`, owner, pending: null, syncPending: null, session: null };
     g.members.set(m.memberId, m);
     g.instances.set(m.instanceId!, m.memberId);
     if (g.leader === old.memberId) g.leader = m.memberId;
@@ -407,11 +413,11 @@ export class GroupCoordinator {
     return m;
   }
 
-  private awaitRebalance<T>(g: Group, m: Member, signal: AbortSignal | undefined, result: () => T): Promise<T> {
+  private awaitRebalance<T>(g: Group, m: Member, signal: AbortSignal | undefined, result: () => T, keepOnAbort = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       m.pending?.reject(new TributaryError('REBALANCE_IN_PROGRESS', 'a newer join of this member replaced this one', { group: g.name }));
       const onAbort = () => {
-        if (m.pending !== pending) return;
+        if (m.pending !== pending || keepOnAbort) return;
         // The member stays: its session decides whether it comes back in time.
         m.pending = null;
         this.touch(g, m);
@@ -882,6 +888,11 @@ function compilePattern(source: string | null): RegExp | null {
 }
 
 export type { AssignStrategy };
+
+/** Member ids start with the client id, as Kafka's, cut short: a Kafka client id may have 32 767 bytes. */
+function memberIdPrefix(clientId: string): string {
+  return clientId === '' ? 'member' : clientId.slice(0, limits.groupMemberIdClientCharsMax);
+}
 
 function sameProtocols(a: ClassicProtocol[], b: ClassicProtocol[]): boolean {
   return a.length === b.length && a.every((p, i) => p.name === b[i]!.name && p.metadata.equals(b[i]!.metadata));

@@ -139,6 +139,24 @@ describe('Kafka groups: JoinGroup / SyncGroup / Heartbeat / LeaveGroup', () => {
     expect(b.running.broker.groups.membership('lv')).toBeNull();
   });
 
+  it('a member whose connection closes during its join still counts as joined (as Kafka): the generation forms without waiting out the rebalance timeout, then its session removes it', async () => {
+    const b = await broker();
+    const [ra, rc] = [await RawKafka.connect(b.kafkaPort), await RawKafka.connect(b.kafkaPort)];
+    const body = (memberId: string, sessionTimeoutMs: number) => ({ groupId: 'ab', sessionTimeoutMs, rebalanceTimeoutMs: 600_000, memberId, groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: sub('t') }] });
+    const a = await ra.request(ApiKey.JoinGroup, 3, body('', 10_000));
+    await sync(ra, 'ab', 1, a.memberId, [{ memberId: a.memberId, assignment: encodeAssignment([{ topic: 't', partitions: [0, 1, 2] }]) }]);
+    rc.send(ApiKey.JoinGroup, 3, body('', 1000));
+    await expect.poll(() => heartbeat(ra, 'ab', 1, a.memberId)).toBe(KafkaError.REBALANCE_IN_PROGRESS);
+    rc.socket.destroy();
+    // The broker saw the connection close before the leader joins again.
+    await expect.poll(() => b.running.kafka!.connectionCount).toBe(1);
+    const again = await ra.request(ApiKey.JoinGroup, 3, body(a.memberId, 10_000));
+    expect(again).toMatchObject({ errorCode: 0, generationId: 2 });
+    expect(again.members).toHaveLength(2);
+    // The closed member sends no heartbeat: its session ends, and the group moves on without it.
+    await expect.poll(() => b.running.broker.groups.membership('ab')?.members.length, { timeout: 10_000 }).toBe(1);
+  });
+
   it('static membership: a restart with the same group.instance.id takes the place without a rebalance; the old id is FENCED_INSTANCE_ID', async () => {
     const b = await broker();
     const [ra, rb] = [await RawKafka.connect(b.kafkaPort), await RawKafka.connect(b.kafkaPort)];
@@ -159,7 +177,7 @@ describe('Kafka groups: JoinGroup / SyncGroup / Heartbeat / LeaveGroup', () => {
     expect(await heartbeat(restarted, 'st', 1, follower.memberId)).toBe(KafkaError.FENCED_INSTANCE_ID);
   });
 
-  it('JoinGroup refusals: an empty group id (INVALID_GROUP_ID), a session timeout out of range (INVALID_SESSION_TIMEOUT), a protocol no member shares (INCONSISTENT_GROUP_PROTOCOL)', async () => {
+  it('JoinGroup refusals: an empty group id (INVALID_GROUP_ID), a session timeout out of range (INVALID_SESSION_TIMEOUT), a protocol no member shares (INCONSISTENT_GROUP_PROTOCOL), too much metadata (INVALID_REQUEST)', async () => {
     const b = await broker();
     const raw = await RawKafka.connect(b.kafkaPort);
     expect((await join(raw, '')).errorCode).toBe(KafkaError.INVALID_GROUP_ID);
@@ -167,6 +185,9 @@ describe('Kafka groups: JoinGroup / SyncGroup / Heartbeat / LeaveGroup', () => {
     expect((await join(raw, 'g')).errorCode).toBe(0);
     const other = await RawKafka.connect(b.kafkaPort);
     expect((await join(other, 'g', 5, '', [{ name: 'cooperative-sticky', metadata: sub('t') }])).errorCode).toBe(KafkaError.INCONSISTENT_GROUP_PROTOCOL);
+    // What a member keeps while it lives is bounded: 16 KiB of protocol metadata per join.
+    expect((await join(other, 'big', 5, '', [{ name: 'range', metadata: Buffer.alloc(17 * 1024) }])).errorCode).toBe(KafkaError.INVALID_REQUEST);
+    expect(b.running.broker.groups.membership('big')).toBeNull();
   });
 
   it('a group has one kind: Kafka clients get INCONSISTENT_GROUP_PROTOCOL on an edge group, edge clients INCONSISTENT_GROUP_PROTOCOL on a Kafka group', async () => {

@@ -42,7 +42,8 @@ export async function joinGroup(ctx: KafkaContext, version: number, body: Reques
       group: body.groupId,
       memberId: body.memberId,
       instanceId: body.groupInstanceId,
-      clientId: ctx.clientId ?? '',
+      // Kept while the member lives and shown by describe: a Kafka client id may have 32 767 bytes.
+      clientId: (ctx.clientId ?? '').slice(0, limits.groupClientIdCharsMax),
       host: ctx.clientHost,
       protocolType: body.protocolType,
       protocols: body.protocols.map((p) => ({ name: p.name, metadata: p.metadata })),
