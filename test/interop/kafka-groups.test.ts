@@ -2,7 +2,7 @@
 // (librdkafka 2.0.2) with three members, one SIGKILLed and its partitions taken over with nothing
 // skipped; a confluent-kafka group and a kafkajs 2.2.4 group committing, the broker SIGKILLed and
 // restarted under them, both resuming from their committed offsets; `tributary groups describe`
-// showing the Kafka group with its lag. .ci/run installs kcat and python3-confluent-kafka; under CI
+// showing the Kafka group with its lag, and `tributary groups reset-offsets` resetting one. .ci/run installs kcat and python3-confluent-kafka; under CI
 // a missing one fails these tests instead of skipping them.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -97,7 +97,7 @@ describe.runIf((hasKcat && hasPython) || process.env.CI)('Kafka client groups ag
     );
     const owners = () => groups.describeGroup('kg').partitions.filter((p) => p.memberId !== '').length;
     await until('3 members owning the 3 partitions', () => groups.membership('kg')?.state === 'stable' && groups.membership('kg')!.members.length === 3 && owners() === 3, 60_000, () => groups.membership('kg'));
-    // One generation: the join window gathered the three starting members (no member holds two partitions).
+    // Each member owns one partition (range over 3 partitions and 3 members).
     expect(groups.describeGroup('kg').partitions.map((p) => p.memberId).sort()).toEqual(groups.describeGroup('kg').members.map((m) => m.memberId).sort());
 
     const seen = () => new Set(members.flatMap((m) => m.lines()));
@@ -195,5 +195,18 @@ describe.runIf((hasKcat && hasPython) || process.env.CI)('Kafka client groups ag
     const after = await consumeUntil(second);
     // Resumed at the committed offsets: round 1 is not read again.
     expect(after.sort()).toEqual([...second].sort());
+
+    // The Kafka group's offsets are reset with the edge CLI, and a Kafka admin reads them back.
+    const reset = await run(['groups', 'reset-offsets', 'kj', '--topic', 'kj-topic', '--to-earliest', '--execute', '-b', `127.0.0.1:${edgePort}`]);
+    expect(reset.code).toBe(0);
+    const admin = new Kafka({ clientId: 'groups-admin', brokers: [bootstrap], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    onCleanup(() => admin.disconnect());
+    const offsets = await admin.fetchOffsets({ groupId: 'kj', topics: ['kj-topic'] });
+    expect(offsets[0]!.partitions.map((p) => [p.partition, p.offset]).sort()).toEqual([
+      [0, '0'],
+      [1, '0'],
+      [2, '0'],
+    ]);
   });
 });
