@@ -177,7 +177,7 @@ describe('Kafka groups: JoinGroup / SyncGroup / Heartbeat / LeaveGroup', () => {
     expect(await heartbeat(restarted, 'st', 1, follower.memberId)).toBe(KafkaError.FENCED_INSTANCE_ID);
   });
 
-  it('JoinGroup refusals: an empty group id (INVALID_GROUP_ID), a session timeout out of range (INVALID_SESSION_TIMEOUT), a protocol no member shares (INCONSISTENT_GROUP_PROTOCOL), too much metadata (INVALID_REQUEST)', async () => {
+  it('JoinGroup refusals: an empty group id (INVALID_GROUP_ID), a session timeout out of range (INVALID_SESSION_TIMEOUT), a protocol no member shares (INCONSISTENT_GROUP_PROTOCOL), too much metadata or assignment, a too long instance id (INVALID_REQUEST)', async () => {
     const b = await broker();
     const raw = await RawKafka.connect(b.kafkaPort);
     expect((await join(raw, '')).errorCode).toBe(KafkaError.INVALID_GROUP_ID);
@@ -188,6 +188,13 @@ describe('Kafka groups: JoinGroup / SyncGroup / Heartbeat / LeaveGroup', () => {
     // What a member keeps while it lives is bounded: 16 KiB of protocol metadata per join.
     expect((await join(other, 'big', 5, '', [{ name: 'range', metadata: Buffer.alloc(17 * 1024) }])).errorCode).toBe(KafkaError.INVALID_REQUEST);
     expect(b.running.broker.groups.membership('big')).toBeNull();
+    // 64 KiB of assignment per member in the leader's SyncGroup; the group waits for a valid one.
+    const leader = await join(other, 'big-sync');
+    expect((await sync(other, 'big-sync', 1, leader.memberId, [{ memberId: leader.memberId, assignment: Buffer.alloc(65 * 1024) }])).errorCode).toBe(KafkaError.INVALID_REQUEST);
+    expect(b.running.broker.groups.membership('big-sync')).toMatchObject({ awaitingSync: true });
+    // A static instance id is a group name's length at most (249).
+    const longInstance = await other.request(ApiKey.JoinGroup, 5, { groupId: 'g2', sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: '', groupInstanceId: 'i'.repeat(250), protocolType: 'consumer', protocols: [{ name: 'range', metadata: sub('t') }] });
+    expect(longInstance.errorCode).toBe(KafkaError.INVALID_REQUEST);
   });
 
   it('a group has one kind: Kafka clients get INCONSISTENT_GROUP_PROTOCOL on an edge group, edge clients INCONSISTENT_GROUP_PROTOCOL on a Kafka group', async () => {
