@@ -248,6 +248,24 @@ describe('Kafka groups: JoinGroup / SyncGroup / Heartbeat / LeaveGroup', () => {
   });
 });
 
+describe('Kafka groups: bounds', () => {
+  it('one connection creates at most 64 members (GROUP_MAX_SIZE_REACHED past them); MEMBER_ID_REQUIRED offers create none; other connections are unaffected', async () => {
+    const b = await startKafkaBroker({ groups: { initialRebalanceDelayMs: 0 } });
+    const flood = await RawKafka.connect(b.kafkaPort);
+    const codes: number[] = [];
+    // No join window: each join of a new group completes at once.
+    for (let i = 0; i < 70; i++) codes.push((await join(flood, `flood-${i}`, 3)).errorCode);
+    expect(codes.filter((c) => c === 0)).toHaveLength(64);
+    expect(codes.slice(64)).toEqual(Array(6).fill(KafkaError.GROUP_MAX_SIZE_REACHED));
+    // Offers (JoinGroup v4+ without a member id) are not members: they cost no group and no member.
+    for (let i = 0; i < 200; i++) flood.send(ApiKey.JoinGroup, 4, { groupId: `offer-${i}`, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: '', groupInstanceId: null, protocolType: 'consumer', protocols: [{ name: 'range', metadata: sub('t') }] });
+    for (let i = 0; i < 200; i++) expect((await flood.response(ApiKey.JoinGroup, 4)).body.errorCode).toBe(KafkaError.MEMBER_ID_REQUIRED);
+    expect(b.running.broker.groups.listGroups().filter((g) => g.group.startsWith('offer-'))).toEqual([]);
+    const other = await RawKafka.connect(b.kafkaPort);
+    expect((await join(other, 'fine')).errorCode).toBe(0);
+  });
+});
+
 describe('Kafka groups: offsets and administration', () => {
   it('OffsetCommit from outside the group (generation -1, assign() consumers) goes to the same store: edge, describe and a restart see it; unknown partitions are refused alone', async () => {
     const b = await broker();
