@@ -1,8 +1,9 @@
 // Consumer groups of independent Kafka clients on the broker's coordinator (classic groups): kcat -G
 // (librdkafka 2.0.2) with three members, one SIGKILLed and its partitions taken over with nothing
 // skipped; a confluent-kafka group and a kafkajs 2.2.4 group committing, the broker SIGKILLed and
-// restarted under them, both resuming from their committed offsets; `tributary groups describe`
-// showing the Kafka group with its lag, and `tributary groups reset-offsets` resetting one. .ci/run installs kcat and python3-confluent-kafka; under CI
+// restarted under them, both resuming from their committed offsets; a kafka-python 2.0.2 group
+// committing and resuming; `tributary groups describe`
+// showing the Kafka group with its lag, and `tributary groups reset-offsets` resetting one. .ci/run installs kcat, python3-confluent-kafka and python3-kafka; under CI
 // a missing one fails these tests instead of skipping them.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -16,7 +17,7 @@ import { onCleanup, tempDir } from '../helpers/temp.ts';
 const PYTHON = '/usr/bin/python3';
 const PY_GROUP = path.resolve('test/interop/kafka/py-group.py');
 const hasKcat = spawnSync('kcat', ['-V']).error === undefined;
-const hasPython = spawnSync(PYTHON, ['-c', 'import confluent_kafka']).status === 0;
+const hasPython = spawnSync(PYTHON, ['-c', 'import confluent_kafka, kafka']).status === 0;
 
 /** Polls `check` (every 50 ms) until it returns true; fails with `what` and the last state after `ms`. */
 async function until(what: string, check: () => boolean | Promise<boolean>, ms = 90_000, state: () => unknown = () => ''): Promise<void> {
@@ -80,7 +81,7 @@ async function createTopic(bootstrap: string, topic: string): Promise<void> {
 }
 
 describe.runIf((hasKcat && hasPython) || process.env.CI)('Kafka client groups against the coordinator', () => {
-  it('has kcat and python3-confluent-kafka installed (.ci/run installs them)', () => {
+  it('has kcat, python3-confluent-kafka and python3-kafka installed (.ci/run installs them)', () => {
     expect(hasKcat).toBe(true);
     expect(hasPython).toBe(true);
   });
@@ -163,6 +164,22 @@ describe.runIf((hasKcat && hasPython) || process.env.CI)('Kafka client groups ag
       [20, 0],
       [20, 0],
     ]);
+  });
+
+  it('kafka-python group: commits each record and a new consumer of the group resumes after them', async () => {
+    const b = await startKafkaBroker();
+    const bootstrap = `127.0.0.1:${b.kafkaPort}`;
+    b.running.broker.createTopic({ name: 'kp-topic', partitions: 3 });
+    const consume = async (count: number): Promise<string[]> => {
+      const r = await runProcess(PYTHON, [PY_GROUP, JSON.stringify({ bootstrap, group: 'kp', topic: 'kp-topic', count, lib: 'kafka-python' })], { timeoutMs: 150_000 });
+      if (r.code !== 0) throw new Error(`kafka-python group exited ${r.code}: ${r.stderr}`);
+      return r.stdout.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { v: string }).v);
+    };
+    const first = await produceRound(bootstrap, 'kp-topic', 1);
+    expect((await consume(30)).sort()).toEqual([...first].sort());
+    const second = await produceRound(bootstrap, 'kp-topic', 2);
+    expect((await consume(30)).sort()).toEqual([...second].sort());
+    expect(b.running.broker.groups.describeGroup('kp').partitions.map((p) => p.committed)).toEqual([20, 20, 20]);
   });
 
   it('kafkajs group: commits, the broker is SIGKILLed and restarted, a new consumer of the group resumes from the committed offsets', async () => {
