@@ -1,10 +1,11 @@
 // Consumer groups of independent Kafka clients on the broker's coordinator (classic groups): kcat -G
 // (librdkafka 2.0.2) with three members, one SIGKILLed and its partitions taken over with nothing
-// skipped; a confluent-kafka group and a kafkajs 2.2.4 group committing, the broker SIGKILLed and
-// restarted under them, both resuming from their committed offsets; a kafka-python 2.0.2 group
-// committing and resuming; `tributary groups describe`
-// showing the Kafka group with its lag, and `tributary groups reset-offsets` resetting one. .ci/run installs kcat, python3-confluent-kafka and python3-kafka; under CI
-// a missing one fails these tests instead of skipping them.
+// skipped; a confluent-kafka group running while the broker is SIGKILLed and restarted under it, and
+// a kafkajs 2.2.4 group before and after a broker SIGKILL, both resuming from their committed
+// offsets; a kafka-python 2.0.2 group committing and resuming; `tributary groups describe` showing
+// the Kafka group with its lag, and `tributary groups reset-offsets` resetting one. .ci/run installs
+// kcat, python3-confluent-kafka and python3-kafka; under CI a missing one fails these tests instead
+// of skipping them.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
