@@ -38,6 +38,7 @@ export const ErrorCode = {
   UNSUPPORTED_COMPRESSION: 33,
   OUT_OF_ORDER_SEQUENCE: 34,
   INVALID_PRODUCER_EPOCH: 35,
+  INCONSISTENT_GROUP_PROTOCOL: 36,
 } as const;
 
 export type ErrorName = keyof typeof ErrorCode;
@@ -79,6 +80,7 @@ export const errorDescriptions: Record<ErrorName, string> = {
   UNSUPPORTED_COMPRESSION: 'A record batch is compressed with a codec this broker cannot read (attributes bits 0-2 of 5-7, or its package missing on this machine); the message names it.',
   OUT_OF_ORDER_SEQUENCE: "An idempotent Kafka producer's batch does not follow the last sequence stored for its producer id and partition (a gap, or a new epoch not starting at 0); nothing was stored.",
   INVALID_PRODUCER_EPOCH: "An idempotent Kafka producer's batch carries an older epoch than one already stored for its producer id and partition; nothing was stored.",
+  INCONSISTENT_GROUP_PROTOCOL: 'The group is joined by clients of the other kind (edge clients with broker-side assignment, or Kafka clients assigning among themselves), or no assignment protocol is common to its members; use another group name.',
 };
 
 const nameByCode = new Map<number, ErrorName>(

@@ -174,6 +174,16 @@ export const limits = {
   /** Session timeouts a member may ask for (Kafka: group.min/max.session.timeout.ms). */
   groupSessionTimeoutMsMin: 500,
   groupSessionTimeoutMsMax: 1_800_000,
+  /** Bytes of protocol metadata one Kafka JoinGroup may carry (all its protocols together): held while the member lives. */
+  groupClassicMetadataBytesMax: 16_384,
+  /** Bytes of the assignment a Kafka group leader may give one member in SyncGroup: held while the member lives. */
+  groupClassicAssignmentBytesMax: 65_536,
+  /** Member ids handed out with MEMBER_ID_REQUIRED and not yet used to join: the oldest is forgotten past it. */
+  groupPendingMemberIdsMax: 10_000,
+  /** Characters of the client id that start a member id (a Kafka client id may have 32 767 bytes). */
+  groupMemberIdClientCharsMax: 64,
+  /** Characters of a Kafka client id a group member keeps (shown by describe). */
+  groupClientIdCharsMax: 255,
   /** Largest listeners.kafka.requestBytesMax: one produce request holds at most this many bytes in memory per connection. */
   kafkaRequestBytesMax: 100 * 1024 * 1024,
   /** Smallest listeners.kafka.requestBytesMax: a Metadata or ApiVersions request with a long client id must fit. */

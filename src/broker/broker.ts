@@ -36,7 +36,7 @@ export interface BrokerOptions {
   groups?: Partial<CoordinatorOptions>;
 }
 
-const groupDefaults: CoordinatorOptions = { sessionTimeoutMsDefault: 10_000, offsetsRetentionMs: 7 * 86_400_000, expiryCheckIntervalMs: 600_000 };
+const groupDefaults: CoordinatorOptions = { sessionTimeoutMsDefault: 10_000, offsetsRetentionMs: 7 * 86_400_000, expiryCheckIntervalMs: 600_000, initialRebalanceDelayMs: 300 };
 
 export interface TopicSpec {
   name: string;

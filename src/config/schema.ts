@@ -417,6 +417,8 @@ export const configSchema = z.strictObject({
       sessionTimeoutMsDefault: duration({ min: limits.groupSessionTimeoutMsMin, max: limits.groupSessionTimeoutMsMax }).default(10_000),
       offsetsRetentionMs: duration({ min: 1, max: 10 * 365 * 86_400_000 }).default(7 * 86_400_000),
       expiryCheckIntervalMs: duration({ min: 1_000, max: timerMsMax }).default(600_000),
+      // Kafka's group.initial.rebalance.delay.ms: Kafka clients starting together land in one generation.
+      initialRebalanceDelayMs: duration({ min: 0, max: 60_000 }).default(300),
     }),
   ),
 

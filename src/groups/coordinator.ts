@@ -18,19 +18,25 @@ import { limits } from '../limits.ts';
 import type { OffsetStore } from '../storage/offset-store.ts';
 import type { StoredTopic } from '../storage/log-store.ts';
 import { assign, type AssignMember, type AssignStrategy } from './assignors.ts';
-import { newGroup, owns, sameSubscription, subscribedTopics, type Group, type Member } from './member.ts';
+import { decodeAssignment, decodeSubscriptionTopics, encodeAssignment, encodeSubscription } from './consumer-protocol.ts';
+import { newGroup, owns, sameSubscription, subscribedTopics, type ClassicProtocol, type Group, type Member } from './member.ts';
 import { resetOffset, type ResetHost } from './offset-reset.ts';
 import type {
+  ClassicJoinRequest,
+  ClassicJoinResult,
   CommitRequest,
   CommittedOffset,
   GroupDescription,
   GroupSummary,
   JoinRequest,
   JoinResult,
+  MembershipView,
   OffsetEntry,
   PartitionLag,
   ResetPlanEntry,
   ResetRequest,
+  SyncRequest,
+  SyncResult,
 } from './types.ts';
 
 export interface CoordinatorHost extends ResetHost {
@@ -45,6 +51,8 @@ export interface CoordinatorOptions {
   offsetsRetentionMs: number;
   /** How often expiry looks for such groups (Kafka's offsets.retention.check.interval.ms). */
   expiryCheckIntervalMs: number;
+  /** Classic groups: the first join of a group without members waits this long for more (Kafka's group.initial.rebalance.delay.ms). */
+  initialRebalanceDelayMs: number;
 }
 
 /** What a commit writes: topic ids resolved, for the offset store. */
@@ -67,6 +75,8 @@ export class GroupCoordinator {
   private readonly groups = new Map<string, Group>();
   /** Members each connection created, for the per-connection limit. */
   private readonly createdBy = new WeakMap<object, number>();
+  /** Member ids handed out with MEMBER_ID_REQUIRED, by id: the group and when the offer lapses. Insertion order is age. */
+  private readonly offeredIds = new Map<string, { group: string; deadline: number }>();
   /** Members of all groups: what subscriptions may hold in memory is bounded by it. */
   private memberCount = 0;
   private stored: Set<string> | null = null;
@@ -110,6 +120,8 @@ export class GroupCoordinator {
         throw new TributaryError('INVALID_REQUEST', `session timeout must be ${limits.groupSessionTimeoutMsMin}..${limits.groupSessionTimeoutMsMax} ms`, { group: req.group });
       const rebalanceTimeoutMs = Math.min(req.rebalanceTimeoutMs === 0 ? sessionTimeoutMs : req.rebalanceTimeoutMs, limits.groupSessionTimeoutMsMax);
       const g = this.groupForJoin(req);
+      if (g.kind !== 'server')
+        throw new TributaryError('INCONSISTENT_GROUP_PROTOCOL', `group ${g.name} is joined by Kafka clients, which assign among themselves`, { group: g.name });
       if (req.strategy !== null && req.strategy !== g.strategy && g.members.size > 0)
         throw new TributaryError('INVALID_REQUEST', `group ${g.name} assigns with ${g.strategy}, not ${req.strategy}`, { group: g.name });
       if (req.strategy !== null && g.members.size === 0) g.strategy = req.strategy;
@@ -130,10 +142,194 @@ export class GroupCoordinator {
       // client that lost its answer. Anything else is a new generation.
       if (g.state === 'stable' && unchanged && m.pending === null && !this.needsRebalance(g))
         return Promise.resolve(this.joinResult(g, m));
-      return this.awaitRebalance(g, m, req.signal);
+      return this.awaitRebalance(g, m, req.signal, () => this.joinResult(g, m));
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * A Kafka JoinGroup. Answered once the generation forms: every member joined again (or was dropped),
+   * and for a group that had no members, the join window passed. The leader's answer carries every
+   * member's metadata for the protocol chosen; it assigns, and SyncGroup carries that to the others.
+   */
+  joinClassic(req: ClassicJoinRequest): Promise<ClassicJoinResult> {
+    if (this.closed) return Promise.reject(new TributaryError('SHUTTING_DOWN', 'the broker is shutting down'));
+    try {
+      validateGroupName(req.group);
+      const sessionTimeoutMs = req.sessionTimeoutMs;
+      if (sessionTimeoutMs < limits.groupSessionTimeoutMsMin || sessionTimeoutMs > limits.groupSessionTimeoutMsMax)
+        throw new TributaryError('INVALID_REQUEST', `session timeout must be ${limits.groupSessionTimeoutMsMin}..${limits.groupSessionTimeoutMsMax} ms`, { group: req.group });
+      const rebalanceTimeoutMs = Math.min(req.rebalanceTimeoutMs <= 0 ? sessionTimeoutMs : req.rebalanceTimeoutMs, limits.groupSessionTimeoutMsMax);
+      if (req.protocolType === '' || req.protocols.length === 0)
+        throw new TributaryError('INCONSISTENT_GROUP_PROTOCOL', 'a join needs a protocol type and at least one protocol', { group: req.group });
+      // Held while the member lives: a client may send 32 KiB strings and megabytes of metadata.
+      if (req.protocols.reduce((n, p) => n + p.metadata.length + Buffer.byteLength(p.name), Buffer.byteLength(req.protocolType)) > limits.groupClassicMetadataBytesMax)
+        throw new TributaryError('INVALID_REQUEST', `a join's protocol type and protocols carry at most ${limits.groupClassicMetadataBytesMax} bytes`, { group: req.group });
+      if (req.instanceId !== null && (req.instanceId.length === 0 || req.instanceId.length > limits.groupNameMax))
+        throw new TributaryError('INVALID_REQUEST', `a group instance id has 1..${limits.groupNameMax} characters`, { group: req.group });
+      const existing = this.groups.get(req.group);
+      if (existing?.kind === 'server')
+        throw new TributaryError('INCONSISTENT_GROUP_PROTOCOL', `group ${req.group} is joined by edge clients, to which the broker assigns`, { group: req.group });
+      const g = existing ?? this.newClassicGroup(req);
+      if (g.members.size > 0) this.checkProtocols(g, req);
+      if (req.memberId === '' && req.instanceId === null && req.requireKnownMemberId) return Promise.resolve(this.offerMemberId(g, req));
+      const offered = this.takeOffer(g, req.memberId);
+      const wasEmpty = g.members.size === 0;
+      const m = this.memberForJoin(g, offered ? { ...req, memberId: '' } : req, offered ? req.memberId : undefined);
+      const protocols: ClassicProtocol[] = req.protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata) }));
+      const unchanged = m.protocols !== null && sameProtocols(m.protocols, protocols);
+      if (m.session !== null && m.sessionTimeoutMs !== sessionTimeoutMs) {
+        clearTimeout(m.session);
+        m.session = null;
+      }
+      if (m.owner !== req.owner) {
+        this.countCreated(m.owner, -1);
+        this.countCreated(req.owner, +1);
+      }
+      const topics = decodeSubscriptionTopics(protocols[0]!.metadata) ?? [];
+      Object.assign(m, { clientId: req.clientId, host: req.host, protocols, topics: topics.slice(0, limits.groupTopicsMax), sessionTimeoutMs, rebalanceTimeoutMs, owner: req.owner });
+      this.counters.joins++;
+      this.touch(g, m);
+      if (wasEmpty && this.opts.initialRebalanceDelayMs > 0) this.openJoinWindow(g);
+      // As Kafka: a follower asking for what it has gets it (a static member's restart, a lost answer);
+      // a join between the generation forming and the leader's SyncGroup gets that generation again.
+      if (unchanged && m.pending === null && ((g.state === 'stable' && m.memberId !== g.leader) || g.syncing)) return Promise.resolve(this.classicJoinResult(g, m));
+      // keepOnAbort: as in Kafka, a member whose connection closed during its join still counts as
+      // joined; its session (no heartbeats) removes it after the generation forms. Otherwise the group
+      // would wait out the rebalance timeout (librdkafka: max.poll.interval.ms, 5 minutes).
+      return this.awaitRebalance(g, m, req.signal, () => this.classicJoinResult(g, m), true);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private newClassicGroup(req: ClassicJoinRequest): Group {
+    if (this.groups.size >= limits.groupsMax) throw new TributaryError('GROUP_FULL', `at most ${limits.groupsMax} groups with members`, { group: req.group });
+    return newGroup(req.group, 'sticky', 'classic', req.protocolType);
+  }
+
+  /** A new member must share the protocol type and at least one protocol with every member, as in Kafka. */
+  private checkProtocols(g: Group, req: ClassicJoinRequest): void {
+    if (req.protocolType !== g.protocolType)
+      throw new TributaryError('INCONSISTENT_GROUP_PROTOCOL', `group ${g.name} has protocol type ${g.protocolType}, not ${req.protocolType}`, { group: g.name });
+    const others = [...g.members.values()].filter((m) => m.memberId !== req.memberId);
+    if (others.length === 0) return;
+    const common = commonProtocols(others);
+    if (!req.protocols.some((p) => common.has(p.name)))
+      throw new TributaryError('INCONSISTENT_GROUP_PROTOCOL', `group ${g.name}'s members assign with ${[...common].join(', ') || 'no common protocol'}; this member offers none of them`, { group: g.name });
+  }
+
+  /** JoinGroup v4+: a new member is named first and joins again with its name (Kafka's MEMBER_ID_REQUIRED). */
+  private offerMemberId(g: Group, req: ClassicJoinRequest): ClassicJoinResult {
+    const now = Date.now();
+    for (const [id, offer] of this.offeredIds) {
+      if (offer.deadline > now && this.offeredIds.size < limits.groupPendingMemberIdsMax) break;
+      this.offeredIds.delete(id);
+    }
+    const memberId = `${memberIdPrefix(req.clientId)}-${randomUUID()}`;
+    this.offeredIds.set(memberId, { group: g.name, deadline: now + req.sessionTimeoutMs });
+    return { memberIdRequired: true, memberId };
+  }
+
+  private takeOffer(g: Group, memberId: string): boolean {
+    const offer = memberId === '' ? undefined : this.offeredIds.get(memberId);
+    if (offer === undefined || offer.group !== g.name || g.members.has(memberId)) return false;
+    this.offeredIds.delete(memberId);
+    return offer.deadline > Date.now();
+  }
+
+  /** The first generation of a group that had no members waits for the members starting with this one. */
+  private openJoinWindow(g: Group): void {
+    if (g.windowTimer) clearTimeout(g.windowTimer);
+    g.windowTimer = setTimeout(() => {
+      g.windowTimer = null;
+      if (this.groups.get(g.name) === g) this.maybeComplete(g);
+    }, this.opts.initialRebalanceDelayMs);
+    g.windowTimer.unref();
+  }
+
+  private classicJoinResult(g: Group, m: Member): ClassicJoinResult {
+    const members =
+      m.memberId === g.leader
+        ? [...g.members.values()].map((x) => ({ memberId: x.memberId, instanceId: x.instanceId, metadata: x.protocols?.find((p) => p.name === g.protocol)?.metadata ?? Buffer.alloc(0) }))
+        : [];
+    return { memberIdRequired: false, generation: g.generation, memberId: m.memberId, leader: g.leader, protocolType: g.protocolType, protocolName: g.protocol, members };
+  }
+
+  /**
+   * A Kafka SyncGroup. The leader's carries every member's assignment: the generation becomes stable
+   * and the members waiting here get theirs. A member of a stable group gets what it was given.
+   */
+  sync(req: SyncRequest): Promise<SyncResult> {
+    try {
+      const g = this.groups.get(req.group);
+      const m = g?.members.get(req.memberId);
+      if (!g || !m) throw this.unknownMember(g, req.memberId, req.group);
+      if (g.kind !== 'classic') throw new TributaryError('INCONSISTENT_GROUP_PROTOCOL', `group ${g.name} is joined by edge clients, to which the broker assigns`, { group: g.name });
+      if ((req.protocolType !== null && req.protocolType !== g.protocolType) || (req.protocolName !== null && req.protocolName !== g.protocol))
+        throw new TributaryError('INCONSISTENT_GROUP_PROTOCOL', `group ${g.name} uses ${g.protocolType}/${g.protocol}`, { group: g.name });
+      if (req.generation !== g.generation) throw illegalGeneration(g, req.generation);
+      this.touch(g, m);
+      if (g.state === 'stable') return Promise.resolve(this.syncResult(g, m));
+      if (!g.syncing) throw new TributaryError('REBALANCE_IN_PROGRESS', `group ${g.name} is rebalancing; join again`, { group: g.name });
+      if (m.memberId === g.leader) {
+        this.applyAssignments(g, req.assignments);
+        return Promise.resolve(this.syncResult(g, m));
+      }
+      return new Promise<SyncResult>((resolve, reject) => {
+        m.syncPending?.reject(new TributaryError('REBALANCE_IN_PROGRESS', 'a newer SyncGroup of this member replaced this one', { group: g.name }));
+        const onAbort = () => {
+          if (m.syncPending === pending) m.syncPending = null;
+        };
+        const pending = {
+          resolve: () => {
+            pending.detach();
+            resolve(this.syncResult(g, m));
+          },
+          reject: (err: unknown) => {
+            pending.detach();
+            reject(err);
+          },
+          detach: () => req.signal?.removeEventListener('abort', onAbort),
+        };
+        m.syncPending = pending;
+        req.signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private applyAssignments(g: Group, assignments: SyncRequest['assignments']): void {
+    const bytes = new Map<string, Buffer>();
+    for (const a of assignments) {
+      if (a.assignment.length > limits.groupClassicAssignmentBytesMax)
+        throw new TributaryError('INVALID_REQUEST', `an assignment carries at most ${limits.groupClassicAssignmentBytesMax} bytes`, { group: g.name });
+      if (g.members.has(a.memberId)) bytes.set(a.memberId, a.assignment);
+    }
+    g.state = 'stable';
+    g.syncing = false;
+    for (const m of g.members.values()) {
+      // Copied: the request's buffer is the whole frame, which must not live as long as the member.
+      m.assignmentBytes = Buffer.from(bytes.get(m.memberId) ?? Buffer.alloc(0));
+      m.assignment = decodeAssignment(m.assignmentBytes) ?? [];
+    }
+    this.log.info({ group: g.name, generation: g.generation, members: g.members.size, protocol: g.protocol }, 'group is stable');
+    for (const m of g.members.values()) {
+      const pending = m.syncPending;
+      m.syncPending = null;
+      pending?.resolve();
+    }
+  }
+
+  private syncResult(g: Group, m: Member): SyncResult {
+    return { protocolType: g.protocolType, protocolName: g.protocol, assignment: m.assignmentBytes };
+  }
+
+  /** The member id holding a static instance id in the group, if any. */
+  memberOfInstance(group: string, instanceId: string): string | undefined {
+    return this.groups.get(group)?.instances.get(instanceId);
   }
 
   /** The group, or a new one that memberForJoin registers once it has a member. */
@@ -141,7 +337,7 @@ export class GroupCoordinator {
     const g = this.groups.get(req.group);
     if (g) return g;
     if (this.groups.size >= limits.groupsMax) throw new TributaryError('GROUP_FULL', `at most ${limits.groupsMax} groups with members`, { group: req.group });
-    return newGroup(req.group, req.strategy ?? 'sticky');
+    return newGroup(req.group, req.strategy ?? 'sticky', 'server');
   }
 
   // Only here: a join refused (unknown member id, a full connection) must leave no group behind, or
@@ -152,7 +348,8 @@ export class GroupCoordinator {
     this.offsets.setEmptySince(g.name, null).catch((err) => this.log.warn({ err, group: g.name }, 'could not record that the group has members'));
   }
 
-  private memberForJoin(g: Group, req: JoinRequest): Member {
+  /** `newId`: the id offered with MEMBER_ID_REQUIRED, under which a new member joins. */
+  private memberForJoin(g: Group, req: Pick<JoinRequest, 'memberId' | 'instanceId' | 'owner' | 'clientId' | 'host'>, newId?: string): Member {
     if (req.memberId !== '') {
       const m = g.members.get(req.memberId);
       if (!m) throw this.unknownMember(g, req.memberId);
@@ -169,7 +366,7 @@ export class GroupCoordinator {
       throw new TributaryError('GROUP_FULL', `a connection may create at most ${limits.groupMembersPerConnectionMax} group members`, { group: g.name, client: req.clientId });
     this.countCreated(req.owner, +1);
     const m: Member = {
-      memberId: `${req.clientId || 'member'}-${randomUUID()}`,
+      memberId: newId ?? `${memberIdPrefix(req.clientId)}-${randomUUID()}`,
       instanceId: req.instanceId,
       clientId: req.clientId,
       host: req.host,
@@ -179,6 +376,9 @@ export class GroupCoordinator {
       rebalanceTimeoutMs: 0,
       owner: req.owner,
       assignment: [],
+      protocols: null,
+      assignmentBytes: Buffer.alloc(0),
+      syncPending: null,
       pending: null,
       session: null,
     };
@@ -199,11 +399,13 @@ export class GroupCoordinator {
     g.fenced.add(old.memberId);
     old.pending?.reject(new TributaryError('FENCED_INSTANCE', `instance ${old.instanceId} joined again as another member`, { group: g.name }));
     old.pending = null;
+    old.syncPending?.reject(new TributaryError('FENCED_INSTANCE', `instance ${old.instanceId} joined again as another member`, { group: g.name }));
+    old.syncPending = null;
     // The old session timer's callback names the old member, which is gone: refreshing it would never
     // evict the new one. The new member's first touch starts its own.
     if (old.session) clearTimeout(old.session);
     old.session = null;
-    const m: Member = { ...old, memberId: `${old.clientId || 'member'}-${randomUUID()}`, owner, pending: null, session: null };
+    const m: Member = { ...old, memberId: `${memberIdPrefix(old.clientId)}-${randomUUID()}`, owner, pending: null, syncPending: null, session: null };
     g.members.set(m.memberId, m);
     g.instances.set(m.instanceId!, m.memberId);
     if (g.leader === old.memberId) g.leader = m.memberId;
@@ -211,11 +413,11 @@ export class GroupCoordinator {
     return m;
   }
 
-  private awaitRebalance(g: Group, m: Member, signal: AbortSignal | undefined): Promise<JoinResult> {
-    return new Promise<JoinResult>((resolve, reject) => {
+  private awaitRebalance<T>(g: Group, m: Member, signal: AbortSignal | undefined, result: () => T, keepOnAbort = false): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
       m.pending?.reject(new TributaryError('REBALANCE_IN_PROGRESS', 'a newer join of this member replaced this one', { group: g.name }));
       const onAbort = () => {
-        if (m.pending !== pending) return;
+        if (m.pending !== pending || keepOnAbort) return;
         // The member stays: its session decides whether it comes back in time.
         m.pending = null;
         this.touch(g, m);
@@ -223,7 +425,7 @@ export class GroupCoordinator {
       const pending = {
         resolve: () => {
           pending.detach();
-          resolve(this.joinResult(g, m));
+          resolve(result());
         },
         reject: (err: unknown) => {
           pending.detach();
@@ -243,7 +445,8 @@ export class GroupCoordinator {
     const m = g?.members.get(memberId);
     if (!g || !m) throw this.unknownMember(g, memberId, group);
     this.touch(g, m);
-    if (g.state === 'rebalancing') throw new TributaryError('REBALANCE_IN_PROGRESS', `group ${group} is rebalancing; join again`, { group });
+    // Between a classic generation forming and the leader's SyncGroup, as Kafka: no rebalance to join.
+    if (g.state === 'rebalancing' && !g.syncing) throw new TributaryError('REBALANCE_IN_PROGRESS', `group ${group} is rebalancing; join again`, { group });
     if (generation !== g.generation) throw illegalGeneration(g, generation);
   }
 
@@ -265,8 +468,8 @@ export class GroupCoordinator {
 
   private sessionExpired(g: Group, m: Member): void {
     if (g.members.get(m.memberId) !== m) return;
-    // A member waiting in a join is alive: it is waiting for us.
-    if (m.pending !== null) {
+    // A member waiting in a join or a SyncGroup is alive: it is waiting for us.
+    if (m.pending !== null || m.syncPending !== null) {
       m.session?.refresh();
       return;
     }
@@ -288,6 +491,8 @@ export class GroupCoordinator {
     m.session = null;
     m.pending?.reject(new TributaryError('UNKNOWN_MEMBER', `member ${m.memberId} was removed (${why})`, { group: g.name }));
     m.pending = null;
+    m.syncPending?.reject(new TributaryError('UNKNOWN_MEMBER', `member ${m.memberId} was removed (${why})`, { group: g.name }));
+    m.syncPending = null;
     g.members.delete(m.memberId);
     this.memberCount--;
     if (m.instanceId !== null && g.instances.get(m.instanceId) === m.memberId) g.instances.delete(m.instanceId);
@@ -301,6 +506,8 @@ export class GroupCoordinator {
   private becomeEmpty(g: Group): void {
     if (g.rebalanceTimer) clearTimeout(g.rebalanceTimer);
     g.rebalanceTimer = null;
+    if (g.windowTimer) clearTimeout(g.windowTimer);
+    g.windowTimer = null;
     g.state = 'empty';
     this.groups.delete(g.name);
     this.offsets.setEmptySince(g.name, Date.now()).catch((err) => this.log.warn({ err, group: g.name }, 'could not record when the group became empty'));
@@ -310,7 +517,14 @@ export class GroupCoordinator {
   // ---- rebalance ----
 
   private startRebalance(g: Group, reason: string): void {
-    if (g.state === 'rebalancing') return;
+    if (g.state === 'rebalancing' && !g.syncing) return;
+    // Members waiting for the leader's assignment of a generation that will not be: join again.
+    g.syncing = false;
+    for (const m of g.members.values()) {
+      m.syncPending?.reject(new TributaryError('REBALANCE_IN_PROGRESS', `group ${g.name} is rebalancing again; join again`, { group: g.name }));
+      m.syncPending = null;
+    }
+    if (g.rebalanceTimer) clearTimeout(g.rebalanceTimer);
     g.state = 'rebalancing';
     this.counters.rebalances++;
     const timeoutMs = Math.max(...[...g.members.values()].map((m) => m.rebalanceTimeoutMs));
@@ -333,10 +547,11 @@ export class GroupCoordinator {
   }
 
   private maybeComplete(g: Group): void {
-    if (g.state !== 'rebalancing') return;
+    if (g.state !== 'rebalancing' || g.syncing || g.windowTimer !== null) return;
     for (const m of g.members.values()) if (m.pending === null) return;
     if (g.rebalanceTimer) clearTimeout(g.rebalanceTimer);
     g.rebalanceTimer = null;
+    if (g.kind === 'classic') return this.completeClassic(g);
     const existing = this.existingTopics();
     const counts = new Map<string, number>();
     const members: AssignMember[] = [...g.members.values()].map((m) => {
@@ -355,6 +570,22 @@ export class GroupCoordinator {
       const pending = m.pending!;
       m.pending = null;
       // The session runs from the answer: the member's next heartbeat is a third of it away.
+      m.session?.refresh();
+      pending.resolve();
+    }
+  }
+
+  /** Every member joined: the generation forms and waits for the leader's SyncGroup. */
+  private completeClassic(g: Group): void {
+    g.protocol = chooseProtocol([...g.members.values()]);
+    g.generation++;
+    g.syncing = true;
+    // As Kafka: the leader stays the leader while it is a member.
+    if (!g.members.has(g.leader)) g.leader = g.members.keys().next().value!;
+    this.log.info({ group: g.name, generation: g.generation, members: g.members.size, protocol: g.protocol, leader: g.leader }, 'group generation formed; waiting for the leader to assign');
+    for (const m of g.members.values()) {
+      const pending = m.pending!;
+      m.pending = null;
       m.session?.refresh();
       pending.resolve();
     }
@@ -383,7 +614,8 @@ export class GroupCoordinator {
   private topicsChanged(): void {
     const existing = this.existingTopics();
     for (const g of this.groups.values()) {
-      if (g.state === 'stable' && this.needsRebalance(g, existing)) this.startRebalance(g, 'subscribed topics changed');
+      // Kafka clients watch the topics themselves: their leader joins again when its subscription's partitions change.
+      if (g.kind === 'server' && g.state === 'stable' && this.needsRebalance(g, existing)) this.startRebalance(g, 'subscribed topics changed');
     }
   }
 
@@ -455,10 +687,14 @@ export class GroupCoordinator {
     const m = g?.members.get(req.memberId);
     if (!g || !m) return this.unknownMember(g, req.memberId, req.group);
     if (req.generation !== g.generation) return illegalGeneration(g, req.generation);
+    // As Kafka: the new generation's assignment is not known yet.
+    if (g.syncing) return new TributaryError('REBALANCE_IN_PROGRESS', `group ${g.name} is waiting for its leader's assignment`, { group: g.name });
     if (req.owner !== undefined && req.owner !== m.owner)
       return new TributaryError('UNKNOWN_MEMBER', `member ${m.memberId} joined again on another connection; commits from this one are refused`, { group: g.name });
-    for (const o of req.offsets)
-      if (!owns(m, o.topic, o.partition))
+    // Classic groups: the leader's assignment is the clients' business; Kafka does not check it either.
+    if (g.kind === 'server')
+      for (const o of req.offsets)
+        if (!owns(m, o.topic, o.partition))
         return new TributaryError('NOT_ASSIGNED', `${o.topic}/${o.partition} is not assigned to ${m.memberId} in generation ${g.generation}`, {
           group: g.name,
           topic: o.topic,
@@ -522,9 +758,32 @@ export class GroupCoordinator {
       group,
       state: g?.state ?? 'empty',
       strategy: g?.strategy ?? 'sticky',
+      ...(g?.kind === 'classic' ? { protocol: g.protocol } : {}),
       generation: g?.generation ?? 0,
       members: [...(g?.members.values() ?? [])].map((m) => ({ memberId: m.memberId, instanceId: m.instanceId, clientId: m.clientId, host: m.host, assignment: m.assignment })),
       partitions,
+    };
+  }
+
+  /** The group's members as Kafka's DescribeGroups shows them; null for a group without members. */
+  membership(group: string): MembershipView | null {
+    const g = this.groups.get(group);
+    if (!g) return null;
+    const classic = g.kind === 'classic';
+    return {
+      kind: g.kind,
+      state: g.state,
+      awaitingSync: g.syncing,
+      protocolType: classic ? g.protocolType : 'consumer',
+      protocol: classic ? g.protocol : g.strategy,
+      members: [...g.members.values()].map((m) => ({
+        memberId: m.memberId,
+        instanceId: m.instanceId,
+        clientId: m.clientId,
+        host: m.host,
+        metadata: classic ? (m.protocols?.find((p) => p.name === g.protocol)?.metadata ?? Buffer.alloc(0)) : encodeSubscription(m.topics),
+        assignment: classic ? m.assignmentBytes : encodeAssignment(m.assignment),
+      })),
     };
   }
 
@@ -583,10 +842,13 @@ export class GroupCoordinator {
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     for (const g of this.groups.values()) {
       if (g.rebalanceTimer) clearTimeout(g.rebalanceTimer);
+      if (g.windowTimer) clearTimeout(g.windowTimer);
       for (const m of g.members.values()) {
         if (m.session) clearTimeout(m.session);
         m.pending?.reject(new TributaryError('SHUTTING_DOWN', 'the broker is shutting down'));
         m.pending = null;
+        m.syncPending?.reject(new TributaryError('SHUTTING_DOWN', 'the broker is shutting down'));
+        m.syncPending = null;
       }
     }
     this.groups.clear();
@@ -626,3 +888,36 @@ function compilePattern(source: string | null): RegExp | null {
 }
 
 export type { AssignStrategy };
+
+/** Member ids start with the client id, as Kafka's, cut short: a Kafka client id may have 32 767 bytes. */
+function memberIdPrefix(clientId: string): string {
+  return clientId === '' ? 'member' : clientId.slice(0, limits.groupMemberIdClientCharsMax);
+}
+
+function sameProtocols(a: ClassicProtocol[], b: ClassicProtocol[]): boolean {
+  return a.length === b.length && a.every((p, i) => p.name === b[i]!.name && p.metadata.equals(b[i]!.metadata));
+}
+
+/** The protocol names every one of these members supports. */
+function commonProtocols(members: Member[]): Set<string> {
+  let common: Set<string> | null = null;
+  for (const m of members) {
+    const names = new Set<string>((m.protocols ?? []).map((p) => p.name));
+    common = common === null ? names : new Set<string>([...common].filter((n: string) => names.has(n)));
+  }
+  return common ?? new Set<string>();
+}
+
+/** As Kafka: among the protocols all support, each member votes for the first it prefers; most votes wins (ties: the earlier vote). */
+function chooseProtocol(members: Member[]): string {
+  const common = commonProtocols(members);
+  const votes = new Map<string, number>();
+  for (const m of members) {
+    const choice = m.protocols?.find((p) => common.has(p.name))?.name;
+    if (choice !== undefined) votes.set(choice, (votes.get(choice) ?? 0) + 1);
+  }
+  let best = '';
+  let most = 0;
+  for (const [name, n] of votes) if (n > most) [best, most] = [name, n];
+  return best;
+}

@@ -11,6 +11,18 @@ export interface PendingJoin {
   detach(): void;
 }
 
+/** A Kafka member's assignment protocol: a name (range, roundrobin, …) and its metadata, opaque bytes. */
+export interface ClassicProtocol {
+  name: string;
+  metadata: Buffer;
+}
+
+/**
+ * 'server': edge clients; the broker assigns (JOINED carries each share). 'classic': Kafka clients;
+ * the group leader assigns and hands the broker opaque bytes per member (SyncGroup).
+ */
+export type GroupKind = 'server' | 'classic';
+
 export interface Member {
   memberId: string;
   readonly instanceId: string | null;
@@ -21,8 +33,14 @@ export interface Member {
   sessionTimeoutMs: number;
   rebalanceTimeoutMs: number;
   owner: object;
-  /** What this member owns in the group's current generation. */
+  /** What this member owns in the group's current generation (classic: decoded from assignmentBytes). */
   assignment: TopicPartitions[];
+  /** Classic: the protocols of its latest join, in its order of preference; null for server members. */
+  protocols: ClassicProtocol[] | null;
+  /** Classic: what the leader's SyncGroup gave this member, as sent. */
+  assignmentBytes: Buffer;
+  /** Classic: set while the member waits in SyncGroup for the leader's assignment. */
+  syncPending: PendingJoin | null;
   /** Set while the member waits for the rebalance to complete. */
   pending: PendingJoin | null;
   /** One timer per member, refreshed by its calls: no timer per message or per heartbeat. */
@@ -31,6 +49,15 @@ export interface Member {
 
 export interface Group {
   readonly name: string;
+  readonly kind: GroupKind;
+  /** Classic: the protocol type all members join with ("consumer" for Kafka consumers). */
+  protocolType: string;
+  /** Classic: the protocol chosen for the current generation; '' before the first. */
+  protocol: string;
+  /** Classic: the generation is formed and waits for the leader's SyncGroup (Kafka's CompletingRebalance); state is 'rebalancing'. */
+  syncing: boolean;
+  /** Classic: running while a group that had no members waits for more before its first generation. */
+  windowTimer: NodeJS.Timeout | null;
   state: GroupState;
   generation: number;
   strategy: AssignStrategy;
@@ -46,9 +73,14 @@ export interface Group {
   assigned: Map<string, number>;
 }
 
-export function newGroup(name: string, strategy: AssignStrategy): Group {
+export function newGroup(name: string, strategy: AssignStrategy, kind: GroupKind, protocolType = ''): Group {
   return {
     name,
+    kind,
+    protocolType,
+    protocol: '',
+    syncing: false,
+    windowTimer: null,
     state: 'empty',
     generation: 0,
     strategy,

@@ -101,7 +101,10 @@ export interface PartitionLag {
 export interface GroupDescription {
   group: string;
   state: GroupState;
+  /** Server-assigned groups: the broker's assignor. Classic groups (Kafka clients) assign themselves: see protocol. */
   strategy: AssignStrategy;
+  /** Classic groups: the assignment protocol their members chose (range, roundrobin, cooperative-sticky, …). */
+  protocol?: string;
   generation: number;
   members: MemberDescription[];
   partitions: PartitionLag[];
@@ -130,4 +133,67 @@ export interface ResetPlanEntry {
   /** -1: nothing committed before. */
   previous: number;
   offset: number;
+}
+
+/** A Kafka JoinGroup (the classic protocol: the group leader assigns). */
+export interface ClassicJoinRequest {
+  group: string;
+  /** '' = a new member. */
+  memberId: string;
+  instanceId: string | null;
+  clientId: string;
+  host: string;
+  /** "consumer" for Kafka consumers; every member of a group must give the same. */
+  protocolType: string;
+  /** In the member's order of preference; metadata is opaque to the broker. */
+  protocols: { name: string; metadata: Buffer }[];
+  sessionTimeoutMs: number;
+  /** -1 (JoinGroup v0) = the session timeout. */
+  rebalanceTimeoutMs: number;
+  /** JoinGroup v4+: a new dynamic member is first given an id (MEMBER_ID_REQUIRED) and joins again with it. */
+  requireKnownMemberId: boolean;
+  owner: object;
+  signal?: AbortSignal;
+}
+
+export type ClassicJoinResult =
+  | { memberIdRequired: true; memberId: string }
+  | {
+      memberIdRequired: false;
+      generation: number;
+      memberId: string;
+      leader: string;
+      protocolType: string;
+      protocolName: string;
+      /** Every member with its metadata for the chosen protocol: the leader's answer only (it assigns). */
+      members: { memberId: string; instanceId: string | null; metadata: Buffer }[];
+    };
+
+/** A Kafka SyncGroup: the leader's carries every member's assignment, the others' wait for it. */
+export interface SyncRequest {
+  group: string;
+  memberId: string;
+  generation: number;
+  /** SyncGroup v5: checked against the group's when given. */
+  protocolType: string | null;
+  protocolName: string | null;
+  assignments: { memberId: string; assignment: Buffer }[];
+  signal?: AbortSignal;
+}
+
+export interface SyncResult {
+  protocolType: string;
+  protocolName: string;
+  assignment: Buffer;
+}
+
+/** A group's membership as Kafka's DescribeGroups shows it; server-assigned groups in ConsumerProtocol bytes. */
+export interface MembershipView {
+  kind: 'server' | 'classic';
+  state: GroupState;
+  /** Classic only: between the join and the leader's SyncGroup (Kafka's CompletingRebalance). */
+  awaitingSync: boolean;
+  protocolType: string;
+  protocol: string;
+  members: { memberId: string; instanceId: string | null; clientId: string; host: string; metadata: Buffer; assignment: Buffer }[];
 }

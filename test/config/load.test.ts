@@ -105,7 +105,7 @@ describe('defaults', () => {
         maxMapSizeBytes: -1,
         txnQueueBytesMax: 64 * MiB,
       },
-      groups: { sessionTimeoutMsDefault: 10_000, offsetsRetentionMs: 7 * 86_400_000, expiryCheckIntervalMs: 600_000 },
+      groups: { sessionTimeoutMsDefault: 10_000, offsetsRetentionMs: 7 * 86_400_000, expiryCheckIntervalMs: 600_000, initialRebalanceDelayMs: 300 },
       retention: { checkIntervalMs: 30_000, batchesPerStep: 2000 },
     });
   });

@@ -71,6 +71,22 @@ function body(rand: Rand, apiKey: number, version: number): Record<string, unkno
       return { topics: [{ name: pick(rand, ['fz-1', 'fz-new-1', 'nope']), count: int(rand, 0, 6), assignments: null }], timeoutMs: 1000, validateOnly: rand() < 0.5 };
     case ApiKey.InitProducerId:
       return { transactionalId: rand() < 0.2 ? 'fz-txn' : null, transactionTimeoutMs: 1000, producerId: BigInt(int(rand, -1, 3)), producerEpoch: int(rand, -1, 2) };
+    case ApiKey.JoinGroup:
+      return { groupId: pick(rand, ['fzg', 'fzg-1']), sessionTimeoutMs: int(rand, 0, 20_000), rebalanceTimeoutMs: int(rand, -1, 5000), memberId: pick(rand, ['', 'nobody']), groupInstanceId: rand() < 0.3 ? 'fz-i' : null, protocolType: 'consumer', protocols: [{ name: pick(rand, ['range', 'roundrobin']), metadata: Buffer.from([0, 0, 0, 0, 0, 1, 0, 2, 102, 122, 255, 255, 255, 255]) }] };
+    case ApiKey.SyncGroup:
+      return { groupId: 'fzg', generationId: int(rand, -1, 3), memberId: pick(rand, ['', 'nobody']), groupInstanceId: null, protocolType: null, protocolName: null, assignments: [{ memberId: 'nobody', assignment: Buffer.from([0, 0, 0, 0, 0, 0]) }] };
+    case ApiKey.Heartbeat:
+      return { groupId: 'fzg', generationId: int(rand, -1, 3), memberId: pick(rand, ['', 'nobody']), groupInstanceId: null };
+    case ApiKey.LeaveGroup:
+      return { groupId: 'fzg', memberId: 'nobody', members: [{ memberId: 'nobody', groupInstanceId: rand() < 0.3 ? 'fz-i' : null }] };
+    case ApiKey.OffsetCommit:
+      return { groupId: pick(rand, ['fzg', 'fzc']), generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1n, topics: [{ name: topic, partitions: [{ partitionIndex: int(rand, -1, 2), committedOffset: BigInt(int(rand, -1, 50)), committedMetadata: rand() < 0.5 ? null : 'm' }] }] };
+    case ApiKey.OffsetFetch:
+      return { groupId: 'fzc', topics: version >= 2 && rand() < 0.3 ? null : [{ name: topic, partitionIndexes: [0, 1] }], groups: [{ groupId: 'fzc', topics: null }], requireStable: false };
+    case ApiKey.DescribeGroups:
+      return { groups: ['fzg', 'fzc', 'never'], includeAuthorizedOperations: rand() < 0.5 };
+    case ApiKey.ListGroups:
+      return { statesFilter: rand() < 0.5 ? [] : ['Stable'], typesFilter: [] };
     default:
       throw new Error(`no fuzz body for API ${apiKey}`);
   }

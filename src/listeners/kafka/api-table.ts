@@ -6,7 +6,7 @@
 // broker's minimum (FindCoordinator must include v0, Produce v3 and Fetch v4 for magic-2 batches);
 // Produce below v3 and Fetch below v4 carry message sets v0/v1, which are not stored here. Fetch
 // stops at v12: v13+ names topics by id only. ListOffsets stops at v6: v7 adds the max-timestamp
-// query (-3). Group APIs (JoinGroup, OffsetCommit, …) are not served yet.
+// query (-3). OffsetCommit and OffsetFetch stop at v8: v9 is KIP-848's member epochs.
 
 import { ApiKey } from '../../protocol/kafka/index.ts';
 import type { KafkaHandler } from './context.ts';
@@ -14,6 +14,9 @@ import { describeConfigs } from './handlers/describe-configs.ts';
 import { fetch } from './handlers/fetch.ts';
 import { findCoordinator } from './handlers/find-coordinator.ts';
 import { initProducerId } from './handlers/init-producer-id.ts';
+import { describeGroups, listGroups } from './handlers/group-admin.ts';
+import { heartbeat, joinGroup, leaveGroup, syncGroup } from './handlers/group-membership.ts';
+import { offsetCommit, offsetFetch } from './handlers/group-offsets.ts';
 import { listOffsets } from './handlers/list-offsets.ts';
 import { metadata } from './handlers/metadata.ts';
 import { produce } from './handlers/produce.ts';
@@ -32,6 +35,14 @@ const served = new Map<number, ServedApi>([
   [ApiKey.ListOffsets, { minVersion: 0, maxVersion: 6, handler: listOffsets as KafkaHandler }],
   [ApiKey.Metadata, { minVersion: 0, maxVersion: 12, handler: metadata as KafkaHandler }],
   [ApiKey.FindCoordinator, { minVersion: 0, maxVersion: 4, handler: findCoordinator as KafkaHandler }],
+  [ApiKey.OffsetCommit, { minVersion: 0, maxVersion: 8, handler: offsetCommit as KafkaHandler }],
+  [ApiKey.OffsetFetch, { minVersion: 0, maxVersion: 8, handler: offsetFetch as KafkaHandler }],
+  [ApiKey.JoinGroup, { minVersion: 0, maxVersion: 9, handler: joinGroup as KafkaHandler }],
+  [ApiKey.Heartbeat, { minVersion: 0, maxVersion: 4, handler: heartbeat as KafkaHandler }],
+  [ApiKey.LeaveGroup, { minVersion: 0, maxVersion: 5, handler: leaveGroup as KafkaHandler }],
+  [ApiKey.SyncGroup, { minVersion: 0, maxVersion: 5, handler: syncGroup as KafkaHandler }],
+  [ApiKey.DescribeGroups, { minVersion: 0, maxVersion: 5, handler: describeGroups as KafkaHandler }],
+  [ApiKey.ListGroups, { minVersion: 0, maxVersion: 5, handler: listGroups as KafkaHandler }],
   [ApiKey.ApiVersions, { minVersion: 0, maxVersion: 3 }],
   [ApiKey.CreateTopics, { minVersion: 0, maxVersion: 7, handler: createTopics as KafkaHandler }],
   [ApiKey.DeleteTopics, { minVersion: 0, maxVersion: 6, handler: deleteTopics as KafkaHandler }],

@@ -12,6 +12,10 @@ export interface KafkaContext {
   broker: Broker;
   log: Logger;
   clientId: string | null;
+  /** The connection itself: what a group member joined on (members one connection may create are limited). */
+  connection: object;
+  /** The client's address, shown by group descriptions. */
+  clientHost: string;
   /** Where clients are told to connect (listeners.kafka.advertisedHost/Port, else what this client reached). */
   advertisedHost: string;
   advertisedPort: number;

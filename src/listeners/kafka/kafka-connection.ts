@@ -206,6 +206,8 @@ export class KafkaConnection {
       broker: this.host.broker,
       log: this.host.log,
       clientId: this.clientId,
+      connection: this,
+      clientHost: this.socket.remoteAddress ?? '',
       advertisedHost: this.host.advertisedHost ?? localHost(this.socket),
       advertisedPort: this.host.advertisedPort ?? this.socket.localPort!,
       clusterId: this.host.clusterId,

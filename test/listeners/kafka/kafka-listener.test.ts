@@ -26,7 +26,7 @@ function fetchBody(topic: string, partition: number, offset: number, opts: { max
 }
 
 describe('Kafka listener: ApiVersions and requests not served', () => {
-  it('advertises the ranges the measured clients need (FindCoordinator from v0, Produce from v3, Fetch from v4), with no group API yet', async () => {
+  it('advertises the ranges the measured clients need (FindCoordinator from v0, Produce from v3, Fetch from v4) and the group APIs from v0', async () => {
     const b = await startKafkaBroker();
     const raw = await RawKafka.connect(b.kafkaPort);
     const r = await raw.request(ApiKey.ApiVersions, 3, { clientSoftwareName: 'test', clientSoftwareVersion: '1' });
@@ -36,7 +36,8 @@ describe('Kafka listener: ApiVersions and requests not served', () => {
     expect(range(ApiKey.Produce)).toMatchObject({ minVersion: 3 });
     expect(range(ApiKey.Fetch)).toMatchObject({ minVersion: 4 });
     expect(range(ApiKey.ApiVersions)).toEqual({ apiKey: 18, minVersion: 0, maxVersion: 3 });
-    expect(range(ApiKey.JoinGroup)).toBeUndefined();
+    expect(range(ApiKey.JoinGroup)).toEqual({ apiKey: 11, minVersion: 0, maxVersion: 9 });
+    expect(range(ApiKey.OffsetCommit)).toEqual({ apiKey: 8, minVersion: 0, maxVersion: 8 });
     // v0 (kafka-python's probe) gets the same list.
     expect((await raw.request(ApiKey.ApiVersions, 0, {})).apiKeys).toEqual(r.apiKeys);
   });
@@ -72,10 +73,10 @@ describe('Kafka listener: ApiVersions and requests not served', () => {
     unknown.socket.write(Buffer.concat([size, frame]));
     expect(await unknown.nextFrame()).toBeNull();
 
-    // JoinGroup is in the codec but not served yet; Produce v2 is below the served range.
-    for (const [apiKey, version] of [[ApiKey.JoinGroup, 0], [ApiKey.Produce, 2]] as const) {
+    // OffsetCommit v9 (KIP-848's member epochs) is above the served range; Produce v2 below it.
+    for (const [apiKey, version] of [[ApiKey.OffsetCommit, 9], [ApiKey.Produce, 2]] as const) {
       const c = await RawKafka.connect(b.kafkaPort);
-      const req = apiKey === ApiKey.Produce ? encodeRequest(ApiKey.Produce, 2, 1, 'old-client', { acks: 1, timeoutMs: 1, topicData: [] }) : encodeRequest(ApiKey.JoinGroup, 0, 1, 'group-client', { groupId: 'g', sessionTimeoutMs: 10000, memberId: '', protocolType: 'consumer', protocols: [] });
+      const req = apiKey === ApiKey.Produce ? encodeRequest(ApiKey.Produce, 2, 1, 'old-client', { acks: 1, timeoutMs: 1, topicData: [] }) : encodeRequest(ApiKey.OffsetCommit, 9, 1, 'group-client', { groupId: 'g', generationIdOrMemberEpoch: -1, memberId: '', topics: [] });
       c.socket.write(req);
       expect(await c.nextFrame()).toBeNull();
     }
@@ -89,7 +90,7 @@ describe('Kafka listener: ApiVersions and requests not served', () => {
 
     expect(b.logs.filter((l) => l.clientId === 'bad-client-1' || l.clientId === 'bad-client-2' || l.clientId === 'group-client' || l.clientId === 'old-client').map((l) => [l.clientId, l.reason, l.level])).toEqual([
       ['bad-client-1', 'unknown_api', 40],
-      ['group-client', 'unknown_api', 40],
+      ['group-client', 'unsupported_version', 40],
       ['old-client', 'unsupported_version', 40],
       ['bad-client-2', 'malformed', 40],
     ]);
