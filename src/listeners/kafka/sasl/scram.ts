@@ -6,7 +6,7 @@
 // SHA-256(ClientKey) must equal StoredKey (compared in constant time). A user that is unknown or has
 // no SCRAM credential gets a made-up salt derived from its name and fails at the proof, so the first
 // answer does not tell which usernames exist. Channel binding and Kafka's delegation-token extension
-// (tokenauth) are refused.
+// (tokenauth) are refused. The server nonce is hex: printable and never ",".
 
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { hmac, sha256, type ScramCredential, SCRAM_ITERATIONS_DEFAULT } from '../../../auth/scram-credential.ts';
@@ -57,7 +57,7 @@ export class ScramExchange implements SaslExchange {
     this.iterations = this.credential?.iterations ?? SCRAM_ITERATIONS_DEFAULT;
     this.gs2Header = text.slice(0, text.length - bare.length);
     this.clientFirstBare = bare;
-    this.nonce = cnonce + randomBytes(NONCE_BYTES).toString('base64');
+    this.nonce = cnonce + randomBytes(NONCE_BYTES).toString('hex');
     this.serverFirst = `r=${this.nonce},s=${this.salt.toString('base64')},i=${this.iterations}`;
     this.state = 'final';
     return { kind: 'challenge', token: Buffer.from(this.serverFirst) };
@@ -70,7 +70,10 @@ export class ScramExchange implements SaslExchange {
     const withoutProof = text.slice(0, proofAt);
     const attrs = withoutProof.split(',');
     if (attrs[0] !== `c=${Buffer.from(this.gs2Header).toString('base64')}`) return this.fail('channel binding data does not match the gs2 header');
-    if (attrs[1] !== `r=${this.nonce}`) return this.fail('the nonce does not match');
+    // Kafka's broker checks that the nonce *ends with* its own, and librdkafka (2.0.2 measured) relies
+    // on it: it sends its client nonce, then the whole combined nonce again. The fresh server part is
+    // there either way, and the proof covers the message as sent.
+    if (attrs[1] === undefined || !attrs[1].startsWith('r=') || !attrs[1].endsWith(this.nonce)) return this.fail('the nonce does not end with the server nonce');
     const proof = Buffer.from(text.slice(proofAt + 3), 'base64');
     if (proof.length !== PROOF_BYTES) return this.fail('the proof is not 32 bytes');
     if (this.credential === null) return this.fail('unknown username or no SCRAM-SHA-256 credential (auth.users[].scramSha256)');
