@@ -175,6 +175,12 @@ describe('Kafka SASL', () => {
     expect((await raw.request(ApiKey.Metadata, 12, metadataAll)).brokers).toHaveLength(1);
   });
 
+  it('config: a scramSha256 not made by passwd and an ACL log topic that is no name or pattern are refused', () => {
+    const bad = { dataDir: tempDir(), auth: { users: [{ username: 'u', passwordHash: 'scrypt$1024$8$1$c2FsdHNhbHQ=$aGFzaGhhc2hoYXNoaGFzaA==', scramSha256: 'scram-sha-256$100$c2FsdA==$x$y' }], acls: [{ user: 'u', read: ['a/b'] }] } };
+    expect(() => parseConfig(bad, 'test')).toThrow(/auth\.users\.0\.scramSha256: got "\(hidden\)", expected a SCRAM-SHA-256 credential made by `tributary passwd` \(problem: iterations is not 4096\.\.16384\)/);
+    expect(() => parseConfig(bad, 'test')).toThrow(/auth\.acls\.0\.read\.0: got "a\/b", expected a log topic name or a pattern with \*/);
+  });
+
   it('config: SASL on needs at least one user in auth.users', () => {
     expect(() => parseConfig({ dataDir: tempDir(), listeners: { kafka: { enabled: true, sasl: { enabled: true } } } }, 'test')).toThrow(/listeners\.kafka\.sasl\.enabled.*at least one user in auth\.users/s);
   });
