@@ -272,8 +272,8 @@ export const configSchema = z.strictObject({
               ctx.addIssue({ code: 'custom', path: ['keepaliveMs'], input: edge.keepaliveMs, message: `a duration not above listeners.edge.keepaliveMsMax (${formatDuration(edge.keepaliveMsMax)})` });
           }, alongsideOtherIssues),
       ),
-      // The Kafka wire protocol (src/listeners/kafka). Off by default until it has SASL and ACLs: on,
-      // any client that reaches the port reads and writes every topic.
+      // The Kafka wire protocol (src/listeners/kafka). Off by default: SASL needs users, and without
+      // it any client that reaches the port has what auth.acls gives anonymous clients (all, without rules).
       kafka: section(
         z.strictObject({
           enabled: z.boolean().default(false),
