@@ -126,6 +126,10 @@ export class KafkaConnection {
         this.fail({ size, requestBytesMax: this.host.requestBytesMax }, 'kafka request larger than listeners.kafka.requestBytesMax: connection closed');
         return;
       }
+      if (size > limits.kafkaSaslReceiveBytesMax && !this.sasl.open) {
+        this.fail({ size, saslReceiveBytesMax: limits.kafkaSaslReceiveBytesMax }, 'kafka request before SASL authentication larger than limits.kafkaSaslReceiveBytesMax: connection closed');
+        return;
+      }
       if (this.buffered < SIZE_PREFIX_BYTES + size) break;
       this.take(SIZE_PREFIX_BYTES);
       this.start(this.take(size));

@@ -4,14 +4,13 @@
 // Kafka listener has one security protocol: SSL, or SASL_SSL with sasl on); a connection counts once
 // its handshake is done.
 
-import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.ts';
 import { ByteBudget } from '../edge/byte-budget.ts';
-import { TributaryError } from '../../errors.ts';
 import { listenOn } from '../listen.ts';
+import { readPem } from '../read-pem.ts';
 import { Acl, type AclRule } from '../mqtt/acl.ts';
 import { KafkaConnection } from './kafka-connection.ts';
 import type { SaslMechanismName } from './sasl/mechanism.ts';
@@ -56,7 +55,8 @@ export class KafkaServer {
     this.acl = new Acl(opts.acls);
     const t = opts.tls;
     if (t.enabled) {
-      this.server = tls.createServer({ cert: readPem(t.certFile, 'certFile'), key: readPem(t.keyFile, 'keyFile'), ca: t.caFile === null ? undefined : readPem(t.caFile, 'caFile') }, (socket) => this.accept(socket));
+      const pem = (file: string | null, key: string) => readPem(file, 'listeners.kafka.tls', key);
+      this.server = tls.createServer({ cert: pem(t.certFile, 'certFile'), key: pem(t.keyFile, 'keyFile'), ca: t.caFile === null ? undefined : pem(t.caFile, 'caFile') }, (socket) => this.accept(socket));
       this.server.on('tlsClientError', (err, socket) => this.log.debug({ err: err.message, remote: socket.remoteAddress }, 'kafka TLS handshake failed'));
     } else this.server = net.createServer((socket) => this.accept(socket));
   }
@@ -108,14 +108,5 @@ export class KafkaServer {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const c of this.connections) c.close();
     await closed;
-  }
-}
-
-function readPem(file: string | null, key: string): Buffer {
-  if (file === null) throw new TributaryError('INVALID_CONFIG', `listeners.kafka.tls.${key} is required when TLS is enabled`);
-  try {
-    return fs.readFileSync(file);
-  } catch (err) {
-    throw new TributaryError('INVALID_CONFIG', `listeners.kafka.tls.${key}: cannot read ${file}: ${(err as Error).message}`, undefined, { cause: err });
   }
 }

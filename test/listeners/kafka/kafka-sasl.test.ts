@@ -103,6 +103,19 @@ describe('Kafka SASL', () => {
     await again.closed;
   });
 
+  it('before authenticating, a request above 512 KiB (Kafka sasl.server.max.receive.size) closes the connection as soon as its size is read; after, requestBytesMax applies', async () => {
+    const b = await saslBroker();
+    const raw = await RawKafka.connect(b.kafkaPort);
+    raw.socket.write(Buffer.from([0, 0x08, 0, 1]));
+    expect(await raw.nextFrame()).toBeNull();
+    expect(b.logs.find((l) => String(l.msg).startsWith('kafka request before SASL authentication larger'))).toMatchObject({ size: 512 * 1024 + 1, saslReceiveBytesMax: 512 * 1024 });
+    const authed = await RawKafka.connect(b.kafkaPort);
+    expect((await authenticatePlain(authed, 'alice', 'alice-pw')).errorCode).toBe(0);
+    const big = encodeRecordBatch([{ timestampMs: 1_700_000_000_000, key: null, value: Buffer.alloc(600 * 1024, 7), headers: [] }]);
+    const r = await authed.request(ApiKey.Produce, 9, { transactionalId: null, acks: 1, timeoutMs: 5000, topicData: [{ name: 'big', partitionData: [{ index: 0, records: big }] }] });
+    expect(r.responses[0].partitionResponses[0].errorCode).toBe(KafkaError.UNKNOWN_TOPIC_OR_PARTITION);
+  });
+
   it('a request pipelined behind a SaslAuthenticate that fails is never served', async () => {
     const b = await saslBroker();
     const raw = await RawKafka.connect(b.kafkaPort);

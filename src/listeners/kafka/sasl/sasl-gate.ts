@@ -45,9 +45,14 @@ export class SaslGate {
     return this.state === 'raw';
   }
 
+  /** SASL is off, or this connection authenticated: every API is served. */
+  get open(): boolean {
+    return this.state === 'off' || this.state === 'done';
+  }
+
   /** May a request of this API be served now? */
   admits(apiKey: number): boolean {
-    return this.state === 'off' || this.state === 'done' || apiKey === ApiKey.ApiVersions;
+    return this.open || apiKey === ApiKey.ApiVersions;
   }
 
   handshake(version: number, body: { mechanism: string }, clientId: string): Promise<SaslOutcome> {
