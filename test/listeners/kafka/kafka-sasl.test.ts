@@ -5,6 +5,7 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { makeScramCredential } from '../../../src/auth/scram-credential.ts';
 import { encodeRecordBatch } from '../../../src/format/record-batch.ts';
+import { Acl } from '../../../src/listeners/mqtt/acl.ts';
 import { hashPassword } from '../../../src/listeners/mqtt/auth.ts';
 import { ApiKey, KafkaError } from '../../../src/protocol/kafka/index.ts';
 import { parseConfig } from '../../../src/config/load.ts';
@@ -276,5 +277,26 @@ describe('Kafka ACLs (auth.acls read/write/admin per log topic pattern)', () => 
     expect((await bob.request(ApiKey.CreatePartitions, 3, { topics: [{ name: 'out.b', count: 2, assignments: null }], timeoutMs: 5000, validateOnly: false })).results[0].errorCode).toBe(0);
     expect((await bob.request(ApiKey.DeleteTopics, 5, { topicNames: ['out.b'], timeoutMs: 5000 })).responses[0].errorCode).toBe(0);
     expect((await bob.request(ApiKey.DeleteTopics, 5, { topicNames: ['in.a'], timeoutMs: 5000 })).responses[0].errorCode).toBe(29);
+  });
+});
+
+describe('Acl log topic rights', () => {
+  const acl = new Acl([
+    { publish: [], subscribe: [], read: ['user.%u.*'], write: ['dev-%c'] },
+    { user: 'ops', publish: [], subscribe: [], admin: ['*'] },
+  ]);
+  const who = (username: string | null, clientId = 'c1') => ({ username, clientId });
+
+  it('matches names and * patterns per right; %u and %c substitute only topic name characters, so a name "*" widens nothing', () => {
+    expect(acl.canLogTopic(who('ann'), 'read', 'user.ann.x')).toBe(true);
+    expect(acl.canLogTopic(who('ann'), 'read', 'user.bob.x')).toBe(false);
+    expect(acl.canLogTopic(who('ann'), 'write', 'user.ann.x')).toBe(false);
+    expect(acl.canLogTopic(who(null, 'c1'), 'write', 'dev-c1')).toBe(true);
+    expect(acl.canLogTopic(who(null), 'read', 'user..x')).toBe(false);
+    expect(acl.canLogTopic(who('*'), 'read', 'user.bob.x')).toBe(false);
+    expect(acl.canLogTopic(who(null, '*'), 'write', 'dev-anything')).toBe(false);
+    expect(acl.canLogTopic(who('ops'), 'admin', 'anything')).toBe(true);
+    expect(acl.canLogTopic(who('ann'), 'admin', 'anything')).toBe(false);
+    expect(new Acl([]).canLogTopic(who(null), 'admin', 'x')).toBe(true);
   });
 });
