@@ -5,6 +5,7 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { makeScramCredential } from '../../../src/auth/scram-credential.ts';
 import { encodeRecordBatch } from '../../../src/format/record-batch.ts';
+import { SaslAuthority } from '../../../src/listeners/kafka/sasl/sasl-authority.ts';
 import { Acl } from '../../../src/listeners/mqtt/acl.ts';
 import { hashPassword } from '../../../src/listeners/mqtt/auth.ts';
 import { ApiKey, KafkaError } from '../../../src/protocol/kafka/index.ts';
@@ -193,6 +194,11 @@ describe('Kafka SASL', () => {
     const bad = { dataDir: tempDir(), auth: { users: [{ username: 'u', passwordHash: 'scrypt$1024$8$1$c2FsdHNhbHQ=$aGFzaGhhc2hoYXNoaGFzaA==', scramSha256: 'scram-sha-256$100$c2FsdA==$x$y' }], acls: [{ user: 'u', read: ['a/b'] }] } };
     expect(() => parseConfig(bad, 'test')).toThrow(/auth\.users\.0\.scramSha256: got "\(hidden\)", expected a SCRAM-SHA-256 credential made by `tributary passwd` \(problem: iterations is not 4096\.\.16384\)/);
     expect(() => parseConfig(bad, 'test')).toThrow(/auth\.acls\.0\.read\.0: got "a\/b", expected a log topic name or a pattern with \*/);
+  });
+
+  it('PLAIN with no users at all refuses every name (MQTT takes a name as given then; SASL must not)', async () => {
+    const step = await new SaslAuthority([], ['PLAIN']).start('PLAIN', 'c')!.step(plainToken('anyone', 'x'));
+    expect(step).toEqual({ kind: 'fail', reason: 'auth.users is empty', username: 'anyone' });
   });
 
   it('config: SASL on needs at least one user in auth.users', () => {

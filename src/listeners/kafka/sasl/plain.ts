@@ -10,6 +10,8 @@ export class PlainExchange implements SaslExchange {
 
   constructor(
     private readonly authenticator: Authenticator,
+    /** Without users the Authenticator takes any name as given (MQTT's rule); SASL must refuse all. */
+    private readonly hasUsers: boolean,
     private readonly clientId: string,
   ) {}
 
@@ -23,6 +25,7 @@ export class PlainExchange implements SaslExchange {
     const username = token.toString('utf8', first + 1, second);
     if (username.length === 0) return { kind: 'fail', reason: 'empty username', username: null };
     if (authzid.length > 0 && authzid !== username) return { kind: 'fail', reason: 'authorization id differs from the username', username };
+    if (!this.hasUsers) return { kind: 'fail', reason: 'auth.users is empty', username };
     const result = await this.authenticator.authenticate(this.clientId, username, token.subarray(second + 1));
     if (!result.ok) return { kind: 'fail', reason: result.reason, username };
     return { kind: 'ok', username, token: Buffer.alloc(0) };

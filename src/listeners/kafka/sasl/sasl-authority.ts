@@ -15,11 +15,13 @@ export class SaslAuthority {
   private readonly scram = new Map<string, ScramCredential>();
   /** Users without a SCRAM-SHA-256 credential: they can use PLAIN only. */
   readonly withoutScram: string[] = [];
+  private readonly hasUsers: boolean;
 
   constructor(users: readonly SaslUser[], mechanisms: readonly SaslMechanismName[]) {
     this.mechanisms = mechanisms;
     // Anonymous never: a SASL client always names a user.
     this.authenticator = new Authenticator(users, false);
+    this.hasUsers = users.length > 0;
     for (const u of users) {
       const parsed = u.scramSha256 === undefined ? 'absent' : parseScramCredential(u.scramSha256);
       if (typeof parsed === 'string') this.withoutScram.push(u.username);
@@ -30,6 +32,6 @@ export class SaslAuthority {
   /** An exchange for `mechanism`, or null when it is not enabled (Kafka's mechanism names are case-sensitive). */
   start(mechanism: string, clientId: string): SaslExchange | null {
     if (!(this.mechanisms as readonly string[]).includes(mechanism)) return null;
-    return mechanism === 'PLAIN' ? new PlainExchange(this.authenticator, clientId) : new ScramExchange(this.scram);
+    return mechanism === 'PLAIN' ? new PlainExchange(this.authenticator, this.hasUsers, clientId) : new ScramExchange(this.scram);
   }
 }
