@@ -254,6 +254,11 @@ export class KafkaConnection {
         setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
       } else if (outcome.authenticated !== null) this.host.log.info({ clientId: this.clientId, remote: this.remote, ...outcome.authenticated }, 'kafka client authenticated');
       this.flush();
+    }, (err: unknown) => {
+      // A bug (every refusal is an outcome): the exchange cannot go on, and an unhandled rejection would end the process.
+      this.host.log.error({ clientId: this.clientId, remote: this.remote, apiKey: request?.apiKey, err }, 'kafka SASL step failed: connection closed');
+      this.closing = true;
+      this.socket.destroy();
     });
   }
 
