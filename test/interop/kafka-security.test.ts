@@ -94,7 +94,7 @@ describe.runIf((hasKcat && hasPython) || process.env.CI)('Kafka clients with SAS
     expect(b.running.broker.partitionState(b.running.broker.requireTopic('ro').id, 0)!.nextOffset).toBe(0);
   });
 
-  it('confluent-kafka: produce with SCRAM-SHA-256, consume with PLAIN; kafka-python: PLAIN both ways (SaslHandshake v0, bare tokens)', async () => {
+  it('confluent-kafka: produce with SCRAM-SHA-256, consume with PLAIN; kafka-python: PLAIN both ways and SCRAM-SHA-256 (SaslHandshake v0, bare tokens)', async () => {
     const b = await securedBroker();
     b.running.broker.createTopic({ name: 'py', partitions: 1 });
     const produced = await py('confluent', 'produce', { bootstrap: bootstrap(b), topic: 'py', partition: 0, records: [rec('a', 'one')], config: saslConfig('SCRAM-SHA-256', 'app', 'app-pw') });
@@ -108,6 +108,9 @@ describe.runIf((hasKcat && hasPython) || process.env.CI)('Kafka clients with SAS
     const kpConsumed = await py('kafka-python', 'consume', { bootstrap: bootstrap(b), topic: 'py', partition: 0, offset: 0, count: 2, config: kp });
     expect(kpConsumed.code, kpConsumed.stderr).toBe(0);
     expect(JSON.parse(kpConsumed.stdout).records.map((r: { value: string }) => Buffer.from(r.value, 'base64').toString())).toEqual(['one', 'two']);
+    const kpScram = { ...kp, sasl_mechanism: 'SCRAM-SHA-256', sasl_plain_username: 'reader', sasl_plain_password: 'reader-pw' };
+    const kpScramConsumed = await py('kafka-python', 'consume', { bootstrap: bootstrap(b), topic: 'py', partition: 0, offset: 1, count: 1, config: kpScram });
+    expect(kpScramConsumed.code, kpScramConsumed.stderr).toBe(0);
   });
 
   it.each([
