@@ -70,9 +70,11 @@ export class ScramExchange implements SaslExchange {
     const withoutProof = text.slice(0, proofAt);
     const attrs = withoutProof.split(',');
     if (attrs[0] !== `c=${Buffer.from(this.gs2Header).toString('base64')}`) return this.fail('channel binding data does not match the gs2 header');
-    // Kafka's broker checks that the nonce *ends with* its own, and librdkafka (2.0.2 measured) relies
-    // on it: it sends its client nonce, then the whole combined nonce again. The fresh server part is
-    // there either way, and the proof covers the message as sent.
+    // RFC 5802 wants the combined nonce echoed exactly, but librdkafka 2.0.2 (Debian 12's kcat and
+    // confluent-kafka, measured) sends its client nonce and then the whole combined nonce again;
+    // Kafka's broker long accepted that by checking only that the nonce *ends with* its own (newer
+    // brokers compare exactly, and librdkafka fixed its side). Accepting it loses nothing: the fresh
+    // server nonce is still there, and the proof covers the message as sent.
     if (attrs[1] === undefined || !attrs[1].startsWith('r=') || !attrs[1].endsWith(this.nonce)) return this.fail('the nonce does not end with the server nonce');
     const proof = Buffer.from(text.slice(proofAt + 3), 'base64');
     if (proof.length !== PROOF_BYTES) return this.fail('the proof is not 32 bytes');
