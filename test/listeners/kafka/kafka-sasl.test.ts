@@ -33,7 +33,7 @@ async function authenticatePlain(raw: RawKafka, u: string, p: string) {
 }
 
 /** The client side of SCRAM-SHA-256 (RFC 5802), written here from the RFC to check the server. */
-async function authenticateScram(raw: RawKafka, u: string, p: string, version = 1) {
+async function authenticateScram(raw: RawKafka, u: string, p: string, version = 1, echo = (combined: string, _cnonce: string) => combined) {
   const hs = await raw.request(ApiKey.SaslHandshake, 1, { mechanism: 'SCRAM-SHA-256' });
   expect(hs.errorCode).toBe(0);
   const cnonce = randomBytes(18).toString('base64');
@@ -46,7 +46,7 @@ async function authenticateScram(raw: RawKafka, u: string, p: string, version = 
   const hmac = (k: Buffer, t: string) => createHmac('sha256', k).update(t).digest();
   const clientKey = hmac(salted, 'Client Key');
   const storedKey = createHash('sha256').update(clientKey).digest();
-  const withoutProof = `c=biws,r=${attrs.r}`;
+  const withoutProof = `c=biws,r=${echo(attrs.r, cnonce)}`;
   const authMessage = `n=${u},r=${cnonce},${serverFirst},${withoutProof}`;
   const signature = hmac(storedKey, authMessage);
   const proof = Buffer.from(clientKey.map((b, i) => b ^ signature[i]));
@@ -144,6 +144,18 @@ describe('Kafka SASL', () => {
       expect(r.serverSignatureOk).toBe(true);
       expect((await raw.request(ApiKey.Metadata, 12, metadataAll)).brokers).toHaveLength(1);
     }
+  });
+
+  it("accepts librdkafka 2.0.2's final nonce (its client nonce, then the combined one); refuses one without the server's nonce at its end", async () => {
+    const b = await saslBroker();
+    const doubled = await authenticateScram(await RawKafka.connect(b.kafkaPort), 'bob', 'bob-pw', 1, (combined, cnonce) => cnonce + combined);
+    expect(doubled.final?.errorCode).toBe(0);
+    expect(doubled.serverSignatureOk).toBe(true);
+    const raw = await RawKafka.connect(b.kafkaPort);
+    const cut = await authenticateScram(raw, 'bob', 'bob-pw', 1, (combined) => combined.slice(0, -1));
+    expect(cut.final?.errorCode).toBe(KafkaError.SASL_AUTHENTICATION_FAILED);
+    await raw.closed;
+    expect(b.logs.some((l) => l.detail === 'the nonce does not end with the server nonce')).toBe(true);
   });
 
   it.each([
