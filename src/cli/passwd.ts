@@ -5,7 +5,7 @@
 
 import type { Command } from 'commander';
 import { makeScramCredential } from '../auth/scram-credential.ts';
-import { hashPassword } from '../listeners/mqtt/auth.ts';
+import { hashPassword } from '../auth/password.ts';
 import { UsageError } from './errors.ts';
 import { writeOut } from './output.ts';
 

@@ -10,7 +10,7 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { scramCredentialProblem } from '../auth/scram-credential.ts';
-import { passwordHashProblem } from '../listeners/mqtt/auth.ts';
+import { passwordHashProblem } from '../auth/password.ts';
 import { routeProblems } from '../listeners/mqtt/routes.ts';
 import { limits } from '../limits.ts';
 import { filterProblem } from '../protocol/mqtt/topic-filter.ts';

@@ -9,7 +9,7 @@ import mqtt from 'mqtt';
 import packageJson from '../../package.json' with { type: 'json' };
 import { Admin, Producer } from '../../src/client/index.ts';
 import { scramCredentialProblem } from '../../src/auth/scram-credential.ts';
-import { verifyPassword } from '../../src/listeners/mqtt/auth.ts';
+import { verifyPassword } from '../../src/auth/password.ts';
 import { bundlePath, cleanEnv, freePort, startChildBroker, waitForPort, type ChildBroker } from '../helpers/child-broker.ts';
 import { lines, run } from '../helpers/cli.ts';
 import { onCleanup, tempDir } from '../helpers/temp.ts';

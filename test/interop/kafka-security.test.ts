@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { makeScramCredential } from '../../src/auth/scram-credential.ts';
-import { hashPassword } from '../../src/listeners/mqtt/auth.ts';
+import { hashPassword } from '../../src/auth/password.ts';
 import { selfSigned } from '../helpers/certs.ts';
 import { runProcess } from '../helpers/cli.ts';
 import { startKafkaBroker, type KafkaTestBroker } from '../helpers/kafka.ts';

@@ -4,8 +4,8 @@
 
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.ts';
-import type { LogTopicRight } from '../mqtt/acl.ts';
-import type { Identity } from '../mqtt/auth.ts';
+import type { LogTopicRight } from '../../auth/acl.ts';
+import type { Identity } from '../../auth/password.ts';
 
 /** The one node of this "cluster": Metadata, FindCoordinator and partition leaders all name it. */
 export const NODE_ID = 0;

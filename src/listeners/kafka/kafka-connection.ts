@@ -25,7 +25,7 @@ import { LINGER_MS } from '../listen.ts';
 import { servedApi } from './api-table.ts';
 import type { KafkaContext } from './context.ts';
 import { apiVersions } from './handlers/api-versions.ts';
-import type { Acl, LogTopicRight } from '../mqtt/acl.ts';
+import type { Acl, LogTopicRight } from '../../auth/acl.ts';
 import type { SaslAuthority } from './sasl/sasl-authority.ts';
 import { SaslGate } from './sasl/sasl-gate.ts';
 
@@ -190,7 +190,7 @@ export class KafkaConnection {
       return;
     }
     if (apiKey === ApiKey.SaslHandshake || apiKey === ApiKey.SaslAuthenticate) {
-      const step = apiKey === ApiKey.SaslHandshake ? this.sasl.handshake(apiVersion, body.value as never, clientId ?? '') : this.sasl.authenticate(apiVersion, body.value as never);
+      const step = apiKey === ApiKey.SaslHandshake ? this.sasl.handshake(apiVersion, body.value as never) : this.sasl.authenticate(apiVersion, body.value as never);
       return this.saslStep(step, { apiKey, apiVersion, correlationId });
     }
     if (!this.sasl.admits(apiKey)) {

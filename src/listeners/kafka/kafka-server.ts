@@ -11,7 +11,7 @@ import type { Broker } from '../../broker/broker.ts';
 import { ByteBudget } from '../edge/byte-budget.ts';
 import { listenOn } from '../listen.ts';
 import { readPem } from '../read-pem.ts';
-import { Acl, type AclRule } from '../mqtt/acl.ts';
+import { Acl, type AclRule } from '../../auth/acl.ts';
 import { KafkaConnection } from './kafka-connection.ts';
 import type { SaslMechanismName } from './sasl/mechanism.ts';
 import { SaslAuthority, type SaslUser } from './sasl/sasl-authority.ts';

@@ -3,7 +3,7 @@
 // TOPIC_AUTHORIZATION_FAILED (29) in the topic's or partition's error field.
 
 import { TributaryError } from '../../../errors.ts';
-import type { LogTopicRight } from '../../mqtt/acl.ts';
+import type { LogTopicRight } from '../../../auth/acl.ts';
 import type { KafkaContext } from '../context.ts';
 
 /** Throws NOT_AUTHORIZED unless the client has `right` on `topic`. */

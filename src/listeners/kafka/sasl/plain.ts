@@ -1,19 +1,14 @@
-// SASL PLAIN (RFC 4616): one token `[authzid] NUL authcid NUL passwd`, checked against auth.users
-// with the MQTT listener's Authenticator (scrypt), so both protocols accept the same passwords. As
-// Kafka, an authorization id other than the username is refused.
+// SASL PLAIN (RFC 4616): one token `[authzid] NUL authcid NUL passwd`, checked against auth.users'
+// scrypt hashes (src/auth/password.ts, as MQTT's CONNECT), so both protocols accept the same
+// passwords. As Kafka, an authorization id other than the username is refused.
 
-import type { Authenticator } from '../../mqtt/auth.ts';
+import type { UserPasswords } from '../../../auth/password.ts';
 import type { SaslExchange, SaslStep } from './mechanism.ts';
 
 export class PlainExchange implements SaslExchange {
   private done = false;
 
-  constructor(
-    private readonly authenticator: Authenticator,
-    /** Without users the Authenticator takes any name as given (MQTT's rule); SASL must refuse all. */
-    private readonly hasUsers: boolean,
-    private readonly clientId: string,
-  ) {}
+  constructor(private readonly users: UserPasswords) {}
 
   async step(token: Buffer): Promise<SaslStep> {
     if (this.done) return { kind: 'fail', reason: 'PLAIN takes one token', username: null };
@@ -25,9 +20,9 @@ export class PlainExchange implements SaslExchange {
     const username = token.toString('utf8', first + 1, second);
     if (username.length === 0) return { kind: 'fail', reason: 'empty username', username: null };
     if (authzid.length > 0 && authzid !== username) return { kind: 'fail', reason: 'authorization id differs from the username', username };
-    if (!this.hasUsers) return { kind: 'fail', reason: 'auth.users is empty', username };
-    const result = await this.authenticator.authenticate(this.clientId, username, token.subarray(second + 1));
-    if (!result.ok) return { kind: 'fail', reason: result.reason, username };
+    // No users at all: every name is unknown (MQTT takes a name as given then; SASL must not).
+    const check = await this.users.check(username, token.subarray(second + 1));
+    if (check !== 'ok') return { kind: 'fail', reason: check, username };
     return { kind: 'ok', username, token: Buffer.alloc(0) };
   }
 }

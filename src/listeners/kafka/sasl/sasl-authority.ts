@@ -2,7 +2,7 @@
 // (listeners.kafka.sasl.mechanisms): starts one exchange per SaslHandshake.
 
 import { parseScramCredential, type ScramCredential } from '../../../auth/scram-credential.ts';
-import { Authenticator, type UserSpec } from '../../mqtt/auth.ts';
+import { UserPasswords, type UserSpec } from '../../../auth/password.ts';
 import type { SaslExchange, SaslMechanismName } from './mechanism.ts';
 import { PlainExchange } from './plain.ts';
 import { ScramExchange } from './scram.ts';
@@ -11,17 +11,14 @@ export type SaslUser = UserSpec & { scramSha256?: string };
 
 export class SaslAuthority {
   readonly mechanisms: readonly SaslMechanismName[];
-  private readonly authenticator: Authenticator;
+  private readonly passwords: UserPasswords;
   private readonly scram = new Map<string, ScramCredential>();
   /** Users without a SCRAM-SHA-256 credential: they can use PLAIN only. */
   readonly withoutScram: string[] = [];
-  private readonly hasUsers: boolean;
 
   constructor(users: readonly SaslUser[], mechanisms: readonly SaslMechanismName[]) {
     this.mechanisms = mechanisms;
-    // Anonymous never: a SASL client always names a user.
-    this.authenticator = new Authenticator(users, false);
-    this.hasUsers = users.length > 0;
+    this.passwords = new UserPasswords(users);
     for (const u of users) {
       const parsed = u.scramSha256 === undefined ? 'absent' : parseScramCredential(u.scramSha256);
       if (typeof parsed === 'string') this.withoutScram.push(u.username);
@@ -30,8 +27,8 @@ export class SaslAuthority {
   }
 
   /** An exchange for `mechanism`, or null when it is not enabled (Kafka's mechanism names are case-sensitive). */
-  start(mechanism: string, clientId: string): SaslExchange | null {
+  start(mechanism: string): SaslExchange | null {
     if (!(this.mechanisms as readonly string[]).includes(mechanism)) return null;
-    return mechanism === 'PLAIN' ? new PlainExchange(this.authenticator, this.hasUsers, clientId) : new ScramExchange(this.scram);
+    return mechanism === 'PLAIN' ? new PlainExchange(this.passwords) : new ScramExchange(this.scram);
   }
 }

@@ -55,12 +55,12 @@ export class SaslGate {
     return this.open || apiKey === ApiKey.ApiVersions;
   }
 
-  handshake(version: number, body: { mechanism: string }, clientId: string): Promise<SaslOutcome> {
+  handshake(version: number, body: { mechanism: string }): Promise<SaslOutcome> {
     const mechanisms = [...(this.authority?.mechanisms ?? [])];
     if (this.authority === null) return settled({ errorCode: KafkaError.ILLEGAL_SASL_STATE, mechanisms });
     if (this.state !== 'handshake')
       return settled({ errorCode: KafkaError.ILLEGAL_SASL_STATE, mechanisms }, { reason: 'illegal_sasl_state', saslState: this.state, mechanism: body.mechanism });
-    const exchange = this.authority.start(body.mechanism, clientId);
+    const exchange = this.authority.start(body.mechanism);
     if (exchange === null) return settled({ errorCode: KafkaError.UNSUPPORTED_SASL_MECHANISM, mechanisms }, { reason: 'unsupported_sasl_mechanism', mechanism: body.mechanism });
     this.exchange = exchange;
     this.mechanism = body.mechanism;

@@ -14,9 +14,9 @@
 // grow). The same rules, the same deny by default; %c and %u substitute only a value made of topic
 // name characters, so a username `*` matches no more than its own name would.
 
-import { patternRegExp } from '../../mirror/topic-selector.ts';
-import { filterCovers, matchTopic } from '../../protocol/mqtt/topic-filter.ts';
-import type { Identity } from './auth.ts';
+import { patternRegExp } from '../mirror/topic-selector.ts';
+import { filterCovers, matchTopic } from '../protocol/mqtt/topic-filter.ts';
+import type { Identity } from './password.ts';
 
 export interface AclRule {
   user?: string;
