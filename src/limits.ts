@@ -188,6 +188,12 @@ export const limits = {
   kafkaRequestBytesMax: 100 * 1024 * 1024,
   /** Smallest listeners.kafka.requestBytesMax: a Metadata or ApiVersions request with a long client id must fit. */
   kafkaRequestBytesMin: 64 * 1024,
+  /**
+   * Largest request a Kafka connection may send before it authenticated (SASL on): Kafka's
+   * sasl.server.max.receive.size, so an unauthenticated client cannot make the broker buffer
+   * requestBytesMax per connection.
+   */
+  kafkaSaslReceiveBytesMax: 512 * 1024,
   /** Concurrent Kafka connections a configuration may allow. */
   kafkaConnectionsMax: 10_000,
   /** Requests one Kafka connection may have unanswered, a configuration may allow (Kafka answers them in order). */

@@ -101,7 +101,7 @@ async function startLocked(config: Config, logger: Logger, options: StartOptions
     if (e.enabled)
       edge = await EdgeServer.start({ ...e, broker, logger });
     const k = config.listeners.kafka;
-    if (k.enabled) kafka = await KafkaServer.start({ ...k, clusterId: config.edgeId, broker, logger });
+    if (k.enabled) kafka = await KafkaServer.start({ ...k, users: config.auth.users, acls: config.auth.acls, clusterId: config.edgeId, broker, logger });
     const m = config.listeners.mqtt;
     if (m.enabled) {
       if (options.mqttPersistence === undefined) ownPersistence = new MqttPersistence(store, logger);

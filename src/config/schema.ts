@@ -9,7 +9,8 @@
 
 import os from 'node:os';
 import { z } from 'zod';
-import { passwordHashProblem } from '../listeners/mqtt/auth.ts';
+import { scramCredentialProblem } from '../auth/scram-credential.ts';
+import { passwordHashProblem } from '../auth/password.ts';
 import { routeProblems } from '../listeners/mqtt/routes.ts';
 import { limits } from '../limits.ts';
 import { filterProblem } from '../protocol/mqtt/topic-filter.ts';
@@ -130,11 +131,20 @@ const topicFilter = z.string({ error: 'an MQTT topic filter' }).superRefine((fil
   if (problem !== null) ctx.addIssue({ code: 'custom', input: filter, message: `an MQTT topic filter (${problem})` });
 });
 
+// A log topic name or * pattern in an ACL rule, where %c and %u stand for the client id and username.
+const aclLogTopic = z
+  .string({ error: 'a log topic name or a pattern with * (%c and %u allowed)' })
+  .regex(/^(?:[a-zA-Z0-9._*-]|%[cu]){1,249}$/, { error: 'a log topic name or a pattern with * (%c and %u allowed)' });
+
 const aclRule = z.strictObject({
   user: nonEmptyString('a username').optional(),
   clientId: nonEmptyString('a client id').optional(),
   publish: z.array(topicFilter).default([]),
   subscribe: z.array(topicFilter).default([]),
+  // Log topic rights (the Kafka listener): Fetch/ListOffsets, Produce, CreateTopics/DeleteTopics/CreatePartitions.
+  read: z.array(aclLogTopic).default([]),
+  write: z.array(aclLogTopic).default([]),
+  admin: z.array(aclLogTopic).default([]),
 });
 
 const user = z.strictObject({
@@ -143,6 +153,14 @@ const user = z.strictObject({
     const problem = passwordHashProblem(hash);
     if (problem !== null) ctx.addIssue({ code: 'custom', input: '(hidden)', message: problem });
   }),
+  // For SASL SCRAM-SHA-256 on the Kafka listener: a scrypt hash cannot give SCRAM's keys.
+  scramSha256: z
+    .string({ error: 'a SCRAM-SHA-256 credential' })
+    .superRefine((text, ctx) => {
+      const problem = scramCredentialProblem(text);
+      if (problem !== null) ctx.addIssue({ code: 'custom', input: '(hidden)', message: problem });
+    })
+    .optional(),
 });
 
 
@@ -254,8 +272,8 @@ export const configSchema = z.strictObject({
               ctx.addIssue({ code: 'custom', path: ['keepaliveMs'], input: edge.keepaliveMs, message: `a duration not above listeners.edge.keepaliveMsMax (${formatDuration(edge.keepaliveMsMax)})` });
           }, alongsideOtherIssues),
       ),
-      // The Kafka wire protocol (src/listeners/kafka). Off by default until it has SASL and ACLs: on,
-      // any client that reaches the port reads and writes every topic.
+      // The Kafka wire protocol (src/listeners/kafka). Off by default: SASL needs users, and without
+      // it any client that reaches the port has what auth.acls gives anonymous clients (all, without rules).
       kafka: section(
         z.strictObject({
           enabled: z.boolean().default(false),
@@ -271,7 +289,30 @@ export const configSchema = z.strictObject({
           fetchBytesTotalMax: size({ min: limits.kafkaFetchReserveBytesMax, max: limits.kafkaFetchBytesTotalMax }).default(64 * 1024 * 1024),
           // A client whose answers the kernel takes nothing of this long stopped reading: it is closed.
           writeStallMs: duration({ min: 100, max: timerMsMax }).default(60_000),
-        }),
+          // On: every client authenticates against auth.users before any other request (SASL_PLAINTEXT, or SASL_SSL with tls).
+          sasl: section(
+            z.strictObject({
+              enabled: z.boolean().default(false),
+              mechanisms: z
+                .array(z.enum(['PLAIN', 'SCRAM-SHA-256'], { error: 'PLAIN or SCRAM-SHA-256' }))
+                .min(1, { error: 'at least one mechanism' })
+                .default(['PLAIN', 'SCRAM-SHA-256']),
+            }),
+          ),
+          // On: the listener's port speaks TLS only (SSL, or SASL_SSL with sasl), as a Kafka listener has one security protocol.
+          tls: section(
+            z.strictObject({
+              enabled: z.boolean().default(false),
+              certFile: filePath(),
+              keyFile: filePath(),
+              caFile: filePath(),
+            }),
+          ),
+        }).superRefine((kafka, ctx) => {
+          if (!isPlainObject(kafka.tls) || kafka.tls.enabled !== true) return;
+          for (const key of ['certFile', 'keyFile'] as const)
+            if (kafka.tls[key] === null) ctx.addIssue({ code: 'custom', path: ['tls', key], input: null, message: 'a file path (PEM) when tls.enabled is true' });
+        }, alongsideOtherIssues),
       ),
       http: section(
         z.strictObject({
@@ -464,6 +505,9 @@ export const configSchema = z.strictObject({
   const users = fields(config.auth).users;
   if (mqtt.enabled === true && mqtt.allowAnonymous === false && Array.isArray(users) && users.length === 0)
     ctx.addIssue({ code: 'custom', path: ['listeners', 'mqtt', 'allowAnonymous'], input: false, message: 'true, or at least one user in auth.users (else no client could connect)' });
+  const kafka = fields(fields(config.listeners).kafka);
+  if (kafka.enabled === true && fields(kafka.sasl).enabled === true && Array.isArray(users) && users.length === 0)
+    ctx.addIssue({ code: 'custom', path: ['listeners', 'kafka', 'sasl', 'enabled'], input: true, message: 'false, or at least one user in auth.users (else no client could authenticate)' });
 }, alongsideOtherIssues);
 
 export type Config = z.output<typeof configSchema>;

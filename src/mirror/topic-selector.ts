@@ -34,7 +34,7 @@ export class TopicSelector {
   }
 }
 
-function patternRegExp(pattern: string): RegExp {
+export function patternRegExp(pattern: string): RegExp {
   const body = pattern
     .split('*')
     .map((part) => part.replace(/[.\\^$+?()[\]{}|-]/g, '\\$&'))

@@ -8,7 +8,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import packageJson from '../../package.json' with { type: 'json' };
 import { Admin, Producer } from '../../src/client/index.ts';
-import { verifyPassword } from '../../src/listeners/mqtt/auth.ts';
+import { scramCredentialProblem } from '../../src/auth/scram-credential.ts';
+import { verifyPassword } from '../../src/auth/password.ts';
 import { bundlePath, cleanEnv, freePort, startChildBroker, waitForPort, type ChildBroker } from '../helpers/child-broker.ts';
 import { lines, run } from '../helpers/cli.ts';
 import { onCleanup, tempDir } from '../helpers/temp.ts';
@@ -248,7 +249,11 @@ describe('tributary passwd', () => {
     expect(await verifyPassword(Buffer.from('correct horse'), hash)).toBe(true);
     expect(await verifyPassword(Buffer.from('correct horse\n'), hash)).toBe(false);
     const entry = await run(['passwd', '--username', 'sensor-1'], { input: 'pw' });
-    expect(entry.stdout).toMatch(/^- username: "sensor-1"\n  passwordHash: scrypt\$\S+\n$/);
+    expect(entry.stdout).toMatch(/^- username: "sensor-1"\n  passwordHash: scrypt\$\S+\n  scramSha256: scram-sha-256\$4096\$\S+\n$/);
+    const scram = /scramSha256: (\S+)/.exec(entry.stdout)![1];
+    expect(scramCredentialProblem(scram)).toBeNull();
+    const alone = await run(['passwd', '--scram'], { input: 'pw' });
+    expect(alone.stdout).toMatch(/^scram-sha-256\$4096\$[^$\s]+\$[^$\s]+\$[^$\s]+\n$/);
   });
 
   it('refuses an empty password with exit 2', async () => {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import mqtt from 'mqtt';
 import mqttPacket, { type IConnectPacket } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
-import { hashPassword } from '../../src/listeners/mqtt/auth.ts';
+import { hashPassword } from '../../src/auth/password.ts';
 import { freePort, startChildBroker, waitForPort, type ChildBroker } from '../helpers/child-broker.ts';
 import { remainingLength } from '../helpers/mqtt-raw.ts';
 import { onCleanup, tempDir } from '../helpers/temp.ts';

@@ -85,7 +85,7 @@ export class RawKafka {
 }
 
 /** A broker whose log lines (JSON objects) are kept, for tests that assert what was logged. */
-export async function startKafkaBrokerWithLogs(kafka: Record<string, unknown> = {}): Promise<{ running: RunningTributary; kafkaPort: number; logs: Record<string, unknown>[] }> {
+export async function startKafkaBrokerWithLogs(kafka: Record<string, unknown> = {}, rest: Record<string, unknown> = {}): Promise<{ running: RunningTributary; kafkaPort: number; logs: Record<string, unknown>[] }> {
   const logs: Record<string, unknown>[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -94,7 +94,7 @@ export async function startKafkaBrokerWithLogs(kafka: Record<string, unknown> = 
     },
   });
   const config = parseConfig(
-    { dataDir: tempDir(), listeners: { edge: { enabled: false }, http: { enabled: false }, mqtt: { enabled: false }, kafka: { enabled: true, host: '127.0.0.1', port: 0, ...kafka } } },
+    { dataDir: tempDir(), listeners: { edge: { enabled: false }, http: { enabled: false }, mqtt: { enabled: false }, kafka: { enabled: true, host: '127.0.0.1', port: 0, ...kafka } }, ...rest },
     'test',
   );
   const running = await startTributary(config, pino({ level: 'info' }, stream));

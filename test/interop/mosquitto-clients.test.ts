@@ -3,7 +3,7 @@
 // skipping it, so the interop check can never silently stop running.
 import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { hashPassword } from '../../src/listeners/mqtt/auth.ts';
+import { hashPassword } from '../../src/auth/password.ts';
 import { runProcess } from '../helpers/cli.ts';
 import { headers, logRecords, startMqttBroker } from '../helpers/mqtt.ts';
 import { onCleanup } from '../helpers/temp.ts';

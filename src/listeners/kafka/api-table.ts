@@ -6,7 +6,8 @@
 // broker's minimum (FindCoordinator must include v0, Produce v3 and Fetch v4 for magic-2 batches);
 // Produce below v3 and Fetch below v4 carry message sets v0/v1, which are not stored here. Fetch
 // stops at v12: v13+ names topics by id only. ListOffsets stops at v6: v7 adds the max-timestamp
-// query (-3). OffsetCommit and OffsetFetch stop at v8: v9 is KIP-848's member epochs.
+// query (-3). OffsetCommit and OffsetFetch stop at v8: v9 is KIP-848's member epochs. SASL is served
+// whether or not it is on, as Kafka advertises it on every listener.
 
 import { ApiKey } from '../../protocol/kafka/index.ts';
 import type { KafkaHandler } from './context.ts';
@@ -25,7 +26,7 @@ import { createPartitions, createTopics, deleteTopics } from './handlers/topics-
 export interface ServedApi {
   minVersion: number;
   maxVersion: number;
-  /** Undefined for ApiVersions, which the connection answers itself. */
+  /** Undefined for ApiVersions, SaslHandshake and SaslAuthenticate, which the connection answers itself (sasl/sasl-gate.ts). */
   handler?: KafkaHandler;
 }
 
@@ -49,6 +50,8 @@ const served = new Map<number, ServedApi>([
   [ApiKey.InitProducerId, { minVersion: 0, maxVersion: 4, handler: initProducerId as KafkaHandler }],
   [ApiKey.DescribeConfigs, { minVersion: 0, maxVersion: 4, handler: describeConfigs as KafkaHandler }],
   [ApiKey.CreatePartitions, { minVersion: 0, maxVersion: 3, handler: createPartitions as KafkaHandler }],
+  [ApiKey.SaslHandshake, { minVersion: 0, maxVersion: 1 }],
+  [ApiKey.SaslAuthenticate, { minVersion: 0, maxVersion: 2 }],
 ]);
 
 export function servedApi(apiKey: number): ServedApi | undefined {

@@ -4,6 +4,8 @@
 
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.ts';
+import type { LogTopicRight } from '../../auth/acl.ts';
+import type { Identity } from '../../auth/password.ts';
 
 /** The one node of this "cluster": Metadata, FindCoordinator and partition leaders all name it. */
 export const NODE_ID = 0;
@@ -16,6 +18,10 @@ export interface KafkaContext {
   connection: object;
   /** The client's address, shown by group descriptions. */
   clientHost: string;
+  /** Who sent the request: the SASL username (null without SASL) and the client id, for ACLs. */
+  principal: Identity;
+  /** auth.acls: may this client read, write or administer the log topic? (No rules: always true.) */
+  may(right: LogTopicRight, topic: string): boolean;
   /** Where clients are told to connect (listeners.kafka.advertisedHost/Port, else what this client reached). */
   advertisedHost: string;
   advertisedPort: number;

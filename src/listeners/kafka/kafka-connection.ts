@@ -10,6 +10,10 @@
 // gets a v0 body with UNSUPPORTED_VERSION (35) and the served ranges; any other unknown API or
 // version not served, a request larger than the limit and a request that does not decode close
 // this connection, with a log line naming the client. Nothing else is affected.
+//
+// With SASL on (listeners.kafka.sasl), a connection serves only ApiVersions, SaslHandshake and
+// SaslAuthenticate until it authenticated (sasl-gate.ts says what each gets); while one SASL step
+// runs no further request is started, so nothing overtakes the authentication it depends on.
 
 import type net from 'node:net';
 import type { Logger } from 'pino';
@@ -21,6 +25,9 @@ import { LINGER_MS } from '../listen.ts';
 import { servedApi } from './api-table.ts';
 import type { KafkaContext } from './context.ts';
 import { apiVersions } from './handlers/api-versions.ts';
+import type { Acl, LogTopicRight } from '../../auth/acl.ts';
+import type { SaslAuthority } from './sasl/sasl-authority.ts';
+import { SaslGate } from './sasl/sasl-gate.ts';
 
 const SIZE_PREFIX_BYTES = 4;
 
@@ -36,6 +43,10 @@ export interface KafkaConnectionHost {
   writeStallMs: number;
   /** Bytes of Fetch answers being read or written, shared by every Kafka connection. */
   fetchBudget: ByteBudget;
+  /** null: SASL off, every client is anonymous. */
+  sasl: SaslAuthority | null;
+  /** auth.acls: log topic rights per user (no rules: everything allowed). */
+  acl: Acl;
   closed: (conn: KafkaConnection) => void;
 }
 
@@ -64,10 +75,12 @@ export class KafkaConnection {
   private stallTimer: NodeJS.Timeout | null = null;
   /** The socket closed: requests still running give back what they reserve when they end. */
   private gone = false;
+  private readonly sasl: SaslGate;
 
   constructor(socket: net.Socket, host: KafkaConnectionHost) {
     this.socket = socket;
     this.host = host;
+    this.sasl = new SaslGate(host.sasl);
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -99,6 +112,10 @@ export class KafkaConnection {
   /** Starts every complete request the limits allow; pauses the socket when they do not. */
   private pump(): void {
     while (!this.closing) {
+      if (this.sasl.busy) {
+        this.socket.pause();
+        return;
+      }
       if (this.slots.length >= this.host.inflightRequestsMax || this.socket.writableLength > limits.kafkaWriteQueueBytesMax) {
         this.socket.pause();
         return;
@@ -107,6 +124,10 @@ export class KafkaConnection {
       const size = this.peekSize();
       if (size < 0 || size > this.host.requestBytesMax) {
         this.fail({ size, requestBytesMax: this.host.requestBytesMax }, 'kafka request larger than listeners.kafka.requestBytesMax: connection closed');
+        return;
+      }
+      if (size > limits.kafkaSaslReceiveBytesMax && !this.sasl.open) {
+        this.fail({ size, saslReceiveBytesMax: limits.kafkaSaslReceiveBytesMax }, 'kafka request before SASL authentication larger than limits.kafkaSaslReceiveBytesMax: connection closed');
         return;
       }
       if (this.buffered < SIZE_PREFIX_BYTES + size) break;
@@ -138,6 +159,8 @@ export class KafkaConnection {
   }
 
   private start(frame: Buffer): void {
+    // After SaslHandshake v0 the client sends bare SASL tokens, with no request header.
+    if (this.sasl.expectsRawToken) return this.saslStep(this.sasl.rawToken(frame), null);
     const header = decodeRequestHeader(frame);
     if (!header.ok) {
       const h = header as { apiKey?: number; apiVersion?: number; correlationId?: number };
@@ -164,6 +187,14 @@ export class KafkaConnection {
     const body = decodeRequest(apiKey, apiVersion, frame.subarray(headerBytes));
     if (!body.ok) {
       this.fail({ apiKey, apiVersion, reason: body.reason, error: body.message }, 'kafka request malformed: connection closed');
+      return;
+    }
+    if (apiKey === ApiKey.SaslHandshake || apiKey === ApiKey.SaslAuthenticate) {
+      const step = apiKey === ApiKey.SaslHandshake ? this.sasl.handshake(apiVersion, body.value as never) : this.sasl.authenticate(apiVersion, body.value as never);
+      return this.saslStep(step, { apiKey, apiVersion, correlationId });
+    }
+    if (!this.sasl.admits(apiKey)) {
+      this.fail({ apiKey, apiVersion, reason: 'not_authenticated' }, 'kafka request before SASL authentication: connection closed');
       return;
     }
     if (api.handler === undefined) {
@@ -201,8 +232,41 @@ export class KafkaConnection {
       );
   }
 
+  /**
+   * Runs one SASL step (a promise of its answer body, or of raw token bytes after SaslHandshake v0)
+   * in its turn; no other request starts until it is done. A step that ends the exchange in failure
+   * is answered, then the connection closes, with a log line: as Kafka does.
+   */
+  private saslStep(step: ReturnType<SaslGate['handshake']>, request: { apiKey: number; apiVersion: number; correlationId: number } | null): void {
+    const slot: Slot = { done: false, response: null, reserved: 0 };
+    this.slots.push(slot);
+    void step.then((outcome) => {
+      if (this.gone) return;
+      if (outcome.answer !== null)
+        slot.response = request === null ? sizePrefixed(outcome.answer as Buffer) : encodeResponse(request.apiKey as ApiKeyNumber, request.apiVersion, request.correlationId, outcome.answer as never);
+      slot.done = true;
+      if (outcome.refusal !== null) {
+        this.host.log.warn({ clientId: this.clientId, remote: this.remote, apiKey: request?.apiKey, ...outcome.refusal }, 'kafka SASL authentication refused: connection closed');
+        this.closing = true;
+        // Paused while the step ran: reading again lets the client's close through; one that keeps
+        // its side open is cut after the linger, as at shutdown.
+        this.socket.resume();
+        setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
+      } else if (outcome.authenticated !== null) this.host.log.info({ clientId: this.clientId, remote: this.remote, ...outcome.authenticated }, 'kafka client authenticated');
+      this.flush();
+    }, (err: unknown) => {
+      // A bug (every refusal is an outcome): the exchange cannot go on, and an unhandled rejection would end the process.
+      this.host.log.error({ clientId: this.clientId, remote: this.remote, apiKey: request?.apiKey, err }, 'kafka SASL step failed: connection closed');
+      this.closing = true;
+      this.socket.destroy();
+    });
+  }
+
   private context(slot: Slot): KafkaContext {
+    const principal = { clientId: this.clientId ?? '', username: this.sasl.username };
     return {
+      principal,
+      may: (right: LogTopicRight, topic: string) => this.host.acl.canLogTopic(principal, right, topic),
       broker: this.host.broker,
       log: this.host.log,
       clientId: this.clientId,
@@ -319,6 +383,13 @@ export class KafkaConnection {
     if (this.slots.length === 0) this.socket.end();
     setTimeout(() => this.socket.destroy(), LINGER_MS).unref();
   }
+}
+
+function sizePrefixed(token: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(SIZE_PREFIX_BYTES + token.length);
+  out.writeInt32BE(token.length, 0);
+  token.copy(out, SIZE_PREFIX_BYTES);
+  return out;
 }
 
 /** The address this client reached, as a client can dial it (no IPv4-mapped prefix). */

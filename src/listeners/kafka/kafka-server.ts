@@ -1,13 +1,20 @@
 // The Kafka wire-protocol TCP listener (listeners.kafka): accepts connections up to connectionsMax
 // and hands each to a KafkaConnection. Kafka has no way to refuse a connection with a message, so
-// one over the limit is closed at once, with a log line.
+// one over the limit is closed at once, with a log line. With tls on, the port speaks TLS only (a
+// Kafka listener has one security protocol: SSL, or SASL_SSL with sasl on); a connection counts once
+// its handshake is done.
 
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { Broker } from '../../broker/broker.ts';
 import { ByteBudget } from '../edge/byte-budget.ts';
 import { listenOn } from '../listen.ts';
+import { readPem } from '../read-pem.ts';
+import { Acl, type AclRule } from '../../auth/acl.ts';
 import { KafkaConnection } from './kafka-connection.ts';
+import type { SaslMechanismName } from './sasl/mechanism.ts';
+import { SaslAuthority, type SaslUser } from './sasl/sasl-authority.ts';
 
 export interface KafkaServerOptions {
   host: string;
@@ -19,6 +26,11 @@ export interface KafkaServerOptions {
   inflightRequestsMax: number;
   fetchBytesTotalMax: number;
   writeStallMs: number;
+  sasl: { enabled: boolean; mechanisms: SaslMechanismName[] };
+  tls: { enabled: boolean; certFile: string | null; keyFile: string | null; caFile: string | null };
+  /** auth.users and auth.acls. */
+  users: readonly SaslUser[];
+  acls: readonly AclRule[];
   /** Metadata's cluster id. */
   clusterId: string;
   broker: Broker;
@@ -32,18 +44,30 @@ export class KafkaServer {
   private readonly log: Logger;
   /** Bounds the Fetch answers all connections together hold, whatever their number. */
   readonly fetchBudget: ByteBudget;
+  private readonly sasl: SaslAuthority | null;
+  private readonly acl: Acl;
 
   private constructor(opts: KafkaServerOptions) {
     this.opts = opts;
     this.fetchBudget = new ByteBudget(opts.fetchBytesTotalMax);
     this.log = opts.logger.child({ listener: 'kafka' });
-    this.server = net.createServer((socket) => this.accept(socket));
+    this.sasl = opts.sasl.enabled ? new SaslAuthority(opts.users, opts.sasl.mechanisms) : null;
+    this.acl = new Acl(opts.acls);
+    const t = opts.tls;
+    if (t.enabled) {
+      const pem = (file: string | null, key: string) => readPem(file, 'listeners.kafka.tls', key);
+      this.server = tls.createServer({ cert: pem(t.certFile, 'certFile'), key: pem(t.keyFile, 'keyFile'), ca: t.caFile === null ? undefined : pem(t.caFile, 'caFile') }, (socket) => this.accept(socket));
+      this.server.on('tlsClientError', (err, socket) => this.log.debug({ err: err.message, remote: socket.remoteAddress }, 'kafka TLS handshake failed'));
+    } else this.server = net.createServer((socket) => this.accept(socket));
   }
 
   static async start(opts: KafkaServerOptions): Promise<KafkaServer> {
     const s = new KafkaServer(opts);
     await listenOn(s.server, opts.host, opts.port, s.log, 'kafka');
-    s.log.info({ host: opts.host, port: s.port }, 'kafka listening');
+    const securityProtocol = `${opts.sasl.enabled ? 'SASL_' : ''}${opts.tls.enabled ? 'SSL' : 'PLAINTEXT'}`;
+    s.log.info({ host: opts.host, port: s.port, securityProtocol, saslMechanisms: opts.sasl.enabled ? opts.sasl.mechanisms : [] }, 'kafka listening');
+    if (s.sasl !== null && opts.sasl.mechanisms.includes('SCRAM-SHA-256') && s.sasl.withoutScram.length > 0)
+      s.log.warn({ users: s.sasl.withoutScram }, 'kafka: these users have no scramSha256 credential in auth.users and can use SASL PLAIN only');
     return s;
   }
 
@@ -72,6 +96,8 @@ export class KafkaServer {
       clusterId: this.opts.clusterId,
       fetchBudget: this.fetchBudget,
       writeStallMs: this.opts.writeStallMs,
+      sasl: this.sasl,
+      acl: this.acl,
       closed: (c) => this.connections.delete(c),
     });
     this.connections.add(conn);

@@ -3,7 +3,6 @@
 // acknowledges it. Owns the sockets, the connection limit and the per-connection gate; never writes
 // to storage except through broker.produce.
 
-import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -15,8 +14,10 @@ import type { Broker } from '../../broker/broker.ts';
 import { isTributaryError, TributaryError } from '../../errors.ts';
 import { limits } from '../../limits.ts';
 import { listenOn, refuseSocket } from '../listen.ts';
-import { Acl, type AclRule } from './acl.ts';
-import { Authenticator, ConnackCode, type Identity, type UserSpec } from './auth.ts';
+import { readPem } from '../read-pem.ts';
+import { Acl, type AclRule } from '../../auth/acl.ts';
+import type { Identity, UserSpec } from '../../auth/password.ts';
+import { Authenticator, ConnackCode } from './auth.ts';
 import { ConnectionGate } from './connection-gate.ts';
 import { DurablePublisher, type IncomingPackets } from './durable-publish.ts';
 import { MqttMetrics, type MqttMetricsSource } from './metrics.ts';
@@ -174,8 +175,9 @@ export class MqttListener implements MqttMetricsSource {
     }
     const t = this.opts.tls;
     if (t.enabled) {
+      const pem = (file: string | null, key: string) => readPem(file, 'listeners.mqtt.tls', key);
       this.tlsServer = tls.createServer(
-        { cert: readPem(t.certFile, 'certFile'), key: readPem(t.keyFile, 'keyFile'), ca: t.caFile === null ? undefined : readPem(t.caFile, 'caFile') },
+        { cert: pem(t.certFile, 'certFile'), key: pem(t.keyFile, 'keyFile'), ca: t.caFile === null ? undefined : pem(t.caFile, 'caFile') },
         (socket) => this.accept(socket, 'tls', undefined, socket.remoteAddress),
       );
       this.tlsServer.on('tlsClientError', (err) => this.log.debug({ err: err.message }, 'TLS handshake failed'));
@@ -362,15 +364,6 @@ export class MqttListener implements MqttMetricsSource {
     this.wss?.close();
     await Promise.all(closed);
     this.log.info('mqtt stopped');
-  }
-}
-
-function readPem(file: string | null, key: string): Buffer {
-  if (file === null) throw new TributaryError('INVALID_CONFIG', `listeners.mqtt.tls.${key} is required when TLS is enabled`);
-  try {
-    return fs.readFileSync(file);
-  } catch (err) {
-    throw new TributaryError('INVALID_CONFIG', `listeners.mqtt.tls.${key}: cannot read ${file}: ${(err as Error).message}`, undefined, { cause: err });
   }
 }
 

@@ -6,6 +6,7 @@ produce json: {"bootstrap", "topic", "partition", "records": [{"key", "value", "
   prints {"offsets": [...]}
 consume json: {"bootstrap", "topic", "partition", "offset", "count"}
   prints {"records": [{"offset", "key", "value", "headers"}]}
+Either may hold "config": extra client settings (security, SASL, TLS), passed to the client as given.
 """
 import base64
 import json
@@ -31,7 +32,7 @@ def confluent_produce(a):
         else:
             offsets.append(msg.offset())
 
-    p = Producer({'bootstrap.servers': a['bootstrap'], 'compression.type': 'none', 'linger.ms': 0})
+    p = Producer({'bootstrap.servers': a['bootstrap'], 'compression.type': 'none', 'linger.ms': 0, **a.get('config', {})})
     for r in a['records']:
         p.produce(a['topic'], key=b64d(r['key']), value=b64d(r['value']),
                   headers=[(k, b64d(v)) for k, v in r['headers']], partition=a['partition'], on_delivery=done)
@@ -44,7 +45,7 @@ def confluent_consume(a):
     from confluent_kafka import Consumer, TopicPartition
     # group.id is required by the client; assign() with an explicit offset never joins nor commits.
     c = Consumer({'bootstrap.servers': a['bootstrap'], 'group.id': 'interop-unused', 'enable.auto.commit': False,
-                  'enable.auto.offset.store': False})
+                  'enable.auto.offset.store': False, **a.get('config', {})})
     c.assign([TopicPartition(a['topic'], a['partition'], a['offset'])])
     out = []
     while len(out) < a['count']:
@@ -61,7 +62,7 @@ def confluent_consume(a):
 
 def kafka_python_produce(a):
     from kafka import KafkaProducer
-    p = KafkaProducer(bootstrap_servers=a['bootstrap'], acks=1)
+    p = KafkaProducer(bootstrap_servers=a['bootstrap'], acks=1, **a.get('config', {}))
     futures = [p.send(a['topic'], key=b64d(r['key']), value=b64d(r['value']),
                       headers=[(k, b64d(v)) for k, v in r['headers']], partition=a['partition'])
                for r in a['records']]
@@ -72,7 +73,7 @@ def kafka_python_produce(a):
 
 def kafka_python_consume(a):
     from kafka import KafkaConsumer, TopicPartition
-    c = KafkaConsumer(bootstrap_servers=a['bootstrap'], enable_auto_commit=False, consumer_timeout_ms=20000)
+    c = KafkaConsumer(bootstrap_servers=a['bootstrap'], enable_auto_commit=False, consumer_timeout_ms=20000, **a.get('config', {}))
     tp = TopicPartition(a['topic'], a['partition'])
     c.assign([tp])
     c.seek(tp, a['offset'])

@@ -2,8 +2,9 @@
 // the answers real MQTT.js clients get (CONNACK 4/5, SUBACK 0x80, a closed connection).
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
-import { Acl } from '../../../src/listeners/mqtt/acl.ts';
-import { Authenticator, hashPassword, passwordHashProblem, verifyPassword } from '../../../src/listeners/mqtt/auth.ts';
+import { Acl } from '../../../src/auth/acl.ts';
+import { hashPassword, passwordHashProblem, verifyPassword } from '../../../src/auth/password.ts';
+import { Authenticator } from '../../../src/listeners/mqtt/auth.ts';
 import { closed, connectMqtt, connectRefusal, logRecords, RawMqtt, startMqttBroker } from '../../helpers/mqtt.ts';
 
 const fast = { N: 1024, r: 8, p: 1 };

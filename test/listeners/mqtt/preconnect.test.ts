@@ -8,7 +8,7 @@ import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.ts';
-import { hashPassword } from '../../../src/listeners/mqtt/auth.ts';
+import { hashPassword } from '../../../src/auth/password.ts';
 import { ConnectionGate } from '../../../src/listeners/mqtt/connection-gate.ts';
 import { startTributary } from '../../../src/main.ts';
 import { headers, logRecords, RawMqtt, startMqttBroker } from '../../helpers/mqtt.ts';

@@ -4,6 +4,7 @@
 import { KafkaError, type RequestBody, type ResponseInput } from '../../../protocol/kafka/index.ts';
 import type { KafkaContext } from '../context.ts';
 import { kafkaErrorOf } from '../error-map.ts';
+import { authorize, mayDescribe } from './authorize.ts';
 import { topicConfigEntries } from './topic-configs.ts';
 
 const TOPIC = 2;
@@ -22,6 +23,7 @@ export function describeConfigs(ctx: KafkaContext, _version: number, body: Reque
       if (r.resourceType === BROKER) return { ...head, errorCode: KafkaError.NONE, errorMessage: null, configs: [] };
       if (r.resourceType !== TOPIC) return { ...head, errorCode: KafkaError.INVALID_REQUEST, errorMessage: `resource type ${r.resourceType} has no configs here`, configs: [] };
       try {
+        if (!mayDescribe(ctx, r.resourceName)) authorize(ctx, 'read', r.resourceName);
         const topic = ctx.broker.describeTopic(r.resourceName);
         const keys = r.configurationKeys;
         const configs = topicConfigEntries(topic)

@@ -13,6 +13,7 @@ import { TributaryError } from '../../../errors.ts';
 import { limits } from '../../../limits.ts';
 import { KafkaError, type RequestBody, type ResponseInput } from '../../../protocol/kafka/index.ts';
 import type { KafkaContext } from '../context.ts';
+import { authorize } from './authorize.ts';
 import { kafkaErrorOf } from '../error-map.ts';
 
 type TopicAnswer = NonNullable<ResponseInput<1>['responses']>[number];
@@ -60,6 +61,7 @@ async function readPartition(ctx: KafkaContext, topic: string, partition: number
   const base = { partitionIndex: partition, abortedTransactions: [], preferredReadReplica: -1 };
   let offsets = { highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n };
   try {
+    authorize(ctx, 'read', topic);
     const stored = ctx.broker.requireTopic(topic);
     const state = ctx.broker.partitionState(stored.id, partition);
     if (!state) throw new TributaryError('INVALID_PARTITION', `topic ${topic} has no partition ${partition}`, { topic, partition });

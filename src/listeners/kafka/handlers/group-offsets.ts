@@ -2,7 +2,8 @@
 // store (`g:<group>`), the same ones edge consumers, `tributary groups describe` and
 // `reset-offsets` see; they survive restarts. A commit from outside the group (v0, or generation -1
 // with no member id: consumers using assign()) is accepted while the group has no members, as in
-// Kafka. A partition that does not exist, or metadata past the limit, is refused alone; the other
+// Kafka. A partition that does not exist or that auth.acls gives no read right on, or metadata past
+// the limit, is refused alone; the other
 // partitions of the request are committed together, in one transaction.
 
 import { TributaryError } from '../../../errors.ts';
@@ -51,6 +52,8 @@ export async function offsetCommit(ctx: KafkaContext, _version: number, body: Re
 }
 
 function partitionProblem(ctx: KafkaContext, topicName: string, partition: number, offset: bigint, metadata: string): number {
+  // Before anything about the topic, so a client without rights learns nothing of it (as Kafka).
+  if (!ctx.may('read', topicName)) return KafkaError.TOPIC_AUTHORIZATION_FAILED;
   const topic = ctx.broker.findTopic(topicName);
   const state = topic && ctx.broker.partitionState(topic.id, partition);
   if (!state) return KafkaError.UNKNOWN_TOPIC_OR_PARTITION;
@@ -80,8 +83,12 @@ function fetchGroup(ctx: KafkaContext, group: string, topics: { name: string; pa
   const wanted = topics?.flatMap((t) => t.partitionIndexes.map((partition) => ({ topic: t.name, partition })));
   if (badGroupId(group)) return { errorCode: KafkaError.INVALID_GROUP_ID, topics: byTopic((wanted ?? []).map((w) => ({ ...w, offset: -1, metadata: '', errorCode: KafkaError.INVALID_GROUP_ID }))) };
   try {
-    const found = ctx.broker.groups.fetchOffsets(group, wanted);
-    return { errorCode: KafkaError.NONE, topics: byTopic(found.map((o) => ({ ...o, errorCode: KafkaError.NONE }))) };
+    // auth.acls: a topic the client may not read gets TOPIC_AUTHORIZATION_FAILED and no offset;
+    // asked for every topic, it is left out.
+    const allowed = wanted?.filter((w) => ctx.may('read', w.topic));
+    const found = ctx.broker.groups.fetchOffsets(group, allowed).filter((o) => allowed !== undefined || ctx.may('read', o.topic));
+    const refused = (wanted ?? []).filter((w) => !ctx.may('read', w.topic)).map((w) => ({ ...w, offset: -1, metadata: '', errorCode: KafkaError.TOPIC_AUTHORIZATION_FAILED }));
+    return { errorCode: KafkaError.NONE, topics: byTopic([...found.map((o) => ({ ...o, errorCode: KafkaError.NONE })), ...refused]) };
   } catch (err) {
     const errorCode = groupErrorCode(err);
     return { errorCode, topics: byTopic((wanted ?? []).map((w) => ({ ...w, offset: -1, metadata: '', errorCode }))) };

@@ -7,6 +7,7 @@ import { decodeRecordBatch } from '../../../format/record-batch.ts';
 import { resetOffset } from '../../../groups/offset-reset.ts';
 import { KafkaError, type RequestBody, type ResponseInput } from '../../../protocol/kafka/index.ts';
 import type { KafkaContext } from '../context.ts';
+import { authorize } from './authorize.ts';
 import { kafkaErrorOf } from '../error-map.ts';
 
 const LATEST = -1n;
@@ -32,6 +33,7 @@ export function listOffsets(ctx: KafkaContext, version: number, body: RequestBod
 }
 
 function lookup(ctx: KafkaContext, name: string, partition: number, timestamp: bigint): { offset: number; timestamp: number } {
+  authorize(ctx, 'read', name);
   const topic = ctx.broker.requireTopic(name);
   const state = ctx.broker.partitionState(topic.id, partition);
   if (!state) throw new TributaryError('INVALID_PARTITION', `topic ${name} has no partition ${partition}`, { topic: name, partition });

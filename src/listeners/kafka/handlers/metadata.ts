@@ -2,18 +2,21 @@
 // (replication factor 1). Null topics (v1+; an empty list in v0) = every topic. A requested topic that
 // does not exist is created with the topic defaults when topics.autoCreate is on and the request
 // allows it (v4+: allow_auto_topic_creation; earlier versions always allow it, as Kafka reads them).
+// auth.acls: all topics = those the client may read, write or administer (Kafka filters the rest
+// out); a requested one it may not is TOPIC_AUTHORIZATION_FAILED; auto-creation needs write or admin.
 
 import type { StoredTopic } from '../../../broker/broker.ts';
 import { KafkaError, type RequestBody, type ResponseInput } from '../../../protocol/kafka/index.ts';
 import { NODE_ID, type KafkaContext } from '../context.ts';
 import { kafkaErrorOf } from '../error-map.ts';
+import { authorize, mayDescribe } from './authorize.ts';
 
 type TopicAnswer = NonNullable<ResponseInput<3>['topics']>[number];
 
 export function metadata(ctx: KafkaContext, version: number, body: RequestBody<3>): ResponseInput<3> {
   const all = body.topics === null || (version === 0 && body.topics.length === 0);
   const topics: TopicAnswer[] = all
-    ? ctx.broker.storedTopics().map((t) => topicAnswer(ctx, t))
+    ? ctx.broker.storedTopics().filter((t) => mayDescribe(ctx, t.name)).map((t) => topicAnswer(ctx, t))
     : body.topics!.map((t) => requested(ctx, t.name, body.allowAutoTopicCreation));
   return {
     throttleTimeMs: 0,
@@ -28,7 +31,9 @@ function requested(ctx: KafkaContext, name: string | null, allowAutoCreate: bool
   // v10+ may name a topic by id only; topics have no ids here.
   if (name === null) return { errorCode: KafkaError.UNKNOWN_TOPIC_ID, name: null, partitions: [] };
   try {
-    const topic = allowAutoCreate ? ctx.broker.resolveTopic(name) : ctx.broker.requireTopic(name);
+    if (!mayDescribe(ctx, name)) authorize(ctx, 'read', name);
+    const create = allowAutoCreate && (ctx.may('write', name) || ctx.may('admin', name));
+    const topic = create ? ctx.broker.resolveTopic(name) : ctx.broker.requireTopic(name);
     return topicAnswer(ctx, topic);
   } catch (err) {
     return { errorCode: kafkaErrorOf(err).errorCode, name, partitions: [] };

@@ -39,15 +39,18 @@ export async function produce(ctx: KafkaContext, _version: number, body: Request
 }
 
 async function producePartition(ctx: KafkaContext, topic: string, partition: number, records: Buffer | null, acks: AcksLevel | null): Promise<PartitionAnswer> {
+  // Without write right (auth.acls) nothing of the topic is told, not even its log start offset.
+  const writable = ctx.may('write', topic);
   const answer = (errorCode: number, errorMessage: string | null, baseOffset = -1): PartitionAnswer => ({
     index: partition,
     errorCode,
     baseOffset: BigInt(baseOffset),
     logAppendTimeMs: -1n,
-    logStartOffset: BigInt(logStart(ctx, topic, partition)),
+    logStartOffset: BigInt(writable ? logStart(ctx, topic, partition) : -1),
     recordErrors: [],
     errorMessage,
   });
+  if (!writable) return answer(KafkaError.TOPIC_AUTHORIZATION_FAILED, `not authorized to write topic ${topic} (auth.acls)`);
   if (acks === null) return answer(KafkaError.INVALID_REQUIRED_ACKS, 'acks must be 0, 1 or -1');
   if (records === null || records.length === 0) return answer(KafkaError.INVALID_RECORD, 'a partition with no record batch');
   const refusal = batchRefusal(records);

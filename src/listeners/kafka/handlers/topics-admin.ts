@@ -1,6 +1,7 @@
 // CreateTopics (19), DeleteTopics (20) and CreatePartitions (37): the broker's topic calls, one
 // error per topic. Replication factor must be 1 or -1 (the default); explicit replica assignments
 // are refused (one node holds every partition). validate_only checks without changing anything.
+// Each needs the admin right on the topic (auth.acls), else TOPIC_AUTHORIZATION_FAILED (29).
 
 import { TributaryError } from '../../../errors.ts';
 import { validateTopicName } from '../../../broker/topic-name.ts';
@@ -8,6 +9,7 @@ import { limits } from '../../../limits.ts';
 import { KafkaError, type RequestBody, type ResponseInput } from '../../../protocol/kafka/index.ts';
 import type { KafkaContext } from '../context.ts';
 import { kafkaErrorOf } from '../error-map.ts';
+import { authorize } from './authorize.ts';
 import { parseTopicConfigs, topicConfigEntries } from './topic-configs.ts';
 
 const DYNAMIC_TOPIC_CONFIG = 1;
@@ -17,6 +19,7 @@ export function createTopics(ctx: KafkaContext, _version: number, body: RequestB
     throttleTimeMs: 0,
     topics: body.topics.map((t) => {
       try {
+        authorize(ctx, 'admin', t.name);
         if (t.replicationFactor !== -1 && t.replicationFactor !== 1)
           return { name: t.name, errorCode: KafkaError.INVALID_REPLICATION_FACTOR, errorMessage: `replication factor ${t.replicationFactor}: this broker is one node (use 1 or -1)` };
         if (t.assignments.length > 0) return { name: t.name, errorCode: KafkaError.INVALID_REPLICA_ASSIGNMENT, errorMessage: 'replica assignments are not supported: one node holds every partition' };
@@ -52,6 +55,7 @@ export function deleteTopics(ctx: KafkaContext, version: number, body: RequestBo
     responses: names.map((name) => {
       if (name === null) return { name, errorCode: KafkaError.UNKNOWN_TOPIC_ID, errorMessage: 'topics have no ids here: name them' };
       try {
+        authorize(ctx, 'admin', name);
         ctx.broker.deleteTopic(name);
         return { name, errorCode: KafkaError.NONE, errorMessage: null };
       } catch (err) {
@@ -66,6 +70,7 @@ export function createPartitions(ctx: KafkaContext, _version: number, body: Requ
     throttleTimeMs: 0,
     results: body.topics.map((t) => {
       try {
+        authorize(ctx, 'admin', t.name);
         const topic = ctx.broker.requireTopic(t.name);
         // Kafka refuses a count that does not grow the topic.
         if (t.count <= topic.partitions) return { name: t.name, errorCode: KafkaError.INVALID_PARTITIONS, errorMessage: `topic ${t.name} has ${topic.partitions} partitions; the count must be larger` };
