@@ -87,6 +87,10 @@ function body(rand: Rand, apiKey: number, version: number): Record<string, unkno
       return { groups: ['fzg', 'fzc', 'never'], includeAuthorizedOperations: rand() < 0.5 };
     case ApiKey.ListGroups:
       return { statesFilter: rand() < 0.5 ? [] : ['Stable'], typesFilter: [] };
+    case ApiKey.SaslHandshake:
+      return { mechanism: pick(rand, ['PLAIN', 'SCRAM-SHA-256', 'GSSAPI']) };
+    case ApiKey.SaslAuthenticate:
+      return { authBytes: Buffer.from(pick(rand, ['\0user\0pw', 'n,,n=user,r=abc', ''])) };
     default:
       throw new Error(`no fuzz body for API ${apiKey}`);
   }
