@@ -37,12 +37,11 @@ const REQUEST_BYTES_MAX = 1024 * 1024;
 /** As in the MQTT fuzz test: a Pi-sized heap, so a leak ends the process instead of hiding in a lazy heap. */
 const HEAP_MIB = 64;
 /**
- * After the run, what the broker keeps (topics and partitions the fuzz created, caches) stays under
- * this; a leak per request would not. Transient peaks are higher: measured up to +165 MiB for a few
- * cases over 12,000 (see src/listeners/kafka/README.md), so the peak gets its own, looser bound.
+ * What the broker keeps (the topics and partitions the fuzz created, caches) plus what one case costs
+ * while it runs. Measured: +20-25 MiB over 3,000 cases, +40 MiB over 12,000; a request costing more than its
+ * bytes shows here (a batch claiming 8 M records once cost 64 MiB at produce).
  */
-const RSS_ANON_END_GROWTH_BYTES_MAX = 64 * 1024 * 1024;
-const RSS_ANON_PEAK_GROWTH_BYTES_MAX = 256 * 1024 * 1024;
+const RSS_ANON_GROWTH_BYTES_MAX = 64 * 1024 * 1024;
 const PING_CORRELATION_ID = 0x7ffffff0;
 const GOOD_EVERY = 25;
 
@@ -247,8 +246,7 @@ describe('Kafka listener fuzz', () => {
     expect(broker.child.exitCode, broker.output().slice(-2000)).toBeNull();
     expect(tally.cases).toBeGreaterThanOrEqual(Math.min(CASES, 500));
     expect(notHandled).toEqual([]);
-    expect(rssEnd - rssStart).toBeLessThan(RSS_ANON_END_GROWTH_BYTES_MAX);
-    expect(rssPeak - rssStart).toBeLessThan(RSS_ANON_PEAK_GROWTH_BYTES_MAX);
+    expect(rssPeak - rssStart).toBeLessThan(RSS_ANON_GROWTH_BYTES_MAX);
     expect(broker.output()).not.toMatch(/"level":(50|60)|TypeError|Unhandled/);
   });
 });
