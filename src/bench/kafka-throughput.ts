@@ -2,7 +2,8 @@
 // kcat on librdkafka), side by side with the edge protocol on the same broker child process in the
 // same run: each round writes (or reads) the same `records` records of `valueBytes` bytes to a
 // one-partition topic with each client in turn, so machine drift hits all of them alike. acks=1.
-// Timed from the first send (or fetch) to the last ack (or record); kcat from spawn to exit.
+// Timed from the first send (or fetch) to the last ack (or record): kafkajs from its connect, kcat
+// from spawn to exit. Each produce round's topic is created before its timing starts.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -39,7 +40,7 @@ interface Case {
   describe: string;
   /** One round: runs the client on its own topic (produce) or the shared one (consume). */
   run: (round: number) => Promise<void>;
-  /** After the round, untimed: its topic of that round holds every record (produce). */
+  /** Produce: the round's own topic, created before the round is timed and checked after it. */
   topic?: (round: number) => string;
 }
 
@@ -51,32 +52,23 @@ export async function runKafkaProduce(s: KafkaSettings): Promise<BenchResult[]> 
       // One record per line for kcat -l: a value of exactly valueBytes bytes before each newline.
       const file = path.join(dir, 'records.txt');
       fs.writeFileSync(file, Buffer.alloc(s.records * (s.valueBytes + 1), `${'v'.repeat(s.valueBytes)}\n`));
-      const topic = async (name: string) => {
-        const admin = await EdgeSession.open(broker.edgePort, 'bench-admin');
-        try {
-          await admin.createTopic(name, 1);
-        } finally {
-          admin.close();
-        }
-        return name;
-      };
       const cases: Case[] = [
         {
           name: 'edge protocol',
           describe: `1 connection, ${s.edgeRecordsPerFrame}-record frames, window ${s.edgeWindow}`,
-          run: async (round) => fillTopic(broker.edgePort, await topic(`kp-edge-${round}`), s.records, { recordsPerFrame: s.edgeRecordsPerFrame, valueBytes: s.valueBytes, window: s.edgeWindow, stallTimeoutMs: s.stallTimeoutMs }),
+          run: async (round) => fillTopic(broker.edgePort, `kp-edge-${round}`, s.records, { recordsPerFrame: s.edgeRecordsPerFrame, valueBytes: s.valueBytes, window: s.edgeWindow, stallTimeoutMs: s.stallTimeoutMs }),
           topic: (round) => `kp-edge-${round}`,
         },
         {
           name: 'kafkajs 2.2.4',
           describe: `producer.send() of ${s.kafkajsBatchRecords} records, ${s.kafkajsInflight} in flight`,
-          run: async (round) => kafkajsProduce(kafkaPort, await topic(`kp-kafkajs-${round}`), s),
+          run: async (round) => kafkajsProduce(kafkaPort, `kp-kafkajs-${round}`, s),
           topic: (round) => `kp-kafkajs-${round}`,
         },
         {
           name: 'kcat -P (librdkafka 2.0.2)',
           describe: 'one record per line of a file (-l), librdkafka default batching',
-          run: async (round) => void (await runKcat(kafkaPort, ['-P', '-t', await topic(`kp-kcat-${round}`), '-p', '0', '-X', 'acks=1', '-l', file])),
+          run: async (round) => void (await runKcat(kafkaPort, ['-P', '-t', `kp-kcat-${round}`, '-p', '0', '-X', 'acks=1', '-l', file])),
           topic: (round) => `kp-kcat-${round}`,
         },
       ];
@@ -88,12 +80,7 @@ export async function runKafkaProduce(s: KafkaSettings): Promise<BenchResult[]> 
 export async function runKafkaConsume(s: KafkaSettings): Promise<BenchResult[]> {
   return withBroker(async (broker, kafkaPort) => {
     const topic = 'kc';
-    const admin = await EdgeSession.open(broker.edgePort, 'bench-admin');
-    try {
-      await admin.createTopic(topic, 1);
-    } finally {
-      admin.close();
-    }
+    await createTopic(broker.edgePort, topic);
     process.stderr.write(`  kafka-consume: filling ${fmtInt(s.records)} records over the edge protocol\n`);
     await fillTopic(broker.edgePort, topic, s.records, { recordsPerFrame: s.edgeRecordsPerFrame, valueBytes: s.valueBytes, window: s.edgeWindow, stallTimeoutMs: s.stallTimeoutMs });
     const cases: Case[] = [
@@ -139,6 +126,7 @@ async function measure(bench: string, verb: string, broker: BrokerProcess, kafka
   for (let round = 0; round < s.repeats; round++) {
     for (const [i, c] of cases.entries()) {
       process.stderr.write(`  ${bench}: round ${round + 1}/${s.repeats}, ${c.name}\n`);
+      if (c.topic !== undefined) await createTopic(broker.edgePort, c.topic(round));
       const cpuBefore = broker.cpuSeconds();
       const start = process.hrtime.bigint();
       await c.run(round);
@@ -171,6 +159,15 @@ async function measure(bench: string, verb: string, broker: BrokerProcess, kafka
         .join(', '),
     };
   });
+}
+
+async function createTopic(edgePort: number, name: string): Promise<void> {
+  const admin = await EdgeSession.open(edgePort, 'bench-admin');
+  try {
+    await admin.createTopic(name, 1);
+  } finally {
+    admin.close();
+  }
 }
 
 async function kafkajsProduce(port: number, topic: string, s: KafkaSettings): Promise<void> {
