@@ -216,7 +216,11 @@ describe('Kafka listener fuzz', () => {
           current.socket.write(Buffer.concat([c.bytes.subarray(cut), ping]));
         }
         const how = await current.waitFor(() => current.frames.some((f) => f.readInt32BE(0) === PING_CORRELATION_ID));
-        if (how !== 'answered') current.socket.destroy();
+        // Not reused: its 'close' event comes a turn later, and a case written to it meanwhile would be lost.
+        if (how !== 'answered') {
+          current.socket.destroy();
+          conn = null;
+        }
         judge(c, current.frames, how, tally);
         tally.cases++;
         if (how === 'answered') tally.answered++;
@@ -247,6 +251,6 @@ describe('Kafka listener fuzz', () => {
     expect(tally.cases).toBeGreaterThanOrEqual(Math.min(CASES, 500));
     expect(notHandled).toEqual([]);
     expect(rssPeak - rssStart).toBeLessThan(RSS_ANON_GROWTH_BYTES_MAX);
-    expect(broker.output()).not.toMatch(/"level":(50|60)|TypeError|Unhandled/);
+    expect(broker.output().split('\n').filter((line) => /"level":(50|60)|TypeError|Unhandled/.test(line))).toEqual([]);
   });
 });
