@@ -47,6 +47,8 @@ export class BrokerProcess {
   readonly mqttPort: number | null;
   /** Null when the broker runs without its HTTP listener. */
   readonly httpPort: number | null;
+  /** Null unless the caller enabled the Kafka listener (TRIBUTARY_LISTENERS__KAFKA__*). */
+  readonly kafkaPort: number | null;
   private readonly child: ChildProcess;
   /** Null when the caller owns the data dir: stop() leaves it. */
   private readonly ownDataDir: string | null;
@@ -59,6 +61,7 @@ export class BrokerProcess {
     this.edgePort = ports.edgePort;
     this.mqttPort = ports.mqttPort;
     this.httpPort = ports.httpPort;
+    this.kafkaPort = ports.kafkaPort;
     this.exited = exited;
   }
 
@@ -155,6 +158,7 @@ interface StartedPorts {
   edgePort: number;
   mqttPort: number | null;
   httpPort: number | null;
+  kafkaPort: number | null;
 }
 
 function waitForStart(child: ChildProcess, exited: BrokerProcess['exited'], stderrTail: string[]): Promise<StartedPorts> {
@@ -164,7 +168,7 @@ function waitForStart(child: ChildProcess, exited: BrokerProcess['exited'], stde
     // The pipe is read to the end, or a chatty broker would block on a full pipe.
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       keepTail(logTail, line);
-      let entry: { msg?: string; edgePort?: number; mqttPort?: number; httpPort?: number };
+      let entry: { msg?: string; edgePort?: number; mqttPort?: number; httpPort?: number; kafkaPort?: number };
       try {
         entry = JSON.parse(line) as typeof entry;
       } catch {
@@ -173,7 +177,7 @@ function waitForStart(child: ChildProcess, exited: BrokerProcess['exited'], stde
       if (entry.msg === 'tributary started' && typeof entry.edgePort === 'number') {
         clearTimeout(timer);
         const port = (p: number | undefined) => (typeof p === 'number' ? p : null);
-        resolve({ edgePort: entry.edgePort, mqttPort: port(entry.mqttPort), httpPort: port(entry.httpPort) });
+        resolve({ edgePort: entry.edgePort, mqttPort: port(entry.mqttPort), httpPort: port(entry.httpPort), kafkaPort: port(entry.kafkaPort) });
       }
     });
     void exited.then(({ code, signal }) => {

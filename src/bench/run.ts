@@ -10,6 +10,7 @@ import { runEdgeThroughput } from './edge-throughput.ts';
 import { runGroupCommit } from './group-commit.ts';
 import { runGroupConsume } from './group-consume.ts';
 import { runGroupRebalance } from './group-rebalance.ts';
+import { runKafkaConsume, runKafkaProduce } from './kafka-throughput.ts';
 import { runLatency } from './latency.ts';
 import { formatMachine, machineInfo } from './machine.ts';
 import { runMirrorDrain } from './mirror-drain.ts';
@@ -81,6 +82,9 @@ export async function runBench(opts: BenchOptions): Promise<number> {
   if (want('group-rebalance')) await attempt('group-rebalance', () => runGroupRebalance(s.groupRebalance));
   if (want('group-commit')) await attempt('group-commit', () => runGroupCommit(s.groupCommit));
   if (want('group-consume')) await attempt('group-consume', () => runGroupConsume(s.groupConsume));
+  // Each with a broker of its own, the Kafka listener on: Kafka clients beside the edge protocol.
+  if (want('kafka-produce')) await attempt('kafka-produce', () => runKafkaProduce(s.kafka));
+  if (want('kafka-consume')) await attempt('kafka-consume', () => runKafkaConsume(s.kafka));
 
   if (opts.json) {
     const withVerdicts = results.map((r) => ({ ...r, verdict: verdict(r) }));

@@ -8,6 +8,7 @@ import type { EdgeSettings } from './edge-throughput.ts';
 import type { GroupCommitSettings } from './group-commit.ts';
 import type { GroupConsumeSettings } from './group-consume.ts';
 import type { GroupRebalanceSettings } from './group-rebalance.ts';
+import type { KafkaSettings } from './kafka-throughput.ts';
 import type { LatencySettings } from './latency.ts';
 import type { MirrorDrainSettings } from './mirror-drain.ts';
 import type { MqttSettings } from './mqtt-throughput.ts';
@@ -26,6 +27,7 @@ export interface BenchSettings {
   groupRebalance: GroupRebalanceSettings;
   groupCommit: GroupCommitSettings;
   groupConsume: GroupConsumeSettings;
+  kafka: KafkaSettings;
   /** Time the broker gets after startup before its idle RSS is read. */
   idleSettleMs: number;
 }
@@ -66,6 +68,7 @@ export const fullSettings: BenchSettings = {
     repeats: 5,
   },
   groupConsume: { records: 1_000_000, partitions: 3, valueBytes: VALUE_BYTES, members: [1, 3], sessionTimeoutMs: 1000, repeats: 5, stallTimeoutMs: 15_000 },
+  kafka: { records: 1_000_000, valueBytes: VALUE_BYTES, kafkajsBatchRecords: 1000, kafkajsInflight: 5, edgeRecordsPerFrame: 500, edgeWindow: 32, partitionFetchBytes: 1024 * 1024, repeats: 3, stallTimeoutMs: 15_000 },
   idleSettleMs: 2000,
 };
 
@@ -81,5 +84,6 @@ export const quickSettings: BenchSettings = {
   groupRebalance: { ...fullSettings.groupRebalance, runs: 2 },
   groupCommit: { ...fullSettings.groupCommit, durationMs: 1000, repeats: 1 },
   groupConsume: { ...fullSettings.groupConsume, records: 60_000, repeats: 1 },
+  kafka: { ...fullSettings.kafka, records: 50_000, repeats: 1 },
   idleSettleMs: 300,
 };

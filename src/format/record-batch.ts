@@ -311,7 +311,8 @@ export function decodeRecordBatch(batch: Uint8Array, decompressedBytesMax = limi
     codec === Codec.none
       ? new Reader(buf, BATCH_HEADER_BYTES)
       : new Reader(decompressRecords(codec, buf.subarray(BATCH_HEADER_BYTES, info.totalBytes), decompressedBytesMax), 0);
-  const records: DecodedRecord[] = new Array(info.recordCount);
+  // Not sized from the header's count: a client's batch may claim millions of records in a few bytes.
+  const records: DecodedRecord[] = [];
   for (let i = 0; i < info.recordCount; i++) {
     const length = r.zigzag();
     const end = r.pos + length;
@@ -327,7 +328,7 @@ export function decodeRecordBatch(batch: Uint8Array, decompressedBytesMax = limi
       headers.push({ key: hk === null ? '' : hk.toString('utf8'), value: r.bytes() });
     }
     if (r.pos !== end) throw new RangeError(`record ${i} length mismatch`);
-    records[i] = { offset, timestampMs, key, value, headers };
+    records.push({ offset, timestampMs, key, value, headers });
   }
   return records;
 }

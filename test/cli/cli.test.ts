@@ -361,4 +361,14 @@ describe('tributary bench', () => {
     expect(r.stdout).toMatch(/^group-consume\s+group of 1 .*[\d,]+ rec\/s, .*× plain, [\d,]+ handed out again/m);
     expect(r.stdout).toMatch(/^group-consume\s+group of 3 .*[\d,]+ rec\/s, .*× plain, [\d,]+ handed out again/m);
   }, 180_000);
+
+  it('--quick --only kafka-produce,kafka-consume prints kafkajs and kcat beside the edge protocol (each checked: every record stored, every record read)', async () => {
+    const r = await run(['bench', '--quick', '--only', 'kafka-produce,kafka-consume'], { timeoutMs: 150_000 });
+    expect(r.code, r.stderr).toBe(0);
+    for (const bench of ['kafka-produce', 'kafka-consume']) {
+      expect(r.stdout).toMatch(new RegExp(`^${bench}\\s+edge protocol: .*[\\d,]+ rec/s`, 'm'));
+      expect(r.stdout).toMatch(new RegExp(`^${bench}\\s+kafkajs 2\\.2\\.4: .*[\\d,]+ rec/s, .*× the edge protocol`, 'm'));
+      expect(r.stdout).toMatch(new RegExp(`^${bench}\\s+kcat -[PC] \\(librdkafka 2\\.0\\.2\\): .*[\\d,]+ rec/s, .*× the edge protocol`, 'm'));
+    }
+  }, 180_000);
 });

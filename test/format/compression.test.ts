@@ -1,4 +1,5 @@
 import zlib from 'node:zlib';
+import { crc32c } from '@node-rs/crc32';
 import { describe, expect, it } from 'vitest';
 import { isTributaryError, TributaryError } from '../../src/errors.ts';
 import { Codec, codecUnavailable, decompressRecords } from '../../src/format/compression.ts';
@@ -155,6 +156,21 @@ describe('compressed record batches', () => {
         expect(checkBatchCompression(batchWithSection(codec, bomb))?.codeName, `codec ${codec}`).toBe('RECORD_TOO_LARGE');
       }
     });
+  });
+
+  it('a compressed batch whose header claims millions of records is refused without memory for them', () => {
+    // Found by the Kafka fuzz (test/fuzz/kafka-mutated-requests.test.ts): a 110-byte snappy batch
+    // whose record count said ~8 M cost the broker +64 MiB RSS, an array sized from that count.
+    const batch = encodeRecordBatch([{ timestampMs: 0, key: null, value: Buffer.from('x'), headers: [] }], { compression: 'gzip' });
+    batch.writeInt32BE(8_000_000, 57);
+    batch.writeUInt32BE(crc32c(batch.subarray(21)), 17);
+    const rssBefore = process.memoryUsage().rss;
+    let rssPeak = rssBefore;
+    for (let i = 0; i < 20; i++) {
+      expect(checkBatchCompression(batch)?.codeName).toBe('CORRUPT_MESSAGE');
+      rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+    }
+    expect(rssPeak - rssBefore).toBeLessThan(16 * 1024 * 1024);
   });
 
   it('1 GiB bombs within one append (gzip members, zstd RLE blocks, lz4 frames) are refused and RSS grows by less than 128 MiB', () => {
