@@ -87,6 +87,9 @@ export class BrokerProcess {
       TRIBUTARY_LISTENERS__MQTT__HOST: '127.0.0.1',
       TRIBUTARY_LISTENERS__MQTT__PORT: '0',
       TRIBUTARY_LISTENERS__MQTT__WS__PORT: '0',
+      // Kafka too (on by default), likewise on a port of its own.
+      TRIBUTARY_LISTENERS__KAFKA__HOST: '127.0.0.1',
+      TRIBUTARY_LISTENERS__KAFKA__PORT: '0',
       TRIBUTARY_LOG__LEVEL: 'info',
       TRIBUTARY_LOG__PRETTY: 'false',
       ...settings,

@@ -272,11 +272,11 @@ export const configSchema = z.strictObject({
               ctx.addIssue({ code: 'custom', path: ['keepaliveMs'], input: edge.keepaliveMs, message: `a duration not above listeners.edge.keepaliveMsMax (${formatDuration(edge.keepaliveMsMax)})` });
           }, alongsideOtherIssues),
       ),
-      // The Kafka wire protocol (src/listeners/kafka). Off by default: SASL needs users, and without
-      // it any client that reaches the port has what auth.acls gives anonymous clients (all, without rules).
+      // The Kafka wire protocol (src/listeners/kafka). On by default like MQTT: without sasl any client that
+      // reaches the port has what auth.acls gives anonymous clients (all, without rules).
       kafka: section(
         z.strictObject({
-          enabled: z.boolean().default(false),
+          enabled: z.boolean().default(true),
           host: host().default('0.0.0.0'),
           port: intRange(0, 65535).default(9092),
           // What Metadata and FindCoordinator tell clients to connect to; null: the address and port the client reached.

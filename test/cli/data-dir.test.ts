@@ -10,7 +10,7 @@ import { bundlePath, cleanEnv, freePort, startChildBroker, trackChild, waitForPo
 import { lines, run, runProcess } from '../helpers/cli.ts';
 import { onCleanup, tempDir } from '../helpers/temp.ts';
 
-/** Env for a `tributary start` that must fail before it listens (HTTP and MQTT off, edge on a free port). */
+/** Env for a `tributary start` that must fail before it listens (HTTP, MQTT and Kafka off, edge on a free port). */
 async function startEnv(dataDir: string): Promise<Record<string, string>> {
   return {
     TRIBUTARY_DATA_DIR: dataDir,
@@ -18,6 +18,7 @@ async function startEnv(dataDir: string): Promise<Record<string, string>> {
     TRIBUTARY_LISTENERS__EDGE__PORT: String(await freePort()),
     TRIBUTARY_LISTENERS__HTTP__ENABLED: 'false',
     TRIBUTARY_LISTENERS__MQTT__ENABLED: 'false',
+    TRIBUTARY_LISTENERS__KAFKA__ENABLED: 'false',
     TRIBUTARY_LOG__PRETTY: 'false',
   };
 }

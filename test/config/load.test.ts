@@ -65,7 +65,7 @@ describe('defaults', () => {
           partialFrameBytesTotalMax: 64 * MiB,
         },
         kafka: {
-          enabled: false,
+          enabled: true,
           host: '0.0.0.0',
           port: 9092,
           advertisedHost: null,

@@ -15,11 +15,11 @@ export interface TestBroker {
 
 type Raw = Record<string, unknown>;
 
-/** A real broker on 127.0.0.1 (edge listener only, ephemeral port; MQTT only when `over` turns it on) over a temp data dir, closed after the test. */
+/** A real broker on 127.0.0.1 (edge listener only, ephemeral port; MQTT and Kafka only when `over` turns them on) over a temp data dir, closed after the test. */
 export async function startTestBroker(over: Raw = {}): Promise<TestBroker> {
   const dataDir = tempDir();
   const config = (port: number) =>
-    parseConfig(merge({ dataDir, listeners: { edge: { host: '127.0.0.1', port }, http: { enabled: false }, mqtt: { enabled: false } } }, over), 'test');
+    parseConfig(merge({ dataDir, listeners: { edge: { host: '127.0.0.1', port }, http: { enabled: false }, mqtt: { enabled: false }, kafka: { enabled: false } } }, over), 'test');
   let running: RunningTributary | null = await startTributary(config(0), silentLogger);
   const port = running.edge!.port;
   const broker: TestBroker = {

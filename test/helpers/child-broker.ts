@@ -57,8 +57,9 @@ export async function startChildBroker(dataDir: string, port: number, env: Recor
       TRIBUTARY_LISTENERS__EDGE__HOST: '127.0.0.1',
       TRIBUTARY_LISTENERS__EDGE__PORT: String(port),
       TRIBUTARY_LISTENERS__HTTP__ENABLED: 'false',
-      // Test files run in parallel: MQTT's fixed default ports would collide. Tests that use it set its ports.
+      // Test files run in parallel: MQTT's and Kafka's fixed default ports would collide. Tests that use them set their ports.
       TRIBUTARY_LISTENERS__MQTT__ENABLED: 'false',
+      TRIBUTARY_LISTENERS__KAFKA__ENABLED: 'false',
       TRIBUTARY_LOG__PRETTY: 'false',
       ...env,
     },
@@ -92,13 +93,13 @@ export async function waitForPort(broker: ChildBroker, port: number): Promise<vo
 }
 
 /** The listener ports of the child's "tributary started" log line; throws if it exits first. */
-export async function startedPorts(broker: ChildBroker): Promise<{ edgePort?: number; mqttPort?: number; httpPort?: number }> {
+export async function startedPorts(broker: ChildBroker): Promise<{ edgePort?: number; kafkaPort?: number; mqttPort?: number; httpPort?: number }> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     const line = /^\{.*"msg":"tributary started".*\}$/m.exec(broker.output())?.[0];
     if (line !== undefined) {
-      const { edgePort, mqttPort, httpPort } = JSON.parse(line) as { edgePort?: number; mqttPort?: number; httpPort?: number };
-      return { edgePort, mqttPort, httpPort };
+      const { edgePort, kafkaPort, mqttPort, httpPort } = JSON.parse(line) as { edgePort?: number; kafkaPort?: number; mqttPort?: number; httpPort?: number };
+      return { edgePort, kafkaPort, mqttPort, httpPort };
     }
     if (broker.child.exitCode !== null) throw new Error(`broker exited with ${broker.child.exitCode}: ${broker.output()}`);
     if (Date.now() > deadline) throw new Error(`broker did not start: ${broker.output()}`);

@@ -11,7 +11,7 @@ import { onCleanup, tempDir } from './temp.ts';
 
 export async function startEdgeBroker(over: Record<string, unknown> = {}, dataDir = tempDir()): Promise<RunningTributary> {
   const { edge, ...rest } = over as { edge?: Record<string, unknown> };
-  const config = parseConfig({ dataDir, listeners: { edge: { host: '127.0.0.1', port: 0, ...edge }, http: { enabled: false }, mqtt: { enabled: false } }, ...rest }, 'test');
+  const config = parseConfig({ dataDir, listeners: { edge: { host: '127.0.0.1', port: 0, ...edge }, http: { enabled: false }, mqtt: { enabled: false }, kafka: { enabled: false } }, ...rest }, 'test');
   const running = await startTributary(config, pino({ level: 'silent' }));
   onCleanup(() => running.close());
   return running;

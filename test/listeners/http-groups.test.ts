@@ -10,7 +10,7 @@ import { onCleanup, rec, tempDir } from '../helpers/temp.ts';
 
 async function start() {
   const config = parseConfig(
-    merge({ dataDir: tempDir(), listeners: { edge: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, mqtt: { enabled: false } } }, {}),
+    merge({ dataDir: tempDir(), listeners: { edge: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, mqtt: { enabled: false }, kafka: { enabled: false } } }, {}),
     'test',
   );
   const running = await startTributary(config, pino({ level: 'silent' }));

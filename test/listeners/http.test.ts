@@ -8,7 +8,7 @@ import { onCleanup, rec, tempDir } from '../helpers/temp.ts';
 import { startUpstream } from '../helpers/upstream.ts';
 
 async function start(over: Record<string, unknown> = {}) {
-  const config = parseConfig(merge({ dataDir: tempDir(), listeners: { edge: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, mqtt: { enabled: false } } }, over), 'test');
+  const config = parseConfig(merge({ dataDir: tempDir(), listeners: { edge: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, mqtt: { enabled: false }, kafka: { enabled: false } } }, over), 'test');
   const running = await startTributary(config, pino({ level: 'silent' }));
   onCleanup(() => running.close());
   return { running, base: `http://127.0.0.1:${running.http!.port}` };

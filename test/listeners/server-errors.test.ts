@@ -66,7 +66,7 @@ describe('server errors after listen', () => {
     await connects((server.address() as net.AddressInfo).port);
   });
 
-  it('every listener (MQTT TCP, WebSocket, TLS, edge, HTTP) survives an error on its server', async () => {
+  it('every listener (MQTT TCP, WebSocket, TLS, edge, Kafka, HTTP) survives an error on its server', async () => {
     const servers: net.Server[] = [];
     const listen = net.Server.prototype.listen;
     vi.spyOn(net.Server.prototype, 'listen').mockImplementation(function (this: net.Server, ...args: unknown[]) {
@@ -83,6 +83,7 @@ describe('server errors after listen', () => {
             edge: { host: '127.0.0.1', port: 0 },
             http: { host: '127.0.0.1', port: 0 },
             mqtt: { enabled: true, host: '127.0.0.1', port: 0, ws: { enabled: true, port: 0 }, tls: { enabled: true, port: 0, certFile, keyFile } },
+            kafka: { host: '127.0.0.1', port: 0 },
           },
         },
       ),
@@ -91,13 +92,14 @@ describe('server errors after listen', () => {
     const running = await startTributary(config, logger);
     onCleanup(() => running.close());
     vi.restoreAllMocks();
-    expect(servers).toHaveLength(5);
+    expect(servers).toHaveLength(6);
 
     for (const server of servers) server.emit('error', emfile());
     const logged = lines.filter((l) => l.msg === 'listener error: still serving').map((l) => l.server).sort();
-    expect(logged).toEqual(['edge', 'http', 'mqtt', 'mqtt-tls', 'mqtt-ws']);
+    expect(logged).toEqual(['edge', 'http', 'kafka', 'mqtt', 'mqtt-tls', 'mqtt-ws']);
 
     await connects(running.edge!.port);
+    await connects(running.kafka!.port);
     expect((await fetch(`http://127.0.0.1:${running.http!.port}/healthz`)).status).toBe(200);
     const client = await connectMqtt(running.mqtt!.port);
     await client.publishAsync('after/error', 'x', { qos: 1 });

@@ -28,7 +28,7 @@ function gauge(scrape: string, name: string, budget: string): number {
 describe('edge budget metrics', () => {
   it('show the write budget held by a client that never reads, and its release when it closes', async () => {
     const config = parseConfig(
-      merge({ dataDir: tempDir(), listeners: { edge: { host: '127.0.0.1', port: 0, writeBytesTotalMax: '16MiB' }, http: { host: '127.0.0.1', port: 0 }, mqtt: { enabled: false } } }, {}),
+      merge({ dataDir: tempDir(), listeners: { edge: { host: '127.0.0.1', port: 0, writeBytesTotalMax: '16MiB' }, http: { host: '127.0.0.1', port: 0 }, mqtt: { enabled: false }, kafka: { enabled: false } } }, {}),
       'test',
     );
     const running = await startTributary(config, pino({ level: 'silent' }));

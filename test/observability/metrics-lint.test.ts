@@ -18,7 +18,7 @@ describe.runIf(hasPromtool || process.env.CI)('/metrics', () => {
     const upstream = await startUpstream();
     const config = parseConfig(
       merge(
-        { dataDir: tempDir(), listeners: { edge: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, mqtt: { host: '127.0.0.1', port: 0, ws: { enabled: false } } } },
+        { dataDir: tempDir(), listeners: { edge: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 }, mqtt: { host: '127.0.0.1', port: 0, ws: { enabled: false } }, kafka: { host: '127.0.0.1', port: 0 } } },
         { mirrors: [{ name: 'cloud', sink: 'mqtt', url: `mqtt://127.0.0.1:${upstream.port}`, topics: ['m'] }] },
       ),
       'test',

@@ -109,7 +109,7 @@ describe('CONNECT rules', () => {
   it('closes a CONNECT whose will has QoS 3 without a CONNACK, logged at info as malformed', async () => {
     const lines: { level: number; msg: string; code?: string; clientId?: string }[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
-    const config = parseConfig({ dataDir: tempDir(), listeners: { edge: { host: '127.0.0.1', port: 0 }, http: { enabled: false }, mqtt: { host: '127.0.0.1', port: 0, ws: { enabled: false } } } }, 'test');
+    const config = parseConfig({ dataDir: tempDir(), listeners: { edge: { host: '127.0.0.1', port: 0 }, http: { enabled: false }, mqtt: { host: '127.0.0.1', port: 0, ws: { enabled: false } }, kafka: { enabled: false } } }, 'test');
     const running = await startTributary(config, logger);
     onCleanup(() => running.close());
     // The will QoS sits in bits 3-4 of the connect flags (byte 9 of this CONNECT); mqtt-packet will not write 3.

@@ -188,7 +188,7 @@ describe('MQTT publish → log', () => {
     const dataDir = broker.dataDir;
     await broker.stop();
     await closed(client);
-    const reopened = await startTributary(parseConfig({ dataDir, listeners: { edge: { enabled: false }, http: { enabled: false }, mqtt: { enabled: false } } }, 'test'), silentLogger);
+    const reopened = await startTributary(parseConfig({ dataDir, listeners: { edge: { enabled: false }, http: { enabled: false }, mqtt: { enabled: false }, kafka: { enabled: false } } }, 'test'), silentLogger);
     onCleanup(() => reopened.close());
     const log = (await logRecords(reopened, 'mqtt')).map((r) => r.value!.toString());
     expect(acked.filter((v) => !log.includes(v))).toEqual([]);
@@ -247,7 +247,7 @@ describe('MQTT publish → log', () => {
       stored.push(packet.topic);
       return storeRetained(packet);
     };
-    const config = parseConfig({ dataDir: tempDir(), listeners: { edge: { enabled: false }, http: { enabled: false }, mqtt: { host: '127.0.0.1', port: 0, ws: { enabled: false } } } }, 'test');
+    const config = parseConfig({ dataDir: tempDir(), listeners: { edge: { enabled: false }, http: { enabled: false }, mqtt: { host: '127.0.0.1', port: 0, ws: { enabled: false } }, kafka: { enabled: false } } }, 'test');
     const running = await startTributary(config, silentLogger, { mqttPersistence: persistence });
     onCleanup(() => running.close());
     const client = await connectMqtt(running.mqtt!.port);

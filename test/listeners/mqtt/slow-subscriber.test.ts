@@ -25,7 +25,7 @@ async function start(mqtt: Record<string, unknown> = {}): Promise<{ running: Run
   const logs: LogLine[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
   const config = parseConfig(
-    merge({ dataDir: tempDir(), listeners: { edge: { enabled: false }, http: { enabled: false }, mqtt: { host: '127.0.0.1', port: 0, ws: { enabled: false } } } }, { listeners: { mqtt } }),
+    merge({ dataDir: tempDir(), listeners: { edge: { enabled: false }, http: { enabled: false }, mqtt: { host: '127.0.0.1', port: 0, ws: { enabled: false } }, kafka: { enabled: false } } }, { listeners: { mqtt } }),
     'test',
   );
   const running = await startTributary(config, logger);

@@ -76,6 +76,7 @@ describe('MQTT transports', () => {
         TRIBUTARY_DATA_DIR: tempDir(),
         TRIBUTARY_LISTENERS__EDGE__ENABLED: 'false',
         TRIBUTARY_LISTENERS__HTTP__ENABLED: 'false',
+        TRIBUTARY_LISTENERS__KAFKA__ENABLED: 'false',
         TRIBUTARY_LISTENERS__MQTT__HOST: '127.0.0.1',
         TRIBUTARY_LISTENERS__MQTT__PORT: String(await freePort()),
         TRIBUTARY_LISTENERS__MQTT__WS__PORT: String(await freePort()),

@@ -21,7 +21,7 @@ interface Line {
 async function start() {
   const lines: Line[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
-  const config = parseConfig({ dataDir: tempDir(), listeners: { edge: { host: '127.0.0.1', port: 0 }, http: { enabled: false }, mqtt: { host: '127.0.0.1', port: 0, ws: { enabled: false } } } }, 'test');
+  const config = parseConfig({ dataDir: tempDir(), listeners: { edge: { host: '127.0.0.1', port: 0 }, http: { enabled: false }, mqtt: { host: '127.0.0.1', port: 0, ws: { enabled: false } }, kafka: { enabled: false } } }, 'test');
   const running = await startTributary(config, logger);
   onCleanup(() => running.close());
   return { running, port: running.mqtt!.port, lines };
