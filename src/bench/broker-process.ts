@@ -47,7 +47,7 @@ export class BrokerProcess {
   readonly mqttPort: number | null;
   /** Null when the broker runs without its HTTP listener. */
   readonly httpPort: number | null;
-  /** Null unless the caller enabled the Kafka listener (TRIBUTARY_LISTENERS__KAFKA__*). */
+  /** The Kafka listener's port (on port 0 unless TRIBUTARY_LISTENERS__KAFKA__* say otherwise); null if it is off. */
   readonly kafkaPort: number | null;
   private readonly child: ChildProcess;
   /** Null when the caller owns the data dir: stop() leaves it. */
