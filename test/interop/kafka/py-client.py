@@ -1,11 +1,13 @@
 """Produce or consume with a Python Kafka client, for the interop tests (test/interop/kafka-clients.test.ts).
 
-usage: py-client.py <confluent|kafka-python> <produce|consume> <json>
+usage: py-client.py <confluent|kafka-python> <produce|consume|consume-many> <json>
 Keys, values and header values travel base64-encoded (null stays null), so bytes compare exactly.
 produce json: {"bootstrap", "topic", "partition", "records": [{"key", "value", "headers": [[k, v]]}]}
   prints {"offsets": [...]}
 consume json: {"bootstrap", "topic", "partition", "offset", "count"}
   prints {"records": [{"offset", "key", "value", "headers"}]}
+consume-many json: {"bootstrap", "reads": [{"topic", "partition", "offset", "count"}]}: one process for several
+  topics (the interpreter and client start once), prints {"reads": [<consume's output>, ...]}
 Either may hold "config": extra client settings (security, SASL, TLS), passed to the client as given.
 """
 import base64
@@ -89,7 +91,15 @@ def kafka_python_consume(a):
     return {'records': out}
 
 
+def consume_many(consume):
+    def run(a):
+        return {'reads': [consume({**a, **r}) for r in a['reads']]}
+    return run
+
+
 ops = {
+    ('confluent', 'consume-many'): consume_many(confluent_consume),
+    ('kafka-python', 'consume-many'): consume_many(kafka_python_consume),
     ('confluent', 'produce'): confluent_produce,
     ('confluent', 'consume'): confluent_consume,
     ('kafka-python', 'produce'): kafka_python_produce,
