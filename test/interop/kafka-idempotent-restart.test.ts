@@ -143,15 +143,19 @@ describe('idempotent Kafka producers across broker kill -9 and restart', () => {
     onCleanup(() => producer.disconnect());
     await produceThroughRestarts(r, async (value) => {
       // kafkajs 2.2.4 throws a plain, non-retriable 'Broker not connected' when a metadata refresh
-      // races its reconnect (seen on a loaded machine while the broker restarts). It rolls the
-      // partition's sequence back on any failed send, so sending the record again reuses the same
-      // sequence: the broker answers it as a retry if the first attempt was stored (what this test checks).
-      for (;;) {
+      // races its reconnect (seen on a loaded machine while the broker restarts), and its seed
+      // broker then stays unconnected. Reconnecting the same producer keeps its producer id and
+      // epoch, and kafkajs rolls the partition's sequence back on any failed send, so the record
+      // sent again carries the same sequence: the broker answers it as a retry if the first attempt
+      // was stored (what this test checks). Bounded: a kafkajs that never recovers fails the test.
+      for (let attempt = 1; ; attempt++) {
         try {
           const [meta] = await producer.send({ topic: TOPIC, acks: -1, messages: [{ partition: 0, value }] });
           return Number(meta!.baseOffset);
         } catch (err) {
-          if (!/Broker not connected/.test((err as Error).message)) throw err;
+          if (!/Broker not connected/.test((err as Error).message) || attempt >= 5) throw err;
+          await producer.disconnect();
+          await producer.connect();
         }
       }
     });
