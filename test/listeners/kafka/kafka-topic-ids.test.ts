@@ -56,7 +56,7 @@ it('Fetch v13 and v17 read a topic by its id and answer with the id; an unknown 
         { topicId: unknown, partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] },
       ],
       forgottenTopicsData: [],
-    } as never);
+    });
     expect(r.errorCode).toBe(KafkaError.NONE);
     expect(r.responses).toHaveLength(2);
     expect(r.responses[0]).toMatchObject({ topicId: id, partitions: [{ partitionIndex: 0, errorCode: KafkaError.NONE, highWatermark: 1n }] });
@@ -71,9 +71,9 @@ it('DeleteTopics v6 deletes a topic named by id alone and answers with its name 
   broker.running.broker.createTopic({ name: 'doomed', partitions: 1 });
   const raw = await RawKafka.connect(broker.running.kafka!.port);
   const id = (await topicIds(raw)).get('doomed')!;
-  const r = await raw.request(ApiKey.DeleteTopics, 6, { topics: [{ name: null, topicId: id }], timeoutMs: 1000 } as never);
+  const r = await raw.request(ApiKey.DeleteTopics, 6, { topics: [{ name: null, topicId: id }], timeoutMs: 1000 });
   expect(r.responses).toMatchObject([{ name: 'doomed', topicId: id, errorCode: KafkaError.NONE }]);
   expect(broker.running.broker.findTopic('doomed')).toBeUndefined();
-  const again = await raw.request(ApiKey.DeleteTopics, 6, { topics: [{ name: null, topicId: id }], timeoutMs: 1000 } as never);
+  const again = await raw.request(ApiKey.DeleteTopics, 6, { topics: [{ name: null, topicId: id }], timeoutMs: 1000 });
   expect(again.responses).toMatchObject([{ name: null, topicId: id, errorCode: KafkaError.UNKNOWN_TOPIC_ID }]);
 });
