@@ -18,7 +18,7 @@ import { KafkaError, type RequestBody, type ResponseInput } from '../../../proto
 import type { KafkaContext } from '../context.ts';
 import { authorize } from './authorize.ts';
 import { kafkaErrorOf } from '../error-map.ts';
-import { topicIdOf, topicsById } from '../topic-id.ts';
+import { topicsById } from '../topic-id.ts';
 
 type TopicAnswer = NonNullable<ResponseInput<1>['responses']>[number];
 type PartitionAnswer = NonNullable<TopicAnswer['partitions']>[number];
@@ -53,10 +53,8 @@ export async function fetch(ctx: KafkaContext, version: number, body: RequestBod
 }
 
 function wanted(ctx: KafkaContext, version: number, body: RequestBody<1>): Wanted[] {
-  if (version < 13) return body.topics.map((t) => {
-    const stored = ctx.broker.findTopic(t.topic);
-    return { name: t.topic, topicId: stored ? topicIdOf(ctx, stored) : ZERO_UUID, partitions: t.partitions };
-  });
+  // Below v13 the answer carries the name only (topic_id is not on the wire).
+  if (version < 13) return body.topics.map((t) => ({ name: t.topic, topicId: ZERO_UUID, partitions: t.partitions }));
   const byId = topicsById(ctx);
   return body.topics.map((t) => ({ name: byId.get(t.topicId)?.name ?? null, topicId: t.topicId, partitions: t.partitions }));
 }
