@@ -258,6 +258,10 @@ export interface FuzzCase {
 }
 
 /** Case i: mostly a served API's request (perhaps mutated), some unknown APIs or versions, some bad size prefixes. */
+function servedPairs(): { api: ReturnType<typeof advertisedApis>[number]; version: number }[] {
+  return advertisedApis().flatMap((api) => Array.from({ length: api.maxVersion - api.minVersion + 1 }, (_, k) => ({ api, version: api.minVersion + k })));
+}
+
 export function fuzzCase(rand: Rand, i: number, requestBytesMax: number): FuzzCase {
   const correlationId = i + 1;
   const r = rand();
@@ -276,8 +280,8 @@ export function fuzzCase(rand: Rand, i: number, requestBytesMax: number): FuzzCa
     frame.write('fuzz', 14);
     return { bytes: frame, badSize: false, apiKey, version, mutation: 'unknown' };
   }
-  const api = pick(rand, advertisedApis());
-  const version = int(rand, api.minVersion, api.maxVersion);
+  // Uniform over (API, version) pairs, so an API with many versions (Fetch 4-17) still gets each one.
+  const { api, version } = pick(rand, servedPairs());
   const req = fuzzRequest(rand, api.apiKey, version, correlationId);
   if (r < 0.07) {
     const bytes = Buffer.from(req.bytes);

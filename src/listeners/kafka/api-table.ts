@@ -5,7 +5,7 @@
 // Minimums follow what the clients measured in issue 10 need: librdkafka gates features on the
 // broker's minimum (FindCoordinator must include v0, Produce v3 and Fetch v4 for magic-2 batches);
 // Produce below v3 and Fetch below v4 carry message sets v0/v1, which are not stored here. Fetch
-// stops at v12: v13+ names topics by id only. ListOffsets stops at v6: v7 adds the max-timestamp
+// v13+ names topics by id (topic-id.ts); v15-17 change only replica-side and tagged fields. ListOffsets stops at v6: v7 adds the max-timestamp
 // query (-3). OffsetCommit and OffsetFetch stop at v8: v9 is KIP-848's member epochs. SASL is served
 // whether or not it is on, as Kafka advertises it on every listener.
 
@@ -32,7 +32,7 @@ export interface ServedApi {
 
 const served = new Map<number, ServedApi>([
   [ApiKey.Produce, { minVersion: 3, maxVersion: 9, handler: produce as KafkaHandler }],
-  [ApiKey.Fetch, { minVersion: 4, maxVersion: 12, handler: fetch as KafkaHandler }],
+  [ApiKey.Fetch, { minVersion: 4, maxVersion: 17, handler: fetch as KafkaHandler }],
   [ApiKey.ListOffsets, { minVersion: 0, maxVersion: 6, handler: listOffsets as KafkaHandler }],
   [ApiKey.Metadata, { minVersion: 0, maxVersion: 12, handler: metadata as KafkaHandler }],
   [ApiKey.FindCoordinator, { minVersion: 0, maxVersion: 4, handler: findCoordinator as KafkaHandler }],

@@ -428,7 +428,8 @@ describe('Kafka listener: flexible versions', () => {
     expect(meta.topics[0]).toMatchObject({ errorCode: 0, name: 'flex' });
     const produced = await raw.request(ApiKey.Produce, max(ApiKey.Produce), produceBody('flex', 0, batchOf(['f0', 'f1'])));
     expect(produced.responses[0]!.partitionResponses[0]).toMatchObject({ errorCode: 0, baseOffset: 0n });
-    const fetched = await raw.request(ApiKey.Fetch, max(ApiKey.Fetch), fetchBody('flex', 0, 1));
+    // Fetch v13+ names the topic by the id Metadata gave.
+    const fetched = await raw.request(ApiKey.Fetch, max(ApiKey.Fetch), { ...fetchBody('flex', 0, 1), topics: [{ topicId: meta.topics[0]!.topicId, partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 1_000_000 }] }] });
     expect(decodeRecordBatch(fetched.responses[0]!.partitions[0]!.records as Buffer).map((r) => r.value!.toString())).toEqual(['f0', 'f1']);
     const listed = await raw.request(ApiKey.ListOffsets, max(ApiKey.ListOffsets), { replicaId: -1, isolationLevel: 0, topics: [{ name: 'flex', partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }] }] });
     expect(listed.topics[0]!.partitions[0]).toMatchObject({ errorCode: 0, offset: 2n });

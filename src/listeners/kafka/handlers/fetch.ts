@@ -7,6 +7,9 @@
 // offset (one node, no transactions); log start offset = the oldest offset retention kept. Each read
 // first reserves its largest answer from the listener's fetch budget (listeners.kafka.fetchBytesTotalMax),
 // so what all Kafka fetches hold together is bounded whatever the number of connections.
+// v13+ names topics by id (topic-id.ts), resolved again at each read of a long-poll: an id no stored
+// topic has (never had, or deleted since) is UNKNOWN_TOPIC_ID on each of its partitions. Fetch
+// sessions are not kept (session_id 0: every request is a full fetch), so forgotten_topics_data is moot.
 
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { TributaryError } from '../../../errors.ts';
@@ -15,46 +18,71 @@ import { KafkaError, type RequestBody, type ResponseInput } from '../../../proto
 import type { KafkaContext } from '../context.ts';
 import { authorize } from './authorize.ts';
 import { kafkaErrorOf } from '../error-map.ts';
+import { topicsById } from '../topic-id.ts';
 
 type TopicAnswer = NonNullable<ResponseInput<1>['responses']>[number];
 type PartitionAnswer = NonNullable<TopicAnswer['partitions']>[number];
+
+/** A requested topic by name: null when a v13+ request's id names no stored topic. */
+interface Wanted {
+  name: string | null;
+  topicId: string;
+  partitions: RequestBody<1>['topics'][number]['partitions'];
+}
+
+const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 
 interface Answer {
   responses: TopicAnswer[];
   bytes: number;
 }
 
-export async function fetch(ctx: KafkaContext, _version: number, body: RequestBody<1>): Promise<ResponseInput<1>> {
+export async function fetch(ctx: KafkaContext, version: number, body: RequestBody<1>): Promise<ResponseInput<1>> {
   const deadline = Date.now() + Math.min(Math.max(body.maxWaitMs, 0), limits.fetchWaitMsMax);
   // Every read holds its largest answer in the listener's fetch budget, reserved before it reads.
   const reserveBytes = Math.min(Math.max(body.maxBytes, 0), limits.kafkaFetchBytesMax) + limits.appendBytesMax;
   for (;;) {
     if (!(await ctx.reserveAnswer(reserveBytes))) return { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses: [] };
-    const answer = await read(ctx, body);
+    const answer = await read(ctx, body, wanted(ctx, version, body));
     const waitMs = deadline - Date.now();
     if (answer.bytes >= Math.max(body.minBytes, 1) || ctx.signal.aborted || waitMs <= 0)
       return { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses: answer.responses };
     ctx.releaseAnswer();
-    await anyAppend(ctx, body, waitMs);
+    await anyAppend(ctx, wanted(ctx, version, body), waitMs);
   }
 }
 
-async function read(ctx: KafkaContext, body: RequestBody<1>): Promise<Answer> {
+function wanted(ctx: KafkaContext, version: number, body: RequestBody<1>): Wanted[] {
+  // Below v13 the answer carries the name only (topic_id is not on the wire).
+  if (version < 13) return body.topics.map((t) => ({ name: t.topic, topicId: ZERO_UUID, partitions: t.partitions }));
+  const byId = topicsById(ctx);
+  return body.topics.map((t) => ({ name: byId.get(t.topicId)?.name ?? null, topicId: t.topicId, partitions: t.partitions }));
+}
+
+async function read(ctx: KafkaContext, body: RequestBody<1>, topics: Wanted[]): Promise<Answer> {
   let room = Math.min(Math.max(body.maxBytes, 0), limits.kafkaFetchBytesMax);
   let bytes = 0;
   const responses: TopicAnswer[] = [];
-  for (const t of body.topics) {
+  for (const t of topics) {
     const partitions: PartitionAnswer[] = [];
     for (const p of t.partitions) {
+      if (t.name === null) {
+        partitions.push(unknownTopicId(p.partition));
+        continue;
+      }
       // While room is left a partition gets at least one whole batch, whatever its partition_max_bytes.
-      const part = await readPartition(ctx, t.topic, p.partition, Number(p.fetchOffset), room <= 0 ? 0 : Math.max(1, Math.min(p.partitionMaxBytes, room)));
+      const part = await readPartition(ctx, t.name, p.partition, Number(p.fetchOffset), room <= 0 ? 0 : Math.max(1, Math.min(p.partitionMaxBytes, room)));
       bytes += part.bytes;
       room -= part.bytes;
       partitions.push(part.answer);
     }
-    responses.push({ topic: t.topic, partitions });
+    responses.push({ topic: t.name ?? '', topicId: t.topicId, partitions });
   }
   return { responses, bytes };
+}
+
+function unknownTopicId(partition: number): PartitionAnswer {
+  return { partitionIndex: partition, errorCode: KafkaError.UNKNOWN_TOPIC_ID, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n, abortedTransactions: [], preferredReadReplica: -1, records: [] };
 }
 
 async function readPartition(ctx: KafkaContext, topic: string, partition: number, offset: number, maxBytes: number): Promise<{ answer: PartitionAnswer; bytes: number }> {
@@ -79,18 +107,18 @@ async function readPartition(ctx: KafkaContext, topic: string, partition: number
 }
 
 /** Resolves once any partition of the request gets an append, or after waitMs, or on abort. */
-async function anyAppend(ctx: KafkaContext, body: RequestBody<1>, waitMs: number): Promise<void> {
+async function anyAppend(ctx: KafkaContext, topics: Wanted[], waitMs: number): Promise<void> {
   const done = new AbortController();
   const onAbort = () => done.abort();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   const waits: Promise<void>[] = [];
-  for (const t of body.topics) {
-    const stored = ctx.broker.findTopic(t.topic);
+  for (const t of topics) {
+    const stored = t.name === null ? undefined : ctx.broker.findTopic(t.name);
     if (!stored) continue;
     for (const p of t.partitions) {
       const state = ctx.broker.partitionState(stored.id, p.partition);
       // Waits for the next append beyond what is there now, whatever the fetch offset.
-      if (state) waits.push(ctx.broker.waitForRecords(t.topic, p.partition, state.nextOffset, waitMs, done.signal));
+      if (state) waits.push(ctx.broker.waitForRecords(stored.name, p.partition, state.nextOffset, waitMs, done.signal));
     }
   }
   // Nothing to wake on (only unknown partitions): the long-poll still lasts its max_wait, as in Kafka.

@@ -2,6 +2,8 @@
 // error per topic. Replication factor must be 1 or -1 (the default); explicit replica assignments
 // are refused (one node holds every partition). validate_only checks without changing anything.
 // Each needs the admin right on the topic (auth.acls), else TOPIC_AUTHORIZATION_FAILED (29).
+// CreateTopics v7+ and DeleteTopics v6+ answer with the topic id (topic-id.ts); DeleteTopics v6+ may
+// name a topic by id alone, UNKNOWN_TOPIC_ID (100) when no stored topic has it.
 
 import { TributaryError } from '../../../errors.ts';
 import { validateTopicName } from '../../../broker/topic-name.ts';
@@ -11,6 +13,7 @@ import type { KafkaContext } from '../context.ts';
 import { kafkaErrorOf } from '../error-map.ts';
 import { authorize } from './authorize.ts';
 import { parseTopicConfigs, topicConfigEntries } from './topic-configs.ts';
+import { topicIdOf, topicsById } from '../topic-id.ts';
 
 const DYNAMIC_TOPIC_CONFIG = 1;
 
@@ -33,8 +36,10 @@ export function createTopics(ctx: KafkaContext, _version: number, body: RequestB
           return { name: t.name, errorCode: KafkaError.NONE, errorMessage: null, numPartitions: spec.partitions ?? -1, replicationFactor: 1, configs: null };
         }
         const created = ctx.broker.createTopic(spec);
+        const stored = ctx.broker.findTopic(t.name);
         return {
           name: t.name,
+          topicId: stored ? topicIdOf(ctx, stored) : undefined,
           errorCode: KafkaError.NONE,
           errorMessage: null,
           numPartitions: created.partitions.length,
@@ -49,17 +54,23 @@ export function createTopics(ctx: KafkaContext, _version: number, body: RequestB
 }
 
 export function deleteTopics(ctx: KafkaContext, version: number, body: RequestBody<20>): ResponseInput<20> {
-  const names = version >= 6 ? body.topics.map((t) => t.name) : body.topicNames;
+  // v6+ may name a topic by id alone (name null): resolved to the stored topic holding it (topic-id.ts).
+  const byId = version >= 6 && body.topics.some((t) => t.name === null) ? topicsById(ctx) : undefined;
+  const wanted = version >= 6 ? body.topics.map((t) => ({ name: t.name, topicId: t.topicId })) : body.topicNames.map((name) => ({ name, topicId: undefined }));
   return {
     throttleTimeMs: 0,
-    responses: names.map((name) => {
-      if (name === null) return { name, errorCode: KafkaError.UNKNOWN_TOPIC_ID, errorMessage: 'topics have no ids here: name them' };
+    responses: wanted.map((w) => {
+      const name = w.name ?? byId?.get(w.topicId!)?.name ?? null;
+      if (name === null) return { name: null, topicId: w.topicId, errorCode: KafkaError.UNKNOWN_TOPIC_ID, errorMessage: `no topic has id ${w.topicId}` };
+      const stored = ctx.broker.findTopic(name);
+      const topicId = stored ? topicIdOf(ctx, stored) : undefined;
       try {
         authorize(ctx, 'admin', name);
         ctx.broker.deleteTopic(name);
-        return { name, errorCode: KafkaError.NONE, errorMessage: null };
+        return { name, topicId, errorCode: KafkaError.NONE, errorMessage: null };
       } catch (err) {
-        return { name, ...kafkaErrorOf(err) };
+        // Asked by id and refused: the name is not told (as Kafka).
+        return { name: w.name === null ? null : name, topicId, ...kafkaErrorOf(err) };
       }
     }),
   };
