@@ -30,9 +30,32 @@ export function topicIdOf(ctx: KafkaContext, topic: StoredTopic): string {
   return id;
 }
 
-/** Resolves Kafka topic ids to the stored topics now holding them (absent: unknown or deleted). */
-export function topicsById(ctx: KafkaContext): Map<string, StoredTopic> {
-  const byId = new Map<string, StoredTopic>();
-  for (const t of ctx.broker.storedTopics()) byId.set(topicIdOf(ctx, t), t);
-  return byId;
+/** One broker's id → topic index, rebuilt after the next topic change (create, grow, delete). */
+interface IdIndex {
+  clusterId: string;
+  byId: Map<string, StoredTopic> | null;
+}
+const indexes = new WeakMap<KafkaContext['broker'], IdIndex>();
+
+/**
+ * Resolves Kafka topic ids to the stored topics now holding them (absent: unknown or deleted).
+ * Fetch v13+ asks on every read and every long-poll wake, so the index is kept until the topics change
+ * instead of being rebuilt (a sorted copy of every topic) per call.
+ */
+export function topicsById(ctx: KafkaContext): ReadonlyMap<string, StoredTopic> {
+  let index = indexes.get(ctx.broker);
+  if (index === undefined) {
+    const fresh: IdIndex = { clusterId: ctx.clusterId, byId: null };
+    ctx.broker.addTopicsListener(() => {
+      fresh.byId = null;
+    });
+    indexes.set(ctx.broker, (index = fresh));
+  }
+  if (index.byId === null || index.clusterId !== ctx.clusterId) {
+    const byId = new Map<string, StoredTopic>();
+    for (const t of ctx.broker.storedTopics()) byId.set(topicIdOf(ctx, t), t);
+    index.byId = byId;
+    index.clusterId = ctx.clusterId;
+  }
+  return index.byId;
 }

@@ -43,12 +43,14 @@ export async function fetch(ctx: KafkaContext, version: number, body: RequestBod
   const reserveBytes = Math.min(Math.max(body.maxBytes, 0), limits.kafkaFetchBytesMax) + limits.appendBytesMax;
   for (;;) {
     if (!(await ctx.reserveAnswer(reserveBytes))) return { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses: [] };
-    const answer = await read(ctx, body, wanted(ctx, version, body));
+    // Resolved again after every wake: a topic deleted during the long-poll answers UNKNOWN_TOPIC_ID.
+    const topics = wanted(ctx, version, body);
+    const answer = await read(ctx, body, topics);
     const waitMs = deadline - Date.now();
     if (answer.bytes >= Math.max(body.minBytes, 1) || ctx.signal.aborted || waitMs <= 0)
       return { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses: answer.responses };
     ctx.releaseAnswer();
-    await anyAppend(ctx, wanted(ctx, version, body), waitMs);
+    await anyAppend(ctx, topics, waitMs);
   }
 }
 
