@@ -135,9 +135,13 @@ const PURGING_KEY = 'purgingTopicIds';
 const PRODUCER_ID_RESERVED_KEY = 'producerIdsReservedTo';
 const PRODUCER_ID_BLOCK = 1000;
 /** Idempotent producer state is forgotten after this long without a produce (Kafka's default). */
+/** How often idle producers' rows are looked for (a scan of the whole producer table). */
+const PRODUCER_EXPIRY_CHECK_MS = 3_600_000;
 export const PRODUCER_STATE_RETENTION_MS = 7 * 86_400_000;
 
 export class LogStore {
+  /** When expireProducers next scans the producer table (see there). */
+  private producerExpiryDueMs = 0;
   private readonly h: LmdbHandles;
   private readonly opts: LogStoreOptions;
   private readonly log: Logger;
@@ -843,11 +847,15 @@ export class LogStore {
   }
 
   private expireProducers(nowMs: number, max: number): number {
+    // A scan reads every producer row (one per Kafka producer and partition): not on every step of a
+    // retention run, only when the last full scan is an hour old. Rows live 7 days, so an hour late is nothing.
+    if (nowMs < this.producerExpiryDueMs) return 0;
     const stale: ProducerStateKey[] = [];
     for (const { key, value } of this.h.producerState.getRange()) {
       if (value[1] < nowMs - PRODUCER_STATE_RETENTION_MS) stale.push(key);
       if (stale.length >= max) break;
     }
+    if (stale.length < max) this.producerExpiryDueMs = nowMs + PRODUCER_EXPIRY_CHECK_MS;
     if (stale.length === 0) return 0;
     this.writeSync(() => {
       for (const key of stale) this.h.producerState.removeSync(key);
