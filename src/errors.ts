@@ -39,6 +39,7 @@ export const ErrorCode = {
   OUT_OF_ORDER_SEQUENCE: 34,
   INVALID_PRODUCER_EPOCH: 35,
   INCONSISTENT_GROUP_PROTOCOL: 36,
+  UPSTREAM_MISCONFIGURED: 37,
 } as const;
 
 export type ErrorName = keyof typeof ErrorCode;
@@ -81,6 +82,7 @@ export const errorDescriptions: Record<ErrorName, string> = {
   OUT_OF_ORDER_SEQUENCE: "An idempotent Kafka producer's batch does not follow the last sequence stored for its producer id and partition (a gap, or a new epoch not starting at 0); nothing was stored.",
   INVALID_PRODUCER_EPOCH: "An idempotent Kafka producer's batch carries an older epoch than one already stored for its producer id and partition; nothing was stored.",
   INCONSISTENT_GROUP_PROTOCOL: 'The group is joined by clients of the other kind (edge clients with broker-side assignment, or Kafka clients assigning among themselves), or no assignment protocol is common to its members; use another group name.',
+  UPSTREAM_MISCONFIGURED: 'The upstream refuses this mirror as configured (authentication or authorization failed, a remote topic is missing and may not be created); the mirror fails until its config or the upstream is fixed and it is resumed.',
 };
 
 const nameByCode = new Map<number, ErrorName>(

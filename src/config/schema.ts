@@ -13,99 +13,14 @@ import { scramCredentialProblem } from '../auth/scram-credential.ts';
 import { passwordHashProblem } from '../auth/password.ts';
 import { routeProblems } from '../listeners/mqtt/routes.ts';
 import { limits } from '../limits.ts';
+import { mirrorProblems, mirrorSchema } from '../mirror/sinks/configs.ts';
 import { filterProblem } from '../protocol/mqtt/topic-filter.ts';
-import { formatDuration, formatSize, parseDuration, parseSize } from './units.ts';
+import { acks, alongsideOtherIssues, duration, fields, filePath, host, intRange, isPlainObject, nonEmptyString, section, size, timerMsMax } from './fields.ts';
+import { formatDuration, formatSize } from './units.ts';
 
-/**
- * A nested object of settings; `null` (a YAML key with everything below it commented out) means `{}`.
- * The object may rewrite its keys after validation (an old key name folded into the new one).
- */
-function section<Schema extends StrictObject | z.ZodPipe<StrictObject, z.ZodTransform>>(object: Schema) {
-  return z.preprocess((value) => value ?? {}, object);
-}
-type StrictObject = z.ZodObject<z.ZodRawShape, z.core.$strict>;
-
-/** The keys of a schema made by `section()` (or the root object); undefined for leaves. */
-export function sectionShape(schema: z.core.$ZodType): z.core.$ZodShape | undefined {
-  if (schema instanceof z.ZodObject) return schema.shape;
-  // A section's preprocess keeps the object in `out`; a section's own transform keeps it in `in`.
-  if (schema instanceof z.ZodPipe) return sectionShape(schema.out) ?? sectionShape(schema.in);
-  return undefined;
-}
-
-function intRange(min: number, max: number) {
-  const expected = { error: `an integer ${min}..${max}` };
-  return z.int(expected).min(min, expected).max(max, expected);
-}
-
-function nonEmptyString(what: string) {
-  const expected = { error: what };
-  return z.string(expected).min(1, expected);
-}
-
-interface QuantityRange {
-  min: number;
-  max?: number;
-  /** Whether -1 ("unlimited") is accepted. */
-  unlimited?: boolean;
-}
-
-function rangeText(min: number, max: number | undefined, format: (n: number) => string): string {
-  if (max !== undefined) return ` from ${format(min)} to ${format(max)}`;
-  if (min > 1) return ` of at least ${format(min)}`;
-  return min === 1 ? ' above 0' : '';
-}
-
-/** A size or duration field: a number or a human string in, a plain number (bytes or ms) out. */
-function quantity(
-  kind: string,
-  examples: string,
-  parse: (value: number | string) => number | undefined,
-  format: (n: number) => string,
-  { min, max, unlimited = false }: QuantityRange,
-) {
-  const expected = `${unlimited ? '-1 (unlimited) or ' : ''}${kind}${rangeText(min, max, format)}, written like ${examples}`;
-  return z.union([z.number(), z.string()], { error: expected }).transform((value, ctx) => {
-    if (unlimited && value === -1) return -1;
-    const parsed = parse(value);
-    if (parsed === undefined || parsed < min || (max !== undefined && parsed > max)) {
-      ctx.issues.push({ code: 'custom', message: expected, input: value });
-      return z.NEVER;
-    }
-    return parsed;
-  });
-}
-
-const size = (range: QuantityRange) => quantity('a size', '512KiB, 64MiB, 10MB or 4096', parseSize, formatSize, range);
-const duration = (range: QuantityRange) =>
-  quantity('a duration', '500ms, 30s, 5m, 3h, 7d or 1000', parseDuration, formatDuration, range);
-
-// Intervals feed setTimeout, which fires at once for anything above 2^31-1 ms (~24.8 days); a day
-// is already far longer than any sensible keepalive or retention check.
-const timerMsMax = 86_400_000;
+export { sectionShape } from './fields.ts';
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-const host = () => nonEmptyString('a host name or IP address');
-const filePath = () => nonEmptyString('a file path or null').nullable().default(null);
-const acks = () => z.union([z.literal(0), z.literal(1), z.literal('all')], { error: '0, 1 or all' }).default(1);
-
-/**
- * zod skips an object's refinements once an issue inside it aborted parsing (a value of the wrong
- * type), so a file with a type error and a cross-field error reported one per run. With this, a
- * cross-field check runs whenever the object itself is one; each check then looks only at the values
- * that parsed (their type is checked again) and says nothing about the rest, already reported.
- */
-const alongsideOtherIssues = { when: (payload: { value: unknown }) => isPlainObject(payload.value) };
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** The keys of a value that may not have parsed: its own when it is an object, else none. */
-function fields(value: unknown): Record<string, unknown> {
-  return isPlainObject(value) ? value : {};
-}
 
 /** Adds one issue per route problem, at the route's field, naming its match filter. */
 function checkRoute(route: { match: string | null; topic: string; key: string | null }, ctx: z.core.$RefinementCtx) {
@@ -163,66 +78,6 @@ const user = z.strictObject({
     .optional(),
 });
 
-
-// A mirror ships log topics to an upstream broker (src/mirror/). MQTT packet ids are 16-bit and the
-// engine keeps its own window, so windowMax stays below 65535.
-const mirrorName = z
-  .string({ error: 'a mirror name [a-zA-Z0-9._-]{1,64}' })
-  .regex(/^[a-zA-Z0-9._-]{1,64}$/, { error: 'a mirror name [a-zA-Z0-9._-]{1,64}' });
-
-// A log topic name, or a pattern where * stands for any run of name characters (names never hold *).
-const topicSelector = z
-  .string({ error: 'a log topic name or a pattern with * (e.g. sensors.*)' })
-  .regex(/^[a-zA-Z0-9._*-]{1,249}$/, { error: 'a log topic name or a pattern with * (e.g. sensors.*)' });
-
-const mirror = z.strictObject({
-  name: mirrorName,
-  sink: z.literal('mqtt', { error: 'mqtt (the only sink so far)' }),
-  url: z.string({ error: 'an mqtt:// or mqtts:// URL' }).regex(/^mqtts?:\/\/[^/\s]+/, { error: 'an mqtt:// or mqtts:// URL' }),
-  /** 5: the origin travels as a user property. 4 (MQTT 3.1.1): it must be in the remote topic. */
-  protocolVersion: z.union([z.literal(5), z.literal(4)], { error: '5 (MQTT 5) or 4 (MQTT 3.1.1)' }).default(5),
-  /** null: tributary-<edgeId>-<name>, filled in after parsing (edgeId is a sibling of mirrors). */
-  clientId: nonEmptyString('a client id or null').nullable().default(null),
-  username: nonEmptyString('a username or null').nullable().default(null),
-  password: z.string({ error: 'a password or null' }).nullable().default(null),
-  // For mqtts:// URLs: extra CA certificates to trust, and a client certificate and key (PEM).
-  tls: section(
-    z.strictObject({
-      caFile: filePath(),
-      certFile: filePath(),
-      keyFile: filePath(),
-      rejectUnauthorized: z.boolean({ error: 'true or false' }).default(true),
-    }),
-  ),
-  topics: z.array(topicSelector, { error: 'a list of log topic names or patterns' }).min(1, { error: 'at least one log topic name or pattern' }),
-  /** Topic name or pattern → priority; higher drains first. Topics not listed have priority 0. */
-  priorities: z.record(topicSelector, intRange(-1000, 1000), { error: 'a mapping of topic names or patterns to integers -1000..1000' }).default({}),
-  remoteTopic: nonEmptyString('a topic template with {edgeId} {topic} {partition} {offset} {key}').default('edge/{edgeId}/{topic}'),
-  qos: z.union([z.literal(0), z.literal(1)], { error: '0 or 1' }).default(1),
-  windowMax: intRange(1, 65534).default(100),
-  batch: section(
-    z.strictObject({
-      // Log bytes one partition reads and hands to the sink at a time (Kafka's batch.size).
-      bytesMax: size({ min: 1024, max: 4 * 1024 * 1024 }).default(64 * 1024),
-      // After a partial batch, wait this long for more records before publishing (Kafka's linger.ms).
-      lingerMs: duration({ min: 0, max: 60_000 }).default(0),
-    }),
-  ),
-  // PUBLISH packet bytes per second over all the mirror's partitions; -1: unlimited.
-  rateLimitBytesPerSec: size({ min: 1, unlimited: true }).default(-1),
-  /** What a record the upstream refuses for good (not authorized, too large) does to the mirror. */
-  onRejected: z.enum(['skip', 'stop'], { error: 'skip (count it and go on) or stop (fail the mirror until resumed)' }).default('skip'),
-  keepaliveMs: duration({ min: 1000, max: 65_535_000 }).default(30_000),
-  connectTimeoutMs: duration({ min: 1, max: timerMsMax }).default(10_000),
-  // Unacknowledged publishes with no PUBACK for this long mean a dead link: reconnect and resend.
-  ackTimeoutMs: duration({ min: 10, max: timerMsMax }).default(30_000),
-  backoff: section(
-    z.strictObject({
-      initialMs: duration({ min: 1, max: timerMsMax }).default(500),
-      maxMs: duration({ min: 1, max: timerMsMax }).default(30_000),
-    }),
-  ),
-});
 
 export const configSchema = z.strictObject({
   dataDir: nonEmptyString('a directory path').default('./data'),
@@ -471,7 +326,8 @@ export const configSchema = z.strictObject({
     }),
   ),
 
-  mirrors: z.array(mirror, { error: 'a list of mirrors' }).default([]),
+  // Store-and-forward to upstream brokers (src/mirror/); each sink's keys are in src/mirror/sinks/*/config.ts.
+  mirrors: z.array(mirrorSchema, { error: 'a list of mirrors' }).default([]),
 }).superRefine((config, ctx) => {
   const seenMirrors = new Set<string>();
   const at = (i: number, ...path: PropertyKey[]) => ['mirrors', i, ...path];
@@ -482,24 +338,7 @@ export const configSchema = z.strictObject({
       if (seenMirrors.has(m.name)) ctx.addIssue({ code: 'custom', path: at(i, 'name'), input: m.name, message: 'a mirror name not used by an earlier mirror' });
       seenMirrors.add(m.name);
     }
-    const backoff = fields(m.backoff);
-    if (typeof backoff.maxMs === 'number' && typeof backoff.initialMs === 'number' && backoff.maxMs < backoff.initialMs)
-      ctx.addIssue({ code: 'custom', path: at(i, 'backoff', 'maxMs'), input: backoff.maxMs, message: 'a duration not below backoff.initialMs' });
-    if (typeof m.remoteTopic === 'string' && (m.protocolVersion === 4 || m.protocolVersion === 5))
-      for (const problem of remoteTopicProblems(m.remoteTopic, m.protocolVersion))
-        ctx.addIssue({ code: 'custom', path: at(i, 'remoteTopic'), input: m.remoteTopic, message: problem });
-    if (isPlainObject(m.priorities) && Array.isArray(m.topics))
-      for (const selector of Object.keys(m.priorities))
-        if (!m.topics.includes(selector))
-          ctx.addIssue({ code: 'custom', path: at(i, 'priorities', selector), input: selector, message: 'a name or pattern listed in topics' });
-    const tls = fields(m.tls);
-    const tlsFile = (key: string) => (typeof tls[key] === 'string' ? 'set' : tls[key] === null ? 'unset' : 'unparsed');
-    if (typeof m.url === 'string' && !m.url.startsWith('mqtts:') && ['caFile', 'certFile', 'keyFile'].some((key) => tlsFile(key) === 'set'))
-      ctx.addIssue({ code: 'custom', path: at(i, 'url'), input: m.url, message: 'an mqtts:// URL (tls files are set)' });
-    const cert = tlsFile('certFile');
-    const key = tlsFile('keyFile');
-    if (cert !== 'unparsed' && key !== 'unparsed' && cert !== key)
-      ctx.addIssue({ code: 'custom', path: at(i, 'tls', cert === 'unset' ? 'certFile' : 'keyFile'), input: null, message: 'a file path: a client certificate needs both certFile and keyFile' });
+    mirrorProblems(mirror, (path, input, message) => ctx.addIssue({ code: 'custom', path: at(i, ...path), input, message }));
   });
   const mqtt = fields(fields(config.listeners).mqtt);
   const users = fields(config.auth).users;
@@ -511,21 +350,4 @@ export const configSchema = z.strictObject({
 }, alongsideOtherIssues);
 
 export type Config = z.output<typeof configSchema>;
-export type MirrorConfig = Config['mirrors'][number];
-
-const templateVariables = new Set(['edgeId', 'topic', 'partition', 'offset', 'key']);
-
-/**
- * Problems of a remoteTopic template: unknown {variables}, MQTT wildcards, and under MQTT 3.1.1 (no
- * user properties) a missing {partition} or {offset}: the topic is then the only place for the origin.
- */
-export function remoteTopicProblems(template: string, protocolVersion: 4 | 5 = 5): string[] {
-  const problems: string[] = [];
-  const names = [...template.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]!);
-  for (const name of names)
-    if (!templateVariables.has(name)) problems.push(`a topic template whose variables are {edgeId} {topic} {partition} {offset} {key}, not {${name}}`);
-  if (/[#+]/.test(template)) problems.push('a topic template without the wildcards + and #');
-  if (protocolVersion === 4 && !(names.includes('partition') && names.includes('offset')))
-    problems.push('a topic template with {partition} and {offset} under protocolVersion 4 (MQTT 3.1.1 has no user properties, so the origin must be in the topic)');
-  return problems;
-}
+export type { MirrorConfig } from '../mirror/sinks/configs.ts';

@@ -8,25 +8,17 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Broker, MirrorCursors, MirrorPosition, StoredTopic } from '../broker/broker.ts';
-import type { MirrorConfig } from '../config/schema.ts';
 import { asTributaryError, isTributaryError, TributaryError } from '../errors.ts';
 import { decodeRecordBatch, readBatchInfo, type DecodedRecord } from '../format/record-batch.ts';
 import { ShipGate } from './gate.ts';
 import type { OutboundMessage, Sink, SinkConnection } from './sink.ts';
+import type { MirrorConfig } from './sinks/configs.ts';
 import type { MirrorError, MirrorPartitionStatus, MirrorState, MirrorStatus } from './status.ts';
 import { TokenBucket } from './token-bucket.ts';
 import { TopicSelector } from './topic-selector.ts';
 
 const FETCH_WAIT_MS = 1_000;
 const FETCH_ERROR_PAUSE_MS = 1_000;
-/**
- * Connections the upstream closed in a row, each soon after the same record was sent and before it
- * was acknowledged: that record is taken as refused (some brokers disconnect instead of answering
- * PUBACK with an error, e.g. MQTT 3.1.1 brokers on an ACL refusal, or on a malformed property).
- */
-const POISON_SESSIONS = 5;
-/** "Soon": a refusal by disconnect comes within a round trip, not minutes later. */
-const POISON_WINDOW_MS = 5_000;
 /** At most one warning per interval for skipped records; the rest are counted in the metric. */
 const REJECT_LOG_INTERVAL_MS = 1_000;
 
@@ -58,8 +50,6 @@ interface Session {
   startedMs: number;
   /** Why the session ended, when it was the connection's fault. */
   reason: TributaryError | undefined;
-  /** The upstream ended it (a clean close or a DISCONNECT), not a socket error or our watchdog. */
-  endedByPeer: boolean;
 }
 
 export interface MirrorOptions {
@@ -79,9 +69,6 @@ export class Mirror {
   private readonly cursors: MirrorCursors;
   private readonly rateLimit: TokenBucket | null;
   private readonly stopping = new AbortController();
-  /** "topicId/partition" → the record at the head of the last sessions that the upstream cut short. */
-  /** The record last suspected of being refused by disconnect (noteCutShort), and in how many sessions in a row. */
-  private suspect: { key: string; offset: number; sessions: number } | null = null;
   private stateNow: MirrorState = 'connecting';
   private failed = false;
   /** Aborted to end the current connection attempt or session (pause, failure, stop). */
@@ -231,6 +218,10 @@ export class Mirror {
         conn = await this.sink.connect(attempt.signal);
       } catch (err) {
         if (attempt.signal.aborted) continue;
+        if (isTributaryError(err, 'UPSTREAM_MISCONFIGURED')) {
+          this.failMirror(err);
+          continue;
+        }
         failures++;
         const delayMs = this.backoffMs(failures);
         this.noteError(err, { attempt: failures, delayMs }, 'upstream unreachable; backing off');
@@ -274,7 +265,7 @@ export class Mirror {
   /** Ships until the connection drops, the mirror pauses, fails or stops. */
   private async runSession(conn: SinkConnection<OutboundMessage>, attemptSignal: AbortSignal): Promise<Session> {
     const gate = new ShipGate({ window: Math.min(this.cfg.windowMax, conn.maxInflight), rateLimit: this.rateLimit });
-    const session: Session = { conn, gate, abort: new AbortController(), partitions: new Map(), pumps: [], acked: false, startedMs: performance.now(), reason: undefined, endedByPeer: false };
+    const session: Session = { conn, gate, abort: new AbortController(), partitions: new Map(), pumps: [], acked: false, startedMs: performance.now(), reason: undefined };
     // Every parked fetch of every partition listens to this signal.
     setMaxListeners(0, session.abort.signal);
     this.session = session;
@@ -282,7 +273,6 @@ export class Mirror {
     const end = () => session.abort.abort();
     attemptSignal.addEventListener('abort', end, { once: true });
     const closed = conn.closed.then((err) => {
-      session.endedByPeer = session.reason === undefined && (err === undefined || err.context?.disconnectReason !== undefined);
       session.reason ??= err ?? new TributaryError('UPSTREAM_UNAVAILABLE', 'upstream closed the connection');
       end();
     });
@@ -299,7 +289,6 @@ export class Mirror {
     await conn.close();
     await closed;
     this.session = null;
-    if (!attemptSignal.aborted) this.noteCutShort(session);
     this.cursors.flush();
     return session;
   }
@@ -325,28 +314,6 @@ export class Mirror {
     return timer;
   }
 
-  /**
-   * The upstream ended a session itself (a clean close or a DISCONNECT; a socket error or our ack
-   * watchdog does not count): remember the oldest record it left unacknowledged, over all partitions,
-   * when that record went out shortly before. An upstream handles publishes in order, so a record it
-   * chokes on is the oldest unacknowledged one; records of other partitions are innocent. The same
-   * record heading POISON_SESSIONS such sessions in a row is refused by disconnect, and the next pump
-   * applies onRejected to it.
-   */
-  private noteCutShort(session: Session): void {
-    let oldest: { key: string; entry: Pending } | undefined;
-    for (const [key, p] of session.partitions) {
-      const entry = p.pending[p.head];
-      if (entry !== undefined && (oldest === undefined || entry.sentMs < oldest.entry.sentMs)) oldest = { key, entry };
-    }
-    if (!session.endedByPeer || oldest === undefined || performance.now() - oldest.entry.sentMs > POISON_WINDOW_MS) {
-      this.suspect = null;
-      return;
-    }
-    const same = this.suspect?.key === oldest.key && this.suspect.offset === oldest.entry.offset;
-    this.suspect = { key: oldest.key, offset: oldest.entry.offset, sessions: same ? this.suspect!.sessions + 1 : 1 };
-  }
-
   /** Starts a pump for every partition of a matching topic that has none yet. */
   private discover(session: Session): void {
     if (session.abort.signal.aborted) return;
@@ -357,14 +324,14 @@ export class Mirror {
         if (session.partitions.has(key)) continue;
         const shipping: Shipping = { topic, partition, pos: this.cursors.position(topic.id, partition), pending: [], head: 0 };
         session.partitions.set(key, shipping);
-        session.pumps.push(this.pump(session, shipping, key));
+        session.pumps.push(this.pump(session, shipping));
       }
     }
   }
 
   // ---- one partition ----
 
-  private async pump(session: Session, p: Shipping, key: string): Promise<void> {
+  private async pump(session: Session, p: Shipping): Promise<void> {
     const { topic, partition, pos } = p;
     const log = this.log.child({ topic: topic.name, partition });
     const signal = session.abort.signal;
@@ -374,14 +341,6 @@ export class Mirror {
     // Records below the log start are gone: counted as dropped if this mirror had not shipped them.
     if (pos.cursor !== undefined && pos.cursor < logStart) this.logStartMoved(topic, partition, pos.cursor, logStart);
     let next = Math.max(pos.cursor ?? 0, logStart);
-    const suspect = this.suspect;
-    if (suspect !== null && suspect.key === key && suspect.offset === next && suspect.sessions >= POISON_SESSIONS) {
-      this.suspect = null;
-      const err = new TributaryError('UPSTREAM_REJECTED', `the upstream closed the connection ${suspect.sessions} times in a row right after offset ${next} was sent, unacknowledged`);
-      if (!this.refused(err, pos, topic.name, partition, next)) return;
-      this.cursors.advance(pos, next + 1);
-      next++;
-    }
     log.debug({ offset: next }, 'shipping from cursor');
 
     while (!signal.aborted) {
@@ -448,6 +407,9 @@ export class Mirror {
             session.acked = true;
             this.shipped++;
             this.shippedBytes += message.bytes;
+          } else if (err.codeName === 'UPSTREAM_MISCONFIGURED') {
+            this.failMirror(err);
+            return;
           } else if (err.codeName !== 'UPSTREAM_REJECTED') {
             session.reason ??= err;
             session.abort.abort();
@@ -507,6 +469,15 @@ export class Mirror {
       this.attempt?.abort();
     }
     return false;
+  }
+
+  /** The upstream refuses the mirror itself (credentials, authorization, a missing topic): no retry loop, an operator must act. */
+  private failMirror(err: TributaryError): void {
+    this.lastError = { code: err.codeName, message: err.message, atMs: Date.now() };
+    if (this.failed) return;
+    this.failed = true;
+    this.log.error({ code: err.codeName, err: err.message, upstream: this.sink.address }, 'upstream refuses this mirror; failed until resumed');
+    this.attempt?.abort();
   }
 
   /**

@@ -4,10 +4,10 @@
 
 import type { Logger } from 'pino';
 import type { Broker, StoredTopic } from '../broker/broker.ts';
-import type { MirrorConfig } from '../config/schema.ts';
 import { TributaryError } from '../errors.ts';
 import { Mirror } from './mirror.ts';
-import { MqttSink } from './sinks/mqtt-sink.ts';
+import type { MirrorConfig } from './sinks/configs.ts';
+import { createSink } from './sinks/factories.ts';
 import type { MirrorControl, MirrorStatus } from './status.ts';
 
 export class Mirrors implements MirrorControl {
@@ -19,7 +19,8 @@ export class Mirrors implements MirrorControl {
   /** Reads each mirror's TLS files: a bad path throws INVALID_CONFIG before anything starts. */
   constructor(configs: readonly MirrorConfig[], edgeId: string, broker: Broker, logger: Logger) {
     this.broker = broker;
-    for (const config of configs) this.byName.set(config.name, new Mirror({ config, broker, sink: new MqttSink(config, edgeId), logger }));
+    const context = { partitionsOf: (topic: string) => broker.findTopic(topic)?.partitions };
+    for (const config of configs) this.byName.set(config.name, new Mirror({ config, broker, sink: createSink(config, edgeId, logger, context), logger }));
     // Installed before any listener takes a record, so no retention step runs without the floor.
     broker.addRetentionFloor((topicId, partition) => {
       const topic = this.topicById(topicId);

@@ -1,10 +1,12 @@
 // What the mirrors show and accept from outside (HTTP API, CLI, metrics): plain data, no engine.
 
 import type { ErrorName } from '../errors.ts';
+import type { SinkKind } from './sinks/configs.ts';
 
 /**
  * connecting → connected ⇄ backing-off; paused (by an operator, survives restarts) and failed (a
- * permanent rejection under policy `stop`) wait for `resume`; stopped once the broker shuts down.
+ * permanent rejection under policy `stop`, or an upstream refusing the mirror itself) wait for
+ * `resume`; stopped once the broker shuts down.
  */
 export type MirrorState = 'connecting' | 'connected' | 'backing-off' | 'paused' | 'failed' | 'stopped';
 
@@ -28,8 +30,8 @@ export interface MirrorPartitionStatus {
 
 export interface MirrorStatus {
   name: string;
-  sink: 'mqtt';
-  /** The upstream URL without credentials. */
+  sink: SinkKind;
+  /** The upstream without credentials: an MQTT URL, or kafka://broker1:9092,broker2:9092. */
   url: string;
   state: MirrorState;
   backlogRecords: number;

@@ -75,7 +75,7 @@ describe('mirrors config', () => {
   it('needs the origin in the topic under MQTT 3.1.1, and mqtts:// for TLS files', () => {
     const m = minimal.mirrors[0];
     expect(problems({ mirrors: [{ ...m, protocolVersion: 4 }] })).toContain('with {partition} and {offset} under protocolVersion 4');
-    expect(parseConfig({ mirrors: [{ ...m, protocolVersion: 4, remoteTopic: 'edge/{edgeId}/{topic}/{partition}/{offset}' }] }, 'test').mirrors[0]!.protocolVersion).toBe(4);
+    expect(parseConfig({ mirrors: [{ ...m, protocolVersion: 4, remoteTopic: 'edge/{edgeId}/{topic}/{partition}/{offset}' }] }, 'test').mirrors[0]).toMatchObject({ protocolVersion: 4 });
     expect(problems({ mirrors: [{ ...m, tls: { caFile: '/etc/ca.pem' } }] })).toContain('mirrors.0.url (mirror cloud): got "mqtt://127.0.0.1:1886", expected an mqtts:// URL (tls files are set)');
     expect(problems({ mirrors: [{ ...m, url: 'mqtts://h:8883', tls: { certFile: '/c.pem' } }] })).toContain('mirrors.0.tls.keyFile (mirror cloud)');
   });

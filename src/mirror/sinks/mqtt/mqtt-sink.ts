@@ -7,12 +7,15 @@
 import fs from 'node:fs';
 import tls from 'node:tls';
 import mqtt, { type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from 'mqtt';
-import type { MirrorConfig } from '../../config/schema.ts';
-import { TributaryError, type ErrorName } from '../../errors.ts';
-import type { DecodedRecord } from '../../format/record-batch.ts';
-import type { OutboundMessage, SendDone, Sink, SinkConnection } from '../sink.ts';
+import { TributaryError, type ErrorName } from '../../../errors.ts';
+import type { DecodedRecord } from '../../../format/record-batch.ts';
+import type { OutboundMessage, SendDone, Sink, SinkConnection } from '../../sink.ts';
+import type { MqttMirrorConfig } from './config.ts';
+import { DisconnectRefusals } from './refusal-by-disconnect.ts';
 
 export interface MqttMessage extends OutboundMessage {
+  /** edgeId/topic/partition/offset of the record. */
+  origin: string;
   topic: string;
   payload: Buffer;
   userProperties: Record<string, string> | null;
@@ -22,7 +25,7 @@ export interface MqttMessage extends OutboundMessage {
  * PUBACK reason codes that name the record itself (MQTT 5 §3.4.2.1): not authorized, topic name
  * invalid, packet too large, payload format invalid, and the retain/QoS refusals. Unspecified (0x80),
  * implementation specific (0x83), quota exceeded (0x97) and the rest may pass on a resend: they are
- * treated as a bad connection (and a record that keeps failing is caught by the engine's poison check).
+ * treated as a bad connection (and a record that keeps failing is caught by DisconnectRefusals).
  */
 const PERMANENT_REASONS = new Set([0x87, 0x90, 0x95, 0x99, 0x9a, 0x9b]);
 const EMPTY = Buffer.alloc(0);
@@ -44,14 +47,16 @@ function keyText(key: Buffer): string | null {
 
 export class MqttSink implements Sink<MqttMessage> {
   readonly address: string;
-  private readonly cfg: MirrorConfig;
+  private readonly cfg: MqttMirrorConfig;
   private readonly edgeId: string;
+  /** Outlives connections: it counts the connections a record was at the head of when they ended. */
+  private readonly refusals = new DisconnectRefusals();
   private readonly tls: Pick<IClientOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'>;
   /** remoteTopic split into literal, variable name, literal, …; {edgeId} is already filled in. */
   private readonly template: string[];
 
   /** Reads the TLS files now, so a wrong path fails the start instead of every connect. */
-  constructor(cfg: MirrorConfig, edgeId: string) {
+  constructor(cfg: MqttMirrorConfig, edgeId: string) {
     this.cfg = cfg;
     this.edgeId = edgeId;
     const url = new URL(cfg.url);
@@ -83,11 +88,11 @@ export class MqttSink implements Sink<MqttMessage> {
       topic += this.template[i + 1]!;
     }
     const payload = record.value ?? EMPTY;
+    const origin = `${this.edgeId}/${sourceTopic}/${partition}/${record.offset}`;
     let userProperties: Record<string, string> | null = null;
     // User properties cost 1 identifier byte and two 2-byte length prefixes each.
     let propertyBytes = 0;
     if (this.cfg.protocolVersion === 5) {
-      const origin = `${this.edgeId}/${sourceTopic}/${partition}/${record.offset}`;
       propertyBytes = 5 + 'origin'.length + Buffer.byteLength(origin);
       if (record.key === null) userProperties = { origin };
       else if (key !== null) {
@@ -102,7 +107,7 @@ export class MqttSink implements Sink<MqttMessage> {
     // The PUBLISH packet's size: variable header (topic, packet id, properties) plus payload, then
     // the fixed header byte and the Remaining Length varint.
     const remaining = 2 + Buffer.byteLength(topic) + (this.cfg.qos > 0 ? 2 : 0) + (this.cfg.protocolVersion === 5 ? varintBytes(propertyBytes) + propertyBytes : 0) + payload.length;
-    return { topic, payload, userProperties, bytes: 1 + varintBytes(remaining) + remaining };
+    return { origin, topic, payload, userProperties, bytes: 1 + varintBytes(remaining) + remaining };
   }
 
   connect(signal: AbortSignal): Promise<MqttSinkConnection> {
@@ -130,7 +135,7 @@ export class MqttSink implements Sink<MqttMessage> {
       };
       const onConnect = (connack: IConnackPacket) => {
         cleanup();
-        resolve(new MqttSinkConnection(client, connack, cfg.qos));
+        resolve(new MqttSinkConnection(client, connack, cfg.qos, this.refusals));
       };
       const onAbort = () => {
         lastError = new Error('mirror stopping');
@@ -158,10 +163,15 @@ export class MqttSinkConnection implements SinkConnection<MqttMessage> {
   private readonly qos: 0 | 1;
   /** The upstream's Maximum Packet Size: a bigger PUBLISH would get us disconnected, so refuse it here. */
   private readonly packetBytesMax: number;
+  private readonly refusals: DisconnectRefusals;
+  /** Sent and not yet acknowledged, oldest first, with when they were sent. */
+  private readonly unacked = new Map<MqttMessage, number>();
+  private closedByUs = false;
 
-  constructor(client: MqttClient, connack: IConnackPacket, qos: 0 | 1) {
+  constructor(client: MqttClient, connack: IConnackPacket, qos: 0 | 1, refusals: DisconnectRefusals) {
     this.client = client;
     this.qos = qos;
+    this.refusals = refusals;
     this.maxInflight = connack.properties?.receiveMaximum ?? 65535;
     this.packetBytesMax = connack.properties?.maximumPacketSize ?? 268_435_460;
     this.closed = new Promise((resolve) => {
@@ -170,6 +180,8 @@ export class MqttSinkConnection implements SinkConnection<MqttMessage> {
       client.on('error', (err) => (lastError = err));
       client.once('disconnect', (packet) => (disconnect = packet));
       client.once('close', () => {
+        const [oldest] = this.unacked;
+        this.refusals.connectionEnded(!this.closedByUs && (lastError === undefined || disconnect !== undefined), oldest && { origin: oldest[0].origin, sentMs: oldest[1] });
         if (disconnect !== undefined) {
           const code = disconnect.reasonCode ?? 0;
           const reason = `upstream disconnected us: reason 0x${code.toString(16)}${disconnect.properties?.reasonString ? ` (${disconnect.properties.reasonString})` : ''}`;
@@ -181,16 +193,24 @@ export class MqttSinkConnection implements SinkConnection<MqttMessage> {
 
   send(message: MqttMessage, done: SendDone): boolean {
     if (!this.client.connected) return false;
-    if (message.bytes > this.packetBytesMax) {
-      queueMicrotask(() => done(new TributaryError('UPSTREAM_REJECTED', `a ${message.bytes}-byte PUBLISH exceeds the upstream's maximum packet size of ${this.packetBytesMax} bytes`)));
+    const refusal = message.bytes > this.packetBytesMax
+      ? new TributaryError('UPSTREAM_REJECTED', `a ${message.bytes}-byte PUBLISH exceeds the upstream's maximum packet size of ${this.packetBytesMax} bytes`)
+      : this.refusals.refusal(message.origin);
+    if (refusal !== null) {
+      queueMicrotask(() => done(refusal));
       return true;
     }
     const properties = message.userProperties === null ? undefined : { userProperties: message.userProperties };
-    this.client.publish(message.topic, message.payload, { qos: this.qos, ...(properties ? { properties } : {}) }, (err) => done(err ? publishError(err) : undefined));
+    this.unacked.set(message, performance.now());
+    this.client.publish(message.topic, message.payload, { qos: this.qos, ...(properties ? { properties } : {}) }, (err) => {
+      this.unacked.delete(message);
+      done(err ? publishError(err) : undefined);
+    });
     return true;
   }
 
   async close(): Promise<void> {
+    this.closedByUs = true;
     await this.client.endAsync(true);
   }
 }
