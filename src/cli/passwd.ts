@@ -1,10 +1,10 @@
 // `tributary passwd`: turns a password into the scrypt hash that auth.users[].passwordHash holds, and
-// the SCRAM-SHA-256 credential of auth.users[].scramSha256 (Kafka SASL SCRAM cannot use a scrypt
-// hash), so no plain password ever sits in a config file. On a terminal it prompts twice without echo;
+// the SCRAM-SHA-256 and SCRAM-SHA-512 credentials of auth.users[].scramSha256 and .scramSha512 (Kafka
+// SASL SCRAM cannot use a scrypt hash), so no plain password ever sits in a config file. On a terminal it prompts twice without echo;
 // otherwise it reads the first line of stdin (for scripts: `printf %s "$PW" | tributary passwd`).
 
-import type { Command } from 'commander';
-import { makeScramCredential } from '../auth/scram-credential.ts';
+import { Option, type Command } from 'commander';
+import { makeScramCredential, SCRAM, SCRAM_HASHES } from '../auth/scram-credential.ts';
 import { hashPassword } from '../auth/password.ts';
 import { UsageError } from './errors.ts';
 import { writeOut } from './output.ts';
@@ -13,28 +13,37 @@ export function registerPasswd(program: Command): void {
   program
     .command('passwd')
     .description('hash a password for a user of MQTT and Kafka (auth.users in the config)')
-    .option('-u, --username <name>', 'print a whole auth.users entry (YAML) for this username: passwordHash and scramSha256')
-    .option('--scram', 'print the SCRAM-SHA-256 credential (auth.users[].scramSha256) instead of the scrypt hash')
+    .option('-u, --username <name>', 'print a whole auth.users entry (YAML) for this username: passwordHash, scramSha256 and scramSha512')
+    .addOption(
+      new Option('--scram [mechanism]', 'print the SCRAM credential (auth.users[].scramSha256, or scramSha512 for SCRAM-SHA-512) instead of the scrypt hash').choices(
+        SCRAM_HASHES.map((h) => SCRAM[h].mechanism),
+      ),
+    )
     .addHelpText(
       'after',
       `
 Prints scrypt$N$r$p$salt$hash (salted scrypt, N=16384, r=8, p=1). Each run picks a new salt, so the
 same password gives a different string every time; any of them verifies. With --username, the entry
-also holds scramSha256: scram-sha-256$4096$salt$StoredKey$ServerKey, which Kafka clients using
-SASL SCRAM-SHA-256 need (PLAIN and MQTT use the scrypt hash).
+also holds scramSha256: scram-sha-256$4096$salt$StoredKey$ServerKey and scramSha512:
+scram-sha-512$4096$salt$StoredKey$ServerKey, which Kafka clients using SASL SCRAM-SHA-256 and
+SCRAM-SHA-512 need (PLAIN and MQTT use the scrypt hash). --scram alone prints the SCRAM-SHA-256
+credential; --scram SCRAM-SHA-512 the SCRAM-SHA-512 one.
 
 Examples:
   $ tributary passwd
   $ printf '%s' "$SENSOR_PASSWORD" | tributary passwd --username sensor-1 >> users.yaml
-  $ printf '%s' "$SENSOR_PASSWORD" | tributary passwd --scram`,
+  $ printf '%s' "$SENSOR_PASSWORD" | tributary passwd --scram
+  $ printf '%s' "$SENSOR_PASSWORD" | tributary passwd --scram SCRAM-SHA-512`,
     )
-    .action(async (opts: { username?: string; scram?: boolean }) => {
+    .action(async (opts: { username?: string; scram?: true | string }) => {
       const password = process.stdin.isTTY ? await promptTwice() : firstLine(await readStdin());
       if (password.length === 0) throw new UsageError(EMPTY_PASSWORD);
-      if (opts.scram === true && opts.username === undefined) return writeOut(`${await makeScramCredential(password)}\n`);
+      if (opts.scram !== undefined && opts.username === undefined)
+        return writeOut(`${await makeScramCredential(password, opts.scram === 'SCRAM-SHA-512' ? 'sha512' : 'sha256')}\n`);
       const hash = await hashPassword(password);
       if (opts.username === undefined) return writeOut(`${hash}\n`);
-      await writeOut(`- username: ${JSON.stringify(opts.username)}\n  passwordHash: ${hash}\n  scramSha256: ${await makeScramCredential(password)}\n`);
+      const scram = await Promise.all(SCRAM_HASHES.map(async (h) => `  ${SCRAM[h].userKey}: ${await makeScramCredential(password, h)}\n`));
+      await writeOut(`- username: ${JSON.stringify(opts.username)}\n  passwordHash: ${hash}\n${scram.join('')}`);
     });
 }
 

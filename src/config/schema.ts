@@ -9,7 +9,7 @@
 
 import os from 'node:os';
 import { z } from 'zod';
-import { scramCredentialProblem } from '../auth/scram-credential.ts';
+import { SCRAM, scramCredentialProblem, type ScramHash } from '../auth/scram-credential.ts';
 import { passwordHashProblem } from '../auth/password.ts';
 import { routeProblems } from '../listeners/mqtt/routes.ts';
 import { limits } from '../limits.ts';
@@ -68,15 +68,20 @@ const user = z.strictObject({
     const problem = passwordHashProblem(hash);
     if (problem !== null) ctx.addIssue({ code: 'custom', input: '(hidden)', message: problem });
   }),
-  // For SASL SCRAM-SHA-256 on the Kafka listener: a scrypt hash cannot give SCRAM's keys.
-  scramSha256: z
-    .string({ error: 'a SCRAM-SHA-256 credential' })
+  // For SASL SCRAM-SHA-256 and SCRAM-SHA-512 on the Kafka listener: a scrypt hash cannot give SCRAM's keys.
+  scramSha256: scramCredential('sha256'),
+  scramSha512: scramCredential('sha512'),
+});
+
+function scramCredential(hash: ScramHash) {
+  return z
+    .string({ error: `a ${SCRAM[hash].mechanism} credential` })
     .superRefine((text, ctx) => {
-      const problem = scramCredentialProblem(text);
+      const problem = scramCredentialProblem(hash, text);
       if (problem !== null) ctx.addIssue({ code: 'custom', input: '(hidden)', message: problem });
     })
-    .optional(),
-});
+    .optional();
+}
 
 
 export const configSchema = z.strictObject({
@@ -149,9 +154,9 @@ export const configSchema = z.strictObject({
             z.strictObject({
               enabled: z.boolean().default(false),
               mechanisms: z
-                .array(z.enum(['PLAIN', 'SCRAM-SHA-256'], { error: 'PLAIN or SCRAM-SHA-256' }))
+                .array(z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'], { error: 'PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512' }))
                 .min(1, { error: 'at least one mechanism' })
-                .default(['PLAIN', 'SCRAM-SHA-256']),
+                .default(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']),
             }),
           ),
           // On: the listener's port speaks TLS only (SSL, or SASL_SSL with sasl), as a Kafka listener has one security protocol.

@@ -52,6 +52,7 @@ describe('tributary CLI without a broker', () => {
     [['mirror', 'status', '--watch', '--once'], /^tributary: INVALID_REQUEST: .*--watch.*cannot be used with.*--once/],
     [['mirror', 'status', '--watch', '--json'], /^tributary: INVALID_REQUEST: .*--watch.*cannot be used with.*--json/],
     [['mirror', 'pause'], /^tributary: INVALID_REQUEST: missing required argument 'name'$/],
+    [['passwd', '--scram', 'sha512'], /^tributary: INVALID_REQUEST: option '--scram \[mechanism\]' argument 'sha512' is invalid\. Allowed choices are SCRAM-SHA-256, SCRAM-SHA-512\.$/],
     [['mirror', 'status', '--http', 'host:port'], /^tributary: INVALID_REQUEST: --http "host:port" is not HOST:PORT \(e\.g\. 127\.0\.0\.1:8088\)$/],
   ])('usage error %j: one line, exit 2', async (args, message) => {
     const r = await run(args);
@@ -249,11 +250,14 @@ describe('tributary passwd', () => {
     expect(await verifyPassword(Buffer.from('correct horse'), hash)).toBe(true);
     expect(await verifyPassword(Buffer.from('correct horse\n'), hash)).toBe(false);
     const entry = await run(['passwd', '--username', 'sensor-1'], { input: 'pw' });
-    expect(entry.stdout).toMatch(/^- username: "sensor-1"\n  passwordHash: scrypt\$\S+\n  scramSha256: scram-sha-256\$4096\$\S+\n$/);
-    const scram = /scramSha256: (\S+)/.exec(entry.stdout)![1];
-    expect(scramCredentialProblem(scram)).toBeNull();
+    expect(entry.stdout).toMatch(/^- username: "sensor-1"\n  passwordHash: scrypt\$\S+\n  scramSha256: scram-sha-256\$4096\$\S+\n  scramSha512: scram-sha-512\$4096\$\S+\n$/);
+    expect(scramCredentialProblem('sha256', /scramSha256: (\S+)/.exec(entry.stdout)![1])).toBeNull();
+    expect(scramCredentialProblem('sha512', /scramSha512: (\S+)/.exec(entry.stdout)![1])).toBeNull();
     const alone = await run(['passwd', '--scram'], { input: 'pw' });
     expect(alone.stdout).toMatch(/^scram-sha-256\$4096\$[^$\s]+\$[^$\s]+\$[^$\s]+\n$/);
+    const alone512 = await run(['passwd', '--scram', 'SCRAM-SHA-512'], { input: 'pw' });
+    expect(alone512.stdout).toMatch(/^scram-sha-512\$4096\$[^$\s]+\$[^$\s]+\$[^$\s]+\n$/);
+    expect(scramCredentialProblem('sha512', alone512.stdout.trim())).toBeNull();
   });
 
   it('refuses an empty password with exit 2', async () => {

@@ -75,7 +75,7 @@ describe('defaults', () => {
           inflightRequestsMax: 5,
           fetchBytesTotalMax: 64 * MiB,
           writeStallMs: 60_000,
-          sasl: { enabled: false, mechanisms: ['PLAIN', 'SCRAM-SHA-256'] },
+          sasl: { enabled: false, mechanisms: ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] },
           tls: { enabled: false, certFile: null, keyFile: null, caFile: null },
         },
         http: { enabled: true, host: '0.0.0.0', port: 8088, adminToken: null },

@@ -66,8 +66,8 @@ export class KafkaServer {
     await listenOn(s.server, opts.host, opts.port, s.log, 'kafka');
     const securityProtocol = `${opts.sasl.enabled ? 'SASL_' : ''}${opts.tls.enabled ? 'SSL' : 'PLAINTEXT'}`;
     s.log.info({ host: opts.host, port: s.port, securityProtocol, saslMechanisms: opts.sasl.enabled ? opts.sasl.mechanisms : [] }, 'kafka listening');
-    if (s.sasl !== null && opts.sasl.mechanisms.includes('SCRAM-SHA-256') && s.sasl.withoutScram.length > 0)
-      s.log.warn({ users: s.sasl.withoutScram }, 'kafka: these users have no scramSha256 credential in auth.users and can use SASL PLAIN only');
+    for (const { mechanism, userKey, users } of s.sasl?.withoutScram ?? [])
+      s.log.warn({ mechanism, users }, `kafka: these users have no ${userKey} credential in auth.users and cannot use SASL ${mechanism}`);
     return s;
   }
 

@@ -1,6 +1,6 @@
 """Produce or consume with a Python Kafka client, for the interop tests (test/interop/kafka-clients.test.ts).
 
-usage: py-client.py <confluent|kafka-python> <produce|consume|consume-many> <json>
+usage: py-client.py <confluent|kafka-python> <produce|consume|consume-many|first-error> <json>
 Keys, values and header values travel base64-encoded (null stays null), so bytes compare exactly.
 produce json: {"bootstrap", "topic", "partition", "records": [{"key", "value", "headers": [[k, v]]}]}
   prints {"offsets": [...]}
@@ -8,6 +8,8 @@ consume json: {"bootstrap", "topic", "partition", "offset", "count"}
   prints {"records": [{"offset", "key", "value", "headers"}]}
 consume-many json: {"bootstrap", "reads": [{"topic", "partition", "offset", "count"}]}: one process for several
   topics (the interpreter and client start once), prints {"reads": [<consume's output>, ...]}
+first-error json (confluent only): {"bootstrap"}: connects and prints the first error librdkafka reports
+  {"name", "message"} (e.g. a refused login), without waiting out a poll or delivery timeout
 Either may hold "config": extra client settings (security, SASL, TLS), passed to the client as given.
 """
 import base64
@@ -62,6 +64,19 @@ def confluent_consume(a):
     return {'records': out}
 
 
+def confluent_first_error(a):
+    from confluent_kafka import Producer
+    import time
+    errors = []
+    p = Producer({'bootstrap.servers': a['bootstrap'], 'error_cb': errors.append, **a.get('config', {})})
+    deadline = time.monotonic() + 30
+    while not errors and time.monotonic() < deadline:
+        p.poll(0.2)
+    if not errors:
+        raise SystemExit('no error within 30s')
+    return {'name': errors[0].name(), 'message': errors[0].str()}
+
+
 def kafka_python_produce(a):
     from kafka import KafkaProducer
     p = KafkaProducer(bootstrap_servers=a['bootstrap'], acks=1, **a.get('config', {}))
@@ -102,6 +117,7 @@ ops = {
     ('kafka-python', 'consume-many'): consume_many(kafka_python_consume),
     ('confluent', 'produce'): confluent_produce,
     ('confluent', 'consume'): confluent_consume,
+    ('confluent', 'first-error'): confluent_first_error,
     ('kafka-python', 'produce'): kafka_python_produce,
     ('kafka-python', 'consume'): kafka_python_consume,
 }

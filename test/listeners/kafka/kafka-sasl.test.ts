@@ -1,9 +1,9 @@
-// SASL on the Kafka listener over raw sockets: PLAIN and SCRAM-SHA-256 against auth.users, the v0
+// SASL on the Kafka listener over raw sockets: PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 against auth.users, the v0
 // bare-token flow, and what an unauthenticated or wrongly authenticated client gets: Kafka's error
 // codes and a closed connection, never data. Then auth.acls' log topic rights per API.
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { makeScramCredential } from '../../../src/auth/scram-credential.ts';
+import { makeScramCredential, parseScramCredential, type ScramHash } from '../../../src/auth/scram-credential.ts';
 import { encodeRecordBatch } from '../../../src/format/record-batch.ts';
 import { SaslAuthority } from '../../../src/listeners/kafka/sasl/sasl-authority.ts';
 import { Acl } from '../../../src/auth/acl.ts';
@@ -16,11 +16,17 @@ import { tempDir } from '../../helpers/temp.ts';
 const fast = { N: 1024, r: 8, p: 1 };
 
 async function user(username: string, password: string) {
-  return { username, passwordHash: await hashPassword(password, fast), scramSha256: await makeScramCredential(password) };
+  return { username, passwordHash: await hashPassword(password, fast), scramSha256: await makeScramCredential(password), scramSha512: await makeScramCredential(password, 'sha512') };
 }
 
 async function saslBroker(acls: unknown[] = [], mechanisms?: string[]) {
-  const users = [await user('alice', 'alice-pw'), await user('bob', 'bob-pw'), { username: 'plain-only', passwordHash: await hashPassword('po', fast) }];
+  const users = [
+    await user('alice', 'alice-pw'),
+    await user('bob', 'bob-pw'),
+    { username: 'plain-only', passwordHash: await hashPassword('po', fast) },
+    // Made before SCRAM-SHA-512 was offered: SCRAM-SHA-256 only.
+    { username: 'sha256-only', passwordHash: await hashPassword('so', fast), scramSha256: await makeScramCredential('so') },
+  ];
   return startKafkaBrokerWithLogs({ sasl: { enabled: true, ...(mechanisms ? { mechanisms } : {}) } }, { auth: { users, acls } });
 }
 
@@ -32,9 +38,11 @@ async function authenticatePlain(raw: RawKafka, u: string, p: string) {
   return raw.request(ApiKey.SaslAuthenticate, 2, { authBytes: plainToken(u, p) });
 }
 
-/** The client side of SCRAM-SHA-256 (RFC 5802), written here from the RFC to check the server. */
-async function authenticateScram(raw: RawKafka, u: string, p: string, version = 1, echo = (combined: string, _cnonce: string) => combined) {
-  const hs = await raw.request(ApiKey.SaslHandshake, 1, { mechanism: 'SCRAM-SHA-256' });
+const MECHANISM = { sha256: 'SCRAM-SHA-256', sha512: 'SCRAM-SHA-512' } as const;
+
+/** The client side of SCRAM-SHA-256 and SCRAM-SHA-512 (RFC 5802), written here from the RFC to check the server. */
+async function authenticateScram(raw: RawKafka, u: string, p: string, version = 1, echo = (combined: string, _cnonce: string) => combined, hash: ScramHash = 'sha256') {
+  const hs = await raw.request(ApiKey.SaslHandshake, 1, { mechanism: MECHANISM[hash] });
   expect(hs.errorCode).toBe(0);
   const cnonce = randomBytes(18).toString('base64');
   const first = await raw.request(ApiKey.SaslAuthenticate, version, { authBytes: Buffer.from(`n,,n=${u},r=${cnonce}`) });
@@ -42,17 +50,17 @@ async function authenticateScram(raw: RawKafka, u: string, p: string, version = 
   const serverFirst = Buffer.from(first.authBytes).toString();
   const attrs = Object.fromEntries(serverFirst.split(',').map((a) => [a[0], a.slice(2)]));
   expect(attrs.r.startsWith(cnonce)).toBe(true);
-  const salted = pbkdf2Sync(p, Buffer.from(attrs.s, 'base64'), Number(attrs.i), 32, 'sha256');
-  const hmac = (k: Buffer, t: string) => createHmac('sha256', k).update(t).digest();
+  const salted = pbkdf2Sync(p, Buffer.from(attrs.s, 'base64'), Number(attrs.i), hash === 'sha256' ? 32 : 64, hash);
+  const hmac = (k: Buffer, t: string) => createHmac(hash, k).update(t).digest();
   const clientKey = hmac(salted, 'Client Key');
-  const storedKey = createHash('sha256').update(clientKey).digest();
+  const storedKey = createHash(hash).update(clientKey).digest();
   const withoutProof = `c=biws,r=${echo(attrs.r, cnonce)}`;
   const authMessage = `n=${u},r=${cnonce},${serverFirst},${withoutProof}`;
   const signature = hmac(storedKey, authMessage);
   const proof = Buffer.from(clientKey.map((b, i) => b ^ signature[i]));
   const final = await raw.request(ApiKey.SaslAuthenticate, version, { authBytes: Buffer.from(`${withoutProof},p=${proof.toString('base64')}`) });
   const expected = `v=${hmac(hmac(salted, 'Server Key'), authMessage).toString('base64')}`;
-  return { first, final, serverSignatureOk: Buffer.from(final.authBytes).toString() === expected };
+  return { first, final, serverSignatureOk: Buffer.from(final.authBytes).toString() === expected, salt: attrs.s };
 }
 
 const metadataAll = { topics: null, allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false };
@@ -67,7 +75,7 @@ describe('Kafka SASL', () => {
     const raw = await RawKafka.connect(b.kafkaPort);
     expect((await raw.request(ApiKey.ApiVersions, 3, { clientSoftwareName: 't', clientSoftwareVersion: '1' })).apiKeys).toContainEqual({ apiKey: ApiKey.SaslAuthenticate, minVersion: 0, maxVersion: 2 });
     const hs = await raw.request(ApiKey.SaslHandshake, 1, { mechanism: 'PLAIN' });
-    expect(hs).toEqual({ errorCode: 0, mechanisms: ['PLAIN', 'SCRAM-SHA-256'] });
+    expect(hs).toEqual({ errorCode: 0, mechanisms: ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] });
     const auth = await raw.request(ApiKey.SaslAuthenticate, 2, { authBytes: plainToken('alice', 'alice-pw') });
     expect(auth).toMatchObject({ errorCode: 0, errorMessage: null, sessionLifetimeMs: 0n });
     expect((await raw.request(ApiKey.Metadata, 12, metadataAll)).brokers).toHaveLength(1);
@@ -135,15 +143,16 @@ describe('Kafka SASL', () => {
     await raw.closed;
   });
 
-  it('SCRAM-SHA-256 authenticates with the credential passwd made, and the server proves it knows it too', async () => {
+  it.each(['sha256', 'sha512'] as const)('SCRAM with %s authenticates with the credential passwd made, and the server proves it knows it too', async (hash) => {
     const b = await saslBroker();
     for (const version of [0, 1, 2]) {
       const raw = await RawKafka.connect(b.kafkaPort);
-      const r = await authenticateScram(raw, 'bob', 'bob-pw', version);
+      const r = await authenticateScram(raw, 'bob', 'bob-pw', version, undefined, hash);
       expect(r.final?.errorCode).toBe(0);
       expect(r.serverSignatureOk).toBe(true);
       expect((await raw.request(ApiKey.Metadata, 12, metadataAll)).brokers).toHaveLength(1);
     }
+    expect(b.logs.some((l) => l.msg === 'kafka client authenticated' && l.username === 'bob' && l.mechanism === MECHANISM[hash])).toBe(true);
   });
 
   it("accepts librdkafka 2.0.2's final nonce (its client nonce, then the combined one); refuses one without the server's nonce at its end", async () => {
@@ -159,16 +168,39 @@ describe('Kafka SASL', () => {
   });
 
   it.each([
-    ['a wrong password', 'bob', 'nope'],
-    ['an unknown user', 'mallory', 'bob-pw'],
-    ['a user with no scramSha256 credential', 'plain-only', 'po'],
-  ])('SCRAM-SHA-256 with %s gets SASL_AUTHENTICATION_FAILED (58) at the proof, then the connection closes', async (_what, u, p) => {
+    ['sha256', 'a wrong password', 'bob', 'nope', 'wrong password'],
+    ['sha256', 'an unknown user', 'mallory', 'bob-pw', 'unknown username or no SCRAM-SHA-256 credential (auth.users[].scramSha256)'],
+    ['sha256', 'a user with no scramSha256 credential', 'plain-only', 'po', 'unknown username or no SCRAM-SHA-256 credential (auth.users[].scramSha256)'],
+    ['sha512', 'a wrong password', 'bob', 'nope', 'wrong password'],
+    ['sha512', 'an unknown user', 'mallory', 'bob-pw', 'unknown username or no SCRAM-SHA-512 credential (auth.users[].scramSha512)'],
+    ['sha512', 'a user with a scramSha256 credential only', 'sha256-only', 'so', 'unknown username or no SCRAM-SHA-512 credential (auth.users[].scramSha512)'],
+  ] as const)('SCRAM with %s and %s gets SASL_AUTHENTICATION_FAILED (58) at the proof, then the connection closes; the log says why', async (hash, _what, u, p, detail) => {
     const b = await saslBroker();
     const raw = await RawKafka.connect(b.kafkaPort);
-    const r = await authenticateScram(raw, u, p);
+    const r = await authenticateScram(raw, u, p, 1, undefined, hash);
     expect(r.first.errorCode).toBe(0);
-    expect(r.final?.errorCode).toBe(KafkaError.SASL_AUTHENTICATION_FAILED);
+    expect(r.final).toMatchObject({ errorCode: KafkaError.SASL_AUTHENTICATION_FAILED, errorMessage: 'Authentication failed: invalid username or password' });
     await raw.closed;
+    expect(b.logs.find((l) => l.msg === 'kafka SASL authentication refused: connection closed')).toMatchObject({ mechanism: MECHANISM[hash], username: u, detail });
+  });
+
+  it('the user with a scramSha256 credential only still logs in with SCRAM-SHA-256; the start names the users each SCRAM mechanism refuses', async () => {
+    const b = await saslBroker();
+    const r = await authenticateScram(await RawKafka.connect(b.kafkaPort), 'sha256-only', 'so');
+    expect(r.final?.errorCode).toBe(0);
+    const warned = b.logs.filter((l) => typeof l.msg === 'string' && l.msg.includes('credential in auth.users and cannot use SASL'));
+    expect(warned.map((l) => [l.mechanism, l.users, l.msg])).toEqual([
+      ['SCRAM-SHA-256', ['plain-only'], 'kafka: these users have no scramSha256 credential in auth.users and cannot use SASL SCRAM-SHA-256'],
+      ['SCRAM-SHA-512', ['plain-only', 'sha256-only'], 'kafka: these users have no scramSha512 credential in auth.users and cannot use SASL SCRAM-SHA-512'],
+    ]);
+  });
+
+  it("an unknown user's made-up salt is the same each time but differs per mechanism, as a real user's two credentials' salts do", async () => {
+    const b = await saslBroker();
+    const salt = async (u: string, hash: ScramHash) => (await authenticateScram(await RawKafka.connect(b.kafkaPort), u, 'x', 1, undefined, hash)).salt;
+    expect(await salt('mallory', 'sha512')).toBe(await salt('mallory', 'sha512'));
+    expect(await salt('mallory', 'sha512')).not.toBe(await salt('mallory', 'sha256'));
+    expect(await salt('sha256-only', 'sha512')).not.toBe(await salt('sha256-only', 'sha256'));
   });
 
   it('SaslHandshake v0 then a bare PLAIN token (kafka-python, old clients): an empty bare answer, then served; a wrong one closes unanswered', async () => {
@@ -200,6 +232,25 @@ describe('Kafka SASL', () => {
     const raw = await RawKafka.connect(b.kafkaPort);
     expect(await raw.request(ApiKey.SaslHandshake, 1, { mechanism: 'PLAIN' })).toEqual({ errorCode: KafkaError.ILLEGAL_SASL_STATE, mechanisms: [] });
     expect((await raw.request(ApiKey.Metadata, 12, metadataAll)).brokers).toHaveLength(1);
+  });
+
+  it('a credential is parsed for its own hash only: another prefix, a key of the other length or too few iterations is refused', async () => {
+    const sha256 = await makeScramCredential('pw');
+    const sha512 = await makeScramCredential('pw', 'sha512');
+    expect(parseScramCredential('sha512', sha512)).toMatchObject({ iterations: 4096, storedKey: expect.any(Buffer) });
+    expect((parseScramCredential('sha512', sha512) as { storedKey: Buffer }).storedKey).toHaveLength(64);
+    expect(parseScramCredential('sha512', sha256)).toBe('not of the form scram-sha-512$iterations$salt$storedKey$serverKey');
+    expect(parseScramCredential('sha256', sha512)).toBe('not of the form scram-sha-256$iterations$salt$storedKey$serverKey');
+    // 32-byte SHA-256 keys under the SHA-512 prefix, and the reverse.
+    expect(parseScramCredential('sha512', sha256.replace('scram-sha-256', 'scram-sha-512'))).toBe('a key is not 64 bytes (base64)');
+    expect(parseScramCredential('sha256', sha512.replace('scram-sha-512', 'scram-sha-256'))).toBe('a key is not 32 bytes (base64)');
+    expect(parseScramCredential('sha512', sha512.replace('$4096$', '$4095$'))).toBe('iterations is not 4096..16384');
+    const config = (scramSha512: string) => ({ dataDir: tempDir(), auth: { users: [{ username: 'u', passwordHash: 'scrypt$1024$8$1$c2FsdHNhbHQ=$aGFzaGhhc2hoYXNoaGFzaA==', scramSha512 }] } });
+    expect(() => parseConfig(config(sha256), 'test')).toThrow(
+      /auth\.users\.0\.scramSha512: got "\(hidden\)", expected a SCRAM-SHA-512 credential made by `tributary passwd` \(problem: not of the form scram-sha-512\$iterations\$salt\$storedKey\$serverKey\)/,
+    );
+    expect(() => parseConfig(config(sha256.replace('scram-sha-256', 'scram-sha-512')), 'test')).toThrow(/auth\.users\.0\.scramSha512: .*\(problem: a key is not 64 bytes \(base64\)\)/);
+    expect(parseConfig(config(sha512), 'test').auth.users[0].scramSha512).toBe(sha512);
   });
 
   it('config: a scramSha256 not made by passwd and an ACL log topic that is no name or pattern are refused', () => {

@@ -11,4 +11,4 @@ export interface SaslExchange {
   step(token: Buffer): Promise<SaslStep>;
 }
 
-export type SaslMechanismName = 'PLAIN' | 'SCRAM-SHA-256';
+export type SaslMechanismName = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';

@@ -1,21 +1,23 @@
-// SASL SCRAM-SHA-256, server side (RFC 5802, RFC 7677), against the credentials `tributary passwd`
-// stores (src/auth/scram-credential.ts). Two client messages:
+// SASL SCRAM-SHA-256 and SCRAM-SHA-512, server side (RFC 5802, RFC 7677), against the credentials
+// `tributary passwd` stores (src/auth/scram-credential.ts); one exchange runs one hash H throughout,
+// with the user's credential for that hash. Two client messages:
 //   client-first  gs2-header n=user,r=cnonce        →  r=cnonce+snonce,s=salt,i=iterations
 //   client-final  c=base64(gs2-header),r=nonce,p=proof  →  v=ServerSignature
 // The proof is checked as the RFC says: ClientKey = proof XOR HMAC(StoredKey, AuthMessage), and
-// SHA-256(ClientKey) must equal StoredKey (compared in constant time). A user that is unknown or has
-// no SCRAM credential gets a made-up salt derived from its name and fails at the proof, so the first
-// answer does not tell which usernames exist. Channel binding and Kafka's delegation-token extension
-// (tokenauth) are refused. The server nonce is hex: printable and never ",".
+// H(ClientKey) must equal StoredKey (compared in constant time). A user that is unknown or has no
+// credential for this hash gets a made-up salt derived from the mechanism and its name and fails at
+// the proof, so the first answer does not tell which usernames exist (nor, by a salt that both
+// mechanisms would share, which lack a credential: real credentials have a salt each). Channel
+// binding and Kafka's delegation-token extension (tokenauth) are refused. The server nonce is hex:
+// printable and never ",".
 
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { hmac, sha256, type ScramCredential, SCRAM_ITERATIONS_DEFAULT } from '../../../auth/scram-credential.ts';
+import { digest, hmac, SCRAM, SCRAM_ITERATIONS_DEFAULT, type ScramCredential, type ScramHash } from '../../../auth/scram-credential.ts';
 import type { SaslExchange, SaslStep } from './mechanism.ts';
 
 /** Secret of this process for the made-up salts of unknown users: the same name gets the same salt. */
 const FAKE_SALT_KEY = randomBytes(32);
 const NONCE_BYTES = 24;
-const PROOF_BYTES = 32;
 /** printable ASCII except ",", RFC 5802's `printable`. */
 const NONCE = /^[\x21-\x2b\x2d-\x7e]+$/;
 
@@ -30,7 +32,11 @@ export class ScramExchange implements SaslExchange {
   private serverFirst = '';
   private nonce = '';
 
-  constructor(private readonly credentials: ReadonlyMap<string, ScramCredential>) {}
+  /** `credentials`: the users' credentials for `hash`. */
+  constructor(
+    private readonly hash: ScramHash,
+    private readonly credentials: ReadonlyMap<string, ScramCredential>,
+  ) {}
 
   async step(token: Buffer): Promise<SaslStep> {
     const text = token.toString('utf8');
@@ -53,7 +59,7 @@ export class ScramExchange implements SaslExchange {
     if (extensions.some((e) => e.startsWith('m=') || e.startsWith('tokenauth='))) return this.fail('unsupported SCRAM extension');
     if (!NONCE.test(cnonce)) return this.fail('the client nonce is not printable');
     this.credential = this.credentials.get(username) ?? null;
-    this.salt = this.credential?.salt ?? hmac(FAKE_SALT_KEY, username).subarray(0, 16);
+    this.salt = this.credential?.salt ?? hmac('sha256', FAKE_SALT_KEY, `${this.hash}\0${username}`).subarray(0, 16);
     this.iterations = this.credential?.iterations ?? SCRAM_ITERATIONS_DEFAULT;
     this.gs2Header = text.slice(0, text.length - bare.length);
     this.clientFirstBare = bare;
@@ -77,14 +83,15 @@ export class ScramExchange implements SaslExchange {
     // server nonce is still there, and the proof covers the message as sent.
     if (attrs[1] === undefined || !attrs[1].startsWith('r=') || !attrs[1].endsWith(this.nonce)) return this.fail('the nonce does not end with the server nonce');
     const proof = Buffer.from(text.slice(proofAt + 3), 'base64');
-    if (proof.length !== PROOF_BYTES) return this.fail('the proof is not 32 bytes');
-    if (this.credential === null) return this.fail('unknown username or no SCRAM-SHA-256 credential (auth.users[].scramSha256)');
+    const { mechanism, userKey, keyBytes } = SCRAM[this.hash];
+    if (proof.length !== keyBytes) return this.fail(`the proof is not ${keyBytes} bytes`);
+    if (this.credential === null) return this.fail(`unknown username or no ${mechanism} credential (auth.users[].${userKey})`);
     const authMessage = `${this.clientFirstBare},${this.serverFirst},${withoutProof}`;
-    const clientSignature = hmac(this.credential.storedKey, authMessage);
-    const clientKey = Buffer.alloc(PROOF_BYTES);
-    for (let i = 0; i < PROOF_BYTES; i++) clientKey[i] = proof[i] ^ clientSignature[i];
-    if (!timingSafeEqual(sha256(clientKey), this.credential.storedKey)) return this.fail('wrong password');
-    const serverSignature = hmac(this.credential.serverKey, authMessage);
+    const clientSignature = hmac(this.hash, this.credential.storedKey, authMessage);
+    const clientKey = Buffer.alloc(keyBytes);
+    for (let i = 0; i < keyBytes; i++) clientKey[i] = proof[i] ^ clientSignature[i];
+    if (!timingSafeEqual(digest(this.hash, clientKey), this.credential.storedKey)) return this.fail('wrong password');
+    const serverSignature = hmac(this.hash, this.credential.serverKey, authMessage);
     return { kind: 'ok', username: this.username, token: Buffer.from(`v=${serverSignature.toString('base64')}`) };
   }
 
