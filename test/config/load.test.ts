@@ -139,8 +139,9 @@ describe('defaults', () => {
       return block.join('\n');
     };
     const defaults = YAML.parse(`mirrors:\n${commented('default.yaml', /^# {3}- name: cloud/)}`);
-    const mirror = parseConfig(defaults, 'config/default.yaml').mirrors[0]!;
-    expect(leafPaths(defaults.mirrors[0]).sort()).toEqual(leafPaths(mirror).sort());
+    const parsed = parseConfig(defaults, 'config/default.yaml').mirrors;
+    expect(parsed.map((m) => m.sink)).toEqual(['mqtt', 'kafka']);
+    parsed.forEach((mirror, i) => expect(leafPaths(defaults.mirrors[i]).sort()).toEqual(leafPaths(mirror).sort()));
     const pi = parseConfig(YAML.parse(commented('raspberry-pi.example.yaml', /^# mirrors:/)), 'config/raspberry-pi.example.yaml');
     expect(pi.mirrors[0]).toMatchObject({ name: 'cloud', rateLimitBytesPerSec: 16 * 1024, priorities: { alarms: 10 } });
     // It ships what the example's routes write, nothing less.

@@ -9,6 +9,7 @@
 // leave together in the next batch (up to maxMessageBytes), so a busy partition sends full batches.
 
 import fs from 'node:fs';
+import tls from 'node:tls';
 import zlib from 'node:zlib';
 import { Admin, Producer, type MessageToProduce, type ProducerOptions } from '@platformatic/kafka';
 import type { Logger } from 'pino';
@@ -106,7 +107,8 @@ export class KafkaSink implements Sink<KafkaMessage> {
       }
     };
     const [ca, cert, key] = [read('caFile'), read('certFile'), read('keyFile')];
-    return { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), rejectUnauthorized: this.cfg.tls.rejectUnauthorized };
+    // Node's `ca` replaces the default roots; caFile adds to them, as for MQTT mirrors.
+    return { ...(ca ? { ca: [...tls.rootCertificates, ca.toString('utf8')] } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), rejectUnauthorized: this.cfg.tls.rejectUnauthorized };
   }
 
   prepare(sourceTopic: string, partition: number, record: DecodedRecord): KafkaMessage {
