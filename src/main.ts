@@ -86,7 +86,7 @@ async function startLocked(config: Config, logger: Logger, options: StartOptions
   // Loaded only when configured: a gateway without mirrors never needs the MQTT client library.
   let mirrors: Mirrors | null = null;
   try {
-    if (config.mirrors.length > 0) mirrors = new (await import('./mirror/mirrors.ts')).Mirrors(config.mirrors, config.edgeId, broker, logger);
+    if (config.mirrors.length > 0) mirrors = await (await import('./mirror/mirrors.ts')).Mirrors.create(config.mirrors, config.edgeId, broker, logger);
   } catch (err) {
     await broker.close();
     throw err;

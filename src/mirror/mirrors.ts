@@ -16,11 +16,17 @@ export class Mirrors implements MirrorControl {
   /** topicId → topic, rebuilt after topics change: the store's hooks name partitions by id. */
   private topicsById: Map<number, StoredTopic> | null = null;
 
-  /** Reads each mirror's TLS files: a bad path throws INVALID_CONFIG before anything starts. */
-  constructor(configs: readonly MirrorConfig[], edgeId: string, broker: Broker, logger: Logger) {
-    this.broker = broker;
+  /** Builds every mirror's sink (reading TLS files: a bad path throws INVALID_CONFIG before anything starts). */
+  static async create(configs: readonly MirrorConfig[], edgeId: string, broker: Broker, logger: Logger): Promise<Mirrors> {
     const context = { partitionsOf: (topic: string) => broker.findTopic(topic)?.partitions };
-    for (const config of configs) this.byName.set(config.name, new Mirror({ config, broker, sink: createSink(config, edgeId, logger, context), logger }));
+    const mirrors: Mirror[] = [];
+    for (const config of configs) mirrors.push(new Mirror({ config, broker, sink: await createSink(config, edgeId, logger, context), logger }));
+    return new Mirrors(mirrors, broker);
+  }
+
+  private constructor(mirrors: Mirror[], broker: Broker) {
+    this.broker = broker;
+    for (const m of mirrors) this.byName.set(m.name, m);
     // Installed before any listener takes a record, so no retention step runs without the floor.
     broker.addRetentionFloor((topicId, partition) => {
       const topic = this.topicById(topicId);

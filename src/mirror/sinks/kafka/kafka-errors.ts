@@ -26,6 +26,8 @@ export function kafkaErrorNames(err: unknown, names = new Set<string>()): Set<st
   if (typeof e.apiId === 'string') names.add(e.apiId);
   if (e.code === 'PLT_KFK_AUTHENTICATION') names.add('SASL_AUTHENTICATION_FAILED');
   if (err instanceof TimeoutError) names.add('REQUEST_TIMED_OUT');
+  // The client turns a Metadata answer UNKNOWN_TOPIC_OR_PARTITION into a UserError without a cause.
+  if (e.code === 'PLT_KFK_USER' && err instanceof Error && err.message.startsWith('Unknown topic ')) names.add('UNKNOWN_TOPIC_OR_PARTITION');
   if (Array.isArray(e.errors)) for (const inner of e.errors) kafkaErrorNames(inner, names);
   if (e.cause !== undefined) kafkaErrorNames(e.cause, names);
   return names;
