@@ -204,7 +204,10 @@ function validate(raw: unknown, source: string, envByKey: Map<string, string>, p
     }
     const env = envVariableFor(issue.path, envByKey);
     const where = env !== undefined ? `env ${env.variable}${env.key === key ? '' : `: ${key}`}` : key === '' ? source : `${source}: ${key}`;
-    return [`${where}${mirrorLabel(issue.path)}: got ${show(issue.input)}, expected ${issue.message}`];
+    // A discriminated union (a mirror's `sink`) reports the whole object as the input: show the key's value.
+    const discriminator = issue.code === 'invalid_union' ? (issue as { discriminator?: unknown }).discriminator : undefined;
+    const input = typeof discriminator === 'string' && typeof issue.input === 'object' && issue.input !== null ? (issue.input as Record<string, unknown>)[discriminator] : issue.input;
+    return [`${where}${mirrorLabel(issue.path)}: got ${show(input)}, expected ${issue.message}`];
   }
 
   // "mirrors.2.qos" is hard to map back to a file with several mirrors: name the mirror too.

@@ -1,5 +1,6 @@
-// What a mirror may publish next: at most `window` records unacknowledged (MQTT.js has no max-inflight
-// option and ignores receiveMaximum, so the engine counts itself), within the mirror's byte-rate limit
+// What a mirror may publish next: at most `window` records and `windowBytes` bytes unacknowledged
+// (MQTT.js has no max-inflight option and ignores receiveMaximum, so the engine counts itself; the
+// bytes bound what a window of big records holds in memory), within the mirror's byte-rate limit
 // (token-bucket.ts), and when either is short, the
 // partition with the highest priority goes first. Strict priority would starve a low-priority topic
 // behind a busy alarm topic, so every FAIR_SHARE_EVERY-th grant goes to the partition that has gone
@@ -27,14 +28,18 @@ interface Demand {
 
 export interface GateOptions {
   window: number;
+  /** Bytes in flight; a record bigger than this still goes, alone. */
+  windowBytes: number;
   /** null: unlimited. */
   rateLimit: TokenBucket | null;
 }
 
 export class ShipGate {
   private readonly window: number;
+  private readonly windowBytes: number;
   private readonly bucket: TokenBucket | null;
   private inflight = 0;
+  private inflightBytes = 0;
   /** Waiting demands, highest priority first, FIFO within a priority. */
   private queue: Demand[] = [];
   private grants = 0;
@@ -44,6 +49,7 @@ export class ShipGate {
 
   constructor(opts: GateOptions) {
     this.window = opts.window;
+    this.windowBytes = opts.windowBytes;
     this.bucket = opts.rateLimit;
   }
 
@@ -73,13 +79,14 @@ export class ShipGate {
   }
 
   /**
-   * One sent record is acknowledged (or failed): its slot is free. The slots freed during one
+   * One sent record of `bytes` is acknowledged (or failed): its slot is free. The slots freed during one
    * event-loop turn are granted together afterwards: MQTT.js handles each PUBACK of a socket read in
    * its own tick, and granting per ack would write one PUBLISH per syscall instead of one writev.
    */
-  release(): void {
+  release(bytes: number): void {
     if (this.aborted) return;
     this.inflight--;
+    this.inflightBytes -= bytes;
     this.regrant ??= setImmediate(() => {
       this.regrant = null;
       this.grantWaiting();
@@ -107,10 +114,13 @@ export class ShipGate {
       }
       const at = this.nextDemand();
       const d = this.queue[at]!;
+      const bytes = d.sizes[d.next]!;
+      if (this.inflightBytes > 0 && this.inflightBytes + bytes > this.windowBytes) return;
       const index = d.next++;
       d.lastGrant = ++this.grants;
       this.inflight++;
-      this.bucket?.take(d.sizes[index]!);
+      this.inflightBytes += bytes;
+      this.bucket?.take(bytes);
       if (d.next === d.sizes.length) this.queue.splice(at, 1);
       d.send(index);
       if (d.next === d.sizes.length) d.resolve(true);

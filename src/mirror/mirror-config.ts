@@ -27,6 +27,8 @@ export function engineShape(defaults: EngineDefaults) {
     /** Topic name or pattern → priority; higher drains first. Topics not listed have priority 0. */
     priorities: z.record(topicSelector, intRange(-1000, 1000), { error: 'a mapping of topic names or patterns to integers -1000..1000' }).default({}),
     windowMax: intRange(1, defaults.windowMax.max).default(defaults.windowMax.default),
+    // Bytes of records in flight (as the sink counts them); bounds memory when records are big.
+    windowBytesMax: size({ min: 64 * 1024, max: 1024 * 1024 * 1024 }).default(16 * 1024 * 1024),
     batch: section(
       z.strictObject({
         // Log bytes one partition reads and hands to the sink at a time (Kafka's batch.size).

@@ -264,7 +264,7 @@ export class Mirror {
 
   /** Ships until the connection drops, the mirror pauses, fails or stops. */
   private async runSession(conn: SinkConnection<OutboundMessage>, attemptSignal: AbortSignal): Promise<Session> {
-    const gate = new ShipGate({ window: Math.min(this.cfg.windowMax, conn.maxInflight), rateLimit: this.rateLimit });
+    const gate = new ShipGate({ window: Math.min(this.cfg.windowMax, conn.maxInflight), windowBytes: this.cfg.windowBytesMax, rateLimit: this.rateLimit });
     const session: Session = { conn, gate, abort: new AbortController(), partitions: new Map(), pumps: [], acked: false, startedMs: performance.now(), reason: undefined };
     // Every parked fetch of every partition listens to this signal.
     setMaxListeners(0, session.abort.signal);
@@ -417,7 +417,7 @@ export class Mirror {
           } else if (!this.refused(err, pos, topic.name, partition, entry.offset)) return;
           entry.done = true;
           this.advance(p);
-          session.gate.release();
+          session.gate.release(message.bytes);
         });
         if (!sent) {
           session.abort.abort();

@@ -34,6 +34,7 @@ describe('mirrors config', () => {
         remoteTopic: 'edge/{edgeId}/{topic}',
         qos: 1,
         windowMax: 100,
+        windowBytesMax: 16 * 1024 * 1024,
         batch: { bytesMax: 65_536, lingerMs: 0 },
         rateLimitBytesPerSec: -1,
         onRejected: 'skip',
@@ -78,5 +79,38 @@ describe('mirrors config', () => {
     expect(parseConfig({ mirrors: [{ ...m, protocolVersion: 4, remoteTopic: 'edge/{edgeId}/{topic}/{partition}/{offset}' }] }, 'test').mirrors[0]).toMatchObject({ protocolVersion: 4 });
     expect(problems({ mirrors: [{ ...m, tls: { caFile: '/etc/ca.pem' } }] })).toContain('mirrors.0.url (mirror cloud): got "mqtt://127.0.0.1:1886", expected an mqtts:// URL (tls files are set)');
     expect(problems({ mirrors: [{ ...m, url: 'mqtts://h:8883', tls: { certFile: '/c.pem' } }] })).toContain('mirrors.0.tls.keyFile (mirror cloud)');
+  });
+
+  it('fills in a Kafka mirror and refuses what Kafka cannot take', () => {
+    const kafka = { name: 'central', sink: 'kafka', brokers: ['k1:9092', '[::1]:9093'], topics: ['telemetry'] };
+    expect(parseConfig({ edgeId: 'gw-1', mirrors: [kafka] }, 'test').mirrors[0]).toEqual({
+      ...kafka,
+      clientId: null,
+      tls: { enabled: false, caFile: null, certFile: null, keyFile: null, rejectUnauthorized: true },
+      sasl: null,
+      priorities: {},
+      remoteTopic: 'edge.{edgeId}.{topic}',
+      createTopics: false,
+      compression: 'none',
+      maxMessageBytes: 1_048_588,
+      windowMax: 10_000,
+      windowBytesMax: 16 * 1024 * 1024,
+      batch: { bytesMax: 65_536, lingerMs: 0 },
+      rateLimitBytesPerSec: -1,
+      onRejected: 'skip',
+      connectTimeoutMs: 10_000,
+      ackTimeoutMs: 30_000,
+      backoff: { initialMs: 500, maxMs: 30_000 },
+    });
+    expect(problems({ mirrors: [{ ...kafka, brokers: ['k1'] }] })).toContain('mirrors.0.brokers.0 (mirror central): got "k1", expected a broker address host:port');
+    expect(problems({ mirrors: [{ ...kafka, remoteTopic: 'edge/{edgeId}/{topic}' }] })).toContain('mirrors.0.remoteTopic (mirror central)');
+    expect(problems({ mirrors: [{ ...kafka, remoteTopic: 'edge.{partition}' }] })).toContain('not {partition}');
+    expect(problems({ mirrors: [{ ...kafka, tls: { caFile: '/ca.pem' } }] })).toContain('mirrors.0.tls.enabled (mirror central): got false, expected true (tls files are set)');
+    expect(problems({ mirrors: [{ ...kafka, sasl: { mechanism: 'GSSAPI', username: 'u', password: 'p' } }] })).toContain('PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512');
+    expect(problems({ mirrors: [{ ...kafka, compression: 'brotli' }] })).toContain('none, gzip, snappy, lz4 or zstd');
+    // An MQTT key on a Kafka mirror is refused, not ignored.
+    expect(problems({ mirrors: [{ ...kafka, qos: 1 }] })).toMatch(/mirrors\.0.*qos/);
+    expect(problems({ mirrors: [{ ...kafka, sink: 'amqp' }] })).toContain('mirrors.0.sink (mirror central): got "amqp", expected mqtt or kafka');
+    expect(problems({ mirrors: [{ name: 'x', topics: ['t'] }] })).toContain('mirrors.0.sink (mirror x): got nothing, expected mqtt or kafka');
   });
 });

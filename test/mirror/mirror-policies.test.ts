@@ -173,6 +173,26 @@ describe('dead links', () => {
   });
 });
 
+describe('window', () => {
+  it('keeps the bytes in flight within windowBytesMax, and still sends a record bigger than it, alone', async () => {
+    const up = await startUpstream();
+    const edge = await edgeWith({ url: `mqtt://127.0.0.1:${up.port}`, windowMax: 100, windowBytesMax: '64KiB', batch: { bytesMax: '1MiB' } });
+    const { broker } = edge.running;
+    broker.createTopic({ name: 'telemetry', partitions: 1 });
+    up.holdAcks = true;
+    // Each PUBLISH is a little over 20 KiB: three fit in 64 KiB, a fourth would not.
+    const big = (i: number) => `${i}`.padEnd(20 * 1024, '.');
+    await broker.produce({ topic: 'telemetry', partition: 0, records: Array.from({ length: 10 }, (_, i) => rec(big(i))), acks: 1 });
+    await until(() => up.received.length === 3, 'three records in flight');
+    up.holdAcks = false;
+    await until(() => edge.running.mirrors!.status('cloud').backlogRecords === 0, 'an empty backlog');
+    expect(up.maxInflight).toBe(3);
+    await broker.produce({ topic: 'telemetry', partition: 0, records: [rec('x'.repeat(100 * 1024))], acks: 1 });
+    await until(() => edge.running.mirrors!.status('cloud').backlogRecords === 0, 'the 100 KiB record shipped');
+    expect(up.received.map((r) => r.payload.length)).toEqual([...Array(10).fill(20 * 1024), 100 * 1024]);
+  });
+});
+
 describe('topics, pause and resume', () => {
   it('ships topics matching a pattern, including ones created while connected', async () => {
     const up = await startUpstream();

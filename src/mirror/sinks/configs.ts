@@ -12,7 +12,7 @@ const problemsBySink: Record<string, (m: Record<string, unknown>, issue: IssueAt
   kafka: kafkaMirrorProblems,
 };
 
-export const mirrorSchema = z.discriminatedUnion('sink', [mqttMirrorSchema, kafkaMirrorSchema], { error: 'a mirror with sink mqtt or kafka' });
+export const mirrorSchema = z.discriminatedUnion('sink', [mqttMirrorSchema, kafkaMirrorSchema], { error: 'mqtt or kafka' });
 
 export type MirrorConfig = z.output<typeof mirrorSchema>;
 export type SinkKind = MirrorConfig['sink'];
