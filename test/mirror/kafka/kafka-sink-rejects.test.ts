@@ -117,7 +117,7 @@ describe.runIf(hasKcat || process.env.CI)('kafka sink: records the upstream refu
     expect(await arrived(central)).toEqual(['0 origin=gw-1/t/0/0 r0', '1 origin=gw-1/t/0/1 r1']);
   });
 
-  for (const onRejected of ['skip'] as const)
+  for (const onRejected of ['skip', 'stop'] as const)
     it(`a record over maxMessageBytes (default 1048588, compression none) is refused unsent, onRejected ${onRejected}`, async () => {
       const { central, edge } = await setup({ onRejected });
       const big: RecordInput = { timestampMs: 1_700_000_000_000, key: null, value: randomBytes(2 * 1024 * 1024), headers: [] };
