@@ -3,81 +3,10 @@
 // record that just fits one batch at the edge is too large upstream once it carries the `origin`
 // header. What arrived is read from the outside with kcat.
 import { randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { encodeRecordBatch, type RecordInput } from '../../../src/format/record-batch.ts';
-import { limits } from '../../../src/limits.ts';
-import { startTestBroker, type TestBroker } from '../../helpers/broker.ts';
-import { runProcess } from '../../helpers/cli.ts';
-import { startKafkaBroker, type KafkaTestBroker } from '../../helpers/kafka.ts';
+import { batchCodec, readBatchInfo, type RecordInput } from '../../../src/format/record-batch.ts';
 import { until } from '../../helpers/upstream.ts';
-
-const REMOTE = 'edge.gw-1.t';
-const hasKcat = spawnSync('kcat', ['-V']).error === undefined;
-
-/** An unkeyed record whose one-record batch is exactly as large as the edge stores (appendBytesMax). */
-function largestRecord(): RecordInput {
-  const record = (length: number): RecordInput => ({ timestampMs: 1_700_000_000_000, key: null, value: randomBytes(length), headers: [] });
-  let length = limits.appendBytesMax - 80;
-  while (encodeRecordBatch([record(length + 1)]).length <= limits.appendBytesMax) length++;
-  return record(length);
-}
-
-function small(i: number): RecordInput {
-  return { timestampMs: 1_700_000_000_000 + i, key: null, value: Buffer.from(`r${i}`), headers: [] };
-}
-
-async function kcat(central: KafkaTestBroker, args: string[]): Promise<string> {
-  const r = await runProcess('kcat', ['-b', `127.0.0.1:${central.kafkaPort}`, ...args], { timeoutMs: 30_000 });
-  if (r.code !== 0) throw new Error(`kcat ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
-
-/** offset, origin and value of every record in the central's remote topic. */
-async function arrived(central: KafkaTestBroker): Promise<string[]> {
-  const out = await kcat(central, ['-C', '-t', REMOTE, '-p', '0', '-e', '-q', '-f', '%o %h %s\n']);
-  return out.split('\n').filter((l) => l !== '');
-}
-
-type Line = Record<string, unknown>;
-
-/** A debug-level logger keeping the edge's log lines, for what the sink did on the wire. */
-function capture(): { logger: pino.Logger; lines: Line[] } {
-  const lines: Line[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Line);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
-
-/** Batches the central refused as too large. */
-function refusedAtCentral(central: KafkaTestBroker): number {
-  return central.running.broker.counters.errors.get('RECORD_TOO_LARGE') ?? 0;
-}
-
-async function setup(mirror: Record<string, unknown>): Promise<{ central: KafkaTestBroker; edge: TestBroker; logs: Line[] }> {
-  const { logger, lines } = capture();
-  const central = await startKafkaBroker();
-  central.running.broker.createTopic({ name: REMOTE, partitions: 1 });
-  const edge = await startTestBroker({
-    edgeId: 'gw-1',
-    mirrors: [{ name: 'central', sink: 'kafka', brokers: [`127.0.0.1:${central.kafkaPort}`], topics: ['t'], backoff: { initialMs: 50, maxMs: 200 }, ...mirror }],
-  }, logger);
-  edge.running.broker.createTopic({ name: 't', partitions: 1 });
-  return { central, edge, logs: lines };
-}
-
-/** Produces each record as a batch of its own while the mirror is paused, then resumes it: one read holds them. */
-async function produceThenResume(edge: TestBroker, records: RecordInput[]): Promise<void> {
-  edge.running.mirrors!.pause('central');
-  for (const record of records) await edge.running.broker.produce({ topic: 't', partition: 0, records: [record], acks: 1 });
-  edge.running.mirrors!.resume('central');
-}
+import { arrived, hasKcat, largestRecord, produceThenResume, refusedAtCentral, setup, small, storedBatches } from './central-fixtures.ts';
 
 describe.runIf(hasKcat || process.env.CI)('kafka sink: records the upstream refuses', () => {
   it('a record over the upstream limit (maxMessageBytes 64 MiB, so it is sent), onRejected skip: counted, the others arrive once, in order', async () => {
@@ -137,5 +66,26 @@ describe.runIf(hasKcat || process.env.CI)('kafka sink: records the upstream refu
       expect(status.lastError?.message).toMatch(/a record of about \d+ bytes in its batch exceeds maxMessageBytes \(1048588\)/);
       // Never sent: the central refused nothing.
       expect(refusedAtCentral(central)).toBe(0);
+    });
+
+  for (const [compression, codec] of [['gzip', 1], ['lz4', 3]] as const)
+    it(`compression ${compression} (no pre-check): a batch holding a record too large for the central is resent one record per batch; only that record is refused, the others arrive once, in order`, async () => {
+      const { central, edge, logs } = await setup({ maxMessageBytes: '64MiB', compression, onRejected: 'skip' });
+      // Random bytes do not compress: the record's batch stays above the central's limit.
+      await produceThenResume(edge, [small(0), small(1), small(2), largestRecord(), small(4), small(5), small(6)]);
+      await until(() => edge.running.mirrors!.status('central').backlogRecords === 0, 'the backlog to drain');
+      const status = edge.running.mirrors!.status('central');
+      expect(status.rejectedRecords).toBe(1);
+      expect(status.lastError?.message).toContain('MESSAGE_TOO_LARGE');
+      // The central refused a batch of several records, then the culprit alone.
+      const splits = logs.filter((l) => l.msg === 'batch refused as a whole; sending its records one by one');
+      expect(splits.length).toBeGreaterThanOrEqual(1);
+      expect(splits[0]!.records).toBeGreaterThanOrEqual(2);
+      expect(refusedAtCentral(central)).toBe(splits.length + 1);
+      expect(await arrived(central)).toEqual([0, 1, 2, 4, 5, 6].map((i, at) => `${at} origin=gw-1/t/0/${i} r${i}`));
+      // Stored as sent: the records before the culprit one per batch, every batch in the mirror's codec.
+      const batches = storedBatches(central);
+      expect(batches.map(batchCodec)).toEqual(batches.map(() => codec));
+      expect(batches.slice(0, 3).map((b) => readBatchInfo(b)!.recordCount)).toEqual([1, 1, 1]);
     });
 });
