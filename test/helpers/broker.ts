@@ -1,6 +1,7 @@
 import { Admin, Consumer, Producer, type ConsumedRecord, type ConsumerOptions, type ProducerOptions } from '../../src/client/index.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { startTributary, type RunningTributary } from '../../src/main.ts';
+import type { Logger } from 'pino';
 import { onCleanup, silentLogger, tempDir } from './temp.ts';
 
 export interface TestBroker {
@@ -15,12 +16,15 @@ export interface TestBroker {
 
 type Raw = Record<string, unknown>;
 
-/** A real broker on 127.0.0.1 (edge listener only, ephemeral port; MQTT and Kafka only when `over` turns them on) over a temp data dir, closed after the test. */
-export async function startTestBroker(over: Raw = {}): Promise<TestBroker> {
+/**
+ * A real broker on 127.0.0.1 (edge listener only, ephemeral port; MQTT and Kafka only when `over` turns them on) over a temp data dir, closed after the test.
+ * `logger`: for a test that asserts what the broker logs.
+ */
+export async function startTestBroker(over: Raw = {}, logger: Logger = silentLogger): Promise<TestBroker> {
   const dataDir = tempDir();
   const config = (port: number) =>
     parseConfig(merge({ dataDir, listeners: { edge: { host: '127.0.0.1', port }, http: { enabled: false }, mqtt: { enabled: false }, kafka: { enabled: false } } }, over), 'test');
-  let running: RunningTributary | null = await startTributary(config(0), silentLogger);
+  let running: RunningTributary | null = await startTributary(config(0), logger);
   const port = running.edge!.port;
   const broker: TestBroker = {
     url: { host: '127.0.0.1', port },
@@ -34,7 +38,7 @@ export async function startTestBroker(over: Raw = {}): Promise<TestBroker> {
       running = null;
     },
     async start() {
-      running ??= await startTributary(config(port), silentLogger);
+      running ??= await startTributary(config(port), logger);
     },
   };
   onCleanup(() => broker.stop());

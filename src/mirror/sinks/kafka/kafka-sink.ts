@@ -150,7 +150,7 @@ export class KafkaSink implements Sink<KafkaMessage> {
       signal.removeEventListener('abort', onAbort);
     }
     this.log.debug({ upstream: this.address, producerId: String(producer.producerId), epoch: producer.producerEpoch }, 'kafka producer ready');
-    return new KafkaSinkConnection(producer, this.cfg, this.options, this.address, this.log);
+    return new KafkaSinkConnection(producer, this.cfg, this.options, this.address, this.log, signal);
   }
 }
 
@@ -184,10 +184,17 @@ export class KafkaSinkConnection implements SinkConnection<KafkaMessage> {
   private readonly queues = new Map<string, PartitionQueue>();
   private flushScheduled = false;
   private isClosed = false;
+  /**
+   * The connection attempt: the engine aborts it when the mirror fails or pauses, e.g. on an
+   * onRejected stop decided inside a done callback. Records queued behind must not leave then,
+   * though close() comes only once the engine's pumps have ended.
+   */
+  private readonly attempt: AbortSignal;
   private resolveClosed!: (err: TributaryError | undefined) => void;
 
-  constructor(producer: KafkaProducer, cfg: KafkaMirrorConfig, options: ProducerOptions<Bytes, Bytes, Bytes, Bytes>, address: string, log: Logger) {
+  constructor(producer: KafkaProducer, cfg: KafkaMirrorConfig, options: ProducerOptions<Bytes, Bytes, Bytes, Bytes>, address: string, log: Logger, attempt: AbortSignal) {
     this.producer = producer;
+    this.attempt = attempt;
     this.cfg = cfg;
     this.options = options;
     this.address = address;
@@ -212,9 +219,13 @@ export class KafkaSinkConnection implements SinkConnection<KafkaMessage> {
     return true;
   }
 
-  /** Why a record cannot go at all, found before sending. */
+  /** Why a record cannot go to any topic, found before sending. */
   private refusal(message: KafkaMessage): TributaryError | null {
-    if (message.problem !== null) return new TributaryError('UPSTREAM_REJECTED', message.problem, { origin: message.origin });
+    return message.problem === null ? null : new TributaryError('UPSTREAM_REJECTED', message.problem, { origin: message.origin });
+  }
+
+  /** Why a record cannot go in any batch, found before sending. */
+  private tooLarge(message: KafkaMessage): TributaryError | null {
     // Compressed, a big record may still fit: the cluster decides then.
     if (this.cfg.compression === 'none' && message.bytes + BATCH_OVERHEAD > this.cfg.maxMessageBytes)
       return new TributaryError('UPSTREAM_REJECTED', `a record of about ${message.bytes + BATCH_OVERHEAD} bytes in its batch exceeds maxMessageBytes (${this.cfg.maxMessageBytes})`, { origin: message.origin, kafkaError: 'MESSAGE_TOO_LARGE' });
@@ -289,12 +300,27 @@ export class KafkaSinkConnection implements SinkConnection<KafkaMessage> {
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
-      if (this.isClosed) return;
+      if (this.halted) return;
       for (const queue of this.queues.values()) if (!queue.inflight && queue.items.length > 0) this.produce(queue);
     });
   }
 
+  private get halted(): boolean {
+    return this.isClosed || this.attempt.aborted;
+  }
+
   private produce(queue: PartitionQueue): void {
+    // A record too large to go is refused in its turn, once the records before it are acknowledged:
+    // with onRejected stop the cursor then stops on it, and nothing behind it leaves.
+    for (let head = queue.items[0]; head !== undefined; head = queue.items[0]) {
+      const refusal = this.tooLarge(head.message);
+      if (refusal === null) break;
+      queue.items.shift();
+      if (queue.singly > 0) queue.singly--;
+      head.done(refusal);
+      if (this.halted) return;
+    }
+    if (queue.items.length === 0) return;
     let count = 0;
     let bytes = BATCH_OVERHEAD;
     const limit = queue.singly > 0 ? 1 : queue.items.length;
