@@ -67,7 +67,7 @@ describe('kafka sink', () => {
     });
     edge.running.broker.createTopic({ name: 'telemetry', partitions: 1 });
     const started = performance.now();
-    await edge.running.broker.produce({ topic: 'telemetry', partition: 0, records: Array.from({ length: 100 }, () => ({ key: null, value: Buffer.alloc(1000, 120), headers: [] })), acks: 1 });
+    await edge.running.broker.produce({ topic: 'telemetry', partition: 0, records: Array.from({ length: 100 }, () => ({ key: null, value: Buffer.alloc(1000, 120), headers: [], timestampMs: Date.now() })), acks: 1 });
     await until(() => edge.running.mirrors!.status('central').backlogRecords === 0, 'the backlog to drain', 20_000);
     const elapsedMs = performance.now() - started;
     const { shippedBytes, shippedRecords } = edge.running.mirrors!.status('central');
