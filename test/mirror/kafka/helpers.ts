@@ -7,6 +7,7 @@ import type { MirrorStatus } from '../../../src/mirror/status.ts';
 import { consumer, startTestBroker, type TestBroker } from '../../helpers/broker.ts';
 import { startKafkaBroker, type KafkaTestBroker } from '../../helpers/kafka.ts';
 import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.ts';
+import { freePort } from '../../helpers/child-broker.ts';
 import { until } from '../../helpers/upstream.ts';
 
 export interface CentralUser {
@@ -40,10 +41,10 @@ export const SOURCE = 'telemetry';
 export const REMOTE = `edge.gw-1.${SOURCE}`;
 export const fastBackoff = { initialMs: 50, maxMs: 200 };
 
-/** An edge (edgeId gw-1) with `telemetry` (2 partitions) and the given mirrors. */
-export async function edgeWith(mirrors: Record<string, unknown>[], over: Record<string, unknown> = {}): Promise<TestBroker> {
+/** An edge (edgeId gw-1) with `telemetry` (2 partitions unless told) and the given mirrors. */
+export async function edgeWith(mirrors: Record<string, unknown>[], over: Record<string, unknown> = {}, partitions = 2): Promise<TestBroker> {
   const edge = await startTestBroker({ edgeId: 'gw-1', mirrors, ...over });
-  if (edge.running.broker.findTopic(SOURCE) === undefined) edge.running.broker.createTopic({ name: SOURCE, partitions: 2 });
+  if (edge.running.broker.findTopic(SOURCE) === undefined) edge.running.broker.createTopic({ name: SOURCE, partitions });
   return edge;
 }
 
@@ -82,7 +83,7 @@ export const numbered = (from: number, count: number): string[] => Array.from({ 
  * until it has retried n more times, which takes at least as long as n backoff rounds.
  */
 export async function retryClock(): Promise<{ proxy: TcpProxy; mirror: Record<string, unknown>; after(n: number): Promise<void> }> {
-  const proxy = await startTcpProxy({ targetPort: 1, onAccept: (socket) => socket.destroy() });
+  const proxy = await startTcpProxy({ targetPort: 1, port: await freePort(), onAccept: (socket) => socket.destroy() });
   return {
     proxy,
     mirror: { name: 'clock', sink: 'kafka', brokers: [`127.0.0.1:${proxy.port}`], topics: ['clock'], connectTimeoutMs: 1000, backoff: fastBackoff },

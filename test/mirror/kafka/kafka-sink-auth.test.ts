@@ -56,7 +56,7 @@ describe('kafka sink: SASL, TLS and ACLs upstream', () => {
     central.running.broker.createTopic({ name: REMOTE, partitions: 2 });
     const dataDir = central.dataDir;
     // Every connection the mirror opens passes the proxy: its count shows whether it retries.
-    const proxy = await startTcpProxy({ targetPort: port });
+    const proxy = await startTcpProxy({ targetPort: port, port: await freePort() });
     const clock = await retryClock();
     const edge = await edgeWith([mirror(proxy.port, sasl('SCRAM-SHA-256', 'edge', 'old-pw')), clock.mirror]);
     await produce(edge, 0, 10);
@@ -105,7 +105,7 @@ describe('kafka sink: SASL, TLS and ACLs upstream', () => {
     const central = await startKafkaBroker({ listeners: { kafka: { tls: { enabled: true, ...cert } } } });
     central.running.broker.createTopic({ name: REMOTE, partitions: 2 });
     const wrongCa = selfSigned();
-    const proxy = await startTcpProxy({ targetPort: central.kafkaPort });
+    const proxy = await startTcpProxy({ targetPort: central.kafkaPort, port: await freePort() });
     const edge = await edgeWith([
       mirror(central.kafkaPort, { tls: { enabled: true, caFile: cert.certFile } }),
       { ...mirror(proxy.port, { tls: { enabled: true, caFile: wrongCa.certFile } }), name: 'wrong-ca', remoteTopic: 'wrong.{topic}' },
@@ -127,7 +127,7 @@ describe('kafka sink: SASL, TLS and ACLs upstream', () => {
   it('a user without write on the remote topic: failed with UPSTREAM_MISCONFIGURED naming TOPIC_AUTHORIZATION_FAILED, nothing stored, no reconnect loop', async () => {
     const central = await saslCentral([{ username: 'reader', password: 'reader-pw' }]);
     central.running.broker.createTopic({ name: REMOTE, partitions: 2 });
-    const proxy = await startTcpProxy({ targetPort: central.kafkaPort });
+    const proxy = await startTcpProxy({ targetPort: central.kafkaPort, port: await freePort() });
     const clock = await retryClock();
     const edge = await edgeWith([mirror(proxy.port, sasl('PLAIN', 'reader', 'reader-pw')), clock.mirror]);
     await produce(edge, 0, 10);
