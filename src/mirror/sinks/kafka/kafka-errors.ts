@@ -22,9 +22,11 @@ const REJECTED = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID
 /** The Kafka error names (e.g. MESSAGE_TOO_LARGE) anywhere in a client error, and its other messages. */
 export function kafkaErrorNames(err: unknown, names = new Set<string>()): Set<string> {
   if (typeof err !== 'object' || err === null) return names;
-  const e = err as { apiId?: unknown; code?: unknown; errors?: unknown; cause?: unknown };
+  const e = err as { apiId?: unknown; code?: unknown; message?: unknown; errors?: unknown; cause?: unknown };
   if (typeof e.apiId === 'string') names.add(e.apiId);
   if (e.code === 'PLT_KFK_AUTHENTICATION') names.add('SASL_AUTHENTICATION_FAILED');
+  // Metadata's UNKNOWN_TOPIC_OR_PARTITION comes back replaced by this UserError, the code dropped.
+  if (e.code === 'PLT_KFK_USER' && typeof e.message === 'string' && e.message.startsWith('Unknown topic ')) names.add('UNKNOWN_TOPIC_OR_PARTITION');
   if (err instanceof TimeoutError) names.add('REQUEST_TIMED_OUT');
   if (Array.isArray(e.errors)) for (const inner of e.errors) kafkaErrorNames(inner, names);
   if (e.cause !== undefined) kafkaErrorNames(e.cause, names);
