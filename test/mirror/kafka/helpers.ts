@@ -4,7 +4,7 @@ import { makeScramCredential } from '../../../src/auth/scram-credential.ts';
 import { hashPassword } from '../../../src/auth/password.ts';
 import type { ConsumedRecord } from '../../../src/client/index.ts';
 import type { MirrorStatus } from '../../../src/mirror/status.ts';
-import { consumer, startTestBroker, type TestBroker } from '../../helpers/broker.ts';
+import { consumer, merge, startTestBroker, type TestBroker } from '../../helpers/broker.ts';
 import { startKafkaBroker, type KafkaTestBroker } from '../../helpers/kafka.ts';
 import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.ts';
 import { freePort } from '../../helpers/child-broker.ts';
@@ -27,14 +27,10 @@ export async function usersAndAcls(users: CentralUser[]): Promise<{ users: unkno
   };
 }
 
-/** A central whose Kafka listener asks SASL of every client, on `port` (0: any) and `dataDir` (a new one when absent). */
+/** A central whose Kafka listener asks SASL of every client, on `port` (0: any) and `dataDir` (a new one when absent); `over` deep-merged last. */
 export async function saslCentral(users: CentralUser[], opts: { port?: number; dataDir?: string; over?: Record<string, unknown> } = {}): Promise<KafkaTestBroker> {
-  return startKafkaBroker({
-    ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
-    listeners: { kafka: { port: opts.port ?? 0, sasl: { enabled: true } } },
-    auth: await usersAndAcls(users),
-    ...opts.over,
-  });
+  const base = { ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), listeners: { kafka: { port: opts.port ?? 0, sasl: { enabled: true } } }, auth: await usersAndAcls(users) };
+  return startKafkaBroker(merge(base, opts.over ?? {}));
 }
 
 export const SOURCE = 'telemetry';

@@ -142,4 +142,28 @@ describe('kafka sink: SASL, TLS and ACLs upstream', () => {
     expect(proxy.accepted).toBe(connections);
     expect(central.running.broker.partitionStates(central.running.broker.requireTopic(REMOTE).id).map((p) => p.nextOffset)).toEqual([0, 0]);
   });
+
+  it('createTopics true for a user who may write but not create topics: failed naming TOPIC_AUTHORIZATION_FAILED, nothing created', async () => {
+    const central = await saslCentral([{ username: 'edge', password: 'edge-pw' }], {
+      over: { auth: { acls: [{ user: 'edge', read: ['*'], write: ['edge.*'] }] } },
+    });
+    const edge = await edgeWith([mirror(central.kafkaPort, { ...sasl('PLAIN', 'edge', 'edge-pw'), createTopics: true })]);
+    await produce(edge, 0, 4);
+    await until(() => status(edge).state === 'failed', 'the mirror to fail', 15_000);
+    expect(status(edge).lastError?.code).toBe('UPSTREAM_MISCONFIGURED');
+    expect(status(edge).lastError?.message).toMatch(/TOPIC_AUTHORIZATION_FAILED/);
+    expect(status(edge).lastError?.message).toContain(REMOTE);
+    expect(central.running.broker.findTopic(REMOTE)).toBeUndefined();
+  });
+
+  it('a SASL mechanism the central does not offer: failed with UPSTREAM_MISCONFIGURED naming UNSUPPORTED_SASL_MECHANISM', async () => {
+    const central = await saslCentral([{ username: 'edge', password: 'edge-pw', write: ['edge.*'] }], { over: { listeners: { kafka: { sasl: { mechanisms: ['PLAIN'] } } } } });
+    central.running.broker.createTopic({ name: REMOTE, partitions: 2 });
+    const edge = await edgeWith([mirror(central.kafkaPort, sasl('SCRAM-SHA-256', 'edge', 'edge-pw'))]);
+    await produce(edge, 0, 4);
+    await until(() => status(edge).state === 'failed', 'the mirror to fail', 15_000);
+    expect(status(edge).lastError?.code).toBe('UPSTREAM_MISCONFIGURED');
+    expect(status(edge).lastError?.message).toMatch(/UNSUPPORTED_SASL_MECHANISM/);
+    expect(status(edge).backlogRecords).toBe(4);
+  });
 });
