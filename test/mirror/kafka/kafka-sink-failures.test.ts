@@ -1,5 +1,6 @@
 // The Kafka sink when the remote topic is missing (createTopics off: failed naming it; on: created
-// with the log topic's partition count) and when no broker listens (backoff, then a drain once one does).
+// with the log topic's partition count), also when deleted while shipping, and when no broker listens
+// (backoff, then a drain once one does).
 import { describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../../src/broker/partitioner.ts';
 import { freePort } from '../../helpers/child-broker.ts';
@@ -66,5 +67,32 @@ describe('kafka sink: a missing remote topic, an unreachable broker', () => {
     await until(() => status(edge).backlogRecords === 0, 'the backlog to drain once the central listens', 15_000);
     expect(status(edge).state).toBe('connected');
     expect(valuesOf(await arrived(central, REMOTE, 20))).toEqual(numbered(0, 20));
+  });
+
+  /** A central whose remote topic is deleted after the first 10 records shipped; 10 more are produced at the edge. */
+  async function deletedWhileShipping(createTopics: boolean) {
+    const central = await startKafkaBroker({ topics: { autoCreate: false } });
+    central.running.broker.createTopic({ name: REMOTE, partitions: 2 });
+    const edge = await edgeWith([mirror(central.kafkaPort, { createTopics })]);
+    await produce(edge, 0, 10);
+    await until(() => status(edge).backlogRecords === 0, 'the first records to ship');
+    central.running.broker.deleteTopic(REMOTE);
+    await produce(edge, 10, 10);
+    return { central, edge };
+  }
+
+  it('the remote topic deleted upstream while shipping, createTopics false: failed naming it', async () => {
+    const { edge } = await deletedWhileShipping(false);
+    await until(() => status(edge).state === 'failed', 'the mirror to fail', 15_000);
+    expect(status(edge).lastError?.code).toBe('UPSTREAM_MISCONFIGURED');
+    expect(status(edge).lastError?.message).toContain(`remote topic ${REMOTE} does not exist`);
+    expect(status(edge).backlogRecords).toBe(10);
+  });
+
+  it('the remote topic deleted upstream while shipping, createTopics true: created again, shipping goes on', async () => {
+    const { central, edge } = await deletedWhileShipping(true);
+    await until(() => status(edge).backlogRecords === 0, 'the rest to ship into the topic created again', 15_000);
+    expect(central.running.broker.describeTopic(REMOTE).partitions).toHaveLength(2);
+    expect(valuesOf(await arrived(central, REMOTE, 10))).toEqual(numbered(10, 10));
   });
 });
