@@ -22,9 +22,11 @@ const REJECTED = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID
 /** The Kafka error names (e.g. MESSAGE_TOO_LARGE) anywhere in a client error, and its other messages. */
 export function kafkaErrorNames(err: unknown, names = new Set<string>()): Set<string> {
   if (typeof err !== 'object' || err === null) return names;
-  const e = err as { apiId?: unknown; code?: unknown; errors?: unknown; cause?: unknown };
+  const e = err as { apiId?: unknown; code?: unknown; message?: unknown; errors?: unknown; cause?: unknown };
   if (typeof e.apiId === 'string') names.add(e.apiId);
   if (e.code === 'PLT_KFK_AUTHENTICATION') names.add('SASL_AUTHENTICATION_FAILED');
+  // Metadata's UNKNOWN_TOPIC_OR_PARTITION comes back replaced by this UserError, the code dropped.
+  if (e.code === 'PLT_KFK_USER' && typeof e.message === 'string' && e.message.startsWith('Unknown topic ')) names.add('UNKNOWN_TOPIC_OR_PARTITION');
   if (err instanceof TimeoutError) names.add('REQUEST_TIMED_OUT');
   // The client turns a Metadata answer UNKNOWN_TOPIC_OR_PARTITION into a UserError without a cause.
   if (e.code === 'PLT_KFK_USER' && err instanceof Error && err.message.startsWith('Unknown topic ')) names.add('UNKNOWN_TOPIC_OR_PARTITION');
@@ -33,15 +35,20 @@ export function kafkaErrorNames(err: unknown, names = new Set<string>()): Set<st
   return names;
 }
 
+/** Node's TLS error codes: OpenSSL's certificate verdicts (X509_V_ERR_* without the prefix) and its own ERR_TLS_/ERR_SSL_ ones. */
+const TLS_FAILURE = /^ERR_TLS_|^ERR_SSL_|CERT|SELF_SIGNED|^UNABLE_TO_/;
+
 /** The deepest messages of a client error: the server's own words when it sent some. */
 function describe(err: unknown): string {
   const parts: string[] = [];
   const walk = (e: unknown) => {
     if (typeof e !== 'object' || e === null) return;
-    const x = e as { message?: unknown; serverErrorMessage?: unknown; errors?: unknown; cause?: unknown; apiId?: unknown };
+    const x = e as { message?: unknown; serverErrorMessage?: unknown; errors?: unknown; cause?: unknown; apiId?: unknown; code?: unknown };
     const inner = [...(Array.isArray(x.errors) ? x.errors : []), ...(x.cause !== undefined ? [x.cause] : [])];
     if (inner.length === 0 || typeof x.apiId === 'string') {
-      const text = [x.apiId, x.message, x.serverErrorMessage].filter((t) => typeof t === 'string' && t !== '').join(': ');
+      // Node's words for a refused certificate ("self-signed certificate") do not say TLS.
+      const tls = typeof x.code === 'string' && TLS_FAILURE.test(x.code) ? `TLS handshake failed (${x.code})` : undefined;
+      const text = [x.apiId, tls, x.message, x.serverErrorMessage].filter((t) => typeof t === 'string' && t !== '').join(': ');
       if (text !== '' && !parts.includes(text)) parts.push(text);
     }
     for (const i of inner) walk(i);
