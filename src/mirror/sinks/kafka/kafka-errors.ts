@@ -28,8 +28,6 @@ export function kafkaErrorNames(err: unknown, names = new Set<string>()): Set<st
   // Metadata's UNKNOWN_TOPIC_OR_PARTITION comes back replaced by this UserError, the code dropped.
   if (e.code === 'PLT_KFK_USER' && typeof e.message === 'string' && e.message.startsWith('Unknown topic ')) names.add('UNKNOWN_TOPIC_OR_PARTITION');
   if (err instanceof TimeoutError) names.add('REQUEST_TIMED_OUT');
-  // The client turns a Metadata answer UNKNOWN_TOPIC_OR_PARTITION into a UserError without a cause.
-  if (e.code === 'PLT_KFK_USER' && err instanceof Error && err.message.startsWith('Unknown topic ')) names.add('UNKNOWN_TOPIC_OR_PARTITION');
   if (Array.isArray(e.errors)) for (const inner of e.errors) kafkaErrorNames(inner, names);
   if (e.cause !== undefined) kafkaErrorNames(e.cause, names);
   return names;
