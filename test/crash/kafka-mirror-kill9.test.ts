@@ -31,14 +31,16 @@ async function mirrorStatus(edge: ChildBroker): Promise<MirrorStatus> {
 describe('kill -9 of an edge mid-drain to a central Kafka cluster', () => {
   // .ci/run installs kcat: under CI a missing binary fails this test rather than skipping it.
   it.skipIf(!hasKcat && !process.env.CI)('ships every record after the restart, in order per log partition; duplicates only from the persisted cursor on, with their origin, counted as resends', async () => {
-    const central = await startKafkaBroker();
+    // The uplink: down while the backlog builds up; also tells when the killed edge's last bytes are
+    // in. The central advertises it, so the producer's connections (not only its bootstrap) pass it.
+    const uplinkPort = await freePort();
+    const central = await startKafkaBroker({ listeners: { kafka: { advertisedHost: '127.0.0.1', advertisedPort: uplinkPort } } });
     central.running.broker.createTopic({ name: REMOTE, partitions: PARTITIONS });
     const stored = () => {
       const topic = central.running.broker.findTopic(REMOTE)!;
       return central.running.broker.partitionStates(topic.id).reduce((n, s) => n + s.nextOffset, 0);
     };
-    // The uplink: down while the backlog builds up; also tells when the killed edge's last bytes are in.
-    const uplink = await startTcpProxy({ targetPort: central.kafkaPort });
+    const uplink = await startTcpProxy({ targetPort: central.kafkaPort, port: uplinkPort });
     await uplink.stop();
 
     const dataDir = tempDir();
@@ -79,10 +81,11 @@ describe('kill -9 of an edge mid-drain to a central Kafka cluster', () => {
     const cursors = await persistedCursors(dataDir, 'central', 'telemetry', PARTITIONS);
 
     const second = await startChildBroker(dataDir, port, env);
-    await until(() => stored() >= RECORDS, `${RECORDS} records at the central`, 60_000);
     let status = await mirrorStatus(second);
-    for (const deadline = Date.now() + 30_000; status.backlogRecords > 0; status = await mirrorStatus(second))
-      if (Date.now() > deadline) throw new Error(`backlog not drained: ${JSON.stringify(status)}`);
+    for (const deadline = Date.now() + 60_000; status.backlogRecords > 0; status = await mirrorStatus(second)) {
+      if (Date.now() > deadline) throw new Error(`backlog not drained: ${JSON.stringify(status)}\n${second.output()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const got = await kcatReadAll(central.kafkaPort, REMOTE);
 
     // Every record, with its key and value; first occurrences in offset order per log partition
