@@ -85,8 +85,11 @@ export class KafkaSink implements Sink<KafkaMessage> {
       acks: -1,
       compression: cfg.compression,
       connectTimeout: cfg.connectTimeoutMs,
-      // A request the cluster does not answer is retried twice on a fresh connection, with the same
-      // sequence numbers (the cluster drops a batch it already has); past that the engine reconnects.
+      // `timeout` is the Produce request's own field (how long the cluster may wait for acks=all).
+      // A request whose connection breaks is retried twice on a fresh connection with the same
+      // sequence numbers (the cluster drops a batch it already has); one left unanswered on a live
+      // connection is not retried (the client's TimeoutError, after requestTimeout, 30 s, is not
+      // retriable): the engine's ackTimeoutMs ends the session, and the next one resends from the cursor.
       timeout: Math.max(1_000, Math.floor(cfg.ackTimeoutMs / 4)),
       retries: 2,
       retryDelay: 250,
