@@ -1,8 +1,8 @@
 // The Kafka sink against a central Tributary whose Kafka listener asks for SASL, TLS or ACLs: what
 // ships, and what a refusal does to the mirror (failed with the reason and no retry loop, or backoff).
-import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { hashPassword } from '../../../src/auth/password.ts';
+import { makeScramCredential } from '../../../src/auth/scram-credential.ts';
 import { selfSigned } from '../../helpers/certs.ts';
 import { freePort } from '../../helpers/child-broker.ts';
 import { startKafkaBroker } from '../../helpers/kafka.ts';
@@ -12,15 +12,6 @@ import { arrived, edgeWith, fastBackoff, numbered, originOf, produce, REMOTE, re
 
 const mirror = (port: number, over: Record<string, unknown> = {}) => ({ name: 'central', sink: 'kafka', brokers: [`127.0.0.1:${port}`], topics: [SOURCE], backoff: fastBackoff, ...over });
 const sasl = (mechanism: string, username: string, password: string) => ({ sasl: { mechanism, username, password } });
-
-/** A SCRAM-SHA-512 credential as `tributary passwd` writes it (RFC 5802 with SHA-512, 4096 iterations). */
-function scramSha512(password: string): string {
-  const salt = randomBytes(16);
-  const salted = pbkdf2Sync(password, salt, 4096, 64, 'sha512');
-  const storedKey = createHash('sha512').update(createHmac('sha512', salted).update('Client Key').digest()).digest();
-  const serverKey = createHmac('sha512', salted).update('Server Key').digest();
-  return ['scram-sha-512', 4096, salt.toString('base64'), storedKey.toString('base64'), serverKey.toString('base64')].join('$');
-}
 
 describe('kafka sink: SASL, TLS and ACLs upstream', () => {
   it.each(['PLAIN', 'SCRAM-SHA-256'])('SASL %s: the mirror authenticates and ships every record', async (mechanism) => {
@@ -33,12 +24,11 @@ describe('kafka sink: SASL, TLS and ACLs upstream', () => {
     expect(valuesOf(await arrived(central, REMOTE, 20))).toEqual(numbered(0, 20));
   });
 
-  // Needs SCRAM-SHA-512 on the Kafka listener (auth.users[].scramSha512, branch h-scram512).
   it('SASL SCRAM-SHA-512: the mirror authenticates and ships every record', async () => {
     const central = await startKafkaBroker({
       listeners: { kafka: { sasl: { enabled: true } } },
       auth: {
-        users: [{ username: 'edge', passwordHash: await hashPassword('edge-pw', { N: 1024, r: 8, p: 1 }), scramSha512: scramSha512('edge-pw') }],
+        users: [{ username: 'edge', passwordHash: await hashPassword('edge-pw', { N: 1024, r: 8, p: 1 }), scramSha512: await makeScramCredential('edge-pw', 'sha512') }],
         acls: [{ user: 'edge', read: ['*'], write: ['edge.*'] }],
       },
     });
