@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { runStorage } from './append.ts';
 import { BrokerProcess, memoryText, type ProcessMemory } from './broker-process.ts';
 import { runCodec } from './codec.ts';
+import { runDeviceWire } from './device-wire.ts';
 import { runEdgeThroughput } from './edge-throughput.ts';
 import { runGroupCommit } from './group-commit.ts';
 import { runGroupConsume } from './group-consume.ts';
@@ -85,6 +86,8 @@ export async function runBench(opts: BenchOptions): Promise<number> {
   // Each with a broker of its own, the Kafka listener on: Kafka clients beside the edge protocol.
   if (want('kafka-produce')) await attempt('kafka-produce', () => runKafkaProduce(s.kafka));
   if (want('kafka-consume')) await attempt('kafka-consume', () => runKafkaConsume(s.kafka));
+  // Its own broker child process; counts bytes, not time, so the load of the runs above is no matter.
+  if (want('device-wire')) await attempt('device-wire', () => runDeviceWire(s.deviceWire));
 
   if (opts.json) {
     const withVerdicts = results.map((r) => ({ ...r, verdict: verdict(r) }));

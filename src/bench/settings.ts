@@ -4,6 +4,7 @@
 
 import type { AppendSettings } from './append.ts';
 import type { CodecSettings } from './codec.ts';
+import type { DeviceWireSettings } from './device-wire.ts';
 import type { EdgeSettings } from './edge-throughput.ts';
 import type { GroupCommitSettings } from './group-commit.ts';
 import type { GroupConsumeSettings } from './group-consume.ts';
@@ -28,6 +29,7 @@ export interface BenchSettings {
   groupCommit: GroupCommitSettings;
   groupConsume: GroupConsumeSettings;
   kafka: KafkaSettings;
+  deviceWire: DeviceWireSettings;
   /** Time the broker gets after startup before its idle RSS is read. */
   idleSettleMs: number;
 }
@@ -69,6 +71,7 @@ export const fullSettings: BenchSettings = {
   },
   groupConsume: { records: 1_000_000, partitions: 3, valueBytes: VALUE_BYTES, members: [1, 3], sessionTimeoutMs: 1000, repeats: 5, stallTimeoutMs: 15_000 },
   kafka: { records: 1_000_000, valueBytes: VALUE_BYTES, kafkajsBatchRecords: 1000, kafkajsInflight: 5, edgeRecordsPerFrame: 500, edgeWindow: 32, partitionFetchBytes: 1024 * 1024, repeats: 3, stallTimeoutMs: 15_000 },
+  deviceWire: { steadyReadings: 1000, sessionReadings: 50 },
   idleSettleMs: 2000,
 };
 
@@ -85,5 +88,6 @@ export const quickSettings: BenchSettings = {
   groupCommit: { ...fullSettings.groupCommit, durationMs: 1000, repeats: 1 },
   groupConsume: { ...fullSettings.groupConsume, records: 60_000, repeats: 1 },
   kafka: { ...fullSettings.kafka, records: 50_000, repeats: 1 },
+  deviceWire: { ...fullSettings.deviceWire, steadyReadings: 100 },
   idleSettleMs: 300,
 };
