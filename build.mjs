@@ -4,6 +4,12 @@
 // so esbuild never sees it and it too is taken from node_modules.
 // The bundle is ESM but contains CommonJS packages (pino, prom-client), which call require(): the
 // banner gives them one.
+// @platformatic/kafka's codecs (snappy, lz4) are WebAssembly that @platformatic/wasm-utils reads at
+// import from `new URL('../dist/native.wasm', import.meta.url)`; bundled, that URL is
+// dist/native.wasm beside the bundle, so the build copies the file there.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { build } from 'esbuild';
 
 // zod 4 re-exports every translation of its messages as `z.locales`; Tributary's messages are its
@@ -38,3 +44,6 @@ await build({
   plugins: [dropZodLocales],
   logLevel: 'warning',
 });
+
+const wasmUtils = path.dirname(createRequire(import.meta.url).resolve('@platformatic/wasm-utils'));
+fs.copyFileSync(path.join(wasmUtils, 'native.wasm'), 'dist/native.wasm');
