@@ -21,10 +21,10 @@ export function backlogRecord(partition: number, offset: number): ExpectedRecord
   return { key: offset % 3 === 0 ? null : `k${offset % 101}`, value: `v${partition}.${offset}.${'a'.repeat(offset % 17)}`, headers };
 }
 
-/** Produces `perPartition` records into each of the topic's `partitions`, 1,000 per request. */
-export async function produceBacklog(edge: TestBroker, topic: string, partitions: number, perPartition: number, afterEach?: () => void): Promise<void> {
+/** Produces offsets `from` to `perPartition` - 1 into each of the topic's `partitions`, 1,000 per request. */
+export async function produceBacklog(edge: TestBroker, topic: string, partitions: number, perPartition: number, afterEach?: () => void, from = 0): Promise<void> {
   const chunk = 1000;
-  for (let base = 0; base < perPartition; base += chunk) {
+  for (let base = from; base < perPartition; base += chunk) {
     for (let partition = 0; partition < partitions; partition++) {
       const records: RecordInput[] = [];
       for (let offset = base; offset < Math.min(base + chunk, perPartition); offset++) {
