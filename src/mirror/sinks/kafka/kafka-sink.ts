@@ -91,9 +91,13 @@ export class KafkaSink implements Sink<KafkaMessage> {
       acks: -1,
       compression: cfg.compression,
       connectTimeout: cfg.connectTimeoutMs,
-      // How long the cluster may wait for its replicas (Produce's own timeout), and how long the
-      // client waits for any answer (30 s by default): a produce request not answered by then is sent
-      // again by the sink itself (TIMEOUT_RESENDS), all attempts within the engine's ackTimeoutMs.
+      // `timeout` is the Produce request's own field (how long the cluster may wait for acks=all).
+      // A request whose connection breaks is retried twice by the client on a fresh connection with
+      // the same sequence numbers (the cluster drops a batch it already has). One left unanswered on a
+      // live connection the client does not retry (its TimeoutError is not retriable): after
+      // requestTimeout the sink sends the same batch again (TIMEOUT_RESENDS), all attempts within the
+      // engine's ackTimeoutMs when it is 4 s or more; past that the session ends and the next one
+      // resends from the cursor.
       timeout: Math.max(1_000, Math.floor(cfg.ackTimeoutMs / (TIMEOUT_RESENDS + 2))),
       requestTimeout: Math.max(1_000, Math.floor(cfg.ackTimeoutMs / (TIMEOUT_RESENDS + 2))),
       retries: 2,
