@@ -45,6 +45,13 @@ const RECORD_OVERHEAD = 21;
 const ORIGIN = Buffer.from('origin');
 /** No protocol limit: the engine's windowMax bounds what is in flight. */
 const MAX_INFLIGHT = 1_000_000;
+/**
+ * Times a produce request the cluster did not answer in time is sent again, the same records in the
+ * same batch, before the session ends. The client does not retry a timeout itself, and it numbers a
+ * batch from the last sequence acknowledged, so the resend carries the same producer id and sequence
+ * numbers: a cluster that stored the first one answers with its offset and stores nothing twice.
+ */
+const TIMEOUT_RESENDS = 2;
 /** Kafka topic names: [a-zA-Z0-9._-], at most 249 characters. */
 const KAFKA_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
 
@@ -86,11 +93,14 @@ export class KafkaSink implements Sink<KafkaMessage> {
       compression: cfg.compression,
       connectTimeout: cfg.connectTimeoutMs,
       // `timeout` is the Produce request's own field (how long the cluster may wait for acks=all).
-      // A request whose connection breaks is retried twice on a fresh connection with the same
-      // sequence numbers (the cluster drops a batch it already has); one left unanswered on a live
-      // connection is not retried (the client's TimeoutError, after requestTimeout, 30 s, is not
-      // retriable): the engine's ackTimeoutMs ends the session, and the next one resends from the cursor.
-      timeout: Math.max(1_000, Math.floor(cfg.ackTimeoutMs / 4)),
+      // A request whose connection breaks is retried twice by the client on a fresh connection with
+      // the same sequence numbers (the cluster drops a batch it already has). One left unanswered on a
+      // live connection the client does not retry (its TimeoutError is not retriable): after
+      // requestTimeout the sink sends the same batch again (TIMEOUT_RESENDS), all attempts within the
+      // engine's ackTimeoutMs when it is 4 s or more; past that the session ends and the next one
+      // resends from the cursor.
+      timeout: Math.max(1_000, Math.floor(cfg.ackTimeoutMs / (TIMEOUT_RESENDS + 2))),
+      requestTimeout: Math.max(1_000, Math.floor(cfg.ackTimeoutMs / (TIMEOUT_RESENDS + 2))),
       retries: 2,
       retryDelay: 250,
       autocreateTopics: false,
@@ -170,6 +180,10 @@ interface PartitionQueue {
   inflight: boolean;
   /** Records still to send one per batch, after a batch the cluster refused as a whole. */
   singly: number;
+  /** The first records to send again as exactly one batch (a batch whose answer timed out); 0 for none. */
+  again: number;
+  /** Timed-out sends of the batch at the head of the queue. */
+  timeouts: number;
 }
 
 /** A remote topic's partition count, or the records waiting while it is looked up (or created). */
@@ -292,7 +306,7 @@ export class KafkaSinkConnection implements SinkConnection<KafkaMessage> {
     const partition = m.key !== null ? partitionForKey(m.key, partitions) : m.sourcePartition % partitions;
     const id = `${topic}:${partition}`;
     let queue = this.queues.get(id);
-    if (queue === undefined) this.queues.set(id, (queue = { topic, partition, items: [], inflight: false, singly: 0 }));
+    if (queue === undefined) this.queues.set(id, (queue = { topic, partition, items: [], inflight: false, singly: 0, again: 0, timeouts: 0 }));
     queue.items.push(item);
     if (!queue.inflight) this.scheduleFlush();
   }
@@ -326,10 +340,13 @@ export class KafkaSinkConnection implements SinkConnection<KafkaMessage> {
     if (queue.items.length === 0) return;
     let count = 0;
     let bytes = BATCH_OVERHEAD;
-    const limit = queue.singly > 0 ? 1 : queue.items.length;
+    const again = queue.again;
+    queue.again = 0;
+    // A resend must be the same batch, for its sequence numbers to match the one the cluster may hold.
+    const limit = again > 0 ? again : queue.singly > 0 ? 1 : queue.items.length;
     while (count < limit && (count === 0 || bytes + queue.items[count]!.message.bytes <= this.cfg.maxMessageBytes)) bytes += queue.items[count++]!.message.bytes;
     const batch = queue.items.splice(0, count);
-    if (queue.singly > 0) queue.singly--;
+    if (again === 0 && queue.singly > 0) queue.singly--;
     queue.inflight = true;
     const messages: MessageToProduce<Bytes, Bytes, Bytes, Bytes>[] = batch.map(({ message: m }) => ({
       topic: queue.topic,
@@ -342,13 +359,23 @@ export class KafkaSinkConnection implements SinkConnection<KafkaMessage> {
     this.producer.send({ messages }, (err) => {
       queue.inflight = false;
       if (this.isClosed) return;
-      if (err === null || err === undefined) for (const item of batch) item.done();
-      else this.failed(queue, batch, err);
+      if (err === null || err === undefined) {
+        queue.timeouts = 0;
+        for (const item of batch) item.done();
+      } else this.failed(queue, batch, err);
       if (queue.items.length > 0) this.scheduleFlush();
     });
   }
 
   private failed(queue: PartitionQueue, batch: Item[], err: unknown): void {
+    if (kafkaErrorNames(err).has('REQUEST_TIMED_OUT') && queue.timeouts < TIMEOUT_RESENDS) {
+      queue.timeouts++;
+      this.log.debug({ topic: queue.topic, partition: queue.partition, records: batch.length, attempt: queue.timeouts }, 'produce request not answered in time; sending the same batch again');
+      queue.items.unshift(...batch);
+      queue.again = batch.length;
+      return;
+    }
+    queue.timeouts = 0;
     const verdict = classify(err, this.address, batch.length, `producing to ${queue.topic}/${queue.partition}`);
     if (verdict.kind === 'split') {
       // Nothing of the batch was stored and no sequence number used: send its records one by one,
