@@ -187,8 +187,11 @@ def _now_ms():
 class EdgeClient:
     """One connection at a time; reconnect() opens the next one with the same identity."""
 
-    def __init__(self, host, port=9092, client_id="", idempotent=True, frame_bytes_max=65536,
+    def __init__(self, host, port=7883, client_id="", idempotent=True, frame_bytes_max=65536,
                  keepalive_ms=30000, token=None, timeout_s=10.0, first_seq=1):
+        # [EDGE-4.1] an idempotent client's id keys its duplicate state: unique to the device, 1..1024 bytes.
+        if idempotent and not 1 <= len(client_id.encode("utf-8")) <= 1024:
+            raise ValueError("an idempotent client needs a client_id of 1 to 1024 UTF-8 bytes, unique to the device")
         self.host = host
         self.port = port
         self.client_id = client_id
