@@ -179,6 +179,13 @@ def decode_batches(buf, from_offset):
 
 # ---- the connection ----
 
+def _ms_since(start_ms):
+    """Milliseconds since a _now_ms() value; MicroPython's ticks wrap, so they are subtracted with ticks_diff."""
+    if hasattr(time, "ticks_diff"):
+        return time.ticks_diff(time.ticks_ms(), start_ms)
+    return _now_ms() - start_ms
+
+
 def _now_ms():
     ticks = getattr(time, "ticks_ms", None)  # MicroPython
     return ticks() if ticks else int(time.time() * 1000)
@@ -341,7 +348,7 @@ class EdgeClient:
 
     def keepalive(self):
         """[EDGE-4.4] call now and then while idle: pings once keepaliveMs passed without sending."""
-        if _now_ms() - self._last_send_ms >= self.keepalive_ms:
+        if _ms_since(self._last_send_ms) >= self.keepalive_ms:
             self.ping()
 
     # -- produce [EDGE-7] --
