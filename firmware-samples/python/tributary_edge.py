@@ -235,16 +235,7 @@ class EdgeClient:
         self.sock = s
         self.frame_bytes_max = HELLO_BYTES_MAX
         self._answers = {}
-        body = bytearray([PROTOCOL_VERSION, 1 if self.idempotent else 0])
-        put_uvarint(body, self.keepalive_ms)
-        put_uvarint(body, self.proposed_frame_bytes_max)
-        put_bytes(body, self.client_id.encode("utf-8"))
-        if self.token is None:
-            body.append(0)
-        else:
-            put_uvarint(body, len(self.token) + 1)
-            body.extend(self.token)
-        self._send(HELLO, body)
+        self._write(encode_hello(PROTOCOL_VERSION, self.idempotent, self.keepalive_ms, self.proposed_frame_bytes_max, self.client_id, self.token))
         ftype, r = self._read_frame()
         if ftype == ERROR:
             raise self._error(r)
@@ -287,12 +278,7 @@ class EdgeClient:
 
     def register(self, alias, topic, create=True):
         corr = self._next_corr()
-        body = bytearray()
-        put_uvarint(body, corr)
-        put_uvarint(body, alias)
-        body.append(1 if create else 0)
-        put_bytes(body, topic.encode("utf-8"))
-        self._send(REGISTER, body)
+        self._write(encode_register(corr, alias, topic, create))
         r = self._await(corr, REGISTERED)
         r.uvarint()  # alias
         partitions = r.uvarint()
@@ -356,27 +342,10 @@ class EdgeClient:
     def send(self, alias, values, partition=-1, acks=1, keys=None):
         """Sends one PRODUCE frame (one batch) without waiting; returns its seq. Kept until answered."""
         seq = self.next_seq
-        self.next_seq += 1
-        body = bytearray()
-        put_uvarint(body, seq)
-        put_uvarint(body, alias)
-        put_zigzag(body, partition)
-        body.append(2 if acks == "all" else acks)
-        put_uvarint(body, 0)  # baseTimestampMs 0: the broker's receive time [EDGE-7.2]
-        put_uvarint(body, len(values))
-        for i, v in enumerate(values):
-            key = None if keys is None else keys[i]
-            flags = 0x01 if key is not None else 0
-            if v is None:
-                flags |= 0x08
-            body.append(flags)
-            if key is not None:
-                put_bytes(body, key)
-            if v is not None:
-                put_bytes(body, v)
-        frame = _frame(PRODUCE, body)
-        if len(frame) - _uvarint_size(len(body) + 1) > self.frame_bytes_max:
+        frame = encode_produce(seq, alias, partition, acks, 0, values, keys)
+        if Reader(frame).uvarint() > self.frame_bytes_max:
             raise EdgeError(RECORD_TOO_LARGE, "PRODUCE frame above frameBytesMax %d" % self.frame_bytes_max)
+        self.next_seq += 1
         if acks != 0:
             self.pending.append((seq, frame))
         self._write(frame)
@@ -521,12 +490,52 @@ class EdgeClient:
         return EdgeError(code, message, kind, ref)
 
 
-def _uvarint_size(v):
-    n = 1
-    while v >= 0x80:
-        v >>= 7
-        n += 1
-    return n
+# ---- frames a client sends [EDGE-5]; checked against the SPEC's hex examples by the sample's test ----
+
+def encode_hello(version, idempotent, keepalive_ms, frame_bytes_max, client_id, token):
+    """[EDGE-5.1]"""
+    body = bytearray([version, 1 if idempotent else 0])
+    put_uvarint(body, keepalive_ms)
+    put_uvarint(body, frame_bytes_max)
+    put_bytes(body, client_id.encode("utf-8"))
+    if token is None:
+        body.append(0)
+    else:
+        put_uvarint(body, len(token) + 1)
+        body.extend(token)
+    return _frame(HELLO, body)
+
+
+def encode_register(corr, alias, topic, create):
+    """[EDGE-5.3]"""
+    body = bytearray()
+    put_uvarint(body, corr)
+    put_uvarint(body, alias)
+    body.append(1 if create else 0)
+    put_bytes(body, topic.encode("utf-8"))
+    return _frame(REGISTER, body)
+
+
+def encode_produce(seq, alias, partition, acks, base_timestamp_ms, values, keys=None):
+    """[EDGE-5.5] records without timestamp delta or headers; a None value is a tombstone."""
+    body = bytearray()
+    put_uvarint(body, seq)
+    put_uvarint(body, alias)
+    put_zigzag(body, partition)
+    body.append(2 if acks == "all" else acks)
+    put_uvarint(body, base_timestamp_ms)  # 0: the broker's receive time [EDGE-7.2]
+    put_uvarint(body, len(values))
+    for i, v in enumerate(values):
+        key = None if keys is None else keys[i]
+        flags = 0x01 if key is not None else 0
+        if v is None:
+            flags |= 0x08
+        body.append(flags)
+        if key is not None:
+            put_bytes(body, key)
+        if v is not None:
+            put_bytes(body, v)
+    return _frame(PRODUCE, body)
 
 
 def _frame(ftype, body):
