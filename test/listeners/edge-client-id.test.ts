@@ -1,7 +1,8 @@
 // [EDGE-4.1] clientId rules: an idempotent client's id keys its duplicate state, so it must name one
 // device. An empty id would make every device without one share a seq space (device B's seq 1 taken
-// for a duplicate of device A's, and its records dropped), and an id too long for a storage key
-// could not be stored: both are refused at HELLO. Without the idempotent flag the id is only a name.
+// for a duplicate of device A's, and its records dropped: seen before this check), and an id too
+// long for a storage key failed the storage transaction and stopped every write of the broker
+// (seen before this check): both are refused at HELLO. Without the idempotent flag the id is only a name.
 
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.ts';
@@ -20,11 +21,17 @@ describe('HELLO clientId [EDGE-4.1]', () => {
   it.each([
     ['empty', ''],
     ['longer than edgeClientIdBytesMax', 'é'.repeat(limits.edgeClientIdBytesMax / 2) + 'x'],
-  ])('refuses an idempotent HELLO whose clientId is %s, and closes', async (_what, clientId) => {
+    // Before the check, this one's first PRODUCE failed the storage transaction (LMDB keys stop at
+    // 1978 bytes) and stopped every write of the broker: STORAGE_FAILED for all clients.
+    ['3000 bytes, above an LMDB key', 'x'.repeat(3000)],
+  ])('refuses an idempotent HELLO whose clientId is %s, and closes; other producers keep storing', async (_what, clientId) => {
     const { edge } = await startEdgeBroker();
     const peer = await RawPeer.hello(edge!.port, { clientId, idempotent: true });
     expect(peer.frames[0]).toMatchObject({ type: 'error', refKind: 'connection', ref: 0, code: ErrorCode.INVALID_REQUEST });
     await peer.waitClosed();
+    const healthy = await producer(edge!.port, 'device-1', true);
+    healthy.send(produceFrame(1, ['stored']));
+    expect(await healthy.waitFor((f) => f.type === 'ack' || f.type === 'error')).toMatchObject({ type: 'ack' });
   });
 
   it('takes an idempotent clientId of exactly edgeClientIdBytesMax bytes and stores its records', async () => {
