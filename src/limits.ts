@@ -16,6 +16,11 @@ export const limits = {
   edgeFrameBytesMin: 256,
   /** Frame maximum before HELLO has been accepted: HELLO is small. */
   edgeHelloBytesMax: 4096,
+  /**
+   * Longest clientId of an idempotent edge client, in UTF-8 bytes: it keys the client's durable seq
+   * row in LMDB (whose keys stop at 1978 bytes), beside a prefix and a topic id.
+   */
+  edgeClientIdBytesMax: 1024,
   /** Topic aliases one edge connection may register. */
   edgeAliasesMax: 4096,
   /** Produce frames awaiting their ack per edge connection; past it the socket is paused. */

@@ -356,6 +356,19 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
         pending?.reject(error);
         return;
       }
+      case 'out-of-range': {
+        // [EDGE-5.17] the range travels in fields: nothing is read out of a message.
+        const { corr, partition, offset, side, logStartOffset, nextOffset } = frame;
+        const error = new TributaryError('OFFSET_OUT_OF_RANGE', `offset ${offset} is ${side} partition ${partition}'s log [${logStartOffset}, ${nextOffset}]`, {
+          partition,
+          offset,
+          side,
+          logStartOffset,
+          nextOffset,
+        });
+        this.take(corr)?.reject(error);
+        return;
+      }
       case 'registered':
       case 'records':
       case 'metadata-result':

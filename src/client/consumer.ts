@@ -241,7 +241,7 @@ export class Consumer {
         const error = readError(err);
         // A dropped connection is the poll loop's to handle (it reconnects), not this partition's.
         if (conn.closed) a.fetchId = 0;
-        else if (error.codeName === 'OFFSET_OUT_OF_RANGE' && this.autoOffsetReset !== 'none') return this.reset(a, id, this.autoOffsetReset);
+        else if (error.codeName === 'OFFSET_OUT_OF_RANGE' && this.autoOffsetReset !== 'none') return this.reset(a, id, this.autoOffsetReset, error);
         else {
           a.fetchId = 0;
           a.result = error;
@@ -251,9 +251,15 @@ export class Consumer {
     );
   }
 
-  /** Moves a partition whose position left the log to its start or end; it is fetched again after. */
-  private reset(a: Assigned, id: number, to: 'earliest' | 'latest'): void {
-    this.resolveOffset(a.topic.name, a.partition, to).then(
+  /**
+   * Moves a partition whose position left the log to its start or end; it is fetched again after.
+   * A version 3 broker sent the log's range with the error [EDGE-5.17]; an older one needs METADATA.
+   */
+  private reset(a: Assigned, id: number, to: 'earliest' | 'latest', error: TributaryError): void {
+    const range = error.context as { logStartOffset?: unknown; nextOffset?: unknown } | undefined;
+    const known = to === 'earliest' ? range?.logStartOffset : range?.nextOffset;
+    const position = typeof known === 'number' ? Promise.resolve(known) : this.resolveOffset(a.topic.name, a.partition, to);
+    position.then(
       (position) => {
         if (a.fetchId !== id) return;
         a.fetchId = 0;

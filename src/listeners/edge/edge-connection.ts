@@ -9,7 +9,7 @@ import type { Broker } from '../../broker/broker.ts';
 import { asTributaryError, ErrorCode, TributaryError } from '../../errors.ts';
 import { limits } from '../../limits.ts';
 import { encodeFrame, FrameDecoder } from '../../protocol/edge/codec.ts';
-import { EDGE_GROUPS_VERSION, EDGE_PROTOCOL_VERSION, FrameType, type DecodeFailure, type ErrorRef, type FetchFrame, type Frame, type HelloFrame, type ProduceFrame } from '../../protocol/edge/frames.ts';
+import { EDGE_GROUPS_VERSION, EDGE_OUT_OF_RANGE_VERSION, EDGE_PROTOCOL_VERSION, FrameType, type DecodeFailure, type ErrorRef, type FetchFrame, type Frame, type HelloFrame, type ProduceFrame } from '../../protocol/edge/frames.ts';
 import { readUvarint, uvarintSize } from '../../protocol/edge/varint.ts';
 import { LINGER_MS, tokenMatches } from '../listen.ts';
 import { createTopic, deleteTopic, metadata, register } from './admin-requests.ts';
@@ -132,7 +132,7 @@ export class EdgeConnection {
       writer: this.writer,
       frameBytesMax: () => this.frameBytesMax,
       encodedBytesMax: () => this.encodedBytesMax,
-      sendError: (corr, err) => this.sendError('request', corr, err),
+      sendError: (frame, err) => this.sendFetchError(frame, err),
       signal: this.abort.signal,
     });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -295,6 +295,13 @@ export class EdgeConnection {
     if (frame.version < 1)
       return this.failConnection(new TributaryError('UNSUPPORTED_VERSION', `protocol version ${frame.version} is not supported; this broker speaks 1 to ${EDGE_PROTOCOL_VERSION}`));
     if (settings.token !== null && !tokenMatches(settings.token, frame.token)) return this.failConnection(new TributaryError('NOT_AUTHORIZED', 'missing or wrong token'));
+    // [EDGE-4.1] an idempotent client's id keys its durable seq: an empty one would be shared by
+    // every device without one (one device's frames taken for another's duplicates), and a long
+    // one would not fit a storage key.
+    if (frame.idempotent && (frame.clientId === '' || Buffer.byteLength(frame.clientId) > limits.edgeClientIdBytesMax))
+      return this.failConnection(
+        new TributaryError('INVALID_REQUEST', `an idempotent client needs a clientId of 1 to ${limits.edgeClientIdBytesMax} UTF-8 bytes unique to the device`),
+      );
     // [EDGE-4.1] the floor keeps WELCOME and a one-entry ACK within the limit they announce.
     const proposed = frame.frameBytesMax > 0 ? frame.frameBytesMax : settings.frameBytesMax;
     const frameBytesMax = Math.min(Math.max(proposed, limits.edgeFrameBytesMin), limits.edgeFrameBytesMax);
@@ -406,6 +413,17 @@ export class EdgeConnection {
     return { type: 'error', refKind: 'request', ref: frame.corr, code: ErrorCode.RECORD_TOO_LARGE, message: `answer of ${length} bytes exceeds the frame limit of ${this.frameBytesMax}` };
   }
 
+  /**
+   * [EDGE-5.17] from version 3 a FETCH outside the log gets OUT_OF_RANGE, which says which side it
+   * fell off and the range to continue from; older connections get ERROR OFFSET_OUT_OF_RANGE.
+   */
+  private sendFetchError(frame: FetchFrame, err: TributaryError): void {
+    const range = err.codeName === 'OFFSET_OUT_OF_RANGE' ? logRange(err) : null;
+    if (range === null || this.version < EDGE_OUT_OF_RANGE_VERSION) return this.sendError('request', frame.corr, err);
+    this.log.debug({ corr: frame.corr, offset: frame.offset, ...range }, 'fetch out of range');
+    this.send({ type: 'out-of-range', corr: frame.corr, partition: frame.partition, offset: frame.offset, side: frame.offset < range.logStartOffset ? 'below' : 'above', ...range });
+  }
+
   private sendError(refKind: ErrorRef, ref: number, err: TributaryError): void {
     this.log.debug({ refKind, ref, code: err.codeName, err: err.message }, 'request failed');
     this.send({ type: 'error', refKind, ref, code: err.code, message: err.message });
@@ -501,3 +519,8 @@ function failureError(failure: DecodeFailure): TributaryError {
   }
 }
 
+/** The log's range an OFFSET_OUT_OF_RANGE from the store carries in its context; null without one. */
+function logRange(err: TributaryError): { logStartOffset: number; nextOffset: number } | null {
+  const { logStartOffset, nextOffset } = err.context ?? {};
+  return typeof logStartOffset === 'number' && typeof nextOffset === 'number' ? { logStartOffset, nextOffset } : null;
+}

@@ -23,7 +23,8 @@ export interface FetchHost {
   /** The connection's negotiated frame limit and its encoded size (with the length prefix). */
   frameBytesMax: () => number;
   encodedBytesMax: () => number;
-  sendError: (corr: number, err: TributaryError) => void;
+  /** Answers a FETCH that failed: ERROR, or OUT_OF_RANGE where the connection's version has it [EDGE-5.17]. */
+  sendError: (frame: FetchFrame, err: TributaryError) => void;
   signal: AbortSignal;
 }
 
@@ -43,7 +44,7 @@ export class Fetches {
 
   start(frame: FetchFrame, topic: string): void {
     if (this.inflight >= limits.edgeFetchesInflightMax)
-      return this.host.sendError(frame.corr, new TributaryError('THROTTLED', `at most ${limits.edgeFetchesInflightMax} fetches in flight per connection`));
+      return this.host.sendError(frame, new TributaryError('THROTTLED', `at most ${limits.edgeFetchesInflightMax} fetches in flight per connection`));
     this.inflight++;
     const { broker, signal } = this.host;
     broker.waitForRecords(topic, frame.partition, frame.offset, frame.maxWaitMs, signal).then(
@@ -54,7 +55,7 @@ export class Fetches {
       },
       (err: unknown) => {
         this.inflight--;
-        this.host.sendError(frame.corr, asTributaryError(err));
+        this.host.sendError(frame, asTributaryError(err));
       },
     );
   }
@@ -105,7 +106,7 @@ export class Fetches {
         if (fit === 0 && r.batches.length > 0) {
           writer.unreserve(reserved);
           return this.host.sendError(
-            frame.corr,
+            frame,
             new TributaryError('RECORD_TOO_LARGE', `the batch at offset ${frame.offset} of ${topic}/${frame.partition} is ${r.batches[0].length} bytes, above this connection's frame limit of ${frameBytesMax}`),
           );
         }
@@ -116,7 +117,7 @@ export class Fetches {
       (err: unknown) => {
         this.inflight--;
         writer.unreserve(reserved);
-        this.host.sendError(frame.corr, asTributaryError(err));
+        this.host.sendError(frame, asTributaryError(err));
       },
     );
   }

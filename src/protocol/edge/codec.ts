@@ -30,6 +30,7 @@ import {
   type OffsetCommitEntry,
   type OffsetsFrame,
   type OffsetsResetFrame,
+  type OutOfRangeFrame,
   type PartitionMetadata,
   type ProduceBatch,
   type ProduceCommitFrame,
@@ -78,6 +79,7 @@ const RESET_MODE_MAX = 4;
 
 const ACKS_ALL_WIRE = 2; // [EDGE-5.5]
 const ERROR_REF_KINDS: readonly ErrorRef[] = ['connection', 'request', 'produce']; // [EDGE-5.16]
+const OUT_OF_RANGE_SIDES: readonly OutOfRangeFrame['side'][] = ['below', 'above']; // [EDGE-5.17]
 
 export interface PushResult {
   /** Frames decoded from the pushed bytes, in stream order, up to the first failure. */
@@ -288,6 +290,9 @@ function describeBody(f: Frame, s: Sink): number {
     case 'error':
       describeError(f, s);
       return FrameType.ERROR;
+    case 'out-of-range':
+      describeOutOfRange(f, s);
+      return FrameType.OUT_OF_RANGE;
     default:
       return describeGroupBody(f, s);
   }
@@ -295,7 +300,7 @@ function describeBody(f: Frame, s: Sink): number {
 
 type GroupFrame = Exclude<
   Frame,
-  { type: 'hello' | 'welcome' | 'register' | 'registered' | 'produce' | 'ack' | 'fetch' | 'records' | 'metadata' | 'metadata-result' | 'create-topic' | 'delete-topic' | 'ok' | 'ping' | 'pong' | 'error' }
+  { type: 'hello' | 'welcome' | 'register' | 'registered' | 'produce' | 'ack' | 'fetch' | 'records' | 'metadata' | 'metadata-result' | 'create-topic' | 'delete-topic' | 'ok' | 'ping' | 'pong' | 'error' | 'out-of-range' }
 >;
 
 /** Version 2 frames [EDGE-12]: describes the body and returns the type byte. */
@@ -496,6 +501,16 @@ function describeError(f: ErrorFrame, s: Sink): void {
   s.uvarint(f.ref);
   s.uvarint(f.code);
   s.str(f.message);
+}
+
+// [EDGE-5.17]
+function describeOutOfRange(f: OutOfRangeFrame, s: Sink): void {
+  s.uvarint(f.corr);
+  s.uvarint(f.partition);
+  s.uvarint(f.offset);
+  s.u8(OUT_OF_RANGE_SIDES.indexOf(f.side));
+  s.uvarint(f.logStartOffset);
+  s.uvarint(f.nextOffset);
 }
 
 // ---- Version 2: consumer groups [EDGE-12] ----
@@ -810,6 +825,7 @@ const bodyDecoders = new Map<number, (r: BodyReader) => Frame>([
   [FrameType.PING, (r) => ({ type: 'ping', corr: r.uvarint('corr') })],
   [FrameType.PONG, (r) => ({ type: 'pong', corr: r.uvarint('corr') })],
   [FrameType.ERROR, readError],
+  [FrameType.OUT_OF_RANGE, readOutOfRange],
   [FrameType.JOIN_GROUP, readJoinGroup],
   [FrameType.JOINED, readJoined],
   [
@@ -1022,6 +1038,17 @@ function readError(r: BodyReader): ErrorFrame {
     code: r.uvarint('code'),
     message: r.str('message'),
   };
+}
+
+// [EDGE-5.17]
+function readOutOfRange(r: BodyReader): OutOfRangeFrame {
+  const corr = r.uvarint('corr');
+  const partition = r.uvarint('partition');
+  const offset = r.uvarint('offset');
+  const sideByte = r.u8('side');
+  if (r.ok && sideByte >= OUT_OF_RANGE_SIDES.length) r.invalid(`side ${sideByte} is not 0 or 1`);
+  const side = OUT_OF_RANGE_SIDES[sideByte] ?? 'below';
+  return { type: 'out-of-range', corr, partition, offset, side, logStartOffset: r.uvarint('logStartOffset'), nextOffset: r.uvarint('nextOffset') };
 }
 
 function readRefKind(r: BodyReader): ErrorRef {

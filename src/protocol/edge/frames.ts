@@ -2,9 +2,11 @@
 // Byte layouts live in SPEC.md beside this file; section numbers there are cited as [EDGE-x.y].
 // This module (and all of src/protocol) imports nothing else from src/: codecs stay pure.
 
-export const EDGE_PROTOCOL_VERSION = 2;
+export const EDGE_PROTOCOL_VERSION = 3;
 /** The first version with consumer-group frames ([EDGE-12]). */
 export const EDGE_GROUPS_VERSION = 2;
+/** The first version in which a FETCH outside the log is answered by OUT_OF_RANGE ([EDGE-5.17]). */
+export const EDGE_OUT_OF_RANGE_VERSION = 3;
 
 /** Frame type bytes. Stable wire values: never renumber. */
 export const FrameType = {
@@ -40,6 +42,8 @@ export const FrameType = {
   RESET_OFFSETS: 0x1d,
   OFFSETS_RESET: 0x1e,
   DELETE_GROUP: 0x1f,
+  // Version 3 [EDGE-5.17].
+  OUT_OF_RANGE: 0x20,
   ERROR: 0x7f,
 } as const;
 
@@ -215,6 +219,22 @@ export interface ErrorFrame {
   ref: number;
   code: number;
   message: string;
+}
+
+/**
+ * [EDGE-5.17] version 3: the answer to a FETCH whose offset is outside the partition's log, in place
+ * of ERROR OFFSET_OUT_OF_RANGE, with the range a client continues from.
+ */
+export interface OutOfRangeFrame {
+  type: 'out-of-range';
+  corr: number;
+  partition: number;
+  /** The FETCH's offset. */
+  offset: number;
+  /** 'below': offset < logStartOffset (retention passed it); 'above': offset > nextOffset. */
+  side: 'below' | 'above';
+  logStartOffset: number;
+  nextOffset: number;
 }
 
 // ---- Version 2: consumer groups [EDGE-12] ----
@@ -445,6 +465,7 @@ export type Frame =
   | ResetOffsetsFrame
   | OffsetsResetFrame
   | DeleteGroupFrame
+  | OutOfRangeFrame
   | ErrorFrame;
 
 /** Why a byte stream could not be decoded. The decoder never throws on input. */

@@ -223,6 +223,15 @@ const frameArbs: Record<Frame['type'], fc.Arbitrary<Frame>> = {
     entries: fc.array(fc.record({ topic: str, partition: uv, previous: orMinus1, offset: uv }), { maxLength: 4 }),
   }),
   'delete-group': fc.record({ type: fc.constant('delete-group' as const), corr: uv, group: str }),
+  'out-of-range': fc.record({
+    type: fc.constant('out-of-range' as const),
+    corr: uv,
+    partition: uv,
+    offset: uv,
+    side: fc.constantFrom('below' as const, 'above' as const),
+    logStartOffset: uv,
+    nextOffset: uv,
+  }),
 };
 
 const anyFrame = fc.oneof(...Object.values(frameArbs));

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode, errorDescriptions, type ErrorName } from '../../../src/errors.ts';
 import { FrameDecoder, encodeFrame } from '../../../src/protocol/edge/codec.ts';
 import { FrameType, type Frame } from '../../../src/protocol/edge/frames.ts';
+import { encodeRecordBatch, type RecordInput } from '../../../src/format/record-batch.ts';
 
 const specPath = new URL('../../../src/protocol/edge/SPEC.md', import.meta.url);
 const spec = readFileSync(specPath, 'utf8');
@@ -12,7 +13,7 @@ const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 const member = 'gw-7-0d9c';
 
-/** The frames of [EDGE-11] and [EDGE-12.21], by the name in each ```hex example=NAME block. */
+/** The frames of [EDGE-11] (with [EDGE-11.8] of version 3) and [EDGE-12.21], by the name in each ```hex example=NAME block. */
 const examples: Record<string, Frame> = {
   hello: {
     type: 'hello',
@@ -95,7 +96,33 @@ const examples: Record<string, Frame> = {
     offsets: [{ alias: 0, partition: 2, offset: 8, metadata: '' }],
   },
   produced: { type: 'produced', corr: 5, batches: [{ partition: 1, baseOffset: 17 }] },
+  'out-of-range': { type: 'out-of-range', corr: 9, partition: 0, offset: 3, side: 'below', logStartOffset: 120, nextOffset: 342 },
 };
+
+/** z(x) of [EDGE-8.4]: the bytes of x as a zigzag varint. */
+function z(x: number): number {
+  let u = x >= 0 ? 2 * x : -2 * x - 1;
+  let n = 1;
+  while (u >= 128) {
+    u = Math.floor(u / 128);
+    n++;
+  }
+  return n;
+}
+
+/** S of [EDGE-8.4] for unkeyed, header-less records of these value sizes, all with one timestamp. */
+function storedBatchBytes(valueSizes: number[]): number {
+  let s = 61;
+  valueSizes.forEach((v, i) => {
+    const b = 1 + z(0) + z(i) + 1 + z(v) + v + z(0);
+    s += z(b) + b;
+  });
+  return s;
+}
+
+function record(valueBytes: number): RecordInput {
+  return { timestampMs: 1_700_000_000_000, key: null, value: new Uint8Array(valueBytes), headers: [] };
+}
 
 interface HexBlock {
   hex: string;
@@ -114,7 +141,8 @@ function hexBlocks(): Map<string, HexBlock> {
 
 /** Rows of the first markdown table at or after `start`. */
 function tableAt(start: number): string[][] {
-  const lines = spec.slice(start).split('\n');
+  // Tables inside a list item are indented.
+  const lines = spec.slice(start).split('\n').map((l) => l.trimStart());
   const first = lines.findIndex((l) => l.startsWith('|'));
   const rows: string[][] = [];
   for (const line of lines.slice(first + 2)) {
@@ -162,8 +190,34 @@ describe('SPEC.md', () => {
   it('has a layout section for every frame type, titled with its name and type byte', () => {
     for (const [name, type] of Object.entries(FrameType)) {
       const hex = `0x${type.toString(16).padStart(2, '0')}`;
-      // Version 1 frames are in [EDGE-5], the group frames of version 2 in [EDGE-12].
+      // Version 1 frames and OUT_OF_RANGE of version 3 are in [EDGE-5], the group frames of version 2 in [EDGE-12].
       expect(spec).toMatch(new RegExp(`^### \\[EDGE-(5|12)\\.\\d+\\] ${name} \\(${hex}\\)$`, 'm'));
+    }
+  });
+
+  it('[EDGE-8.4]: the formula for a stored batch is what the broker stores, and the table follows from it', () => {
+    const rows = tableAfter('| F (frameBytesMax)');
+    expect(rows.length).toBeGreaterThan(0);
+    for (const [f, v, stored] of rows) {
+      const frameBytesMax = Number(f.split(' ')[0]);
+      const value = Number(v);
+      expect(storedBatchBytes([value]), f).toBe(Number(stored));
+      expect(encodeRecordBatch([record(value)]).length, f).toBe(Number(stored));
+      // The largest: it fits F − 64, one byte more does not.
+      expect(storedBatchBytes([value]), f).toBeLessThanOrEqual(frameBytesMax - 64);
+      expect(storedBatchBytes([value + 1]), f).toBeGreaterThan(frameBytesMax - 64);
+    }
+    // n 20-byte readings: 61 + 27n + max(0, n − 64), and the counts the SPEC names.
+    for (const [frameBytesMax, n] of [
+      [256, 4],
+      [4096, 144],
+      [65536, 2338],
+    ]) {
+      const values = (k: number) => Array.from({ length: k }, () => 20);
+      expect(storedBatchBytes(values(n))).toBe(61 + 27 * n + Math.max(0, n - 64));
+      expect(encodeRecordBatch(values(n).map(record)).length).toBe(storedBatchBytes(values(n)));
+      expect(storedBatchBytes(values(n))).toBeLessThanOrEqual(frameBytesMax - 64);
+      expect(storedBatchBytes(values(n + 1))).toBeGreaterThan(frameBytesMax - 64);
     }
   });
 
