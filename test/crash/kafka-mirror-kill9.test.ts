@@ -8,7 +8,7 @@ import { Admin, Producer, type ProducerRecord } from '../../src/client/index.ts'
 import type { MirrorStatus } from '../../src/mirror/status.ts';
 import { freePort, startChildBroker, startedPorts, type ChildBroker } from '../helpers/child-broker.ts';
 import { startKafkaBroker } from '../helpers/kafka.ts';
-import { hasKcat, kcatReadAll, persistedCursors, type CentralRecord } from '../helpers/kafka-central.ts';
+import { hasKcat, readCentral, persistedCursors, type CentralRecord } from '../helpers/kafka-central.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 import { onCleanup, tempDir } from '../helpers/temp.ts';
 import { until } from '../helpers/upstream.ts';
@@ -81,7 +81,7 @@ describe('kill -9 of an edge mid-drain to a central Kafka cluster', () => {
     await first.exited;
     // Whatever the edge wrote before it died has reached the central once the proxy saw both ends close.
     await until(() => uplink.open === 0, 'the killed edge connections to close', 10_000);
-    const beforeRestart = await kcatReadAll(central.kafkaPort, REMOTE);
+    const beforeRestart = await readCentral(central.kafkaPort, REMOTE);
     expect(new Set(beforeRestart.map((r) => `${r.origin.partition}/${r.origin.offset}`)).size).toBeLessThan(RECORDS);
     const cursors = await persistedCursors(dataDir, 'central', 'telemetry', PARTITIONS);
 
@@ -91,7 +91,7 @@ describe('kill -9 of an edge mid-drain to a central Kafka cluster', () => {
       if (Date.now() > deadline) throw new Error(`backlog not drained: ${JSON.stringify(status)}\n${second.output()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    const got = await kcatReadAll(central.kafkaPort, REMOTE);
+    const got = await readCentral(central.kafkaPort, REMOTE);
 
     // Every record, with its key and value; first occurrences in offset order per log partition
     // within each remote partition (kcat prints a remote partition in its offset order).

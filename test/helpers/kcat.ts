@@ -19,11 +19,24 @@ export interface KcatRecord {
 // Tab-separated, one record a line: the values the tests generate hold no tab, newline, `,` or `=`.
 const FORMAT = '%p\t%o\t%K\t%k\t%h\t%s\n';
 
+/** kcat against the broker on 127.0.0.1:`port`; its stdout, or an error with its stderr. */
+export async function kcat(port: number, args: string[]): Promise<string> {
+  const r = await runProcess('kcat', ['-b', `127.0.0.1:${port}`, ...args], { timeoutMs: 120_000 });
+  if (r.code !== 0) throw new Error(`kcat ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
 /** Every record of `topic` (all partitions, from the beginning to the end at the time of reading). */
 export async function kcatReadAll(port: number, topic: string): Promise<KcatRecord[]> {
-  const r = await runProcess('kcat', ['-b', `127.0.0.1:${port}`, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-f', FORMAT], { timeoutMs: 120_000 });
-  if (r.code !== 0) throw new Error(`kcat exited ${r.code}: ${r.stderr}`);
-  return parseKcat(r.stdout);
+  return parseKcat(await kcat(port, ['-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-f', FORMAT]));
+}
+
+/** The `origin` header of a record read by kcat, parsed: edgeId/topic/partition/offset. */
+export function originOf(record: KcatRecord): { edgeId: string; topic: string; partition: number; offset: number } {
+  const origin = record.headers.find(([name]) => name === 'origin')?.[1];
+  if (origin === undefined) throw new Error(`no origin header at ${record.partition}/${record.offset}`);
+  const [edgeId = '', topic = '', partition = '', offset = ''] = origin.split('/');
+  return { edgeId, topic, partition: Number(partition), offset: Number(offset) };
 }
 
 export function parseKcat(text: string): KcatRecord[] {

@@ -1,17 +1,16 @@
 // A second Tributary as the central Kafka cluster, an edge mirroring topic `t` (one partition) to it
 // with a Kafka sink, and what arrived there read from the outside with kcat.
 import { randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { encodeRecordBatch, readBatchInfo, type RecordInput } from '../../../src/format/record-batch.ts';
 import { limits } from '../../../src/limits.ts';
 import { startTestBroker, type TestBroker } from '../../helpers/broker.ts';
-import { runProcess } from '../../helpers/cli.ts';
+import { kcat as kcatAt } from '../../helpers/kcat.ts';
 import { startKafkaBroker, type KafkaTestBroker } from '../../helpers/kafka.ts';
 
 export const REMOTE = 'edge.gw-1.t';
-export const hasKcat = spawnSync('kcat', ['-V']).error === undefined;
+export { hasKcat } from '../../helpers/kcat.ts';
 
 /** An unkeyed record whose one-record batch is exactly as large as the edge stores (appendBytesMax). */
 export function largestRecord(): RecordInput {
@@ -25,10 +24,8 @@ export function small(i: number): RecordInput {
   return { timestampMs: 1_700_000_000_000 + i, key: null, value: Buffer.from(`r${i}`), headers: [] };
 }
 
-export async function kcat(central: KafkaTestBroker, args: string[]): Promise<string> {
-  const r = await runProcess('kcat', ['-b', `127.0.0.1:${central.kafkaPort}`, ...args], { timeoutMs: 30_000 });
-  if (r.code !== 0) throw new Error(`kcat ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-  return r.stdout;
+export function kcat(central: KafkaTestBroker, args: string[]): Promise<string> {
+  return kcatAt(central.kafkaPort, args);
 }
 
 /** offset, origin and value of every record in the central's remote topic. */

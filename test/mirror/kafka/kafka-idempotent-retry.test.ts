@@ -15,7 +15,7 @@ import { ApiKey } from '../../../src/protocol/kafka/index.ts';
 import { startTestBroker } from '../../helpers/broker.ts';
 import { freePort } from '../../helpers/child-broker.ts';
 import { startKafkaBroker } from '../../helpers/kafka.ts';
-import { hasKcat, kcatReadAll } from '../../helpers/kafka-central.ts';
+import { hasKcat, readCentral } from '../../helpers/kafka-central.ts';
 import { startTcpProxy } from '../../helpers/tcp-proxy.ts';
 import { until } from '../../helpers/upstream.ts';
 
@@ -108,7 +108,7 @@ async function setUp(cut: boolean, ackTimeoutMs: number) {
   };
   /** What kcat reads at the central: records, and how many are copies of an origin already read. */
   const central_ = async () => {
-    const got = await kcatReadAll(central.kafkaPort, REMOTE);
+    const got = await readCentral(central.kafkaPort, REMOTE);
     return { got, duplicates: got.length - new Set(got.map((r) => `${r.origin.partition}/${r.origin.offset}`)).size };
   };
   return { dropper, proxy, mirror, round, read: central_ };
