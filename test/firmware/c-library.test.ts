@@ -1,0 +1,112 @@
+// The C99 edge client library (firmware-samples/c): its unit tests (the SPEC's hex examples against
+// the C encoder and decoders, under ASan and UBSan), the cross builds for the two 32-bit targets,
+// and the POSIX examples against a live broker, read back with the TypeScript consumer.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ConsumedRecord } from '../../src/client/index.ts';
+import { consumer, startTestBroker, type TestBroker } from '../helpers/broker.ts';
+import { lines, runProcess } from '../helpers/cli.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+const dir = path.resolve('firmware-samples/c');
+const sensor = path.join(dir, 'build/tributary-sensor');
+const fetcher = path.join(dir, 'build/tributary-fetch');
+
+function has(command: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const crossCompilers = has('arm-none-eabi-gcc') && has('riscv64-unknown-elf-gcc');
+
+function make(...targets: string[]) {
+  return runProcess('make', ['-C', dir, ...targets], { timeoutMs: 300_000 });
+}
+
+function reading(i: number): string {
+  return `reading ${String(i).padStart(12, '0')}`;
+}
+
+async function readAll(broker: TestBroker, topic: string, count: number): Promise<ConsumedRecord[]> {
+  const c = await consumer(broker);
+  await c.assign([{ topic, partition: 0, offset: 'earliest' }]);
+  const out: ConsumedRecord[] = [];
+  while (out.length < count) out.push(...(await c.poll()));
+  // one more poll: anything stored twice would show up beyond `count`
+  out.push(...(await c.poll()));
+  return out;
+}
+
+function runSensor(broker: TestBroker, args: string[]) {
+  return runProcess(sensor, ['--host', broker.url.host, '--port', String(broker.url.port), ...args], { timeoutMs: 120_000 });
+}
+
+describe('C client library', () => {
+  beforeAll(async () => {
+    const built = await make('all');
+    expect(built.code, built.stderr).toBe(0);
+  }, 300_000);
+
+  it('passes its unit tests, which check every hex example of the SPEC', async () => {
+    const r = await make('test');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\d+ checks, 0 failed/);
+  }, 300_000);
+
+  // Under CI a missing cross compiler fails the test (.ci/run installs them).
+  it.runIf(crossCompilers || process.env.CI)('cross-builds for Cortex-M4 and rv32imc at -Os', async () => {
+    const r = await make('size');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('arm-none-eabi-gcc -mcpu=cortex-m4');
+    expect(r.stdout).toContain('riscv64-unknown-elf-gcc -march=rv32imc');
+    expect(r.stdout.match(/\(TOTALS\)/g)).toHaveLength(2);
+  }, 300_000);
+
+  it('tributary-sensor stores N readings exactly once, and tributary-fetch reads them back', async () => {
+    const broker = await startTestBroker();
+    const state = path.join(tempDir(), 'sensor.state');
+    const n = 300;
+    const r = await runSensor(broker, ['--topic', 'sensors', '--count', String(n), '--state', state, '--per-frame', '7']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(lines(r.stdout)).toContain(`done acked=${n}`);
+    expect(r.stdout).toMatch(/^connected lastSeq=0 frameBytesMax=\d+ keepaliveMs=\d+ pending=\d+$/m);
+
+    const got = await readAll(broker, 'sensors', n);
+    expect(got.map((x) => x.value?.toString())).toEqual(Array.from({ length: n }, (_, i) => reading(i)));
+
+    // Started again with the same state, it has nothing left to send and stores nothing.
+    const again = await runSensor(broker, ['--topic', 'sensors', '--count', String(n), '--state', state]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(lines(again.stdout)).toContain('done acked=0');
+    expect(lines(again.stdout)).toContain(`state loaded pending=0 made=${n} nextSeq=${Math.ceil(n / 7) + 1}`);
+
+    const f = await runProcess(fetcher, ['--host', broker.url.host, '--port', String(broker.url.port), '--topic', 'sensors', '--offset', '5'], {
+      timeoutMs: 60_000,
+    });
+    expect(f.code, f.stderr).toBe(0);
+    const records = lines(f.stdout).filter((l) => l.startsWith('record '));
+    expect(records).toHaveLength(n - 5);
+    expect(records[0]).toMatch(new RegExp(`^record offset=5 timestamp=\\d+ value=${reading(5)}$`));
+    expect(lines(f.stdout).at(-1)).toBe(`end next=${n} records=${n - 5}`);
+  }, 180_000);
+
+  it('carries on from its state file: a second run with a larger count adds only the new readings', async () => {
+    const broker = await startTestBroker();
+    const state = path.join(tempDir(), 'sensor.state');
+    const first = await runSensor(broker, ['--topic', 'resume', '--count', '40', '--state', state, '--client-id', 'dev-r']);
+    expect(first.code, first.stderr).toBe(0);
+    const second = await runSensor(broker, ['--topic', 'resume', '--count', '100', '--state', state, '--client-id', 'dev-r']);
+    expect(second.code, second.stderr).toBe(0);
+    expect(lines(second.stdout)).toContain('done acked=60');
+    // the broker's lastSeq for this clientId is where the state file left off
+    expect(second.stdout).toMatch(/^connected lastSeq=\d+ /m);
+    expect(second.stdout).not.toMatch(/^connected lastSeq=0 /m);
+    const got = await readAll(broker, 'resume', 100);
+    expect(got.map((x) => x.value?.toString())).toEqual(Array.from({ length: 100 }, (_, i) => reading(i)));
+  }, 180_000);
+});
