@@ -1,17 +1,34 @@
 // The C99 edge client library (firmware-samples/c): its unit tests (the SPEC's hex examples against
 // the C encoder and decoders, under ASan and UBSan), the cross builds for the two 32-bit targets,
 // and the POSIX examples against a live broker, read back with the TypeScript consumer.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ConsumedRecord } from '../../src/client/index.ts';
 import { consumer, startTestBroker, type TestBroker } from '../helpers/broker.ts';
-import { lines, runProcess } from '../helpers/cli.ts';
-import { tempDir } from '../helpers/temp.ts';
+import { lines } from '../helpers/cli.ts';
+import { onCleanup, tempDir } from '../helpers/temp.ts';
 
 const dir = path.resolve('firmware-samples/c');
 const sensor = path.join(dir, 'build/tributary-sensor');
 const fetcher = path.join(dir, 'build/tributary-fetch');
+
+/** Runs a command with stdin closed (make may exit before a piped stdin is written: EPIPE). */
+function runProcess(command: string, args: string[], opts: { timeoutMs: number }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
 
 function has(command: string): boolean {
   try {
@@ -108,5 +125,31 @@ describe('C client library', () => {
     expect(second.stdout).not.toMatch(/^connected lastSeq=0 /m);
     const got = await readAll(broker, 'resume', 100);
     expect(got.map((x) => x.value?.toString())).toEqual(Array.from({ length: 100 }, (_, i) => reading(i)));
+  }, 180_000);
+
+  it('resends after the broker restarts mid-stream: every reading stored exactly once', async () => {
+    const broker = await startTestBroker();
+    const n = 400;
+    const child = spawn(sensor, ['--host', broker.url.host, '--port', String(broker.url.port), '--topic', 'restart', '--count', String(n), '--per-frame', '2', '--window', '4'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    onCleanup(async () => void child.kill('SIGKILL'));
+    let out = '';
+    const waiters: { re: RegExp; resolve: () => void }[] = [];
+    child.stdout.on('data', (d) => {
+      out += d;
+      for (const w of waiters.splice(0)) if (w.re.test(out)) w.resolve();
+      else waiters.push(w);
+    });
+    const waitFor = (re: RegExp) => new Promise<void>((resolve) => (re.test(out) ? resolve() : waiters.push({ re, resolve })));
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+
+    await waitFor(/^acked seq=\d+ /m);
+    await broker.stop();
+    await waitFor(/^link down rc=/m);
+    await broker.start();
+    expect(await exited).toBe(0);
+    expect(out).toMatch(new RegExp(`^done acked=${n}$`, 'm'));
+    expect(out.match(/^connected /gm)?.length).toBeGreaterThanOrEqual(2);
+    const got = await readAll(broker, 'restart', n);
+    expect(got.map((x) => x.value?.toString())).toEqual(Array.from({ length: n }, (_, i) => reading(i)));
   }, 180_000);
 });

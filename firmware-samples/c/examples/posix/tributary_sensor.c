@@ -14,7 +14,7 @@
  *   acked seq=<n> partition=<n> offset=<n> readings=<n> duplicate=<0|1> total=<n>
  *   confirmed lastSeq=<n> readings=<n> total=<n>      (stored before a reconnect, per WELCOME)
  *   error code=<NAME> ref=<n> message=<text>
- *   link down rc=<n>
+ *   link down rc=<n> reason=<io|timeout|malformed|too-large|server-error|unsupported|other>
  *   done acked=<n>
  * Exit status: 0 when all N readings are acknowledged, 2 on bad arguments, 1 on a fatal error. */
 #define _POSIX_C_SOURCE 200809L
@@ -41,6 +41,18 @@ static void on_ack(void *ctx, const te_ack_entry *e, uint16_t readings) {
            (unsigned long long)e->seq, (unsigned long long)e->partition, (unsigned long long)e->base_offset,
            (unsigned)readings, (e->flags & TE_ACK_DUPLICATE) ? 1 : 0, (unsigned long long)r->acked_total);
     fflush(stdout);
+}
+
+static const char *reason(int rc) {
+    switch (rc) {
+    case TE_ERR_IO: return "io";
+    case TE_ERR_TIMEOUT: return "timeout";
+    case TE_ERR_MALFORMED: return "malformed";
+    case TE_ERR_TOO_LARGE: return "too-large";
+    case TE_ERR_SERVER: return "server-error";
+    case TE_ERR_UNSUPPORTED: return "unsupported";
+    default: return "other";
+    }
 }
 
 static void sleep_ms(unsigned ms) {
@@ -152,7 +164,7 @@ int main(int argc, char **argv) {
             }
             if (rc != TE_OK) {
                 if (rc == TE_ERR_SERVER) print_error(&client);
-                printf("link down rc=%d\n", rc);
+                printf("link down rc=%d reason=%s\n", rc, reason(rc));
                 fflush(stdout);
                 te_client_close(&client);
                 sleep_ms(backoff);
@@ -164,7 +176,7 @@ int main(int argc, char **argv) {
         if (rc == TE_ERR_SERVER) {
             print_error(&client);
             if (!client.connected) {
-                printf("link down rc=%d\n", rc);
+                printf("link down rc=%d reason=%s\n", rc, reason(rc));
                 fflush(stdout);
                 te_client_close(&client);
             } else if (client.error.code == TE_CODE_UNKNOWN_ALIAS || client.error.code == TE_CODE_UNKNOWN_TOPIC ||
@@ -174,7 +186,7 @@ int main(int argc, char **argv) {
                 sleep_ms(100); /* THROTTLED, STORAGE_FULL...: the readings go again under a new seq */
             }
         } else if (rc != TE_OK) {
-            printf("link down rc=%d\n", rc);
+            printf("link down rc=%d reason=%s\n", rc, reason(rc));
             fflush(stdout);
             te_client_close(&client);
         }
