@@ -168,7 +168,7 @@ int main(int argc, char **argv) {
                 fflush(stdout);
                 te_client_close(&client);
                 sleep_ms(backoff);
-                if (backoff < 2000) backoff *= 2;
+                backoff = backoff >= 1000 ? 2000 : backoff * 2;
                 continue;
             }
         }
