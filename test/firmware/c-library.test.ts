@@ -5,7 +5,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ConsumedRecord } from '../../src/client/index.ts';
-import { consumer, startTestBroker, type TestBroker } from '../helpers/broker.ts';
+import { consumer, createTopic, producer, startTestBroker, type TestBroker } from '../helpers/broker.ts';
 import { lines } from '../helpers/cli.ts';
 import { onCleanup, tempDir } from '../helpers/temp.ts';
 
@@ -108,7 +108,7 @@ describe('C client library', () => {
     expect(f.code, f.stderr).toBe(0);
     const records = lines(f.stdout).filter((l) => l.startsWith('record '));
     expect(records).toHaveLength(n - 5);
-    expect(records[0]).toMatch(new RegExp(`^record offset=5 timestamp=\\d+ value=${reading(5)}$`));
+    expect(records[0]).toMatch(new RegExp(`^record offset=5 timestamp=\\d+ key=\\(null\\) headers=0 value=${reading(5)}$`));
     expect(lines(f.stdout).at(-1)).toBe(`end next=${n} records=${n - 5}`);
   }, 180_000);
 
@@ -152,4 +152,26 @@ describe('C client library', () => {
     const got = await readAll(broker, 'restart', n);
     expect(got.map((x) => x.value?.toString())).toEqual(Array.from({ length: n }, (_, i) => reading(i)));
   }, 180_000);
+
+  it('tributary-fetch reads batches written by the TypeScript producer: keys, headers, nulls, an offset inside a batch', async () => {
+    const broker = await startTestBroker();
+    await createTopic(broker, 'mixed', 1);
+    const p = await producer(broker);
+    await p.sendBatch([
+      { topic: 'mixed', partition: 0, key: 'k0', value: 'v0', timestampMs: 1_700_000_000_000 },
+      { topic: 'mixed', partition: 0, key: null, value: null, headers: { unit: 'C', none: null } },
+      { topic: 'mixed', partition: 0, key: '', value: Buffer.from([0x00, 0x5c, 0xff]) },
+    ]);
+    await p.send({ topic: 'mixed', partition: 0, value: 'last' });
+    const f = await runProcess(fetcher, ['--host', broker.url.host, '--port', String(broker.url.port), '--topic', 'mixed', '--offset', '1'], {
+      timeoutMs: 60_000,
+    });
+    expect(f.code, f.stderr).toBe(0);
+    expect(lines(f.stdout).map((l) => l.replace(/timestamp=\d+ /, ''))).toEqual([
+      'record offset=1 key=(null) headers=2 value=(null)',
+      'record offset=2 key= headers=0 value=\\x00\\x5c\\xff',
+      'record offset=3 key=(null) headers=0 value=last',
+      'end next=4 records=3',
+    ]);
+  }, 60_000);
 });

@@ -3,7 +3,8 @@
  *   tributary-fetch --host H --port P --topic T [--partition N] [--offset O] [--count N]
  *                   [--max-wait-ms MS]
  *
- * Prints "record offset=<n> timestamp=<ms> value=<text>" per record (non-printable bytes as \xNN),
+ * Prints "record offset=<n> timestamp=<ms> key=<text> headers=<n> value=<text>" per record
+ * (bytes outside printable ASCII and the backslash as \xNN, a null key or value as "(null)"),
  * then "end next=<offset> records=<n>". Stops after --count records, or at the first FETCH that
  * returns nothing within --max-wait-ms (default 500). Every batch's CRC-32C is checked; records
  * below the requested offset are skipped. Exit status 0, 1 on an error, 2 on bad arguments. */
@@ -29,8 +30,13 @@ static int number(const char *s, unsigned long long *out) {
     return 0;
 }
 
+/* Printable ASCII as is, other bytes as \xNN, a null as (null). */
 static void print_value(const uint8_t *p, size_t n) {
     size_t i;
+    if (p == NULL) {
+        fputs("(null)", stdout);
+        return;
+    }
     for (i = 0; i < n; i++) {
         if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\') putchar(p[i]);
         else printf("\\x%02x", p[i]);
@@ -81,8 +87,10 @@ int main(int argc, char **argv) {
         if (rc != TE_OK) break;
         te_batch_iter_init(&it, recs.batches, recs.batches_len, offset);
         while (got < count && (n = te_batch_next(&it, &rec)) == 1) {
-            printf("record offset=%llu timestamp=%lld value=", (unsigned long long)rec.offset, (long long)rec.timestamp_ms);
-            if (rec.value != NULL) print_value(rec.value, rec.value_len);
+            printf("record offset=%llu timestamp=%lld key=", (unsigned long long)rec.offset, (long long)rec.timestamp_ms);
+            print_value(rec.key, rec.key_len);
+            printf(" headers=%llu value=", (unsigned long long)rec.header_count);
+            print_value(rec.value, rec.value_len);
             putchar('\n');
             offset = rec.offset + 1u;
             got++;
