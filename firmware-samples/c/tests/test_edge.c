@@ -576,6 +576,103 @@ static void test_keepalive(void) {
     }
 }
 
+
+/* ---- a bounded, seeded mutation loop over every decoder (ASan/UBSan catch any stray read) ---- */
+static uint32_t lcg = 12345u;
+static uint32_t rnd(uint32_t n) {
+    lcg = lcg * 1664525u + 1013904223u;
+    return (lcg >> 8) % n;
+}
+
+static int ignore_ack(void *ctx, const te_ack_entry *e) {
+    (void)ctx;
+    (void)e;
+    return TE_OK;
+}
+static int ignore_meta(void *ctx, const te_meta_partition *m) {
+    (void)ctx;
+    (void)m;
+    return TE_OK;
+}
+
+static int decode_any(const uint8_t *p, size_t n) {
+    uint8_t type;
+    const uint8_t *body;
+    size_t len, frame_len;
+    te_welcome wel;
+    te_registered reg;
+    te_records recs;
+    te_error err;
+    uint64_t corr;
+    te_batch_iter it;
+    te_record_in rec;
+    int guard = 0;
+    if (te_frame_split(p, n, 4096, &type, &body, &len, &frame_len) != TE_OK) return 0;
+    (void)te_dec_welcome(body, len, &wel);
+    (void)te_dec_registered(body, len, &reg);
+    (void)te_dec_ack(body, len, ignore_ack, NULL);
+    (void)te_dec_error(body, len, &err);
+    (void)te_dec_corr(body, len, &corr);
+    (void)te_dec_metadata(body, len, &corr, ignore_meta, NULL);
+    if (te_dec_records(body, len, &recs) == TE_OK) {
+        te_batch_iter_init(&it, recs.batches, recs.batches_len, 0);
+        while (te_batch_next(&it, &rec) == 1 && guard < 100000) guard++;
+    }
+    return guard;
+}
+
+static void test_mutations(void) {
+    static uint8_t buf[600], batch[256];
+    size_t i, k, blen = make_batch(batch);
+    long iterations = 0;
+    for (i = 0; i < sizeof spec_examples / sizeof spec_examples[0] + 1; i++) {
+        const uint8_t *seed;
+        size_t seed_len;
+        int round;
+        if (i < sizeof spec_examples / sizeof spec_examples[0]) {
+            seed = spec_examples[i].bytes;
+            seed_len = spec_examples[i].len;
+        } else { /* a RECORDS frame around the test batch */
+            static uint8_t recs[300];
+            recs[0] = 0x81;
+            recs[1] = 0x00; /* length patched below */
+            recs[2] = TE_RECORDS;
+            recs[3] = 1;
+            recs[4] = 0;
+            recs[5] = 0;
+            recs[6] = 13;
+            recs[7] = (uint8_t)(0x80u | (blen & 0x7fu));
+            recs[8] = (uint8_t)(blen >> 7);
+            memcpy(recs + 9, batch, blen);
+            recs[0] = (uint8_t)(0x80u | ((blen + 7u) & 0x7fu));
+            recs[1] = (uint8_t)((blen + 7u) >> 7);
+            seed = recs;
+            seed_len = blen + 9u;
+            CHECK(decode_any(seed, seed_len) == 3); /* the seed itself is valid */
+        }
+        for (round = 0; round < 3000; round++) {
+            size_t n = seed_len, flips = 1 + rnd(4);
+            memcpy(buf, seed, seed_len);
+            for (k = 0; k < flips; k++) {
+                switch (rnd(4)) {
+                case 0: buf[rnd((uint32_t)n)] ^= (uint8_t)(1u << rnd(8)); break;
+                case 1: buf[rnd((uint32_t)n)] = (uint8_t)rnd(256); break;
+                case 2: if (n > 1) n = 1 + rnd((uint32_t)n - 1u); break; /* truncate */
+                default: buf[rnd((uint32_t)n)] = (uint8_t)(rnd(2) ? 0xff : 0x00); break;
+                }
+            }
+            /* decode from a copy of exactly n bytes at the end of its own buffer, so ASan sees any overread */
+            {
+                static uint8_t exact[600];
+                memcpy(exact + sizeof exact - n, buf, n);
+                (void)decode_any(exact + sizeof exact - n, n);
+            }
+            iterations++;
+        }
+    }
+    CHECK(iterations > 0);
+}
+
 int main(void) {
     test_varints();
     test_crc_utf8();
@@ -584,6 +681,7 @@ int main(void) {
     test_batches();
     test_ring();
     test_keepalive();
+    test_mutations();
     printf("%d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }
