@@ -63,6 +63,22 @@ function runSensor(broker: TestBroker, args: string[]) {
   return runProcess(sensor, ['--host', broker.url.host, '--port', String(broker.url.port), ...args], { timeoutMs: 120_000 });
 }
 
+/** The sensor as a child whose progress lines a test waits on; killed after the test. */
+function startSensor(broker: TestBroker, args: string[]) {
+  const child = spawn(sensor, ['--host', broker.url.host, '--port', String(broker.url.port), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  onCleanup(async () => void child.kill('SIGKILL'));
+  let out = '';
+  const waiters: { re: RegExp; resolve: () => void }[] = [];
+  child.stdout.on('data', (d) => {
+    out += d;
+    for (const w of waiters.splice(0)) if (w.re.test(out)) w.resolve();
+    else waiters.push(w);
+  });
+  const waitFor = (re: RegExp) => new Promise<void>((resolve) => (re.test(out) ? resolve() : waiters.push({ re, resolve })));
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  return { child, waitFor, exited, output: () => out };
+}
+
 describe('C client library', () => {
   beforeAll(async () => {
     const built = await make('all');
@@ -130,23 +146,14 @@ describe('C client library', () => {
   it('resends after the broker restarts mid-stream: every reading stored exactly once', async () => {
     const broker = await startTestBroker();
     const n = 400;
-    const child = spawn(sensor, ['--host', broker.url.host, '--port', String(broker.url.port), '--topic', 'restart', '--count', String(n), '--per-frame', '2', '--window', '4'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    onCleanup(async () => void child.kill('SIGKILL'));
-    let out = '';
-    const waiters: { re: RegExp; resolve: () => void }[] = [];
-    child.stdout.on('data', (d) => {
-      out += d;
-      for (const w of waiters.splice(0)) if (w.re.test(out)) w.resolve();
-      else waiters.push(w);
-    });
-    const waitFor = (re: RegExp) => new Promise<void>((resolve) => (re.test(out) ? resolve() : waiters.push({ re, resolve })));
-    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    const { waitFor, exited, output } = startSensor(broker, ['--topic', 'restart', '--count', String(n), '--per-frame', '2', '--window', '4']);
 
     await waitFor(/^acked seq=\d+ /m);
     await broker.stop();
     await waitFor(/^link down rc=/m);
     await broker.start();
     expect(await exited).toBe(0);
+    const out = output();
     expect(out).toMatch(new RegExp(`^done acked=${n}$`, 'm'));
     expect(out.match(/^connected /gm)?.length).toBeGreaterThanOrEqual(2);
     const got = await readAll(broker, 'restart', n);
@@ -174,4 +181,21 @@ describe('C client library', () => {
       'end next=4 records=3',
     ]);
   }, 60_000);
+
+  it('a sensor killed (SIGKILL) mid-stream and started again with its state file stores every reading exactly once', async () => {
+    const broker = await startTestBroker();
+    const state = path.join(tempDir(), 'sensor.state');
+    const n = 1500;
+    const args = ['--topic', 'reboot', '--count', String(n), '--state', state, '--client-id', 'dev-k', '--per-frame', '3', '--window', '8'];
+    const first = startSensor(broker, args);
+    await first.waitFor(/^acked seq=\d+ .* total=(\d{3,})$/m);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const second = await runSensor(broker, args);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toMatch(/^state loaded pending=\d+ made=\d+ nextSeq=\d+$/m);
+    expect(second.stdout).toMatch(/^done acked=\d+$/m);
+    const got = await readAll(broker, 'reboot', n);
+    expect(got.map((x) => x.value?.toString())).toEqual(Array.from({ length: n }, (_, i) => reading(i)));
+  }, 180_000);
 });
