@@ -673,6 +673,55 @@ static void test_mutations(void) {
     CHECK(iterations > 0);
 }
 
+/* Mutated server streams into a connected client and its ring: whatever arrives, the client
+ * either handles it or reports an error; it never reads or writes outside its buffers. */
+static void test_stream_mutations(void) {
+    static fake f;
+    static te_slot slots[8];
+    static uint8_t rx[300], tx[300];
+    static const uint8_t stream[] = {
+        0x06, TE_ACK, 0x01, 0x01, 0x00, 0x2a, 0x00,                   /* ACK seq 1 */
+        0x05, TE_ERROR, 0x02, 0x02, 0x11, 0x00,                      /* produce ERROR seq 2 */
+        0x02, TE_PONG, 0x05,                                          /* PONG */
+        0x0b, 0x06, 0x02, 0x02, 0x03, 0xe8, 0x07, 0x00, 0x03, 0x00, 0x00, 0x01, /* cumulative ACK */
+        0x04, TE_OK_FRAME, 0x07, 0x00, 0x00};                        /* OK with trailing bytes */
+    te_port port = {&f, f_connect, f_send, f_recv, f_close, f_millis, NULL, NULL};
+    te_client c;
+    te_ring r;
+    te_hello_opts hello;
+    int round, i, negatives = 0;
+    memset(&hello, 0, sizeof hello);
+    hello.client_id = "fuzz";
+    hello.client_id_len = 4;
+    hello.flags = TE_HELLO_IDEMPOTENT;
+    hello.timeout_ms = 100;
+    for (round = 0; round < 2000; round++) {
+        size_t k, flips = 1 + rnd(6);
+        memset(&f, 0, sizeof f);
+        te_client_init(&c, &port, rx, sizeof rx, tx, sizeof tx);
+        te_ring_init(&r, slots, 8, NULL, NULL, 0);
+        te_ring_target(&r, 0, -1, 1, 2, 4);
+        for (i = 0; i < 6; i++) te_ring_push(&r, (const uint8_t *)"0123456789", 10, 0);
+        welcome(&f, 0);
+        if (te_client_connect(&c, &hello) != TE_OK || te_ring_connected(&r, &c) != TE_OK) {
+            failures++;
+            return;
+        }
+        f.in_len = f.in_pos = 0;
+        script(&f, stream, sizeof stream);
+        for (k = 0; k < flips; k++) f.in[rnd((uint32_t)f.in_len)] = (uint8_t)rnd(256);
+        for (i = 0; i < 20 && c.connected; i++) {
+            int rc = te_ring_service(&r, &c, 10);
+            if (rc != TE_OK && rc != TE_ERR_SERVER) {
+                negatives++;
+                break;
+            }
+        }
+        CHECK(te_ring_count(&r) <= 6 && r.in_flight <= 4);
+    }
+    CHECK(negatives > 0); /* some mutants were refused as malformed */
+}
+
 int main(void) {
     test_varints();
     test_crc_utf8();
@@ -682,6 +731,7 @@ int main(void) {
     test_ring();
     test_keepalive();
     test_mutations();
+    test_stream_mutations();
     printf("%d checks, %d failed\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }
