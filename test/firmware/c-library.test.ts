@@ -12,6 +12,7 @@ import { onCleanup, tempDir } from '../helpers/temp.ts';
 const dir = path.resolve('firmware-samples/c');
 const sensor = path.join(dir, 'build/tributary-sensor');
 const fetcher = path.join(dir, 'build/tributary-fetch');
+const grouper = path.join(dir, 'build/tributary-group');
 
 /** Runs a command with stdin closed (make may exit before a piped stdin is written: EPIPE). */
 function runProcess(command: string, args: string[], opts: { timeoutMs: number }): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -198,4 +199,20 @@ describe('C client library', () => {
     const got = await readAll(broker, 'reboot', n);
     expect(got.map((x) => x.value?.toString())).toEqual(Array.from({ length: n }, (_, i) => reading(i)));
   }, 180_000);
+
+  it('tributary-group joins a group (version 2), commits, reads the offsets back and leaves', async () => {
+    const broker = await startTestBroker();
+    await createTopic(broker, 'grouped', 3);
+    const r = await runProcess(
+      grouper,
+      ['--host', broker.url.host, '--port', String(broker.url.port), '--group', 'dash', '--topic', 'grouped', '--commit', '0'],
+      { timeoutMs: 60_000 },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const out = lines(r.stdout);
+    expect(out[0]).toMatch(/^joined generation=1 member=\S+ heartbeatMs=\d+$/);
+    expect(out.filter((l) => l.startsWith('assigned '))).toEqual([0, 1, 2].map((p) => `assigned topic=grouped partition=${p}`));
+    expect(out.filter((l) => l.startsWith('committed '))).toEqual([0, 1, 2].map((p) => `committed partition=${p} offset=0`));
+    expect(out.at(-1)).toBe('left');
+  }, 60_000);
 });

@@ -1,4 +1,4 @@
-/* Tributary edge protocol (src/protocol/edge/SPEC.md, version 1 frames) for small devices, in C99.
+/* Tributary edge protocol (src/protocol/edge/SPEC.md, versions 1 and 2) for small devices, in C99.
  *
  * - No heap: every buffer is the caller's. Decoded strings and byte strings point into the receive
  *   buffer and stay valid until the next call that reads from the connection.
@@ -272,12 +272,14 @@ typedef struct te_hello_opts {
     uint8_t flags;         /* TE_HELLO_IDEMPOTENT for producers that retransmit */
     uint32_t keepalive_ms; /* 0 = the broker's default */
     uint32_t timeout_ms;   /* connect and WELCOME */
+    uint8_t version;       /* highest version to speak: 0 or 1 = 1; 2 = consumer groups too */
 } te_hello_opts;
 
 /* rx and tx each need at least TE_FRAME_FLOOR + TE_FRAME_PREFIX_MAX bytes; the client proposes
  * frameBytesMax = min(rx_cap, tx_cap) - TE_FRAME_PREFIX_MAX. */
 int te_client_init(te_client *c, const te_port *port, uint8_t *rx, size_t rx_cap, uint8_t *tx, size_t tx_cap);
-/* Connects and handshakes (HELLO version 1 -> WELCOME). On TE_ERR_SERVER see c->error. */
+/* Connects and handshakes (HELLO -> WELCOME; c->version is the version agreed, 1 or 2). On
+ * TE_ERR_SERVER see c->error. */
 int te_client_connect(te_client *c, const te_hello_opts *opts);
 void te_client_close(te_client *c);
 /* REGISTER; *partitions (may be NULL) gets the topic's partition count. */
@@ -300,6 +302,66 @@ int te_client_send(te_client *c, size_t len);
  * other negatives when the connection is unusable (the caller closes and reconnects). A
  * connection-level ERROR is returned as TE_ERR_SERVER with c->error set. */
 int te_client_read(te_client *c, uint32_t timeout_ms, uint8_t *type, const uint8_t **body, size_t *len);
+
+/* Generic request, for frames without a wrapper above (the group frames below, CREATE_TOPIC...):
+ * te_client_writer gives a writer over c->tx and the corr to put in the request; encode the frame,
+ * then te_client_request sends it and waits for the answer of `answer_type` with that corr (ERROR
+ * with that corr = TE_ERR_SERVER). body and len point into rx until the next client call. */
+int te_client_writer(te_client *c, te_w *w, uint64_t *corr);
+int te_client_request(te_client *c, const te_w *w, uint64_t corr, uint8_t answer_type, uint32_t timeout_ms,
+                      const uint8_t **body, size_t *len);
+
+/* ---- consumer groups ([EDGE-12], protocol version 2: set te_hello_opts.version = 2) ---- */
+enum {
+    TE_JOIN_GROUP = 0x10, TE_JOINED = 0x11, TE_HEARTBEAT = 0x12, TE_LEAVE_GROUP = 0x13, TE_COMMIT_OFFSETS = 0x14,
+    TE_FETCH_OFFSETS = 0x15, TE_OFFSETS = 0x16, TE_PRODUCE_COMMIT = 0x17, TE_PRODUCED = 0x18
+};
+/* A string argument: pointer and length (UTF-8). */
+typedef struct te_str {
+    const char *p;
+    size_t len;
+} te_str;
+int te_enc_join_group(te_w *w, uint64_t corr, te_str group, te_str member_id, te_str instance_id,
+                      uint64_t session_timeout_ms, uint64_t rebalance_timeout_ms, uint8_t strategy, te_str pattern,
+                      const te_str *topics, size_t topic_count);
+int te_enc_heartbeat(te_w *w, uint64_t corr, te_str group, te_str member_id, uint64_t generation);
+int te_enc_leave_group(te_w *w, uint64_t corr, te_str group, te_str member_id);
+typedef struct te_offset_out {
+    uint64_t alias, partition, offset; /* offset: the next one to process */
+    te_str metadata;
+} te_offset_out;
+/* generation -1 with member_id "" commits from outside the group ([EDGE-12.3]). */
+int te_enc_commit_offsets(te_w *w, uint64_t corr, te_str group, te_str member_id, int64_t generation,
+                          const te_offset_out *offsets, size_t count);
+int te_enc_fetch_offsets(te_w *w, uint64_t corr, te_str group, const uint64_t *aliases, const uint64_t *partitions,
+                         size_t count);
+/* PRODUCE_COMMIT: te_enc_produce_commit_begin, then per batch te_enc_pc_batch and its records
+ * (te_enc_record), then te_enc_pc_offsets (which ends the frame). Not idempotent: never resend
+ * one whose answer was lost ([EDGE-12.3]). */
+#define TE_PRODUCE_COMMIT_FLUSH 0x01
+int te_enc_produce_commit_begin(te_w *w, uint64_t corr, uint8_t flags, te_str group, te_str member_id,
+                                int64_t generation, uint64_t batch_count);
+int te_enc_pc_batch(te_w *w, uint64_t alias, int64_t partition, uint64_t base_timestamp_ms, uint64_t count);
+int te_enc_pc_offsets(te_w *w, const te_offset_out *offsets, size_t count);
+
+typedef struct te_joined {
+    uint64_t corr, generation, session_timeout_ms, heartbeat_ms;
+    te_str member_id;
+    const uint8_t *assignment; /* validated topic-partition list, read with te_assignment_each */
+    size_t assignment_len;
+} te_joined;
+int te_dec_joined(const uint8_t *body, size_t len, te_joined *out);
+/* Calls fn per assigned (topic, partition). */
+int te_assignment_each(const te_joined *j, int (*fn)(void *ctx, te_str topic, uint64_t partition), void *ctx);
+typedef struct te_offset_in {
+    uint64_t alias, partition;
+    int64_t offset; /* -1 = nothing committed */
+    te_str metadata;
+} te_offset_in;
+int te_dec_offsets(const uint8_t *body, size_t len, uint64_t *corr, int (*fn)(void *ctx, const te_offset_in *o),
+                   void *ctx);
+int te_dec_produced(const uint8_t *body, size_t len, uint64_t *corr,
+                    int (*fn)(void *ctx, uint64_t partition, uint64_t base_offset), void *ctx);
 
 /* ---- the ring: readings kept until acknowledged ---- */
 #ifndef TE_READING_MAX

@@ -100,7 +100,7 @@ int te_client_connect(te_client *c, const te_hello_opts *o) {
     if (c->port->connect(c->port->ctx, o->timeout_ms) != 0) return TE_ERR_IO;
     c->rx_len = 0;
     te_w_init(&w, c->tx, c->tx_cap);
-    rc = te_enc_hello(&w, 1, o->flags, o->keepalive_ms, proposal, o->client_id, o->client_id_len, o->token,
+    rc = te_enc_hello(&w, o->version >= 2 ? 2 : 1, o->flags, o->keepalive_ms, proposal, o->client_id, o->client_id_len, o->token,
                       o->token_len);
     if (rc != TE_OK) goto fail;
     if ((rc = te_client_send(c, w.len)) != TE_OK) return rc;
@@ -113,7 +113,7 @@ int te_client_connect(te_client *c, const te_hello_opts *o) {
         rc = TE_ERR_MALFORMED;
         goto fail;
     }
-    if (wel.version != 1) {
+    if (wel.version < 1 || wel.version > (o->version >= 2 ? 2 : 1)) {
         rc = TE_ERR_UNSUPPORTED;
         goto fail;
     }
@@ -239,4 +239,16 @@ int te_client_tick(te_client *c) {
     /* Half the interval: the broker closes after 1.5 x keepalive of silence, and a tick may come late. */
     if ((uint64_t)(uint32_t)(t - c->last_send_ms) >= c->keepalive_ms / 2u) return send_ping(c, &corr);
     return TE_OK;
+}
+
+int te_client_writer(te_client *c, te_w *w, uint64_t *corr) {
+    return begin_request(c, w, corr);
+}
+
+int te_client_request(te_client *c, const te_w *w, uint64_t corr, uint8_t answer_type, uint32_t timeout_ms,
+                      const uint8_t **body, size_t *len) {
+    int rc;
+    if (w->err || w->buf != c->tx) return TE_ERR_ARG;
+    if ((rc = te_client_send(c, w->len)) != TE_OK) return rc;
+    return await(c, corr, answer_type, timeout_ms, body, len);
 }

@@ -93,7 +93,8 @@ void te_w_init(te_w *w, uint8_t *buf, size_t cap) {
 }
 
 static int room(te_w *w, size_t n) {
-    if (w->err || w->cap - w->len < n) {
+    if (w->err) return 0; /* keep the first error */
+    if (w->cap - w->len < n) {
         w->err = 1;
         return 0;
     }

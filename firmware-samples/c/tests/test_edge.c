@@ -614,6 +614,12 @@ static int decode_any(const uint8_t *p, size_t n) {
     (void)te_dec_error(body, len, &err);
     (void)te_dec_corr(body, len, &corr);
     (void)te_dec_metadata(body, len, &corr, ignore_meta, NULL);
+    (void)te_dec_offsets(body, len, &corr, NULL, NULL);
+    (void)te_dec_produced(body, len, &corr, NULL, NULL);
+    {
+        te_joined j;
+        if (te_dec_joined(body, len, &j) == TE_OK) (void)te_assignment_each(&j, NULL, NULL);
+    }
     if (te_dec_records(body, len, &recs) == TE_OK) {
         te_batch_iter_init(&it, recs.batches, recs.batches_len, 0);
         while (te_batch_next(&it, &rec) == 1 && guard < 100000) guard++;
@@ -722,6 +728,79 @@ static void test_stream_mutations(void) {
     CHECK(negatives > 0); /* some mutants were refused as malformed */
 }
 
+#define S(lit) ((te_str){lit, sizeof lit - 1})
+
+static int collect_assignment(void *ctx, te_str topic, uint64_t partition) {
+    char *out = (char *)ctx;
+    size_t n = strlen(out);
+    snprintf(out + n, 64 - n, "%.*s:%u ", (int)topic.len, topic.p, (unsigned)partition);
+    return TE_OK;
+}
+
+static int collect_produced(void *ctx, uint64_t partition, uint64_t base) {
+    uint64_t *out = (uint64_t *)ctx;
+    out[0] = partition;
+    out[1] = base;
+    return TE_OK;
+}
+
+static void test_groups(void) {
+    uint8_t buf[256];
+    te_w w;
+    te_str topic = S("telemetry");
+    te_offset_out off = {0, 0, 43, {"", 0}};
+    te_offset_out off8 = {0, 2, 8, {"", 0}};
+    te_record_out hot;
+    uint8_t type;
+    const uint8_t *body;
+    size_t len, cut;
+    te_joined j;
+    char assigned[64] = "";
+    uint64_t corr = 0, produced[2] = {9, 9};
+
+    te_w_init(&w, buf, sizeof buf);
+    CHECK(te_enc_join_group(&w, 2, S("dash"), S(""), S(""), 10000, 0, 0, S(""), &topic, 1) == TE_OK);
+    CHECK(same(&w, "join-group"));
+    te_w_init(&w, buf, sizeof buf);
+    CHECK(te_enc_heartbeat(&w, 3, S("dash"), S("gw-7-0d9c"), 1) == TE_OK);
+    CHECK(same(&w, "heartbeat"));
+    te_w_init(&w, buf, sizeof buf);
+    CHECK(te_enc_commit_offsets(&w, 4, S("dash"), S("gw-7-0d9c"), 1, &off, 1) == TE_OK);
+    CHECK(same(&w, "commit-offsets"));
+    memset(&hot, 0, sizeof hot);
+    hot.value = (const uint8_t *)"hot";
+    hot.value_len = 3;
+    te_w_init(&w, buf, sizeof buf);
+    CHECK(te_enc_produce_commit_begin(&w, 5, 0, S("dash"), S("gw-7-0d9c"), 1, 1) == TE_OK);
+    CHECK(te_enc_pc_batch(&w, 1, -1, 0, 1) == TE_OK);
+    CHECK(te_enc_record(&w, &hot) == TE_OK);
+    CHECK(te_enc_pc_offsets(&w, &off8, 1) == TE_OK);
+    CHECK(same(&w, "produce-commit"));
+    /* invalid UTF-8 in a name is refused by the encoder */
+    te_w_init(&w, buf, sizeof buf);
+    CHECK(te_enc_heartbeat(&w, 3, (te_str){"\xff", 1}, S("m"), 1) == TE_ERR_ARG);
+
+    body_of("joined", &type, &body, &len);
+    CHECK(type == TE_JOINED && te_dec_joined(body, len, &j) == TE_OK);
+    CHECK(j.corr == 2 && j.generation == 1 && j.member_id.len == 9 && memcmp(j.member_id.p, "gw-7-0d9c", 9) == 0 &&
+          j.session_timeout_ms == 10000 && j.heartbeat_ms == 3333);
+    CHECK(te_assignment_each(&j, collect_assignment, assigned) == TE_OK && strcmp(assigned, "telemetry:0 telemetry:2 ") == 0);
+    for (cut = 0; cut < len; cut++) CHECK(te_dec_joined(body, cut, &j) == TE_ERR_MALFORMED);
+
+    body_of("produced", &type, &body, &len);
+    CHECK(type == TE_PRODUCED && te_dec_produced(body, len, &corr, collect_produced, produced) == TE_OK);
+    CHECK(corr == 5 && produced[0] == 1 && produced[1] == 17);
+    for (cut = 0; cut < len; cut++) CHECK(te_dec_produced(body, cut, &corr, NULL, NULL) == TE_ERR_MALFORMED);
+    {
+        /* OFFSETS: corr 6, alias 0 partition 2 offset -1 (nothing committed), metadata "" */
+        static const uint8_t offsets[] = {0x06, 0x01, 0x00, 0x02, 0x01, 0x00};
+        static const uint8_t below[] = {0x06, 0x01, 0x00, 0x02, 0x03, 0x00}; /* offset -2 */
+        CHECK(te_dec_offsets(offsets, sizeof offsets, &corr, NULL, NULL) == TE_OK && corr == 6);
+        CHECK(te_dec_offsets(below, sizeof below, &corr, NULL, NULL) == TE_ERR_MALFORMED);
+        for (cut = 0; cut < sizeof offsets; cut++) CHECK(te_dec_offsets(offsets, cut, &corr, NULL, NULL) == TE_ERR_MALFORMED);
+    }
+}
+
 int main(void) {
     test_varints();
     test_crc_utf8();
@@ -729,6 +808,7 @@ int main(void) {
     test_decoders();
     test_batches();
     test_ring();
+    test_groups();
     test_keepalive();
     test_mutations();
     test_stream_mutations();
