@@ -49,6 +49,20 @@ int te_client_send(te_client *c, size_t len) {
     return TE_OK;
 }
 
+/* Frame types a server sends on this connection ([EDGE-1], [EDGE-4.2]); any other is unknown-type. */
+static int server_type(const te_client *c, uint8_t type) {
+    switch (type) {
+    case TE_WELCOME: return !c->connected;
+    case TE_REGISTERED: case TE_ACK: case TE_RECORDS: case TE_METADATA_RESULT: case TE_OK_FRAME: case TE_PONG:
+    case TE_ERROR:
+        return 1;
+    case TE_JOINED: case TE_OFFSETS: case TE_PRODUCED: case 0x1a: case 0x1c: case 0x1e: /* GROUPS .. OFFSETS_RESET */
+        return c->connected && c->version >= 2;
+    default:
+        return 0;
+    }
+}
+
 int te_client_read(te_client *c, uint32_t timeout_ms, uint8_t *type, const uint8_t **body, size_t *len) {
     uint32_t start = now(c);
     size_t limit = c->connected ? (size_t)c->frame_bytes_max : HANDSHAKE_LIMIT;
@@ -67,6 +81,7 @@ int te_client_read(te_client *c, uint32_t timeout_ms, uint8_t *type, const uint8
             c->rx_frame = frame_len;
             c->last_recv_ms = now(c);
             c->ping_outstanding = 0;
+            if (!server_type(c, *type)) return TE_ERR_MALFORMED; /* not skippable ([EDGE-4.2]) */
             if (*type != TE_ERROR) return TE_OK;
             if (te_dec_error(*body, *len, &c->error) != TE_OK) return TE_ERR_MALFORMED;
             if (c->error.ref_kind == TE_REF_CONNECTION) { /* the server closes after it */

@@ -574,6 +574,20 @@ static void test_keepalive(void) {
     CHECK(te_client_tick(&c) == TE_OK && f.out_len == 3 && f.out[1] == TE_PING);
     f.clock += 2000; /* no PONG for 2 x keepalive: dead */
     CHECK(te_client_tick(&c) == TE_ERR_TIMEOUT);
+    /* an unknown frame type, or a version 2 type on a version 1 connection, is malformed */
+    {
+        static const uint8_t joined[] = {0x02, TE_JOINED, 0x00};
+        static const uint8_t ack_from_client[] = {0x02, TE_PRODUCE, 0x00};
+        f.in_len = f.in_pos = 0;
+        script(&f, joined, sizeof joined);
+        CHECK(te_client_read(&c, 10, &type, &body, &len) == TE_ERR_MALFORMED);
+        f.in_len = f.in_pos = 0;
+        c.rx_len = c.rx_frame = 0;
+        script(&f, ack_from_client, sizeof ack_from_client);
+        CHECK(te_client_read(&c, 10, &type, &body, &len) == TE_ERR_MALFORMED);
+        f.in_len = f.in_pos = 0;
+        c.rx_len = c.rx_frame = 0;
+    }
     /* a frame above the negotiated limit is refused as soon as its length is read */
     {
         static const uint8_t big[] = {0x81, 0x02}; /* length 257 > 256 */
