@@ -394,6 +394,9 @@ typedef struct te_ring {
     /* Called per acknowledged frame (may be NULL): seq, partition, first offset, readings, duplicate. */
     void (*on_ack)(void *ctx, const te_ack_entry *e, uint16_t readings);
     void *on_ack_ctx;
+    /* Called after each PRODUCE frame is handed to the port (may be NULL), with on_ack_ctx: seq,
+     * readings, and 1 when it is a resend of a frame sent on an earlier connection. */
+    void (*on_send)(void *ctx, uint64_t seq, uint16_t readings, int resend);
 } te_ring;
 
 /* Bytes the persisted state of a ring of `cap` slots takes. */

@@ -212,7 +212,7 @@ static uint16_t select_frame(const te_ring *r, uint64_t seq, uint16_t max) {
     return n;
 }
 
-static int send_frame(te_ring *r, te_client *c, uint64_t seq, uint16_t n) {
+static int send_frame(te_ring *r, te_client *c, uint64_t seq, uint16_t n, int resend) {
     te_w w;
     uint16_t i, done = 0;
     uint64_t base = 0;
@@ -241,6 +241,7 @@ static int send_frame(te_ring *r, te_client *c, uint64_t seq, uint16_t n) {
     if ((rc = te_enc_end(&w)) != TE_OK) return rc;
     if ((rc = te_client_send(c, w.len)) != TE_OK) return rc;
     r->in_flight++;
+    if (r->on_send != NULL) r->on_send(r->on_ack_ctx, seq, n, resend);
     return TE_OK;
 }
 
@@ -259,7 +260,7 @@ static int fill_window(te_ring *r, te_client *c) {
     while (r->in_flight < r->window) {
         uint64_t seq = lowest_unsent(r);
         uint16_t n, i, marked = 0;
-        int rc;
+        int rc, resend = seq != 0;
         if (seq != 0) {
             n = select_frame(r, seq, 0xffffu);
         } else {
@@ -277,7 +278,7 @@ static int fill_window(te_ring *r, te_client *c) {
             /* the seq and the frame's contents are durable before the frame can be stored */
             if ((rc = te_ring_save(r)) != TE_OK) return rc;
         }
-        if ((rc = send_frame(r, c, seq, n)) != TE_OK) return rc;
+        if ((rc = send_frame(r, c, seq, n, resend)) != TE_OK) return rc;
     }
     return TE_OK;
 }

@@ -3,14 +3,17 @@
  *
  *   tributary-sensor --host H --port P --topic T --count N [--state FILE] [--client-id ID]
  *                    [--per-frame K] [--window W] [--acks 1|2] [--keepalive-ms MS] [--ring SLOTS]
+ *                    [--interval-ms MS]
  *
- * Reading i (from 0) has the value "reading %012u" (20 bytes). With --state the ring, its
- * sequence numbers and the number of readings made so far live in FILE, so a process killed at any
+ * Reading i (from 0) has the value "reading %012u" (20 bytes); with --interval-ms at most one reading
+ * is made every MS milliseconds (as a sensor samples), else as fast as the ring takes them.
+ * With --state the ring, its sequence numbers and the number of readings made so far live in FILE, so a process killed at any
  * point and started again with the same arguments carries on: nothing is lost and, thanks to the
  * idempotent sequence numbers, nothing is stored twice. Progress lines on stdout (one per event,
  * flushed at once) for scripts and tests to wait on:
  *   state loaded pending=<n> made=<n> nextSeq=<n>
  *   connected lastSeq=<n> frameBytesMax=<n> keepaliveMs=<n> pending=<n>
+ *   sent seq=<n> readings=<n> resend=<0|1>               (a PRODUCE frame handed to the socket)
  *   acked seq=<n> partition=<n> offset=<n> readings=<n> duplicate=<0|1> total=<n>
  *   confirmed lastSeq=<n> readings=<n> total=<n>      (stored before a reconnect, per WELCOME)
  *   error code=<NAME> ref=<n> message=<text>
@@ -43,6 +46,18 @@ static void on_ack(void *ctx, const te_ack_entry *e, uint16_t readings) {
     fflush(stdout);
 }
 
+static void on_send(void *ctx, uint64_t seq, uint16_t readings, int resend) {
+    (void)ctx;
+    printf("sent seq=%llu readings=%u resend=%d\n", (unsigned long long)seq, (unsigned)readings, resend);
+    fflush(stdout);
+}
+
+static uint32_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
+
 static const char *reason(int rc) {
     switch (rc) {
     case TE_ERR_IO: return "io";
@@ -64,7 +79,7 @@ static void sleep_ms(unsigned ms) {
 
 static void usage(void) {
     fprintf(stderr, "usage: tributary-sensor --host H --port P --topic T --count N [--state FILE] [--client-id ID]\n"
-                    "       [--per-frame K] [--window W] [--acks 1|2] [--keepalive-ms MS] [--ring SLOTS]\n");
+                    "       [--per-frame K] [--window W] [--acks 1|2] [--keepalive-ms MS] [--ring SLOTS] [--interval-ms MS]\n");
 }
 
 static int number(const char *s, unsigned long max, unsigned long *out) {
@@ -83,7 +98,9 @@ static void print_error(const te_client *c) {
 
 int main(int argc, char **argv) {
     const char *host = NULL, *port_s = NULL, *topic = NULL, *state = NULL, *client_id = "tributary-sensor";
-    unsigned long count = 0, per_frame = 10, window = 8, acks = 1, keepalive = 0, ring_slots = 256, v;
+    unsigned long count = 0, per_frame = 10, window = 8, acks = 1, keepalive = 0, ring_slots = 256, interval = 0, v;
+    uint32_t last_reading = 0;
+    int made_one = 0;
     unsigned backoff = 50;
     int i, rc;
     te_posix posix;
@@ -106,6 +123,7 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--window") == 0 && number(val, 1000, &v) == 0 && v > 0) window = v;
         else if (strcmp(a, "--acks") == 0 && number(val, 2, &v) == 0 && v > 0) acks = v;
         else if (strcmp(a, "--keepalive-ms") == 0 && number(val, 3600000UL, &v) == 0) keepalive = v;
+        else if (strcmp(a, "--interval-ms") == 0 && number(val, 3600000UL, &v) == 0) interval = v;
         else if (strcmp(a, "--ring") == 0 && number(val, RING_MAX, &v) == 0 && v > 0) ring_slots = v;
         else { usage(); return 2; }
     }
@@ -120,6 +138,7 @@ int main(int argc, char **argv) {
     }
     te_ring_target(&ring, 0, -1, (uint8_t)acks, (uint16_t)per_frame, (uint16_t)window);
     ring.on_ack = on_ack;
+    ring.on_send = on_send;
     ring.on_ack_ctx = &ring;
     if (state != NULL) {
         printf("state loaded pending=%u made=%llu nextSeq=%llu\n", (unsigned)te_ring_count(&ring),
@@ -136,8 +155,11 @@ int main(int argc, char **argv) {
 
     for (;;) {
         /* make readings while the ring has room (the device keeps sampling during an outage) */
-        while (ring.user < count && te_ring_count(&ring) < ring.cap) {
+        while (ring.user < count && te_ring_count(&ring) < ring.cap &&
+               (interval == 0 || !made_one || (uint32_t)(now_ms() - last_reading) >= interval)) {
             char value[21];
+            made_one = 1;
+            last_reading = now_ms();
             snprintf(value, sizeof value, "reading %012llu", (unsigned long long)ring.user);
             ring.user++; /* persisted with the reading by te_ring_push */
             if (te_ring_push(&ring, (const uint8_t *)value, 20, 0) != TE_OK) {
@@ -172,7 +194,8 @@ int main(int argc, char **argv) {
                 continue;
             }
         }
-        rc = te_ring_service(&ring, &client, 200);
+        /* with --interval-ms, wake up for the next reading */
+        rc = te_ring_service(&ring, &client, interval > 0 && interval < 200 ? (uint32_t)interval : 200u);
         if (rc == TE_ERR_SERVER) {
             print_error(&client);
             if (!client.connected) {
