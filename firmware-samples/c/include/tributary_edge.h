@@ -247,7 +247,7 @@ int te_batch_next(te_batch_iter *it, te_record_in *out);
 /* ---- the client: one connection ---- */
 typedef struct te_client {
     const te_port *port;
-    uint8_t *rx; /* receive buffer: frame_bytes_max + TE_FRAME_PREFIX_MAX bytes */
+    uint8_t *rx; /* receive buffer: the largest frame to receive + TE_FRAME_PREFIX_MAX bytes */
     size_t rx_cap, rx_len, rx_frame; /* rx_frame: bytes of the frame last returned, dropped on the next read */
     uint8_t *tx; /* send buffer, same size rule */
     size_t tx_cap;
@@ -275,8 +275,9 @@ typedef struct te_hello_opts {
     uint8_t version;       /* highest version to speak: 0 or 1 = 1; 2 = consumer groups too */
 } te_hello_opts;
 
-/* rx and tx each need at least TE_FRAME_FLOOR + TE_FRAME_PREFIX_MAX bytes; the client proposes
- * frameBytesMax = min(rx_cap, tx_cap) - TE_FRAME_PREFIX_MAX. */
+/* rx and tx each need at least TE_FRAME_FLOOR + TE_FRAME_PREFIX_MAX bytes. The client proposes
+ * frameBytesMax = rx_cap - TE_FRAME_PREFIX_MAX (at most 4 MiB): the largest frame it can receive.
+ * Frames it sends are at most min(frameBytesMax, tx_cap - 4) long. */
 int te_client_init(te_client *c, const te_port *port, uint8_t *rx, size_t rx_cap, uint8_t *tx, size_t tx_cap);
 /* Connects and handshakes (HELLO -> WELCOME; c->version is the version agreed, 1 or 2). On
  * TE_ERR_SERVER see c->error. */
@@ -296,6 +297,8 @@ int te_client_ping(te_client *c, uint32_t timeout_ms);
 /* Keepalive ([EDGE-4.4]): sends PING after keepalive_ms without sending; TE_ERR_TIMEOUT when nothing
  * was received for 2 x keepalive_ms after a PING. Call it at least every keepalive_ms / 2. */
 int te_client_tick(te_client *c);
+/* Capacity for a te_w over c->tx: frames written within it respect the negotiated frameBytesMax. */
+size_t te_client_tx_cap(const te_client *c);
 /* Sends the frame built in c->tx[0..len). */
 int te_client_send(te_client *c, size_t len);
 /* Waits up to timeout_ms for one frame. TE_OK with type, body and len set, TE_ERR_TIMEOUT when none came,

@@ -34,10 +34,18 @@ void te_client_close(te_client *c) {
     c->ping_outstanding = 0;
 }
 
-/* The largest frame this client can hold in both buffers. */
+/* The largest frame the receive buffer holds: the proposal in HELLO. The send buffer only limits
+ * what this client writes (te_client_tx_cap), so a fetch-only device can keep it small. */
 static size_t own_limit(const te_client *c) {
-    size_t n = (c->rx_cap < c->tx_cap ? c->rx_cap : c->tx_cap) - TE_FRAME_PREFIX_MAX;
+    size_t n = c->rx_cap - TE_FRAME_PREFIX_MAX;
     return n > SERVER_FRAME_MAX ? SERVER_FRAME_MAX : n;
+}
+
+/* te_enc_begin reserves 4 bytes for the length: a writer of frame_bytes_max + 4 bytes cannot
+ * produce a frame whose length field exceeds frame_bytes_max. */
+size_t te_client_tx_cap(const te_client *c) {
+    size_t want = (size_t)c->frame_bytes_max + 4u;
+    return want < c->tx_cap ? want : c->tx_cap;
 }
 
 int te_client_send(te_client *c, size_t len) {
@@ -169,9 +177,7 @@ static int begin_request(te_client *c, te_w *w, uint64_t *corr) {
     if (!c->connected) return TE_ERR_CLOSED;
     *corr = c->next_corr++;
     if (c->next_corr > TE_VARINT_MAX) c->next_corr = 1;
-    te_w_init(w, c->tx, (size_t)c->frame_bytes_max + TE_FRAME_PREFIX_MAX < c->tx_cap
-                            ? (size_t)c->frame_bytes_max + TE_FRAME_PREFIX_MAX
-                            : c->tx_cap);
+    te_w_init(w, c->tx, te_client_tx_cap(c));
     return TE_OK;
 }
 

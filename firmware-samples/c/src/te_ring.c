@@ -188,7 +188,8 @@ int te_ring_connected(te_ring *r, const te_client *c) {
 
 /* Frame limit for readings: how many fit one frame of the negotiated size. */
 static uint16_t fit(const te_ring *r, const te_client *c) {
-    uint64_t room = c->frame_bytes_max > PRODUCE_HEAD ? (c->frame_bytes_max - PRODUCE_HEAD) / RECORD_MAX : 0;
+    size_t cap = te_client_tx_cap(c);
+    size_t room = cap > PRODUCE_HEAD + 4u ? (cap - PRODUCE_HEAD - 4u) / RECORD_MAX : 0;
     uint16_t n = r->per_frame;
     if (room < n) n = (uint16_t)room;
     return n == 0 ? 1 : n;
@@ -224,7 +225,7 @@ static int send_frame(te_ring *r, te_client *c, uint64_t seq, uint16_t n, int re
             break;
         }
     }
-    te_w_init(&w, c->tx, (size_t)c->frame_bytes_max + TE_FRAME_PREFIX_MAX);
+    te_w_init(&w, c->tx, te_client_tx_cap(c));
     if ((rc = te_enc_produce_begin(&w, seq, r->alias, r->partition, r->acks, base, n)) != TE_OK) return rc;
     for (i = 0; i < r->count && done < n; i++) {
         te_slot *s = at(r, i);

@@ -543,6 +543,36 @@ static void test_ring(void) {
         f.store[30] ^= 1;
     }
 
+    /* a small send buffer beside a large receive buffer: HELLO proposes what rx holds, and frames
+     * stay within the send buffer (ASan watches it) and the negotiated frameBytesMax */
+    {
+        static uint8_t big_rx[600], small_tx[280];
+        static const uint8_t welcome512[] = {0x07, TE_WELCOME, 0x01, 0xe8, 0x07, 0x80, 0x04, 0x00};
+        size_t pos = 0, frames = 0;
+        te_client_close(&c);
+        CHECK(te_client_init(&c, &port, big_rx, sizeof big_rx, small_tx, sizeof small_tx) == TE_OK);
+        CHECK(te_ring_init(&r2, slots2, 8, NULL, NULL, 0) == TE_OK);
+        te_ring_target(&r2, 0, -1, 1, 100, 8);
+        for (i = 0; i < 8; i++) te_ring_push(&r2, (const uint8_t *)"reading-0123456789xx-0123456789x", 32, 0);
+        f.in_len = f.in_pos = 0;
+        script(&f, welcome512, sizeof welcome512);
+        CHECK(te_client_connect(&c, &hello) == TE_OK && c.frame_bytes_max == 512 && te_ring_connected(&r2, &c) == TE_OK);
+        CHECK(f.out[5] == 0xd0 && f.out[6] == 0x04); /* HELLO proposed 592 = 600 - 8 */
+        f.out_len = 0;
+        CHECK(te_ring_service(&r2, &c, 10) == TE_OK);
+        while (pos < f.out_len) {
+            uint8_t type;
+            const uint8_t *body;
+            size_t blen, flen;
+            if (te_frame_split(f.out + pos, f.out_len - pos, sizeof small_tx - 4, &type, &body, &blen, &flen) != TE_OK) {
+                failures++;
+                break;
+            }
+            frames++;
+            pos += flen;
+        }
+        CHECK(frames >= 2 && r2.in_flight == frames);
+    }
     /* an idempotent client needs a clientId */
     hello.client_id_len = 0;
     CHECK(te_client_connect(&c, &hello) == TE_ERR_ARG);
