@@ -42,6 +42,8 @@ export interface KafkaMirrorDrainSettings {
   keyEvery: number;
   /** The mirror's windowMax; null: the Kafka sink's default. */
   windowMax: number | null;
+  /** The mirror's batch.bytesMax (what the engine reads from the log at once); null: the default. */
+  readBytesMax: number | null;
   /** Codec of the timed rounds. */
   compression: Compression;
   /** Batches of the direct clients: the sink packs below the same limit (its maxMessageBytes default). */
@@ -158,6 +160,7 @@ async function drain(central: BrokerProcess | null, kafkaPort: number, records: 
     compression,
     backoff: { initialMs: 50, maxMs: 500 },
     ...(s.windowMax === null ? {} : { windowMax: s.windowMax }),
+    ...(s.readBytesMax === null ? {} : { batch: { bytesMax: s.readBytesMax } }),
   };
   const pool = valuePool(s);
   const edge = await BrokerProcess.start({ TRIBUTARY_EDGE_ID: EDGE_ID, TRIBUTARY_MIRRORS: JSON.stringify([mirror]) });
@@ -452,6 +455,15 @@ function cpuPct(ts: readonly Timed[], pick: (t: Timed) => number | null): number
   return ((used as number[]).reduce((a, b) => a + b, 0) / ts.reduce((a, t) => a + t.seconds, 0)) * 100;
 }
 
+/**
+ * CPU microseconds the sender (the edge, or this process for a direct client) spent per record, the
+ * median over rounds: unlike a rate, it hardly moves when other work on the machine takes the cores.
+ */
+function cpuPerRecordUs(ts: readonly Timed[], records: number): number | null {
+  if (ts.some((t) => t.senderCpu === null)) return null;
+  return spread(ts.map((t) => (t.senderCpu! / records) * 1e6)).median;
+}
+
 function timedRows(drains: DrainRound[], direct: Timed[], kjs: Timed[], s: KafkaMirrorDrainSettings): BenchResult[] {
   const shape = `${fmtInt(s.records)} × ${s.valueBytes} B (1 in ${s.keyEvery} keyed, origin header), ${s.partitions} partitions, compression ${s.compression}`;
   const batch = `one send in flight per partition, batches up to ${fmtMB(s.batchBytes)}`;
@@ -466,19 +478,20 @@ function timedRows(drains: DrainRound[], direct: Timed[], kjs: Timed[], s: Kafka
   const cpu = (label: string, ts: Timed[]) => {
     const sender = cpuPct(ts, (t) => t.senderCpu);
     const central = cpuPct(ts, (t) => t.centralCpu);
-    return `CPU ${label} ${sender === null ? '?' : sender.toFixed(0)}% / central ${central === null ? '?' : central.toFixed(0)}%`;
+    const perRecord = cpuPerRecordUs(ts, s.records);
+    return `CPU ${label} ${sender === null ? '?' : sender.toFixed(0)}% (${perRecord === null ? '?' : perRecord.toFixed(1)} µs/record) / central ${central === null ? '?' : central.toFixed(0)}%`;
   };
   const ratioText = (r: typeof ratios) => (r.runs === 1 ? `${r.median.toFixed(2)}×` : `${r.median.toFixed(2)}× (${r.min.toFixed(2)}–${r.max.toFixed(2)})`);
   return [
     {
       bench: 'kafka-mirror-drain',
       case: `@platformatic/kafka 1.35.0 direct → central Kafka listener, idempotent, acks=all; ${shape}; ${batch}; ${rounds}`,
-      metrics: { recordsPerSec: p.median, recordsPerSecMin: p.min, recordsPerSecMax: p.max, mbPerSec: (p.median * s.valueBytes) / 1e6, clientCpuPct: cpuPct(direct, (t) => t.senderCpu), centralCpuPct: cpuPct(direct, (t) => t.centralCpu) },
+      metrics: { recordsPerSec: p.median, recordsPerSecMin: p.min, recordsPerSecMax: p.max, mbPerSec: (p.median * s.valueBytes) / 1e6, clientCpuPct: cpuPct(direct, (t) => t.senderCpu), clientCpuUsPerRecord: cpuPerRecordUs(direct, s.records), centralCpuPct: cpuPct(direct, (t) => t.centralCpu) },
       summary: `${spreadText(p, 'rec/s')}, ${fmtMB(p.median * s.valueBytes)}/s, ${cpu('client', direct)}`,
     },
     {
       bench: 'kafka-mirror-drain',
-      case: `mirror drains a ${shape} backlog → central Kafka listener, windowMax ${s.windowMax ?? 'default'}; from resume to backlog 0; ${rounds}`,
+      case: `mirror drains a ${shape} backlog → central Kafka listener, windowMax ${s.windowMax ?? 'default'}, batch.bytesMax ${s.readBytesMax ?? 'default'}; from resume to backlog 0; ${rounds}`,
       metrics: {
         recordsPerSec: d.median,
         recordsPerSecMin: d.min,
@@ -488,6 +501,7 @@ function timedRows(drains: DrainRound[], direct: Timed[], kjs: Timed[], s: Kafka
         ratioToDirectMin: ratios.min,
         ratioToDirectMax: ratios.max,
         edgeCpuPct: cpuPct(drains, (t) => t.senderCpu),
+        edgeCpuUsPerRecord: cpuPerRecordUs(drains, s.records),
         centralCpuPct: cpuPct(drains, (t) => t.centralCpu),
         resentRecords: drains.reduce((a, x) => a + x.resent, 0),
         edgeRssBytes: memory?.rssBytes ?? null,
@@ -505,7 +519,7 @@ function timedRows(drains: DrainRound[], direct: Timed[], kjs: Timed[], s: Kafka
     {
       bench: 'kafka-mirror-drain',
       case: `kafkajs 2.2.4 direct, idempotent, acks -1, the same records and batches; ${rounds}`,
-      metrics: { recordsPerSec: k.median, recordsPerSecMin: k.min, recordsPerSecMax: k.max, mbPerSec: (k.median * s.valueBytes) / 1e6, ratioToPlatformatic: kRatios.median, clientCpuPct: cpuPct(kjs, (t) => t.senderCpu), centralCpuPct: cpuPct(kjs, (t) => t.centralCpu) },
+      metrics: { recordsPerSec: k.median, recordsPerSecMin: k.min, recordsPerSecMax: k.max, mbPerSec: (k.median * s.valueBytes) / 1e6, ratioToPlatformatic: kRatios.median, clientCpuPct: cpuPct(kjs, (t) => t.senderCpu), clientCpuUsPerRecord: cpuPerRecordUs(kjs, s.records), centralCpuPct: cpuPct(kjs, (t) => t.centralCpu) },
       summary: `${spreadText(k, 'rec/s')}, ${fmtMB(k.median * s.valueBytes)}/s, ${ratioText(kRatios)} @platformatic/kafka, ${cpu('client', kjs)}`,
     },
   ];

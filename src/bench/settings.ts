@@ -63,6 +63,7 @@ export const fullSettings: BenchSettings = {
     partitions: 4,
     keyEvery: 4,
     windowMax: null,
+    readBytesMax: null,
     compression: 'none',
     // The Kafka sink's maxMessageBytes default: the direct clients pack their batches below it too.
     batchBytes: KAFKA_MESSAGE_MAX_BYTES_DEFAULT,
