@@ -10,6 +10,14 @@ export interface FillSettings {
   /** PRODUCE frames in flight. */
   window: number;
   stallTimeoutMs: number;
+  /** Every keyEvery-th record of a frame is keyed (produceTemplate); absent or 0: no keys. */
+  keyEvery?: number;
+  /**
+   * Record values per ring slot (window slots) and index in the frame, each valueBytes long, so a
+   * backlog is not one value repeated (what a compression codec would make vanish); absent: one
+   * random value for every record.
+   */
+  valueAt?: (slot: number, index: number) => Buffer;
 }
 
 /**
@@ -21,9 +29,13 @@ export async function fillTopic(port: number, topic: string, records: number, s:
   const session = await EdgeSession.open(port, 'bench-fill');
   try {
     await session.register(1, topic);
-    const template = produceTemplate({ alias: 1, acks: 1, records: s.recordsPerFrame, valueBytes: s.valueBytes });
+    const shape = { alias: 1, acks: 1, records: s.recordsPerFrame, valueBytes: s.valueBytes, keyEvery: s.keyEvery } as const;
+    const template = produceTemplate(shape);
+    const valueAt = s.valueAt;
     // A slot is patched again only after its previous frame was acknowledged (see edge-load.ts).
-    const ring = Array.from({ length: s.window }, () => Buffer.from(template.bytes));
+    const ring = Array.from({ length: s.window }, (_, slot) =>
+      valueAt === undefined ? Buffer.from(template.bytes) : produceTemplate({ ...shape, valueAt: (i) => valueAt(slot, i) }).bytes,
+    );
     const frames = records / s.recordsPerFrame;
     let acked = 0;
     await new Promise<void>((resolve, reject) => {

@@ -21,8 +21,16 @@ export interface ProduceTemplate {
   records: number;
 }
 
-export function produceTemplate(opts: { alias: number; acks: Acks; records: number; valueBytes: number }): ProduceTemplate {
-  const value = randomBytes(opts.valueBytes);
+/**
+ * `keyEvery` n > 0: every n-th record of the frame (the n-th, the 2n-th...) has a key of its own
+ * (`key-<index>`), the others none. The first record stays unkeyed: a frame whose first record is keyed
+ * goes to that key's partition, not round-robin. `valueAt`: each record's value (valueBytes long, so
+ * every template of one shape has its seq at the same place); by default one random value for all.
+ */
+export function produceTemplate(opts: { alias: number; acks: Acks; records: number; valueBytes: number; keyEvery?: number; valueAt?: (index: number) => Buffer }): ProduceTemplate {
+  const same = randomBytes(opts.valueBytes);
+  const valueAt = opts.valueAt ?? (() => same);
+  const every = opts.keyEvery ?? 0;
   const bytes = encodeFrame({
     type: 'produce',
     seq: SEQ_PLACEHOLDER,
@@ -31,7 +39,7 @@ export function produceTemplate(opts: { alias: number; acks: Acks; records: numb
     acks: opts.acks,
     // 0 = the broker's receive time [EDGE-7.2], so a frame encoded once stays current.
     baseTimestampMs: 0,
-    records: Array.from({ length: opts.records }, () => ({ timestampDeltaMs: 0, key: null, value, headers: [] })),
+    records: Array.from({ length: opts.records }, (_, i) => ({ timestampDeltaMs: 0, key: every > 0 && i % every === every - 1 ? Buffer.from(`key-${i}`) : null, value: valueAt(i), headers: [] })),
   });
   const typeAt = readUvarint(bytes, 0, { value: 0 });
   return { bytes, seqAt: typeAt + 1, records: opts.records };

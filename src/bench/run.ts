@@ -11,6 +11,7 @@ import { runEdgeThroughput } from './edge-throughput.ts';
 import { runGroupCommit } from './group-commit.ts';
 import { runGroupConsume } from './group-consume.ts';
 import { runGroupRebalance } from './group-rebalance.ts';
+import { runKafkaMirrorDrain } from './kafka-mirror-drain.ts';
 import { runKafkaConsume, runKafkaProduce } from './kafka-throughput.ts';
 import { runLatency } from './latency.ts';
 import { formatMachine, machineInfo } from './machine.ts';
@@ -80,6 +81,8 @@ export async function runBench(opts: BenchOptions): Promise<number> {
   if (want('mqtt-session')) await attempt('mqtt-session', () => runMqttSession(s.mqttSession));
   // Its own mosquitto and broker child processes, restarted on one data dir between phases.
   if (want('mirror-drain')) await attempt('mirror-drain', () => runMirrorDrain(s.mirrorDrain));
+  // Its own central and edge broker child processes per round (Kafka listener on the central).
+  if (want('kafka-mirror-drain')) await attempt('kafka-mirror-drain', () => runKafkaMirrorDrain(s.kafkaMirrorDrain));
   if (want('group-rebalance')) await attempt('group-rebalance', () => runGroupRebalance(s.groupRebalance));
   if (want('group-commit')) await attempt('group-commit', () => runGroupCommit(s.groupCommit));
   if (want('group-consume')) await attempt('group-consume', () => runGroupConsume(s.groupConsume));

@@ -2,6 +2,7 @@
 // shared 2-core machine (../shared/BENCHMARKING.md); --quick runs exercise every code path in about
 // half a minute and their figures mean little.
 
+import { KAFKA_MESSAGE_MAX_BYTES_DEFAULT } from '../mirror/sinks/kafka/config.ts';
 import type { AppendSettings } from './append.ts';
 import type { CodecSettings } from './codec.ts';
 import type { DeviceWireSettings } from './device-wire.ts';
@@ -9,6 +10,7 @@ import type { EdgeSettings } from './edge-throughput.ts';
 import type { GroupCommitSettings } from './group-commit.ts';
 import type { GroupConsumeSettings } from './group-consume.ts';
 import type { GroupRebalanceSettings } from './group-rebalance.ts';
+import type { KafkaMirrorDrainSettings } from './kafka-mirror-drain.ts';
 import type { KafkaSettings } from './kafka-throughput.ts';
 import type { LatencySettings } from './latency.ts';
 import type { MirrorDrainSettings } from './mirror-drain.ts';
@@ -25,6 +27,7 @@ export interface BenchSettings {
   mqttIdle: MqttIdleSettings;
   mqttSession: MqttSessionSettings;
   mirrorDrain: MirrorDrainSettings;
+  kafkaMirrorDrain: KafkaMirrorDrainSettings;
   groupRebalance: GroupRebalanceSettings;
   groupCommit: GroupCommitSettings;
   groupConsume: GroupConsumeSettings;
@@ -56,6 +59,24 @@ export const fullSettings: BenchSettings = {
     pollMs: 100,
     stallTimeoutMs: 15_000,
   },
+  kafkaMirrorDrain: {
+    records: 1_000_000,
+    valueBytes: VALUE_BYTES,
+    partitions: 4,
+    keyEvery: 4,
+    windowMax: null,
+    readBytesMax: null,
+    compression: 'none',
+    // The Kafka sink's maxMessageBytes default: the direct clients pack their batches below it too.
+    batchBytes: KAFKA_MESSAGE_MAX_BYTES_DEFAULT,
+    fillRecordsPerFrame: 500,
+    fillWindow: 32,
+    repeats: 3,
+    wireCompressions: ['none', 'gzip', 'lz4', 'snappy'],
+    wireRecords: 200_000,
+    pollMs: 100,
+    stallTimeoutMs: 15_000,
+  },
   groupRebalance: { members: [1, 3], partitions: 3, sessionTimeoutMs: 1000, runs: 11 },
   groupCommit: {
     cases: [
@@ -84,6 +105,7 @@ export const quickSettings: BenchSettings = {
   mqttIdle: { ...fullSettings.mqttIdle, connections: [100], settleMs: 300 },
   mqttSession: { ...fullSettings.mqttSession, durationMs: 1000, messages: 2_000, repeats: 1 },
   mirrorDrain: { ...fullSettings.mirrorDrain, records: 20_000, ingest: { ...fullSettings.mirrorDrain.ingest, durationMs: 1000 }, ingestBacklogRecords: 50_000 },
+  kafkaMirrorDrain: { ...fullSettings.kafkaMirrorDrain, records: 50_000, repeats: 1, wireRecords: 20_000 },
   groupRebalance: { ...fullSettings.groupRebalance, runs: 2 },
   groupCommit: { ...fullSettings.groupCommit, durationMs: 1000, repeats: 1 },
   groupConsume: { ...fullSettings.groupConsume, records: 60_000, repeats: 1 },

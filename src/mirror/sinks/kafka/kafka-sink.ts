@@ -34,7 +34,7 @@ export interface KafkaMessage extends OutboundMessage {
   sourcePartition: number;
   key: Buffer | null;
   value: Buffer | null;
-  headers: [Buffer, Buffer | null][];
+  headers: Map<Buffer, Buffer | null>;
   timestampMs: number;
 }
 
@@ -69,6 +69,7 @@ export class KafkaSink implements Sink<KafkaMessage> {
   private readonly partitionsOf: (topic: string) => number | undefined;
   /** remoteTopic with {edgeId} filled in, split around {topic}. */
   private readonly template: string[];
+  private readonly remotes = new Map<string, { topic: string | null; problem: string | null }>();
 
   /** Reads the TLS files and checks the codec now, so a bad mirror fails the start. */
   constructor(cfg: KafkaMirrorConfig, edgeId: string, logger: Logger, opts: KafkaSinkOptions) {
@@ -126,18 +127,23 @@ export class KafkaSink implements Sink<KafkaMessage> {
 
   prepare(sourceTopic: string, partition: number, record: DecodedRecord): KafkaMessage {
     const origin = `${this.edgeId}/${sourceTopic}/${partition}/${record.offset}`;
-    const remote = this.template.join(sourceTopic);
-    const valid = KAFKA_TOPIC.test(remote);
-    // A Map would merge duplicate header keys; Kafka allows them, so headers stay a list.
-    const headers: [Buffer, Buffer | null][] = record.headers.map((h) => [Buffer.from(h.key), h.value === null ? null : Buffer.from(h.value.buffer, h.value.byteOffset, h.value.byteLength)]);
-    const originValue = Buffer.from(origin);
-    headers.push([ORIGIN, originValue]);
+    const remote = this.remoteOf(sourceTopic);
+    // Keyed by Buffer objects, each its own key: duplicate header names stay apart, as Kafka allows.
+    const headers = new Map<Buffer, Buffer | null>();
     let bytes = RECORD_OVERHEAD + (record.key?.length ?? 0) + (record.value?.length ?? 0);
-    for (const [k, v] of headers) bytes += 2 + k.length + (v?.length ?? 0);
+    for (const h of record.headers) {
+      const key = Buffer.from(h.key);
+      const value = h.value === null ? null : Buffer.from(h.value.buffer, h.value.byteOffset, h.value.byteLength);
+      headers.set(key, value);
+      bytes += 2 + key.length + (value?.length ?? 0);
+    }
+    const originValue = Buffer.from(origin);
+    headers.set(ORIGIN, originValue);
+    bytes += 2 + ORIGIN.length + originValue.length;
     return {
       origin,
-      topic: valid ? remote : null,
-      problem: valid ? null : `remote topic "${remote}" is not a Kafka topic name (at most 249 characters)`,
+      topic: remote.topic,
+      problem: remote.problem,
       sourcePartitions: this.partitionsOf(sourceTopic) ?? partition + 1,
       sourcePartition: partition,
       key: record.key,
@@ -146,6 +152,18 @@ export class KafkaSink implements Sink<KafkaMessage> {
       timestampMs: record.timestampMs,
       bytes,
     };
+  }
+
+  /** The remote topic of a log topic, worked out once per topic rather than once per record. */
+  private remoteOf(sourceTopic: string): { topic: string | null; problem: string | null } {
+    let remote = this.remotes.get(sourceTopic);
+    if (remote === undefined) {
+      const name = this.template.join(sourceTopic);
+      const valid = KAFKA_TOPIC.test(name);
+      remote = { topic: valid ? name : null, problem: valid ? null : `remote topic "${name}" is not a Kafka topic name (at most 249 characters)` };
+      this.remotes.set(sourceTopic, remote);
+    }
+    return remote;
   }
 
   async connect(signal: AbortSignal): Promise<KafkaSinkConnection> {
@@ -187,7 +205,13 @@ interface PartitionQueue {
 }
 
 /** A remote topic's partition count, or the records waiting while it is looked up (or created). */
-type TopicRoute = { partitions: number } | { waiting: Item[] };
+type TopicRoute = Route | { waiting: Item[] };
+
+/** A looked-up remote topic: its partition count and the queues of its partitions, by number. */
+interface Route {
+  partitions: number;
+  queues: (PartitionQueue | undefined)[];
+}
 
 export class KafkaSinkConnection implements SinkConnection<KafkaMessage> {
   readonly maxInflight = MAX_INFLIGHT;
@@ -232,7 +256,7 @@ export class KafkaSinkConnection implements SinkConnection<KafkaMessage> {
       this.topics.set(topic, { waiting: [{ message, done }] });
       void this.lookUp(topic, message.sourcePartitions);
     } else if ('waiting' in route) route.waiting.push({ message, done });
-    else this.enqueue(topic, route.partitions, { message, done });
+    else this.enqueue(topic, route, { message, done });
     return true;
   }
 
@@ -267,8 +291,9 @@ export class KafkaSinkConnection implements SinkConnection<KafkaMessage> {
     }
     const route = this.topics.get(topic);
     if (this.isClosed || route === undefined || !('waiting' in route)) return;
-    this.topics.set(topic, { partitions });
-    for (const item of route.waiting) this.enqueue(topic, partitions, item);
+    const ready: Route = { partitions, queues: [] };
+    this.topics.set(topic, ready);
+    for (const item of route.waiting) this.enqueue(topic, ready, item);
   }
 
   private async partitionCount(topic: string): Promise<number> {
@@ -301,12 +326,15 @@ export class KafkaSinkConnection implements SinkConnection<KafkaMessage> {
     for (const item of route.waiting) item.done(error);
   }
 
-  private enqueue(topic: string, partitions: number, item: Item): void {
+  private enqueue(topic: string, route: Route, item: Item): void {
     const m = item.message;
-    const partition = m.key !== null ? partitionForKey(m.key, partitions) : m.sourcePartition % partitions;
-    const id = `${topic}:${partition}`;
-    let queue = this.queues.get(id);
-    if (queue === undefined) this.queues.set(id, (queue = { topic, partition, items: [], inflight: false, singly: 0, again: 0, timeouts: 0 }));
+    const partition = m.key !== null ? partitionForKey(m.key, route.partitions) : m.sourcePartition % route.partitions;
+    let queue = route.queues[partition];
+    if (queue === undefined) {
+      queue = { topic, partition, items: [], inflight: false, singly: 0, again: 0, timeouts: 0 };
+      route.queues[partition] = queue;
+      this.queues.set(`${topic}:${partition}`, queue);
+    }
     queue.items.push(item);
     if (!queue.inflight) this.scheduleFlush();
   }
@@ -353,7 +381,7 @@ export class KafkaSinkConnection implements SinkConnection<KafkaMessage> {
       partition: queue.partition,
       key: m.key ?? undefined,
       value: m.value as Buffer,
-      headers: new Map(m.headers as [Buffer, Buffer][]),
+      headers: m.headers as Map<Buffer, Buffer>,
       timestamp: BigInt(m.timestampMs),
     }));
     this.producer.send({ messages }, (err) => {
