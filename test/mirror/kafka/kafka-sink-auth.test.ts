@@ -1,5 +1,8 @@
 // The Kafka sink against a central Tributary whose Kafka listener asks for SASL, TLS or ACLs: what
 // ships, and what a refusal does to the mirror (failed with the reason and no retry loop, or backoff).
+import fs from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { hashPassword } from '../../../src/auth/password.ts';
 import { makeScramCredential } from '../../../src/auth/scram-credential.ts';
@@ -7,6 +10,7 @@ import { selfSigned } from '../../helpers/certs.ts';
 import { freePort } from '../../helpers/child-broker.ts';
 import { startKafkaBroker } from '../../helpers/kafka.ts';
 import { startTcpProxy } from '../../helpers/tcp-proxy.ts';
+import { onCleanup } from '../../helpers/temp.ts';
 import { until } from '../../helpers/upstream.ts';
 import { arrived, edgeWith, fastBackoff, numbered, originOf, produce, REMOTE, retryClock, saslCentral, SOURCE, status, valuesOf } from './helpers.ts';
 
@@ -88,6 +92,42 @@ describe('kafka sink: SASL, TLS and ACLs upstream', () => {
     const all = await arrived(central, REMOTE, 30);
     expect(valuesOf(all)).toEqual(numbered(0, 30));
     expect(new Set(all.map(originOf)).size).toBe(30);
+  });
+
+  it('TLS with a client certificate: a cluster that requires one lets in the mirror presenting it and refuses the one without', async () => {
+    // Tributary's Kafka listener does not ask for client certificates: a TLS front that does (Node's
+    // tls server, requestCert) stands before it, and the central advertises the front's port.
+    const server = selfSigned();
+    const client = selfSigned('gw-1');
+    const frontPort = await freePort();
+    const central = await startKafkaBroker({ listeners: { kafka: { advertisedPort: frontPort } } });
+    central.running.broker.createTopic({ name: REMOTE, partitions: 2 });
+    const refused: string[] = [];
+    const front = tls.createServer(
+      { cert: fs.readFileSync(server.certFile), key: fs.readFileSync(server.keyFile), ca: fs.readFileSync(client.certFile), requestCert: true, rejectUnauthorized: true },
+      (socket) => {
+        const upstream = net.connect(central.kafkaPort, '127.0.0.1');
+        socket.pipe(upstream).pipe(socket);
+        const end = () => (socket.destroy(), upstream.destroy());
+        socket.on('error', end);
+        upstream.on('error', end);
+      },
+    );
+    front.on('tlsClientError', (err) => refused.push(err.message));
+    await new Promise<void>((resolve) => front.listen(frontPort, '127.0.0.1', resolve));
+    onCleanup(() => new Promise<void>((resolve) => front.close(() => resolve())));
+    const edge = await edgeWith([
+      mirror(frontPort, { tls: { enabled: true, caFile: server.certFile, certFile: client.certFile, keyFile: client.keyFile } }),
+      { ...mirror(frontPort, { tls: { enabled: true, caFile: server.certFile } }), name: 'no-cert', remoteTopic: 'no-cert.{topic}' },
+    ]);
+    await produce(edge, 0, 20);
+    await until(() => status(edge).backlogRecords === 0, 'the backlog to drain with a client certificate');
+    expect(status(edge)).toMatchObject({ state: 'connected', shippedRecords: 20, lastError: null });
+    expect(valuesOf(await arrived(central, REMOTE, 20))).toEqual(numbered(0, 20));
+    await until(() => refused.length >= 2 && status(edge, 'no-cert').lastError !== null, 'the mirror without a certificate to be refused, twice');
+    expect(status(edge, 'no-cert')).toMatchObject({ shippedRecords: 0, lastError: { code: 'UPSTREAM_UNAVAILABLE' } });
+    expect(refused[0]).toMatch(/certificate/i);
+    expect(central.running.broker.findTopic('no-cert.telemetry')).toBeUndefined();
   });
 
   it('TLS: a mirror with the central CA ships; with a wrong CA it backs off with UPSTREAM_UNAVAILABLE naming the TLS failure, and retries', async () => {
