@@ -3,8 +3,8 @@
 // Every READING_INTERVAL_MS a (simulated) reading goes into the library's ring; loop() then lets
 // the ring produce it (idempotent, acks 1), reads the ACKs and keeps the connection alive. While
 // the broker is unreachable the sketch keeps sampling into the ring and reconnects with a back-off.
-// The connection is an Arduino `Client`: WiFiClient as written, EthernetClient with the two
-// commented lines swapped in. With TRIBUTARY_STORE_PREFERENCES (ESP32) the ring survives a reboot.
+// The connection is an Arduino `Client`: WiFiClient as written, EthernetClient with the changes
+// README.md (step 4) lists. With TRIBUTARY_STORE_PREFERENCES (ESP32) the ring survives a reboot.
 // README.md beside this folder: wiring the library in, and what was checked (compiled against
 // stub headers, never built with an Arduino core or run on a board).
 
