@@ -43,7 +43,7 @@
 /* Reconnect back-off: from BACKOFF_MIN_MS, doubling up to BACKOFF_MAX_MS, reset by a good connect. */
 #define BACKOFF_MIN_MS 500u
 #define BACKOFF_MAX_MS 30000u
-/* How long one te_ring_service call waits for ACKs; below the keepalive / 2 the library needs. */
+/* How long one te_ring_service call waits for a frame, at most (see service_timeout). */
 #define SERVICE_MS 200u
 #define TASK_STACK_BYTES 6144
 
@@ -101,6 +101,17 @@ static int connect_broker(const te_hello_opts *hello)
              (unsigned long long)s_client.keepalive_ms, (unsigned)te_ring_count(&s_ring),
              (unsigned long long)(s_ring.acked_total - confirmed));
     return TE_OK;
+}
+
+/* How long te_ring_service may wait for a frame: until the next reading is due, at most SERVICE_MS,
+ * and at most keepalive / 2, since the library runs the keepalive once per call. */
+static uint32_t service_timeout(uint32_t next_reading)
+{
+    uint32_t left = next_reading - s_port.millis(s_port.ctx);
+    uint32_t t = SERVICE_MS;
+    if (s_client.keepalive_ms / 2 < t) t = (uint32_t)(s_client.keepalive_ms / 2);
+    if ((int32_t)left <= 0) return 1;
+    return left < t ? left : t;
 }
 
 /* Errors that retrying on the same connection cannot fix: the topic or the token is wrong. */
@@ -174,11 +185,8 @@ static void sensor_task(void *arg)
             backoff_ms = BACKOFF_MIN_MS;
         }
 
-        /* Sends what the window allows, reads ACKs, runs the keepalive; returns by the next reading. */
-        {
-            uint32_t left = next_reading - s_port.millis(s_port.ctx);
-            rc = te_ring_service(&s_ring, &s_client, (int32_t)left > 0 && left < SERVICE_MS ? left : SERVICE_MS);
-        }
+        /* Sends what the window allows, reads one frame (an ACK...), runs the keepalive. */
+        rc = te_ring_service(&s_ring, &s_client, service_timeout(next_reading));
         if (rc == TE_ERR_SERVER) {
             log_server_error(&s_client);
             if (!s_client.connected || is_config_error(s_client.error.code)) {
