@@ -44,7 +44,8 @@ int TributaryArduinoPort::connect(uint32_t timeout_ms) {
     // EthernetClient have a setter for it). timeout_ms bounds the calls that follow through send/recv.
     (void)timeout_ms;
     client_.stop();
-    // 1 is success; implementations return 0 or negative codes on failure.
+    // 1 is success; implementations return 0 or negative codes on failure (so not `if (connect())`).
+    // Where connect returns ArduinoCore-API's ErrorCode instead of int, it converts to bool: true == 1.
     return client_.connect(host_, port_) == 1 ? 0 : -1;
 }
 
