@@ -17,6 +17,10 @@
 
 #include "tributary_port.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- status codes of this library (negative = failure) ---- */
 enum {
     TE_OK = 0,
@@ -435,5 +439,9 @@ int te_ring_connected(te_ring *r, const te_client *c);
  * keepalive. A negative other than TE_ERR_SERVER means: close, reconnect, te_ring_connected. */
 int te_ring_service(te_ring *r, te_client *c, uint32_t timeout_ms);
 uint16_t te_ring_count(const te_ring *r);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
