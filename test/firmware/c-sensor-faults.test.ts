@@ -1,7 +1,8 @@
 // Live faults under the C library's POSIX sensor (firmware-samples/c, issue 12): the link dropped
 // and restored mid-stream, the broker killed with SIGKILL while frames are in flight, and the device
-// rebooted between a PRODUCE and its ACK. Every wait is on the sensor's progress lines; every run
-// ends by itself (bounded counts); what was stored is read back with the TypeScript consumer.
+// rebooted between a PRODUCE and its ACK (the frames stored but their ACKs withheld, or the frames
+// lost on the way). Every wait is on the sensor's progress lines; every run ends by itself (bounded
+// counts); what was stored is read back with the TypeScript consumer.
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -270,7 +271,7 @@ describe('C sensor under faults', () => {
     expect(second.code, second.stderr).toBe(0);
     const out2 = second.stdout;
     expect(lastSeqOf(connections(out2)[0])).toBe(3);
-    // the same seqs with the same readings, stored now, once
+    // sent again under the same seqs (expectAcksStored below checks they carry the same readings), stored once
     const resent = sentLines(out2).filter((x) => x.resend);
     expect(resent).toEqual(inFlightSent.map((x) => ({ ...x, resend: true })));
     const acked2 = ackedLines(out2);
