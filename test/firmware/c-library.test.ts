@@ -1,35 +1,15 @@
 // The C99 edge client library (firmware-samples/c): its unit tests (the SPEC's hex examples against
 // the C encoder and decoders, under ASan and UBSan), the cross builds for the two 32-bit targets,
 // and the POSIX examples against a live broker, read back with the TypeScript consumer.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ConsumedRecord } from '../../src/client/index.ts';
-import { consumer, createTopic, producer, startTestBroker, type TestBroker } from '../helpers/broker.ts';
+import { createTopic, producer, startTestBroker } from '../helpers/broker.ts';
+import { cSamples, readAll, reading, runProcess } from '../helpers/c-samples.ts';
 import { lines } from '../helpers/cli.ts';
-import { onCleanup, tempDir } from '../helpers/temp.ts';
+import { tempDir } from '../helpers/temp.ts';
 
-const dir = path.resolve('firmware-samples/c');
-const sensor = path.join(dir, 'build/tributary-sensor');
-const fetcher = path.join(dir, 'build/tributary-fetch');
-const grouper = path.join(dir, 'build/tributary-group');
-
-/** Runs a command with stdin closed (make may exit before a piped stdin is written: EPIPE). */
-function runProcess(command: string, args: string[], opts: { timeoutMs: number }): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const { make, runSensor, startSensor, fetcher, grouper } = cSamples('build');
 
 function has(command: string): boolean {
   try {
@@ -41,44 +21,6 @@ function has(command: string): boolean {
 }
 
 const crossCompilers = has('arm-none-eabi-gcc') && has('riscv64-unknown-elf-gcc');
-
-function make(...targets: string[]) {
-  return runProcess('make', ['-C', dir, ...targets], { timeoutMs: 300_000 });
-}
-
-function reading(i: number): string {
-  return `reading ${String(i).padStart(12, '0')}`;
-}
-
-async function readAll(broker: TestBroker, topic: string, count: number): Promise<ConsumedRecord[]> {
-  const c = await consumer(broker);
-  await c.assign([{ topic, partition: 0, offset: 'earliest' }]);
-  const out: ConsumedRecord[] = [];
-  while (out.length < count) out.push(...(await c.poll()));
-  // one more poll: anything stored twice would show up beyond `count`
-  out.push(...(await c.poll()));
-  return out;
-}
-
-function runSensor(broker: TestBroker, args: string[]) {
-  return runProcess(sensor, ['--host', broker.url.host, '--port', String(broker.url.port), ...args], { timeoutMs: 120_000 });
-}
-
-/** The sensor as a child whose progress lines a test waits on; killed after the test. */
-function startSensor(broker: TestBroker, args: string[]) {
-  const child = spawn(sensor, ['--host', broker.url.host, '--port', String(broker.url.port), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  onCleanup(async () => void child.kill('SIGKILL'));
-  let out = '';
-  const waiters: { re: RegExp; resolve: () => void }[] = [];
-  child.stdout.on('data', (d) => {
-    out += d;
-    for (const w of waiters.splice(0)) if (w.re.test(out)) w.resolve();
-    else waiters.push(w);
-  });
-  const waitFor = (re: RegExp) => new Promise<void>((resolve) => (re.test(out) ? resolve() : waiters.push({ re, resolve })));
-  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
-  return { child, waitFor, exited, output: () => out };
-}
 
 describe('C client library', () => {
   beforeAll(async () => {

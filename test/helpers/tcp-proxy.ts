@@ -6,7 +6,8 @@
 // socket instead of buffering without bound). Sockets are half-open capable: a FIN from one side is
 // forwarded as a FIN to the other, and a connection ends once both directions have. An error or a
 // reset on either side destroys both. An optional per-connection `downstream` stream sits between the
-// server and the client (server → downstream → client), e.g. to hold some packets back.
+// server and the client (server → downstream → client), e.g. to hold some packets back; `upstream`
+// likewise between the client and the server (client → upstream → server).
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { onCleanup } from './temp.ts';
@@ -21,6 +22,8 @@ export interface TcpProxyOptions {
   onAccept?: (client: net.Socket) => void;
   /** Per connection: a stream the server→client bytes pass through; destroyed with the connection. */
   downstream?: () => Duplex;
+  /** Per connection: a stream the client→server bytes pass through; destroyed with the connection. */
+  upstream?: () => Duplex;
 }
 
 export interface TcpProxy {
@@ -50,12 +53,14 @@ export async function startTcpProxy(opts: TcpProxyOptions): Promise<TcpProxy> {
     opts.onAccept?.(client);
     const upstream = net.connect({ host: targetHost, port: opts.targetPort, allowHalfOpen: true });
     const middle = opts.downstream?.();
+    const inward = opts.upstream?.();
     const pair: [net.Socket, net.Socket] = [client, upstream];
     pairs.add(pair);
     const kill = () => {
       client.destroy();
       upstream.destroy();
       middle?.destroy();
+      inward?.destroy();
     };
     let closedSides = 0;
     for (const socket of pair) {
@@ -66,12 +71,18 @@ export async function startTcpProxy(opts: TcpProxyOptions): Promise<TcpProxy> {
         if (++closedSides === 2) {
           pairs.delete(pair);
           middle?.destroy();
+          inward?.destroy();
         }
       });
     }
     // pipe() ends the destination once the source ended, and pauses the source while the
     // destination cannot take more.
-    client.pipe(upstream);
+    if (inward) {
+      inward.on('error', kill);
+      client.pipe(inward).pipe(upstream);
+    } else {
+      client.pipe(upstream);
+    }
     if (middle) {
       middle.on('error', kill);
       upstream.pipe(middle).pipe(client);
