@@ -33,3 +33,17 @@ export async function closedAfter(peer: RawMqtt, cmds: Packet['cmd'][]): Promise
   await peer.waitClosed();
   expect(peer.packets.map((p) => p.cmd)).toEqual(cmds);
 }
+
+/**
+ * Subscribes to `filter` and to `marker` (a topic holding a retained message) in one SUBSCRIBE,
+ * then waits for the marker's retained message: aedes reads the retained messages of one SUBSCRIBE
+ * in one pass over its store, so once the marker is here and a PINGREQ has made the round trip,
+ * whatever `filter` matched has been sent too. Returns the retained messages that came for `filter`.
+ */
+export async function retainedOnSubscribe(peer: RawMqtt, filter: string, marker: string, qos: 0 | 1 | 2 = 0): Promise<PacketOf<'publish'>[]> {
+  const before = received(peer, 'publish').length;
+  peer.send({ cmd: 'subscribe', messageId: 1000, subscriptions: [{ topic: filter, qos }, { topic: marker, qos }] });
+  await peer.waitFor((p) => p.cmd === 'publish' && p.topic === marker && p.retain);
+  await pingBarrier(peer);
+  return received(peer, 'publish').slice(before).filter((p) => p.topic !== marker);
+}
