@@ -77,7 +77,20 @@ describe('MQTT 3.1.1 QoS flows, the broker receiving', () => {
 });
 
 describe('MQTT 3.1.1 QoS flows, the broker sending', () => {
-  it('[MQTT-3.3.5-1] [MQTT-3.8.4-6] delivers at the lower of the published and the granted QoS', async () => {
+  it('[MQTT-3.3.5-1] delivers to a client with overlapping subscriptions at the maximum QoS of those that match', async () => {
+    const broker = await startMqttBroker();
+    const sub = await RawMqtt.session(broker.mqttPort, 'overlap');
+    sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'ov/+', qos: 0 }, { topic: 'ov/#', qos: 1 }] });
+    await sub.waitFor((p) => p.cmd === 'suback');
+    const pub = await RawMqtt.session(broker.mqttPort, 'overlap-pub');
+    pub.send(publish('ov/a', 'x', 1, 1));
+    await pub.waitFor((p) => p.cmd === 'puback');
+    await sub.waitFor((p) => p.cmd === 'publish');
+    await pingBarrier(sub);
+    expect(received(sub, 'publish').map((p) => p.qos)).toContain(1);
+  });
+
+  it('[MQTT-3.8.4-6] delivers at the lower of the published and the granted QoS', async () => {
     const broker = await startMqttBroker();
     const q0 = await subscriber(broker.mqttPort, 'down-0', 'down/#', 0);
     const q2 = await subscriber(broker.mqttPort, 'down-2', 'down/#', 2);

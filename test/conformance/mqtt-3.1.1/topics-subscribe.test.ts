@@ -81,6 +81,13 @@ describe('MQTT 3.1.1 topic names and filters', () => {
     expect(topicsOf(single).sort()).toEqual(['/finance', 'sport/chess/player1', 'sport/player1', 'sport/tennis', 'sport/tennis/player1'].sort());
   });
 
+  it('[MQTT-4.7.3-4] matches without normalising: case, spaces and a trailing slash all count', async () => {
+    const broker = await startMqttBroker();
+    const sub = await subscribed(broker.mqttPort, 'exact', ['Room/Temp', 'a b/c']);
+    await publishAll(broker.mqttPort, [sub], ['room/temp', 'Room/Temp/', 'Room/Temp', 'a b/c', 'ab/c', 'a  b/c']);
+    expect(topicsOf(sub)).toEqual(['Room/Temp', 'a b/c']);
+  });
+
   it('[MQTT-4.7.2-1] does not match topics starting with $ to filters starting with # or +, and matches them to $ filters', async () => {
     const broker = await startMqttBroker();
     const all = await subscribed(broker.mqttPort, 'dollar-all', ['#', '+/status', '+/+']);
