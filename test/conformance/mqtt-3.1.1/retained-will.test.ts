@@ -23,10 +23,12 @@ async function puback(pub: RawMqtt, packet: IPublishPacket): Promise<void> {
 const asText = (ps: IPublishPacket[]) => ps.map((p) => `${p.topic}=${p.payload.toString()} retain=${p.retain}`);
 
 describe('MQTT 3.1.1 retained messages', () => {
-  it('[MQTT-3.3.1-5] [MQTT-3.3.1-6] [MQTT-3.3.1-8] stores a retained message and delivers it to a new subscription with RETAIN 1', async () => {
+  it('[MQTT-3.3.1-5] [MQTT-3.3.1-6] [MQTT-3.3.1-8] [MQTT-3.1.2.7] stores a retained message, past its publisher’s clean session, and delivers it to a new subscription with RETAIN 1', async () => {
     const broker = await startMqttBroker();
     const pub = await publisher(broker.mqttPort, 'm1');
     await puback(pub, publish('ret/a', 'v1', 1, true, 2));
+    pub.send({ cmd: 'disconnect' });
+    await pub.waitClosed();
     const sub = await RawMqtt.session(broker.mqttPort, 'ret-sub');
     expect(asText(await retainedOnSubscribe(sub, 'ret/#', 'm1'))).toEqual(['ret/a=v1 retain=true']);
   });
@@ -135,6 +137,19 @@ describe('MQTT 3.1.1 will messages', () => {
     await sub.waitFor((p) => p.cmd === 'publish');
     await publisher(broker.mqttPort, 'm7');
     expect(asText(await retainedOnSubscribe(await RawMqtt.session(broker.mqttPort, 'will-late-3'), 'wills/#', 'm7'))).toEqual(['wills/retainer=retainer gone retain=true']);
+  });
+
+  it('[MQTT-3.1.2-12] publishes nothing when a client without a will drops', async () => {
+    const broker = await startMqttBroker();
+    const sub = await watcher(broker.mqttPort, 'will-watch-5');
+    const plain = await RawMqtt.session(broker.mqttPort, 'no-will');
+    plain.socket.destroy();
+    await plain.waitClosed();
+    // Ordering barrier: a client with a will drops after it; only that will comes.
+    const peer = await willClient(broker.mqttPort, 'with-will', 0, false);
+    peer.socket.destroy();
+    await sub.waitFor((p) => p.cmd === 'publish');
+    expect(deliveries(sub)).toEqual(['wills/with-will=with-will gone']);
   });
 
   it('[MQTT-3.1.2-10] [MQTT-3.14.4-3] discards the will of a client that sends DISCONNECT', async () => {
