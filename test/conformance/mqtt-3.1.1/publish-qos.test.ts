@@ -101,7 +101,7 @@ describe('MQTT 3.1.1 QoS flows, the broker sending', () => {
     expect(((await q2.waitFor((p) => p.cmd === 'publish')) as IPublishPacket).qos).toBe(1);
   });
 
-  // DEFECT: aedes forwards the publisher's DUP flag to every subscriber (its delivery packet copies
+  // DEFECT: aedes forwards the publisher's DUP flag to every subscriber (aedes-packet's Packet copies
   // `dup` from the incoming PUBLISH), also on QoS 0 deliveries, where DUP must be 0.
   it.fails('[MQTT-3.3.1-2] [MQTT-3.3.1-3] sends a first delivery with DUP 0 whatever the publisher’s DUP, and QoS 0 always with DUP 0', async () => {
     const broker = await startMqttBroker();
@@ -157,7 +157,8 @@ describe('MQTT 3.1.1 QoS flows, the broker sending', () => {
     expect({ messageId: again.messageId, payload: again.payload.toString() }).toEqual({ messageId: first.messageId, payload: 'unacked' });
   });
 
-  // DEFECT: aedes resends the stored outgoing packet of a resumed session as it first sent it, DUP 0.
+  // DEFECT: aedes' emptyQueue (lib/handlers/connect.js) resends the stored outgoing packet of a
+  // resumed session without setting DUP.
   it.fails('[MQTT-3.3.1-1] resends an unacknowledged QoS 1 delivery to a resumed session with DUP 1', async () => {
     const broker = await startMqttBroker();
     const sub = await subscriber(broker.mqttPort, 'resend-sub', 'resend/#', 1, false);
