@@ -58,6 +58,15 @@ describe('MQTT 3.1.1 QoS flows, the broker receiving', () => {
     expect(deliveries(sub)).toEqual(['q2/a=once', 'q2/a=again', 'q2/marker=end']);
   });
 
+  it('[MQTT-4.6.0-3] sends PUBRECs in the order of the QoS 2 PUBLISHes', async () => {
+    const broker = await startMqttBroker();
+    const pub = await RawMqtt.session(broker.mqttPort, 'rec-order');
+    const ids = [7, 3, 900, 1, 42, 65535, 2, 5000];
+    for (const id of ids) pub.send(publish(`rec/${id}`, 'x', 2, id));
+    await pub.waitFor(() => received(pub, 'pubrec').length === ids.length);
+    expect(received(pub, 'pubrec').map((p) => p.messageId)).toEqual(ids);
+  });
+
   it('[MQTT-3.3.1-4] closes a connection that sends a PUBLISH with both QoS bits set', async () => {
     const broker = await startMqttBroker();
     const peer = await RawMqtt.session(broker.mqttPort, 'qos3');
@@ -140,6 +149,18 @@ describe('MQTT 3.1.1 QoS flows, the broker sending', () => {
     sub.send({ cmd: 'pubcomp', messageId: delivery.messageId });
     await pingBarrier(sub);
     expect(sub.closed).toBe(false);
+  });
+
+  it('[MQTT-4.6.0-4] sends PUBRELs in the order of the subscriber’s PUBRECs', async () => {
+    const broker = await startMqttBroker();
+    const sub = await subscriber(broker.mqttPort, 'rel-order', 'relo/#', 2);
+    const pub = await RawMqtt.session(broker.mqttPort, 'rel-order-pub');
+    for (let i = 1; i <= 6; i++) pub.send(publish('relo/a', String(i), 2, i));
+    await sub.waitFor(() => received(sub, 'publish').length === 6);
+    const order = [3, 1, 6, 2, 5, 4].map((n) => received(sub, 'publish')[n - 1]!.messageId!);
+    for (const id of order) sub.send({ cmd: 'pubrec', messageId: id });
+    await sub.waitFor(() => received(sub, 'pubrel').length === 6);
+    expect(received(sub, 'pubrel').map((p) => p.messageId)).toEqual(order);
   });
 
   it('[MQTT-4.4.0-1] resends an unacknowledged QoS 1 delivery to a resumed session with its packet id', async () => {

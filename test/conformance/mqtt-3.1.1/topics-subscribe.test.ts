@@ -89,6 +89,13 @@ describe('MQTT 3.1.1 topic names and filters', () => {
     expect(topicsOf(sub)).toEqual(['Room/Temp', 'a b/c']);
   });
 
+  it('[MQTT-1.5.3-3] keeps a leading U+FEFF in a topic name: not stripped, not matched without it', async () => {
+    const broker = await startMqttBroker();
+    const sub = await subscribed(broker.mqttPort, 'bom', ['\uFEFFbom/a', 'bom/a']);
+    await publishAll(broker.mqttPort, [sub], ['\uFEFFbom/a']);
+    expect(topicsOf(sub)).toEqual(['\uFEFFbom/a']);
+  });
+
   it('[MQTT-4.7.2-1] does not match topics starting with $ to filters starting with # or +, and matches them to $ filters', async () => {
     const broker = await startMqttBroker();
     const all = await subscribed(broker.mqttPort, 'dollar-all', ['#', '+/status', '+/+']);
@@ -155,6 +162,23 @@ describe('MQTT 3.1.1 UNSUBSCRIBE and UNSUBACK', () => {
     expect(await sub.waitFor((p) => p.cmd === 'unsuback')).toMatchObject({ messageId: 8 });
     await publishAll(broker.mqttPort, [sub], ['v/a']);
     expect(topicsOf(sub)).toEqual(['v/a']);
+  });
+
+  it('[MQTT-3.10.4-3] completes a QoS 1 delivery in flight at the UNSUBSCRIBE: resent to the resumed session until acknowledged', async () => {
+    const broker = await startMqttBroker();
+    const sub = await RawMqtt.session(broker.mqttPort, 'unsub-inflight', false);
+    sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'inf/#', qos: 1 }] });
+    await sub.waitFor((p) => p.cmd === 'suback');
+    const pub = await RawMqtt.session(broker.mqttPort, 'unsub-inflight-pub');
+    pub.send(publish('inf/a', 'in flight', 1));
+    const delivery = (await sub.waitFor((p) => p.cmd === 'publish')) as IPublishPacket;
+    sub.send({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: ['inf/#'] });
+    await sub.waitFor((p) => p.cmd === 'unsuback');
+    sub.socket.destroy();
+    await sub.waitClosed();
+    const back = await RawMqtt.session(broker.mqttPort, 'unsub-inflight', false);
+    const again = (await back.waitFor((p) => p.cmd === 'publish')) as IPublishPacket;
+    expect({ id: again.messageId, payload: again.payload.toString() }).toEqual({ id: delivery.messageId, payload: 'in flight' });
   });
 
   it('[MQTT-3.10.1-1] closes a client whose UNSUBSCRIBE fixed header flags are not 0010', async () => {
