@@ -22,16 +22,22 @@ export interface RawConnectParts {
   will?: { topic: number[] | string; message: number[] };
   username?: number[] | string;
   password?: number[];
-  level?: 3 | 4;
+  level?: number;
   /** Clean session; true unless false. */
   clean?: boolean;
+  /** The protocol name; "MQIsdp" for level 3, else "MQTT", unless given. */
+  name?: string;
+  /** Bits ORed into the connect flags the other parts give (a reserved bit, a will QoS without a will...). */
+  extraFlags?: number;
+  keepalive?: number;
 }
 
-/** A CONNECT with keep alive 0; client id "dev-1" and clean session unless given. */
+/** A CONNECT; keep alive 0, client id "dev-1" and clean session unless given. */
 export function rawConnect(p: RawConnectParts): Buffer {
-  const flags = (p.clean === false ? 0 : 0x02) | (p.will ? 0x04 : 0) | (p.username !== undefined ? 0x80 : 0) | (p.password ? 0x40 : 0);
-  const name = p.level === 3 ? 'MQIsdp' : 'MQTT';
-  const body = [...mqttString(name), p.level ?? 4, flags, 0, 0, ...mqttString(p.id ?? 'dev-1')];
+  const flags = (p.clean === false ? 0 : 0x02) | (p.will ? 0x04 : 0) | (p.username !== undefined ? 0x80 : 0) | (p.password ? 0x40 : 0) | (p.extraFlags ?? 0);
+  const name = p.name ?? (p.level === 3 ? 'MQIsdp' : 'MQTT');
+  const keepalive = p.keepalive ?? 0;
+  const body = [...mqttString(name), p.level ?? 4, flags, keepalive >> 8, keepalive & 0xff, ...mqttString(p.id ?? 'dev-1')];
   if (p.will) body.push(...mqttString(p.will.topic), ...mqttString(p.will.message));
   if (p.username !== undefined) body.push(...mqttString(p.username));
   if (p.password) body.push(...mqttString(p.password));
