@@ -58,6 +58,24 @@ export class MqttPersistence {
     return this.writes.txnCommits;
   }
 
+  // ---- counts for $SYS/broker/... and /metrics (listeners/mqtt/metrics.ts MqttSessionStats) ----
+
+  get retainedCount(): number {
+    return this.retained.count;
+  }
+
+  persistentClientIds(): Iterable<string> {
+    return this.subscriptions.clientIds();
+  }
+
+  get persistentSubscriptionCount(): number {
+    return this.subscriptions.total;
+  }
+
+  queueDepths(): Iterable<readonly [string, number]> {
+    return this.outgoing.depths();
+  }
+
   async setup(broker: MqttBrokerRef): Promise<void> {
     this.brokerRef = broker;
   }
