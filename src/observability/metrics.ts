@@ -157,7 +157,7 @@ function registerMqttMetrics(metric: MetricFactory, registry: client.Registry, s
  * Totals over every session's queue, and the `topN` deepest by client id: one sample per queue would
  * let the number of series grow with the number of devices; the deepest are the ones to look at.
  */
-function queueSummary(depths: Iterable<readonly [string, number]>, topN: number): { sessions: number; messages: number; top: (readonly [string, number])[] } {
+export function queueSummary(depths: Iterable<readonly [string, number]>, topN: number): { sessions: number; messages: number; top: (readonly [string, number])[] } {
   let sessions = 0;
   let messages = 0;
   const top: (readonly [string, number])[] = [];
