@@ -6,8 +6,11 @@ import type { MqttClient } from 'mqtt';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import packageJson from '../../../package.json' with { type: 'json' };
+import { parseConfig } from '../../../src/config/load.ts';
+import { startTributary } from '../../../src/main.ts';
 import { runProcess } from '../../helpers/cli.ts';
 import { connectMqtt, logRecords, RawMqtt, startMqttBroker } from '../../helpers/mqtt.ts';
+import { onCleanup, silentLogger } from '../../helpers/temp.ts';
 import { until } from '../../helpers/upstream.ts';
 
 const hasMosquittoSub = spawnSync('mosquitto_sub', ['--help']).error === undefined;
@@ -130,11 +133,42 @@ describe('$SYS/broker/...', () => {
     expect(await sys.when('$SYS/broker/version', () => true)).toBe(`tributary version ${packageJson.version}`);
   });
 
-  it('is not kept across a restart: what a previous run published is not served as retained', async () => {
+  it('sends none of its retained topics to a # or +/... subscriber [MQTT-4.7.2-1]', async () => {
+    const broker = await startMqttBroker();
+    const c = await connectMqtt(broker);
+    await c.publishAsync('probe', 'kept', { qos: 1, retain: true });
+    await c.publishAsync('$other/x', 'dollar', { qos: 1, retain: true });
+    const got: string[] = [];
+    c.on('message', (topic) => got.push(topic));
+    await c.subscribeAsync(['#', '+/broker/version']);
+    // One stream answers a SUBSCRIBE's filters, $SYS/ ones first: once probe is here, none is coming.
+    await until(() => got.includes('probe'), 'the retained probe');
+    expect(got).toEqual(['probe']);
+    await c.subscribeAsync('$other/+');
+    await until(() => got.includes('$other/x'), 'the retained $other/x');
+    expect(got).toEqual(['probe', '$other/x']);
+  });
+
+  it('is not kept across a restart: a broker started with sysIntervalS 0 serves no $SYS/broker/ value of its previous run', async () => {
     const broker = await startMqttBroker({ listeners: { mqtt: { sysIntervalS: 1 } } });
+    const c = await connectMqtt(broker);
+    await c.publishAsync('probe', 'kept', { qos: 1, retain: true });
+    await c.endAsync();
     await broker.stop();
-    await broker.start();
-    expect(broker.running.mqtt!.sessionStats!.retainedCount).toBe(TOPICS.length);
+    const config = parseConfig(
+      { dataDir: broker.dataDir, listeners: { edge: { host: '127.0.0.1', port: 0 }, http: { enabled: false }, kafka: { enabled: false }, mqtt: { host: '127.0.0.1', port: 0, ws: { enabled: false }, sysIntervalS: 0 } } },
+      'test',
+    );
+    const running = await startTributary(config, silentLogger);
+    onCleanup(() => running.close());
+    // Only the client's retained message is left: $SYS/ retained messages live in memory only.
+    expect(running.mqtt!.sessionStats!.retainedCount).toBe(1);
+    const late = await connectMqtt(running.mqtt!.port);
+    const got: string[] = [];
+    late.on('message', (topic) => got.push(topic));
+    await late.subscribeAsync(['$SYS/broker/#', 'probe']);
+    await until(() => got.includes('probe'), 'the retained probe');
+    expect(got).toEqual(['probe']);
   });
 });
 
