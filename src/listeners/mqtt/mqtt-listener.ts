@@ -86,6 +86,8 @@ export class MqttListener implements MqttMetricsSource {
   private readonly dropped = new WeakSet<PublishPacket>();
   private sys: SysTopics | null = null;
   private clientsMaximum = 0;
+  /** `$SYS/<aedes' broker id>/`: what aedes publishes for itself (forward()). */
+  private aedesSysPrefix = '';
   private aedes!: Aedes;
   private tcp: net.Server | null = null;
   private tlsServer: tls.Server | null = null;
@@ -139,6 +141,7 @@ export class MqttListener implements MqttMetricsSource {
       },
       authorizeForward: (client, packet) => l.forward(client, packet),
     });
+    l.aedesSysPrefix = `$SYS/${l.aedes.id}/`;
     l.dropPublishes();
     l.aedes.on('clientError', (client, err) => l.onClientError(client, err));
     l.aedes.on('connectionError', (client, err) => l.onClientError(client, err));
@@ -301,10 +304,6 @@ export class MqttListener implements MqttMetricsSource {
   /** aedes' connected clients by id (not in its type declarations). */
   private get clientsById(): Record<string, Client> {
     return (this.aedes as unknown as { clients: Record<string, Client> }).clients;
-  }
-
-  private get aedesSysPrefix(): string {
-    return `$SYS/${this.aedes.id}/`;
   }
 
   /**
