@@ -83,6 +83,11 @@ export class MqttPersistence {
   // ---- retained ----
 
   storeRetained(packet: MqttPacket & { topic: string }): Promise<void> {
+    // $SYS/ retained messages live in memory only (mqtt/retained.ts): no transaction to wait for.
+    if (packet.topic.startsWith('$SYS/')) {
+      this.retained.store(packet);
+      return Promise.resolve();
+    }
     return this.write(() => {
       assertKeyFits(packet.topic);
       this.retained.store(packet);
