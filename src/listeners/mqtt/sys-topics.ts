@@ -119,7 +119,8 @@ export class SysTopics {
       const load = this.loads[i]!;
       const value = counter(r);
       // Events per minute over the last tick, folded into exponentially weighted averages over 1,
-      // 5 and 15 minutes (Mosquitto's sys_tree.c does the same; it prints them with two decimals).
+      // 5 and 15 minutes, printed with two decimals: what Mosquitto 2.0.11 publishes (100 PUBLISHes
+      // in one 2 s tick gave it 97.54, 19.90 and 6.66; this formula gives 98.4, 19.9, 6.66).
       const rate = elapsedMin > 0 ? (value - load.last) / elapsedMin : 0;
       load.last = value;
       WINDOWS.forEach((window, w) => {
