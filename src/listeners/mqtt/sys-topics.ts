@@ -88,7 +88,8 @@ export class SysTopics {
     this.timer = null;
   }
 
-  private tick(): void {
+  /** One update; the timer calls it every intervalS. */
+  tick(): void {
     const r = this.opts.read();
     const nowMs = this.now();
     const elapsedMin = (nowMs - this.lastTickMs) / 60_000;
@@ -120,7 +121,7 @@ export class SysTopics {
       const value = counter(r);
       // Events per minute over the last tick, folded into exponentially weighted averages over 1,
       // 5 and 15 minutes, printed with two decimals: what Mosquitto 2.0.11 publishes (100 PUBLISHes
-      // in one 2 s tick gave it 97.54, 19.90 and 6.66; this formula gives 98.4, 19.9, 6.66).
+      // in one 2 s tick gave it 97.54, 19.90 and 6.66; this formula gives 98.35, 19.93, 6.66).
       const rate = elapsedMin > 0 ? (value - load.last) / elapsedMin : 0;
       load.last = value;
       WINDOWS.forEach((window, w) => {
