@@ -1,7 +1,9 @@
 // The MQTT listener: an aedes broker (MQTT 3.1 and 3.1.1) on TCP, WebSocket and TLS, whose hooks
 // authenticate, apply ACLs and make every routed PUBLISH a record (durable-publish.ts) before aedes
-// acknowledges it. Owns the sockets, the connection limit and the per-connection gate; never writes
-// to storage except through broker.produce.
+// acknowledges it. Owns the sockets, the connection limit and the per-connection gate, and the
+// $SYS/ rules: a client's PUBLISH there is acknowledged and dropped, the broker's own $SYS/broker/...
+// comes from sys-topics.ts, aedes' $SYS/<id>/... reaches no client. Never writes to storage except
+// through broker.produce.
 
 import http from 'node:http';
 import net from 'node:net';
