@@ -134,6 +134,10 @@ export const limits = {
    * bytes of heap per queued 16-byte message, 1 and 10 never-reading subscribers).
    */
   mqttQueuedMessageOverheadBytes: 768,
+  /** Longest listeners.mqtt.sysIntervalS: a day, as Node timers go far beyond it. */
+  mqttSysIntervalSMax: 86_400,
+  /** Persistent sessions listed by client id in tributary_mqtt_session_queued_messages: the deepest queues only. */
+  mqttSessionQueueTopN: 10,
   /** At most one warning per MQTT subscriber in this time about the messages dropped for it. */
   mqttSubscriberDropLogIntervalMs: 10_000,
   /** Largest listeners.mqtt.subscriberQueueBytesMax / subscriberQueueBytesTotalMax. */

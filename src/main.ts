@@ -115,6 +115,7 @@ async function startLocked(config: Config, logger: Logger, options: StartOptions
         broker,
         logger,
         persistence: options.mqttPersistence ?? ownPersistence,
+        sessionStats: ownPersistence ?? undefined,
       });
     }
     const h = config.listeners.http;

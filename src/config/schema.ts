@@ -214,6 +214,8 @@ export const configSchema = z.strictObject({
             subscriberQueueBytesMax: size({ min: 16 * 1024, max: limits.mqttSubscriberQueueBytesMax }).default(1024 * 1024),
             subscriberQueueBytesTotalMax: size({ min: 1024 * 1024, max: limits.mqttSubscriberQueueBytesMax }).default(64 * 1024 * 1024),
             subscriberStallMs: duration({ min: 100, max: timerMsMax }).default(60_000),
+            // $SYS/broker/... every this many seconds (src/listeners/mqtt/sys-topics.ts); 0: none.
+            sysIntervalS: intRange(0, limits.mqttSysIntervalSMax).default(10),
           })
           .superRefine((mqtt, ctx) => {
             if (!isPlainObject(mqtt.tls) || mqtt.tls.enabled !== true) return;

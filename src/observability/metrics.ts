@@ -4,6 +4,7 @@
 import client from 'prom-client';
 import type { Broker } from '../broker/broker.ts';
 import { isTributaryError } from '../errors.ts';
+import { limits } from '../limits.ts';
 import type { GroupDescription } from '../groups/types.ts';
 import type { MqttMetricsSource } from '../listeners/mqtt/metrics.ts';
 import { mirrorStates, type MirrorStatus } from '../mirror/status.ts';
@@ -136,7 +137,40 @@ function registerMqttMetrics(metric: MetricFactory, registry: client.Registry, s
   metric('counter', 'tributary_mqtt_subscriber_dropped_total', 'Messages for an MQTT subscriber dropped because its queue was full (it stopped reading), by QoS.', ['qos'], () => by('qos', m.subscriberDropped.map((n, qos) => [String(qos), n])));
   metric('gauge', 'tributary_mqtt_subscriber_queued_messages', 'Messages queued for MQTT subscribers, not yet written to their sockets.', [], () => one(src.subscriberQueued.messages));
   metric('gauge', 'tributary_mqtt_subscriber_queued_bytes', 'Bytes queued for MQTT subscribers (topic + payload + a fixed overhead per message), as bounded by subscriberQueueBytesTotalMax.', [], () => one(src.subscriberQueued.bytes));
+  metric('counter', 'tributary_mqtt_delivered_total', 'MQTT PUBLISH packets handed to subscribers\' connections (live, retained and queued messages).', [], () => one(m.delivered));
+  metric('counter', 'tributary_mqtt_sys_publishes_dropped_total', 'MQTT publishes and wills to $SYS/... from clients, acknowledged and dropped.', [], () => one(m.sysPublishesDropped));
+  metric('gauge', 'tributary_mqtt_subscriptions', 'MQTT subscriptions: connected clients\' and those of persistent sessions whose client is away.', [], () => one(src.subscriptionCount));
+  const stats = src.sessionStats;
+  if (stats !== null) {
+    metric('gauge', 'tributary_mqtt_retained_messages', 'MQTT retained messages held ($SYS/ ones included).', [], () => one(stats.retainedCount));
+    const queues = oncePerTick(() => queueSummary(stats.queueDepths(), limits.mqttSessionQueueTopN));
+    metric('gauge', 'tributary_mqtt_sessions_queued', 'Persistent MQTT sessions with QoS 1/2 messages queued (stored, not yet acknowledged).', [], () => one(queues().sessions));
+    metric('gauge', 'tributary_mqtt_sessions_queued_messages', 'QoS 1/2 messages queued over all persistent MQTT sessions.', [], () => one(queues().messages));
+    metric('gauge', 'tributary_mqtt_session_queued_messages', `QoS 1/2 messages queued for a persistent MQTT session: the ${limits.mqttSessionQueueTopN} deepest queues only, by client id.`, ['client_id'], () =>
+      queues().top.map(([clientId, n]) => [{ client_id: clientId }, n] as const),
+    );
+  }
   registry.registerMetric(m.pubackLatency);
+}
+
+/**
+ * Totals over every session's queue, and the `topN` deepest by client id: one sample per queue would
+ * let the number of series grow with the number of devices; the deepest are the ones to look at.
+ */
+export function queueSummary(depths: Iterable<readonly [string, number]>, topN: number): { sessions: number; messages: number; top: (readonly [string, number])[] } {
+  let sessions = 0;
+  let messages = 0;
+  const top: (readonly [string, number])[] = [];
+  for (const entry of depths) {
+    sessions++;
+    messages += entry[1];
+    if (top.length === topN && entry[1] <= top[topN - 1]![1]) continue;
+    let i = top.length;
+    while (i > 0 && top[i - 1]![1] < entry[1]) i--;
+    top.splice(i, 0, entry);
+    if (top.length > topN) top.pop();
+  }
+  return { sessions, messages, top };
 }
 
 function registerEdgeMetrics(metric: MetricFactory, src: EdgeMetricsSource): void {

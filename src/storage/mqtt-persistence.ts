@@ -58,6 +58,24 @@ export class MqttPersistence {
     return this.writes.txnCommits;
   }
 
+  // ---- counts for $SYS/broker/... and /metrics (listeners/mqtt/metrics.ts MqttSessionStats) ----
+
+  get retainedCount(): number {
+    return this.retained.count;
+  }
+
+  persistentClientIds(): Iterable<string> {
+    return this.subscriptions.clientIds();
+  }
+
+  get persistentSubscriptionCount(): number {
+    return this.subscriptions.total;
+  }
+
+  queueDepths(): Iterable<readonly [string, number]> {
+    return this.outgoing.depths();
+  }
+
   async setup(broker: MqttBrokerRef): Promise<void> {
     this.brokerRef = broker;
   }
@@ -65,6 +83,11 @@ export class MqttPersistence {
   // ---- retained ----
 
   storeRetained(packet: MqttPacket & { topic: string }): Promise<void> {
+    // $SYS/ retained messages live in memory only (mqtt/retained.ts): no transaction to wait for.
+    if (packet.topic.startsWith('$SYS/')) {
+      this.retained.store(packet);
+      return Promise.resolve();
+    }
     return this.write(() => {
       assertKeyFits(packet.topic);
       this.retained.store(packet);

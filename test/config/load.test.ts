@@ -93,6 +93,7 @@ describe('defaults', () => {
           subscriberQueueBytesMax: 1024 * 1024,
           subscriberQueueBytesTotalMax: 64 * 1024 * 1024,
           subscriberStallMs: 60_000,
+          sysIntervalS: 10,
         },
       },
       routes: [],

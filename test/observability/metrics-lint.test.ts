@@ -32,11 +32,19 @@ describe.runIf(hasPromtool || process.env.CI)('/metrics', () => {
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${running.mqtt!.port}`, { protocolVersion: 4 });
     onCleanup(() => client.endAsync());
     await client.publishAsync('sensors/t-1', '21.5', { qos: 1 });
+    // A persistent session away with a queued message, a retained message, a $SYS publish dropped.
+    const away = await mqtt.connectAsync(`mqtt://127.0.0.1:${running.mqtt!.port}`, { protocolVersion: 4, clientId: 'away', clean: false });
+    await away.subscribeAsync('q/#', { qos: 1 });
+    await away.endAsync();
+    await client.publishAsync('q/1', 'queued', { qos: 1, retain: true });
+    await client.publishAsync('$SYS/forged', 'x', { qos: 1 });
     await until(() => upstream.received.length >= 2, 'the mirror to ship');
 
     const scrape = await (await fetch(`http://127.0.0.1:${running.http!.port}/metrics`)).text();
-    for (const family of ['tributary_records_in_total', 'tributary_mqtt_publishes_in_total', 'tributary_mirror_shipped_records_total', 'tributary_errors_total', 'tributary_nodejs_active_handles', 'tributary_consumergroup_lag', 'tributary_consumergroup_members'])
+    for (const family of ['tributary_records_in_total', 'tributary_mqtt_publishes_in_total', 'tributary_mirror_shipped_records_total', 'tributary_errors_total', 'tributary_nodejs_active_handles', 'tributary_consumergroup_lag', 'tributary_consumergroup_members', 'tributary_mqtt_delivered_total', 'tributary_mqtt_subscriptions', 'tributary_mqtt_retained_messages', 'tributary_mqtt_sessions_queued', 'tributary_mqtt_sessions_queued_messages', 'tributary_mqtt_session_queued_messages', 'tributary_mqtt_sys_publishes_dropped_total'])
       expect(scrape).toMatch(new RegExp(`^${family}[{ ]`, 'm'));
+    expect(scrape).toMatch(/^tributary_mqtt_session_queued_messages\{client_id="away"\} 1$/m);
+    expect(scrape).toMatch(/^tributary_mqtt_sys_publishes_dropped_total 1$/m);
     const lint = await runProcess('promtool', ['check', 'metrics'], { input: scrape });
     expect(lint.stdout + lint.stderr).toBe('');
     expect(lint.code).toBe(0);

@@ -23,6 +23,7 @@
 
 import type { Duplex } from 'node:stream';
 import { TributaryError } from '../../errors.ts';
+import type { PacketTotals } from '../../protocol/mqtt/packet-counter.ts';
 import { PacketScanner, type ScanResult } from '../../protocol/mqtt/packet-scanner.ts';
 
 type Phase = 'connect' | 'awaiting-connack' | 'connected';
@@ -38,8 +39,9 @@ export class ConnectionGate {
   /**
    * Installs the gate on `conn`; `refuse` is called once with the reason before it is destroyed, and
    * with the client id of a CONNECT refused for its will topic or username (aedes never saw it).
+   * `received` adds up the packets and bytes handed on.
    */
-  constructor(conn: Duplex, packetBytesMax: number, refuse: (err: TributaryError, connectClientId: string | null) => void) {
+  constructor(conn: Duplex, packetBytesMax: number, refuse: (err: TributaryError, connectClientId: string | null) => void, received: PacketTotals = { packets: 0, bytes: 0 }) {
     this.conn = conn;
     this.scanner = new PacketScanner(packetBytesMax);
     const read = conn.read.bind(conn);
@@ -56,6 +58,9 @@ export class ConnectionGate {
         conn.destroy(err);
         return null;
       }
+      // Every byte is scanned once (held bytes only later), so the totals count each packet once.
+      received.packets += scan.packetsEnded;
+      received.bytes += scan.scannedBytes;
       if (!first || scan.packetsEnded === 0) return chunk;
       this.phase = 'awaiting-connack';
       if (scan.scannedBytes < chunk.length) this.held = chunk.subarray(scan.scannedBytes);

@@ -102,8 +102,12 @@ export class DurablePublisher {
     this.log = opts.logger;
   }
 
-  /** aedes' authorizePublish, after ACLs. `client` is null or closed for a will. */
-  publish(client: Client | null, packet: PublishPacket, done: Done): void {
+  /**
+   * aedes' authorizePublish, after ACLs. `client` is null or closed for a will. `dropped`: the
+   * listener keeps aedes from delivering this PUBLISH ($SYS/...): it is acknowledged in its place,
+   * in order, and neither logged nor counted as unrouted.
+   */
+  publish(client: Client | null, packet: PublishPacket, done: Done, dropped = false): void {
     const receivedMs = Date.now();
     const receivedAt = performance.now();
     if (client === null || client.closed) return this.publishWill(client, packet, done, receivedMs);
@@ -116,8 +120,8 @@ export class DurablePublisher {
       flow.admission.push({ seq: flow.received++, packet, route: null, receivedMs, receivedAt, ready: true, duplicate: false, txnCommitted: false, done });
       return this.release(client, flow);
     }
-    const route = this.opts.router.route(packet.topic, client.id);
-    if (route === null) {
+    const route = dropped ? null : this.opts.router.route(packet.topic, client.id);
+    if (route === null && !dropped) {
       this.opts.metrics.unrouted++;
       if (this.log.isLevelEnabled('debug')) this.log.debug({ clientId: client.id, mqttTopic: packet.topic }, 'no route: delivered, not logged');
     }

@@ -3,6 +3,7 @@
 // metrics registry adopts it, so the listener works the same with the HTTP listener off.
 
 import client from 'prom-client';
+import type { PacketTotals } from '../../protocol/mqtt/packet-counter.ts';
 
 /** Why a CONNECT was refused (CONNACK return code ≠ 0, or the connection dropped before it). */
 export type RefusalReason = 'protocol-version' | 'identifier-rejected' | 'bad-credentials' | 'not-authorized' | 'connections-max';
@@ -18,6 +19,15 @@ export class MqttMetrics {
   /** Wills that became records when their client went away. */
   willsLogged = 0;
   readonly denied = { publish: 0, subscribe: 0 };
+  /** PUBLISHes and wills to $SYS/... from clients, dropped unseen (as Mosquitto drops them). */
+  sysPublishesDropped = 0;
+  /** PUBLISH packets handed to subscribers' connections (live, retained and queued ones). */
+  delivered = 0;
+  /** Connections accepted (all transports, before CONNECT). */
+  connectionsAccepted = 0;
+  /** Every MQTT packet and byte read from clients and written to them (Mosquitto's messages/ and bytes/). */
+  readonly received: PacketTotals = { packets: 0, bytes: 0 };
+  readonly sent: PacketTotals = { packets: 0, bytes: 0 };
   /** Messages for a subscriber that had no room in its queue (subscriber-queue.ts), by QoS 0, 1, 2. */
   readonly subscriberDropped: [number, number, number] = [0, 0, 0];
   readonly refused = new Map<RefusalReason, number>();
@@ -48,4 +58,23 @@ export interface MqttMetricsSource {
   readonly clientCount: number;
   /** Messages, and their bytes as subscriber-queue.ts counts them, queued for subscribers now. */
   readonly subscriberQueued: { messages: number; bytes: number };
+  /** Subscriptions of connected clients and of persistent sessions whose client is away. */
+  readonly subscriptionCount: number;
+  /** What the session store knows; null with aedes' in-memory persistence. */
+  readonly sessionStats: MqttSessionStats | null;
+}
+
+/**
+ * Read from the MQTT session store (src/storage/mqtt-persistence.ts) at scrape time and at each
+ * $SYS tick, from its in-memory indexes: no storage read.
+ */
+export interface MqttSessionStats {
+  /** Retained messages held, $SYS/ ones included. */
+  readonly retainedCount: number;
+  /** Client ids of persistent sessions with a subscription, connected or not. */
+  persistentClientIds(): Iterable<string>;
+  /** Subscriptions of persistent sessions, connected or not. */
+  readonly persistentSubscriptionCount: number;
+  /** Each persistent session's queue of QoS 1/2 messages not yet acknowledged: [clientId, messages], non-empty ones only. */
+  queueDepths(): Iterable<readonly [string, number]>;
 }

@@ -1,13 +1,16 @@
 // The MQTT listener: an aedes broker (MQTT 3.1 and 3.1.1) on TCP, WebSocket and TLS, whose hooks
 // authenticate, apply ACLs and make every routed PUBLISH a record (durable-publish.ts) before aedes
-// acknowledges it. Owns the sockets, the connection limit and the per-connection gate; never writes
-// to storage except through broker.produce.
+// acknowledges it. Owns the sockets, the connection limit and the per-connection gate, and the
+// $SYS/ rules: a client's PUBLISH there is acknowledged and dropped, the broker's own $SYS/broker/...
+// comes from sys-topics.ts, aedes' $SYS/<id>/... reaches no client. Never writes to storage except
+// through broker.produce.
 
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
+import v8 from 'node:v8';
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Broker } from '../../broker/broker.ts';
@@ -20,9 +23,11 @@ import type { Identity, UserSpec } from '../../auth/password.ts';
 import { Authenticator, ConnackCode } from './auth.ts';
 import { ConnectionGate } from './connection-gate.ts';
 import { DurablePublisher, type IncomingPackets } from './durable-publish.ts';
-import { MqttMetrics, type MqttMetricsSource } from './metrics.ts';
+import packageJson from '../../../package.json' with { type: 'json' };
+import { MqttMetrics, type MqttMetricsSource, type MqttSessionStats } from './metrics.ts';
 import { Router, type FallbackSpec, type RouteSpec } from './routes.ts';
 import { SubscriberQueues } from './subscriber-queue.ts';
+import { SysTopics, type SysReading } from './sys-topics.ts';
 import { WriteCoalescer } from './write-coalescer.ts';
 
 export interface MqttListenerOptions {
@@ -39,6 +44,8 @@ export interface MqttListenerOptions {
   subscriberQueueBytesMax: number;
   subscriberQueueBytesTotalMax: number;
   subscriberStallMs: number;
+  /** Seconds between $SYS/broker/... updates (sys-topics.ts); 0: none. */
+  sysIntervalS: number;
   routes: readonly RouteSpec[];
   defaultRoute: FallbackSpec | null;
   users: readonly UserSpec[];
@@ -47,6 +54,8 @@ export interface MqttListenerOptions {
   logger: Logger;
   /** An aedes persistence (sessions, retained messages, QoS queues); aedes' in-memory one when absent. */
   persistence?: unknown;
+  /** Counts kept by that persistence; absent with aedes' in-memory one. */
+  sessionStats?: MqttSessionStats;
 }
 
 type Transport = 'tcp' | 'ws' | 'tls';
@@ -72,9 +81,15 @@ export class MqttListener implements MqttMetricsSource {
   private readonly identities = new WeakMap<Client, Identity>();
   private readonly connects = new WeakMap<Client, ConnectSeen>();
   private readonly gates = new WeakMap<Duplex, ConnectionGate>();
-  private readonly writes = new WriteCoalescer();
+  private readonly writes = new WriteCoalescer(this.metrics.sent);
   private readonly subscribers: SubscriberQueues;
   private readonly connections = new Set<Duplex>();
+  /** PUBLISHes and wills to $SYS/... that aedes must acknowledge (as any) but not publish. */
+  private readonly dropped = new WeakSet<PublishPacket>();
+  private sys: SysTopics | null = null;
+  private clientsMaximum = 0;
+  /** `$SYS/<aedes' broker id>/`: what aedes publishes for itself (forward()). */
+  private aedesSysPrefix = '';
   private aedes!: Aedes;
   private tcp: net.Server | null = null;
   private tlsServer: tls.Server | null = null;
@@ -126,9 +141,13 @@ export class MqttListener implements MqttMetricsSource {
         l.log.info({ clientId: client.id, filter: sub.topic }, 'MQTT subscribe denied by ACL (SUBACK 0x80)');
         done(null, null);
       },
+      authorizeForward: (client, packet) => l.forward(client, packet),
     });
+    l.aedesSysPrefix = `$SYS/${l.aedes.id}/`;
+    l.dropPublishes();
     l.aedes.on('clientError', (client, err) => l.onClientError(client, err));
     l.aedes.on('connectionError', (client, err) => l.onClientError(client, err));
+    l.aedes.on('client', () => (l.clientsMaximum = Math.max(l.clientsMaximum, l.aedes.connectedClients)));
     l.aedes.on('connackSent', (connack, client) => {
       if (connack.returnCode !== 0) return;
       l.gates.get(client.conn)?.connected();
@@ -140,6 +159,13 @@ export class MqttListener implements MqttMetricsSource {
       await l.close();
       throw err;
     }
+    l.sys = new SysTopics({
+      intervalS: opts.sysIntervalS,
+      version: `tributary version ${packageJson.version}`,
+      read: () => l.sysReading(),
+      publish: (topic, payload) => l.publishSys(topic, payload),
+    });
+    l.sys.start();
     return l;
   }
 
@@ -211,6 +237,92 @@ export class MqttListener implements MqttMetricsSource {
     return { messages: this.subscribers.queuedMessages, bytes: this.subscribers.queuedBytes };
   }
 
+  get sessionStats(): MqttSessionStats | null {
+    return this.opts.sessionStats ?? null;
+  }
+
+  /**
+   * Subscriptions of connected clean sessions (aedes holds them per client), plus every persistent
+   * session's (the session store holds those, connected or not). Counted when read: O(clients).
+   */
+  get subscriptionCount(): number {
+    const stats = this.opts.sessionStats;
+    let n = stats?.persistentSubscriptionCount ?? 0;
+    for (const client of Object.values(this.clientsById)) {
+      if (stats === undefined || client.clean) n += Object.keys((client as Client & { subscriptions: object }).subscriptions).length;
+    }
+    return n;
+  }
+
+  private sysReading(): SysReading {
+    const m = this.metrics;
+    const stats = this.opts.sessionStats;
+    let disconnected: number | null = null;
+    if (stats !== undefined) {
+      disconnected = 0;
+      for (const id of stats.persistentClientIds()) if (this.clientsById[id]?.connected !== true) disconnected++;
+    }
+    const storage = this.opts.broker.storageStats();
+    let records = 0;
+    for (const t of this.opts.broker.listTopics()) for (const p of t.partitions) records += p.nextOffset - p.logStartOffset;
+    return {
+      clientsConnected: this.aedes.connectedClients,
+      clientsDisconnected: disconnected,
+      clientsMaximum: this.clientsMaximum,
+      connections: m.connectionsAccepted,
+      received: m.received,
+      sent: m.sent,
+      publishReceived: m.publishesIn[0] + m.publishesIn[1] + m.publishesIn[2],
+      publishSent: m.delivered,
+      publishDropped: m.subscriberDropped[0] + m.subscriberDropped[1] + m.subscriberDropped[2],
+      retained: stats?.retainedCount ?? null,
+      subscriptions: this.subscriptionCount,
+      storeMessages: records,
+      storeBytes: storage.logBytes,
+      heapBytes: v8.getHeapStatistics().used_heap_size,
+    };
+  }
+
+  private publishSys(topic: string, payload: string): void {
+    const packet = { cmd: 'publish' as const, topic, payload: Buffer.from(payload), qos: 0 as const, retain: true, dup: false };
+    this.aedes.publish(packet, (err?: Error) => {
+      if (err) this.log.debug({ mqttTopic: topic, err: err.message }, '$SYS publish failed');
+    });
+  }
+
+  /**
+   * aedes' authorizeForward, for every PUBLISH about to be written to a subscriber. aedes 1.x
+   * publishes `$SYS/<random broker id>/heartbeat`, `/birth`, `/new/clients`, `/disconnect/clients`,
+   * `/new/subscribes` and `/new/unsubscribes` for its clustering (a new id each start): its own
+   * listeners still get them (the heartbeat keeps this broker's stored wills from being published as
+   * if it were gone), subscribers no longer do; `$SYS/broker/...` replaces them.
+   */
+  private forward(_client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
+    if (packet.topic.startsWith(this.aedesSysPrefix)) return null;
+    this.metrics.delivered++;
+    return packet;
+  }
+
+  /** aedes' connected clients by id (not in its type declarations). */
+  private get clientsById(): Record<string, Client> {
+    return (this.aedes as unknown as { clients: Record<string, Client> }).clients;
+  }
+
+  /**
+   * aedes publishes a client's PUBLISH (and a will) after authorizePublish called back, and writes
+   * its PUBACK/PUBREC around that: a dropped one skips the publish and keeps the acknowledgement.
+   */
+  private dropPublishes(): void {
+    // aedes' publish(packet, client, done) is declared as publish(packet, done).
+    type Publish = (packet: PublishPacket, client: Client | null | ((err?: Error) => void), done?: (err?: Error) => void) => void;
+    const broker = this.aedes as unknown as { publish: Publish };
+    const publish = broker.publish.bind(this.aedes);
+    broker.publish = (packet, client, done) => {
+      if (this.dropped.has(packet)) return (typeof client === 'function' ? client : done)?.();
+      publish(packet, client, done);
+    };
+  }
+
   private accept(conn: Duplex, transport: Transport, req: http.IncomingMessage | undefined, remote: string | undefined): void {
     if (conn instanceof net.Socket) {
       if (this.connections.size >= this.opts.connectionsMax) {
@@ -222,13 +334,19 @@ export class MqttListener implements MqttMetricsSource {
       conn.setNoDelay(true);
     }
     this.connections.add(conn);
+    this.metrics.connectionsAccepted++;
     conn.once('close', () => this.connections.delete(conn));
     let client: Client | null = null;
-    const gate = new ConnectionGate(conn, this.opts.messageBytesMax, (err, connectClientId) => {
-      this.metrics.close(err.codeName === 'FRAME_TOO_LARGE' ? 'packet-too-large' : 'malformed');
-      const clientId = (client === null ? null : this.clientIdOf(client)) ?? connectClientId?.slice(0, 64) ?? null;
-      this.log.info({ clientId, transport, remote, code: err.codeName, err: err.message }, 'closing MQTT connection');
-    });
+    const gate = new ConnectionGate(
+      conn,
+      this.opts.messageBytesMax,
+      (err, connectClientId) => {
+        this.metrics.close(err.codeName === 'FRAME_TOO_LARGE' ? 'packet-too-large' : 'malformed');
+        const clientId = (client === null ? null : this.clientIdOf(client)) ?? connectClientId?.slice(0, 64) ?? null;
+        this.log.info({ clientId, transport, remote, code: err.codeName, err: err.message }, 'closing MQTT connection');
+      },
+      this.metrics.received,
+    );
     this.gates.set(conn, gate);
     this.writes.install(conn);
     client = this.aedes.handle(conn, req);
@@ -311,16 +429,24 @@ export class MqttListener implements MqttMetricsSource {
       this.log.error({ clientId: this.clientIdOf(client), mqttTopic: packet.topic, remote: remoteOf(client) }, 'MQTT PUBLISH reached the broker before CONNACK: closing the connection');
       return done(err);
     }
-    if (client !== null && identity !== undefined && !client.closed) {
-      const deny = packet.topic.startsWith('$SYS/') ? 'topics under $SYS/ are the broker’s' : this.acl.canPublish(identity, packet.topic) ? null : 'denied by ACL';
-      if (deny !== null) {
-        this.metrics.denied.publish++;
-        this.metrics.close('publish-denied');
-        this.log.info({ clientId: client.id, mqttTopic: packet.topic, qos: packet.qos }, `MQTT publish ${deny}: closing the connection`);
-        // MQTT 3.1.1 has no way to refuse a PUBLISH; aedes closes the connection [MQTT-3.3.5-2], once
-        // the PUBLISHes ahead of this one are acknowledged.
-        return this.durable.deny(client, packet, new TributaryError('NOT_AUTHORIZED', `publish to ${packet.topic} ${deny}`), done);
-      }
+    // Topics under $SYS/ are the broker's. As Mosquitto does, a client's PUBLISH there is
+    // acknowledged as any (PUBACK; PUBREC then PUBCOMP) and dropped: not logged, delivered to no one,
+    // not retained; so is a will there, when its client goes away.
+    if (packet.topic.startsWith('$SYS/')) {
+      this.dropped.add(packet);
+      this.metrics.sysPublishesDropped++;
+      const will = client === null || client.closed;
+      this.log.debug({ clientId: client?.id ?? (packet as { clientId?: string }).clientId ?? null, mqttTopic: packet.topic, qos: packet.qos, will }, 'MQTT publish to $SYS/ dropped: topics under $SYS/ are the broker’s');
+      if (will) return done(null);
+      return this.durable.publish(client, packet, done, true);
+    }
+    if (client !== null && identity !== undefined && !client.closed && !this.acl.canPublish(identity, packet.topic)) {
+      this.metrics.denied.publish++;
+      this.metrics.close('publish-denied');
+      this.log.info({ clientId: client.id, mqttTopic: packet.topic, qos: packet.qos }, 'MQTT publish denied by ACL: closing the connection');
+      // MQTT 3.1.1 has no way to refuse a PUBLISH; aedes closes the connection [MQTT-3.3.5-2], once
+      // the PUBLISHes ahead of this one are acknowledged.
+      return this.durable.deny(client, packet, new TributaryError('NOT_AUTHORIZED', `publish to ${packet.topic} denied by ACL`), done);
     }
     this.durable.publish(client, packet, done);
   }
@@ -357,6 +483,7 @@ export class MqttListener implements MqttMetricsSource {
   async close(): Promise<void> {
     const servers = [this.tcp, this.tlsServer, this.wsHttp].filter((s): s is net.Server => s !== null && s.listening);
     const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    this.sys?.stop();
     await this.durable.close();
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
     // Connections that never sent CONNECT are not aedes clients yet.

@@ -4,16 +4,27 @@
 // connection written to in this turn stays corked until one shared setImmediate uncorks every such
 // connection: the packets of one turn leave in one writev, at most one loop turn later.
 
+// The same wrapper counts the packets and bytes written (packet-counter.ts), for $SYS/broker/.
+
 import type { Duplex } from 'node:stream';
+import { PacketCounter, type PacketTotals } from '../../protocol/mqtt/packet-counter.ts';
 
 export class WriteCoalescer {
   private readonly corked = new Set<Duplex>();
   private scheduled = false;
+  private readonly sent: PacketTotals;
+
+  constructor(sent: PacketTotals = { packets: 0, bytes: 0 }) {
+    this.sent = sent;
+  }
 
   /** Wraps `conn.write`; undone by nothing: the wrapper lives as long as the connection. */
   install(conn: Duplex): void {
     const write = conn.write.bind(conn) as (...args: unknown[]) => boolean;
+    const counter = new PacketCounter(this.sent);
     conn.write = ((...args: unknown[]) => {
+      const chunk = args[0];
+      if (typeof chunk === 'string' || chunk instanceof Uint8Array) counter.push(chunk);
       if (!this.corked.has(conn) && !conn.destroyed) {
         conn.cork();
         this.corked.add(conn);

@@ -146,6 +146,11 @@ export class OutgoingQueues {
     return packet;
   }
 
+  /** [clientId, queued packets] of every non-empty queue. */
+  *depths(): Generator<readonly [string, number]> {
+    for (const [clientId, queue] of this.queues) yield [clientId, queue.entries.size];
+  }
+
   /** The client's queue as it is now, in order; packets are read as the stream is consumed. */
   stream(clientId: string): Iterable<MqttPacket> {
     return this.readAll(clientId, [...(this.queues.get(clientId)?.entries.keys() ?? [])]);

@@ -1,6 +1,9 @@
 // Retained messages: topic → packet in LMDB, and the set of retained topics in memory. A SUBSCRIBE
 // has to test every retained topic against its filters (filters can't be indexed by topic), so the
-// topics are kept at hand and only the matching packets are read.
+// topics are kept at hand and only the matching packets are read. Retained messages under $SYS/
+// are the broker's own status (listeners/mqtt/sys-topics.ts), republished at every start and every
+// few seconds: they live in memory only, as Mosquitto keeps $SYS/ out of its persistence file, so
+// no transaction is spent on them and none outlives the process that published it.
 
 import type { Database } from 'lmdb';
 import type { TxnStage } from './txn-stage.ts';
@@ -11,6 +14,7 @@ export class RetainedStore {
   private readonly db: Database<MqttPacket, string>;
   private readonly writes: TxnStage;
   private readonly topics = new Set<string>();
+  private readonly volatile = new Map<string, MqttPacket>();
 
   constructor(db: Database<MqttPacket, string>, writes: TxnStage) {
     this.db = db;
@@ -24,7 +28,13 @@ export class RetainedStore {
 
   /** An empty payload deletes the topic's retained message (MQTT-3.3.1-10). */
   store(packet: MqttPacket & { topic: string }): void {
-    if ((packet.payload?.length ?? 0) === 0) {
+    const empty = (packet.payload?.length ?? 0) === 0;
+    if (packet.topic.startsWith('$SYS/')) {
+      if (empty) this.volatile.delete(packet.topic);
+      else this.volatile.set(packet.topic, { ...packet });
+      return;
+    }
+    if (empty) {
       this.topics.delete(packet.topic);
       this.writes.remove(this.db, packet.topic);
     } else {
@@ -33,10 +43,19 @@ export class RetainedStore {
     }
   }
 
+  /** Retained messages held, $SYS/ ones included. */
+  get count(): number {
+    return this.topics.size + this.volatile.size;
+  }
+
   /** Each retained message whose topic matches any of the filters, once. */
-  matching(filters: readonly string[]): Iterable<MqttPacket> {
-    const matches = filterMatcher(filters);
-    return this.read([...this.topics].filter(matches));
+  *matching(filters: readonly string[]): Generator<MqttPacket> {
+    const any = filterMatcher(filters);
+    // [MQTT-4.7.2-1] a filter starting with a wildcard matches no topic starting with $.
+    const dollar = filterMatcher(filters.filter((f) => !f.startsWith('+') && !f.startsWith('#')));
+    const matches = (topic: string) => (topic.startsWith('$') ? dollar(topic) : any(topic));
+    for (const [topic, packet] of [...this.volatile]) if (matches(topic)) yield packet;
+    yield* this.read([...this.topics].filter(matches));
   }
 
   // Read lazily as the stream is consumed; a message deleted meanwhile is skipped.

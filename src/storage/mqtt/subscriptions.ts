@@ -70,6 +70,18 @@ export class SubscriptionStore {
     return { subsCount: this.trie.subscriptionsCount, clientsCount: this.byClient.size };
   }
 
+  /** Clients with a subscription. */
+  clientIds(): Iterable<string> {
+    return this.byClient.keys();
+  }
+
+  /** Subscriptions of every QoS. */
+  get total(): number {
+    let n = 0;
+    for (const subs of this.byClient.values()) n += subs.size;
+    return n;
+  }
+
   /** Clients subscribed to exactly this filter. */
   clientsOf(topic: string): string[] {
     const ids: string[] = [];
