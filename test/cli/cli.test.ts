@@ -10,7 +10,7 @@ import packageJson from '../../package.json' with { type: 'json' };
 import { Admin, Producer } from '../../src/client/index.ts';
 import { scramCredentialProblem } from '../../src/auth/scram-credential.ts';
 import { verifyPassword } from '../../src/auth/password.ts';
-import { bundlePath, cleanEnv, freePort, startChildBroker, waitForPort, type ChildBroker } from '../helpers/child-broker.ts';
+import { bundlePath, type ChildBroker, cleanEnv, freePort, mqttListenerEnv, startChildBroker, waitForPort } from '../helpers/child-broker.ts';
 import { lines, run } from '../helpers/cli.ts';
 import { onCleanup, tempDir } from '../helpers/temp.ts';
 
@@ -313,10 +313,7 @@ describe('tributary consume on an MQTT-fed topic', () => {
   it('shows the MQTT headers with --format json', async () => {
     const mqttPort = await freePort();
     const broker = await startChildBroker(tempDir(), await freePort(), {
-      TRIBUTARY_LISTENERS__MQTT__ENABLED: 'true',
-      TRIBUTARY_LISTENERS__MQTT__HOST: '127.0.0.1',
-      TRIBUTARY_LISTENERS__MQTT__PORT: String(mqttPort),
-      TRIBUTARY_LISTENERS__MQTT__WS__ENABLED: 'false',
+      ...mqttListenerEnv(mqttPort),
     });
     await waitForPort(broker, mqttPort);
     const client = await mqtt.connectAsync({ host: '127.0.0.1', port: mqttPort, clientId: 'meter-4', reconnectPeriod: 0 });

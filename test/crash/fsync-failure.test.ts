@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/errors.ts';
-import { freePort, startChildBroker, waitForPort } from '../helpers/child-broker.ts';
+import { freePort, mqttListenerEnv, startChildBroker, waitForPort } from '../helpers/child-broker.ts';
 import { RawMqtt } from '../helpers/mqtt.ts';
 import { produceFrame, RawPeer } from '../helpers/raw-edge.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -56,10 +56,7 @@ describe('fsync failure', () => {
   it('fails /healthz and the log when an MQTT session write is the one whose fsync fails', async () => {
     const mqttPort = await freePort();
     const { broker, port, httpPort, trigger } = await startWithFailingFsync({
-      TRIBUTARY_LISTENERS__MQTT__ENABLED: 'true',
-      TRIBUTARY_LISTENERS__MQTT__HOST: '127.0.0.1',
-      TRIBUTARY_LISTENERS__MQTT__PORT: String(mqttPort),
-      TRIBUTARY_LISTENERS__MQTT__WS__ENABLED: 'false',
+      ...mqttListenerEnv(mqttPort),
     });
     await waitForPort(broker, mqttPort);
     expect((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status).toBe(200);

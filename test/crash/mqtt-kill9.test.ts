@@ -4,16 +4,13 @@
 // for lost-write. The default route's acks is 1 (PUBACK after the commit) or all (after the flush).
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
-import { freePort, startChildBroker, waitForPort } from '../helpers/child-broker.ts';
+import { freePort, mqttListenerEnv, startChildBroker, waitForPort } from '../helpers/child-broker.ts';
 import { readLog } from '../helpers/raw-edge.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 async function startWithMqtt(dataDir: string, edgePort: number, mqttPort: number, acks: 1 | 'all') {
   const broker = await startChildBroker(dataDir, edgePort, {
-    TRIBUTARY_LISTENERS__MQTT__ENABLED: 'true',
-    TRIBUTARY_LISTENERS__MQTT__HOST: '127.0.0.1',
-    TRIBUTARY_LISTENERS__MQTT__PORT: String(mqttPort),
-    TRIBUTARY_LISTENERS__MQTT__WS__ENABLED: 'false',
+    ...mqttListenerEnv(mqttPort),
     TRIBUTARY_DEFAULT_ROUTE__ACKS: String(acks),
   });
   await waitForPort(broker, mqttPort);

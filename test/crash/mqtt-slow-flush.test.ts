@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
-import { freePort, startChildBroker, waitForPort } from '../helpers/child-broker.ts';
+import { freePort, mqttListenerEnv, startChildBroker, waitForPort } from '../helpers/child-broker.ts';
 import { onCleanup, tempDir } from '../helpers/temp.ts';
 
 const SLOW_MS = 300;
@@ -22,10 +22,7 @@ describe('PUBACK timing on a slow disk', () => {
       LD_PRELOAD: shim,
       SLOW_FSYNC_TRIGGER: trigger,
       SLOW_FSYNC_MS: String(SLOW_MS),
-      TRIBUTARY_LISTENERS__MQTT__ENABLED: 'true',
-      TRIBUTARY_LISTENERS__MQTT__HOST: '127.0.0.1',
-      TRIBUTARY_LISTENERS__MQTT__PORT: String(mqttPort),
-      TRIBUTARY_LISTENERS__MQTT__WS__ENABLED: 'false',
+      ...mqttListenerEnv(mqttPort),
       TRIBUTARY_ROUTES: JSON.stringify([
         { match: 'one/#', topic: 'one', acks: 1 },
         { match: 'all/#', topic: 'all', acks: 'all' },

@@ -10,7 +10,7 @@ import mqtt from 'mqtt';
 import mqttPacket, { type IConnectPacket } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/auth/password.ts';
-import { freePort, startChildBroker, waitForPort, type ChildBroker } from '../helpers/child-broker.ts';
+import { type ChildBroker, freePort, mqttListenerEnv, startChildBroker, waitForPort } from '../helpers/child-broker.ts';
 import { remainingLength } from '../helpers/mqtt-raw.ts';
 import { onCleanup, tempDir } from '../helpers/temp.ts';
 
@@ -141,10 +141,7 @@ describe('MQTT pre-CONNACK fuzz', () => {
     const broker = await startChildBroker(path.join(dir, 'data'), await freePort(), {
       TRIBUTARY_CONFIG: config,
       NODE_OPTIONS: `--max-old-space-size=${HEAP_MIB}`,
-      TRIBUTARY_LISTENERS__MQTT__ENABLED: 'true',
-      TRIBUTARY_LISTENERS__MQTT__HOST: '127.0.0.1',
-      TRIBUTARY_LISTENERS__MQTT__PORT: String(mqttPort),
-      TRIBUTARY_LISTENERS__MQTT__WS__ENABLED: 'false',
+      ...mqttListenerEnv(mqttPort),
       TRIBUTARY_LISTENERS__MQTT__MESSAGE_BYTES_MAX: String(MESSAGE_BYTES_MAX),
     });
     await waitForPort(broker, mqttPort);

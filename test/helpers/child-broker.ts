@@ -48,6 +48,16 @@ export function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('TRIBUTARY_')));
 }
 
+/** Env turning on a child broker's MQTT listener (TCP only) on 127.0.0.1:`mqttPort`. */
+export function mqttListenerEnv(mqttPort: number): Record<string, string> {
+  return {
+    TRIBUTARY_LISTENERS__MQTT__ENABLED: 'true',
+    TRIBUTARY_LISTENERS__MQTT__HOST: '127.0.0.1',
+    TRIBUTARY_LISTENERS__MQTT__PORT: String(mqttPort),
+    TRIBUTARY_LISTENERS__MQTT__WS__ENABLED: 'false',
+  };
+}
+
 /** Starts `tributary start` on dataDir with the edge listener on `port`; resolves once it listens. */
 export async function startChildBroker(dataDir: string, port: number, env: Record<string, string> = {}): Promise<ChildBroker> {
   const child = spawn(process.execPath, [bundlePath, 'start'], {

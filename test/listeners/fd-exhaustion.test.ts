@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
-import { freePort, startChildBroker, waitForPort } from '../helpers/child-broker.ts';
+import { freePort, mqttListenerEnv, startChildBroker, waitForPort } from '../helpers/child-broker.ts';
 import { RawMqtt } from '../helpers/mqtt.ts';
 import { RawPeer } from '../helpers/raw-edge.ts';
 import { onCleanup, tempDir } from '../helpers/temp.ts';
@@ -76,10 +76,7 @@ describe.runIf(available || process.env.CI)('running out of file descriptors', (
     const edgePort = await freePort();
     const mqttPort = await freePort();
     const broker = await startChildBroker(tempDir(), edgePort, {
-      TRIBUTARY_LISTENERS__MQTT__ENABLED: 'true',
-      TRIBUTARY_LISTENERS__MQTT__HOST: '127.0.0.1',
-      TRIBUTARY_LISTENERS__MQTT__PORT: String(mqttPort),
-      TRIBUTARY_LISTENERS__MQTT__WS__ENABLED: 'false',
+      ...mqttListenerEnv(mqttPort),
     });
     await waitForPort(broker, mqttPort);
     const pid = broker.child.pid!;

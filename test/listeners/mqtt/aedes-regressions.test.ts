@@ -3,7 +3,7 @@
 // acknowledged QoS 2 message). The broker runs as a child process so a crash shows as its exit.
 import mqttPacket from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
-import { freePort, startChildBroker, waitForPort, type ChildBroker } from '../../helpers/child-broker.ts';
+import { type ChildBroker, freePort, mqttListenerEnv, startChildBroker, waitForPort } from '../../helpers/child-broker.ts';
 import { RawMqtt } from '../../helpers/mqtt.ts';
 import { readLog } from '../../helpers/raw-edge.ts';
 import { tempDir } from '../../helpers/temp.ts';
@@ -12,10 +12,7 @@ async function startBroker(): Promise<{ broker: ChildBroker; edgePort: number; m
   const edgePort = await freePort();
   const mqttPort = await freePort();
   const broker = await startChildBroker(tempDir(), edgePort, {
-    TRIBUTARY_LISTENERS__MQTT__ENABLED: 'true',
-    TRIBUTARY_LISTENERS__MQTT__HOST: '127.0.0.1',
-    TRIBUTARY_LISTENERS__MQTT__PORT: String(mqttPort),
-    TRIBUTARY_LISTENERS__MQTT__WS__ENABLED: 'false',
+    ...mqttListenerEnv(mqttPort),
   });
   await waitForPort(broker, mqttPort);
   return { broker, edgePort, mqttPort };

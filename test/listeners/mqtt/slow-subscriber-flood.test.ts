@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
-import { freePort, startChildBroker, startedPorts } from '../../helpers/child-broker.ts';
+import { freePort, mqttListenerEnv, startChildBroker, startedPorts } from '../../helpers/child-broker.ts';
 import { RawMqtt } from '../../helpers/mqtt.ts';
 import { onCleanup, tempDir } from '../../helpers/temp.ts';
 
@@ -38,10 +38,7 @@ describe('MQTT flood with subscribers that never read', () => {
     const dir = tempDir();
     const [mqttPort, httpPort] = [await freePort(), await freePort()];
     const broker = await startChildBroker(path.join(dir, 'data'), await freePort(), {
-      TRIBUTARY_LISTENERS__MQTT__ENABLED: 'true',
-      TRIBUTARY_LISTENERS__MQTT__HOST: '127.0.0.1',
-      TRIBUTARY_LISTENERS__MQTT__PORT: String(mqttPort),
-      TRIBUTARY_LISTENERS__MQTT__WS__ENABLED: 'false',
+      ...mqttListenerEnv(mqttPort),
       TRIBUTARY_LISTENERS__MQTT__SUBSCRIBER_QUEUE_BYTES_TOTAL_MAX: String(TOTAL_MAX),
       // The stalled subscribers must stay connected for the whole flood.
       TRIBUTARY_LISTENERS__MQTT__SUBSCRIBER_STALL_MS: '1d',
