@@ -29,8 +29,7 @@ export interface KafkaMessage extends OutboundMessage {
   /** Remote topic, or null when the template gives no valid Kafka topic name (`problem` says why). */
   topic: string | null;
   problem: string | null;
-  /** The log topic's partition count, for a remote topic this mirror creates. */
-  sourcePartitions: number;
+  sourceTopic: string;
   sourcePartition: number;
   key: Buffer | null;
   value: Buffer | null;
@@ -144,7 +143,7 @@ export class KafkaSink implements Sink<KafkaMessage> {
       origin,
       topic: remote.topic,
       problem: remote.problem,
-      sourcePartitions: this.partitionsOf(sourceTopic) ?? partition + 1,
+      sourceTopic,
       sourcePartition: partition,
       key: record.key,
       value: record.value,
@@ -181,7 +180,7 @@ export class KafkaSink implements Sink<KafkaMessage> {
       signal.removeEventListener('abort', onAbort);
     }
     this.log.debug({ upstream: this.address, producerId: String(producer.producerId), epoch: producer.producerEpoch }, 'kafka producer ready');
-    return new KafkaSinkConnection(producer, this.cfg, this.options, this.address, this.log, signal);
+    return new KafkaSinkConnection(producer, this.cfg, this.options, this.address, this.log, signal, this.partitionsOf);
   }
 }
 
@@ -222,7 +221,8 @@ export class KafkaSinkConnection implements SinkConnection<KafkaMessage> {
   private readonly address: string;
   private readonly log: Logger;
   private readonly topics = new Map<string, TopicRoute>();
-  private readonly queues = new Map<string, PartitionQueue>();
+  /** Every partition queue of every route, for the flush to walk. */
+  private readonly queues: PartitionQueue[] = [];
   private flushScheduled = false;
   private isClosed = false;
   /**
@@ -231,10 +231,20 @@ export class KafkaSinkConnection implements SinkConnection<KafkaMessage> {
    * though close() comes only once the engine's pumps have ended.
    */
   private readonly attempt: AbortSignal;
+  private readonly partitionsOf: (topic: string) => number | undefined;
   private resolveClosed!: (err: TributaryError | undefined) => void;
 
-  constructor(producer: KafkaProducer, cfg: KafkaMirrorConfig, options: ProducerOptions<Bytes, Bytes, Bytes, Bytes>, address: string, log: Logger, attempt: AbortSignal) {
+  constructor(
+    producer: KafkaProducer,
+    cfg: KafkaMirrorConfig,
+    options: ProducerOptions<Bytes, Bytes, Bytes, Bytes>,
+    address: string,
+    log: Logger,
+    attempt: AbortSignal,
+    partitionsOf: (topic: string) => number | undefined,
+  ) {
     this.producer = producer;
+    this.partitionsOf = partitionsOf;
     this.attempt = attempt;
     this.cfg = cfg;
     this.options = options;
@@ -254,7 +264,7 @@ export class KafkaSinkConnection implements SinkConnection<KafkaMessage> {
     const route = this.topics.get(topic);
     if (route === undefined) {
       this.topics.set(topic, { waiting: [{ message, done }] });
-      void this.lookUp(topic, message.sourcePartitions);
+      void this.lookUp(topic, message);
     } else if ('waiting' in route) route.waiting.push({ message, done });
     else this.enqueue(topic, route, { message, done });
     return true;
@@ -273,8 +283,11 @@ export class KafkaSinkConnection implements SinkConnection<KafkaMessage> {
     return null;
   }
 
-  /** The remote topic's partition count; a missing topic is created (createTopics) or fails the mirror. */
-  private async lookUp(topic: string, sourcePartitions: number): Promise<void> {
+  /**
+   * The remote topic's partition count; a missing topic is created (createTopics) with as many
+   * partitions as the log topic of `first`, its first record, or fails the mirror.
+   */
+  private async lookUp(topic: string, first: KafkaMessage): Promise<void> {
     let partitions: number;
     try {
       partitions = await this.partitionCount(topic);
@@ -282,7 +295,7 @@ export class KafkaSinkConnection implements SinkConnection<KafkaMessage> {
       const missing = kafkaErrorNames(err).has('UNKNOWN_TOPIC_OR_PARTITION');
       try {
         if (!missing || !this.cfg.createTopics) throw err;
-        await this.createTopic(topic, sourcePartitions);
+        await this.createTopic(topic, this.partitionsOf(first.sourceTopic) ?? first.sourcePartition + 1);
         partitions = await this.partitionCount(topic);
       } catch (err2) {
         this.failWaiting(topic, err2, missing && !this.cfg.createTopics);
@@ -333,7 +346,7 @@ export class KafkaSinkConnection implements SinkConnection<KafkaMessage> {
     if (queue === undefined) {
       queue = { topic, partition, items: [], inflight: false, singly: 0, again: 0, timeouts: 0 };
       route.queues[partition] = queue;
-      this.queues.set(`${topic}:${partition}`, queue);
+      this.queues.push(queue);
     }
     queue.items.push(item);
     if (!queue.inflight) this.scheduleFlush();
@@ -346,7 +359,7 @@ export class KafkaSinkConnection implements SinkConnection<KafkaMessage> {
     setImmediate(() => {
       this.flushScheduled = false;
       if (this.halted) return;
-      for (const queue of this.queues.values()) if (!queue.inflight && queue.items.length > 0) this.produce(queue);
+      for (const queue of this.queues) if (!queue.inflight && queue.items.length > 0) this.produce(queue);
     });
   }
 
