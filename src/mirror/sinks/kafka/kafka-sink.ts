@@ -412,7 +412,7 @@ export class KafkaSinkConnection implements SinkConnection<KafkaMessage> {
     if (kafkaErrorNames(err).has('REQUEST_TIMED_OUT') && queue.timeouts < TIMEOUT_RESENDS) {
       queue.timeouts++;
       this.log.debug({ topic: queue.topic, partition: queue.partition, records: batch.length, attempt: queue.timeouts }, 'produce request not answered in time; sending the same batch again');
-      queue.items.unshift(...batch);
+      queue.items = batch.concat(queue.items);
       queue.again = batch.length;
       return;
     }
@@ -422,7 +422,7 @@ export class KafkaSinkConnection implements SinkConnection<KafkaMessage> {
       // Nothing of the batch was stored and no sequence number used: send its records one by one,
       // so the one the cluster refuses is found and the others go.
       this.log.debug({ topic: queue.topic, partition: queue.partition, records: batch.length }, 'batch refused as a whole; sending its records one by one');
-      queue.items.unshift(...batch);
+      queue.items = batch.concat(queue.items);
       queue.singly = Math.max(queue.singly, batch.length);
       return;
     }
