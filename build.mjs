@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { build } from 'esbuild';
+import { patchAedesSource } from './src/listeners/mqtt/aedes-patches.mjs';
 
 // zod 4 re-exports every translation of its messages as `z.locales`; Tributary's messages are its
 // own, English ones. Dropping that namespace shrinks the bundle by ~0.4 MB (~13 %) and trims the idle RSS the Pi pays for.
@@ -21,6 +22,18 @@ const dropZodLocales = {
       args.importer.includes('/zod/') ? { path: 'zod-locales', namespace: 'empty' } : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'empty' }, () => ({ contents: 'export {}', loader: 'js' }));
+  },
+};
+
+// The fixes Tributary carries on aedes (src/listeners/mqtt/aedes-patches.mjs), applied as esbuild reads
+// its files.
+const patchAedes = {
+  name: 'patch-aedes',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]aedes[\\/].*\.js$/ }, async (args) => ({
+      contents: patchAedesSource(args.path, await fs.promises.readFile(args.path, 'utf8')),
+      loader: 'js',
+    }));
   },
 };
 
@@ -41,7 +54,7 @@ await build({
       'const require = __tributaryCreateRequire(import.meta.url);',
     ].join('\n'),
   },
-  plugins: [dropZodLocales],
+  plugins: [dropZodLocales, patchAedes],
   logLevel: 'warning',
 });
 

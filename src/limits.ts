@@ -128,6 +128,15 @@ export const limits = {
   mqttConnectionsMax: 10_000,
   /** Appends in flight per MQTT client; past its configured bound the client's socket is not read. */
   mqttInflightMax: 65_535,
+  /** MQTT 5 Topic Alias Maximum the broker offers a client: aliases it may define per connection. */
+  mqttTopicAliasMax: 64,
+  /**
+   * Sessions waiting to expire (and delayed wills) aedes keeps a timer for; past it a session that
+   * ends is wiped at once rather than kept until its expiry.
+   */
+  mqttPendingSessionsMax: 10_000,
+  /** QoS 2 PUBLISHes one client may leave stored awaiting PUBREL before it is disconnected (aedes 1.2's default). */
+  mqttQos2AwaitingPubrelMax: 1000,
   /**
    * What one message in an MQTT subscriber's queue counts beyond its topic and payload bytes: aedes'
    * packet object and the socket's buffered write entries for it (measured with Node 20: 680–760

@@ -71,10 +71,12 @@ describe.runIf(available || process.env.CI)('mosquitto clients against Tributary
     expect((await logRecords(broker.running, 'mqtt')).map((r) => r.value!.toString())).toEqual(['x']);
   });
 
-  it('refuses mosquitto_pub -V 5 clearly: this broker speaks MQTT 3.1.1', async () => {
+  it('takes mosquitto_pub -V 5 at QoS 1 and 2: PUBACK after the append', async () => {
     const broker = await startMqttBroker();
-    const r = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(broker.mqttPort), '-V', '5', '-t', 'a', '-m', 'x', '-q', '1']);
-    expect(r.code).not.toBe(0);
-    expect(r.output).toMatch(/Unsupported Protocol Version/i);
+    for (const qos of ['1', '2']) {
+      const r = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(broker.mqttPort), '-V', '5', '-t', 'five', '-m', `q${qos}`, '-q', qos]);
+      expect(r.code, r.output).toBe(0);
+    }
+    expect((await logRecords(broker.running, 'mqtt')).map((r) => r.value!.toString())).toEqual(['q1', 'q2']);
   });
 });

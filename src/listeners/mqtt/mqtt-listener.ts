@@ -142,14 +142,26 @@ export class MqttListener implements MqttMetricsSource {
         done(null, null);
       },
       authorizeForward: (client, packet) => l.forward(client, packet),
-    });
+      // MQTT 5 CONNACK properties. The gate refuses a packet over messageBytesMax whole, so that is
+      // the Maximum Packet Size a client may send.
+      maximumPacketSize: opts.messageBytesMax,
+      receiveMaximum: opts.inflightMax,
+      topicAliasMaximum: limits.mqttTopicAliasMax,
+      pendingSessionsLimit: limits.mqttPendingSessionsMax,
+      // aedes-patches.mjs: QoS 2 PUBLISHes a client may leave stored awaiting PUBREL.
+      maxInflightInbound: limits.mqttQos2AwaitingPubrelMax,
+    } as Parameters<typeof Aedes.createBroker>[0]);
     l.aedesSysPrefix = `$SYS/${l.aedes.id}/`;
     l.dropPublishes();
     l.aedes.on('clientError', (client, err) => l.onClientError(client, err));
     l.aedes.on('connectionError', (client, err) => l.onClientError(client, err));
     l.aedes.on('client', () => (l.clientsMaximum = Math.max(l.clientsMaximum, l.aedes.connectedClients)));
+    // aedes 2 emits 'error' when a persistence call of a session or will sweep fails: unheard, that
+    // would end the process.
+    l.aedes.on('error' as 'clientError', (err: unknown) => l.log.error({ err }, 'MQTT broker error'));
     l.aedes.on('connackSent', (connack, client) => {
-      if (connack.returnCode !== 0) return;
+      // An MQTT 5 CONNACK carries reasonCode where 3.1.1 has returnCode.
+      if ((connack.returnCode ?? (connack as { reasonCode?: number }).reasonCode) !== 0) return;
       l.gates.get(client.conn)?.connected();
       l.subscribers.connacked(client);
     });
@@ -359,14 +371,18 @@ export class MqttListener implements MqttMetricsSource {
   }
 
   private preConnect(client: Client, packet: { protocolVersion?: number; clientId: string; clean?: boolean; will?: { topic: string; qos?: number } }, done: (err: Error | null, ok: boolean) => void): void {
-    if (packet.protocolVersion !== 3 && packet.protocolVersion !== 4) {
-      // aedes answers with CONNACK 1 "unacceptable protocol version" [MQTT-3.1.2-2]: aedes 1.x
-      // implements MQTT 3.1 and 3.1.1 only.
+    if (packet.protocolVersion !== 3 && packet.protocolVersion !== 4 && packet.protocolVersion !== 5) {
+      // aedes answers with CONNACK 1 "unacceptable protocol version" [MQTT-3.1.2-2].
       this.metrics.refuse('protocol-version');
       this.log.warn(
         { clientId: packet.clientId, protocolVersion: packet.protocolVersion, remote: remoteOf(client) },
-        'MQTT CONNECT refused: only MQTT 3.1 and 3.1.1 are supported (CONNACK 1, unacceptable protocol version)',
+        'MQTT CONNECT refused: only MQTT 3.1, 3.1.1 and 5 are supported (CONNACK 1, unacceptable protocol version)',
       );
+    }
+    if (packet.protocolVersion !== 5 && packet.clientId === '' && packet.clean === false) {
+      // aedes 2 answers this one with CONNACK 2 itself, before authenticate runs [MQTT-3.1.3-8].
+      this.metrics.refuse('identifier-rejected');
+      this.log.info({ clientId: '', returnCode: 2, reason: 'zero-length client id with clean session 0 [MQTT-3.1.3-8]', remote: remoteOf(client) }, 'MQTT CONNECT refused');
     }
     if (packet.will !== undefined && (packet.will.qos ?? 0) > 2) {
       // [MQTT-3.1.2-14] Will QoS 3 is malformed: close without a CONNACK [MQTT-3.1.4-1]. mqtt-packet does not check it.
@@ -385,10 +401,6 @@ export class MqttListener implements MqttMetricsSource {
       return this.refuseConnect(client, username, ConnackCode.IDENTIFIER_REJECTED, `client id of ${idBytes} bytes (max ${limits.mqttClientIdBytesMax})`, done);
     }
     const connect = this.connects.get(client);
-    // [MQTT-3.1.3-8] aedes names a client that sent no id; a session kept under that name could never be resumed.
-    if (connect !== undefined && connect.clientId === '' && !connect.clean) {
-      return this.refuseConnect(client, username, ConnackCode.IDENTIFIER_REJECTED, 'zero-length client id with clean session 0 [MQTT-3.1.3-8]', done);
-    }
     // MQTT 3.1 §3.1 requires 1–23 characters; aedes would name the client. Mosquitto refuses it the same way.
     if (connect !== undefined && connect.clientId === '' && connect.protocolVersion === 3) {
       return this.refuseConnect(client, username, ConnackCode.IDENTIFIER_REJECTED, 'zero-length client id in MQTT 3.1', done);

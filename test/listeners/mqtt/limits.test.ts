@@ -8,12 +8,13 @@ import { closed, connectMqtt, connectRefusal, logRecords, RawMqtt, startMqttBrok
 import { onCleanup } from '../../helpers/temp.ts';
 
 describe('MQTT limits', () => {
-  it('refuses an MQTT 5 CONNECT with CONNACK 1 (unacceptable protocol version)', async () => {
-    const broker = await startMqttBroker();
-    const err = await connectRefusal(broker.mqttPort, { protocolVersion: 5 });
-    expect(err.code).toBe(1);
-    expect(err.message).toMatch(/Unacceptable protocol version/);
-    expect(broker.running.mqtt!.metrics.refused.get('protocol-version')).toBe(1);
+  it('accepts MQTT 5 and advertises its limits in the CONNACK', async () => {
+    const broker = await startMqttBroker({ listeners: { mqtt: { messageBytesMax: '64KiB', inflightMax: 7 } } });
+    const client = await connectMqtt(broker, { protocolVersion: 5, clientId: 'five' });
+    const connack = (client as unknown as { connackPacket: { properties?: Record<string, unknown> } }).connackPacket;
+    expect(connack.properties).toMatchObject({ maximumPacketSize: 64 * 1024, receiveMaximum: 7, topicAliasMaximum: 64 });
+    await client.publishAsync('v/5', 'c', { qos: 1 });
+    expect((await logRecords(broker.running, 'mqtt')).map((r) => r.value!.toString())).toEqual(['c']);
   });
 
   it('accepts MQTT 3.1 and 3.1.1', async () => {
@@ -116,11 +117,11 @@ describe('MQTT limits', () => {
     const broker = await startMqttBroker({ listeners: { http: { enabled: true, host: '127.0.0.1', port: 0 } }, defaultRoute: { enabled: false } });
     const client = await connectMqtt(broker);
     await client.publishAsync('m', 'x', { qos: 1 });
-    await connectRefusal(broker.mqttPort, { protocolVersion: 5 });
+    await connectRefusal(broker.mqttPort, { clientId: 'x'.repeat(2000) });
     const text = await (await fetch(`http://127.0.0.1:${broker.running.http!.port}/metrics`)).text();
     expect(text).toMatch(/^tributary_mqtt_publishes_in_total\{qos="1"\} 1$/m);
     expect(text).toMatch(/^tributary_mqtt_unrouted_total 1$/m);
-    expect(text).toMatch(/^tributary_mqtt_connects_refused_total\{reason="protocol-version"\} 1$/m);
+    expect(text).toMatch(/^tributary_mqtt_connects_refused_total\{reason="identifier-rejected"\} 1$/m);
     expect(text).toMatch(/^tributary_mqtt_clients 1$/m);
     expect(text).toMatch(/^tributary_connections\{listener="mqtt"\} \d+$/m);
     expect(text).toMatch(/^tributary_mqtt_puback_latency_seconds_count\{qos="1"\} 1$/m);

@@ -1,0 +1,136 @@
+// The patches Tributary carries on aedes 2.0.0-beta.1, applied to its sources as they are loaded:
+// by esbuild when it bundles (build.mjs) and by vitest when tests import the listener in-process
+// (vitest.config.ts). npm runs no install scripts here, so patching node_modules after install is
+// not an option, and a source patch (unlike a monkey patch from outside) can fix code that aedes
+// does not export. Why each exists: src/listeners/mqtt/AEDES2-EVALUATION.md and the listener README.
+//
+// Every edit must match its file exactly once: a different aedes fails the build and the tests
+// (test/listeners/mqtt/aedes-patches.test.ts) instead of running half-patched. Plain JavaScript,
+// because build.mjs runs before anything is compiled.
+
+/** The aedes release these edits were written against; package.json pins it exactly. */
+export const AEDES_VERSION = '2.0.0-beta.1';
+
+/** @type {{ file: string, why: string, find: string, replace: string }[]} */
+export const AEDES_PATCHES = [
+  {
+    file: 'aedes.js',
+    why: 'GHSA-52qw-whmv-87c5 (fixed in 1.1.2, missing in 2.0.0-beta.1): a client id "constructor" ended the process',
+    find: '    this.clients = {}\n    this.brokers = {}\n',
+    replace: '    this.clients = Object.create(null)\n    this.brokers = Object.create(null)\n',
+  },
+  {
+    file: 'aedes.js',
+    why: 'the option of the QoS 2 bound below (1.2.0 maxInflightInbound, default 1000)',
+    find: '    this.pendingSessionsLimit = opts.pendingSessionsLimit\n',
+    replace: '    this.pendingSessionsLimit = opts.pendingSessionsLimit\n    this.maxInflightInbound = opts.maxInflightInbound ?? 1000\n',
+  },
+  {
+    file: 'lib/client.js',
+    why: 'GHSA-52qw-whmv-87c5: topic filters and message ids are keys of these maps too',
+    find: '    this.subscriptions = {}\n    this.duplicates = {}\n',
+    replace: '    this.subscriptions = Object.create(null)\n    this.duplicates = Object.create(null)\n    this._inboundInflight = new Set()\n',
+  },
+  {
+    file: 'lib/handlers/pubrel.js',
+    why: 'two PUBRELs for one id in one read: the second delete rejects, and .finally() let that rejection escape and end the process (fixed in 1.2.0)',
+    find: '  persistence.incomingDelPacket(this.client, arg.packet).finally(() => done(null, arg))\n',
+    replace: [
+      '  const client = this.client',
+      '  persistence.incomingDelPacket(client, arg.packet).then(() => {',
+      '    client._inboundInflight.delete(arg.packet.messageId)',
+      '    done(null, arg)',
+      '  }, () => done(null, arg))',
+      '',
+    ].join('\n'),
+  },
+  {
+    file: 'lib/handlers/connect.js',
+    why: '[MQTT-3.1.2-6] a clean session starts without the QoS 2 ids a previous one left un-released; without it a new PUBLISH with such an id was acknowledged and dropped (fixed in 1.2.0)',
+    find: '  registerClient,\n  doConnack,\n',
+    replace: '  registerClient,\n  cleanIncoming,\n  doConnack,\n',
+  },
+  {
+    file: 'lib/handlers/connect.js',
+    why: 'the action the previous edit runs, after registerClient so a taken-over connection cannot store into the wiped state',
+    find: 'function registerClient (arg, done) {\n',
+    replace: [
+      'function cleanIncoming (arg, done) {',
+      '  if (!this.packet.clean) return done(null)',
+      '  const client = this.client',
+      '  Promise.resolve()',
+      '    .then(() => client.broker.persistence.cleanIncoming(client))',
+      '    .then(() => done(null), done)',
+      '}',
+      '',
+      'function registerClient (arg, done) {',
+      '',
+    ].join('\n'),
+  },
+  {
+    file: 'lib/client.js',
+    why: '[MQTT-3.1.2-6] a clean session ends with its connection: its stored QoS 2 ids go too, or cycling client ids grows the store without bound (fixed in 1.2.0)',
+    find: '        that.broker.scheduleSessionExpiry(that)\n      }\n',
+    replace: [
+      '        that.broker.scheduleSessionExpiry(that)',
+      '      }',
+      '      if (that.clean && that.id !== null) {',
+      '        that.broker.persistence.cleanIncoming(that).then(noop, noop)',
+      '      }',
+      '',
+    ].join('\n'),
+  },
+  {
+    file: 'lib/handlers/publish.js',
+    why: 'a per-client bound on QoS 2 PUBLISHes stored awaiting PUBREL (1.2.0 maxInflightInbound): without it a client holds up to 65,535 per client id',
+    find: [
+      '        }, () => {',
+      '          // New packet (not found in store): store first, then publish',
+      '',
+    ].join('\n'),
+    replace: [
+      '        }, () => {',
+      '          const inflight = client._inboundInflight',
+      '          const limit = client.broker.maxInflightInbound',
+      '          if (limit > 0 && !inflight.has(packet.messageId) && inflight.size >= limit) {',
+      '            return done(new Error(`more than ${limit} QoS 2 PUBLISHes awaiting PUBREL`))',
+      '          }',
+      '          inflight.add(packet.messageId)',
+      '          // New packet (not found in store): store first, then publish',
+      '',
+    ].join('\n'),
+  },
+  {
+    file: 'lib/handlers/publish.js',
+    why: 'MQTT 5: the PUBACK/PUBREC of a refused PUBLISH carries the reason the hook gave (0x97 quota, 0x95 too large, 0x83 storage), not always 0x87',
+    find: '      ack.reasonCode = ReasonCodes.NOT_AUTHORIZED\n',
+    replace: '      ack.reasonCode = PUBLISH_FAILURE_CODES.has(err.reasonCode) ? err.reasonCode : ReasonCodes.NOT_AUTHORIZED\n',
+  },
+  {
+    file: 'lib/handlers/publish.js',
+    why: 'the reason codes MQTT 5 allows on a PUBACK or PUBREC that refuses a PUBLISH (§3.4.2.1)',
+    find: 'const publishActions = [\n',
+    replace: 'const PUBLISH_FAILURE_CODES = new Set([0x80, 0x83, 0x87, 0x90, 0x91, 0x93, 0x95, 0x97, 0x99])\n\nconst publishActions = [\n',
+  },
+];
+
+/**
+ * `source` of the aedes file at `filePath` with its patches applied; other files come back as they
+ * are. Throws when an edit does not match exactly once.
+ */
+export function patchAedesSource(filePath, source) {
+  const normalized = filePath.replaceAll('\\', '/');
+  const at = normalized.lastIndexOf('/node_modules/aedes/');
+  if (at === -1) return source;
+  const file = normalized.slice(at + '/node_modules/aedes/'.length);
+  let out = source;
+  for (const patch of AEDES_PATCHES) {
+    if (patch.file !== file) continue;
+    const first = out.indexOf(patch.find);
+    if (first === -1 || out.indexOf(patch.find, first + 1) !== -1) {
+      throw new Error(`aedes ${AEDES_VERSION} patch does not apply to ${file} (${patch.why}): is another aedes installed?`);
+    }
+    out = out.slice(0, first) + patch.replace + out.slice(first + patch.find.length);
+  }
+  return out;
+}
