@@ -37,6 +37,15 @@ const QUIET_SAMPLE_MS = 100;
 const QUIET_TIMEOUT_MS = 60_000;
 
 type Qos = 0 | 1;
+/** mqtt-load.c's PROTOCOL: 4 is MQTT 3.1.1, 5 is MQTT 5. */
+type Protocol = 4 | 5;
+
+/** QoS 0 and 1 over MQTT 3.1.1, and QoS 1 over MQTT 5: what an MQTT 5 client costs beside a 3.1.1 one. */
+const CASES: readonly { qos: Qos; protocol: Protocol }[] = [
+  { qos: 0, protocol: 4 },
+  { qos: 1, protocol: 4 },
+  { qos: 1, protocol: 5 },
+];
 type PeerName = 'tributary' | 'mosquitto';
 
 /** What mqtt-load.c prints. */
@@ -86,20 +95,20 @@ export async function runMqtt(s: MqttSettings): Promise<BenchResult[]> {
       ];
       const rounds = new Map<string, Round[]>();
       for (let r = 0; r < s.repeats; r++) {
-        for (const qos of [0, 1] as const) {
+        for (const { qos, protocol } of CASES) {
           for (const peer of peers) {
-            process.stderr.write(`  mqtt: ${peer.name} QoS ${qos}, round ${r + 1}/${s.repeats}\n`);
-            const key = `${peer.name}/${qos}`;
-            rounds.set(key, [...(rounds.get(key) ?? []), await runRound(generator, peer, qos, s)]);
+            process.stderr.write(`  mqtt: ${peer.name} ${protocolName(protocol)} QoS ${qos}, round ${r + 1}/${s.repeats}\n`);
+            const key = `${peer.name}/${qos}/${protocol}`;
+            rounds.set(key, [...(rounds.get(key) ?? []), await runRound(generator, peer, qos, protocol, s)]);
           }
         }
       }
       const results: BenchResult[] = [];
-      for (const qos of [0, 1] as const) {
-        const mosq = rounds.get(`mosquitto/${qos}`)!;
+      for (const { qos, protocol } of CASES) {
+        const mosq = rounds.get(`mosquitto/${qos}/${protocol}`)!;
         const mosqRate = spread(mosq.map((r) => rateOf(r, qos))).median;
-        results.push(row('tributary', qos, rounds.get(`tributary/${qos}`)!, mosqRate, s));
-        results.push(row('mosquitto', qos, mosq, null, s));
+        results.push(row('tributary', qos, protocol, rounds.get(`tributary/${qos}/${protocol}`)!, mosqRate, s));
+        results.push(row('mosquitto', qos, protocol, mosq, null, s));
       }
       return results;
     } finally {
@@ -118,7 +127,11 @@ function rateOf(r: Round, qos: Qos): number {
   return qos === 1 || r.absorbedPerSec === null ? r.out.perSec : r.absorbedPerSec;
 }
 
-function row(name: PeerName, qos: Qos, rounds: readonly Round[], mosquittoRate: number | null, s: MqttSettings): BenchResult {
+function protocolName(protocol: Protocol): string {
+  return protocol === 5 ? 'MQTT 5' : 'MQTT 3.1.1';
+}
+
+function row(name: PeerName, qos: Qos, protocol: Protocol, rounds: readonly Round[], mosquittoRate: number | null, s: MqttSettings): BenchResult {
   const rate = spread(rounds.map((r) => rateOf(r, qos)));
   const sent = spread(rounds.map((r) => r.out.perSec));
   const drains = rounds.map((r) => r.drainSeconds).filter((d) => d !== null);
@@ -132,7 +145,7 @@ function row(name: PeerName, qos: Qos, rounds: readonly Round[], mosquittoRate: 
   const unit = qos === 1 ? 'msg/s acked' : 'msg/s taken in';
   return {
     bench: 'mqtt',
-    case: `${name}, QoS ${qos}, ${s.publishers} publishers × window ${s.window}, ${s.payloadBytes} B, ${s.repeats} × ${s.durationMs / 1000} s`,
+    case: `${name}, ${protocolName(protocol)}, QoS ${qos}, ${s.publishers} publishers × window ${s.window}, ${s.payloadBytes} B, ${s.repeats} × ${s.durationMs / 1000} s`,
     metrics: {
       messagesPerSec: rate.median,
       sentPerSec: sent.median,
@@ -155,7 +168,7 @@ function row(name: PeerName, qos: Qos, rounds: readonly Round[], mosquittoRate: 
     ]
       .filter((part) => part !== null)
       .join(', '),
-    target: name === 'tributary' && qos === 1 ? mqttTarget : undefined,
+    target: name === 'tributary' && qos === 1 && protocol === 4 ? mqttTarget : undefined,
   };
 }
 
@@ -165,10 +178,10 @@ function skipped(missing: readonly string[]): BenchResult {
   return { bench: 'mqtt', case: 'tributary vs mosquitto, QoS 0 and 1', metrics: {}, summary: text };
 }
 
-async function runRound(generator: string, peer: Peer, qos: Qos, s: MqttSettings): Promise<Round> {
+async function runRound(generator: string, peer: Peer, qos: Qos, protocol: Protocol, s: MqttSettings): Promise<Round> {
   const cpuBefore = processCpuSeconds(peer.pid);
   const startMs = performance.now();
-  const args = ['127.0.0.1', peer.port, s.publishers, qos, s.window, s.durationMs / 1000, 0, s.payloadBytes].map(String);
+  const args = ['127.0.0.1', peer.port, s.publishers, qos, s.window, s.durationMs / 1000, 0, s.payloadBytes, protocol].map(String);
   const out = await runGenerator(generator, args, s.durationMs + GENERATOR_GRACE_MS);
   const generatorEndMs = performance.now();
   const quietMs = await waitQuiet(peer.pid);
