@@ -3,8 +3,9 @@
 // that is not a valid variable byte integer, and a string that is not well-formed UTF-8 (a PUBLISH
 // topic, a SUBSCRIBE or UNSUBSCRIBE filter, a CONNECT's client id, will topic or username:
 // string-fields.ts; the parser would turn it into U+FFFD and carry on). It can stop at the end of a
-// packet, so a caller can hand a parser one packet and keep the rest. Pure: no I/O, imports nothing
-// else from src/. Section numbers cite MQTT 3.1.1.
+// packet, so a caller can hand a parser one packet and keep the rest. The strings' places depend on
+// the protocol version (MQTT 5 puts properties before some of them): the connection's CONNECT tells
+// it (`protocolLevel`). Pure: no I/O, imports nothing else from src/. Section numbers cite MQTT 3.1.1.
 
 import { hasStrings, StringFields, type BadString } from './string-fields.ts';
 
@@ -31,10 +32,21 @@ export class PacketScanner {
   /** What `strings` points at when it is not null: one per connection, not one per packet. */
   private readonly fields = new StringFields(0, 0);
   private failed: ScanResult | null = null;
+  /**
+   * The protocol level the connection's CONNECT announced (3: MQTT 3.1, 4: 3.1.1, 5: MQTT 5); null
+   * until a CONNECT was read, when packets are scanned as MQTT 3.1.1. A later CONNECT is a protocol error the parser closes on, so only the
+   * first counts.
+   */
+  private level: number | null = null;
 
   /** packetBytesMax counts the whole packet: fixed header, variable header and payload. */
   constructor(packetBytesMax: number) {
     this.packetBytesMax = packetBytesMax;
+  }
+
+  /** The protocol level of the connection's CONNECT, or null before its bytes were read. */
+  get protocolLevel(): number | null {
+    return this.level;
   }
 
   /**
@@ -52,6 +64,7 @@ export class PacketScanner {
         if (this.strings !== null) {
           const strings = this.strings;
           if (!strings.push(chunk.subarray(i, i + n))) return (this.failed = { ok: false, reason: 'bad-string', packetType: this.type, ...strings.bad! });
+          if (this.level === null && strings.connectLevel !== null) this.level = strings.connectLevel;
           if (strings.done) this.strings = null;
         }
         this.skip -= n;
@@ -82,7 +95,7 @@ export class PacketScanner {
       if (packetBytes > this.packetBytesMax) return (this.failed = { ok: false, reason: 'too-large', packetBytes, packetBytesMax: this.packetBytesMax });
       this.skip = this.length;
       this.headerStep = 0;
-      this.strings = hasStrings(this.type) && this.length > 0 ? this.fields.reset(this.type, this.length) : null;
+      this.strings = hasStrings(this.type) && this.length > 0 ? this.fields.reset(this.type, this.length, this.level ?? 4) : null;
       if (this.skip === 0) packets++;
     }
     return { ok: true, scannedBytes: i, packetsEnded: packets };

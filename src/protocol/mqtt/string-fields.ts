@@ -1,12 +1,15 @@
-// Checks the UTF-8 strings of one MQTT 3.1/3.1.1 packet body as its bytes arrive, in pieces of any
+// Checks the UTF-8 strings of one MQTT 3.1/3.1.1/5 packet body as its bytes arrive, in pieces of any
 // size: the CONNECT's client id, will topic and username, the PUBLISH topic, and the SUBSCRIBE and
-// UNSUBSCRIBE topic filters. mqtt-packet decodes them with Buffer.toString, which turns a malformed
+// UNSUBSCRIBE topic filters. MQTT 5 puts properties (a variable byte integer length, then that many
+// bytes) in front of the client id, the will topic and the filters: they are skipped, their strings
+// (user properties, content type...) not checked. The CONNECT says which version its connection
+// speaks (`connectLevel`); the caller passes it for every later packet. mqtt-packet decodes them with Buffer.toString, which turns a malformed
 // sequence into U+FFFD and carries on, so a client could subscribe to, publish to or be named by a
 // string it never sent. Only the strings are checked: a field whose length passes the end of its
 // packet, or anything else wrong with the packet, is left to the parser, so a packet this accepts
 // may still be refused there, never the other way round. A string is collected before it is checked
 // (at most 65,535 bytes, its two-byte length); every other byte is only counted.
-// Pure: no I/O, imports nothing else from src/. Section numbers cite MQTT 3.1.1.
+// Pure: no I/O, imports nothing else from src/. Section numbers cite MQTT 3.1.1, [MQTT5-x] MQTT 5.
 
 import { isUtf8 } from 'node:buffer';
 
@@ -31,6 +34,9 @@ const PUBLISH = 3;
 const SUBSCRIBE = 8;
 const UNSUBSCRIBE = 10;
 
+/** The CONNECT protocol level of MQTT 5 [MQTT5-3.1.2.2]. */
+export const MQTT5_LEVEL = 5;
+
 /** Whether packets of this type (the fixed header's high four bits) hold strings this checks. */
 export function hasStrings(type: number): boolean {
   return type === CONNECT || type === PUBLISH || type === SUBSCRIBE || type === UNSUBSCRIBE;
@@ -46,6 +52,8 @@ export function stringAcceptable(bytes: Uint8Array): boolean {
 
 export class StringFields {
   private type: number;
+  /** The connection's protocol level (its CONNECT's), for packets other than CONNECT. */
+  private level: number;
   /** Made on the first bytes that do not hold a whole PUBLISH topic (the common case needs none). */
   private program: Program | null = null;
   private remaining: number;
@@ -54,17 +62,25 @@ export class StringFields {
   private have = 0;
   /** The first unacceptable string, once found. */
   bad: BadString | null = null;
+  /** A CONNECT's protocol level, once its bytes were read; null before, and for other packets. */
+  connectLevel: number | null = null;
 
-  /** `type` is the fixed header's packet type (hasStrings must hold), `bodyBytes` its Remaining Length. */
-  constructor(type: number, bodyBytes: number) {
+  /**
+   * `type` is the fixed header's packet type (hasStrings must hold), `bodyBytes` its Remaining
+   * Length, `level` the protocol level of the connection's CONNECT (4, MQTT 3.1.1, before one).
+   */
+  constructor(type: number, bodyBytes: number, level = 4) {
     this.type = type;
     this.remaining = bodyBytes;
+    this.level = level;
   }
 
-  /** Starts over on the next packet's body, as a new StringFields(type, bodyBytes) would: the scanner keeps one. */
-  reset(type: number, bodyBytes: number): this {
+  /** Starts over on the next packet's body, as a new StringFields(type, bodyBytes, level) would: the scanner keeps one. */
+  reset(type: number, bodyBytes: number, level = 4): this {
     this.type = type;
     this.remaining = bodyBytes;
+    this.level = level;
+    this.connectLevel = null;
     this.program = null;
     this.request = START;
     if (this.have > 0) {
@@ -94,7 +110,9 @@ export class StringFields {
         }
       }
       const left = () => this.remaining;
-      this.program = this.type === CONNECT ? connect(left) : this.type === PUBLISH ? publish(left) : filters(left, this.type === SUBSCRIBE);
+      const v5 = this.level === MQTT5_LEVEL;
+      this.program =
+        this.type === CONNECT ? connect(left, (level) => (this.connectLevel = level)) : this.type === PUBLISH ? publish(left) : filters(left, this.type === SUBSCRIBE, v5);
       this.request = this.advance(undefined);
     }
     let i = 0;
@@ -150,6 +168,23 @@ function* field(left: () => number, keep: boolean): Generator<Request, Uint8Arra
   return yield { take: length };
 }
 
+/**
+ * Skips MQTT 5 properties: a variable byte integer length [MQTT5-1.5.5] (at most four bytes), then
+ * that many bytes. False when the length is malformed or passes the end of the packet: the parser's.
+ */
+function* properties(left: () => number): Generator<Request, boolean, Uint8Array> {
+  let length = 0;
+  for (let i = 0, weight = 1; ; i++, weight *= 128) {
+    if (i === 4 || left() < 1) return false;
+    const byte = (yield { take: 1 })[0];
+    length += (byte & 0x7f) * weight;
+    if ((byte & 0x80) === 0) break;
+  }
+  if (length > left()) return false;
+  yield { skip: length };
+  return true;
+}
+
 /** Why a string ends a program: null if it is fine, `end` if the packet ended first, else what is wrong. */
 function* checked(left: () => number, name: StringField): Generator<Request, BadString | null | 'end', Uint8Array> {
   const bytes = yield* field(left, true);
@@ -158,15 +193,22 @@ function* checked(left: () => number, name: StringField): Generator<Request, Bad
 }
 
 // [MQTT-3.1.2] protocol name, level, flags, keep alive; [MQTT-3.1.3] client id, will topic, will
-// message, username, password — the latter two are binary.
-function* connect(left: () => number): Program {
+// message, username, password — the latter two are binary. MQTT 5 adds properties after the keep
+// alive [MQTT5-3.1.2.11] and will properties before the will topic [MQTT5-3.1.3.2].
+function* connect(left: () => number, seen: (level: number) => void): Program {
   if ((yield* field(left, false)) === null || left() < 4) return null;
-  const flags = (yield { take: 4 })[1];
+  const head = yield { take: 4 };
+  const level = head[0];
+  const flags = head[1];
+  seen(level);
+  const v5 = level === MQTT5_LEVEL;
+  if (v5 && !(yield* properties(left))) return null;
   const id = yield* field(left, true);
   if (id === null) return null;
   if (!stringAcceptable(id)) return { field: 'client id' };
   const clientId = Buffer.from(id).toString('utf8');
   if (flags & 0x04) {
+    if (v5 && !(yield* properties(left))) return null;
     const will = yield* checked(left, 'will topic');
     if (will === 'end') return null;
     if (will !== null) return { ...will, clientId };
@@ -185,10 +227,13 @@ function* publish(left: () => number): Program {
   return topic === 'end' ? null : topic;
 }
 
-// [MQTT-3.8.3] / [MQTT-3.10.3] a packet id, then filters, each followed by a QoS byte in a SUBSCRIBE.
-function* filters(left: () => number, qosByte: boolean): Program {
+// [MQTT-3.8.3] / [MQTT-3.10.3] a packet id, then filters, each followed by a QoS byte in a SUBSCRIBE
+// (MQTT 5: subscription options, in the same place); MQTT 5 has properties after the packet id
+// [MQTT5-3.8.2.1, MQTT5-3.10.2.1].
+function* filters(left: () => number, qosByte: boolean, v5: boolean): Program {
   if (left() < 2) return null;
   yield { skip: 2 };
+  if (v5 && !(yield* properties(left))) return null;
   while (left() > 0) {
     const filter = yield* checked(left, 'topic filter');
     if (filter !== null) return filter === 'end' ? null : filter;

@@ -112,3 +112,90 @@ describe('PacketScanner strings', () => {
     expect(new PacketScanner(1024).push(stream)).toEqual({ ok: false, reason: 'bad-string', ...expected });
   });
 });
+
+describe('StringFields, MQTT 5', () => {
+  const v5 = { protocolId: 'MQTT', protocolVersion: 5 } as const;
+  /** A v5 packet's verdict, fed whole and one byte at a time; `level` 5 for packets after the CONNECT. */
+  function checkV5(p: Buffer, level: number): { ok: boolean; bad: unknown; done: boolean }[] {
+    const { type, body } = bodyOf(p);
+    const verdict = (pieces: Buffer[]) => {
+      const fields = new StringFields(type, body.length, level);
+      let ok = true;
+      for (const piece of pieces) ok = fields.push(piece) && ok;
+      return { ok, bad: fields.bad, done: fields.done };
+    };
+    return [verdict([body]), verdict([...body].map((b) => Buffer.from([b])))];
+  }
+
+  it('reads the CONNECT past its properties and will properties, and says it is MQTT 5', () => {
+    const p = mqttPacket.generate(
+      {
+        cmd: 'connect',
+        ...v5,
+        clean: true,
+        clientId: 'caf\u00e9',
+        keepalive: 0,
+        username: 'u',
+        properties: { sessionExpiryInterval: 0x00c080, receiveMaximum: 0xc080, userProperties: { a: 'b' } },
+        will: { topic: 'w/1', payload: Buffer.from([0xc0, 0x80]), qos: 1, retain: false, properties: { willDelayInterval: 0x00c080, contentType: 'x' } },
+      },
+      { protocolVersion: 5 },
+    );
+    const { type, body } = bodyOf(p);
+    const fields = new StringFields(type, body.length);
+    expect(fields.push(body)).toBe(true);
+    expect(fields.connectLevel).toBe(5);
+    for (const r of checkV5(p, 4)) expect(r).toEqual({ ok: true, bad: null, done: true });
+  });
+
+  it('is not fooled by properties a 3.1.1 reading would take for a client id holding U+0000', () => {
+    // Properties 17 01 (length 2): read as 3.1.1, the client id's length is 0x0217 and the id's own
+    // length prefix (00 64) sits inside it.
+    const body = [...str('MQTT'), 5, 0x06, 0, 0, 2, 0x17, 0x01, ...str('d'.repeat(100)), 0, 0, ...str('w'), ...str('m'.repeat(600))];
+    for (const r of checkV5(packet(0x10, body), 4)) expect(r).toEqual({ ok: true, bad: null, done: true });
+  });
+
+  it.each([
+    ['client id', [...str('MQTT'), 5, 0x02, 0, 0, 0, ...str([0x61, 0xc0, 0x80])], { field: 'client id' }],
+    ['will topic behind will properties', [...str('MQTT'), 5, 0x06, 0, 0, 0, ...str('d'), 2, 0x01, 0x01, ...str([0xed, 0xa0, 0x80]), ...str('m')], { field: 'will topic', clientId: 'd' }],
+    ['username', [...str('MQTT'), 5, 0x82, 0, 0, 3, 0x21, 0, 5, ...str('d'), ...str([0x61, 0])], { field: 'username', clientId: 'd' }],
+  ])('refuses a bad %s in an MQTT 5 CONNECT', (_what, body, expected) => {
+    for (const r of checkV5(packet(0x10, body), 4)) expect(r).toEqual({ ok: false, bad: expected, done: true });
+  });
+
+  it.each([
+    ['SUBSCRIBE', packet(0x82, [0, 1, 2, 0x0b, 0x01, ...str('ok/#'), 0x01, ...str([0x61, 0x80]), 0x02])],
+    ['SUBSCRIBE, no properties', packet(0x82, [0, 1, 0, ...str([0xc0, 0x80]), 0x01])],
+    ['UNSUBSCRIBE', packet(0xa2, [0, 1, 6, 0x26, ...str('k'), ...str(''), ...str('a'), ...str([0x00])])],
+  ])('refuses a bad filter behind the properties of an MQTT 5 %s', (_what, p) => {
+    for (const r of checkV5(p, 5)) expect(r).toEqual({ ok: false, bad: { field: 'topic filter' }, done: true });
+  });
+
+  it('takes what mqtt-packet encodes for MQTT 5, properties with U+0000 and binary bytes included', () => {
+    const props = { userProperties: { 'k\u0000': 'v\u0000' }, subscriptionIdentifier: 0x1000 } as const;
+    for (const p of [
+      mqttPacket.generate({ cmd: 'subscribe', messageId: 1, properties: props, subscriptions: [{ topic: 'a/\u00e9', qos: 1, nl: true, rap: true, rh: 2 }, { topic: 'b', qos: 0 }] }, { protocolVersion: 5 }),
+      mqttPacket.generate({ cmd: 'unsubscribe', messageId: 1, properties: { userProperties: { '\u0000': '\u0000' } }, unsubscriptions: ['a', 'b/#'] }, { protocolVersion: 5 }),
+      mqttPacket.generate({ cmd: 'publish', topic: 't', payload: Buffer.from([0]), qos: 1, messageId: 7, dup: false, retain: false, properties: { correlationData: Buffer.from([0xc0, 0x80]), userProperties: { a: '\u0000' } } }, { protocolVersion: 5 }),
+    ]) {
+      for (const r of checkV5(p, 5)) expect(r).toEqual({ ok: true, bad: null, done: true });
+    }
+  });
+});
+
+describe('PacketScanner, MQTT 5', () => {
+  it('scans SUBSCRIBE and UNSUBSCRIBE as MQTT 5 after an MQTT 5 CONNECT, and as 3.1.1 after a 3.1.1 one', () => {
+    // The subscription identifier 0b 01 read as 3.1.1 is a filter of 0x020b bytes holding the real
+    // first filter's length prefix 00 64: refused for U+0000.
+    const sub = packet(0x82, [0, 1, 2, 0x0b, 0x01, ...str('a'.repeat(100)), 0x01, ...str('b'.repeat(500)), 0x00]);
+    const v5 = new PacketScanner(4096);
+    expect(v5.push(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, clientId: 'x', keepalive: 0 }, { protocolVersion: 5 }), 1)).toMatchObject({ ok: true, packetsEnded: 1 });
+    expect(v5.protocolLevel).toBe(5);
+    expect(v5.push(sub)).toMatchObject({ ok: true, packetsEnded: 1 });
+    expect(v5.push(packet(0xa2, [0, 1, 0, ...str([0xc0, 0x80])]))).toEqual({ ok: false, reason: 'bad-string', packetType: 10, field: 'topic filter' });
+    const v4 = new PacketScanner(4096);
+    expect(v4.push(connect({}))).toMatchObject({ ok: true, packetsEnded: 1 });
+    expect(v4.protocolLevel).toBe(4);
+    expect(v4.push(sub)).toEqual({ ok: false, reason: 'bad-string', packetType: 8, field: 'topic filter' });
+  });
+});
