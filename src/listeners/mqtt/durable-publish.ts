@@ -25,8 +25,8 @@
 // aedes writes it when the callback fails); QoS 0 is dropped. The connection stays open and keeps
 // its session, and the PUBLISHes behind it go on. A client with more QoS 1/2 PUBLISHes unanswered
 // than the Receive Maximum the CONNACK gave it (QoS 2 counted until PUBREL) breaks [MQTT-3.3.4-8]:
-// like a shutdown, the PUBLISHes ahead of it are answered, then it gets DISCONNECT 0x93 (0x8B for a
-// shutdown) before the callbacks of the rest fail, so no PUBACK follows the DISCONNECT.
+// like a shutdown, the PUBLISHes ahead of it are answered, then it gets DISCONNECT 0x93 (0x8B from
+// aedes for a shutdown) before the callbacks of the rest fail, so no PUBACK follows the DISCONNECT.
 // Each callback aedes hands us is called exactly once, or aedes' per-client read loop
 // (lib/client.js, nextBatch) keeps counting that packet as unanswered. A callback failed after the
 // connection closed is harmless: aedes emits clientError again and writes nothing.
@@ -310,9 +310,12 @@ export class DurablePublisher {
     const entries = [...flow.unacked.splice(0), ...flow.admission.splice(0)];
     flow.unanswered = 0;
     if (isMqtt5(client)) {
-      (client as Client & { disconnect(opts: { reasonCode: number }, done: () => void): void }).disconnect({ reasonCode: disconnectReason(error) }, () => {
+      const answer = () => {
         for (const e of entries) e.done(error);
-      });
+      };
+      // Closing the listener, aedes' close() that follows sends every MQTT 5 client DISCONNECT 0x8B.
+      if (this.closing !== null) return client.closed || client.conn.destroyed ? answer() : void client.conn.once('close', answer);
+      client.disconnect({ reasonCode: disconnectReason(error) }, answer);
       return;
     }
     for (const e of entries) e.done(error);

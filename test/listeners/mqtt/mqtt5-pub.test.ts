@@ -306,6 +306,30 @@ describe('MQTT 5 PUBACK after commit and Receive Maximum', () => {
   });
 });
 
+describe('MQTT 5 and a broker shutting down', () => {
+  it('acknowledges the append in flight, then sends DISCONNECT 0x8B, and no PUBACK after it', async () => {
+    const broker = await startMqttBroker();
+    const listener = broker.running.mqtt!;
+    const release = holdAppends(broker.running);
+    const peer = await Raw5.session(broker.mqttPort, 'stopping');
+    peer.send(publish('s/1', 1, 1));
+    await expect.poll(() => listener.metrics.publishesIn[1]).toBe(1);
+    const closing = listener.close();
+    // Arrives while s/1 is still appending: refused, after s/1's PUBACK.
+    peer.send(publish('s/2', 1, 2), publish('s/3', 0, 0));
+    await expect.poll(() => listener.metrics.publishesIn[1]).toBe(2);
+    release();
+    await closing;
+    await peer.waitClosed();
+    expect(peer.answers()).toEqual([
+      ['puback', 1, 0],
+      ['disconnect', null, Mqtt5Reason.SERVER_SHUTTING_DOWN],
+    ]);
+    expect((await logRecords(broker.running, 'mqtt')).map((r) => r.key!.toString())).toEqual(['s/1']);
+    expect(listener.metrics.closed.get('shutting-down')).toBe(1);
+  });
+});
+
 describe('MQTT 5 properties as record headers', () => {
   it('keeps user properties, content type, payload format, response topic and correlation data; a user property cannot pass for a broker header', async () => {
     const broker = await startMqttBroker();
