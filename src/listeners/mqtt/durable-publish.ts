@@ -187,6 +187,7 @@ export class DurablePublisher {
     const flow = this.flowOf(client);
     const seq = flow.received++;
     const refusal = isMqtt5(client) ? publishRefusal(error) : null;
+    if (refusal !== null) this.logRefusal(client, flow, packet, refusal, {}, 'MQTT 5 publish denied by ACL: refused with a reason code, connection kept');
     if (packet.qos > 0) flow.unanswered++;
     flow.admission.push({ seq, packet, route: null, receivedMs: Date.now(), receivedAt: performance.now(), ready: true, duplicate: false, txnCommitted: false, refusal, done });
     if (refusal === null) this.failAt(client, flow, seq, error);
@@ -338,23 +339,27 @@ export class DurablePublisher {
 
   /**
    * MQTT 5: a failed append answers its own PUBLISH only, in its place (release()), with a reason
-   * code; a QoS 0 one, or one acknowledged already (acks 0), has nothing left to answer. Each code
-   * is logged at warn once per connection: a client publishing on while the disk is full would
-   * otherwise write a line per message.
+   * code; a QoS 0 one, or one acknowledged already (acks 0), has nothing left to answer.
    */
   private refuseOne(client: Client, flow: ClientFlow, e: Entry, route: RouteTarget, error: TributaryError): void {
     e.refusal = publishRefusal(error);
     e.txnCommitted = true;
     this.opts.metrics.publishRefused(error.codeName);
-    const first = !flow.refusalsLogged.has(error.codeName);
-    if (first) flow.refusalsLogged.add(error.codeName);
-    if (first || this.log.isLevelEnabled('debug')) {
-      this.log[first ? 'warn' : 'debug'](
-        { clientId: client.id, mqttTopic: e.packet.topic, qos: e.packet.qos, topic: route.topic, route: route.name, code: error.codeName, reasonCode: e.refusal.reasonCode, err: error.message, ...error.context },
-        'append failed: MQTT 5 PUBLISH refused with a reason code, connection kept',
-      );
-    }
+    this.logRefusal(client, flow, e.packet, e.refusal, { topic: route.topic, route: route.name, ...error.context }, 'append failed: MQTT 5 PUBLISH refused with a reason code, connection kept');
     this.release(client, flow);
+  }
+
+  /**
+   * Logs a refusal at warn the first time its code comes up on this connection, later ones at
+   * debug: a client publishing on into a full disk or a denied topic would otherwise write a line
+   * per message.
+   */
+  private logRefusal(client: Client, flow: ClientFlow, packet: PublishPacket, refusal: PublishRefusal, context: Record<string, unknown>, msg: string): void {
+    const first = !flow.refusalsLogged.has(refusal.codeName);
+    if (first) flow.refusalsLogged.add(refusal.codeName);
+    if (!first && !this.log.isLevelEnabled('debug')) return;
+    const cause = refusal.cause as TributaryError;
+    this.log[first ? 'warn' : 'debug']({ clientId: client.id, mqttTopic: packet.topic, qos: packet.qos, code: refusal.codeName, reasonCode: refusal.reasonCode, err: cause.message, ...context }, msg);
   }
 
   /**

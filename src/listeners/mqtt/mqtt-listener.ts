@@ -463,8 +463,7 @@ export class MqttListener implements MqttMetricsSource {
     if (client !== null && identity !== undefined && !client.closed && !this.acl.canPublish(identity, packet.topic)) {
       this.metrics.denied.publish++;
       if (client.version === 5) {
-        // MQTT 5 refuses this PUBLISH alone: PUBACK/PUBREC 0x87 in its place, QoS 0 dropped [MQTT5-3.3.5].
-        this.log.info({ clientId: client.id, mqttTopic: packet.topic, qos: packet.qos }, 'MQTT 5 publish denied by ACL: refused with reason code 0x87, connection kept');
+        // MQTT 5 refuses this PUBLISH alone: PUBACK/PUBREC 0x87 in its place, QoS 0 dropped (durable.deny logs it).
         return this.durable.deny(client, packet, new TributaryError('NOT_AUTHORIZED', `publish to ${packet.topic} denied by ACL`), done);
       }
       this.metrics.close('publish-denied');
