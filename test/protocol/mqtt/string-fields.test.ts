@@ -183,6 +183,34 @@ describe('StringFields, MQTT 5', () => {
   });
 });
 
+describe('StringFields, MQTT 5, generated', () => {
+  it('takes whatever well-formed packets mqtt-packet encodes for MQTT 5, properties included, cut anywhere', () => {
+    const text = fc.string({ unit: 'grapheme', maxLength: 20 }).filter((s) => !s.includes('\u0000'));
+    const anyText = fc.string({ unit: 'grapheme', maxLength: 20 });
+    fc.assert(
+      fc.property(text, text, text, anyText, fc.array(fc.nat(), { maxLength: 4 }), (a, b, c, prop, cutSeeds) => {
+        const userProperties = { [prop || 'k']: prop };
+        for (const [p, level] of [
+          [mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, clientId: a, keepalive: 0, username: b, properties: { userProperties, authenticationMethod: prop }, will: { topic: c || 'w', payload: Buffer.from([0xff]), qos: 1, retain: false, properties: { userProperties, contentType: prop } } }, { protocolVersion: 5 }), 4],
+          [mqttPacket.generate({ cmd: 'subscribe', messageId: 1, properties: { userProperties, subscriptionIdentifier: 1 + prop.length }, subscriptions: [{ topic: a || 'x', qos: 0 }, { topic: b || 'y', qos: 1 }] }, { protocolVersion: 5 }), 5],
+          [mqttPacket.generate({ cmd: 'unsubscribe', messageId: 1, properties: { userProperties }, unsubscriptions: [a || 'x', c || 'z'] }, { protocolVersion: 5 }), 5],
+        ] as const) {
+          const { type, body } = bodyOf(p);
+          const cuts = [...new Set(cutSeeds.map((s) => s % (body.length + 1)))].sort((x, y) => x - y);
+          const fields = new StringFields(type, body.length, level);
+          let ok = true;
+          let at = 0;
+          for (const cut of [...cuts, body.length]) {
+            ok = fields.push(body.subarray(at, cut)) && ok;
+            at = cut;
+          }
+          expect({ ok, bad: fields.bad, done: fields.done }).toEqual({ ok: true, bad: null, done: true });
+        }
+      }),
+    );
+  });
+});
+
 describe('PacketScanner, MQTT 5', () => {
   it('scans SUBSCRIBE and UNSUBSCRIBE as MQTT 5 after an MQTT 5 CONNECT, and as 3.1.1 after a 3.1.1 one', () => {
     // The subscription identifier 0b 01 read as 3.1.1 is a filter of 0x020b bytes holding the real
