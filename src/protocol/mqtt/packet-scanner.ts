@@ -1,9 +1,9 @@
 // Walks the fixed headers of an MQTT byte stream without decoding packets, to refuse an oversized
 // packet as soon as its Remaining Length is read — before a parser buffers it — a Remaining Length
 // that is not a valid variable byte integer, and a string that is not well-formed UTF-8 (a PUBLISH
-// topic, a SUBSCRIBE or UNSUBSCRIBE filter, a CONNECT's client id, will topic or username:
-// string-fields.ts; the parser would turn it into U+FFFD and carry on). It can stop at the end of a
-// packet, so a caller can hand a parser one packet and keep the rest. The strings' places depend on
+// topic, a SUBSCRIBE or UNSUBSCRIBE filter, a CONNECT's client id, will topic or username, an MQTT 5
+// string property: string-fields.ts; the parser would turn it into U+FFFD and carry on). It can stop
+// at the end of a packet, so a caller can hand a parser one packet and keep the rest. The strings' places depend on
 // the protocol version (MQTT 5 puts properties before some of them): the connection's CONNECT tells
 // it (`protocolLevel`). Pure: no I/O, imports nothing else from src/. Section numbers cite MQTT 3.1.1.
 
@@ -25,6 +25,7 @@ export class PacketScanner {
   /** 0: expecting a type byte; n > 0: reading the n-th Remaining Length byte. */
   private headerStep = 0;
   private type = 0;
+  private flags = 0;
   private length = 0;
   private multiplier = 1;
   /** The strings of the current packet's body still to check; null when there are none (left). */
@@ -78,6 +79,7 @@ export class PacketScanner {
       const byte = chunk[i++];
       if (this.headerStep === 0) {
         this.type = byte >> 4;
+        this.flags = byte & 0x0f;
         this.headerStep = 1;
         this.length = 0;
         this.multiplier = 1;
@@ -95,7 +97,7 @@ export class PacketScanner {
       if (packetBytes > this.packetBytesMax) return (this.failed = { ok: false, reason: 'too-large', packetBytes, packetBytesMax: this.packetBytesMax });
       this.skip = this.length;
       this.headerStep = 0;
-      this.strings = hasStrings(this.type) && this.length > 0 ? this.fields.reset(this.type, this.length, this.level ?? 4) : null;
+      this.strings = hasStrings(this.type) && this.length > 0 ? this.fields.reset(this.type, this.length, this.level ?? 4, this.flags) : null;
       if (this.skip === 0) packets++;
     }
     return { ok: true, scannedBytes: i, packetsEnded: packets };

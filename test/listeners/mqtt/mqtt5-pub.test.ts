@@ -136,6 +136,21 @@ describe('MQTT 5 packets through the connection gate', () => {
     expect(broker.running.mqtt!.metrics.closed.get('malformed')).toBe(1);
   });
 
+  it('refuses a PUBLISH whose user property is not well-formed UTF-8 with DISCONNECT 0x81, before it is logged', async () => {
+    const broker = await startMqttBroker();
+    const peer = await Raw5.session(broker.mqttPort, 'bad-property');
+    peer.send(publish('ok/1', 1, 1));
+    await peer.waitFor((p) => p.cmd === 'puback');
+    // QoS 1 PUBLISH "t", id 2, properties: user property "a" = 61 c0 80 (an overlong NUL), payload "x".
+    peer.socket.write(Buffer.from([0x32, 0x10, 0x00, 0x01, 0x74, 0x00, 0x02, 0x09, 0x26, 0x00, 0x01, 0x61, 0x00, 0x03, 0x61, 0xc0, 0x80, 0x78]));
+    await peer.waitClosed();
+    expect(peer.answers()).toEqual([
+      ['puback', 1, 0],
+      ['disconnect', null, Mqtt5Reason.MALFORMED_PACKET],
+    ]);
+    expect((await logRecords(broker.running, 'mqtt')).map((r) => r.key!.toString())).toEqual(['ok/1']);
+  });
+
   it('ends a v5 connection sending a packet over messageBytesMax with DISCONNECT 0x95', async () => {
     const broker = await startMqttBroker({ listeners: { mqtt: { messageBytesMax: 1024 } } });
     const peer = await Raw5.session(broker.mqttPort, 'too-big');
