@@ -258,6 +258,24 @@ describe('StringFields, MQTT 5, generated', () => {
 });
 
 describe('PacketScanner, MQTT 5', () => {
+  it('reaches one verdict on random MQTT 5 packets whether fed whole or a byte at a time, and never throws', () => {
+    const connect5 = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, clientId: 'f', keepalive: 0 }, { protocolVersion: 5 });
+    const typeByte = fc.constantFrom(0x30, 0x32, 0x34, 0x3b, 0x82, 0xa2, 0x10);
+    const randomPacket = fc.tuple(typeByte, fc.uint8Array({ maxLength: 60 })).map(([first, body]) => packet(first, [...body]));
+    fc.assert(
+      fc.property(fc.array(randomPacket, { minLength: 1, maxLength: 5 }), (packets) => {
+        const stream = Buffer.concat([connect5, ...packets]);
+        const whole = new PacketScanner(4096).push(stream);
+        const bytewise = new PacketScanner(4096);
+        let last = bytewise.push(stream.subarray(0, 0));
+        for (const byte of stream) last = bytewise.push(Buffer.from([byte]));
+        expect(last.ok).toBe(whole.ok);
+        if (!whole.ok) expect(last).toEqual(whole);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('scans SUBSCRIBE and UNSUBSCRIBE as MQTT 5 after an MQTT 5 CONNECT, and as 3.1.1 after a 3.1.1 one', () => {
     // The subscription identifier 0b 01 read as 3.1.1 is a filter of 0x020b bytes holding the real
     // first filter's length prefix 00 64: refused for U+0000.
