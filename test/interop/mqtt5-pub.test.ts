@@ -2,7 +2,7 @@
 // (-V mqttv5) and Eclipse paho-mqtt for Python (MQTTv5). User properties and content type reach the
 // log as record headers, and a PUBLISH refused for a full budget (0x97) or by an ACL (0x87) is
 // answered with that reason code while the connection goes on: the next message on it is
-// acknowledged and logged. MQTT.js v5 does the same in test/listeners/mqtt/mqtt5-pub.test.ts.
+// acknowledged and logged. mosquitto_pub keeps to the broker's Receive Maximum. MQTT.js v5 does the same in test/listeners/mqtt/mqtt5-pub.test.ts.
 // .ci/run installs mosquitto-clients and python3-paho-mqtt; under CI a missing one fails.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
@@ -108,6 +108,24 @@ describe.runIf(mosquitto || process.env.CI)('mosquitto_pub -V mqttv5 against Tri
     expect(output.match(/sending CONNECT/g)).toHaveLength(1);
     expect(output).not.toMatch(/received DISCONNECT/);
     expect((await logRecords(broker.running, 'mqtt')).map((r) => r.value!.toString())).toEqual(['small']);
+  });
+
+  it('keeps to the Receive Maximum the broker gives (inflightMax 2): 200 lines at QoS 1, no DISCONNECT', async () => {
+    const broker = await startMqttBroker({ listeners: { mqtt: { inflightMax: 2 } } });
+    const lines = Array.from({ length: 200 }, (_, i) => `m${i}`);
+    const output = await mosquittoLines(broker.mqttPort, ['-t', 'mosq/window', '-i', 'mosq-window'], lines);
+    expect(pubackCodes(output)).toEqual(lines.map(() => 0));
+    expect(output).not.toMatch(/received DISCONNECT/);
+    // Its debug lines, in order: never more than two PUBLISHes sent and not yet acknowledged.
+    let outstanding = 0;
+    let most = 0;
+    for (const line of output.split('\n')) {
+      if (/sending PUBLISH/.test(line)) most = Math.max(most, ++outstanding);
+      if (/received PUBACK/.test(line)) outstanding--;
+    }
+    expect(most).toBe(2);
+    expect((await logRecords(broker.running, 'mqtt')).map((r) => r.value!.toString())).toEqual(lines);
+    expect(broker.running.mqtt!.metrics.closed.get('receive-maximum-exceeded')).toBeUndefined();
   });
 
   it('gets PUBACK 0x87 for a topic its ACL denies and goes on on the same connection', async () => {

@@ -297,6 +297,17 @@ describe('MQTT 5 PUBACK after commit and Receive Maximum', () => {
     expect(broker.running.mqtt!.metrics.closed.get('receive-maximum-exceeded')).toBe(1);
   });
 
+  it('disconnects MQTT.js v5, which does not keep to the server Receive Maximum, when it publishes past it (a documented interop caveat)', async () => {
+    const broker = await startMqttBroker({ listeners: { mqtt: { inflightMax: 2 } } });
+    const release = holdAppends(broker.running);
+    const client = await connectMqtt(broker, V5);
+    const disconnect = new Promise<number | undefined>((resolve) => client.once('disconnect', (p) => resolve(p.reasonCode)));
+    // MQTT.js 5.16 sends all three at once; its promises past the DISCONNECT never settle.
+    for (let i = 0; i < 3; i++) void client.publishAsync(`burst/${i}`, 'x', { qos: 1 }).catch(() => undefined);
+    release();
+    expect(await disconnect).toBe(Mqtt5Reason.RECEIVE_MAXIMUM_EXCEEDED);
+  });
+
   it('counts a QoS 2 PUBLISH against Receive Maximum until its PUBREL, and not its resend', async () => {
     const broker = await startMqttBroker({ listeners: { mqtt: { inflightMax: 2 } } });
     const peer = await Raw5.session(broker.mqttPort, 'qos2');
