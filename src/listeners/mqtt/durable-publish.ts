@@ -22,7 +22,7 @@
 //
 // MQTT 5 clients (client.version 5) differ: a failed append or an ACL denial answers only that
 // PUBLISH, in its place in the order, with a PUBACK/PUBREC carrying a reason code (mqtt5-reasons.ts;
-// aedes writes it when the callback fails); QoS 0 is dropped. The connection stays open and keeps
+// aedes writes it when the callback fails); QoS 0 has no answer. The connection stays open and keeps
 // its session, and the PUBLISHes behind it go on. A client with more QoS 1/2 PUBLISHes unanswered
 // than the Receive Maximum the CONNACK gave it (QoS 2 counted until PUBREL) breaks [MQTT-3.3.4-8]:
 // like a shutdown, the PUBLISHes ahead of it are answered, then it gets DISCONNECT 0x93 (0x8B from
@@ -145,12 +145,7 @@ export class DurablePublisher {
     this.opts.metrics.publishesIn[packet.qos]++;
     const flow = this.flowOf(client);
     if (this.closing !== null) this.shutDown(client, flow);
-    if (flow.failure === null && packet.qos > 0 && isMqtt5(client) && this.overReceiveMaximum(client, flow, packet)) {
-      this.failAt(client, flow, flow.received, new TributaryError('THROTTLED', `more than ${this.opts.receiveMaximum} QoS 1/2 PUBLISHes unacknowledged (Receive Maximum)`));
-      this.opts.metrics.close('receive-maximum-exceeded');
-      this.log.info({ clientId: client.id, mqttTopic: packet.topic, qos: packet.qos, receiveMaximum: this.opts.receiveMaximum }, 'MQTT 5 client exceeded its Receive Maximum [MQTT-3.3.4-8]: DISCONNECT 0x93');
-    }
-    if (packet.qos > 0) flow.unanswered++;
+    this.countUnanswered(client, flow, packet, flow.received);
     if (flow.failure !== null) {
       // Refused by refuse(), not at once: a failed callback makes aedes destroy the socket, and the
       // acknowledgements of the entries ahead of this one must leave first.
@@ -188,21 +183,29 @@ export class DurablePublisher {
     const seq = flow.received++;
     const refusal = isMqtt5(client) ? publishRefusal(error) : null;
     if (refusal !== null) this.logRefusal(client, flow, packet, refusal, {}, 'MQTT 5 publish denied by ACL: refused with a reason code, connection kept');
-    if (packet.qos > 0) flow.unanswered++;
+    this.countUnanswered(client, flow, packet, seq);
     flow.admission.push({ seq, packet, route: null, receivedMs: Date.now(), receivedAt: performance.now(), ready: true, duplicate: false, txnCommitted: false, refusal, done });
     if (refusal === null) this.failAt(client, flow, seq, error);
     this.pump(client, flow);
   }
 
   /**
-   * Whether this PUBLISH takes an MQTT 5 client past its Receive Maximum: its QoS 1/2 PUBLISHes not
-   * answered yet, plus the QoS 2 ones answered with PUBREC and awaiting PUBREL (aedes' set, from
-   * aedes-patches.mjs). A QoS 2 resend of an id awaiting PUBREL is not a new one.
+   * Counts a QoS 1/2 PUBLISH (arrival `seq`) as unanswered. For an MQTT 5 client, one that takes
+   * it past its Receive Maximum (its QoS 1/2 PUBLISHes not answered yet, plus the QoS 2 ones
+   * answered with PUBREC and awaiting PUBREL: aedes' set, from aedes-patches.mjs) fails the
+   * connection from this PUBLISH on [MQTT-3.3.4-8]. A QoS 2 resend of an id awaiting PUBREL is not
+   * a new one.
    */
-  private overReceiveMaximum(client: Client, flow: ClientFlow, packet: PublishPacket): boolean {
+  private countUnanswered(client: Client, flow: ClientFlow, packet: PublishPacket, seq: number): void {
+    if (packet.qos === 0) return;
+    flow.unanswered++;
+    if (flow.failure !== null || !isMqtt5(client)) return;
     const awaitingPubrel = (client as Client & { _inboundInflight?: Set<number> })._inboundInflight;
-    if (packet.qos === 2 && awaitingPubrel?.has(packet.messageId!) === true) return false;
-    return flow.unanswered + (awaitingPubrel?.size ?? 0) >= this.opts.receiveMaximum;
+    if (packet.qos === 2 && awaitingPubrel?.has(packet.messageId!) === true) return;
+    if (flow.unanswered + (awaitingPubrel?.size ?? 0) <= this.opts.receiveMaximum) return;
+    this.failAt(client, flow, seq, new TributaryError('THROTTLED', `more than ${this.opts.receiveMaximum} QoS 1/2 PUBLISHes unacknowledged (Receive Maximum)`));
+    this.opts.metrics.close('receive-maximum-exceeded');
+    this.log.info({ clientId: client.id, mqttTopic: packet.topic, qos: packet.qos, receiveMaximum: this.opts.receiveMaximum }, 'MQTT 5 client exceeded its Receive Maximum [MQTT-3.3.4-8]: DISCONNECT 0x93');
   }
 
   private flowOf(client: Client): ClientFlow {

@@ -242,6 +242,25 @@ describe('MQTT 5 PUBLISH refused with a reason code, the connection kept', () =>
     expect(listener.metrics.closed.get('publish-denied')).toBeUndefined();
   });
 
+  it('counts denied PUBLISHes against Receive Maximum too, until their PUBACK 0x87 is released', async () => {
+    const broker = await startMqttBroker({
+      listeners: { mqtt: { allowAnonymous: false, inflightMax: 2 } },
+      auth: { users: [{ username: 'sensor', passwordHash: await hashPassword('right', { N: 1024, r: 8, p: 1 }) }], acls: [{ user: 'sensor', publish: ['sensors/%c/#'], subscribe: [] }] },
+    });
+    const release = holdAppends(broker.running);
+    const peer = await Raw5.session(broker.mqttPort, 's-1', { username: 'sensor', password: Buffer.from('right') });
+    // The denied ones wait behind the held append for their turn: three unanswered, one too many.
+    peer.send(publish('sensors/s-1/a', 1, 1), publish('sensors/s-2/x', 1, 2), publish('sensors/s-2/y', 1, 3));
+    await expect.poll(() => broker.running.mqtt!.metrics.denied.publish).toBe(2);
+    release();
+    await peer.waitClosed();
+    expect(peer.answers()).toEqual([
+      ['puback', 1, 0],
+      ['puback', 2, Mqtt5Reason.NOT_AUTHORIZED],
+      ['disconnect', null, Mqtt5Reason.RECEIVE_MAXIMUM_EXCEEDED],
+    ]);
+  });
+
   it('maps each append failure to its PUBACK reason code, with a Reason String free of detail', () => {
     const cases: [TributaryError, number][] = [
       [new TributaryError('STORAGE_FULL', 'disk budget of 2048 bytes reached at /var/lib/x'), 0x97],
@@ -285,7 +304,8 @@ describe('MQTT 5 PUBACK after commit and Receive Maximum', () => {
     const peer = await Raw5.session(broker.mqttPort, 'greedy');
     expect((peer.packets[0] as mqttPacket.IConnackPacket).properties?.receiveMaximum).toBe(2);
     peer.send(publish('r/1', 1, 1), publish('r/2', 1, 2), publish('r/3', 1, 3));
-    // The third is past the window whatever the commits do; release them so the first two are answered.
+    // The third is past the window while the first two are held; released, those two are answered.
+    await expect.poll(() => broker.running.mqtt!.metrics.closed.get('receive-maximum-exceeded')).toBe(1);
     release();
     await peer.waitClosed();
     expect(peer.answers()).toEqual([
@@ -304,6 +324,7 @@ describe('MQTT 5 PUBACK after commit and Receive Maximum', () => {
     const disconnect = new Promise<number | undefined>((resolve) => client.once('disconnect', (p) => resolve(p.reasonCode)));
     // MQTT.js 5.16 sends all three at once; its promises past the DISCONNECT never settle.
     for (let i = 0; i < 3; i++) void client.publishAsync(`burst/${i}`, 'x', { qos: 1 }).catch(() => undefined);
+    await expect.poll(() => broker.running.mqtt!.metrics.closed.get('receive-maximum-exceeded')).toBe(1);
     release();
     expect(await disconnect).toBe(Mqtt5Reason.RECEIVE_MAXIMUM_EXCEEDED);
   });
