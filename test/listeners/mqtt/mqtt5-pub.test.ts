@@ -197,6 +197,15 @@ describe('MQTT 5 PUBLISH refused with a reason code, the connection kept', () =>
     expect(listener.metrics.closed.get('append-failed')).toBeUndefined();
   });
 
+  it('leaves the Reason String out for a client that set Request Problem Information to 0', async () => {
+    const broker = await startMqttBroker({ storage: { diskBudgetBytes: 2048, diskBudgetPolicy: 'reject-new' } });
+    const peer = await Raw5.session(broker.mqttPort, 'terse', { properties: { requestProblemInformation: false } });
+    peer.send(publish('big/1', 1, 1, Buffer.alloc(4096, 1)));
+    const ack = (await peer.waitFor((p) => p.cmd === 'puback')) as mqttPacket.IPubackPacket;
+    expect(ack.reasonCode).toBe(Mqtt5Reason.QUOTA_EXCEEDED);
+    expect(ack.properties?.reasonString).toBeUndefined();
+  });
+
   it('keeps a refused QoS 1/2 PUBLISH from subscribers, as it is not logged', async () => {
     const broker = await startMqttBroker({ storage: { diskBudgetBytes: 2048, diskBudgetPolicy: 'reject-new' } });
     const sub = await connectMqtt(broker, V5);
