@@ -128,6 +128,7 @@ function registerMqttMetrics(metric: MetricFactory, registry: client.Registry, s
   const m = src.metrics;
   const by = (label: string, entries: Iterable<[string, number]>) => [...entries].map(([value, n]) => [{ [label]: value }, n] as const);
   metric('counter', 'tributary_mqtt_publishes_in_total', 'MQTT PUBLISH packets received from clients, by QoS.', ['qos'], () => by('qos', m.publishesIn.map((n, qos) => [String(qos), n])));
+  metric('counter', 'tributary_mqtt_publishes_refused_total', 'MQTT 5 PUBLISHes whose append failed, answered with a reason code on an open connection, by error code.', ['code'], () => by('code', m.publishesRefused));
   metric('counter', 'tributary_mqtt_denied_total', 'MQTT publishes and subscriptions refused by ACLs.', ['action'], () => by('action', Object.entries(m.denied)));
   metric('counter', 'tributary_mqtt_connects_refused_total', 'MQTT connections refused before or at CONNACK, by reason.', ['reason'], () => by('reason', m.refused));
   metric('counter', 'tributary_mqtt_connections_closed_total', 'MQTT connections the broker closed, by reason.', ['reason'], () => by('reason', m.closed));

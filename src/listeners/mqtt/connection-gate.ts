@@ -35,18 +35,21 @@ export class ConnectionGate {
   private phase: Phase = 'connect';
   /** Bytes read after the CONNECT in the same read, not scanned yet, handed to aedes after CONNACK. */
   private held: Buffer | null = null;
+  /** A packet was refused: nothing more is handed to aedes. */
+  private refused = false;
 
   /**
-   * Installs the gate on `conn`; `refuse` is called once with the reason before it is destroyed, and
-   * with the client id of a CONNECT refused for its will topic or username (aedes never saw it).
+   * Installs the gate on `conn`; `refuse` is called once with the reason, and with the client id of a
+   * CONNECT refused for its will topic or username (aedes never saw it). The gate destroys the
+   * connection then, unless `refuse` returns true: it closes it itself (an MQTT 5 DISCONNECT first).
    * `received` adds up the packets and bytes handed on.
    */
-  constructor(conn: Duplex, packetBytesMax: number, refuse: (err: TributaryError, connectClientId: string | null) => void, received: PacketTotals = { packets: 0, bytes: 0 }) {
+  constructor(conn: Duplex, packetBytesMax: number, refuse: (err: TributaryError, connectClientId: string | null) => boolean | void, received: PacketTotals = { packets: 0, bytes: 0 }) {
     this.conn = conn;
     this.scanner = new PacketScanner(packetBytesMax);
     const read = conn.read.bind(conn);
     conn.read = (size?: number) => {
-      if (this.paused || this.phase === 'awaiting-connack') return null;
+      if (this.refused || this.paused || this.phase === 'awaiting-connack') return null;
       const fresh: unknown = read(size);
       const chunk = this.takeHeld(fresh);
       if (chunk === null) return fresh;
@@ -54,8 +57,8 @@ export class ConnectionGate {
       const scan = this.scanner.push(chunk, first ? 1 : Infinity);
       if (!scan.ok) {
         const err = refusal(scan);
-        refuse(err, scan.reason === 'bad-string' ? (scan.clientId ?? null) : null);
-        conn.destroy(err);
+        this.refused = true;
+        if (!refuse(err, scan.reason === 'bad-string' ? (scan.clientId ?? null) : null)) conn.destroy(err);
         return null;
       }
       // Every byte is scanned once (held bytes only later), so the totals count each packet once.

@@ -19,6 +19,14 @@
 // When an append fails, the PUBLISHes ahead of it keep their normal path (acknowledged in order
 // once committed); then it and every PUBLISH behind it get the failure, which closes the connection.
 // Shutting down is the same failure, from the first PUBLISH of a connection not appended yet.
+//
+// MQTT 5 clients (client.version 5) differ: a failed append or an ACL denial answers only that
+// PUBLISH, in its place in the order, with a PUBACK/PUBREC carrying a reason code (mqtt5-reasons.ts;
+// aedes writes it when the callback fails); QoS 0 has no answer. The connection stays open and keeps
+// its session, and the PUBLISHes behind it go on. A client with more QoS 1/2 PUBLISHes unanswered
+// than the Receive Maximum the CONNACK gave it (QoS 2 counted until PUBREL) breaks [MQTT-3.3.4-8]:
+// like a shutdown, the PUBLISHes ahead of it are answered, then it gets DISCONNECT 0x93 (0x8B from
+// aedes for a shutdown) before the callbacks of the rest fail, so no PUBACK follows the DISCONNECT.
 // Each callback aedes hands us is called exactly once, or aedes' per-client read loop
 // (lib/client.js, nextBatch) keeps counting that packet as unanswered. A callback failed after the
 // connection closed is harmless: aedes emits clientError again and writes nothing.
@@ -32,6 +40,7 @@ import type { Broker } from '../../broker/broker.ts';
 import { asTributaryError, TributaryError } from '../../errors.ts';
 import type { RecordHeader, RecordInput } from '../../format/record-batch.ts';
 import type { MqttMetrics } from './metrics.ts';
+import { disconnectReason, publishRefusal, type PublishRefusal } from './mqtt5-reasons.ts';
 import type { Router, RouteTarget } from './routes.ts';
 
 type Done = (err?: Error | null) => void;
@@ -47,6 +56,8 @@ export interface DurablePublishOptions {
   metrics: MqttMetrics;
   logger: Logger;
   inflightMax: number;
+  /** The Receive Maximum MQTT 5 clients are given: QoS 1/2 PUBLISHes they may leave unanswered. */
+  receiveMaximum: number;
   incoming: () => IncomingPackets;
   /** The client's appends reached inflightMax (paused) or fell back to half of it. */
   onFlow(client: Client, paused: boolean): void;
@@ -64,6 +75,8 @@ interface Entry {
   ready: boolean;
   duplicate: boolean;
   txnCommitted: boolean;
+  /** MQTT 5: what answers this PUBLISH instead of an acknowledgement (its append or ACL check failed). */
+  refusal: PublishRefusal | null;
   done: Done;
 }
 
@@ -82,9 +95,27 @@ class ClientFlow {
   failedSeq = Infinity;
   /** The entries from failedSeq on are being answered with the failure. */
   refusing = false;
+  /** QoS 1/2 PUBLISHes received and not answered yet (for the Receive Maximum). */
+  unanswered = 0;
+  /** MQTT 5 refusal codes already logged at warn on this connection; the rest go to debug. */
+  readonly refusalsLogged = new Set<string>();
 }
 
-const MQTT_HEADERS = { topic: 'mqtt.topic', clientId: 'mqtt.clientId', qos: 'mqtt.qos', retain: 'mqtt.retain' } as const;
+const MQTT_HEADERS = {
+  topic: 'mqtt.topic',
+  clientId: 'mqtt.clientId',
+  qos: 'mqtt.qos',
+  retain: 'mqtt.retain',
+  contentType: 'mqtt.contentType',
+  payloadFormat: 'mqtt.payloadFormat',
+  responseTopic: 'mqtt.responseTopic',
+  correlationData: 'mqtt.correlationData',
+} as const;
+/** The broker's own header names start with this; a user property never gets one (USER_PROPERTY_ESCAPE). */
+export const BROKER_HEADER_PREFIX = 'mqtt.';
+/** What a user property named `mqtt.…` is stored under: `mqtt.user.` + its name, so it cannot pass for a broker header. */
+export const USER_PROPERTY_ESCAPE = 'mqtt.user.';
+const PAYLOAD_FORMAT_VALUES = { true: Buffer.from('1'), false: Buffer.from('0') };
 const QOS_VALUES = [Buffer.from('0'), Buffer.from('1'), Buffer.from('2')];
 const RETAIN_VALUES = { true: Buffer.from('true'), false: Buffer.from('false') };
 
@@ -114,10 +145,11 @@ export class DurablePublisher {
     this.opts.metrics.publishesIn[packet.qos]++;
     const flow = this.flowOf(client);
     if (this.closing !== null) this.shutDown(client, flow);
+    this.countUnanswered(client, flow, packet, flow.received);
     if (flow.failure !== null) {
       // Refused by refuse(), not at once: a failed callback makes aedes destroy the socket, and the
       // acknowledgements of the entries ahead of this one must leave first.
-      flow.admission.push({ seq: flow.received++, packet, route: null, receivedMs, receivedAt, ready: true, duplicate: false, txnCommitted: false, done });
+      flow.admission.push({ seq: flow.received++, packet, route: null, receivedMs, receivedAt, ready: true, duplicate: false, txnCommitted: false, refusal: null, done });
       return this.release(client, flow);
     }
     const route = dropped ? null : this.opts.router.route(packet.topic, client.id);
@@ -125,7 +157,7 @@ export class DurablePublisher {
       this.opts.metrics.unrouted++;
       if (this.log.isLevelEnabled('debug')) this.log.debug({ clientId: client.id, mqttTopic: packet.topic }, 'no route: delivered, not logged');
     }
-    const entry: Entry = { seq: flow.received++, packet, route, receivedMs, receivedAt, ready: packet.qos !== 2 || route === null, duplicate: false, txnCommitted: false, done };
+    const entry: Entry = { seq: flow.received++, packet, route, receivedMs, receivedAt, ready: packet.qos !== 2 || route === null, duplicate: false, txnCommitted: false, refusal: null, done };
     flow.admission.push(entry);
     if (entry.ready) return this.pump(client, flow);
     this.opts
@@ -144,14 +176,36 @@ export class DurablePublisher {
   /**
    * A PUBLISH refused before any append (an ACL denial): like a failed append at its place, the
    * PUBLISHes ahead of it are still appended and acknowledged, then it and everything after it get
-   * `error`, which closes the connection.
+   * `error`, which closes the connection. MQTT 5: only it is refused, in its place (PUBACK 0x87).
    */
   deny(client: Client, packet: PublishPacket, error: TributaryError, done: Done): void {
     const flow = this.flowOf(client);
     const seq = flow.received++;
-    flow.admission.push({ seq, packet, route: null, receivedMs: Date.now(), receivedAt: performance.now(), ready: true, duplicate: false, txnCommitted: false, done });
-    this.failAt(client, flow, seq, error);
+    const refusal = isMqtt5(client) ? publishRefusal(error) : null;
+    if (refusal !== null) this.logRefusal(client, flow, packet, refusal, {}, 'MQTT 5 publish denied by ACL: refused with a reason code, connection kept');
+    this.countUnanswered(client, flow, packet, seq);
+    flow.admission.push({ seq, packet, route: null, receivedMs: Date.now(), receivedAt: performance.now(), ready: true, duplicate: false, txnCommitted: false, refusal, done });
+    if (refusal === null) this.failAt(client, flow, seq, error);
     this.pump(client, flow);
+  }
+
+  /**
+   * Counts a QoS 1/2 PUBLISH (arrival `seq`) as unanswered. For an MQTT 5 client, one that takes
+   * it past its Receive Maximum (its QoS 1/2 PUBLISHes not answered yet, plus the QoS 2 ones
+   * answered with PUBREC and awaiting PUBREL: aedes' set, from aedes-patches.mjs) fails the
+   * connection from this PUBLISH on [MQTT-3.3.4-8]. A QoS 2 resend of an id awaiting PUBREL is not
+   * a new one.
+   */
+  private countUnanswered(client: Client, flow: ClientFlow, packet: PublishPacket, seq: number): void {
+    if (packet.qos === 0) return;
+    flow.unanswered++;
+    if (flow.failure !== null || !isMqtt5(client)) return;
+    const awaitingPubrel = (client as Client & { _inboundInflight?: Set<number> })._inboundInflight;
+    if (packet.qos === 2 && awaitingPubrel?.has(packet.messageId!) === true) return;
+    if (flow.unanswered + (awaitingPubrel?.size ?? 0) <= this.opts.receiveMaximum) return;
+    this.failAt(client, flow, seq, new TributaryError('THROTTLED', `more than ${this.opts.receiveMaximum} QoS 1/2 PUBLISHes unacknowledged (Receive Maximum)`));
+    this.opts.metrics.close('receive-maximum-exceeded');
+    this.log.info({ clientId: client.id, mqttTopic: packet.topic, qos: packet.qos, receiveMaximum: this.opts.receiveMaximum }, 'MQTT 5 client exceeded its Receive Maximum [MQTT-3.3.4-8]: DISCONNECT 0x93');
   }
 
   private flowOf(client: Client): ClientFlow {
@@ -167,6 +221,15 @@ export class DurablePublisher {
     while (flow.admission.length > 0 && flow.admission[0].ready && flow.admission[0].seq < flow.failedSeq) {
       const e = flow.admission.shift()!;
       const qos = e.packet.qos;
+      if (e.refusal !== null) {
+        // Denied (MQTT 5): not appended; aedes drops a QoS 0 one, answers the others with the reason code.
+        if (qos === 0) e.done(e.refusal);
+        else {
+          e.txnCommitted = true;
+          flow.unacked.push(e);
+        }
+        continue;
+      }
       const waitForTxn = qos > 0 && e.route !== null && e.route.acks !== 0 && !e.duplicate;
       if (e.route !== null && !e.duplicate) this.append(client, flow, e, e.route);
       if (qos === 0) {
@@ -224,6 +287,11 @@ export class DurablePublisher {
   private release(client: Client, flow: ClientFlow): void {
     while (flow.unacked.length > 0 && flow.unacked[0].txnCommitted && flow.unacked[0].seq < flow.failedSeq) {
       const e = flow.unacked.shift()!;
+      flow.unanswered--;
+      if (e.refusal !== null) {
+        e.done(e.refusal);
+        continue;
+      }
       this.opts.metrics.pubackLatencyByQos[e.packet.qos].observe((performance.now() - e.receivedAt) / 1000);
       e.done(null);
     }
@@ -238,17 +306,30 @@ export class DurablePublisher {
 
   /**
    * Answers every entry still waiting with the failure: aedes closes the connection on the first;
-   * for the others it only emits clientError on the closed client.
+   * for the others it only emits clientError on the closed client. An MQTT 5 client gets a
+   * DISCONNECT first, and the callbacks fail once it is closed: aedes answers a failed callback of
+   * an MQTT 5 client with a PUBACK, which must not follow the DISCONNECT.
    */
   private refuse(client: Client, flow: ClientFlow, error: TributaryError): void {
-    for (const e of flow.unacked.splice(0)) e.done(error);
-    for (const e of flow.admission.splice(0)) e.done(error);
+    const entries = [...flow.unacked.splice(0), ...flow.admission.splice(0)];
+    flow.unanswered = 0;
+    if (isMqtt5(client)) {
+      const answer = () => {
+        for (const e of entries) e.done(error);
+      };
+      // Closing the listener, aedes' close() that follows sends every MQTT 5 client DISCONNECT 0x8B.
+      if (this.closing !== null) return client.closed || client.conn.destroyed ? answer() : void client.conn.once('close', answer);
+      client.disconnect({ reasonCode: disconnectReason(error) }, answer);
+      return;
+    }
+    for (const e of entries) e.done(error);
     // A failed QoS 0 or acks 0 append with nothing behind it has no callback left to fail.
     client.close();
   }
 
   private fail(client: Client, flow: ClientFlow, e: Entry, route: RouteTarget, err: unknown): void {
     const error = asTributaryError(err);
+    if (isMqtt5(client) && error.codeName !== 'SHUTTING_DOWN') return this.refuseOne(client, flow, e, route, error);
     if (this.failAt(client, flow, e.seq, error)) {
       this.opts.metrics.close('append-failed');
       this.log.error(
@@ -257,6 +338,31 @@ export class DurablePublisher {
       );
     }
     this.release(client, flow);
+  }
+
+  /**
+   * MQTT 5: a failed append answers its own PUBLISH only, in its place (release()), with a reason
+   * code; a QoS 0 one, or one acknowledged already (acks 0), has nothing left to answer.
+   */
+  private refuseOne(client: Client, flow: ClientFlow, e: Entry, route: RouteTarget, error: TributaryError): void {
+    e.refusal = publishRefusal(error);
+    e.txnCommitted = true;
+    this.opts.metrics.publishRefused(error.codeName);
+    this.logRefusal(client, flow, e.packet, e.refusal, { topic: route.topic, route: route.name, ...error.context }, 'append failed: MQTT 5 PUBLISH refused with a reason code, connection kept');
+    this.release(client, flow);
+  }
+
+  /**
+   * Logs a refusal at warn the first time its code comes up on this connection, later ones at
+   * debug: a client publishing on into a full disk or a denied topic would otherwise write a line
+   * per message.
+   */
+  private logRefusal(client: Client, flow: ClientFlow, packet: PublishPacket, refusal: PublishRefusal, context: Record<string, unknown>, msg: string): void {
+    const first = !flow.refusalsLogged.has(refusal.codeName);
+    if (first) flow.refusalsLogged.add(refusal.codeName);
+    if (!first && !this.log.isLevelEnabled('debug')) return;
+    const cause = refusal.cause as TributaryError;
+    this.log[first ? 'warn' : 'debug']({ clientId: client.id, mqttTopic: packet.topic, qos: packet.qos, code: refusal.codeName, reasonCode: refusal.reasonCode, err: cause.message, ...context }, msg);
   }
 
   /**
@@ -331,6 +437,10 @@ export class DurablePublisher {
   }
 }
 
+function isMqtt5(client: Client): boolean {
+  return (client as Client & { version?: number }).version === 5;
+}
+
 function toRecord(packet: PublishPacket, clientId: string, route: RouteTarget, timestampMs: number): RecordInput {
   const topic = Buffer.from(packet.topic);
   const headers: RecordHeader[] = [
@@ -339,8 +449,32 @@ function toRecord(packet: PublishPacket, clientId: string, route: RouteTarget, t
     { key: MQTT_HEADERS.qos, value: QOS_VALUES[packet.qos] },
     { key: MQTT_HEADERS.retain, value: packet.retain ? RETAIN_VALUES.true : RETAIN_VALUES.false },
   ];
+  if (packet.properties !== undefined) propertyHeaders(packet.properties, headers);
   const value = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
   // The default route keys by the MQTT topic: its bytes are already there (the batch encoder only reads them).
   const key = route.key === null ? null : route.key === packet.topic ? topic : Buffer.from(route.key);
   return { timestampMs, key, value, headers };
+}
+
+/**
+ * MQTT 5 properties kept with the record: content type, payload format indicator ("1": UTF-8
+ * text, "0": bytes), response topic and correlation data as `mqtt.*` headers, then each user
+ * property as a header of its own name and value, in the order mqtt-packet decoded them (a name
+ * given several times keeps each value, in order). Topic alias, message expiry and subscription
+ * ids are per connection or per delivery, not part of the message.
+ */
+function propertyHeaders(p: NonNullable<PublishPacket['properties']>, headers: RecordHeader[]): void {
+  if (p.contentType !== undefined) headers.push({ key: MQTT_HEADERS.contentType, value: Buffer.from(p.contentType) });
+  if (p.payloadFormatIndicator !== undefined) headers.push({ key: MQTT_HEADERS.payloadFormat, value: p.payloadFormatIndicator ? PAYLOAD_FORMAT_VALUES.true : PAYLOAD_FORMAT_VALUES.false });
+  if (p.responseTopic !== undefined) headers.push({ key: MQTT_HEADERS.responseTopic, value: Buffer.from(p.responseTopic) });
+  if (p.correlationData !== undefined) headers.push({ key: MQTT_HEADERS.correlationData, value: p.correlationData });
+  const user = p.userProperties;
+  if (user === undefined) return;
+  for (const name of Object.keys(user)) {
+    // The broker's headers say what the broker saw (topic, client id, QoS...): a client's user
+    // property of the same name must not pass for one.
+    const key = name.startsWith(BROKER_HEADER_PREFIX) ? USER_PROPERTY_ESCAPE + name : name;
+    const value = user[name];
+    for (const v of Array.isArray(value) ? value : [value]) headers.push({ key, value: Buffer.from(v) });
+  }
 }

@@ -9,7 +9,7 @@ import type { PacketTotals } from '../../protocol/mqtt/packet-counter.ts';
 export type RefusalReason = 'protocol-version' | 'identifier-rejected' | 'bad-credentials' | 'not-authorized' | 'connections-max';
 
 /** Why the broker closed a connected client. */
-export type CloseReason = 'packet-too-large' | 'malformed' | 'append-failed' | 'publish-denied' | 'shutting-down' | 'timeout' | 'protocol-error' | 'subscriber-stalled';
+export type CloseReason = 'packet-too-large' | 'malformed' | 'append-failed' | 'publish-denied' | 'shutting-down' | 'timeout' | 'protocol-error' | 'subscriber-stalled' | 'receive-maximum-exceeded';
 
 export class MqttMetrics {
   /** PUBLISH packets received from clients, by QoS 0, 1, 2. */
@@ -32,6 +32,8 @@ export class MqttMetrics {
   readonly subscriberDropped: [number, number, number] = [0, 0, 0];
   readonly refused = new Map<RefusalReason, number>();
   readonly closed = new Map<CloseReason, number>();
+  /** MQTT 5 PUBLISHes whose append failed, answered with a reason code (connection kept), by error code. */
+  readonly publishesRefused = new Map<string, number>();
   readonly pubackLatency = new client.Histogram({
     name: 'tributary_mqtt_puback_latency_seconds',
     help: 'From PUBLISH received to PUBACK (QoS 1) or PUBREC (QoS 2) released: the wait for the record to be committed.',
@@ -48,6 +50,10 @@ export class MqttMetrics {
 
   close(reason: CloseReason): void {
     this.closed.set(reason, (this.closed.get(reason) ?? 0) + 1);
+  }
+
+  publishRefused(code: string): void {
+    this.publishesRefused.set(code, (this.publishesRefused.get(code) ?? 0) + 1);
   }
 }
 

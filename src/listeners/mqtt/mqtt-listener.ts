@@ -23,6 +23,7 @@ import type { Identity, UserSpec } from '../../auth/password.ts';
 import { Authenticator, ConnackCode } from './auth.ts';
 import { ConnectionGate } from './connection-gate.ts';
 import { DurablePublisher, type IncomingPackets } from './durable-publish.ts';
+import { disconnectReason } from './mqtt5-reasons.ts';
 import packageJson from '../../../package.json' with { type: 'json' };
 import { MqttMetrics, type MqttMetricsSource, type MqttSessionStats } from './metrics.ts';
 import { Router, type FallbackSpec, type RouteSpec } from './routes.ts';
@@ -107,6 +108,7 @@ export class MqttListener implements MqttMetricsSource {
       metrics: this.metrics,
       logger: this.log,
       inflightMax: opts.inflightMax,
+      receiveMaximum: receiveMaximumOf(opts.inflightMax),
       incoming: () => (this.aedes as unknown as { persistence: IncomingPackets }).persistence,
       onFlow: (client, paused) => this.gates.get(client.conn)?.setPaused(paused),
     });
@@ -145,7 +147,7 @@ export class MqttListener implements MqttMetricsSource {
       // MQTT 5 CONNACK properties. The gate refuses a packet over messageBytesMax whole, so that is
       // the Maximum Packet Size a client may send.
       maximumPacketSize: opts.messageBytesMax,
-      receiveMaximum: opts.inflightMax,
+      receiveMaximum: receiveMaximumOf(opts.inflightMax),
       topicAliasMaximum: limits.mqttTopicAliasMax,
       pendingSessionsLimit: limits.mqttPendingSessionsMax,
       // aedes-patches.mjs: QoS 2 PUBLISHes a client may leave stored awaiting PUBREL.
@@ -355,7 +357,13 @@ export class MqttListener implements MqttMetricsSource {
       (err, connectClientId) => {
         this.metrics.close(err.codeName === 'FRAME_TOO_LARGE' ? 'packet-too-large' : 'malformed');
         const clientId = (client === null ? null : this.clientIdOf(client)) ?? connectClientId?.slice(0, 64) ?? null;
-        this.log.info({ clientId, transport, remote, code: err.codeName, err: err.message }, 'closing MQTT connection');
+        // An MQTT 5 client past its CONNACK is told why: DISCONNECT 0x95 or 0x81 [MQTT5-4.13.1], then closed.
+        const v5 = client !== null && client.version === 5 && client.connected && !client.closed;
+        const reasonCode = v5 ? disconnectReason(err) : null;
+        this.log.info({ clientId, transport, remote, code: err.codeName, err: err.message, reasonCode }, 'closing MQTT connection');
+        if (client === null || reasonCode === null) return false;
+        (client as Client & { disconnect(opts: { reasonCode: number }): void }).disconnect({ reasonCode });
+        return true;
       },
       this.metrics.received,
     );
@@ -454,6 +462,10 @@ export class MqttListener implements MqttMetricsSource {
     }
     if (client !== null && identity !== undefined && !client.closed && !this.acl.canPublish(identity, packet.topic)) {
       this.metrics.denied.publish++;
+      if (client.version === 5) {
+        // MQTT 5 refuses this PUBLISH alone: PUBACK/PUBREC 0x87 in its place, QoS 0 dropped (durable.deny logs it).
+        return this.durable.deny(client, packet, new TributaryError('NOT_AUTHORIZED', `publish to ${packet.topic} denied by ACL`), done);
+      }
       this.metrics.close('publish-denied');
       this.log.info({ clientId: client.id, mqttTopic: packet.topic, qos: packet.qos }, 'MQTT publish denied by ACL: closing the connection');
       // MQTT 3.1.1 has no way to refuse a PUBLISH; aedes closes the connection [MQTT-3.3.5-2], once
@@ -504,6 +516,14 @@ export class MqttListener implements MqttMetricsSource {
     await Promise.all(closed);
     this.log.info('mqtt stopped');
   }
+}
+
+/**
+ * The Receive Maximum given to MQTT 5 clients: inflightMax, but no more than the QoS 2 PUBLISHes a
+ * client may leave awaiting PUBREL, which close the connection past their own bound.
+ */
+function receiveMaximumOf(inflightMax: number): number {
+  return Math.min(inflightMax, limits.mqttQos2AwaitingPubrelMax);
 }
 
 function remoteOf(client: Client): string | undefined {
