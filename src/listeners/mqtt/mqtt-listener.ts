@@ -25,6 +25,7 @@ import { ConnectionGate } from './connection-gate.ts';
 import { DurablePublisher, type IncomingPackets } from './durable-publish.ts';
 import packageJson from '../../../package.json' with { type: 'json' };
 import { MqttMetrics, type MqttMetricsSource, type MqttSessionStats } from './metrics.ts';
+import { OutboundFlow, type OutboundPublish, type WriteDone } from './outbound-flow.ts';
 import { Router, type FallbackSpec, type RouteSpec } from './routes.ts';
 import { SubscriberQueues } from './subscriber-queue.ts';
 import { SysTopics, type SysReading } from './sys-topics.ts';
@@ -83,6 +84,7 @@ export class MqttListener implements MqttMetricsSource {
   private readonly gates = new WeakMap<Duplex, ConnectionGate>();
   private readonly writes = new WriteCoalescer(this.metrics.sent);
   private readonly subscribers: SubscriberQueues;
+  private readonly outbound: OutboundFlow;
   private readonly connections = new Set<Duplex>();
   /** PUBLISHes and wills to $SYS/... that aedes must acknowledge (as any) but not publish. */
   private readonly dropped = new WeakSet<PublishPacket>();
@@ -117,6 +119,7 @@ export class MqttListener implements MqttMetricsSource {
       metrics: this.metrics,
       logger: this.log,
     });
+    this.outbound = new OutboundFlow({ metrics: this.metrics, logger: this.log });
   }
 
   static async start(opts: MqttListenerOptions): Promise<MqttListener> {
@@ -150,6 +153,9 @@ export class MqttListener implements MqttMetricsSource {
       pendingSessionsLimit: limits.mqttPendingSessionsMax,
       // aedes-patches.mjs: QoS 2 PUBLISHes a client may leave stored awaiting PUBREL.
       maxInflightInbound: limits.mqttQos2AwaitingPubrelMax,
+      // aedes-patches.mjs: every PUBLISH written to a client passes here (MQTT 5 Receive Maximum and
+      // Maximum Packet Size of the client, outbound-flow.ts).
+      outboundPublish: (client: Client, packet: OutboundPublish, done: WriteDone, send: () => void) => l.outbound.publish(client, packet, done, send),
     } as Parameters<typeof Aedes.createBroker>[0]);
     l.aedesSysPrefix = `$SYS/${l.aedes.id}/`;
     l.dropPublishes();
@@ -363,6 +369,7 @@ export class MqttListener implements MqttMetricsSource {
     this.writes.install(conn);
     client = this.aedes.handle(conn, req);
     this.subscribers.install(client);
+    this.outbound.install(client);
   }
 
   private refuseOverLimit(transport: Transport, remote: string | undefined): void {
