@@ -46,8 +46,8 @@ class Raw5 {
     this.socket.write(mqttPacket.generate(packet, { protocolVersion: 5 }));
   }
 
-  async subscribe(topic: string, qos: 0 | 1 | 2): Promise<void> {
-    this.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos }] });
+  async subscribe(topic: string, qos: 0 | 1 | 2, options: { rap?: boolean } = {}): Promise<void> {
+    this.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos, ...options }] });
     await this.waitFor((p) => p.cmd === 'suback');
   }
 
@@ -227,8 +227,8 @@ describe('MQTT 5 message expiry', () => {
 
 describe('MQTT 5 Receive Maximum of a subscriber [MQTT-3.3.4-9]', () => {
   /** A QoS 0 message on the subscriber's topic overtakes nothing the broker took in before it. */
-  async function sentinel(pub: mqtt.MqttClient, sub: Raw5, n: number): Promise<void> {
-    await pub.publishAsync('rm/sentinel', `s${n}`, { qos: 0 });
+  async function sentinel(pub: mqtt.MqttClient, sub: Raw5, n: number, topic = 'rm/sentinel'): Promise<void> {
+    await pub.publishAsync(topic, `s${n}`, { qos: 0 });
     await sub.received(`s${n}`);
   }
 
@@ -303,6 +303,21 @@ describe('MQTT 5 Receive Maximum of a subscriber [MQTT-3.3.4-9]', () => {
     sub.ack('q2');
     sub.ack('q4');
     await expect.poll(() => queueDepth(broker, 'fleet')).toBe(0);
+  });
+
+  it('a subscriber that acknowledges nothing holds no publisher, also for retained messages it takes Retain As Published', async () => {
+    const broker = await startMqttBroker();
+    const sub = await Raw5.connect(broker.mqttPort, 'stuck', { receiveMaximum: 1 });
+    await sub.subscribe('rap/#', 1, { rap: true });
+    const pub = await connectMqtt(broker, { protocolVersion: 5, clientId: 'pub' });
+    // More than aedes hands over at once (mqemitter's concurrency, 100): each waits for its write.
+    const total = 300;
+    await Promise.all(Array.from({ length: total }, (_, i) => pub.publishAsync(`rap/${i}`, `r${i}`, { qos: 1, retain: true })));
+    await sentinel(pub, sub, 1, 'rap/sentinel');
+    expect(sub.qosPayloads()).toEqual(['r0']);
+    expect(sub.publishes()[0]!.retain).toBe(true);
+    sub.ack('r0');
+    await sub.received('r1');
   });
 
   it('leaves MQTT 3.1.1 subscribers as they were: no window', async () => {
