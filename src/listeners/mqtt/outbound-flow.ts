@@ -76,6 +76,10 @@ class Window {
     return this.waiting.length - this.head;
   }
 
+  peek(): Waiting | undefined {
+    return this.waiting[this.head];
+  }
+
   shift(): Waiting | undefined {
     const w = this.waiting[this.head];
     if (w === undefined) return undefined;
@@ -135,8 +139,9 @@ export class OutboundFlow {
     const w = this.windows.get(client);
     if (c.version !== 5 || w === undefined) return send();
     if (c.maximumPacketSize !== undefined && publishBytes(packet) > c.maximumPacketSize) return this.dropOversized(c, w, packet, done);
-    if (packet.qos === 0 || packet.messageId === undefined || w.inflight.has(packet.messageId)) return send();
-    if (w.waitingCount === 0 && w.inflight.size < (c.receiveMaximum ?? RECEIVE_MAXIMUM_DEFAULT)) {
+    if (packet.qos === 0 || packet.messageId === undefined) return send();
+    // An id still in flight waits too (aedes' ids wrap at 65535): two PUBLISHes in flight never share one.
+    if (w.waitingCount === 0 && !w.inflight.has(packet.messageId) && w.inflight.size < (c.receiveMaximum ?? RECEIVE_MAXIMUM_DEFAULT)) {
       w.inflight.add(packet.messageId);
       return send();
     }
@@ -147,19 +152,21 @@ export class OutboundFlow {
   private release(c: FlowClient, w: Window): void {
     const max = c.receiveMaximum ?? RECEIVE_MAXIMUM_DEFAULT;
     while (!w.closed && w.inflight.size < max) {
-      const next = w.shift();
+      const next = w.peek();
       if (next === undefined) return;
       const { packet } = next;
-      if (packet.messageExpiry !== undefined) {
-        const leftMs = packet.messageExpiry - Date.now();
-        if (leftMs <= 0) {
-          this.log.debug({ clientId: c.id, mqttTopic: packet.topic, qos: packet.qos }, 'MQTT message expired while it waited for the receive maximum: not sent');
-          this.completeUnsent(c, packet, next.done);
-          continue;
-        }
-        // A new object: aedes shares a message's properties between its subscribers' copies.
-        packet.properties = { ...packet.properties, messageExpiryInterval: Math.ceil(leftMs / 1000) };
+      const leftMs = packet.messageExpiry === undefined ? Infinity : packet.messageExpiry - Date.now();
+      if (leftMs <= 0) {
+        w.shift();
+        this.log.debug({ clientId: c.id, mqttTopic: packet.topic, qos: packet.qos }, 'MQTT message expired while it waited for the receive maximum: not sent');
+        this.completeUnsent(c, packet, next.done);
+        continue;
       }
+      // Its id is still in flight: it waits for that PUBLISH's acknowledgement.
+      if (w.inflight.has(packet.messageId!)) return;
+      w.shift();
+      // A new object: aedes shares a message's properties between its subscribers' copies.
+      if (leftMs !== Infinity) packet.properties = { ...packet.properties, messageExpiryInterval: Math.ceil(leftMs / 1000) };
       w.inflight.add(packet.messageId!);
       next.send();
     }

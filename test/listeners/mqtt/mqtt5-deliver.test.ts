@@ -88,6 +88,11 @@ class Raw5 {
     }
   }
 
+  async waitClosed(): Promise<void> {
+    await this.waitFor(() => false).catch(() => undefined);
+    expect(this.closed).toBe(true);
+  }
+
   /** Waits until the PUBLISH with this payload arrived. */
   async received(payload: string): Promise<mqttPacket.IPublishPacket> {
     return (await this.waitFor((p) => p.cmd === 'publish' && p.payload.toString() === payload)) as mqttPacket.IPublishPacket;
@@ -318,6 +323,25 @@ describe('MQTT 5 Receive Maximum of a subscriber [MQTT-3.3.4-9]', () => {
     expect(sub.publishes()[0]!.retain).toBe(true);
     sub.ack('r0');
     await sub.received('r1');
+  });
+
+  it('what waits for the window counts in the subscriber queue: past its bound the connection closes, the queue is given back, a persistent session loses nothing', async () => {
+    const broker = await startMqttBroker({ listeners: { mqtt: { subscriberQueueBytesMax: 16 * 1024 } } });
+    const sub = await Raw5.connect(broker.mqttPort, 'never-acks', { receiveMaximum: 1, sessionExpiryInterval: 3600 });
+    await sub.subscribe('rm/#', 1);
+    const pub = await connectMqtt(broker, { protocolVersion: 5, clientId: 'pub' });
+    const total = 100;
+    const payload = (i: number) => `${i}:${'x'.repeat(1024)}`;
+    // Every PUBACK comes: the publisher is not held by the subscriber.
+    for (let i = 0; i < total; i++) await pub.publishAsync('rm/x', payload(i), { qos: 1 });
+    await sub.waitClosed();
+    expect(sub.qosPayloads()).toEqual([payload(0)]);
+    expect(broker.running.mqtt!.metrics.closed.get('subscriber-stalled')).toBe(1);
+    await expect.poll(() => broker.running.mqtt!.subscriberQueued).toEqual({ messages: 0, bytes: 0 });
+
+    const back = await Raw5.connect(broker.mqttPort, 'never-acks', { sessionExpiryInterval: 3600 }, false);
+    await back.received(payload(total - 1));
+    expect(back.qosPayloads()).toEqual(Array.from({ length: total }, (_, i) => payload(i)));
   });
 
   it('leaves MQTT 3.1.1 subscribers as they were: no window', async () => {
