@@ -426,14 +426,22 @@ describe('MQTT 5 topic aliases from a publisher', () => {
     ]);
   });
 
-  it('advertises the alias maximum in CONNACK and answers an alias above it with DISCONNECT 0x94', async () => {
+  it('advertises the alias maximum in CONNACK and answers an alias of 0, above it, or never set with DISCONNECT 0x94', async () => {
     const broker = await startMqttBroker();
-    const peer = await Raw5.connect(broker.mqttPort, 'aliaser', {});
-    const connack = peer.packets[0] as mqttPacket.IConnackPacket;
-    expect(connack.properties?.topicAliasMaximum).toBe(64);
-    peer.send({ cmd: 'publish', topic: 'alias/x', payload: Buffer.from('over'), qos: 1, messageId: 7, retain: false, dup: false, properties: { topicAlias: 65 } });
-    const disconnect = (await peer.waitFor((p) => p.cmd === 'disconnect')) as mqttPacket.IDisconnectPacket;
-    expect(disconnect.reasonCode).toBe(0x94);
+    const bad: { topic: string; topicAlias: number }[] = [
+      { topic: 'alias/x', topicAlias: 65 },
+      { topic: 'alias/x', topicAlias: 0 },
+      { topic: '', topicAlias: 3 },
+    ];
+    for (const [i, { topic, topicAlias }] of bad.entries()) {
+      const peer = await Raw5.connect(broker.mqttPort, `aliaser-${i}`, {});
+      const connack = peer.packets[0] as mqttPacket.IConnackPacket;
+      expect(connack.properties?.topicAliasMaximum).toBe(64);
+      peer.send({ cmd: 'publish', topic, payload: Buffer.from('bad'), qos: 1, messageId: 7, retain: false, dup: false, properties: { topicAlias } });
+      const disconnect = (await peer.waitFor((p) => p.cmd === 'disconnect')) as mqttPacket.IDisconnectPacket;
+      expect(disconnect.reasonCode, `alias ${topicAlias}`).toBe(0x94);
+      await peer.waitClosed();
+    }
     expect(await logRecords(broker.running, 'mqtt')).toEqual([]);
   });
 });
