@@ -156,7 +156,7 @@ describe.runIf((mosquittoAvailable && pahoAvailable) || process.env.CI)('MQTT 5 
     ]);
   });
 
-  it('a queued message whose Message Expiry Interval ran out is not delivered after a restart of the built broker; one still alive comes with the time it has left', async () => {
+  it('a queued message whose Message Expiry Interval ran out is not delivered after a restart of the built broker; one still alive comes with the time it has left; the rest keeps to a Receive Maximum of 1', async () => {
     const dataDir = path.join(tempDir(), 'data');
     const mqttPort = await freePort();
     const edgePort = await freePort();
@@ -172,19 +172,23 @@ describe.runIf((mosquittoAvailable && pahoAvailable) || process.env.CI)('MQTT 5 
     await run('mosquitto_pub', mosq(['-q', '1', '-t', 'qe/short', '-m', 'short', '-D', 'publish', 'message-expiry-interval', '1']));
     const publishedAt = Date.now();
     await run('mosquitto_pub', mosq(['-q', '1', '-t', 'qe/long', '-m', 'long', '-D', 'publish', 'message-expiry-interval', '600']));
+    // Behind them, QoS 2 messages for a Receive Maximum of 1 on the way back (the bundle's aedes carries the hook too).
+    await run('mosquitto_pub', mosq(['-q', '2', '-t', 'qe/burst', '-l']), Array.from({ length: 10 }, (_, i) => `b${i}\n`).join(''));
 
     broker.child.kill('SIGTERM');
     expect(await broker.exited).toBe(0);
     while (Date.now() <= publishedAt + 1_000) await new Promise((r) => setTimeout(r, 100));
     broker = await start();
 
-    // -C 1: the first message it gets is the long-lived one, with less than its 600 s left.
-    const back = await run('mosquitto_sub', mosq(['-c', '-x', '3600', '-i', 'mosq-away', '-q', '1', '-t', 'qe/#', '-C', '1', '-F', '%t %p %E']));
-    const [topic, payload, left] = back.trim().split(' ');
+    // The first message it gets is the long-lived one, with less than its 600 s left.
+    const back = await run('mosquitto_sub', mosq(['-c', '-x', '3600', '-i', 'mosq-away', '-q', '2', '-t', 'qe/#', '-C', '11', '-F', '%t %p %E', '-D', 'connect', 'receive-maximum', '1']));
+    const lines = back.trim().split('\n');
+    const [topic, payload, left] = lines[0]!.split(' ');
     expect([topic, payload]).toEqual(['qe/long', 'long']);
     expect(Number(left)).toBeGreaterThan(0);
     expect(Number(left)).toBeLessThan(600);
-    const pahoBack = pahoSubscribe(mqttPort, 'paho-away', 'qe/#', 1, false);
+    expect(lines.slice(1).map((l) => l.trim())).toEqual(Array.from({ length: 10 }, (_, i) => `qe/burst b${i}`));
+    const pahoBack = pahoSubscribe(mqttPort, 'paho-away', 'qe/#', 11, false);
     expect(await pahoBack.exited, pahoBack.output()).toBe(0);
     const [m] = pahoMessages(pahoBack.lines);
     expect(m!.payload).toBe('long');
