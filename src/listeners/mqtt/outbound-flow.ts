@@ -61,9 +61,54 @@ interface Waiting {
   send: () => void;
 }
 
+/**
+ * Packet ids (1..65535) in flight: a Set while few, a 8 KiB bitmap from SMALL_MAX on. A client that
+ * allows many in flight and acknowledges none would otherwise cost ~30 bytes a message, 2 MB at the
+ * 65,535 the protocol allows; the bitmap caps that at 8 KiB per connection.
+ */
+class InflightIds {
+  private static readonly SMALL_MAX = 256;
+  private small: Set<number> | null = new Set();
+  private bits: Uint8Array | null = null;
+  size = 0;
+
+  has(id: number): boolean {
+    return this.bits === null ? this.small!.has(id) : (this.bits[id >> 3]! & (1 << (id & 7))) !== 0;
+  }
+
+  add(id: number): void {
+    if (this.has(id)) return;
+    this.size++;
+    if (this.bits !== null) {
+      this.bits[id >> 3]! |= 1 << (id & 7);
+      return;
+    }
+    this.small!.add(id);
+    if (this.small!.size < InflightIds.SMALL_MAX) return;
+    this.bits = new Uint8Array(8192);
+    for (const x of this.small!) this.bits[x >> 3]! |= 1 << (x & 7);
+    this.small = null;
+  }
+
+  /** True when the id was in flight. */
+  delete(id: number): boolean {
+    if (!this.has(id)) return false;
+    this.size--;
+    if (this.bits === null) this.small!.delete(id);
+    else this.bits[id >> 3]! &= ~(1 << (id & 7));
+    return true;
+  }
+
+  clear(): void {
+    this.small = new Set();
+    this.bits = null;
+    this.size = 0;
+  }
+}
+
 class Window {
-  /** Message ids of QoS 1/2 PUBLISHes written on this connection and not yet acknowledged. */
-  readonly inflight = new Set<number>();
+  /** Packet ids of QoS 1/2 PUBLISHes written on this connection and not yet acknowledged. */
+  readonly inflight = new InflightIds();
   /** QoS 1/2 PUBLISHes past the window, in arrival order; `head` is the next to leave. */
   waiting: Waiting[] = [];
   head = 0;

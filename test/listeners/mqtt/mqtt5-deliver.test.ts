@@ -259,6 +259,22 @@ describe('MQTT 5 Receive Maximum of a subscriber [MQTT-3.3.4-9]', () => {
     expect(new Set(sub.publishes().filter((p) => p.qos > 0).map((p) => p.messageId)).size).toBe(5);
   });
 
+  it('a window of hundreds: exactly that many in flight, each acknowledgement frees one place', async () => {
+    const broker = await startMqttBroker({ defaultRoute: { enabled: false } });
+    const sub = await Raw5.connect(broker.mqttPort, 'wide', { receiveMaximum: 300 });
+    await sub.subscribe('rm/#', 1);
+    const pub = await connectMqtt(broker, { protocolVersion: 5, clientId: 'pub' });
+    await Promise.all(Array.from({ length: 305 }, (_, i) => pub.publishAsync('rm/x', `m${i}`, { qos: 1 })));
+    await sentinel(pub, sub, 1);
+    expect(sub.qosPayloads()).toEqual(Array.from({ length: 300 }, (_, i) => `m${i}`));
+    sub.ack('m0');
+    sub.ack('m299');
+    sub.ack('m299');
+    await sub.received('m301');
+    await sentinel(pub, sub, 2);
+    expect(sub.qosPayloads()).toHaveLength(302);
+  });
+
   it('QoS 2: a message holds its place until PUBCOMP; a PUBREC with a failure reason code frees it [MQTT-4.9.0-2]', async () => {
     const broker = await startMqttBroker();
     const sub = await Raw5.connect(broker.mqttPort, 'slow2', { receiveMaximum: 1 });
