@@ -170,8 +170,9 @@ describe.runIf((mosquittoAvailable && pahoAvailable) || process.env.CI)('MQTT 5 
     expect(await pahoFirst.exited, pahoFirst.output()).toBe(0);
     expect(pahoFirst.lines).toEqual(['ready']);
     await run('mosquitto_pub', mosq(['-q', '1', '-t', 'qe/short', '-m', 'short', '-D', 'publish', 'message-expiry-interval', '1']));
-    const publishedAt = Date.now();
     await run('mosquitto_pub', mosq(['-q', '1', '-t', 'qe/long', '-m', 'long', '-D', 'publish', 'message-expiry-interval', '600']));
+    // Past the moment the first one's expiry was stamped (when aedes published it, before the second connected).
+    const publishedAt = Date.now();
     // Behind them, QoS 2 messages for a Receive Maximum of 1 on the way back (the bundle's aedes carries the hook too).
     await run('mosquitto_pub', mosq(['-q', '2', '-t', 'qe/burst', '-l']), Array.from({ length: 10 }, (_, i) => `b${i}\n`).join(''));
 

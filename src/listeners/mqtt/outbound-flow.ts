@@ -59,6 +59,8 @@ interface Waiting {
   packet: OutboundPublish;
   done: WriteDone;
   send: () => void;
+  /** When it expires (ms since the epoch); undefined: never. */
+  expiresAt: number | undefined;
 }
 
 /**
@@ -190,7 +192,11 @@ export class OutboundFlow {
       w.inflight.add(packet.messageId);
       return send();
     }
-    w.waiting.push({ packet, done, send });
+    // aedes stamps live and stored messages with their expiry time; a retained message sent on
+    // SUBSCRIBE carries only the interval it had left, counted from now.
+    const interval = packet.properties?.messageExpiryInterval;
+    const expiresAt = packet.messageExpiry ?? (typeof interval === 'number' ? Date.now() + interval * 1000 : undefined);
+    w.waiting.push({ packet, done, send, expiresAt });
   }
 
   /** Sends waiting PUBLISHes while the window has room, in order. */
@@ -200,7 +206,7 @@ export class OutboundFlow {
       const next = w.peek();
       if (next === undefined) return;
       const { packet } = next;
-      const leftMs = packet.messageExpiry === undefined ? Infinity : packet.messageExpiry - Date.now();
+      const leftMs = next.expiresAt === undefined ? Infinity : next.expiresAt - Date.now();
       if (leftMs <= 0) {
         w.shift();
         this.log.debug({ clientId: c.id, mqttTopic: packet.topic, qos: packet.qos }, 'MQTT message expired while it waited for the receive maximum: not sent');

@@ -196,12 +196,14 @@ describe('MQTT 5 message expiry', () => {
     await away.endAsync();
 
     const pub = await connectMqtt(port(), { protocolVersion: 5, clientId: 'pub' });
-    const publishedAt = Date.now();
     await pub.publishAsync('exp/short', 'short', { qos: 1, properties: { messageExpiryInterval: 1 } });
     await pub.publishAsync('exp/long', 'long', { qos: 1, properties: { messageExpiryInterval: 600 } });
     await pub.publishAsync('exp/never', 'never', { qos: 1 });
     await pub.publishAsync('exp/retained', 'gone', { qos: 1, retain: true, properties: { messageExpiryInterval: 1 } });
     await pub.publishAsync('exp/marker', 'marker', { qos: 1, retain: true });
+    // aedes stamps a message's expiry when it publishes it, after its PUBACK left; a client's packets
+    // are taken one after the other, so the marker's PUBACK comes after every stamp before it.
+    const publishedAt = Date.now();
     await pub.endAsync();
     expect(queueDepth(broker, 'away')).toBe(5);
 
@@ -305,9 +307,10 @@ describe('MQTT 5 Receive Maximum of a subscriber [MQTT-3.3.4-9]', () => {
     const pub = await connectMqtt(broker, { protocolVersion: 5, clientId: 'pub' });
     await pub.publishAsync('rm/x', 'q1', { qos: 1 });
     await pub.publishAsync('rm/x', 'q2', { qos: 1 });
-    const publishedAt = Date.now();
     await pub.publishAsync('rm/x', 'q3', { qos: 1, properties: { messageExpiryInterval: 1 } });
     await pub.publishAsync('rm/x', 'q4', { qos: 1, properties: { messageExpiryInterval: 600 } });
+    // After q3's expiry was stamped (at its publish, before q4 was taken).
+    const publishedAt = Date.now();
     await expect.poll(() => queueDepth(broker, 'fleet')).toBe(4);
 
     const sub = await Raw5.connect(broker.mqttPort, 'fleet', { sessionExpiryInterval: 3600, receiveMaximum: 2 }, false);
@@ -324,6 +327,27 @@ describe('MQTT 5 Receive Maximum of a subscriber [MQTT-3.3.4-9]', () => {
     sub.ack('q2');
     sub.ack('q4');
     await expect.poll(() => queueDepth(broker, 'fleet')).toBe(0);
+  });
+
+  it('retained messages sent on SUBSCRIBE wait for the window too, and expire while they wait', async () => {
+    const broker = await startMqttBroker();
+    const pub = await connectMqtt(broker, { protocolVersion: 5, clientId: 'pub' });
+    await pub.publishAsync('ret/a', 'a', { qos: 1, retain: true });
+    await pub.publishAsync('ret/b', 'b', { qos: 1, retain: true, properties: { messageExpiryInterval: 1 } });
+    await pub.publishAsync('ret/c', 'c', { qos: 1, retain: true, properties: { messageExpiryInterval: 600 } });
+    const sub = await Raw5.connect(broker.mqttPort, 'late', { receiveMaximum: 1 });
+    await sub.subscribe('ret/#', 1);
+    await sub.received('a');
+    // b waits behind a since a was written, with at most 1 s left (its interval, rounded up, when it
+    // was taken from the retained store): the sentinel, published after that, bounds the moment.
+    await sentinel(pub, sub, 1, 'ret/sentinel');
+    expect(sub.qosPayloads()).toEqual(['a']);
+    await clockPast(Date.now() + 1_000);
+    sub.ack('a');
+    const c = await sub.received('c');
+    expect(sub.qosPayloads()).toEqual(['a', 'c']);
+    expect(c.retain).toBe(true);
+    expect(c.properties?.messageExpiryInterval).toBeLessThan(600);
   });
 
   it('a subscriber that acknowledges nothing holds no publisher, also for retained messages it takes Retain As Published', async () => {
