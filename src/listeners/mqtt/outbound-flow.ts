@@ -240,6 +240,8 @@ export class OutboundFlow {
 
   /** [MQTT-3.1.2-25] as if sent and acknowledged: a persistent session's stored copy goes too. */
   private completeUnsent(c: FlowClient, packet: OutboundPublish, done: WriteDone): void {
+    // The listener counted it as delivered when aedes asked to forward it (authorizeForward).
+    this.metrics.delivered--;
     if (packet.qos > 0 && !c.clean && packet.messageId !== undefined) {
       c.broker.persistence.outgoingClearMessageId(c, packet).then(
         () => undefined,

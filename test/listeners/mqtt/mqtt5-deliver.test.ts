@@ -442,6 +442,8 @@ describe('MQTT 5 Maximum Packet Size of a subscriber [MQTT-3.1.2-25]', () => {
     await other.subscribeAsync('mps/#', { qos: 1 });
     await pub.publishAsync('mps/a', big, { qos: 1 });
     await expect.poll(() => got.map((m) => m.payload.length)).toEqual([300]);
+    // Counted as delivered: the PUBLISHes written, not those skipped.
+    expect(broker.running.mqtt!.metrics.delivered).toBe(4);
   });
 });
 
