@@ -25,7 +25,7 @@ import { ConnectionGate } from './connection-gate.ts';
 import { DurablePublisher, type IncomingPackets } from './durable-publish.ts';
 import packageJson from '../../../package.json' with { type: 'json' };
 import { MqttMetrics, type MqttMetricsSource, type MqttSessionStats } from './metrics.ts';
-import { OutboundFlow, type OutboundPublish, type WriteDone } from './outbound-flow.ts';
+import { OutboundFlow, type OutboundPublish, type OutgoingStore, type WriteDone } from './outbound-flow.ts';
 import { Router, type FallbackSpec, type RouteSpec } from './routes.ts';
 import { SubscriberQueues } from './subscriber-queue.ts';
 import { SysTopics, type SysReading } from './sys-topics.ts';
@@ -158,6 +158,7 @@ export class MqttListener implements MqttMetricsSource {
       outboundPublish: (client: Client, packet: OutboundPublish, done: WriteDone, send: () => void) => l.outbound.publish(client, packet, done, send),
     } as Parameters<typeof Aedes.createBroker>[0]);
     l.aedesSysPrefix = `$SYS/${l.aedes.id}/`;
+    l.outbound.watchStore((l.aedes as unknown as { persistence: OutgoingStore }).persistence);
     l.dropPublishes();
     l.aedes.on('clientError', (client, err) => l.onClientError(client, err));
     l.aedes.on('connectionError', (client, err) => l.onClientError(client, err));

@@ -145,14 +145,34 @@ const PUBREC_FAILURE_MIN = 0x80;
 /** The Receive Maximum a CONNECT without one means (§3.1.2.11.3). */
 const RECEIVE_MAXIMUM_DEFAULT = 65_535;
 
+/** The part of aedes' persistence this module watches and uses. */
+export interface OutgoingStore {
+  outgoingUpdate(client: unknown, packet: object): Promise<unknown>;
+}
+
 export class OutboundFlow {
   private readonly windows = new WeakMap<Client, Window>();
+  /**
+   * PUBLISHes aedes gave their packet id in a session's stored queue (outgoingUpdate): only those
+   * are removed from it when not sent. A retained message sent on SUBSCRIBE is not stored, and its
+   * id may be one a stored message kept from an earlier connection.
+   */
+  private readonly stored = new WeakSet<object>();
   private readonly metrics: MqttMetrics;
   private readonly log: Logger;
 
   constructor(opts: { metrics: MqttMetrics; logger: Logger }) {
     this.metrics = opts.metrics;
     this.log = opts.logger;
+  }
+
+  /** Wraps the store's outgoingUpdate to learn which PUBLISHes are stored; once, before any client. */
+  watchStore(store: OutgoingStore): void {
+    const update = store.outgoingUpdate.bind(store);
+    store.outgoingUpdate = (client, packet) => {
+      this.stored.add(packet);
+      return update(client, packet);
+    };
   }
 
   /** Watches the client's acknowledgements; must run when aedes made the Client, before its CONNECT is read. */
@@ -242,7 +262,7 @@ export class OutboundFlow {
   private completeUnsent(c: FlowClient, packet: OutboundPublish, done: WriteDone): void {
     // The listener counted it as delivered when aedes asked to forward it (authorizeForward).
     this.metrics.delivered--;
-    if (packet.qos > 0 && !c.clean && packet.messageId !== undefined) {
+    if (this.stored.has(packet)) {
       c.broker.persistence.outgoingClearMessageId(c, packet).then(
         () => undefined,
         (err: unknown) => this.log.error({ clientId: c.id, mqttTopic: packet.topic, err }, 'MQTT session: removing a message not sent failed'),
