@@ -131,6 +131,12 @@ export const AEDES_PATCHES = [
       '',
     ].join('\n'),
   },
+  {
+    file: 'lib/client.js',
+    why: 'MQTT 5: a live retained message to a persistent session\'s Retain As Published subscription is in its stored queue like any live one; it was taken for a retained message sent on SUBSCRIBE (not stored), so its PUBACK never removed it and it came again at every reconnect (upstream: tell the two apart, as here by the brokerId sendRetained clears)',
+    find: '          if (that.clean || packet.retain) {\n',
+    replace: '          if (that.clean || (packet.retain && !toForward.brokerId)) {\n',
+  },
 ];
 
 /**

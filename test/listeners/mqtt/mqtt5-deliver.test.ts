@@ -187,6 +187,27 @@ describe('MQTT 5 properties on the way to subscribers', () => {
   });
 });
 
+describe('MQTT 5 Retain As Published in a persistent session', () => {
+  it('a live retained message leaves the session’s stored queue once acknowledged, and does not come again on reconnect', async () => {
+    const broker = await startMqttBroker();
+    const sub = await connectMqtt(broker, { protocolVersion: 5, clientId: 'rap', clean: false, properties: { sessionExpiryInterval: 3600 } });
+    await sub.subscribeAsync('rap/#', { qos: 1, rap: true });
+    const got = collect(sub);
+    const pub = await connectMqtt(broker, { protocolVersion: 5, clientId: 'pub' });
+    await pub.publishAsync('rap/x', 'kept', { qos: 1, retain: true });
+    await expect.poll(() => got.map((m) => [m.payload, m.retain])).toEqual([['kept', true]]);
+    // MQTT.js acknowledges it as it arrives.
+    await expect.poll(() => queueDepth(broker, 'rap')).toBe(0);
+    await sub.endAsync();
+
+    const back = resume(broker, 'rap');
+    const again = collect(back);
+    await new Promise((resolve) => back.once('connect', resolve));
+    await pub.publishAsync('rap/x', 'next', { qos: 1 });
+    await expect.poll(() => again.map((m) => m.payload)).toEqual(['next']);
+  });
+});
+
 describe('MQTT 5 message expiry', () => {
   it('drops a queued message whose interval ran out, across a restart, and sends the others with the time they have left [MQTT-3.3.2-5, MQTT-3.3.2-6]', async () => {
     const broker = await startMqttBroker();
