@@ -465,6 +465,14 @@ describe('MQTT 5 Maximum Packet Size of a subscriber [MQTT-3.1.2-25]', () => {
     await expect.poll(() => got.map((m) => m.payload.length)).toEqual([300]);
     // Counted as delivered: the PUBLISHes written, not those skipped.
     expect(broker.running.mqtt!.metrics.delivered).toBe(4);
+
+    // Retained messages sent on SUBSCRIBE: the one too large is skipped, the next one comes.
+    await pub.publishAsync('mps/retained', big, { qos: 1, retain: true });
+    await pub.publishAsync('mps/retained-small', 'small-r', { qos: 1, retain: true });
+    const fresh = await Raw5.connect(broker.mqttPort, 'tiny-2', { maximumPacketSize: 200 });
+    await fresh.subscribe('mps/#', 1);
+    await fresh.received('small-r');
+    expect(fresh.publishes().map((p) => [p.payload.toString(), p.retain])).toEqual([['small-r', true]]);
   });
 });
 
