@@ -137,6 +137,17 @@ export const AEDES_PATCHES = [
     find: '          if (that.clean || packet.retain) {\n',
     replace: '          if (that.clean || (packet.retain && !toForward.brokerId)) {\n',
   },
+  {
+    file: 'lib/handlers/connect.js',
+    why: 'MQTT 5 [MQTT-3.3.4-3]: a message from a persistent session\'s stored queue gets the Subscription Identifiers of the subscriptions it matches (option storedPublish, subscription-ids.ts); aedes adds them to live messages only, and stores messages without them (upstream: the same in emptyQueue)',
+    find: '      const packet = new QoSPacket(data, client)\n',
+    replace: [
+      '      const packet = new QoSPacket(data, client)',
+      '      const storedPublish = client.broker.opts.storedPublish',
+      "      if (storedPublish !== undefined && packet.cmd === 'publish') storedPublish(client, packet)",
+      '',
+    ].join('\n'),
+  },
 ];
 
 /**

@@ -27,6 +27,7 @@ import packageJson from '../../../package.json' with { type: 'json' };
 import { MqttMetrics, type MqttMetricsSource, type MqttSessionStats } from './metrics.ts';
 import { OutboundFlow, type OutboundPublish, type OutgoingStore, type WriteDone } from './outbound-flow.ts';
 import { Router, type FallbackSpec, type RouteSpec } from './routes.ts';
+import { addSubscriptionIds } from './subscription-ids.ts';
 import { SubscriberQueues } from './subscriber-queue.ts';
 import { SysTopics, type SysReading } from './sys-topics.ts';
 import { WriteCoalescer } from './write-coalescer.ts';
@@ -156,6 +157,8 @@ export class MqttListener implements MqttMetricsSource {
       // aedes-patches.mjs: every PUBLISH written to a client passes here (MQTT 5 Receive Maximum and
       // Maximum Packet Size of the client, outbound-flow.ts).
       outboundPublish: (client: Client, packet: OutboundPublish, done: WriteDone, send: () => void) => l.outbound.publish(client, packet, done, send),
+      // aedes-patches.mjs: each message a persistent session gets from its stored queue.
+      storedPublish: addSubscriptionIds,
     } as Parameters<typeof Aedes.createBroker>[0]);
     l.aedesSysPrefix = `$SYS/${l.aedes.id}/`;
     l.outbound.watchStore((l.aedes as unknown as { persistence: OutgoingStore }).persistence);

@@ -187,6 +187,41 @@ describe('MQTT 5 properties on the way to subscribers', () => {
   });
 });
 
+describe('MQTT 5 Subscription Identifiers on a persistent session’s stored messages [MQTT-3.3.4-3]', () => {
+  it('come from the subscriptions each message matches, also after a restart', async () => {
+    const broker = await startMqttBroker();
+    const away = await connectMqtt(broker, { protocolVersion: 5, clientId: 'ids', clean: false, properties: { sessionExpiryInterval: 3600 } });
+    await away.subscribeAsync('si/#', { qos: 1, properties: { subscriptionIdentifier: 42 } });
+    await away.subscribeAsync('si/x/+', { qos: 1, properties: { subscriptionIdentifier: 7 } });
+    await away.subscribeAsync('other/#', { qos: 1 });
+    await away.endAsync();
+    const pub = await connectMqtt(broker, { protocolVersion: 5, clientId: 'pub' });
+    await pub.publishAsync('si/x/1', 'both', { qos: 1, properties: { userProperties: { k: 'v' } } });
+    await pub.publishAsync('si/y', 'one', { qos: 1 });
+    await pub.publishAsync('other/z', 'none', { qos: 1 });
+    await pub.endAsync();
+    await broker.stop();
+    await broker.start();
+
+    const back = resume(broker, 'ids');
+    const got = collect(back);
+    // A message two subscriptions match is stored once for each (aedes' enqueue; MQTT allows a copy
+    // per matching subscription [MQTT-3.3.4-2]); each copy names both subscriptions.
+    await expect.poll(() => got.length).toBe(4);
+    const ids = (m: Message) => {
+      const id = m.properties?.subscriptionIdentifier;
+      return id === undefined ? [] : [id].flat().sort((a, b) => a - b);
+    };
+    expect(got.map((m) => [m.payload, ids(m)])).toEqual([
+      ['both', [7, 42]],
+      ['both', [7, 42]],
+      ['one', [42]],
+      ['none', []],
+    ]);
+    expect(got[0]!.properties?.userProperties).toEqual({ k: 'v' });
+  });
+});
+
 describe('MQTT 5 Retain As Published in a persistent session', () => {
   it('a live retained message leaves the session’s stored queue once acknowledged, and does not come again on reconnect', async () => {
     const broker = await startMqttBroker();
