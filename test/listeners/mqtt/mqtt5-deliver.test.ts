@@ -219,6 +219,13 @@ describe('MQTT 5 Subscription Identifiers on a persistent session’s stored mes
       ['none', []],
     ]);
     expect(got[0]!.properties?.userProperties).toEqual({ k: 'v' });
+
+    // Live, aedes sends one copy with one of the two identifiers (a known aedes deviation, [MQTT-3.3.4-4]).
+    const live = await connectMqtt(broker.running.mqtt!.port, { protocolVersion: 5, clientId: 'pub-2' });
+    await live.publishAsync('si/x/2', 'live', { qos: 1 });
+    await live.publishAsync('si/y', 'marker', { qos: 1 });
+    await expect.poll(() => got.map((m) => m.payload).slice(4)).toEqual(['live', 'marker']);
+    expect(ids(got[4]!)).toHaveLength(1);
   });
 });
 
