@@ -16,7 +16,7 @@
 // it counts in the subscriber's queue (subscriber-queue.ts) and past that bound the connection is
 // closed (a persistent session keeps it); aedes sends the retained messages of a SUBSCRIBE and a
 // stored queue one after the other, each once the previous write finished, so at most one of each
-// waits here. The ids in flight cost at most 8 KiB per connection (InflightIds).
+// waits here. The ids in flight cost about 8 KiB at most per connection (InflightIds).
 //
 // MQTT 3.1 and 3.1.1 clients have neither property: their PUBLISHes pass untouched.
 // Never: reorder QoS 1/2 messages to a client, or hold a delivery callback past the connection's end.
@@ -65,7 +65,7 @@ interface Waiting {
 }
 
 /**
- * Packet ids (1..65535) in flight: a Set while few, a 8 KiB bitmap from SMALL_MAX on. A client that
+ * Packet ids (1..65535) in flight: a Set while few, an 8 KiB bitmap from SMALL_MAX on. A client that
  * allows many in flight and acknowledges none would otherwise cost ~30 bytes a message, 2 MB at the
  * 65,535 the protocol allows; the bitmap caps that at 8 KiB per connection.
  */
