@@ -136,6 +136,7 @@ function registerMqttMetrics(metric: MetricFactory, registry: client.Registry, s
   metric('counter', 'tributary_mqtt_wills_logged_total', 'MQTT wills appended to a log when their client went away.', [], () => one(m.willsLogged));
   metric('gauge', 'tributary_mqtt_clients', 'MQTT clients connected (past CONNACK).', [], () => one(src.clientCount));
   metric('counter', 'tributary_mqtt_subscriber_dropped_total', 'Messages for an MQTT subscriber dropped because its queue was full (it stopped reading), by QoS.', ['qos'], () => by('qos', m.subscriberDropped.map((n, qos) => [String(qos), n])));
+  metric('counter', 'tributary_mqtt_subscriber_oversize_dropped_total', 'Messages not sent to an MQTT 5 subscriber because they exceed the Maximum Packet Size its CONNECT gave, by QoS.', ['qos'], () => by('qos', m.oversizeDropped.map((n, qos) => [String(qos), n])));
   metric('gauge', 'tributary_mqtt_subscriber_queued_messages', 'Messages queued for MQTT subscribers, not yet written to their sockets.', [], () => one(src.subscriberQueued.messages));
   metric('gauge', 'tributary_mqtt_subscriber_queued_bytes', 'Bytes queued for MQTT subscribers (topic + payload + a fixed overhead per message), as bounded by subscriberQueueBytesTotalMax.', [], () => one(src.subscriberQueued.bytes));
   metric('counter', 'tributary_mqtt_delivered_total', 'MQTT PUBLISH packets handed to subscribers\' connections (live, retained and queued messages).', [], () => one(m.delivered));

@@ -112,6 +112,42 @@ export const AEDES_PATCHES = [
     find: 'const publishActions = [\n',
     replace: 'const PUBLISH_FAILURE_CODES = new Set([0x80, 0x83, 0x87, 0x90, 0x91, 0x93, 0x95, 0x97, 0x99])\n\nconst publishActions = [\n',
   },
+  {
+    file: 'lib/write.js',
+    why: 'MQTT 5: a hook on every PUBLISH written to a client (option outboundPublish, outbound-flow.ts) to hold it for the client\'s Receive Maximum [MQTT-3.3.4-9] or drop it over its Maximum Packet Size [MQTT-3.1.2-25]; aedes reads both from the CONNECT and enforces neither (upstream should: its connect.js calls them advisory)',
+    find: 'function write (client, packet, done, protocolVersion) {\n  let error = null\n',
+    replace: [
+      'function write (client, packet, done, protocolVersion) {',
+      '  const outbound = client.broker.opts.outboundPublish',
+      "  if (outbound !== undefined && packet.cmd === 'publish') {",
+      '    outbound(client, packet, done, () => writePacket(client, packet, done, protocolVersion))',
+      '    return',
+      '  }',
+      '  writePacket(client, packet, done, protocolVersion)',
+      '}',
+      '',
+      'function writePacket (client, packet, done, protocolVersion) {',
+      '  let error = null',
+      '',
+    ].join('\n'),
+  },
+  {
+    file: 'lib/client.js',
+    why: 'MQTT 5: a live retained message to a persistent session\'s Retain As Published subscription is in its stored queue like any live one; it was taken for a retained message sent on SUBSCRIBE (not stored), so its PUBACK never removed it and it came again at every reconnect (upstream: tell the two apart, as here by the brokerId sendRetained clears)',
+    find: '          if (that.clean || packet.retain) {\n',
+    replace: '          if (that.clean || (packet.retain && !toForward.brokerId)) {\n',
+  },
+  {
+    file: 'lib/handlers/connect.js',
+    why: 'MQTT 5 [MQTT-3.3.4-3]: a message from a persistent session\'s stored queue gets the Subscription Identifiers of the subscriptions it matches (option storedPublish, subscription-ids.ts); aedes adds them to live messages only, and stores messages without them (upstream: the same in emptyQueue)',
+    find: '      const packet = new QoSPacket(data, client)\n',
+    replace: [
+      '      const packet = new QoSPacket(data, client)',
+      '      const storedPublish = client.broker.opts.storedPublish',
+      "      if (storedPublish !== undefined && packet.cmd === 'publish') storedPublish(client, packet)",
+      '',
+    ].join('\n'),
+  },
 ];
 
 /**

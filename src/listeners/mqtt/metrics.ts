@@ -30,6 +30,8 @@ export class MqttMetrics {
   readonly sent: PacketTotals = { packets: 0, bytes: 0 };
   /** Messages for a subscriber that had no room in its queue (subscriber-queue.ts), by QoS 0, 1, 2. */
   readonly subscriberDropped: [number, number, number] = [0, 0, 0];
+  /** Messages not sent to an MQTT 5 client because they exceed its Maximum Packet Size (outbound-flow.ts), by QoS 0, 1, 2. */
+  readonly oversizeDropped: [number, number, number] = [0, 0, 0];
   readonly refused = new Map<RefusalReason, number>();
   readonly closed = new Map<CloseReason, number>();
   /** MQTT 5 PUBLISHes whose append failed, answered with a reason code (connection kept), by error code. */

@@ -26,7 +26,9 @@ import { DurablePublisher, type IncomingPackets } from './durable-publish.ts';
 import { disconnectReason } from './mqtt5-reasons.ts';
 import packageJson from '../../../package.json' with { type: 'json' };
 import { MqttMetrics, type MqttMetricsSource, type MqttSessionStats } from './metrics.ts';
+import { OutboundFlow, type OutboundPublish, type OutgoingStore, type WriteDone } from './outbound-flow.ts';
 import { Router, type FallbackSpec, type RouteSpec } from './routes.ts';
+import { addSubscriptionIds } from './subscription-ids.ts';
 import { SubscriberQueues } from './subscriber-queue.ts';
 import { SysTopics, type SysReading } from './sys-topics.ts';
 import { WriteCoalescer } from './write-coalescer.ts';
@@ -84,6 +86,7 @@ export class MqttListener implements MqttMetricsSource {
   private readonly gates = new WeakMap<Duplex, ConnectionGate>();
   private readonly writes = new WriteCoalescer(this.metrics.sent);
   private readonly subscribers: SubscriberQueues;
+  private readonly outbound: OutboundFlow;
   private readonly connections = new Set<Duplex>();
   /** PUBLISHes and wills to $SYS/... that aedes must acknowledge (as any) but not publish. */
   private readonly dropped = new WeakSet<PublishPacket>();
@@ -119,6 +122,7 @@ export class MqttListener implements MqttMetricsSource {
       metrics: this.metrics,
       logger: this.log,
     });
+    this.outbound = new OutboundFlow({ metrics: this.metrics, logger: this.log });
   }
 
   static async start(opts: MqttListenerOptions): Promise<MqttListener> {
@@ -152,8 +156,14 @@ export class MqttListener implements MqttMetricsSource {
       pendingSessionsLimit: limits.mqttPendingSessionsMax,
       // aedes-patches.mjs: QoS 2 PUBLISHes a client may leave stored awaiting PUBREL.
       maxInflightInbound: limits.mqttQos2AwaitingPubrelMax,
+      // aedes-patches.mjs: every PUBLISH written to a client passes here (MQTT 5 Receive Maximum and
+      // Maximum Packet Size of the client, outbound-flow.ts).
+      outboundPublish: (client: Client, packet: OutboundPublish, done: WriteDone, send: () => void) => l.outbound.publish(client, packet, done, send),
+      // aedes-patches.mjs: each message a persistent session gets from its stored queue.
+      storedPublish: addSubscriptionIds,
     } as Parameters<typeof Aedes.createBroker>[0]);
     l.aedesSysPrefix = `$SYS/${l.aedes.id}/`;
+    l.outbound.watchStore((l.aedes as unknown as { persistence: OutgoingStore }).persistence);
     l.dropPublishes();
     l.aedes.on('clientError', (client, err) => l.onClientError(client, err));
     l.aedes.on('connectionError', (client, err) => l.onClientError(client, err));
@@ -371,6 +381,7 @@ export class MqttListener implements MqttMetricsSource {
     this.writes.install(conn);
     client = this.aedes.handle(conn, req);
     this.subscribers.install(client);
+    this.outbound.install(client);
   }
 
   private refuseOverLimit(transport: Transport, remote: string | undefined): void {

@@ -108,12 +108,13 @@ export class SubscriberQueues {
     // deliver0 serves QoS 0 subscriptions and sends at QoS 0 whatever the packet's own QoS. aedes'
     // deliverQoS hands a QoS 0 message to client.deliver0, which is then the wrapper below: each
     // message passes the bound once. [MQTT-3.3.1-9] a message sent because it matches a subscription
-    // has RETAIN 0 (aedes clears it for MQTT 3.1.1, whose SUBSCRIBE has no retain-as-published), so
-    // `retain` marks the messages aedes sends from the retained store on SUBSCRIBE: paced by aedes,
-    // they pass through untouched, to aedes' deliverQoS so a retained QoS 1/2 message keeps its QoS
-    // (deliver0 would send it at QoS 0).
-    c.deliver0 = (packet, cb) => (packet.retain ? deliver0(packet, cb) : this.deliver(client, q, deliver0, packet, 0, cb));
-    c.deliverQoS = (packet, cb) => (packet.retain ? deliverQoS(packet, cb) : packet.qos === 0 ? c.deliver0(packet, cb) : this.deliver(client, q, deliverQoS, packet, packet.qos, cb));
+    // has RETAIN 0 unless an MQTT 5 subscription asked for Retain As Published; the messages aedes
+    // sends from the retained store on SUBSCRIBE carry RETAIN 1 and no brokerId (aedes' sendRetained
+    // clears it; a live message always has one). Paced by aedes, those pass through untouched, to
+    // aedes' deliverQoS so a retained QoS 1/2 message keeps its QoS (deliver0 would send it at QoS 0).
+    // A live retained message to a Retain As Published subscription is bounded like any live one.
+    c.deliver0 = (packet, cb) => (fromRetainedStore(packet) ? deliver0(packet, cb) : this.deliver(client, q, deliver0, packet, 0, cb));
+    c.deliverQoS = (packet, cb) => (fromRetainedStore(packet) ? deliverQoS(packet, cb) : packet.qos === 0 ? c.deliver0(packet, cb) : this.deliver(client, q, deliverQoS, packet, packet.qos, cb));
     // Drops after the last warning are reported when the connection ends.
     client.conn.once('close', () => {
       // Held deliveries of a client that never got its CONNACK are never written: give back their room.
@@ -235,6 +236,11 @@ export class SubscriberQueues {
     this.log.warn({ clientId: client.id, stallMs: this.opts.stallMs }, 'MQTT connection closed: its socket did not drain within subscriberStallMs');
     return true;
   }
+}
+
+/** Sent by aedes on SUBSCRIBE from the retained store (lib/handlers/subscribe.js sendRetained). */
+function fromRetainedStore(packet: AedesPublishPacket): boolean {
+  return packet.retain && (packet as { brokerId?: string | null }).brokerId == null;
 }
 
 function costOf(packet: AedesPublishPacket): number {
