@@ -26,6 +26,7 @@ import { DurablePublisher, type IncomingPackets } from './durable-publish.ts';
 import packageJson from '../../../package.json' with { type: 'json' };
 import { MqttMetrics, type MqttMetricsSource, type MqttSessionStats } from './metrics.ts';
 import { Router, type FallbackSpec, type RouteSpec } from './routes.ts';
+import { installSharedSubscriptions, sharedFilter } from './shared-subscriptions.ts';
 import { SubscriberQueues } from './subscriber-queue.ts';
 import { SysTopics, type SysReading } from './sys-topics.ts';
 import { WriteCoalescer } from './write-coalescer.ts';
@@ -136,7 +137,9 @@ export class MqttListener implements MqttMetricsSource {
       authenticate: (client, username, password, done) => l.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => l.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => {
-        if (l.acl.canSubscribe(l.identityOf(client), sub.topic)) return done(null, sub);
+        // A shared subscription is checked by its filter: `$share/GROUP/` names no topic.
+        const filter = sub.topic.startsWith('$share/') ? sharedFilter(sub.topic) : sub.topic;
+        if (filter !== null && l.acl.canSubscribe(l.identityOf(client), filter)) return done(null, sub);
         l.metrics.denied.subscribe++;
         l.log.info({ clientId: client.id, filter: sub.topic }, 'MQTT subscribe denied by ACL (SUBACK 0x80)');
         done(null, null);
@@ -152,6 +155,7 @@ export class MqttListener implements MqttMetricsSource {
       maxInflightInbound: limits.mqttQos2AwaitingPubrelMax,
     } as Parameters<typeof Aedes.createBroker>[0]);
     l.aedesSysPrefix = `$SYS/${l.aedes.id}/`;
+    await installSharedSubscriptions(l.aedes, l.log, opts.sessionStats?.persistentClientIds() ?? []);
     l.dropPublishes();
     l.aedes.on('clientError', (client, err) => l.onClientError(client, err));
     l.aedes.on('connectionError', (client, err) => l.onClientError(client, err));
