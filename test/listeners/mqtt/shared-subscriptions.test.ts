@@ -112,6 +112,62 @@ describe('MQTT shared subscriptions', () => {
     expect(v5.socket.destroyed || v4.socket.destroyed).toBe(false);
   });
 
+  it('sends each member the lower of the message QoS and its own, and loses none of a persistent member’s QoS 0 and 1 messages', async () => {
+    const broker = await startMqttBroker();
+    // Alone in its group, a persistent member gets every message: its QoS 1 copies wait for their
+    // place in its session queue, and a QoS 0 copy made meanwhile must not overtake them (aedes
+    // would then take the QoS 1 copy for a duplicate and drop it).
+    const durable = await connectMqtt(broker, { clientId: 'durable', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 60 } });
+    const got: string[] = [];
+    durable.on('message', (topic, payload, packet) => got.push(`${topic}:${payload}@${packet.qos}`));
+    await durable.subscribeAsync('$share/d/o/#', { qos: 1 });
+    const low = await connectMqtt(broker, { clientId: 'low', protocolVersion: 4 });
+    const gotLow: string[] = [];
+    low.on('message', (topic, payload, packet) => gotLow.push(`${topic}:${payload}@${packet.qos}`));
+    await low.subscribeAsync('$share/l/o/#', { qos: 0 });
+    const publishers = [await connectMqtt(broker, { clientId: 'pub-q1', protocolVersion: 5 }), await connectMqtt(broker, { clientId: 'pub-q0', protocolVersion: 5 })];
+    // A QoS 0 stream from one publisher, a message per loop turn, while another publisher's QoS 1
+    // messages go one at a time: QoS 0 copies are made while a QoS 1 copy waits for its place in the
+    // member's session queue.
+    const n = 100;
+    const q0: string[] = [];
+    let q1Done = false;
+    const q0Stream = (async () => {
+      while (!q1Done && q0.length < 50 * n) {
+        q0.push(`o/0:${q0.length}@0`);
+        publishers[1].publish('o/0', String(q0.length - 1), { qos: 0 });
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    const q1 = Array.from({ length: n }, (_, i) => `o/1:${i}@1`);
+    for (let i = 0; i < n; i++) await publishers[0].publishAsync('o/1', String(i), { qos: 1 });
+    q1Done = true;
+    await q0Stream;
+    await expect.poll(() => got.length + gotLow.length).toBe(2 * (n + q0.length));
+    // In order per publisher [MQTT-4.6.0-6]; the two publishers' streams interleave as they arrive.
+    expect(got.filter((x) => x.startsWith('o/1:'))).toEqual(q1);
+    expect(got.filter((x) => x.startsWith('o/0:'))).toEqual(q0);
+    expect(gotLow.filter((x) => x.startsWith('o/1:'))).toEqual(q1.map((x) => x.replace(/@\d$/, '@0')));
+    expect(gotLow.filter((x) => x.startsWith('o/0:'))).toEqual(q0);
+  });
+
+  it('closes the connection of an MQTT 5 client that sets No Local on a shared subscription [MQTT-3.8.3-4]', async () => {
+    const broker = await startMqttBroker();
+    const socket = net.connect(broker.mqttPort, '127.0.0.1');
+    onCleanup(async () => void socket.destroy());
+    const parser = mqttPacket.parser({ protocolVersion: 5 });
+    const cmds: string[] = [];
+    parser.on('packet', (p) => cmds.push(p.cmd));
+    socket.on('data', (d) => parser.parse(d));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    const write = (p: mqttPacket.Packet) => socket.write(mqttPacket.generate(p, { protocolVersion: 5 }));
+    write({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, clientId: 'no-local', keepalive: 0 });
+    write({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: '$share/g/n', qos: 1, nl: true }] });
+    await closed;
+    expect(cmds).toEqual(['connack']);
+  });
+
   it('sends no retained message for a new shared subscription (MQTT 5 §3.3.1.3: non-shared ones only)', async () => {
     const broker = await startMqttBroker();
     const pub = await connectMqtt(broker, { clientId: 'retainer' });
