@@ -225,6 +225,25 @@ describe('MQTT shared subscriptions', () => {
     expect(back.map((b) => b.got.slice(3))).toEqual([['live1'], ['live2']]);
   });
 
+  it('delivers QoS 2 to a persistent member exactly once, live and from its queue', async () => {
+    const broker = await startMqttBroker();
+    const opts: IClientOptions = { clientId: 'q2-member', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 300 } };
+    const first = await resume(broker.mqttPort, opts);
+    const qos: number[] = [];
+    first.client.on('message', (_t, _p, packet) => qos.push(packet.qos));
+    await first.client.subscribeAsync('$share/g/two', { qos: 2 });
+    await publishAll(broker, 'two', ['x0', 'x1', 'x2'], 2);
+    await expect.poll(() => first.got).toEqual(['x0', 'x1', 'x2']);
+    expect(qos).toEqual([2, 2, 2]);
+    await first.client.endAsync();
+    await publishAll(broker, 'two', ['y0', 'y1'], 2);
+    const back = await resume(broker.mqttPort, opts);
+    await expect.poll(() => back.got).toEqual(['y0', 'y1']);
+    // A live message after the queue: nothing of the queue comes again.
+    await publishAll(broker, 'two', ['z0'], 2);
+    await expect.poll(() => back.got).toEqual(['y0', 'y1', 'z0']);
+  });
+
   it('keeps the persistent members and their queue across a broker restart', async () => {
     const broker = await startMqttBroker();
     const port = () => broker.running.mqtt!.port;
