@@ -12,11 +12,14 @@
 // Persistent members are known from the session store's writes (persisted(), forgotten()) and,
 // after a restart, from what it holds.
 //
-// Each member gets its own copy of the message under an origin of the group's (brokerId
-// `<broker id>/share/<n>`, a counter of its own): aedes drops a second copy of one message to one
-// client as a duplicate, and the session store finds a queued packet by its origin, so a client that
-// is a member of a group and also has a non-shared subscription (or is in two groups) gets each copy
-// [MQTT-4.8.2], and each of its queued copies is acknowledged on its own.
+// Each member gets its own copy of the message under an origin of this module's (brokerId
+// `<broker id>/share`, a counter of its own): aedes drops a second copy of one message to one client
+// as a duplicate, and the session store finds a queued packet by its origin, so a client that is a
+// member of a group and also has a non-shared subscription (or is in two groups) gets each copy
+// [MQTT-4.8.2], and each of its queued copies is acknowledged on its own. One origin for all groups
+// keeps aedes' per-client duplicate map at one entry however many groups a client joins and leaves;
+// aedes drops a copy whose counter is below one it sent that client, so a client's copies reach
+// aedes in counter order (`tails`).
 //
 // Never: deliver one message to two members of a group, or keep a group once it has no member.
 
@@ -51,11 +54,6 @@ interface Member {
   readonly func: DeliverFunc;
   readonly client: Client;
   readonly qos: 0 | 1 | 2;
-  /**
-   * The member's deliveries that wait for its queued copy to be stored, chained so that its copies
-   * reach aedes in the order they were made: aedes drops a copy whose counter is below one it sent.
-   */
-  tail: Promise<void> | null;
 }
 
 class Group {
@@ -65,13 +63,11 @@ class Group {
   readonly persistent = new Map<string, 1 | 2>();
   nextLive = 0;
   nextPersistent = 0;
-  counter = 0;
   readonly listener: (packet: AedesPublishPacket, cb: () => void) => void;
 
   constructor(
     readonly topic: string,
     readonly filter: string,
-    readonly origin: string,
     deliver: (group: Group, packet: AedesPublishPacket, cb: () => void) => void,
   ) {
     this.listener = (packet, cb) => deliver(this, packet, cb);
@@ -88,11 +84,18 @@ export class SharedSubscriptions {
   private readonly groups = new Map<string, Group>();
   /** Groups by the persistent sessions in them, so a session's end leaves them all at once. */
   private readonly persistentGroups = new Map<string, Set<Group>>();
-  private groupsMade = 0;
+  private readonly origin: string;
+  private counter = 0;
+  /**
+   * A client's copies that wait for a persistent session's queue write, chained with those made
+   * after them so that each client gets its copies in the order of their counters.
+   */
+  private readonly tails = new WeakMap<Client, Promise<void>>();
 
   constructor(host: SharedHost, logger: Logger) {
     this.host = host;
     this.log = logger;
+    this.origin = `${host.brokerId()}/share`;
   }
 
   /** Groups with a member, for tests and metrics. */
@@ -105,7 +108,7 @@ export class SharedSubscriptions {
     const client = func.client;
     const group = this.groupOf(topic);
     if (group === null || client === undefined) return done?.(new Error(`not a shared subscription: ${topic}`));
-    group.live.push({ func, client, qos: func.qos ?? 0, tail: null });
+    group.live.push({ func, client, qos: func.qos ?? 0 });
     done?.();
   }
 
@@ -155,7 +158,7 @@ export class SharedSubscriptions {
     if (existing !== undefined) return existing;
     const filter = sharedFilter(topic);
     if (filter === null) return null;
-    const group = new Group(topic, filter, `${this.host.brokerId()}/share/${++this.groupsMade}`, (g, p, cb) => this.deliver(g, p, cb));
+    const group = new Group(topic, filter, (g, p, cb) => this.deliver(g, p, cb));
     this.groups.set(topic, group);
     this.host.subscribe(filter, group.listener, (err) => {
       if (err) this.log.error({ filter: topic, err: err.message }, 'MQTT shared subscription: could not listen on its filter');
@@ -181,7 +184,7 @@ export class SharedSubscriptions {
     if (packet.qos === 0 || group.persistent.size === 0) return cb();
     const ids = [...group.persistent];
     const [clientId, qos] = ids[group.nextPersistent++ % ids.length];
-    const copy = this.copy(group, packet, Math.min(packet.qos, qos) as 1 | 2);
+    const copy = this.copy(packet, Math.min(packet.qos, qos) as 1 | 2);
     this.host.enqueue(clientId, copy).then(cb, (err: unknown) => {
       this.log.error({ clientId, filter: group.topic, mqttTopic: packet.topic, err }, 'MQTT shared subscription: could not queue a message for an absent member: dropped');
       cb();
@@ -200,14 +203,14 @@ export class SharedSubscriptions {
 
   private deliverLive(group: Group, member: Member, packet: AedesPublishPacket, cb: () => void): void {
     const qos = Math.min(packet.qos, member.qos) as 0 | 1 | 2;
-    const copy = this.copy(group, packet, qos);
+    const copy = this.copy(packet, qos);
     const client = member.client;
     // A persistent session keeps its QoS 1/2 copy in its queue until acknowledged, as aedes does for
     // a non-shared subscription: a member that goes away gets it again when it comes back.
     const store = qos > 0 && !client.clean;
-    if (!store && member.tail === null) return member.func(copy, cb);
-    const before = member.tail ?? Promise.resolve();
-    const tail = before
+    const before = this.tails.get(client);
+    if (!store && before === undefined) return member.func(copy, cb);
+    const tail = (before ?? Promise.resolve())
       .then(() => (store ? this.host.enqueue(client.id, copy) : undefined))
       .then(
         () => member.func(copy, cb),
@@ -216,18 +219,18 @@ export class SharedSubscriptions {
           cb();
         },
       );
-    member.tail = tail;
+    this.tails.set(client, tail);
     void tail.then(() => {
-      if (member.tail === tail) member.tail = null;
+      if (this.tails.get(client) === tail) this.tails.delete(client);
     });
   }
 
-  /** The member's own copy: the group's origin and counter (header comment), the QoS it gets. */
-  private copy(group: Group, packet: AedesPublishPacket, qos: 0 | 1 | 2): AedesPublishPacket {
+  /** The member's own copy: this module's origin and the next counter (header comment), the QoS it gets. */
+  private copy(packet: AedesPublishPacket, qos: 0 | 1 | 2): AedesPublishPacket {
     const copy = {
       cmd: 'publish',
-      brokerId: group.origin,
-      brokerCounter: ++group.counter,
+      brokerId: this.origin,
+      brokerCounter: ++this.counter,
       topic: packet.topic,
       payload: packet.payload,
       qos,

@@ -82,7 +82,7 @@ describe('MQTT shared subscriptions', () => {
     expect(all).toEqual(sent);
   });
 
-  it('gives each group its own copy, and a client in a group that also has a plain subscription gets both', async () => {
+  it('gives each group its own copy; a client in a group that also has a plain subscription, or in two groups, gets both', async () => {
     const broker = await startMqttBroker();
     const a = await connectMqtt(broker, { clientId: 'a', protocolVersion: 5 });
     const b = await connectMqtt(broker, { clientId: 'b', protocolVersion: 4 });
@@ -91,10 +91,16 @@ describe('MQTT shared subscriptions', () => {
     await a.subscribeAsync('$share/one/t', { qos: 1 });
     await a.subscribeAsync('t', { qos: 1 });
     await b.subscribeAsync('$share/two/t', { qos: 1 });
+    // Alone in two groups, a persistent session: a copy from each.
+    const c = await connectMqtt(broker, { clientId: 'c', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 60 } });
+    const gotC = collect(c);
+    await c.subscribeAsync('$share/three/t', { qos: 1 });
+    await c.subscribeAsync('$share/four/t', { qos: 0 });
     await publishAll(broker, 't', ['x', 'y']);
-    await expect.poll(() => gotA.length + gotB.length).toBe(6);
+    await expect.poll(() => gotA.length + gotB.length + gotC.length).toBe(10);
     expect(gotA.sort()).toEqual(['x', 'x', 'y', 'y']);
     expect(gotB).toEqual(['x', 'y']);
+    expect(gotC.sort()).toEqual(['x', 'x', 'y', 'y']);
   });
 
   it('checks the ACL against the filter part; a malformed share name is refused; the connection stays open', async () => {
