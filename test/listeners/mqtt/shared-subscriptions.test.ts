@@ -174,6 +174,20 @@ describe('MQTT shared subscriptions', () => {
     expect(cmds).toEqual(['connack']);
   });
 
+  it('delivers a topic named $share/... only to a group whose filter names it', async () => {
+    const broker = await startMqttBroker();
+    const member = await connectMqtt(broker, { clientId: 'literal', protocolVersion: 4 });
+    const got = collect(member);
+    await member.subscribeAsync('$share/g/$share/x', { qos: 1 });
+    const all = await connectMqtt(broker, { clientId: 'everything', protocolVersion: 5 });
+    const gotAll = collect(all);
+    await all.subscribeAsync('#', { qos: 1 });
+    await publishAll(broker, '$share/x', ['literal']);
+    await publishAll(broker, 'after', ['marker']);
+    await expect.poll(() => gotAll).toEqual(['marker']);
+    await expect.poll(() => got).toEqual(['literal']);
+  });
+
   it('sends no retained message for a new shared subscription (MQTT 5 §3.3.1.3: non-shared ones only)', async () => {
     const broker = await startMqttBroker();
     const pub = await connectMqtt(broker, { clientId: 'retainer' });
