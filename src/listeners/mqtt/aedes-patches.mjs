@@ -155,7 +155,7 @@ export const AEDES_PATCHES = [
   },
   {
     file: 'lib/handlers/connect.js',
-    why: 'shared subscriptions are available (shared-subscriptions.ts): CONNACK no longer says Shared Subscription Available = 0 (absent means available, MQTT 5 §3.2.2.3.17)',
+    why: 'shared subscriptions are available (shared-subscriptions.ts): CONNACK no longer says Shared Subscription Available = 0 (absent means available, MQTT 5 §3.2.2.3.13)',
     find: '  properties.sharedSubscriptionAvailable = false\n',
     replace: '',
   },
