@@ -18,6 +18,7 @@ import { formatMachine, machineInfo } from './machine.ts';
 import { runMirrorDrain } from './mirror-drain.ts';
 import { runMqttIdle } from './mqtt-idle.ts';
 import { runMqttSession } from './mqtt-session.ts';
+import { runMqttShared } from './mqtt-shared.ts';
 import { runMqtt } from './mqtt-throughput.ts';
 import type { BenchName } from './names.ts';
 import { formatTable, verdict, type BenchResult } from './results.ts';
@@ -79,6 +80,7 @@ export async function runBench(opts: BenchOptions): Promise<number> {
   if (want('mqtt')) await attempt('mqtt', () => runMqtt(s.mqtt));
   if (want('mqtt-idle')) await attempt('mqtt-idle', () => runMqttIdle(s.mqttIdle));
   if (want('mqtt-session')) await attempt('mqtt-session', () => runMqttSession(s.mqttSession));
+  if (want('mqtt-shared')) await attempt('mqtt-shared', () => runMqttShared(s.mqttShared));
   // Its own mosquitto and broker child processes, restarted on one data dir between phases.
   if (want('mirror-drain')) await attempt('mirror-drain', () => runMirrorDrain(s.mirrorDrain));
   // Its own central and edge broker child processes per round (Kafka listener on the central).

@@ -17,6 +17,7 @@ import type { MirrorDrainSettings } from './mirror-drain.ts';
 import type { MqttSettings } from './mqtt-throughput.ts';
 import type { MqttIdleSettings } from './mqtt-idle.ts';
 import type { MqttSessionSettings } from './mqtt-session.ts';
+import type { MqttSharedSettings } from './mqtt-shared.ts';
 
 export interface BenchSettings {
   append: AppendSettings;
@@ -26,6 +27,7 @@ export interface BenchSettings {
   mqtt: MqttSettings;
   mqttIdle: MqttIdleSettings;
   mqttSession: MqttSessionSettings;
+  mqttShared: MqttSharedSettings;
   mirrorDrain: MirrorDrainSettings;
   kafkaMirrorDrain: KafkaMirrorDrainSettings;
   groupRebalance: GroupRebalanceSettings;
@@ -47,6 +49,7 @@ export const fullSettings: BenchSettings = {
   mqtt: { publishers: 4, window: 100, payloadBytes: VALUE_BYTES, durationMs: 5000, repeats: 3 },
   mqttIdle: { connections: [1000, 10_000], settleMs: 2000, timeoutMs: 60_000 },
   mqttSession: { publishers: 4, window: 100, durationMs: 5000, messages: 50_000, payloadBytes: VALUE_BYTES, repeats: 3 },
+  mqttShared: { members: 3, publishers: 4, window: 100, payloadBytes: VALUE_BYTES, durationMs: 5000, repeats: 3 },
   mirrorDrain: {
     records: 1_000_000,
     payloadBytes: VALUE_BYTES,
@@ -104,6 +107,7 @@ export const quickSettings: BenchSettings = {
   mqtt: { ...fullSettings.mqtt, durationMs: 1000, repeats: 1 },
   mqttIdle: { ...fullSettings.mqttIdle, connections: [100], settleMs: 300 },
   mqttSession: { ...fullSettings.mqttSession, durationMs: 1000, messages: 2_000, repeats: 1 },
+  mqttShared: { ...fullSettings.mqttShared, durationMs: 1000, repeats: 1 },
   mirrorDrain: { ...fullSettings.mirrorDrain, records: 20_000, ingest: { ...fullSettings.mirrorDrain.ingest, durationMs: 1000 }, ingestBacklogRecords: 50_000 },
   kafkaMirrorDrain: { ...fullSettings.kafkaMirrorDrain, records: 50_000, repeats: 1, wireRecords: 20_000 },
   groupRebalance: { ...fullSettings.groupRebalance, runs: 2 },

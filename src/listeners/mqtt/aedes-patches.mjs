@@ -148,6 +148,53 @@ export const AEDES_PATCHES = [
       '',
     ].join('\n'),
   },
+  {
+    file: 'lib/handlers/subscribe.js',
+    why: 'shared subscriptions (shared-subscriptions.ts): aedes refuses $share/ for MQTT 5 with SUBACK 0x9E and takes it from MQTT 3.1.1 as a literal filter; now a well-formed one is subscribed as any (the listener delivers it), a malformed one [MQTT-4.8.2-1, MQTT-4.8.2-2] gets 0x8F (MQTT 5) or 0x80 (3.1.1), and No Local on one is a Protocol Error that closes the connection [MQTT-3.8.3-4]. Upstream: implement shared subscriptions',
+    find: [
+      '  if (this.client.version === 5 && sub.topic.startsWith(SHARE_PREFIX)) {',
+      '    s.granted = ReasonCodes.SHARED_SUBSCRIPTIONS_NOT_SUPPORTED',
+      '    return done()',
+      '  }',
+      '',
+    ].join('\n'),
+    replace: [
+      '  if (sub.topic.startsWith(SHARE_PREFIX)) {',
+      '    if (!/^\\$share\\/[^/+#]+\\/./.test(sub.topic)) {',
+      '      s.granted = this.client.version === 5 ? 0x8F : 128',
+      '      return done()',
+      '    }',
+      '    if (this.client.version === 5 && sub.nl) {',
+      "      return done(new Error('No Local on a shared subscription [MQTT-3.8.3-4]'))",
+      '    }',
+      '  }',
+      '',
+    ].join('\n'),
+  },
+  {
+    file: 'lib/handlers/subscribe.js',
+    why: 'shared subscriptions: the listener takes over delivery for a $share/ filter (its broker.subscribe) and must know whose delivery function it got and at which QoS. Upstream: pass the client to broker.subscribe',
+    find: '  // [MQTT-4.7.2-1] block $SYS for wildcard subscriptions.\n',
+    replace: '  func.client = client\n  func.qos = qos\n  // [MQTT-4.7.2-1] block $SYS for wildcard subscriptions.\n',
+  },
+  {
+    file: 'lib/handlers/subscribe.js',
+    why: 'MQTT 5 §3.3.1.3 sends retained messages when a new Non-shared Subscription is made: none for a $share/ filter (aedes would match the literal "$share/..." against retained topics)',
+    find: '    if (sub.granted < REASON_CODE_ERROR_THRESHOLD && sub.rh !== 2',
+    replace: '    if (sub.granted < REASON_CODE_ERROR_THRESHOLD && !subs[i].topic.startsWith(SHARE_PREFIX) && sub.rh !== 2',
+  },
+  {
+    file: 'lib/handlers/subscribe.js',
+    why: 'a persistent session stored every filter of a SUBSCRIBE once any one of them was granted, denied ones too: messages for a filter the ACL refused were then queued while the client was away and sent on its return. Only the granted subscription is stored. Upstream: the same one-line fix',
+    find: '  client.broker.persistence.addSubscriptions(client, packet.subscriptions)\n',
+    replace: '  client.broker.persistence.addSubscriptions(client, [sub])\n',
+  },
+  {
+    file: 'lib/handlers/connect.js',
+    why: 'shared subscriptions are available (shared-subscriptions.ts): CONNACK no longer says Shared Subscription Available = 0 (absent means available, MQTT 5 §3.2.2.3.13)',
+    find: '  properties.sharedSubscriptionAvailable = false\n',
+    replace: '',
+  },
 ];
 
 /**

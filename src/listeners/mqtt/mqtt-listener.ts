@@ -29,6 +29,7 @@ import { MqttMetrics, type MqttMetricsSource, type MqttSessionStats } from './me
 import { OutboundFlow, type OutboundPublish, type OutgoingStore, type WriteDone } from './outbound-flow.ts';
 import { Router, type FallbackSpec, type RouteSpec } from './routes.ts';
 import { addSubscriptionIds } from './subscription-ids.ts';
+import { installSharedSubscriptions, sharedFilter } from './shared-subscriptions.ts';
 import { SubscriberQueues } from './subscriber-queue.ts';
 import { SysTopics, type SysReading } from './sys-topics.ts';
 import { WriteCoalescer } from './write-coalescer.ts';
@@ -142,7 +143,9 @@ export class MqttListener implements MqttMetricsSource {
       authenticate: (client, username, password, done) => l.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => l.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => {
-        if (l.acl.canSubscribe(l.identityOf(client), sub.topic)) return done(null, sub);
+        // A shared subscription is checked by its filter: `$share/GROUP/` names no topic.
+        const filter = sub.topic.startsWith('$share/') ? sharedFilter(sub.topic) : sub.topic;
+        if (filter !== null && l.acl.canSubscribe(l.identityOf(client), filter)) return done(null, sub);
         l.metrics.denied.subscribe++;
         l.log.info({ clientId: client.id, filter: sub.topic }, 'MQTT subscribe denied by ACL (SUBACK 0x80)');
         done(null, null);
@@ -164,6 +167,7 @@ export class MqttListener implements MqttMetricsSource {
     } as Parameters<typeof Aedes.createBroker>[0]);
     l.aedesSysPrefix = `$SYS/${l.aedes.id}/`;
     l.outbound.watchStore((l.aedes as unknown as { persistence: OutgoingStore }).persistence);
+    await installSharedSubscriptions(l.aedes, l.log, opts.sessionStats?.persistentClientIds() ?? []);
     l.dropPublishes();
     l.aedes.on('clientError', (client, err) => l.onClientError(client, err));
     l.aedes.on('connectionError', (client, err) => l.onClientError(client, err));
