@@ -26,6 +26,7 @@ import { DurablePublisher, type IncomingPackets } from './durable-publish.ts';
 import packageJson from '../../../package.json' with { type: 'json' };
 import { MqttMetrics, type MqttMetricsSource, type MqttSessionStats } from './metrics.ts';
 import { Router, type FallbackSpec, type RouteSpec } from './routes.ts';
+import { SessionExpiry, type SessionExpiryStore } from './session-expiry.ts';
 import { SubscriberQueues } from './subscriber-queue.ts';
 import { SysTopics, type SysReading } from './sys-topics.ts';
 import { WriteCoalescer } from './write-coalescer.ts';
@@ -46,6 +47,8 @@ export interface MqttListenerOptions {
   subscriberStallMs: number;
   /** Seconds between $SYS/broker/... updates (sys-topics.ts); 0: none. */
   sysIntervalS: number;
+  /** The longest MQTT 5 Session Expiry Interval granted (session-expiry.ts); 4294967295: never expires. */
+  sessionExpiryMaxS: number;
   routes: readonly RouteSpec[];
   defaultRoute: FallbackSpec | null;
   users: readonly UserSpec[];
@@ -56,6 +59,8 @@ export interface MqttListenerOptions {
   persistence?: unknown;
   /** Counts kept by that persistence; absent with aedes' in-memory one. */
   sessionStats?: MqttSessionStats;
+  /** Where MQTT 5 session deadlines outlive a restart (that persistence); absent with aedes' in-memory one. */
+  sessionExpiryStore?: SessionExpiryStore;
 }
 
 type Transport = 'tcp' | 'ws' | 'tls';
@@ -87,6 +92,7 @@ export class MqttListener implements MqttMetricsSource {
   /** PUBLISHes and wills to $SYS/... that aedes must acknowledge (as any) but not publish. */
   private readonly dropped = new WeakSet<PublishPacket>();
   private sys: SysTopics | null = null;
+  private sessionExpiry!: SessionExpiry;
   private clientsMaximum = 0;
   /** `$SYS/<aedes' broker id>/`: what aedes publishes for itself (forward()). */
   private aedesSysPrefix = '';
@@ -148,10 +154,13 @@ export class MqttListener implements MqttMetricsSource {
       receiveMaximum: opts.inflightMax,
       topicAliasMaximum: limits.mqttTopicAliasMax,
       pendingSessionsLimit: limits.mqttPendingSessionsMax,
+      // A longer Session Expiry Interval (0xFFFFFFFF "never" too) is cut to this, and the CONNACK says so.
+      sessionExpiryIntervalLimit: opts.sessionExpiryMaxS,
       // aedes-patches.mjs: QoS 2 PUBLISHes a client may leave stored awaiting PUBREL.
       maxInflightInbound: limits.mqttQos2AwaitingPubrelMax,
     } as Parameters<typeof Aedes.createBroker>[0]);
     l.aedesSysPrefix = `$SYS/${l.aedes.id}/`;
+    l.sessionExpiry = new SessionExpiry({ aedes: l.aedes, store: opts.sessionExpiryStore, maxS: opts.sessionExpiryMaxS, metrics: l.metrics, logger: l.log });
     l.dropPublishes();
     l.aedes.on('clientError', (client, err) => l.onClientError(client, err));
     l.aedes.on('connectionError', (client, err) => l.onClientError(client, err));
@@ -166,6 +175,7 @@ export class MqttListener implements MqttMetricsSource {
       l.subscribers.connacked(client);
     });
     try {
+      await l.sessionExpiry.sweep();
       await l.listen();
     } catch (err) {
       await l.close();
@@ -415,7 +425,13 @@ export class MqttListener implements MqttMetricsSource {
           return this.refuseConnect(client, username, ConnackCode.NOT_AUTHORIZED, `will topic ${willTopic} is denied by ACL`, done);
         }
         this.identities.set(client, result.identity);
-        done(null, true);
+        this.sessionExpiry.connecting(client).then(
+          () => done(null, true),
+          (err: unknown) => {
+            this.log.error({ clientId: client.id, err }, 'MQTT CONNECT refused: the session expiry could not be stored');
+            done(Object.assign(new Error('server unavailable'), { returnCode: ConnackCode.SERVER_UNAVAILABLE }), false);
+          },
+        );
       },
       (err: unknown) => {
         this.log.error({ clientId: client.id, err }, 'MQTT authentication failed');
