@@ -69,10 +69,16 @@ export class SessionExpiry {
     }
     const on = this.aedes.on.bind(this.aedes) as (event: string, listener: (...args: never[]) => void) => void;
     on('clientDisconnect', (client: Client5) => this.disconnected(client));
-    on('sessionExpired', (client: Client5) => this.expired(client.id, 'timer'));
+    // aedes' _wipeSession leaves the QoS 2 packets awaiting PUBREL: they are session state too.
+    on('sessionExpired', (client: Client5) => {
+      this.cleanIncoming(client.id);
+      this.expired(client.id, 'timer');
+    });
     on('sessionLimitReached', (client: Client5, info: { reason: string; limit: number }) => {
       this.log.warn({ clientId: client.id, reason: info.reason, pendingSessionsMax: info.limit }, 'MQTT pending sessions limit reached: session ended at once');
-      if (info.reason === 'sessionExpiry') this.forget(client.id);
+      if (info.reason !== 'sessionExpiry') return;
+      this.cleanIncoming(client.id);
+      this.forget(client.id);
     });
   }
 
@@ -158,6 +164,10 @@ export class SessionExpiry {
     } catch (err) {
       this.log.error({ clientId, err }, 'MQTT session expiry: could not remove the session');
     }
+  }
+
+  private cleanIncoming(clientId: string): void {
+    this.aedes.persistence.cleanIncoming?.({ id: clientId }).catch((err: unknown) => this.log.error({ clientId, err }, 'MQTT session expiry: could not remove the QoS 2 packets awaiting PUBREL'));
   }
 
   private expired(clientId: string, how: 'timer' | 'restored' | 'at start'): void {

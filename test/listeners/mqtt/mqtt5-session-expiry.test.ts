@@ -51,6 +51,26 @@ describe('MQTT 5 session expiry', () => {
     expect(peer.deliveries()).toEqual(['se/b=while away']);
   });
 
+  it('removes with the session the QoS 2 packets it left awaiting PUBREL: the same packet id is a new message afterwards', async () => {
+    const broker = await startMqttBroker();
+    const watcher = await RawMqtt5.session(broker.mqttPort, 'watch-q2');
+    watcher.peer.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'se/q2', qos: 0, nl: false, rap: false, rh: 0 }] });
+    await watcher.peer.waitFor((p) => p.cmd === 'suback');
+    const first = await RawMqtt5.session(broker.mqttPort, 'exp-q2', { properties: { sessionExpiryInterval: 1 } });
+    first.peer.send({ cmd: 'publish', topic: 'se/q2', payload: Buffer.from('first'), qos: 2, messageId: 7, retain: false, dup: false });
+    await first.peer.waitFor((p) => p.cmd === 'pubrec');
+    await first.peer.drop();
+    await until(() => broker.running.mqtt!.metrics.sessionsExpired >= 1, 'the session to expire');
+    const again = await RawMqtt5.session(broker.mqttPort, 'exp-q2', { clean: false, properties: { sessionExpiryInterval: 1 } });
+    expect(again.connack.sessionPresent).toBe(false);
+    again.peer.send({ cmd: 'publish', topic: 'se/q2', payload: Buffer.from('second'), qos: 2, messageId: 7, retain: false, dup: false });
+    await again.peer.waitFor((p) => p.cmd === 'pubrec');
+    again.peer.send({ cmd: 'pubrel', messageId: 7 });
+    await again.peer.waitFor((p) => p.cmd === 'pubcomp');
+    await watcher.peer.waitFor((p) => p.cmd === 'publish' && p.payload.toString() === 'second');
+    expect(watcher.peer.deliveries()).toEqual(['se/q2=first', 'se/q2=second']);
+  });
+
   it('a reconnect within the interval cancels the expiry: the session outlives a twin that stayed away', async () => {
     const broker = await startMqttBroker();
     await awaySession(broker, 'exp-back', 'se/c', 1);
