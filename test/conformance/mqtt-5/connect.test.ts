@@ -101,6 +101,17 @@ describe('MQTT 5 CONNECT and CONNACK', () => {
     expect(peer.deliveries()).toEqual(['cs/2=queued', 'cs/2=live']);
   });
 
+  // aedes answers Session Present from the stored subscriptions (lib/handlers/connect.js): a session
+  // without one is kept (its will, its expiry) but reported absent. Same in MQTT 3.1.1.
+  it.fails('[MQTT-3.2.2-3] Session Present 1 for a session that exists without subscriptions (§4.1: the existence of a session is state)', async () => {
+    const broker = await startMqttBroker();
+    const first = await RawMqtt5.session(broker.mqttPort, 'cs-empty', { properties: { sessionExpiryInterval: 600 } });
+    first.peer.send({ cmd: 'disconnect', reasonCode: 0 });
+    await first.peer.waitClosed();
+    const { connack } = await RawMqtt5.session(broker.mqttPort, 'cs-empty', { clean: false, properties: { sessionExpiryInterval: 600 } });
+    expect(connack.sessionPresent).toBe(true);
+  });
+
   it('[MQTT-3.1.2-6, MQTT-3.2.2-3] Clean Start 0 without a session: a new one, Session Present 0', async () => {
     const broker = await startMqttBroker();
     const { connack } = await RawMqtt5.session(broker.mqttPort, 'cs-new', { clean: false, properties: { sessionExpiryInterval: 600 } });
