@@ -1,6 +1,7 @@
 // MQTT 5.0 §3.1 CONNECT, §3.2 CONNACK, §3.14 DISCONNECT of a session, §4.1 session state: what a
 // server must do, against the real broker over TCP. Statement ids from the standard's Appendix B.
 import { describe, expect, it } from 'vitest';
+import { hashPassword } from '../../../src/auth/password.ts';
 import { startMqttBroker } from '../../helpers/mqtt.ts';
 import { mqttString, rawPacket } from '../../helpers/mqtt-raw.ts';
 import { RawMqtt5, type PacketOf } from '../../helpers/mqtt5-raw.ts';
@@ -167,13 +168,26 @@ describe('MQTT 5 CONNECT and CONNACK', () => {
     expect(peer.received('connack').map((c) => c.reasonCode)).toEqual([0x87]);
   });
 
-  it('[MQTT-3.1.4-3] a second connection with the same client id takes over: the first gets DISCONNECT 0x8E and is closed', async () => {
+  it('[MQTT-3.1.4-2, MQTT-3.2.2-7] a wrong password: CONNACK 0x86 Bad User Name or Password, then close; the right one: 0x00', async () => {
+    const passwordHash = await hashPassword('right', { N: 1024, r: 8, p: 1 });
+    const broker = await startMqttBroker({ listeners: { mqtt: { allowAnonymous: false } }, auth: { users: [{ username: 'dev', passwordHash }] } });
+    const peer = await RawMqtt5.connect(broker.mqttPort);
+    peer.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, clientId: 'pw', keepalive: 0, username: 'dev', password: Buffer.from('wrong') });
+    await peer.waitClosed();
+    expect(peer.received('connack').map((c) => c.reasonCode)).toEqual([0x86]);
+    const ok = await RawMqtt5.session(broker.mqttPort, 'pw', { username: 'dev', password: Buffer.from('right') });
+    expect(ok.connack.reasonCode).toBe(0);
+  });
+
+  it('[MQTT-3.1.4-3] a second connection with the same client id takes over: the first gets DISCONNECT 0x8E (no Session Expiry Interval [MQTT-3.14.2-2]) and is closed', async () => {
     const broker = await startMqttBroker();
     const first = await RawMqtt5.session(broker.mqttPort, 'same-id');
     const second = await RawMqtt5.session(broker.mqttPort, 'same-id');
     expect(second.connack.reasonCode).toBe(0);
     await first.peer.waitClosed();
     expect(first.peer.received('disconnect').map((d) => d.reasonCode)).toEqual([0x8e]);
+    // [MQTT-3.14.2-2] a server's DISCONNECT carries no Session Expiry Interval.
+    expect(first.peer.received('disconnect')[0].properties?.sessionExpiryInterval).toBeUndefined();
   });
 
   it('[MQTT-3.2.0-1, MQTT-3.2.0-2] CONNACK is the first packet to the client, and there is one', async () => {

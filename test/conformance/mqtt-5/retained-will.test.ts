@@ -207,6 +207,15 @@ describe('MQTT 5 wills', () => {
     expect(w.deliveries()).toEqual(['will/e=twin']);
   });
 
+  it('[MQTT-3.1.2-8] a Will Delay Interval with Session Expiry Interval 0: the session ends at the close, so does the wait', async () => {
+    const broker = await startMqttBroker();
+    const w = await watcher(broker, 'will/g');
+    const { peer } = await RawMqtt5.session(broker.mqttPort, 'will-g', will('will/g', 'now', { properties: { willDelayInterval: 3600 } }));
+    await peer.drop();
+    await w.waitFor((p) => p.cmd === 'publish');
+    expect(w.deliveries()).toEqual(['will/g=now']);
+  });
+
   it('[MQTT-3.1.2-8] a Will Delay Interval longer than the session: the will is published when the session ends', async () => {
     const broker = await startMqttBroker();
     const w = await watcher(broker, 'will/f');
