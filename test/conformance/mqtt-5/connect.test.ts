@@ -179,6 +179,14 @@ describe('MQTT 5 CONNECT and CONNACK', () => {
     expect(ok.connack.reasonCode).toBe(0);
   });
 
+  it('[MQTT-4.12.0-1] an Authentication Method (enhanced authentication, not offered): CONNACK 0x8C, then close', async () => {
+    const broker = await startMqttBroker();
+    const peer = await RawMqtt5.connect(broker.mqttPort);
+    peer.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, clientId: 'enh', keepalive: 0, properties: { authenticationMethod: 'SCRAM-SHA-1' } });
+    await peer.waitClosed();
+    expect(peer.received('connack').map((c) => c.reasonCode)).toEqual([0x8c]);
+  });
+
   it('[MQTT-3.1.4-3] a second connection with the same client id takes over: the first gets DISCONNECT 0x8E (no Session Expiry Interval [MQTT-3.14.2-2]) and is closed', async () => {
     const broker = await startMqttBroker();
     const first = await RawMqtt5.session(broker.mqttPort, 'same-id');
@@ -199,7 +207,7 @@ describe('MQTT 5 CONNECT and CONNACK', () => {
     expect(peer.received('connack')).toHaveLength(1);
   });
 
-  it('[MQTT-3.2.2-3 §3.2.2.3] CONNACK properties: Maximum Packet Size, Receive Maximum, Topic Alias Maximum as configured', async () => {
+  it('[§3.2.2.3] CONNACK properties: Maximum Packet Size, Receive Maximum, Topic Alias Maximum as configured', async () => {
     const broker = await startMqttBroker({ listeners: { mqtt: { messageBytesMax: 65536, inflightMax: 50 } } });
     const { connack } = await RawMqtt5.session(broker.mqttPort, 'props');
     expect(connack.properties).toMatchObject({ maximumPacketSize: 65536, receiveMaximum: 50, topicAliasMaximum: 64 });

@@ -26,7 +26,7 @@ const queued = (broker: MqttTestBroker, clientId: string): number =>
 const persistent = (broker: MqttTestBroker, clientId: string): boolean => [...broker.running.mqtt!.sessionStats!.persistentClientIds()].includes(clientId);
 
 describe('MQTT 5 session expiry', () => {
-  it('[MQTT-3.1.2-23] keeps a session for its interval after the connection closes, then removes it with its queued messages', async () => {
+  it('[MQTT-3.1.2-23, MQTT-4.1.0-2] keeps a session for its interval after the connection closes, then removes it with its queued messages', async () => {
     const broker = await startMqttBroker();
     await awaySession(broker, 'exp-1', 'se/a', 1);
     await publishQos1(broker, 'se/a', 'while away');
@@ -95,7 +95,7 @@ describe('MQTT 5 session expiry', () => {
     await until(() => !persistent(broker, 'exp-disc'), 'the session to expire after the DISCONNECT interval');
   });
 
-  it('cuts an interval longer than sessionExpiryMaxS, "never" included, and says so in the CONNACK [MQTT-3.2.2-3 §3.2.2.3.2]', async () => {
+  it('cuts an interval longer than sessionExpiryMaxS, "never" included, and says so in the CONNACK [§3.2.2.3.2]', async () => {
     const broker = await startMqttBroker({ listeners: { mqtt: { sessionExpiryMaxS: 1 } } });
     const { peer, connack } = await RawMqtt5.session(broker.mqttPort, 'exp-never', { properties: { sessionExpiryInterval: 0xffffffff } });
     expect(connack.properties?.sessionExpiryInterval).toBe(1);
