@@ -108,6 +108,17 @@ describe('MQTT 5 session expiry', () => {
     expect(within.connack.properties?.sessionExpiryInterval).toBeUndefined();
   });
 
+  it('refuses with CONNACK 0x88 an MQTT 5 session whose expiry cannot be stored (no room on the data dir); one that ends with its connection is taken', async () => {
+    // More free space asked for than any disk has: every storage write is refused as STORAGE_FULL.
+    const broker = await startMqttBroker({ storage: { minFreeDiskBytes: '1000TiB' } });
+    const peer = await RawMqtt5.connect(broker.mqttPort);
+    peer.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, clientId: 'no-room', keepalive: 0, properties: { sessionExpiryInterval: 60 } });
+    await peer.waitClosed();
+    expect(peer.received('connack').map((c) => c.reasonCode)).toEqual([0x88]);
+    const clean = await RawMqtt5.session(broker.mqttPort, 'no-room-clean');
+    expect(clean.connack.reasonCode).toBe(0);
+  });
+
   it('an MQTT 3.1.1 persistent session (clean session 0) does not expire, whatever the cap', async () => {
     const broker = await startMqttBroker({ listeners: { mqtt: { sessionExpiryMaxS: 1 } } });
     const old = await RawMqtt.session(broker.mqttPort, 'v311-keep', false);
