@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { MqttMetrics } from './metrics.ts';
 
 /** The Session Expiry Interval meaning "never" [MQTT-3.1.2.11.2]. */
-export const SESSION_NEVER_EXPIRES = 0xffffffff;
+const SESSION_NEVER_EXPIRES = 0xffffffff;
 
 /** Node timers stop at 2^31-1 ms (~24.8 days); a longer wait is taken in steps. */
 const TIMER_MS_MAX = 2 ** 31 - 1;
@@ -90,7 +90,7 @@ export class SessionExpiry {
   async sweep(): Promise<void> {
     if (this.store === undefined) return;
     const now = Date.now();
-    const wipes: Promise<void>[] = [];
+    const wipes: Promise<unknown>[] = [];
     let pending = 0;
     for (const [clientId, entry] of this.store.sessionExpiries()) {
       const expiryS = Math.min(entry.expiryS, this.maxS);
@@ -103,7 +103,7 @@ export class SessionExpiry {
       if (entry.disconnectedMs === null) this.put(clientId, { expiryS: entry.expiryS, disconnectedMs: now });
       const deadline = since + expiryS * 1000;
       if (deadline <= now) {
-        wipes.push(this.wipe(clientId).then(() => this.expired(clientId, 'at start')));
+        wipes.push(this.wipe(clientId).then((done) => done && this.expired(clientId, 'at start')));
       } else {
         pending++;
         this.arm(clientId, deadline);
@@ -143,7 +143,7 @@ export class SessionExpiry {
           this.aedes.expiringSessions.delete(clientId);
           // Connected again meanwhile: aedes cleared the entry (and this timer) at its registration.
           if (this.aedes.clients[clientId] !== undefined) return;
-          void this.wipe(clientId).then(() => this.expired(clientId, 'restored'));
+          void this.wipe(clientId).then((done) => done && this.expired(clientId, 'restored'));
         },
         Math.min(deadline - Date.now(), TIMER_MS_MAX),
       );
@@ -153,16 +153,21 @@ export class SessionExpiry {
     this.aedes.expiringSessions.set(clientId, { clear: () => clearTimeout(timer) });
   }
 
-  /** What aedes' `_wipeSession` does for a session it knows, for one known only from the store. */
-  private async wipe(clientId: string): Promise<void> {
+  /**
+   * What aedes' `_wipeSession` does for a session it knows, for one known only from the store. False
+   * when storage refused: the entry stays, and the next start tries again.
+   */
+  private async wipe(clientId: string): Promise<boolean> {
     const p = this.aedes.persistence;
     const ref = { id: clientId };
     try {
       await p.cleanSubscriptions(ref);
       await p.cleanIncoming?.(ref);
       for await (const packet of p.outgoingStream(ref)) await p.outgoingClearMessageId(ref, packet as object);
+      return true;
     } catch (err) {
       this.log.error({ clientId, err }, 'MQTT session expiry: could not remove the session');
+      return false;
     }
   }
 
