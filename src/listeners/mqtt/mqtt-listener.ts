@@ -160,7 +160,7 @@ export class MqttListener implements MqttMetricsSource {
       maxInflightInbound: limits.mqttQos2AwaitingPubrelMax,
     } as Parameters<typeof Aedes.createBroker>[0]);
     l.aedesSysPrefix = `$SYS/${l.aedes.id}/`;
-    l.sessionExpiry = new SessionExpiry({ aedes: l.aedes, store: opts.sessionExpiryStore, maxS: opts.sessionExpiryMaxS, metrics: l.metrics, logger: l.log });
+    l.sessionExpiry = new SessionExpiry({ aedes: l.aedes, deadlines: opts.sessionExpiryStore, maxS: opts.sessionExpiryMaxS, metrics: l.metrics, logger: l.log });
     l.dropPublishes();
     l.aedes.on('clientError', (client, err) => l.onClientError(client, err));
     l.aedes.on('connectionError', (client, err) => l.onClientError(client, err));

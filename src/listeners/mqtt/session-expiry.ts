@@ -53,14 +53,14 @@ type Client5 = Client & { version?: number; sessionExpiryInterval?: number };
 
 export class SessionExpiry {
   private readonly aedes: Aedes & AedesSessions;
-  private readonly store: SessionExpiryStore | undefined;
+  private readonly deadlines: SessionExpiryStore | undefined;
   private readonly maxS: number;
   private readonly metrics: MqttMetrics;
   private readonly log: Logger;
 
-  constructor(opts: { aedes: Aedes; store: SessionExpiryStore | undefined; maxS: number; metrics: MqttMetrics; logger: Logger }) {
+  constructor(opts: { aedes: Aedes; deadlines: SessionExpiryStore | undefined; maxS: number; metrics: MqttMetrics; logger: Logger }) {
     this.aedes = opts.aedes as Aedes & AedesSessions;
-    this.store = opts.store;
+    this.deadlines = opts.deadlines;
     this.maxS = opts.maxS;
     this.metrics = opts.metrics;
     this.log = opts.logger;
@@ -88,11 +88,11 @@ export class SessionExpiry {
    * counts from now; an interval longer than today's cap is cut to it.
    */
   async sweep(): Promise<void> {
-    if (this.store === undefined) return;
+    if (this.deadlines === undefined) return;
     const now = Date.now();
     const wipes: Promise<unknown>[] = [];
     let pending = 0;
-    for (const [clientId, entry] of this.store.sessionExpiries()) {
+    for (const [clientId, entry] of this.deadlines.sessionExpiries()) {
       const expiryS = Math.min(entry.expiryS, this.maxS);
       if (expiryS >= SESSION_NEVER_EXPIRES) {
         // Occupies a slot against pendingSessionsLimit, as aedes' own never-expiring sessions do.
@@ -120,15 +120,15 @@ export class SessionExpiry {
    * for that write; any other session drops its entry.
    */
   async connecting(client: Client5): Promise<void> {
-    if (this.store === undefined) return;
+    if (this.deadlines === undefined) return;
     const interval = client.sessionExpiryInterval ?? 0;
-    if (client.version === 5 && interval > 0) return this.store.putSessionExpiry(client.id, { expiryS: interval, disconnectedMs: null });
-    if (this.store.hasSessionExpiry(client.id)) this.forget(client.id);
+    if (client.version === 5 && interval > 0) return this.deadlines.putSessionExpiry(client.id, { expiryS: interval, disconnectedMs: null });
+    if (this.deadlines.hasSessionExpiry(client.id)) this.forget(client.id);
   }
 
   /** aedes 'clientDisconnect': the interval the session ends with (a DISCONNECT may have changed it) starts now. */
   private disconnected(client: Client5): void {
-    if (this.store === undefined || client.version !== 5 || this.aedes._takingOver.has(client.id)) return;
+    if (this.deadlines === undefined || client.version !== 5 || this.aedes._takingOver.has(client.id)) return;
     const interval = client.sessionExpiryInterval ?? 0;
     if (interval === 0) return this.forget(client.id);
     this.put(client.id, { expiryS: interval, disconnectedMs: Date.now() });
@@ -182,10 +182,10 @@ export class SessionExpiry {
   }
 
   private put(clientId: string, entry: SessionExpiryEntry): void {
-    this.store?.putSessionExpiry(clientId, entry).catch((err: unknown) => this.log.error({ clientId, err }, 'MQTT session expiry: could not store the deadline'));
+    this.deadlines?.putSessionExpiry(clientId, entry).catch((err: unknown) => this.log.error({ clientId, err }, 'MQTT session expiry: could not store the deadline'));
   }
 
   private forget(clientId: string): void {
-    this.store?.deleteSessionExpiry(clientId).catch((err: unknown) => this.log.error({ clientId, err }, 'MQTT session expiry: could not drop the deadline'));
+    this.deadlines?.deleteSessionExpiry(clientId).catch((err: unknown) => this.log.error({ clientId, err }, 'MQTT session expiry: could not drop the deadline'));
   }
 }
