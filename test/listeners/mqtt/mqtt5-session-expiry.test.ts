@@ -108,6 +108,21 @@ describe('MQTT 5 session expiry', () => {
     expect(within.connack.properties?.sessionExpiryInterval).toBeUndefined();
   });
 
+  it('sessionExpiryMaxS 4294967295 grants "never" as asked: such a session outlives a restart and a twin that expired', async () => {
+    const broker = await startMqttBroker({ listeners: { mqtt: { sessionExpiryMaxS: 4294967295 } } });
+    const { peer, connack } = await RawMqtt5.session(broker.mqttPort, 'exp-forever', { properties: { sessionExpiryInterval: 0xffffffff } });
+    expect(connack.properties?.sessionExpiryInterval).toBeUndefined();
+    peer.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'se/g', qos: 1, nl: false, rap: false, rh: 0 }] });
+    await peer.waitFor((p) => p.cmd === 'suback');
+    peer.send({ cmd: 'disconnect', reasonCode: 0 });
+    await peer.waitClosed();
+    await awaySession(broker, 'exp-twin-g', 'se/g', 1);
+    await broker.stop();
+    await broker.start();
+    await until(() => !persistent(broker, 'exp-twin-g'), 'the twin to expire after the restart');
+    expect(persistent(broker, 'exp-forever')).toBe(true);
+  });
+
   it('refuses with CONNACK 0x88 an MQTT 5 session whose expiry cannot be stored (no room on the data dir); one that ends with its connection is taken', async () => {
     // More free space asked for than any disk has: every storage write is refused as STORAGE_FULL.
     const broker = await startMqttBroker({ storage: { minFreeDiskBytes: '1000TiB' } });
