@@ -135,6 +135,8 @@ export const limits = {
    * ends is wiped at once rather than kept until its expiry.
    */
   mqttPendingSessionsMax: 10_000,
+  /** Largest listeners.mqtt.sessionExpiryMaxS: MQTT 5's 0xFFFFFFFF, "never expires" [MQTT-3.1.2.11.2]. */
+  mqttSessionExpiryMaxS: 0xffffffff,
   /** QoS 2 PUBLISHes one client may leave stored awaiting PUBREL before it is disconnected (aedes 1.2's default). */
   mqttQos2AwaitingPubrelMax: 1000,
   /**

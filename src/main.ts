@@ -116,6 +116,7 @@ async function startLocked(config: Config, logger: Logger, options: StartOptions
         logger,
         persistence: options.mqttPersistence ?? ownPersistence,
         sessionStats: ownPersistence ?? undefined,
+        sessionExpiryStore: ownPersistence ?? undefined,
       });
     }
     const h = config.listeners.http;

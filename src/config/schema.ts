@@ -216,6 +216,8 @@ export const configSchema = z.strictObject({
             subscriberStallMs: duration({ min: 100, max: timerMsMax }).default(60_000),
             // $SYS/broker/... every this many seconds (src/listeners/mqtt/sys-topics.ts); 0: none.
             sysIntervalS: intRange(0, limits.mqttSysIntervalSMax).default(10),
+            // Longest MQTT 5 Session Expiry Interval granted (src/listeners/mqtt/session-expiry.ts): 7 days.
+            sessionExpiryMaxS: intRange(1, limits.mqttSessionExpiryMaxS).default(604_800),
           })
           .superRefine((mqtt, ctx) => {
             if (!isPlainObject(mqtt.tls) || mqtt.tls.enabled !== true) return;

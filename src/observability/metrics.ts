@@ -141,6 +141,7 @@ function registerMqttMetrics(metric: MetricFactory, registry: client.Registry, s
   metric('gauge', 'tributary_mqtt_subscriber_queued_bytes', 'Bytes queued for MQTT subscribers (topic + payload + a fixed overhead per message), as bounded by subscriberQueueBytesTotalMax.', [], () => one(src.subscriberQueued.bytes));
   metric('counter', 'tributary_mqtt_delivered_total', 'MQTT PUBLISH packets handed to subscribers\' connections (live, retained and queued messages).', [], () => one(m.delivered));
   metric('counter', 'tributary_mqtt_sys_publishes_dropped_total', 'MQTT publishes and wills to $SYS/... from clients, acknowledged and dropped.', [], () => one(m.sysPublishesDropped));
+  metric('counter', 'tributary_mqtt_sessions_expired_total', 'MQTT 5 persistent sessions removed because their Session Expiry Interval passed (also across restarts).', [], () => one(m.sessionsExpired));
   metric('gauge', 'tributary_mqtt_subscriptions', 'MQTT subscriptions: connected clients\' and those of persistent sessions whose client is away.', [], () => one(src.subscriptionCount));
   const stats = src.sessionStats;
   if (stats !== null) {

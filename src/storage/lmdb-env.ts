@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import type { SessionExpiryEntry } from './mqtt/session-expiry.ts';
 import type { MqttPacket, StoredSubscription } from './mqtt/types.ts';
 import type { GroupMeta, OffsetsDb } from './offsets-db.ts';
 import type { ProducerStateKey, ProducerStateValue } from './producer-state.ts';
@@ -34,6 +35,8 @@ export interface LmdbHandles {
   mqttIncoming: Database<MqttPacket, [string, number]>;
   /** clientId → will message. */
   mqttWills: Database<MqttPacket, string>;
+  /** clientId → an MQTT 5 persistent session's expiry interval and when its client went away (mqtt/session-expiry.ts). */
+  mqttSessionExpiry: Database<SessionExpiryEntry, string>;
   /** [reader, topicId, partition] → [offset, metadata, commitMs, high]: group offsets and mirror cursors (offsets-db.ts). */
   offsets: OffsetsDb;
   /** group → GroupMeta (offsets-db.ts). */
@@ -60,7 +63,7 @@ export function openLmdb(dataDir: string, mapSizeBytes: number): LmdbHandles {
   const env = open({
     path: path.join(dataDir, 'tributary.lmdb'),
     mapSize: mapSizeBytes,
-    // Named databases need a slot each (12 so far, one more while an older format is migrated); the rest is room for later ones.
+    // Named databases need a slot each (13 so far, one more while an older format is migrated); the rest is room for later ones.
     maxDbs: 32,
     // Measured with strace: a transaction commit fdatasyncs the data pages, then writes the meta page through an
     // O_DSYNC descriptor — two flushes per transaction commit. noMetaSync keeps the first (LMDB's integrity stays:
@@ -85,6 +88,7 @@ export function openLmdb(dataDir: string, mapSizeBytes: number): LmdbHandles {
     mqttOutgoing: env.openDB({ name: 'mqttOutgoing', keyEncoding: 'ordered-binary' }),
     mqttIncoming: env.openDB({ name: 'mqttIncoming', keyEncoding: 'ordered-binary' }),
     mqttWills: env.openDB({ name: 'mqttWills' }),
+    mqttSessionExpiry: env.openDB({ name: 'mqttSessionExpiry' }),
     offsets: env.openDB({ name: 'offsets', keyEncoding: 'ordered-binary' }),
     groupMeta: env.openDB({ name: 'groupMeta' }),
   };

@@ -19,10 +19,12 @@ import { assertKeyFits, TxnStage } from './mqtt/txn-stage.ts';
 import { IncomingPackets } from './mqtt/incoming.ts';
 import { OutgoingQueues } from './mqtt/outgoing.ts';
 import { RetainedStore } from './mqtt/retained.ts';
+import { SessionExpiryStore, type SessionExpiryEntry } from './mqtt/session-expiry.ts';
 import { SubscriptionStore } from './mqtt/subscriptions.ts';
 import type { MqttBrokerRef, MqttClientRef, MqttPacket, MqttSubscription, TopicSubscription } from './mqtt/types.ts';
 import { WillStore } from './mqtt/wills.ts';
 
+export type { SessionExpiryEntry } from './mqtt/session-expiry.ts';
 export type { MqttBrokerRef, MqttClientRef, MqttPacket, MqttSubscription, TopicSubscription } from './mqtt/types.ts';
 
 export class MqttPersistence {
@@ -32,6 +34,7 @@ export class MqttPersistence {
   private readonly outgoing: OutgoingQueues;
   private readonly incoming: IncomingPackets;
   private readonly wills: WillStore;
+  private readonly sessionExpiry: SessionExpiryStore;
   private brokerRef: MqttBrokerRef | null = null;
   private destroyed = false;
 
@@ -45,6 +48,7 @@ export class MqttPersistence {
     this.outgoing = new OutgoingQueues(lmdb.mqttOutgoing, this.writes);
     this.incoming = new IncomingPackets(lmdb.mqttIncoming, this.writes);
     this.wills = new WillStore(lmdb.mqttWills, this.writes);
+    this.sessionExpiry = new SessionExpiryStore(lmdb.mqttSessionExpiry, this.writes);
     this.load();
   }
 
@@ -224,6 +228,28 @@ export class MqttPersistence {
     return Readable.from(this.wills.ofOtherBrokers(brokers));
   }
 
+  // ---- MQTT 5 session expiry (not part of aedes' interface: listeners/mqtt/session-expiry.ts) ----
+
+  /** Resolves once committed (an entry written again unchanged costs no write). */
+  putSessionExpiry(clientId: string, entry: SessionExpiryEntry): Promise<void> {
+    return this.write(() => {
+      assertKeyFits(clientId);
+      this.sessionExpiry.put(clientId, entry);
+    });
+  }
+
+  deleteSessionExpiry(clientId: string): Promise<void> {
+    return this.write(() => this.sessionExpiry.delete(clientId));
+  }
+
+  sessionExpiries(): [string, SessionExpiryEntry][] {
+    return this.sessionExpiry.all();
+  }
+
+  hasSessionExpiry(clientId: string): boolean {
+    return this.sessionExpiry.has(clientId);
+  }
+
   // ---- lifecycle ----
 
   /** Commits what is staged; later writes are refused. Leaves the environment open. */
@@ -256,5 +282,6 @@ export class MqttPersistence {
     this.outgoing.load();
     this.incoming.load();
     this.wills.load();
+    this.sessionExpiry.load();
   }
 }

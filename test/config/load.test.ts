@@ -94,6 +94,7 @@ describe('defaults', () => {
           subscriberQueueBytesTotalMax: 64 * 1024 * 1024,
           subscriberStallMs: 60_000,
           sysIntervalS: 10,
+          sessionExpiryMaxS: 604_800,
         },
       },
       routes: [],

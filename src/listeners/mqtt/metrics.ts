@@ -23,6 +23,8 @@ export class MqttMetrics {
   sysPublishesDropped = 0;
   /** PUBLISH packets handed to subscribers' connections (live, retained and queued ones). */
   delivered = 0;
+  /** MQTT 5 sessions ended by their Session Expiry Interval (session-expiry.ts). */
+  sessionsExpired = 0;
   /** Connections accepted (all transports, before CONNECT). */
   connectionsAccepted = 0;
   /** Every MQTT packet and byte read from clients and written to them (Mosquitto's messages/ and bytes/). */

@@ -30,6 +30,7 @@ import { OutboundFlow, type OutboundPublish, type OutgoingStore, type WriteDone 
 import { Router, type FallbackSpec, type RouteSpec } from './routes.ts';
 import { addSubscriptionIds } from './subscription-ids.ts';
 import { installSharedSubscriptions, sharedFilter } from './shared-subscriptions.ts';
+import { SessionExpiry, type SessionExpiryStore } from './session-expiry.ts';
 import { SubscriberQueues } from './subscriber-queue.ts';
 import { SysTopics, type SysReading } from './sys-topics.ts';
 import { WriteCoalescer } from './write-coalescer.ts';
@@ -50,6 +51,8 @@ export interface MqttListenerOptions {
   subscriberStallMs: number;
   /** Seconds between $SYS/broker/... updates (sys-topics.ts); 0: none. */
   sysIntervalS: number;
+  /** The longest MQTT 5 Session Expiry Interval granted (session-expiry.ts); 4294967295: never expires. */
+  sessionExpiryMaxS: number;
   routes: readonly RouteSpec[];
   defaultRoute: FallbackSpec | null;
   users: readonly UserSpec[];
@@ -60,6 +63,8 @@ export interface MqttListenerOptions {
   persistence?: unknown;
   /** Counts kept by that persistence; absent with aedes' in-memory one. */
   sessionStats?: MqttSessionStats;
+  /** Where MQTT 5 session deadlines outlive a restart (that persistence); absent with aedes' in-memory one. */
+  sessionExpiryStore?: SessionExpiryStore;
 }
 
 type Transport = 'tcp' | 'ws' | 'tls';
@@ -92,6 +97,7 @@ export class MqttListener implements MqttMetricsSource {
   /** PUBLISHes and wills to $SYS/... that aedes must acknowledge (as any) but not publish. */
   private readonly dropped = new WeakSet<PublishPacket>();
   private sys: SysTopics | null = null;
+  private sessionExpiry!: SessionExpiry;
   private clientsMaximum = 0;
   /** `$SYS/<aedes' broker id>/`: what aedes publishes for itself (forward()). */
   private aedesSysPrefix = '';
@@ -157,6 +163,8 @@ export class MqttListener implements MqttMetricsSource {
       receiveMaximum: receiveMaximumOf(opts.inflightMax),
       topicAliasMaximum: limits.mqttTopicAliasMax,
       pendingSessionsLimit: limits.mqttPendingSessionsMax,
+      // A longer Session Expiry Interval (0xFFFFFFFF "never" too) is cut to this, and the CONNACK says so.
+      sessionExpiryIntervalLimit: opts.sessionExpiryMaxS,
       // aedes-patches.mjs: QoS 2 PUBLISHes a client may leave stored awaiting PUBREL.
       maxInflightInbound: limits.mqttQos2AwaitingPubrelMax,
       // aedes-patches.mjs: every PUBLISH written to a client passes here (MQTT 5 Receive Maximum and
@@ -166,6 +174,7 @@ export class MqttListener implements MqttMetricsSource {
       storedPublish: addSubscriptionIds,
     } as Parameters<typeof Aedes.createBroker>[0]);
     l.aedesSysPrefix = `$SYS/${l.aedes.id}/`;
+    l.sessionExpiry = new SessionExpiry({ aedes: l.aedes, deadlines: opts.sessionExpiryStore, maxS: opts.sessionExpiryMaxS, metrics: l.metrics, logger: l.log });
     l.outbound.watchStore((l.aedes as unknown as { persistence: OutgoingStore }).persistence);
     await installSharedSubscriptions(l.aedes, l.log, opts.sessionStats?.persistentClientIds() ?? []);
     l.dropPublishes();
@@ -182,6 +191,7 @@ export class MqttListener implements MqttMetricsSource {
       l.subscribers.connacked(client);
     });
     try {
+      await l.sessionExpiry.sweep();
       await l.listen();
     } catch (err) {
       await l.close();
@@ -438,7 +448,13 @@ export class MqttListener implements MqttMetricsSource {
           return this.refuseConnect(client, username, ConnackCode.NOT_AUTHORIZED, `will topic ${willTopic} is denied by ACL`, done);
         }
         this.identities.set(client, result.identity);
-        done(null, true);
+        this.sessionExpiry.connecting(client).then(
+          () => done(null, true),
+          (err: unknown) => {
+            this.log.error({ clientId: client.id, err }, 'MQTT CONNECT refused: the session expiry could not be stored');
+            done(Object.assign(new Error('server unavailable'), { returnCode: ConnackCode.SERVER_UNAVAILABLE }), false);
+          },
+        );
       },
       (err: unknown) => {
         this.log.error({ clientId: client.id, err }, 'MQTT authentication failed');
