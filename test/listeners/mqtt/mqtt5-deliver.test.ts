@@ -417,10 +417,20 @@ describe('MQTT 5 Receive Maximum of a subscriber [MQTT-3.3.4-9]', () => {
     const broker = await startMqttBroker();
     const sub = await Raw5.connect(broker.mqttPort, 'stuck', { receiveMaximum: 1 });
     await sub.subscribe('rap/#', 1, { rap: true });
-    const pub = await connectMqtt(broker, { protocolVersion: 5, clientId: 'pub' });
     // More than aedes hands over at once (mqemitter's concurrency, 100): each waits for its write.
-    const total = 300;
-    await Promise.all(Array.from({ length: total }, (_, i) => pub.publishAsync(`rap/${i}`, `r${i}`, { qos: 1, retain: true })));
+    // Three publishers, each within the broker's Receive Maximum (inflightMax, 100): MQTT.js does not
+    // keep to it by itself, and one publisher bursting 300 would be disconnected with 0x93.
+    const pubs = await Promise.all([0, 1, 2].map((p) => connectMqtt(broker, { protocolVersion: 5, clientId: `pub${p}` })));
+    const perPublisher = 100;
+    await Promise.all(
+      pubs.flatMap((pub, p) =>
+        Array.from({ length: perPublisher }, (_, j) => {
+          const i = p * perPublisher + j;
+          return pub.publishAsync(`rap/${i}`, `r${i}`, { qos: 1, retain: true });
+        }),
+      ),
+    );
+    const pub = pubs[0]!;
     await sentinel(pub, sub, 1, 'rap/sentinel');
     expect(sub.qosPayloads()).toEqual(['r0']);
     expect(sub.publishes()[0]!.retain).toBe(true);
