@@ -4,7 +4,7 @@
 // nothing after the first packet (CONNECT) until the CONNACK accepting it is sent, and stops handing
 // bytes to aedes while the client has too many appends in flight.
 //
-// aedes 1.2 reads a connection only through `conn.read(null)` on 'readable' and after each packet
+// aedes reads a connection only through `conn.read(null)` on 'readable' and after each packet
 // is handled (node_modules/aedes/lib/client.js, nextBatch), and parses whatever that returns. Every
 // packet of one read is handled concurrently, and a new 'readable' event lets it read again before
 // earlier packets are done, so aedes alone does not bound a client's packets in flight. Wrapping

@@ -1,5 +1,5 @@
 // The durable publish path: an MQTT PUBLISH → route → one record appended to a partition log → only
-// then aedes may acknowledge it. Runs inside aedes' authorizePublish hook, because aedes 1.2 writes
+// then aedes may acknowledge it. Runs inside aedes' authorizePublish hook, because aedes writes
 // the acknowledgement right after that hook calls back (node_modules/aedes/lib/handlers/publish.js:
 // handlePublish runs `publishActions = [authorizePublish, enqueuePublish]` in series, and
 // enqueuePublish writes the PUBACK for QoS 1 before it even delivers to subscribers, and the PUBREC

@@ -1,4 +1,4 @@
-// The MQTT listener: an aedes broker (MQTT 3.1 and 3.1.1) on TCP, WebSocket and TLS, whose hooks
+// The MQTT listener: an aedes broker (MQTT 3.1, 3.1.1 and 5; aedes-patches.mjs) on TCP, WebSocket and TLS, whose hooks
 // authenticate, apply ACLs and make every routed PUBLISH a record (durable-publish.ts) before aedes
 // acknowledges it. Owns the sockets, the connection limit and the per-connection gate, and the
 // $SYS/ rules: a client's PUBLISH there is acknowledged and dropped, the broker's own $SYS/broker/...
@@ -329,7 +329,7 @@ export class MqttListener implements MqttMetricsSource {
   }
 
   /**
-   * aedes' authorizeForward, for every PUBLISH about to be written to a subscriber. aedes 1.x
+   * aedes' authorizeForward, for every PUBLISH about to be written to a subscriber. aedes
    * publishes `$SYS/<random broker id>/heartbeat`, `/birth`, `/new/clients`, `/disconnect/clients`,
    * `/new/subscribes` and `/new/unsubscribes` for its clustering (a new id each start): its own
    * listeners still get them (the heartbeat keeps this broker's stored wills from being published as

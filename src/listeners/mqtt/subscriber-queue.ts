@@ -39,7 +39,7 @@ import type { MqttMetrics } from './metrics.ts';
 
 type Deliver = (packet: AedesPublishPacket, cb: () => void) => void;
 
-/** The deliver functions aedes 1.x sets on each Client; subscriptions capture them at SUBSCRIBE. */
+/** The deliver functions aedes sets on each Client; subscriptions capture them at SUBSCRIBE. */
 interface Deliverable {
   deliver0: Deliver;
   deliverQoS: Deliver;
