@@ -52,14 +52,14 @@ export const AEDES_PATCHES = [
   },
   {
     file: 'lib/handlers/connect.js',
-    why: 'the action the previous edit runs, after registerClient so a taken-over connection cannot store into the wiped state',
+    why: 'the action the previous edit runs, after registerClient so a taken-over connection cannot store into the wiped state; feature-detected, as in 1.2.0, since aedes 2 bundles aedes-persistence 10.3.1, which predates cleanIncoming',
     find: 'function registerClient (arg, done) {\n',
     replace: [
       'function cleanIncoming (arg, done) {',
       '  if (!this.packet.clean) return done(null)',
       '  const client = this.client',
       '  Promise.resolve()',
-      '    .then(() => client.broker.persistence.cleanIncoming(client))',
+      "    .then(() => typeof client.broker.persistence.cleanIncoming === 'function' && client.broker.persistence.cleanIncoming(client))",
       '    .then(() => done(null), done)',
       '}',
       '',
@@ -74,7 +74,7 @@ export const AEDES_PATCHES = [
     replace: [
       '        that.broker.scheduleSessionExpiry(that)',
       '      }',
-      '      if (that.clean && that.id !== null) {',
+      "      if (that.clean && that.id !== null && typeof that.broker.persistence.cleanIncoming === 'function') {",
       '        that.broker.persistence.cleanIncoming(that).then(noop, noop)',
       '      }',
       '',
