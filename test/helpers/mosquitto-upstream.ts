@@ -192,6 +192,7 @@ async function subscribe(port: number, received: UpstreamPublish[], onLost: (err
       payload: Buffer.from(payload).toString('utf8'),
       qos: packet.qos,
       userProperties,
+      properties: (packet.properties ?? {}) as Record<string, unknown>,
       origin: { edgeId, topic: originTopic, partition: Number(partition), offset: Number(offset) },
     });
   });

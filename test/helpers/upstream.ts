@@ -12,6 +12,8 @@ export interface UpstreamPublish {
   payload: string;
   qos: number;
   userProperties: Record<string, string | string[]>;
+  /** The PUBLISH's MQTT 5 properties as MQTT.js / mqtt-packet decoded them (user properties included). */
+  properties: Record<string, unknown>;
   /** edgeId/topic/partition/offset, parsed. */
   origin: { edgeId: string; topic: string; partition: number; offset: number };
 }
@@ -133,6 +135,7 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<TestUps
             payload: Buffer.from(packet.payload).toString(),
             qos: packet.qos,
             userProperties,
+            properties: (packet.properties ?? {}) as Record<string, unknown>,
             origin: { edgeId, topic, partition: Number(partition), offset: Number(offset) },
           };
           if (publish.payload === opts.disconnectOnPayload) {

@@ -169,6 +169,41 @@ describe.each(upstreams)('mirror to an MQTT 5 upstream (%s)', (_name, startUp) =
     expect(up.connects).toBe(1);
   });
 
+  it("gives a record's headers to the upstream as MQTT 5 properties: an MQTT 5 publisher's back as it sent them, others as user properties", async () => {
+    const up = await startUp();
+    const edge = await edgeWithMirror(up.port);
+    const h = (key: string, value: string | Buffer | null) => ({ key, value: typeof value === 'string' ? Buffer.from(value) : value });
+    // What the MQTT listener stores for an MQTT 5 PUBLISH (record-headers.ts), then a Kafka-style record.
+    const fromMqtt = {
+      ...rec('m', 'sensors/a'),
+      headers: [
+        h('mqtt.topic', 'sensors/a'),
+        h('mqtt.clientId', 'dev-1'),
+        h('mqtt.qos', '1'),
+        h('mqtt.retain', 'false'),
+        h('mqtt.contentType', 'application/json'),
+        h('mqtt.payloadFormat', '1'),
+        h('mqtt.responseTopic', 'reply/dev-1'),
+        h('mqtt.correlationData', Buffer.from([0, 1, 2])),
+        h('unit', 'C'),
+        h('unit', 'K'),
+        h('mqtt.user.mqtt.topic', 'spoof'),
+      ],
+    };
+    const fromKafka = { ...rec('k'), headers: [h('trace', 'abc'), h('blob', Buffer.from([0xff, 0x00])), h('empty', null), h('origin', 'theirs')] };
+    await edge.running.broker.produce({ topic: 'telemetry', partition: 0, records: [fromMqtt, fromKafka], acks: 1 });
+    await until(() => up.received.length >= 2, '2 records upstream');
+    const [m, k] = up.received;
+    expect(m!.properties).toMatchObject({ contentType: 'application/json', payloadFormatIndicator: true, responseTopic: 'reply/dev-1' });
+    expect(Buffer.from(m!.properties.correlationData as Uint8Array)).toEqual(Buffer.from([0, 1, 2]));
+    const { origin: mOrigin, ...mUser } = m!.userProperties;
+    expect(mOrigin).toMatch(/^gw-1\/telemetry\/0\/0$/);
+    expect(mUser).toEqual({ key: 'sensors/a', unit: ['C', 'K'], 'mqtt.topic': 'spoof' });
+    // The sink's origin comes first; a header of the same name follows it as a second value.
+    expect(k!.userProperties).toEqual({ origin: [expect.stringMatching(/^gw-1\/telemetry\/0\/1$/) as unknown, 'theirs'], trace: 'abc', blobBase64: '/wA=', empty: '' });
+    expect(up.connects).toBe(1);
+  });
+
   it('exposes state, backlog, shipped and resent records per mirror in /metrics', async () => {
     const port = await freePort();
     const edge = await edgeWithMirror(port, {}, { listeners: { http: { enabled: true, host: '127.0.0.1', port: 0 } } });

@@ -42,6 +42,7 @@ import type { RecordHeader, RecordInput } from '../../format/record-batch.ts';
 import type { MqttMetrics } from './metrics.ts';
 import { disconnectReason, publishRefusal, type PublishRefusal } from './mqtt5-reasons.ts';
 import type { Router, RouteTarget } from './routes.ts';
+import { MQTT_HEADERS, propertyHeaders } from '../../protocol/mqtt/record-headers.ts';
 
 type Done = (err?: Error | null) => void;
 
@@ -101,21 +102,6 @@ class ClientFlow {
   readonly refusalsLogged = new Set<string>();
 }
 
-const MQTT_HEADERS = {
-  topic: 'mqtt.topic',
-  clientId: 'mqtt.clientId',
-  qos: 'mqtt.qos',
-  retain: 'mqtt.retain',
-  contentType: 'mqtt.contentType',
-  payloadFormat: 'mqtt.payloadFormat',
-  responseTopic: 'mqtt.responseTopic',
-  correlationData: 'mqtt.correlationData',
-} as const;
-/** The broker's own header names start with this; a user property never gets one (USER_PROPERTY_ESCAPE). */
-export const BROKER_HEADER_PREFIX = 'mqtt.';
-/** What a user property named `mqtt.…` is stored under: `mqtt.user.` + its name, so it cannot pass for a broker header. */
-export const USER_PROPERTY_ESCAPE = 'mqtt.user.';
-const PAYLOAD_FORMAT_VALUES = { true: Buffer.from('1'), false: Buffer.from('0') };
 const QOS_VALUES = [Buffer.from('0'), Buffer.from('1'), Buffer.from('2')];
 const RETAIN_VALUES = { true: Buffer.from('true'), false: Buffer.from('false') };
 
@@ -454,27 +440,4 @@ function toRecord(packet: PublishPacket, clientId: string, route: RouteTarget, t
   // The default route keys by the MQTT topic: its bytes are already there (the batch encoder only reads them).
   const key = route.key === null ? null : route.key === packet.topic ? topic : Buffer.from(route.key);
   return { timestampMs, key, value, headers };
-}
-
-/**
- * MQTT 5 properties kept with the record: content type, payload format indicator ("1": UTF-8
- * text, "0": bytes), response topic and correlation data as `mqtt.*` headers, then each user
- * property as a header of its own name and value, in the order mqtt-packet decoded them (a name
- * given several times keeps each value, in order). Topic alias, message expiry and subscription
- * ids are per connection or per delivery, not part of the message.
- */
-function propertyHeaders(p: NonNullable<PublishPacket['properties']>, headers: RecordHeader[]): void {
-  if (p.contentType !== undefined) headers.push({ key: MQTT_HEADERS.contentType, value: Buffer.from(p.contentType) });
-  if (p.payloadFormatIndicator !== undefined) headers.push({ key: MQTT_HEADERS.payloadFormat, value: p.payloadFormatIndicator ? PAYLOAD_FORMAT_VALUES.true : PAYLOAD_FORMAT_VALUES.false });
-  if (p.responseTopic !== undefined) headers.push({ key: MQTT_HEADERS.responseTopic, value: Buffer.from(p.responseTopic) });
-  if (p.correlationData !== undefined) headers.push({ key: MQTT_HEADERS.correlationData, value: p.correlationData });
-  const user = p.userProperties;
-  if (user === undefined) return;
-  for (const name of Object.keys(user)) {
-    // The broker's headers say what the broker saw (topic, client id, QoS...): a client's user
-    // property of the same name must not pass for one.
-    const key = name.startsWith(BROKER_HEADER_PREFIX) ? USER_PROPERTY_ESCAPE + name : name;
-    const value = user[name];
-    for (const v of Array.isArray(value) ? value : [value]) headers.push({ key, value: Buffer.from(v) });
-  }
 }

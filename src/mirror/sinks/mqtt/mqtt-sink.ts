@@ -1,14 +1,15 @@
 // MQTT upstream: one MQTT.js connection per attempt. MQTT.js's own reconnect and offline queue stay
 // unused (reconnectPeriod 0, nothing published while disconnected): the log is the offline store and
 // the engine (mirror.ts) owns backoff, window and resends. MQTT 5 carries the record's origin and key
-// as user properties; MQTT 3.1.1 has none, so the config makes the remote topic hold {partition} and
-// {offset} instead.
+// as user properties, and its headers as properties (record-headers.ts); MQTT 3.1.1 has none, so the
+// config makes the remote topic hold {partition} and {offset} instead.
 
 import fs from 'node:fs';
 import tls from 'node:tls';
 import mqtt, { type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from 'mqtt';
 import { TributaryError, type ErrorName } from '../../../errors.ts';
 import type { DecodedRecord } from '../../../format/record-batch.ts';
+import { cleanText, headerProperties, type MessageProperties } from '../../../protocol/mqtt/record-headers.ts';
 import type { OutboundMessage, SendDone, Sink, SinkConnection } from '../../sink.ts';
 import type { MqttMirrorConfig } from './config.ts';
 import { DisconnectRefusals } from './refusal-by-disconnect.ts';
@@ -18,7 +19,8 @@ export interface MqttMessage extends OutboundMessage {
   origin: string;
   topic: string;
   payload: Buffer;
-  userProperties: Record<string, string> | null;
+  /** MQTT 5: origin, key and the record's headers; null for MQTT 3.1.1. */
+  properties: MessageProperties | null;
 }
 
 /**
@@ -29,21 +31,11 @@ export interface MqttMessage extends OutboundMessage {
  */
 const PERMANENT_REASONS = new Set([0x87, 0x90, 0x95, 0x99, 0x9a, 0x9b]);
 const EMPTY = Buffer.alloc(0);
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * The key as text when it is well-formed UTF-8 without control characters (MQTT forbids NUL and
  * brokers such as mosquitto drop a connection over C0/C1 controls); null for binary keys.
  */
-function keyText(key: Buffer): string | null {
-  let text: string;
-  try {
-    text = UTF8.decode(key);
-  } catch {
-    return null;
-  }
-  return /[\u0000-\u001f\u007f-\u009f]/.test(text) ? null : text;
-}
 
 export class MqttSink implements Sink<MqttMessage> {
   readonly address: string;
@@ -77,7 +69,7 @@ export class MqttSink implements Sink<MqttMessage> {
   }
 
   prepare(sourceTopic: string, partition: number, record: DecodedRecord): MqttMessage {
-    const key = record.key === null ? null : keyText(record.key);
+    const key = record.key === null ? null : cleanText(record.key);
     let topic = this.template[0]!;
     for (let i = 1; i < this.template.length; i += 2) {
       const name = this.template[i];
@@ -89,25 +81,28 @@ export class MqttSink implements Sink<MqttMessage> {
     }
     const payload = record.value ?? EMPTY;
     const origin = `${this.edgeId}/${sourceTopic}/${partition}/${record.offset}`;
-    let userProperties: Record<string, string> | null = null;
-    // User properties cost 1 identifier byte and two 2-byte length prefixes each.
+    let properties: MessageProperties | null = null;
     let propertyBytes = 0;
     if (this.cfg.protocolVersion === 5) {
+      // User properties cost 1 identifier byte and two 2-byte length prefixes each; the sink's own
+      // come first, the record's headers after them.
+      const user: Record<string, string | string[]> = { origin };
       propertyBytes = 5 + 'origin'.length + Buffer.byteLength(origin);
-      if (record.key === null) userProperties = { origin };
-      else if (key !== null) {
-        userProperties = { origin, key };
+      if (key !== null) {
+        user.key = key;
         propertyBytes += 5 + 'key'.length + Buffer.byteLength(key);
-      } else {
-        const keyBase64 = record.key.toString('base64');
-        userProperties = { origin, keyBase64 };
-        propertyBytes += 5 + 'keyBase64'.length + keyBase64.length;
+      } else if (record.key !== null) {
+        user.keyBase64 = record.key.toString('base64');
+        propertyBytes += 5 + 'keyBase64'.length + user.keyBase64.length;
       }
+      const fromHeaders = headerProperties(record.headers, user);
+      properties = fromHeaders.properties;
+      propertyBytes += fromHeaders.bytes;
     }
     // The PUBLISH packet's size: variable header (topic, packet id, properties) plus payload, then
     // the fixed header byte and the Remaining Length varint.
     const remaining = 2 + Buffer.byteLength(topic) + (this.cfg.qos > 0 ? 2 : 0) + (this.cfg.protocolVersion === 5 ? varintBytes(propertyBytes) + propertyBytes : 0) + payload.length;
-    return { origin, topic, payload, userProperties, bytes: 1 + varintBytes(remaining) + remaining };
+    return { origin, topic, payload, properties, bytes: 1 + varintBytes(remaining) + remaining };
   }
 
   connect(signal: AbortSignal): Promise<MqttSinkConnection> {
@@ -200,9 +195,8 @@ export class MqttSinkConnection implements SinkConnection<MqttMessage> {
       queueMicrotask(() => done(refusal));
       return true;
     }
-    const properties = message.userProperties === null ? undefined : { userProperties: message.userProperties };
     this.unacked.set(message, performance.now());
-    this.client.publish(message.topic, message.payload, { qos: this.qos, ...(properties ? { properties } : {}) }, (err) => {
+    this.client.publish(message.topic, message.payload, { qos: this.qos, ...(message.properties ? { properties: message.properties } : {}) }, (err) => {
       this.unacked.delete(message);
       done(err ? publishError(err) : undefined);
     });
