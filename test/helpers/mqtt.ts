@@ -57,18 +57,23 @@ export function headers(record: DecodedRecord): Record<string, string> {
   return Object.fromEntries(record.headers.map((h) => [h.key, h.value === null ? '' : Buffer.from(h.value).toString()]));
 }
 
-/** A TCP peer speaking MQTT bytes directly. */
-export class RawMqtt {
+/** A TCP peer speaking MQTT bytes directly through mqtt-packet: RawMqtt (3.1.1), mqtt5-raw.ts's RawMqtt5. */
+export class RawMqttPeer {
   readonly packets: Packet[] = [];
   closed = false;
-  private readonly parser = mqttPacket.parser();
+  private readonly parser: ReturnType<typeof mqttPacket.parser>;
   private waiters: (() => void)[] = [];
 
-  private constructor(readonly socket: net.Socket) {
+  protected constructor(
+    readonly socket: net.Socket,
+    private readonly protocolVersion: 4 | 5 = 4,
+  ) {
+    this.parser = mqttPacket.parser({ protocolVersion });
     this.parser.on('packet', (p: Packet) => {
       this.packets.push(p);
       this.notify();
     });
+    this.parser.on('error', () => socket.destroy());
     socket.on('data', (d) => this.parser.parse(d));
     socket.on('close', () => {
       this.closed = true;
@@ -77,23 +82,17 @@ export class RawMqtt {
     socket.on('error', () => undefined);
   }
 
-  static async connect(port: number): Promise<RawMqtt> {
+  /** A TCP connection to the broker, closed at the test's end. */
+  protected static async open(port: number): Promise<net.Socket> {
     const socket = net.connect(port, '127.0.0.1');
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     onCleanup(async () => void socket.destroy());
-    return new RawMqtt(socket);
+    return socket;
   }
 
-  /** Connects and completes CONNECT/CONNACK as MQTT 3.1.1. */
-  static async session(port: number, clientId: string, clean = true): Promise<RawMqtt> {
-    const peer = await RawMqtt.connect(port);
-    peer.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean, clientId, keepalive: 0 });
-    await peer.waitFor((p) => p.cmd === 'connack');
-    return peer;
-  }
-
-  send(packet: Packet): void {
-    this.socket.write(mqttPacket.generate(packet));
+  /** Several packets go in one write: the broker reads them at once. */
+  send(...packets: Packet[]): void {
+    this.socket.write(Buffer.concat(packets.map((p) => mqttPacket.generate(p, { protocolVersion: this.protocolVersion }))));
   }
 
   write(bytes: Uint8Array): void {
@@ -118,7 +117,7 @@ export class RawMqtt {
   async waitClosed(timeoutMs = 5_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.closed) {
-      if (Date.now() > deadline) throw new Error('socket still open');
+      if (Date.now() > deadline) throw new Error(`socket still open; packets so far: ${JSON.stringify(this.packets.map((p) => p.cmd))}`);
       await this.tick(deadline);
     }
   }
@@ -131,6 +130,21 @@ export class RawMqtt {
         resolve();
       });
     });
+  }
+}
+
+/** A raw MQTT 3.1.1 peer. */
+export class RawMqtt extends RawMqttPeer {
+  static async connect(port: number): Promise<RawMqtt> {
+    return new RawMqtt(await RawMqttPeer.open(port));
+  }
+
+  /** Connects and completes CONNECT/CONNACK as MQTT 3.1.1. */
+  static async session(port: number, clientId: string, clean = true): Promise<RawMqtt> {
+    const peer = await RawMqtt.connect(port);
+    peer.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean, clientId, keepalive: 0 });
+    await peer.waitFor((p) => p.cmd === 'connack');
+    return peer;
   }
 }
 

@@ -2,36 +2,18 @@
 // conformance suite and the session expiry tests: test/helpers/mqtt.ts's RawMqtt parses as 3.1.1.
 // The barriers are those of mqtt-conformance.ts, for this peer.
 import net from 'node:net';
-import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet';
-import { onCleanup } from './temp.ts';
+import type { IConnectPacket, Packet } from 'mqtt-packet';
+import { RawMqttPeer } from './mqtt.ts';
 
 export type PacketOf<C extends Packet['cmd']> = Extract<Packet, { cmd: C }>;
 
-export class RawMqtt5 {
-  readonly packets: Packet[] = [];
-  closed = false;
-  private readonly parser = mqttPacket.parser({ protocolVersion: 5 });
-  private waiters: (() => void)[] = [];
-
-  private constructor(readonly socket: net.Socket) {
-    this.parser.on('packet', (p: Packet) => {
-      this.packets.push(p);
-      this.notify();
-    });
-    this.parser.on('error', () => socket.destroy());
-    socket.on('data', (d) => this.parser.parse(d));
-    socket.on('close', () => {
-      this.closed = true;
-      this.notify();
-    });
-    socket.on('error', () => undefined);
+export class RawMqtt5 extends RawMqttPeer {
+  protected constructor(socket: net.Socket) {
+    super(socket, 5);
   }
 
   static async connect(port: number): Promise<RawMqtt5> {
-    const socket = net.connect(port, '127.0.0.1');
-    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-    onCleanup(async () => void socket.destroy());
-    return new RawMqtt5(socket);
+    return new RawMqtt5(await RawMqttPeer.open(port));
   }
 
   /** Connects as MQTT 5 (clean start, keep alive 0 unless given) and waits for the CONNACK. */
@@ -40,14 +22,6 @@ export class RawMqtt5 {
     peer.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, clientId, keepalive: 0, ...connect });
     const connack = (await peer.waitFor((p) => p.cmd === 'connack')) as PacketOf<'connack'>;
     return { peer, connack };
-  }
-
-  send(packet: Packet): void {
-    this.socket.write(mqttPacket.generate(packet, { protocolVersion: 5 }));
-  }
-
-  write(bytes: Uint8Array): void {
-    this.socket.write(bytes);
   }
 
   received<C extends Packet['cmd']>(cmd: C): PacketOf<C>[] {
@@ -66,43 +40,10 @@ export class RawMqtt5 {
     await this.waitFor(() => this.received('pingresp').length > before);
   }
 
-  async waitFor(match: (p: Packet) => boolean, timeoutMs = 5_000): Promise<Packet> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.packets.find(match);
-      if (found) return found;
-      if (this.closed) throw new Error(`socket closed; packets so far: ${JSON.stringify(this.packets.map((p) => p.cmd))}`);
-      if (Date.now() > deadline) throw new Error(`timed out; packets so far: ${JSON.stringify(this.packets.map((p) => p.cmd))}`);
-      await this.tick(deadline);
-    }
-  }
-
-  async waitClosed(timeoutMs = 5_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.closed) {
-      if (Date.now() > deadline) throw new Error(`socket still open; packets so far: ${JSON.stringify(this.packets.map((p) => p.cmd))}`);
-      await this.tick(deadline);
-    }
-  }
-
   /** Ends the TCP connection without DISCONNECT and waits for it to close. */
   async drop(): Promise<void> {
     this.socket.destroy();
     await this.waitClosed();
-  }
-
-  private notify(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-
-  private tick(deadline: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, Math.min(50, Math.max(0, deadline - Date.now())));
-      this.waiters.push(() => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
   }
 }
 

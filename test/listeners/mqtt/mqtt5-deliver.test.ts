@@ -7,43 +7,19 @@ import net from 'node:net';
 import mqtt from 'mqtt';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
-import { connectMqtt, headers, logRecords, startMqttBroker, type MqttTestBroker } from '../../helpers/mqtt.ts';
+import { connectMqtt, headers, logRecords, RawMqttPeer, startMqttBroker, type MqttTestBroker } from '../../helpers/mqtt.ts';
+import { RawMqtt5 } from '../../helpers/mqtt5-raw.ts';
 import { onCleanup } from '../../helpers/temp.ts';
 
-/** A TCP peer speaking MQTT 5 packets (mqtt-packet), acknowledging nothing unless told. */
-class Raw5 {
-  readonly packets: Packet[] = [];
-  closed = false;
-  private readonly parser = mqttPacket.parser({ protocolVersion: 5 });
-  private waiters: (() => void)[] = [];
-
-  private constructor(readonly socket: net.Socket) {
-    this.parser.on('packet', (p: Packet) => {
-      this.packets.push(p);
-      this.notify();
-    });
-    socket.on('data', (d) => this.parser.parse(d));
-    socket.on('close', () => {
-      this.closed = true;
-      this.notify();
-    });
-    socket.on('error', () => undefined);
-  }
-
+/** A raw MQTT 5 peer that acknowledges nothing unless told. */
+class Raw5 extends RawMqtt5 {
   /** Connects as MQTT 5 with the given CONNECT properties, and waits for a successful CONNACK. */
-  static async connect(port: number, clientId: string, properties: Record<string, unknown>, clean = true): Promise<Raw5> {
-    const socket = net.connect(port, '127.0.0.1');
-    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-    onCleanup(async () => void socket.destroy());
-    const peer = new Raw5(socket);
+  static async start(port: number, clientId: string, properties: Record<string, unknown>, clean = true): Promise<Raw5> {
+    const peer = new Raw5(await RawMqttPeer.open(port));
     peer.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean, clientId, keepalive: 0, properties });
     const connack = (await peer.waitFor((p) => p.cmd === 'connack')) as mqttPacket.IConnackPacket;
     expect(connack.reasonCode).toBe(0);
     return peer;
-  }
-
-  send(packet: Packet): void {
-    this.socket.write(mqttPacket.generate(packet, { protocolVersion: 5 }));
   }
 
   async subscribe(topic: string, qos: 0 | 1 | 2, options: { rap?: boolean } = {}): Promise<void> {
@@ -52,7 +28,7 @@ class Raw5 {
   }
 
   publishes(): mqttPacket.IPublishPacket[] {
-    return this.packets.filter((p): p is mqttPacket.IPublishPacket => p.cmd === 'publish');
+    return this.received('publish');
   }
 
   /** Payloads of the PUBLISHes received so far at QoS > 0. */
@@ -67,35 +43,9 @@ class Raw5 {
     this.send(p.qos === 1 ? { cmd: 'puback', messageId: p.messageId } : { cmd: 'pubrec', messageId: p.messageId });
   }
 
-  private notify(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-
-  async waitFor(match: (p: Packet) => boolean, timeoutMs = 5_000): Promise<Packet> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.packets.find(match);
-      if (found) return found;
-      if (this.closed) throw new Error(`socket closed; packets so far: ${JSON.stringify(this.packets.map((p) => p.cmd))}`);
-      if (Date.now() > deadline) throw new Error(`timed out; packets so far: ${JSON.stringify(this.packets.map((p) => p.cmd))}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 50);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-  }
-
-  async waitClosed(): Promise<void> {
-    await this.waitFor(() => false).catch(() => undefined);
-    expect(this.closed).toBe(true);
-  }
-
-  /** Waits until the PUBLISH with this payload arrived. */
-  async received(payload: string): Promise<mqttPacket.IPublishPacket> {
-    return (await this.waitFor((p) => p.cmd === 'publish' && p.payload.toString() === payload)) as mqttPacket.IPublishPacket;
+  /** Waits until the PUBLISH with this payload arrived (a stored queue drains slowly on a busy machine: up to 20 s). */
+  async arrived(payload: string): Promise<mqttPacket.IPublishPacket> {
+    return (await this.waitFor((p) => p.cmd === 'publish' && p.payload.toString() === payload, 20_000)) as mqttPacket.IPublishPacket;
   }
 }
 
@@ -299,12 +249,12 @@ describe('MQTT 5 Receive Maximum of a subscriber [MQTT-3.3.4-9]', () => {
   /** A QoS 0 message on the subscriber's topic overtakes nothing the broker took in before it. */
   async function sentinel(pub: mqtt.MqttClient, sub: Raw5, n: number, topic = 'rm/sentinel'): Promise<void> {
     await pub.publishAsync(topic, `s${n}`, { qos: 0 });
-    await sub.received(`s${n}`);
+    await sub.arrived(`s${n}`);
   }
 
   it('QoS 1: never more unacknowledged PUBLISHes than the client allows; the rest follow in order as PUBACKs free places', async () => {
     const broker = await startMqttBroker();
-    const sub = await Raw5.connect(broker.mqttPort, 'slow', { receiveMaximum: 2 });
+    const sub = await Raw5.start(broker.mqttPort, 'slow', { receiveMaximum: 2 });
     await sub.subscribe('rm/#', 1);
     const pub = await connectMqtt(broker, { protocolVersion: 5, clientId: 'pub' });
     for (let i = 1; i <= 5; i++) await pub.publishAsync('rm/x', `m${i}`, { qos: 1 });
@@ -312,13 +262,13 @@ describe('MQTT 5 Receive Maximum of a subscriber [MQTT-3.3.4-9]', () => {
     expect(sub.qosPayloads()).toEqual(['m1', 'm2']);
 
     sub.ack('m2');
-    await sub.received('m3');
+    await sub.arrived('m3');
     await sentinel(pub, sub, 2);
     expect(sub.qosPayloads()).toEqual(['m1', 'm2', 'm3']);
 
     sub.ack('m1');
     sub.ack('m3');
-    await sub.received('m5');
+    await sub.arrived('m5');
     expect(sub.qosPayloads()).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
     // Distinct packet identifiers for the messages in flight.
     expect(new Set(sub.publishes().filter((p) => p.qos > 0).map((p) => p.messageId)).size).toBe(5);
@@ -326,7 +276,7 @@ describe('MQTT 5 Receive Maximum of a subscriber [MQTT-3.3.4-9]', () => {
 
   it('a window of hundreds: exactly that many in flight, each acknowledgement frees one place', async () => {
     const broker = await startMqttBroker({ defaultRoute: { enabled: false } });
-    const sub = await Raw5.connect(broker.mqttPort, 'wide', { receiveMaximum: 300 });
+    const sub = await Raw5.start(broker.mqttPort, 'wide', { receiveMaximum: 300 });
     await sub.subscribe('rm/#', 1);
     const pub = await connectMqtt(broker, { protocolVersion: 5, clientId: 'pub' });
     await Promise.all(Array.from({ length: 305 }, (_, i) => pub.publishAsync('rm/x', `m${i}`, { qos: 1 })));
@@ -335,14 +285,14 @@ describe('MQTT 5 Receive Maximum of a subscriber [MQTT-3.3.4-9]', () => {
     sub.ack('m0');
     sub.ack('m299');
     sub.ack('m299');
-    await sub.received('m301');
+    await sub.arrived('m301');
     await sentinel(pub, sub, 2);
     expect(sub.qosPayloads()).toHaveLength(302);
   });
 
   it('QoS 2: a message holds its place until PUBCOMP; a PUBREC with a failure reason code frees it [MQTT-4.9.0-2]', async () => {
     const broker = await startMqttBroker();
-    const sub = await Raw5.connect(broker.mqttPort, 'slow2', { receiveMaximum: 1 });
+    const sub = await Raw5.start(broker.mqttPort, 'slow2', { receiveMaximum: 1 });
     await sub.subscribe('rm/#', 2);
     const pub = await connectMqtt(broker, { protocolVersion: 5, clientId: 'pub' });
     for (let i = 1; i <= 3; i++) await pub.publishAsync('rm/x', `m${i}`, { qos: 2 });
@@ -356,15 +306,15 @@ describe('MQTT 5 Receive Maximum of a subscriber [MQTT-3.3.4-9]', () => {
     expect(sub.qosPayloads()).toEqual(['m1']);
 
     sub.send({ cmd: 'pubcomp', messageId: first.messageId });
-    const second = await sub.received('m2');
+    const second = await sub.arrived('m2');
     sub.send({ cmd: 'pubrec', messageId: second.messageId, reasonCode: 0x80 });
-    await sub.received('m3');
+    await sub.arrived('m3');
     expect(sub.qosPayloads()).toEqual(['m1', 'm2', 'm3']);
   });
 
   it('holds a persistent session’s stored queue to the window on reconnect, and drops a message that expired while it waited', async () => {
     const broker = await startMqttBroker();
-    const first = await Raw5.connect(broker.mqttPort, 'fleet', { sessionExpiryInterval: 3600 });
+    const first = await Raw5.start(broker.mqttPort, 'fleet', { sessionExpiryInterval: 3600 });
     await first.subscribe('rm/#', 1);
     first.socket.destroy();
     const pub = await connectMqtt(broker, { protocolVersion: 5, clientId: 'pub' });
@@ -376,15 +326,15 @@ describe('MQTT 5 Receive Maximum of a subscriber [MQTT-3.3.4-9]', () => {
     const publishedAt = Date.now();
     await expect.poll(() => queueDepth(broker, 'fleet')).toBe(4);
 
-    const sub = await Raw5.connect(broker.mqttPort, 'fleet', { sessionExpiryInterval: 3600, receiveMaximum: 2 }, false);
-    await sub.received('q2');
+    const sub = await Raw5.start(broker.mqttPort, 'fleet', { sessionExpiryInterval: 3600, receiveMaximum: 2 }, false);
+    await sub.arrived('q2');
     await sentinel(pub, sub, 1);
     expect(sub.qosPayloads()).toEqual(['q1', 'q2']);
 
     // q3 waits for a place until its interval ran out: it is not sent; q4 goes with what it has left.
     await clockPast(publishedAt + 1_000);
     sub.ack('q1');
-    const q4 = await sub.received('q4');
+    const q4 = await sub.arrived('q4');
     expect(sub.qosPayloads()).toEqual(['q1', 'q2', 'q4']);
     expect(q4.properties?.messageExpiryInterval).toBeLessThan(600);
     sub.ack('q2');
@@ -398,16 +348,16 @@ describe('MQTT 5 Receive Maximum of a subscriber [MQTT-3.3.4-9]', () => {
     await pub.publishAsync('ret/a', 'a', { qos: 1, retain: true });
     await pub.publishAsync('ret/b', 'b', { qos: 1, retain: true, properties: { messageExpiryInterval: 1 } });
     await pub.publishAsync('ret/c', 'c', { qos: 1, retain: true, properties: { messageExpiryInterval: 600 } });
-    const sub = await Raw5.connect(broker.mqttPort, 'late', { receiveMaximum: 1 });
+    const sub = await Raw5.start(broker.mqttPort, 'late', { receiveMaximum: 1 });
     await sub.subscribe('ret/#', 1);
-    await sub.received('a');
+    await sub.arrived('a');
     // b waits behind a since a was written, with at most 1 s left (its interval, rounded up, when it
     // was taken from the retained store): the sentinel, published after that, bounds the moment.
     await sentinel(pub, sub, 1, 'ret/sentinel');
     expect(sub.qosPayloads()).toEqual(['a']);
     await clockPast(Date.now() + 1_000);
     sub.ack('a');
-    const c = await sub.received('c');
+    const c = await sub.arrived('c');
     expect(sub.qosPayloads()).toEqual(['a', 'c']);
     expect(c.retain).toBe(true);
     expect(c.properties?.messageExpiryInterval).toBeLessThan(600);
@@ -415,7 +365,7 @@ describe('MQTT 5 Receive Maximum of a subscriber [MQTT-3.3.4-9]', () => {
 
   it('a subscriber that acknowledges nothing holds no publisher, also for retained messages it takes Retain As Published', async () => {
     const broker = await startMqttBroker();
-    const sub = await Raw5.connect(broker.mqttPort, 'stuck', { receiveMaximum: 1 });
+    const sub = await Raw5.start(broker.mqttPort, 'stuck', { receiveMaximum: 1 });
     await sub.subscribe('rap/#', 1, { rap: true });
     // More than aedes hands over at once (mqemitter's concurrency, 100): each waits for its write.
     // Three publishers, each within the broker's Receive Maximum (inflightMax, 100): MQTT.js does not
@@ -435,12 +385,12 @@ describe('MQTT 5 Receive Maximum of a subscriber [MQTT-3.3.4-9]', () => {
     expect(sub.qosPayloads()).toEqual(['r0']);
     expect(sub.publishes()[0]!.retain).toBe(true);
     sub.ack('r0');
-    await sub.received('r1');
+    await sub.arrived('r1');
   });
 
   it('what waits for the window counts in the subscriber queue: past its bound the connection closes, the queue is given back, a persistent session loses nothing', async () => {
     const broker = await startMqttBroker({ listeners: { mqtt: { subscriberQueueBytesMax: 16 * 1024 } } });
-    const sub = await Raw5.connect(broker.mqttPort, 'never-acks', { receiveMaximum: 1, sessionExpiryInterval: 3600 });
+    const sub = await Raw5.start(broker.mqttPort, 'never-acks', { receiveMaximum: 1, sessionExpiryInterval: 3600 });
     await sub.subscribe('rm/#', 1);
     const pub = await connectMqtt(broker, { protocolVersion: 5, clientId: 'pub' });
     const total = 100;
@@ -452,8 +402,8 @@ describe('MQTT 5 Receive Maximum of a subscriber [MQTT-3.3.4-9]', () => {
     expect(broker.running.mqtt!.metrics.closed.get('subscriber-stalled')).toBe(1);
     await expect.poll(() => broker.running.mqtt!.subscriberQueued).toEqual({ messages: 0, bytes: 0 });
 
-    const back = await Raw5.connect(broker.mqttPort, 'never-acks', { sessionExpiryInterval: 3600 }, false);
-    await back.received(payload(total - 1));
+    const back = await Raw5.start(broker.mqttPort, 'never-acks', { sessionExpiryInterval: 3600 }, false);
+    await back.arrived(payload(total - 1));
     expect(back.qosPayloads()).toEqual(Array.from({ length: total }, (_, i) => payload(i)));
   });
 
@@ -477,7 +427,7 @@ describe('MQTT 5 Receive Maximum of a subscriber [MQTT-3.3.4-9]', () => {
 describe('MQTT 5 Maximum Packet Size of a subscriber [MQTT-3.1.2-25]', () => {
   it('does not send it a message larger than it accepts, at any QoS, counts and skips it; a persistent session forgets it', async () => {
     const broker = await startMqttBroker();
-    const sub = await Raw5.connect(broker.mqttPort, 'tiny', { maximumPacketSize: 200, sessionExpiryInterval: 3600 });
+    const sub = await Raw5.start(broker.mqttPort, 'tiny', { maximumPacketSize: 200, sessionExpiryInterval: 3600 });
     await sub.subscribe('mps/#', 1);
     const pub = await connectMqtt(broker, { protocolVersion: 5, clientId: 'pub' });
     const big = 'x'.repeat(300);
@@ -487,7 +437,7 @@ describe('MQTT 5 Maximum Packet Size of a subscriber [MQTT-3.1.2-25]', () => {
     // Fits by its payload, not with its user properties: measured as encoded.
     await pub.publishAsync('mps/a', 'small-but-props', { qos: 1, properties: { userProperties: { pad: 'p'.repeat(250) } } });
     await pub.publishAsync('mps/a', 'small-2', { qos: 1 });
-    await sub.received('small-2');
+    await sub.arrived('small-2');
     expect(sub.publishes().map((p) => p.payload.toString())).toEqual(['small-1', 'small-2']);
     for (const p of sub.publishes()) expect(mqttPacket.generate(p, { protocolVersion: 5 }).length).toBeLessThanOrEqual(200);
     expect(broker.running.mqtt!.metrics.oversizeDropped).toEqual([1, 2, 0]);
@@ -503,8 +453,8 @@ describe('MQTT 5 Maximum Packet Size of a subscriber [MQTT-3.1.2-25]', () => {
     await expect.poll(() => broker.running.mqtt!.clientCount).toBe(1);
     await pub.publishAsync('mps/a', big, { qos: 1 });
     await pub.publishAsync('mps/a', 'small-3', { qos: 1 });
-    const back = await Raw5.connect(broker.mqttPort, 'tiny', { maximumPacketSize: 200, sessionExpiryInterval: 3600 }, false);
-    await back.received('small-3');
+    const back = await Raw5.start(broker.mqttPort, 'tiny', { maximumPacketSize: 200, sessionExpiryInterval: 3600 }, false);
+    await back.arrived('small-3');
     expect(back.publishes().map((p) => p.payload.toString())).toEqual(['small-3']);
     back.ack('small-3');
     await expect.poll(() => queueDepth(broker, 'tiny')).toBe(0);
@@ -521,9 +471,9 @@ describe('MQTT 5 Maximum Packet Size of a subscriber [MQTT-3.1.2-25]', () => {
     // Retained messages sent on SUBSCRIBE: the one too large is skipped, the next one comes.
     await pub.publishAsync('mps/retained', big, { qos: 1, retain: true });
     await pub.publishAsync('mps/retained-small', 'small-r', { qos: 1, retain: true });
-    const fresh = await Raw5.connect(broker.mqttPort, 'tiny-2', { maximumPacketSize: 200 });
+    const fresh = await Raw5.start(broker.mqttPort, 'tiny-2', { maximumPacketSize: 200 });
     await fresh.subscribe('mps/#', 1);
-    await fresh.received('small-r');
+    await fresh.arrived('small-r');
     expect(fresh.publishes().map((p) => [p.payload.toString(), p.retain])).toEqual([['small-r', true]]);
   });
 });
@@ -557,7 +507,7 @@ describe('MQTT 5 topic aliases from a publisher', () => {
       { topic: '', topicAlias: 3 },
     ];
     for (const [i, { topic, topicAlias }] of bad.entries()) {
-      const peer = await Raw5.connect(broker.mqttPort, `aliaser-${i}`, {});
+      const peer = await Raw5.start(broker.mqttPort, `aliaser-${i}`, {});
       const connack = peer.packets[0] as mqttPacket.IConnackPacket;
       expect(connack.properties?.topicAliasMaximum).toBe(64);
       peer.send({ cmd: 'publish', topic, payload: Buffer.from('bad'), qos: 1, messageId: 7, retain: false, dup: false, properties: { topicAlias } });

@@ -4,7 +4,6 @@
 // record headers, and the broker's limits end a v5 connection with the DISCONNECT reason code the
 // spec names (0x93 past Receive Maximum, 0x95 past Maximum Packet Size). Raw v5 packets where the
 // exact bytes and their order matter, MQTT.js v5 elsewhere.
-import net from 'node:net';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import type { ProduceRequest } from '../../../src/broker/broker.ts';
@@ -12,80 +11,21 @@ import { TributaryError } from '../../../src/errors.ts';
 import { Mqtt5Reason, publishRefusal } from '../../../src/listeners/mqtt/mqtt5-reasons.ts';
 import type { RunningTributary } from '../../../src/main.ts';
 import { hashPassword } from '../../../src/auth/password.ts';
-import { connectMqtt, headers, logRecords, startMqttBroker } from '../../helpers/mqtt.ts';
+import { connectMqtt, headers, logRecords, RawMqttPeer, startMqttBroker } from '../../helpers/mqtt.ts';
+import { RawMqtt5 } from '../../helpers/mqtt5-raw.ts';
 import { onCleanup } from '../../helpers/temp.ts';
 
 const V5 = { protocolVersion: 5 } as const;
 
-/** A TCP peer speaking MQTT 5 bytes directly (test/helpers/mqtt.ts's RawMqtt parses 3.1.1 only). */
-class Raw5 {
-  readonly packets: Packet[] = [];
-  closed = false;
-  private readonly parser = mqttPacket.parser(V5);
-  private waiters: (() => void)[] = [];
-
-  private constructor(readonly socket: net.Socket) {
-    this.parser.on('packet', (p: Packet) => {
-      this.packets.push(p);
-      this.notify();
-    });
-    socket.on('data', (d) => this.parser.parse(d));
-    socket.on('close', () => {
-      this.closed = true;
-      this.notify();
-    });
-    socket.on('error', () => undefined);
-  }
-
+/** A raw MQTT 5 peer (test/helpers/mqtt5-raw.ts) that reads its answers in order. */
+class Raw5 extends RawMqtt5 {
   /** Connects and completes CONNECT/CONNACK as MQTT 5. */
-  static async session(port: number, clientId: string, extra: Partial<mqttPacket.IConnectPacket> = {}): Promise<Raw5> {
-    const socket = net.connect(port, '127.0.0.1');
-    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-    onCleanup(async () => void socket.destroy());
-    const peer = new Raw5(socket);
+  static async start(port: number, clientId: string, extra: Partial<mqttPacket.IConnectPacket> = {}): Promise<Raw5> {
+    const peer = new Raw5(await RawMqttPeer.open(port));
     peer.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, clientId, keepalive: 0, ...extra });
     const connack = await peer.waitFor((p) => p.cmd === 'connack');
     expect((connack as mqttPacket.IConnackPacket).reasonCode).toBe(0);
     return peer;
-  }
-
-  send(...packets: Packet[]): void {
-    this.socket.write(Buffer.concat(packets.map((p) => mqttPacket.generate(p, V5))));
-  }
-
-  private notify(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-
-  async waitFor(match: (p: Packet) => boolean, timeoutMs = 5_000): Promise<Packet> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.packets.find(match);
-      if (found) return found;
-      if (this.closed) throw new Error(`socket closed; packets so far: ${JSON.stringify(this.packets.map((p) => p.cmd))}`);
-      if (Date.now() > deadline) throw new Error(`timed out; packets so far: ${JSON.stringify(this.packets.map((p) => p.cmd))}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 50);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-  }
-
-  async waitClosed(timeoutMs = 5_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.closed) {
-      if (Date.now() > deadline) throw new Error('socket still open');
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 50);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
   }
 
   /** PUBACK, PUBREC and DISCONNECT packets in arrival order: [cmd, messageId or -, reasonCode]. */
@@ -128,7 +68,7 @@ describe('MQTT 5 packets through the connection gate', () => {
 
   it('refuses a malformed UTF-8 filter behind v5 properties with DISCONNECT 0x81', async () => {
     const broker = await startMqttBroker();
-    const peer = await Raw5.session(broker.mqttPort, 'bad-filter');
+    const peer = await Raw5.start(broker.mqttPort, 'bad-filter');
     // SUBSCRIBE id 1, properties: subscription identifier 1, filter c0 80 (overlong NUL), options 1.
     peer.socket.write(Buffer.from([0x82, 0x0a, 0x00, 0x01, 0x02, 0x0b, 0x01, 0x00, 0x02, 0xc0, 0x80, 0x01]));
     await peer.waitClosed();
@@ -138,7 +78,7 @@ describe('MQTT 5 packets through the connection gate', () => {
 
   it('refuses a PUBLISH whose user property is not well-formed UTF-8 with DISCONNECT 0x81, before it is logged', async () => {
     const broker = await startMqttBroker();
-    const peer = await Raw5.session(broker.mqttPort, 'bad-property');
+    const peer = await Raw5.start(broker.mqttPort, 'bad-property');
     peer.send(publish('ok/1', 1, 1));
     await peer.waitFor((p) => p.cmd === 'puback');
     // QoS 1 PUBLISH "t", id 2, properties: user property "a" = 61 c0 80 (an overlong NUL), payload "x".
@@ -153,7 +93,7 @@ describe('MQTT 5 packets through the connection gate', () => {
 
   it('ends a v5 connection sending a packet over messageBytesMax with DISCONNECT 0x95', async () => {
     const broker = await startMqttBroker({ listeners: { mqtt: { messageBytesMax: 1024 } } });
-    const peer = await Raw5.session(broker.mqttPort, 'too-big');
+    const peer = await Raw5.start(broker.mqttPort, 'too-big');
     peer.send(publish('big', 1, 1, Buffer.alloc(2048, 1)));
     await peer.waitClosed();
     expect(peer.answers()).toEqual([['disconnect', null, Mqtt5Reason.PACKET_TOO_LARGE]]);
@@ -165,7 +105,7 @@ describe('MQTT 5 packets through the connection gate', () => {
 describe('MQTT 5 PUBLISH refused with a reason code, the connection kept', () => {
   it('answers the PUBLISH over a full budget alone with 0x97, in its place, and goes on', async () => {
     const broker = await startMqttBroker({ storage: { diskBudgetBytes: 2048, diskBudgetPolicy: 'reject-new' }, routes: [{ match: 'small/#', topic: 'small' }] });
-    const peer = await Raw5.session(broker.mqttPort, 'budget');
+    const peer = await Raw5.start(broker.mqttPort, 'budget');
     // One write: small/1 and small/2 fit the budget, big/1 (default route, its own batch) does not.
     peer.send(
       publish('small/1', 1, 1),
@@ -199,7 +139,7 @@ describe('MQTT 5 PUBLISH refused with a reason code, the connection kept', () =>
 
   it('leaves the Reason String out for a client that set Request Problem Information to 0', async () => {
     const broker = await startMqttBroker({ storage: { diskBudgetBytes: 2048, diskBudgetPolicy: 'reject-new' } });
-    const peer = await Raw5.session(broker.mqttPort, 'terse', { properties: { requestProblemInformation: false } });
+    const peer = await Raw5.start(broker.mqttPort, 'terse', { properties: { requestProblemInformation: false } });
     peer.send(publish('big/1', 1, 1, Buffer.alloc(4096, 1)));
     const ack = (await peer.waitFor((p) => p.cmd === 'puback')) as mqttPacket.IPubackPacket;
     expect(ack.reasonCode).toBe(Mqtt5Reason.QUOTA_EXCEEDED);
@@ -226,7 +166,7 @@ describe('MQTT 5 PUBLISH refused with a reason code, the connection kept', () =>
       listeners: { mqtt: { allowAnonymous: false } },
       auth: { users: [{ username: 'sensor', passwordHash: await hashPassword('right', { N: 1024, r: 8, p: 1 }) }], acls: [{ user: 'sensor', publish: ['sensors/%c/#'], subscribe: [] }] },
     });
-    const peer = await Raw5.session(broker.mqttPort, 's-1', { username: 'sensor', password: Buffer.from('right') });
+    const peer = await Raw5.start(broker.mqttPort, 's-1', { username: 'sensor', password: Buffer.from('right') });
     peer.send(
       publish('sensors/s-1/a', 1, 1),
       publish('sensors/s-2/spoof', 1, 2),
@@ -257,7 +197,7 @@ describe('MQTT 5 PUBLISH refused with a reason code, the connection kept', () =>
       auth: { users: [{ username: 'sensor', passwordHash: await hashPassword('right', { N: 1024, r: 8, p: 1 }) }], acls: [{ user: 'sensor', publish: ['sensors/%c/#'], subscribe: [] }] },
     });
     const release = holdAppends(broker.running);
-    const peer = await Raw5.session(broker.mqttPort, 's-1', { username: 'sensor', password: Buffer.from('right') });
+    const peer = await Raw5.start(broker.mqttPort, 's-1', { username: 'sensor', password: Buffer.from('right') });
     // The denied ones wait behind the held append for their turn: three unanswered, one too many.
     peer.send(publish('sensors/s-1/a', 1, 1), publish('sensors/s-2/x', 1, 2), publish('sensors/s-2/y', 1, 3));
     await expect.poll(() => broker.running.mqtt!.metrics.denied.publish).toBe(2);
@@ -292,7 +232,7 @@ describe('MQTT 5 PUBACK after commit and Receive Maximum', () => {
   it('sends an MQTT 5 client its PUBACK and PUBREC only once the record is committed', async () => {
     const broker = await startMqttBroker();
     const release = holdAppends(broker.running);
-    const peer = await Raw5.session(broker.mqttPort, 'held');
+    const peer = await Raw5.start(broker.mqttPort, 'held');
     peer.send(publish('a/1', 1, 1), publish('a/2', 2, 2), { cmd: 'pingreq' });
     // The ping is answered while both appends are held: nothing acknowledged, nothing in the log.
     await peer.waitFor((p) => p.cmd === 'pingresp');
@@ -310,7 +250,7 @@ describe('MQTT 5 PUBACK after commit and Receive Maximum', () => {
   it('advertises inflightMax as Receive Maximum and disconnects with 0x93 the client that exceeds it, after acknowledging what came before', async () => {
     const broker = await startMqttBroker({ listeners: { mqtt: { inflightMax: 2 } } });
     const release = holdAppends(broker.running);
-    const peer = await Raw5.session(broker.mqttPort, 'greedy');
+    const peer = await Raw5.start(broker.mqttPort, 'greedy');
     expect((peer.packets[0] as mqttPacket.IConnackPacket).properties?.receiveMaximum).toBe(2);
     peer.send(publish('r/1', 1, 1), publish('r/2', 1, 2), publish('r/3', 1, 3));
     // The third is past the window while the first two are held; released, those two are answered.
@@ -340,7 +280,7 @@ describe('MQTT 5 PUBACK after commit and Receive Maximum', () => {
 
   it('counts a QoS 2 PUBLISH against Receive Maximum until its PUBREL, and not its resend', async () => {
     const broker = await startMqttBroker({ listeners: { mqtt: { inflightMax: 2 } } });
-    const peer = await Raw5.session(broker.mqttPort, 'qos2');
+    const peer = await Raw5.start(broker.mqttPort, 'qos2');
     peer.send(publish('q/1', 2, 1), publish('q/2', 2, 2));
     await peer.waitFor((p) => p.cmd === 'pubrec' && p.messageId === 2);
     // A resend of an id awaiting PUBREL is answered again, not counted.
@@ -367,7 +307,7 @@ describe('MQTT 5 and a broker shutting down', () => {
     const broker = await startMqttBroker();
     const listener = broker.running.mqtt!;
     const release = holdAppends(broker.running);
-    const peer = await Raw5.session(broker.mqttPort, 'stopping');
+    const peer = await Raw5.start(broker.mqttPort, 'stopping');
     peer.send(publish('s/1', 1, 1));
     await expect.poll(() => listener.metrics.publishesIn[1]).toBe(1);
     const closing = listener.close();
