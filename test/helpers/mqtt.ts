@@ -26,6 +26,38 @@ export async function connectMqtt(broker: MqttTestBroker | number, opts: IClient
   return client;
 }
 
+/** MQTT.js clients on `port`, ended at the test's end: `connect(clientId)`. */
+export function mqttClients(port: number, opts: IClientOptions = {}): (clientId: string) => Promise<MqttClient> {
+  return async (clientId) => {
+    const c = await mqtt.connectAsync({ host: '127.0.0.1', port, clientId, reconnectPeriod: 0, ...opts });
+    onCleanup(() => c.endAsync(true));
+    return c;
+  };
+}
+
+/**
+ * A well-behaved client during a flood: publishes one QoS 1 message at a time on `topic` until
+ * stop(), which resolves with the number acknowledged (each acknowledged before the next is sent).
+ */
+export function canaryLoop(canary: MqttClient, topic = 'canary/ping'): { acked: () => number; stop: () => Promise<number> } {
+  let running = true;
+  let acked = 0;
+  const loop = (async () => {
+    while (running) {
+      await canary.publishAsync(topic, 'ping', { qos: 1 });
+      acked++;
+    }
+  })();
+  return {
+    acked: () => acked,
+    stop: async () => {
+      running = false;
+      await loop;
+      return acked;
+    },
+  };
+}
+
 /** The error a refused MQTT.js connect fails with. */
 export async function connectRefusal(port: number, opts: IClientOptions = {}): Promise<Error & { code?: number }> {
   const client = mqtt.connect({ host: '127.0.0.1', port, reconnectPeriod: 0, connectTimeout: 5_000, ...opts });

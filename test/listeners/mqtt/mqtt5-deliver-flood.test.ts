@@ -6,10 +6,10 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import mqtt from 'mqtt';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import { freePort, mqttListenerEnv, startChildBroker, startedPorts } from '../../helpers/child-broker.ts';
+import { canaryLoop, mqttClients } from '../../helpers/mqtt.ts';
 import { onCleanup, tempDir } from '../../helpers/temp.ts';
 
 const PER_KIND = 20;
@@ -72,11 +72,7 @@ describe('MQTT 5 flood with subscribers that hold their acknowledgements or acce
     });
     expect(await startedPorts(broker)).toMatchObject({ mqttPort, httpPort });
     const pid = broker.child.pid!;
-    const connect = async (clientId: string) => {
-      const c = await mqtt.connectAsync({ host: '127.0.0.1', port: mqttPort, clientId, protocolVersion: 5, reconnectPeriod: 0 });
-      onCleanup(() => c.endAsync(true));
-      return c;
-    };
+    const connect = mqttClients(mqttPort, { protocolVersion: 5 });
 
     const canary = await connect('canary');
     await canary.subscribeAsync('canary/#', { qos: 1 });
@@ -94,14 +90,7 @@ describe('MQTT 5 flood with subscribers that hold their acknowledgements or acce
       small.push(await Hoarder.subscribe(mqttPort, `small-${i}`, { maximumPacketSize: 512 }));
     }
 
-    let flooding = true;
-    let canaryAcked = 0;
-    const canaryLoop = (async () => {
-      while (flooding) {
-        await canary.publishAsync('canary/ping', 'ping', { qos: 1 });
-        canaryAcked++;
-      }
-    })();
+    const pinging = canaryLoop(canary);
     const floodStarted = performance.now();
     const publisher = await connect('flood-publisher');
     let next = 0;
@@ -111,9 +100,8 @@ describe('MQTT 5 flood with subscribers that hold their acknowledgements or acce
         while (next++ < FLOOD) await publisher.publishAsync('flood/x', payload, { qos: 1 });
       }),
     );
-    const canaryAckedDuringFlood = canaryAcked;
-    flooding = false;
-    await canaryLoop;
+    const canaryAckedDuringFlood = pinging.acked();
+    const canaryAcked = await pinging.stop();
 
     expect(broker.child.exitCode).toBeNull();
     expect(canaryAckedDuringFlood).toBeGreaterThan(0);

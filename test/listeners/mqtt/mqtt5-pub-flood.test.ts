@@ -4,10 +4,10 @@
 // once (not once per message), keeps a well-behaved client's PUBACKs coming, and its RSS bounded.
 import fs from 'node:fs';
 import path from 'node:path';
-import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { freePort, mqttListenerEnv, startChildBroker, startedPorts } from '../../helpers/child-broker.ts';
-import { onCleanup, tempDir } from '../../helpers/temp.ts';
+import { canaryLoop, mqttClients } from '../../helpers/mqtt.ts';
+import { tempDir } from '../../helpers/temp.ts';
 
 const QOS1 = 20_000;
 const QOS0 = 20_000;
@@ -32,11 +32,7 @@ describe('MQTT 5 flood of denied PUBLISHes', () => {
     });
     expect(await startedPorts(broker)).toMatchObject({ mqttPort });
     const pid = broker.child.pid!;
-    const connect = async (clientId: string) => {
-      const c = await mqtt.connectAsync({ host: '127.0.0.1', port: mqttPort, clientId, reconnectPeriod: 0, protocolVersion: 5 });
-      onCleanup(() => c.endAsync(true));
-      return c;
-    };
+    const connect = mqttClients(mqttPort, { protocolVersion: 5 });
     const canary = await connect('canary');
     await canary.publishAsync('canary/warm-up', 'x', { qos: 1 });
     const flooder = await connect('flooder');
@@ -44,14 +40,7 @@ describe('MQTT 5 flood of denied PUBLISHes', () => {
     flooder.on('close', () => closes++);
     const rssBefore = rssBytes(pid);
 
-    let flooding = true;
-    let canaryAcked = 0;
-    const canaryLoop = (async () => {
-      while (flooding) {
-        await canary.publishAsync('canary/ping', 'ping', { qos: 1 });
-        canaryAcked++;
-      }
-    })();
+    const pinging = canaryLoop(canary);
     const payload = Buffer.alloc(512, 'f');
     const codes = new Map<number, number>();
     let next = 0;
@@ -68,9 +57,8 @@ describe('MQTT 5 flood of denied PUBLISHes', () => {
         }
       }),
     );
-    const canaryAckedDuringFlood = canaryAcked;
-    flooding = false;
-    await canaryLoop;
+    const canaryAckedDuringFlood = pinging.acked();
+    const canaryAcked = await pinging.stop();
 
     expect(broker.child.exitCode).toBeNull();
     expect(Object.fromEntries(codes)).toEqual({ [0x87]: QOS1 });

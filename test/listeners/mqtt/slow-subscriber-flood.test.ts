@@ -4,11 +4,10 @@
 // once per subscriber, and the broker's RSS stays bounded (subscriberQueueBytesTotalMax).
 import fs from 'node:fs';
 import path from 'node:path';
-import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { freePort, mqttListenerEnv, startChildBroker, startedPorts } from '../../helpers/child-broker.ts';
-import { RawMqtt } from '../../helpers/mqtt.ts';
-import { onCleanup, tempDir } from '../../helpers/temp.ts';
+import { canaryLoop, mqttClients, RawMqtt } from '../../helpers/mqtt.ts';
+import { tempDir } from '../../helpers/temp.ts';
 
 const STALLED = 100;
 // Each stalled socket takes ~4 MiB in kernel buffers (loopback, Linux defaults) before the broker
@@ -48,11 +47,7 @@ describe('MQTT flood with subscribers that never read', () => {
     });
     expect(await startedPorts(broker)).toMatchObject({ mqttPort, httpPort });
     const pid = broker.child.pid!;
-    const connect = async (clientId: string) => {
-      const c = await mqtt.connectAsync({ host: '127.0.0.1', port: mqttPort, clientId, reconnectPeriod: 0 });
-      onCleanup(() => c.endAsync(true));
-      return c;
-    };
+    const connect = mqttClients(mqttPort);
 
     const canary = await connect('canary');
     await canary.subscribeAsync('canary/#', { qos: 1 });
@@ -71,14 +66,7 @@ describe('MQTT flood with subscribers that never read', () => {
     }
 
     // The canary publishes one QoS 1 message at a time for as long as the flood runs.
-    let flooding = true;
-    let canaryAcked = 0;
-    const canaryLoop = (async () => {
-      while (flooding) {
-        await canary.publishAsync('canary/ping', 'ping', { qos: 1 });
-        canaryAcked++;
-      }
-    })();
+    const pinging = canaryLoop(canary);
     const floodStarted = performance.now();
     const publisher = await connect('flood-publisher');
     let next = 0;
@@ -88,9 +76,8 @@ describe('MQTT flood with subscribers that never read', () => {
         while (next++ < FLOOD) await publisher.publishAsync('flood/x', payload, { qos: 1 });
       }),
     );
-    const canaryAckedDuringFlood = canaryAcked;
-    flooding = false;
-    await canaryLoop;
+    const canaryAckedDuringFlood = pinging.acked();
+    const canaryAcked = await pinging.stop();
 
     // The stalled subscribers are all still there, their queues full.
     expect(broker.child.exitCode).toBeNull();
