@@ -54,6 +54,7 @@ describe.runIf(available || process.env.CI)('startMosquittoUpstream', () => {
         payload: 'hello',
         qos: 1,
         userProperties: { origin: 'gw/t/0/5', key: 'k5' },
+        properties: { userProperties: { origin: 'gw/t/0/5', key: 'k5' } },
         origin: { edgeId: 'gw', topic: 't', partition: 0, offset: 5 },
       },
       {
@@ -61,6 +62,7 @@ describe.runIf(available || process.env.CI)('startMosquittoUpstream', () => {
         payload: 'fire-and-forget',
         qos: 0,
         userProperties: { origin: 'gw/t/1/7' },
+        properties: { userProperties: { origin: 'gw/t/1/7' } },
         origin: { edgeId: 'gw', topic: 't', partition: 1, offset: 7 },
       },
     ]);
