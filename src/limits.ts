@@ -154,6 +154,11 @@ export const limits = {
    */
   mqttStoredDrainMessages: 512,
   mqttStoredDrainBytes: 1024 * 1024,
+  /**
+   * Packets of one persistent session kept as decoded when its stored queue was read, for the update
+   * that follows each read (storage/mqtt/outgoing.ts): the stream reads at most 16 ahead of it.
+   */
+  mqttStoredReadCacheMessages: 64,
   /** Persistent sessions listed by client id in tributary_mqtt_session_queued_messages: the deepest queues only. */
   mqttSessionQueueTopN: 10,
   /** At most one warning per MQTT subscriber in this time about the messages dropped for it. */
