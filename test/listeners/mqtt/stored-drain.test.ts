@@ -6,6 +6,7 @@ import type { Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import { connectMqtt, RawMqtt, startMqttBroker, type MqttTestBroker } from '../../helpers/mqtt.ts';
 import { onCleanup } from '../../helpers/temp.ts';
+import { limits } from '../../../src/limits.ts';
 
 function queueDepth(broker: MqttTestBroker, clientId: string): number {
   return new Map(broker.running.mqtt!.sessionStats!.queueDepths()).get(clientId) ?? 0;
@@ -148,5 +149,35 @@ describe('a persistent session’s stored queue on reconnect', () => {
     expect(firstOccurrences(got, 's')).toEqual(names('s', 0, stored));
     expect(firstOccurrences(got, 'l')).toEqual(names('l', 0, live));
     await expect.poll(() => queueDepth(broker, 'busy')).toBe(0);
+  });
+
+  it('holds at most its window for a subscriber that stops reading, then goes on where it stopped', async () => {
+    const broker = await startMqttBroker();
+    const total = 600;
+    const payload = 32 * 1024;
+    await leaveSession(broker, 'hoard', 'h/#');
+    const pub = await connectMqtt(broker, { clientId: 'pub-hoard' });
+    for (let i = 0; i < total; i += 50) {
+      await Promise.all(Array.from({ length: 50 }, (_, j) => pub.publishAsync('h/x', Buffer.alloc(payload, i + j), { qos: 1 })));
+    }
+
+    const back = await RawMqtt.session(broker.mqttPort, 'hoard', false);
+    back.socket.pause();
+    const aedes = (broker.running.mqtt as unknown as { aedes: { clients: Record<string, { conn: { writableLength: number } }> } }).aedes;
+    const conn = aedes.clients['hoard']!.conn;
+    let most = 0;
+    const sample = setInterval(() => (most = Math.max(most, conn.writableLength)), 5);
+    onCleanup(async () => clearInterval(sample));
+    // The kernel's buffers are full and the window is: what the broker holds for the socket stops growing.
+    await expect.poll(() => conn.writableLength, { timeout: 30_000 }).toBeGreaterThan(limits.mqttStoredDrainBytes / 2);
+    const bound = limits.mqttStoredDrainBytes + 2 * (payload + 64) + 16 * 1024;
+    expect(conn.writableLength).toBeLessThanOrEqual(bound);
+
+    back.socket.resume();
+    await expect.poll(() => back.packets.filter((p) => p.cmd === 'publish').length, { timeout: 60_000 }).toBe(total);
+    clearInterval(sample);
+    expect(most).toBeLessThanOrEqual(bound);
+    const firstBytes = back.packets.filter((p) => p.cmd === 'publish').map((p) => (p.cmd === 'publish' ? (p.payload as Buffer)[0] : -1));
+    expect(firstBytes).toEqual(Array.from({ length: total }, (_, i) => i & 0xff));
   });
 });
