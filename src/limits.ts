@@ -156,7 +156,7 @@ export const limits = {
   mqttStoredDrainBytes: 1024 * 1024,
   /**
    * Packets of one persistent session kept as decoded when its stored queue was read, for the update
-   * that follows each read (storage/mqtt/outgoing.ts): the stream reads at most 16 ahead of it.
+   * that follows each read (storage/mqtt/outgoing.ts): aedes' streams read at most 32 ahead of it (two buffers of 16).
    */
   mqttStoredReadCacheMessages: 64,
   /** Persistent sessions listed by client id in tributary_mqtt_session_queued_messages: the deepest queues only. */
