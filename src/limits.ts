@@ -147,6 +147,18 @@ export const limits = {
   mqttQueuedMessageOverheadBytes: 768,
   /** Longest listeners.mqtt.sysIntervalS: a day, as Node timers go far beyond it. */
   mqttSysIntervalSMax: 86_400,
+  /**
+   * A returning persistent session's stored queue: at most this many messages, and about this many
+   * topic + payload bytes, read from the store and not yet written to its socket (the drain's
+   * window, aedes-patches.mjs). One is aedes' own pace, one message per loop turn.
+   */
+  mqttStoredDrainMessages: 512,
+  mqttStoredDrainBytes: 1024 * 1024,
+  /**
+   * Packets of one persistent session kept as decoded when its stored queue was read, for the update
+   * that follows each read (storage/mqtt/outgoing.ts): aedes' streams read at most 32 ahead of it (two buffers of 16).
+   */
+  mqttStoredReadCacheMessages: 64,
   /** Persistent sessions listed by client id in tributary_mqtt_session_queued_messages: the deepest queues only. */
   mqttSessionQueueTopN: 10,
   /** At most one warning per MQTT subscriber in this time about the messages dropped for it. */

@@ -156,6 +156,24 @@ describe('MqttPersistence', () => {
     expect(await list(p.outgoingStream(bob))).toEqual([]);
   });
 
+  it('hands a stored queue out as copies: what aedes changes on a streamed packet reaches neither the store nor the update after the read', async () => {
+    const { persistence: p } = await openForTest();
+    const properties = { contentType: 'text/plain', userProperties: { site: 'north' } };
+    await p.outgoingEnqueue({ clientId: alice.id }, publish('x', 'm1', { brokerCounter: 1, properties }));
+    // aedes' emptyQueue stamps the interval left and the Subscription Identifiers on what it reads.
+    const edit = (m: MqttPacket) => Object.assign(m.properties!, { messageExpiryInterval: 5, subscriptionIdentifier: [3] });
+    const [read] = await list(p.outgoingStream(alice));
+    edit(read!);
+    // The update right after the read stores the packet as stored, with its new messageId.
+    await p.outgoingUpdate(alice, { ...read!, messageId: 11 });
+    // Read again while that lazy update is still staged, and edited again.
+    const [again] = await list(p.outgoingStream(alice));
+    edit(again!);
+    const [stored] = await list(p.outgoingStream(alice));
+    expect(stored).toMatchObject({ messageId: 11, properties });
+    expect(stored!.properties).toEqual(properties);
+  });
+
   it('commits a QoS 1 update or a clear with the next eager write, or LAZY_TXN_MS after it, and answers it at once', async () => {
     const { store, persistence: p } = await openForTest();
     const stored = () => [...store.lmdb.mqttOutgoing.getRange()].map(({ value }) => value.messageId ?? null);

@@ -170,6 +170,9 @@ export class MqttListener implements MqttMetricsSource {
       // aedes-patches.mjs: every PUBLISH written to a client passes here (MQTT 5 Receive Maximum and
       // Maximum Packet Size of the client, outbound-flow.ts).
       outboundPublish: (client: Client, packet: OutboundPublish, done: WriteDone, send: () => void) => l.outbound.publish(client, packet, done, send),
+      // aedes-patches.mjs: the window of a persistent session's stored queue as it drains.
+      storedDrainMessages: limits.mqttStoredDrainMessages,
+      storedDrainBytes: limits.mqttStoredDrainBytes,
       // aedes-patches.mjs: each message a persistent session gets from its stored queue.
       storedPublish: addSubscriptionIds,
     } as Parameters<typeof Aedes.createBroker>[0]);

@@ -14,9 +14,11 @@
 //
 // Bounded without a limit of its own: a live message waiting here has not finished its write, so
 // it counts in the subscriber's queue (subscriber-queue.ts) and past that bound the connection is
-// closed (a persistent session keeps it); aedes sends the retained messages of a SUBSCRIBE and a
-// stored queue one after the other, each once the previous write finished, so at most one of each
-// waits here. The ids in flight cost about 8 KiB at most per connection (InflightIds).
+// closed (a persistent session keeps it); aedes sends the retained messages of a SUBSCRIBE one after
+// the other, each once the previous write finished, so at most one of those waits here, and a stored
+// queue through its drain window (aedes-patches.mjs: at most limits.mqttStoredDrainMessages messages
+// and about limits.mqttStoredDrainBytes bytes between their read and their write's end). The ids in
+// flight cost about 8 KiB at most per connection (InflightIds).
 //
 // MQTT 3.1 and 3.1.1 clients have neither property: their PUBLISHes pass untouched.
 // Never: reorder QoS 1/2 messages to a client, or hold a delivery callback past the connection's end.
@@ -171,7 +173,9 @@ export class OutboundFlow {
   watchStore(store: OutgoingStore): void {
     const update = store.outgoingUpdate.bind(store);
     store.outgoingUpdate = (client, packet) => {
-      this.stored.add(packet);
+      // Read for MQTT 5 clients only (publish() passes others untouched); a stored queue drains
+      // through here once per message, and a WeakSet entry costs the garbage collector too.
+      if ((client as FlowClient).version === 5) this.stored.add(packet);
       return update(client, packet);
     };
   }

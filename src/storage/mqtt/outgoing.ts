@@ -6,6 +6,7 @@
 
 import type { Database } from 'lmdb';
 import { TributaryError } from '../../errors.ts';
+import { limits } from '../../limits.ts';
 import type { TxnStage } from './txn-stage.ts';
 import { asAedesPacket } from './packet.ts';
 import type { MqttPacket } from './types.ts';
@@ -23,6 +24,12 @@ class ClientQueue {
   readonly entries = new Map<number, Queued>();
   private readonly byOrigin = new Map<string, Set<Queued>>();
   private readonly byMessageId = new Map<number | undefined, Set<Queued>>();
+  /**
+   * seq → the packet as stored, decoded when the queue's stream read it: the update that gives it
+   * its messageId right after (aedes' emptyQueue) needs it again, and decoding it twice was a fifth
+   * of a drain's time. The stream hands out a copy; any change to the stored packet drops the entry.
+   */
+  readonly lastRead = new Map<number, MqttPacket>();
 
   /** Map.set keeps the position of a seq already there, so add() also serves replace(). */
   add(q: Queued): void {
@@ -33,13 +40,29 @@ class ClientQueue {
 
   remove(q: Queued): void {
     this.entries.delete(q.seq);
+    this.lastRead.delete(q.seq);
     this.unindex(q);
   }
 
   /** Puts `next` in q's place in the queue (same seq). */
   replace(q: Queued, next: Queued): void {
+    this.lastRead.delete(q.seq);
     this.unindex(q);
     this.add(next);
+  }
+
+  /** Keeps what the stream read of `seq`; the oldest go past limits.mqttStoredReadCacheMessages. */
+  remember(seq: number, packet: MqttPacket): void {
+    this.lastRead.delete(seq);
+    this.lastRead.set(seq, packet);
+    if (this.lastRead.size > limits.mqttStoredReadCacheMessages) this.lastRead.delete(this.lastRead.keys().next().value!);
+  }
+
+  /** The packet as the stream read it, once: the caller is about to change it. */
+  takeRead(seq: number): MqttPacket | undefined {
+    const packet = this.lastRead.get(seq);
+    if (packet !== undefined) this.lastRead.delete(seq);
+    return packet;
   }
 
   private unindex(q: Queued): void {
@@ -120,7 +143,7 @@ export class OutgoingQueues {
       });
     }
     if (q.brokerId === packet.brokerId) {
-      const stored = this.read(clientId, q.seq);
+      const stored = queue.takeRead(q.seq) ?? this.read(clientId, q.seq);
       stored.messageId = packet.messageId;
       queue.setMessageId(q, packet.messageId);
       this.writes.put(this.db, [clientId, q.seq], stored, lazy);
@@ -156,11 +179,15 @@ export class OutgoingQueues {
     return this.readAll(clientId, [...(this.queues.get(clientId)?.entries.keys() ?? [])]);
   }
 
-  // A packet cleared after the stream was made is skipped, one updated is read as updated.
+  // A packet cleared after the stream was made is skipped, one updated is read as updated. aedes
+  // changes what it gets (properties too), so it gets a copy and the queue keeps the packet as stored.
   private *readAll(clientId: string, seqs: number[]): Generator<MqttPacket> {
     for (const seq of seqs) {
       const packet = this.writes.get(this.db, [clientId, seq]);
-      if (packet) yield packet;
+      if (!packet) continue;
+      const queue = this.queues.get(clientId);
+      if (queue?.entries.has(seq)) queue.remember(seq, packet);
+      yield packet.properties === undefined ? { ...packet } : { ...packet, properties: { ...packet.properties } };
     }
   }
 
