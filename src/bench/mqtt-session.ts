@@ -10,8 +10,8 @@
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BrokerProcess, processCpuSeconds } from './broker-process.ts';
-import { compileGenerator, findExecutable, INSTALL_HINT, missingPrerequisites, MosquittoProcess, runGenerator } from './mqtt-throughput.ts';
+import { processCpuSeconds } from './broker-process.ts';
+import { compileGenerator, findExecutable, INSTALL_HINT, missingPrerequisites, runGenerator, withPeers, type Peer } from './mqtt-throughput.ts';
 import { fmtInt, spread, spreadText, type BenchResult } from './results.ts';
 import { withTempDir } from './temp-dir.ts';
 
@@ -33,11 +33,6 @@ const ROUND_TIMEOUT_S = 300;
 /** A subscribe-and-leave (`-E`) is one round trip; a broker that does not answer fails the round. */
 const CLIENT_TIMEOUT_S = 30;
 
-interface Peer {
-  name: 'tributary' | 'mosquitto';
-  port: number;
-  pid: number;
-}
 
 interface Round {
   perSec: number;
@@ -59,15 +54,7 @@ export async function runMqttSession(s: MqttSessionSettings): Promise<BenchResul
       process.stderr.write(`  mqtt-session: ${text}\n`);
       return [{ bench: 'mqtt-session', case: 'persistent sessions, tributary vs mosquitto', metrics: {}, summary: text }];
     }
-    const tributary = await BrokerProcess.start();
-    let mosquitto: MosquittoProcess | null = null;
-    try {
-      if (tributary.mqttPort === null) throw new Error('the broker child process did not report an MQTT port');
-      mosquitto = await MosquittoProcess.start(dir, ['max_inflight_messages 0', 'max_queued_messages 0', 'max_queued_bytes 0']);
-      const peers: Peer[] = [
-        { name: 'tributary', port: tributary.mqttPort, pid: tributary.pid },
-        { name: 'mosquitto', port: mosquitto.port, pid: mosquitto.pid },
-      ];
+    return withPeers('mqtt-session', dir, ['max_inflight_messages 0', 'max_queued_messages 0', 'max_queued_bytes 0'], async (peers) => {
       const rounds = new Map<string, Round[]>();
       for (let r = 0; r < s.repeats; r++) {
         for (const c of ['live', 'offline'] as const) {
@@ -81,11 +68,8 @@ export async function runMqttSession(s: MqttSessionSettings): Promise<BenchResul
       return (['live', 'offline'] as const).flatMap((c) => {
         const mosquittoRate = spread(rounds.get(`mosquitto/${c}`)!.map((r) => r.perSec)).median;
         return peers.map((p) => row(p.name, c, rounds.get(`${p.name}/${c}`)!, p.name === 'tributary' ? mosquittoRate : null, s));
-      });
-    } finally {
-      await mosquitto?.stop();
-      if (!(await tributary.stop())) process.stderr.write('tributary: bench: mqtt-session: broker did not shut down cleanly on SIGTERM\n');
-    }
+    });
+    });
   });
 }
 

@@ -10,8 +10,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BrokerProcess, processCpuSeconds } from './broker-process.ts';
-import { compileGenerator, findExecutable, INSTALL_HINT, missingPrerequisites, MosquittoProcess, runGenerator } from './mqtt-throughput.ts';
+import { processCpuSeconds } from './broker-process.ts';
+import { compileGenerator, findExecutable, INSTALL_HINT, missingPrerequisites, runGenerator, withPeers, type Peer, type PeerName } from './mqtt-throughput.ts';
 import { spread, spreadText, type BenchResult } from './results.ts';
 import { withTempDir } from './temp-dir.ts';
 
@@ -34,13 +34,7 @@ const MEMBER_SETTLE_MS = 500;
 const MEMBER_QUIET_MS = 1000;
 const MEMBER_DRAIN_TIMEOUT_MS = 60_000;
 
-type PeerName = 'tributary' | 'mosquitto';
 
-interface Peer {
-  name: PeerName;
-  port: number;
-  pid: number;
-}
 
 interface Round {
   ackedPerSec: number;
@@ -60,15 +54,7 @@ export async function runMqttShared(s: MqttSharedSettings): Promise<BenchResult[
       process.stderr.write(`  mqtt-shared: ${text}\n`);
       return [{ bench: 'mqtt-shared', case: `$share group of ${s.members}, tributary vs mosquitto`, metrics: {}, summary: text }];
     }
-    const tributary = await BrokerProcess.start();
-    let mosquitto: MosquittoProcess | null = null;
-    try {
-      if (tributary.mqttPort === null) throw new Error('the broker child process did not report an MQTT port');
-      mosquitto = await MosquittoProcess.start(dir, ['max_inflight_messages 0', 'max_queued_messages 0', 'max_queued_bytes 0']);
-      const peers: Peer[] = [
-        { name: 'tributary', port: tributary.mqttPort, pid: tributary.pid },
-        { name: 'mosquitto', port: mosquitto.port, pid: mosquitto.pid },
-      ];
+    return withPeers('mqtt-shared', dir, ['max_inflight_messages 0', 'max_queued_messages 0', 'max_queued_bytes 0'], async (peers) => {
       const rounds = new Map<PeerName, Round[]>();
       for (let r = 0; r < s.repeats; r++) {
         for (const peer of peers) {
@@ -78,10 +64,7 @@ export async function runMqttShared(s: MqttSharedSettings): Promise<BenchResult[
       }
       const mosquittoRate = spread(rounds.get('mosquitto')!.map((r) => r.ackedPerSec)).median;
       return peers.map((p) => row(p.name, rounds.get(p.name)!, p.name === 'tributary' ? mosquittoRate : null, s));
-    } finally {
-      await mosquitto?.stop();
-      if (!(await tributary.stop())) process.stderr.write('tributary: bench: mqtt-shared: broker did not shut down cleanly on SIGTERM\n');
-    }
+    });
   });
 }
 

@@ -46,7 +46,7 @@ const CASES: readonly { qos: Qos; protocol: Protocol }[] = [
   { qos: 1, protocol: 4 },
   { qos: 1, protocol: 5 },
 ];
-type PeerName = 'tributary' | 'mosquitto';
+export type PeerName = 'tributary' | 'mosquitto';
 
 /** What mqtt-load.c prints. */
 interface GeneratorOutput {
@@ -72,10 +72,31 @@ interface Round {
   memory: ProcessMemory | null;
 }
 
-interface Peer {
+export interface Peer {
   name: PeerName;
   port: number;
   pid: number;
+}
+
+/**
+ * A Tributary child process and a Mosquitto child process (`mosquittoConfig`: more mosquitto.conf
+ * lines) as the two peers of a bench, stopped once `run` is done. `bench` names the bench in the
+ * line printed when Tributary does not stop cleanly.
+ */
+export async function withPeers<T>(bench: string, dir: string, mosquittoConfig: readonly string[], run: (peers: Peer[]) => Promise<T>): Promise<T> {
+  const tributary = await BrokerProcess.start();
+  let mosquitto: MosquittoProcess | null = null;
+  try {
+    if (tributary.mqttPort === null) throw new Error('the broker child process did not report an MQTT port');
+    mosquitto = await MosquittoProcess.start(dir, mosquittoConfig);
+    return await run([
+      { name: 'tributary', port: tributary.mqttPort, pid: tributary.pid },
+      { name: 'mosquitto', port: mosquitto.port, pid: mosquitto.pid },
+    ]);
+  } finally {
+    await mosquitto?.stop();
+    if (!(await tributary.stop())) process.stderr.write(`tributary: bench: ${bench}: broker did not shut down cleanly on SIGTERM\n`);
+  }
 }
 
 export async function runMqtt(s: MqttSettings): Promise<BenchResult[]> {
@@ -84,15 +105,7 @@ export async function runMqtt(s: MqttSettings): Promise<BenchResult[]> {
     const generator = missing.length === 0 ? compileGenerator(dir, missing) : null;
     if (generator === null) return [skipped(missing)];
 
-    const tributary = await BrokerProcess.start();
-    let mosquitto: MosquittoProcess | null = null;
-    try {
-      if (tributary.mqttPort === null) throw new Error('the broker child process did not report an MQTT port');
-      mosquitto = await MosquittoProcess.start(dir);
-      const peers: Peer[] = [
-        { name: 'tributary', port: tributary.mqttPort, pid: tributary.pid },
-        { name: 'mosquitto', port: mosquitto.port, pid: mosquitto.pid },
-      ];
+    return withPeers('mqtt', dir, [], async (peers) => {
       const rounds = new Map<string, Round[]>();
       for (let r = 0; r < s.repeats; r++) {
         for (const { qos, protocol } of CASES) {
@@ -111,10 +124,7 @@ export async function runMqtt(s: MqttSettings): Promise<BenchResult[]> {
         results.push(row('mosquitto', qos, protocol, mosq, null, s));
       }
       return results;
-    } finally {
-      await mosquitto?.stop();
-      if (!(await tributary.stop())) process.stderr.write('tributary: bench: mqtt: broker did not shut down cleanly on SIGTERM\n');
-    }
+    });
   });
 }
 

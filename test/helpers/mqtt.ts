@@ -4,6 +4,7 @@ import net from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { decodeRecordBatch, splitBatches, type DecodedRecord } from '../../src/format/record-batch.ts';
+import type { ProduceRequest } from '../../src/broker/broker.ts';
 import type { RunningTributary } from '../../src/main.ts';
 import { merge, startTestBroker, type TestBroker } from './broker.ts';
 import { onCleanup } from './temp.ts';
@@ -24,6 +25,19 @@ export async function connectMqtt(broker: MqttTestBroker | number, opts: IClient
   const client = await mqtt.connectAsync({ host: '127.0.0.1', port, reconnectPeriod: 0, ...opts });
   onCleanup(() => client.endAsync(true));
   return client;
+}
+
+/** Holds every append until the returned release is called (also at cleanup). */
+export function holdAppends(running: RunningTributary): () => void {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  onCleanup(async () => release());
+  const produce = running.broker.produce.bind(running.broker);
+  running.broker.produce = async (req: ProduceRequest) => {
+    await held;
+    return produce(req);
+  };
+  return release;
 }
 
 /** MQTT.js clients on `port`, ended at the test's end: `connect(clientId)`. */

@@ -5,10 +5,8 @@
 import type { Client, PublishPacket } from 'aedes';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
-import type { ProduceRequest } from '../../../src/broker/broker.ts';
 import type { MqttListener } from '../../../src/listeners/mqtt/mqtt-listener.ts';
-import type { RunningTributary } from '../../../src/main.ts';
-import { logRecords, RawMqtt, startMqttBroker } from '../../helpers/mqtt.ts';
+import { holdAppends, logRecords, RawMqtt, startMqttBroker } from '../../helpers/mqtt.ts';
 import { onCleanup } from '../../helpers/temp.ts';
 
 type Done = (err?: Error | null) => void;
@@ -57,19 +55,6 @@ function publish(topic: string, qos: 0 | 1 | 2, messageId: number, payload: Buff
   return qos === 0
     ? { cmd: 'publish', topic, payload, qos, retain: false, dup: false }
     : { cmd: 'publish', topic, payload, qos, messageId, retain: false, dup: false };
-}
-
-/** Holds every append until the returned release is called (also at cleanup). */
-function holdAppends(running: RunningTributary): () => void {
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => (release = resolve));
-  onCleanup(async () => release());
-  const produce = running.broker.produce.bind(running.broker);
-  running.broker.produce = async (req: ProduceRequest) => {
-    await held;
-    return produce(req);
-  };
-  return release;
 }
 
 describe('DurablePublisher', () => {

@@ -6,14 +6,11 @@
 // exact bytes and their order matter, MQTT.js v5 elsewhere.
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
-import type { ProduceRequest } from '../../../src/broker/broker.ts';
 import { TributaryError } from '../../../src/errors.ts';
 import { Mqtt5Reason, publishRefusal } from '../../../src/listeners/mqtt/mqtt5-reasons.ts';
-import type { RunningTributary } from '../../../src/main.ts';
 import { hashPassword } from '../../../src/auth/password.ts';
-import { connectMqtt, headers, logRecords, RawMqttPeer, startMqttBroker } from '../../helpers/mqtt.ts';
+import { connectMqtt, headers, holdAppends, logRecords, RawMqttPeer, startMqttBroker } from '../../helpers/mqtt.ts';
 import { RawMqtt5 } from '../../helpers/mqtt5-raw.ts';
-import { onCleanup } from '../../helpers/temp.ts';
 
 const V5 = { protocolVersion: 5 } as const;
 
@@ -40,19 +37,6 @@ function publish(topic: string, qos: 0 | 1 | 2, messageId: number, payload: Buff
   const p: mqttPacket.IPublishPacket = { cmd: 'publish', topic, payload, qos, retain: false, dup: false, properties };
   if (qos > 0) p.messageId = messageId;
   return p;
-}
-
-/** Holds every append until the returned release is called (also at cleanup). */
-function holdAppends(running: RunningTributary): () => void {
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => (release = resolve));
-  onCleanup(async () => release());
-  const produce = running.broker.produce.bind(running.broker);
-  running.broker.produce = async (req: ProduceRequest) => {
-    await held;
-    return produce(req);
-  };
-  return release;
 }
 
 describe('MQTT 5 packets through the connection gate', () => {
