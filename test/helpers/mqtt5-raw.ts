@@ -55,3 +55,8 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** Resolves once the wall clock is past `ms` (epoch): what message and session expiry are measured against. */
+export async function clockPast(ms: number): Promise<void> {
+  while (Date.now() <= ms) await new Promise((resolve) => setTimeout(resolve, Math.min(100, ms - Date.now() + 1)));
+}

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { freePort, mqttListenerEnv, startChildBroker, type ChildBroker } from '../helpers/child-broker.ts';
 import { runProcess } from '../helpers/cli.ts';
 import { connectMqtt, headers, logRecords, startMqttBroker } from '../helpers/mqtt.ts';
+import { clockPast } from '../helpers/mqtt5-raw.ts';
 import { onCleanup, tempDir } from '../helpers/temp.ts';
 
 const PYTHON = '/usr/bin/python3';
@@ -178,7 +179,7 @@ describe.runIf((mosquittoAvailable && pahoAvailable) || process.env.CI)('MQTT 5 
 
     broker.child.kill('SIGTERM');
     expect(await broker.exited).toBe(0);
-    while (Date.now() <= publishedAt + 1_000) await new Promise((r) => setTimeout(r, 100));
+    await clockPast(publishedAt + 1_000);
     broker = await start();
 
     // The first message it gets is the long-lived one, with less than its 600 s left.

@@ -27,6 +27,7 @@ import type { Client } from 'aedes';
 import mqttPacket from 'mqtt-packet';
 import type { Logger } from 'pino';
 import { limits } from '../../limits.ts';
+import { remainingLengthBytes } from '../../protocol/mqtt/packet-scanner.ts';
 import type { MqttMetrics } from './metrics.ts';
 
 /** The PUBLISH aedes is about to write to a client (an aedes-packet, or its QoSPacket subclass). */
@@ -289,8 +290,7 @@ function publishBytes(packet: OutboundPublish): number {
   const payloadBytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
   // Topic (length-prefixed), packet id for QoS > 0, the properties' length (one byte: 0), payload.
   const remaining = 2 + Buffer.byteLength(packet.topic) + (packet.qos > 0 ? 2 : 0) + 1 + payloadBytes;
-  const lengthBytes = remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4;
-  return 1 + lengthBytes + remaining;
+  return 1 + remainingLengthBytes(remaining) + remaining;
 }
 
 /** The stream mqtt-packet's writer needs, counting bytes instead of keeping them. */

@@ -18,6 +18,11 @@ export type ScanResult =
 /** Bytes of a fixed header: the type byte and at most four Remaining Length bytes [MQTT-2.2.3]. */
 export const FIXED_HEADER_BYTES_MAX = 5;
 
+/** Bytes of the variable byte integer holding `n`, as a Remaining Length or a properties length [MQTT-1.5.5]. */
+export function remainingLengthBytes(n: number): number {
+  return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
+}
+
 export class PacketScanner {
   private readonly packetBytesMax: number;
   /** Bytes of the current packet's body still to skip. */

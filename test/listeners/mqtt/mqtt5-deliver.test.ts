@@ -8,7 +8,7 @@ import mqtt from 'mqtt';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import { connectMqtt, headers, logRecords, RawMqttPeer, startMqttBroker, type MqttTestBroker } from '../../helpers/mqtt.ts';
-import { RawMqtt5 } from '../../helpers/mqtt5-raw.ts';
+import { clockPast, RawMqtt5 } from '../../helpers/mqtt5-raw.ts';
 import { onCleanup } from '../../helpers/temp.ts';
 
 /** A raw MQTT 5 peer that acknowledges nothing unless told. */
@@ -69,11 +69,6 @@ function collect(client: mqtt.MqttClient): Message[] {
   const got: Message[] = [];
   client.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), retain: packet.retain, properties: packet.properties }));
   return got;
-}
-
-/** Resolves once the wall clock is past `ms` (epoch): what message expiry is measured against. */
-async function clockPast(ms: number): Promise<void> {
-  while (Date.now() <= ms) await new Promise((resolve) => setTimeout(resolve, Math.min(100, ms - Date.now() + 1)));
 }
 
 function resume(broker: MqttTestBroker, clientId: string): mqtt.MqttClient {

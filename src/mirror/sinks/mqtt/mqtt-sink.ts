@@ -9,6 +9,7 @@ import tls from 'node:tls';
 import mqtt, { type IClientOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient } from 'mqtt';
 import { TributaryError, type ErrorName } from '../../../errors.ts';
 import type { DecodedRecord } from '../../../format/record-batch.ts';
+import { remainingLengthBytes } from '../../../protocol/mqtt/packet-scanner.ts';
 import { cleanText, headerProperties, type MessageProperties } from '../../../protocol/mqtt/record-headers.ts';
 import type { OutboundMessage, SendDone, Sink, SinkConnection } from '../../sink.ts';
 import type { MqttMirrorConfig } from './config.ts';
@@ -101,8 +102,8 @@ export class MqttSink implements Sink<MqttMessage> {
     }
     // The PUBLISH packet's size: variable header (topic, packet id, properties) plus payload, then
     // the fixed header byte and the Remaining Length varint.
-    const remaining = 2 + Buffer.byteLength(topic) + (this.cfg.qos > 0 ? 2 : 0) + (this.cfg.protocolVersion === 5 ? varintBytes(propertyBytes) + propertyBytes : 0) + payload.length;
-    return { origin, topic, payload, properties, bytes: 1 + varintBytes(remaining) + remaining };
+    const remaining = 2 + Buffer.byteLength(topic) + (this.cfg.qos > 0 ? 2 : 0) + (this.cfg.protocolVersion === 5 ? remainingLengthBytes(propertyBytes) + propertyBytes : 0) + payload.length;
+    return { origin, topic, payload, properties, bytes: 1 + remainingLengthBytes(remaining) + remaining };
   }
 
   connect(signal: AbortSignal): Promise<MqttSinkConnection> {
@@ -224,6 +225,3 @@ function connectError(address: string, err: Error | undefined): TributaryError {
   return new TributaryError('UPSTREAM_UNAVAILABLE', `cannot connect to ${address}: ${err?.message ?? 'connection closed'}`, { url: address }, { cause: err });
 }
 
-function varintBytes(n: number): number {
-  return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
-}
