@@ -324,3 +324,37 @@ describe('MqttPersistence', () => {
     expect(store.failed).toBeNull();
   });
 });
+
+// The session store keeps what aedes needs to deliver an MQTT 5 message after a restart: its
+// properties (user properties with repeated keys, binary correlation data...) and aedes' absolute
+// expiry time `messageExpiry`, on queued and on retained packets.
+describe('MqttPersistence and MQTT 5 messages', () => {
+  it('keeps properties and messageExpiry of queued and retained packets across a restart', async () => {
+    const dir = tempDir();
+    const properties = {
+      userProperties: { site: 'north', tag: ['a', 'b'] },
+      contentType: 'application/json',
+      payloadFormatIndicator: true,
+      responseTopic: 'replies/r1',
+      correlationData: Buffer.from([0xca, 0xfe, 0x00]),
+      messageExpiryInterval: 600,
+    };
+    const messageExpiry = Date.now() + 600_000;
+    const packet = { cmd: 'publish', topic: 'a/b', payload: Buffer.from('x'), qos: 1, retain: false, dup: false, brokerId: broker.id, brokerCounter: 7, properties, messageExpiry };
+    const first = await open(dir);
+    await first.persistence.outgoingEnqueue({ clientId: 'away' }, packet);
+    await first.persistence.storeRetained({ ...packet, retain: true });
+    await first.close();
+
+    const second = await open(dir);
+    try {
+      const [queued] = await list(second.persistence.outgoingStream({ id: 'away' }));
+      expect(queued).toMatchObject({ topic: 'a/b', properties, messageExpiry });
+      expect(Buffer.isBuffer((queued!.properties as { correlationData: unknown }).correlationData)).toBe(true);
+      const [retained] = await list(second.persistence.createRetainedStream('a/#'));
+      expect(retained).toMatchObject({ topic: 'a/b', retain: true, properties, messageExpiry });
+    } finally {
+      await second.close();
+    }
+  });
+});
