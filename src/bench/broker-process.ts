@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { brokerCommand } from './broker-cpus.ts';
 import { fmtMB } from './results.ts';
 
 const STARTUP_TIMEOUT_MS = 20_000;
@@ -95,7 +96,9 @@ export class BrokerProcess {
       ...settings,
     });
     // execArgv carries loaders (tsx) when this runs from source rather than from the bundle.
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1], 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Under taskset with --broker-cpus (broker-cpus.ts); taskset execs node, so the pid is the broker's.
+    const { command, args } = brokerCommand(process.execPath, [...process.execArgv, process.argv[1], 'start']);
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once('exit', (code, signal) => resolve({ code, signal })),
     );

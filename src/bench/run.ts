@@ -4,6 +4,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runStorage } from './append.ts';
+import { pinBrokers } from './broker-cpus.ts';
 import { BrokerProcess, memoryText, type ProcessMemory } from './broker-process.ts';
 import { runCodec } from './codec.ts';
 import { runDeviceWire } from './device-wire.ts';
@@ -30,6 +31,8 @@ export interface BenchOptions {
   only: readonly BenchName[];
   quick: boolean;
   json: boolean;
+  /** --broker-cpus: every broker child process runs under `taskset -c` this list (checked by the CLI). */
+  brokerCpus: string | null;
 }
 
 export const rssTarget = { metric: 'idleRssMB', op: '<=', value: 80, label: 'idle ≤ 80 MB' } as const;
@@ -39,7 +42,8 @@ export async function runBench(opts: BenchOptions): Promise<number> {
   const s = opts.quick ? quickSettings : fullSettings;
   const want = (name: BenchName) => opts.only.includes(name);
   const machine = machineInfo();
-  if (!opts.json) process.stdout.write(`${formatMachine(machine)}\n\n`);
+  pinBrokers(opts.brokerCpus);
+  if (!opts.json) process.stdout.write(`${formatMachine(machine)}\n${pinnedText(opts.brokerCpus)}\n`);
 
   const results: BenchResult[] = [];
   const problems: string[] = [];
@@ -96,13 +100,18 @@ export async function runBench(opts: BenchOptions): Promise<number> {
 
   if (opts.json) {
     const withVerdicts = results.map((r) => ({ ...r, verdict: verdict(r) }));
-    process.stdout.write(`${JSON.stringify({ machine, quick: opts.quick, results: withVerdicts, problems }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ machine, quick: opts.quick, brokerCpus: opts.brokerCpus, results: withVerdicts, problems }, null, 2)}\n`);
   } else {
     process.stdout.write(formatTable(results));
     if (opts.quick) process.stdout.write('\n(--quick: short runs for a smoke test; the figures are not representative)\n');
   }
   for (const p of problems) process.stderr.write(`tributary: bench: ${p}\n`);
   return problems.length === 0 ? 0 : 1;
+}
+
+/** The line under the machine saying where the brokers ran, and an empty line. */
+function pinnedText(cpus: string | null): string {
+  return cpus === null ? '' : `broker child processes pinned to CPUs ${cpus} (taskset -c ${cpus}); load generators and mosquitto unpinned\n`;
 }
 
 /** `after` is null when no load ran. */

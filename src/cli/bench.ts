@@ -1,6 +1,7 @@
 // `tributary bench`: the benchmarks of src/bench, from the bundle, with no test framework.
 
 import { InvalidArgumentError, type Command } from 'commander';
+import { checkBrokerCpus } from '../bench/broker-cpus.ts';
 import { benchNames, type BenchName } from '../bench/names.ts';
 
 export function registerBench(program: Command): void {
@@ -10,6 +11,7 @@ export function registerBench(program: Command): void {
     .option('--only <names>', `comma-separated subset of: ${benchNames.join(', ')}`, only, [...benchNames])
     .option('--quick', 'short runs: a smoke test of about half a minute, not figures to quote')
     .option('--json', 'print machine-readable results')
+    .option('--broker-cpus <list>', 'run every broker child process under taskset -c LIST (e.g. 0); load generators and mosquitto stay unpinned', brokerCpus)
     .addHelpText(
       'after',
       `
@@ -20,11 +22,12 @@ Examples:
   $ tributary bench
   $ tributary bench --quick --only codec,append
   $ tributary bench --only edge-1,edge-4,latency --json
-  $ tributary bench --only group-rebalance,group-commit,group-consume`,
+  $ tributary bench --only group-rebalance,group-commit,group-consume
+  $ tributary bench --only edge-1,mqtt --broker-cpus 0`,
     )
-    .action(async (opts: { only: readonly BenchName[]; quick?: boolean; json?: boolean }) => {
+    .action(async (opts: { only: readonly BenchName[]; quick?: boolean; json?: boolean; brokerCpus?: string }) => {
       const { runBench } = await import('../bench/run.ts');
-      process.exitCode = await runBench({ only: opts.only, quick: opts.quick === true, json: opts.json === true });
+      process.exitCode = await runBench({ only: opts.only, quick: opts.quick === true, json: opts.json === true, brokerCpus: opts.brokerCpus ?? null });
     });
 }
 
@@ -33,4 +36,12 @@ function only(text: string): BenchName[] {
   const unknown = names.filter((n) => !(benchNames as readonly string[]).includes(n));
   if (names.length === 0 || unknown.length > 0) throw new InvalidArgumentError(`unknown benchmark ${unknown.join(', ') || '(none given)'}; choose from ${benchNames.join(', ')}`);
   return names as BenchName[];
+}
+
+function brokerCpus(text: string): string {
+  try {
+    return checkBrokerCpus(text.trim());
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
