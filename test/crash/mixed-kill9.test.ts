@@ -30,6 +30,7 @@ const MQTT_MESSAGES_MAX = 10_000;
 const KILL_AFTER_EDGE_ACKS = 1000;
 const KILL_AFTER_MQTT_ACKS = 1000;
 const KILL_AFTER_MIRRORED = 500;
+const MIRROR_BYTES_PER_SEC = 512 * 1024;
 
 const edgeValue = (seq: number, i: number) => `e${seq}.${i}`;
 /** Frame `seq` of the edge producer: partitions taken in turn. */
@@ -44,7 +45,9 @@ function brokerEnv(upstreamPort: number, mqttPort: number): Record<string, strin
     TRIBUTARY_TOPICS__DEFAULT_PARTITIONS: String(PARTITIONS),
     TRIBUTARY_DEFAULT_ROUTE__ACKS: '1',
     TRIBUTARY_MIRRORS: JSON.stringify([
-      { name: 'cloud', sink: 'mqtt', url: `mqtt://127.0.0.1:${upstreamPort}`, topics: ['telemetry', 'mqtt'], remoteTopic: 'edge/{edgeId}/{topic}', backoff: { initialMs: 50, maxMs: 200 } },
+      // The rate limit keeps the mirror inside the backlog until the kill however fast a build drains
+      // during ingest (PUBLISHes of about 65 bytes: some 8,000 records/s after a one-second burst).
+      { name: 'cloud', sink: 'mqtt', url: `mqtt://127.0.0.1:${upstreamPort}`, topics: ['telemetry', 'mqtt'], remoteTopic: 'edge/{edgeId}/{topic}', backoff: { initialMs: 50, maxMs: 200 }, rateLimitBytesPerSec: MIRROR_BYTES_PER_SEC },
     ]),
   };
 }
