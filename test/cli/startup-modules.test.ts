@@ -8,6 +8,7 @@ import readline from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { LogStore } from '../../src/storage/log-store.ts';
 import { cleanEnv, freePort } from '../helpers/child-broker.ts';
+import { connectMqtt } from '../helpers/mqtt.ts';
 import { onCleanup, storeOptions, tempDir } from '../helpers/temp.ts';
 
 const recorder = path.resolve('test/fixtures/startup-record/register.mjs');
@@ -17,6 +18,8 @@ interface StartupRecord {
   modules: string[];
   /** ICU entry points used: Intl formatters and collators, localeCompare, toLocaleString. */
   icu: string[];
+  /** Entries in mqtt-packet's table of one Buffer per 16-bit number. */
+  mqttPacketNumberBuffers: number;
 }
 
 /** Every listener on, on port 0 of 127.0.0.1: the default config's set. */
@@ -41,8 +44,11 @@ async function dataDirWithTopics(): Promise<string> {
   return dataDir;
 }
 
-/** Starts the broker from source and reads what it loaded once it has logged "tributary started". */
-async function recordStartup(dataDir: string, env: Record<string, string>): Promise<StartupRecord> {
+/**
+ * Starts the broker from source and reads what it loaded once it has logged "tributary started"
+ * (and, with `mqttClient`, once an MQTT client got its CONNACK).
+ */
+async function recordStartup(dataDir: string, env: Record<string, string>, opts: { mqttClient?: boolean } = {}): Promise<StartupRecord> {
   const child = spawn(process.execPath, ['--import', 'tsx', '--import', recorder, 'src/cli/main.ts', 'start'], {
     env: { ...cleanEnv(), ...listenersOn, TRIBUTARY_DATA_DIR: dataDir, TRIBUTARY_LOG__PRETTY: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -61,7 +67,10 @@ async function recordStartup(dataDir: string, env: Record<string, string>): Prom
     void exited.then(() => reject(new Error(`broker exited before it reported: ${stderr.join('\n')}`)));
   });
   readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-    if (line.includes('tributary started')) child.kill('SIGUSR2');
+    if (!line.includes('tributary started')) return;
+    if (!opts.mqttClient) child.kill('SIGUSR2');
+    else
+      void connectMqtt((JSON.parse(line) as { mqttPort: number }).mqttPort).then(() => child.kill('SIGUSR2'));
   });
   return record;
 }
@@ -78,6 +87,11 @@ describe('tributary start, idle', () => {
       pinoPretty: fromPackage(record, 'pino-pretty'),
     }).toEqual({ kafkaClient: false, mqttClient: false, pinoPretty: false });
     expect(record.icu).toEqual([]);
+  });
+
+  it('builds no table of 65,536 packet-id Buffers in mqtt-packet once an MQTT client is connected', async () => {
+    const record = await recordStartup(tempDir(), {}, { mqttClient: true });
+    expect(record.mqttPacketNumberBuffers).toBe(0);
   });
 
   it('loads them once a Kafka mirror, an MQTT mirror and pretty logs are configured', async () => {
