@@ -61,7 +61,7 @@ export async function runStorage(s: AppendSettings, want: { append: boolean; rea
 async function onFreshBroker(s: AppendSettings, fn: (broker: Broker) => Promise<unknown>): Promise<void> {
   await withTempDir('append', async (dir) => {
     const config = defaultConfig();
-    const logger = createLogger({ level: 'silent', pretty: false });
+    const logger = await createLogger({ level: 'silent', pretty: false });
     const store = new LogStore({ ...config.storage, dataDir: dir, logger });
     const broker = new Broker(
       store,

@@ -9,11 +9,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { brokerCommand } from './broker-cpus.ts';
 import { fmtMB } from './results.ts';
 
 const STARTUP_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 20_000;
+const MEMORY_SAMPLE_MS = 1000;
 
 export interface ProcessMemory {
   rssBytes: number;
@@ -117,6 +119,22 @@ export class BrokerProcess {
 
   memory(): ProcessMemory | null {
     return processMemory(this.pid);
+  }
+
+  /**
+   * The sample with the least anonymous memory, one a second over `windowMs`: what an idle broker
+   * settles at once V8's memory reducer has shrunk its heap, which happens some seconds after
+   * allocation stops. Null where /proc is missing.
+   */
+  async lowestMemory(windowMs: number): Promise<ProcessMemory | null> {
+    let lowest = this.memory();
+    for (let waitedMs = 0; lowest !== null && waitedMs < windowMs; waitedMs += MEMORY_SAMPLE_MS) {
+      await sleep(MEMORY_SAMPLE_MS);
+      const m = this.memory();
+      if (m === null) return null;
+      if (m.anonBytes < lowest.anonBytes) lowest = m;
+    }
+    return lowest;
   }
 
   /** User + system CPU seconds used so far, or null where /proc is missing. */

@@ -37,6 +37,11 @@ export interface BenchSettings {
   deviceWire: DeviceWireSettings;
   /** Time the broker gets after startup before its idle RSS is read. */
   idleSettleMs: number;
+  /**
+   * Then the window over which its idle RSS is sampled once a second, the lowest sample kept: V8's
+   * memory reducer shrinks the heap some seconds after allocation stops (~16 s after start here).
+   */
+  idleSettledMs: number;
 }
 
 const VALUE_BYTES = 100;
@@ -97,6 +102,7 @@ export const fullSettings: BenchSettings = {
   kafka: { records: 1_000_000, valueBytes: VALUE_BYTES, kafkajsBatchRecords: 1000, kafkajsInflight: 5, edgeRecordsPerFrame: 500, edgeWindow: 32, partitionFetchBytes: 1024 * 1024, repeats: 3, stallTimeoutMs: 15_000 },
   deviceWire: { steadyReadings: 1000, sessionReadings: 50 },
   idleSettleMs: 2000,
+  idleSettledMs: 20_000,
 };
 
 export const quickSettings: BenchSettings = {
@@ -116,4 +122,5 @@ export const quickSettings: BenchSettings = {
   kafka: { ...fullSettings.kafka, records: 50_000, repeats: 1 },
   deviceWire: { ...fullSettings.deviceWire, steadyReadings: 100 },
   idleSettleMs: 300,
+  idleSettledMs: 1000,
 };

@@ -41,7 +41,7 @@ async function start(file: string | undefined): Promise<void> {
     import('../main.ts'),
   ]);
   const config = loadConfig({ file, env: brokerEnv() });
-  const logger = createLogger(config.log);
+  const logger = await createLogger(config.log);
   let running: RunningTributary;
   try {
     running = await startTributary(config, logger);

@@ -3,10 +3,10 @@
 //
 // pino-pretty runs in-process as a plain stream, not as a pino transport: transports load their
 // target in a worker thread by module path, which breaks once esbuild has bundled the app into a
-// single file.
+// single file. It is imported only when a logger is pretty: a gateway logging JSON (under systemd,
+// not on a terminal) never needs its ~60 modules.
 
 import pino from 'pino';
-import pretty from 'pino-pretty';
 
 export interface CreateLoggerOptions {
   /** A pino level: fatal, error, warn, info, debug, trace or silent. */
@@ -18,7 +18,7 @@ export interface CreateLoggerOptions {
   destination?: NodeJS.WritableStream;
 }
 
-export function createLogger(opts: CreateLoggerOptions): pino.Logger {
+export async function createLogger(opts: CreateLoggerOptions): Promise<pino.Logger> {
   const isTTY = Boolean(((opts.destination ?? process.stdout) as { isTTY?: boolean }).isTTY);
   const options: pino.LoggerOptions = {
     level: opts.level,
@@ -27,6 +27,7 @@ export function createLogger(opts: CreateLoggerOptions): pino.Logger {
     base: { pid: process.pid },
   };
   if (opts.pretty === true || (opts.pretty === 'auto' && isTTY)) {
+    const { default: pretty } = await import('pino-pretty');
     // sync: the last lines before a crash must reach the terminal.
     return pino(options, pretty({ destination: opts.destination ?? 1, colorize: isTTY, sync: true }));
   }

@@ -11,6 +11,7 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import v8 from 'node:v8';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
+import { writeToStream } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Broker } from '../../broker/broker.ts';
@@ -34,6 +35,12 @@ import { SessionExpiry, type SessionExpiryStore } from './session-expiry.ts';
 import { SubscriberQueues } from './subscriber-queue.ts';
 import { SysTopics, type SysReading } from './sys-topics.ts';
 import { WriteCoalescer } from './write-coalescer.ts';
+
+// mqtt-packet's writer (aedes' and MQTT.js's), on the first packet it writes, builds a table of
+// 65,536 two-byte Buffers, one per 16-bit number (packet ids, topic lengths), and keeps it for the
+// life of the process: ~7 MB of heap, a fifth of an idle broker's, for saving one 2-byte
+// allocation per number written (~0.1 µs a PUBLISH + PUBACK, measured).
+writeToStream.cacheNumbers = false;
 
 export interface MqttListenerOptions {
   host: string;
