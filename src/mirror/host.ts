@@ -18,7 +18,7 @@ export interface MirrorHost {
   peek(topic: StoredTopic, partition: number, offset: number, maxBytes: number): ReadResult;
   /** Whole batches from the one holding `offset`; parks up to maxWaitMs for an append when there is none. */
   fetch(topic: string, partition: number, offset: number, maxBytes: number, maxWaitMs: number, signal?: AbortSignal): Promise<ReadResult>;
-  /** Resolves once the records of the partition below `nextOffset` survive a power cut (LogStore.durable). */
-  durable(topicId: number, partition: number, nextOffset: number): Promise<void>;
+  /** Resolves once the records of `read` (a fetch of the partition) survive a power cut (LogStore.durable). */
+  durable(topicId: number, partition: number, read: ReadResult): Promise<void>;
   mirrorCursors(mirror: string, logger: Logger): MirrorCursors;
 }

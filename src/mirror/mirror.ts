@@ -359,7 +359,7 @@ export class Mirror {
         }
         // Only what survives a power cut is shipped: an acks=1 transaction taken back would hand its
         // offsets, and so its origins, to different records the upstream would drop as duplicates.
-        if (result.batches.length > 0) await this.host.durable(topic.id, partition, result.nextOffset);
+        if (result.batches.length > 0) await this.host.durable(topic.id, partition, result);
         batches = result.batches;
       } catch (err) {
         if (signal.aborted) return;

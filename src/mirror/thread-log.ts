@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { FetchWaiters } from '../broker/fetch-waiters.ts';
 import { TributaryError } from '../errors.ts';
+import { readBatchInfo } from '../format/record-batch.ts';
 import { limits } from '../limits.ts';
 import { freshReads, syncToDisk, type LmdbHandles, type StoredTopic } from '../storage/lmdb-env.ts';
 import { LogReader, type ReadResult } from '../storage/log-reader.ts';
@@ -92,14 +93,18 @@ export class ThreadLog implements MirrorHost {
   }
 
   /**
-   * The records below `nextOffset` were read, so they were committed: a sync started now covers them.
-   * A backlog read again (or in several chunks) costs no second sync.
+   * The records read were committed, and so was everything below the log end seen by that read: a
+   * sync started now covers all of it. A backlog read in many chunks, while ingest appends behind
+   * it, costs one sync, not one per chunk.
    */
-  async durable(topicId: number, partition: number, nextOffset: number): Promise<void> {
+  async durable(topicId: number, partition: number, read: ReadResult): Promise<void> {
+    const last = read.batches.at(-1);
+    const info = last === undefined ? null : readBatchInfo(last);
+    if (info === null) return;
     const key = `${topicId}/${partition}`;
-    if ((this.durableBelow.get(key) ?? -1) >= nextOffset) return;
+    if ((this.durableBelow.get(key) ?? -1) > info.baseOffset + info.lastOffsetDelta) return;
     await this.flushed();
-    if ((this.durableBelow.get(key) ?? -1) < nextOffset) this.durableBelow.set(key, nextOffset);
+    if ((this.durableBelow.get(key) ?? -1) < read.nextOffset) this.durableBelow.set(key, read.nextOffset);
   }
 
   mirrorCursors(mirror: string, logger: Logger): MirrorCursors {
