@@ -8,10 +8,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.ts';
+import { Mirrors } from '../../src/mirror/mirrors.ts';
+import { ThreadLog } from '../../src/mirror/thread-log.ts';
+import { ThreadStore } from '../../src/mirror/thread-store.ts';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
 import { selfSigned } from '../helpers/certs.ts';
 import { freePort } from '../helpers/child-broker.ts';
-import { onCleanup, rec } from '../helpers/temp.ts';
+import { onCleanup, rec, silentLogger } from '../helpers/temp.ts';
 import { watchSyncs } from '../helpers/syncs.ts';
 import { startUpstream, until, type UpstreamPublish } from '../helpers/upstream.ts';
 
@@ -329,12 +333,22 @@ describe('MQTT 3.1.1 and TLS upstreams', () => {
 });
 
 describe('durability', () => {
+  // The engine and the thread's view of the log (ThreadLog) run here on this thread, over the test
+  // broker's own environment handles, so the test can hold the env.sync the mirror asks for: on the
+  // mirror thread the same code calls the same sync on its own handle of the environment.
   it('ships an acks=1 record only once a sync made it survive a power cut', async () => {
     const up = await startUpstream();
-    const edge = await edgeWith({ url: `mqtt://127.0.0.1:${up.port}` });
+    const edge = await startTestBroker({ edgeId: 'gw-1' });
     const { broker } = edge.running;
     broker.createTopic({ name: 'telemetry', partitions: 1 });
-    await until(async () => (await edge.running.mirrors!.status('cloud')).state === 'connected', 'connected');
+    const config = parseConfig({ mirrors: [{ name: 'cloud', sink: 'mqtt', url: `mqtt://127.0.0.1:${up.port}`, topics: ['telemetry'], backoff: { initialMs: 20, maxMs: 100 } }] }, 'test').mirrors;
+    const h = broker.store.lmdb;
+    const log = new ThreadLog(h, new ThreadStore(h, { dataDir: edge.dataDir, minFreeDiskBytes: 0, maxMapSizeBytes: -1, onFailStop: () => undefined }), silentLogger);
+    broker.store.addAppendListener((topicId, partition) => log.appended(topicId, partition));
+    const mirrors = await Mirrors.create(config, 'gw-1', log, silentLogger);
+    mirrors.start();
+    onCleanup(() => mirrors.stop());
+    await until(() => mirrors.status('cloud').state === 'connected', 'connected');
     const syncs = watchSyncs(broker.store);
     syncs.hold = true;
     await broker.produce({ topic: 'telemetry', partition: 0, records: [rec('committed, not yet synced')], acks: 1 });
@@ -343,6 +357,7 @@ describe('durability', () => {
     expect(up.received).toEqual([]);
     syncs.release();
     await until(() => up.received.length === 1, 'the record upstream');
+    await mirrors.stop();
   });
 });
 
