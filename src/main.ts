@@ -7,7 +7,7 @@ import { EdgeServer } from './listeners/edge/edge-server.ts';
 import { startHttpListener, type HttpListener } from './listeners/http.ts';
 import { KafkaServer } from './listeners/kafka/kafka-server.ts';
 import { MqttListener } from './listeners/mqtt/mqtt-listener.ts';
-import type { MirrorThread } from './mirror/mirror-thread.ts';
+import type { MirrorThread } from './mirror/thread/mirror-thread.ts';
 import { createMetricsRegistry } from './observability/metrics.ts';
 import { lockDataDir } from './storage/data-dir-lock.ts';
 import { LogStore } from './storage/log-store.ts';
@@ -83,12 +83,12 @@ async function startLocked(config: Config, logger: Logger, options: StartOptions
   let http: HttpListener | null = null;
   // Built before the listeners so the metrics can read them; started after, so a broken listener
   // config fails the start before anything is shipped.
-  // Every mirror runs on one thread of its own (mirror/mirror-worker.ts), started only when one is
+  // Every mirror runs on one thread of its own (mirror/thread/mirror-worker.ts), started only when one is
   // configured: shipping a backlog never competes with ingest for this loop.
   let mirrors: MirrorThread | null = null;
   try {
     if (config.mirrors.length > 0)
-      mirrors = await (await import('./mirror/mirror-thread.ts')).MirrorThread.create({
+      mirrors = await (await import('./mirror/thread/mirror-thread.ts')).MirrorThread.create({
         configs: config.mirrors,
         edgeId: config.edgeId,
         store,

@@ -4,12 +4,12 @@
 
 import { workerData } from 'node:worker_threads';
 import { isBenchWorker, runBenchWorker } from '../bench/worker.ts';
-import { isMirrorWorker } from '../mirror/thread-messages.ts';
+import { isMirrorWorker } from '../mirror/thread/thread-messages.ts';
 
 if (isBenchWorker(workerData)) {
   await runBenchWorker(workerData);
 } else if (isMirrorWorker(workerData)) {
-  await (await import('../mirror/mirror-worker.ts')).runMirrorWorker(workerData);
+  await (await import('../mirror/thread/mirror-worker.ts')).runMirrorWorker(workerData);
 } else {
   const { runCli } = await import('./program.ts');
   await runCli(process.argv);

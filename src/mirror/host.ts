@@ -1,12 +1,9 @@
 // What the mirror engine (mirror.ts) needs of the log: the mirror thread's view over the shared LMDB
-// environment implements it (thread-log.ts). One interface, so the engine is the same code whoever
+// environment implements it (thread/thread-log.ts). One interface, so the engine is the same code whoever
 // serves it.
 
 import type { Logger } from 'pino';
-import type { StoredTopic } from '../storage/lmdb-env.ts';
-import type { ReadResult } from '../storage/log-reader.ts';
-import type { MirrorCursors } from '../storage/mirror-cursors.ts';
-import type { PartitionState } from '../storage/txn-appends.ts';
+import type { MirrorCursors, PartitionState, ReadResult, StoredTopic } from '../broker/broker.ts';
 
 export interface MirrorHost {
   /** Every stored topic, by name. */

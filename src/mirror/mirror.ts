@@ -7,8 +7,7 @@
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { StoredTopic } from '../storage/lmdb-env.ts';
-import type { MirrorCursors, MirrorPosition } from '../storage/mirror-cursors.ts';
+import type { MirrorCursors, MirrorPosition, StoredTopic } from '../broker/broker.ts';
 import { asTributaryError, isTributaryError, TributaryError } from '../errors.ts';
 import { decodeRecordBatch, readBatchInfo, type DecodedRecord } from '../format/record-batch.ts';
 import { ShipGate } from './gate.ts';
@@ -185,7 +184,7 @@ export class Mirror {
       rejectedRecords: this.rejected,
       droppedUnshippedRecords: this.dropped,
       lastError: this.lastError,
-      // Counted by the main thread, which restarts this one (mirror-thread.ts).
+      // Counted by the main thread, which restarts this one (thread/mirror-thread.ts).
       threadRestarts: 0,
       partitions,
     };

@@ -1,6 +1,6 @@
-// Every configured mirror, on the mirror thread (mirror-worker.ts): built from the configs over the
+// Every configured mirror, on the mirror thread (thread/mirror-worker.ts): built from the configs over the
 // thread's view of the log, told of topic changes and of log starts retention moved, and asked for
-// status and pause/resume. Retention floors are the main thread's (mirror-thread.ts).
+// status and pause/resume. Retention floors are the main thread's (thread/mirror-thread.ts).
 
 import type { Logger } from 'pino';
 import { TributaryError } from '../errors.ts';
@@ -8,7 +8,7 @@ import { Mirror } from './mirror.ts';
 import type { MirrorConfig } from './sinks/configs.ts';
 import { createSink } from './sinks/factories.ts';
 import type { MirrorStatus } from './status.ts';
-import type { ThreadLog } from './thread-log.ts';
+import type { ThreadLog } from './thread/thread-log.ts';
 
 export class Mirrors {
   private readonly byName = new Map<string, Mirror>();

@@ -3,7 +3,7 @@
 // after a restart), stored in the offset store under reader `m:<mirror>` (offset = cursor or -1,
 // high = highest published). Acks arrive one per record, so cursors change in memory and are persisted
 // together in one transaction (a CursorStore's sideTxn: the log's room checks and fail-stop; on the
-// mirror thread, mirror/thread-store.ts applies them and reports a fail-stop to the main thread) at
+// mirror thread, mirror/thread/thread-store.ts applies them and reports a fail-stop to the main thread) at
 // most every CURSOR_FLUSH_INTERVAL_MS (and on close). A crash loses at most that interval of cursor
 // progress, which only means re-shipping those records: the mirror is at-least-once anyway.
 //
@@ -20,7 +20,7 @@ import type { LmdbHandles } from './lmdb-env.ts';
 import type { LogStore } from './log-store.ts';
 import { mirrorReader } from './offsets-db.ts';
 
-/** What the cursors write through: the LogStore on the main thread, mirror/thread-store.ts on the mirror thread. */
+/** What the cursors write through: the LogStore on the main thread, mirror/thread/thread-store.ts on the mirror thread. */
 export type CursorStore = Pick<LogStore, 'sideTxn' | 'failed' | 'lmdb'>;
 
 interface CursorRow {

@@ -1,4 +1,4 @@
-// The mirror thread (src/mirror/mirror-thread.ts, mirror-worker.ts): a thread that dies is started
+// The mirror thread (src/mirror/thread/mirror-thread.ts, mirror-worker.ts): a thread that dies is started
 // again and its mirrors resume from their persisted cursors; a graceful stop ends the thread (exact
 // cursors written, its LMDB handle closed) before the store closes; a busy ingest on the main loop
 // does not stop the mirror from shipping. Real broker, real LMDB, real MQTT 5 upstream on 127.0.0.1.

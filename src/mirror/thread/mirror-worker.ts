@@ -6,13 +6,13 @@
 
 import { parentPort } from 'node:worker_threads';
 import pino from 'pino';
-import { asTributaryError } from '../errors.ts';
-import { openLmdb } from '../storage/lmdb-env.ts';
-import { Mirrors } from './mirrors.ts';
+import { asTributaryError } from '../../errors.ts';
+import { openLmdb } from '../../storage/lmdb-env.ts';
+import { Mirrors } from '../mirrors.ts';
 import type { FromMirrorThread, MirrorOp, MirrorWorkerData, ToMirrorThread } from './thread-messages.ts';
 import { ThreadLog } from './thread-log.ts';
 import { ThreadStore } from './thread-store.ts';
-import type { MirrorStatus } from './status.ts';
+import type { MirrorStatus } from '../status.ts';
 
 export async function runMirrorWorker(data: MirrorWorkerData): Promise<void> {
   const port = parentPort!;

@@ -7,9 +7,9 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { isTributaryError, TributaryError } from '../errors.ts';
-import { failedForRoom, filesystemFreeBytes, type LmdbHandles } from '../storage/lmdb-env.ts';
-import type { CursorStore } from '../storage/mirror-cursors.ts';
+import { isTributaryError, TributaryError } from '../../errors.ts';
+import { failedForRoom, filesystemFreeBytes, type LmdbHandles } from '../../storage/lmdb-env.ts';
+import type { CursorStore } from '../../storage/mirror-cursors.ts';
 
 export interface ThreadStoreOptions {
   dataDir: string;

@@ -1,9 +1,9 @@
 // What crosses between the main thread and the mirror thread (mirror-thread.ts ↔ mirror-worker.ts).
 // Never one message per record: appends arrive as one message per loop turn naming the partitions.
 
-import type { ErrorName } from '../errors.ts';
-import type { MirrorConfig } from './sinks/configs.ts';
-import type { MirrorStatus } from './status.ts';
+import type { ErrorName } from '../../errors.ts';
+import type { MirrorConfig } from '../sinks/configs.ts';
+import type { MirrorStatus } from '../status.ts';
 
 export const MIRROR_THREAD = 'tributary-mirror-thread';
 

@@ -4,15 +4,15 @@
 // records durable with its own env.sync calls, shared like LogStore.flushed().
 
 import type { Logger } from 'pino';
-import { FetchWaiters } from '../broker/fetch-waiters.ts';
-import { TributaryError } from '../errors.ts';
-import { readBatchInfo } from '../format/record-batch.ts';
-import { limits } from '../limits.ts';
-import { freshReads, syncToDisk, type LmdbHandles, type StoredTopic } from '../storage/lmdb-env.ts';
-import { LogReader, type ReadResult } from '../storage/log-reader.ts';
-import { MirrorCursors } from '../storage/mirror-cursors.ts';
-import type { PartitionState } from '../storage/txn-appends.ts';
-import type { MirrorHost } from './host.ts';
+import { FetchWaiters } from '../../broker/fetch-waiters.ts';
+import { TributaryError } from '../../errors.ts';
+import { readBatchInfo } from '../../format/record-batch.ts';
+import { limits } from '../../limits.ts';
+import { freshReads, syncToDisk, type LmdbHandles, type StoredTopic } from '../../storage/lmdb-env.ts';
+import { LogReader, type ReadResult } from '../../storage/log-reader.ts';
+import { MirrorCursors } from '../../storage/mirror-cursors.ts';
+import type { PartitionState } from '../../storage/txn-appends.ts';
+import type { MirrorHost } from '../host.ts';
 import type { ThreadStore } from './thread-store.ts';
 
 export class ThreadLog implements MirrorHost {

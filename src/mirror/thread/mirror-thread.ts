@@ -9,15 +9,15 @@
 
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { TributaryError } from '../errors.ts';
-import { limits } from '../limits.ts';
-import type { StoredTopic } from '../storage/lmdb-env.ts';
-import type { LogStore } from '../storage/log-store.ts';
-import { committedCursor } from '../storage/mirror-cursors.ts';
-import type { MirrorConfig } from './sinks/configs.ts';
-import type { MirrorControl, MirrorStatus } from './status.ts';
+import { TributaryError } from '../../errors.ts';
+import { limits } from '../../limits.ts';
+import type { StoredTopic } from '../../storage/lmdb-env.ts';
+import type { LogStore } from '../../storage/log-store.ts';
+import { committedCursor } from '../../storage/mirror-cursors.ts';
+import type { MirrorConfig } from '../sinks/configs.ts';
+import type { MirrorControl, MirrorStatus } from '../status.ts';
 import { MIRROR_THREAD, type FromMirrorThread, type MirrorOp, type MirrorWorkerData, type ToMirrorThread, type WireError } from './thread-messages.ts';
-import { TopicSelector } from './topic-selector.ts';
+import { TopicSelector } from '../topic-selector.ts';
 
 const RESTART_DELAY_MS_MIN = 100;
 
