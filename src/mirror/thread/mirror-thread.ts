@@ -101,12 +101,13 @@ export class MirrorThread implements MirrorControl {
       store.addLogStartListener((topicId, partition, previousStart, newStart) => {
         if (this.mirroring(topicId).length > 0) this.post({ type: 'logStartMoved', topicId, partition, previousStart, newStart });
       }),
-      store.addTopicsListener(() => {
-        this.topicsById = null;
-        this.post({ type: 'topicsChanged' });
-      }),
       store.addFailureListener((failure) => this.post({ type: 'storageFailed', message: failure.message })),
     );
+    // Kept after the thread stopped, as the floor that reads it is.
+    store.addTopicsListener(() => {
+      this.topicsById = null;
+      this.post({ type: 'topicsChanged' });
+    });
   }
 
   /** The thread running the mirrors (null while it is being restarted or after stop). */
@@ -209,6 +210,9 @@ export class MirrorThread implements MirrorControl {
       thread.on('message', (m: FromMirrorThread) => {
         if (m.type === 'ready') {
           this.ready = true;
+          // A thread started after a fail-stop (a restart) writes nothing either.
+          const failure = this.opts.store.failed;
+          if (failure !== null) thread.postMessage({ type: 'storageFailed', message: failure.message } satisfies ToMirrorThread);
           if (this.started) thread.postMessage({ type: 'start' } satisfies ToMirrorThread);
           for (const [id, r] of this.requests) thread.postMessage({ type: 'request', id, ...r.message } satisfies ToMirrorThread);
           resolve();
