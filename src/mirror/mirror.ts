@@ -362,8 +362,12 @@ export class Mirror {
         batches = result.batches;
       } catch (err) {
         if (signal.aborted) return;
-        // After a fail-stop nothing new becomes durable: this partition ships no more.
-        if (isTributaryError(err, 'STORAGE_FAILED')) return;
+        // After a fail-stop nothing new becomes durable, and no cursor can be written: this partition
+        // ships no more (a restart after fixing the disk ships from the persisted cursors).
+        if (isTributaryError(err, 'STORAGE_FAILED')) {
+          log.warn({ offset: next }, 'storage failed (fail-stop): this partition ships no more until a restart');
+          return;
+        }
         if (isTributaryError(err, 'OFFSET_OUT_OF_RANGE')) {
           next = this.outOfRange(topic, partition, next, log);
           continue;

@@ -78,6 +78,29 @@ describe('fsync failure', () => {
     expect(broker.output()).toMatch(/storage is now read-only/);
   });
 
+  it('after a fail-stop of the log, the mirror thread ships nothing more, not even what was committed before', async () => {
+    const upPort = await freePort();
+    const { broker, port, httpPort, trigger } = await startWithFailingFsync({
+      TRIBUTARY_MIRRORS: JSON.stringify([{ name: 'cloud', sink: 'mqtt', url: `mqtt://127.0.0.1:${upPort}`, topics: ['disk'], backoff: { initialMs: 50, maxMs: 200 } }]),
+    });
+    const peer = await RawPeer.hello(port);
+    peer.send({ type: 'register', corr: 1, alias: 1, topic: 'disk', create: true });
+    await peer.waitFor((f) => f.type === 'registered');
+    // Committed while the upstream is down: the backlog.
+    peer.send(produceFrame(1, ['b0', 'b1', 'b2'], { acks: 1 }));
+    await peer.waitFor((f) => f.type === 'ack');
+    fs.writeFileSync(trigger, '');
+    peer.send(produce(2, 'during'));
+    expect(await peer.waitFor((f) => f.type === 'error' && f.ref === 2)).toMatchObject({ code: ErrorCode.STORAGE_FAILED });
+    fs.rmSync(trigger);
+    expect((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status).toBe(503);
+
+    const up = await startUpstream({ port: upPort });
+    await until(() => /this partition ships no more until a restart/.test(broker.output()), 'the mirror to stop shipping', 15_000);
+    expect(up.received).toEqual([]);
+    expect(((await (await fetch(`http://127.0.0.1:${httpPort}/mirrors/cloud`)).json()) as { backlogRecords: number }).backlogRecords).toBe(3);
+  });
+
   it('fails /healthz and the log when a write of the mirror thread (a pause) is the one whose fsync fails', async () => {
     const up = await startUpstream();
     const { broker, port, httpPort, trigger } = await startWithFailingFsync({
