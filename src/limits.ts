@@ -251,4 +251,9 @@ export const limits = {
   kafkaFetchBytesTotalMax: 64 * 1024 * 1024 * 1024,
   /** Consumer-group requests one edge connection may have unanswered (a JOIN_GROUP waits for the rebalance). */
   edgeGroupRequestsInflightMax: 64,
+  /**
+   * Longest wait before the mirror thread is started again after it died (the wait doubles from
+   * 100 ms per death in a row, and starts over once a thread ran this long).
+   */
+  mirrorThreadRestartDelayMsMax: 10_000,
 } as const;

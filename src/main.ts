@@ -7,7 +7,7 @@ import { EdgeServer } from './listeners/edge/edge-server.ts';
 import { startHttpListener, type HttpListener } from './listeners/http.ts';
 import { KafkaServer } from './listeners/kafka/kafka-server.ts';
 import { MqttListener } from './listeners/mqtt/mqtt-listener.ts';
-import type { Mirrors } from './mirror/mirrors.ts';
+import type { MirrorThread } from './mirror/thread/mirror-thread.ts';
 import { createMetricsRegistry } from './observability/metrics.ts';
 import { lockDataDir } from './storage/data-dir-lock.ts';
 import { LogStore } from './storage/log-store.ts';
@@ -19,8 +19,8 @@ export interface RunningTributary {
   kafka: KafkaServer | null;
   mqtt: MqttListener | null;
   http: HttpListener | null;
-  /** The configured mirrors, running; null when none is configured. */
-  mirrors: Mirrors | null;
+  /** The configured mirrors, running on their thread; null when none is configured. */
+  mirrors: MirrorThread | null;
   /** Stops accepting, answers in-flight requests, finishes the last transaction and flushes, closes LMDB. */
   close(): Promise<void>;
 }
@@ -83,10 +83,21 @@ async function startLocked(config: Config, logger: Logger, options: StartOptions
   let http: HttpListener | null = null;
   // Built before the listeners so the metrics can read them; started after, so a broken listener
   // config fails the start before anything is shipped.
-  // Loaded only when configured: a gateway without mirrors never needs the MQTT client library.
-  let mirrors: Mirrors | null = null;
+  // Every mirror runs on one thread of its own (mirror/thread/mirror-worker.ts), started only when one is
+  // configured: shipping a backlog never competes with ingest for this loop.
+  let mirrors: MirrorThread | null = null;
   try {
-    if (config.mirrors.length > 0) mirrors = await (await import('./mirror/mirrors.ts')).Mirrors.create(config.mirrors, config.edgeId, broker, logger);
+    if (config.mirrors.length > 0)
+      mirrors = await (await import('./mirror/thread/mirror-thread.ts')).MirrorThread.create({
+        configs: config.mirrors,
+        edgeId: config.edgeId,
+        store,
+        dataDir: config.dataDir,
+        mapSizeBytes: config.storage.mapSizeBytes,
+        maxMapSizeBytes: config.storage.maxMapSizeBytes,
+        minFreeDiskBytes: config.storage.minFreeDiskBytes,
+        logger,
+      });
   } catch (err) {
     await broker.close();
     throw err;
@@ -157,7 +168,8 @@ async function startLocked(config: Config, logger: Logger, options: StartOptions
         await kafka?.close();
         await mqtt?.close();
         await http?.close();
-        // Mirrors read the log and persist their cursors in LMDB: stop them before it closes.
+        // The mirror thread reads the log and persists its cursors in LMDB: it stops (exact cursors
+        // written, its LMDB handle closed, the thread ended) before the store closes.
         await mirrors?.stop();
         // The persistence commits what aedes handed it while closing; LMDB closes after it, even when
         // that last transaction commit failed (the log's own final sync and close must still run).

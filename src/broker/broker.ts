@@ -6,9 +6,8 @@ import type { Logger } from 'pino';
 import { TributaryError, type ErrorName } from '../errors.ts';
 import { encodeRecordBatch, readBatchInfo, verifyBatch, type RecordInput } from '../format/record-batch.ts';
 import { limits } from '../limits.ts';
-import type { LogStartListener, LogStore, PartitionState, ProducerRef, ReadResult, RetentionFloor, StorageStats, StoredTopic } from '../storage/log-store.ts';
+import type { LogStore, PartitionState, ProducerRef, ReadResult, StorageStats, StoredTopic } from '../storage/log-store.ts';
 import type { KafkaProducerRef } from '../storage/producer-state.ts';
-import { MirrorCursors } from '../storage/mirror-cursors.ts';
 import { OffsetStore } from '../storage/offset-store.ts';
 import { GroupCoordinator, type CoordinatorOptions } from '../groups/coordinator.ts';
 import type { CommitRequest } from '../groups/types.ts';
@@ -509,25 +508,11 @@ export class Broker {
     return this.store.stats();
   }
 
-  // ---- storage hooks for the mirrors (each returns its unsubscribe) ----
-
-  /** Floors of all subscribers combine as the lowest: retention keeps what any of them still needs. */
-  addRetentionFloor(floor: RetentionFloor): () => void {
-    return this.store.addRetentionFloor(floor);
-  }
-
-  addLogStartListener(listener: LogStartListener): () => void {
-    return this.store.addLogStartListener(listener);
-  }
+  // ---- storage hooks (each returns its unsubscribe); the mirror thread's are in mirror/thread ----
 
   /** Called after a topic was created, grown or deleted. */
   addTopicsListener(listener: () => void): () => void {
     return this.store.addTopicsListener(listener);
-  }
-
-  /** A mirror's cursors, kept in the log's environment under its rules (room checks, fail-stop). */
-  mirrorCursors(mirror: string, logger: Logger): MirrorCursors {
-    return new MirrorCursors(this.store, mirror, logger);
   }
 
   countError(err: unknown): void {

@@ -50,10 +50,10 @@ export async function startHttpListener(opts: HttpListenerOptions): Promise<Http
         log.warn({ url: url.pathname, remote: req.socket.remoteAddress }, `admin request refused: ${refusal.message}`);
         return send(res, refusal.status, { error: 'NOT_AUTHORIZED', message: refusal.message }, refusal.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
       }
-      return answer(res, () => {
+      return answer(res, async () => {
         const name = decodePathPart(action[1], 'mirror');
         const mirrors = mirrorControl(name);
-        const status = action[2] === 'pause' ? mirrors.pause(name) : mirrors.resume(name);
+        const status = action[2] === 'pause' ? await mirrors.pause(name) : await mirrors.resume(name);
         log.info({ mirror: name, state: status.state, remote: req.socket.remoteAddress }, `mirror ${action[2]} requested over http`);
         return status;
       });
@@ -75,7 +75,7 @@ export async function startHttpListener(opts: HttpListenerOptions): Promise<Http
     if (url.pathname === '/groups') return send(res, 200, groupList(opts.broker));
     const group = /^\/groups\/([^/]+)$/.exec(url.pathname);
     if (group) return answer(res, () => opts.broker.groups.describeGroup(decodePathPart(group[1], 'group')));
-    if (url.pathname === '/mirrors') return send(res, 200, opts.mirrors?.statuses() ?? []);
+    if (url.pathname === '/mirrors') return send(res, 200, (await opts.mirrors?.statuses()) ?? []);
     const mirror = /^\/mirrors\/([^/]+)$/.exec(url.pathname);
     if (mirror)
       return answer(res, () => {
@@ -126,9 +126,9 @@ const errorStatus: Partial<Record<ErrorName, number>> = {
 };
 
 /** 200 with what `fn` returns, 404 or 400 for a bad name, 507/503 when storage refused; anything else is the server's fault (500). */
-function answer(res: http.ServerResponse, fn: () => unknown): void {
+async function answer(res: http.ServerResponse, fn: () => unknown): Promise<void> {
   try {
-    send(res, 200, fn());
+    send(res, 200, await fn());
   } catch (err) {
     if (!(err instanceof TributaryError) || errorStatus[err.codeName] === undefined) throw err;
     send(res, errorStatus[err.codeName]!, { error: err.codeName, message: err.message });

@@ -7,10 +7,11 @@
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { Broker, MirrorCursors, MirrorPosition, StoredTopic } from '../broker/broker.ts';
+import type { MirrorCursors, MirrorPosition, StoredTopic } from '../broker/broker.ts';
 import { asTributaryError, isTributaryError, TributaryError } from '../errors.ts';
 import { decodeRecordBatch, readBatchInfo, type DecodedRecord } from '../format/record-batch.ts';
 import { ShipGate } from './gate.ts';
+import type { MirrorHost } from './host.ts';
 import type { OutboundMessage, Sink, SinkConnection } from './sink.ts';
 import type { MirrorConfig } from './sinks/configs.ts';
 import type { MirrorError, MirrorPartitionStatus, MirrorState, MirrorStatus } from './status.ts';
@@ -54,7 +55,7 @@ interface Session {
 
 export interface MirrorOptions {
   config: MirrorConfig;
-  broker: Broker;
+  host: MirrorHost;
   sink: Sink;
   logger: Logger;
 }
@@ -63,7 +64,7 @@ export class Mirror {
   readonly name: string;
   readonly selector: TopicSelector;
   private readonly cfg: MirrorConfig;
-  private readonly broker: Broker;
+  private readonly host: MirrorHost;
   private readonly sink: Sink;
   private readonly log: Logger;
   private readonly cursors: MirrorCursors;
@@ -90,11 +91,11 @@ export class Mirror {
   constructor(opts: MirrorOptions) {
     this.cfg = opts.config;
     this.name = opts.config.name;
-    this.broker = opts.broker;
+    this.host = opts.host;
     this.sink = opts.sink;
     this.selector = new TopicSelector(opts.config.topics, opts.config.priorities);
     this.log = opts.logger.child({ module: 'mirror', mirror: this.name });
-    this.cursors = opts.broker.mirrorCursors(this.name, this.log);
+    this.cursors = opts.host.mirrorCursors(this.name, this.log);
     this.rateLimit = opts.config.rateLimitBytesPerSec > 0 ? new TokenBucket(opts.config.rateLimitBytesPerSec) : null;
   }
 
@@ -156,9 +157,9 @@ export class Mirror {
     let backlogRecords = 0;
     let backlogBytes = 0;
     let oldestMs = Infinity;
-    for (const topic of this.broker.storedTopics()) {
+    for (const topic of this.host.storedTopics()) {
       if (!this.selector.matches(topic.name)) continue;
-      for (const s of this.broker.partitionStates(topic.id)) {
+      for (const s of this.host.partitionStates(topic.id)) {
         const cursor = Math.max(s.logStartOffset, this.cursors.get(topic.id, s.partition) ?? 0);
         const backlog = s.nextOffset - cursor;
         partitions.push({ topic: topic.name, partition: s.partition, cursor, nextOffset: s.nextOffset, backlogRecords: backlog });
@@ -183,6 +184,8 @@ export class Mirror {
       rejectedRecords: this.rejected,
       droppedUnshippedRecords: this.dropped,
       lastError: this.lastError,
+      // Counted by the main thread, which restarts this one (thread/mirror-thread.ts).
+      threadRestarts: 0,
       partitions,
     };
   }
@@ -190,7 +193,7 @@ export class Mirror {
   /** The first timestamp of the batch holding `offset`; null when unreadable (a corrupt batch must not break /metrics). */
   private firstTimestampAt(topic: StoredTopic, partition: number, offset: number): number | null {
     try {
-      const head = this.broker.peek(topic, partition, offset, 1).batches[0];
+      const head = this.host.peek(topic, partition, offset, 1).batches[0];
       return head === undefined ? null : (readBatchInfo(head)?.baseTimestampMs ?? null);
     } catch {
       return null;
@@ -317,7 +320,7 @@ export class Mirror {
   /** Starts a pump for every partition of a matching topic that has none yet. */
   private discover(session: Session): void {
     if (session.abort.signal.aborted) return;
-    for (const topic of this.broker.storedTopics()) {
+    for (const topic of this.host.storedTopics()) {
       if (!this.selector.matches(topic.name)) continue;
       for (let partition = 0; partition < topic.partitions; partition++) {
         const key = `${topic.id}/${partition}`;
@@ -337,30 +340,34 @@ export class Mirror {
     const signal = session.abort.signal;
     const priority = this.selector.priorityOf(topic.name);
     const { bytesMax, lingerMs } = this.cfg.batch;
-    const logStart = this.broker.partitionState(topic.id, partition)?.logStartOffset ?? 0;
+    const logStart = this.host.partitionState(topic.id, partition)?.logStartOffset ?? 0;
     // Records below the log start are gone: counted as dropped if this mirror had not shipped them.
     if (pos.cursor !== undefined && pos.cursor < logStart) this.logStartMoved(topic, partition, pos.cursor, logStart);
     let next = Math.max(pos.cursor ?? 0, logStart);
     log.debug({ offset: next }, 'shipping from cursor');
 
     while (!signal.aborted) {
-      if (this.broker.findTopic(topic.name)?.id !== topic.id) return; // deleted (or recreated: a new pump takes over)
+      if (this.host.findTopic(topic.name)?.id !== topic.id) return; // deleted (or recreated: a new pump takes over)
       let batches: Buffer[];
       try {
-        let result = await this.broker.fetch(topic.name, partition, next, bytesMax, FETCH_WAIT_MS, signal);
+        let result = await this.host.fetch(topic.name, partition, next, bytesMax, FETCH_WAIT_MS, signal);
         if (lingerMs > 0 && result.batches.length > 0 && result.bytes < bytesMax) {
           // Kafka's linger.ms: give a partial batch time to fill, so it leaves in fewer, fuller segments.
           await sleep(lingerMs, undefined, { signal });
-          result = await this.broker.fetch(topic.name, partition, next, bytesMax, 0, signal);
+          result = await this.host.fetch(topic.name, partition, next, bytesMax, 0, signal);
         }
         // Only what survives a power cut is shipped: an acks=1 transaction taken back would hand its
         // offsets, and so its origins, to different records the upstream would drop as duplicates.
-        if (result.batches.length > 0) await this.broker.durable();
+        if (result.batches.length > 0) await this.host.durable(topic.id, partition, result);
         batches = result.batches;
       } catch (err) {
         if (signal.aborted) return;
-        // After a fail-stop nothing new becomes durable: this partition ships no more.
-        if (isTributaryError(err, 'STORAGE_FAILED')) return;
+        // After a fail-stop nothing new becomes durable, and no cursor can be written: this partition
+        // ships no more (a restart after fixing the disk ships from the persisted cursors).
+        if (isTributaryError(err, 'STORAGE_FAILED')) {
+          log.warn({ offset: next }, 'storage failed (fail-stop): this partition ships no more until a restart');
+          return;
+        }
         if (isTributaryError(err, 'OFFSET_OUT_OF_RANGE')) {
           next = this.outOfRange(topic, partition, next, log);
           continue;
@@ -486,7 +493,7 @@ export class Mirror {
    * data dir: ship from the end.
    */
   private outOfRange(topic: StoredTopic, partition: number, next: number, log: Logger): number {
-    const state = this.broker.partitionState(topic.id, partition);
+    const state = this.host.partitionState(topic.id, partition);
     if (state === undefined) return next;
     if (next < state.logStartOffset) {
       this.logStartMoved(topic, partition, next, state.logStartOffset);

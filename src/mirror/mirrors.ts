@@ -1,49 +1,30 @@
-// Every configured mirror, and what they need from the log store: retention that spares records a
-// mirror has not shipped (the lowest cursor of the mirrors that ship a partition), the count of
-// records the disk budget deleted anyway, and partition discovery by event.
+// Every configured mirror, on the mirror thread (thread/mirror-worker.ts): built from the configs over the
+// thread's view of the log, told of topic changes and of log starts retention moved, and asked for
+// status and pause/resume. Retention floors are the main thread's (thread/mirror-thread.ts).
 
 import type { Logger } from 'pino';
-import type { Broker, StoredTopic } from '../broker/broker.ts';
 import { TributaryError } from '../errors.ts';
 import { Mirror } from './mirror.ts';
 import type { MirrorConfig } from './sinks/configs.ts';
 import { createSink } from './sinks/factories.ts';
-import type { MirrorControl, MirrorStatus } from './status.ts';
+import type { MirrorStatus } from './status.ts';
+import type { ThreadLog } from './thread/thread-log.ts';
 
-export class Mirrors implements MirrorControl {
+export class Mirrors {
   private readonly byName = new Map<string, Mirror>();
-  private readonly broker: Broker;
-  /** topicId → topic, rebuilt after topics change: the store's hooks name partitions by id. */
-  private topicsById: Map<number, StoredTopic> | null = null;
+  private readonly log: ThreadLog;
 
   /** Builds every mirror's sink (reading TLS files: a bad path throws INVALID_CONFIG before anything starts). */
-  static async create(configs: readonly MirrorConfig[], edgeId: string, broker: Broker, logger: Logger): Promise<Mirrors> {
-    const context = { partitionsOf: (topic: string) => broker.findTopic(topic)?.partitions };
+  static async create(configs: readonly MirrorConfig[], edgeId: string, log: ThreadLog, logger: Logger): Promise<Mirrors> {
+    const context = { partitionsOf: (topic: string) => log.findTopic(topic)?.partitions };
     const mirrors: Mirror[] = [];
-    for (const config of configs) mirrors.push(new Mirror({ config, broker, sink: await createSink(config, edgeId, logger, context), logger }));
-    return new Mirrors(mirrors, broker);
+    for (const config of configs) mirrors.push(new Mirror({ config, host: log, sink: await createSink(config, edgeId, logger, context), logger }));
+    return new Mirrors(mirrors, log);
   }
 
-  private constructor(mirrors: Mirror[], broker: Broker) {
-    this.broker = broker;
+  private constructor(mirrors: Mirror[], log: ThreadLog) {
+    this.log = log;
     for (const m of mirrors) this.byName.set(m.name, m);
-    // Installed before any listener takes a record, so no retention step runs without the floor.
-    broker.addRetentionFloor((topicId, partition) => {
-      const topic = this.topicById(topicId);
-      let floor: number | undefined;
-      if (topic !== undefined)
-        for (const m of this.byName.values()) if (m.selector.matches(topic.name)) floor = Math.min(floor ?? Infinity, m.retentionFloor(topicId, partition));
-      return floor;
-    });
-    broker.addLogStartListener((topicId, partition, previousStart, newStart) => {
-      const topic = this.topicById(topicId);
-      if (topic === undefined) return;
-      for (const m of this.byName.values()) if (m.selector.matches(topic.name)) m.logStartMoved(topic, partition, previousStart, newStart);
-    });
-    broker.addTopicsListener(() => {
-      this.topicsById = null;
-      for (const m of this.byName.values()) m.topicsChanged();
-    });
   }
 
   get all(): Mirror[] {
@@ -54,14 +35,22 @@ export class Mirrors implements MirrorControl {
     for (const m of this.byName.values()) m.start();
   }
 
-  /** Stops shipping. The retention hooks stay: maintenance runs until the broker closes, and cursors stay readable. */
+  /** Stops shipping and persists the exact cursors. */
   async stop(): Promise<void> {
     await Promise.all(this.all.map((m) => m.stop()));
   }
 
-  private topicById(topicId: number): StoredTopic | undefined {
-    this.topicsById ??= new Map(this.broker.storedTopics().map((t) => [t.id, t]));
-    return this.topicsById.get(topicId);
+  /** New topics or partitions may match; a deleted topic's parked fetches end. */
+  topicsChanged(): void {
+    this.log.wakeAll();
+    for (const m of this.byName.values()) m.topicsChanged();
+  }
+
+  /** Retention moved a log start (only the disk budget can move it past a cursor). */
+  logStartMoved(topicId: number, partition: number, previousStart: number, newStart: number): void {
+    const topic = this.log.topicById(topicId);
+    if (topic === undefined) return;
+    for (const m of this.byName.values()) if (m.selector.matches(topic.name)) m.logStartMoved(topic, partition, previousStart, newStart);
   }
 
   statuses(): MirrorStatus[] {

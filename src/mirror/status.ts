@@ -50,15 +50,17 @@ export interface MirrorStatus {
   /** Records retention deleted before this mirror shipped them (forced by the disk budget). */
   droppedUnshippedRecords: number;
   lastError: MirrorError | null;
+  /** Times the mirror thread died and was started again since the broker started (every mirror runs on it). */
+  threadRestarts: number;
   partitions: MirrorPartitionStatus[];
 }
 
-/** The operations the HTTP API and the CLI reach; unknown names throw UNKNOWN_MIRROR. */
+/** The operations the HTTP API and the CLI reach, answered by the mirror thread; unknown names reject with UNKNOWN_MIRROR. */
 export interface MirrorControl {
-  statuses(): MirrorStatus[];
-  status(name: string): MirrorStatus;
+  statuses(): Promise<MirrorStatus[]>;
+  status(name: string): Promise<MirrorStatus>;
   /** Closes the upstream connection and ships nothing until resumed; persisted across restarts. */
-  pause(name: string): MirrorStatus;
+  pause(name: string): Promise<MirrorStatus>;
   /** Leaves paused or failed and connects again. */
-  resume(name: string): MirrorStatus;
+  resume(name: string): Promise<MirrorStatus>;
 }

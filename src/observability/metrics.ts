@@ -31,13 +31,15 @@ export interface EdgeMetricsSource {
   readonly partialBudget: BudgetReading;
 }
 
-/** What the mirrors (src/mirror/) expose; read at scrape time. */
+/** What the mirrors (src/mirror/) expose; asked of the mirror thread at scrape time. */
 export interface MirrorMetricsSource {
-  statuses(): readonly MirrorStatus[];
+  statuses(): Promise<readonly MirrorStatus[]>;
 }
 
 type Labels = Record<string, string>;
-type Samples = () => Iterable<readonly [Labels, number]>;
+type SampleList = Iterable<readonly [Labels, number]>;
+/** Read at each scrape; a promise for what another thread is asked (the mirrors'). */
+type Samples = () => SampleList | Promise<SampleList>;
 
 /** A counter or gauge whose samples are read at each scrape. */
 function collected(registry: client.Registry, kind: 'counter' | 'gauge', name: string, help: string, labelNames: string[], samples: Samples): void {
@@ -48,11 +50,16 @@ function collected(registry: client.Registry, kind: 'counter' | 'gauge', name: s
     labelNames,
     registers: [registry],
     collect(this: client.Counter | client.Gauge) {
-      this.reset();
-      for (const [labels, value] of samples()) {
-        if (this instanceof client.Gauge) this.set(labels, value);
-        else this.inc(labels, value);
-      }
+      const apply = (list: SampleList) => {
+        this.reset();
+        for (const [labels, value] of list) {
+          if (this instanceof client.Gauge) this.set(labels, value);
+          else this.inc(labels, value);
+        }
+      };
+      const read = samples();
+      if (read instanceof Promise) return read.then(apply);
+      apply(read);
     },
   });
 }
@@ -186,14 +193,16 @@ function registerEdgeMetrics(metric: MetricFactory, src: EdgeMetricsSource): voi
 }
 
 function registerMirrorMetrics(metric: MetricFactory, src: MirrorMetricsSource): void {
-  const statuses = oncePerTick(() => src.statuses());
-  const perMirror = (read: (s: MirrorStatus) => number | null) => () =>
-    statuses().flatMap((s) => {
+  // One question to the mirror thread per scrape: every collect of a scrape starts in the same tick.
+  // A thread being restarted, or stopping, leaves the mirror metrics out of that scrape.
+  const asked = oncePerTick(() => src.statuses().catch(() => [] as readonly MirrorStatus[]));
+  const perMirror = (read: (s: MirrorStatus) => number | null) => async () =>
+    (await asked()).flatMap((s) => {
       const value = read(s);
       return value === null ? [] : [[{ mirror: s.name }, value] as const];
     });
-  metric('gauge', 'tributary_mirror_state', 'The mirror state: 1 for the current one.', ['mirror', 'state'], () =>
-    statuses().flatMap((s) => mirrorStates.map((state) => [{ mirror: s.name, state }, s.state === state ? 1 : 0] as const)),
+  metric('gauge', 'tributary_mirror_state', 'The mirror state: 1 for the current one.', ['mirror', 'state'], async () =>
+    (await asked()).flatMap((s) => mirrorStates.map((state) => [{ mirror: s.name, state }, s.state === state ? 1 : 0] as const)),
   );
   metric('gauge', 'tributary_mirror_connected', '1 while the mirror is connected upstream, else 0.', ['mirror'], perMirror((s) => (s.state === 'connected' ? 1 : 0)));
   metric('gauge', 'tributary_mirror_backlog_records', 'Records in mirrored partitions not yet acknowledged upstream.', ['mirror'], perMirror((s) => s.backlogRecords));
@@ -204,8 +213,9 @@ function registerMirrorMetrics(metric: MetricFactory, src: MirrorMetricsSource):
   metric('counter', 'tributary_mirror_resent_records_total', 'Records published again after a lost connection.', ['mirror'], perMirror((s) => s.resentRecords));
   metric('counter', 'tributary_mirror_rejected_records_total', 'Records the upstream refused for good and onRejected: skip passed over.', ['mirror'], perMirror((s) => s.rejectedRecords));
   metric('counter', 'tributary_mirror_dropped_unshipped_records_total', 'Records the disk budget deleted before they were shipped.', ['mirror'], perMirror((s) => s.droppedUnshippedRecords));
-  metric('gauge', 'tributary_mirror_last_error_timestamp_seconds', 'When the last error happened, labelled with its code; absent before the first.', ['mirror', 'code'], () =>
-    statuses().flatMap((s) => (s.lastError === null ? [] : [[{ mirror: s.name, code: s.lastError.code }, s.lastError.atMs / 1000] as const])),
+  metric('counter', 'tributary_mirror_thread_restarts_total', 'Times the mirror thread died and was started again (the mirrors resumed from their persisted cursors).', ['mirror'], perMirror((s) => s.threadRestarts));
+  metric('gauge', 'tributary_mirror_last_error_timestamp_seconds', 'When the last error happened, labelled with its code; absent before the first.', ['mirror', 'code'], async () =>
+    (await asked()).flatMap((s) => (s.lastError === null ? [] : [[{ mirror: s.name, code: s.lastError.code }, s.lastError.atMs / 1000] as const])),
   );
 }
 

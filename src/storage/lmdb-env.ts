@@ -99,6 +99,15 @@ export function syncToDisk(env: RootDatabase, done: (err?: unknown) => void): vo
   (env as unknown as { sync(cb: (err?: unknown) => void): void }).sync(done);
 }
 
+/**
+ * Ends this thread's shared read snapshot, so the next read sees every transaction committed so far.
+ * lmdb-js keeps one snapshot per thread until a timer of the next loop turn; a thread reading what
+ * another one commits (the mirror thread) asks for a fresh one after being told of a commit.
+ */
+export function freshReads(env: RootDatabase): void {
+  (env as unknown as { resetReadTxn(): void }).resetReadTxn();
+}
+
 /** Errno-like codes LMDB and the OS give when there is no room: recoverable once space is freed. */
 const MDB_MAP_FULL = -30792;
 const ENOSPC = 28;

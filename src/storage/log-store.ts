@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { asTributaryError, isTributaryError, TributaryError } from '../errors.ts';
-import { readBatchInfo, verifyBatch } from '../format/record-batch.ts';
+import { readBatchInfo } from '../format/record-batch.ts';
 import {
   filesystemFreeBytes,
   failedForRoom,
@@ -24,6 +24,7 @@ import {
   type StoredTopic,
 } from './lmdb-env.ts';
 import { ListenerList } from './listener-list.ts';
+import { readBatches, type ReadResult } from './log-reader.ts';
 import { evictedBytes, logStartAfter, planOldestEvictions, planRetention, type Eviction } from './retention-plan.ts';
 import { TxnAppends, type AppendItem, type AppendResult, type PartitionState, type ProducerRef } from './txn-appends.ts';
 import { migrateMirrorCursors, topicOffsetKeys } from './offsets-db.ts';
@@ -86,12 +87,7 @@ export interface LogStoreOptions {
   logger: Logger;
 }
 
-export interface ReadResult {
-  batches: Buffer[];
-  bytes: number;
-  logStartOffset: number;
-  nextOffset: number;
-}
+export type { ReadResult } from './log-reader.ts';
 
 export interface StorageStats {
   topics: number;
@@ -173,6 +169,7 @@ export class LogStore {
   private readonly topicsListeners = new ListenerList<() => void>();
   private readonly beforeGroupListeners = new ListenerList<() => void>();
   private readonly participants = new ListenerList<TxnParticipant>();
+  private readonly failureListeners = new ListenerList<(failure: TributaryError) => void>();
 
   constructor(opts: LogStoreOptions) {
     this.opts = opts;
@@ -691,6 +688,20 @@ export class LogStore {
     const message = err instanceof Error ? err.message : String(err);
     this.failure = new TributaryError('STORAGE_FAILED', `${what}: ${message}; writes stopped (restart after fixing the disk)`, undefined, { cause: err });
     this.log.fatal({ err }, `${what}; storage is now read-only`);
+    for (const listener of this.failureListeners.all) listener(this.failure);
+  }
+
+  /** Called once, at the fail-stop (the mirror thread stops writing its cursors then). */
+  addFailureListener(listener: (failure: TributaryError) => void): () => void {
+    return this.failureListeners.add(listener);
+  }
+
+  /**
+   * A write of another thread on this environment (the mirror thread's cursors) failed for a reason
+   * that is the disk's: fail-stop, as sideTxn would for the same failure on this thread.
+   */
+  reportFailure(err: unknown, what: string): void {
+    this.failStop(err, what);
   }
 
   /**
@@ -740,33 +751,7 @@ export class LogStore {
   read(topic: StoredTopic, partition: number, offset: number, maxBytes: number): ReadResult {
     const state = this.states.get(topic.id)?.[partition];
     if (!state) throw new TributaryError('INVALID_PARTITION', `topic ${topic.name} has no partition ${partition}`, { topic: topic.name, partition });
-    if (offset < state.logStartOffset || offset > state.nextOffset)
-      throw new TributaryError(
-        'OFFSET_OUT_OF_RANGE',
-        `offset ${offset} is outside ${topic.name}/${partition} [${state.logStartOffset}, ${state.nextOffset}]`,
-        { topic: topic.name, partition, offset, logStartOffset: state.logStartOffset, nextOffset: state.nextOffset },
-      );
-    const batches: Buffer[] = [];
-    let bytes = 0;
-    if (offset < state.nextOffset) {
-      for (const { key, value } of this.h.log.getRange({ start: [topic.id, partition, offset], end: [topic.id, partition + 1, 0] })) {
-        if (!verifyBatch(value)) {
-          if (batches.length > 0) break;
-          this.log.error({ topic: topic.name, partition, offset, batchLastOffset: key[2] }, 'corrupt batch');
-          throw new TributaryError('CORRUPT_MESSAGE', `corrupt batch in ${topic.name}/${partition} holding offset ${offset} (batch ends at offset ${key[2]})`, {
-            topic: topic.name,
-            partition,
-            offset,
-          });
-        }
-        // lmdb-js hands each binary value of a range as a Buffer of its own (a copy, never its shared
-        // read buffer), so it is kept as it is, without a second copy (test: reads outlive later reads).
-        batches.push(value);
-        bytes += value.length;
-        if (bytes >= maxBytes) break;
-      }
-    }
-    return { batches, bytes, logStartOffset: state.logStartOffset, nextOffset: state.nextOffset };
+    return readBatches(this.h, topic, state, offset, maxBytes, this.log);
   }
 
   // ---- retention and maintenance ----

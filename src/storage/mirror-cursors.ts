@@ -2,8 +2,9 @@
 // was acknowledged) and the highest offset ever published (a publish at or below it is a resend, also
 // after a restart), stored in the offset store under reader `m:<mirror>` (offset = cursor or -1,
 // high = highest published). Acks arrive one per record, so cursors change in memory and are persisted
-// together in one transaction (the LogStore's sideTxn: its room checks and fail-stop) at most
-// every CURSOR_FLUSH_INTERVAL_MS (and on close). A crash loses at most that interval of cursor
+// together in one transaction (a CursorStore's sideTxn: the log's room checks and fail-stop; on the
+// mirror thread, mirror/thread/thread-store.ts applies them and reports a fail-stop to the main thread) at
+// most every CURSOR_FLUSH_INTERVAL_MS (and on close). A crash loses at most that interval of cursor
 // progress, which only means re-shipping those records: the mirror is at-least-once anyway.
 //
 // The highest published offset is written ahead instead (reserve(), once per read chunk, before any
@@ -16,9 +17,28 @@ import assert from 'node:assert/strict';
 import type { Logger } from 'pino';
 import { isTributaryError } from '../errors.ts';
 import type { LmdbHandles } from './lmdb-env.ts';
-import type { SideWriteStore } from './log-store.ts';
-import { OffsetStore } from './offset-store.ts';
+import type { LogStore } from './log-store.ts';
 import { mirrorReader } from './offsets-db.ts';
+
+/** What the cursors write through: the LogStore on the main thread, mirror/thread/thread-store.ts on the mirror thread. */
+export type CursorStore = Pick<LogStore, 'sideTxn' | 'failed' | 'lmdb'>;
+
+interface CursorRow {
+  topicId: number;
+  partition: number;
+  offset: number;
+  high: number;
+}
+
+/**
+ * A mirror's committed cursor (undefined: it never shipped from the partition), read from LMDB, not
+ * from a mirror's memory: what retention on the main thread spares while the mirror thread ships. It
+ * lags the mirror thread's in-memory cursor by at most the flush interval, which only keeps more.
+ */
+export function committedCursor(h: LmdbHandles, mirror: string, topicId: number, partition: number): number | undefined {
+  const offset = h.offsets.get([mirrorReader(mirror), topicId, partition])?.[0];
+  return offset === undefined || offset < 0 ? undefined : offset;
+}
 
 export const CURSOR_FLUSH_INTERVAL_MS = 100;
 
@@ -35,9 +55,8 @@ export interface MirrorPosition {
 }
 
 export class MirrorCursors {
-  private readonly store: SideWriteStore;
+  private readonly store: CursorStore;
   private readonly h: LmdbHandles;
-  private readonly offsets: OffsetStore;
   private readonly mirror: string;
   /** The mirror's reader name in the offset store. */
   private readonly reader: string;
@@ -51,10 +70,9 @@ export class MirrorCursors {
   /** Persisting transactions so far (for tests: proves batching). */
   txnCommits = 0;
 
-  constructor(store: SideWriteStore, mirrorName: string, logger: Logger) {
+  constructor(store: CursorStore, mirrorName: string, logger: Logger) {
     this.store = store;
     this.h = store.lmdb;
-    this.offsets = new OffsetStore(store, logger);
     this.mirror = mirrorName;
     this.reader = mirrorReader(mirrorName);
     this.log = logger;
@@ -65,7 +83,7 @@ export class MirrorCursors {
     let pos = this.positions.get(key);
     if (pos === undefined) {
       // -1 for a cursor not set yet.
-      const { offset: cursor, high } = this.offsets.get(this.reader, topicId, partition) ?? { offset: -1, high: -1 };
+      const [cursor, , , high] = this.h.offsets.get([this.reader, topicId, partition]) ?? [-1, '', 0, -1];
       pos = { topicId, partition, cursor: cursor < 0 ? undefined : cursor, high, highReserved: high };
       this.positions.set(key, pos);
     }
@@ -95,7 +113,7 @@ export class MirrorCursors {
    */
   reserve(pos: MirrorPosition, lastOffset: number): void {
     if (lastOffset <= pos.highReserved || this.closed) return;
-    this.offsets.writeNow(this.reader, [{ topicId: pos.topicId, partition: pos.partition, offset: pos.cursor ?? -1, high: lastOffset }], { checkRoom: false });
+    this.write([{ topicId: pos.topicId, partition: pos.partition, offset: pos.cursor ?? -1, high: lastOffset }], { checkRoom: false });
     pos.highReserved = lastOffset;
   }
 
@@ -125,10 +143,7 @@ export class MirrorCursors {
     // Until close, what was reserved: a record at or below it may have left before a crash.
     const entries = [...this.dirty].map((p) => [p, p.cursor ?? -1, this.closed ? p.high : p.highReserved] as const);
     try {
-      this.offsets.writeNow(
-        this.reader,
-        entries.map(([p, cursor, high]) => ({ topicId: p.topicId, partition: p.partition, offset: cursor, high })),
-      );
+      this.write(entries.map(([p, cursor, high]) => ({ topicId: p.topicId, partition: p.partition, offset: cursor, high })));
       this.txnCommits++;
       for (const [p, cursor] of entries) if ((p.cursor ?? -1) === cursor) this.dirty.delete(p);
     } catch (err) {
@@ -145,6 +160,14 @@ export class MirrorCursors {
         this.timer.unref();
       }
     }
+  }
+
+  /** One transaction; rows as the offset store keeps them (offsets-db.ts). Throws a TributaryError. */
+  private write(rows: readonly CursorRow[], opts: { checkRoom?: boolean } = {}): void {
+    this.store.sideTxn(() => {
+      const now = Date.now();
+      for (const r of rows) this.h.offsets.putSync([this.reader, r.topicId, r.partition], [r.offset, '', now, r.high]);
+    }, opts);
   }
 
   /** Whether an operator paused this mirror (kept across restarts, like a paused Kafka connector). */

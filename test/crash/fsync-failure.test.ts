@@ -9,6 +9,7 @@ import { freePort, mqttListenerEnv, startChildBroker, waitForPort } from '../hel
 import { RawMqtt } from '../helpers/mqtt.ts';
 import { produceFrame, RawPeer } from '../helpers/raw-edge.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { startUpstream, until } from '../helpers/upstream.ts';
 
 const produce = (seq: number, value: string) => produceFrame(seq, [value], { acks: 'all' });
 
@@ -75,5 +76,56 @@ describe('fsync failure', () => {
     edge.send({ type: 'register', corr: 1, alias: 1, topic: 'disk', create: true });
     expect(await edge.waitFor((f) => f.type === 'error' && f.ref === 1)).toMatchObject({ code: ErrorCode.STORAGE_FAILED });
     expect(broker.output()).toMatch(/storage is now read-only/);
+  });
+
+  it('after a fail-stop of the log, the mirror thread ships nothing more, not even what was committed before', async () => {
+    const upPort = await freePort();
+    const { broker, port, httpPort, trigger } = await startWithFailingFsync({
+      TRIBUTARY_MIRRORS: JSON.stringify([{ name: 'cloud', sink: 'mqtt', url: `mqtt://127.0.0.1:${upPort}`, topics: ['disk'], backoff: { initialMs: 50, maxMs: 200 } }]),
+    });
+    const peer = await RawPeer.hello(port);
+    peer.send({ type: 'register', corr: 1, alias: 1, topic: 'disk', create: true });
+    await peer.waitFor((f) => f.type === 'registered');
+    // Committed while the upstream is down: the backlog.
+    peer.send(produceFrame(1, ['b0', 'b1', 'b2'], { acks: 1 }));
+    await peer.waitFor((f) => f.type === 'ack');
+    fs.writeFileSync(trigger, '');
+    peer.send(produce(2, 'during'));
+    expect(await peer.waitFor((f) => f.type === 'error' && f.ref === 2)).toMatchObject({ code: ErrorCode.STORAGE_FAILED });
+    fs.rmSync(trigger);
+    expect((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status).toBe(503);
+
+    const up = await startUpstream({ port: upPort });
+    await until(() => /this partition ships no more until a restart/.test(broker.output()), 'the mirror to stop shipping', 15_000);
+    expect(up.received).toEqual([]);
+    expect(((await (await fetch(`http://127.0.0.1:${httpPort}/mirrors/cloud`)).json()) as { backlogRecords: number }).backlogRecords).toBe(3);
+  });
+
+  it('fails /healthz and the log when a write of the mirror thread (a pause) is the one whose fsync fails', async () => {
+    const up = await startUpstream();
+    const { broker, port, httpPort, trigger } = await startWithFailingFsync({
+      TRIBUTARY_MIRRORS: JSON.stringify([{ name: 'cloud', sink: 'mqtt', url: `mqtt://127.0.0.1:${up.port}`, topics: ['disk'], backoff: { initialMs: 50, maxMs: 200 } }]),
+    });
+    const peer = await RawPeer.hello(port);
+    peer.send({ type: 'register', corr: 1, alias: 1, topic: 'disk', create: true });
+    await peer.waitFor((f) => f.type === 'registered');
+    peer.send(produce(1, 'before'));
+    await peer.waitFor((f) => f.type === 'ack');
+    await until(() => up.received.length === 1, 'the record upstream');
+
+    fs.writeFileSync(trigger, '');
+    // The pause is committed by the mirror thread, in its own transaction on the shared environment.
+    const pause = await fetch(`http://127.0.0.1:${httpPort}/mirrors/cloud/pause`, { method: 'POST' });
+    expect(pause.status).toBe(503);
+    expect(await pause.json()).toMatchObject({ error: 'STORAGE_FAILED' });
+    fs.rmSync(trigger);
+
+    const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ status: 'failed', error: 'STORAGE_FAILED' });
+    peer.send(produce(2, 'after'));
+    expect(await peer.waitFor((f) => f.type === 'error' && f.ref === 2)).toMatchObject({ code: ErrorCode.STORAGE_FAILED });
+    expect(broker.output()).toMatch(/mirror cursor transaction failed \(mirror thread\); storage is now read-only/);
+    expect(up.received).toHaveLength(1);
   });
 });

@@ -50,26 +50,26 @@ describe.runIf(hasKcat || process.env.CI)('kill -9 of the central Kafka cluster 
       mirrors: [{ name: 'central', sink: 'kafka', brokers: [`127.0.0.1:${kafkaPort}`], topics: ['out'], backoff: { initialMs: 100, maxMs: 1000 } }],
     });
     edge.running.broker.createTopic({ name: 'out', partitions: PARTITIONS });
-    const mirror = () => edge.running.mirrors!.status('central');
-    await until(() => mirror().state === 'backing-off', 'the mirror to back off');
+    const mirror = async () => (await edge.running.mirrors!.status('central'));
+    await until(async () => (await mirror()).state === 'backing-off', 'the mirror to back off');
     await produceBacklog(edge, 'out', PARTITIONS, PER_PARTITION);
-    expect(mirror()).toMatchObject({ backlogRecords: RECORDS, shippedRecords: 0 });
+    expect((await mirror())).toMatchObject({ backlogRecords: RECORDS, shippedRecords: 0 });
 
     const first = await startChildBroker(centralDir, centralEdgePort, centralEnv);
     // A different point of the drain each run: 20-60 % of the backlog shipped.
     const killAt = Math.round(RECORDS * (0.2 + Math.random() * 0.4));
-    await until(() => mirror().shippedRecords >= killAt, `${killAt} records upstream`, 60_000);
+    await until(async () => (await mirror()).shippedRecords >= killAt, `${killAt} records upstream`, 60_000);
     first.child.kill('SIGKILL');
     await first.exited;
-    await until(() => mirror().state === 'backing-off', 'the mirror to back off', 30_000);
-    const atKill = mirror();
+    await until(async () => (await mirror()).state === 'backing-off', 'the mirror to back off', 30_000);
+    const atKill = (await mirror());
     // The kill came mid-drain.
     expect(atKill.backlogRecords).toBeGreaterThan(0);
     expect(['UPSTREAM_UNAVAILABLE', 'TIMEOUT']).toContain(atKill.lastError?.code);
 
     await startChildBroker(centralDir, centralEdgePort, centralEnv);
-    await until(() => mirror().backlogRecords === 0, 'the backlog to drain after the restart', 120_000);
-    const status = mirror();
+    await until(async () => (await mirror()).backlogRecords === 0, 'the backlog to drain after the restart', 120_000);
+    const status = (await mirror());
     expect(status.state).toBe('connected');
     expect(status.shippedRecords).toBeGreaterThanOrEqual(RECORDS);
 

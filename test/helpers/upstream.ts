@@ -180,9 +180,9 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<TestUps
 }
 
 /** Polls until `done()` or the deadline; throws with `what` on timeout. */
-export async function until(done: () => boolean, what: string, timeoutMs = 8_000): Promise<void> {
+export async function until(done: () => boolean | Promise<boolean>, what: string, timeoutMs = 8_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!done()) {
+  while (!(await done())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }

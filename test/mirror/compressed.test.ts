@@ -51,7 +51,7 @@ describe('mirroring compressed batches', () => {
       [1, 'a1'],
       [4, 'b0'],
     ]);
-    const status = edge.running.mirrors!.status('cloud');
+    const status = (await edge.running.mirrors!.status('cloud'));
     expect(status.rejectedRecords).toBe(1);
     expect(status.lastError?.code).toBe('UNSUPPORTED_COMPRESSION');
     expect(status.lastError?.message).toMatch(/^batch at offset 2: compression codec 7/);
@@ -60,15 +60,15 @@ describe('mirroring compressed batches', () => {
   it('onRejected stop: fails the mirror with its cursor on the unreadable batch', async () => {
     const up = await startUpstream();
     const edge = await edgeWith(up.port, { onRejected: 'stop' });
-    const cursor = () => edge.running.mirrors!.status('cloud').partitions[0]?.cursor;
+    const cursor = async () => (await edge.running.mirrors!.status('cloud')).partitions[0]?.cursor;
     // a0 acknowledged first: a stop aborts the session, and an ack still in flight would not count.
     await append(edge, [encodeRecordBatch([rec('a0')])]);
-    await until(() => cursor() === 1, 'a0 acknowledged');
+    await until(async () => (await cursor()) === 1, 'a0 acknowledged');
     const odd = batchWithSection(5, Buffer.from('?'), encodeRecordBatch([rec('x')]));
     await append(edge, [odd, encodeRecordBatch([rec('b0')])]);
-    await until(() => edge.running.mirrors!.status('cloud').state === 'failed', 'mirror failed');
-    expect(cursor()).toBe(1);
+    await until(async () => (await edge.running.mirrors!.status('cloud')).state === 'failed', 'mirror failed');
+    expect((await cursor())).toBe(1);
     expect(up.received.map((r) => r.payload)).toEqual(['a0']);
-    expect(edge.running.mirrors!.status('cloud').lastError?.code).toBe('UNSUPPORTED_COMPRESSION');
+    expect((await edge.running.mirrors!.status('cloud')).lastError?.code).toBe('UNSUPPORTED_COMPRESSION');
   }, 60_000);
 });

@@ -101,9 +101,9 @@ describe.each(upstreams)('mirror to an MQTT 5 upstream (%s)', (_name, startUp) =
     expect(expectInOrder(up.received, 100).duplicates).toBe(0);
     expect(up.received.every((r) => r.qos === 1)).toBe(true);
     expect(up.received[0]!.userProperties.origin).toMatch(/^gw-1\/telemetry\/[01]\/\d+$/);
-    const mirror = edge.running.mirrors!.get('cloud');
-    await until(() => mirror.status().backlogRecords === 0, 'an empty backlog');
-    expect(mirror.status()).toMatchObject({ name: 'cloud', state: 'connected', shippedRecords: 200, resentRecords: 0 });
+    const mirrors = edge.running.mirrors!;
+    await until(async () => (await mirrors.status('cloud')).backlogRecords === 0, 'an empty backlog');
+    expect(await mirrors.status('cloud')).toMatchObject({ name: 'cloud', state: 'connected', shippedRecords: 200, resentRecords: 0 });
   });
 
   it('ships the backlog once an upstream that was down at start comes up', async () => {
@@ -111,9 +111,9 @@ describe.each(upstreams)('mirror to an MQTT 5 upstream (%s)', (_name, startUp) =
     const edge = await edgeWithMirror(port);
     await produce(edge, 0, 50);
     await sleep(300);
-    const mirror = edge.running.mirrors!.get('cloud');
-    expect(['backing-off', 'connecting']).toContain(mirror.status().state);
-    expect(mirror.status().backlogRecords).toBe(100);
+    const mirrors = edge.running.mirrors!;
+    expect(['backing-off', 'connecting']).toContain((await mirrors.status('cloud')).state);
+    expect((await mirrors.status('cloud')).backlogRecords).toBe(100);
     const up = await startUp({ port });
     await produce(edge, 50, 50);
     await waitForAll(up, 100);
@@ -135,8 +135,8 @@ describe.each(upstreams)('mirror to an MQTT 5 upstream (%s)', (_name, startUp) =
     // Only the window that was unacked when the link dropped is shipped twice.
     expect(duplicates).toBeLessThanOrEqual(20);
     // Resent publishes that were still in the dead socket's buffer never reached the upstream.
-    expect(edge.running.mirrors!.get('cloud').status().resentRecords).toBeGreaterThanOrEqual(duplicates);
-    expect(edge.running.mirrors!.get('cloud').status().resentRecords).toBeLessThanOrEqual(20);
+    expect((await edge.running.mirrors!.status('cloud')).resentRecords).toBeGreaterThanOrEqual(duplicates);
+    expect((await edge.running.mirrors!.status('cloud')).resentRecords).toBeLessThanOrEqual(20);
   });
 
   it('resumes from its persisted cursor after a restart mid-backlog', async () => {
@@ -214,7 +214,7 @@ describe.each(upstreams)('mirror to an MQTT 5 upstream (%s)', (_name, startUp) =
     expect(text).toMatch(/^tributary_mirror_backlog_records\{mirror="cloud"\} 20$/m);
     const up = await startUp({ port });
     await waitForAll(up, 10);
-    await until(() => edge.running.mirrors!.get('cloud').status().backlogRecords === 0, 'an empty backlog');
+    await until(async () => (await edge.running.mirrors!.status('cloud')).backlogRecords === 0, 'an empty backlog');
     text = await scrape();
     expect(text).toMatch(/^tributary_mirror_connected\{mirror="cloud"\} 1$/m);
     expect(text).toMatch(/^tributary_mirror_backlog_records\{mirror="cloud"\} 0$/m);

@@ -70,9 +70,9 @@ export async function setup(mirror: Record<string, unknown>): Promise<{ central:
  * reach the sink together and leave packed in as few batches as maxMessageBytes allows.
  */
 export async function produceThenResume(edge: TestBroker, records: RecordInput[]): Promise<void> {
-  edge.running.mirrors!.pause('central');
+  await edge.running.mirrors!.pause('central');
   for (const record of records) await edge.running.broker.produce({ topic: 't', partition: 0, records: [record], acks: 1 });
-  edge.running.mirrors!.resume('central');
+  await edge.running.mirrors!.resume('central');
 }
 
 /** The record batches the central stored in the remote topic, as the sink sent them. */

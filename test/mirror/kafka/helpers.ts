@@ -50,7 +50,7 @@ export async function produce(edge: TestBroker, from: number, count: number): Pr
     await edge.running.broker.produce({ topic: SOURCE, partition: i % 2, records: [{ timestampMs: Date.now(), key: Buffer.from(`k${i}`), value: Buffer.from(`v${i}`), headers: [] }], acks: 1 });
 }
 
-export const status = (edge: TestBroker, name = 'central'): MirrorStatus => edge.running.mirrors!.status(name);
+export const status = (edge: TestBroker, name = 'central'): Promise<MirrorStatus> => edge.running.mirrors!.status(name);
 
 /** Every record of a remote topic, read through the central's edge listener until `count` arrived (or 15 s). */
 export async function arrived(central: TestBroker, topic: string, count: number): Promise<ConsumedRecord[]> {

@@ -97,14 +97,14 @@ async function setUp(cut: boolean, ackTimeoutMs: number) {
     mirrors: [{ name: 'central', sink: 'kafka', brokers: [`127.0.0.1:${proxyPort}`], topics: ['telemetry'], ackTimeoutMs, backoff: { initialMs: 50, maxMs: 200 } }],
   });
   edge.running.broker.createTopic({ name: 'telemetry', partitions: 2 });
-  const mirror = () => edge.running.mirrors!.status('central');
+  const mirror = async () => (await edge.running.mirrors!.status('central'));
   let produced = 0;
   /** ROUND records over both log partitions, keyed and unkeyed; resolves once the mirror acknowledged them all. */
   const round = async () => {
     const records = Array.from({ length: ROUND }, (_, i) => ({ key: i % 2 ? Buffer.from(`k${i % 13}`) : null, value: Buffer.from(`v${produced + i}`), headers: [], timestampMs: 1_700_000_000_000 + produced + i }));
     for (const partition of [0, 1]) await edge.running.broker.produce({ topic: 'telemetry', partition, records: records.filter((_, i) => i % 2 === partition), acks: 1 });
     produced += ROUND;
-    await until(() => mirror().backlogRecords === 0, 'the backlog to drain', 30_000);
+    await until(async () => (await mirror()).backlogRecords === 0, 'the backlog to drain', 30_000);
   };
   /** What kcat reads at the central: records, and how many are copies of an origin already read. */
   const central_ = async () => {
@@ -131,7 +131,7 @@ describe('kafka sink: a lost Produce response', () => {
     expect(retry!.head).toEqual(dropper.state.dropped!.head);
     // On a fresh connection, inside the session: nothing counted as resent, no error.
     expect(proxy.accepted).toBeGreaterThan(connections);
-    expect(mirror()).toMatchObject({ state: 'connected', resentRecords: 0, shippedRecords: 3 * ROUND, lastError: null });
+    expect((await mirror())).toMatchObject({ state: 'connected', resentRecords: 0, shippedRecords: 3 * ROUND, lastError: null });
     const { got, duplicates } = await read();
     expect(duplicates).toBe(0);
     expect(got).toHaveLength(3 * ROUND);
@@ -147,7 +147,7 @@ describe('kafka sink: a lost Produce response', () => {
     const again = dropper.state.after.find((r) => r.rest.equals(dropper.state.dropped!.rest));
     expect(again, 'a Produce request equal to the one whose response was lost').toBeDefined();
     expect(again!.head).toEqual(dropper.state.dropped!.head);
-    expect(mirror()).toMatchObject({ state: 'connected', resentRecords: 0, shippedRecords: 2 * ROUND, lastError: null });
+    expect((await mirror())).toMatchObject({ state: 'connected', resentRecords: 0, shippedRecords: 2 * ROUND, lastError: null });
     const { got, duplicates } = await read();
     expect(duplicates).toBe(0);
     expect(got).toHaveLength(2 * ROUND);

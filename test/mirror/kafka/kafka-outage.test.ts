@@ -43,18 +43,18 @@ describe.runIf(hasKcat || process.env.CI)('kafka sink: uplink outage', () => {
       mirrors: [{ name: 'central', sink: 'kafka', brokers: [`127.0.0.1:${link.port}`], topics: ['out'], backoff: { initialMs: 50, maxMs: 500 } }],
     });
     edge.running.broker.createTopic({ name: 'out', partitions: PARTITIONS });
-    const mirror = () => edge.running.mirrors!.status('central');
-    await until(() => mirror().state === 'backing-off', 'the mirror to back off');
-    expect(mirror().lastError?.code).toBe('UPSTREAM_UNAVAILABLE');
+    const mirror = async () => (await edge.running.mirrors!.status('central'));
+    await until(async () => (await mirror()).state === 'backing-off', 'the mirror to back off');
+    expect((await mirror()).lastError?.code).toBe('UPSTREAM_UNAVAILABLE');
 
     const whileDown = new Set<MirrorState>();
-    await produceBacklog(edge, 'out', PARTITIONS, PER_PARTITION, () => whileDown.add(mirror().state));
+    await produceBacklog(edge, 'out', PARTITIONS, PER_PARTITION, async () => whileDown.add((await mirror()).state));
     expect(whileDown.has('connected')).toBe(false);
-    expect(mirror()).toMatchObject({ backlogRecords: RECORDS, shippedRecords: 0 });
+    expect((await mirror())).toMatchObject({ backlogRecords: RECORDS, shippedRecords: 0 });
 
     await link.start();
-    await until(() => mirror().backlogRecords === 0, 'the backlog to drain', 120_000);
-    const status = mirror();
+    await until(async () => (await mirror()).backlogRecords === 0, 'the backlog to drain', 120_000);
+    const status = (await mirror());
     expect(status.state).toBe('connected');
     expect(status.shippedRecords).toBeGreaterThanOrEqual(RECORDS);
     expect(status.partitions.map((p) => p.cursor)).toEqual(Array(PARTITIONS).fill(PER_PARTITION));
@@ -79,18 +79,18 @@ describe.runIf(hasKcat || process.env.CI)('kafka sink: uplink outage', () => {
       mirrors: [{ name: 'central', sink: 'kafka', brokers: [`127.0.0.1:${link.port}`], topics: ['out'], ackTimeoutMs: 8000, backoff: { initialMs: 50, maxMs: 500 } }],
     });
     edge.running.broker.createTopic({ name: 'out', partitions: 1 });
-    const mirror = () => edge.running.mirrors!.status('central');
+    const mirror = async () => (await edge.running.mirrors!.status('central'));
     // First half through a clean link: the connection and the remote topic's metadata are in place.
     await produceBacklog(edge, 'out', 1, 3000);
-    await until(() => mirror().backlogRecords === 0, 'the first half to drain');
+    await until(async () => (await mirror()).backlogRecords === 0, 'the first half to drain');
     const before = { ...central.running.broker.counters };
 
     // The answers to the next produce request and to its first resend are lost; the second resend's arrives.
     drop = 2;
     await produceBacklog(edge, 'out', 1, 6000, undefined, 3000);
-    await until(() => mirror().backlogRecords === 0, 'the second half to drain', 60_000);
+    await until(async () => (await mirror()).backlogRecords === 0, 'the second half to drain', 60_000);
     expect(dropped).toBe(2);
-    const status = mirror();
+    const status = (await mirror());
     expect(status).toMatchObject({ state: 'connected', resentRecords: 0, shippedRecords: 6000 });
     const counters = central.running.broker.counters;
     // The lost answers' requests came again and were answered from the stored batch, not stored twice.

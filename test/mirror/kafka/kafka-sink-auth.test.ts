@@ -23,8 +23,8 @@ describe('kafka sink: SASL, TLS and ACLs upstream', () => {
     central.running.broker.createTopic({ name: REMOTE, partitions: 2 });
     const edge = await edgeWith([mirror(central.kafkaPort, sasl(mechanism, 'edge', 'edge-pw'))]);
     await produce(edge, 0, 20);
-    await until(() => status(edge).backlogRecords === 0, 'the backlog to drain');
-    expect(status(edge)).toMatchObject({ state: 'connected', shippedRecords: 20, lastError: null });
+    await until(async () => (await status(edge)).backlogRecords === 0, 'the backlog to drain');
+    expect((await status(edge))).toMatchObject({ state: 'connected', shippedRecords: 20, lastError: null });
     expect(valuesOf(await arrived(central, REMOTE, 20))).toEqual(numbered(0, 20));
   });
 
@@ -39,8 +39,8 @@ describe('kafka sink: SASL, TLS and ACLs upstream', () => {
     central.running.broker.createTopic({ name: REMOTE, partitions: 2 });
     const edge = await edgeWith([mirror(central.kafkaPort, sasl('SCRAM-SHA-512', 'edge', 'edge-pw'))]);
     await produce(edge, 0, 20);
-    await until(() => status(edge).backlogRecords === 0, 'the backlog to drain');
-    expect(status(edge)).toMatchObject({ state: 'connected', shippedRecords: 20, lastError: null });
+    await until(async () => (await status(edge)).backlogRecords === 0, 'the backlog to drain');
+    expect((await status(edge))).toMatchObject({ state: 'connected', shippedRecords: 20, lastError: null });
     expect(valuesOf(await arrived(central, REMOTE, 20))).toEqual(numbered(0, 20));
   });
 
@@ -54,14 +54,14 @@ describe('kafka sink: SASL, TLS and ACLs upstream', () => {
     const clock = await retryClock();
     const edge = await edgeWith([mirror(proxy.port, sasl('SCRAM-SHA-256', 'edge', 'old-pw')), clock.mirror]);
     await produce(edge, 0, 10);
-    await until(() => status(edge).backlogRecords === 0, 'the first records to ship');
+    await until(async () => (await status(edge)).backlogRecords === 0, 'the first records to ship');
 
     // The central restarts with a new password for the user.
     await central.stop();
     central = await saslCentral([{ username: 'edge', password: 'new-pw', write: ['edge.*'] }], { port, dataDir });
     await produce(edge, 10, 10);
-    await until(() => status(edge).state === 'failed', 'the mirror to fail', 15_000);
-    const failed = status(edge);
+    await until(async () => (await status(edge)).state === 'failed', 'the mirror to fail', 15_000);
+    const failed = (await status(edge));
     expect(failed.lastError?.code).toBe('UPSTREAM_MISCONFIGURED');
     expect(failed.lastError?.message).toMatch(/SASL_AUTHENTICATION_FAILED/);
     expect(failed.lastError?.message).toMatch(/authentication/i);
@@ -71,24 +71,24 @@ describe('kafka sink: SASL, TLS and ACLs upstream', () => {
     const connections = proxy.accepted;
     await clock.after(5);
     expect(proxy.accepted).toBe(connections);
-    expect(status(edge).state).toBe('failed');
+    expect((await status(edge)).state).toBe('failed');
 
     // The password is changed back upstream; the operator resumes the mirror.
     await central.stop();
     central = await saslCentral([{ username: 'edge', password: 'old-pw', write: ['edge.*'] }], { port, dataDir });
-    edge.running.mirrors!.resume('central');
-    await until(() => status(edge).backlogRecords === 0, 'the rest to ship after resume', 15_000);
-    expect(status(edge).state).toBe('connected');
+    await edge.running.mirrors!.resume('central');
+    await until(async () => (await status(edge)).backlogRecords === 0, 'the rest to ship after resume', 15_000);
+    expect((await status(edge)).state).toBe('connected');
     expect(valuesOf(await arrived(central, REMOTE, 20))).toEqual(numbered(0, 20));
 
     // Changed again: this time the edge is restarted with the new password in its config.
     await central.stop();
     central = await saslCentral([{ username: 'edge', password: 'newer-pw', write: ['edge.*'] }], { port, dataDir });
     await produce(edge, 20, 10);
-    await until(() => status(edge).state === 'failed', 'the mirror to fail again', 15_000);
+    await until(async () => (await status(edge)).state === 'failed', 'the mirror to fail again', 15_000);
     await edge.stop();
     const restarted = await edgeWith([mirror(proxy.port, sasl('SCRAM-SHA-256', 'edge', 'newer-pw'))], { dataDir: edge.dataDir });
-    await until(() => status(restarted).backlogRecords === 0, 'the rest to ship after the edge restart', 15_000);
+    await until(async () => (await status(restarted)).backlogRecords === 0, 'the rest to ship after the edge restart', 15_000);
     const all = await arrived(central, REMOTE, 30);
     expect(valuesOf(all)).toEqual(numbered(0, 30));
     expect(new Set(all.map(originOf)).size).toBe(30);
@@ -121,11 +121,11 @@ describe('kafka sink: SASL, TLS and ACLs upstream', () => {
       { ...mirror(frontPort, { tls: { enabled: true, caFile: server.certFile } }), name: 'no-cert', remoteTopic: 'no-cert.{topic}' },
     ]);
     await produce(edge, 0, 20);
-    await until(() => status(edge).backlogRecords === 0, 'the backlog to drain with a client certificate');
-    expect(status(edge)).toMatchObject({ state: 'connected', shippedRecords: 20, lastError: null });
+    await until(async () => (await status(edge)).backlogRecords === 0, 'the backlog to drain with a client certificate');
+    expect((await status(edge))).toMatchObject({ state: 'connected', shippedRecords: 20, lastError: null });
     expect(valuesOf(await arrived(central, REMOTE, 20))).toEqual(numbered(0, 20));
-    await until(() => refused.length >= 2 && status(edge, 'no-cert').lastError !== null, 'the mirror without a certificate to be refused, twice');
-    expect(status(edge, 'no-cert')).toMatchObject({ shippedRecords: 0, lastError: { code: 'UPSTREAM_UNAVAILABLE' } });
+    await until(async () => refused.length >= 2 && (await status(edge, 'no-cert')).lastError !== null, 'the mirror without a certificate to be refused, twice');
+    expect((await status(edge, 'no-cert'))).toMatchObject({ shippedRecords: 0, lastError: { code: 'UPSTREAM_UNAVAILABLE' } });
     expect(refused[0]).toMatch(/certificate/i);
     expect(central.running.broker.findTopic('no-cert.telemetry')).toBeUndefined();
   });
@@ -141,12 +141,12 @@ describe('kafka sink: SASL, TLS and ACLs upstream', () => {
       { ...mirror(proxy.port, { tls: { enabled: true, caFile: wrongCa.certFile } }), name: 'wrong-ca', remoteTopic: 'wrong.{topic}' },
     ]);
     await produce(edge, 0, 20);
-    await until(() => status(edge).backlogRecords === 0, 'the backlog to drain over TLS');
-    expect(status(edge)).toMatchObject({ state: 'connected', shippedRecords: 20, lastError: null });
+    await until(async () => (await status(edge)).backlogRecords === 0, 'the backlog to drain over TLS');
+    expect((await status(edge))).toMatchObject({ state: 'connected', shippedRecords: 20, lastError: null });
     expect(valuesOf(await arrived(central, REMOTE, 20))).toEqual(numbered(0, 20));
 
-    await until(() => status(edge, 'wrong-ca').lastError !== null && proxy.accepted >= 3, 'the wrong-CA mirror to retry');
-    const wrong = status(edge, 'wrong-ca');
+    await until(async () => (await status(edge, 'wrong-ca')).lastError !== null && proxy.accepted >= 3, 'the wrong-CA mirror to retry');
+    const wrong = (await status(edge, 'wrong-ca'));
     expect(['connecting', 'backing-off']).toContain(wrong.state);
     expect(wrong.lastError?.code).toBe('UPSTREAM_UNAVAILABLE');
     expect(wrong.lastError?.message).toMatch(/TLS handshake failed \(DEPTH_ZERO_SELF_SIGNED_CERT\): self-signed certificate/);
@@ -161,8 +161,8 @@ describe('kafka sink: SASL, TLS and ACLs upstream', () => {
     const clock = await retryClock();
     const edge = await edgeWith([mirror(proxy.port, sasl('PLAIN', 'reader', 'reader-pw')), clock.mirror]);
     await produce(edge, 0, 10);
-    await until(() => status(edge).state === 'failed', 'the mirror to fail', 15_000);
-    const failed = status(edge);
+    await until(async () => (await status(edge)).state === 'failed', 'the mirror to fail', 15_000);
+    const failed = (await status(edge));
     expect(failed.lastError?.code).toBe('UPSTREAM_MISCONFIGURED');
     expect(failed.lastError?.message).toMatch(/TOPIC_AUTHORIZATION_FAILED/);
     expect(failed.lastError?.message).toContain(REMOTE);
@@ -179,10 +179,10 @@ describe('kafka sink: SASL, TLS and ACLs upstream', () => {
     });
     const edge = await edgeWith([mirror(central.kafkaPort, { ...sasl('PLAIN', 'edge', 'edge-pw'), createTopics: true })]);
     await produce(edge, 0, 4);
-    await until(() => status(edge).state === 'failed', 'the mirror to fail', 15_000);
-    expect(status(edge).lastError?.code).toBe('UPSTREAM_MISCONFIGURED');
-    expect(status(edge).lastError?.message).toMatch(/TOPIC_AUTHORIZATION_FAILED/);
-    expect(status(edge).lastError?.message).toContain(REMOTE);
+    await until(async () => (await status(edge)).state === 'failed', 'the mirror to fail', 15_000);
+    expect((await status(edge)).lastError?.code).toBe('UPSTREAM_MISCONFIGURED');
+    expect((await status(edge)).lastError?.message).toMatch(/TOPIC_AUTHORIZATION_FAILED/);
+    expect((await status(edge)).lastError?.message).toContain(REMOTE);
     expect(central.running.broker.findTopic(REMOTE)).toBeUndefined();
   });
 
@@ -191,9 +191,9 @@ describe('kafka sink: SASL, TLS and ACLs upstream', () => {
     central.running.broker.createTopic({ name: REMOTE, partitions: 2 });
     const edge = await edgeWith([mirror(central.kafkaPort, sasl('SCRAM-SHA-256', 'edge', 'edge-pw'))]);
     await produce(edge, 0, 4);
-    await until(() => status(edge).state === 'failed', 'the mirror to fail', 15_000);
-    expect(status(edge).lastError?.code).toBe('UPSTREAM_MISCONFIGURED');
-    expect(status(edge).lastError?.message).toMatch(/UNSUPPORTED_SASL_MECHANISM/);
-    expect(status(edge).backlogRecords).toBe(4);
+    await until(async () => (await status(edge)).state === 'failed', 'the mirror to fail', 15_000);
+    expect((await status(edge)).lastError?.code).toBe('UPSTREAM_MISCONFIGURED');
+    expect((await status(edge)).lastError?.message).toMatch(/UNSUPPORTED_SASL_MECHANISM/);
+    expect((await status(edge)).backlogRecords).toBe(4);
   });
 });

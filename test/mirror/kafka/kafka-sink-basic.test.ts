@@ -26,7 +26,7 @@ describe('kafka sink', () => {
       timestampMs: 1_700_000_000_000 + i,
     }));
     for (const { partition, ...record } of sent) await edge.running.broker.produce({ topic: 'telemetry', partition, records: [record], acks: 1 });
-    await until(() => edge.running.mirrors!.status('central').backlogRecords === 0, 'the backlog to drain');
+    await until(async () => (await edge.running.mirrors!.status('central')).backlogRecords === 0, 'the backlog to drain');
 
     const c = await consumer(central);
     await c.assign([0, 1, 2].map((partition) => ({ topic: REMOTE, partition, offset: 0 })));
@@ -68,9 +68,9 @@ describe('kafka sink', () => {
     edge.running.broker.createTopic({ name: 'telemetry', partitions: 1 });
     const started = performance.now();
     await edge.running.broker.produce({ topic: 'telemetry', partition: 0, records: Array.from({ length: 100 }, () => ({ key: null, value: Buffer.alloc(1000, 120), headers: [], timestampMs: Date.now() })), acks: 1 });
-    await until(() => edge.running.mirrors!.status('central').backlogRecords === 0, 'the backlog to drain', 20_000);
+    await until(async () => (await edge.running.mirrors!.status('central')).backlogRecords === 0, 'the backlog to drain', 20_000);
     const elapsedMs = performance.now() - started;
-    const { shippedBytes, shippedRecords } = edge.running.mirrors!.status('central');
+    const { shippedBytes, shippedRecords } = (await edge.running.mirrors!.status('central'));
     expect(shippedRecords).toBe(100);
     // Value, the origin header and the record's framing.
     expect(shippedBytes).toBeGreaterThan(100 * (1000 + 'origin'.length + 'gw-1/telemetry/0/0'.length));

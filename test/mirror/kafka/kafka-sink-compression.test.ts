@@ -30,7 +30,7 @@ describe.runIf(hasKcat || process.env.CI)('kafka sink compression', () => {
       const { central, edge } = await setup({ compression });
       const sent = Array.from({ length: COUNT }, (_, i) => record(i));
       await produceThenResume(edge, sent);
-      await until(() => edge.running.mirrors!.status('central').backlogRecords === 0, 'the backlog to drain');
+      await until(async () => (await edge.running.mirrors!.status('central')).backlogRecords === 0, 'the backlog to drain');
 
       const out = await kcat(central, ['-C', '-t', REMOTE, '-p', '0', '-e', '-q', '-f', '%o|%k|%T|%h|%s\n']);
       expect(lines(out)).toEqual(sent.map((r, i) => `${i}|${r.key?.toString() ?? ''}|${r.timestampMs}|h=x${i},origin=gw-1/t/0/${i}|${r.value!.toString()}`));

@@ -18,8 +18,8 @@ describe('kafka sink: a missing remote topic, an unreachable broker', () => {
     const clock = await retryClock();
     const edge = await edgeWith([mirror(proxy.port), clock.mirror]);
     await produce(edge, 0, 10);
-    await until(() => status(edge).state === 'failed', 'the mirror to fail', 15_000);
-    const failed = status(edge);
+    await until(async () => (await status(edge)).state === 'failed', 'the mirror to fail', 15_000);
+    const failed = (await status(edge));
     expect(failed.lastError?.code).toBe('UPSTREAM_MISCONFIGURED');
     expect(failed.lastError?.message).toContain(`remote topic ${REMOTE} does not exist`);
     expect(failed.lastError?.message).toContain('createTopics');
@@ -31,8 +31,8 @@ describe('kafka sink: a missing remote topic, an unreachable broker', () => {
 
     // Created upstream by an operator: resume ships everything.
     central.running.broker.createTopic({ name: REMOTE, partitions: 2 });
-    edge.running.mirrors!.resume('central');
-    await until(() => status(edge).backlogRecords === 0, 'the backlog to drain after resume');
+    await edge.running.mirrors!.resume('central');
+    await until(async () => (await status(edge)).backlogRecords === 0, 'the backlog to drain after resume');
     expect(valuesOf(await arrived(central, REMOTE, 10))).toEqual(numbered(0, 10));
   });
 
@@ -42,8 +42,8 @@ describe('kafka sink: a missing remote topic, an unreachable broker', () => {
     const keys = Array.from({ length: 30 }, (_, i) => Buffer.from(`key-${i}`));
     for (const key of keys)
       await edge.running.broker.produce({ topic: SOURCE, partition: partitionForKey(key, 3), records: [{ timestampMs: Date.now(), key, value: key, headers: [] }], acks: 1 });
-    await until(() => status(edge).backlogRecords === 0, 'the backlog to drain');
-    expect(status(edge)).toMatchObject({ state: 'connected', shippedRecords: 30, lastError: null });
+    await until(async () => (await status(edge)).backlogRecords === 0, 'the backlog to drain');
+    expect((await status(edge))).toMatchObject({ state: 'connected', shippedRecords: 30, lastError: null });
     expect(central.running.broker.describeTopic(REMOTE).partitions).toHaveLength(3);
     const got = await arrived(central, REMOTE, 30);
     expect(got.map((r) => r.key!.toString()).sort()).toEqual(keys.map(String).sort());
@@ -54,18 +54,18 @@ describe('kafka sink: a missing remote topic, an unreachable broker', () => {
     const port = await freePort();
     const edge = await edgeWith([mirror(port, { createTopics: true })]);
     await produce(edge, 0, 20);
-    await until(() => status(edge).lastError !== null, 'a first connect failure');
-    const first = status(edge);
+    await until(async () => (await status(edge)).lastError !== null, 'a first connect failure');
+    const first = (await status(edge));
     expect(['connecting', 'backing-off']).toContain(first.state);
     expect(first.lastError?.code).toBe('UPSTREAM_UNAVAILABLE');
     expect(first.lastError?.message).toMatch(/ECONNREFUSED/);
     // Retries: the error is noted again, later.
-    await until(() => status(edge).lastError!.atMs > first.lastError!.atMs, 'a retry');
-    expect(status(edge).backlogRecords).toBe(20);
+    await until(async () => (await status(edge)).lastError!.atMs > first.lastError!.atMs, 'a retry');
+    expect((await status(edge)).backlogRecords).toBe(20);
 
     const central = await startKafkaBroker({ listeners: { kafka: { port } } });
-    await until(() => status(edge).backlogRecords === 0, 'the backlog to drain once the central listens', 15_000);
-    expect(status(edge).state).toBe('connected');
+    await until(async () => (await status(edge)).backlogRecords === 0, 'the backlog to drain once the central listens', 15_000);
+    expect((await status(edge)).state).toBe('connected');
     expect(valuesOf(await arrived(central, REMOTE, 20))).toEqual(numbered(0, 20));
   });
 
@@ -75,7 +75,7 @@ describe('kafka sink: a missing remote topic, an unreachable broker', () => {
     central.running.broker.createTopic({ name: REMOTE, partitions: 2 });
     const edge = await edgeWith([mirror(central.kafkaPort, { createTopics })]);
     await produce(edge, 0, 10);
-    await until(() => status(edge).backlogRecords === 0, 'the first records to ship');
+    await until(async () => (await status(edge)).backlogRecords === 0, 'the first records to ship');
     central.running.broker.deleteTopic(REMOTE);
     await produce(edge, 10, 10);
     return { central, edge };
@@ -83,15 +83,15 @@ describe('kafka sink: a missing remote topic, an unreachable broker', () => {
 
   it('the remote topic deleted upstream while shipping, createTopics false: failed naming it', async () => {
     const { edge } = await deletedWhileShipping(false);
-    await until(() => status(edge).state === 'failed', 'the mirror to fail', 15_000);
-    expect(status(edge).lastError?.code).toBe('UPSTREAM_MISCONFIGURED');
-    expect(status(edge).lastError?.message).toContain(`remote topic ${REMOTE} does not exist`);
-    expect(status(edge).backlogRecords).toBe(10);
+    await until(async () => (await status(edge)).state === 'failed', 'the mirror to fail', 15_000);
+    expect((await status(edge)).lastError?.code).toBe('UPSTREAM_MISCONFIGURED');
+    expect((await status(edge)).lastError?.message).toContain(`remote topic ${REMOTE} does not exist`);
+    expect((await status(edge)).backlogRecords).toBe(10);
   });
 
   it('the remote topic deleted upstream while shipping, createTopics true: created again, shipping goes on', async () => {
     const { central, edge } = await deletedWhileShipping(true);
-    await until(() => status(edge).backlogRecords === 0, 'the rest to ship into the topic created again', 15_000);
+    await until(async () => (await status(edge)).backlogRecords === 0, 'the rest to ship into the topic created again', 15_000);
     expect(central.running.broker.describeTopic(REMOTE).partitions).toHaveLength(2);
     expect(valuesOf(await arrived(central, REMOTE, 10))).toEqual(numbered(10, 10));
   });

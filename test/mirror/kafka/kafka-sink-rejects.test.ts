@@ -13,8 +13,8 @@ describe.runIf(hasKcat || process.env.CI)('kafka sink: records the upstream refu
     const { central, edge } = await setup({ maxMessageBytes: '64MiB', onRejected: 'skip' });
     const big = largestRecord();
     await produceThenResume(edge, [small(0), small(1), big, small(3), small(4)]);
-    await until(() => edge.running.mirrors!.status('central').backlogRecords === 0, 'the backlog to drain');
-    const status = edge.running.mirrors!.status('central');
+    await until(async () => (await edge.running.mirrors!.status('central')).backlogRecords === 0, 'the backlog to drain');
+    const status = (await edge.running.mirrors!.status('central'));
     expect(status.rejectedRecords).toBe(1);
     expect(status.lastError?.code).toBe('UPSTREAM_REJECTED');
     expect(status.lastError?.message).toContain('MESSAGE_TOO_LARGE');
@@ -25,8 +25,8 @@ describe.runIf(hasKcat || process.env.CI)('kafka sink: records the upstream refu
     const { central, edge } = await setup({ maxMessageBytes: '64MiB', onRejected: 'stop' });
     const big = largestRecord();
     await produceThenResume(edge, [small(0), small(1), big, small(3), small(4)]);
-    await until(() => edge.running.mirrors!.status('central').state === 'failed', 'the mirror to fail');
-    const status = edge.running.mirrors!.status('central');
+    await until(async () => (await edge.running.mirrors!.status('central')).state === 'failed', 'the mirror to fail');
+    const status = (await edge.running.mirrors!.status('central'));
     expect(status.lastError?.code).toBe('UPSTREAM_REJECTED');
     expect(status.lastError?.message).toContain('MESSAGE_TOO_LARGE');
     expect(status.partitions[0]!.cursor).toBe(2);
@@ -36,11 +36,11 @@ describe.runIf(hasKcat || process.env.CI)('kafka sink: records the upstream refu
     // Resume sends it again (in one batch with the records behind it, which the central refuses as a
     // whole, then alone); the central refuses it again, so the mirror fails again, on the same record.
     const refusals = refusedAtCentral(central);
-    edge.running.mirrors!.resume('central');
-    expect(edge.running.mirrors!.status('central').state).not.toBe('failed');
-    await until(() => edge.running.mirrors!.status('central').state === 'failed', 'the mirror to fail again');
+    await edge.running.mirrors!.resume('central');
+    expect((await edge.running.mirrors!.status('central')).state).not.toBe('failed');
+    await until(async () => (await edge.running.mirrors!.status('central')).state === 'failed', 'the mirror to fail again');
     expect(refusedAtCentral(central)).toBeGreaterThan(refusals);
-    const again = edge.running.mirrors!.status('central');
+    const again = (await edge.running.mirrors!.status('central'));
     expect(again.partitions[0]!.cursor).toBe(2);
     expect(again.lastError?.message).toContain('MESSAGE_TOO_LARGE');
     expect(await arrived(central)).toEqual(['0 origin=gw-1/t/0/0 r0', '1 origin=gw-1/t/0/1 r1']);
@@ -52,16 +52,16 @@ describe.runIf(hasKcat || process.env.CI)('kafka sink: records the upstream refu
       const big: RecordInput = { timestampMs: 1_700_000_000_000, key: null, value: randomBytes(2 * 1024 * 1024), headers: [] };
       await produceThenResume(edge, [small(0), small(1), big, small(3), small(4)]);
       if (onRejected === 'skip') {
-        await until(() => edge.running.mirrors!.status('central').backlogRecords === 0, 'the backlog to drain');
-        expect(edge.running.mirrors!.status('central').rejectedRecords).toBe(1);
+        await until(async () => (await edge.running.mirrors!.status('central')).backlogRecords === 0, 'the backlog to drain');
+        expect((await edge.running.mirrors!.status('central')).rejectedRecords).toBe(1);
         expect(await arrived(central)).toEqual([0, 1, 3, 4].map((i, at) => `${at} origin=gw-1/t/0/${i} r${i}`));
       } else {
-        await until(() => edge.running.mirrors!.status('central').state === 'failed', 'the mirror to fail');
-        const status = edge.running.mirrors!.status('central');
+        await until(async () => (await edge.running.mirrors!.status('central')).state === 'failed', 'the mirror to fail');
+        const status = (await edge.running.mirrors!.status('central'));
         expect(status.partitions[0]!.cursor).toBe(2);
         expect(await arrived(central)).toEqual(['0 origin=gw-1/t/0/0 r0', '1 origin=gw-1/t/0/1 r1']);
       }
-      const status = edge.running.mirrors!.status('central');
+      const status = (await edge.running.mirrors!.status('central'));
       expect(status.lastError?.code).toBe('UPSTREAM_REJECTED');
       expect(status.lastError?.message).toMatch(/a record of about \d+ bytes in its batch exceeds maxMessageBytes \(1048588\)/);
       // Never sent: the central refused nothing.
@@ -73,8 +73,8 @@ describe.runIf(hasKcat || process.env.CI)('kafka sink: records the upstream refu
       const { central, edge, logs } = await setup({ maxMessageBytes: '64MiB', compression, onRejected: 'skip' });
       // Random bytes do not compress: the record's batch stays above the central's limit.
       await produceThenResume(edge, [small(0), small(1), small(2), largestRecord(), small(4), small(5), small(6)]);
-      await until(() => edge.running.mirrors!.status('central').backlogRecords === 0, 'the backlog to drain');
-      const status = edge.running.mirrors!.status('central');
+      await until(async () => (await edge.running.mirrors!.status('central')).backlogRecords === 0, 'the backlog to drain');
+      const status = (await edge.running.mirrors!.status('central'));
       expect(status.rejectedRecords).toBe(1);
       expect(status.lastError?.message).toContain('MESSAGE_TOO_LARGE');
       // The central refused a batch of several records, then the culprit alone.
