@@ -44,6 +44,13 @@ export interface TxnParticipant {
   readonly hasStaged: boolean;
   /** At the start of a group: takes what is staged (later writes stage anew for the next group). */
   take(): TakenWrites;
+  /**
+   * Its writes commit only in a group run on this thread, as every group did before the writer
+   * thread: for callers built on nothing else running between their write and its commit (the MQTT
+   * session state: aedes delivers a message to a client that came back while its queue write was
+   * committing, a second time and ahead of its queue, measured with test/listeners/mqtt/stored-drain.test.ts).
+   */
+  readonly commitsOnLoop?: boolean;
 }
 
 export interface TakenWrites {
@@ -483,9 +490,10 @@ export class LogStore {
     if (this.groupInFlight || !this.hasQueuedWrites()) return;
     // Refused as a whole (failed or closed storage): answered at once, without a transaction.
     if (this.failure || this.closed) {
-      this.takeGroup();
+      this.takeGroup(false);
       return;
     }
+    if (this.participants.all.some((p) => p.commitsOnLoop && p.hasStaged)) return this.runGroupOnLoop();
     let group: TakenGroup | null = null;
     // The body runs on this thread inside the write transaction lmdb-js's writer thread began; that
     // thread then commits (and fdatasyncs) while this loop goes on. Taking what is queued inside the
@@ -493,7 +501,7 @@ export class LogStore {
     // made before the body ran commits before it, one made after waits for this commit (lmdb-js's
     // write lock). The nested transactionSync is a child transaction: a throw aborts all of the group.
     const committed = this.h.env.transaction(() => {
-      group = this.takeGroup();
+      group = this.takeGroup(true);
       const taken = group;
       if (taken !== null) this.h.env.transactionSync(() => this.writeGroup(taken));
     });
@@ -529,13 +537,29 @@ export class LogStore {
     }
   }
 
-  /** Inside the group's write transaction, before anything is written: what the group holds, refusals answered. */
-  private takeGroup(): TakenGroup | null {
+  /** A group as every group ran before the writer thread: body and commit (its fdatasync too) on this thread. */
+  private runGroupOnLoop(): void {
+    const group = this.takeGroup(false);
+    if (group === null) return;
+    try {
+      this.h.env.transactionSync(() => this.writeGroup(group));
+    } catch (err) {
+      this.failGroup(group, err);
+      return;
+    }
+    this.applyGroup(group);
+  }
+
+  /**
+   * Inside the group's write transaction, before anything is written: what the group holds, refusals
+   * answered. `offLoop`: the writer thread commits it, so participants that commit on the loop wait.
+   */
+  private takeGroup(offLoop: boolean): TakenGroup | null {
     let appends = this.pending;
     let bytes = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
-    const sides = this.participants.all.filter((p) => p.hasStaged).map((p) => p.take());
+    const sides = this.participants.all.filter((p) => p.hasStaged && !(offLoop && p.commitsOnLoop)).map((p) => p.take());
     if (appends.length === 0 && sides.length === 0) return null;
 
     const refusal = this.failure ?? (this.closed ? new TributaryError('SHUTTING_DOWN', 'storage is closed') : this.roomError(bytes));

@@ -7,8 +7,7 @@
 // session writes of a turn are one participant: if one of them is refused (checked keys make that
 // rare), all of that turn's are, and the indexes are reloaded.
 //
-// Until the transaction commit settled, reads of a staged key return the staged value (also while the group
-// transaction that took it commits on lmdb-js's writer thread); a later write of the same key in
+// Until the transaction commit, reads of a staged key return the staged value; a later write of the same key in
 // the turn replaces the staged one, which is applying them in call order.
 //
 // A lazy write (one whose loss in a power cut only makes a QoS 1 delivery go out again) does not
@@ -44,12 +43,12 @@ export class TxnStage implements TxnParticipant {
   private readonly onRollback: () => void;
   // Keyed by database, then by the key's JSON: lmdb keys here are strings or arrays of strings and numbers.
   private staged: StagedWrites = new Map();
-  /** Taken by a group transaction whose commit has not settled yet (the writer thread commits it): still what reads see. */
-  private inFlight: StagedWrites[] = [];
   private batch: Batch | null = null;
   private lazyTimer: NodeJS.Timeout | null = null;
   private failure: TributaryError | null = null;
   private txnCommitCount = 0;
+  /** aedes' flows around these writes assume nothing else runs until they commit (log-store.ts, TxnParticipant). */
+  readonly commitsOnLoop = true;
 
   /** `onRollback` runs after a failed transaction commit, so callers can drop in-memory state the transaction commit did not keep. */
   constructor(store: SideWriteStore, logger: Logger, onRollback: () => void) {
@@ -70,9 +69,7 @@ export class TxnStage implements TxnParticipant {
 
   /** The staged value if the key was written this turn, else the committed one. Callers may change the result. */
   get<V extends object, K extends Key>(db: Database<V, K>, key: K): V | undefined {
-    const id = JSON.stringify(key);
-    let staged = this.staged.get(db)?.get(id);
-    for (let i = this.inFlight.length - 1; staged === undefined && i >= 0; i--) staged = this.inFlight[i].get(db)?.get(id);
+    const staged = this.staged.get(db)?.get(JSON.stringify(key));
     if (staged) return staged.value === undefined ? undefined : ({ ...staged.value } as V);
     return db.get(key);
   }
@@ -118,7 +115,6 @@ export class TxnStage implements TxnParticipant {
     this.staged = new Map();
     if (this.lazyTimer) clearTimeout(this.lazyTimer);
     this.lazyTimer = null;
-    this.inFlight.push(staged);
     return {
       write: () => {
         for (const [db, writes] of staged)
@@ -128,7 +124,6 @@ export class TxnStage implements TxnParticipant {
           }
       },
       settle: (err) => {
-        this.inFlight = this.inFlight.filter((w) => w !== staged);
         if (err === null) {
           this.txnCommitCount++;
           return batch.resolve();
