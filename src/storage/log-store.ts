@@ -1,13 +1,20 @@
 // The partition logs: topics, group transaction (offsets planned in txn-appends.ts, atomic units),
 // reads, retention deletes (planned in retention-plan.ts), producer state, the storage format's migration.
-// Owns the LMDB handles; knows no protocol. Every write goes through a synchronous LMDB
-// transaction run from one place (runGroup / runMaintenance), so in-memory state changes only after a
-// transaction committed and there is never a half-applied group to undo.
+// Owns the LMDB handles; knows no protocol. Every write goes through an LMDB transaction run from one
+// place (runGroup / writeSync / sideTxn), so in-memory state changes only after a transaction
+// committed and there is never a half-applied group to undo.
 //
-// Why synchronous transactions: lmdb-js's async writes report a failed transaction commit twice (once as an
-// unhandled rejection it creates itself) and a full disk surfaces as EIO; transactionSync throws once,
-// synchronously, with the code. A transaction commit costs one fdatasync of the data pages on this thread (see
-// lmdb-env.ts); acks=all then waits for an env.sync() started after the transaction commit, off the thread.
+// Where commits run: a group transaction is an lmdb-js async transaction. Its body runs on this thread
+// inside the write transaction lmdb-js's writer thread began, as a child transaction (a throw aborts
+// all of it); the writer thread then commits, with the commit's fdatasync of the data pages (see
+// lmdb-env.ts), while this loop serves sockets; in-memory state and acks follow the commit. One group
+// is in flight at a time. A group holding MQTT session writes (TxnParticipant.commitsOnLoop), topic
+// admin, retention steps (deferred while a group is in flight) and side transactions still commit with
+// transactionSync on this thread; one called while a group is in flight commits before the group's body
+// takes what is queued, or after the group's commit (lmdb-js's write lock: this thread waits for that
+// commit), so writes stay in call order. A failed async commit comes as "Commit failed" with the LMDB error in `commitError`
+// (commitFailure below), classified as a synchronous one is. acks=all then waits for an env.sync()
+// started after the transaction commit, off the thread.
 
 import fs from 'node:fs';
 import path from 'node:path';
