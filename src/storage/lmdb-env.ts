@@ -74,6 +74,10 @@ export function openLmdb(dataDir: string, mapSizeBytes: number): LmdbHandles {
     noMetaSync: true,
     // Writemap stays off: with it a full disk becomes SIGBUS instead of an error.
     useWritemap: false,
+    // The log store's group transactions are lmdb-js async transactions (log-store.ts). With event-turn
+    // batching each one also opens a batch whose own commit promise nobody holds: a failed commit
+    // rejected it as an unhandled rejection, which ends the process (measured with fail-fsync.c).
+    eventTurnBatching: false,
   });
   return {
     env,

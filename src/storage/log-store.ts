@@ -1,13 +1,20 @@
 // The partition logs: topics, group transaction (offsets planned in txn-appends.ts, atomic units),
 // reads, retention deletes (planned in retention-plan.ts), producer state, the storage format's migration.
-// Owns the LMDB handles; knows no protocol. Every write goes through a synchronous LMDB
-// transaction run from one place (runGroup / runMaintenance), so in-memory state changes only after a
-// transaction committed and there is never a half-applied group to undo.
+// Owns the LMDB handles; knows no protocol. Every write goes through an LMDB transaction run from one
+// place (runGroup / writeSync / sideTxn), so in-memory state changes only after a transaction
+// committed and there is never a half-applied group to undo.
 //
-// Why synchronous transactions: lmdb-js's async writes report a failed transaction commit twice (once as an
-// unhandled rejection it creates itself) and a full disk surfaces as EIO; transactionSync throws once,
-// synchronously, with the code. A transaction commit costs one fdatasync of the data pages on this thread (see
-// lmdb-env.ts); acks=all then waits for an env.sync() started after the transaction commit, off the thread.
+// Where commits run: a group transaction is an lmdb-js async transaction. Its body runs on this thread
+// inside the write transaction lmdb-js's writer thread began, as a child transaction (a throw aborts
+// all of it); the writer thread then commits, with the commit's fdatasync of the data pages (see
+// lmdb-env.ts), while this loop serves sockets; in-memory state and acks follow the commit. One group
+// is in flight at a time. A group holding MQTT session writes (TxnParticipant.commitsOnLoop), topic
+// admin, retention steps (deferred while a group is in flight) and side transactions still commit with
+// transactionSync on this thread; one called while a group is in flight commits before the group's body
+// takes what is queued, or after the group's commit (lmdb-js's write lock: this thread waits for that
+// commit), so writes stay in call order. A failed async commit comes as "Commit failed" with the LMDB error in `commitError`
+// (commitFailure below), classified as a synchronous one is. acks=all then waits for an env.sync()
+// started after the transaction commit, off the thread.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -45,6 +52,13 @@ export interface TxnParticipant {
   readonly hasStaged: boolean;
   /** At the start of a group: takes what is staged (later writes stage anew for the next group). */
   take(): TakenWrites;
+  /**
+   * Its writes commit only in a group run on this thread, as every group did before the writer
+   * thread: for callers built on nothing else running between their write and its commit (the MQTT
+   * session state: aedes delivers a message to a client that came back while its queue write was
+   * committing, a second time and ahead of its queue, measured with test/listeners/mqtt/stored-drain.test.ts).
+   */
+  readonly commitsOnLoop?: boolean;
 }
 
 export interface TakenWrites {
@@ -126,6 +140,24 @@ interface PendingUnit {
 
 type Pending = PendingAppend | PendingUnit;
 
+interface Refused {
+  appends: Pending[];
+  error: TributaryError;
+}
+
+/** What one group transaction took from the queue and what its body planned, until it settles. */
+interface TakenGroup {
+  /** Appends refused for room while the participants' writes still went in. */
+  refused: Refused | null;
+  appends: Pending[];
+  bytes: number;
+  sides: TakenWrites[];
+  sideErrors: (TributaryError | null)[];
+  results: (AppendResult | AppendResult[] | TributaryError)[];
+  plan: TxnAppends;
+  evictions: Eviction[];
+}
+
 const PURGING_KEY = 'purgingTopicIds';
 /** The first producer id not yet reserved (meta); ids are reserved a block at a time. */
 const PRODUCER_ID_RESERVED_KEY = 'producerIdsReservedTo';
@@ -152,6 +184,11 @@ export class LogStore {
   private pending: Pending[] = [];
   private pendingBytes = 0;
   private groupScheduled = false;
+  /** The group transaction whose commit runs on lmdb-js's writer thread; settles after its callers are answered. */
+  private groupInFlight: Promise<void> | null = null;
+  /** batchesMax of a maintenance step asked for while a group was in flight (see maintenanceStep). */
+  private maintenanceDeferred: number | null = null;
+  private closing = false;
   private logBytes = 0;
   private failure: TributaryError | null = null;
   private syncRunning: Promise<void> | null = null;
@@ -425,7 +462,7 @@ export class LogStore {
 
   private admissionError(topic: StoredTopic, partition: number, bytes: number): TributaryError | null {
     if (this.failure) return this.failure;
-    if (this.closed) return new TributaryError('SHUTTING_DOWN', 'storage is closed');
+    if (this.closed || this.closing) return new TributaryError('SHUTTING_DOWN', 'storage is closed');
     if (partition < 0 || partition >= topic.partitions)
       return new TributaryError('INVALID_PARTITION', `topic ${topic.name} has no partition ${partition}`, { topic: topic.name, partition });
     if (this.pendingBytes + bytes > this.opts.txnQueueBytesMax)
@@ -454,70 +491,160 @@ export class LogStore {
     // While groupScheduled is still true, appends made by the hook join this group without scheduling another.
     for (const listener of this.beforeGroupListeners.all) listener();
     this.groupScheduled = false;
-    let group = this.pending;
-    let groupBytes = this.pendingBytes;
-    this.pending = [];
-    this.pendingBytes = 0;
-    const sides = this.participants.all.filter((p) => p.hasStaged).map((p) => p.take());
-    if (group.length === 0 && sides.length === 0) return;
-
-    const refusal = this.failure ?? (this.closed ? new TributaryError('SHUTTING_DOWN', 'storage is closed') : this.roomError(groupBytes));
-    if (refusal) {
-      for (const a of group) a.reject(refusal);
-      // Refused for the size of the appends, the participants' few bytes may still fit on their own.
-      const sideRefusal = group.length === 0 || refusal.codeName !== 'STORAGE_FULL' ? refusal : this.roomError(0);
-      if (sideRefusal) for (const side of sides) side.settle(sideRefusal);
-      if (sideRefusal || sides.length === 0) return;
-      group = [];
-      groupBytes = 0;
-    }
-    // A participant's write that throws (a key over LMDB's size limit, from what a client sent) is its
-    // own failure, in a child transaction: it must not take the log's appends or the store with it.
-    const sideErrors: (TributaryError | null)[] = sides.map(() => null);
-
-    const results: (AppendResult | AppendResult[] | TributaryError)[] = new Array(group.length);
-    const plan = new TxnAppends(
-      this.h.log,
-      (topicId, partition) => this.states.get(topicId)?.[partition],
-      (key) => this.storedProducerRow(key),
-      Date.now(),
-    );
-    let evictions: Eviction[] = [];
-    try {
-      this.h.env.transactionSync(() => {
-        evictions = this.planBudgetEvictions(groupBytes);
-        for (const e of evictions) this.h.log.removeSync(e.key);
-        for (let i = 0; i < group.length; i++) {
-          const p = group[i];
-          results[i] = 'items' in p ? this.placeUnit(plan, p) : plan.place(p);
-        }
-        for (const e of evictions) if (!plan.next.has(e.state)) plan.next.set(e.state, { nextOffset: e.state.nextOffset, bytes: e.state.bytes, appendedBytes: 0 });
-        for (const [state, cur] of plan.next) {
-          const logStart = logStartAfter(state, evictions);
-          const bytes = cur.bytes - evictedBytes(state, evictions);
-          this.h.partitions.putSync([state.topicId, state.partition], [logStart, cur.nextOffset, bytes]);
-        }
-        // The producers' state rides in the transaction of the batches it describes: both or neither.
-        for (const row of plan.producers.values()) this.h.producerState.putSync(row.key, row.value);
-        sides.forEach((side, i) => {
-          try {
-            this.h.env.transactionSync(() => side.write());
-          } catch (err) {
-            // Anything but refused input or room is the disk's fault: out of the group, fail-stop.
-            const refusal = this.participantRefusal(err);
-            if (refusal === null) throw err;
-            sideErrors[i] = refusal;
-          }
-        });
-      });
-    } catch (err) {
-      const error = this.classifyWriteError(err, groupBytes);
-      for (const a of group) a.reject(error);
-      for (const side of sides) side.settle(error);
+    // One group in flight: what is queued meanwhile waits for the next, started when this one settles.
+    if (this.groupInFlight || !this.hasQueuedWrites()) return;
+    // Refused as a whole (failed or closed storage): answered at once, without a transaction.
+    if (this.failure || this.closed) {
+      this.takeGroup(false);
       return;
     }
+    if (this.participants.all.some((p) => p.commitsOnLoop && p.hasStaged)) return this.runGroupOnLoop();
+    let group: TakenGroup | null = null;
+    // The body runs on this thread inside the write transaction lmdb-js's writer thread began; that
+    // thread then commits (and fdatasyncs) while this loop goes on. Taking what is queued inside the
+    // body, not before, keeps the writes in call order with the synchronous side transactions: one
+    // made before the body ran commits before it, one made after waits for this commit (lmdb-js's
+    // write lock). The nested transactionSync is a child transaction: a throw aborts all of the group.
+    const committed = this.h.env.transaction(() => {
+      group = this.takeGroup(true);
+      const taken = group;
+      if (taken !== null) this.h.env.transactionSync(() => this.writeGroup(taken));
+    });
+    // Settled in the same callback that answers its callers: by the time they go on, the next group may start.
+    this.groupInFlight = committed
+      .then(
+        () => this.groupSettled(() => group !== null && this.applyGroup(group)),
+        (err: unknown) => commitFailure(err).then((cause) => this.groupSettled(() => group !== null && this.failGroup(group, cause))),
+      )
+      .catch((err: unknown) => this.log.error({ err }, 'group transaction settlement failed'));
+  }
 
+  private hasQueuedWrites(): boolean {
+    return this.pending.length > 0 || this.participants.all.some((p) => p.hasStaged);
+  }
+
+  private groupSettled(settle: () => void): void {
+    this.groupInFlight = null;
+    try {
+      settle();
+    } finally {
+      // A maintenance step asked for while the group was in flight runs now, before the next group starts.
+      const deferred = this.maintenanceDeferred;
+      this.maintenanceDeferred = null;
+      if (deferred !== null) {
+        try {
+          if (this.maintenanceStep(Date.now(), deferred) > 0) this.maintenanceDeferred = deferred;
+        } catch (err) {
+          this.log.error({ err }, 'retention step failed');
+        }
+      }
+      if (this.hasQueuedWrites()) this.scheduleGroup();
+    }
+  }
+
+  /** A group as every group ran before the writer thread: body and commit (its fdatasync too) on this thread. */
+  private runGroupOnLoop(): void {
+    const group = this.takeGroup(false);
+    if (group === null) return;
+    try {
+      this.h.env.transactionSync(() => this.writeGroup(group));
+    } catch (err) {
+      this.failGroup(group, err);
+      return;
+    }
+    this.applyGroup(group);
+  }
+
+  /**
+   * Inside the group's write transaction, before anything is written: what the group holds, refusals
+   * answered. `offLoop`: the writer thread commits it, so participants that commit on the loop wait.
+   */
+  private takeGroup(offLoop: boolean): TakenGroup | null {
+    let appends = this.pending;
+    let bytes = this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    const sides = this.participants.all.filter((p) => p.hasStaged && !(offLoop && p.commitsOnLoop)).map((p) => p.take());
+    if (appends.length === 0 && sides.length === 0) return null;
+
+    const refusal = this.failure ?? (this.closed ? new TributaryError('SHUTTING_DOWN', 'storage is closed') : this.roomError(bytes));
+    let refused: Refused | null = null;
+    if (refusal) {
+      // Refused for the size of the appends, the participants' few bytes may still fit on their own.
+      const sideRefusal = appends.length === 0 || refusal.codeName !== 'STORAGE_FULL' ? refusal : this.roomError(0);
+      if (sideRefusal || sides.length === 0) {
+        for (const a of appends) a.reject(refusal);
+        for (const side of sides) side.settle(sideRefusal ?? refusal);
+        return null;
+      }
+      // Answered with the participants, as when the group ran on this thread.
+      refused = { appends, error: refusal };
+      appends = [];
+      bytes = 0;
+    }
+    return {
+      refused,
+      appends,
+      bytes,
+      sides,
+      // A participant's write that throws (a key over LMDB's size limit, from what a client sent) is its
+      // own failure, in a child transaction: it must not take the log's appends or the store with it.
+      sideErrors: sides.map(() => null),
+      results: new Array(appends.length),
+      plan: new TxnAppends(
+        this.h.log,
+        (topicId, partition) => this.states.get(topicId)?.[partition],
+        (key) => this.storedProducerRow(key),
+        Date.now(),
+      ),
+      evictions: [],
+    };
+  }
+
+  /** Inside the group's child transaction: everything the group writes. A throw aborts all of it. */
+  private writeGroup(g: TakenGroup): void {
+    const { plan, appends, results } = g;
+    g.evictions = this.planBudgetEvictions(g.bytes);
+    const evictions = g.evictions;
+    for (const e of evictions) this.h.log.removeSync(e.key);
+    for (let i = 0; i < appends.length; i++) {
+      const p = appends[i];
+      results[i] = 'items' in p ? this.placeUnit(plan, p) : plan.place(p);
+    }
+    for (const e of evictions) if (!plan.next.has(e.state)) plan.next.set(e.state, { nextOffset: e.state.nextOffset, bytes: e.state.bytes, appendedBytes: 0 });
     for (const [state, cur] of plan.next) {
+      const logStart = logStartAfter(state, evictions);
+      const bytes = cur.bytes - evictedBytes(state, evictions);
+      this.h.partitions.putSync([state.topicId, state.partition], [logStart, cur.nextOffset, bytes]);
+    }
+    // The producers' state rides in the transaction of the batches it describes: both or neither.
+    for (const row of plan.producers.values()) this.h.producerState.putSync(row.key, row.value);
+    g.sides.forEach((side, i) => {
+      try {
+        this.h.env.transactionSync(() => side.write());
+      } catch (err) {
+        // Anything but refused input or room is the disk's fault: out of the group, fail-stop.
+        const refusal = this.participantRefusal(err);
+        if (refusal === null) throw err;
+        g.sideErrors[i] = refusal;
+      }
+    });
+  }
+
+  /** Neither the group's body nor its commit went through: nothing of it is kept. */
+  private failGroup(g: TakenGroup, err: unknown): void {
+    const error = this.classifyWriteError(err, g.bytes);
+    if (g.refused) for (const a of g.refused.appends) a.reject(g.refused.error);
+    for (const a of g.appends) a.reject(error);
+    for (const side of g.sides) side.settle(error);
+  }
+
+  /** After the commit: the in-memory state catches up with the disk, then the callers are answered. */
+  private applyGroup(g: TakenGroup): void {
+    const { plan, appends: group, results, evictions } = g;
+    for (const [state, cur] of plan.next) {
+      // A topic deleted while this group was in flight: its bytes already left logBytes.
+      if (this.states.get(state.topicId)?.[state.partition] !== state) continue;
       state.bytes += cur.appendedBytes;
       this.logBytes += cur.appendedBytes;
       state.nextOffset = cur.nextOffset;
@@ -527,9 +654,10 @@ export class LogStore {
       if (clientId !== null) this.edgeProducerRows.set(clientId, row.value);
     }
     // Last of the in-memory updates: log start listeners must see this transaction's appends too.
-    this.applyEvictions(evictions);
+    this.applyEvictions(evictions.filter((e) => this.states.get(e.state.topicId)?.[e.state.partition] === e.state));
     this.counters.groupTxns++;
-    sides.forEach((side, i) => side.settle(sideErrors[i]));
+    g.sides.forEach((side, i) => side.settle(g.sideErrors[i]));
+    if (g.refused) for (const a of g.refused.appends) a.reject(g.refused.error);
 
     const flushers: (() => void)[] = [];
     const flushRejects: ((e: unknown) => void)[] = [];
@@ -553,7 +681,10 @@ export class LogStore {
       } else resolve();
     }
     if (flushers.length > 0) this.resolveAfterFlush(flushers, flushRejects);
-    for (const state of plan.next.keys()) for (const listener of this.appendListeners.all) listener(state.topicId, state.partition);
+    for (const state of plan.next.keys()) {
+      if (this.states.get(state.topicId)?.[state.partition] !== state) continue;
+      for (const listener of this.appendListeners.all) listener(state.topicId, state.partition);
+    }
   }
 
   /**
@@ -763,6 +894,12 @@ export class LogStore {
    */
   maintenanceStep(nowMs: number, batchesMax: number): number {
     if (this.failure || this.closed) return 0;
+    // Its plan reads the partitions' in-memory state, which a group in flight is about to move: the
+    // step runs when that group settled instead (and again after each group while it deletes).
+    if (this.groupInFlight) {
+      this.maintenanceDeferred = batchesMax;
+      return 0;
+    }
     const purged = this.purgeStep(batchesMax);
     if (purged > 0) return purged;
     const expired = this.expireProducers(nowMs, batchesMax);
@@ -896,10 +1033,15 @@ export class LogStore {
     return this.h;
   }
 
-  /** Commits what is queued, waits for the flush, closes LMDB. */
+  /** Refuses new appends, commits what is queued (after the group in flight), waits for the flush, closes LMDB once. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    if (this.pending.length > 0 || this.participants.all.some((p) => p.hasStaged)) this.runGroup();
+    if (this.closed || this.closing) return;
+    this.closing = true;
+    while (this.groupInFlight) await this.groupInFlight;
+    if (this.hasQueuedWrites()) {
+      this.runGroup();
+      await this.groupInFlight;
+    }
     this.closed = true;
     try {
       if (!this.failure) await this.flushed();
@@ -907,6 +1049,16 @@ export class LogStore {
       await this.h.env.close();
     }
   }
+}
+
+/**
+ * The cause of a failed asynchronous transaction: lmdb-js rejects a failed commit with "Commit failed"
+ * and the LMDB error in `commitError`, a promise of its own that must be handled here or it becomes an
+ * unhandled rejection; an error thrown by the transaction's body comes as it is.
+ */
+function commitFailure(err: unknown): Promise<unknown> {
+  const inner = (err as { commitError?: Promise<unknown> } | null)?.commitError;
+  return inner instanceof Promise ? inner.then(() => err, (cause: unknown) => cause) : Promise.resolve(err);
 }
 
 /** LMDB's "key or data too large" (lmdb.h). */

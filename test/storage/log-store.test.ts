@@ -295,6 +295,25 @@ describe('commit participants', () => {
     await expect(store.append(t, 0, batchOf(1), undefined, false)).rejects.toSatisfy((e) => isTributaryError(e, 'STORAGE_FAILED'));
     expect(outcomes).toEqual(['STORAGE_FAILED']);
     expect(store.failed?.codeName).toBe('STORAGE_FAILED');
+    // Nothing of the group was kept: the transaction lmdb-js's writer thread commits held none of its writes.
+    expect([...store.lmdb.log.getKeys({})]).toEqual([]);
+    expect(store.lmdb.partitions.get([t.id, 0])).toEqual([0, 0, 0]);
+  });
+
+  it('close() waits for the group in flight, commits what was queued behind it, refuses later appends, and closes once', async () => {
+    const dir = tempDir();
+    const store = new LogStore(storeOptions(dir));
+    const t = store.createTopic(spec('t'));
+    const first = store.append(t, 0, batchOf(1, 'a'), undefined, false);
+    // The first group has started (its commit runs off this thread); the second append waits behind it.
+    await new Promise((r) => setImmediate(r));
+    const second = store.append(t, 0, batchOf(1, 'b'), undefined, true);
+    const closing = store.close();
+    await expect(store.append(t, 0, batchOf(1, 'c'), undefined, false)).rejects.toSatisfy((e) => isTributaryError(e, 'SHUTTING_DOWN'));
+    await Promise.all([closing, store.close()]);
+    expect((await first).baseOffset).toBe(0);
+    expect((await second).baseOffset).toBe(1);
+    expect(values(openStore(dir), 't')).toEqual(['a0', 'b0']);
   });
 
   it('still commits the participants when only the appends are too big for the room left', async () => {

@@ -47,6 +47,8 @@ export class TxnStage implements TxnParticipant {
   private lazyTimer: NodeJS.Timeout | null = null;
   private failure: TributaryError | null = null;
   private txnCommitCount = 0;
+  /** aedes' flows around these writes assume nothing else runs until they commit (log-store.ts, TxnParticipant). */
+  readonly commitsOnLoop = true;
 
   /** `onRollback` runs after a failed transaction commit, so callers can drop in-memory state the transaction commit did not keep. */
   constructor(store: SideWriteStore, logger: Logger, onRollback: () => void) {
