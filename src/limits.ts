@@ -256,4 +256,10 @@ export const limits = {
    * 100 ms per death in a row, and starts over once a thread ran this long).
    */
   mirrorThreadRestartDelayMsMax: 10_000,
+  /**
+   * Status, pause and resume requests (HTTP, CLI, /metrics) waiting for the mirror thread's answer;
+   * while a dead thread waits to be started again they all wait, so further ones are refused
+   * (THROTTLED) instead of piling up.
+   */
+  mirrorThreadRequestsMax: 256,
 } as const;

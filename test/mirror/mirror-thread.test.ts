@@ -9,6 +9,8 @@ import { rec, silentLogger } from '../helpers/temp.ts';
 import { startUpstream, until, type UpstreamPublish } from '../helpers/upstream.ts';
 import { openLmdb } from '../../src/storage/lmdb-env.ts';
 import { mirrorReader } from '../../src/storage/offsets-db.ts';
+import { limits } from '../../src/limits.ts';
+import type { TributaryError } from '../../src/errors.ts';
 
 const PARTITIONS = 2;
 
@@ -75,6 +77,24 @@ describe('mirror thread', () => {
     expect(status.resentRecords).toBeGreaterThanOrEqual(duplicates);
     const died = lines.find((l) => l.msg.startsWith('mirror thread died'));
     expect(died).toMatchObject({ level: 50, exitCode: 1, restarts: 1 });
+  });
+
+  it('while a dead thread waits to be started again, requests beyond the bound are refused with THROTTLED, the rest answered', async () => {
+    const up = await startUpstream();
+    const edge = await edgeWithMirror(up.port);
+    const mirrors = edge.running.mirrors!;
+    const thread = mirrors.worker!;
+    const asked: Promise<unknown>[] = [];
+    // Registered after the broker's own exit listener: the thread is gone and its successor not started yet.
+    thread.once('exit', () => {
+      for (let i = 0; i < limits.mirrorThreadRequestsMax + 10; i++) asked.push(mirrors.status('cloud').then((s) => s.name, (err: unknown) => (err as TributaryError).codeName));
+    });
+    await thread.terminate();
+    await until(() => asked.length > 0, 'the requests made');
+    const outcomes = await Promise.all(asked);
+    expect(outcomes.filter((o) => o === 'cloud')).toHaveLength(limits.mirrorThreadRequestsMax);
+    expect(outcomes.filter((o) => o === 'THROTTLED')).toHaveLength(10);
+    expect((await mirrors.status('cloud')).threadRestarts).toBe(1);
   });
 
   it('a graceful stop ends the thread after it wrote the exact cursors, before the store closes', async () => {

@@ -159,6 +159,8 @@ export class MirrorThread implements MirrorControl {
 
   private request(message: MirrorOp): Promise<MirrorStatus | MirrorStatus[]> {
     if (this.stopping) return Promise.reject(new TributaryError('SHUTTING_DOWN', 'the mirrors are stopping'));
+    if (this.requests.size >= limits.mirrorThreadRequestsMax)
+      return Promise.reject(new TributaryError('THROTTLED', `${this.requests.size} requests already wait for the mirror thread${this.ready ? '' : ', which is being started again'}; retry later`));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.requests.set(id, { message, resolve, reject });
