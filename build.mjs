@@ -1,5 +1,6 @@
-// Bundles the server and CLI into dist/tributary.mjs. lmdb and @node-rs/crc32 are native addons that
-// find their binaries next to their own package.json, so they stay external and ship in node_modules.
+// Bundles the server and CLI into dist/tributary.mjs, and the mirror thread into dist/mirror-thread.mjs.
+// lmdb and @node-rs/crc32 are native addons that find their binaries next to their own package.json,
+// so they stay external and ship in node_modules.
 // lz4-napi, another, is loaded with createRequire when lz4 is first needed (src/format/compression.ts),
 // so esbuild never sees it and it too is taken from node_modules.
 // The bundle is ESM but contains CommonJS packages (pino, prom-client), which call require(): the
@@ -37,9 +38,7 @@ const patchAedes = {
   },
 };
 
-await build({
-  entryPoints: ['src/cli/main.ts'],
-  outfile: 'dist/tributary.mjs',
+const options = {
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -64,7 +63,11 @@ await build({
   },
   plugins: [dropZodLocales, patchAedes],
   logLevel: 'warning',
-});
+};
+
+await build({ ...options, entryPoints: ['src/cli/main.ts'], outfile: 'dist/tributary.mjs' });
+// The mirror thread's own bundle: it evaluates only the mirror code (src/mirror/thread/mirror-thread.ts).
+await build({ ...options, entryPoints: ['src/mirror/thread/worker-entry.ts'], outfile: 'dist/mirror-thread.mjs' });
 
 const wasmUtils = path.dirname(createRequire(import.meta.url).resolve('@platformatic/wasm-utils'));
 fs.copyFileSync(path.join(wasmUtils, 'native.wasm'), 'dist/native.wasm');

@@ -5,10 +5,7 @@ import type { ErrorName } from '../../errors.ts';
 import type { MirrorConfig } from '../sinks/configs.ts';
 import type { MirrorStatus } from '../status.ts';
 
-export const MIRROR_THREAD = 'tributary-mirror-thread';
-
 export interface MirrorWorkerData {
-  role: typeof MIRROR_THREAD;
   configs: MirrorConfig[];
   edgeId: string;
   dataDir: string;
@@ -18,10 +15,6 @@ export interface MirrorWorkerData {
   minFreeDiskBytes: number;
   /** The main logger's level: the thread's lines are relayed to it. */
   logLevel: string;
-}
-
-export function isMirrorWorker(data: unknown): data is MirrorWorkerData {
-  return (data as MirrorWorkerData | null)?.role === MIRROR_THREAD;
 }
 
 export type MirrorOp = { op: 'statuses' } | { op: 'status' | 'pause' | 'resume'; name: string };
