@@ -20,7 +20,7 @@ export class ConnectError extends Error {
   }
 }
 
-const EXIT_RUNTIME = 1;
+export const EXIT_RUNTIME = 1;
 export const EXIT_USAGE = 2;
 
 interface Failure {

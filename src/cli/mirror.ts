@@ -7,7 +7,7 @@ import { ErrorCode, TributaryError, type ErrorName } from '../errors.ts';
 import type { MirrorStatus } from '../mirror/status.ts';
 import { addHttpOption, addHttpTokenOption, httpAddress } from './connection.ts';
 import { ConnectError } from './errors.ts';
-import { writeOut } from './output.ts';
+import { bytes, writeOut } from './output.ts';
 import { interruptOnSignal } from './signals.ts';
 import { fmtInt, formatColumns } from './table.ts';
 
@@ -233,16 +233,6 @@ function parseJson(text: string): unknown {
 
 // ---- formatting ----
 
-/** Rounded, for reading at a glance (formatSize spells sizes exactly, for config values). */
-function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${n.toFixed(n < 10 ? 1 : 0)} ${units[i]}`;
-}
 
 const durationUnits = [
   [86_400, 'd'],

@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
 import { registerBench } from './bench.ts';
 import { registerConsume } from './consume.ts';
+import { registerDoctor } from './doctor.ts';
 import { EXIT_USAGE, reportFailure } from './errors.ts';
 import { registerGroups } from './groups.ts';
 import { registerMirror } from './mirror.ts';
@@ -34,9 +35,11 @@ Examples:
   $ tributary mirror status --watch
   $ tributary groups describe rules-engine
   $ tributary passwd --username sensor-1
+  $ tributary doctor --config /etc/tributary/config.yaml
   $ tributary <command> --help`,
     );
   registerStart(program);
+  registerDoctor(program);
   registerTopics(program);
   registerProduce(program);
   registerConsume(program);

@@ -71,7 +71,7 @@ async function start(file: string | undefined): Promise<void> {
 
 // The client commands' variables share the TRIBUTARY_ prefix, and the config loader rejects every
 // TRIBUTARY_ variable that is not a config key: a shell set up for `topics` must still `start`.
-function brokerEnv(): NodeJS.ProcessEnv {
+export function brokerEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const name of CLIENT_ENV) delete env[name];
   return env;
@@ -81,16 +81,28 @@ function brokerEnv(): NodeJS.ProcessEnv {
 function explainStartupError(err: unknown, config: Config): unknown {
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
   if (e?.syscall !== 'listen' || (e.code !== 'EADDRINUSE' && e.code !== 'EACCES')) return err;
-  const { edge, mqtt, http, kafka } = config.listeners;
-  const listeners: [boolean, number, string][] = [
-    [edge.enabled, edge.port, 'listeners.edge.port'],
-    [mqtt.enabled, mqtt.port, 'listeners.mqtt.port'],
-    [mqtt.enabled && mqtt.ws.enabled, mqtt.ws.port, 'listeners.mqtt.ws.port'],
-    [mqtt.enabled && mqtt.tls.enabled, mqtt.tls.port, 'listeners.mqtt.tls.port'],
-    [http.enabled, http.port, 'listeners.http.port'],
-    [kafka.enabled, kafka.port, 'listeners.kafka.port'],
-  ];
-  const key = listeners.find(([enabled, port]) => enabled && port === e.port)?.[2] ?? 'listeners.edge.port';
+  const key = configuredListeners(config).find((l) => l.port === e.port)?.key ?? 'listeners.edge.port';
   const reason = e.code === 'EADDRINUSE' ? 'address already in use' : 'permission denied';
   return Object.assign(new Error(`cannot listen on ${e.address}:${e.port}: ${reason} (change ${key} or stop the process using it)`), { code: e.code });
+}
+
+export interface ConfiguredListener {
+  /** The config key of its port, e.g. listeners.mqtt.ws.port. */
+  key: string;
+  host: string;
+  port: number;
+}
+
+/** Every enabled listener's socket, in the order start binds them. */
+export function configuredListeners(config: Config): ConfiguredListener[] {
+  const { edge, mqtt, http, kafka } = config.listeners;
+  const all: [boolean, string, number, string][] = [
+    [edge.enabled, edge.host, edge.port, 'listeners.edge.port'],
+    [kafka.enabled, kafka.host, kafka.port, 'listeners.kafka.port'],
+    [mqtt.enabled, mqtt.host, mqtt.port, 'listeners.mqtt.port'],
+    [mqtt.enabled && mqtt.ws.enabled, mqtt.host, mqtt.ws.port, 'listeners.mqtt.ws.port'],
+    [mqtt.enabled && mqtt.tls.enabled, mqtt.host, mqtt.tls.port, 'listeners.mqtt.tls.port'],
+    [http.enabled, http.host, http.port, 'listeners.http.port'],
+  ];
+  return all.filter(([enabled]) => enabled).map(([, host, port, key]) => ({ key, host, port }));
 }

@@ -94,6 +94,42 @@ function flockExclusive(fd: number, dir: string, lockPath: string): void {
   throw new DataDirError('UNKNOWN', `cannot lock data dir ${dir}: flock exited with ${result.status ?? result.signal}${stderr === '' ? '' : `: ${stderr}`}`);
 }
 
+export type LockState = { held: false } | { held: true; pid: number | null; holder: string };
+
+/**
+ * Whether a broker holds the data dir's lock, without creating anything: a shared flock probe on
+ * the lock file, released at once. It can make a `start` racing with it exit EBUSY, so only
+ * `tributary doctor` asks.
+ */
+export function probeDataDirLock(dataDir: string): LockState {
+  const lockPath = path.join(path.resolve(dataDir), LOCK_FILE);
+  let fd: number;
+  try {
+    fd = fs.openSync(lockPath, fs.constants.O_RDONLY);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return { held: false };
+    throw err;
+  }
+  try {
+    const result = spawnSync('flock', ['-s', '-n', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+    if (result.error !== undefined) throw result.error;
+    if (result.status === 0) return { held: false };
+    if (result.status !== 1) throw new Error(`flock exited with ${result.status ?? result.signal}: ${result.stderr.toString().trim()}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { held: true, pid: holderPid(lockPath), holder: describeHolder(lockPath) };
+}
+
+function holderPid(lockPath: string): number | null {
+  try {
+    const { pid } = JSON.parse(fs.readFileSync(lockPath, 'utf8')) as { pid?: unknown };
+    return typeof pid === 'number' ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
 /** "another tributary (pid 1234 on host gw-1, since …)" from the holder's lock file. */
 function describeHolder(lockPath: string): string {
   let holder: { pid?: unknown; host?: unknown; since?: unknown } = {};
