@@ -225,7 +225,12 @@ function checkLock(dir: string, lock: LockState | Error): Check {
     const missing = errnoOf(lock) === 'ENOENT' ? ': the flock command is missing (install util-linux, or BusyBox with flock); start needs it too' : `: ${lock.message}`;
     return { check: 'lock', status: 'FAIL', message: `cannot probe ${lockPath}${missing}`, details: { code: errnoOf(lock) } };
   }
-  if (!lock.held) return { check: 'lock', status: 'OK', message: `${lockPath} free: no broker runs on this data dir`, details: { held: false } };
+  if (!lock.held) {
+    // Without a lock file the probe ran no flock; start needs the command all the same.
+    if (spawnSync('flock', ['--version']).error !== undefined)
+      return { check: 'lock', status: 'FAIL', message: `${lockPath} free, but the flock command is missing (install util-linux, or BusyBox with flock); start needs it`, details: { held: false, code: 'ENOENT' } };
+    return { check: 'lock', status: 'OK', message: `${lockPath} free: no broker runs on this data dir`, details: { held: false } };
+  }
   return { check: 'lock', status: 'WARN', message: `${lockPath} held by ${lock.holder.replace(/^another /, '')}: a broker runs on this data dir, a second start would exit 1 (EBUSY)`, details: { held: true, pid: lock.pid } };
 }
 

@@ -198,6 +198,14 @@ describe('tributary doctor', () => {
     expect(checks(r).get('clock')!.message).toMatch(/^[-0-9T:.]+Z is before this build \([-0-9T:.]+Z\): no RTC and no NTP sync yet\?/);
   });
 
+  it('no flock or timedatectl on the PATH: lock FAIL (start needs flock), ntp WARN unknown, exit 1', async () => {
+    const dataDir = dirIn('/var/tmp');
+    const r = await runProcess(process.execPath, [bundlePath, 'doctor'], { env: { ...doctorEnv(dataDir, await freePort()), PATH: '/nonexistent' } });
+    expect(r.code).toBe(1);
+    expect(checks(r).get('lock')).toMatchObject({ status: 'FAIL', message: `${dataDir}/.lock free, but the flock command is missing (install util-linux, or BusyBox with flock); start needs it` });
+    expect(checks(r).get('ntp')).toMatchObject({ status: 'WARN', message: 'unknown: no timedatectl on this machine' });
+  });
+
   it('a bad config is a config error: exit 2, as for start', async () => {
     const r = await run(['doctor'], { env: { TRIBUTARY_STORAGE__MAP_SIZE_BYTES: 'lots' } });
     expect(r.code).toBe(2);
