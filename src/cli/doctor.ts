@@ -80,7 +80,8 @@ async function doctor(opts: { config?: string; json?: boolean }): Promise<void> 
     checkClock(Date.now(), dataFile),
     checkNtp(),
   ];
-  for (const listener of configuredListeners(config)) checks.push(await checkPort(listener, lock));
+  const listeners = configuredListeners(config);
+  for (const [i, listener] of listeners.entries()) checks.push(sharedPort(listener, listeners.slice(0, i)) ?? (await checkPort(listener, lock)));
 
   if (opts.json) await writeOut(`${JSON.stringify({ ok: !checks.some((c) => c.status === 'FAIL'), dataDir: dir, checks }, null, 2)}\n`);
   else {
@@ -267,6 +268,24 @@ function checkNtp(): Check {
 
 // ---- the ports ----
 
+const wildcardHosts = new Set(['0.0.0.0', '::', '']);
+
+/** Two listeners of one config on one port: each binds alone, but the second bind of start fails. */
+function sharedPort(listener: ConfiguredListener, before: ConfiguredListener[]): Check | null {
+  const clash = before.find((b) => b.port === listener.port && listener.port !== 0 && (b.host === listener.host || wildcardHosts.has(b.host) || wildcardHosts.has(listener.host)));
+  if (clash === undefined) return null;
+  return {
+    check: portCheckName(listener),
+    status: 'FAIL',
+    message: `${listener.key} ${listener.port} is also ${clash.key} (${clash.host}): start would fail (EADDRINUSE); give one of them another port`,
+    details: { key: listener.key, host: listener.host, port: listener.port, code: 'EADDRINUSE', sharedWith: clash.key },
+  };
+}
+
+function portCheckName(listener: ConfiguredListener): string {
+  return `port ${listener.key.replace(/^listeners\./, '').replace(/\.port$/, '')}`;
+}
+
 function tryListen(host: string, port: number): Promise<NodeJS.ErrnoException | null> {
   return new Promise((resolve) => {
     const server = net.createServer();
@@ -276,7 +295,7 @@ function tryListen(host: string, port: number): Promise<NodeJS.ErrnoException | 
 }
 
 async function checkPort(listener: ConfiguredListener, lock: LockState | Error): Promise<Check> {
-  const name = `port ${listener.key.replace(/^listeners\./, '').replace(/\.port$/, '')}`;
+  const name = portCheckName(listener);
   const address = `${listener.host.includes(':') ? `[${listener.host}]` : listener.host}:${listener.port}`;
   const details = { key: listener.key, host: listener.host, port: listener.port };
   if (listener.port === 0) return { check: name, status: 'OK', message: `${listener.key} is 0: start picks a free port`, details };

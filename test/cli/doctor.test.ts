@@ -103,6 +103,14 @@ describe('tributary doctor', () => {
     expect(doc.checks.find((c) => c.check === 'port edge')).toMatchObject({ status: 'FAIL', details: { key: 'listeners.edge.port', host: '127.0.0.1', port, code: 'EADDRINUSE' } });
   });
 
+  it('two listeners configured on one port: FAIL on the second naming both keys, exit 1', async () => {
+    const port = await freePort();
+    const r = await run(['doctor'], { env: { ...doctorEnv(dirIn('/var/tmp'), port), TRIBUTARY_LISTENERS__HTTP__ENABLED: 'true', TRIBUTARY_LISTENERS__HTTP__HOST: '0.0.0.0', TRIBUTARY_LISTENERS__HTTP__PORT: String(port) } });
+    expect(r.code).toBe(1);
+    expect(checks(r).get('port edge')!.status).toBe('OK');
+    expect(checks(r).get('port http')).toMatchObject({ status: 'FAIL', message: `listeners.http.port ${port} is also listeners.edge.port (127.0.0.1): start would fail (EADDRINUSE); give one of them another port` });
+  });
+
   it('a data dir under a regular file: data dir FAIL (ENOTDIR), exit 1', async () => {
     const file = path.join(tempDir(), 'not-a-dir');
     fs.writeFileSync(file, 'x');
