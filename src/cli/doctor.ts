@@ -261,7 +261,7 @@ function checkNtp(): Check {
     return { check: 'ntp', status: 'WARN', message: errnoOf(r.error) === 'ENOENT' ? 'unknown: no timedatectl on this machine' : `unknown: timedatectl: ${r.error.message}` };
   const answer = r.stdout.trim();
   if (r.status !== 0 || (answer !== 'yes' && answer !== 'no'))
-    return { check: 'ntp', status: 'WARN', message: `unknown: timedatectl: ${(r.stderr.trim().split('\n')[0] || answer) ?? `exit ${r.status}`}` };
+    return { check: 'ntp', status: 'WARN', message: `unknown: timedatectl: ${r.stderr.trim().split('\n')[0] || answer || `exit ${r.status}`}` };
   if (answer === 'no') return { check: 'ntp', status: 'WARN', message: 'not synchronized (timedatectl NTPSynchronized=no): the clock may be off until it is', details: { synchronized: false } };
   return { check: 'ntp', status: 'OK', message: 'synchronized (timedatectl NTPSynchronized=yes)', details: { synchronized: true } };
 }
