@@ -76,4 +76,4 @@ const wasmUtils = path.dirname(createRequire(import.meta.url).resolve('@platform
 fs.copyFileSync(path.join(wasmUtils, 'native.wasm'), 'dist/native.wasm');
 
 fs.mkdirSync('dist/status-page', { recursive: true });
-for (const file of ['page.js', 'page.css']) fs.copyFileSync(path.join('src/listeners/status-page/assets', file), path.join('dist/status-page', file));
+for (const file of ['page.js', 'page.css', 'favicon.svg']) fs.copyFileSync(path.join('src/listeners/status-page/assets', file), path.join('dist/status-page', file));

@@ -17,13 +17,14 @@ export function renderPage(s: StatusSnapshot): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Tributary status</title>
+<link rel="icon" href="${assetBase}favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="${assetBase}uPlot.min.css">
 <link rel="stylesheet" href="${assetBase}page.css">
 <script src="${assetBase}uPlot.iife.min.js" defer></script>
 <script src="${assetBase}page.js" defer></script>
 </head>
 <body>
-<header><h1>Tributary status</h1><p>As of <time id="as-of" datetime="${asOf}">${asOf.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}</time> <span id="live" hidden></span></p></header>
+<header><h1>Tributary status</h1><p>As of <time id="as-of" datetime="${asOf}">${asOf.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}</time><span id="live" hidden></span></p></header>
 <main id="status">
 ${renderTopics(s.topics)}
 ${renderClients(s.clients)}
@@ -67,7 +68,7 @@ function renderClients(c: StatusSnapshot['clients']): string {
     return `<li data-listener="${key}">${label}: <strong class="count">${list.count}</strong> ${what}${ids}</li>`;
   };
   const kafka = c.kafka === null ? `<li data-listener="kafka">Kafka: <span class="off">off</span></li>` : `<li data-listener="kafka">Kafka: <strong class="count">${c.kafka.connections}</strong> connections</li>`;
-  return section('clients', 'Clients', `<ul class="clients">${item('mqtt', 'MQTT', c.mqtt, 'clients connected')}${item('edge', 'Edge', c.edge, 'connections')}${kafka}</ul>`);
+  return section('clients', 'Clients', `<ul class="clients">${item('mqtt', 'MQTT', c.mqtt, 'connected')}${item('edge', 'Edge', c.edge, 'connections')}${kafka}</ul>`);
 }
 
 function renderMirrors(mirrors: MirrorRow[], unavailable: string | null): string {

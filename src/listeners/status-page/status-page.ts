@@ -1,5 +1,5 @@
 // The status page's routes on the HTTP listener: GET / (HTML), GET /status.json (the same snapshot as
-// JSON) and the static files under /status/ (page.js, page.css, and uPlot's script and stylesheet,
+// JSON) and the static files under /status/ (page.js, page.css, favicon.svg, and uPlot's script and stylesheet,
 // read from its npm package: a runtime dependency, so it is there from the sources and beside the
 // bundle alike, and a gateway without internet access still draws its charts).
 //
@@ -35,6 +35,7 @@ function uplotFile(name: string): string {
 const assets: Record<string, () => Asset> = {
   'page.js': () => ({ file: new URL('page.js', ownFiles), type: 'text/javascript; charset=utf-8' }),
   'page.css': () => ({ file: new URL('page.css', ownFiles), type: 'text/css; charset=utf-8' }),
+  'favicon.svg': () => ({ file: new URL('favicon.svg', ownFiles), type: 'image/svg+xml' }),
   'uPlot.iife.min.js': () => ({ file: uplotFile('uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' }),
   'uPlot.min.css': () => ({ file: uplotFile('uPlot.min.css'), type: 'text/css; charset=utf-8' }),
 };
@@ -42,7 +43,7 @@ const assets: Record<string, () => Asset> = {
 export class StatusPage {
   private readonly sampler: StatusSampler;
   private readonly adminToken: string | null;
-  /** The four files, about 60 KB, read once on first request. */
+  /** The five files, about 60 KB, read once on first request. */
   private readonly cache = new Map<string, Buffer>();
 
   constructor(sources: StatusSources, adminToken: string | null) {

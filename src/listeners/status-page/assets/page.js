@@ -99,11 +99,11 @@
       })
       .then(function (html) {
         swapIn(new DOMParser().parseFromString(html, 'text/html'));
-        live.textContent = 'live, every ' + intervalMs / 1000 + ' s';
+        live.textContent = ' · live, every ' + intervalMs / 1000 + ' s';
         live.className = '';
       })
       .catch(function (err) {
-        live.textContent = 'update failed (' + err.message + '), retrying';
+        live.textContent = ' · update failed (' + err.message + '), retrying';
         live.className = 'bad';
       })
       .then(function () {
@@ -120,7 +120,7 @@
     drawCharts(snapshotOf(document));
   });
   live.hidden = false;
-  live.textContent = 'live, every ' + intervalMs / 1000 + ' s';
+  live.textContent = ' · live, every ' + intervalMs / 1000 + ' s';
   drawCharts(snapshotOf(document));
   schedule();
 })();
