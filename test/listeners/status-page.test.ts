@@ -16,8 +16,9 @@ import { Consumer, EdgeClient, Producer } from '../../src/client/index.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { RecentLogs } from '../../src/observability/recent-logs.ts';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
+import { freePort, startChildBroker, startedPorts } from '../helpers/child-broker.ts';
 import { mosquittoBinary, startMosquittoUpstream } from '../helpers/mosquitto-upstream.ts';
-import { onCleanup, rec } from '../helpers/temp.ts';
+import { onCleanup, rec, tempDir } from '../helpers/temp.ts';
 import { until } from '../helpers/upstream.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -273,5 +274,40 @@ describe.skipIf(!haveTools && !process.env.CI)('status page', () => {
     expect(allowed.problems).toEqual([]);
     await allowed.page.context().close();
 
+  });
+
+  it('is served by the built bundle too (its own files from dist/, uPlot from node_modules), with the log lines `tributary start` keeps', { timeout: 120_000 }, async () => {
+    const dir = tempDir();
+    // A mirror whose upstream never answers: its thread (dist/mirror-thread.mjs) logs warnings, which
+    // the CLI's logger relays into the page's recent errors.
+    const deadPort = await freePort();
+    const configFile = path.join(dir, 'tributary.yaml');
+    fs.writeFileSync(configFile, `mirrors:\n  - name: offsite\n    sink: mqtt\n    url: mqtt://127.0.0.1:${deadPort}\n    topics: [telemetry]\n    backoff: { initialMs: 50, maxMs: 200 }\n`);
+    const edgePort = await freePort();
+    const child = await startChildBroker(path.join(dir, 'data'), edgePort, {
+      TRIBUTARY_CONFIG: configFile,
+      TRIBUTARY_LISTENERS__HTTP__ENABLED: 'true',
+      TRIBUTARY_LISTENERS__HTTP__HOST: '127.0.0.1',
+      TRIBUTARY_LISTENERS__HTTP__PORT: '0',
+    });
+    const { httpPort } = await startedPorts(child);
+    const base = `http://127.0.0.1:${httpPort}`;
+    for (const file of ['page.js', 'page.css', 'favicon.svg', 'uPlot.iife.min.js', 'uPlot.min.css']) {
+      const res = await fetch(`${base}/status/${file}`);
+      expect(res.status, file).toBe(200);
+      expect((await res.arrayBuffer()).byteLength, file).toBeGreaterThan(100);
+    }
+    const producer = await Producer.connect({ host: '127.0.0.1', port: edgePort, clientId: 'bundle-probe' });
+    onCleanup(() => producer.close());
+    await producer.send({ topic: 'telemetry', value: '1' });
+
+    const browser = await launch();
+    const { page, problems } = await openPage(browser);
+    await page.goto(`${base}/`);
+    await page.locator('article.mirror[data-mirror="offsite"] .chart canvas').first().waitFor({ state: 'visible' });
+    await page.locator('#topics tr[data-topic="telemetry"][data-partition="0"] td.end', { hasText: /^1$/ }).waitFor();
+    await page.locator('article.mirror[data-mirror="offsite"] .backlog', { hasText: /^1$/ }).waitFor();
+    await page.locator('#errors li.log', { hasText: 'UPSTREAM_UNAVAILABLE' }).first().waitFor();
+    expect(problems).toEqual([]);
   });
 });
