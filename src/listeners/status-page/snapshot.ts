@@ -108,9 +108,12 @@ export interface StatusSnapshot {
 /** Counters of one snapshot, kept to compute rates from the next ones. */
 interface Sample {
   timeMs: number;
-  partitionNext: Map<string, number>;
-  topicNext: Map<string, number>;
-  topicOut: Map<string, number>;
+  /**
+   * Per partition and topic; null once two newer samples are kept: kept samples are at least
+   * statusSampleMsMin apart, so a baseline is always one of the last two, and older ones need only
+   * their mirror counters (the chart), a few numbers whatever the number of partitions.
+   */
+  logs: { partitionNext: Map<string, number>; topicNext: Map<string, number>; topicOut: Map<string, number> } | null;
   mirrorShipped: Map<string, number>;
   mirrorBacklog: Map<string, number>;
 }
@@ -133,14 +136,15 @@ export class StatusSampler {
     });
     const topics = broker.listTopics();
     const outByTopic = broker.counters.recordsOutByTopic;
-    const now: Sample = { timeMs, partitionNext: new Map(), topicNext: new Map(), topicOut: new Map(outByTopic), mirrorShipped: new Map(), mirrorBacklog: new Map() };
+    const logs = { partitionNext: new Map<string, number>(), topicNext: new Map<string, number>(), topicOut: new Map(outByTopic) };
+    const now: Sample = { timeMs, logs, mirrorShipped: new Map(), mirrorBacklog: new Map() };
     for (const t of topics) {
       let sum = 0;
       for (const p of t.partitions) {
-        now.partitionNext.set(partitionKey(t.name, p.partition), p.nextOffset);
+        logs.partitionNext.set(partitionKey(t.name, p.partition), p.nextOffset);
         sum += p.nextOffset;
       }
-      now.topicNext.set(t.name, sum);
+      logs.topicNext.set(t.name, sum);
     }
     for (const s of statuses) {
       now.mirrorShipped.set(s.name, s.shippedRecords);
@@ -164,10 +168,11 @@ export class StatusSampler {
           logStartOffset: p.logStartOffset,
           nextOffset: p.nextOffset,
           bytes: p.bytes,
-          inPerS: rate((s) => s.partitionNext.get(partitionKey(t.name, p.partition))),
+          inPerS: rate((s) => s.logs?.partitionNext.get(partitionKey(t.name, p.partition))),
         })),
-        inPerS: rate((s) => s.topicNext.get(t.name)),
-        outPerS: rate((s) => s.topicOut.get(t.name) ?? (s.topicNext.has(t.name) ? 0 : undefined)),
+        inPerS: rate((s) => s.logs?.topicNext.get(t.name)),
+        // A topic that existed then and had no fetch yet had read 0.
+        outPerS: rate((s) => s.logs?.topicOut.get(t.name) ?? (s.logs?.topicNext.has(t.name) ? 0 : undefined)),
       })),
       clients: this.src.clients(),
       mirrors: statuses.map((s) => ({
@@ -204,6 +209,7 @@ export class StatusSampler {
     if (last !== undefined && sample.timeMs - last.timeMs < limits.statusSampleMsMin) return;
     this.samples.push(sample);
     if (this.samples.length > limits.statusSamplesMax) this.samples.shift();
+    if (this.samples.length > 2) this.samples[this.samples.length - 3]!.logs = null;
   }
 
   private mirrorHistory(names: string[]): Record<string, MirrorSeries> {
