@@ -27,7 +27,20 @@
         { label: 'Backlog (records)', scale: 'backlog', stroke: '#b03a2e', width: 2 },
         { label: 'Drain (records/s)', scale: 'rate', stroke: '#1f618d', width: 2 },
       ],
-      axes: [{}, { scale: 'backlog', size: 56 }, { scale: 'rate', side: 1, size: 48, grid: { show: false } }],
+      // Whole seconds in UTC, as the rest of the page: uPlot's default shows milliseconds over a short span.
+      axes: [
+        {
+          space: 70,
+          incrs: [1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600],
+          values: function (_u, splits) {
+            return splits.map(function (t) {
+              return new Date(t * 1000).toISOString().slice(11, 19);
+            });
+          },
+        },
+        { scale: 'backlog', size: 56 },
+        { scale: 'rate', side: 1, size: 48, grid: { show: false } },
+      ],
     };
   }
 
