@@ -18,6 +18,7 @@ import { RecentLogs } from '../../src/observability/recent-logs.ts';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
 import { freePort, startChildBroker, startedPorts } from '../helpers/child-broker.ts';
 import { mosquittoBinary, startMosquittoUpstream } from '../helpers/mosquitto-upstream.ts';
+import { run } from '../helpers/cli.ts';
 import { onCleanup, rec, tempDir } from '../helpers/temp.ts';
 import { until } from '../helpers/upstream.ts';
 
@@ -194,6 +195,20 @@ describe.skipIf(!haveTools && !process.env.CI)('status page', () => {
     const down = await pageNumbers(page);
     expect(down).toEqual(await metricNumbers(base));
     expect(down).toMatchObject({ end0: 160, end1: 90, backlog: 50, lag: 170 });
+    // And those of the CLI.
+    const brokerArg = ['--broker', `${broker.url.host}:${broker.url.port}`];
+    const cliJson = async (args: string[]) => {
+      const r = await run(args);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as Record<string, unknown>;
+    };
+    const topic = (await cliJson(['topics', 'describe', 'telemetry', '--json', ...brokerArg])) as { partitions: { partition: number; nextOffset: number }[] };
+    expect(topic.partitions.map((p) => p.nextOffset)).toEqual([down.end0, down.end1]);
+    const described = (await cliJson(['groups', 'describe', GROUP, '--json', ...brokerArg])) as { partitions: { topic: string; partition: number; lag: number }[] };
+    expect(described.partitions.reduce((n, p) => n + p.lag, 0)).toBe(down.lag);
+    expect(described.partitions.find((p) => p.topic === 'telemetry' && p.partition === 0)!.lag).toBe(down.lag0);
+    const mirrorStatus = (await cliJson(['mirror', 'status', 'cloud', '--json', '--http', `127.0.0.1:${running.http!.port}`])) as { backlogRecords: number };
+    expect(mirrorStatus.backlogRecords).toBe(down.backlog);
     await screenshot(page, 'upstream-down');
 
     // The uplink comes back: the backlog drains, the chart has points of both.
