@@ -128,12 +128,13 @@ export class StatusSampler {
 
   async snapshot(): Promise<StatusSnapshot> {
     const { broker } = this.src;
-    const timeMs = Date.now();
     let mirrorsUnavailable: string | null = null;
     const statuses = await (this.src.mirrors?.statuses() ?? Promise.resolve([])).catch((err: unknown) => {
       mirrorsUnavailable = err instanceof Error ? err.message : String(err);
       return [];
     });
+    // After the mirror thread answered: the logs below are read now, synchronously.
+    const timeMs = Date.now();
     const topics = broker.listTopics();
     const outByTopic = broker.counters.recordsOutByTopic;
     const logs = { partitionNext: new Map<string, number>(), topicNext: new Map<string, number>(), topicOut: new Map(outByTopic) };
