@@ -29,7 +29,8 @@ const artifacts = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 const WAIT_MS = 90_000;
 
 // Names are user input: the page must show them as text.
-const MQTT_CLIENT = `sensor<b id="injected">1</b>&"'`;
+// A long unbroken id too: it must wrap, not widen the page at 360 px.
+const MQTT_CLIENT = `sensor<b id="injected">1</b>&"'-${'y'.repeat(80)}`;
 const GROUP = `dash<i id="injected-group">board</i>&"`;
 const LONG_TOPIC = `plant-7.line-3.${'x'.repeat(180)}`;
 
