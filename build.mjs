@@ -8,6 +8,9 @@
 // @platformatic/kafka's codecs (snappy, lz4) are WebAssembly that @platformatic/wasm-utils reads at
 // import from `new URL('../dist/native.wasm', import.meta.url)`; bundled, that URL is
 // dist/native.wasm beside the bundle, so the build copies the file there.
+// The status page's script and stylesheet (src/listeners/status-page/assets) are served from files,
+// not bundled: they are copied to dist/status-page/. uPlot, its chart library, is read from
+// node_modules at run time (a dependency, so production installs carry it).
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -71,3 +74,6 @@ await build({ ...options, entryPoints: ['src/mirror/thread/worker-entry.ts'], ou
 
 const wasmUtils = path.dirname(createRequire(import.meta.url).resolve('@platformatic/wasm-utils'));
 fs.copyFileSync(path.join(wasmUtils, 'native.wasm'), 'dist/native.wasm');
+
+fs.mkdirSync('dist/status-page', { recursive: true });
+for (const file of ['page.js', 'page.css', 'favicon.svg']) fs.copyFileSync(path.join('src/listeners/status-page/assets', file), path.join('dist/status-page', file));

@@ -262,4 +262,14 @@ export const limits = {
    * (THROTTLED) instead of piling up.
    */
   mirrorThreadRequestsMax: 256,
+  /** Warn and error log entries the status page keeps (the newest; older ones are dropped). */
+  statusRecentLogsMax: 50,
+  /** Characters kept of one such entry's message, and of its context as JSON: a log line can carry a whole request. */
+  statusLogTextCharsMax: 500,
+  /** Client ids the status page lists per listener (the counts are always whole). */
+  statusClientIdsMax: 100,
+  /** Status snapshots kept for rates and the mirror chart (at most one per statusSampleMsMin). */
+  statusSamplesMax: 120,
+  /** Shortest time between two kept status snapshots: rates over shorter windows are mostly noise. */
+  statusSampleMsMin: 1_000,
 } as const;

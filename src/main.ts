@@ -7,9 +7,14 @@ import { EdgeServer } from './listeners/edge/edge-server.ts';
 import { startHttpListener, type HttpListener } from './listeners/http.ts';
 import { KafkaServer } from './listeners/kafka/kafka-server.ts';
 import { MqttListener } from './listeners/mqtt/mqtt-listener.ts';
+import type { StorageReading } from './listeners/status-page/snapshot.ts';
+import { StatusPage } from './listeners/status-page/status-page.ts';
+import { limits } from './limits.ts';
 import type { MirrorThread } from './mirror/thread/mirror-thread.ts';
 import { createMetricsRegistry } from './observability/metrics.ts';
+import type { RecentLogs } from './observability/recent-logs.ts';
 import { lockDataDir } from './storage/data-dir-lock.ts';
+import { filesystemFreeBytes } from './storage/lmdb-env.ts';
 import { LogStore } from './storage/log-store.ts';
 import { MqttPersistence } from './storage/mqtt-persistence.ts';
 
@@ -28,6 +33,8 @@ export interface RunningTributary {
 export interface StartOptions {
   /** An aedes persistence for MQTT sessions, retained messages and QoS queues; by default the LMDB one. */
   mqttPersistence?: unknown;
+  /** The ring the logger feeds with its warn and error lines (createLogger's recentLogs): the status page lists them. */
+  recentLogs?: RecentLogs;
 }
 
 export async function startTributary(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningTributary> {
@@ -139,7 +146,21 @@ async function startLocked(config: Config, logger: Logger, options: StartOptions
         mirrors: mirrors ?? undefined,
         edge: edge ?? undefined,
       });
-      http = await startHttpListener({ host: h.host, port: h.port, broker, registry, mirrors, adminToken: h.adminToken, logger });
+      const statusPage = new StatusPage(
+        {
+          broker,
+          mirrors,
+          clients: () => ({
+            mqtt: mqtt && { count: mqtt.clientCount, ids: mqtt.clientIds(limits.statusClientIdsMax) },
+            edge: edge && { count: edge.connectionCount, ids: edge.clientIds(limits.statusClientIdsMax) },
+            kafka: kafka && { connections: kafka.connectionCount },
+          }),
+          storage: () => storageReading(config, broker),
+          recentLogs: options.recentLogs ?? null,
+        },
+        h.adminToken,
+      );
+      http = await startHttpListener({ host: h.host, port: h.port, broker, registry, mirrors, adminToken: h.adminToken, statusPage, logger });
     }
     mirrors?.start();
   } catch (err) {
@@ -180,5 +201,23 @@ async function startLocked(config: Config, logger: Logger, options: StartOptions
         }
         logger.info('tributary stopped');
       })()),
+  };
+}
+
+/** Storage use against the configured limits, for the status page. */
+function storageReading(config: Config, broker: Broker): StorageReading {
+  const stats = broker.storageStats();
+  const free = filesystemFreeBytes(config.dataDir);
+  const failure = broker.storageFailure;
+  return {
+    logBytes: stats.logBytes,
+    fileBytes: stats.fileBytes,
+    diskBudgetBytes: config.storage.diskBudgetBytes,
+    diskBudgetPolicy: config.storage.diskBudgetPolicy,
+    freeDiskBytes: Number.isFinite(free) ? free : null,
+    minFreeDiskBytes: config.storage.minFreeDiskBytes,
+    mapSizeBytes: config.storage.mapSizeBytes,
+    maxMapSizeBytes: config.storage.maxMapSizeBytes,
+    failed: failure === null ? null : { code: failure.codeName, message: failure.message },
   };
 }

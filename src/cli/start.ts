@@ -35,16 +35,18 @@ Examples:
 async function start(file: string | undefined): Promise<void> {
   // Loaded here, not at the top: the broker's modules (LMDB, zod, pino, prom-client) would add
   // a third of a second to every client command.
-  const [{ loadConfig }, { createLogger }, { startTributary }] = await Promise.all([
+  const [{ loadConfig }, { createLogger }, { startTributary }, { RecentLogs }] = await Promise.all([
     import('../config/load.ts'),
     import('../observability/logger.ts'),
     import('../main.ts'),
+    import('../observability/recent-logs.ts'),
   ]);
   const config = loadConfig({ file, env: brokerEnv() });
-  const logger = await createLogger(config.log);
+  const recentLogs = new RecentLogs();
+  const logger = await createLogger({ ...config.log, recentLogs });
   let running: RunningTributary;
   try {
-    running = await startTributary(config, logger);
+    running = await startTributary(config, logger, { recentLogs });
   } catch (err) {
     throw explainStartupError(err, config);
   }

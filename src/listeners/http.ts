@@ -1,4 +1,4 @@
-// The HTTP listener: /healthz for supervisors, /metrics for Prometheus, read-only views of topics,
+// The HTTP listener: the status page at / (status-page/), /healthz for supervisors, /metrics for Prometheus, read-only views of topics,
 // consumer groups and mirrors, and the admin actions: pausing and resuming a mirror. Thin: it formats what the broker and
 // the mirrors report. Reads are open like /metrics (a Prometheus on another host scrapes them); an
 // admin action needs the listener's own adminToken when one is set, and without one it is taken only
@@ -13,6 +13,7 @@ import { isTributaryError, TributaryError, type ErrorName } from '../errors.ts';
 import type { GroupState } from '../groups/types.ts';
 import type { MirrorControl } from '../mirror/status.ts';
 import { listenOn, tokenMatches } from './listen.ts';
+import type { StatusPage } from './status-page/status-page.ts';
 
 export interface HttpListener {
   readonly port: number;
@@ -28,6 +29,8 @@ export interface HttpListenerOptions {
   mirrors: MirrorControl | null;
   /** listeners.http.adminToken: required as `Authorization: Bearer <token>` on admin routes when set; when null, only loopback clients may use them. */
   adminToken: string | null;
+  /** GET /, /status.json and /status/* (status-page/); null: not served. */
+  statusPage?: StatusPage | null;
   logger: Logger;
 }
 
@@ -59,6 +62,7 @@ export async function startHttpListener(opts: HttpListenerOptions): Promise<Http
       });
     }
     if (req.method !== 'GET') return send(res, 405, { error: 'INVALID_REQUEST', message: 'only GET is served' }, { allow: 'GET' });
+    if (opts.statusPage && (await opts.statusPage.serve(req, res, url.pathname))) return;
     if (url.pathname === '/healthz') {
       const failed = opts.broker.storageFailure;
       return send(res, failed ? 503 : 200, failed ? { status: 'failed', error: failed.codeName, message: failed.message } : { status: 'ok' });
@@ -82,7 +86,7 @@ export async function startHttpListener(opts: HttpListenerOptions): Promise<Http
         const name = decodePathPart(mirror[1], 'mirror');
         return mirrorControl(name).status(name);
       });
-    send(res, 404, { error: 'NOT_FOUND', message: `no route ${url.pathname}; try /healthz, /metrics, /topics, /groups, /mirrors` });
+    send(res, 404, { error: 'NOT_FOUND', message: `no route ${url.pathname}; try /, /healthz, /metrics, /topics, /groups, /mirrors` });
   }
 
   function mirrorControl(name: string): MirrorControl {

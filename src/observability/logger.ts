@@ -7,6 +7,7 @@
 // not on a terminal) never needs its ~60 modules.
 
 import pino from 'pino';
+import type { RecentLogs } from './recent-logs.ts';
 
 export interface CreateLoggerOptions {
   /** A pino level: fatal, error, warn, info, debug, trace or silent. */
@@ -16,6 +17,8 @@ export interface CreateLoggerOptions {
   name?: string;
   /** Defaults to stdout. */
   destination?: NodeJS.WritableStream;
+  /** Also handed every warn, error and fatal line (the status page's recent errors). */
+  recentLogs?: RecentLogs;
 }
 
 export async function createLogger(opts: CreateLoggerOptions): Promise<pino.Logger> {
@@ -26,10 +29,19 @@ export async function createLogger(opts: CreateLoggerOptions): Promise<pino.Logg
     // The hostname is the same on every line of a single gateway and only costs bytes on the SD card.
     base: { pid: process.pid },
   };
+  let destination: pino.DestinationStream | NodeJS.WritableStream | undefined = opts.destination;
   if (opts.pretty === true || (opts.pretty === 'auto' && isTTY)) {
     const { default: pretty } = await import('pino-pretty');
     // sync: the last lines before a crash must reach the terminal.
-    return pino(options, pretty({ destination: opts.destination ?? 1, colorize: isTTY, sync: true }));
+    destination = pretty({ destination: opts.destination ?? 1, colorize: isTTY, sync: true });
   }
-  return pino(options, opts.destination);
+  if (opts.recentLogs === undefined) return pino(options, destination);
+  // The logger's own level still decides what is written at all; the streams' levels only sort it.
+  return pino(
+    options,
+    pino.multistream([
+      { level: 'trace', stream: (destination ?? pino.destination(1)) as pino.DestinationStream },
+      { level: 'warn', stream: opts.recentLogs },
+    ]),
+  );
 }

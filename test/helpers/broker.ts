@@ -1,6 +1,6 @@
 import { Admin, Consumer, Producer, type ConsumedRecord, type ConsumerOptions, type ProducerOptions } from '../../src/client/index.ts';
 import { parseConfig } from '../../src/config/load.ts';
-import { startTributary, type RunningTributary } from '../../src/main.ts';
+import { startTributary, type RunningTributary, type StartOptions } from '../../src/main.ts';
 import type { Logger } from 'pino';
 import { onCleanup, silentLogger, tempDir } from './temp.ts';
 
@@ -18,13 +18,13 @@ type Raw = Record<string, unknown>;
 
 /**
  * A real broker on 127.0.0.1 (edge listener only, ephemeral port; MQTT and Kafka only when `over` turns them on) over a temp data dir, closed after the test.
- * `logger`: for a test that asserts what the broker logs.
+ * `logger`: for a test that asserts what the broker logs; `options`: startTributary's (the status page's log ring).
  */
-export async function startTestBroker(over: Raw = {}, logger: Logger = silentLogger): Promise<TestBroker> {
+export async function startTestBroker(over: Raw = {}, logger: Logger = silentLogger, options: StartOptions = {}): Promise<TestBroker> {
   const dataDir = tempDir();
   const config = (port: number) =>
     parseConfig(merge({ dataDir, listeners: { edge: { host: '127.0.0.1', port }, http: { enabled: false }, mqtt: { enabled: false }, kafka: { enabled: false } } }, over), 'test');
-  let running: RunningTributary | null = await startTributary(config(0), logger);
+  let running: RunningTributary | null = await startTributary(config(0), logger, options);
   const port = running.edge!.port;
   const broker: TestBroker = {
     url: { host: '127.0.0.1', port },
@@ -38,7 +38,7 @@ export async function startTestBroker(over: Raw = {}, logger: Logger = silentLog
       running = null;
     },
     async start() {
-      running ??= await startTributary(config(port), logger);
+      running ??= await startTributary(config(port), logger, options);
     },
   };
   onCleanup(() => broker.stop());

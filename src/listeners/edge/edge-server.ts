@@ -60,6 +60,16 @@ export class EdgeServer {
     return this.connections.size;
   }
 
+  /** Client ids of open connections past HELLO that gave one, at most `max` (the status page). */
+  clientIds(max: number): string[] {
+    const ids: string[] = [];
+    for (const c of this.connections) {
+      if (ids.length >= max) break;
+      if (c.id !== '') ids.push(c.id);
+    }
+    return ids;
+  }
+
   private accept(socket: net.Socket): void {
     if (this.connections.size >= this.opts.connectionsMax) {
       this.log.warn({ connectionsMax: this.opts.connectionsMax, remote: socket.remoteAddress }, 'edge connection refused: limit reached');

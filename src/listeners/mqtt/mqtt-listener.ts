@@ -281,6 +281,16 @@ export class MqttListener implements MqttMetricsSource {
     return this.aedes.connectedClients;
   }
 
+  /** Ids of connected clients (past CONNACK), at most `max` (the status page). */
+  clientIds(max: number): string[] {
+    const ids: string[] = [];
+    for (const [id, client] of Object.entries(this.clientsById)) {
+      if (ids.length >= max) break;
+      if (client.connected) ids.push(id);
+    }
+    return ids;
+  }
+
   get subscriberQueued(): { messages: number; bytes: number } {
     return { messages: this.subscribers.queuedMessages, bytes: this.subscribers.queuedBytes };
   }
