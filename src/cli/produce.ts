@@ -37,6 +37,10 @@ export function registerProduce(program: Command): void {
       `
 A summary goes to stderr at the end: "produced N records to TOPIC".
 
+With --key-field, a line that is not a JSON object, or lacks the field (or has it null), is an
+error naming the line: the lines before it are sent (and counted in the summary), that line and
+the rest of stdin are not, and the exit code is 1.
+
 Examples:
   $ echo 'hello' | tributary produce telemetry
   $ tail -f /var/log/sensor.jsonl | tributary produce telemetry --key-field deviceId --acks all
@@ -101,6 +105,7 @@ function keyOf(line: string, lineNumber: number, opts: ProduceFlags): string | n
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw new TributaryError('INVALID_REQUEST', `stdin line ${lineNumber} is not a JSON object, so it has no field "${opts.keyField}" (--key-field)`);
   const key = (parsed as Record<string, unknown>)[opts.keyField];
-  if (key === undefined || key === null) return null;
+  // A record sent without its key would land on a partition its key never maps to: refuse it instead.
+  if (key === undefined || key === null) throw new TributaryError('INVALID_REQUEST', `stdin line ${lineNumber} has no field "${opts.keyField}" (--key-field), or it is null`);
   return typeof key === 'string' ? key : JSON.stringify(key);
 }
