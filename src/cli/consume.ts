@@ -10,10 +10,11 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Admin, Consumer, GroupConsumer, type ConsumedRecord, type OffsetCommit } from '../client/index.ts';
 import { isTributaryError, TributaryError } from '../errors.ts';
 import { limits } from '../limits.ts';
-import { integer } from './args.ts';
+import { integer, keyValue } from './args.ts';
 import { addConnectionOptions, connectOptions, type ConnectionFlags } from './connection.ts';
 import { UsageError } from './errors.ts';
 import { writeOut } from './output.ts';
+import { printProperties, renderWithProperties, type PrintProperties } from './properties.ts';
 import { interruptOnSignal } from './signals.ts';
 
 /** Long-poll per fetch: bounds how late SIGINT and --timeout-ms are noticed. */
@@ -30,6 +31,7 @@ interface ConsumeFlags extends ConnectionFlags {
   timeoutMs?: number;
   group?: string;
   from?: 'earliest' | 'latest';
+  property?: [string, string][];
 }
 
 export function registerConsume(program: Command): void {
@@ -42,6 +44,7 @@ export function registerConsume(program: Command): void {
     .option('-n, --max <n>', 'stop after this many records', integer(1))
     .option('-f, --follow', 'keep waiting for new records (until Ctrl-C) instead of stopping at the end of the log')
     .option('--format <format>', 'value: the value alone, one per line; json: a JSON object per line', format, 'value')
+    .option('--property <name=value>', "kafka-console-consumer's formatter settings (repeatable): print.key, print.timestamp, print.partition, print.offset, print.headers, print.value (true/false), key.separator, headers.separator", keyValue)
     .option('--timeout-ms <ms>', 'stop when no record came for this long (an error unless --follow or --group)', integer(1))
     .addHelpText(
       'after',
@@ -57,8 +60,14 @@ those records again. It runs until Ctrl-C or SIGTERM (then leaves the group), --
 without a record (not an error with --group). --partition and --offset do not apply: the group
 assigns partitions, and its offsets are moved with tributary groups reset-offsets.
 
+--property prints what kafka-console-consumer prints, in its order, each field followed by
+key.separator (a tab unless set): CreateTime:MS, Partition:N, Offset:N, the headers (k:v joined by
+headers.separator, a comma unless set; NO_HEADERS when there are none), the key (null when there is
+none) and the value. It applies to --format value only.
+
 Examples:
   $ tributary consume telemetry
+  $ tributary consume telemetry --property print.key=true --property print.timestamp=true --property key.separator=' | '
   $ tributary consume telemetry --partition 2 --offset 1500 --max 10 --format json
   $ tributary consume alarms --offset latest --follow
   $ tributary consume telemetry --group dashboard --from earliest   # share the partitions with other members
@@ -86,7 +95,9 @@ function format(text: string): 'value' | 'json' {
 }
 
 async function consume(topic: string, opts: ConsumeFlags): Promise<void> {
-  if (opts.group !== undefined) return consumeInGroup(topic, opts.group, opts);
+  if (opts.property !== undefined && opts.format === 'json') throw new UsageError('--property applies to --format value only (--format json prints every field)');
+  const print = printProperties(opts.property);
+  if (opts.group !== undefined) return consumeInGroup(topic, opts.group, opts, print);
   if (opts.from !== undefined) throw new UsageError('--from applies to --group only (without a group, --offset says where to start)');
   const ends = await partitionEnds(topic, opts);
   const assigned = [...ends.entries()].filter(([, end]) => opts.follow || hasRecordsToPrint(opts.offset, end));
@@ -110,7 +121,7 @@ async function consume(topic: string, opts: ConsumeFlags): Promise<void> {
       const out: Buffer[] = [];
       for (const r of records) {
         if (!opts.follow && r.offset >= ends.get(r.partition)!.next) continue;
-        out.push(render(r, opts.format));
+        out.push(opts.format === 'json' ? renderJson(r) : renderWithProperties(r, print));
         if (++printed === opts.max) break;
       }
       if (out.length > 0) {
@@ -132,7 +143,7 @@ async function consume(topic: string, opts: ConsumeFlags): Promise<void> {
 /** Membership ended under a commit: the partitions' next owner prints those records again. */
 const LOST_MEMBERSHIP = ['UNKNOWN_MEMBER', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE', 'NOT_ASSIGNED'] as const;
 
-async function consumeInGroup(topic: string, group: string, opts: ConsumeFlags): Promise<void> {
+async function consumeInGroup(topic: string, group: string, opts: ConsumeFlags, print: PrintProperties): Promise<void> {
   const consumer = await GroupConsumer.connect({
     ...connectOptions(opts),
     group,
@@ -152,7 +163,7 @@ async function consumeInGroup(topic: string, group: string, opts: ConsumeFlags):
       const out: Buffer[] = [];
       const next = new Map<number, OffsetCommit>();
       for (const r of records) {
-        out.push(render(r, opts.format));
+        out.push(opts.format === 'json' ? renderJson(r) : renderWithProperties(r, print));
         next.set(r.partition, { topic, partition: r.partition, offset: r.offset + 1 });
         if (++printed === opts.max) break;
       }
@@ -199,10 +210,7 @@ function hasRecordsToPrint(offset: StartOffset, end: { logStart: number; next: n
   return (offset === 'earliest' ? end.logStart : offset) < end.next;
 }
 
-const NEWLINE = Buffer.from('\n');
-
-function render(r: ConsumedRecord, as: 'value' | 'json'): Buffer {
-  if (as === 'value') return r.value === null ? NEWLINE : Buffer.concat([r.value, NEWLINE]);
+function renderJson(r: ConsumedRecord): Buffer {
   const bytes = [r.key, r.value, ...r.headers.map((h) => h.value)];
   const encoding = bytes.every((b) => b === null || isUtf8(b)) ? 'utf8' : 'base64';
   const text = (b: Buffer | null) => (b === null ? null : b.toString(encoding));
