@@ -1,9 +1,11 @@
-// `tributary consume TOPIC`: prints records. Without --follow it reads up to the end of each
-// partition as it was when the command started (what `topics describe` showed), then exits; with
-// --follow it keeps long-polling until SIGINT, --max or --timeout-ms.
+// `tributary consume TOPIC`: prints records. As kafka-console-consumer, it starts at the end of each
+// partition unless --from-beginning or --offset says otherwise. Without --follow it reads up to the
+// end of each partition as it was when the command started (what `topics describe` showed), then
+// exits; with --follow it keeps long-polling until SIGINT, --max or --timeout-ms.
 // `tributary consume TOPIC --group G` reads as a member of consumer group G instead: the broker
-// assigns the partitions, it starts at the group's committed offsets (else at --from) and commits
-// what it printed after each poll (at-least-once), until SIGINT/SIGTERM, --max or --timeout-ms.
+// assigns the partitions, it starts at the group's committed offsets (else at the end, or the start
+// with --from-beginning) and commits what it printed after each poll (at-least-once), until
+// SIGINT/SIGTERM, --max or --timeout-ms.
 
 import { isUtf8 } from 'node:buffer';
 import { InvalidArgumentError, Option, type Command } from 'commander';
@@ -24,7 +26,8 @@ type StartOffset = number | 'earliest' | 'latest';
 
 interface ConsumeFlags extends ConnectionFlags {
   partition?: number;
-  offset: StartOffset;
+  offset?: StartOffset;
+  fromBeginning?: boolean;
   max?: number;
   follow?: boolean;
   format: 'value' | 'json';
@@ -36,11 +39,12 @@ interface ConsumeFlags extends ConnectionFlags {
 
 export function registerConsume(program: Command): void {
   addConnectionOptions(program.command('consume').argument('<topic>', 'topic to read'))
-    .description('print records of a topic, by default from the first one to the end of the log')
+    .description('print records of a topic: new ones, or with --from-beginning from the first one, to the end of the log (or on, with --follow)')
     .addOption(new Option('-p, --partition <n>', 'read only this partition (default: all of them)').argParser(integer(0, limits.partitionsMax - 1)).conflicts('group'))
-    .addOption(new Option('-o, --offset <offset>', 'where to start in each partition: an offset, earliest or latest').argParser(startOffset).default('earliest').conflicts('group'))
+    .addOption(new Option('-o, --offset <offset>', 'where to start in each partition: an offset, earliest or latest (default: latest)').argParser(startOffset).conflicts(['group', 'fromBeginning']))
+    .option('--from-beginning', 'start at the first record still stored (of each partition without a committed offset, with --group)')
     .option('-g, --group <group>', 'read as a member of this consumer group: from its committed offsets, committing what was printed; runs until Ctrl-C')
-    .option('--from <where>', 'with --group: where a partition without a committed offset starts, earliest or latest (default latest)', resetPolicy)
+    .addOption(new Option('--from <where>', 'with --group: where a partition without a committed offset starts, earliest (as --from-beginning) or latest (default latest)').argParser(resetPolicy).conflicts('fromBeginning'))
     .option('-n, --max <n>', 'stop after this many records', integer(1))
     .option('-f, --follow', 'keep waiting for new records (until Ctrl-C) instead of stopping at the end of the log')
     .option('--format <format>', 'value: the value alone, one per line; json: a JSON object per line', format, 'value')
@@ -49,29 +53,33 @@ export function registerConsume(program: Command): void {
     .addHelpText(
       'after',
       `
+Without --from-beginning or --offset, consume starts at the end of each partition, as
+kafka-console-consumer does: it prints only records written after it started, so without --follow it
+prints nothing. --from-beginning starts at the first record still stored.
+
 --format json prints topic, partition, offset, timestampMs, key, value and headers. Keys and values
 are UTF-8 text, or base64 when a record holds bytes that are not UTF-8: its "encoding" says which.
 
 With --group G the broker assigns this member some of the topic's partitions (all of them while it
-is G's only member); each starts at G's committed offset, or at --from (earliest, or latest as
-Kafka's default) when G has none. What was printed is committed after each poll, so a restarted
-member goes on after the last committed record; one killed between printing and committing prints
-those records again. It runs until Ctrl-C or SIGTERM (then leaves the group), --max or --timeout-ms
+is G's only member); each starts at G's committed offset, or when G has none at the end (Kafka's
+default) or with --from-beginning at the start. What was printed is committed after each poll, so a
+restarted member goes on after the last committed record; one killed between printing and
+committing prints those records again. It runs until Ctrl-C or SIGTERM (then leaves the group), --max or --timeout-ms
 without a record (not an error with --group). --partition and --offset do not apply: the group
 assigns partitions, and its offsets are moved with tributary groups reset-offsets.
 
---property prints what kafka-console-consumer prints, in its order, each field followed by
+--property prints what kafka-console-consumer prints, in its order, the fields separated by
 key.separator (a tab unless set): CreateTime:MS, Partition:N, Offset:N, the headers (k:v joined by
 headers.separator, a comma unless set; NO_HEADERS when there are none), the key (null when there is
 none) and the value. It applies to --format value only.
 
 Examples:
-  $ tributary consume telemetry
-  $ tributary consume telemetry --property print.key=true --property print.timestamp=true --property key.separator=' | '
+  $ tributary consume telemetry --from-beginning
+  $ tributary consume alarms --follow                                # new records, until Ctrl-C
+  $ tributary consume telemetry --from-beginning --property print.key=true --property print.timestamp=true --property key.separator=' | '
   $ tributary consume telemetry --partition 2 --offset 1500 --max 10 --format json
-  $ tributary consume alarms --offset latest --follow
-  $ tributary consume telemetry --group dashboard --from earliest   # share the partitions with other members
-  $ tributary consume telemetry --format json | jq -r .key`,
+  $ tributary consume telemetry --group dashboard --from-beginning   # share the partitions with other members
+  $ tributary consume telemetry --from-beginning --format json | jq -r .key`,
     )
     .action(async (topic: string, opts: ConsumeFlags) => {
       await consume(topic, opts);
@@ -98,21 +106,22 @@ async function consume(topic: string, opts: ConsumeFlags): Promise<void> {
   if (opts.property !== undefined && opts.format === 'json') throw new UsageError('--property applies to --format value only (--format json prints every field)');
   const print = printProperties(opts.property);
   if (opts.group !== undefined) return consumeInGroup(topic, opts.group, opts, print);
-  if (opts.from !== undefined) throw new UsageError('--from applies to --group only (without a group, --offset says where to start)');
+  if (opts.from !== undefined) throw new UsageError('--from applies to --group only (without a group, --offset or --from-beginning says where to start)');
+  const offset = opts.offset ?? (opts.fromBeginning ? 'earliest' : 'latest');
   const ends = await partitionEnds(topic, opts);
-  const assigned = [...ends.entries()].filter(([, end]) => opts.follow || hasRecordsToPrint(opts.offset, end));
+  const assigned = [...ends.entries()].filter(([, end]) => opts.follow || hasRecordsToPrint(offset, end));
   if (assigned.length === 0) return;
 
   const consumer = await Consumer.connect({
     ...connectOptions(opts),
     maxWaitMs: POLL_WAIT_MS,
     // An explicit offset that is gone should be an error, not a silent jump.
-    autoOffsetReset: typeof opts.offset === 'number' ? 'none' : 'earliest',
+    autoOffsetReset: typeof offset === 'number' ? 'none' : 'earliest',
   });
   // The first Ctrl-C ends the loop after the current poll.
   const stop = interruptOnSignal();
   try {
-    await consumer.assign(assigned.map(([partition]) => ({ topic, partition, offset: opts.offset })));
+    await consumer.assign(assigned.map(([partition]) => ({ topic, partition, offset })));
     let printed = 0;
     let lastRecordMs = Date.now();
     const done = () => !opts.follow && assigned.every(([partition, end]) => consumer.position(topic, partition) >= end.next);
@@ -148,7 +157,7 @@ async function consumeInGroup(topic: string, group: string, opts: ConsumeFlags, 
     ...connectOptions(opts),
     group,
     topics: [topic],
-    autoOffsetReset: opts.from ?? 'latest',
+    autoOffsetReset: opts.from ?? (opts.fromBeginning ? 'earliest' : 'latest'),
     maxWaitMs: POLL_WAIT_MS,
     // What was printed is committed right after printing, and only that: with --max, records handed
     // out beyond it were not printed and must not be committed by close() either.
