@@ -9,6 +9,7 @@ import { TributaryError } from '../errors.ts';
 import { limits } from '../limits.ts';
 import { encodeFrame, FrameDecoder, frameLength } from '../protocol/edge/codec.ts';
 import {
+  EDGE_ALTER_TOPIC_VERSION,
   EDGE_GROUPS_VERSION,
   EDGE_PROTOCOL_VERSION,
   type AckEntry,
@@ -51,6 +52,16 @@ export interface CreateTopicRequest {
   /** -2 = broker default, -1 = unlimited. */
   retentionBytes: number;
   grow: boolean;
+}
+
+export interface AlterTopicRequest {
+  name: string;
+  /** 0 = unchanged. */
+  partitions: number;
+  /** -2 = unchanged, -1 = unlimited. */
+  retentionMs: number;
+  /** -2 = unchanged, -1 = unlimited. */
+  retentionBytes: number;
 }
 
 export interface EdgeClientEvents {
@@ -193,6 +204,13 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
 
   async deleteTopic(name: string): Promise<void> {
     await this.request({ type: 'delete-topic', corr: this.corr(), name }, 'ok');
+  }
+
+  /** [EDGE-5.18], version 4: partitions 0 and retention -2 leave that setting as it is. */
+  async alterTopic(req: AlterTopicRequest): Promise<void> {
+    if (this.welcome.version < EDGE_ALTER_TOPIC_VERSION)
+      throw new TributaryError('UNSUPPORTED_VERSION', `the broker at ${this.address} speaks edge protocol ${this.welcome.version}: altering a topic needs ${EDGE_ALTER_TOPIC_VERSION}`);
+    await this.request({ type: 'alter-topic', corr: this.corr(), ...req }, 'ok');
   }
 
   // ---- consumer groups [EDGE-12]: version 2 ----
