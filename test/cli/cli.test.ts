@@ -31,7 +31,7 @@ describe('tributary CLI without a broker', () => {
     expect(r.stdout.trim()).toBe(packageJson.version);
   });
 
-  it.each([[], ['start'], ['topics'], ['topics', 'list'], ['topics', 'create'], ['topics', 'describe'], ['topics', 'delete'], ['produce'], ['consume'], ['bench'], ['passwd']])(
+  it.each([[], ['start'], ['topics'], ['topics', 'list'], ['topics', 'create'], ['topics', 'describe'], ['topics', 'alter'], ['topics', 'delete'], ['produce'], ['consume'], ['bench'], ['passwd']])(
     '%j --help shows usage and examples',
     async (...command: string[]) => {
       const r = await run([...command, '--help']);

@@ -1,5 +1,6 @@
 // `tributary topics alter`: grows partitions, changes retention end to end (stored in LMDB, kept
 // across a restart, enforced on the records already stored), and refuses what Kafka refuses.
+import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { Admin, Producer } from '../../src/client/index.ts';
 import { freePort, startChildBroker, type ChildBroker } from '../helpers/child-broker.ts';
@@ -57,7 +58,9 @@ describe('tributary topics alter', () => {
     expect((await describeJson()).partitions[1].nextOffset).toBe(5);
 
     await stop(broker);
-    broker = await startChildBroker(dataDir, port);
+    // Restarted with its Kafka listener on: Kafka clients read the same stored retention.
+    const kafkaPort = await freePort();
+    broker = await startChildBroker(dataDir, port, { TRIBUTARY_LISTENERS__KAFKA__ENABLED: 'true', TRIBUTARY_LISTENERS__KAFKA__HOST: '127.0.0.1', TRIBUTARY_LISTENERS__KAFKA__PORT: String(kafkaPort) });
     const restarted = await describeJson();
     expect(restarted).toMatchObject({ retentionMs: 86_400_000, retentionBytes: 2048 });
     expect(restarted.partitions.map((p) => [p.logStartOffset, p.nextOffset])).toEqual([
@@ -67,6 +70,12 @@ describe('tributary topics alter', () => {
       [0, 0],
     ]);
     expect((await cli(['topics', 'list'])).stdout).toMatch(/^alt\s+4\s+2\s+1d\s+2KiB$/m);
+    const kafkaAdmin = new Kafka({ brokers: [`127.0.0.1:${kafkaPort}`], logLevel: logLevel.NOTHING }).admin();
+    await kafkaAdmin.connect();
+    onCleanup(() => kafkaAdmin.disconnect());
+    const configs = await kafkaAdmin.describeConfigs({ resources: [{ type: 2, name: 'alt' }], includeSynonyms: false });
+    expect(Object.fromEntries(configs.resources[0]!.configEntries.map((e) => [e.configName, e.configValue]))).toMatchObject({ 'retention.ms': '86400000', 'retention.bytes': '2048' });
+    await kafkaAdmin.disconnect();
 
     // Back to unlimited, in one call with a grow.
     const both = await cli(['topics', 'alter', 'alt', '--partitions', '5', '--retention', '-1', '--retention-bytes', '-1', '--json']);
