@@ -11,6 +11,7 @@ import { isUtf8 } from 'node:buffer';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Admin, Consumer, GroupConsumer, type ConsumedRecord, type OffsetCommit } from '../client/index.ts';
 import { isTributaryError, TributaryError } from '../errors.ts';
+import { topicNameProblem } from '../broker/topic-name.ts';
 import { limits } from '../limits.ts';
 import { integer, keyValue } from './args.ts';
 import { addConnectionOptions, connectOptions, type ConnectionFlags } from './connection.ts';
@@ -57,6 +58,11 @@ Without --from-beginning or --offset, consume starts at the end of each partitio
 kafka-console-consumer does: it prints only records written after it started, so without --follow it
 prints nothing. --from-beginning starts at the first record still stored.
 
+A topic that does not exist is an error (UNKNOWN_TOPIC), except with --follow: then consume says so
+on stderr and waits until the topic is created (it asks the broker again after a pause growing from
+100 ms to 1 s), then reads it from its first record (all of them were written after the start), or
+from where --offset says; Ctrl-C or --timeout-ms end the wait, exit code 0.
+
 --format json prints topic, partition, offset, timestampMs, key, value and headers. Keys and values
 are UTF-8 text, or base64 when a record holds bytes that are not UTF-8: its "encoding" says which.
 
@@ -75,7 +81,7 @@ none) and the value. It applies to --format value only.
 
 Examples:
   $ tributary consume telemetry --from-beginning
-  $ tributary consume alarms --follow                                # new records, until Ctrl-C
+  $ tributary consume alarms --follow                                # new records, until Ctrl-C (waits for alarms to exist)
   $ tributary consume telemetry --from-beginning --property print.key=true --property print.timestamp=true --property key.separator=' | '
   $ tributary consume telemetry --partition 2 --offset 1500 --max 10 --format json
   $ tributary consume telemetry --group dashboard --from-beginning   # share the partitions with other members
@@ -107,24 +113,30 @@ async function consume(topic: string, opts: ConsumeFlags): Promise<void> {
   const print = printProperties(opts.property);
   if (opts.group !== undefined) return consumeInGroup(topic, opts.group, opts, print);
   if (opts.from !== undefined) throw new UsageError('--from applies to --group only (without a group, --offset or --from-beginning says where to start)');
-  const offset = opts.offset ?? (opts.fromBeginning ? 'earliest' : 'latest');
-  const ends = await partitionEnds(topic, opts);
-  const assigned = [...ends.entries()].filter(([, end]) => opts.follow || hasRecordsToPrint(offset, end));
-  if (assigned.length === 0) return;
-
-  const consumer = await Consumer.connect({
-    ...connectOptions(opts),
-    maxWaitMs: POLL_WAIT_MS,
-    // An explicit offset that is gone should be an error, not a silent jump.
-    autoOffsetReset: typeof offset === 'number' ? 'none' : 'earliest',
-  });
-  // The first Ctrl-C ends the loop after the current poll.
+  const startedMs = Date.now();
+  // The first Ctrl-C ends the wait for the topic, or the loop after the current poll.
   const stop = interruptOnSignal();
+  let consumer: Consumer | undefined;
   try {
+    const found = await partitionEnds(topic, opts, stop.signal, startedMs);
+    if (found === undefined) return;
+    // A topic created after the start holds only records written since: all of them are "new".
+    const offset = opts.offset ?? (opts.fromBeginning || found.waited ? 'earliest' : 'latest');
+    const ends = found.ends;
+    const assigned = [...ends.entries()].filter(([, end]) => opts.follow || hasRecordsToPrint(offset, end));
+    if (assigned.length === 0) return;
+
+    consumer = await Consumer.connect({
+      ...connectOptions(opts),
+      maxWaitMs: POLL_WAIT_MS,
+      // An explicit offset that is gone should be an error, not a silent jump.
+      autoOffsetReset: typeof offset === 'number' ? 'none' : 'earliest',
+    });
     await consumer.assign(assigned.map(([partition]) => ({ topic, partition, offset })));
     let printed = 0;
-    let lastRecordMs = Date.now();
-    const done = () => !opts.follow && assigned.every(([partition, end]) => consumer.position(topic, partition) >= end.next);
+    let lastRecordMs = startedMs;
+    const reading = consumer;
+    const done = () => !opts.follow && assigned.every(([partition, end]) => reading.position(topic, partition) >= end.next);
     while (!stop.signal.aborted && !done()) {
       const records = await consumer.poll();
       const out: Buffer[] = [];
@@ -145,7 +157,7 @@ async function consume(topic: string, opts: ConsumeFlags): Promise<void> {
     }
   } finally {
     stop.dispose();
-    await consumer.close().catch(() => undefined);
+    await consumer?.close().catch(() => undefined);
   }
 }
 
@@ -196,21 +208,60 @@ async function consumeInGroup(topic: string, group: string, opts: ConsumeFlags, 
   }
 }
 
-/** Each partition's log start and next offset now: the end of a run without --follow. */
-async function partitionEnds(topic: string, opts: ConsumeFlags): Promise<Map<number, { logStart: number; next: number }>> {
+/** The first and the longest pause between two looks for a topic that does not exist yet. */
+const TOPIC_WAIT_FIRST_MS = 100;
+const TOPIC_WAIT_MAX_MS = 1_000;
+
+type PartitionEnds = Map<number, { logStart: number; next: number }>;
+
+/**
+ * Each partition's log start and next offset now: the end of a run without --follow. With
+ * --follow a topic that does not exist yet is waited for (`waited`), until it exists, Ctrl-C
+ * (undefined) or --timeout-ms (undefined). The edge protocol has no event for a new topic, so
+ * METADATA is asked again after a pause that doubles from 100 ms up to 1 s.
+ */
+async function partitionEnds(topic: string, opts: ConsumeFlags, signal: AbortSignal, startedMs: number): Promise<{ ends: PartitionEnds; waited: boolean } | undefined> {
+  const problem = topicNameProblem(topic);
+  if (problem !== null) throw new TributaryError('INVALID_TOPIC', problem);
   const admin = await Admin.connect(connectOptions(opts));
   let metadata;
+  let waited = false;
   try {
-    metadata = await admin.describeTopic(topic);
+    for (let pauseMs = TOPIC_WAIT_FIRST_MS; metadata === undefined; pauseMs = Math.min(pauseMs * 2, TOPIC_WAIT_MAX_MS)) {
+      metadata = await admin.describeTopic(topic).catch((err: unknown) => {
+        if (!opts.follow || !isTributaryError(err, 'UNKNOWN_TOPIC')) throw err;
+        return undefined;
+      });
+      if (metadata !== undefined) break;
+      if (!waited) process.stderr.write(`waiting for topic ${topic} to be created (Ctrl-C to stop)\n`);
+      waited = true;
+      const leftMs = opts.timeoutMs === undefined ? pauseMs : Math.min(pauseMs, startedMs + opts.timeoutMs - Date.now());
+      if (leftMs <= 0 || !(await pause(leftMs, signal))) return undefined;
+    }
   } finally {
     await admin.close().catch(() => undefined);
   }
-  const ends = new Map(metadata.partitions.map((p) => [p.partition, { logStart: p.logStartOffset, next: p.nextOffset }]));
-  if (opts.partition === undefined) return ends;
+  const ends: PartitionEnds = new Map(metadata.partitions.map((p) => [p.partition, { logStart: p.logStartOffset, next: p.nextOffset }]));
+  if (opts.partition === undefined) return { ends, waited };
   const end = ends.get(opts.partition);
   if (end === undefined)
     throw new TributaryError('INVALID_PARTITION', `topic ${topic} has no partition ${opts.partition} (it has ${metadata.partitions.length})`);
-  return new Map([[opts.partition, end]]);
+  return { ends: new Map([[opts.partition, end]]), waited };
+}
+
+/** False when `signal` aborted the pause. */
+function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      resolve(ok);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal.addEventListener('abort', onAbort);
+  });
 }
 
 /** Without --follow, a partition whose start is already at its end is not read at all. */
