@@ -1,10 +1,11 @@
 // Why a client command's edge handshake failed when --broker points at another listener of a broker
-// (MQTT, Kafka, HTTP) instead of the edge listener. What the peer sent before it closed names HTTP
-// and TLS servers; MQTT and Kafka listeners close on a HELLO without a byte, so then a Kafka
-// ApiVersions request and an MQTT CONNECT, each on a new connection, ask the peer what it is. Only
-// runs after a failed handshake, never on the way to a working edge listener.
+// (MQTT, Kafka, HTTP, TLS) instead of the edge listener. What the peer sent before it closed names
+// an HTTP server; MQTT, Kafka and TLS listeners close on a HELLO without a byte, so then a Kafka
+// ApiVersions request, an MQTT CONNECT and a TLS handshake, each on a new connection, ask the peer
+// what it is. Only runs after a failed handshake, never on the way to a working edge listener.
 
 import net from 'node:net';
+import tls from 'node:tls';
 import type { HandshakeFailure } from '../client/index.ts';
 import { isTributaryError } from '../errors.ts';
 import { ConnectError, UsageError } from './errors.ts';
@@ -21,7 +22,7 @@ export async function explainHandshakeFailure(err: unknown): Promise<unknown> {
   const at = handshake.address.lastIndexOf(':');
   const host = handshake.address.slice(0, at);
   const port = Number(handshake.address.slice(at + 1));
-  const kind = fromFirstBytes(handshake.received) ?? (await askKafka(host, port)) ?? (await askMqtt(host, port));
+  const kind = fromFirstBytes(handshake.received) ?? (await askKafka(host, port)) ?? (await askMqtt(host, port)) ?? (await askTls(host, port));
   if (kind !== undefined) return new UsageError(`${handshake.address} looks like ${kind}, not ${EDGE}, which --broker or $TRIBUTARY_BROKER must name`);
   const errno = (err.cause as NodeJS.ErrnoException | undefined)?.code;
   return new ConnectError(
@@ -33,10 +34,7 @@ export async function explainHandshakeFailure(err: unknown): Promise<unknown> {
 }
 
 function fromFirstBytes(received: Buffer): string | undefined {
-  if (received.subarray(0, 7).toString('latin1') === 'HTTP/1.') return 'an HTTP server (the HTTP listener, default port 8088, or MQTT over WebSocket, default port 8083)';
-  // A TLS alert record (content type 21, version 3.x): a TLS server answering bytes that are no ClientHello.
-  if (received[0] === 0x15 && received[1] === 0x03) return 'a TLS listener (MQTT over TLS, default port 8883, or a Kafka listener with TLS)';
-  return undefined;
+  return received.subarray(0, 7).toString('latin1') === 'HTTP/1.' ? 'an HTTP server (the HTTP listener, default port 8088, or MQTT over WebSocket, default port 8083)' : undefined;
 }
 
 const KAFKA_CORRELATION_ID = 0x54524942;
@@ -55,6 +53,22 @@ const MQTT_DISCONNECT = Buffer.from([0xe0, 0]);
 async function askMqtt(host: string, port: number): Promise<string | undefined> {
   const answer = await exchange(host, port, MQTT_CONNECT, (b) => b.length >= 4, MQTT_DISCONNECT);
   return answer[0] === 0x20 ? 'an MQTT listener (listeners.mqtt, default port 1883)' : undefined;
+}
+
+/** A TLS handshake that completes, whatever the certificate: the port speaks TLS. Nothing is sent inside. */
+function askTls(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host, port, rejectUnauthorized: false, servername: net.isIP(host) === 0 ? host : undefined });
+    const finish = (kind: string | undefined) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(kind);
+    };
+    const timer = setTimeout(() => finish(undefined), PROBE_TIMEOUT_MS);
+    socket.on('secureConnect', () => finish('a TLS listener (MQTT over TLS, default port 8883, or a Kafka listener with TLS)'));
+    socket.on('error', () => finish(undefined));
+    socket.on('close', () => finish(undefined));
+  });
 }
 
 /** Sends `request` on a new connection; what came back once `complete`, at close, or after 2 s. Never throws. */

@@ -2,6 +2,7 @@
 // says which listener it reached, from what the peer answers, instead of UNKNOWN.
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { selfSigned } from '../helpers/certs.ts';
 import { freePort, startChildBroker, startedPorts } from '../helpers/child-broker.ts';
 import { lines, run } from '../helpers/cli.ts';
 import { onCleanup, tempDir } from '../helpers/temp.ts';
@@ -9,13 +10,18 @@ import { onCleanup, tempDir } from '../helpers/temp.ts';
 const EDGE = 'not the edge listener (listeners.edge, default port 7883), which --broker or $TRIBUTARY_BROKER must name';
 
 describe('tributary --broker at a listener that is not the edge listener', () => {
-  it('names the MQTT, Kafka, HTTP and MQTT-over-WebSocket listeners of a running broker (exit 2) and still works on the edge listener', async () => {
-    const [mqttPort, wsPort, kafkaPort, httpPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  it('names the MQTT, Kafka, HTTP, MQTT-over-WebSocket and MQTT-over-TLS listeners of a running broker (exit 2) and still works on the edge listener', async () => {
+    const [mqttPort, wsPort, tlsPort, kafkaPort, httpPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const { certFile, keyFile } = selfSigned();
     const broker = await startChildBroker(tempDir(), await freePort(), {
       TRIBUTARY_LISTENERS__MQTT__ENABLED: 'true',
       TRIBUTARY_LISTENERS__MQTT__HOST: '127.0.0.1',
       TRIBUTARY_LISTENERS__MQTT__PORT: String(mqttPort),
       TRIBUTARY_LISTENERS__MQTT__WS__PORT: String(wsPort),
+      TRIBUTARY_LISTENERS__MQTT__TLS__ENABLED: 'true',
+      TRIBUTARY_LISTENERS__MQTT__TLS__PORT: String(tlsPort),
+      TRIBUTARY_LISTENERS__MQTT__TLS__CERT_FILE: certFile,
+      TRIBUTARY_LISTENERS__MQTT__TLS__KEY_FILE: keyFile,
       TRIBUTARY_LISTENERS__KAFKA__ENABLED: 'true',
       TRIBUTARY_LISTENERS__KAFKA__HOST: '127.0.0.1',
       TRIBUTARY_LISTENERS__KAFKA__PORT: String(kafkaPort),
@@ -30,6 +36,7 @@ describe('tributary --broker at a listener that is not the edge listener', () =>
       [kafkaPort, 'a Kafka listener (listeners.kafka, default port 9092)'],
       [httpPort, http],
       [wsPort, http],
+      [tlsPort, 'a TLS listener (MQTT over TLS, default port 8883, or a Kafka listener with TLS)'],
     ] as [number, string][]) {
       const r = await run(['topics', 'list', '--broker', `127.0.0.1:${port}`]);
       expect(r.code, r.stderr).toBe(2);
