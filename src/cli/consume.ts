@@ -61,7 +61,9 @@ prints nothing. --from-beginning starts at the first record still stored.
 A topic that does not exist is an error (UNKNOWN_TOPIC), except with --follow: then consume says so
 on stderr and waits until the topic is created (it asks the broker again after a pause growing from
 100 ms to 1 s), then reads it from its first record (all of them were written after the start), or
-from where --offset says; Ctrl-C or --timeout-ms end the wait, exit code 0.
+from where --offset says; Ctrl-C or --timeout-ms end the wait, exit code 0. With --group the member
+joins at once and gets the topic's partitions in the rebalance its creation starts; records written
+before that rebalance are printed only with --from-beginning.
 
 --format json prints topic, partition, offset, timestampMs, key, value and headers. Keys and values
 are UTF-8 text, or base64 when a record holds bytes that are not UTF-8: its "encoding" says which.

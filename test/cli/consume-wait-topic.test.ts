@@ -2,7 +2,7 @@
 // first record; without --follow an unknown topic stays an error.
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { Producer } from '../../src/client/index.ts';
+import { Admin, Producer } from '../../src/client/index.ts';
 import { bundlePath, cleanEnv, freePort, startChildBroker } from '../helpers/child-broker.ts';
 import { lines, run } from '../helpers/cli.ts';
 import { onCleanup, tempDir } from '../helpers/temp.ts';
@@ -36,6 +36,25 @@ describe('tributary consume on a topic that does not exist yet', () => {
     await producer.sendBatch([1, 2, 3].map((i) => ({ topic: 'later', partition: 0, value: `r${i}` })));
     expect(await exited).toBe(0);
     expect(lines(stdout)).toEqual(['r1', 'r2', 'r3']);
+  });
+
+  it("with --group: the member waits without an assignment; the topic's creation rebalances the group and --from-beginning reads it all", async () => {
+    const broker = await startChildBroker(tempDir(), await freePort());
+    const env = { TRIBUTARY_BROKER: `127.0.0.1:${broker.port}` };
+    const member = spawn(process.execPath, [bundlePath, 'consume', 'later', '--group', 'g', '--from-beginning', '--max', '2'], { env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    onCleanup(async () => void member.kill('SIGKILL'));
+    let stdout = '';
+    member.stdout.on('data', (d) => (stdout += d));
+    const exited = new Promise<number | null>((resolve) => member.once('close', resolve));
+    const admin = await Admin.connect({ port: broker.port });
+    onCleanup(() => admin.close());
+    // Joined (a member with no partitions) before the topic exists.
+    await expect.poll(async () => (await admin.listGroups()).find((g) => g.group === 'g')?.members ?? 0, { timeout: 15_000 }).toBe(1);
+    const producer = await Producer.connect({ port: broker.port });
+    onCleanup(() => producer.close());
+    await producer.sendBatch([{ topic: 'later', partition: 0, value: 'a' }, { topic: 'later', partition: 0, value: 'b' }]);
+    expect(await exited).toBe(0);
+    expect(lines(stdout)).toEqual(['a', 'b']);
   });
 
   it('with --follow: Ctrl-C or --timeout-ms end the wait with exit 0', async () => {
