@@ -45,11 +45,16 @@ describe('tributary produce/consume --property', () => {
     const noValue = await run(['consume', 'props', '--offset', '0', '--max', '1', '--property', 'print.key=true', '--property', 'print.value=false'], { env });
     expect(noValue).toMatchObject({ code: 0, stdout: 'pump-7\n' });
 
+    const twoHeaders = await run(['produce', 'props', '--header', 'a=1', '--header', 'b=2'], { env, input: 'v\n' });
+    expect(twoHeaders.code).toBe(0);
+    const headers = await run(['consume', 'props', '--offset', '4', '--property', 'print.headers=true', '--property', 'headers.separator=;', '--property', 'print.value=false'], { env });
+    expect(headers).toMatchObject({ code: 0, stdout: 'a:1;b:2\n' });
+
     // A line without the separator stops the run as Kafka's reader does: earlier lines are sent.
     const missing = await run(['produce', 'props', '--property', 'parse.key=true', '--property', 'key.separator=:'], { env, input: 'a:1\nno separator\nb:2\n' });
     expect(missing.code).toBe(1);
     expect(lines(missing.stderr)).toEqual(['produced 1 record to props', 'tributary: INVALID_REQUEST: stdin line 2 has no key separator ":" (--property parse.key=true)']);
-    expect((await admin.describeTopic('props')).partitions[0].nextOffset).toBe(5);
+    expect((await admin.describeTopic('props')).partitions[0].nextOffset).toBe(6);
   });
 
   it.each([
