@@ -68,6 +68,20 @@ describe('EdgeClient', () => {
     expect(client.version).toBe(agreed);
   });
 
+  it('refuses alterTopic on a connection below version 4 without sending it [EDGE-5.18]', async () => {
+    const received: Frame[] = [];
+    const url = await fakeBroker((f, socket) => {
+      received.push(f);
+      if (f.type === 'hello') socket.write(encodeFrame({ type: 'welcome', version: 3, keepaliveMs: 60_000, frameBytesMax: 1 << 20, lastSeq: 0 }));
+      if (f.type === 'ping') socket.write(encodeFrame({ type: 'pong', corr: f.corr }));
+    });
+    const client = await EdgeClient.connect(url);
+    onCleanup(() => client.close());
+    await expect(client.alterTopic({ name: 't', partitions: 2, retentionMs: -2, retentionBytes: -2 })).rejects.toMatchObject({ codeName: 'UNSUPPORTED_VERSION' });
+    await client.ping();
+    expect(received.map((f) => f.type)).toEqual(['hello', 'ping']);
+  });
+
   it('refuses a WELCOME of a version it does not implement', async () => {
     const url = await fakeBroker((f, socket) => {
       if (f.type === 'hello') socket.write(encodeFrame({ type: 'welcome', version: 5, keepaliveMs: 60_000, frameBytesMax: 1 << 20, lastSeq: 0 }));
