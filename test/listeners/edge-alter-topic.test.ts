@@ -27,12 +27,26 @@ describe('ALTER_TOPIC [EDGE-5.18]', () => {
     peer.send(alter(2, 'alt', { retentionMs: -1 }), alter(3, 'alt', { partitions: 3, retentionBytes: 1_000_000 }), alter(4, 'alt'));
     for (const corr of [2, 3, 4]) await peer.waitFor((f) => f.type === 'ok' && f.corr === corr);
 
-    peer.send(alter(5, 'nope', { partitions: 4 }), alter(6, 'alt', { partitions: 2 }), alter(7, 'alt', { retentionMs: -3 }), alter(8, 'bad/name', { retentionMs: 1 }));
+    peer.send(
+      alter(5, 'nope', { partitions: 4 }),
+      alter(6, 'alt', { partitions: 2 }),
+      alter(7, 'alt', { retentionMs: -3 }),
+      alter(8, 'bad/name', { retentionMs: 1 }),
+      alter(9, 'alt', { partitions: 1025, retentionMs: 5 }),
+      alter(10, 'alt', { retentionBytes: -4, partitions: 5 }),
+    );
     const codes = new Map<number, number>();
-    for (const corr of [5, 6, 7, 8]) codes.set(corr, (await peer.waitFor<ErrorFrame>((f) => f.type === 'error' && f.ref === corr)).code);
-    expect(Object.fromEntries(codes)).toEqual({ 5: ErrorCode.UNKNOWN_TOPIC, 6: ErrorCode.INVALID_REQUEST, 7: ErrorCode.INVALID_REQUEST, 8: ErrorCode.INVALID_TOPIC });
+    for (const corr of [5, 6, 7, 8, 9, 10]) codes.set(corr, (await peer.waitFor<ErrorFrame>((f) => f.type === 'error' && f.ref === corr)).code);
+    expect(Object.fromEntries(codes)).toEqual({
+      5: ErrorCode.UNKNOWN_TOPIC,
+      6: ErrorCode.INVALID_REQUEST,
+      7: ErrorCode.INVALID_REQUEST,
+      8: ErrorCode.INVALID_TOPIC,
+      9: ErrorCode.INVALID_REQUEST,
+      10: ErrorCode.INVALID_REQUEST,
+    });
 
-    peer.send({ type: 'metadata', corr: 9, topics: ['alt', 'nope'] });
+    peer.send({ type: 'metadata', corr: 11, topics: ['alt', 'nope'] });
     const meta = await peer.waitFor<MetadataResultFrame>((f) => f.type === 'metadata-result');
     expect(meta.topics).toEqual([
       { name: 'alt', retentionMs: -1, retentionBytes: 1_000_000, partitions: [0, 1, 2].map((partition) => ({ partition, logStartOffset: 0, nextOffset: 0 })) },
