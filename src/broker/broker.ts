@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { TributaryError, type ErrorName } from '../errors.ts';
 import { encodeRecordBatch, readBatchInfo, verifyBatch, type RecordInput } from '../format/record-batch.ts';
 import { limits } from '../limits.ts';
-import type { LogStore, PartitionState, ProducerRef, ReadResult, StorageStats, StoredTopic } from '../storage/log-store.ts';
+import type { LogStore, PartitionState, ProducerRef, ReadResult, StorageStats, StoredTopic, TopicChange } from '../storage/log-store.ts';
 import type { KafkaProducerRef } from '../storage/producer-state.ts';
 import { OffsetStore } from '../storage/offset-store.ts';
 import { GroupCoordinator, type CoordinatorOptions } from '../groups/coordinator.ts';
@@ -221,9 +221,25 @@ export class Broker {
   }
 
   growTopic(name: string, partitions: number): TopicDescription {
-    if (!Number.isInteger(partitions) || partitions > limits.partitionsMax)
+    return this.alterTopic(name, { partitions });
+  }
+
+  /**
+   * Raises the partition count and/or sets the retention of an existing topic (a field left out
+   * keeps its value). Throws UNKNOWN_TOPIC, or INVALID_REQUEST for a lower count or a bad value.
+   */
+  alterTopic(name: string, change: TopicChange): TopicDescription {
+    const before = this.requireTopic(name);
+    const { partitions, retentionMs, retentionBytes } = change;
+    if (partitions !== undefined && (!Number.isInteger(partitions) || partitions > limits.partitionsMax))
       throw new TributaryError('INVALID_REQUEST', `partitions must be an integer up to ${limits.partitionsMax}, got ${partitions}`, { topic: name });
-    return this.describe(this.store.growTopic(name, partitions));
+    for (const value of [retentionMs, retentionBytes])
+      if (value !== undefined && !(Number.isSafeInteger(value) && value >= -1))
+        throw new TributaryError('INVALID_REQUEST', `retention must be -1 (unlimited) or a non-negative integer, got ${value}`, { topic: name });
+    const altered = this.store.alterTopic(name, change);
+    // Lower limits delete now rather than at the next scheduled check.
+    if (altered.retentionMs !== before.retentionMs || altered.retentionBytes !== before.retentionBytes) this.scheduleMaintenance(0);
+    return this.describe(altered);
   }
 
   deleteTopic(name: string): void {

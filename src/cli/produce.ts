@@ -10,6 +10,8 @@ import { limits } from '../limits.ts';
 import { acks, integer, keyValue } from './args.ts';
 import { addConnectionOptions, connectOptions, type ConnectionFlags } from './connection.ts';
 import { writeOut } from './output.ts';
+import { UsageError } from './errors.ts';
+import { parseProperties, splitKey, type ParseProperties } from './properties.ts';
 import { interruptOnSignal } from './signals.ts';
 
 const PENDING_MAX = 10_000;
@@ -21,6 +23,7 @@ interface ProduceFlags extends ConnectionFlags {
   acks: 0 | 1 | 'all';
   header?: [string, string][];
   json?: boolean;
+  property?: [string, string][];
 }
 
 export function registerProduce(program: Command): void {
@@ -32,16 +35,26 @@ export function registerProduce(program: Command): void {
     .option('-a, --acks <level>', 'acknowledgement: 0 none, 1 committed, all flushed to disk', acks, 1)
     .option('-H, --header <key=value>', 'header on every record (repeatable)', keyValue)
     .option('--json', 'print the metadata of every record (topic, partition, offset) as a JSON line on stdout')
+    .option('--property <name=value>', "kafka-console-producer's line reader settings (repeatable): parse.key=true, key.separator=SEP (default a tab)", keyValue)
     .addHelpText(
       'after',
       `
+--property parse.key=true splits each line at the first key.separator (a tab unless set): the part
+before it is the key, the rest the value. A line without the separator is an error naming the line,
+handled as a --key-field error below.
+
 A summary goes to stderr at the end: "produced N records to TOPIC".
+
+With --key-field, a line that is not a JSON object, or lacks the field (or has it null), is an
+error naming the line: the lines before it are sent (and counted in the summary), that line and
+the rest of stdin are not, and the exit code is 1.
 
 Examples:
   $ echo 'hello' | tributary produce telemetry
   $ tail -f /var/log/sensor.jsonl | tributary produce telemetry --key-field deviceId --acks all
   $ tributary produce alarms --key pump-7 --header source=plc --header line=3 < alarms.txt
-  $ seq 1 1000 | tributary produce numbers --partition 0 --json`,
+  $ seq 1 1000 | tributary produce numbers --partition 0 --json
+  $ printf 'pump-7:on\\npump-8:off\\n' | tributary produce alarms --property parse.key=true --property key.separator=:`,
     )
     .action(async (topic: string, opts: ProduceFlags) => {
       await produce(topic, opts);
@@ -49,6 +62,8 @@ Examples:
 }
 
 async function produce(topic: string, opts: ProduceFlags): Promise<void> {
+  const parse = parseProperties(opts.property);
+  if (parse.parseKey && (opts.key !== undefined || opts.keyField !== undefined)) throw new UsageError('--property parse.key=true cannot be used with --key or --key-field');
   const producer = await Producer.connect({ ...connectOptions(opts), acks: opts.acks });
   const headers = opts.header === undefined ? undefined : Object.fromEntries(opts.header);
   // Oldest first: --json prints metadata in input order.
@@ -68,7 +83,7 @@ async function produce(topic: string, opts: ProduceFlags): Promise<void> {
     for await (const line of input) {
       lineNumber++;
       if (line === '') continue;
-      const record: ProducerRecord = { topic, value: line, key: keyOf(line, lineNumber, opts), headers, partition: opts.partition };
+      const record: ProducerRecord = { topic, ...keyAndValue(line, lineNumber, opts, parse), headers, partition: opts.partition };
       const sent = producer.send(record);
       // Its failure is reported when its turn comes; until then it must not count as unhandled.
       sent.catch(() => undefined);
@@ -90,6 +105,10 @@ async function produce(topic: string, opts: ProduceFlags): Promise<void> {
   }
 }
 
+function keyAndValue(line: string, lineNumber: number, opts: ProduceFlags, parse: ParseProperties): { key: string | null; value: string } {
+  return splitKey(line, lineNumber, parse) ?? { key: keyOf(line, lineNumber, opts), value: line };
+}
+
 function keyOf(line: string, lineNumber: number, opts: ProduceFlags): string | null {
   if (opts.keyField === undefined) return opts.key ?? null;
   let parsed: unknown;
@@ -101,6 +120,7 @@ function keyOf(line: string, lineNumber: number, opts: ProduceFlags): string | n
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw new TributaryError('INVALID_REQUEST', `stdin line ${lineNumber} is not a JSON object, so it has no field "${opts.keyField}" (--key-field)`);
   const key = (parsed as Record<string, unknown>)[opts.keyField];
-  if (key === undefined || key === null) return null;
+  // A record sent without its key would land on a partition its key never maps to: refuse it instead.
+  if (key === undefined || key === null) throw new TributaryError('INVALID_REQUEST', `stdin line ${lineNumber} has no field "${opts.keyField}" (--key-field), or it is null`);
   return typeof key === 'string' ? key : JSON.stringify(key);
 }

@@ -7,6 +7,7 @@ import { registerBench } from './bench.ts';
 import { registerConsume } from './consume.ts';
 import { registerDoctor } from './doctor.ts';
 import { EXIT_USAGE, reportFailure } from './errors.ts';
+import { explainHandshakeFailure } from './listener-probe.ts';
 import { registerGroups } from './groups.ts';
 import { registerMirror } from './mirror.ts';
 import { exitQuietlyOnClosedStdout } from './output.ts';
@@ -57,7 +58,7 @@ export async function runCli(argv: string[]): Promise<void> {
   } catch (err) {
     // commander has already printed its own usage errors (through outputError above).
     if (err instanceof CommanderError) process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
-    else process.exitCode = reportFailure(err);
+    else process.exitCode = reportFailure(await explainHandshakeFailure(err));
   }
 }
 

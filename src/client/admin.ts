@@ -1,4 +1,4 @@
-// Administration over the edge protocol: topics (list, describe, create, grow, delete) and consumer
+// Administration over the edge protocol: topics (list, describe, create, grow, alter, delete) and consumer
 // groups (list, describe with lag, reset offsets, delete). Wire codes become names here.
 
 import { TributaryError } from '../errors.ts';
@@ -18,6 +18,16 @@ export interface TopicSpec {
   retentionBytes?: number;
 }
 
+/** What Admin.alterTopic changes; a field left out keeps its value. */
+export interface TopicChange {
+  /** Not below the current count. */
+  partitions?: number;
+  /** -1 = unlimited. */
+  retentionMs?: number;
+  /** Per partition; -1 = unlimited. */
+  retentionBytes?: number;
+}
+
 export interface ResetOffsetsRequest {
   group: string;
   topic: string;
@@ -29,6 +39,7 @@ export interface ResetOffsetsRequest {
 }
 
 const BROKER_DEFAULT = -2;
+const UNCHANGED = -2;
 /** Wire codes [EDGE-12], by position. */
 const stateNames: readonly GroupState[] = ['empty', 'rebalancing', 'stable', 'dead'];
 const strategyNames: readonly (AssignStrategy | undefined)[] = [undefined, 'range', 'roundrobin', 'sticky'];
@@ -76,6 +87,18 @@ export class Admin {
     const current = (await this.describeTopic(name)).partitions.length;
     if (partitions < current) throw new TributaryError('INVALID_REQUEST', `topic ${name} has ${current} partitions; the count can only grow`);
     await this.client.createTopic({ name, partitions, retentionMs: BROKER_DEFAULT, retentionBytes: BROKER_DEFAULT, grow: true });
+  }
+
+  /**
+   * Raises the partition count and/or sets the retention of an existing topic; what `change` leaves
+   * out stays as it is. Throws UNKNOWN_TOPIC, INVALID_REQUEST for a lower count or a bad value,
+   * UNSUPPORTED_VERSION from a broker older than edge protocol 4.
+   */
+  async alterTopic(name: string, change: TopicChange): Promise<void> {
+    const { partitions, retentionMs, retentionBytes } = change;
+    if (partitions !== undefined && !(Number.isInteger(partitions) && partitions >= 1))
+      throw new TributaryError('INVALID_REQUEST', `partitions must be a positive integer, got ${partitions}`);
+    await this.client.alterTopic({ name, partitions: partitions ?? 0, retentionMs: retentionMs ?? UNCHANGED, retentionBytes: retentionBytes ?? UNCHANGED });
   }
 
   /** Throws UNKNOWN_TOPIC. */

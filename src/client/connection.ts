@@ -9,6 +9,7 @@ import { TributaryError } from '../errors.ts';
 import { limits } from '../limits.ts';
 import { encodeFrame, FrameDecoder, frameLength } from '../protocol/edge/codec.ts';
 import {
+  EDGE_ALTER_TOPIC_VERSION,
   EDGE_GROUPS_VERSION,
   EDGE_PROTOCOL_VERSION,
   type AckEntry,
@@ -53,6 +54,24 @@ export interface CreateTopicRequest {
   grow: boolean;
 }
 
+export interface AlterTopicRequest {
+  name: string;
+  /** 0 = unchanged. */
+  partitions: number;
+  /** -2 = unchanged, -1 = unlimited. */
+  retentionMs: number;
+  /** -2 = unchanged, -1 = unlimited. */
+  retentionBytes: number;
+}
+
+/** In a failed connect's error context as `handshake`: the TCP connection was made, the HELLO/WELCOME handshake failed. */
+export interface HandshakeFailure {
+  /** host:port */
+  address: string;
+  /** The first bytes the peer sent (at most 64) before the connection failed; often none. */
+  received: Buffer;
+}
+
 export interface EdgeClientEvents {
   ack: [entries: AckEntry[]];
   'produce-error': [seq: number, error: TributaryError];
@@ -79,6 +98,8 @@ const DEFAULT_PORT = 7883;
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const CLOSE_GRACE_MS = 2_000;
+/** What is kept of the bytes a peer sends before WELCOME: enough to tell HTTP, TLS, Kafka or MQTT apart. */
+const HANDSHAKE_BYTES_KEPT = 64;
 /** setTimeout fires at once for anything longer, and WELCOME's keepalive may be up to 2^53−1. */
 const TIMER_MS_MAX = 2 ** 31 - 1;
 
@@ -98,6 +119,8 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
   private keepalive: NodeJS.Timeout | null = null;
   private nextCorr = 1;
   private closeError: TributaryError | null = null;
+  /** Set once TCP connected: the peer's first bytes, kept until WELCOME, say what it is when it is no edge listener. */
+  private handshakeBytes: Buffer | null = null;
   private closing = false;
   private closedFlag = false;
   private readonly closedPromise: Promise<void>;
@@ -111,7 +134,8 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.socket = net.connect({ host, port, noDelay: true });
     this.closedPromise = new Promise((resolve) => this.socket.once('close', () => resolve()));
-    this.socket.on('connect', () =>
+    this.socket.on('connect', () => {
+      this.handshakeBytes = Buffer.alloc(0);
       this.write(
         encodeFrame({
           type: 'hello',
@@ -122,8 +146,8 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
           clientId: this.clientId,
           token: opts.token == null ? null : Buffer.from(opts.token, 'utf8'),
         }),
-      ),
-    );
+      );
+    });
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('drain', () => this.emit('drain'));
     this.socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -193,6 +217,13 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
 
   async deleteTopic(name: string): Promise<void> {
     await this.request({ type: 'delete-topic', corr: this.corr(), name }, 'ok');
+  }
+
+  /** [EDGE-5.18], version 4: partitions 0 and retention -2 leave that setting as it is. */
+  async alterTopic(req: AlterTopicRequest): Promise<void> {
+    if (this.welcome.version < EDGE_ALTER_TOPIC_VERSION)
+      throw new TributaryError('UNSUPPORTED_VERSION', `the broker at ${this.address} speaks edge protocol ${this.welcome.version}: altering a topic needs ${EDGE_ALTER_TOPIC_VERSION}`);
+    await this.request({ type: 'alter-topic', corr: this.corr(), ...req }, 'ok');
   }
 
   // ---- consumer groups [EDGE-12]: version 2 ----
@@ -326,6 +357,8 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.welcomeFrame === null && this.handshakeBytes !== null && this.handshakeBytes.length < HANDSHAKE_BYTES_KEPT)
+      this.handshakeBytes = Buffer.concat([this.handshakeBytes, chunk]).subarray(0, HANDSHAKE_BYTES_KEPT);
     const { frames, failure } = this.decoder.push(chunk);
     for (const frame of frames) {
       if (this.socket.destroyed) return;
@@ -430,6 +463,16 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
     return error;
   }
 
+  /**
+   * A handshake that failed after TCP connected: the error's context gets `handshake` with what the
+   * peer sent, so a tool can tell an MQTT, Kafka or HTTP listener from the edge listener.
+   */
+  private handshakeFailure(error: TributaryError): TributaryError {
+    if (this.handshakeBytes === null || error.context?.handshake !== undefined) return error;
+    const handshake: HandshakeFailure = { address: this.address, received: this.handshakeBytes };
+    return new TributaryError(error.codeName, error.message, { ...error.context, handshake }, { cause: error.cause });
+  }
+
   private closedError(): TributaryError {
     return new TributaryError('UNKNOWN', `connection to ${this.address} closed`);
   }
@@ -449,7 +492,7 @@ export class EdgeClient extends EventEmitter<EdgeClientEvents> {
     const error = this.closing ? null : (this.closeError ?? this.closedError());
     this.failPending(error ?? this.closedError());
     if (this.handshake) {
-      this.handshake.reject(error ?? this.closedError());
+      this.handshake.reject(this.handshakeFailure(error ?? this.closedError()));
       this.handshake = null;
     }
     this.emit('close', error);

@@ -87,6 +87,15 @@ export type LogStartListener = (topicId: number, partition: number, previousStar
 
 export type DiskBudgetPolicy = 'reject-new' | 'drop-oldest';
 
+/** What alterTopic changes; a field left out keeps its value. */
+export interface TopicChange {
+  partitions?: number;
+  /** -1 = unlimited. */
+  retentionMs?: number;
+  /** Per partition; -1 = unlimited. */
+  retentionBytes?: number;
+}
+
 export interface LogStoreOptions {
   dataDir: string;
   mapSizeBytes: number;
@@ -315,21 +324,34 @@ export class LogStore {
 
   /** Raises the partition count; existing partitions keep their offsets. */
   growTopic(name: string, partitions: number): StoredTopic {
+    return this.alterTopic(name, { partitions });
+  }
+
+  /**
+   * Raises the partition count and/or replaces the retention, in one transaction; existing
+   * partitions keep their offsets. Retention reads the topic on its next step, so the new limits
+   * apply from then on, to the records already stored too.
+   */
+  alterTopic(name: string, change: TopicChange): StoredTopic {
     this.assertWritable();
     const topic = this.requireTopic(name);
+    const partitions = change.partitions ?? topic.partitions;
     if (partitions < topic.partitions)
       throw new TributaryError('INVALID_REQUEST', `topic ${name} has ${topic.partitions} partitions; the count can only grow`, { topic: name });
-    if (partitions === topic.partitions) return topic;
-    const grown = { ...topic, partitions };
+    const altered: StoredTopic = { ...topic, partitions, retentionMs: change.retentionMs ?? topic.retentionMs, retentionBytes: change.retentionBytes ?? topic.retentionBytes };
+    if (altered.partitions === topic.partitions && altered.retentionMs === topic.retentionMs && altered.retentionBytes === topic.retentionBytes) return topic;
     this.writeSync(() => {
-      this.h.topics.putSync(name, grown);
+      this.h.topics.putSync(name, altered);
       for (let p = topic.partitions; p < partitions; p++) this.h.partitions.putSync([topic.id, p], [0, 0, 0]);
     });
-    this.topicsByName.set(name, grown);
-    this.states.get(topic.id)!.push(...freshStates(topic.id, topic.partitions, partitions));
-    this.log.info({ topic: name, from: topic.partitions, to: partitions }, 'topic partitions grown');
+    this.topicsByName.set(name, altered);
+    if (partitions > topic.partitions) this.states.get(topic.id)!.push(...freshStates(topic.id, topic.partitions, partitions));
+    this.log.info(
+      { topic: name, partitions: [topic.partitions, partitions], retentionMs: [topic.retentionMs, altered.retentionMs], retentionBytes: [topic.retentionBytes, altered.retentionBytes] },
+      'topic altered',
+    );
     this.topicsChanged();
-    return grown;
+    return altered;
   }
 
   /** Removes the topic at once; its batches are purged in the background by maintenanceStep(). */

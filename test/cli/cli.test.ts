@@ -31,7 +31,7 @@ describe('tributary CLI without a broker', () => {
     expect(r.stdout.trim()).toBe(packageJson.version);
   });
 
-  it.each([[], ['start'], ['topics'], ['topics', 'list'], ['topics', 'create'], ['topics', 'describe'], ['topics', 'delete'], ['produce'], ['consume'], ['bench'], ['passwd'], ['doctor']])(
+  it.each([[], ['start'], ['topics'], ['topics', 'list'], ['topics', 'create'], ['topics', 'describe'], ['topics', 'alter'], ['topics', 'delete'], ['produce'], ['consume'], ['bench'], ['passwd'], ['doctor']])(
     '%j --help shows usage and examples',
     async (...command: string[]) => {
       const r = await run([...command, '--help']);
@@ -136,7 +136,7 @@ describe('tributary CLI against a broker', () => {
     expect(d1.map((r) => r.value)).toEqual([input[0], input[2]]);
 
     // Without --max and --follow it stops at the end of the log.
-    const values = await cli(['consume', 'cli-rt']);
+    const values = await cli(['consume', 'cli-rt', '--from-beginning']);
     expect(values.code).toBe(0);
     expect(lines(values.stdout).sort()).toEqual([...input].sort());
 
@@ -171,7 +171,7 @@ describe('tributary produce and consume details', () => {
       expect.objectContaining({ partition: 1, offset: 3, key: null, value: '//4=', encoding: 'base64' }),
     ]);
     expect(await cli(['consume', 'details', '--offset', 'latest'])).toMatchObject({ code: 0, stdout: '' });
-    expect(lines((await cli(['consume', 'details', '--partition', '0'])).stdout)).toEqual([]);
+    expect(lines((await cli(['consume', 'details', '--partition', '0', '--from-beginning'])).stdout)).toEqual([]);
 
     await stopGracefully(broker);
   }, 60_000);
@@ -235,7 +235,7 @@ describe('tributary produce and consume on Ctrl-C', () => {
     expect(await exited).toBe(0);
     expect(lines(stderr)).toEqual(['produced 2 records to ctrl-c']);
 
-    const follow = await run(['consume', 'ctrl-c', '--follow'], { env, interruptAfterMs: 1_500 });
+    const follow = await run(['consume', 'ctrl-c', '--from-beginning', '--follow'], { env, interruptAfterMs: 1_500 });
     expect(follow.code).toBe(0);
     expect(lines(follow.stdout)).toEqual(['one', 'two']);
   });
@@ -319,7 +319,7 @@ describe('tributary consume on an MQTT-fed topic', () => {
     const client = await mqtt.connectAsync({ host: '127.0.0.1', port: mqttPort, clientId: 'meter-4', reconnectPeriod: 0 });
     await client.publishAsync('meters/4/kwh', '12.5', { qos: 1, retain: true });
     await client.endAsync();
-    const r = await run(['consume', 'mqtt', '--format', 'json'], { env: { TRIBUTARY_BROKER: `127.0.0.1:${broker.port}` } });
+    const r = await run(['consume', 'mqtt', '--from-beginning', '--format', 'json'], { env: { TRIBUTARY_BROKER: `127.0.0.1:${broker.port}` } });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({
       topic: 'mqtt',

@@ -46,7 +46,7 @@ describe('tributary consume --group', () => {
     expect(group.partitions.map((p) => p.committed - p.logEndOffset)).toEqual([0, 0, 0]);
   });
 
-  it('a new group starts at the end unless --from earliest', async () => {
+  it('a new group starts at the end unless --from earliest or --from-beginning', async () => {
     const broker = await startChildBroker(tempDir(), await freePort());
     const env = { TRIBUTARY_BROKER: `127.0.0.1:${broker.port}` };
     const producer = await Producer.connect({ port: broker.port });
@@ -56,6 +56,8 @@ describe('tributary consume --group', () => {
     expect(latest).toMatchObject({ code: 0, stdout: '' });
     const earliest = await run(['consume', 'from', '--group', 'early', '--from', 'earliest', '--max', '1'], { env });
     expect(earliest).toMatchObject({ code: 0, stdout: 'old\n' });
+    const beginning = await run(['consume', 'from', '--group', 'kafka-style', '--from-beginning', '--max', '1'], { env });
+    expect(beginning).toMatchObject({ code: 0, stdout: 'old\n' });
   });
 
   it.each([
@@ -64,6 +66,8 @@ describe('tributary consume --group', () => {
     [['--group', 'g', '--partition', '1'], /--partition.*cannot be used with.*--group/],
     [['--group', 'g', '--from', 'beginning'], /--from.*expected earliest or latest/],
     [['--from', 'earliest'], /--from applies to --group only/],
+    [['--from-beginning', '--offset', '5'], /--offset.*cannot be used with.*--from-beginning/],
+    [['--group', 'g', '--from-beginning', '--from', 'latest'], /--from.*cannot be used with.*--from-beginning/],
   ])('refuses %j: one line, exit 2', async (flags, message) => {
     const r = await run(['consume', 'cg', ...flags]);
     expect(r.code).toBe(2);

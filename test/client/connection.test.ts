@@ -54,8 +54,8 @@ describe('EdgeClient', () => {
     await client.ping();
   });
 
-  // [EDGE-4.2] HELLO offers version 3; the client takes WELCOME 1, 2 or 3 and says which it got.
-  it.each([1, 2, 3])('sends HELLO version 3 and agrees on the version %d that WELCOME names', async (agreed) => {
+  // [EDGE-4.2] HELLO offers version 4; the client takes WELCOME 1 to 4 and says which it got.
+  it.each([1, 2, 3, 4])('sends HELLO version 4 and agrees on the version %d that WELCOME names', async (agreed) => {
     const hellos: Frame[] = [];
     const url = await fakeBroker((f, socket) => {
       if (f.type !== 'hello') return;
@@ -64,22 +64,36 @@ describe('EdgeClient', () => {
     });
     const client = await EdgeClient.connect(url);
     onCleanup(() => client.close());
-    expect(hellos).toMatchObject([{ type: 'hello', version: 3 }]);
+    expect(hellos).toMatchObject([{ type: 'hello', version: 4 }]);
     expect(client.version).toBe(agreed);
+  });
+
+  it('refuses alterTopic on a connection below version 4 without sending it [EDGE-5.18]', async () => {
+    const received: Frame[] = [];
+    const url = await fakeBroker((f, socket) => {
+      received.push(f);
+      if (f.type === 'hello') socket.write(encodeFrame({ type: 'welcome', version: 3, keepaliveMs: 60_000, frameBytesMax: 1 << 20, lastSeq: 0 }));
+      if (f.type === 'ping') socket.write(encodeFrame({ type: 'pong', corr: f.corr }));
+    });
+    const client = await EdgeClient.connect(url);
+    onCleanup(() => client.close());
+    await expect(client.alterTopic({ name: 't', partitions: 2, retentionMs: -2, retentionBytes: -2 })).rejects.toMatchObject({ codeName: 'UNSUPPORTED_VERSION' });
+    await client.ping();
+    expect(received.map((f) => f.type)).toEqual(['hello', 'ping']);
   });
 
   it('refuses a WELCOME of a version it does not implement', async () => {
     const url = await fakeBroker((f, socket) => {
-      if (f.type === 'hello') socket.write(encodeFrame({ type: 'welcome', version: 4, keepaliveMs: 60_000, frameBytesMax: 1 << 20, lastSeq: 0 }));
+      if (f.type === 'hello') socket.write(encodeFrame({ type: 'welcome', version: 5, keepaliveMs: 60_000, frameBytesMax: 1 << 20, lastSeq: 0 }));
     });
     await expect(EdgeClient.connect(url)).rejects.toMatchObject({ codeName: 'UNSUPPORTED_VERSION' });
   });
 
-  it('agrees on version 3 with the broker', async () => {
+  it('agrees on version 4 with the broker', async () => {
     const broker = await startTestBroker();
     const client = await EdgeClient.connect(broker.url);
     onCleanup(() => client.close());
-    expect(client.version).toBe(3);
+    expect(client.version).toBe(4);
   });
 
   it('times out a handshake that gets no WELCOME', async () => {

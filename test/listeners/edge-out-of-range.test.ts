@@ -61,7 +61,7 @@ describe('FETCH outside the log [EDGE-5.17]', () => {
     const { port, logStartOffset, nextOffset } = await brokerWithTrimmedLog();
     const client = await EdgeClient.connect({ port });
     onCleanup(() => client.close());
-    expect(client.version).toBe(3);
+    expect(client.version).toBe(4);
     await client.register(1, 'r', false);
     const err = (await client.fetch(1, 0, 0, 1 << 20, 0).catch((e: unknown) => e)) as TributaryError;
     expect(err.codeName).toBe('OFFSET_OUT_OF_RANGE');

@@ -1,11 +1,11 @@
-// The edge protocol's synchronous requests: REGISTER, METADATA, CREATE_TOPIC and DELETE_TOPIC. Each
+// The edge protocol's synchronous requests: REGISTER, METADATA, CREATE_TOPIC, ALTER_TOPIC and DELETE_TOPIC. Each
 // turns a frame into broker calls and returns the answer frame; a TributaryError thrown here becomes
 // an ERROR for the request's corr (EdgeConnection.request). No state but the connection's aliases.
 
 import type { Broker } from '../../broker/broker.ts';
 import { TributaryError } from '../../errors.ts';
 import { limits } from '../../limits.ts';
-import type { CreateTopicFrame, DeleteTopicFrame, Frame, MetadataFrame, RegisterFrame, TopicMetadata } from '../../protocol/edge/frames.ts';
+import type { AlterTopicFrame, CreateTopicFrame, DeleteTopicFrame, Frame, MetadataFrame, RegisterFrame, TopicMetadata } from '../../protocol/edge/frames.ts';
 
 // [EDGE-6.1] an alias names a topic on this connection only.
 export function register(broker: Broker, aliases: Map<number, string>, frame: RegisterFrame): Frame {
@@ -47,5 +47,15 @@ export function createTopic(broker: Broker, frame: CreateTopicFrame): Frame {
 
 export function deleteTopic(broker: Broker, frame: DeleteTopicFrame): Frame {
   broker.deleteTopic(frame.name);
+  return { type: 'ok', corr: frame.corr };
+}
+
+// [EDGE-6.3] an existing topic only; 0 and -2 leave a field as it is.
+export function alterTopic(broker: Broker, frame: AlterTopicFrame): Frame {
+  broker.alterTopic(frame.name, {
+    partitions: frame.partitions === 0 ? undefined : frame.partitions,
+    retentionMs: frame.retentionMs === -2 ? undefined : frame.retentionMs,
+    retentionBytes: frame.retentionBytes === -2 ? undefined : frame.retentionBytes,
+  });
   return { type: 'ok', corr: frame.corr };
 }

@@ -9,10 +9,10 @@ import type { Broker } from '../../broker/broker.ts';
 import { asTributaryError, ErrorCode, TributaryError } from '../../errors.ts';
 import { limits } from '../../limits.ts';
 import { encodeFrame, FrameDecoder } from '../../protocol/edge/codec.ts';
-import { EDGE_GROUPS_VERSION, EDGE_OUT_OF_RANGE_VERSION, EDGE_PROTOCOL_VERSION, FrameType, type DecodeFailure, type ErrorRef, type FetchFrame, type Frame, type HelloFrame, type ProduceFrame } from '../../protocol/edge/frames.ts';
+import { EDGE_ALTER_TOPIC_VERSION, EDGE_GROUPS_VERSION, EDGE_OUT_OF_RANGE_VERSION, EDGE_PROTOCOL_VERSION, FrameType, type DecodeFailure, type ErrorRef, type FetchFrame, type Frame, type HelloFrame, type ProduceFrame } from '../../protocol/edge/frames.ts';
 import { readUvarint, uvarintSize } from '../../protocol/edge/varint.ts';
 import { LINGER_MS, tokenMatches } from '../listen.ts';
-import { createTopic, deleteTopic, metadata, register } from './admin-requests.ts';
+import { alterTopic, createTopic, deleteTopic, metadata, register } from './admin-requests.ts';
 import { GroupRequests } from './group-requests.ts';
 import type { ByteBudget } from './byte-budget.ts';
 import { ConnectionWriter } from './connection-writer.ts';
@@ -255,6 +255,8 @@ export class EdgeConnection {
       // so one is answered exactly as an unknown type is in version 1.
       return this.failConnection(new TributaryError('MALFORMED_FRAME', `unknown frame type 0x${groupType.toString(16)} in protocol version ${this.version}`));
     }
+    if (frame.type === 'alter-topic' && this.version < EDGE_ALTER_TOPIC_VERSION)
+      return this.failConnection(new TributaryError('MALFORMED_FRAME', `unknown frame type 0x${FrameType.ALTER_TOPIC.toString(16)} in protocol version ${this.version}`));
     switch (frame.type) {
       case 'produce':
         return this.onProduce(frame);
@@ -268,6 +270,8 @@ export class EdgeConnection {
         return this.request(frame.corr, () => createTopic(this.host.broker, frame));
       case 'delete-topic':
         return this.request(frame.corr, () => deleteTopic(this.host.broker, frame));
+      case 'alter-topic':
+        return this.request(frame.corr, () => alterTopic(this.host.broker, frame));
       case 'ping':
         return this.send({ type: 'pong', corr: frame.corr });
       case 'join-group':

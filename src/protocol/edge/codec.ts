@@ -9,6 +9,7 @@ import {
   type Acks,
   type CommitOffsetsFrame,
   type CreateTopicFrame,
+  type AlterTopicFrame,
   type DecodeFailure,
   type EdgeHeader,
   type EdgeRecord,
@@ -278,6 +279,9 @@ function describeBody(f: Frame, s: Sink): number {
       s.uvarint(f.corr);
       s.str(f.name);
       return FrameType.DELETE_TOPIC;
+    case 'alter-topic':
+      describeAlterTopic(f, s);
+      return FrameType.ALTER_TOPIC;
     case 'ok':
       s.uvarint(f.corr);
       return FrameType.OK;
@@ -300,7 +304,7 @@ function describeBody(f: Frame, s: Sink): number {
 
 type GroupFrame = Exclude<
   Frame,
-  { type: 'hello' | 'welcome' | 'register' | 'registered' | 'produce' | 'ack' | 'fetch' | 'records' | 'metadata' | 'metadata-result' | 'create-topic' | 'delete-topic' | 'ok' | 'ping' | 'pong' | 'error' | 'out-of-range' }
+  { type: 'hello' | 'welcome' | 'register' | 'registered' | 'produce' | 'ack' | 'fetch' | 'records' | 'metadata' | 'metadata-result' | 'create-topic' | 'alter-topic' | 'delete-topic' | 'ok' | 'ping' | 'pong' | 'error' | 'out-of-range' }
 >;
 
 /** Version 2 frames [EDGE-12]: describes the body and returns the type byte. */
@@ -487,6 +491,15 @@ function describeMetadataResult(f: MetadataResultFrame, s: Sink): void {
 function describeCreateTopic(f: CreateTopicFrame, s: Sink): void {
   s.uvarint(f.corr);
   s.u8(f.grow ? CREATE_GROW : 0);
+  s.str(f.name);
+  s.uvarint(f.partitions);
+  s.zigzag(f.retentionMs);
+  s.zigzag(f.retentionBytes);
+}
+
+// [EDGE-5.18]
+function describeAlterTopic(f: AlterTopicFrame, s: Sink): void {
+  s.uvarint(f.corr);
   s.str(f.name);
   s.uvarint(f.partitions);
   s.zigzag(f.retentionMs);
@@ -826,6 +839,17 @@ const bodyDecoders = new Map<number, (r: BodyReader) => Frame>([
   [FrameType.PONG, (r) => ({ type: 'pong', corr: r.uvarint('corr') })],
   [FrameType.ERROR, readError],
   [FrameType.OUT_OF_RANGE, readOutOfRange],
+  [
+    FrameType.ALTER_TOPIC,
+    (r) => ({
+      type: 'alter-topic',
+      corr: r.uvarint('corr'),
+      name: r.str('name'),
+      partitions: r.uvarint('partitions'),
+      retentionMs: r.zigzag('retentionMs'),
+      retentionBytes: r.zigzag('retentionBytes'),
+    }),
+  ],
   [FrameType.JOIN_GROUP, readJoinGroup],
   [FrameType.JOINED, readJoined],
   [

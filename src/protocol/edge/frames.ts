@@ -2,11 +2,13 @@
 // Byte layouts live in SPEC.md beside this file; section numbers there are cited as [EDGE-x.y].
 // This module (and all of src/protocol) imports nothing else from src/: codecs stay pure.
 
-export const EDGE_PROTOCOL_VERSION = 3;
+export const EDGE_PROTOCOL_VERSION = 4;
 /** The first version with consumer-group frames ([EDGE-12]). */
 export const EDGE_GROUPS_VERSION = 2;
 /** The first version in which a FETCH outside the log is answered by OUT_OF_RANGE ([EDGE-5.17]). */
 export const EDGE_OUT_OF_RANGE_VERSION = 3;
+/** The first version with ALTER_TOPIC ([EDGE-5.18]). */
+export const EDGE_ALTER_TOPIC_VERSION = 4;
 
 /** Frame type bytes. Stable wire values: never renumber. */
 export const FrameType = {
@@ -44,6 +46,8 @@ export const FrameType = {
   DELETE_GROUP: 0x1f,
   // Version 3 [EDGE-5.17].
   OUT_OF_RANGE: 0x20,
+  // Version 4 [EDGE-5.18].
+  ALTER_TOPIC: 0x21,
   ERROR: 0x7f,
 } as const;
 
@@ -186,6 +190,19 @@ export interface CreateTopicFrame {
   retentionBytes: number;
   /** Raise the partition count of an existing topic instead of failing with TOPIC_EXISTS. */
   grow: boolean;
+}
+
+/** [EDGE-5.18] Changes an existing topic; a field at its "unchanged" value keeps the topic's. */
+export interface AlterTopicFrame {
+  type: 'alter-topic';
+  corr: number;
+  name: string;
+  /** 0 = unchanged; else the new count, not below the current one. */
+  partitions: number;
+  /** -2 = unchanged, -1 = no limit, else ms. */
+  retentionMs: number;
+  /** -2 = unchanged, -1 = no limit, else bytes per partition. */
+  retentionBytes: number;
 }
 
 export interface DeleteTopicFrame {
@@ -445,6 +462,7 @@ export type Frame =
   | MetadataFrame
   | MetadataResultFrame
   | CreateTopicFrame
+  | AlterTopicFrame
   | DeleteTopicFrame
   | OkFrame
   | PingFrame

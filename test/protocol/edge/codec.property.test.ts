@@ -106,6 +106,7 @@ const frameArbs: Record<Frame['type'], fc.Arbitrary<Frame>> = {
     retentionBytes: zz,
     grow: fc.boolean(),
   }),
+  'alter-topic': fc.record({ type: fc.constant('alter-topic' as const), corr: uv, name: str, partitions: uv, retentionMs: zz, retentionBytes: zz }),
   'delete-topic': fc.record({ type: fc.constant('delete-topic' as const), corr: uv, name: str }),
   ok: fc.record({ type: fc.constant('ok' as const), corr: uv }),
   ping: fc.record({ type: fc.constant('ping' as const), corr: uv }),

@@ -78,7 +78,7 @@ describe('decode failures', () => {
   });
 
   it('unknown type', () => {
-    for (const type of [0x00, 0x21, 0x7e, 0x80, 0xff]) {
+    for (const type of [0x00, 0x22, 0x7e, 0x80, 0xff]) {
       expect(decodeBody(type, [])).toEqual({ ok: false, reason: 'unknown-type', frameType: type });
       expect(new FrameDecoder(100).push(Uint8Array.of(1, type)).failure).toEqual({ ok: false, reason: 'unknown-type', frameType: type });
     }
