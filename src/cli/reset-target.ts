@@ -4,6 +4,7 @@
 
 import { InvalidArgumentError } from 'commander';
 import type { ResetTarget } from '../client/index.ts';
+import { DATE_TIME_EXPECTED, parseDateTime } from '../format/date-time.ts';
 import { limits } from '../limits.ts';
 import { UsageError } from './errors.ts';
 
@@ -35,32 +36,11 @@ export function toTarget(text: string): ResetTarget {
   throw new InvalidArgumentError('expected earliest, latest, an offset, or a date-time like 2026-12-01T08:00:00.000');
 }
 
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?(Z|[+-]\d{2}(?::?\d{2})?)?$/;
-
-/**
- * Kafka's --to-datetime: YYYY-MM-DDTHH:mm:SS.sss with an optional zone (Z, +hh, +hhmm, +hh:mm); without
- * one the time is UTC, as in kafka-consumer-groups (not the local time). Milliseconds may be left out.
- */
+/** --to-datetime: Kafka's YYYY-MM-DDTHH:mm:SS.sss, UTC without a zone (../format/date-time.ts). */
 export function dateTime(text: string): number {
-  const m = DATE_TIME.exec(text.trim());
-  const invalid = new InvalidArgumentError('expected a date-time YYYY-MM-DDTHH:mm:SS.sss, optionally with a zone (Z, +02:00); without one it is UTC');
-  if (m === null) throw invalid;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  const millis = m[7] === undefined ? 0 : Number(m[7].padEnd(3, '0'));
-  const utc = Date.UTC(year, month - 1, day, hour, minute, second, millis);
-  // Date.UTC rolls 2026-02-30 over into March: a date that does not come back unchanged is not one.
-  const back = new Date(utc);
-  if (back.getUTCFullYear() !== year || back.getUTCMonth() !== month - 1 || back.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) throw invalid;
-  return utc - zoneOffsetMs(m[8], invalid);
-}
-
-function zoneOffsetMs(zone: string | undefined, invalid: Error): number {
-  if (zone === undefined || zone === 'Z') return 0;
-  const digits = zone.slice(1).replace(':', '');
-  const hours = Number(digits.slice(0, 2));
-  const minutes = digits.length > 2 ? Number(digits.slice(2)) : 0;
-  if (hours > 23 || minutes > 59) throw invalid;
-  return (zone[0] === '-' ? -1 : 1) * (hours * 60 + minutes) * 60_000;
+  const ms = parseDateTime(text);
+  if (ms === null) throw new InvalidArgumentError(`expected ${DATE_TIME_EXPECTED}`);
+  return ms;
 }
 
 /** --topic T or T:P (a topic name has no colon). */

@@ -10,9 +10,12 @@ import type { Logger } from 'pino';
 import type { MirrorCursors, MirrorPosition, StoredTopic } from '../broker/broker.ts';
 import { asTributaryError, isTributaryError, TributaryError } from '../errors.ts';
 import { decodeRecordBatch, readBatchInfo, type DecodedRecord } from '../format/record-batch.ts';
+import { resetOffset } from '../groups/offset-reset.ts';
+import type { ResetTarget } from '../groups/types.ts';
 import { ShipGate } from './gate.ts';
 import type { MirrorHost } from './host.ts';
 import type { OutboundMessage, Sink, SinkConnection } from './sink.ts';
+import type { StartFrom } from './mirror-config.ts';
 import type { MirrorConfig } from './sinks/configs.ts';
 import type { MirrorError, MirrorPartitionStatus, MirrorState, MirrorStatus } from './status.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -58,6 +61,12 @@ export interface MirrorOptions {
   host: MirrorHost;
   sink: Sink;
   logger: Logger;
+  /**
+   * Whether startFrom places the partitions without a cursor at start: false when the mirror thread
+   * is started again after it died, since the partitions without one then appeared while the mirror
+   * ran (they start at their first record, as any partition that appears later).
+   */
+  applyStartFrom: boolean;
 }
 
 export class Mirror {
@@ -70,6 +79,7 @@ export class Mirror {
   private readonly cursors: MirrorCursors;
   private readonly rateLimit: TokenBucket | null;
   private readonly stopping = new AbortController();
+  private readonly applyStartFrom: boolean;
   private stateNow: MirrorState = 'connecting';
   private failed = false;
   /** Aborted to end the current connection attempt or session (pause, failure, stop). */
@@ -97,9 +107,11 @@ export class Mirror {
     this.log = opts.logger.child({ module: 'mirror', mirror: this.name });
     this.cursors = opts.host.mirrorCursors(this.name, this.log);
     this.rateLimit = opts.config.rateLimitBytesPerSec > 0 ? new TokenBucket(opts.config.rateLimitBytesPerSec) : null;
+    this.applyStartFrom = opts.applyStartFrom;
   }
 
   start(): void {
+    if (this.running === null) this.placeNewCursors(this.applyStartFrom ? this.cfg.startFrom : 'earliest');
     this.running ??= this.run().catch((err: unknown) => this.log.error({ err }, 'mirror stopped by an unexpected error'));
   }
 
@@ -130,8 +142,38 @@ export class Mirror {
     this.wake?.();
   }
 
+  /**
+   * startFrom, for every partition this mirror has no cursor for when the broker starts (a new mirror,
+   * a topic added to its list); a partition that appears while it runs (a topic grows, a new topic
+   * matches a pattern, or the mirror thread was being restarted) starts at its first record, since
+   * everything in it was written while the mirror was there to ship it. With startFrom other than
+   * `earliest` the cursor is persisted at once, so that a restart does not place it again (`latest`
+   * would then skip what came in between); retention may delete what lies below it. With `earliest`
+   * no cursor is needed: a partition without one ships from its log start and retention keeps all of
+   * it, as it always did.
+   */
+  private placeNewCursors(from: StartFrom): void {
+    if (this.cfg.startFrom === 'earliest') return;
+    const target: ResetTarget = from === 'earliest' || from === 'latest' ? { to: from } : { to: 'datetime', timestampMs: from };
+    const placed: { topic: string; partition: number; offset: number }[] = [];
+    for (const topic of this.host.storedTopics()) {
+      if (!this.selector.matches(topic.name)) continue;
+      for (const s of this.host.partitionStates(topic.id)) {
+        if (this.cursors.get(topic.id, s.partition) !== undefined) continue;
+        const offset = resetOffset(this.host, topic, s.partition, -1, target);
+        this.cursors.set(topic.id, s.partition, offset);
+        placed.push({ topic: topic.name, partition: s.partition, offset });
+      }
+    }
+    if (placed.length === 0) return;
+    this.cursors.flush();
+    this.log.info({ startFrom: typeof from === 'number' ? new Date(from).toISOString() : from, partitions: placed }, 'new mirror cursors placed');
+  }
+
   /** New topics or partitions may match: start their pumps now rather than on the next connect. */
   topicsChanged(): void {
+    // Before start, start places every cursor missing (with startFrom).
+    if (this.running !== null) this.placeNewCursors('earliest');
     if (this.session !== null) this.discover(this.session);
   }
 

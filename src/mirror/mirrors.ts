@@ -15,10 +15,10 @@ export class Mirrors {
   private readonly log: ThreadLog;
 
   /** Builds every mirror's sink (reading TLS files: a bad path throws INVALID_CONFIG before anything starts). */
-  static async create(configs: readonly MirrorConfig[], edgeId: string, log: ThreadLog, logger: Logger): Promise<Mirrors> {
+  static async create(configs: readonly MirrorConfig[], edgeId: string, log: ThreadLog, logger: Logger, opts: { applyStartFrom: boolean }): Promise<Mirrors> {
     const context = { partitionsOf: (topic: string) => log.findTopic(topic)?.partitions };
     const mirrors: Mirror[] = [];
-    for (const config of configs) mirrors.push(new Mirror({ config, host: log, sink: await createSink(config, edgeId, logger, context), logger }));
+    for (const config of configs) mirrors.push(new Mirror({ config, host: log, sink: await createSink(config, edgeId, logger, context), logger, applyStartFrom: opts.applyStartFrom }));
     return new Mirrors(mirrors, log);
   }
 

@@ -201,6 +201,7 @@ export class MirrorThread implements MirrorControl {
       maxMapSizeBytes: o.maxMapSizeBytes,
       minFreeDiskBytes: o.minFreeDiskBytes,
       logLevel: o.logger.level,
+      restarted: this.threadRestarts > 0,
     };
     const thread = startWorker(data);
     this.thread = thread;

@@ -28,7 +28,7 @@ export async function runMirrorWorker(data: MirrorWorkerData): Promise<void> {
   const log = new ThreadLog(h, store, logger);
   let mirrors: Mirrors;
   try {
-    mirrors = await Mirrors.create(data.configs, data.edgeId, log, logger);
+    mirrors = await Mirrors.create(data.configs, data.edgeId, log, logger, { applyStartFrom: !data.restarted });
   } catch (err) {
     const e = asTributaryError(err);
     post({ type: 'startFailed', error: { code: e.codeName, message: e.message } });

@@ -15,6 +15,8 @@ export interface MirrorWorkerData {
   minFreeDiskBytes: number;
   /** The main logger's level: the thread's lines are relayed to it. */
   logLevel: string;
+  /** A thread started again after one died: startFrom places no cursor (Mirror's applyStartFrom). */
+  restarted: boolean;
 }
 
 export type MirrorOp = { op: 'statuses' } | { op: 'status' | 'pause' | 'resume'; name: string };
