@@ -2,10 +2,11 @@
 // --to-latest, --to-offset N, --to-datetime YYYY-MM-DDTHH:mm:SS.sss, --shift-by N, plus the short
 // form --to earliest|latest|N|DATETIME; and --topic T or T:P.
 
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ResetTarget } from '../client/index.ts';
 import { DATE_TIME_EXPECTED, parseDateTime } from '../format/date-time.ts';
 import { limits } from '../limits.ts';
+import { integer } from './args.ts';
 import { UsageError } from './errors.ts';
 
 export interface ResetTargetFlags {
@@ -15,6 +16,23 @@ export interface ResetTargetFlags {
   toOffset?: number;
   toDatetime?: number;
   shiftBy?: number;
+}
+
+const TARGETS = ['to', 'toEarliest', 'toLatest', 'toOffset', 'toDatetime', 'shiftBy'];
+
+/** The target options, each conflicting with the others; `shiftFrom` names what --shift-by moves from. */
+export function addResetTargetOptions(command: Command, shiftFrom: string): Command {
+  const target = (name: string, flags: string, description: string, parse?: (text: string) => unknown) => {
+    const option = new Option(flags, description).conflicts(TARGETS.filter((t) => t !== name));
+    command.addOption(parse ? option.argParser(parse) : option);
+  };
+  target('to', '--to <target>', 'earliest, latest, an offset or a date-time (the same as the --to-… options)', toTarget);
+  target('toEarliest', '--to-earliest', 'the first retained offset');
+  target('toLatest', '--to-latest', 'the log end (the next offset to be written)');
+  target('toOffset', '--to-offset <offset>', 'this offset (clamped to the retained records)', integer(0));
+  target('toDatetime', '--to-datetime <date-time>', 'the first record at or after YYYY-MM-DDTHH:mm:SS.sss (UTC unless it ends with Z, +hh:mm or -hh:mm)', dateTime);
+  target('shiftBy', '--shift-by <n>', `${shiftFrom} plus n (negative: back), clamped to the retained records`, integer(-Number.MAX_SAFE_INTEGER));
+  return command;
 }
 
 /** The one target the flags name; a usage error for none (commander refuses two: they conflict). */

@@ -17,7 +17,7 @@ import type { MirrorHost } from './host.ts';
 import type { OutboundMessage, Sink, SinkConnection } from './sink.ts';
 import type { StartFrom } from './mirror-config.ts';
 import type { MirrorConfig } from './sinks/configs.ts';
-import type { MirrorError, MirrorPartitionStatus, MirrorState, MirrorStatus } from './status.ts';
+import type { MirrorError, MirrorPartitionStatus, MirrorResetEntry, MirrorResetRequest, MirrorState, MirrorStatus } from './status.ts';
 import { TokenBucket } from './token-bucket.ts';
 import { TopicSelector } from './topic-selector.ts';
 
@@ -87,6 +87,8 @@ export class Mirror {
   /** Resolves the run loop's wait while paused or failed. */
   private wake: (() => void) | null = null;
   private session: Session | null = null;
+  /** performance.now() at which the current backoff wait ends. */
+  private backoffEndsMs = 0;
   private running: Promise<void> | null = null;
   private shipped = 0;
   private shippedBytes = 0;
@@ -168,6 +170,79 @@ export class Mirror {
     if (placed.length === 0) return;
     this.cursors.flush();
     this.log.info({ startFrom: typeof from === 'number' ? new Date(from).toISOString() : from, partitions: placed }, 'new mirror cursors placed');
+  }
+
+  /**
+   * Ends the backoff wait: the next connection attempt starts now. A mirror that is connected or
+   * connecting has nothing to retry; a paused or failed one waits for `resume`, which connects at once.
+   * An attempt that fails backs off as the next failure in a row would.
+   */
+  retry(): { retried: boolean; message: string } {
+    const { name } = this;
+    const upstream = this.sink.address;
+    if (this.cursors.paused) throw new TributaryError('INVALID_REQUEST', `mirror ${name} is paused: resume it to connect (tributary mirror resume ${name})`, { mirror: name });
+    if (this.failed)
+      throw new TributaryError('INVALID_REQUEST', `mirror ${name} failed${this.lastError ? ` (${this.lastError.code})` : ''}: resume it to connect again (tributary mirror resume ${name})`, { mirror: name });
+    switch (this.stateNow) {
+      case 'connected':
+        return { retried: false, message: `mirror ${name} is connected to ${upstream}: nothing to retry` };
+      case 'connecting':
+        return { retried: false, message: `mirror ${name} is already connecting to ${upstream}` };
+      case 'backing-off': {
+        const skippedMs = Math.max(0, Math.round(this.backoffEndsMs - performance.now()));
+        this.stateNow = 'connecting';
+        this.attempt?.abort();
+        this.log.info({ skippedMs }, 'retry requested: reconnecting now');
+        return { retried: true, message: `mirror ${name}: connecting to ${upstream} now (skipped ${skippedMs} ms of backoff)` };
+      }
+      default:
+        throw new TributaryError('SHUTTING_DOWN', `mirror ${name} is ${this.stateNow}`, { mirror: name });
+    }
+  }
+
+  /**
+   * Moves the cursors of the partitions `request` names (every partition it ships by default), as
+   * kafka-consumer-groups --reset-offsets moves a group's: only while the mirror is paused (Kafka:
+   * only while the group has no members), so no session ships from the old cursors meanwhile. The new
+   * cursors are committed before it returns. The highest published offsets stay: records shipped again
+   * after a rewind count as resends.
+   */
+  reset(request: MirrorResetRequest): MirrorResetEntry[] {
+    const { name } = this;
+    if (!this.cursors.paused)
+      throw new TributaryError(
+        'INVALID_REQUEST',
+        `mirror ${name} is ${this.stateNow}: pause it first (tributary mirror pause ${name}); its cursors move only while it is paused, as a Kafka group's offsets only while it has no members`,
+        { mirror: name },
+      );
+    const plan: MirrorResetEntry[] = [];
+    const moves: { pos: MirrorPosition; offset: number }[] = [];
+    for (const topic of this.resetTopics(request)) {
+      const partitions = request.partition === undefined ? this.host.partitionStates(topic.id).map((s) => s.partition) : [request.partition];
+      for (const partition of partitions) {
+        const state = this.host.partitionState(topic.id, partition);
+        if (state === undefined) throw new TributaryError('INVALID_PARTITION', `topic ${topic.name} has no partition ${partition}`, { topic: topic.name, partition });
+        const pos = this.cursors.position(topic.id, partition);
+        const previous = Math.max(state.logStartOffset, pos.cursor ?? 0);
+        const offset = resetOffset(this.host, topic, partition, previous, request.target);
+        plan.push({ topic: topic.name, partition, previous, offset });
+        moves.push({ pos, offset });
+      }
+    }
+    if (request.dryRun) return plan;
+    this.cursors.moveTo(moves);
+    this.log.info({ target: request.target, partitions: plan }, 'mirror cursors reset');
+    return plan;
+  }
+
+  private resetTopics(request: MirrorResetRequest): StoredTopic[] {
+    const mine = this.host.storedTopics().filter((t) => this.selector.matches(t.name));
+    if (request.topic === undefined) return mine;
+    const topic = this.host.findTopic(request.topic);
+    if (topic === undefined) throw new TributaryError('UNKNOWN_TOPIC', `unknown topic ${request.topic}`, { topic: request.topic });
+    if (!this.selector.matches(topic.name))
+      throw new TributaryError('INVALID_REQUEST', `mirror ${this.name} does not ship topic ${topic.name} (its topics: ${this.cfg.topics.join(', ')})`, { mirror: this.name, topic: topic.name });
+    return [topic];
   }
 
   /** New topics or partitions may match: start their pumps now rather than on the next connect. */
@@ -298,6 +373,7 @@ export class Mirror {
 
   private async backOff(delayMs: number, signal: AbortSignal): Promise<void> {
     this.stateNow = 'backing-off';
+    this.backoffEndsMs = performance.now() + delayMs;
     await sleep(delayMs, undefined, { signal }).catch(() => undefined);
   }
 

@@ -107,6 +107,24 @@ export class MirrorCursors {
   }
 
   /**
+   * Puts cursors where an operator says (`tributary mirror reset`, backwards too), committed in one
+   * transaction before it returns. The highest published offsets stay, so what is shipped again after
+   * a rewind counts as resent. Not refused for room, as setPaused: a few bytes, and moving forward is
+   * how a paused mirror gives retention room back. Throws a TributaryError.
+   */
+  moveTo(moves: readonly { pos: MirrorPosition; offset: number }[]): void {
+    if (moves.length === 0) return;
+    this.write(
+      moves.map(({ pos, offset }) => ({ topicId: pos.topicId, partition: pos.partition, offset, high: pos.highReserved })),
+      { checkRoom: false },
+    );
+    for (const { pos, offset } of moves) {
+      pos.cursor = offset;
+      this.dirty.delete(pos);
+    }
+  }
+
+  /**
    * Persists, before it returns, that records up to `lastOffset` may be published: called with the
    * last offset of a chunk before its first record is sent, so it costs one transaction per chunk,
    * not one per record. Not refused for room, as setPaused: a few bytes. Throws a TributaryError.

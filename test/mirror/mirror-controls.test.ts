@@ -3,6 +3,9 @@
 // these tests): where a new mirror starts (startFrom), retry, reset, per-partition lag in /metrics.
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
+import { freshReads } from '../../src/storage/lmdb-env.ts';
+import { committedCursor } from '../../src/storage/mirror-cursors.ts';
+import type { MirrorResetResult, MirrorRetryResult, MirrorStatus } from '../../src/mirror/status.ts';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
 import { startMosquittoUpstream, type MosquittoUpstream } from '../helpers/mosquitto-upstream.ts';
 import { rec } from '../helpers/temp.ts';
@@ -108,5 +111,153 @@ describe('startFrom: where a new mirror starts', () => {
     expect(parse('latest')).toBe('latest');
     expect(parse(String(T0))).toBe(T0);
     expect(parse('2026-12-01T08:00:00')).toBe(T0);
+  });
+});
+
+/** An edge with the HTTP listener on loopback (admin actions are taken from loopback without a token). */
+async function edgeWithHttp(up: MosquittoUpstream, extra: Record<string, unknown> = {}): Promise<TestBroker> {
+  const edge = await startTestBroker({ edgeId: 'gw-1', listeners: { http: { enabled: true, host: '127.0.0.1', port: 0 } }, mirrors: [mirror(up, 'cloud', extra)] });
+  edge.running.broker.createTopic({ name: 'telemetry', partitions: 2 });
+  return edge;
+}
+
+async function call(edge: TestBroker, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(`http://127.0.0.1:${edge.running.http!.port}${path}`, {
+    method,
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+  });
+  return { status: res.status, json: await res.json() };
+}
+
+const statusOf = async (edge: TestBroker) => (await call(edge, 'GET', '/mirrors/cloud')).json as MirrorStatus;
+
+/** Per partition, offsets 0..count-1 stamped T0 + offset seconds, one batch each. */
+async function produceStamped(edge: TestBroker, count: number): Promise<void> {
+  for (let partition = 0; partition < 2; partition++)
+    await edge.running.broker.produce({ topic: 'telemetry', partition, records: Array.from({ length: count }, (_, i) => rec(`p${partition}-${i}`, null, T0 + i * 1000)), acks: 1 });
+}
+
+describe('mirror retry', () => {
+  it('ends the backoff wait: a mirror backing off for a minute connects at once; connected, it has nothing to retry; paused, it must be resumed', async () => {
+    const up = await startMosquittoUpstream();
+    await up.stop();
+    // A minute of backoff (30-60 s with jitter): shipping within the test's waits proves the retry.
+    const edge = await edgeWithHttp(up, { backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    await produceStamped(edge, 3);
+    await until(async () => (await statusOf(edge)).state === 'backing-off', 'the mirror backing off');
+    await up.start();
+
+    const retried = await call(edge, 'POST', '/mirrors/cloud/retry');
+    expect(retried.status).toBe(200);
+    const r = retried.json as MirrorRetryResult;
+    expect(r.retried).toBe(true);
+    expect(r.message).toMatch(new RegExp(`^mirror cloud: connecting to mqtt://127\\.0\\.0\\.1:${up.port} now \\(skipped \\d+ ms of backoff\\)$`));
+    expect(Number(/skipped (\d+) ms/.exec(r.message)![1])).toBeGreaterThan(20_000);
+    await until(() => shipped(up, 'cloud').length === 6, 'the records upstream');
+
+    await until(async () => (await statusOf(edge)).state === 'connected', 'connected');
+    const again = await call(edge, 'POST', '/mirrors/cloud/retry');
+    expect(again.status).toBe(200);
+    expect(again.json).toMatchObject({ retried: false, message: `mirror cloud is connected to mqtt://127.0.0.1:${up.port}: nothing to retry`, mirror: { name: 'cloud', state: 'connected' } });
+
+    expect((await call(edge, 'POST', '/mirrors/cloud/pause')).status).toBe(200);
+    expect(await call(edge, 'POST', '/mirrors/cloud/retry')).toEqual({
+      status: 400,
+      json: { error: 'INVALID_REQUEST', message: 'mirror cloud is paused: resume it to connect (tributary mirror resume cloud)' },
+    });
+    expect(await call(edge, 'POST', '/mirrors/nope/retry')).toEqual({ status: 404, json: { error: 'UNKNOWN_MIRROR', message: 'no mirror named nope; configured: cloud' } });
+    expect((await call(edge, 'GET', '/mirrors/cloud/retry')).status).toBe(405);
+  });
+});
+
+describe('mirror reset', () => {
+  it('moves the cursors of a paused mirror only: a dry run changes nothing, a reset is persisted before the answer, a rewind ships again (counted as resent), latest skips', async () => {
+    const up = await startMosquittoUpstream();
+    const edge = await edgeWithHttp(up);
+    await produceStamped(edge, 10);
+    await until(() => shipped(up, 'cloud').length === 20, 'the records upstream');
+    await until(async () => (await statusOf(edge)).backlogRecords === 0, 'the cursors at the end');
+
+    const running = await call(edge, 'POST', '/mirrors/cloud/reset', { to: 'earliest' });
+    expect(running).toEqual({
+      status: 400,
+      json: {
+        error: 'INVALID_REQUEST',
+        message: "mirror cloud is connected: pause it first (tributary mirror pause cloud); its cursors move only while it is paused, as a Kafka group's offsets only while it has no members",
+      },
+    });
+    expect((await call(edge, 'POST', '/mirrors/cloud/pause')).json.state).toBe('paused');
+
+    const dry = await call(edge, 'POST', '/mirrors/cloud/reset', { to: 'shift', by: -4, dryRun: true });
+    expect(dry).toEqual({
+      status: 200,
+      json: {
+        mirror: 'cloud',
+        dryRun: true,
+        partitions: [
+          { topic: 'telemetry', partition: 0, previous: 10, offset: 6 },
+          { topic: 'telemetry', partition: 1, previous: 10, offset: 6 },
+        ],
+      } satisfies MirrorResetResult,
+    });
+    expect((await statusOf(edge)).partitions.map((p) => p.cursor)).toEqual([10, 10]);
+
+    // Errors name what is wrong and change nothing.
+    const bad = async (body: unknown, status: number, error: string, message: RegExp) => {
+      const r = await call(edge, 'POST', '/mirrors/cloud/reset', body);
+      expect(r.status, JSON.stringify(r.json)).toBe(status);
+      expect(r.json.error).toBe(error);
+      expect(r.json.message).toMatch(message);
+    };
+    await bad({ to: 'datetime', timestamp: 'yesterday' }, 400, 'INVALID_REQUEST', /^timestamp: expected a date-time YYYY-MM-DDTHH:mm:SS\.sss.*got "yesterday"/);
+    await bad({ to: 'datetime', timestamp: '2026-02-30T00:00:00Z' }, 400, 'INVALID_REQUEST', /^timestamp: expected a date-time/);
+    await bad({ to: 'sideways' }, 400, 'INVALID_REQUEST', /^to: expected earliest, latest, offset, shift or datetime, got "sideways"/);
+    await bad({ to: 'offset', offset: -1 }, 400, 'INVALID_REQUEST', /^offset: expected an integer 0\.\./);
+    await bad('not json', 400, 'INVALID_REQUEST', /^the body is not JSON/);
+    await bad({ to: 'earliest', topic: 'nope' }, 404, 'UNKNOWN_TOPIC', /^unknown topic nope$/);
+    edge.running.broker.createTopic({ name: 'other', partitions: 1 });
+    await bad({ to: 'earliest', topic: 'other' }, 400, 'INVALID_REQUEST', /^mirror cloud does not ship topic other \(its topics: telemetry\)$/);
+    await bad({ to: 'earliest', topic: 'telemetry', partition: 2 }, 400, 'INVALID_PARTITION', /^topic telemetry has no partition 2$/);
+    await bad({ to: 'earliest', partition: 0 }, 400, 'INVALID_REQUEST', /^partition: only with topic/);
+    expect(await call(edge, 'POST', '/mirrors/nope/reset', { to: 'earliest' })).toEqual({ status: 404, json: { error: 'UNKNOWN_MIRROR', message: 'no mirror named nope; configured: cloud' } });
+    expect((await statusOf(edge)).partitions.map((p) => p.cursor)).toEqual([10, 10]);
+
+    // Partition 0 back by 4, partition 1 to the first record at or after T0 + 7 s: committed when answered.
+    expect((await call(edge, 'POST', '/mirrors/cloud/reset', { to: 'shift', by: -4, topic: 'telemetry', partition: 0 })).json.partitions).toEqual([{ topic: 'telemetry', partition: 0, previous: 10, offset: 6 }]);
+    const at = new Date(T0 + 7_000).toISOString();
+    expect((await call(edge, 'POST', '/mirrors/cloud/reset', { to: 'datetime', timestamp: at, topic: 'telemetry', partition: 1 })).json.partitions).toEqual([{ topic: 'telemetry', partition: 1, previous: 10, offset: 7 }]);
+    const h = edge.running.broker.store.lmdb;
+    freshReads(h.env);
+    const topicId = edge.running.broker.findTopic('telemetry')!.id;
+    expect([committedCursor(h, 'cloud', topicId, 0), committedCursor(h, 'cloud', topicId, 1)]).toEqual([6, 7]);
+    const paused = await statusOf(edge);
+    expect(paused.partitions.map((p) => [p.cursor, p.backlogRecords])).toEqual([
+      [6, 4],
+      [7, 3],
+    ]);
+    const resentBefore = paused.resentRecords;
+
+    const receivedBefore = up.received.length;
+    expect((await call(edge, 'POST', '/mirrors/cloud/resume')).status).toBe(200);
+    await until(() => up.received.length === receivedBefore + 7, 'the rewound records upstream again');
+    const again = up.received.slice(receivedBefore).map((r) => `${r.origin.partition}/${r.origin.offset}`).sort();
+    expect(again).toEqual(['0/6', '0/7', '0/8', '0/9', '1/7', '1/8', '1/9']);
+    // Upstream has them before their PUBACKs reach the edge: wait for the cursors too.
+    await until(async () => {
+      const s = await statusOf(edge);
+      return s.resentRecords === resentBefore + 7 && s.backlogRecords === 0;
+    }, 'the resends counted and acknowledged');
+
+    // Skip ahead: what was written while paused never leaves.
+    await call(edge, 'POST', '/mirrors/cloud/pause');
+    await edge.running.broker.produce({ topic: 'telemetry', partition: 0, records: [rec('skipped-1'), rec('skipped-2')], acks: 1 });
+    expect((await call(edge, 'POST', '/mirrors/cloud/reset', { to: 'latest', topic: 'telemetry' })).json.partitions).toEqual([
+      { topic: 'telemetry', partition: 0, previous: 10, offset: 12 },
+      { topic: 'telemetry', partition: 1, previous: 10, offset: 10 },
+    ]);
+    await call(edge, 'POST', '/mirrors/cloud/resume');
+    await edge.running.broker.produce({ topic: 'telemetry', partition: 0, records: [rec('after')], acks: 1 });
+    await until(() => shipped(up, 'cloud').includes('0/12'), 'the record after the reset upstream');
+    expect(shipped(up, 'cloud').filter((o) => o === '0/10' || o === '0/11')).toEqual([]);
   });
 });
