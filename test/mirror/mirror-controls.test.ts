@@ -236,6 +236,12 @@ describe('mirror reset', () => {
       [7, 3],
     ]);
     const resentBefore = paused.resentRecords;
+    // The same per partition in /metrics, read at scrape time.
+    const metrics = await (await fetch(`http://127.0.0.1:${edge.running.http!.port}/metrics`)).text();
+    expect(metrics.split('\n').filter((l) => l.startsWith('tributary_mirror_partition_lag_records'))).toEqual([
+      'tributary_mirror_partition_lag_records{mirror="cloud",topic="telemetry",partition="0"} 4',
+      'tributary_mirror_partition_lag_records{mirror="cloud",topic="telemetry",partition="1"} 3',
+    ]);
 
     const receivedBefore = up.received.length;
     expect((await call(edge, 'POST', '/mirrors/cloud/resume')).status).toBe(200);
