@@ -17,7 +17,7 @@ const REFRESH_MS = 1_000;
 /** Refreshes the rate is averaged over: one second alone jumps with every window of acks. */
 const RATE_SAMPLES = 5;
 const BAR_WIDTH = 20;
-const LAST_ERROR_MAX = 60;
+const LAST_ERROR_MAX = 72;
 
 interface HttpFlags {
   http: string;
@@ -182,7 +182,7 @@ function table(statuses: MirrorStatus[]): string {
       fmtInt(s.resentRecords),
       fmtInt(s.rejectedRecords),
       fmtInt(s.droppedUnshippedRecords),
-      s.lastError === null ? '-' : truncate(`${s.lastError.code}: ${s.lastError.message}`, LAST_ERROR_MAX),
+      s.lastError === null ? '-' : truncate(`${duration(s.lastError.ageMs)} ago: ${s.lastError.code}: ${s.lastError.message}`, LAST_ERROR_MAX),
     ]),
   );
 }

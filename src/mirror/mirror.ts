@@ -193,7 +193,7 @@ export class Mirror {
         this.stateNow = 'connecting';
         this.attempt?.abort();
         this.log.info({ skippedMs }, 'retry requested: reconnecting now');
-        return { retried: true, message: `mirror ${name}: connecting to ${upstream} now (skipped ${skippedMs} ms of backoff)` };
+        return { retried: true, message: `mirror ${name}: connecting to ${upstream} now (skipped ${(skippedMs / 1000).toFixed(1)} s of backoff)` };
       }
       default:
         throw new TributaryError('SHUTTING_DOWN', `mirror ${name} is ${this.stateNow}`, { mirror: name });
@@ -300,7 +300,7 @@ export class Mirror {
       resentRecords: this.resent,
       rejectedRecords: this.rejected,
       droppedUnshippedRecords: this.dropped,
-      lastError: this.lastError,
+      lastError: this.lastError === null ? null : { ...this.lastError, ageMs: Math.max(0, Date.now() - this.lastError.atMs) },
       // Counted by the main thread, which restarts this one (thread/mirror-thread.ts).
       threadRestarts: 0,
       partitions,

@@ -50,7 +50,8 @@ export interface MirrorStatus {
   rejectedRecords: number;
   /** Records retention deleted before this mirror shipped them (forced by the disk budget). */
   droppedUnshippedRecords: number;
-  lastError: MirrorError | null;
+  /** With its age when the status was taken: the broker's clock, not the reader's (a CLI on another host). */
+  lastError: (MirrorError & { ageMs: number }) | null;
   /** Times the mirror thread died and was started again since the broker started (every mirror runs on it). */
   threadRestarts: number;
   partitions: MirrorPartitionStatus[];

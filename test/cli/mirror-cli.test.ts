@@ -125,6 +125,10 @@ describe('tributary mirror against a broker', () => {
     const [down] = JSON.parse(all.stdout) as MirrorStatus[];
     expect(JSON.parse(all.stdout)).toHaveLength(1);
     expect(down).toMatchObject({ name: 'cloud', sink: 'mqtt', url: `mqtt://127.0.0.1:${upstream.port}`, backlogRecords: RECORDS, shippedRecords: 0, lastError: { code: 'UPSTREAM_UNAVAILABLE' } });
+    // When it happened (Unix ms) and how old it was when the status was taken, by the broker's clock.
+    expect(down!.lastError!.ageMs).toBeGreaterThanOrEqual(0);
+    expect(down!.lastError!.atMs).toBeLessThanOrEqual(Date.now());
+    expect(down!.lastError!.atMs).toBeGreaterThan(Date.now() - 60_000);
     expect(['connecting', 'backing-off']).toContain(down!.state);
     expect(down!.partitions.map((p) => [p.topic, p.partition, p.cursor, p.backlogRecords])).toEqual(down!.partitions.map((p, i) => ['telemetry', i, 0, p.nextOffset]));
     expect(down!.partitions.reduce((sum, p) => sum + p.nextOffset, 0)).toBe(RECORDS);
@@ -133,7 +137,7 @@ describe('tributary mirror against a broker', () => {
     const table = await cli(['mirror', 'status']);
     expect(table).toMatchObject({ code: 0, stderr: '' });
     expect(lines(table.stdout)[0]).toMatch(/^NAME\s+STATE\s+BACKLOG\s+BACKLOG-BYTES\s+OLDEST\s+SHIPPED\s+RESENT\s+REJECTED\s+DROPPED\s+LAST-ERROR$/);
-    expect(lines(table.stdout)[1]).toMatch(/^cloud\s+(connecting|backing-off)\s+1,200\s+\d+(\.\d)? KiB\s+\d+(ms|s)\s+0\s+0\s+0\s+0\s+UPSTREAM_UNAVAILABLE: /);
+    expect(lines(table.stdout)[1]).toMatch(/^cloud\s+(connecting|backing-off)\s+1,200\s+\d+(\.\d)? KiB\s+\d+(ms|s)\s+0\s+0\s+0\s+0\s+\d+(ms|s) ago: UPSTREAM_UNAVAILABLE: /);
     expect(lines(table.stdout)).toHaveLength(2);
 
     // Upstream up: shipping starts; pause it mid-backlog and nothing more goes upstream.
