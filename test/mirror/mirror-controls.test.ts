@@ -8,6 +8,7 @@ import { committedCursor } from '../../src/storage/mirror-cursors.ts';
 import type { MirrorResetResult, MirrorRetryResult, MirrorStatus } from '../../src/mirror/status.ts';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
 import { startMosquittoUpstream, type MosquittoUpstream } from '../helpers/mosquitto-upstream.ts';
+import { connectMqtt, startMqttBroker } from '../helpers/mqtt.ts';
 import { rec } from '../helpers/temp.ts';
 import { until, type UpstreamPublish } from '../helpers/upstream.ts';
 
@@ -265,5 +266,26 @@ describe('mirror reset', () => {
     await edge.running.broker.produce({ topic: 'telemetry', partition: 0, records: [rec('after')], acks: 1 });
     await until(() => shipped(up, 'cloud').includes('0/12'), 'the record after the reset upstream');
     expect(shipped(up, 'cloud').filter((o) => o === '0/10' || o === '0/11')).toEqual([]);
+  });
+});
+
+describe('the Mosquitto-bridge layout: MQTT devices → log topic mqtt → edge/{edgeId}/{key}', () => {
+  it("an MQTT device's topic comes out under edge/<edgeId>/ (the default route keys records by it); a record without a key under edge/<edgeId>/", async () => {
+    const up = await startMosquittoUpstream();
+    // The README's worked example, with the default route as config/default.yaml ships it (topic mqtt, one partition).
+    const edge = await startMqttBroker({ edgeId: 'gw-1', mirrors: [{ ...mirror(up, 'cloud'), topics: ['mqtt'], remoteTopic: 'edge/{edgeId}/{key}' }] });
+    const device = await connectMqtt(edge, { protocolVersion: 5 });
+    await device.publishAsync('sensors/room1/temp', '21.5', { qos: 1 });
+    await device.publishAsync('sensors/room2/temp', '19.0', { qos: 1 });
+    const { broker } = edge.running;
+    await broker.produce({ topic: 'mqtt', partition: 0, records: [rec('no key'), rec('odd key', 'a+b#c')], acks: 1 });
+    await until(() => shipped(up, 'edge').length === 4, 'the four records upstream');
+    expect(up.received.map((r) => [r.topic, r.payload, r.userProperties.key])).toEqual([
+      ['edge/gw-1/sensors/room1/temp', '21.5', 'sensors/room1/temp'],
+      ['edge/gw-1/sensors/room2/temp', '19.0', 'sensors/room2/temp'],
+      ['edge/gw-1/', 'no key', undefined],
+      // MQTT wildcards in a key become _ in the topic; the key property keeps them.
+      ['edge/gw-1/a_b_c', 'odd key', 'a+b#c'],
+    ]);
   });
 });
