@@ -262,4 +262,6 @@ export const limits = {
    * (THROTTLED) instead of piling up.
    */
   mirrorThreadRequestsMax: 256,
+  /** Bytes of the JSON body of an HTTP admin action (a mirror reset: a few fields); a bigger one is refused. */
+  httpAdminBodyBytesMax: 16 * 1024,
 } as const;

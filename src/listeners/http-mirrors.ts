@@ -12,9 +12,6 @@ export const mirrorActionPath = /^\/mirrors\/([^/]+)\/(pause|resume|retry|reset)
 
 export type MirrorAction = 'pause' | 'resume' | 'retry' | 'reset';
 
-/** A reset body is a few fields: anything bigger is not one. */
-const BODY_BYTES_MAX = 16 * 1024;
-
 /** The answer's body, and what the access log line says of it. */
 export async function mirrorAction(mirrors: MirrorControl, name: string, action: MirrorAction, req: http.IncomingMessage): Promise<{ body: unknown; log: Record<string, unknown> }> {
   switch (action) {
@@ -40,7 +37,7 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
   let bytes = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     bytes += chunk.length;
-    if (bytes > BODY_BYTES_MAX) throw new TributaryError('INVALID_REQUEST', `the body is over ${BODY_BYTES_MAX} bytes`);
+    if (bytes > limits.httpAdminBodyBytesMax) throw new TributaryError('INVALID_REQUEST', `the body is over ${limits.httpAdminBodyBytesMax} bytes`);
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8');

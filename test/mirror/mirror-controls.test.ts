@@ -215,6 +215,8 @@ describe('mirror reset', () => {
     await bad({ to: 'sideways' }, 400, 'INVALID_REQUEST', /^to: expected earliest, latest, offset, shift or datetime, got "sideways"/);
     await bad({ to: 'offset', offset: -1 }, 400, 'INVALID_REQUEST', /^offset: expected an integer 0\.\./);
     await bad('not json', 400, 'INVALID_REQUEST', /^the body is not JSON/);
+    await bad('x'.repeat(20_000), 400, 'INVALID_REQUEST', /^the body is over 16384 bytes$/);
+    await bad('', 400, 'INVALID_REQUEST', /^a JSON body is required/);
     await bad({ to: 'earliest', topic: 'nope' }, 404, 'UNKNOWN_TOPIC', /^unknown topic nope$/);
     edge.running.broker.createTopic({ name: 'other', partitions: 1 });
     await bad({ to: 'earliest', topic: 'other' }, 400, 'INVALID_REQUEST', /^mirror cloud does not ship topic other \(its topics: telemetry\)$/);
