@@ -162,7 +162,15 @@ export class Mirror {
       if (!this.selector.matches(topic.name)) continue;
       for (const s of this.host.partitionStates(topic.id)) {
         if (this.cursors.get(topic.id, s.partition) !== undefined) continue;
-        const offset = resetOffset(this.host, topic, s.partition, -1, target);
+        let offset: number;
+        try {
+          offset = resetOffset(this.host, topic, s.partition, -1, target);
+        } catch (err) {
+          // A batch the time search cannot read: without a cursor the partition ships from its first
+          // record, which loses nothing.
+          this.log.error({ err, topic: topic.name, partition: s.partition }, 'placing the new mirror cursor failed; shipping the partition from its first record');
+          continue;
+        }
         this.cursors.set(topic.id, s.partition, offset);
         placed.push({ topic: topic.name, partition: s.partition, offset });
       }

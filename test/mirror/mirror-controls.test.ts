@@ -83,6 +83,26 @@ describe('startFrom: where a new mirror starts', () => {
     expect(shipped(up, 'since')).toEqual(['0/3', '0/4', '0/5', '0/6', '1/3', '1/4', '1/5', '2/0', '2/1']);
   });
 
+  it('a partition added while the mirror thread is being restarted starts at its first record; the placed cursors stay', async () => {
+    const up = await startMosquittoUpstream();
+    const before = await startTestBroker({ edgeId: 'gw-1' });
+    await history(before);
+    await before.stop();
+    const edge = await startTestBroker({ dataDir: before.dataDir, edgeId: 'gw-1', mirrors: [mirror(up, 'live', { startFrom: 'latest' })] });
+    const { broker } = edge.running;
+    const mirrors = edge.running.mirrors!;
+    await until(async () => (await mirrors.status('live')).state === 'connected', 'connected');
+    const thread = mirrors.worker!;
+    await thread.terminate();
+    // The new thread starts 100 ms after the death: this lands in the gap (or just after, the same case).
+    broker.growTopic('telemetry', 3);
+    await broker.produce({ topic: 'telemetry', partition: 2, records: [rec('grown-0'), rec('grown-1')], acks: 1 });
+    await broker.produce({ topic: 'telemetry', partition: 0, records: [rec('after')], acks: 1 });
+    await until(() => mirrors.worker !== null && mirrors.worker !== thread, 'a new mirror thread');
+    await until(() => shipped(up, 'live').length === 3, 'the new records upstream');
+    expect(shipped(up, 'live')).toEqual(['0/5', '2/0', '2/1']);
+  });
+
   it('a time in the future starts at the log end', async () => {
     const up = await startMosquittoUpstream();
     const before = await startTestBroker({ edgeId: 'gw-1' });
