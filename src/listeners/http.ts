@@ -1,6 +1,6 @@
 // The HTTP listener: /healthz for supervisors, /metrics for Prometheus, read-only views of topics,
-// consumer groups and mirrors, and the admin actions on a mirror (pause, resume, retry, reset: http-mirrors.ts). Thin: it formats what the broker and
-// the mirrors report. Reads are open like /metrics (a Prometheus on another host scrapes them); an
+// consumer groups and mirrors, and the admin actions on a mirror (pause, resume, retry, reset:
+// http-mirrors.ts). Thin: it formats what the broker and the mirrors report. Reads are open like /metrics (a Prometheus on another host scrapes them); an
 // admin action needs the listener's own adminToken when one is set, and without one it is taken only
 // from a client on this machine (a loopback peer), so binding 0.0.0.0 for scrapes opens no admin door.
 
