@@ -171,7 +171,7 @@ export class Mirror {
           this.log.error({ err, topic: topic.name, partition: s.partition }, 'placing the new mirror cursor failed; shipping the partition from its first record');
           continue;
         }
-        this.cursors.set(topic.id, s.partition, offset);
+        this.cursors.place(topic.id, s.partition, offset);
         placed.push({ topic: topic.name, partition: s.partition, offset });
       }
     }
