@@ -272,4 +272,6 @@ export const limits = {
   statusSamplesMax: 120,
   /** Shortest time between two kept status snapshots: rates over shorter windows are mostly noise. */
   statusSampleMsMin: 1_000,
+  /** Bytes of the JSON body of an HTTP admin action (a mirror reset: a few fields); a bigger one is refused. */
+  httpAdminBodyBytesMax: 16 * 1024,
 } as const;

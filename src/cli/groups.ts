@@ -4,9 +4,8 @@
 import { Option, type Command } from 'commander';
 import type { GroupDescription, ResetPlanEntry } from '../client/index.ts';
 import { printJson, withAdmin } from './admin.ts';
-import { integer } from './args.ts';
 import { addConnectionOptions, type ConnectionFlags } from './connection.ts';
-import { dateTime, resetTarget, toTarget, topicPartition, type ResetTargetFlags } from './reset-target.ts';
+import { addResetTargetOptions, resetTarget, topicPartition, type ResetTargetFlags } from './reset-target.ts';
 import { formatColumns } from './table.ts';
 
 interface ResetFlags extends ConnectionFlags, ResetTargetFlags {
@@ -15,8 +14,6 @@ interface ResetFlags extends ConnectionFlags, ResetTargetFlags {
   dryRun?: boolean;
   json?: boolean;
 }
-
-const TARGETS = ['to', 'toEarliest', 'toLatest', 'toOffset', 'toDatetime', 'shiftBy'];
 
 export function registerGroups(program: Command): void {
   const groups = program
@@ -69,16 +66,7 @@ Examples:
     .description("move a group's committed offsets (only while it has no members); a dry run unless --execute")
     .requiredOption('--topic <topic[:partition]>', 'the topic, or one partition of it', topicPartition);
   // Exactly one target: each conflicts with the others (none at all is refused in the action).
-  const target = (name: string, flags: string, description: string, parse?: (text: string) => unknown) => {
-    const option = new Option(flags, description).conflicts(TARGETS.filter((t) => t !== name));
-    reset.addOption(parse ? option.argParser(parse) : option);
-  };
-  target('to', '--to <target>', 'earliest, latest, an offset or a date-time (the same as the --to-… options)', toTarget);
-  target('toEarliest', '--to-earliest', 'the first retained offset');
-  target('toLatest', '--to-latest', 'the log end (the next offset to be written)');
-  target('toOffset', '--to-offset <offset>', 'this offset (clamped to the retained records)', integer(0));
-  target('toDatetime', '--to-datetime <date-time>', 'the first record at or after YYYY-MM-DDTHH:mm:SS.sss (UTC unless it ends with Z, +hh:mm or -hh:mm)', dateTime);
-  target('shiftBy', '--shift-by <n>', 'the committed offset plus n (negative: back), clamped to the retained records', integer(-Number.MAX_SAFE_INTEGER));
+  addResetTargetOptions(reset, 'the committed offset');
   reset
     .addOption(new Option('--dry-run', 'only show what would change (the default)').conflicts('execute'))
     .option('--execute', 'commit the new offsets')

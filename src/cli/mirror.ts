@@ -1,13 +1,14 @@
-// `tributary mirror status|pause|resume` through the broker's HTTP listener (src/listeners/http.ts):
+// `tributary mirror status|pause|resume|retry|reset` through the broker's HTTP listener (src/listeners/http.ts):
 // mirrors live in the broker process, and the edge protocol has no frames for them.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Option, type Command } from 'commander';
 import { ErrorCode, TributaryError, type ErrorName } from '../errors.ts';
-import type { MirrorStatus } from '../mirror/status.ts';
+import type { MirrorResetEntry, MirrorResetResult, MirrorRetryResult, MirrorStatus } from '../mirror/status.ts';
 import { addHttpOption, addHttpTokenOption, httpAddress } from './connection.ts';
 import { ConnectError } from './errors.ts';
 import { bytes, writeOut } from './output.ts';
+import { addResetTargetOptions, resetTarget, topicPartition, type ResetTargetFlags } from './reset-target.ts';
 import { interruptOnSignal } from './signals.ts';
 import { fmtInt, formatColumns } from './table.ts';
 
@@ -16,11 +17,17 @@ const REFRESH_MS = 1_000;
 /** Refreshes the rate is averaged over: one second alone jumps with every window of acks. */
 const RATE_SAMPLES = 5;
 const BAR_WIDTH = 20;
-const LAST_ERROR_MAX = 60;
+const LAST_ERROR_MAX = 72;
 
 interface HttpFlags {
   http: string;
   token?: string;
+}
+
+interface ResetFlags extends HttpFlags, ResetTargetFlags {
+  topic?: { topic: string; partition?: number };
+  dryRun?: boolean;
+  json?: boolean;
 }
 
 interface StatusFlags extends HttpFlags {
@@ -32,7 +39,7 @@ interface StatusFlags extends HttpFlags {
 export function registerMirror(program: Command): void {
   const mirror = program
     .command('mirror')
-    .description('show, pause and resume the mirrors that ship topics upstream (through the HTTP listener)')
+    .description('show, pause, resume, retry and reset the mirrors that ship topics upstream (through the HTTP listener)')
     .addHelpText(
       'after',
       `
@@ -40,7 +47,9 @@ Examples:
   $ tributary mirror status
   $ tributary mirror status cloud --watch
   $ tributary mirror pause cloud
-  $ tributary mirror resume cloud --http 192.168.1.20:8088 --token s3cret`,
+  $ tributary mirror resume cloud --http 192.168.1.20:8088 --token s3cret
+  $ tributary mirror retry cloud
+  $ tributary mirror reset cloud --to-datetime 2026-12-01T08:00:00Z --dry-run`,
     );
 
   addHttpOption(mirror.command('status').argument('[name]', 'one mirror (default: all of them)'))
@@ -86,6 +95,66 @@ Examples:
         await writeOut(`${stateLine(s)}\n`);
       });
   }
+
+  addHttpTokenOption(addHttpOption(mirror.command('retry').argument('<name>', 'mirror name (mirrors[].name)')))
+    .description('connect now instead of waiting out the backoff (after the uplink came back); nothing to do when connected')
+    .addHelpText(
+      'after',
+      `
+A mirror that cannot reach its upstream waits longer after each failure (backoff.initialMs up to
+backoff.maxMs). retry ends the wait: the next attempt starts now. A connected or connecting mirror is
+left alone (exit code 0, it says so); a paused or failed one needs resume (an INVALID_REQUEST error, exit code 1). An attempt
+that fails backs off again, as the next failure in a row.
+
+Examples:
+  $ tributary mirror retry cloud
+  $ TRIBUTARY_HTTP_TOKEN=s3cret tributary mirror retry cloud --http 192.168.1.20:8088`,
+    )
+    .action(async (name: string, opts: HttpFlags) => {
+      const r = (await request(opts, 'POST', `/mirrors/${encodeURIComponent(name)}/retry`)) as MirrorRetryResult;
+      await writeOut(`${r.message}\n`);
+    });
+
+  const reset = addHttpTokenOption(addHttpOption(mirror.command('reset').argument('<name>', 'mirror name (mirrors[].name)')))
+    .description("move a paused mirror's cursors: rewind to ship records again, or skip ahead (as kafka-consumer-groups --reset-offsets)")
+    .option('--topic <topic[:partition]>', 'one topic the mirror ships, or one partition of it (default: every partition it ships)', topicPartition);
+  addResetTargetOptions(reset, 'the cursor');
+  reset
+    .option('--dry-run', 'only show what would change')
+    .option('--json', 'print JSON ({mirror, dryRun, partitions: [{topic, partition, previous, offset}]})')
+    .addHelpText(
+      'after',
+      `
+The mirror must be paused (tributary mirror pause NAME), as Kafka resets only the offsets of a group
+without members; the new cursors are written before the command returns, and shipping starts from
+them on resume. Targets are clamped to the records the partition still holds. PREVIOUS is the cursor
+before (the log start when the mirror never shipped from the partition), NEW where it goes. Records
+shipped again after a rewind keep their origin and count as resent (RESENT in mirror status).
+
+Examples:
+  $ tributary mirror pause cloud
+  $ tributary mirror reset cloud --to-datetime 2026-12-01T08:00:00Z --dry-run
+  $ tributary mirror reset cloud --to-datetime 2026-12-01T08:00:00Z
+  $ tributary mirror reset cloud --topic telemetry:0 --shift-by -100
+  $ tributary mirror reset cloud --topic alarms --to-latest
+  $ tributary mirror resume cloud`,
+    )
+    .action(async (name: string, opts: ResetFlags) => {
+      // The target's fields are the body's (src/listeners/http-mirrors.ts).
+      const body = { ...resetTarget(opts), ...opts.topic, dryRun: opts.dryRun === true };
+      const r = (await request(opts, 'POST', `/mirrors/${encodeURIComponent(name)}/reset`, body)) as MirrorResetResult;
+      if (opts.json) return writeOut(`${JSON.stringify(r, null, 2)}\n`);
+      await writeOut(formatColumns(['TOPIC', 'PARTITION', 'PREVIOUS', 'NEW'], r.partitions.map(planRow)));
+      process.stderr.write(
+        r.dryRun
+          ? 'dry run: nothing changed (run it again without --dry-run to move the cursors)\n'
+          : `reset the cursors of mirror ${name} on ${r.partitions.length} partition${r.partitions.length === 1 ? '' : 's'}; resume it to ship from them\n`,
+      );
+    });
+}
+
+function planRow(p: MirrorResetEntry): string[] {
+  return [p.topic, String(p.partition), String(p.previous), String(p.offset)];
 }
 
 async function status(name: string | undefined, opts: StatusFlags): Promise<void> {
@@ -113,7 +182,7 @@ function table(statuses: MirrorStatus[]): string {
       fmtInt(s.resentRecords),
       fmtInt(s.rejectedRecords),
       fmtInt(s.droppedUnshippedRecords),
-      s.lastError === null ? '-' : truncate(`${s.lastError.code}: ${s.lastError.message}`, LAST_ERROR_MAX),
+      s.lastError === null ? '-' : truncate(`${duration(s.lastError.ageMs)} ago: ${s.lastError.code}: ${s.lastError.message}`, LAST_ERROR_MAX),
     ]),
   );
 }
@@ -188,7 +257,7 @@ function barLine(s: MirrorStatus, p: Progress, now: number): string {
 
 // ---- HTTP ----
 
-async function request(flags: HttpFlags, method: 'GET' | 'POST', path: string): Promise<unknown> {
+async function request(flags: HttpFlags, method: 'GET' | 'POST', path: string, payload?: unknown): Promise<unknown> {
   const address = httpAddress(flags);
   const url = `http://${address}${path}`;
   const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
@@ -197,7 +266,8 @@ async function request(flags: HttpFlags, method: 'GET' | 'POST', path: string): 
   try {
     res = await fetch(url, {
       method,
-      headers: flags.token === undefined ? {} : { authorization: `Bearer ${flags.token}` },
+      headers: { ...(flags.token === undefined ? {} : { authorization: `Bearer ${flags.token}` }), ...(payload === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(payload === undefined ? {} : { body: JSON.stringify(payload) }),
       signal: timeout,
     });
     text = await res.text();

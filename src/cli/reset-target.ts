@@ -2,9 +2,11 @@
 // --to-latest, --to-offset N, --to-datetime YYYY-MM-DDTHH:mm:SS.sss, --shift-by N, plus the short
 // form --to earliest|latest|N|DATETIME; and --topic T or T:P.
 
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ResetTarget } from '../client/index.ts';
+import { DATE_TIME_EXPECTED, parseDateTime } from '../format/date-time.ts';
 import { limits } from '../limits.ts';
+import { integer } from './args.ts';
 import { UsageError } from './errors.ts';
 
 export interface ResetTargetFlags {
@@ -14,6 +16,23 @@ export interface ResetTargetFlags {
   toOffset?: number;
   toDatetime?: number;
   shiftBy?: number;
+}
+
+const TARGETS = ['to', 'toEarliest', 'toLatest', 'toOffset', 'toDatetime', 'shiftBy'];
+
+/** The target options, each conflicting with the others; `shiftFrom` names what --shift-by moves from. */
+export function addResetTargetOptions(command: Command, shiftFrom: string): Command {
+  const target = (name: string, flags: string, description: string, parse?: (text: string) => unknown) => {
+    const option = new Option(flags, description).conflicts(TARGETS.filter((t) => t !== name));
+    command.addOption(parse ? option.argParser(parse) : option);
+  };
+  target('to', '--to <target>', 'earliest, latest, an offset or a date-time (the same as the --to-… options)', toTarget);
+  target('toEarliest', '--to-earliest', 'the first retained offset');
+  target('toLatest', '--to-latest', 'the log end (the next offset to be written)');
+  target('toOffset', '--to-offset <offset>', 'this offset (clamped to the retained records)', integer(0));
+  target('toDatetime', '--to-datetime <date-time>', 'the first record at or after YYYY-MM-DDTHH:mm:SS.sss (UTC unless it ends with Z, +hh:mm or -hh:mm)', dateTime);
+  target('shiftBy', '--shift-by <n>', `${shiftFrom} plus n (negative: back), clamped to the retained records`, integer(-Number.MAX_SAFE_INTEGER));
+  return command;
 }
 
 /** The one target the flags name; a usage error for none (commander refuses two: they conflict). */
@@ -35,32 +54,11 @@ export function toTarget(text: string): ResetTarget {
   throw new InvalidArgumentError('expected earliest, latest, an offset, or a date-time like 2026-12-01T08:00:00.000');
 }
 
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?(Z|[+-]\d{2}(?::?\d{2})?)?$/;
-
-/**
- * Kafka's --to-datetime: YYYY-MM-DDTHH:mm:SS.sss with an optional zone (Z, +hh, +hhmm, +hh:mm); without
- * one the time is UTC, as in kafka-consumer-groups (not the local time). Milliseconds may be left out.
- */
+/** --to-datetime: Kafka's YYYY-MM-DDTHH:mm:SS.sss, UTC without a zone (../format/date-time.ts). */
 export function dateTime(text: string): number {
-  const m = DATE_TIME.exec(text.trim());
-  const invalid = new InvalidArgumentError('expected a date-time YYYY-MM-DDTHH:mm:SS.sss, optionally with a zone (Z, +02:00); without one it is UTC');
-  if (m === null) throw invalid;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  const millis = m[7] === undefined ? 0 : Number(m[7].padEnd(3, '0'));
-  const utc = Date.UTC(year, month - 1, day, hour, minute, second, millis);
-  // Date.UTC rolls 2026-02-30 over into March: a date that does not come back unchanged is not one.
-  const back = new Date(utc);
-  if (back.getUTCFullYear() !== year || back.getUTCMonth() !== month - 1 || back.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) throw invalid;
-  return utc - zoneOffsetMs(m[8], invalid);
-}
-
-function zoneOffsetMs(zone: string | undefined, invalid: Error): number {
-  if (zone === undefined || zone === 'Z') return 0;
-  const digits = zone.slice(1).replace(':', '');
-  const hours = Number(digits.slice(0, 2));
-  const minutes = digits.length > 2 ? Number(digits.slice(2)) : 0;
-  if (hours > 23 || minutes > 59) throw invalid;
-  return (zone[0] === '-' ? -1 : 1) * (hours * 60 + minutes) * 60_000;
+  const ms = parseDateTime(text);
+  if (ms === null) throw new InvalidArgumentError(`expected ${DATE_TIME_EXPECTED}`);
+  return ms;
 }
 
 /** --topic T or T:P (a topic name has no colon). */

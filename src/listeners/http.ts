@@ -1,6 +1,7 @@
-// The HTTP listener: the status page at / (status-page/), /healthz for supervisors, /metrics for Prometheus, read-only views of topics,
-// consumer groups and mirrors, and the admin actions: pausing and resuming a mirror. Thin: it formats what the broker and
-// the mirrors report. Reads are open like /metrics (a Prometheus on another host scrapes them); an
+// The HTTP listener: the status page at / (status-page/), /healthz for supervisors, /metrics for
+// Prometheus, read-only views of topics, consumer groups and mirrors, and the admin actions on a mirror
+// (pause, resume, retry, reset: http-mirrors.ts). Thin: it formats what the broker and the mirrors
+// report. Reads are open like /metrics (a Prometheus on another host scrapes them); an
 // admin action needs the listener's own adminToken when one is set, and without one it is taken only
 // from a client on this machine (a loopback peer), so binding 0.0.0.0 for scrapes opens no admin door.
 
@@ -12,6 +13,7 @@ import type { Broker } from '../broker/broker.ts';
 import { isTributaryError, TributaryError, type ErrorName } from '../errors.ts';
 import type { GroupState } from '../groups/types.ts';
 import type { MirrorControl } from '../mirror/status.ts';
+import { mirrorAction, mirrorActionPath, type MirrorAction } from './http-mirrors.ts';
 import { listenOn, tokenMatches } from './listen.ts';
 import type { StatusPage } from './status-page/status-page.ts';
 
@@ -45,7 +47,7 @@ export async function startHttpListener(opts: HttpListenerOptions): Promise<Http
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const action = /^\/mirrors\/([^/]+)\/(pause|resume)$/.exec(url.pathname);
+    const action = mirrorActionPath.exec(url.pathname);
     if (action) {
       if (req.method !== 'POST') return send(res, 405, { error: 'INVALID_REQUEST', message: `only POST is served on ${url.pathname}` }, { allow: 'POST' });
       const refusal = adminRefusal(req);
@@ -55,10 +57,9 @@ export async function startHttpListener(opts: HttpListenerOptions): Promise<Http
       }
       return answer(res, async () => {
         const name = decodePathPart(action[1], 'mirror');
-        const mirrors = mirrorControl(name);
-        const status = action[2] === 'pause' ? await mirrors.pause(name) : await mirrors.resume(name);
-        log.info({ mirror: name, state: status.state, remote: req.socket.remoteAddress }, `mirror ${action[2]} requested over http`);
-        return status;
+        const done = await mirrorAction(mirrorControl(name), name, action[2] as MirrorAction, req);
+        log.info({ mirror: name, ...done.log, remote: req.socket.remoteAddress }, `mirror ${action[2]} requested over http`);
+        return done.body;
       });
     }
     if (req.method !== 'GET') return send(res, 405, { error: 'INVALID_REQUEST', message: 'only GET is served' }, { allow: 'GET' });
@@ -119,6 +120,7 @@ export async function startHttpListener(opts: HttpListenerOptions): Promise<Http
 
 const errorStatus: Partial<Record<ErrorName, number>> = {
   UNKNOWN_TOPIC: 404,
+  INVALID_PARTITION: 400,
   UNKNOWN_MIRROR: 404,
   UNKNOWN_GROUP: 404,
   INVALID_TOPIC: 400,

@@ -5,6 +5,7 @@
 
 import { z } from 'zod';
 import { duration, fields, intRange, isPlainObject, section, size, timerMsMax } from '../config/fields.ts';
+import { parseDateTime } from '../format/date-time.ts';
 
 const mirrorName = z
   .string({ error: 'a mirror name [a-zA-Z0-9._-]{1,64}' })
@@ -14,6 +15,23 @@ const mirrorName = z
 const topicSelector = z
   .string({ error: 'a log topic name or a pattern with * (e.g. sensors.*)' })
   .regex(/^[a-zA-Z0-9._*-]{1,249}$/, { error: 'a log topic name or a pattern with * (e.g. sensors.*)' });
+
+const START_FROM_EXPECTED = 'earliest, latest, a date-time YYYY-MM-DDTHH:mm:SS.sss (UTC unless it ends with Z, +hh:mm or -hh:mm) or Unix epoch milliseconds';
+
+/**
+ * Where a partition with no cursor starts when the mirror starts: `earliest` (the first retained
+ * record), `latest` (the log end) or a time (Unix ms out: the first record at or after it).
+ */
+export type StartFrom = 'earliest' | 'latest' | number;
+
+const startFrom = z.union([z.string(), z.number()], { error: START_FROM_EXPECTED }).transform((value, ctx): StartFrom => {
+  if (value === 'earliest' || value === 'latest') return value;
+  // Up to Date's own limit: a later time would never be reached by a record.
+  const ms = typeof value === 'number' ? value : /^\d+$/.test(value) ? Number(value) : parseDateTime(value);
+  if (ms !== null && Number.isSafeInteger(ms) && ms >= 0 && ms <= 8.64e15) return ms;
+  ctx.issues.push({ code: 'custom', message: START_FROM_EXPECTED, input: value });
+  return z.NEVER;
+});
 
 /** What a sink decides about the engine's keys: how many sends may be in flight. */
 export interface EngineDefaults {
@@ -26,6 +44,7 @@ export function engineShape(defaults: EngineDefaults) {
     topics: z.array(topicSelector, { error: 'a list of log topic names or patterns' }).min(1, { error: 'at least one log topic name or pattern' }),
     /** Topic name or pattern → priority; higher drains first. Topics not listed have priority 0. */
     priorities: z.record(topicSelector, intRange(-1000, 1000), { error: 'a mapping of topic names or patterns to integers -1000..1000' }).default({}),
+    startFrom: startFrom.default('earliest'),
     windowMax: intRange(1, defaults.windowMax.max).default(defaults.windowMax.default),
     // Bytes of records in flight (as the sink counts them); bounds memory when records are big.
     windowBytesMax: size({ min: 64 * 1024, max: 1024 * 1024 * 1024 }).default(16 * 1024 * 1024),

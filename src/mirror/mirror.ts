@@ -10,11 +10,14 @@ import type { Logger } from 'pino';
 import type { MirrorCursors, MirrorPosition, StoredTopic } from '../broker/broker.ts';
 import { asTributaryError, isTributaryError, TributaryError } from '../errors.ts';
 import { decodeRecordBatch, readBatchInfo, type DecodedRecord } from '../format/record-batch.ts';
+import { resetOffset } from '../groups/offset-reset.ts';
+import type { ResetTarget } from '../groups/types.ts';
 import { ShipGate } from './gate.ts';
 import type { MirrorHost } from './host.ts';
 import type { OutboundMessage, Sink, SinkConnection } from './sink.ts';
+import type { StartFrom } from './mirror-config.ts';
 import type { MirrorConfig } from './sinks/configs.ts';
-import type { MirrorError, MirrorPartitionStatus, MirrorState, MirrorStatus } from './status.ts';
+import type { MirrorError, MirrorPartitionStatus, MirrorResetEntry, MirrorResetRequest, MirrorState, MirrorStatus } from './status.ts';
 import { TokenBucket } from './token-bucket.ts';
 import { TopicSelector } from './topic-selector.ts';
 
@@ -58,6 +61,12 @@ export interface MirrorOptions {
   host: MirrorHost;
   sink: Sink;
   logger: Logger;
+  /**
+   * Whether startFrom places the partitions without a cursor at start: false when the mirror thread
+   * is started again after it died, since the partitions without one then appeared while the mirror
+   * ran (they start at their first record, as any partition that appears later).
+   */
+  applyStartFrom: boolean;
 }
 
 export class Mirror {
@@ -70,6 +79,7 @@ export class Mirror {
   private readonly cursors: MirrorCursors;
   private readonly rateLimit: TokenBucket | null;
   private readonly stopping = new AbortController();
+  private readonly applyStartFrom: boolean;
   private stateNow: MirrorState = 'connecting';
   private failed = false;
   /** Aborted to end the current connection attempt or session (pause, failure, stop). */
@@ -77,6 +87,8 @@ export class Mirror {
   /** Resolves the run loop's wait while paused or failed. */
   private wake: (() => void) | null = null;
   private session: Session | null = null;
+  /** performance.now() at which the current backoff wait ends. */
+  private backoffEndsMs = 0;
   private running: Promise<void> | null = null;
   private shipped = 0;
   private shippedBytes = 0;
@@ -97,9 +109,11 @@ export class Mirror {
     this.log = opts.logger.child({ module: 'mirror', mirror: this.name });
     this.cursors = opts.host.mirrorCursors(this.name, this.log);
     this.rateLimit = opts.config.rateLimitBytesPerSec > 0 ? new TokenBucket(opts.config.rateLimitBytesPerSec) : null;
+    this.applyStartFrom = opts.applyStartFrom;
   }
 
   start(): void {
+    if (this.running === null) this.placeNewCursors(this.applyStartFrom ? this.cfg.startFrom : 'earliest');
     this.running ??= this.run().catch((err: unknown) => this.log.error({ err }, 'mirror stopped by an unexpected error'));
   }
 
@@ -130,8 +144,119 @@ export class Mirror {
     this.wake?.();
   }
 
+  /**
+   * startFrom, for every partition this mirror has no cursor for when the broker starts (a new mirror,
+   * a topic added to its list); a partition that appears while it runs (a topic grows, a new topic
+   * matches a pattern, or the mirror thread was being restarted) starts at its first record, since
+   * everything in it was written while the mirror was there to ship it. With startFrom other than
+   * `earliest` the cursor is persisted at once, so that a restart does not place it again (`latest`
+   * would then skip what came in between); retention may delete what lies below it. With `earliest`
+   * no cursor is needed: a partition without one ships from its log start and retention keeps all of
+   * it, as it always did.
+   */
+  private placeNewCursors(from: StartFrom): void {
+    if (this.cfg.startFrom === 'earliest') return;
+    const target: ResetTarget = from === 'earliest' || from === 'latest' ? { to: from } : { to: 'datetime', timestampMs: from };
+    const placed: { topic: string; partition: number; offset: number }[] = [];
+    for (const topic of this.host.storedTopics()) {
+      if (!this.selector.matches(topic.name)) continue;
+      for (const s of this.host.partitionStates(topic.id)) {
+        if (this.cursors.get(topic.id, s.partition) !== undefined) continue;
+        let offset: number;
+        try {
+          offset = resetOffset(this.host, topic, s.partition, -1, target);
+        } catch (err) {
+          // A batch the time search cannot read: without a cursor the partition ships from its first
+          // record, which loses nothing.
+          this.log.error({ err, topic: topic.name, partition: s.partition }, 'placing the new mirror cursor failed; shipping the partition from its first record');
+          continue;
+        }
+        this.cursors.place(topic.id, s.partition, offset);
+        placed.push({ topic: topic.name, partition: s.partition, offset });
+      }
+    }
+    if (placed.length === 0) return;
+    this.cursors.flush();
+    this.log.info({ startFrom: typeof from === 'number' ? new Date(from).toISOString() : from, partitions: placed }, 'new mirror cursors placed');
+  }
+
+  /**
+   * Ends the backoff wait: the next connection attempt starts now. A mirror that is connected or
+   * connecting has nothing to retry; a paused or failed one waits for `resume`, which connects at once.
+   * An attempt that fails backs off as the next failure in a row would.
+   */
+  retry(): { retried: boolean; message: string } {
+    const { name } = this;
+    const upstream = this.sink.address;
+    if (this.cursors.paused) throw new TributaryError('INVALID_REQUEST', `mirror ${name} is paused: resume it to connect (tributary mirror resume ${name})`, { mirror: name });
+    if (this.failed)
+      throw new TributaryError('INVALID_REQUEST', `mirror ${name} failed${this.lastError ? ` (${this.lastError.code})` : ''}: resume it to connect again (tributary mirror resume ${name})`, { mirror: name });
+    switch (this.stateNow) {
+      case 'connected':
+        return { retried: false, message: `mirror ${name} is connected to ${upstream}: nothing to retry` };
+      case 'connecting':
+        return { retried: false, message: `mirror ${name} is already connecting to ${upstream}` };
+      case 'backing-off': {
+        const skippedMs = Math.max(0, Math.round(this.backoffEndsMs - performance.now()));
+        this.stateNow = 'connecting';
+        this.attempt?.abort();
+        this.log.info({ skippedMs }, 'retry requested: reconnecting now');
+        return { retried: true, message: `mirror ${name}: connecting to ${upstream} now (skipped ${(skippedMs / 1000).toFixed(1)} s of backoff)` };
+      }
+      default:
+        throw new TributaryError('SHUTTING_DOWN', `mirror ${name} is ${this.stateNow}`, { mirror: name });
+    }
+  }
+
+  /**
+   * Moves the cursors of the partitions `request` names (every partition it ships by default), as
+   * kafka-consumer-groups --reset-offsets moves a group's: only while the mirror is paused (Kafka:
+   * only while the group has no members), so no session ships from the old cursors meanwhile. The new
+   * cursors are committed before it returns. The highest published offsets stay: records shipped again
+   * after a rewind count as resends.
+   */
+  reset(request: MirrorResetRequest): MirrorResetEntry[] {
+    const { name } = this;
+    if (!this.cursors.paused)
+      throw new TributaryError(
+        'INVALID_REQUEST',
+        `mirror ${name} is ${this.stateNow}: pause it first (tributary mirror pause ${name}); its cursors move only while it is paused, as a Kafka group's offsets only while it has no members`,
+        { mirror: name },
+      );
+    const plan: MirrorResetEntry[] = [];
+    const moves: { pos: MirrorPosition; offset: number }[] = [];
+    for (const topic of this.resetTopics(request)) {
+      const partitions = request.partition === undefined ? this.host.partitionStates(topic.id).map((s) => s.partition) : [request.partition];
+      for (const partition of partitions) {
+        const state = this.host.partitionState(topic.id, partition);
+        if (state === undefined) throw new TributaryError('INVALID_PARTITION', `topic ${topic.name} has no partition ${partition}`, { topic: topic.name, partition });
+        const pos = this.cursors.position(topic.id, partition);
+        const previous = Math.max(state.logStartOffset, pos.cursor ?? 0);
+        const offset = resetOffset(this.host, topic, partition, previous, request.target);
+        plan.push({ topic: topic.name, partition, previous, offset });
+        moves.push({ pos, offset });
+      }
+    }
+    if (request.dryRun) return plan;
+    this.cursors.moveTo(moves);
+    this.log.info({ target: request.target, partitions: plan }, 'mirror cursors reset');
+    return plan;
+  }
+
+  private resetTopics(request: MirrorResetRequest): StoredTopic[] {
+    const mine = this.host.storedTopics().filter((t) => this.selector.matches(t.name));
+    if (request.topic === undefined) return mine;
+    const topic = this.host.findTopic(request.topic);
+    if (topic === undefined) throw new TributaryError('UNKNOWN_TOPIC', `unknown topic ${request.topic}`, { topic: request.topic });
+    if (!this.selector.matches(topic.name))
+      throw new TributaryError('INVALID_REQUEST', `mirror ${this.name} does not ship topic ${topic.name} (its topics: ${this.cfg.topics.join(', ')})`, { mirror: this.name, topic: topic.name });
+    return [topic];
+  }
+
   /** New topics or partitions may match: start their pumps now rather than on the next connect. */
   topicsChanged(): void {
+    // Before start, start places every cursor missing (with startFrom).
+    if (this.running !== null) this.placeNewCursors('earliest');
     if (this.session !== null) this.discover(this.session);
   }
 
@@ -183,7 +308,7 @@ export class Mirror {
       resentRecords: this.resent,
       rejectedRecords: this.rejected,
       droppedUnshippedRecords: this.dropped,
-      lastError: this.lastError,
+      lastError: this.lastError === null ? null : { ...this.lastError, ageMs: Math.max(0, Date.now() - this.lastError.atMs) },
       // Counted by the main thread, which restarts this one (thread/mirror-thread.ts).
       threadRestarts: 0,
       partitions,
@@ -256,6 +381,7 @@ export class Mirror {
 
   private async backOff(delayMs: number, signal: AbortSignal): Promise<void> {
     this.stateNow = 'backing-off';
+    this.backoffEndsMs = performance.now() + delayMs;
     await sleep(delayMs, undefined, { signal }).catch(() => undefined);
   }
 

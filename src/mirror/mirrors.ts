@@ -1,13 +1,13 @@
 // Every configured mirror, on the mirror thread (thread/mirror-worker.ts): built from the configs over the
 // thread's view of the log, told of topic changes and of log starts retention moved, and asked for
-// status and pause/resume. Retention floors are the main thread's (thread/mirror-thread.ts).
+// status, pause/resume, retry and reset. Retention floors are the main thread's (thread/mirror-thread.ts).
 
 import type { Logger } from 'pino';
 import { TributaryError } from '../errors.ts';
 import { Mirror } from './mirror.ts';
 import type { MirrorConfig } from './sinks/configs.ts';
 import { createSink } from './sinks/factories.ts';
-import type { MirrorStatus } from './status.ts';
+import type { MirrorResetRequest, MirrorResetResult, MirrorRetryResult, MirrorStatus } from './status.ts';
 import type { ThreadLog } from './thread/thread-log.ts';
 
 export class Mirrors {
@@ -15,10 +15,10 @@ export class Mirrors {
   private readonly log: ThreadLog;
 
   /** Builds every mirror's sink (reading TLS files: a bad path throws INVALID_CONFIG before anything starts). */
-  static async create(configs: readonly MirrorConfig[], edgeId: string, log: ThreadLog, logger: Logger): Promise<Mirrors> {
+  static async create(configs: readonly MirrorConfig[], edgeId: string, log: ThreadLog, logger: Logger, opts: { applyStartFrom: boolean }): Promise<Mirrors> {
     const context = { partitionsOf: (topic: string) => log.findTopic(topic)?.partitions };
     const mirrors: Mirror[] = [];
-    for (const config of configs) mirrors.push(new Mirror({ config, host: log, sink: await createSink(config, edgeId, logger, context), logger }));
+    for (const config of configs) mirrors.push(new Mirror({ config, host: log, sink: await createSink(config, edgeId, logger, context), logger, applyStartFrom: opts.applyStartFrom }));
     return new Mirrors(mirrors, log);
   }
 
@@ -71,6 +71,16 @@ export class Mirrors {
     const mirror = this.get(name);
     mirror.resume();
     return mirror.status();
+  }
+
+  retry(name: string): MirrorRetryResult {
+    const mirror = this.get(name);
+    const { retried, message } = mirror.retry();
+    return { retried, message, mirror: mirror.status() };
+  }
+
+  reset(name: string, request: MirrorResetRequest): MirrorResetResult {
+    return { mirror: name, dryRun: request.dryRun, partitions: this.get(name).reset(request) };
   }
 
   get(name: string): Mirror {

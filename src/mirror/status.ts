@@ -1,6 +1,7 @@
 // What the mirrors show and accept from outside (HTTP API, CLI, metrics): plain data, no engine.
 
 import type { ErrorName } from '../errors.ts';
+import type { ResetTarget } from '../groups/types.ts';
 import type { SinkKind } from './sinks/configs.ts';
 
 /**
@@ -49,10 +50,45 @@ export interface MirrorStatus {
   rejectedRecords: number;
   /** Records retention deleted before this mirror shipped them (forced by the disk budget). */
   droppedUnshippedRecords: number;
-  lastError: MirrorError | null;
+  /** With its age when the status was taken: the broker's clock, not the reader's (a CLI on another host). */
+  lastError: (MirrorError & { ageMs: number }) | null;
   /** Times the mirror thread died and was started again since the broker started (every mirror runs on it). */
   threadRestarts: number;
   partitions: MirrorPartitionStatus[];
+}
+
+/** What `retry` did: nothing when the mirror was connected or already connecting. */
+export interface MirrorRetryResult {
+  retried: boolean;
+  /** One line for an operator, e.g. "mirror cloud is connected to mqtt://…: nothing to retry". */
+  message: string;
+  mirror: MirrorStatus;
+}
+
+/** Where `reset` moves a paused mirror's cursors, as `groups reset-offsets` moves a group's offsets. */
+export interface MirrorResetRequest {
+  target: ResetTarget;
+  /** Every partition the mirror ships when absent. */
+  topic?: string;
+  /** Every partition of `topic` when absent. */
+  partition?: number;
+  /** Only answer the plan; nothing is written. */
+  dryRun: boolean;
+}
+
+export interface MirrorResetEntry {
+  topic: string;
+  partition: number;
+  /** The cursor before (as status shows it: the log start when the mirror never shipped from here). */
+  previous: number;
+  /** The cursor after, clamped to the records the partition still holds. */
+  offset: number;
+}
+
+export interface MirrorResetResult {
+  mirror: string;
+  dryRun: boolean;
+  partitions: MirrorResetEntry[];
 }
 
 /** The operations the HTTP API and the CLI reach, answered by the mirror thread; unknown names reject with UNKNOWN_MIRROR. */
@@ -63,4 +99,8 @@ export interface MirrorControl {
   pause(name: string): Promise<MirrorStatus>;
   /** Leaves paused or failed and connects again. */
   resume(name: string): Promise<MirrorStatus>;
+  /** Ends the backoff wait and connects now; INVALID_REQUEST while paused or failed. */
+  retry(name: string): Promise<MirrorRetryResult>;
+  /** Moves the cursors of a paused mirror (persisted before it answers); INVALID_REQUEST while it is not paused. */
+  reset(name: string, request: MirrorResetRequest): Promise<MirrorResetResult>;
 }

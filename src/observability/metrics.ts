@@ -214,6 +214,10 @@ function registerMirrorMetrics(metric: MetricFactory, src: MirrorMetricsSource):
   metric('counter', 'tributary_mirror_rejected_records_total', 'Records the upstream refused for good and onRejected: skip passed over.', ['mirror'], perMirror((s) => s.rejectedRecords));
   metric('counter', 'tributary_mirror_dropped_unshipped_records_total', 'Records the disk budget deleted before they were shipped.', ['mirror'], perMirror((s) => s.droppedUnshippedRecords));
   metric('counter', 'tributary_mirror_thread_restarts_total', 'Times the mirror thread died and was started again (the mirrors resumed from their persisted cursors).', ['mirror'], perMirror((s) => s.threadRestarts));
+  // Mirrors × their partitions, from the same one question per scrape: nothing is counted per record.
+  metric('gauge', 'tributary_mirror_partition_lag_records', 'Records of the partition not yet acknowledged upstream by the mirror (log end minus its cursor).', ['mirror', 'topic', 'partition'], async () =>
+    (await asked()).flatMap((s) => s.partitions.map((p) => [{ mirror: s.name, topic: p.topic, partition: String(p.partition) }, p.backlogRecords] as const)),
+  );
   metric('gauge', 'tributary_mirror_last_error_timestamp_seconds', 'When the last error happened, labelled with its code; absent before the first.', ['mirror', 'code'], async () =>
     (await asked()).flatMap((s) => (s.lastError === null ? [] : [[{ mirror: s.name, code: s.lastError.code }, s.lastError.atMs / 1000] as const])),
   );

@@ -7,6 +7,11 @@
 // most every CURSOR_FLUSH_INTERVAL_MS (and on close). A crash loses at most that interval of cursor
 // progress, which only means re-shipping those records: the mirror is at-least-once anyway.
 //
+// The published range [low, high] is contiguous: records are published in offset order from the
+// cursor. It starts where the mirror started shipping (a startFrom cursor, a forward reset: a
+// first publish past high + 1 starts a new range), and a rewind below low (mirror reset) extends it
+// down once the records in between were published once: until then they are first sends.
+//
 // The highest published offset is written ahead instead (reserve(), once per read chunk, before any
 // record of it is sent), so that after a kill -9 every record shipped again counts as a resend: a
 // high mark persisted after the fact would lag the sends by up to the flush interval, and the
@@ -28,6 +33,7 @@ interface CursorRow {
   partition: number;
   offset: number;
   high: number;
+  low: number;
 }
 
 /**
@@ -52,6 +58,14 @@ export interface MirrorPosition {
   high: number;
   /** Highest offset that may have been published: persisted before any publish above the last one. */
   highReserved: number;
+  /** Lowest offset of the published range [low, high] (empty while high < low). */
+  low: number;
+  /**
+   * After a rewind below low: records from `from` up to `below` (the old low) are published for the
+   * first time (those up to `published` already were, in this catch-up); low becomes `from` once
+   * `below - 1` was published. Memory only: a restart meanwhile keeps the old low.
+   */
+  rewound: { from: number; below: number; published: number } | null;
 }
 
 export class MirrorCursors {
@@ -83,8 +97,8 @@ export class MirrorCursors {
     let pos = this.positions.get(key);
     if (pos === undefined) {
       // -1 for a cursor not set yet.
-      const [cursor, , , high] = this.h.offsets.get([this.reader, topicId, partition]) ?? [-1, '', 0, -1];
-      pos = { topicId, partition, cursor: cursor < 0 ? undefined : cursor, high, highReserved: high };
+      const [cursor, , , high, low = 0] = this.h.offsets.get([this.reader, topicId, partition]) ?? [-1, '', 0, -1];
+      pos = { topicId, partition, cursor: cursor < 0 ? undefined : cursor, high, highReserved: high, low, rewound: null };
       this.positions.set(key, pos);
     }
     return pos;
@@ -100,10 +114,40 @@ export class MirrorCursors {
     this.advance(this.position(topicId, partition), offset);
   }
 
+  /** A new cursor where nothing was published yet (startFrom): the published range will start there. */
+  place(topicId: number, partition: number, offset: number): void {
+    const pos = this.position(topicId, partition);
+    if (pos.cursor !== undefined || this.closed) return;
+    if (pos.high < pos.low) pos.low = offset;
+    this.advance(pos, offset);
+  }
+
   advance(pos: MirrorPosition, offset: number): void {
     if (this.closed || (pos.cursor !== undefined && offset <= pos.cursor)) return;
     pos.cursor = offset;
     this.markDirty(pos);
+  }
+
+  /**
+   * Puts cursors where an operator says (`tributary mirror reset`, backwards too), committed in one
+   * transaction before it returns. The highest published offsets stay, so what is shipped again after
+   * a rewind counts as resent. Not refused for room, as setPaused: a few bytes, and moving forward is
+   * how a paused mirror gives retention room back. Throws a TributaryError.
+   */
+  moveTo(moves: readonly { pos: MirrorPosition; offset: number }[]): void {
+    if (moves.length === 0) return;
+    this.write(
+      moves.map(({ pos, offset }) => ({ topicId: pos.topicId, partition: pos.partition, offset, high: pos.highReserved, low: pos.low })),
+      { checkRoom: false },
+    );
+    for (const { pos, offset } of moves) {
+      pos.cursor = offset;
+      this.dirty.delete(pos);
+      // A catch-up under way stays as it is when the cursor moves within or past it (what it published
+      // stays published); one further back starts again from there.
+      if (pos.rewound !== null && offset >= pos.rewound.from) continue;
+      if (offset < pos.low && pos.high >= pos.low) pos.rewound = { from: offset, below: pos.low, published: offset - 1 };
+    }
   }
 
   /**
@@ -113,7 +157,7 @@ export class MirrorCursors {
    */
   reserve(pos: MirrorPosition, lastOffset: number): void {
     if (lastOffset <= pos.highReserved || this.closed) return;
-    this.write([{ topicId: pos.topicId, partition: pos.partition, offset: pos.cursor ?? -1, high: lastOffset }], { checkRoom: false });
+    this.write([{ topicId: pos.topicId, partition: pos.partition, offset: pos.cursor ?? -1, high: lastOffset, low: pos.low }], { checkRoom: false });
     pos.highReserved = lastOffset;
   }
 
@@ -121,8 +165,23 @@ export class MirrorCursors {
   published(pos: MirrorPosition, offset: number): boolean {
     // Called once per shipped record: the message is built only when the check fails.
     if (offset > pos.highReserved && !this.closed) assert.fail(`publish of offset ${offset} above the reserved ${pos.highReserved}`);
-    if (offset <= pos.high) return true;
-    pos.high = offset;
+    const r = pos.rewound;
+    if (r !== null && offset >= r.from && offset < r.below) {
+      if (offset <= r.published) return true;
+      r.published = offset;
+      if (offset === r.below - 1) {
+        pos.low = r.from;
+        pos.rewound = null;
+        this.markDirty(pos);
+      }
+      return false;
+    }
+    if (offset >= pos.low && offset <= pos.high) return true;
+    if (offset > pos.high) {
+      // Past a gap nothing was published (a startFrom cursor, a forward reset): a new range starts.
+      if (offset > pos.high + 1 || pos.high < pos.low) pos.low = offset;
+      pos.high = offset;
+    }
     return false;
   }
 
@@ -143,7 +202,7 @@ export class MirrorCursors {
     // Until close, what was reserved: a record at or below it may have left before a crash.
     const entries = [...this.dirty].map((p) => [p, p.cursor ?? -1, this.closed ? p.high : p.highReserved] as const);
     try {
-      this.write(entries.map(([p, cursor, high]) => ({ topicId: p.topicId, partition: p.partition, offset: cursor, high })));
+      this.write(entries.map(([p, cursor, high]) => ({ topicId: p.topicId, partition: p.partition, offset: cursor, high, low: p.low })));
       this.txnCommits++;
       for (const [p, cursor] of entries) if ((p.cursor ?? -1) === cursor) this.dirty.delete(p);
     } catch (err) {
@@ -166,7 +225,7 @@ export class MirrorCursors {
   private write(rows: readonly CursorRow[], opts: { checkRoom?: boolean } = {}): void {
     this.store.sideTxn(() => {
       const now = Date.now();
-      for (const r of rows) this.h.offsets.putSync([this.reader, r.topicId, r.partition], [r.offset, '', now, r.high]);
+      for (const r of rows) this.h.offsets.putSync([this.reader, r.topicId, r.partition], [r.offset, '', now, r.high, r.low]);
     }, opts);
   }
 

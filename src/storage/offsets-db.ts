@@ -7,8 +7,12 @@ import type { Database, Key, RootDatabase } from 'lmdb';
 
 /** [reader, topicId, partition]; readers are namespaced by their owner: `g:<group>`, `m:<mirror>`. */
 export type OffsetKey = [string, number, number];
-/** [offset (-1 none), metadata, commitMs, high (a mirror's highest published offset, -1 for groups)]. */
-export type OffsetValue = [number, string, number, number];
+/**
+ * [offset (-1 none), metadata, commitMs, high (a mirror's highest published offset, -1 for groups),
+ * low (a mirror's lowest offset of the published range [low, high]; absent in rows written before it
+ * existed, which means 0, and in groups')].
+ */
+export type OffsetValue = [number, string, number, number, number?];
 
 export type OffsetsDb = Database<OffsetValue, OffsetKey>;
 

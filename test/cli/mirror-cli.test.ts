@@ -7,6 +7,7 @@ import type { MirrorStatus } from '../../src/mirror/status.ts';
 import { bundlePath, cleanEnv, freePort, startChildBroker, startedPorts, type ChildBroker } from '../helpers/child-broker.ts';
 import { lines, run, runProcess } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/temp.ts';
+import { startMosquittoUpstream } from '../helpers/mosquitto-upstream.ts';
 import { startUpstream, until, type Upstream } from '../helpers/upstream.ts';
 
 const TOKEN = 's3cret';
@@ -84,7 +85,7 @@ function distinctOffsets(upstream: Upstream): number {
 }
 
 describe('tributary mirror without a broker', () => {
-  it.each(['mirror', 'mirror status', 'mirror pause', 'mirror resume'])('%s --help shows usage and examples', async (command) => {
+  it.each(['mirror', 'mirror status', 'mirror pause', 'mirror resume', 'mirror retry', 'mirror reset'])('%s --help shows usage and examples', async (command) => {
     const r = await run([...command.split(' '), '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Usage: tributary ${command}`);
@@ -124,6 +125,10 @@ describe('tributary mirror against a broker', () => {
     const [down] = JSON.parse(all.stdout) as MirrorStatus[];
     expect(JSON.parse(all.stdout)).toHaveLength(1);
     expect(down).toMatchObject({ name: 'cloud', sink: 'mqtt', url: `mqtt://127.0.0.1:${upstream.port}`, backlogRecords: RECORDS, shippedRecords: 0, lastError: { code: 'UPSTREAM_UNAVAILABLE' } });
+    // When it happened (Unix ms) and how old it was when the status was taken, by the broker's clock.
+    expect(down!.lastError!.ageMs).toBeGreaterThanOrEqual(0);
+    expect(down!.lastError!.atMs).toBeLessThanOrEqual(Date.now());
+    expect(down!.lastError!.atMs).toBeGreaterThan(Date.now() - 60_000);
     expect(['connecting', 'backing-off']).toContain(down!.state);
     expect(down!.partitions.map((p) => [p.topic, p.partition, p.cursor, p.backlogRecords])).toEqual(down!.partitions.map((p, i) => ['telemetry', i, 0, p.nextOffset]));
     expect(down!.partitions.reduce((sum, p) => sum + p.nextOffset, 0)).toBe(RECORDS);
@@ -132,7 +137,7 @@ describe('tributary mirror against a broker', () => {
     const table = await cli(['mirror', 'status']);
     expect(table).toMatchObject({ code: 0, stderr: '' });
     expect(lines(table.stdout)[0]).toMatch(/^NAME\s+STATE\s+BACKLOG\s+BACKLOG-BYTES\s+OLDEST\s+SHIPPED\s+RESENT\s+REJECTED\s+DROPPED\s+LAST-ERROR$/);
-    expect(lines(table.stdout)[1]).toMatch(/^cloud\s+(connecting|backing-off)\s+1,200\s+\d+(\.\d)? KiB\s+\d+(ms|s)\s+0\s+0\s+0\s+0\s+UPSTREAM_UNAVAILABLE: /);
+    expect(lines(table.stdout)[1]).toMatch(/^cloud\s+(connecting|backing-off)\s+1,200\s+\d+(\.\d)? KiB\s+\d+(ms|s)\s+0\s+0\s+0\s+0\s+\d+(ms|s) ago: UPSTREAM_UNAVAILABLE: /);
     expect(lines(table.stdout)).toHaveLength(2);
 
     // Upstream up: shipping starts; pause it mid-backlog and nothing more goes upstream.
@@ -218,6 +223,8 @@ describe('tributary mirror against a broker', () => {
       ['mirror', 'status', 'nope'],
       ['mirror', 'pause', 'nope', '--token', ADMIN_TOKEN],
       ['mirror', 'resume', 'nope', '--token', ADMIN_TOKEN],
+      ['mirror', 'retry', 'nope', '--token', ADMIN_TOKEN],
+      ['mirror', 'reset', 'nope', '--to-earliest', '--token', ADMIN_TOKEN],
     ]) {
       const r = await cli(args);
       expect(r.code, args.join(' ')).toBe(1);
@@ -241,6 +248,64 @@ describe('tributary mirror against a broker', () => {
     }
     // Reads stay open, and the refused requests paused nothing.
     expect((await statusJson(edge)).state).not.toBe('paused');
+
+    await stopGracefully(edge);
+  }, 60_000);
+
+  it('retry says there is nothing to do when connected; reset refuses a running mirror, shows a dry run, moves the cursors of a paused one and the rewound records go upstream again (mosquitto)', async () => {
+    const upstream = await startMosquittoUpstream();
+    const edge = await startEdge(upstream, tempDir(), { edge: await freePort() });
+    const cli = (args: string[]) => run(args, { env: { ...edge.env, TRIBUTARY_HTTP_TOKEN: ADMIN_TOKEN } });
+    expect(await cli(['topics', 'create', 'telemetry', '--partitions', '2', '--token', TOKEN])).toMatchObject({ code: 0 });
+    for (const partition of ['0', '1']) {
+      const input = Array.from({ length: 10 }, (_, i) => `p${partition}-${i}\n`).join('');
+      expect(await run(['produce', 'telemetry', '--partition', partition, '--token', TOKEN], { env: edge.env, input })).toMatchObject({ code: 0 });
+    }
+    await untilStatus(edge, (s) => s.state === 'connected' && s.backlogRecords === 0 && s.shippedRecords === 20, 'the records shipped');
+    const ends = (await statusJson(edge)).partitions.map((p) => p.nextOffset);
+    expect(ends).toEqual([10, 10]);
+
+    expect(await cli(['mirror', 'retry', 'cloud'])).toEqual({ code: 0, stdout: `mirror cloud is connected to mqtt://127.0.0.1:${upstream.port}: nothing to retry\n`, stderr: '' });
+
+    const running = await cli(['mirror', 'reset', 'cloud', '--to-earliest']);
+    expect(running.code).toBe(1);
+    expect(lines(running.stderr)).toEqual([
+      "tributary: INVALID_REQUEST: mirror cloud is connected: pause it first (tributary mirror pause cloud); its cursors move only while it is paused, as a Kafka group's offsets only while it has no members",
+    ]);
+    const badTime = await cli(['mirror', 'reset', 'cloud', '--to-datetime', 'yesterday']);
+    expect(badTime.code).toBe(2);
+    expect(badTime.stderr).toContain('expected a date-time YYYY-MM-DDTHH:mm:SS.sss');
+    const noTarget = await cli(['mirror', 'reset', 'cloud']);
+    expect(noTarget.code).toBe(2);
+    expect(lines(noTarget.stderr)[0]).toMatch(/^tributary: INVALID_REQUEST: name where to move the offsets: --to-earliest/);
+
+    expect((await cli(['mirror', 'pause', 'cloud'])).code).toBe(0);
+    const pausedRetry = await cli(['mirror', 'retry', 'cloud']);
+    expect(pausedRetry.code).toBe(1);
+    expect(lines(pausedRetry.stderr)).toEqual(['tributary: INVALID_REQUEST: mirror cloud is paused: resume it to connect (tributary mirror resume cloud)']);
+
+    const dry = await cli(['mirror', 'reset', 'cloud', '--shift-by', '-3', '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(lines(dry.stdout).map((l) => l.split(/\s+/))).toEqual([
+      ['TOPIC', 'PARTITION', 'PREVIOUS', 'NEW'],
+      ['telemetry', '0', String(ends[0]), String(ends[0]! - 3)],
+      ['telemetry', '1', String(ends[1]), String(ends[1]! - 3)],
+    ]);
+    expect(dry.stderr).toBe('dry run: nothing changed (run it again without --dry-run to move the cursors)\n');
+    expect((await statusJson(edge)).partitions.map((p) => p.cursor)).toEqual(ends);
+
+    const reset = await cli(['mirror', 'reset', 'cloud', '--topic', 'telemetry:1', '--to', '0', '--json']);
+    expect(reset.code, reset.stderr).toBe(0);
+    expect(JSON.parse(reset.stdout)).toEqual({ mirror: 'cloud', dryRun: false, partitions: [{ topic: 'telemetry', partition: 1, previous: ends[1], offset: 0 }] });
+    const shift = await cli(['mirror', 'reset', 'cloud', '--topic', 'telemetry:0', '--shift-by', '-3']);
+    expect(shift.stderr).toBe('reset the cursors of mirror cloud on 1 partition; resume it to ship from them\n');
+    expect((await statusJson(edge)).partitions.map((p) => p.cursor)).toEqual([ends[0]! - 3, 0]);
+
+    const before = upstream.received.length;
+    expect((await cli(['mirror', 'resume', 'cloud'])).code).toBe(0);
+    await until(() => upstream.received.length === before + 3 + ends[1]!, 'the rewound records upstream again');
+    await untilStatus(edge, (s) => s.backlogRecords === 0 && s.resentRecords === 3 + ends[1]!, 'the resends counted');
+    expect(distinctOffsets(upstream)).toBe(20);
 
     await stopGracefully(edge);
   }, 60_000);

@@ -56,6 +56,8 @@ describe.runIf(canUnshare || process.env.CI)('HTTP admin actions from another ma
       message: `admin actions are taken from this machine only (the client is ${REMOTE_IP}); set listeners.http.adminToken to allow them from elsewhere with that token`,
     });
     expect(JSON.parse((await request(broker, REMOTE_IP, 'GET', '/mirrors/cloud')).body)).not.toMatchObject({ state: 'paused' });
+    // Every admin action is refused before its body is read.
+    for (const action of ['resume', 'retry', 'reset']) expect((await request(broker, REMOTE_IP, 'POST', `/mirrors/cloud/${action}`)).status, action).toBe(403);
     const metrics = await request(broker, REMOTE_IP, 'GET', '/metrics');
     expect(metrics.status).toBe(200);
     expect(metrics.body).toMatch(/^tributary_records_in_total 0$/m);
@@ -69,6 +71,7 @@ describe.runIf(canUnshare || process.env.CI)('HTTP admin actions from another ma
     const broker = await startIsolatedBroker({ TRIBUTARY_LISTENERS__HTTP__ADMIN_TOKEN: 's3cret' });
     expect((await request(broker, REMOTE_IP, 'POST', '/mirrors/cloud/pause')).status).toBe(401);
     expect((await request(broker, REMOTE_IP, 'POST', '/mirrors/cloud/pause', { authorization: 'Bearer wrong' })).status).toBe(401);
+    for (const action of ['resume', 'retry', 'reset']) expect((await request(broker, REMOTE_IP, 'POST', `/mirrors/cloud/${action}`)).status, action).toBe(401);
     const paused = await request(broker, REMOTE_IP, 'POST', '/mirrors/cloud/pause', { authorization: 'Bearer s3cret' });
     expect(paused.status).toBe(200);
     expect(JSON.parse(paused.body)).toMatchObject({ state: 'paused' });

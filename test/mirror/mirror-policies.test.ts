@@ -345,7 +345,7 @@ describe('durability', () => {
     const h = broker.store.lmdb;
     const log = new ThreadLog(h, new ThreadStore(h, { dataDir: edge.dataDir, minFreeDiskBytes: 0, maxMapSizeBytes: -1, onFailStop: () => undefined }), silentLogger);
     broker.store.addAppendListener((topicId, partition) => log.appended(topicId, partition));
-    const mirrors = await Mirrors.create(config, 'gw-1', log, silentLogger);
+    const mirrors = await Mirrors.create(config, 'gw-1', log, silentLogger, { applyStartFrom: true });
     mirrors.start();
     onCleanup(() => mirrors.stop());
     await until(() => mirrors.status('cloud').state === 'connected', 'connected');

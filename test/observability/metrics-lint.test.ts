@@ -41,7 +41,7 @@ describe.runIf(hasPromtool || process.env.CI)('/metrics', () => {
     await until(() => upstream.received.length >= 2, 'the mirror to ship');
 
     const scrape = await (await fetch(`http://127.0.0.1:${running.http!.port}/metrics`)).text();
-    for (const family of ['tributary_records_in_total', 'tributary_mqtt_publishes_in_total', 'tributary_mirror_shipped_records_total', 'tributary_errors_total', 'tributary_nodejs_active_handles', 'tributary_consumergroup_lag', 'tributary_consumergroup_members', 'tributary_mqtt_delivered_total', 'tributary_mqtt_subscriptions', 'tributary_mqtt_retained_messages', 'tributary_mqtt_sessions_queued', 'tributary_mqtt_sessions_queued_messages', 'tributary_mqtt_session_queued_messages', 'tributary_mqtt_sys_publishes_dropped_total', 'tributary_mqtt_subscriber_oversize_dropped_total', 'tributary_mqtt_sessions_expired_total'])
+    for (const family of ['tributary_records_in_total', 'tributary_mqtt_publishes_in_total', 'tributary_mirror_shipped_records_total', 'tributary_mirror_partition_lag_records', 'tributary_errors_total', 'tributary_nodejs_active_handles', 'tributary_consumergroup_lag', 'tributary_consumergroup_members', 'tributary_mqtt_delivered_total', 'tributary_mqtt_subscriptions', 'tributary_mqtt_retained_messages', 'tributary_mqtt_sessions_queued', 'tributary_mqtt_sessions_queued_messages', 'tributary_mqtt_session_queued_messages', 'tributary_mqtt_sys_publishes_dropped_total', 'tributary_mqtt_subscriber_oversize_dropped_total', 'tributary_mqtt_sessions_expired_total'])
       expect(scrape).toMatch(new RegExp(`^${family}[{ ]`, 'm'));
     expect(scrape).toMatch(/^tributary_mqtt_session_queued_messages\{client_id="away"\} 1$/m);
     expect(scrape).toMatch(/^tributary_mqtt_sys_publishes_dropped_total 1$/m);

@@ -33,6 +33,46 @@ describe('mirror cursors', () => {
     await reopened.close();
   });
 
+  it('counts as resent only what the published range holds: a startFrom cursor and a forward reset start a new range, a rewind below it sends first, then joins it; kept across a reopen', async () => {
+    const dir = tempDir();
+    const store = new LogStore(storeOptions(dir));
+    const cursors = new MirrorCursors(store, 'cloud', silentLogger);
+    /** Publishes from..to as the engine does (reserve the chunk, then each record); which ones were resends. */
+    const publish = (pos: ReturnType<MirrorCursors['position']>, from: number, to: number) => {
+      cursors.reserve(pos, to);
+      const resent: number[] = [];
+      for (let o = from; o <= to; o++) if (cursors.published(pos, o)) resent.push(o);
+      cursors.advance(pos, to + 1);
+      return resent;
+    };
+    cursors.place(1, 0, 10);
+    const pos = cursors.position(1, 0);
+    expect(publish(pos, 10, 14)).toEqual([]);
+    // Rewound to 5: 5..9 were never published (startFrom skipped them), 10..14 were.
+    cursors.moveTo([{ pos, offset: 5 }]);
+    expect(publish(pos, 5, 7)).toEqual([]);
+    // Moved back to 6 (or a session that ends before its acks): 6, 7 were published in this catch-up.
+    cursors.moveTo([{ pos, offset: 6 }]);
+    expect(publish(pos, 6, 16)).toEqual([6, 7, 10, 11, 12, 13, 14]);
+    // Skip ahead past a gap, publish there, then rewind over everything.
+    cursors.moveTo([{ pos, offset: 30 }]);
+    expect(publish(pos, 30, 31)).toEqual([]);
+    cursors.close();
+    await store.close();
+
+    const reopened = new LogStore(storeOptions(dir));
+    const again = new MirrorCursors(reopened, 'cloud', silentLogger);
+    const back = again.position(1, 0);
+    expect([back.cursor, back.low, back.high]).toEqual([32, 30, 31]);
+    again.moveTo([{ pos: back, offset: 29 }]);
+    const resent: number[] = [];
+    again.reserve(back, 32);
+    for (let o = 29; o <= 32; o++) if (again.published(back, o)) resent.push(o);
+    expect(resent).toEqual([30, 31]);
+    again.close();
+    await reopened.close();
+  });
+
   it('only moves forward, and keeps the paused flag across a reopen', async () => {
     const dir = tempDir();
     const store = new LogStore(storeOptions(dir));

@@ -15,8 +15,8 @@ import type { StoredTopic } from '../../storage/lmdb-env.ts';
 import type { LogStore } from '../../storage/log-store.ts';
 import { committedCursor } from '../../storage/mirror-cursors.ts';
 import type { MirrorConfig } from '../sinks/configs.ts';
-import type { MirrorControl, MirrorStatus } from '../status.ts';
-import { type FromMirrorThread, type MirrorOp, type MirrorWorkerData, type ToMirrorThread, type WireError } from './thread-messages.ts';
+import type { MirrorControl, MirrorResetRequest, MirrorResetResult, MirrorRetryResult, MirrorStatus } from '../status.ts';
+import { type FromMirrorThread, type MirrorAnswer, type MirrorOp, type MirrorWorkerData, type ToMirrorThread, type WireError } from './thread-messages.ts';
 import { TopicSelector } from '../topic-selector.ts';
 
 const RESTART_DELAY_MS_MIN = 100;
@@ -34,8 +34,10 @@ export interface MirrorThreadOptions {
 
 interface Request {
   message: MirrorOp;
-  resolve: (result: MirrorStatus | MirrorStatus[]) => void;
+  resolve: (result: MirrorAnswer) => void;
   reject: (err: TributaryError) => void;
+  /** Posted to the thread now running (false while it is being started). */
+  posted: boolean;
 }
 
 export class MirrorThread implements MirrorControl {
@@ -54,7 +56,11 @@ export class MirrorThread implements MirrorControl {
   private lastThreadError: unknown = null;
   private threadRestarts = 0;
   private nextId = 1;
-  /** Requests not answered yet: sent again to a restarted thread (they only read or set a flag). */
+  /**
+   * Requests not answered yet: sent again to a restarted thread (they read or set a flag), except a
+   * reset the dead thread had been given: it may have moved the cursors already, and a shift applied
+   * twice would move them twice.
+   */
   private readonly requests = new Map<number, Request>();
   /** Partitions appended to this loop turn, sent as one message. */
   private appended = new Map<string, [number, number]>();
@@ -135,42 +141,56 @@ export class MirrorThread implements MirrorControl {
     await ended;
   }
 
-  statuses(): Promise<MirrorStatus[]> {
-    return this.request({ op: 'statuses' }) as Promise<MirrorStatus[]>;
+  async statuses(): Promise<MirrorStatus[]> {
+    return ((await this.request({ op: 'statuses' })) as MirrorStatus[]).map((s) => this.withRestarts(s));
   }
 
-  status(name: string): Promise<MirrorStatus> {
-    return this.named({ op: 'status', name });
+  async status(name: string): Promise<MirrorStatus> {
+    return this.withRestarts((await this.named({ op: 'status', name })) as MirrorStatus);
   }
 
-  pause(name: string): Promise<MirrorStatus> {
-    return this.named({ op: 'pause', name });
+  async pause(name: string): Promise<MirrorStatus> {
+    return this.withRestarts((await this.named({ op: 'pause', name })) as MirrorStatus);
   }
 
-  resume(name: string): Promise<MirrorStatus> {
-    return this.named({ op: 'resume', name });
+  async resume(name: string): Promise<MirrorStatus> {
+    return this.withRestarts((await this.named({ op: 'resume', name })) as MirrorStatus);
   }
 
-  private async named(message: MirrorOp & { name: string }): Promise<MirrorStatus> {
+  async retry(name: string): Promise<MirrorRetryResult> {
+    const r = (await this.named({ op: 'retry', name })) as MirrorRetryResult;
+    return { ...r, mirror: this.withRestarts(r.mirror) };
+  }
+
+  async reset(name: string, request: MirrorResetRequest): Promise<MirrorResetResult> {
+    return (await this.named({ op: 'reset', name, request })) as MirrorResetResult;
+  }
+
+  private async named(message: MirrorOp & { name: string }): Promise<MirrorAnswer> {
     if (!this.selectors.some((s) => s.name === message.name))
       throw new TributaryError('UNKNOWN_MIRROR', `no mirror named ${message.name}; configured: ${this.selectors.map((s) => s.name).join(', ') || 'none'}`, { mirror: message.name });
-    return (await this.request(message)) as MirrorStatus;
+    return this.request(message);
   }
 
-  private request(message: MirrorOp): Promise<MirrorStatus | MirrorStatus[]> {
+  private request(message: MirrorOp): Promise<MirrorAnswer> {
     if (this.stopping) return Promise.reject(new TributaryError('SHUTTING_DOWN', 'the mirrors are stopping'));
     if (this.requests.size >= limits.mirrorThreadRequestsMax)
       return Promise.reject(new TributaryError('THROTTLED', `${this.requests.size} requests already wait for the mirror thread${this.ready ? '' : ', which is being started again'}; retry later`));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.requests.set(id, { message, resolve, reject });
-      if (this.ready) this.thread!.postMessage({ type: 'request', id, ...message } satisfies ToMirrorThread);
-    }).then((result) => this.withRestarts(result as MirrorStatus | MirrorStatus[]));
+      const r: Request = { message, resolve, reject, posted: false };
+      this.requests.set(id, r);
+      if (this.ready) this.postRequest(id, r);
+    });
   }
 
-  private withRestarts(result: MirrorStatus | MirrorStatus[]): MirrorStatus | MirrorStatus[] {
-    const add = (s: MirrorStatus) => ({ ...s, threadRestarts: this.threadRestarts });
-    return Array.isArray(result) ? result.map(add) : add(result);
+  private postRequest(id: number, r: Request): void {
+    r.posted = true;
+    this.thread!.postMessage({ type: 'request', id, ...r.message } satisfies ToMirrorThread);
+  }
+
+  private withRestarts(s: MirrorStatus): MirrorStatus {
+    return { ...s, threadRestarts: this.threadRestarts };
   }
 
   /** Dropped while the thread is (re)starting: a new thread reads the log and topics afresh. */
@@ -201,6 +221,7 @@ export class MirrorThread implements MirrorControl {
       maxMapSizeBytes: o.maxMapSizeBytes,
       minFreeDiskBytes: o.minFreeDiskBytes,
       logLevel: o.logger.level,
+      restarted: this.threadRestarts > 0,
     };
     const thread = startWorker(data);
     this.thread = thread;
@@ -215,7 +236,7 @@ export class MirrorThread implements MirrorControl {
           const failure = this.opts.store.failed;
           if (failure !== null) thread.postMessage({ type: 'storageFailed', message: failure.message } satisfies ToMirrorThread);
           if (this.started) thread.postMessage({ type: 'start' } satisfies ToMirrorThread);
-          for (const [id, r] of this.requests) thread.postMessage({ type: 'request', id, ...r.message } satisfies ToMirrorThread);
+          for (const [id, r] of this.requests) this.postRequest(id, r);
           resolve();
         } else if (m.type === 'startFailed') startError = m.error;
         else this.received(m);
@@ -226,6 +247,7 @@ export class MirrorThread implements MirrorControl {
         this.thread = null;
         this.ready = false;
         if (this.stopping) return this.stopped?.();
+        this.failPostedResets();
         if (!wasReady) {
           const e = startError ?? { code: 'UNKNOWN', message: `the mirror thread ended before it started (exit code ${exitCode}): ${String(this.lastThreadError)}` };
           // At start, the broker does not start; later, a thread that cannot start is tried again.
@@ -234,6 +256,14 @@ export class MirrorThread implements MirrorControl {
         this.restartAfterDeath(exitCode);
       });
     });
+  }
+
+  private failPostedResets(): void {
+    for (const [id, r] of this.requests) {
+      if (r.message.op !== 'reset' || !r.posted) continue;
+      this.requests.delete(id);
+      r.reject(new TributaryError('UNKNOWN', `the mirror thread died during the reset of mirror ${r.message.name}; see where its cursors are (tributary mirror status ${r.message.name} --json) and reset again`));
+    }
   }
 
   private restartAfterDeath(exitCode: number): void {

@@ -9,10 +9,9 @@ import pino from 'pino';
 import { asTributaryError } from '../../errors.ts';
 import { openLmdb } from '../../storage/lmdb-env.ts';
 import { Mirrors } from '../mirrors.ts';
-import type { FromMirrorThread, MirrorOp, MirrorWorkerData, ToMirrorThread } from './thread-messages.ts';
+import type { FromMirrorThread, MirrorAnswer, MirrorOp, MirrorWorkerData, ToMirrorThread } from './thread-messages.ts';
 import { ThreadLog } from './thread-log.ts';
 import { ThreadStore } from './thread-store.ts';
-import type { MirrorStatus } from '../status.ts';
 
 export async function runMirrorWorker(data: MirrorWorkerData): Promise<void> {
   const port = parentPort!;
@@ -28,7 +27,7 @@ export async function runMirrorWorker(data: MirrorWorkerData): Promise<void> {
   const log = new ThreadLog(h, store, logger);
   let mirrors: Mirrors;
   try {
-    mirrors = await Mirrors.create(data.configs, data.edgeId, log, logger);
+    mirrors = await Mirrors.create(data.configs, data.edgeId, log, logger, { applyStartFrom: !data.restarted });
   } catch (err) {
     const e = asTributaryError(err);
     post({ type: 'startFailed', error: { code: e.codeName, message: e.message } });
@@ -36,11 +35,21 @@ export async function runMirrorWorker(data: MirrorWorkerData): Promise<void> {
     process.exit(1);
   }
 
-  const answer = (m: MirrorOp): MirrorStatus | MirrorStatus[] => {
-    if (m.op === 'statuses') return mirrors.statuses();
-    if (m.op === 'pause') return mirrors.pause(m.name);
-    if (m.op === 'resume') return mirrors.resume(m.name);
-    return mirrors.status(m.name);
+  const answer = (m: MirrorOp): MirrorAnswer => {
+    switch (m.op) {
+      case 'statuses':
+        return mirrors.statuses();
+      case 'pause':
+        return mirrors.pause(m.name);
+      case 'resume':
+        return mirrors.resume(m.name);
+      case 'retry':
+        return mirrors.retry(m.name);
+      case 'reset':
+        return mirrors.reset(m.name, m.request);
+      case 'status':
+        return mirrors.status(m.name);
+    }
   };
 
   const stop = async () => {

@@ -3,7 +3,7 @@
 
 import type { ErrorName } from '../../errors.ts';
 import type { MirrorConfig } from '../sinks/configs.ts';
-import type { MirrorStatus } from '../status.ts';
+import type { MirrorResetRequest, MirrorResetResult, MirrorRetryResult, MirrorStatus } from '../status.ts';
 
 export interface MirrorWorkerData {
   configs: MirrorConfig[];
@@ -15,9 +15,13 @@ export interface MirrorWorkerData {
   minFreeDiskBytes: number;
   /** The main logger's level: the thread's lines are relayed to it. */
   logLevel: string;
+  /** A thread started again after one died: startFrom places no cursor (Mirror's applyStartFrom). */
+  restarted: boolean;
 }
 
-export type MirrorOp = { op: 'statuses' } | { op: 'status' | 'pause' | 'resume'; name: string };
+export type MirrorOp = { op: 'statuses' } | { op: 'status' | 'pause' | 'resume' | 'retry'; name: string } | { op: 'reset'; name: string; request: MirrorResetRequest };
+
+export type MirrorAnswer = MirrorStatus | MirrorStatus[] | MirrorRetryResult | MirrorResetResult;
 
 export interface WireError {
   code: ErrorName;
@@ -39,7 +43,7 @@ export type ToMirrorThread =
 export type FromMirrorThread =
   | { type: 'ready' }
   | { type: 'startFailed'; error: WireError }
-  | { type: 'response'; id: number; result: MirrorStatus | MirrorStatus[] }
+  | { type: 'response'; id: number; result: MirrorAnswer }
   | { type: 'response'; id: number; error: WireError }
   /** One pino JSON line, logged again by the main thread's logger. */
   | { type: 'log'; line: string }
