@@ -7,7 +7,7 @@ import type { Broker } from '../../broker/broker.ts';
 import { isTributaryError, type ErrorName } from '../../errors.ts';
 import type { GroupState } from '../../groups/types.ts';
 import { limits } from '../../limits.ts';
-import type { MirrorControl, MirrorState } from '../../mirror/status.ts';
+import type { MirrorControl, MirrorState, MirrorStatus } from '../../mirror/status.ts';
 import type { RecentLogEntry, RecentLogs } from '../../observability/recent-logs.ts';
 
 /** Storage use against its limits; read by main.ts, which owns the store and the config. */
@@ -62,15 +62,7 @@ export interface TopicRow {
   outPerS: number | null;
 }
 
-export interface MirrorRow {
-  name: string;
-  sink: string;
-  url: string;
-  state: MirrorState;
-  backlogRecords: number;
-  backlogBytes: number;
-  oldestUnshippedAgeMs: number | null;
-  shippedRecords: number;
+export interface MirrorRow extends Pick<MirrorStatus, 'name' | 'sink' | 'url' | 'state' | 'backlogRecords' | 'backlogBytes' | 'oldestUnshippedAgeMs' | 'shippedRecords'> {
   /** Records acknowledged upstream per second since an earlier snapshot. */
   drainPerS: number | null;
   lastError: { code: string; message: string; atMs: number } | null;
