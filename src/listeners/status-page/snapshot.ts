@@ -7,7 +7,7 @@ import type { Broker } from '../../broker/broker.ts';
 import { isTributaryError, type ErrorName } from '../../errors.ts';
 import type { GroupState } from '../../groups/types.ts';
 import { limits } from '../../limits.ts';
-import type { MirrorControl, MirrorState, MirrorStatus } from '../../mirror/status.ts';
+import type { MirrorControl, MirrorStatus } from '../../mirror/status.ts';
 import type { RecentLogEntry, RecentLogs } from '../../observability/recent-logs.ts';
 
 /** Storage use against its limits; read by main.ts, which owns the store and the config. */
