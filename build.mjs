@@ -139,9 +139,10 @@ function release(target) {
 
 // Files no process reads at runtime: type declarations, source maps of dependencies (the bundle's own
 // stay), and the musl builds of addons (the release is for glibc systems such as Raspberry Pi OS).
-// The .bin links point at dependencies' CLIs, which the release does not offer.
+// @types packages (dependencies of mqtt's dependencies) hold only declarations. The .bin links point at
+// dependencies' CLIs, which the release does not offer.
 function pruneNodeModules(dir) {
-  fs.rmSync(path.join(dir, '.bin'), { recursive: true, force: true });
+  for (const sub of ['.bin', '@types']) fs.rmSync(path.join(dir, sub), { recursive: true, force: true });
   for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
     if (!entry.isFile()) continue;
     if (/\.d\.[cm]?ts$|\.map$|\.musl\.node$/.test(entry.name)) fs.rmSync(path.join(entry.parentPath, entry.name));
