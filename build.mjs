@@ -216,13 +216,16 @@ Install (as root):
   ln -s /opt/tributary/bin/tributary /usr/local/bin/tributary
   tributary --version
 
-Node.js 20: Raspberry Pi OS Bookworm's own nodejs package is 18, too old. Install Node.js 20 from
-NodeSource's apt repository or an official linux-${target === 'linux-arm64' ? 'arm64' : 'armv7l'} build from nodejs.org, then check
-\`node --version\`. bin/tributary says so when the node on PATH is older than 20.
-
+Node.js 20: Trixie's own nodejs package is 20; Bookworm's is 18, too old. On Bookworm install
+Node.js 20 from NodeSource's apt repository or the official linux-${target === 'linux-arm64' ? 'arm64' : 'armv7l'} build of Node.js 20, then
+check \`node --version\`. bin/tributary says so when the node on PATH is older than 20.
+${target === 'linux-arm' ? `
+32-bit: LMDB maps its whole file into the process's address space; set storage.maxMapSizeBytes to
+1GiB or less (raspberry-pi.example.yaml has 10GiB, for 64-bit systems).
+` : ''}
 Configuration: copy config/raspberry-pi.example.yaml to /etc/tributary/config.yaml, edit it, and
-start with TRIBUTARY_CONFIG=/etc/tributary/config.yaml tributary start. Run \`tributary --help\`
-for the commands.
+start with \`tributary start --config /etc/tributary/config.yaml\`. Run \`tributary --help\` for
+the commands.
 
 License: Tributary is licensed under the Apache License 2.0. Each package under node_modules/
 carries its own license file.

