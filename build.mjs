@@ -69,12 +69,27 @@ const options = {
   logLevel: 'warning',
 };
 
-await build({ ...options, entryPoints: ['src/cli/main.ts'], outfile: 'dist/tributary.mjs' });
+// Each file of dist/ is written beside its place and renamed over it: tests run the bundle while
+// another one rebuilds it (the release test runs this script), and a rename never shows a process
+// half a file.
+function writeWhole(file, contents) {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const part = `${file}.${process.pid}.part`;
+  fs.writeFileSync(part, contents);
+  fs.renameSync(part, file);
+}
+
+async function bundle(entry, outfile) {
+  const { outputFiles } = await build({ ...options, entryPoints: [entry], outfile, write: false });
+  for (const out of outputFiles) writeWhole(out.path, out.contents);
+}
+
+await bundle('src/cli/main.ts', 'dist/tributary.mjs');
 // The mirror thread's own bundle: it evaluates only the mirror code (src/mirror/thread/mirror-thread.ts).
-await build({ ...options, entryPoints: ['src/mirror/thread/worker-entry.ts'], outfile: 'dist/mirror-thread.mjs' });
+await bundle('src/mirror/thread/worker-entry.ts', 'dist/mirror-thread.mjs');
 
 const wasmUtils = path.dirname(createRequire(import.meta.url).resolve('@platformatic/wasm-utils'));
-fs.copyFileSync(path.join(wasmUtils, 'native.wasm'), 'dist/native.wasm');
+writeWhole('dist/native.wasm', fs.readFileSync(path.join(wasmUtils, 'native.wasm')));
 
 // What a release target needs: npm's --cpu for the cross install, the ELF class and machine every
 // native addon must be built for, and the prebuilt packages the runtime loads (an addon whose binary
