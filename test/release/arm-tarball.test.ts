@@ -117,8 +117,9 @@ describe.runIf(platforms.every(available) || process.env.CI).each(platforms)('th
     const untar = await runProcess('tar', ['-xzf', tarball, '-C', work]);
     if (untar.code !== 0) throw new Error(`tar -xzf ${tarball}: ${untar.stderr}`);
     root = path.join(work, name);
-    // This machine has no binfmt_misc entry for ARM, so the `node` on PATH is a script running the ARM
-    // Node.js under qemu-user: bin/tributary finds it there exactly as it finds /usr/bin/node on a Pi.
+    // A CI container need not have a binfmt_misc entry for ARM (this one has none), so the `node` on PATH
+    // is a script running the ARM Node.js under qemu-user: bin/tributary finds it there exactly as it
+    // finds /usr/bin/node on a Pi.
     const pathWith = (dir: string, nodeBin: string): NodeJS.ProcessEnv => {
       fs.mkdirSync(path.join(work, dir));
       fs.writeFileSync(path.join(work, dir, 'node'), `#!/bin/sh\nexec ${p.qemu} -L ${p.sysroot} ${nodeBin} "$@"\n`, { mode: 0o755 });
