@@ -102,9 +102,9 @@ export async function waitForPort(broker: ChildBroker, port: number): Promise<vo
   if (!Object.values(ports).includes(port)) throw new Error(`broker started without a listener on ${port} (${JSON.stringify(ports)}): ${broker.output()}`);
 }
 
-/** The listener ports of the child's "tributary started" log line; throws if it exits first. */
-export async function startedPorts(broker: ChildBroker): Promise<{ edgePort?: number; kafkaPort?: number; mqttPort?: number; httpPort?: number }> {
-  const deadline = Date.now() + 15_000;
+/** The listener ports of the child's "tributary started" log line; throws if it exits first. An emulated (qemu) broker needs a longer `timeoutMs`. */
+export async function startedPorts(broker: ChildBroker, timeoutMs = 15_000): Promise<{ edgePort?: number; kafkaPort?: number; mqttPort?: number; httpPort?: number }> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     const line = /^\{.*"msg":"tributary started".*\}$/m.exec(broker.output())?.[0];
     if (line !== undefined) {

@@ -37,6 +37,11 @@ export function runProcess(command: string, args: string[], opts: RunOptions = {
       clearTimeout(interrupt);
       resolve({ code, stdout, stderr });
     });
+    // A command that exits without reading its stdin (a launcher refusing to start) closes the pipe
+    // first: EPIPE on our end is then expected, and its exit code tells the test what happened.
+    child.stdin.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') reject(err);
+    });
     child.stdin.end(opts.input ?? '');
   });
 }
