@@ -43,14 +43,15 @@ describe('edge listener', () => {
     expect(right.frames[0].type).toBe('welcome');
   });
 
-  // [EDGE-4.2] WELCOME answers min(client's version, 3): a device built for a newer protocol still
-  // talks to this broker, in version 3, and one built for version 1 or 2 keeps its version.
+  // [EDGE-4.2] WELCOME answers min(client's version, 4): a device built for a newer protocol still
+  // talks to this broker, in version 4, and one built for version 1, 2 or 3 keeps its version.
   it.each([
     [1, 1],
     [2, 2],
     [3, 3],
-    [4, 3],
-    [255, 3],
+    [4, 4],
+    [5, 4],
+    [255, 4],
   ])('answers a HELLO of version %d with WELCOME version %d', async (version, agreed) => {
     const { edge } = await startEdgeBroker();
     const peer = await RawPeer.hello(edge!.port, { version });

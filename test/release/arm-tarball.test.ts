@@ -244,7 +244,7 @@ describe.runIf(platforms.every(available) || process.env.CI).each(platforms)('th
 
     const client = await connectMqtt(ports.mqttPort!);
     await client.publishAsync('pi/sensor', 'four', { qos: 1 });
-    const fromMqtt = await cli(['consume', 'mqtt', '--format', 'json', '--broker', edge]);
+    const fromMqtt = await cli(['consume', 'mqtt', '--from-beginning', '--format', 'json', '--broker', edge]);
     expect(lines(fromMqtt.stdout).map((line) => JSON.parse(line) as { key: string; value: string })).toMatchObject([{ key: 'pi/sensor', value: 'four' }]);
 
     child.kill('SIGTERM');
