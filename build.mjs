@@ -47,6 +47,14 @@ const patchAedes = {
   },
 };
 
+// `debug` resolves to a logger that costs nothing while DEBUG is unset (src/observability/quiet-debug.cjs).
+const quietDebug = {
+  name: 'quiet-debug',
+  setup(b) {
+    b.onResolve({ filter: /^debug$/ }, () => ({ path: path.resolve('src/observability/quiet-debug.cjs') }));
+  },
+};
+
 const options = {
   bundle: true,
   platform: 'node',
@@ -70,7 +78,7 @@ const options = {
       'const require = __tributaryCreateRequire(import.meta.url);',
     ].join('\n'),
   },
-  plugins: [dropZodLocales, patchAedes],
+  plugins: [dropZodLocales, patchAedes, quietDebug],
   logLevel: 'warning',
 };
 

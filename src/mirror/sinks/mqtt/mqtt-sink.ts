@@ -32,7 +32,6 @@ export interface MqttMessage extends OutboundMessage {
  */
 const PERMANENT_REASONS = new Set([0x87, 0x90, 0x95, 0x99, 0x9a, 0x9b]);
 const EMPTY = Buffer.alloc(0);
-const noLog = (): void => {};
 
 /**
  * The key as text when it is well-formed UTF-8 without control characters (MQTT forbids NUL and
@@ -117,10 +116,6 @@ export class MqttSink implements Sink<MqttMessage> {
       connectTimeout: cfg.connectTimeoutMs,
       keepalive: Math.round(cfg.keepaliveMs / 1000),
       queueQoSZero: false,
-      // MQTT.js calls its `debug` logger about ten times per PUBLISH even when it prints nothing: 4 %
-      // of the mirror thread's CPU in a drain profile. Our own logs say what the mirror does; DEBUG
-      // (e.g. DEBUG=mqttjs*) still turns MQTT.js's on.
-      ...(process.env.DEBUG === undefined ? { log: noLog } : {}),
       ...(cfg.username !== null ? { username: cfg.username } : {}),
       ...(cfg.password !== null ? { password: cfg.password } : {}),
       ...this.tls,
