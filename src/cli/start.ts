@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import type { Config } from '../config/schema.ts';
 import type { RunningTributary } from '../main.ts';
 import { CLIENT_ENV } from './connection.ts';
+import type { ListenError } from '../listeners/listen.ts';
 
 export function registerStart(program: Command): void {
   program
@@ -48,7 +49,7 @@ async function start(file: string | undefined): Promise<void> {
   try {
     running = await startTributary(config, logger, { recentLogs });
   } catch (err) {
-    throw explainStartupError(err, config);
+    throw explainStartupError(err);
   }
 
   let stopping = false;
@@ -80,10 +81,10 @@ export function brokerEnv(): NodeJS.ProcessEnv {
 }
 
 /** Bind failures name the config key to change instead of a bare errno message. */
-function explainStartupError(err: unknown, config: Config): unknown {
-  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
-  if (e?.syscall !== 'listen' || (e.code !== 'EADDRINUSE' && e.code !== 'EACCES')) return err;
-  const key = configuredListeners(config).find((l) => l.port === e.port)?.key ?? 'listeners.edge.port';
+function explainStartupError(err: unknown): unknown {
+  const e = err as ListenError & { address?: string; port?: number };
+  if (e?.syscall !== 'listen' || (e.code !== 'EADDRINUSE' && e.code !== 'EACCES') || e.listener === undefined) return err;
+  const key = `listeners.${e.listener.replace('-', '.')}.port`;
   const reason = e.code === 'EADDRINUSE' ? 'address already in use' : 'permission denied';
   return Object.assign(new Error(`cannot listen on ${e.address}:${e.port}: ${reason} (change ${key} or stop the process using it)`), { code: e.code });
 }

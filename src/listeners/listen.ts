@@ -6,12 +6,20 @@ import type net from 'node:net';
 import type { Logger } from 'pino';
 import { logServerErrors } from './server-errors.ts';
 
-/** Binds `server`; once it listens, its errors are logged under `name` instead of ending the process. */
+/** The listener whose bind failed, on the error listenOn rejects with: its config key is listeners.<name with . for ->.port. */
+export type ListenError = NodeJS.ErrnoException & { listener?: string };
+
+/**
+ * Binds `server`; once it listens, its errors are logged under `name` instead of ending the process.
+ * A bind error carries `name` (ListenError): two listeners configured on one port fail on the second,
+ * which the port alone cannot tell.
+ */
 export function listenOn(server: net.Server, host: string, port: number, log: Logger, name: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (err: ListenError) => reject(Object.assign(err, { listener: name }));
+    server.once('error', failed);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       logServerErrors(server, log, name);
       resolve();
     });

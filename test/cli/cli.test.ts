@@ -81,6 +81,23 @@ describe('tributary CLI without a broker', () => {
     expect(lines(r.stderr)).toEqual([`tributary: EADDRINUSE: cannot listen on 127.0.0.1:${port}: address already in use (change listeners.edge.port or stop the process using it)`]);
   });
 
+  it('start with two listeners configured on one port names the second, whose bind failed', async () => {
+    const port = await freePort();
+    const r = await run(['start'], {
+      env: {
+        TRIBUTARY_DATA_DIR: tempDir(),
+        TRIBUTARY_LISTENERS__EDGE__HOST: '127.0.0.1',
+        TRIBUTARY_LISTENERS__EDGE__PORT: String(port),
+        TRIBUTARY_LISTENERS__KAFKA__HOST: '127.0.0.1',
+        TRIBUTARY_LISTENERS__KAFKA__PORT: String(port),
+        TRIBUTARY_LISTENERS__MQTT__ENABLED: 'false',
+        TRIBUTARY_LISTENERS__HTTP__ENABLED: 'false',
+      },
+    });
+    expect(r.code).toBe(1);
+    expect(lines(r.stderr)).toEqual([`tributary: EADDRINUSE: cannot listen on 127.0.0.1:${port}: address already in use (change listeners.kafka.port or stop the process using it)`]);
+  });
+
   it('a client command with no broker listening prints one ECONNREFUSED line and exits 1', async () => {
     const r = await run(['topics', 'list'], { env: { TRIBUTARY_BROKER: `127.0.0.1:${await freePort()}` } });
     expect(r.code).toBe(1);
