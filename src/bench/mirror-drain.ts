@@ -16,6 +16,7 @@
 // and would cap the mirror's window at 20 while the plain client used windowMax.
 
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -95,6 +96,8 @@ interface IngestDrainRound {
   drainPerSec: number;
   /** Null when the backlog lasted the whole ingest round. */
   emptiedAfterSeconds: number | null;
+  /** Mosquitto's CPU over the same scrapes as drainPerSec. */
+  mosquittoCpuPct: number | null;
   memory: ProcessMemory | null;
 }
 
@@ -135,7 +138,7 @@ export async function runMirrorDrain(s: MirrorDrainSettings): Promise<BenchResul
         return round;
       });
       progress('draining it while the edge producer runs');
-      const withIngest = await drainWithIngest(dataDir, mirrorEnv, s);
+      const withIngest = await drainWithIngest(dataDir, mirrorEnv, mosquitto, s);
 
       return [plainRow(plain, s), drainRow(alone, plain, s), ingestRow(withIngest, alone, ingestAlone, s)];
     } finally {
@@ -267,10 +270,10 @@ async function drainAlone(dataDir: string, mirrorEnv: Record<string, string>, mo
   });
 }
 
-async function drainWithIngest(dataDir: string, mirrorEnv: Record<string, string>, s: MirrorDrainSettings): Promise<IngestDrainRound> {
+async function drainWithIngest(dataDir: string, mirrorEnv: Record<string, string>, mosquitto: MosquittoProcess, s: MirrorDrainSettings): Promise<IngestDrainRound> {
   return withBroker(dataDir, mirrorEnv, async (broker) => {
     const samples: Sample[] = [];
-    const watch = new MetricsWatch(broker, null, s, samples);
+    const watch = new MetricsWatch(broker, mosquitto.pid, s, samples);
     // The watch fails only by a stall or a broken scrape; it must not end the ingest round early.
     const watching = watch.until((x) => x.backlog === 0).catch((err: unknown) => err as Error);
     let ingest: EdgeRound;
@@ -289,10 +292,12 @@ async function drainWithIngest(dataDir: string, mirrorEnv: Record<string, string
       throw new Error(`the backlog of ${fmtInt(s.ingestBacklogRecords)} records was gone before the edge producer ran: raise ingestBacklogRecords`);
     const a = window[0];
     const b = window[window.length - 1];
+    const seconds = Number(b.ns - a.ns) / 1e9;
     return {
       ingest,
-      drainPerSec: (b.shipped - a.shipped) / (Number(b.ns - a.ns) / 1e9),
+      drainPerSec: (b.shipped - a.shipped) / seconds,
       emptiedAfterSeconds: emptied === -1 ? null : Number(b.ns - ingest.startNs) / 1e9,
+      mosquittoCpuPct: a.mosquittoCpu === null || b.mosquittoCpu === null ? null : ((b.mosquittoCpu - a.mosquittoCpu) / seconds) * 100,
       memory,
     };
   });
@@ -437,6 +442,7 @@ function ingestRow(w: IngestDrainRound, alone: DrainRound, ingestAlone: EdgeRoun
   const drainAloneRate = alone.records / alone.seconds;
   const brokerCpuPct = w.ingest.brokerCpuSeconds === null ? null : (w.ingest.brokerCpuSeconds / w.ingest.seconds) * 100;
   const generatorCpuPct = (w.ingest.generatorCpuSeconds / w.ingest.seconds) * 100;
+  const budget = cpuBudget(w, alone, ingestAlone);
   const i = s.ingest;
   return {
     bench: 'mirror-drain',
@@ -449,16 +455,39 @@ function ingestRow(w: IngestDrainRound, alone: DrainRound, ingestAlone: EdgeRoun
       ingestAloneRecordsPerSec: ingestAloneRate,
       ingestRatioToAlone: ingestRate / ingestAloneRate,
       backlogEmptiedAfterSeconds: w.emptiedAfterSeconds,
+      mosquittoCpuPct: w.mosquittoCpuPct,
+      cpuNeededForTargetsPct: budget?.neededPct ?? null,
+      cpuAvailablePct: budget?.availablePct ?? null,
       ...processFigures(brokerCpuPct, generatorCpuPct, w.memory),
     },
     summary: [
       `drain ${fmtInt(w.drainPerSec)} rec/s (${(w.drainPerSec / drainAloneRate).toFixed(2)}× alone)`,
       `ingest ${fmtInt(ingestRate)} rec/s (${(ingestRate / ingestAloneRate).toFixed(2)}× alone: ${fmtInt(ingestAloneRate)})`,
       w.emptiedAfterSeconds === null ? null : `backlog empty after ${w.emptiedAfterSeconds.toFixed(1)} s`,
-      `CPU broker ${brokerCpuPct === null ? '?' : brokerCpuPct.toFixed(0)}% / generator ${generatorCpuPct.toFixed(0)}%`,
+      `CPU broker ${brokerCpuPct === null ? '?' : brokerCpuPct.toFixed(0)}% / generator ${generatorCpuPct.toFixed(0)}% / mosquitto ${w.mosquittoCpuPct === null ? '?' : w.mosquittoCpuPct.toFixed(0)}%`,
+      budget === null
+        ? null
+        : `CPU the targets need at the alone phases' cost per record: ${INGEST_TARGET}× ingest alone (${budget.ingestAlonePct.toFixed(0)}%) + ${DRAIN_TARGET}× drain alone (${budget.drainAlonePct.toFixed(0)}%) = ${budget.neededPct.toFixed(0)}% of ${budget.availablePct}%`,
       w.memory === null ? null : `after: ${memoryText(w.memory)}`,
     ]
       .filter((part) => part !== null)
       .join(', '),
   };
+}
+
+/** Issue 14's targets for the drain with ingest, as shares of each one's rate alone. */
+const INGEST_TARGET = 0.8;
+const DRAIN_TARGET = 0.5;
+
+/**
+ * The CPU both targets need together if each record costs what it cost alone: every process of
+ * the alone phases (broker, edge generator, mosquitto) counted, since they share the machine's cores
+ * in the combined phase. Above the machine's total, the targets cannot both be met on it, whatever
+ * the scheduler does; contention only raises the cost per record.
+ */
+function cpuBudget(w: IngestDrainRound, alone: DrainRound, ingestAlone: EdgeRound): { ingestAlonePct: number; drainAlonePct: number; neededPct: number; availablePct: number } | null {
+  if (ingestAlone.brokerCpuSeconds === null || alone.brokerCpuPct === null || alone.mosquittoCpuPct === null) return null;
+  const ingestAlonePct = ((ingestAlone.brokerCpuSeconds + ingestAlone.generatorCpuSeconds) / ingestAlone.seconds) * 100;
+  const drainAlonePct = alone.brokerCpuPct + alone.mosquittoCpuPct;
+  return { ingestAlonePct, drainAlonePct, neededPct: INGEST_TARGET * ingestAlonePct + DRAIN_TARGET * drainAlonePct, availablePct: os.availableParallelism() * 100 };
 }
