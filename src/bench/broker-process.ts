@@ -178,6 +178,30 @@ export function processCpuSeconds(pid: number): number | null {
   }
 }
 
+/** A thread's time on a CPU and waiting in a run queue for one, in seconds (Linux schedstat). */
+export interface ThreadSched {
+  runSeconds: number;
+  waitSeconds: number;
+  atNs: bigint;
+}
+
+/** The main thread (tid = pid) of a process; null where /proc has no schedstat. */
+export function mainThreadSched(pid: number): ThreadSched | null {
+  try {
+    const [run, wait] = fs.readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { runSeconds: run / 1e9, waitSeconds: wait / 1e9, atNs: process.hrtime.bigint() };
+  } catch {
+    return null;
+  }
+}
+
+/** Shares of wall time between two samples the thread ran, and waited runnable for a CPU. */
+export function schedShares(a: ThreadSched | null, b: ThreadSched | null): { runPct: number; waitPct: number } | null {
+  if (a === null || b === null || b.atNs <= a.atNs) return null;
+  const seconds = Number(b.atNs - a.atNs) / 1e9;
+  return { runPct: ((b.runSeconds - a.runSeconds) / seconds) * 100, waitPct: ((b.waitSeconds - a.waitSeconds) / seconds) * 100 };
+}
+
 interface StartedPorts {
   edgePort: number;
   mqttPort: number | null;

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt from 'mqtt';
-import { BrokerProcess, memoryText, processCpuSeconds, processFigures, type ProcessMemory } from './broker-process.ts';
+import { BrokerProcess, mainThreadSched, memoryText, processCpuSeconds, processFigures, schedShares, type ProcessMemory } from './broker-process.ts';
 import { runEdgeRound, type EdgeRound, type EdgeSettings } from './edge-throughput.ts';
 import { EdgeSession } from './edge-session.ts';
 import { fillTopic, watchdog } from './fill.ts';
@@ -57,6 +57,8 @@ const TOPIC = 'telemetry';
 /** The edge producer's topic during the ingest phase: not mirrored, so ingest does not grow the backlog. */
 const INGEST_TOPIC = 'ingest';
 const MOSQUITTO_CONFIG = ['max_inflight_messages 0', 'max_queued_messages 1000000'];
+
+type SchedShares = { runPct: number; waitPct: number };
 
 interface PlainRound {
   records: number;
@@ -98,6 +100,8 @@ interface IngestDrainRound {
   emptiedAfterSeconds: number | null;
   /** Mosquitto's CPU over the same scrapes as drainPerSec. */
   mosquittoCpuPct: number | null;
+  /** The broker's main thread (the ingest path) over the ingest round. */
+  mainThread: SchedShares | null;
   memory: ProcessMemory | null;
 }
 
@@ -133,14 +137,16 @@ export async function runMirrorDrain(s: MirrorDrainSettings): Promise<BenchResul
 
       progress(`edge producer alone for ${s.ingest.durationMs / 1000} s, then filling ${fmtInt(s.ingestBacklogRecords)} records`);
       const ingestAlone = await withBroker(dataDir, {}, async (broker) => {
+        const before = mainThreadSched(broker.pid);
         const round = await runEdgeRound(broker, 1, INGEST_TOPIC, s.ingest);
+        const mainThread = schedShares(before, mainThreadSched(broker.pid));
         await fill(broker, s.ingestBacklogRecords, s);
-        return round;
+        return { round, mainThread };
       });
       progress('draining it while the edge producer runs');
       const withIngest = await drainWithIngest(dataDir, mirrorEnv, mosquitto, s);
 
-      return [plainRow(plain, s), drainRow(alone, plain, s), ingestRow(withIngest, alone, ingestAlone, s)];
+      return [plainRow(plain, s), drainRow(alone, plain, s), ingestRow(withIngest, alone, ingestAlone.round, ingestAlone.mainThread, s)];
     } finally {
       await mosquitto.stop();
     }
@@ -277,8 +283,11 @@ async function drainWithIngest(dataDir: string, mirrorEnv: Record<string, string
     // The watch fails only by a stall or a broken scrape; it must not end the ingest round early.
     const watching = watch.until((x) => x.backlog === 0).catch((err: unknown) => err as Error);
     let ingest: EdgeRound;
+    const schedBefore = mainThreadSched(broker.pid);
+    let mainThread: SchedShares | null;
     try {
       ingest = await runEdgeRound(broker, 1, INGEST_TOPIC, s.ingest);
+      mainThread = schedShares(schedBefore, mainThreadSched(broker.pid));
     } finally {
       watch.stop();
     }
@@ -298,6 +307,7 @@ async function drainWithIngest(dataDir: string, mirrorEnv: Record<string, string
       drainPerSec: (b.shipped - a.shipped) / seconds,
       emptiedAfterSeconds: emptied === -1 ? null : Number(b.ns - ingest.startNs) / 1e9,
       mosquittoCpuPct: a.mosquittoCpu === null || b.mosquittoCpu === null ? null : ((b.mosquittoCpu - a.mosquittoCpu) / seconds) * 100,
+      mainThread,
       memory,
     };
   });
@@ -436,7 +446,7 @@ function drainRow(d: DrainRound, p: PlainRound, s: MirrorDrainSettings): BenchRe
   };
 }
 
-function ingestRow(w: IngestDrainRound, alone: DrainRound, ingestAlone: EdgeRound, s: MirrorDrainSettings): BenchResult {
+function ingestRow(w: IngestDrainRound, alone: DrainRound, ingestAlone: EdgeRound, mainAlone: SchedShares | null, s: MirrorDrainSettings): BenchResult {
   const ingestRate = w.ingest.records / w.ingest.seconds;
   const ingestAloneRate = ingestAlone.records / ingestAlone.seconds;
   const drainAloneRate = alone.records / alone.seconds;
@@ -458,6 +468,10 @@ function ingestRow(w: IngestDrainRound, alone: DrainRound, ingestAlone: EdgeRoun
       mosquittoCpuPct: w.mosquittoCpuPct,
       cpuNeededForTargetsPct: budget?.neededPct ?? null,
       cpuAvailablePct: budget?.availablePct ?? null,
+      mainThreadRunPct: w.mainThread?.runPct ?? null,
+      mainThreadWaitPct: w.mainThread?.waitPct ?? null,
+      mainThreadAloneRunPct: mainAlone?.runPct ?? null,
+      mainThreadAloneWaitPct: mainAlone?.waitPct ?? null,
       ...processFigures(brokerCpuPct, generatorCpuPct, w.memory),
     },
     summary: [
@@ -465,6 +479,9 @@ function ingestRow(w: IngestDrainRound, alone: DrainRound, ingestAlone: EdgeRoun
       `ingest ${fmtInt(ingestRate)} rec/s (${(ingestRate / ingestAloneRate).toFixed(2)}× alone: ${fmtInt(ingestAloneRate)})`,
       w.emptiedAfterSeconds === null ? null : `backlog empty after ${w.emptiedAfterSeconds.toFixed(1)} s`,
       `CPU broker ${brokerCpuPct === null ? '?' : brokerCpuPct.toFixed(0)}% / generator ${generatorCpuPct.toFixed(0)}% / mosquitto ${w.mosquittoCpuPct === null ? '?' : w.mosquittoCpuPct.toFixed(0)}%`,
+      w.mainThread === null || mainAlone === null
+        ? null
+        : `broker main thread on a CPU ${w.mainThread.runPct.toFixed(0)}%, waiting for one ${w.mainThread.waitPct.toFixed(0)}% of the time (ingest alone: ${mainAlone.runPct.toFixed(0)}% / ${mainAlone.waitPct.toFixed(0)}%)`,
       budget === null
         ? null
         : `CPU the targets need at the alone phases' cost per record: ${INGEST_TARGET}× ingest alone (${budget.ingestAlonePct.toFixed(0)}%) + ${DRAIN_TARGET}× drain alone (${budget.drainAlonePct.toFixed(0)}%) = ${budget.neededPct.toFixed(0)}% of ${budget.availablePct}%`,
