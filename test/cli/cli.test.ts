@@ -2,6 +2,7 @@
 // operators and scripts run it: exit codes, one-line errors, and a broker round trip.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -388,5 +389,21 @@ describe('tributary bench', () => {
       expect(r.stdout).toMatch(new RegExp(`^${bench}\\s+kafkajs 2\\.2\\.4: .*[\\d,]+ rec/s, .*× the edge protocol`, 'm'));
       expect(r.stdout).toMatch(new RegExp(`^${bench}\\s+kcat -[PC] \\(librdkafka 2\\.0\\.2\\): .*[\\d,]+ rec/s, .*× the edge protocol`, 'm'));
     }
+  }, 180_000);
+
+  it('--quick --only mirror-drain prints the drain with ingest, the main thread starved or not, and the CPU both targets need', async () => {
+    const r = await run(['bench', '--quick', '--only', 'mirror-drain'], { timeoutMs: 150_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^mirror-drain\s+plain MQTT\.js v5 client → mosquitto, .*[\d,]+ rec\/s/m);
+    expect(r.stdout).toMatch(/^mirror-drain\s+mirror drains 20,000 × 100 B backlog, .*[\d.]+× plain MQTT\.js/m);
+    const row = /^mirror-drain\s+mirror drains while 1 edge client produces .*$/m.exec(r.stdout)?.[0] ?? '';
+    expect(row).toMatch(/drain [\d,]+ rec\/s \([\d.]+× alone\), ingest [\d,]+ rec\/s \([\d.]+× alone: [\d,]+\)/);
+    expect(row).toMatch(/CPU broker \d+% \/ generator \d+% \/ mosquitto \d+%/);
+    expect(row).toMatch(/broker main thread on a CPU \d+%, waiting for one \d+% of the time \(ingest alone: \d+% \/ \d+%\)/);
+    const budget = /0\.8× ingest alone \((\d+)%\) \+ 0\.5× drain alone \((\d+)%\) = (\d+)% of (\d+)%/.exec(row);
+    expect(budget, row).not.toBeNull();
+    const [ingestAlone, drainAlone, needed, available] = budget!.slice(1).map(Number);
+    expect(Math.abs(0.8 * ingestAlone + 0.5 * drainAlone - needed)).toBeLessThanOrEqual(1.5);
+    expect(available).toBe(os.availableParallelism() * 100);
   }, 180_000);
 });
