@@ -195,8 +195,14 @@ export function mainThreadSched(pid: number): ThreadSched | null {
   }
 }
 
-/** Shares of wall time between two samples the thread ran, and waited runnable for a CPU. */
-export function schedShares(a: ThreadSched | null, b: ThreadSched | null): { runPct: number; waitPct: number } | null {
+/** Shares of wall time, in %, that a thread ran and that it waited runnable for a CPU. */
+export interface SchedShares {
+  runPct: number;
+  waitPct: number;
+}
+
+/** SchedShares between two samples of one thread. */
+export function schedShares(a: ThreadSched | null, b: ThreadSched | null): SchedShares | null {
   if (a === null || b === null || b.atNs <= a.atNs) return null;
   const seconds = Number(b.atNs - a.atNs) / 1e9;
   return { runPct: ((b.runSeconds - a.runSeconds) / seconds) * 100, waitPct: ((b.waitSeconds - a.waitSeconds) / seconds) * 100 };

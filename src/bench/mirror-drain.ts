@@ -21,7 +21,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt from 'mqtt';
-import { BrokerProcess, mainThreadSched, memoryText, processCpuSeconds, processFigures, schedShares, type ProcessMemory } from './broker-process.ts';
+import { BrokerProcess, mainThreadSched, memoryText, processCpuSeconds, processFigures, schedShares, type ProcessMemory, type SchedShares } from './broker-process.ts';
 import { runEdgeRound, type EdgeRound, type EdgeSettings } from './edge-throughput.ts';
 import { EdgeSession } from './edge-session.ts';
 import { fillTopic, watchdog } from './fill.ts';
@@ -57,8 +57,6 @@ const TOPIC = 'telemetry';
 /** The edge producer's topic during the ingest phase: not mirrored, so ingest does not grow the backlog. */
 const INGEST_TOPIC = 'ingest';
 const MOSQUITTO_CONFIG = ['max_inflight_messages 0', 'max_queued_messages 1000000'];
-
-type SchedShares = { runPct: number; waitPct: number };
 
 interface PlainRound {
   records: number;
@@ -452,7 +450,7 @@ function ingestRow(w: IngestDrainRound, alone: DrainRound, ingestAlone: EdgeRoun
   const drainAloneRate = alone.records / alone.seconds;
   const brokerCpuPct = w.ingest.brokerCpuSeconds === null ? null : (w.ingest.brokerCpuSeconds / w.ingest.seconds) * 100;
   const generatorCpuPct = (w.ingest.generatorCpuSeconds / w.ingest.seconds) * 100;
-  const budget = cpuBudget(w, alone, ingestAlone);
+  const budget = cpuBudget(alone, ingestAlone);
   const i = s.ingest;
   return {
     bench: 'mirror-drain',
@@ -502,7 +500,7 @@ const DRAIN_TARGET = 0.5;
  * in the combined phase. Above the machine's total, the targets cannot both be met on it, whatever
  * the scheduler does; contention only raises the cost per record.
  */
-function cpuBudget(w: IngestDrainRound, alone: DrainRound, ingestAlone: EdgeRound): { ingestAlonePct: number; drainAlonePct: number; neededPct: number; availablePct: number } | null {
+function cpuBudget(alone: DrainRound, ingestAlone: EdgeRound): { ingestAlonePct: number; drainAlonePct: number; neededPct: number; availablePct: number } | null {
   if (ingestAlone.brokerCpuSeconds === null || alone.brokerCpuPct === null || alone.mosquittoCpuPct === null) return null;
   const ingestAlonePct = ((ingestAlone.brokerCpuSeconds + ingestAlone.generatorCpuSeconds) / ingestAlone.seconds) * 100;
   const drainAlonePct = alone.brokerCpuPct + alone.mosquittoCpuPct;
