@@ -49,7 +49,7 @@ async function start(file: string | undefined): Promise<void> {
   try {
     running = await startTributary(config, logger, { recentLogs });
   } catch (err) {
-    throw explainStartupError(err);
+    throw explainStartupError(err, config);
   }
 
   let stopping = false;
@@ -81,15 +81,18 @@ export function brokerEnv(): NodeJS.ProcessEnv {
 }
 
 /** Bind failures name the config key to change instead of a bare errno message. */
-function explainStartupError(err: unknown): unknown {
+function explainStartupError(err: unknown, config: Config): unknown {
   const e = err as ListenError & { address?: string; port?: number };
-  if (e?.syscall !== 'listen' || (e.code !== 'EADDRINUSE' && e.code !== 'EACCES') || e.listener === undefined) return err;
-  const key = `listeners.${e.listener.replace('-', '.')}.port`;
+  if (e?.syscall !== 'listen' || (e.code !== 'EADDRINUSE' && e.code !== 'EACCES')) return err;
+  const key = configuredListeners(config).find((l) => l.name === e.listener)?.key;
+  if (key === undefined) return err;
   const reason = e.code === 'EADDRINUSE' ? 'address already in use' : 'permission denied';
   return Object.assign(new Error(`cannot listen on ${e.address}:${e.port}: ${reason} (change ${key} or stop the process using it)`), { code: e.code });
 }
 
 export interface ConfiguredListener {
+  /** The name it binds and logs under (listenOn), e.g. mqtt-ws. */
+  name: string;
   /** The config key of its port, e.g. listeners.mqtt.ws.port. */
   key: string;
   host: string;
@@ -99,13 +102,13 @@ export interface ConfiguredListener {
 /** Every enabled listener's socket, in the order start binds them. */
 export function configuredListeners(config: Config): ConfiguredListener[] {
   const { edge, mqtt, http, kafka } = config.listeners;
-  const all: [boolean, string, number, string][] = [
-    [edge.enabled, edge.host, edge.port, 'listeners.edge.port'],
-    [kafka.enabled, kafka.host, kafka.port, 'listeners.kafka.port'],
-    [mqtt.enabled, mqtt.host, mqtt.port, 'listeners.mqtt.port'],
-    [mqtt.enabled && mqtt.ws.enabled, mqtt.host, mqtt.ws.port, 'listeners.mqtt.ws.port'],
-    [mqtt.enabled && mqtt.tls.enabled, mqtt.host, mqtt.tls.port, 'listeners.mqtt.tls.port'],
-    [http.enabled, http.host, http.port, 'listeners.http.port'],
+  const all: [boolean, string, string, number, string][] = [
+    [edge.enabled, 'edge', edge.host, edge.port, 'listeners.edge.port'],
+    [kafka.enabled, 'kafka', kafka.host, kafka.port, 'listeners.kafka.port'],
+    [mqtt.enabled, 'mqtt', mqtt.host, mqtt.port, 'listeners.mqtt.port'],
+    [mqtt.enabled && mqtt.ws.enabled, 'mqtt-ws', mqtt.host, mqtt.ws.port, 'listeners.mqtt.ws.port'],
+    [mqtt.enabled && mqtt.tls.enabled, 'mqtt-tls', mqtt.host, mqtt.tls.port, 'listeners.mqtt.tls.port'],
+    [http.enabled, 'http', http.host, http.port, 'listeners.http.port'],
   ];
-  return all.filter(([enabled]) => enabled).map(([, host, port, key]) => ({ key, host, port }));
+  return all.filter(([enabled]) => enabled).map(([, name, host, port, key]) => ({ name, key, host, port }));
 }

@@ -6,7 +6,7 @@ import type net from 'node:net';
 import type { Logger } from 'pino';
 import { logServerErrors } from './server-errors.ts';
 
-/** The listener whose bind failed, on the error listenOn rejects with: its config key is listeners.<name with . for ->.port. */
+/** The error listenOn rejects with: `listener` names the listener whose bind failed (ConfiguredListener.name in cli/start.ts). */
 export type ListenError = NodeJS.ErrnoException & { listener?: string };
 
 /**

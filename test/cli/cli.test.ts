@@ -82,21 +82,23 @@ describe('tributary CLI without a broker', () => {
     expect(lines(r.stderr)).toEqual([`tributary: EADDRINUSE: cannot listen on 127.0.0.1:${port}: address already in use (change listeners.edge.port or stop the process using it)`]);
   });
 
-  it('start with two listeners configured on one port names the second, whose bind failed', async () => {
-    const port = await freePort();
-    const r = await run(['start'], {
-      env: {
-        TRIBUTARY_DATA_DIR: tempDir(),
-        TRIBUTARY_LISTENERS__EDGE__HOST: '127.0.0.1',
-        TRIBUTARY_LISTENERS__EDGE__PORT: String(port),
-        TRIBUTARY_LISTENERS__KAFKA__HOST: '127.0.0.1',
-        TRIBUTARY_LISTENERS__KAFKA__PORT: String(port),
-        TRIBUTARY_LISTENERS__MQTT__ENABLED: 'false',
-        TRIBUTARY_LISTENERS__HTTP__ENABLED: 'false',
-      },
-    });
+  it.each([
+    ['listeners.kafka.port', { TRIBUTARY_LISTENERS__KAFKA__PORT: 'SHARED', TRIBUTARY_LISTENERS__MQTT__ENABLED: 'false' }],
+    ['listeners.mqtt.ws.port', { TRIBUTARY_LISTENERS__KAFKA__ENABLED: 'false', TRIBUTARY_LISTENERS__MQTT__PORT: 'FREE', TRIBUTARY_LISTENERS__MQTT__WS__PORT: 'SHARED' }],
+  ])('start with two listeners configured on one port names the second, whose bind failed (%s)', async (key, listeners) => {
+    const [port, free] = [await freePort(), await freePort()];
+    const env: Record<string, string> = {
+      TRIBUTARY_DATA_DIR: tempDir(),
+      TRIBUTARY_LISTENERS__EDGE__HOST: '127.0.0.1',
+      TRIBUTARY_LISTENERS__EDGE__PORT: String(port),
+      TRIBUTARY_LISTENERS__KAFKA__HOST: '127.0.0.1',
+      TRIBUTARY_LISTENERS__MQTT__HOST: '127.0.0.1',
+      TRIBUTARY_LISTENERS__HTTP__ENABLED: 'false',
+    };
+    for (const [name, value] of Object.entries(listeners)) env[name] = value === 'SHARED' ? String(port) : value === 'FREE' ? String(free) : value;
+    const r = await run(['start'], { env });
     expect(r.code).toBe(1);
-    expect(lines(r.stderr)).toEqual([`tributary: EADDRINUSE: cannot listen on 127.0.0.1:${port}: address already in use (change listeners.kafka.port or stop the process using it)`]);
+    expect(lines(r.stderr)).toEqual([`tributary: EADDRINUSE: cannot listen on 127.0.0.1:${port}: address already in use (change ${key} or stop the process using it)`]);
   });
 
   it('a client command with no broker listening prints one ECONNREFUSED line and exits 1', async () => {
