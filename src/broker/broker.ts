@@ -314,7 +314,9 @@ export class Broker {
    * share one batch (one encode, one CRC, one LMDB put): an MQTT PUBLISH is one record, and a key per
    * record is what ARCHITECTURE.md warns caps throughput.
    */
-  async produce(req: ProduceRequest): Promise<ProduceResult> {
+  produce(req: ProduceRequest): Promise<ProduceResult> {
+    // Not async: a suspended async function keeps its arguments, and the request's records would
+    // then live until the commit, copied and promoted by the GC, instead of dying once encoded.
     try {
       this.counters.produceRequests++;
       const topic = this.resolveTopic(req.topic, req.autoCreate);
@@ -322,11 +324,20 @@ export class Broker {
       if (req.records.length > limits.appendRecordsMax)
         throw new TributaryError('RECORD_TOO_LARGE', `${req.records.length} records in one append (max ${limits.appendRecordsMax})`, { topic: topic.name });
       const partition = this.choosePartition(topic, req.partition, req.records[0].key);
-      if (req.shareBatch && req.producer === undefined && req.records.length <= COALESCE_RECORDS_MAX) return await this.coalesce(topic, partition, req);
+      if (req.shareBatch && req.producer === undefined && req.records.length <= COALESCE_RECORDS_MAX) return this.coalesce(topic, partition, req);
       const batch = encodeBatch(req.records, topic, partition);
-      const result = await this.store.append(topic, partition, batch, req.producer, req.acks === 'all');
+      return this.appendEncoded(topic, partition, batch, req.records.length, req.producer, req.acks === 'all');
+    } catch (err) {
+      this.countError(err);
+      return Promise.reject(err);
+    }
+  }
+
+  private async appendEncoded(topic: StoredTopic, partition: number, batch: Buffer, records: number, producer: ProducerRef | undefined, flush: boolean): Promise<ProduceResult> {
+    try {
+      const result = await this.store.append(topic, partition, batch, producer, flush);
       if (!result.duplicate) {
-        this.counters.recordsIn += req.records.length;
+        this.counters.recordsIn += records;
         this.counters.bytesIn += batch.length;
       }
       return { topic: topic.name, partition, baseOffset: result.baseOffset, duplicate: result.duplicate };
@@ -427,23 +438,31 @@ export class Broker {
     try {
       batch = encodeBatch(records, g.topic, g.partition);
     } catch (err) {
-      for (const i of g.items) i.reject(err);
+      this.rejectAll(g.items, err);
       return;
     }
-    this.store.append(g.topic, g.partition, batch, undefined, g.flush).then(
+    // Only counts and callbacks wait for the commit: the records die young (see produce).
+    const { topic, partition, records: count } = g;
+    const waiting = g.items.map(({ records, resolve, reject }) => ({ count: records.length, resolve, reject }));
+    this.store.append(topic, partition, batch, undefined, g.flush).then(
       (r) => {
-        this.counters.recordsIn += records.length;
+        this.counters.recordsIn += count;
         this.counters.bytesIn += batch.length;
         let offset = r.baseOffset;
-        for (const i of g.items) {
-          i.resolve({ topic: g.topic.name, partition: g.partition, baseOffset: offset, duplicate: false });
-          offset += i.records.length;
+        for (const w of waiting) {
+          w.resolve({ topic: topic.name, partition, baseOffset: offset, duplicate: false });
+          offset += w.count;
         }
       },
-      (err: unknown) => {
-        for (const i of g.items) i.reject(err);
-      },
+      (err: unknown) => this.rejectAll(waiting, err),
     );
+  }
+
+  private rejectAll(items: { reject: (e: unknown) => void }[], err: unknown): void {
+    for (const i of items) {
+      this.countError(err);
+      i.reject(err);
+    }
   }
 
   private choosePartition(topic: StoredTopic, requested: number | undefined, firstKey: Uint8Array | null): number {

@@ -85,28 +85,32 @@ export class Produces {
       producer: producer ? { clientId: producer.clientId, seq: frame.seq } : undefined,
       autoCreate: false,
     });
+    // The continuations below hold primitives, never the frame: its records then die young, in the
+    // scavenge, instead of being copied and promoted while the group commits.
+    const { seq, partition: asked } = frame;
     if (frame.acks === 0) {
       promise.then(
         (r) => {
-          if (!r.duplicate) producer?.window.record(frame.seq, r);
+          if (!r.duplicate) producer?.window.record(seq, r);
         },
         (err: unknown) => {
-          producer?.window.record(frame.seq, null);
-          this.host.sendError(frame.seq, asTributaryError(err));
+          producer?.window.record(seq, null);
+          this.host.sendError(seq, asTributaryError(err));
         },
       );
       return;
     }
-    const pending = this.push(frame.seq, bytes);
+    const firstKey = frame.records[0]?.key ?? null;
+    const pending = this.push(seq, bytes);
     promise.then(
       (r) => {
         // A duplicate (an older connection's frame stored meanwhile) is reported where the original went.
-        const { partition, baseOffset } = r.duplicate ? (producer?.window.find(frame.seq) ?? unknownLocation(this.host.broker, frame, topic)) : r;
-        if (!r.duplicate) producer?.window.record(frame.seq, r);
-        this.settle(pending, { ack: { seq: frame.seq, partition, baseOffset, duplicate: r.duplicate } });
+        const { partition, baseOffset } = r.duplicate ? (producer?.window.find(seq) ?? unknownLocation(this.host.broker, asked, firstKey, topic)) : r;
+        if (!r.duplicate) producer?.window.record(seq, r);
+        this.settle(pending, { ack: { seq, partition, baseOffset, duplicate: r.duplicate } });
       },
       (err: unknown) => {
-        producer?.window.record(frame.seq, null);
+        producer?.window.record(seq, null);
         this.settle(pending, { error: asTributaryError(err) });
       },
     );
@@ -140,7 +144,7 @@ export class Produces {
     }
     // Stored by an earlier connection, or answered too long ago to be remembered.
     if (frame.seq > stored) return false;
-    this.answerNow(frame, { ack: { seq: frame.seq, ...unknownLocation(this.host.broker, frame, topic), duplicate: true } });
+    this.answerNow(frame, { ack: { seq: frame.seq, ...unknownLocation(this.host.broker, frame.partition, frame.records[0]?.key ?? null, topic), duplicate: true } });
     return true;
   }
 
@@ -205,9 +209,8 @@ function refusedBefore(seq: number): TributaryError {
  * for −1 with a key, 0 for −1 without one) and baseOffset 0. Round robin is not asked: its next
  * pick is not where the original went.
  */
-function unknownLocation(broker: Broker, frame: ProduceFrame, topic: string | undefined): { partition: number; baseOffset: number } {
-  if (frame.partition >= 0) return { partition: frame.partition, baseOffset: 0 };
-  const key = frame.records[0]?.key ?? null;
+function unknownLocation(broker: Broker, asked: number, key: Uint8Array | null, topic: string | undefined): { partition: number; baseOffset: number } {
+  if (asked >= 0) return { partition: asked, baseOffset: 0 };
   const partitions = (topic === undefined ? undefined : broker.findTopic(topic)?.partitions) ?? 1;
   return { partition: key === null ? 0 : partitionForKey(key, partitions), baseOffset: 0 };
 }
