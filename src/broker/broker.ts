@@ -119,12 +119,19 @@ const COALESCE_RECORDS_MAX = 64;
 const COALESCE_BATCH_RECORDS_MAX = 4096;
 const COALESCE_BATCH_BYTES_MAX = 1024 * 1024;
 
+interface CoalescedWaiter {
+  count: number;
+  resolve: (r: ProduceResult) => void;
+  reject: (e: unknown) => void;
+}
+
 interface CoalescedGroup {
   topic: StoredTopic;
   partition: number;
   flush: boolean;
-  items: { records: RecordInput[]; resolve: (r: ProduceResult) => void; reject: (e: unknown) => void }[];
-  records: number;
+  /** Every request's records, in arrival order; only the waiters outlive the encoding (see produce). */
+  records: RecordInput[];
+  waiters: CoalescedWaiter[];
   bytes: number;
 }
 
@@ -411,14 +418,14 @@ export class Broker {
       const bytes = estimateBytes(req.records);
       // One open group per partition, appended before a request that cannot join it: appends reach
       // the store in arrival order, so a client's records keep their order whatever their acks.
-      if (group && (group.flush !== flush || group.records + req.records.length > COALESCE_BATCH_RECORDS_MAX || group.bytes + bytes > COALESCE_BATCH_BYTES_MAX)) {
+      if (group && (group.flush !== flush || group.records.length + req.records.length > COALESCE_BATCH_RECORDS_MAX || group.bytes + bytes > COALESCE_BATCH_BYTES_MAX)) {
         this.coalescing.delete(key);
         this.appendCoalesced(group);
         group = undefined;
       }
-      if (!group) this.coalescing.set(key, (group = { topic, partition, flush, items: [], records: 0, bytes: 0 }));
-      group.items.push({ records: req.records, resolve, reject });
-      group.records += req.records.length;
+      if (!group) this.coalescing.set(key, (group = { topic, partition, flush, records: [], waiters: [], bytes: 0 }));
+      for (const r of req.records) group.records.push(r);
+      group.waiters.push({ count: req.records.length, resolve, reject });
       group.bytes += bytes;
       // The store's next group transaction takes the open groups (addBeforeGroupListener): one loop turn, not two.
       this.store.scheduleGroup();
@@ -433,35 +440,34 @@ export class Broker {
   }
 
   private appendCoalesced(g: CoalescedGroup): void {
-    const records = g.items.length === 1 ? g.items[0].records : g.items.flatMap((i) => i.records);
+    // The continuations below hold no reference to g, whose records then die young (see produce).
+    const { topic, partition, waiters } = g;
+    const count = g.records.length;
     let batch: Buffer;
     try {
-      batch = encodeBatch(records, g.topic, g.partition);
+      batch = encodeBatch(g.records, topic, partition);
     } catch (err) {
-      this.rejectAll(g.items, err);
+      this.rejectAll(waiters, err);
       return;
     }
-    // Only counts and callbacks wait for the commit: the records die young (see produce).
-    const { topic, partition, records: count } = g;
-    const waiting = g.items.map(({ records, resolve, reject }) => ({ count: records.length, resolve, reject }));
     this.store.append(topic, partition, batch, undefined, g.flush).then(
       (r) => {
         this.counters.recordsIn += count;
         this.counters.bytesIn += batch.length;
         let offset = r.baseOffset;
-        for (const w of waiting) {
+        for (const w of waiters) {
           w.resolve({ topic: topic.name, partition, baseOffset: offset, duplicate: false });
           offset += w.count;
         }
       },
-      (err: unknown) => this.rejectAll(waiting, err),
+      (err: unknown) => this.rejectAll(waiters, err),
     );
   }
 
-  private rejectAll(items: { reject: (e: unknown) => void }[], err: unknown): void {
-    for (const i of items) {
+  private rejectAll(waiters: CoalescedWaiter[], err: unknown): void {
+    for (const w of waiters) {
       this.countError(err);
-      i.reject(err);
+      w.reject(err);
     }
   }
 
