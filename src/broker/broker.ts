@@ -340,11 +340,11 @@ export class Broker {
     }
   }
 
-  private async appendEncoded(topic: StoredTopic, partition: number, batch: Buffer, records: number, producer: ProducerRef | undefined, flush: boolean): Promise<ProduceResult> {
+  private async appendEncoded(topic: StoredTopic, partition: number, batch: Buffer, recordCount: number, producer: ProducerRef | undefined, flush: boolean): Promise<ProduceResult> {
     try {
       const result = await this.store.append(topic, partition, batch, producer, flush);
       if (!result.duplicate) {
-        this.counters.recordsIn += records;
+        this.counters.recordsIn += recordCount;
         this.counters.bytesIn += batch.length;
       }
       return { topic: topic.name, partition, baseOffset: result.baseOffset, duplicate: result.duplicate };
