@@ -36,11 +36,12 @@ Examples:
 async function start(file: string | undefined): Promise<void> {
   // Loaded here, not at the top: the broker's modules (LMDB, zod, pino, prom-client) would add
   // a third of a second to every client command.
-  const [{ loadConfig }, { createLogger }, { startTributary }, { RecentLogs }] = await Promise.all([
+  const [{ loadConfig }, { createLogger }, { startTributary }, { RecentLogs }, { startIdleHeapTrim }] = await Promise.all([
     import('../config/load.ts'),
     import('../observability/logger.ts'),
     import('../main.ts'),
     import('../observability/recent-logs.ts'),
+    import('../runtime/idle-heap-trim.ts'),
   ]);
   const config = loadConfig({ file, env: brokerEnv() });
   const recentLogs = new RecentLogs();
@@ -51,6 +52,8 @@ async function start(file: string | undefined): Promise<void> {
   } catch (err) {
     throw explainStartupError(err, config);
   }
+  // Per process, not per startTributary: a test process runs many brokers and needs no forced GCs.
+  const heapTrim = startIdleHeapTrim({ onTrim: (trim) => logger.debug({ ...trim, thread: 'main' }, 'idle: full GC to shrink the young generation') });
 
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -59,6 +62,7 @@ async function start(file: string | undefined): Promise<void> {
       process.exit(128 + (os.constants.signals[signal] ?? 0));
     }
     stopping = true;
+    heapTrim.stop();
     logger.info({ signal }, 'shutting down');
     running.close().then(
       () => process.exit(0),

@@ -7,6 +7,7 @@
 import { parentPort } from 'node:worker_threads';
 import pino from 'pino';
 import { asTributaryError } from '../../errors.ts';
+import { startIdleHeapTrim } from '../../runtime/idle-heap-trim.ts';
 import { openLmdb } from '../../storage/lmdb-env.ts';
 import { Mirrors } from '../mirrors.ts';
 import type { FromMirrorThread, MirrorAnswer, MirrorOp, MirrorWorkerData, ToMirrorThread } from './thread-messages.ts';
@@ -52,7 +53,11 @@ export async function runMirrorWorker(data: MirrorWorkerData): Promise<void> {
     }
   };
 
+  // A drained backlog leaves this thread's young generation grown, as a load does the main thread's.
+  const heapTrim = startIdleHeapTrim({ onTrim: (trim) => logger.debug({ ...trim, thread: 'mirror' }, 'idle: full GC to shrink the young generation') });
+
   const stop = async () => {
+    heapTrim.stop();
     await mirrors.stop();
     log.close();
     store.close();
