@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { TributaryError, type ErrorName } from '../errors.ts';
 import { encodeRecordBatch, readBatchInfo, verifyBatch, type RecordInput } from '../format/record-batch.ts';
 import { limits } from '../limits.ts';
-import type { LogStore, PartitionState, ProducerRef, ReadResult, StorageStats, StoredTopic, TopicChange } from '../storage/log-store.ts';
+import type { AtomicSideWrite, LogStore, PartitionState, ProducerRef, ReadResult, StorageStats, StoredTopic, TopicChange } from '../storage/log-store.ts';
 import type { KafkaProducerRef } from '../storage/producer-state.ts';
 import { OffsetStore } from '../storage/offset-store.ts';
 import { GroupCoordinator, type CoordinatorOptions } from '../groups/coordinator.ts';
@@ -119,6 +119,14 @@ const COALESCE_RECORDS_MAX = 64;
 const COALESCE_BATCH_RECORDS_MAX = 4096;
 const COALESCE_BATCH_BYTES_MAX = 1024 * 1024;
 
+/** One batch of an exactly-once request, encoded: what waits for its transaction instead of the records. */
+interface EncodedAppend {
+  topic: StoredTopic;
+  partition: number;
+  batch: Buffer;
+  recordCount: number;
+}
+
 interface CoalescedWaiter {
   count: number;
   resolve: (r: ProduceResult) => void;
@@ -196,6 +204,7 @@ export class Broker {
   private readonly offsets: OffsetStore;
   /** Consumer groups: every protocol's joins, heartbeats and offset commits end here. */
   readonly groups: GroupCoordinator;
+  private readonly countedErrors = new WeakSet<object>();
   readonly counters: BrokerCounters = { produceRequests: 0, recordsIn: 0, bytesIn: 0, fetchRequests: 0, recordsOut: 0, bytesOut: 0, recordsOutByTopic: new Map(), errors: new Map() };
 
   constructor(store: LogStore, opts: BrokerOptions, logger: Logger) {
@@ -359,7 +368,8 @@ export class Broker {
    * commit are one LMDB transaction, checked against the group's current generation inside it, so a
    * consumer killed at any moment leaves its output with every result once and none twice.
    */
-  async produceWithCommit(req: ProduceCommitRequest): Promise<ProduceResult[]> {
+  produceWithCommit(req: ProduceCommitRequest): Promise<ProduceResult[]> {
+    // Not async, as produce: the records die once encoded instead of living until the commit.
     try {
       this.counters.produceRequests++;
       const write = this.groups.offsetWrite(req.commit);
@@ -371,12 +381,21 @@ export class Broker {
         if (b.records.length > limits.appendRecordsMax)
           throw new TributaryError('RECORD_TOO_LARGE', `${b.records.length} records in one append (max ${limits.appendRecordsMax})`, { topic: topic.name });
         const partition = this.choosePartition(topic, b.partition, b.records[0]!.key);
-        return { topic, partition, batch: encodeBatch(b.records, topic, partition), records: b.records.length };
+        return { topic, partition, batch: encodeBatch(b.records, topic, partition), recordCount: b.records.length };
       });
-      const results = await this.store.appendAtomic(items, req.flush, this.offsets.offsetWrite(write.reader, write.entries, write.check));
-      this.groups.committed(req.commit.group);
+      return this.appendWithCommit(items, req.flush, this.offsets.offsetWrite(write.reader, write.entries, write.check), req.commit.group);
+    } catch (err) {
+      this.countError(err);
+      return Promise.reject(err);
+    }
+  }
+
+  private async appendWithCommit(items: EncodedAppend[], flush: boolean, commit: AtomicSideWrite, group: string): Promise<ProduceResult[]> {
+    try {
+      const results = await this.store.appendAtomic(items, flush, commit);
+      this.groups.committed(group);
       for (const it of items) {
-        this.counters.recordsIn += it.records;
+        this.counters.recordsIn += it.recordCount;
         this.counters.bytesIn += it.batch.length;
       }
       return results.map((r, i) => ({ topic: items[i]!.topic.name, partition: items[i]!.partition, baseOffset: r.baseOffset, duplicate: false }));
@@ -562,7 +581,12 @@ export class Broker {
     return this.store.addTopicsListener(listener);
   }
 
+  /** Counts an error by its code, once however many layers it passes through (the broker, then a listener). */
   countError(err: unknown): void {
+    if (typeof err === 'object' && err !== null) {
+      if (this.countedErrors.has(err)) return;
+      this.countedErrors.add(err);
+    }
     const name: ErrorName = err instanceof TributaryError ? err.codeName : 'UNKNOWN';
     this.counters.errors.set(name, (this.counters.errors.get(name) ?? 0) + 1);
   }

@@ -50,6 +50,33 @@ describe('offset commits', () => {
     expect(await a.commit([{ topic: 't', partition: p, offset: 3 }])).toBe('OK');
   });
 
+  it('counts a refused commit or PRODUCE_COMMIT once in the error counters, and stores nothing', async () => {
+    const running = await startEdgeBroker();
+    const { port, admin } = await setup(running.edge!.port);
+    const m = await Member.connect(port, 'g', { topics: ['t'] });
+    await m.join();
+    const alias = await m.peer.alias('t');
+    const stale = m.generation - 1;
+    const errors = () => running.broker.counters.errors.get('ILLEGAL_GENERATION') ?? 0;
+
+    expect(await m.commit([{ topic: 't', partition: 0, offset: 3 }], stale)).toBe('ILLEGAL_GENERATION');
+    expect(errors()).toBe(1);
+    const record = { timestampDeltaMs: 0, key: null, value: Buffer.from('out'), headers: [] };
+    const answer = await m.peer.call({
+      type: 'produce-commit',
+      flush: false,
+      group: 'g',
+      memberId: m.memberId,
+      generation: stale,
+      batches: [{ alias, partition: 1, baseTimestampMs: 0, records: [record] }],
+      offsets: [{ alias, partition: 0, offset: 3, metadata: '' }],
+    });
+    expect(codeOf(answer)).toBe('ILLEGAL_GENERATION');
+    expect(errors()).toBe(2);
+    expect(await admin.fetchOffsets('g', [{ topic: 't', partition: 0 }])).toEqual([{ offset: -1, metadata: '' }]);
+    expect(running.broker.partitionState(running.broker.storedTopics().find((t) => t.name === 't')!.id, 1)!.nextOffset).toBe(10);
+  });
+
   it('accepts a commit of the current generation while the group rebalances (commit on revoke)', async () => {
     const { port, admin } = await setup();
     const { a, b } = await pair(port);

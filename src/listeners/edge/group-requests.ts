@@ -74,10 +74,12 @@ export class GroupRequests {
     try {
       answer = this.answer(frame);
     } catch (err) {
-      return this.fail(frame, err);
+      return this.fail(frame.corr, err);
     }
     if (!(answer instanceof Promise)) return this.host.send(answer);
     this.inflight++;
+    // The continuation keeps the corr, not the frame: a PRODUCE_COMMIT's records die once encoded.
+    const corr = frame.corr;
     answer.then(
       (f) => {
         this.inflight--;
@@ -85,15 +87,15 @@ export class GroupRequests {
       },
       (err: unknown) => {
         this.inflight--;
-        this.fail(frame, err);
+        this.fail(corr, err);
       },
     );
   }
 
-  private fail(frame: GroupFrame, err: unknown): void {
-    const error = asTributaryError(err);
-    this.host.broker.countError(error);
-    if (!this.host.signal.aborted) this.host.sendError(frame.corr, error);
+  private fail(corr: number, err: unknown): void {
+    // The error as thrown, not wrapped: the broker may have counted that very object already.
+    this.host.broker.countError(err);
+    if (!this.host.signal.aborted) this.host.sendError(corr, asTributaryError(err));
   }
 
   private answer(f: GroupFrame): Frame | Promise<Frame> {
@@ -170,14 +172,16 @@ export class GroupRequests {
     };
   }
 
-  private async produceCommit(f: ProduceCommitFrame): Promise<Frame> {
+  // Not async, as Broker.produce: only the corr waits for the transaction, not the frame.
+  private produceCommit(f: ProduceCommitFrame): Promise<Frame> {
     const now = Date.now();
-    const results = await this.host.broker.produceWithCommit({
+    const corr = f.corr;
+    const produced = this.host.broker.produceWithCommit({
       batches: f.batches.map((b) => ({ topic: this.topic(b.alias), partition: b.partition, records: toRecords(b.records, b.baseTimestampMs > 0 ? b.baseTimestampMs : now) })),
       commit: { group: f.group, memberId: f.memberId, generation: f.generation, offsets: f.offsets.map((o) => this.offsetEntry(o)), owner: this },
       flush: f.flush,
     });
-    return { type: 'produced', corr: f.corr, batches: results.map((r) => ({ partition: r.partition, baseOffset: r.baseOffset })) };
+    return produced.then((results) => ({ type: 'produced', corr, batches: results.map((r) => ({ partition: r.partition, baseOffset: r.baseOffset })) }));
   }
 
   private offsetEntry(o: OffsetCommitEntry): { topic: string; partition: number; offset: number; metadata: string } {
