@@ -54,6 +54,7 @@ async function start(file: string | undefined): Promise<void> {
   }
   // Per process, not per startTributary: a test process runs many brokers and needs no forced GCs.
   const heapTrim = startIdleHeapTrim({ onTrim: (trim) => logger.debug({ ...trim, thread: 'main' }, 'idle: full GC to shrink the young generation') });
+  if (!heapTrim.running) logger.warn('this Node.js does not hand out V8\'s gc: the young generation a load grows is not given back when idle');
 
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {

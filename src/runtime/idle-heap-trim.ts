@@ -37,6 +37,8 @@ export const idleHeapTrimDefaults: IdleHeapTrimOptions = {
 };
 
 export interface IdleHeapTrim {
+  /** False when this runtime would not hand out V8's `gc`: then the trim does nothing. */
+  readonly running: boolean;
   stop(): void;
 }
 
@@ -44,6 +46,7 @@ export interface IdleHeapTrim {
 export function startIdleHeapTrim(options: Partial<IdleHeapTrimOptions> = {}): IdleHeapTrim {
   const o = { ...idleHeapTrimDefaults, ...options };
   const gc = fullGc();
+  if (gc === null) return { running: false, stop: () => undefined };
   let previous = performance.eventLoopUtilization();
   let attempts = 0;
   const timer = setInterval(() => {
@@ -62,7 +65,7 @@ export function startIdleHeapTrim(options: Partial<IdleHeapTrimOptions> = {}): I
     o.onTrim?.({ newSpaceBytesBefore: before, newSpaceBytesAfter: newSpaceBytes(), gcMs: performance.now() - started });
   }, o.intervalMs);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return { running: true, stop: () => clearInterval(timer) };
 }
 
 /** Committed bytes of V8's young generation in this thread. */
@@ -72,7 +75,13 @@ export function newSpaceBytes(): number {
 
 // V8 installs `gc` in contexts made while --expose-gc is set. The flag is left on: it is process-wide,
 // and turning it off again could race with a worker thread fetching its own `gc` at the same time.
-function fullGc(): () => void {
-  v8.setFlagsFromString('--expose-gc');
-  return vm.runInNewContext('gc') as () => void;
+// A runtime that refuses flags after start must not stop the broker from starting: null, no trim.
+function fullGc(): (() => void) | null {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const gc: unknown = vm.runInNewContext('typeof gc === "function" ? gc : null');
+    return typeof gc === 'function' ? (gc as () => void) : null;
+  } catch {
+    return null;
+  }
 }
