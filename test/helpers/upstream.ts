@@ -36,6 +36,10 @@ export interface TestUpstream extends Upstream {
   rejected: UpstreamPublish[];
   /** While true, PUBACKs are held back (a link that hangs without a TCP error); false sends them. */
   holdAcks: boolean;
+  /** While true, PINGREQs go unanswered (an idle link that hangs); the connection stays open. */
+  ignorePings: boolean;
+  /** PINGREQs received, answered or not. */
+  pings: number;
 }
 
 export interface UpstreamOptions {
@@ -71,6 +75,8 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<TestUps
     connects: 0,
     maxInflight: 0,
     rejected: [],
+    ignorePings: false,
+    pings: 0,
     get holdAcks() {
       return holding;
     },
@@ -162,7 +168,8 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<TestUps
           return;
         }
         case 'pingreq':
-          send({ cmd: 'pingresp' });
+          up.pings++;
+          if (!up.ignorePings) send({ cmd: 'pingresp' });
           return;
         case 'disconnect':
           socket.end();

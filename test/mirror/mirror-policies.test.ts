@@ -175,6 +175,23 @@ describe('dead links', () => {
     expect([...new Set(held)]).toEqual(range(5, 'held'));
     expect(held.length).toBeGreaterThanOrEqual(10);
   });
+
+  it('pings every keepaliveMs while it ships, and reconnects when a PINGREQ goes unanswered for 1.5 × keepaliveMs', async () => {
+    const up = await startUpstream();
+    // ~40 records/s for as long as the test runs: a PUBACK arrives every 25 ms, far more often than a ping is due.
+    const edge = await edgeWith({ url: `mqtt://127.0.0.1:${up.port}`, keepaliveMs: 1000, rateLimitBytesPerSec: 2048 });
+    const { broker } = edge.running;
+    broker.createTopic({ name: 'telemetry', partitions: 1 });
+    await broker.produce({ topic: 'telemetry', partition: 0, records: range(2000, 'r').map((v) => rec(v)), acks: 1 });
+    // A ping while PUBACKs keep coming: each PUBACK must not push the next ping back.
+    await until(() => up.pings >= 1 && up.received.length > 0, 'a PINGREQ while shipping');
+    expect(up.connects).toBe(1);
+    up.ignorePings = true;
+    await until(() => up.connects >= 2, 'a reconnect after the unanswered PINGREQ');
+    up.ignorePings = false;
+    const mirrors = edge.running.mirrors!;
+    await until(async () => (await mirrors.status('cloud')).state === 'connected', 'connected again');
+  });
 });
 
 describe('window', () => {

@@ -115,6 +115,9 @@ export class MqttSink implements Sink<MqttMessage> {
       reconnectPeriod: 0,
       connectTimeout: cfg.connectTimeoutMs,
       keepalive: Math.round(cfg.keepaliveMs / 1000),
+      // MQTT.js would otherwise clear and set its ping timer on every PUBACK: a timer per record.
+      // A PINGREQ every keepalive while shipping costs two bytes each way.
+      reschedulePings: false,
       queueQoSZero: false,
       ...(cfg.username !== null ? { username: cfg.username } : {}),
       ...(cfg.password !== null ? { password: cfg.password } : {}),
