@@ -204,7 +204,6 @@ export class Broker {
   private readonly offsets: OffsetStore;
   /** Consumer groups: every protocol's joins, heartbeats and offset commits end here. */
   readonly groups: GroupCoordinator;
-  private readonly countedErrors = new WeakSet<object>();
   readonly counters: BrokerCounters = { produceRequests: 0, recordsIn: 0, bytesIn: 0, fetchRequests: 0, recordsOut: 0, bytesOut: 0, recordsOutByTopic: new Map(), errors: new Map() };
 
   constructor(store: LogStore, opts: BrokerOptions, logger: Logger) {
@@ -366,7 +365,8 @@ export class Broker {
   /**
    * Exactly-once read-process-write inside the broker: the output records and the consumer's offset
    * commit are one LMDB transaction, checked against the group's current generation inside it, so a
-   * consumer killed at any moment leaves its output with every result once and none twice.
+   * consumer killed at any moment leaves its output with every result once and none twice. Its
+   * errors are counted by the caller, as those of the group coordinator's other requests are.
    */
   produceWithCommit(req: ProduceCommitRequest): Promise<ProduceResult[]> {
     // Not async, as produce: the records die once encoded instead of living until the commit.
@@ -385,24 +385,18 @@ export class Broker {
       });
       return this.appendWithCommit(items, req.flush, this.offsets.offsetWrite(write.reader, write.entries, write.check), req.commit.group);
     } catch (err) {
-      this.countError(err);
       return Promise.reject(err);
     }
   }
 
   private async appendWithCommit(items: EncodedAppend[], flush: boolean, commit: AtomicSideWrite, group: string): Promise<ProduceResult[]> {
-    try {
-      const results = await this.store.appendAtomic(items, flush, commit);
-      this.groups.committed(group);
-      for (const it of items) {
-        this.counters.recordsIn += it.recordCount;
-        this.counters.bytesIn += it.batch.length;
-      }
-      return results.map((r, i) => ({ topic: items[i]!.topic.name, partition: items[i]!.partition, baseOffset: r.baseOffset, duplicate: false }));
-    } catch (err) {
-      this.countError(err);
-      throw err;
+    const results = await this.store.appendAtomic(items, flush, commit);
+    this.groups.committed(group);
+    for (const it of items) {
+      this.counters.recordsIn += it.recordCount;
+      this.counters.bytesIn += it.batch.length;
     }
+    return results.map((r, i) => ({ topic: items[i]!.topic.name, partition: items[i]!.partition, baseOffset: r.baseOffset, duplicate: false }));
   }
 
   /**
@@ -581,12 +575,7 @@ export class Broker {
     return this.store.addTopicsListener(listener);
   }
 
-  /** Counts an error by its code, once however many layers it passes through (the broker, then a listener). */
   countError(err: unknown): void {
-    if (typeof err === 'object' && err !== null) {
-      if (this.countedErrors.has(err)) return;
-      this.countedErrors.add(err);
-    }
     const name: ErrorName = err instanceof TributaryError ? err.codeName : 'UNKNOWN';
     this.counters.errors.set(name, (this.counters.errors.get(name) ?? 0) + 1);
   }

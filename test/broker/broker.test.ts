@@ -123,6 +123,8 @@ describe('Broker', () => {
     b.createTopic({ name: 'full' });
     const all = Array.from({ length: 3 }, () => b.produce({ topic: 'full', records: [rec('x'.repeat(40))], acks: 1, shareBatch: true }));
     for (const p of all) await expect(p).rejects.toMatchObject({ codeName: 'STORAGE_FULL' });
+    // One error returned per request, though the three share one error object.
+    expect(b.counters.errors.get('STORAGE_FULL')).toBe(3);
   });
 
   it('keeps arrival order across shared batches with different acks', async () => {

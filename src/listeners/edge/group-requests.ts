@@ -93,9 +93,9 @@ export class GroupRequests {
   }
 
   private fail(corr: number, err: unknown): void {
-    // The error as thrown, not wrapped: the broker may have counted that very object already.
-    this.host.broker.countError(err);
-    if (!this.host.signal.aborted) this.host.sendError(corr, asTributaryError(err));
+    const error = asTributaryError(err);
+    this.host.broker.countError(error);
+    if (!this.host.signal.aborted) this.host.sendError(corr, error);
   }
 
   private answer(f: GroupFrame): Frame | Promise<Frame> {
