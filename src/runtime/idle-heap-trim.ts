@@ -29,7 +29,7 @@ export interface HeapTrim {
   gcMs: number;
 }
 
-export const idleHeapTrimDefaults: IdleHeapTrimOptions = {
+export const idleHeapTrimDefaults: Readonly<IdleHeapTrimOptions> = {
   intervalMs: 5_000,
   idleUtilizationMax: 0.05,
   newSpaceBytesMin: 8 * 1024 * 1024,
