@@ -53,6 +53,8 @@ describe('mirrors config', () => {
     expect(text).toContain('mirrors.0.qos (mirror cloud): got 2, expected 0 or 1');
     expect(text).toContain('mirrors.0.windowMax (mirror cloud)');
     expect(text).toContain('mirrors.0.url (mirror cloud)');
+    for (const url of ['mqtt://127.0.0.1:99999', 'mqtt://127.0.0.1:-5'])
+      expect(problems({ mirrors: [{ ...minimal.mirrors[0], url }] })).toContain(`mirrors.0.url (mirror cloud): got "${url}", expected an mqtt:// or mqtts:// URL with a host and a port from 1 to 65535`);
   });
 
   it('rejects duplicate names, unknown template variables, wildcards and inverted backoff', () => {
@@ -105,6 +107,7 @@ describe('mirrors config', () => {
       backoff: { initialMs: 500, maxMs: 30_000 },
     });
     expect(problems({ mirrors: [{ ...kafka, brokers: ['k1'] }] })).toContain('mirrors.0.brokers.0 (mirror central): got "k1", expected a broker address host:port');
+    expect(problems({ mirrors: [{ ...kafka, brokers: ['k1:99999'] }] })).toContain('mirrors.0.brokers.0 (mirror central): got "k1:99999", expected a broker address host:port with a port from 1 to 65535');
     expect(problems({ mirrors: [{ ...kafka, remoteTopic: 'edge/{edgeId}/{topic}' }] })).toContain('mirrors.0.remoteTopic (mirror central)');
     expect(problems({ mirrors: [{ ...kafka, remoteTopic: 'edge.{partition}' }] })).toContain('not {partition}');
     expect(problems({ mirrors: [{ ...kafka, tls: { caFile: '/ca.pem' } }] })).toContain('mirrors.0.tls.enabled (mirror central): got false, expected true (tls files are set)');

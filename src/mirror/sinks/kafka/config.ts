@@ -12,9 +12,12 @@ export const kafkaSaslMechanisms = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] a
 /** Kafka's broker default message.max.bytes: the largest record batch a topic takes unless set otherwise. */
 export const KAFKA_MESSAGE_MAX_BYTES_DEFAULT = 1_048_588;
 
+const portInRange = (port: string) => Number(port) >= 1 && Number(port) <= 65535;
+
 const brokerAddress = z
   .string({ error: 'a broker address host:port' })
-  .regex(/^(?:[^\s:/[\]]+|\[[0-9a-fA-F:.]+\]):\d{1,5}$/, { error: 'a broker address host:port (an IPv6 address in brackets)' });
+  .regex(/^(?:[^\s:/[\]]+|\[[0-9a-fA-F:.]+\]):\d{1,5}$/, { error: 'a broker address host:port (an IPv6 address in brackets)' })
+  .refine((address) => portInRange(address.slice(address.lastIndexOf(':') + 1)), { error: 'a broker address host:port with a port from 1 to 65535' });
 
 export const kafkaMirrorSchema = z.strictObject({
   ...engineShape({ windowMax: { max: 100_000, default: 10_000 } }),

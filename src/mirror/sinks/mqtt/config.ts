@@ -9,7 +9,11 @@ import { engineShape, type IssueAt } from '../../mirror-config.ts';
 export const mqttMirrorSchema = z.strictObject({
   ...engineShape({ windowMax: { max: 65534, default: 100 } }),
   sink: z.literal('mqtt'),
-  url: z.string({ error: 'an mqtt:// or mqtts:// URL' }).regex(/^mqtts?:\/\/[^/\s]+/, { error: 'an mqtt:// or mqtts:// URL' }),
+  // URL.canParse too: a port out of range (mqtt://host:99999) passes the pattern but not the URL parser.
+  url: z
+    .string({ error: 'an mqtt:// or mqtts:// URL' })
+    .regex(/^mqtts?:\/\/[^/\s]+/, { error: 'an mqtt:// or mqtts:// URL' })
+    .refine((url) => URL.canParse(url) && new URL(url).port !== '0', { error: 'an mqtt:// or mqtts:// URL with a host and a port from 1 to 65535' }),
   /** 5: the origin travels as a user property. 4 (MQTT 3.1.1): it must be in the remote topic. */
   protocolVersion: z.union([z.literal(5), z.literal(4)], { error: '5 (MQTT 5) or 4 (MQTT 3.1.1)' }).default(5),
   /** null: tributary-<edgeId>-<name>, filled in after parsing (edgeId is a sibling of mirrors). */
