@@ -62,6 +62,9 @@ export async function startHttpListener(opts: HttpListenerOptions): Promise<Http
         return done.body;
       });
     }
+    const unknownAction = /^\/mirrors\/[^/]+\/([^/]+)$/.exec(url.pathname);
+    if (unknownAction)
+      return send(res, 404, { error: 'NOT_FOUND', message: `no mirror action ${JSON.stringify(unknownAction[1])}; the actions are POST /mirrors/NAME/pause, resume, retry and reset` });
     if (req.method !== 'GET') return send(res, 405, { error: 'INVALID_REQUEST', message: 'only GET is served' }, { allow: 'GET' });
     if (opts.statusPage && (await opts.statusPage.serve(req, res, url.pathname))) return;
     if (url.pathname === '/healthz') {

@@ -97,6 +97,9 @@ describe('http listener', () => {
     expect(wrongMethod.headers.get('allow')).toBe('POST');
     expect((await post('/mirrors', 'Bearer s3cret')).status).toBe(405);
     expect((await post('/mirrors/cloud', 'Bearer s3cret')).status).toBe(405);
+    const unknownAction = await post('/mirrors/cloud/bogus', 'Bearer s3cret');
+    expect(unknownAction.status).toBe(404);
+    expect(await unknownAction.json()).toEqual({ error: 'NOT_FOUND', message: 'no mirror action "bogus"; the actions are POST /mirrors/NAME/pause, resume, retry and reset' });
 
     const paused = await post('/mirrors/cloud/pause', 'Bearer s3cret');
     expect(paused.status).toBe(200);

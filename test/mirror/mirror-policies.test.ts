@@ -186,11 +186,16 @@ describe('dead links', () => {
     // A ping while PUBACKs keep coming: each PUBACK must not push the next ping back.
     await until(() => up.pings >= 1 && up.received.length > 0, 'a PINGREQ while shipping');
     expect(up.connects).toBe(1);
+    // A hung upstream: no PINGRESP and no PUBACK, so publishes are in flight when the link is dropped.
     up.ignorePings = true;
+    up.holdAcks = true;
     await until(() => up.connects >= 2, 'a reconnect after the unanswered PINGREQ');
     up.ignorePings = false;
+    up.holdAcks = false;
     const mirrors = edge.running.mirrors!;
     await until(async () => (await mirrors.status('cloud')).state === 'connected', 'connected again');
+    // The status says why the link was dropped, not only that the publishes in flight were failed.
+    expect((await mirrors.status('cloud')).lastError).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', message: 'upstream connection lost: Keepalive timeout' });
   });
 });
 

@@ -202,7 +202,11 @@ export class MqttSinkConnection implements SinkConnection<MqttMessage> {
     this.unacked.set(message, performance.now());
     this.client.publish(message.topic, message.payload, { qos: this.qos, ...(message.properties ? { properties: message.properties } : {}) }, (err) => {
       this.unacked.delete(message);
-      done(err ? publishError(err) : undefined);
+      if (!err) done(undefined);
+      // MQTT.js fails every unacknowledged publish with "Connection closed" as the link ends, before it
+      // says why (a keepalive timeout, a socket error): those report the link's own reason.
+      else if (err.message === CONNECTION_CLOSED) void this.closed.then((reason) => done(reason ?? publishError(err)));
+      else done(publishError(err));
     });
     return true;
   }
@@ -212,6 +216,8 @@ export class MqttSinkConnection implements SinkConnection<MqttMessage> {
     await this.client.endAsync(true);
   }
 }
+
+const CONNECTION_CLOSED = 'Connection closed';
 
 function publishError(err: Error & { code?: unknown }): TributaryError {
   const code = typeof err.code === 'number' ? err.code : -1;
