@@ -204,15 +204,20 @@ function checkDisk(dir: string, config: Config, dataFile: DataFileInfo | Error):
   return { check: 'disk', status: 'OK', message: `${numbers}; room for storage.mapSizeBytes ${bytes(mapSizeBytes)}`, details };
 }
 
+/** The broker wants twice a group's bytes free in the map: below this, all but the smallest writes fail. */
+const MAP_ROOM_MIN = 1024 * 1024;
+
 function checkMapSize(config: Config, dataFile: DataFileInfo | Error): Check {
   const { mapSizeBytes, maxMapSizeBytes } = config.storage;
   const max = maxMapSizeBytes === -1 ? 'unlimited (-1: grows while the disk allows)' : bytes(maxMapSizeBytes);
   if (dataFile instanceof Error) return { check: 'map size', status: 'WARN', message: `cannot read the data file: ${dataFile.message}`, details: { mapSizeBytes, maxMapSizeBytes } };
-  const fileBytes = dataFile.fileBytes;
-  const details = { mapSizeBytes, maxMapSizeBytes, fileBytes };
-  const numbers = `data file ${fileBytes === null ? 'not created yet' : bytes(fileBytes)}; storage.mapSizeBytes ${bytes(mapSizeBytes)}, maxMapSizeBytes ${max}`;
-  if (maxMapSizeBytes !== -1 && fileBytes !== null && fileBytes >= maxMapSizeBytes)
-    return { check: 'map size', status: 'FAIL', message: `${numbers}: the data file fills the largest map, writes fail (STORAGE_FULL); raise maxMapSizeBytes or let retention free space`, details };
+  const { fileBytes, usedBytes } = dataFile;
+  const details = { mapSizeBytes, maxMapSizeBytes, fileBytes, usedBytes };
+  const file = fileBytes === null ? 'not created yet' : `${bytes(fileBytes)} (${bytes(usedBytes ?? 0)} in use)`;
+  const numbers = `data file ${file}; storage.mapSizeBytes ${bytes(mapSizeBytes)}, maxMapSizeBytes ${max}`;
+  // What is in use, not the file's size: LMDB never shrinks the file, and writes reuse the pages retention freed.
+  if (maxMapSizeBytes !== -1 && usedBytes !== null && maxMapSizeBytes - usedBytes < MAP_ROOM_MIN)
+    return { check: 'map size', status: 'FAIL', message: `${numbers}: less than ${bytes(MAP_ROOM_MIN)} of the largest map is free, writes fail (STORAGE_FULL); raise maxMapSizeBytes or let retention free space`, details };
   // A 32-bit process has 2-3 GiB of address space for everything; the map must fit beside the heap.
   const wordBits = ['arm', 'ia32', 'mips', 'mipsel', 'ppc'].includes(process.arch) ? 32 : 64;
   if (wordBits === 32 && (maxMapSizeBytes === -1 || maxMapSizeBytes > 1024 ** 3))

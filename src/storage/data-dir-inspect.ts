@@ -7,10 +7,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open } from 'lmdb';
 import { readBatchInfo } from '../format/record-batch.ts';
+import { usedMapBytes } from './lmdb-env.ts';
 
 export interface DataFileInfo {
   /** Bytes of tributary.lmdb; null when there is none yet. */
   fileBytes: number | null;
+  /** Bytes of it LMDB's trees hold (the rest is free pages writes reuse); null when there is no file. */
+  usedBytes: number | null;
   /** The largest maxTimestamp of the last batch of every partition; null without any record. */
   newestRecordMs: number | null;
 }
@@ -21,7 +24,7 @@ export function inspectDataFile(dataDir: string): DataFileInfo {
   try {
     fileBytes = fs.statSync(file).size;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return { fileBytes: null, newestRecordMs: null };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return { fileBytes: null, usedBytes: null, newestRecordMs: null };
     throw err;
   }
   const env = open({ path: file, readOnly: true, maxDbs: 32 });
@@ -36,7 +39,7 @@ export function inspectDataFile(dataDir: string): DataFileInfo {
         if (ts !== undefined && (newestRecordMs === null || ts > newestRecordMs)) newestRecordMs = ts;
       }
     }
-    return { fileBytes, newestRecordMs };
+    return { fileBytes, usedBytes: usedMapBytes(env, null), newestRecordMs };
   } finally {
     void env.close();
   }

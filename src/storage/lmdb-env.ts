@@ -112,6 +112,34 @@ export function freshReads(env: RootDatabase): void {
   (env as unknown as { resetReadTxn(): void }).resetReadTxn();
 }
 
+interface TreeStats {
+  treeBranchPageCount: number;
+  treeLeafPageCount: number;
+  overflowPages: number;
+}
+
+const treePages = (s: TreeStats) => s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
+
+/**
+ * Bytes of the data file that LMDB's trees hold: every named database, the main database naming
+ * them, the free list's own pages and the two meta pages. LMDB never shrinks its file; the rest of it
+ * is free pages that later writes reuse, so after retention the file's size overstates what is used.
+ * `databases`: the named databases, or null to open each one the main database names (a read-only
+ * inspection that holds no handles).
+ */
+export function usedMapBytes(env: RootDatabase, databases: Database[] | null): number {
+  const stats = env.getStats() as { pageSize: number; root: TreeStats; free: TreeStats };
+  let pages = 2 + treePages(stats.root) + treePages(stats.free);
+  for (const db of databases ?? [...env.getKeys()].map((name) => env.openDB({ name: String(name) })))
+    pages += treePages(db.getStats() as TreeStats);
+  return pages * stats.pageSize;
+}
+
+/** The named databases of a handle set, for usedMapBytes. */
+export function databasesOf(h: LmdbHandles): Database[] {
+  return Object.values(h).filter((v): v is Database => v !== h.env && typeof v === 'object' && v !== null && 'getStats' in v);
+}
+
 /** Errno-like codes LMDB and the OS give when there is no room: recoverable once space is freed. */
 const MDB_MAP_FULL = -30792;
 const ENOSPC = 28;

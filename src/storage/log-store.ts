@@ -19,6 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { Database } from 'lmdb';
 import { asTributaryError, isTributaryError, TributaryError } from '../errors.ts';
 import { readBatchInfo } from '../format/record-batch.ts';
 import {
@@ -27,6 +28,8 @@ import {
   openLmdb,
   STORAGE_FORMAT_VERSION,
   syncToDisk,
+  databasesOf,
+  usedMapBytes,
   type LmdbHandles,
   type StoredTopic,
 } from './lmdb-env.ts';
@@ -180,6 +183,8 @@ export class LogStore {
   /** When expireProducers next scans the producer table (see there). */
   private producerExpiryDueMs = 0;
   private readonly h: LmdbHandles;
+  /** The named databases of `h`, for the map's room check. */
+  private readonly databases: Database[];
   private readonly opts: LogStoreOptions;
   private readonly log: Logger;
   private readonly topicsByName = new Map<string, StoredTopic>();
@@ -221,6 +226,7 @@ export class LogStore {
     this.opts = opts;
     this.log = opts.logger.child({ module: 'storage' });
     this.h = openLmdb(opts.dataDir, opts.mapSizeBytes);
+    this.databases = databasesOf(this.h);
     const version = this.h.meta.get('formatVersion');
     if (version === undefined) this.h.meta.putSync('formatVersion', STORAGE_FORMAT_VERSION);
     else if (version === 1 || version === 2) this.migrateFrom(version);
@@ -802,8 +808,13 @@ export class LogStore {
 
   private roomError(groupBytes: number): TributaryError | null {
     const mapMax = this.opts.maxMapSizeBytes ?? -1;
-    if (mapMax >= 0 && this.fileBytes() + 2 * groupBytes > mapMax)
-      return new TributaryError('STORAGE_FULL', `LMDB map is full: data file at ${this.fileBytes()} bytes of maxMapSizeBytes ${mapMax}`);
+    // The file's size first (one stat), LMDB's own count only when that is near the ceiling: the file
+    // never shrinks, and the pages retention freed in it take new writes without growing it.
+    if (mapMax >= 0 && this.fileBytes() + 2 * groupBytes > mapMax) {
+      const used = usedMapBytes(this.h.env, this.databases);
+      if (used + 2 * groupBytes > mapMax)
+        return new TributaryError('STORAGE_FULL', `LMDB map is full: ${used} bytes in use of maxMapSizeBytes ${mapMax} (data file ${this.fileBytes()} bytes)`);
+    }
     const free = filesystemFreeBytes(this.opts.dataDir);
     // Page overhead and the B-tree copy-on-write can double what a batch costs on disk.
     if (free - 2 * groupBytes < this.opts.minFreeDiskBytes)

@@ -8,7 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { Producer } from '../../src/client/index.ts';
 import { bundlePath, freePort, startChildBroker } from '../helpers/child-broker.ts';
 import { lines, run, runProcess, type Run } from '../helpers/cli.ts';
-import { onCleanup, tempDir } from '../helpers/temp.ts';
+import { isTributaryError } from '../../src/errors.ts';
+import { encodeRecordBatch } from '../../src/format/record-batch.ts';
+import { LogStore } from '../../src/storage/log-store.ts';
+import { onCleanup, rec, storeOptions, tempDir } from '../helpers/temp.ts';
 
 /** Env for a doctor (and a start) with only the edge listener, on 127.0.0.1:`port`. */
 function doctorEnv(dataDir: string, port: number): Record<string, string> {
@@ -190,7 +193,34 @@ describe('tributary doctor', () => {
     expect(c.get('clock')!.status).toBe('WARN');
     expect(c.get('clock')!.message).toMatch(new RegExp(`^[-0-9T:.]+Z is \\d+ s before the newest stored record \\(${new Date(futureMs).toISOString()}\\): the clock went back, or a producer's clock is ahead$`));
     const fileBytes = fs.statSync(path.join(dataDir, 'tributary.lmdb')).size;
-    expect(c.get('map size')!.message).toMatch(new RegExp(`^data file ${fileBytes < 1024 ? `${fileBytes} B` : '[\\d.]+ KiB'}; storage\\.mapSizeBytes 1\\.0 GiB`));
+    expect(c.get('map size')!.message).toMatch(new RegExp(`^data file ${fileBytes < 1024 ? `${fileBytes} B` : '[\\d.]+ KiB'} \\([\\d.]+ KiB in use\\); storage\\.mapSizeBytes 1\\.0 GiB`));
+  });
+
+  it('a map with less than 1 MiB free below maxMapSizeBytes: map size FAIL; once retention freed pages: OK, though the file keeps its size', async () => {
+    const dataDir = dirIn('/var/tmp');
+    const mapEnv = { ...doctorEnv(dataDir, await freePort()), TRIBUTARY_STORAGE__MAP_SIZE_BYTES: '1MiB', TRIBUTARY_STORAGE__MAX_MAP_SIZE_BYTES: '3MiB', TRIBUTARY_STORAGE__MIN_FREE_DISK_BYTES: '0' };
+    let store = new LogStore(storeOptions(dataDir, { mapSizeBytes: 1024 * 1024, maxMapSizeBytes: 3 * 1024 * 1024 }));
+    const topic = store.createTopic({ name: 't', partitions: 1, retentionMs: -1, retentionBytes: -1 });
+    const batch = encodeRecordBatch([rec('x'.repeat(20_000))]);
+    for (;;) {
+      const full = await store.append(topic, 0, batch, undefined, false).then(
+        () => false,
+        (e: unknown) => isTributaryError(e, 'STORAGE_FULL'),
+      );
+      if (full) break;
+    }
+    await store.close();
+    const full = checks(await run(['doctor'], { env: mapEnv }));
+    expect(full.get('map size')).toMatchObject({ status: 'FAIL' });
+    expect(full.get('map size')!.message).toMatch(/^data file [\d.]+ MiB \([\d.]+ MiB in use\); storage\.mapSizeBytes 1\.0 MiB, maxMapSizeBytes 3\.0 MiB: less than 1\.0 MiB of the largest map is free, writes fail \(STORAGE_FULL\)/);
+
+    store = new LogStore(storeOptions(dataDir, { mapSizeBytes: 1024 * 1024, maxMapSizeBytes: 3 * 1024 * 1024 }));
+    store.alterTopic('t', { retentionBytes: 100_000 });
+    while (store.maintenanceStep(Date.now(), 1000) > 0);
+    await store.close();
+    const freed = checks(await run(['doctor'], { env: mapEnv }));
+    expect(freed.get('map size')).toMatchObject({ status: 'OK' });
+    expect(freed.get('map size')!.message).toMatch(/^data file [\d.]+ MiB \([\d.]+ KiB in use\); /);
   });
 
   it('a clock before the build (the program file is newer than now): clock FAIL, exit 1', async () => {

@@ -316,6 +316,33 @@ describe('commit participants', () => {
     expect(values(openStore(dir), 't')).toEqual(['a0', 'b0']);
   });
 
+  it('takes writes again at maxMapSizeBytes once retention freed pages in the data file, which never shrinks', async () => {
+    const dir = tempDir();
+    const max = 2 * 1024 * 1024;
+    const store = openStore(dir, { mapSizeBytes: 1024 * 1024, maxMapSizeBytes: max });
+    const t = store.createTopic(spec('t'));
+    let stored = 0;
+    for (;;) {
+      const refused = await store.append(t, 0, batchOf(1, `b${stored}-`, Date.now(), 50_000), undefined, false).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      if (refused !== null) {
+        expect(refused).toSatisfy((e) => isTributaryError(e, 'STORAGE_FULL'));
+        break;
+      }
+      stored++;
+    }
+    expect(stored).toBeGreaterThan(10);
+    const fullFile = store.stats().fileBytes;
+    // Retention keeps the last ~200 KB; the file keeps its size, the freed pages take the next writes.
+    store.alterTopic('t', { retentionBytes: 200_000 });
+    while (store.maintenanceStep(Date.now(), 1000) > 0);
+    for (let i = 0; i < stored - 6; i++) await store.append(t, 0, batchOf(1, `a${i}-`, Date.now(), 50_000), undefined, false);
+    expect(store.stats().fileBytes).toBeLessThanOrEqual(Math.max(fullFile, max));
+    expect(values(store, 't', 0, 2 * stored - 7)).toEqual([`a${stored - 7}-0`.padEnd(50_000, '.')]);
+  });
+
   it('still commits the participants when only the appends are too big for the room left', async () => {
     const dir = tempDir();
     const probe = openStore(dir);
