@@ -237,6 +237,22 @@ describe('Kafka listener: fetch, list offsets, metadata', () => {
     expect(unknown.errorCode).toBe(KafkaError.UNKNOWN_TOPIC_OR_PARTITION);
   });
 
+  it('answers a long-poll at once, as Kafka does, when min_bytes is 0 or a partition has an error', async () => {
+    const b = await startKafkaBroker();
+    b.running.broker.createTopic({ name: 'now', partitions: 1 });
+    const raw = await RawKafka.connect(b.kafkaPort);
+    await raw.request(ApiKey.Produce, 3, produceBody('now', 0, batchOf(['0'])));
+    // Each waits up to a minute if it long-polls: no append comes to end the wait.
+    const wait = { maxWaitMs: 60_000 };
+    const atEnd = (await raw.request(ApiKey.Fetch, 11, fetchBody('now', 0, 1, { ...wait, minBytes: 0 }))).responses[0]!.partitions[0]!;
+    expect(atEnd).toMatchObject({ errorCode: 0, highWatermark: 1n });
+    const outOfRange = (await raw.request(ApiKey.Fetch, 11, fetchBody('now', 0, 1_000_000, wait))).responses[0]!.partitions[0]!;
+    expect(outOfRange.errorCode).toBe(KafkaError.OFFSET_OUT_OF_RANGE);
+    const unknown = (await raw.request(ApiKey.Fetch, 11, fetchBody('none', 0, 0, wait))).responses[0]!.partitions[0]!;
+    expect(unknown.errorCode).toBe(KafkaError.UNKNOWN_TOPIC_OR_PARTITION);
+    expect(b.running.broker.parkedFetches).toBe(0);
+  });
+
   it('lists earliest, latest and by-timestamp offsets (v0 in old_style_offsets)', async () => {
     const b = await startKafkaBroker();
     b.running.broker.createTopic({ name: 'lo', partitions: 1 });

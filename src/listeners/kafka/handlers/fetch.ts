@@ -35,6 +35,8 @@ const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 interface Answer {
   responses: TopicAnswer[];
   bytes: number;
+  /** A partition answered with an error: the request is answered at once, as Kafka does. */
+  failed: boolean;
 }
 
 export async function fetch(ctx: KafkaContext, version: number, body: RequestBody<1>): Promise<ResponseInput<1>> {
@@ -47,7 +49,8 @@ export async function fetch(ctx: KafkaContext, version: number, body: RequestBod
     const topics = wanted(ctx, version, body);
     const answer = await read(ctx, body, topics);
     const waitMs = deadline - Date.now();
-    if (answer.bytes >= Math.max(body.minBytes, 1) || ctx.signal.aborted || waitMs <= 0)
+    // As Kafka's fetch: min_bytes 0 (or below) never waits, and neither does an error in any partition.
+    if (answer.bytes >= body.minBytes || answer.failed || ctx.signal.aborted || waitMs <= 0)
       return { throttleTimeMs: 0, errorCode: KafkaError.NONE, sessionId: 0, responses: answer.responses };
     ctx.releaseAnswer();
     await anyAppend(ctx, topics, waitMs);
@@ -64,23 +67,26 @@ function wanted(ctx: KafkaContext, version: number, body: RequestBody<1>): Wante
 async function read(ctx: KafkaContext, body: RequestBody<1>, topics: Wanted[]): Promise<Answer> {
   let room = Math.min(Math.max(body.maxBytes, 0), limits.kafkaFetchBytesMax);
   let bytes = 0;
+  let failed = false;
   const responses: TopicAnswer[] = [];
   for (const t of topics) {
     const partitions: PartitionAnswer[] = [];
     for (const p of t.partitions) {
       if (t.name === null) {
         partitions.push(unknownTopicId(p.partition));
+        failed = true;
         continue;
       }
       // While room is left a partition gets at least one whole batch, whatever its partition_max_bytes.
       const part = await readPartition(ctx, t.name, p.partition, Number(p.fetchOffset), room <= 0 ? 0 : Math.max(1, Math.min(p.partitionMaxBytes, room)));
       bytes += part.bytes;
       room -= part.bytes;
+      failed ||= part.answer.errorCode !== KafkaError.NONE;
       partitions.push(part.answer);
     }
     responses.push({ topic: t.name ?? '', topicId: t.topicId, partitions });
   }
-  return { responses, bytes };
+  return { responses, bytes, failed };
 }
 
 function unknownTopicId(partition: number): PartitionAnswer {
@@ -123,7 +129,7 @@ async function anyAppend(ctx: KafkaContext, topics: Wanted[], waitMs: number): P
       if (state) waits.push(ctx.broker.waitForRecords(stored.name, p.partition, state.nextOffset, waitMs, done.signal));
     }
   }
-  // Nothing to wake on (only unknown partitions): the long-poll still lasts its max_wait, as in Kafka.
+  // Nothing to wake on (partitions gone since the read): the long-poll lasts what is left of its max_wait.
   if (waits.length === 0) waits.push(sleep(waitMs, done.signal));
   try {
     await Promise.race(waits);
