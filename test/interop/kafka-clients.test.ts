@@ -41,7 +41,7 @@ function binaryRecords(tag: string, nullHeader = true): Rec[] {
 const b64 = (b: Buffer | null) => (b === null ? null : b.toString('base64'));
 const unb64 = (s: string | null) => (s === null ? null : Buffer.from(s, 'base64'));
 
-async function py(lib: 'confluent' | 'kafka-python', op: 'produce' | 'consume', args: Record<string, unknown>): Promise<Record<string, unknown>> {
+async function py(lib: 'confluent' | 'kafka-python', op: 'produce' | 'consume' | 'init-transactions', args: Record<string, unknown>): Promise<Record<string, unknown>> {
   const r = await runProcess(PYTHON, [PY_CLIENT, lib, op, JSON.stringify(args)], { timeoutMs: 60_000 });
   if (r.code !== 0) throw new Error(`${lib} ${op} exited ${r.code}: ${r.stderr}`);
   return JSON.parse(r.stdout) as Record<string, unknown>;
@@ -153,6 +153,13 @@ describe.runIf((hasKcat && hasPython) || process.env.CI)('Kafka clients against 
     expect(plain(await pyConsume('confluent', b, 'py', 1, 0, 3))).toEqual(fromKafkaPython);
     // Offsets after the first record: the whole first batch comes back, the clients drop what is below.
     expect((await pyConsume('confluent', b, 'py', 1, 2, 1)).map((r) => r.offset)).toEqual([2]);
+  });
+
+  it('a transactional confluent-kafka producer fails init_transactions at once with TRANSACTIONAL_ID_AUTHORIZATION_FAILED, not a timeout', async () => {
+    const b = await startKafkaBroker();
+    // 120 s: far beyond the test's own timeout, so a client left retrying would fail the test, not pass it late.
+    const r = await py('confluent', 'init-transactions', { bootstrap: `127.0.0.1:${b.kafkaPort}`, transactionalId: 'tx-1', timeoutS: 120 });
+    expect(r).toMatchObject({ name: 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', fatal: true });
   });
 
   it('kafkajs → confluent-kafka and kcat, binary records byte-exact', async () => {

@@ -10,6 +10,8 @@ consume-many json: {"bootstrap", "reads": [{"topic", "partition", "offset", "cou
   topics (the interpreter and client start once), prints {"reads": [<consume's output>, ...]}
 first-error json (confluent only): {"bootstrap"}: connects and prints the first error librdkafka reports
   {"name", "message"} (e.g. a refused login), without waiting out a poll or delivery timeout
+init-transactions json (confluent only): {"bootstrap", "transactionalId", "timeoutS"}: init_transactions, prints
+  {"name", "message", "fatal"} of the error it raises, or {"name": null} if it succeeds
 Either may hold "config": extra client settings (security, SASL, TLS), passed to the client as given.
 """
 import base64
@@ -77,6 +79,17 @@ def confluent_first_error(a):
     return {'name': errors[0].name(), 'message': errors[0].str()}
 
 
+def confluent_init_transactions(a):
+    from confluent_kafka import KafkaException, Producer
+    p = Producer({'bootstrap.servers': a['bootstrap'], 'transactional.id': a['transactionalId'], **a.get('config', {})})
+    try:
+        p.init_transactions(a['timeoutS'])
+    except KafkaException as e:
+        err = e.args[0]
+        return {'name': err.name(), 'message': err.str(), 'fatal': err.fatal()}
+    return {'name': None}
+
+
 def kafka_python_produce(a):
     from kafka import KafkaProducer
     p = KafkaProducer(bootstrap_servers=a['bootstrap'], acks=1, **a.get('config', {}))
@@ -118,6 +131,7 @@ ops = {
     ('confluent', 'produce'): confluent_produce,
     ('confluent', 'consume'): confluent_consume,
     ('confluent', 'first-error'): confluent_first_error,
+    ('confluent', 'init-transactions'): confluent_init_transactions,
     ('kafka-python', 'produce'): kafka_python_produce,
     ('kafka-python', 'consume'): kafka_python_consume,
 }
