@@ -46,7 +46,7 @@ export async function startHttpListener(opts: HttpListenerOptions): Promise<Http
   });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = requestUrl(req.url ?? '/');
     const action = mirrorActionPath.exec(url.pathname);
     if (action) {
       if (req.method !== 'POST') return send(res, 405, { error: 'INVALID_REQUEST', message: `only POST is served on ${url.pathname}` }, { allow: 'POST' });
@@ -176,4 +176,13 @@ function decodePathPart(raw: string, what: 'topic' | 'mirror' | 'group'): string
 function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
+}
+
+/**
+ * The request target as a URL. An absolute-form target (`http://host/path`) is taken as it is; any
+ * other is a path, also one starting `//`, which `new URL(target, base)` would read as a host name.
+ */
+function requestUrl(target: string): URL {
+  if (URL.canParse(target)) return new URL(target);
+  return new URL(`http://localhost${target.startsWith('/') ? '' : '/'}${target}`);
 }

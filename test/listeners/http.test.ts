@@ -1,3 +1,4 @@
+import http from 'node:http';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
@@ -52,6 +53,25 @@ describe('http listener', () => {
     const missing = await fetch(`${base}/topics/nope`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: 'UNKNOWN_TOPIC' });
+  });
+
+  it('takes a path starting // as a path (404), not as a host name; an absolute-form target as its path', async () => {
+    const { base } = await start();
+    const get = (target: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.get(`${base}/`, { path: target }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+      });
+    for (const target of ['//', '//healthz', '//metrics']) {
+      const r = await get(target);
+      expect(r.status, target).toBe(404);
+      expect(JSON.parse(r.body), target).toMatchObject({ error: 'NOT_FOUND' });
+    }
+    expect(await get(`${base}/healthz`)).toEqual({ status: 200, body: JSON.stringify({ status: 'ok' }) });
   });
 
   it('serves /mirrors as [] and every mirror name as UNKNOWN_MIRROR when none is configured', async () => {
