@@ -175,6 +175,9 @@ export class GroupCoordinator {
       if (g.members.size > 0) this.checkProtocols(g, req);
       if (req.memberId === '' && req.instanceId === null && req.requireKnownMemberId) return Promise.resolve(this.offerMemberId(g, req));
       const offered = this.takeOffer(g, req.memberId);
+      // The static leader restarting: as Kafka, a stable group keeps its generation (below).
+      const previous = req.instanceId === null ? undefined : g.instances.get(req.instanceId);
+      const replacedLeader = previous !== undefined && previous === g.leader && previous !== req.memberId ? previous : null;
       const wasEmpty = g.members.size === 0;
       const m = this.memberForJoin(g, offered ? { ...req, memberId: '' } : req, offered ? req.memberId : undefined);
       const protocols: ClassicProtocol[] = req.protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata) }));
@@ -195,6 +198,10 @@ export class GroupCoordinator {
       // As Kafka: a follower asking for what it has gets it (a static member's restart, a lost answer);
       // a join between the generation forming and the leader's SyncGroup gets that generation again.
       if (unchanged && m.pending === null && ((g.state === 'stable' && m.memberId !== g.leader) || g.syncing)) return Promise.resolve(this.classicJoinResult(g, m));
+      // The restarted static leader of a stable group is answered as a follower, naming its old id as
+      // the leader's, as Kafka does: it does not assign (a stable group would not pass a new assignment
+      // on), its SyncGroup gets what it had, and no other member is disturbed. It leads the next rebalance.
+      if (unchanged && m.pending === null && g.state === 'stable' && replacedLeader !== null) return Promise.resolve({ ...this.classicJoinResult(g, m), leader: replacedLeader, members: [] });
       // keepOnAbort: as in Kafka, a member whose connection closed during its join still counts as
       // joined; its session (no heartbeats) removes it after the generation forms. Otherwise the group
       // would wait out the rebalance timeout (librdkafka: max.poll.interval.ms, 5 minutes).

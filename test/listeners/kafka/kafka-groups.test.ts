@@ -175,6 +175,18 @@ describe('Kafka groups: JoinGroup / SyncGroup / Heartbeat / LeaveGroup', () => {
     expect((await sync(restarted, 'st', 1, back.memberId)).assignment.equals(theirs)).toBe(true);
     expect(b.running.broker.groups.membership('st')).toMatchObject({ state: 'stable' });
     expect(await heartbeat(restarted, 'st', 1, follower.memberId)).toBe(KafkaError.FENCED_INSTANCE_ID);
+
+    // The leader restarts too: answered as a follower naming its old id as the leader's, as Kafka does, so
+    // it does not assign; its SyncGroup gets what it had; still generation 1, and nobody rebalances.
+    const leaderInstance = follower === x ? 'i-2' : 'i-1';
+    const restartedLeader = await RawKafka.connect(b.kafkaPort);
+    const leaderBack = await restartedLeader.request(ApiKey.JoinGroup, 5, body('', leaderInstance));
+    expect(leaderBack).toMatchObject({ errorCode: 0, generationId: 1, leader: leader.memberId, members: [] });
+    expect(leaderBack.memberId).not.toBe(leader.memberId);
+    expect((await sync(restartedLeader, 'st', 1, leaderBack.memberId)).errorCode).toBe(0);
+    expect(b.running.broker.groups.membership('st')).toMatchObject({ state: 'stable' });
+    expect(await heartbeat(restarted, 'st', 1, back.memberId)).toBe(0);
+    expect(await heartbeat(restartedLeader, 'st', 1, leader.memberId)).toBe(KafkaError.FENCED_INSTANCE_ID);
   });
 
   it('JoinGroup refusals: an empty group id (INVALID_GROUP_ID), a session timeout out of range (INVALID_SESSION_TIMEOUT), a protocol no member shares (INCONSISTENT_GROUP_PROTOCOL), too much metadata or assignment, a too long instance id (INVALID_REQUEST)', async () => {
