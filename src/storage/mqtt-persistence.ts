@@ -127,6 +127,11 @@ export class MqttPersistence {
     return this.subscriptions.ofClient(client.id);
   }
 
+  /** Whether a persistent session subscribes to `topic`: its QoS 1 PUBLISH is then queued before its PUBACK (aedes-patches.mjs). */
+  hasSubscriptions(topic: string): boolean {
+    return this.subscriptions.matching(topic).length > 0;
+  }
+
   async subscriptionsByTopic(topic: string): Promise<TopicSubscription[]> {
     return this.subscriptions.matching(topic);
   }
@@ -148,10 +153,11 @@ export class MqttPersistence {
     });
   }
 
-  outgoingEnqueueCombi(subs: readonly { clientId: string }[], packet: MqttPacket): Promise<void> {
+  /** Each copy at the lower of the published QoS and the one its subscription was granted [MQTT-3.8.4-6]. */
+  outgoingEnqueueCombi(subs: readonly { clientId: string; qos?: number }[], packet: MqttPacket): Promise<void> {
     return this.write(() => {
       for (const sub of subs) assertKeyFits([sub.clientId, 0]);
-      for (const sub of subs) this.outgoing.enqueue(sub.clientId, packet);
+      for (const sub of subs) this.outgoing.enqueue(sub.clientId, packet, sub.qos);
     });
   }
 

@@ -141,6 +141,9 @@ export class MqttListener implements MqttMetricsSource {
 
   static async start(opts: MqttListenerOptions): Promise<MqttListener> {
     const l = new MqttListener(opts);
+    // Whether a persistent session subscribes to a topic, asked synchronously (mqtt-persistence.ts).
+    const persistence = opts.persistence as { hasSubscriptions?: (topic: string) => boolean } | undefined;
+    const persistentMatch = persistence?.hasSubscriptions?.bind(persistence);
     l.aedes = await Aedes.createBroker({
       persistence: opts.persistence,
       maxTopicLevels: opts.topicLevelsMax,
@@ -182,6 +185,9 @@ export class MqttListener implements MqttMetricsSource {
       storedDrainBytes: limits.mqttStoredDrainBytes,
       // aedes-patches.mjs: each message a persistent session gets from its stored queue.
       storedPublish: addSubscriptionIds,
+      // aedes-patches.mjs: a QoS 1 PUBLISH that is stored beyond the log (a retained message, a copy
+      // queued for a persistent session) is stored before its PUBACK. Without a way to ask, always.
+      pubackAfterPublish: (packet: PublishPacket) => packet.retain || (persistentMatch?.(packet.topic) ?? true),
     } as Parameters<typeof Aedes.createBroker>[0]);
     l.aedesSysPrefix = `$SYS/${l.aedes.id}/`;
     l.sessionExpiry = new SessionExpiry({ aedes: l.aedes, deadlines: opts.sessionExpiryStore, maxS: opts.sessionExpiryMaxS, metrics: l.metrics, logger: l.log });

@@ -121,8 +121,9 @@ export class OutgoingQueues {
     }
   }
 
-  enqueue(clientId: string, packet: MqttPacket): void {
+  enqueue(clientId: string, packet: MqttPacket, grantedQos?: number): void {
     const stored = asAedesPacket(packet);
+    if (grantedQos !== undefined && grantedQos < (stored.qos ?? 0)) stored.qos = grantedQos;
     const seq = this.nextSeq++;
     this.queueOf(clientId).add(queued(seq, stored));
     this.writes.put(this.db, [clientId, seq], stored);

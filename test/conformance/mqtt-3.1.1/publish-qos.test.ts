@@ -110,6 +110,24 @@ describe('MQTT 3.1.1 QoS flows, the broker sending', () => {
     expect(((await q2.waitFor((p) => p.cmd === 'publish')) as IPublishPacket).qos).toBe(1);
   });
 
+  it('[MQTT-3.8.4-6] downgrades for a wildcard filter too: live, from a persistent session\'s stored queue, and a retained message on SUBSCRIBE', async () => {
+    const broker = await startMqttBroker();
+    const live = await subscriber(broker.mqttPort, 'wild-live', 'wild/+', 1);
+    const away = await subscriber(broker.mqttPort, 'wild-away', 'wild/#', 1, false);
+    away.send({ cmd: 'disconnect' });
+    await away.waitClosed();
+    const pub = await RawMqtt.session(broker.mqttPort, 'wild-pub');
+    pub.send({ ...publish('wild/a', 'x', 2, 7), retain: true });
+    await pub.waitFor((p) => p.cmd === 'pubrec');
+    pub.send({ cmd: 'pubrel', messageId: 7 });
+    await pub.waitFor((p) => p.cmd === 'pubcomp');
+    expect(((await live.waitFor((p) => p.cmd === 'publish')) as IPublishPacket).qos).toBe(1);
+    const back = await RawMqtt.session(broker.mqttPort, 'wild-away', false);
+    expect(((await back.waitFor((p) => p.cmd === 'publish')) as IPublishPacket).qos).toBe(1);
+    const late = await subscriber(broker.mqttPort, 'wild-late', '+/a', 1);
+    expect(((await late.waitFor((p) => p.cmd === 'publish')) as IPublishPacket)).toMatchObject({ qos: 1, retain: true });
+  });
+
   // DEFECT: aedes forwards the publisher's DUP flag to every subscriber (aedes-packet's Packet copies
   // `dup` from the incoming PUBLISH), also on QoS 0 deliveries, where DUP must be 0.
   it.fails('[MQTT-3.3.1-2] [MQTT-3.3.1-3] sends a first delivery with DUP 0 whatever the publisher’s DUP, and QoS 0 always with DUP 0', async () => {
