@@ -17,12 +17,13 @@ import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Broker } from '../../broker/broker.ts';
 import { isTributaryError, TributaryError } from '../../errors.ts';
 import { limits } from '../../limits.ts';
-import { listenOn, refuseSocket } from '../listen.ts';
+import { LINGER_MS, listenOn, refuseSocket } from '../listen.ts';
 import { readPem } from '../read-pem.ts';
 import { Acl, type AclRule } from '../../auth/acl.ts';
 import type { Identity, UserSpec } from '../../auth/password.ts';
 import { Authenticator, ConnackCode } from './auth.ts';
 import { ConnectionGate } from './connection-gate.ts';
+import { CONNACK_UNAVAILABLE_V4, CONNECT_HEAD_BYTES, refusalConnack } from './refusal-connack.ts';
 import { DurablePublisher, type IncomingPackets } from './durable-publish.ts';
 import { disconnectReason } from './mqtt5-reasons.ts';
 import packageJson from '../../../package.json' with { type: 'json' };
@@ -83,9 +84,6 @@ interface ConnectSeen {
   protocolVersion: number | undefined;
   willTopic: string | undefined;
 }
-
-/** CONNACK, return code 3 "Server unavailable" [MQTT-3.2.2]: the answer to a connection over the limit. */
-const CONNACK_SERVER_UNAVAILABLE = Buffer.from([0x20, 0x02, 0x00, ConnackCode.SERVER_UNAVAILABLE]);
 
 export class MqttListener implements MqttMetricsSource {
   readonly metrics = new MqttMetrics();
@@ -247,7 +245,9 @@ export class MqttListener implements MqttMetricsSource {
           // A WebSocket emits 'error' for a broken frame from its client: without a listener that
           // is an uncaught exception. The connection is being closed anyway.
           ws.on('error', (err) => this.log.debug({ err: err.message, remote: req.socket.remoteAddress }, 'MQTT WebSocket refused over the limit: error'));
-          ws.send(CONNACK_SERVER_UNAVAILABLE, () => ws.close());
+          // The CONNECT's first bytes tell the CONNACK's form (refusal-connack.ts).
+          ws.once('message', (data: Buffer) => ws.send(refusalConnack(Buffer.from(data)) ?? CONNACK_UNAVAILABLE_V4, () => ws.close()));
+          setTimeout(() => ws.terminate(), LINGER_MS).unref();
           return;
         }
         this.accept(createWebSocketStream(ws), 'ws', req, req.socket.remoteAddress);
@@ -391,8 +391,7 @@ export class MqttListener implements MqttMetricsSource {
     if (conn instanceof net.Socket) {
       if (this.connections.size >= this.opts.connectionsMax) {
         this.refuseOverLimit(transport, remote);
-        // Refused before its CONNECT is read: clients act on a CONNACK whenever it arrives.
-        refuseSocket(conn, CONNACK_SERVER_UNAVAILABLE);
+        refuseBeforeConnect(conn);
         return;
       }
       conn.setNoDelay(true);
@@ -426,7 +425,7 @@ export class MqttListener implements MqttMetricsSource {
 
   private refuseOverLimit(transport: Transport, remote: string | undefined): void {
     this.metrics.refuse('connections-max');
-    this.log.warn({ transport, remote, connectionsMax: this.opts.connectionsMax }, 'MQTT connection refused: limit reached (CONNACK 3)');
+    this.log.warn({ transport, remote, connectionsMax: this.opts.connectionsMax }, 'MQTT connection refused: limit reached (CONNACK server unavailable)');
   }
 
   private preConnect(client: Client, packet: { protocolVersion?: number; clientId: string; clean?: boolean; will?: { topic: string; qos?: number } }, done: (err: Error | null, ok: boolean) => void): void {
@@ -586,4 +585,23 @@ function receiveMaximumOf(inflightMax: number): number {
 function remoteOf(client: Client): string | undefined {
   const conn = client.conn as Partial<net.Socket>;
   return conn.remoteAddress ?? client.req?.socket.remoteAddress;
+}
+
+/**
+ * A connection refused before aedes reads it: the CONNACK goes out once the first bytes of its
+ * CONNECT tell MQTT 5 from 3.1.1 (refusal-connack.ts), at most CONNECT_HEAD_BYTES of them kept.
+ */
+function refuseBeforeConnect(conn: net.Socket): void {
+  let head = Buffer.alloc(0);
+  const onData = (chunk: Buffer) => {
+    head = Buffer.concat([head, chunk.subarray(0, CONNECT_HEAD_BYTES - head.length)]);
+    const connack = refusalConnack(head) ?? (head.length >= CONNECT_HEAD_BYTES ? CONNACK_UNAVAILABLE_V4 : null);
+    if (connack === null) return;
+    conn.off('data', onData);
+    refuseSocket(conn, connack);
+  };
+  conn.on('error', () => undefined);
+  conn.on('data', onData);
+  // A client that sends nothing is closed as refuseSocket closes one that does not go.
+  setTimeout(() => conn.destroy(), LINGER_MS).unref();
 }

@@ -100,13 +100,17 @@ describe('MQTT limits', () => {
     expect((await logRecords(broker.running, 'mqtt')).map((r) => r.key!.toString())).toEqual(['after/1']);
   });
 
-  it('answers connections past connectionsMax with CONNACK 3 and serves those it holds', async () => {
+  it('answers connections past connectionsMax with CONNACK 3 (MQTT 5: 0x88) and serves those it holds', async () => {
     const broker = await startMqttBroker({ listeners: { mqtt: { connectionsMax: 2 } } });
     const a = await connectMqtt(broker);
     await connectMqtt(broker);
     const err = await connectRefusal(broker.mqttPort);
     expect(err.code).toBe(3);
     expect(broker.running.mqtt!.metrics.refused.get('connections-max')).toBe(1);
+    // An MQTT 5 client gets the MQTT 5 form: reason code 0x88, which it reports as a refusal, not a protocol error.
+    const v5 = await connectRefusal(broker.mqttPort, { protocolVersion: 5 });
+    expect(v5.code).toBe(0x88);
+    expect(broker.running.mqtt!.metrics.refused.get('connections-max')).toBe(2);
     await a.publishAsync('held', 'x', { qos: 1 });
     await a.endAsync();
     await expect.poll(() => broker.running.mqtt!.connectionCount).toBe(1);
