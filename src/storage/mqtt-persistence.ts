@@ -132,6 +132,14 @@ export class MqttPersistence {
     return this.subscriptions.matching(topic).length > 0;
   }
 
+  /**
+   * Whether a client has stored session state: subscriptions, queued QoS 1/2 messages, or QoS 2
+   * PUBLISHes awaiting PUBREL. aedes answers Session Present from the subscriptions alone (aedes-patches.mjs).
+   */
+  hasSessionState(clientId: string): boolean {
+    return this.subscriptions.has(clientId) || this.outgoing.has(clientId) || this.incoming.has(clientId);
+  }
+
   async subscriptionsByTopic(topic: string): Promise<TopicSubscription[]> {
     return this.subscriptions.matching(topic);
   }

@@ -139,6 +139,12 @@ export const AEDES_PATCHES = [
     ].join('\n'),
   },
   {
+    file: 'lib/handlers/connect.js',
+    why: '[MQTT-3.2.2-2] Session Present 1 for a resumed session with stored state but no subscription (a QoS 2 PUBLISH awaiting PUBREL, queued messages: option hasSessionState, mqtt-persistence.ts); aedes looked at the subscriptions only',
+    find: '  arg.sessionPresent = false // [MQTT-3.2.2-1], [MQTT-3.2.2-3]\n  done()\n',
+    replace: '  arg.sessionPresent = !this.packet.clean && this.client.broker.opts.hasSessionState?.(this.client.id) === true\n  done()\n',
+  },
+  {
     file: 'lib/client.js',
     why: 'the PUBACKs waiting for their turn, for the QoS 1 order below',
     find: '    this._topicAliases = new Map()\n',

@@ -142,6 +142,7 @@ export class MqttListener implements MqttMetricsSource {
     // Whether a persistent session subscribes to a topic, asked synchronously (mqtt-persistence.ts).
     const persistence = opts.persistence as { hasSubscriptions?: (topic: string) => boolean } | undefined;
     const persistentMatch = persistence?.hasSubscriptions?.bind(persistence);
+    const sessionState = (persistence as { hasSessionState?: (clientId: string) => boolean } | undefined)?.hasSessionState?.bind(persistence);
     l.aedes = await Aedes.createBroker({
       persistence: opts.persistence,
       maxTopicLevels: opts.topicLevelsMax,
@@ -185,6 +186,8 @@ export class MqttListener implements MqttMetricsSource {
       storedPublish: addSubscriptionIds,
       // aedes-patches.mjs: a QoS 1 PUBLISH that is stored beyond the log (a retained message, a copy
       // queued for a persistent session) is stored before its PUBACK. Without a way to ask, always.
+      // aedes-patches.mjs: Session Present for a resumed session without subscriptions.
+      hasSessionState: sessionState,
       pubackAfterPublish: (packet: PublishPacket) => packet.retain || (persistentMatch?.(packet.topic) ?? true),
     } as Parameters<typeof Aedes.createBroker>[0]);
     l.aedesSysPrefix = `$SYS/${l.aedes.id}/`;

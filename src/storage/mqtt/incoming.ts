@@ -30,6 +30,11 @@ export class IncomingPackets {
     this.writes.put(this.db, [clientId, packet.messageId], stored);
   }
 
+  /** Whether the client has a QoS 2 PUBLISH awaiting its PUBREL. */
+  has(clientId: string): boolean {
+    return (this.ids.get(clientId)?.size ?? 0) > 0;
+  }
+
   get(clientId: string, messageId: number): MqttPacket {
     const packet = this.ids.get(clientId)?.has(messageId) ? this.writes.get(this.db, [clientId, messageId]) : undefined;
     if (!packet) throw noSuchPacket(clientId, messageId);

@@ -121,6 +121,11 @@ export class OutgoingQueues {
     }
   }
 
+  /** Whether the client has a queued packet. */
+  has(clientId: string): boolean {
+    return (this.queues.get(clientId)?.entries.size ?? 0) > 0;
+  }
+
   enqueue(clientId: string, packet: MqttPacket, grantedQos?: number): void {
     const stored = asAedesPacket(packet);
     if (grantedQos !== undefined && grantedQos < (stored.qos ?? 0)) stored.qos = grantedQos;

@@ -28,6 +28,10 @@ export class SubscriptionStore {
   }
 
   /** A filter subscribed again replaces the earlier options, also within one call. */
+  has(clientId: string): boolean {
+    return (this.byClient.get(clientId)?.size ?? 0) > 0;
+  }
+
   add(clientId: string, subs: readonly MqttSubscription[]): void {
     for (const sub of subs) {
       const options: StoredSubscription = { qos: sub.qos, rh: sub.rh, rap: sub.rap, nl: sub.nl };

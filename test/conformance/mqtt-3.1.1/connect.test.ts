@@ -76,6 +76,23 @@ describe('MQTT 3.1.1 §3.1 CONNECT', () => {
     expect(deliveries(again)).toEqual(['kept/a=missed']);
   });
 
+  it('[MQTT-3.2.2-2] session present 1 for a clean session 0 session whose only state is a QoS 2 PUBLISH awaiting its PUBREL', async () => {
+    const broker = await startMqttBroker();
+    const first = await RawMqtt.connect(broker.mqttPort);
+    first.write(rawConnect({ id: 'half-way', clean: false }));
+    expect(await connack(first)).toMatchObject({ returnCode: 0, sessionPresent: false });
+    first.send({ cmd: 'publish', topic: 'q2/a', payload: Buffer.from('x'), qos: 2, messageId: 9, dup: false, retain: false });
+    await first.waitFor((p) => p.cmd === 'pubrec');
+    first.send({ cmd: 'disconnect' });
+    await first.waitClosed();
+
+    const again = await RawMqtt.connect(broker.mqttPort);
+    again.write(rawConnect({ id: 'half-way', clean: false }));
+    expect(await connack(again)).toMatchObject({ returnCode: 0, sessionPresent: true });
+    again.send({ cmd: 'pubrel', messageId: 9 });
+    expect(await again.waitFor((p) => p.cmd === 'pubcomp')).toMatchObject({ messageId: 9 });
+  });
+
   it('[MQTT-3.1.2-6] [MQTT-3.2.2-1] [MQTT-3.1.4-3] a clean session 1 discards the stored session, and its own ends with the connection', async () => {
     const broker = await startMqttBroker();
     const persistent = await RawMqtt.session(broker.mqttPort, 'cleaner', false);
