@@ -5,7 +5,7 @@
 import readline from 'node:readline';
 import { Option, type Command } from 'commander';
 import { Producer, type ProducerRecord, type RecordMetadata } from '../client/index.ts';
-import { TributaryError } from '../errors.ts';
+import { asTributaryError, TributaryError } from '../errors.ts';
 import { limits } from '../limits.ts';
 import { acks, integer, keyValue } from './args.ts';
 import { addConnectionOptions, connectOptions, type ConnectionFlags } from './connection.ts';
@@ -66,11 +66,16 @@ async function produce(topic: string, opts: ProduceFlags): Promise<void> {
   if (parse.parseKey && (opts.key !== undefined || opts.keyField !== undefined)) throw new UsageError('--property parse.key=true cannot be used with --key or --key-field');
   const producer = await Producer.connect({ ...connectOptions(opts), acks: opts.acks });
   const headers = opts.header === undefined ? undefined : Object.fromEntries(opts.header);
+  // The first line whose send failed: reading stops there, as for a line that cannot be parsed. A
+  // record refused before it is sent (too large for a batch) fails before the next line is read.
+  let failed: { error: unknown; lineNumber: number } | null = null;
   // Oldest first: --json prints metadata in input order.
   const pending: Promise<RecordMetadata>[] = [];
   let produced = 0;
   const settleOldest = async () => {
-    const metadata = await pending.shift()!;
+    const metadata = await pending.shift()!.catch((err: unknown) => {
+      throw failed !== null ? lineFailure(failed) : err;
+    });
     produced++;
     if (opts.json) await writeOut(`${JSON.stringify(metadata)}\n`);
   };
@@ -81,15 +86,17 @@ async function produce(topic: string, opts: ProduceFlags): Promise<void> {
   try {
     let lineNumber = 0;
     for await (const line of input) {
+      if (failed !== null) break;
       lineNumber++;
       if (line === '') continue;
       const record: ProducerRecord = { topic, ...keyAndValue(line, lineNumber, opts, parse), headers, partition: opts.partition };
       const sent = producer.send(record);
-      // Its failure is reported when its turn comes; until then it must not count as unhandled.
-      sent.catch(() => undefined);
+      const at = lineNumber;
+      sent.catch((error: unknown) => (failed ??= { error, lineNumber: at }));
       pending.push(sent);
       if (pending.length >= PENDING_MAX) await settleOldest();
     }
+    if (failed !== null) throw lineFailure(failed);
     while (pending.length > 0) await settleOldest();
   } finally {
     stop.dispose();
@@ -103,6 +110,12 @@ async function produce(topic: string, opts: ProduceFlags): Promise<void> {
     }
     process.stderr.write(`produced ${produced} record${produced === 1 ? '' : 's'} to ${topic}\n`);
   }
+}
+
+/** A send's failure, naming its line as the parse errors do. */
+function lineFailure({ error, lineNumber }: { error: unknown; lineNumber: number }): TributaryError {
+  const e = asTributaryError(error);
+  return new TributaryError(e.codeName, `stdin line ${lineNumber}: ${e.message}`, e.context, { cause: error });
 }
 
 function keyAndValue(line: string, lineNumber: number, opts: ProduceFlags, parse: ParseProperties): { key: string | null; value: string } {
