@@ -47,7 +47,8 @@ A summary goes to stderr at the end: "produced N records to TOPIC".
 
 With --key-field, a line that is not a JSON object, or lacks the field (or has it null), is an
 error naming the line: the lines before it are sent (and counted in the summary), that line and
-the rest of stdin are not, and the exit code is 1.
+the rest of stdin are not, and the exit code is 1. A line the producer refuses (a record over the
+256 KiB a batch holds) stops the run the same way.
 
 Examples:
   $ echo 'hello' | tributary produce telemetry
