@@ -107,7 +107,7 @@ export class Fetches {
           writer.unreserve(reserved);
           return this.host.sendError(
             frame,
-            new TributaryError('RECORD_TOO_LARGE', `the batch at offset ${frame.offset} of ${topic}/${frame.partition} is ${r.batches[0].length} bytes, above this connection's frame limit of ${frameBytesMax}`),
+            new TributaryError('RECORD_TOO_LARGE', `the batch at offset ${frame.offset} of ${topic}/${frame.partition} is ${r.batches[0].length} bytes, above the ${room} a RECORDS frame holds on this connection (its frame limit of ${frameBytesMax} less ${RECORDS_HEADER_BYTES_MAX} for the frame's header)`),
           );
         }
         const head = encodeRecordsHead({ corr: frame.corr, partition: frame.partition, logStartOffset: r.logStartOffset, nextOffset: r.nextOffset }, bytes);
