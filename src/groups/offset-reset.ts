@@ -35,7 +35,8 @@ export function resetOffset(host: ResetHost, topic: StoredTopic, partition: numb
  * The first offset whose record's timestamp is at or after `timestampMs` (the log end when none is),
  * found by binary search over the batches' max timestamps. Exact when timestamps do not go backwards
  * across batches, as with broker-assigned times; with client times that do, it is a batch whose
- * predecessor ends before the time, as Kafka's time index gives.
+ * predecessor ends before the time, which may be later than the first batch reaching it (Kafka's time
+ * index finds that one; there is no such index here: src/listeners/kafka/README.md).
  */
 function offsetForTime(host: ResetHost, topic: StoredTopic, state: Readonly<PartitionState>, timestampMs: number): number {
   let lo = state.logStartOffset;
