@@ -296,7 +296,7 @@ export const configSchema = z.strictObject({
             code: 'custom',
             path: ['commitQueueBytesMax'],
             input: storage.commitQueueBytesMax,
-            message: 'only one of storage.txnQueueBytesMax and its old name storage.commitQueueBytesMax',
+            message: 'only one of storage.txnQueueBytesMax and its old name storage.commitQueueBytesMax, in the file and the environment (TRIBUTARY_STORAGE__TXN_QUEUE_BYTES_MAX, TRIBUTARY_STORAGE__COMMIT_QUEUE_BYTES_MAX) together',
           });
       }, alongsideOtherIssues)
       .superRefine((storage, ctx) => {

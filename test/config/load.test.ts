@@ -286,10 +286,10 @@ describe('old key names', () => {
   it('both names at once is an error naming both', () => {
     const file = writeFile('both.yaml', 'storage:\n  commitQueueBytesMax: 16MiB\n  txnQueueBytesMax: 32MiB\n');
     expect(configError(() => loadConfig({ file, env: {} })).message).toBe(
-      `config file ${file}: storage.commitQueueBytesMax: got ${16 * MiB}, expected only one of storage.txnQueueBytesMax and its old name storage.commitQueueBytesMax`,
+      `config file ${file}: storage.commitQueueBytesMax: got ${16 * MiB}, expected only one of storage.txnQueueBytesMax and its old name storage.commitQueueBytesMax, in the file and the environment (TRIBUTARY_STORAGE__TXN_QUEUE_BYTES_MAX, TRIBUTARY_STORAGE__COMMIT_QUEUE_BYTES_MAX) together`,
     );
     expect(configError(() => loadConfig({ file: writeFile('new.yaml', 'storage:\n  txnQueueBytesMax: 32MiB\n'), env: { TRIBUTARY_STORAGE__COMMIT_QUEUE_BYTES_MAX: '16MiB' } })).message).toBe(
-      `env TRIBUTARY_STORAGE__COMMIT_QUEUE_BYTES_MAX: got ${16 * MiB}, expected only one of storage.txnQueueBytesMax and its old name storage.commitQueueBytesMax`,
+      `env TRIBUTARY_STORAGE__COMMIT_QUEUE_BYTES_MAX: got ${16 * MiB}, expected only one of storage.txnQueueBytesMax and its old name storage.commitQueueBytesMax, in the file and the environment (TRIBUTARY_STORAGE__TXN_QUEUE_BYTES_MAX, TRIBUTARY_STORAGE__COMMIT_QUEUE_BYTES_MAX) together`,
     );
   });
 });
