@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isTributaryError, TributaryError } from '../../errors.ts';
-import { failedForRoom, filesystemFreeBytes, type LmdbHandles } from '../../storage/lmdb-env.ts';
+import { databasesOf, failedForRoom, filesystemFreeBytes, usedMapBytes, type LmdbHandles } from '../../storage/lmdb-env.ts';
 import type { CursorStore } from '../../storage/mirror-cursors.ts';
 
 export interface ThreadStoreOptions {
@@ -70,7 +70,9 @@ export class ThreadStore implements CursorStore {
 
   private roomError(): TributaryError | null {
     const mapMax = this.opts.maxMapSizeBytes;
-    if (mapMax >= 0 && fileBytes(this.opts.dataDir) > mapMax) return new TributaryError('STORAGE_FULL', `LMDB map is full: data file over maxMapSizeBytes ${mapMax}`);
+    // As the log store's check: the file never shrinks, what LMDB's trees use decides (lmdb-env.ts).
+    if (mapMax >= 0 && fileBytes(this.opts.dataDir) > mapMax && usedMapBytes(this.lmdb.env, databasesOf(this.lmdb)) > mapMax)
+      return new TributaryError('STORAGE_FULL', `LMDB map is full: more than maxMapSizeBytes ${mapMax} in use`);
     const free = filesystemFreeBytes(this.opts.dataDir);
     if (free < this.opts.minFreeDiskBytes) return new TributaryError('STORAGE_FULL', `data dir filesystem has ${free} bytes free (minFreeDiskBytes ${this.opts.minFreeDiskBytes})`, { freeBytes: free });
     return null;
