@@ -212,6 +212,7 @@ function storageReading(config: Config, broker: Broker): StorageReading {
   return {
     logBytes: stats.logBytes,
     fileBytes: stats.fileBytes,
+    mapUsedBytes: stats.mapUsedBytes,
     diskBudgetBytes: config.storage.diskBudgetBytes,
     diskBudgetPolicy: config.storage.diskBudgetPolicy,
     freeDiskBytes: Number.isFinite(free) ? free : null,

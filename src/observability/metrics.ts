@@ -107,6 +107,7 @@ export function createMetricsRegistry(src: MetricsSources): client.Registry {
   metric('counter', 'tributary_retention_deleted_records_total', 'Records deleted by retention and the disk budget.', [], () => one(stats().evictedRecords));
   metric('gauge', 'tributary_storage_log_bytes', 'Bytes of stored record batches (what the disk budget counts).', [], () => one(stats().logBytes));
   metric('gauge', 'tributary_storage_file_bytes', 'Size of the LMDB data file.', [], () => one(stats().fileBytes));
+  metric('gauge', 'tributary_storage_map_used_bytes', 'Bytes of the LMDB data file in use; the rest is free pages that writes reuse (the file never shrinks).', [], () => one(stats().mapUsedBytes));
   metric('gauge', 'tributary_storage_failed', '1 when storage stopped accepting writes after a failure (fail-stop).', [], () => one(stats().failed ? 1 : 0));
   metric('gauge', 'tributary_topics', 'Topics.', [], () => one(stats().topics));
   metric('gauge', 'tributary_fetches_parked', 'Long-poll fetches waiting for data.', [], () => one(broker.parkedFetches));

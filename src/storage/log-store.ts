@@ -120,6 +120,8 @@ export interface StorageStats {
   partitions: number;
   logBytes: number;
   fileBytes: number;
+  /** The part of the data file LMDB's trees use; the rest is free pages writes reuse (lmdb-env.ts usedMapBytes). */
+  mapUsedBytes: number;
   appends: number;
   appendedRecords: number;
   groupTxns: number;
@@ -1046,7 +1048,7 @@ export class LogStore {
   stats(): StorageStats {
     let partitions = 0;
     for (const s of this.states.values()) partitions += s.length;
-    return { topics: this.topicsByName.size, partitions, logBytes: this.logBytes, fileBytes: this.fileBytes(), ...this.counters, failed: this.failure !== null };
+    return { topics: this.topicsByName.size, partitions, logBytes: this.logBytes, fileBytes: this.fileBytes(), mapUsedBytes: this.closed ? 0 : usedMapBytes(this.h.env, this.databases), ...this.counters, failed: this.failure !== null };
   }
 
   private fileBytes(): number {

@@ -18,6 +18,7 @@ function snapshot(over: Partial<StatusSnapshot> = {}): StatusSnapshot {
     storage: {
       logBytes: 900 * 1024 * 1024,
       fileBytes: 1024 * 1024 * 1024,
+      mapUsedBytes: 512 * 1024 * 1024,
       diskBudgetBytes: 1024 * 1024 * 1024,
       diskBudgetPolicy: 'drop-oldest',
       freeDiskBytes: 10 * 1024 * 1024,
@@ -49,6 +50,8 @@ describe('status page render', () => {
     expect(html).toContain('88 %');
     expect(html).toContain('then drop-oldest');
     expect(html).toContain('grows to <span data-bytes="2147483648"');
+    // The data file's meter shows what is in use, not the file that never shrinks.
+    expect(html).toContain('<meter min="0" max="2147483648" value="536870912"');
     expect(html).toContain('below the minimum');
     expect(html).toContain('Mirror status unavailable: mirror thread is restarting');
     expect(html).toContain('Not recorded');

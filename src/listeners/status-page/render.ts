@@ -117,7 +117,8 @@ function renderStorage(st: StorageReading): string {
   };
   row('log', 'Logs (disk budget)', st.logBytes, st.diskBudgetBytes >= 0 ? st.diskBudgetBytes : null, st.diskBudgetBytes >= 0 ? `of ${bytes(st.diskBudgetBytes)}, then ${esc(st.diskBudgetPolicy)}` : 'no budget');
   const mapMax = st.maxMapSizeBytes >= 0 ? st.maxMapSizeBytes : null;
-  row('file', 'Data file (LMDB map)', st.fileBytes, mapMax, mapMax !== null ? `map ${bytes(st.mapSizeBytes)}, grows to ${bytes(mapMax)}` : `map ${bytes(st.mapSizeBytes)}, grows while the disk allows`);
+  const file = `in use, of a ${bytes(st.fileBytes)} file`;
+  row('file', 'Data file (LMDB map)', st.mapUsedBytes, mapMax, mapMax !== null ? `${file}; map ${bytes(st.mapSizeBytes)}, grows to ${bytes(mapMax)}` : `${file}; map ${bytes(st.mapSizeBytes)}, grows while the disk allows`);
   const free = st.freeDiskBytes;
   rows.push(
     `<tr data-storage="free"><th scope="row">Free on the data dir</th><td class="num">${free === null ? 'unknown' : bytes(free)}</td><td>writes refused below ${bytes(st.minFreeDiskBytes)}</td><td>${free !== null && free < st.minFreeDiskBytes ? '<span class="bad">below the minimum</span>' : ''}</td></tr>`,

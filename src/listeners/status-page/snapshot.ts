@@ -16,6 +16,8 @@ export interface StorageReading {
   logBytes: number;
   /** The LMDB data file. */
   fileBytes: number;
+  /** The part of it in use (what maxMapSizeBytes is checked against); the rest is free pages. */
+  mapUsedBytes: number;
   /** -1: no budget. */
   diskBudgetBytes: number;
   diskBudgetPolicy: string;
