@@ -95,6 +95,9 @@ async function produce(topic: string, opts: ProduceFlags): Promise<void> {
       const at = lineNumber;
       sent.catch((error: unknown) => (failed ??= { error, lineNumber: at }));
       pending.push(sent);
+      // Until the topic is known the producer holds records and refuses one only later, after the
+      // lines behind it were sent: the first record waits for its answer, the rest are refused at once.
+      if (pending.length === 1 && produced === 0) await sent.then(noop, noop);
       if (pending.length >= PENDING_MAX) await settleOldest();
     }
     if (failed !== null) throw lineFailure(failed);
@@ -112,6 +115,8 @@ async function produce(topic: string, opts: ProduceFlags): Promise<void> {
     process.stderr.write(`produced ${produced} record${produced === 1 ? '' : 's'} to ${topic}\n`);
   }
 }
+
+const noop = () => undefined;
 
 /** A send's failure, naming its line as the parse errors do. */
 function lineFailure({ error, lineNumber }: { error: unknown; lineNumber: number }): TributaryError {
