@@ -184,10 +184,10 @@ export class MqttListener implements MqttMetricsSource {
       storedDrainBytes: limits.mqttStoredDrainBytes,
       // aedes-patches.mjs: each message a persistent session gets from its stored queue.
       storedPublish: addSubscriptionIds,
-      // aedes-patches.mjs: a QoS 1 PUBLISH that is stored beyond the log (a retained message, a copy
-      // queued for a persistent session) is stored before its PUBACK. Without a way to ask, always.
       // aedes-patches.mjs: Session Present for a resumed session without subscriptions.
       hasSessionState: sessionState,
+      // aedes-patches.mjs: a QoS 1 PUBLISH that is stored beyond the log (a retained message, a copy
+      // queued for a persistent session) is stored before its PUBACK. Without a way to ask, always.
       pubackAfterPublish: (packet: PublishPacket) => packet.retain || (persistentMatch?.(packet.topic) ?? true),
     } as Parameters<typeof Aedes.createBroker>[0]);
     l.aedesSysPrefix = `$SYS/${l.aedes.id}/`;

@@ -27,11 +27,12 @@ export class SubscriptionStore {
     for (const { key, value } of this.db.getRange()) this.index(key[0], key[1], value);
   }
 
-  /** A filter subscribed again replaces the earlier options, also within one call. */
+  /** Whether the client has a subscription. */
   has(clientId: string): boolean {
     return (this.byClient.get(clientId)?.size ?? 0) > 0;
   }
 
+  /** A filter subscribed again replaces the earlier options, also within one call. */
   add(clientId: string, subs: readonly MqttSubscription[]): void {
     for (const sub of subs) {
       const options: StoredSubscription = { qos: sub.qos, rh: sub.rh, rap: sub.rap, nl: sub.nl };
